@@ -1,0 +1,51 @@
+# bridged: top-level Makefile.  See README.
+
+PREFIX		?= /usr/local
+SBINDIR		 = $(PREFIX)/sbin
+MANDIR		 = $(PREFIX)/share/man
+
+# Debian 12 packages needed to build, test and run
+DEPS		 = build-essential pkg-config bison libbsd-dev libevent-dev \
+		   libssh-dev libsqlite3-dev libjansson-dev libseccomp-dev \
+		   openssh-server openssh-client python3 sqlite3 gdb \
+		   procps mandoc
+
+all:
+	$(MAKE) -C bridged
+	$(MAKE) -C bridgectl
+
+# install what is missing (root on Debian 12); quiet when all is there
+deps:
+	@missing=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		    grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+check: all
+	$(MAKE) -C regress check
+
+bench: all
+	$(MAKE) -C regress bench
+
+run: deps all
+	regress/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 bridged/bridged $(DESTDIR)$(SBINDIR)/bridged
+	install -m 0755 bridgectl/bridgectl $(DESTDIR)$(SBINDIR)/bridgectl
+	install -m 0644 man/bridged.8 man/bridgectl.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/bridged.conf.5 $(DESTDIR)$(MANDIR)/man5
+
+clean:
+	$(MAKE) -C bridged clean
+	$(MAKE) -C bridgectl clean
+	$(MAKE) -C regress clean
+
+.PHONY: all deps check bench run install clean

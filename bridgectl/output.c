@@ -1,0 +1,581 @@
+/*
+ * output.c: bridgectl's rendering of daemon records.
+ *
+ * The daemon is trusted to be the daemon, not to be bug-free or
+ * uncompromised: every record is parsed as JSON, must be an object, and
+ * each field we know must have the type we expect (or be null or
+ * missing).  A record that fails is reported and skipped.  Strings are
+ * made safe for a terminal before they are printed in a table; in JSON
+ * mode jansson escapes control characters itself.
+ */
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "output.h"
+
+/* a table is held in memory until the end; a flood is refused */
+#define OUTPUT_MAXROWS	100000
+#define COLUMN_SEP	2
+
+/* accepted JSON types of a known field; null always is */
+#define FT_STR		0x01
+#define FT_INT		0x02
+#define FT_BOOL		0x04
+#define FT_STRARRAY	0x08
+
+struct field {
+	const char	*name;
+	int		 types;
+};
+
+struct column {
+	const char	*title;
+	const char	*key;
+	size_t		 maxwidth;	/* characters, 0: no limit */
+	char		*(*fmt)(json_t *, const char *, time_t);
+};
+
+struct view {
+	const char		*name;
+	const struct field	*fields;
+	const struct column	*columns;
+	size_t			 ncolumns;
+};
+
+struct cell {
+	char		*s;
+	size_t		 width;
+};
+
+struct output {
+	const struct view	*view;
+	int			 json;
+	int			 dumpflags;
+	time_t			 now;
+	struct cell		*cells;		/* nrows * ncolumns */
+	size_t			 nrows;
+	size_t			 rowcap;
+	int			 toomany;
+};
+
+static char	*xstrdup(const char *);
+static char	*xprintf(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+static const char *jstr(json_t *, const char *);
+static int	 jint(json_t *, const char *, json_int_t, json_int_t,
+		    json_int_t *);
+static char	*fmt_str(json_t *, const char *, time_t);
+static char	*fmt_blank(json_t *, const char *, time_t);
+static char	*fmt_uint(json_t *, const char *, time_t);
+static char	*fmt_id(json_t *, const char *, time_t);
+static char	*fmt_age(json_t *, const char *, time_t);
+static char	*fmt_client(json_t *, const char *, time_t);
+static char	*fmt_address(json_t *, const char *, time_t);
+static char	*fmt_list(json_t *, const char *, time_t);
+static int	 validate(const struct view *, json_t *, char *, size_t);
+static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
+static int	 unsafe_codepoint(uint32_t);
+static void	 print_row(const struct view *, const size_t *,
+		    struct cell *);
+
+static const struct field session_fields[] = {
+	{ "id",			FT_INT | FT_STR },
+	{ "uid",		FT_INT },
+	{ "pid",		FT_INT },
+	{ "client",		FT_STR },
+	{ "client_version",	FT_STR },
+	{ "protocol",		FT_STR },
+	{ "since",		FT_INT },
+	{ "requests",		FT_INT },
+	{ "state",		FT_STR },
+	{ NULL,			0 }
+};
+
+static const struct column session_columns[] = {
+	{ "ID",		"id",		24,	fmt_id },
+	{ "UID",	"uid",		12,	fmt_uint },
+	{ "PID",	"pid",		12,	fmt_uint },
+	{ "CLIENT",	"client",	40,	fmt_client },
+	{ "PROTOCOL",	"protocol",	16,	fmt_str },
+	{ "SINCE",	"since",	0,	fmt_age },
+	{ "REQUESTS",	"requests",	0,	fmt_uint },
+};
+
+static const struct field host_fields[] = {
+	{ "name",		FT_STR },
+	{ "address",		FT_STR },
+	{ "port",		FT_INT },
+	{ "user",		FT_STR },
+	{ "capabilities",	FT_STRARRAY },
+	{ "base_dir",		FT_STR },
+	{ "default",		FT_BOOL },
+	{ "state",		FT_STR },
+	{ "since",		FT_INT },
+	{ "channels",		FT_INT },
+	{ "bytes_in",		FT_INT },
+	{ "bytes_out",		FT_INT },
+	{ "fingerprint",	FT_STR },
+	{ "last_error",		FT_STR },
+	{ NULL,			0 }
+};
+
+static const struct column host_columns[] = {
+	{ "NAME",	"name",		32,	fmt_str },
+	{ "ADDRESS",	"address",	48,	fmt_address },
+	{ "USER",	"user",		24,	fmt_str },
+	{ "CAPS",	"capabilities",	48,	fmt_list },
+	{ "STATE",	"state",	16,	fmt_str },
+	{ "SINCE",	"since",	0,	fmt_age },
+	{ "FINGERPRINT", "fingerprint",	64,	fmt_str },
+	{ "LAST ERROR",	"last_error",	200,	fmt_blank },
+};
+
+static const struct view views[] = {
+	[VIEW_SESSIONS] = { "session", session_fields, session_columns,
+	    sizeof(session_columns) / sizeof(session_columns[0]) },
+	[VIEW_HOSTS] = { "host", host_fields, host_columns,
+	    sizeof(host_columns) / sizeof(host_columns[0]) },
+};
+
+struct output *
+output_new(enum output_view v, int json)
+{
+	struct output	*out;
+
+	if ((out = calloc(1, sizeof(*out))) == NULL)
+		err(1, NULL);
+	out->view = &views[v];
+	out->json = json;
+	out->now = time(NULL);
+	out->dumpflags = JSON_COMPACT;
+	/* UTF-8 C1 codes pass through jansson; a terminal gets \u escapes */
+	if (isatty(STDOUT_FILENO))
+		out->dumpflags |= JSON_ENSURE_ASCII;
+	return out;
+}
+
+void
+output_free(struct output *out)
+{
+	size_t	 i;
+
+	if (out == NULL)
+		return;
+	for (i = 0; i < out->nrows * out->view->ncolumns; i++)
+		free(out->cells[i].s);
+	free(out->cells);
+	free(out);
+}
+
+int
+output_record(struct output *out, const void *data, size_t len)
+{
+	const struct view	*v = out->view;
+	struct cell		*row;
+	json_error_t		 jerr;
+	json_t			*o;
+	char			 why[256], *s, *line;
+	size_t			 i;
+
+	if ((o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		s = output_sanitize(jerr.text, strlen(jerr.text), 0, NULL);
+		warnx("bad %s record from bridged: %s", v->name, s);
+		free(s);
+		return -1;
+	}
+	if (validate(v, o, why, sizeof(why)) == -1) {
+		warnx("bad %s record from bridged: %s", v->name, why);
+		json_decref(o);
+		return -1;
+	}
+
+	if (out->json) {
+		if ((line = json_dumps(o, out->dumpflags)) == NULL)
+			errx(1, "cannot encode %s record", v->name);
+		puts(line);
+		free(line);
+		json_decref(o);
+		return 0;
+	}
+
+	if (out->nrows >= OUTPUT_MAXROWS) {
+		if (!out->toomany)
+			warnx("more than %d %s records, the rest are not shown",
+			    OUTPUT_MAXROWS, v->name);
+		out->toomany = 1;
+		json_decref(o);
+		return -1;
+	}
+	if (out->nrows == out->rowcap) {
+		out->rowcap = out->rowcap == 0 ? 16 : out->rowcap * 2;
+		out->cells = reallocarray(out->cells,
+		    out->rowcap * v->ncolumns, sizeof(*out->cells));
+		if (out->cells == NULL)
+			err(1, NULL);
+	}
+	row = out->cells + out->nrows * v->ncolumns;
+	for (i = 0; i < v->ncolumns; i++) {
+		if ((s = v->columns[i].fmt(o, v->columns[i].key,
+		    out->now)) == NULL)
+			s = xstrdup("-");
+		row[i].s = output_sanitize(s, strlen(s),
+		    v->columns[i].maxwidth, &row[i].width);
+		free(s);
+	}
+	out->nrows++;
+	json_decref(o);
+	return 0;
+}
+
+void
+output_end(struct output *out)
+{
+	const struct view	*v = out->view;
+	struct cell		*hdr, *cell;
+	size_t			*widths, i, r;
+
+	if (out->json) {
+		fflush(stdout);
+		return;
+	}
+	hdr = calloc(v->ncolumns, sizeof(*hdr));
+	widths = calloc(v->ncolumns, sizeof(*widths));
+	if (hdr == NULL || widths == NULL)
+		err(1, NULL);
+	for (i = 0; i < v->ncolumns; i++) {
+		hdr[i].s = xstrdup(v->columns[i].title);
+		hdr[i].width = widths[i] = strlen(hdr[i].s);
+		for (r = 0; r < out->nrows; r++) {
+			cell = &out->cells[r * v->ncolumns + i];
+			if (cell->width > widths[i])
+				widths[i] = cell->width;
+		}
+	}
+	print_row(v, widths, hdr);
+	for (r = 0; r < out->nrows; r++)
+		print_row(v, widths, out->cells + r * v->ncolumns);
+	fflush(stdout);
+	for (i = 0; i < v->ncolumns; i++)
+		free(hdr[i].s);
+	free(hdr);
+	free(widths);
+}
+
+/*
+ * Columns are as wide as their widest cell.  Padding is only written
+ * before a non-empty cell, so a blank last column leaves no trailing
+ * blanks.
+ */
+static void
+print_row(const struct view *v, const size_t *widths, struct cell *row)
+{
+	size_t	 i, pad = 0;
+
+	for (i = 0; i < v->ncolumns; i++) {
+		if (row[i].width > 0) {
+			printf("%*s%s", (int)pad, "", row[i].s);
+			pad = 0;
+		}
+		pad += widths[i] - row[i].width + COLUMN_SEP;
+	}
+	putchar('\n');
+}
+
+static int
+validate(const struct view *v, json_t *o, char *why, size_t whylen)
+{
+	const struct field	*f;
+	json_t			*val, *elem;
+	size_t			 i;
+	int			 ok;
+
+	if (!json_is_object(o)) {
+		snprintf(why, whylen, "not a JSON object");
+		return -1;
+	}
+	for (f = v->fields; f->name != NULL; f++) {
+		val = json_object_get(o, f->name);
+		if (val == NULL || json_is_null(val))
+			continue;
+		ok = ((f->types & FT_STR) && json_is_string(val)) ||
+		    ((f->types & FT_INT) && json_is_integer(val)) ||
+		    ((f->types & FT_BOOL) && json_is_boolean(val));
+		if (!ok && (f->types & FT_STRARRAY) && json_is_array(val)) {
+			ok = 1;
+			json_array_foreach(val, i, elem)
+				if (!json_is_string(elem))
+					ok = 0;
+		}
+		if (!ok) {
+			snprintf(why, whylen, "field \"%s\" has the wrong type",
+			    f->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		err(1, NULL);
+	return p;
+}
+
+static char *
+xprintf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		err(1, NULL);
+	return s;
+}
+
+/* a non-empty string field, or NULL */
+static const char *
+jstr(json_t *o, const char *key)
+{
+	json_t	*val = json_object_get(o, key);
+
+	if (!json_is_string(val) || json_string_length(val) == 0)
+		return NULL;
+	return json_string_value(val);
+}
+
+/* an integer field within [min, max]: 1, else 0 */
+static int
+jint(json_t *o, const char *key, json_int_t min, json_int_t max,
+    json_int_t *v)
+{
+	json_t	*val = json_object_get(o, key);
+
+	if (!json_is_integer(val))
+		return 0;
+	*v = json_integer_value(val);
+	return *v >= min && *v <= max;
+}
+
+static char *
+fmt_str(json_t *o, const char *key, time_t now)
+{
+	const char	*s;
+
+	return (s = jstr(o, key)) == NULL ? NULL : xstrdup(s);
+}
+
+/* like fmt_str, but nothing to say is an empty cell, not "-" */
+static char *
+fmt_blank(json_t *o, const char *key, time_t now)
+{
+	const char	*s;
+
+	return xstrdup((s = jstr(o, key)) == NULL ? "" : s);
+}
+
+static char *
+fmt_uint(json_t *o, const char *key, time_t now)
+{
+	json_int_t	 v;
+
+	if (!jint(o, key, 0, INT64_MAX, &v))
+		return NULL;
+	return xprintf("%lld", (long long)v);
+}
+
+static char *
+fmt_id(json_t *o, const char *key, time_t now)
+{
+	if (json_is_string(json_object_get(o, key)))
+		return fmt_str(o, key, now);
+	return fmt_uint(o, key, now);
+}
+
+/* how long ago a unix time was: 12s, 5m12s, 3h04m, 2d03h */
+static char *
+fmt_age(json_t *o, const char *key, time_t now)
+{
+	json_int_t	 since;
+	long long	 d;
+
+	/* 0 is "never", not 1970 */
+	if (!jint(o, key, 1, INT64_MAX, &since))
+		return NULL;
+	d = (long long)now - (long long)since;
+	if (d < 0)
+		d = 0;
+	if (d < 60)
+		return xprintf("%llds", d);
+	if (d < 3600)
+		return xprintf("%lldm%02llds", d / 60, d % 60);
+	if (d < 86400)
+		return xprintf("%lldh%02lldm", d / 3600, d % 3600 / 60);
+	return xprintf("%lldd%02lldh", d / 86400, d % 86400 / 3600);
+}
+
+/* client name/version */
+static char *
+fmt_client(json_t *o, const char *key, time_t now)
+{
+	const char	*name, *version;
+
+	name = jstr(o, key);
+	version = jstr(o, "client_version");
+	if (name == NULL && version == NULL)
+		return NULL;
+	if (version == NULL)
+		return xstrdup(name);
+	return xprintf("%s/%s", name != NULL ? name : "-", version);
+}
+
+/* address:port, with brackets around an IPv6 address */
+static char *
+fmt_address(json_t *o, const char *key, time_t now)
+{
+	const char	*addr;
+	json_int_t	 port;
+
+	if ((addr = jstr(o, key)) == NULL)
+		return NULL;
+	if (!jint(o, "port", 1, 65535, &port))
+		return xstrdup(addr);
+	if (strchr(addr, ':') != NULL)
+		return xprintf("[%s]:%lld", addr, (long long)port);
+	return xprintf("%s:%lld", addr, (long long)port);
+}
+
+/* an array of strings as a comma list */
+static char *
+fmt_list(json_t *o, const char *key, time_t now)
+{
+	json_t	*arr = json_object_get(o, key), *elem;
+	char	*s = NULL, *t;
+	size_t	 i;
+
+	if (!json_is_array(arr))
+		return NULL;
+	json_array_foreach(arr, i, elem) {
+		if (!json_is_string(elem))
+			continue;
+		t = xprintf("%s%s%s", s != NULL ? s : "", s != NULL ? "," : "",
+		    json_string_value(elem));
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+/*
+ * One UTF-8 sequence at p: its length with *cp set, or 0 when invalid
+ * (truncated, overlong, surrogate, past U+10FFFF).
+ */
+static size_t
+utf8_decode(const unsigned char *p, size_t len, uint32_t *cp)
+{
+	uint32_t	 c, min;
+	size_t		 n, i;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		n = 2;
+		c = p[0] & 0x1f;
+		min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		n = 3;
+		c = p[0] & 0x0f;
+		min = 0x800;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		n = 4;
+		c = p[0] & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* characters that move the cursor, reorder text or end lines */
+static int
+unsafe_codepoint(uint32_t c)
+{
+	return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
+	    c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069);
+}
+
+char *
+output_sanitize(const char *s, size_t len, size_t maxwidth, size_t *width)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	uint32_t		 cp;
+	size_t			 i = 0, o = 0, n, nch = 0, keep;
+	char			*buf;
+
+	/* every input byte becomes at most one output byte */
+	if ((buf = malloc(len + 1)) == NULL)
+		err(1, NULL);
+	while (i < len) {
+		n = utf8_decode(p + i, len - i, &cp);
+		if (n == 0) {
+			buf[o++] = '?';
+			i++;
+		} else if (unsafe_codepoint(cp)) {
+			buf[o++] = '?';
+			i += n;
+		} else {
+			memcpy(buf + o, p + i, n);
+			o += n;
+			i += n;
+		}
+		nch++;
+	}
+	buf[o] = '\0';
+
+	if (maxwidth > 3 && nch > maxwidth) {
+		/* keep maxwidth - 3 characters, then "..." */
+		keep = maxwidth - 3;
+		for (i = 0, n = 0; i < o; i++) {
+			if (((unsigned char)buf[i] & 0xc0) == 0x80)
+				continue;
+			if (n++ == keep)
+				break;
+		}
+		memcpy(buf + i, "...", 4);
+		nch = maxwidth;
+	}
+	if (width != NULL)
+		*width = nch;
+	return buf;
+}

@@ -1,0 +1,255 @@
+/*
+ * bridged: privilege-separated MCP service for remote hosts over SSH.
+ *
+ * This header is shared by every process of the daemon and by bridgectl.
+ * It holds the process table ids, the one table of imsg types (grouped by
+ * the pair of peers that exchange them) and the parsed configuration.
+ */
+
+#ifndef BRIDGED_H
+#define BRIDGED_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <limits.h>
+#include <stdint.h>
+
+#define BRIDGED_VERSION		"0.1"
+#define BRIDGED_CONF		"/etc/bridged.conf"
+#define BRIDGED_USER		"_bridged"
+#define BRIDGED_CHROOT		"/var/empty"
+#define BRIDGED_SOCKET		"/var/run/bridged/mcp.sock"
+#define BRIDGED_CTLSOCK		"/var/run/bridged.sock"
+#define BRIDGED_SOCKET_MODE	0660
+
+/* the child gets its end of the socketpair with the parent on this fd */
+#define PROC_PARENT_FD		3
+
+enum bridged_proc {
+	PROC_PARENT = 0,
+	PROC_FRONTEND,
+	PROC_SSH,
+	PROC_LOGGER,
+	PROC_MAX
+};
+
+/*
+ * The one table of message types.  Every receiver checks the payload size
+ * of every message against its type; a type a peer does not expect is
+ * fatal for that peer.
+ */
+enum imsg_type {
+	IMSG_NONE = 0,
+
+	/* parent -> every child: configuration, sent as a sequence */
+	IMSG_CONF_START,	/* struct bridged_conf (pointers ignored) */
+	IMSG_CONF_HOST,		/* struct host (pointers ignored) */
+	IMSG_CONF_HOSTSTR,	/* struct conf_hoststr + string */
+	IMSG_CONF_FWDRULE,	/* struct fwdrule (pointers ignored) */
+	IMSG_CONF_END,		/* empty: the new config takes effect */
+
+	/* parent -> child: wiring */
+	IMSG_PEER_FD,		/* u_int32 proc id, fd: socketpair to peer */
+	IMSG_MCP_LISTEN,	/* fd: listening MCP socket (frontend) */
+	IMSG_CTL_LISTEN,	/* fd: listening control socket (frontend) */
+	IMSG_LOG_VERBOSE,	/* int verbosity */
+	IMSG_SHUTDOWN,		/* int drain seconds: stop accepting, drain */
+
+	/* child -> parent */
+	IMSG_READY,		/* empty: child finished setup, sandboxed */
+	IMSG_DRAINED,		/* empty: frontend has no request in flight */
+	IMSG_CTL_RELOAD,	/* empty: bridgectl reload (frontend -> parent) */
+	IMSG_CTL_RESULT,	/* int status + message (parent -> frontend) */
+
+	/* frontend <-> ssh worker */
+	IMSG_SSH_HOSTS,		/* req: empty; peerid = request id */
+	IMSG_SSH_HOSTSTATE,	/* reply: struct host_state, per host */
+	IMSG_SSH_END,		/* reply: empty, ends a reply sequence */
+
+	/* anyone -> logger */
+	IMSG_LOG_RECORD,	/* JSON text of one record (no NUL) */
+
+	/*
+	 * bridgectl <-> frontend over the control socket.  Requests carry
+	 * an optional NUL-terminated argument; replies are one JSON object
+	 * per IMSG_CTL_DATA message, ended by IMSG_CTL_END, or one
+	 * IMSG_CTL_ERROR with a message.
+	 */
+	IMSG_CTL_SHOW_SESSIONS,
+	IMSG_CTL_SHOW_HOSTS,
+	IMSG_CTL_LOG_VERBOSE,
+	IMSG_CTL_LOG_BRIEF,
+	IMSG_CTL_DATA,		/* one JSON object, text */
+	IMSG_CTL_END,		/* empty */
+	IMSG_CTL_ERROR,		/* message text */
+	IMSG_CTL_OK,		/* optional message text */
+
+	IMSG_MAX
+};
+
+/*
+ * Configuration.  Fixed-size strings so that a struct can cross a pipe as
+ * it is; the list heads are rebuilt by the receiver.
+ */
+#define HOST_NAME_LEN		64
+#define HOST_ADDR_LEN		256
+#define HOST_USER_LEN		64
+#define HOST_KEY_LEN		1024
+#define CONF_USER_LEN		64
+
+/* defaults, documented in bridged.conf(5) */
+#define CONF_LINE_MAX		(4 * 1024 * 1024)
+#define CONF_OUTPUT_MAX		(100 * 1024)
+#define CONF_SESSIONS_MAX	64
+#define CONF_DRAIN_TIMEOUT	10
+#define CONF_CALL_TIMEOUT	120
+#define CONF_LOG_KEEP		7
+#define CONF_SSH_PORT		22
+#define CONF_CLAUDE		"claude"
+#define CONF_DELEGATE_TIMEOUT	600
+
+#define CAP_READ		0x01
+#define CAP_WRITE		0x02
+#define CAP_EXEC		0x04
+#define CAP_DELEGATE		0x08
+#define CAP_FORWARD		0x10
+
+#define PROTECT_OVERWRITE	0x01
+#define PROTECT_DELETE		0x02
+
+enum hoststr_kind {
+	HOSTSTR_EXEC_ALLOW = 1,
+	HOSTSTR_ALLOWED_TOOL,
+};
+
+struct strentry {
+	TAILQ_ENTRY(strentry)	 entry;
+	char			*s;
+};
+TAILQ_HEAD(strlist, strentry);
+
+/* imsg payload carrying one list string of a host */
+struct conf_hoststr {
+	uint32_t		 hostid;
+	uint32_t		 kind;		/* enum hoststr_kind */
+	/* followed by the string, no NUL */
+};
+
+enum fwd_dir {
+	FWD_TO = 1,		/* forward to HOST port N (local forwards) */
+	FWD_FROM_REMOTE,	/* forward from remote to HOST port N */
+};
+
+struct fwdrule {
+	TAILQ_ENTRY(fwdrule)	 entry;
+	uint32_t		 hostid;
+	int			 dir;		/* enum fwd_dir */
+	char			 host[HOST_ADDR_LEN];
+	uint16_t		 port;
+	int			 line;
+};
+TAILQ_HEAD(fwdrules, fwdrule);
+
+struct delegate_conf {
+	char			 claude[PATH_MAX];	/* default "claude" */
+	int			 timeout;		/* seconds, default 600 */
+	int			 max_concurrent;	/* 0: no limit */
+	char			 permission_mode[32];	/* "" = not given */
+	int			 skip_permissions;	/* 1: explicitly asked */
+	struct strlist		 allowed_tools;
+};
+
+struct host {
+	TAILQ_ENTRY(host)	 entry;
+	uint32_t		 id;		/* 1.. in config order */
+	int			 line;		/* line of "host NAME {" */
+	char			 name[HOST_NAME_LEN];
+	char			 address[HOST_ADDR_LEN];
+	uint16_t		 port;		/* default 22 */
+	char			 user[HOST_USER_LEN];
+	char			 identity[PATH_MAX];
+	char			 known_hosts[PATH_MAX];
+	char			 host_key[HOST_KEY_LEN];	/* pinned */
+	char			 base_dir[PATH_MAX];
+	uint32_t		 caps;		/* CAP_* */
+	int			 allow_line;	/* line of "allow", 0 = none */
+	uint32_t		 protect;	/* PROTECT_* */
+	int			 protect_line;
+	int			 has_exec_allow;
+	int			 exec_allow_line;
+	struct strlist		 exec_allow;
+	int			 has_delegate;
+	struct delegate_conf	 delegate;
+	uint32_t		 quota_minute;	/* 0: none */
+	uint32_t		 quota_day;	/* 0: none */
+	struct fwdrules		 fwdrules;
+};
+TAILQ_HEAD(hostlist, host);
+
+struct limits {
+	size_t			 line_max;	/* MCP message, default 4M */
+	size_t			 output_max;	/* tool output cap, default 100K */
+	int			 sessions_max;	/* default 64 */
+	int			 drain_timeout;	/* seconds, default 10 */
+	int			 call_timeout;	/* seconds, default 120 */
+};
+
+struct bridged_conf {
+	char			 user[CONF_USER_LEN];
+	char			 chroot[PATH_MAX];
+	char			 socket_path[PATH_MAX];
+	mode_t			 socket_mode;
+	char			 socket_group[CONF_USER_LEN];
+	char			 ctl_path[PATH_MAX];
+	char			 audit_db[PATH_MAX];
+	char			 log_file[PATH_MAX];
+	off_t			 log_rotate_size;	/* 0: no rotation */
+	int			 log_keep;
+	char			 transfer_root[PATH_MAX];
+	struct limits		 limits;
+	char			 default_host[HOST_NAME_LEN];
+	struct hostlist		 hosts;
+};
+
+/* ssh worker's view of a host, for hosts/show hosts */
+enum host_conn {
+	HOST_DISCONNECTED = 0,
+	HOST_CONNECTING,
+	HOST_CONNECTED,
+	HOST_FAILED,
+};
+
+struct host_state {
+	uint32_t		 hostid;
+	int32_t			 state;		/* enum host_conn */
+	int64_t			 since;		/* unix time */
+	uint32_t		 channels;
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	char			 fingerprint[128];
+	char			 last_error[256];
+};
+
+/* parse.y */
+struct bridged_conf	*parse_config(const char *, int);
+int			 cmdline_symset(char *);
+
+/* config.c */
+struct bridged_conf	*config_new(void);
+void			 config_free(struct bridged_conf *);
+struct host		*config_host_new(struct bridged_conf *);
+struct host		*config_host_byname(struct bridged_conf *, const char *);
+struct host		*config_host_byid(struct bridged_conf *, uint32_t);
+struct host		*config_default_host(struct bridged_conf *);
+int			 strlist_add(struct strlist *, const char *);
+void			 strlist_free(struct strlist *);
+const char		*cap_name(uint32_t);
+
+/* printconf.c */
+void			 print_config(struct bridged_conf *);
+
+/* proc title, set by each process */
+extern const char	*proc_names[PROC_MAX];
+
+#endif /* BRIDGED_H */

@@ -1,0 +1,170 @@
+/*
+ * config.c: the in-memory configuration shared by every process: creation
+ * with the documented defaults, host lookup and teardown.  The parser
+ * (parse.y) fills it in; the parent ships it to the children over imsg.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridged.h"
+
+static void	host_free(struct host *);
+
+struct bridged_conf *
+config_new(void)
+{
+	struct bridged_conf	*conf;
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		return NULL;
+	strlcpy(conf->user, BRIDGED_USER, sizeof(conf->user));
+	strlcpy(conf->chroot, BRIDGED_CHROOT, sizeof(conf->chroot));
+	strlcpy(conf->socket_path, BRIDGED_SOCKET, sizeof(conf->socket_path));
+	conf->socket_mode = BRIDGED_SOCKET_MODE;
+	strlcpy(conf->ctl_path, BRIDGED_CTLSOCK, sizeof(conf->ctl_path));
+	conf->log_rotate_size = 0;
+	conf->log_keep = CONF_LOG_KEEP;
+	conf->limits.line_max = CONF_LINE_MAX;
+	conf->limits.output_max = CONF_OUTPUT_MAX;
+	conf->limits.sessions_max = CONF_SESSIONS_MAX;
+	conf->limits.drain_timeout = CONF_DRAIN_TIMEOUT;
+	conf->limits.call_timeout = CONF_CALL_TIMEOUT;
+	TAILQ_INIT(&conf->hosts);
+	return conf;
+}
+
+static void
+host_free(struct host *h)
+{
+	struct fwdrule	*fr;
+
+	strlist_free(&h->exec_allow);
+	strlist_free(&h->delegate.allowed_tools);
+	while ((fr = TAILQ_FIRST(&h->fwdrules)) != NULL) {
+		TAILQ_REMOVE(&h->fwdrules, fr, entry);
+		free(fr);
+	}
+	/* the pinned key and paths are not secret, but be tidy */
+	explicit_bzero(h, sizeof(*h));
+	free(h);
+}
+
+void
+config_free(struct bridged_conf *conf)
+{
+	struct host	*h;
+
+	if (conf == NULL)
+		return;
+	while ((h = TAILQ_FIRST(&conf->hosts)) != NULL) {
+		TAILQ_REMOVE(&conf->hosts, h, entry);
+		host_free(h);
+	}
+	free(conf);
+}
+
+/*
+ * A new host with its defaults, appended to the list.  Ids follow config
+ * order starting at 1, so 0 never names a host.
+ */
+struct host *
+config_host_new(struct bridged_conf *conf)
+{
+	struct host	*h, *last;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	last = TAILQ_LAST(&conf->hosts, hostlist);
+	h->id = last == NULL ? 1 : last->id + 1;
+	h->port = CONF_SSH_PORT;
+	TAILQ_INIT(&h->exec_allow);
+	TAILQ_INIT(&h->fwdrules);
+	strlcpy(h->delegate.claude, CONF_CLAUDE, sizeof(h->delegate.claude));
+	h->delegate.timeout = CONF_DELEGATE_TIMEOUT;
+	TAILQ_INIT(&h->delegate.allowed_tools);
+	TAILQ_INSERT_TAIL(&conf->hosts, h, entry);
+	return h;
+}
+
+struct host *
+config_host_byname(struct bridged_conf *conf, const char *name)
+{
+	struct host	*h;
+
+	if (name == NULL)
+		return NULL;
+	TAILQ_FOREACH(h, &conf->hosts, entry)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	return NULL;
+}
+
+struct host *
+config_host_byid(struct bridged_conf *conf, uint32_t id)
+{
+	struct host	*h;
+
+	TAILQ_FOREACH(h, &conf->hosts, entry)
+		if (h->id == id)
+			return h;
+	return NULL;
+}
+
+/* The host named by "default host"; NULL when there is none. */
+struct host *
+config_default_host(struct bridged_conf *conf)
+{
+	if (conf->default_host[0] == '\0')
+		return NULL;
+	return config_host_byname(conf, conf->default_host);
+}
+
+int
+strlist_add(struct strlist *sl, const char *s)
+{
+	struct strentry	*se;
+
+	if ((se = calloc(1, sizeof(*se))) == NULL)
+		return -1;
+	if ((se->s = strdup(s)) == NULL) {
+		free(se);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(sl, se, entry);
+	return 0;
+}
+
+void
+strlist_free(struct strlist *sl)
+{
+	struct strentry	*se;
+
+	while ((se = TAILQ_FIRST(sl)) != NULL) {
+		TAILQ_REMOVE(sl, se, entry);
+		free(se->s);
+		free(se);
+	}
+}
+
+/* The config keyword of one CAP_* bit; NULL for anything else. */
+const char *
+cap_name(uint32_t cap)
+{
+	switch (cap) {
+	case CAP_READ:
+		return "read";
+	case CAP_WRITE:
+		return "write";
+	case CAP_EXEC:
+		return "exec";
+	case CAP_DELEGATE:
+		return "delegate";
+	case CAP_FORWARD:
+		return "forward";
+	}
+	return NULL;
+}

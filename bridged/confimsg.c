@@ -1,0 +1,186 @@
+/*
+ * confimsg.c: the configuration crosses from the parent to each child as
+ * a sequence of fixed-size structs, list items and an end marker.  The
+ * receiver checks every size, terminates every string and rebuilds the
+ * lists; a half-received config is never used.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/uio.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridged.h"
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+
+#define TERMINATE(a)	((a)[sizeof(a) - 1] = '\0')
+
+static struct bridged_conf	*pending;
+
+static void
+send_str(struct imsgev *iev, uint32_t hostid, uint32_t kind, const char *s)
+{
+	struct conf_hoststr	 hs;
+	struct iovec		 iov[2];
+
+	hs.hostid = hostid;
+	hs.kind = kind;
+	iov[0].iov_base = &hs;
+	iov[0].iov_len = sizeof(hs);
+	iov[1].iov_base = (void *)(uintptr_t)s;
+	iov[1].iov_len = strlen(s);
+	if (imsgev_composev(iev, IMSG_CONF_HOSTSTR, 0, -1, iov, 2) == -1)
+		fatal("config_send");
+}
+
+void
+config_send(struct imsgev *iev, struct bridged_conf *conf)
+{
+	struct host	*h;
+	struct strentry	*se;
+	struct fwdrule	*fr;
+
+	if (imsgev_compose(iev, IMSG_CONF_START, 0, -1, conf,
+	    sizeof(*conf)) == -1)
+		fatal("config_send");
+	TAILQ_FOREACH(h, &conf->hosts, entry) {
+		if (imsgev_compose(iev, IMSG_CONF_HOST, 0, -1, h,
+		    sizeof(*h)) == -1)
+			fatal("config_send");
+		TAILQ_FOREACH(se, &h->exec_allow, entry)
+			send_str(iev, h->id, HOSTSTR_EXEC_ALLOW, se->s);
+		TAILQ_FOREACH(se, &h->delegate.allowed_tools, entry)
+			send_str(iev, h->id, HOSTSTR_ALLOWED_TOOL, se->s);
+		TAILQ_FOREACH(fr, &h->fwdrules, entry)
+			if (imsgev_compose(iev, IMSG_CONF_FWDRULE, 0, -1, fr,
+			    sizeof(*fr)) == -1)
+				fatal("config_send");
+	}
+	if (imsgev_compose(iev, IMSG_CONF_END, 0, -1, NULL, 0) == -1)
+		fatal("config_send");
+}
+
+static void
+check_size(struct imsg *imsg, size_t want)
+{
+	if (imsg->datalen != want)
+		fatalx("config: message %u has %zu bytes, want %zu",
+		    imsg->hdr.type, imsg->datalen, want);
+}
+
+static struct host *
+last_host(void)
+{
+	struct host	*h;
+
+	if (pending == NULL ||
+	    (h = TAILQ_LAST(&pending->hosts, hostlist)) == NULL)
+		fatalx("config: host item before any host");
+	return h;
+}
+
+struct bridged_conf *
+config_recv(struct imsg *imsg)
+{
+	struct bridged_conf	*conf;
+	struct host		*h;
+	struct fwdrule		*fr;
+	struct conf_hoststr	 hs;
+	char			*s;
+	size_t			 slen;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_START:
+		check_size(imsg, sizeof(*pending));
+		if (pending != NULL)
+			config_free(pending);
+		if ((pending = config_new()) == NULL)
+			fatal("config_recv");
+		memcpy(pending, imsg->data, sizeof(*pending));
+		TAILQ_INIT(&pending->hosts);
+		TERMINATE(pending->user);
+		TERMINATE(pending->chroot);
+		TERMINATE(pending->socket_path);
+		TERMINATE(pending->socket_group);
+		TERMINATE(pending->ctl_path);
+		TERMINATE(pending->audit_db);
+		TERMINATE(pending->log_file);
+		TERMINATE(pending->transfer_root);
+		TERMINATE(pending->default_host);
+		return NULL;
+	case IMSG_CONF_HOST:
+		check_size(imsg, sizeof(*h));
+		if (pending == NULL)
+			fatalx("config: host before start");
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			fatal("config_recv");
+		memcpy(h, imsg->data, sizeof(*h));
+		TAILQ_INIT(&h->exec_allow);
+		TAILQ_INIT(&h->delegate.allowed_tools);
+		TAILQ_INIT(&h->fwdrules);
+		TERMINATE(h->name);
+		TERMINATE(h->address);
+		TERMINATE(h->user);
+		TERMINATE(h->identity);
+		TERMINATE(h->known_hosts);
+		TERMINATE(h->host_key);
+		TERMINATE(h->base_dir);
+		TERMINATE(h->delegate.claude);
+		TERMINATE(h->delegate.permission_mode);
+		TAILQ_INSERT_TAIL(&pending->hosts, h, entry);
+		return NULL;
+	case IMSG_CONF_HOSTSTR:
+		if (imsg->datalen <= sizeof(hs) ||
+		    imsg->datalen > sizeof(hs) + PATH_MAX)
+			fatalx("config: bad host string size %zu",
+			    imsg->datalen);
+		h = last_host();
+		memcpy(&hs, imsg->data, sizeof(hs));
+		if (hs.hostid != h->id)
+			fatalx("config: host string for the wrong host");
+		slen = imsg->datalen - sizeof(hs);
+		if ((s = strndup((char *)imsg->data + sizeof(hs), slen)) ==
+		    NULL)
+			fatal("config_recv");
+		if (strlen(s) != slen)
+			fatalx("config: NUL in host string");
+		switch (hs.kind) {
+		case HOSTSTR_EXEC_ALLOW:
+			if (strlist_add(&h->exec_allow, s) == -1)
+				fatal("config_recv");
+			break;
+		case HOSTSTR_ALLOWED_TOOL:
+			if (strlist_add(&h->delegate.allowed_tools, s) == -1)
+				fatal("config_recv");
+			break;
+		default:
+			fatalx("config: unknown host string kind %u", hs.kind);
+		}
+		free(s);
+		return NULL;
+	case IMSG_CONF_FWDRULE:
+		check_size(imsg, sizeof(*fr));
+		h = last_host();
+		if ((fr = calloc(1, sizeof(*fr))) == NULL)
+			fatal("config_recv");
+		memcpy(fr, imsg->data, sizeof(*fr));
+		TERMINATE(fr->host);
+		if (fr->hostid != h->id)
+			fatalx("config: forward rule for the wrong host");
+		TAILQ_INSERT_TAIL(&h->fwdrules, fr, entry);
+		return NULL;
+	case IMSG_CONF_END:
+		check_size(imsg, 0);
+		if (pending == NULL)
+			fatalx("config: end before start");
+		conf = pending;
+		pending = NULL;
+		return conf;
+	default:
+		fatalx("config: unexpected message %u", imsg->hdr.type);
+	}
+}

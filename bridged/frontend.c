@@ -1,0 +1,312 @@
+/*
+ * frontend.c: the process that faces clients.  It is the only one that
+ * parses JSON from MCP clients and bridgectl, so it holds nothing worth
+ * stealing: chrooted to an empty directory, unprivileged, and under a
+ * seccomp filter that kills it if it tries to open a file, create a
+ * socket or run a program.  This file holds its start-up and one
+ * dispatch function per peer; mcp.c, tools.c and control.c do the work.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+#include "sandbox.h"
+
+static void	 frontend_sig(int, short, void *);
+static void	 frontend_dispatch_parent(int, short, void *);
+static void	 frontend_dispatch_ssh(int, short, void *);
+static void	 frontend_dispatch_logger(int, short, void *);
+
+struct bridged_conf	*frontend_conf;
+static struct imsgev	*peers[PROC_MAX];
+static int		 shutting_down;
+
+void
+frontend_main(struct proc_args *pa)
+{
+	struct event	 ev_term, ev_int, ev_hup;
+
+	proc_droppriv(pa, "frontend");
+	log_setverbose(pa->verbose);
+
+	event_init();
+	signal(SIGPIPE, SIG_IGN);
+	signal_set(&ev_term, SIGTERM, frontend_sig, NULL);
+	signal_set(&ev_int, SIGINT, frontend_sig, NULL);
+	signal_set(&ev_hup, SIGHUP, frontend_sig, NULL);
+	signal_add(&ev_term, NULL);
+	signal_add(&ev_int, NULL);
+	signal_add(&ev_hup, NULL);
+
+	if ((peers[PROC_PARENT] = calloc(1, sizeof(struct imsgev))) == NULL)
+		fatal(NULL);
+	imsgev_init(peers[PROC_PARENT], PROC_PARENT_FD, "parent",
+	    frontend_dispatch_parent, NULL);
+
+	mcp_init();
+	sandbox_frontend();
+
+	imsgev_add(peers[PROC_PARENT]);
+	if (imsgev_compose(peers[PROC_PARENT], IMSG_READY, 0, -1, NULL,
+	    0) == -1)
+		fatal("frontend");
+	event_dispatch();
+	exit(0);
+}
+
+static void
+frontend_sig(int sig, short event, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		mcp_close_all();
+		exit(0);
+	default:
+		/* SIGHUP goes to the parent; a terminal's HUP is ignored */
+		break;
+	}
+}
+
+int
+frontend_compose(enum bridged_proc to, uint32_t type, uint32_t peerid,
+    int fd, const void *data, size_t len)
+{
+	if (to >= PROC_MAX || peers[to] == NULL) {
+		if (fd != -1)
+			close(fd);
+		errno = ENOTCONN;
+		return -1;
+	}
+	return imsgev_compose(peers[to], type, peerid, fd, data, len);
+}
+
+void
+frontend_record(json_t *rec)
+{
+	char	*s;
+
+	if (peers[PROC_LOGGER] == NULL)
+		return;
+	if ((s = json_dumps(rec, JSON_COMPACT)) == NULL)
+		return;
+	if (strlen(s) > IMSG_MAXPAYLOAD)
+		log_warnx("record of %zu bytes not logged", strlen(s));
+	else if (imsgev_compose(peers[PROC_LOGGER], IMSG_LOG_RECORD, 0, -1,
+	    s, strlen(s)) == -1)
+		log_warn("record");
+	free(s);
+}
+
+int
+frontend_shutting_down(void)
+{
+	return shutting_down;
+}
+
+void
+frontend_check_drained(void)
+{
+	if (shutting_down && mcp_inflight() == 0)
+		frontend_compose(PROC_PARENT, IMSG_DRAINED, 0, -1, NULL, 0);
+}
+
+/*
+ * Read what a peer sent and loop over whole messages.  Returns 0 when the
+ * peer has closed, 1 otherwise.
+ */
+static int
+peer_io(struct imsgev *iev, short event)
+{
+	ssize_t	 n;
+
+	if (event & EV_READ) {
+		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN)
+			fatal("read from %s", iev->name);
+		if (n == 0)
+			return 0;
+	}
+	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1)
+		fatal("write to %s", iev->name);
+	return 1;
+}
+
+static void
+peer_gone(enum bridged_proc id)
+{
+	/* the parent sees the death too and takes the tree down */
+	log_warnx("lost %s", proc_names[id]);
+	imsgev_clear(peers[id]);
+	free(peers[id]);
+	peers[id] = NULL;
+	if (id == PROC_PARENT)
+		exit(0);
+}
+
+static void
+frontend_dispatch_parent(int fd, short event, void *arg)
+{
+	struct imsgev		*iev = peers[PROC_PARENT];
+	struct bridged_conf	*nconf;
+	struct imsg		 imsg;
+	uint32_t		 peer;
+	int			 n, v, status;
+
+	if (!peer_io(iev, event)) {
+		peer_gone(PROC_PARENT);
+		return;
+	}
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
+			fatalx("bad message from parent");
+		if (n == 0)
+			break;
+		switch (imsg.hdr.type) {
+		case IMSG_CONF_START:
+		case IMSG_CONF_HOST:
+		case IMSG_CONF_HOSTSTR:
+		case IMSG_CONF_FWDRULE:
+		case IMSG_CONF_END:
+			if ((nconf = config_recv(&imsg)) != NULL) {
+				if (frontend_conf != NULL)
+					config_free(frontend_conf);
+				frontend_conf = nconf;
+				log_debug("configuration with %s hosts",
+				    TAILQ_EMPTY(&nconf->hosts) ? "no" :
+				    "some");
+			}
+			break;
+		case IMSG_PEER_FD:
+			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
+				fatalx("bad IMSG_PEER_FD");
+			memcpy(&peer, imsg.data, sizeof(peer));
+			if ((peer != PROC_SSH && peer != PROC_LOGGER) ||
+			    peers[peer] != NULL)
+				fatalx("bad peer %u", peer);
+			if ((peers[peer] = calloc(1, sizeof(struct imsgev))) ==
+			    NULL)
+				fatal(NULL);
+			imsgev_init(peers[peer], imsg.fd, proc_names[peer],
+			    peer == PROC_SSH ? frontend_dispatch_ssh :
+			    frontend_dispatch_logger, NULL);
+			imsgev_add(peers[peer]);
+			imsg.fd = -1;
+			break;
+		case IMSG_MCP_LISTEN:
+			if (imsg.datalen != 0 || imsg.fd == -1 ||
+			    frontend_conf == NULL)
+				fatalx("bad IMSG_MCP_LISTEN");
+			mcp_listen(imsg.fd);
+			imsg.fd = -1;
+			break;
+		case IMSG_CTL_LISTEN:
+			if (imsg.datalen != 0 || imsg.fd == -1 ||
+			    frontend_conf == NULL)
+				fatalx("bad IMSG_CTL_LISTEN");
+			control_listen(imsg.fd);
+			imsg.fd = -1;
+			break;
+		case IMSG_LOG_VERBOSE:
+			if (imsg.datalen != sizeof(v))
+				fatalx("bad IMSG_LOG_VERBOSE");
+			memcpy(&v, imsg.data, sizeof(v));
+			log_setverbose(v);
+			break;
+		case IMSG_CTL_RESULT:
+			if (imsg.datalen < sizeof(status))
+				fatalx("bad IMSG_CTL_RESULT");
+			memcpy(&status, imsg.data, sizeof(status));
+			/* data carries a NUL after datalen (imsg.c) */
+			control_result(imsg.hdr.peerid, status,
+			    (char *)imsg.data + sizeof(status));
+			break;
+		case IMSG_SHUTDOWN:
+			if (imsg.datalen != sizeof(v))
+				fatalx("bad IMSG_SHUTDOWN");
+			shutting_down = 1;
+			mcp_stop_accepting();
+			log_info("draining: %d request%s in flight",
+			    mcp_inflight(), mcp_inflight() == 1 ? "" : "s");
+			frontend_check_drained();
+			break;
+		default:
+			fatalx("unexpected message %u from parent",
+			    imsg.hdr.type);
+		}
+		if (imsg.fd != -1)
+			close(imsg.fd);
+		imsg_free(&imsg);
+	}
+	imsgev_add(iev);
+}
+
+static void
+frontend_dispatch_ssh(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = peers[PROC_SSH];
+	struct imsg	 imsg;
+	int		 n;
+
+	if (!peer_io(iev, event)) {
+		peer_gone(PROC_SSH);
+		return;
+	}
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
+			fatalx("bad message from ssh worker");
+		if (n == 0)
+			break;
+		if (imsg.fd != -1)
+			fatalx("unexpected descriptor from ssh worker");
+		switch (imsg.hdr.type) {
+		case IMSG_SSH_HOSTSTATE:
+		case IMSG_SSH_END:
+			if (imsg.hdr.peerid & CTL_REQID_BIT)
+				control_dispatch_ssh(&imsg);
+			else
+				mcp_dispatch_ssh(&imsg);
+			break;
+		default:
+			fatalx("unexpected message %u from ssh worker",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+	imsgev_add(iev);
+}
+
+static void
+frontend_dispatch_logger(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = peers[PROC_LOGGER];
+	struct imsg	 imsg;
+	int		 n;
+
+	if (!peer_io(iev, event)) {
+		peer_gone(PROC_LOGGER);
+		return;
+	}
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
+			fatalx("bad message from logger");
+		if (n == 0)
+			break;
+		/* the logger has nothing to tell us yet */
+		fatalx("unexpected message %u from logger", imsg.hdr.type);
+	}
+	imsgev_add(iev);
+}

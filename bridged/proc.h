@@ -1,0 +1,43 @@
+/*
+ * proc.h: the process table and what every child does before it reads
+ * any input.
+ */
+
+#ifndef PROC_H
+#define PROC_H
+
+#include "bridged.h"
+#include "imsg.h"
+
+/* what the parent tells a child on its command line, before any input */
+struct proc_args {
+	int		 debug;
+	int		 verbose;
+	const char	*user;		/* NULL: stay who we are */
+	const char	*chroot;	/* NULL: no chroot */
+	const char	*dirs[2];	/* logger: the only dirs it may touch */
+};
+
+struct proc {
+	const char	*title;
+	enum bridged_proc id;
+	void		(*run)(struct proc_args *);	/* never returns */
+};
+
+extern struct proc	 procs[PROC_MAX];
+
+struct proc	*proc_byname(const char *);
+void		 proc_droppriv(struct proc_args *, const char *);
+void		 proc_settitle(const char *);
+
+/* config sent to children over imsg (confimsg.c) */
+void		 config_send(struct imsgev *, struct bridged_conf *);
+/* feed one IMSG_CONF_* message; returns the new config at CONF_END */
+struct bridged_conf *config_recv(struct imsg *);
+
+/* each child's main, in its own file */
+void	frontend_main(struct proc_args *);
+void	sshworker_main(struct proc_args *);
+void	logger_main(struct proc_args *);
+
+#endif /* PROC_H */
