@@ -188,6 +188,10 @@ output_record(struct output *out, const void *data, size_t len)
 	char			 why[256], *s, *line;
 	size_t			 i;
 
+	if (len == 0) {
+		warnx("bad %s record from bridged: empty", v->name);
+		return -1;
+	}
 	if ((o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
 		s = output_sanitize(jerr.text, strlen(jerr.text), 0, NULL);

@@ -177,7 +177,12 @@ match_token(const char *word, const struct token *table)
 	if (any != NULL)
 		return any;
 
-	fprintf(stderr, "bridgectl: unknown argument: %s\n", word);
+	if (table == t_end)
+		fprintf(stderr, "bridgectl: superfluous argument: %s\n",
+		    word[0] != '\0' ? word : "\"\"");
+	else
+		fprintf(stderr, "bridgectl: unknown argument: %s\n",
+		    word[0] != '\0' ? word : "\"\"");
 	show_valid_args(table);
 	return NULL;
 }

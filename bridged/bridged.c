@@ -31,11 +31,16 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 struct child {
 	pid_t		 pid;
 	struct imsgev	 iev;
 	int		 alive;
+	int		 errfd;		/* child's stderr when daemonized */
+	struct event	 everr;
+	char		 errbuf[1024];
+	size_t		 errlen;
 };
 
 static void		 usage(void) __attribute__((__noreturn__));
@@ -49,6 +54,7 @@ static void		 wire(enum bridged_proc, enum bridged_proc);
 static int		 bind_unix(const char *, mode_t, gid_t);
 static void		 make_dir(const char *, uid_t, gid_t, mode_t);
 static void		 send_all(uint32_t, const void *, size_t);
+static void		 child_stderr(int, short, void *);
 
 static struct bridged_conf	*conf;
 static struct child		 children[PROC_MAX];
@@ -124,7 +130,8 @@ main(int argc, char *argv[])
 	if (argc > 0)
 		usage();
 
-	log_init(debug || noaction || title != NULL, LOG_DAEMON);
+	/* to stderr until daemonized: start-up errors must be seen */
+	log_init(1, LOG_DAEMON);
 	log_setverbose(verbose);
 
 	if (title != NULL) {
@@ -135,6 +142,8 @@ main(int argc, char *argv[])
 			fatalx("%s: not started by the bridged parent", title);
 		pa.debug = debug;
 		pa.verbose = verbose;
+		sandbox_debug = getenv("BRIDGED_SANDBOX_DEBUG") != NULL &&
+		    strcmp(getenv("BRIDGED_SANDBOX_DEBUG"), "1") == 0;
 		proc_settitle(p->title);
 		p->run(&pa);
 		/* NOTREACHED */
@@ -188,6 +197,7 @@ main(int argc, char *argv[])
 
 	if (!debug && daemon(0, 0) == -1)
 		fatal("daemon");
+	log_init(debug, LOG_DAEMON);
 	log_procinit("parent");
 	setproctitle("parent");
 	log_info("starting, version %s", BRIDGED_VERSION);
@@ -305,15 +315,24 @@ spawn(enum bridged_proc id)
 {
 	struct child	*c = &children[id];
 	char		*argv[16];
-	int		 sp[2], argc = 0;
+	int		 sp[2], ep[2] = { -1, -1 }, argc = 0;
 	pid_t		 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
+	/*
+	 * Children always log to stderr: a sandboxed process cannot
+	 * reconnect to syslog.  Daemonized, the parent reads their stderr
+	 * and passes the lines on.
+	 */
+	if (!debug && pipe2(ep, O_CLOEXEC) == -1)
+		fatal("pipe");
 	switch (pid = fork()) {
 	case -1:
 		fatal("fork");
 	case 0:
+		if (ep[1] != -1 && dup2(ep[1], STDERR_FILENO) == -1)
+			fatal("dup2");
 		/* fd 3 is the only one that survives the exec */
 		if (sp[1] == PROC_PARENT_FD) {
 			if (fcntl(sp[1], F_SETFD, 0) == -1)
@@ -350,12 +369,59 @@ spawn(enum bridged_proc id)
 	close(sp[1]);
 	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("fcntl");
+	c->errfd = ep[0];
+	if (ep[0] != -1) {
+		close(ep[1]);
+		if (fcntl(ep[0], F_SETFL, O_NONBLOCK) == -1)
+			fatal("fcntl");
+		c->errlen = 0;
+		event_set(&c->everr, ep[0], EV_READ | EV_PERSIST,
+		    child_stderr, c);
+		event_add(&c->everr, NULL);
+	}
 	c->pid = pid;
 	c->alive = 1;
 	imsgev_init(&c->iev, sp[0], procs[id].title, parent_dispatch,
 	    (void *)(uintptr_t)id);
 	imsgev_add(&c->iev);
 	log_debug("started %s, pid %d", procs[id].title, pid);
+}
+
+/* a daemonized child's stderr: whole lines go to our log */
+static void
+child_stderr(int fd, short event, void *arg)
+{
+	struct child	*c = arg;
+	ssize_t		 n;
+	char		*nl;
+
+	n = read(fd, c->errbuf + c->errlen, sizeof(c->errbuf) - 1 -
+	    c->errlen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->errlen > 0) {
+			c->errbuf[c->errlen] = '\0';
+			log_warnx("%s", c->errbuf);
+		}
+		event_del(&c->everr);
+		close(fd);
+		c->errfd = -1;
+		return;
+	}
+	c->errlen += n;
+	c->errbuf[c->errlen] = '\0';
+	while ((nl = strchr(c->errbuf, '\n')) != NULL) {
+		*nl = '\0';
+		log_info("%s", c->errbuf);
+		c->errlen -= nl + 1 - c->errbuf;
+		memmove(c->errbuf, nl + 1, c->errlen + 1);
+	}
+	if (c->errlen == sizeof(c->errbuf) - 1) {
+		/* a line longer than the buffer goes out in pieces */
+		log_info("%s", c->errbuf);
+		c->errlen = 0;
+	}
 }
 
 /* a socketpair between two children, one end to each */

@@ -146,9 +146,12 @@ static const struct sb_rule sb_logger_rules[] = {
 	ALLOW(openat), ALLOW(newfstatat), ALLOW(statfs), ALLOW(fstatfs),
 	ALLOW(pread64), ALLOW(pwrite64), ALLOW(fsync), ALLOW(fdatasync),
 	ALLOW(ftruncate), ALLOW(fallocate), ALLOW(flock),
-	ALLOW(unlinkat), ALLOW(renameat), ALLOW(renameat2), ALLOW(mkdirat),
+	ALLOW(unlinkat), ALLOW(renameat2), ALLOW(mkdirat),
 	ALLOW(getcwd), ALLOW(readlinkat), ALLOW(faccessat), ALLOW(faccessat2),
 	ALLOW(fchmod), ALLOW(fchown), ALLOW(utimensat),
+#ifdef __NR_renameat		/* not on aarch64 */
+	ALLOW(renameat),
+#endif
 #ifdef __NR_open
 	ALLOW(open), ALLOW(stat), ALLOW(lstat), ALLOW(access),
 	ALLOW(unlink), ALLOW(rename), ALLOW(mkdir), ALLOW(readlink),

@@ -321,30 +321,72 @@ conn_name(int32_t state)
 	return "unknown";
 }
 
+/* The ssh worker's view of one host, as JSON (hosts tool, bridgectl). */
+json_t *
+host_state_json(const struct host_state *hs)
+{
+	return json_pack("{s:s, s:o, s:o, s:o}",
+	    "state", conn_name(hs->state),
+	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
+	    "fingerprint", str_or_null(hs->fingerprint,
+	    sizeof(hs->fingerprint)),
+	    "last_error", str_or_null(hs->last_error,
+	    sizeof(hs->last_error)));
+}
+
+/*
+ * One configured host joined with its state (host_state_json, borrowed;
+ * NULL when the worker did not report it: state "unknown").
+ */
+json_t *
+host_json(struct host *h, json_t *state)
+{
+	struct host	*def;
+	json_t		*o, *caps;
+	uint32_t	 bit;
+
+	if ((caps = json_array()) == NULL)
+		return NULL;
+	for (bit = 1; bit != 0; bit <<= 1)
+		if ((h->caps & bit) && cap_name(bit) != NULL)
+			json_array_append_new(caps, json_string(cap_name(bit)));
+	def = config_default_host(frontend_conf);
+	o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:b}",
+	    "name", mcp_string(h->name),
+	    "address", mcp_string(h->address),
+	    "port", (int)h->port,
+	    "user", mcp_string(h->user),
+	    "capabilities", caps,
+	    "base_dir", mcp_string(h->base_dir),
+	    "default", h == def);
+	if (o == NULL)
+		return NULL;
+	if (state != NULL && json_is_object(state))
+		json_object_update(o, state);
+	else {
+		json_object_set_new(o, "state", json_string("unknown"));
+		json_object_set_new(o, "since", json_null());
+		json_object_set_new(o, "fingerprint", json_null());
+		json_object_set_new(o, "last_error", json_null());
+	}
+	return o;
+}
+
 static void
 hosts_reply(struct mcp_call *call, struct imsg *imsg)
 {
 	struct host_state	 hs;
-	struct host		*h, *def;
-	json_t			*arr, *o, *caps, *st;
+	struct host		*h;
+	json_t			*arr, *o, *st;
 	char			 key[16];
-	uint32_t		 bit;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SSH_HOSTSTATE:
 		/* size checked by mcp_dispatch_ssh */
 		memcpy(&hs, imsg->data, sizeof(hs));
 		snprintf(key, sizeof(key), "%u", hs.hostid);
-		st = json_pack("{s:s, s:o, s:o, s:o}",
-		    "state", conn_name(hs.state),
-		    "since", hs.since > 0 ? json_integer(hs.since) :
-		    json_null(),
-		    "fingerprint", str_or_null(hs.fingerprint,
-		    sizeof(hs.fingerprint)),
-		    "last_error", str_or_null(hs.last_error,
-		    sizeof(hs.last_error)));
-		if (st == NULL || json_object_set_new(call->data, key,
-		    st) == -1)
+		if ((st = host_state_json(&hs)) == NULL ||
+		    json_object_set_new(call->data, key, st) == -1)
 			log_warnx("%s: out of memory", __func__);
 		return;
 	case IMSG_SSH_END:
@@ -358,34 +400,14 @@ hosts_reply(struct mcp_call *call, struct imsg *imsg)
 		mcp_call_text(call, 1, "internal error: out of memory");
 		return;
 	}
-	def = config_default_host(frontend_conf);
 	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
-		if ((caps = json_array()) == NULL)
-			break;
-		for (bit = 1; bit != 0; bit <<= 1)
-			if ((h->caps & bit) && cap_name(bit) != NULL)
-				json_array_append_new(caps,
-				    json_string(cap_name(bit)));
-		o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:b}",
-		    "name", mcp_string(h->name),
-		    "address", mcp_string(h->address),
-		    "port", (int)h->port,
-		    "user", mcp_string(h->user),
-		    "capabilities", caps,
-		    "base_dir", mcp_string(h->base_dir),
-		    "default", h == def);
-		if (o == NULL)
-			break;
 		snprintf(key, sizeof(key), "%u", h->id);
-		if ((st = json_object_get(call->data, key)) != NULL)
-			json_object_update(o, st);
-		else {
-			json_object_set_new(o, "state", json_string("unknown"));
-			json_object_set_new(o, "since", json_null());
-			json_object_set_new(o, "fingerprint", json_null());
-			json_object_set_new(o, "last_error", json_null());
+		if ((o = host_json(h, json_object_get(call->data, key))) ==
+		    NULL || json_array_append_new(arr, o) == -1) {
+			json_decref(arr);
+			mcp_call_text(call, 1, "internal error: out of memory");
+			return;
 		}
-		json_array_append_new(arr, o);
 	}
 	if ((o = json_pack("{s:o}", "hosts", arr)) == NULL) {
 		mcp_call_text(call, 1, "internal error: out of memory");

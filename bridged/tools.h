@@ -73,6 +73,9 @@ const struct tool	*tool_find(const char *);
 struct host		*tool_host(struct mcp_call *, json_t *);
 int			 tool_allow(struct mcp_call *, struct host *,
 			    uint32_t);
+/* host JSON shared by the hosts tool and bridgectl show hosts */
+json_t			*host_state_json(const struct host_state *);
+json_t			*host_json(struct host *, json_t *);
 
 /* mcp.c: strings that must be valid UTF-8 JSON; never NULL */
 json_t	*mcp_string(const char *);
@@ -85,5 +88,7 @@ void	mcp_call_text(struct mcp_call *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	mcp_call_structured(struct mcp_call *, json_t *);	/* steals */
 void	mcp_notify_progress(struct mcp_call *, double, const char *);
+/* the call in flight with this request id, or NULL */
+struct mcp_call	*mcp_call_byreqid(uint32_t);
 
 #endif /* TOOLS_H */

@@ -17,6 +17,16 @@ TOP_DIR=$(cd "$REGRESS_DIR/.." && pwd)
 : "${BRIDGECTL:=$TOP_DIR/bridgectl/bridgectl}"
 : "${PYTHON:=python3}"
 MCPCLIENT=$REGRESS_DIR/mcpclient.py
+# bridged re-executes itself for its children: it needs an absolute path
+_abspath()
+{
+	case $1 in
+	/*)	echo "$1" ;;
+	*)	echo "$(cd "$(dirname "$1")" 2>/dev/null && pwd)/$(basename "$1")" ;;
+	esac
+}
+BRIDGED=$(_abspath "$BRIDGED")
+BRIDGECTL=$(_abspath "$BRIDGECTL")
 export BRIDGED BRIDGECTL PYTHON MCPCLIENT
 
 TEST_NAME=$(basename "$0" .sh)
@@ -60,8 +70,10 @@ export TESTDIR
 
 tap_diag()
 {
-	local l
-	printf '%s\n' "$@" | while IFS= read -r l; do
+	local a l
+	for a in "$@"; do
+		[ -n "$a" ] && printf '%s\n' "$a"
+	done | while IFS= read -r l; do
 		printf '# %s\n' "$l"
 	done
 }
@@ -322,7 +334,9 @@ sshd_start()
 		fi
 		rm -f "$TESTDIR/sshd.pid"
 		: >"$TESTDIR/sshd.log"
-		"$sshd" -D -f "$cfg" -E "$TESTDIR/sshd.log" </dev/null &
+		# nothing of ours stays open in it: a caller's $(...) would hang
+		"$sshd" -D -f "$cfg" -E "$TESTDIR/sshd.log" </dev/null \
+		    >>"$TESTDIR/sshd.log" 2>&1 &
 		SSHD_PID=$!
 		i=0
 		while [ $i -lt 50 ]; do
@@ -362,7 +376,7 @@ sshd_stop()
 ssh_opts()
 {
 	echo -F /dev/null -i "$SSH_USER_KEY" -o IdentitiesOnly=yes \
-	    -o UserKnownHostsFile="${1:-$SSH_KNOWN_HOSTS}" \
+	    -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
 	    -o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no \
 	    -o BatchMode=yes -o StrictHostKeyChecking=yes \
 	    -o ConnectTimeout=10 -o LogLevel=ERROR \

@@ -628,8 +628,6 @@ main(void)
 		n = pread(fd, out, sizeof(out) - 1, 0);
 		out[n > 0 ? n : 0] = '\0';
 		close(fd);
-		snprintf(want, sizeof(want), "%s: sandboxed line\n",
-		    kindname[k]);
 		ok(exited0(st) && strstr(out, "sandboxed line\n") != NULL,
 		    "%s: logging to stderr redirected to a file works (%s)",
 		    kindname[k], wstr(st));

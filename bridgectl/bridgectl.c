@@ -1,0 +1,445 @@
+/*
+ * bridgectl: control bridged over its control socket, and relay an MCP
+ * client's stdio to bridged's MCP socket.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "bridged.h"
+#include "imsg.h"
+#include "log.h"
+#include "output.h"
+#include "parser.h"
+
+/* a daemon that does not answer must not hang us forever */
+#define CTL_TIMEOUT	30		/* seconds */
+#define RELAY_BUFSZ	(64 * 1024)
+
+enum cmd_kind {
+	CMD_SHOW,	/* IMSG_CTL_DATA records, then IMSG_CTL_END */
+	CMD_SIMPLE,	/* IMSG_CTL_OK or IMSG_CTL_ERROR */
+};
+
+/* what each action asks of the daemon and how the answer is shown */
+struct command {
+	enum actions		 action;
+	uint32_t		 type;
+	enum cmd_kind		 kind;
+	enum output_view	 view;
+};
+
+static const struct command commands[] = {
+	{ SHOW_SESSIONS, IMSG_CTL_SHOW_SESSIONS, CMD_SHOW,  VIEW_SESSIONS },
+	{ SHOW_HOSTS,	 IMSG_CTL_SHOW_HOSTS,	 CMD_SHOW,  VIEW_HOSTS },
+	{ RELOAD,	 IMSG_CTL_RELOAD,	 CMD_SIMPLE, 0 },
+	{ LOG_VERBOSE,	 IMSG_CTL_LOG_VERBOSE,	 CMD_SIMPLE, 0 },
+	{ LOG_BRIEF,	 IMSG_CTL_LOG_BRIEF,	 CMD_SIMPLE, 0 },
+};
+
+struct relaybuf {
+	char	 data[RELAY_BUFSZ];
+	size_t	 off;
+	size_t	 len;
+};
+
+__attribute__((__noreturn__)) static void usage(void);
+static int	 unix_connect(const char *);
+static void	 ctl_next(struct imsgbuf *, struct imsg *);
+static int	 ctl_run(const char *, const struct command *, int);
+static void	 print_message(FILE *, const char *, struct imsg *);
+static int	 relay(const char *);
+static void	 relay_restore(void);
+static void	 relay_nonblock(int, int);
+static ssize_t	 rb_read(int, struct relaybuf *);
+static ssize_t	 rb_write(int, struct relaybuf *, int);
+
+static int	 saved_flags[2] = { -1, -1 };
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: bridgectl [-j] [-s socket] command "
+	    "[argument ...]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct parse_result	*res;
+	const char		*sockpath = BRIDGED_CTLSOCK;
+	size_t			 i;
+	int			 ch, json = 0;
+
+	/* imsg.c and log.c speak through log.c: say who we are */
+	log_init(1, LOG_USER);
+	log_procinit("bridgectl");
+
+	/* our own messages: getopt's would name argv[0], a full path */
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+:js:")) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 's':
+			sockpath = optarg;
+			break;
+		case ':':
+			warnx("option -%c needs an argument", optopt);
+			usage();
+		default:
+			warnx("unknown option -%c", optopt);
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if ((res = parse(argc, argv)) == NULL)
+		usage();
+
+	if (res->action == MCP)
+		return relay(res->path != NULL ? res->path : BRIDGED_SOCKET);
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].action == res->action)
+			return ctl_run(sockpath, &commands[i], json);
+	errx(1, "internal error: no handler for action %d", res->action);
+}
+
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(1, "socket path too long: %s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		err(1, "socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		errx(1, "connect %s: %s (is bridged running?)", path,
+		    strerror(errno));
+	return fd;
+}
+
+/* The next whole message from the daemon; any failure ends bridgectl. */
+static void
+ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n;
+	int		 r;
+
+	for (;;) {
+		if ((r = imsg_get(ibuf, imsg)) == 1)
+			break;
+		if (r == -1) {
+			if (errno == EBADMSG)
+				errx(1, "malformed message from bridged");
+			err(1, "message from bridged");
+		}
+
+		pfd.fd = ibuf->fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, CTL_TIMEOUT * 1000)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+		if (r == 0)
+			errx(1, "no answer from bridged in %d seconds",
+			    CTL_TIMEOUT);
+		if ((n = imsgbuf_read(ibuf)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err(1, "read from bridged");
+		}
+		if (n == 0)
+			errx(1, "bridged closed the connection before answering");
+	}
+	/* nothing we ask for comes with a descriptor */
+	if (imsg->fd != -1) {
+		close(imsg->fd);
+		imsg->fd = -1;
+	}
+}
+
+/* Ask, then show the answer.  Returns the exit status. */
+static int
+ctl_run(const char *sockpath, const struct command *cmd, int json)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	struct output	*out = NULL;
+	size_t		 nrecords = 0;
+	int		 fd, done = 0, status = 0;
+
+	fd = unix_connect(sockpath);
+	imsgbuf_init(&ibuf, fd);
+	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, NULL, 0) == -1)
+		err(1, "imsg_compose");
+	if (imsgbuf_flush(&ibuf) == -1)
+		err(1, "write to bridged");
+
+	if (cmd->kind == CMD_SHOW)
+		out = output_new(cmd->view, json);
+
+	while (!done) {
+		ctl_next(&ibuf, &imsg);
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_DATA:
+			if (cmd->kind != CMD_SHOW)
+				errx(1, "unexpected data from bridged");
+			if (output_record(out, imsg.data, imsg.datalen) == -1)
+				status = 1;
+			else
+				nrecords++;
+			break;
+		case IMSG_CTL_END:
+			if (cmd->kind != CMD_SHOW)
+				errx(1, "unexpected end of data from bridged");
+			if (imsg.datalen != 0)
+				errx(1, "bad end of data from bridged");
+			done = 1;
+			break;
+		case IMSG_CTL_OK:
+			if (cmd->kind != CMD_SIMPLE)
+				errx(1, "unexpected reply from bridged");
+			print_message(stdout, "request processed", &imsg);
+			done = 1;
+			break;
+		case IMSG_CTL_ERROR:
+			/* a show may fail part way: keep what came */
+			if (out != NULL && nrecords > 0)
+				output_end(out);
+			print_message(stderr, "request failed", &imsg);
+			status = 1;
+			done = 1;
+			output_free(out);
+			out = NULL;
+			break;
+		default:
+			errx(1, "unexpected message type %u from bridged",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
+	if (out != NULL) {
+		output_end(out);
+		output_free(out);
+	}
+	imsgbuf_clear(&ibuf);
+	close(fd);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(1, "stdout");
+	return status;
+}
+
+/* The daemon's text, made safe for a terminal; errors get our name. */
+static void
+print_message(FILE *fp, const char *dflt, struct imsg *imsg)
+{
+	size_t	 len = imsg->datalen;
+	char	*s;
+
+	/* a sender that counted the NUL or ended with a newline is no harm */
+	while (len > 0 && (imsg->data[len - 1] == '\0' ||
+	    imsg->data[len - 1] == '\n'))
+		len--;
+	if (len == 0)
+		s = output_sanitize(dflt, strlen(dflt), 0, NULL);
+	else
+		s = output_sanitize((char *)imsg->data, len, 0, NULL);
+	if (fp == stderr)
+		fprintf(fp, "bridgectl: %s\n", s);
+	else
+		fprintf(fp, "%s\n", s);
+	free(s);
+}
+
+/*
+ * bridgectl mcp: copy stdin to the MCP socket and the socket to stdout,
+ * whatever the bytes are.  Each direction has one bounded buffer; we
+ * read a side only while its buffer has room, so a slow reader slows
+ * the writer instead of growing memory.  EOF on stdin becomes a
+ * half-close, so the daemon can still answer; the socket's EOF ends us
+ * once stdout has everything.
+ */
+static int
+relay(const char *path)
+{
+	static struct relaybuf	 up, down;	/* stdin->sock, sock->stdout */
+	struct pollfd		 pfd[3];
+	ssize_t			 n;
+	int			 s, in_eof = 0, sock_wshut = 0, sock_eof = 0;
+
+	s = unix_connect(path);
+	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) == -1)
+		err(1, "fcntl");
+	/* a vanished reader is an error to report, not a silent death */
+	signal(SIGPIPE, SIG_IGN);
+	relay_nonblock(STDIN_FILENO, 0);
+	relay_nonblock(STDOUT_FILENO, 1);
+	atexit(relay_restore);
+
+	for (;;) {
+		if (sock_eof && down.len == 0)
+			break;
+
+		pfd[0].fd = STDIN_FILENO;
+		pfd[0].events = POLLIN;
+		if (in_eof || up.len == sizeof(up.data))
+			pfd[0].fd = -1;
+
+		pfd[1].fd = s;
+		pfd[1].events = 0;
+		if (!sock_eof && down.len < sizeof(down.data))
+			pfd[1].events |= POLLIN;
+		if (!sock_wshut && up.len > 0)
+			pfd[1].events |= POLLOUT;
+		/* no interest: don't let POLLHUP spin us */
+		if (pfd[1].events == 0)
+			pfd[1].fd = -1;
+
+		pfd[2].fd = STDOUT_FILENO;
+		pfd[2].events = POLLOUT;
+		if (down.len == 0)
+			pfd[2].fd = -1;
+
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(1, "poll");
+		}
+
+		if (pfd[0].fd != -1 && pfd[0].revents != 0) {
+			if ((n = rb_read(STDIN_FILENO, &up)) == 0)
+				in_eof = 1;
+			else if (n == -1)
+				err(1, "read stdin");
+		}
+		if (pfd[1].fd != -1 && (pfd[1].revents & POLLOUT ||
+		    (pfd[1].revents & (POLLHUP | POLLERR) &&
+		    pfd[1].events & POLLOUT))) {
+			if (rb_write(s, &up, 1) == -1) {
+				if (errno != EPIPE)
+					err(1, "write %s", path);
+				/* daemon stopped reading: drop what it won't take */
+				up.len = up.off = 0;
+				sock_wshut = 1;
+				in_eof = 1;
+			}
+		}
+		if (pfd[1].fd != -1 && pfd[1].events & POLLIN &&
+		    pfd[1].revents != 0) {
+			if ((n = rb_read(s, &down)) == 0)
+				sock_eof = 1;
+			else if (n == -1)
+				err(1, "read %s", path);
+		}
+		if (pfd[2].fd != -1 && pfd[2].revents != 0) {
+			if (rb_write(STDOUT_FILENO, &down, 0) == -1)
+				err(1, "write stdout");
+		}
+
+		if (in_eof && up.len == 0 && !sock_wshut) {
+			if (shutdown(s, SHUT_WR) == -1 && errno != ENOTCONN)
+				err(1, "shutdown %s", path);
+			sock_wshut = 1;
+		}
+	}
+	close(s);
+	return 0;
+}
+
+/*
+ * O_NONBLOCK is a property of the open file, which a pipe end or
+ * terminal may share with our parent: set it only where it is not a
+ * terminal, and put it back on the way out.  A terminal that poll()
+ * reports ready will not block a read, and a short write to it is fine.
+ */
+static void
+relay_nonblock(int fd, int idx)
+{
+	int	 fl;
+
+	if (isatty(fd))
+		return;
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return;		/* closed: poll() will report it */
+	if (fl & O_NONBLOCK)
+		return;
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return;		/* regular files: no need anyway */
+	saved_flags[idx] = fl;
+}
+
+static void
+relay_restore(void)
+{
+	if (saved_flags[0] != -1)
+		(void)fcntl(STDIN_FILENO, F_SETFL, saved_flags[0]);
+	if (saved_flags[1] != -1)
+		(void)fcntl(STDOUT_FILENO, F_SETFL, saved_flags[1]);
+}
+
+/* Fill b from fd: >0 bytes, 0 EOF, -1 error; EAGAIN/EINTR read 0 bytes. */
+static ssize_t
+rb_read(int fd, struct relaybuf *b)
+{
+	ssize_t	 n;
+
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	n = read(fd, b->data + b->len, sizeof(b->data) - b->len);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 1;	/* nothing now, but not EOF */
+		return -1;
+	}
+	b->len += n;
+	return n;
+}
+
+static ssize_t
+rb_write(int fd, struct relaybuf *b, int sock)
+{
+	ssize_t	 n;
+
+	if (sock)
+		n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+	else
+		n = write(fd, b->data + b->off, b->len);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		return -1;
+	}
+	b->off += n;
+	b->len -= n;
+	if (b->len == 0)
+		b->off = 0;
+	return n;
+}

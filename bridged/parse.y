@@ -1,0 +1,1493 @@
+/*
+ * parse.y: the bridged.conf(5) grammar.
+ *
+ * A hand-written lexer (sorted keyword table, quoted strings, macros,
+ * nested include files) feeds a yacc grammar that fills in a struct
+ * bridged_conf.  Every problem is reported as "FILE:LINE: message" on
+ * stderr and parsing goes on to the next line, so one run shows every
+ * mistake; parse_config() then returns NULL.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridged.h"
+#include "log.h"
+
+#define INCLUDE_DEPTH_MAX	16	/* also stops include loops */
+#define EXPAND_MAX		64	/* macro expansions without file input */
+#define TOKEN_MAX		8192	/* longest word or quoted string */
+
+struct file {
+	TAILQ_ENTRY(file)	 entry;
+	FILE			*stream;
+	const char		*name;		/* lives in fnames */
+	int			 lineno;
+	int			 eof_nl;	/* synthetic final newline sent */
+	unsigned char		*ungetbuf;	/* pushed-back input, a stack */
+	size_t			 ungetpos;
+	size_t			 ungetsize;
+};
+TAILQ_HEAD(files, file);
+
+struct sym {
+	TAILQ_ENTRY(sym)	 entry;
+	char			*name;
+	char			*value;
+	int			 persist;	/* from -D: the file cannot override */
+	int			 used;
+	const char		*fname;
+	int			 line;
+};
+TAILQ_HEAD(syms, sym);
+
+/* bison's location: the line and file of a symbol's first token */
+struct yyltype {
+	int		 first_line;
+	int		 first_column;
+	int		 last_line;
+	int		 last_column;
+	const char	*fname;
+};
+#define YYLTYPE			struct yyltype
+#define YYLTYPE_IS_DECLARED	1
+#define YYLTYPE_IS_TRIVIAL	0
+#define YYLLOC_DEFAULT(cur, rhs, n) do {				\
+	if (n)								\
+		(cur) = YYRHSLOC(rhs, 1);				\
+	else								\
+		(cur) = YYRHSLOC(rhs, 0);				\
+} while (0)
+
+/* settings that may be given once: globals, then per host */
+enum once {
+	ONCE_USER,
+	ONCE_CHROOT,
+	ONCE_SOCKET,
+	ONCE_CTLSOCK,
+	ONCE_AUDIT,
+	ONCE_LOGFILE,
+	ONCE_TRANSFER,
+	ONCE_DEFAULT,
+	ONCE_LINE,
+	ONCE_OUTPUT,
+	ONCE_SESSIONS,
+	ONCE_DRAIN,
+	ONCE_CALL,
+	ONCE_H_ADDRESS,
+	ONCE_H_PORT,
+	ONCE_H_USER,
+	ONCE_H_IDENTITY,
+	ONCE_H_KNOWN,
+	ONCE_H_HOSTKEY,
+	ONCE_H_BASEDIR,
+	ONCE_H_QMINUTE,
+	ONCE_H_QDAY,
+	ONCE_H_DELEGATE,
+	ONCE_D_CLAUDE,
+	ONCE_D_TIMEOUT,
+	ONCE_D_MAXCONC,
+	ONCE_D_PERMMODE,
+	ONCE_D_SKIP,
+	ONCE_S_MODE,
+	ONCE_S_GROUP,
+	ONCE_L_ROTATE,
+	ONCE_L_KEEP,
+	ONCE_MAX
+};
+
+/* flags for setstr() */
+#define STR_NONEMPTY	0x01
+#define STR_ABSPATH	0x02
+
+static struct files		 files = TAILQ_HEAD_INITIALIZER(files);
+static struct syms		 symhead = TAILQ_HEAD_INITIALIZER(symhead);
+static struct strlist		 fnames = TAILQ_HEAD_INITIALIZER(fnames);
+static struct file		*file;
+static struct bridged_conf	*conf;
+static struct host		*curhost;
+static struct strlist		*curlist;
+static int			 curlist_words;	/* entries must be one word */
+static int			 errors;
+static int			 nexpand;
+static const char		*lexerr_fname;	/* suppress the "syntax error" */
+static int			 lexerr_line;	/* after a lexer error */
+static int			 once_line[ONCE_MAX];
+static const char		*default_fname;
+static YYLTYPE			 host_loc;
+static int			 default_line;
+
+int		 yyparse(void);
+static int	 yylex(void);
+static void	 yyerror(const char *);
+static void	 conf_err(const YYLTYPE *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	 lex_err(const char *, ...)
+		    __attribute__((__format__ (printf, 1, 2)));
+static int	 kw_cmp(const void *, const void *);
+static int	 lookup(const char *);
+static int	 lgetc(int);
+static int	 lungetc(int);
+static int	 findeol(void);
+static int	 word_char(int);
+static int	 is_number(const char *);
+static int	 pushfile(const char *, const YYLTYPE *);
+static int	 popfile(void);
+static const char *keepname(const char *);
+static int	 symset(const char *, const char *, int, const YYLTYPE *);
+static struct sym *symfind(const char *);
+static void	 symclear(int);
+static int	 once(const YYLTYPE *, enum once, const char *);
+static void	 once_reset(enum once, enum once);
+static int	 setstr(const YYLTYPE *, char *, size_t, const char *,
+		    const char *, int);
+static int	 getnum(const YYLTYPE *, const char *, long long, long long,
+		    const char *, long long *);
+static int	 getsize(const YYLTYPE *, const char *, long long, long long,
+		    const char *, long long *);
+static int	 getmode(const YYLTYPE *, const char *, mode_t *);
+static void	 host_begin(const YYLTYPE *, const char *);
+static void	 host_end(void);
+static void	 list_add(const YYLTYPE *, const char *);
+static void	 fwd_add(const YYLTYPE *, int, const char *, const char *);
+static int	 valid_hostname(const char *);
+static int	 valid_hostkey(const char *);
+static void	 keywords_check(void);
+%}
+
+%locations
+
+%union {
+	long long	 number;
+	char		*string;
+}
+
+%token	ADDRESS ALLOW ALLOWED AUDIT BASE CALL CHROOT CLAUDE CONCURRENT
+%token	CONTROL DATABASE DAY DEFAULT DELEGATE DELETE DIRECTORY DRAIN EXEC
+%token	FILENAME FORWARD FROM GROUP HOST HOSTS IDENTITY INCLUDE KEEP KEY
+%token	KNOWN LIMITS LINE LOG MAXIMUM MINUTE MODE OUTPUT OVERWRITE PER
+%token	PERMISSION PERMISSIONS PORT PROTECT QUOTA READ REMOTE ROOT ROTATE
+%token	SESSIONS SIZE SKIP SOCKET TIMEOUT TO TOOLS TRANSFER USER WRITE
+%token	ERROR
+%token	<string>	STRING NUMBER
+%type	<number>	caplist cap protlist prot
+%type	<string>	anysize string
+%destructor { free($$); } <string>
+
+%%
+
+grammar		: /* empty */
+		| grammar '\n'
+		| grammar include '\n'
+		| grammar varset '\n'
+		| grammar main '\n'
+		| grammar hostblock '\n'
+		| grammar error '\n'		{ yyerrok; }
+		;
+
+include		: INCLUDE string {
+			pushfile($2, &@2);
+			free($2);
+		}
+		;
+
+varset		: STRING '=' STRING {
+			symset($1, $3, 0, &@1);
+			free($1);
+			free($3);
+		}
+		| STRING '=' NUMBER {
+			symset($1, $3, 0, &@1);
+			free($1);
+			free($3);
+		}
+		;
+
+main		: USER string {
+			if (once(&@1, ONCE_USER, "user") == 0)
+				setstr(&@2, conf->user, sizeof(conf->user),
+				    $2, "user", STR_NONEMPTY);
+			free($2);
+		}
+		| CHROOT string {
+			if (once(&@1, ONCE_CHROOT, "chroot") == 0)
+				setstr(&@2, conf->chroot, sizeof(conf->chroot),
+				    $2, "chroot", STR_ABSPATH);
+			free($2);
+		}
+		| SOCKET string {
+			if (once(&@1, ONCE_SOCKET, "socket") == 0)
+				setstr(&@2, conf->socket_path,
+				    sizeof(conf->socket_path), $2, "socket",
+				    STR_ABSPATH);
+			free($2);
+			$2 = NULL;	/* still on the parser stack */
+			once_reset(ONCE_S_MODE, ONCE_S_GROUP);
+		} sockopts
+		| CONTROL SOCKET string {
+			if (once(&@1, ONCE_CTLSOCK, "control socket") == 0)
+				setstr(&@3, conf->ctl_path,
+				    sizeof(conf->ctl_path), $3,
+				    "control socket", STR_ABSPATH);
+			free($3);
+		}
+		| AUDIT DATABASE string {
+			if (once(&@1, ONCE_AUDIT, "audit database") == 0)
+				setstr(&@3, conf->audit_db,
+				    sizeof(conf->audit_db), $3,
+				    "audit database", STR_ABSPATH);
+			free($3);
+		}
+		| LOG FILENAME string {
+			if (once(&@1, ONCE_LOGFILE, "log file") == 0)
+				setstr(&@3, conf->log_file,
+				    sizeof(conf->log_file), $3, "log file",
+				    STR_ABSPATH);
+			free($3);
+			$3 = NULL;	/* still on the parser stack */
+			once_reset(ONCE_L_ROTATE, ONCE_L_KEEP);
+		} logopts
+		| TRANSFER ROOT string {
+			if (once(&@1, ONCE_TRANSFER, "transfer root") == 0)
+				setstr(&@3, conf->transfer_root,
+				    sizeof(conf->transfer_root), $3,
+				    "transfer root", STR_ABSPATH);
+			free($3);
+		}
+		| LIMITS '{' limitsl '}'
+		| LIMITS '{' limitsl error '}'	{ yyerrok; }
+		| LIMITS limitopt
+		| DEFAULT HOST string {
+			if (once(&@1, ONCE_DEFAULT, "default host") == 0 &&
+			    setstr(&@3, conf->default_host,
+			    sizeof(conf->default_host), $3, "default host",
+			    STR_NONEMPTY) == 0) {
+				default_fname = @1.fname;
+				default_line = @1.first_line;
+			}
+			free($3);
+		}
+		;
+
+sockopts	: /* empty */
+		| sockopts MODE NUMBER {
+			mode_t	 m;
+
+			if (once(&@2, ONCE_S_MODE, "socket mode") == 0 &&
+			    getmode(&@3, $3, &m) == 0)
+				conf->socket_mode = m;
+			free($3);
+		}
+		| sockopts GROUP string {
+			if (once(&@2, ONCE_S_GROUP, "socket group") == 0)
+				setstr(&@3, conf->socket_group,
+				    sizeof(conf->socket_group), $3,
+				    "socket group", STR_NONEMPTY);
+			free($3);
+		}
+		;
+
+logopts		: /* empty */
+		| logopts ROTATE SIZE anysize {
+			long long	 n;
+
+			if (once(&@2, ONCE_L_ROTATE, "rotate size") == 0 &&
+			    getsize(&@4, $4, 1024, 1LL << 40, "rotate size",
+			    &n) == 0)
+				conf->log_rotate_size = n;
+			free($4);
+		}
+		| logopts KEEP NUMBER {
+			long long	 n;
+
+			if (once(&@2, ONCE_L_KEEP, "log keep") == 0 &&
+			    getnum(&@3, $3, 1, 1000, "keep", &n) == 0)
+				conf->log_keep = n;
+			free($3);
+		}
+		;
+
+limitsl		: /* empty */
+		| limitsl '\n'
+		| limitsl limitopt
+		| limitsl error '\n'		{ yyerrok; }
+		;
+
+limitopt	: LINE SIZE anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_LINE, "line size") == 0 &&
+			    getsize(&@3, $3, 1024, 1LL << 30,
+			    "line size", &n) == 0)
+				conf->limits.line_max = n;
+			free($3);
+		}
+		| OUTPUT SIZE anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_OUTPUT, "output size") == 0 &&
+			    getsize(&@3, $3, 1024, 1LL << 30,
+			    "output size", &n) == 0)
+				conf->limits.output_max = n;
+			free($3);
+		}
+		| SESSIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_SESSIONS, "sessions") == 0 &&
+			    getnum(&@2, $2, 1, 10000, "sessions", &n) == 0)
+				conf->limits.sessions_max = n;
+			free($2);
+		}
+		| DRAIN TIMEOUT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_DRAIN, "drain timeout") == 0 &&
+			    getnum(&@3, $3, 1, 86400, "drain timeout",
+			    &n) == 0)
+				conf->limits.drain_timeout = n;
+			free($3);
+		}
+		| CALL TIMEOUT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_CALL, "call timeout") == 0 &&
+			    getnum(&@3, $3, 1, 86400, "call timeout",
+			    &n) == 0)
+				conf->limits.call_timeout = n;
+			free($3);
+		}
+		;
+
+/* a number is fine where a string is expected: user "1000" or user 1000 */
+string		: STRING	{ $$ = $1; }
+		| NUMBER	{ $$ = $1; }
+		;
+
+/* a size is a plain number or a word with a K, M, G or T suffix */
+anysize		: NUMBER	{ $$ = $1; }
+		| STRING	{ $$ = $1; }
+		;
+
+hostblock	: HOST string '{' {
+			host_begin(&@1, $2);
+			free($2);
+			$2 = NULL;	/* still on the parser stack */
+		} hostbody {
+			host_end();
+		}
+		;
+
+hostbody	: hostoptsl '}'
+		| hostoptsl hostopt '}'
+		| hostoptsl error '}'		{ yyerrok; }
+		;
+
+hostoptsl	: /* empty */
+		| hostoptsl hostoptl
+		;
+
+hostoptl	: '\n'
+		| hostopt '\n'
+		| error '\n'			{ yyerrok; }
+		;
+
+hostopt		: ADDRESS string {
+			if (once(&@1, ONCE_H_ADDRESS, "address") == 0)
+				setstr(&@2, curhost->address,
+				    sizeof(curhost->address), $2, "address",
+				    STR_NONEMPTY);
+			free($2);
+			$2 = NULL;	/* still on the parser stack */
+		} portopt
+		| portspec
+		| USER string {
+			if (once(&@1, ONCE_H_USER, "user") == 0)
+				setstr(&@2, curhost->user,
+				    sizeof(curhost->user), $2, "user",
+				    STR_NONEMPTY);
+			free($2);
+		}
+		| IDENTITY string {
+			if (once(&@1, ONCE_H_IDENTITY, "identity") == 0)
+				setstr(&@2, curhost->identity,
+				    sizeof(curhost->identity), $2, "identity",
+				    STR_ABSPATH);
+			free($2);
+		}
+		| KNOWN HOSTS string {
+			if (once(&@1, ONCE_H_KNOWN, "known hosts") == 0)
+				setstr(&@3, curhost->known_hosts,
+				    sizeof(curhost->known_hosts), $3,
+				    "known hosts", STR_ABSPATH);
+			free($3);
+		}
+		| HOST KEY string {
+			if (once(&@1, ONCE_H_HOSTKEY, "host key") == 0 &&
+			    setstr(&@3, curhost->host_key,
+			    sizeof(curhost->host_key), $3, "host key",
+			    STR_NONEMPTY) == 0 && !valid_hostkey($3)) {
+				conf_err(&@3, "host key must be \"TYPE BASE64\","
+				    " as in a known_hosts line");
+				curhost->host_key[0] = '\0';
+			}
+			free($3);
+		}
+		| BASE DIRECTORY string {
+			if (once(&@1, ONCE_H_BASEDIR, "base dir") == 0)
+				setstr(&@3, curhost->base_dir,
+				    sizeof(curhost->base_dir), $3, "base dir",
+				    STR_ABSPATH);
+			free($3);
+		}
+		| ALLOW caplist {
+			if (curhost->allow_line == 0)
+				curhost->allow_line = @1.first_line;
+			curhost->caps |= $2;
+		}
+		| EXEC ALLOW '{' {
+			if (!curhost->has_exec_allow)
+				curhost->exec_allow_line = @1.first_line;
+			curhost->has_exec_allow = 1;
+			curlist = &curhost->exec_allow;
+			curlist_words = 1;
+		} strbody
+		| PROTECT protlist {
+			if (curhost->protect_line == 0)
+				curhost->protect_line = @1.first_line;
+			curhost->protect |= $2;
+		}
+		| QUOTA NUMBER PER MINUTE {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_QMINUTE, "quota per minute") == 0 &&
+			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0)
+				curhost->quota_minute = n;
+			free($2);
+		}
+		| QUOTA NUMBER PER DAY {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_QDAY, "quota per day") == 0 &&
+			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0)
+				curhost->quota_day = n;
+			free($2);
+		}
+		| DELEGATE '{' {
+			if (once(&@1, ONCE_H_DELEGATE, "delegate") == 0)
+				curhost->has_delegate = 1;
+			once_reset(ONCE_D_CLAUDE, ONCE_D_SKIP);
+		} delegbody
+		| FORWARD TO string PORT NUMBER {
+			fwd_add(&@1, FWD_TO, $3, $5);
+			free($3);
+			free($5);
+		}
+		| FORWARD FROM REMOTE TO string PORT NUMBER {
+			fwd_add(&@1, FWD_FROM_REMOTE, $5, $7);
+			free($5);
+			free($7);
+		}
+		;
+
+portopt		: /* empty */
+		| portspec
+		;
+
+portspec	: PORT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_PORT, "port") == 0 &&
+			    getnum(&@2, $2, 1, 65535, "port", &n) == 0)
+				curhost->port = n;
+			free($2);
+		}
+		;
+
+caplist		: cap			{ $$ = $1; }
+		| caplist ',' cap	{ $$ = $1 | $3; }
+		;
+
+cap		: READ			{ $$ = CAP_READ; }
+		| WRITE			{ $$ = CAP_WRITE; }
+		| EXEC			{ $$ = CAP_EXEC; }
+		| DELEGATE		{ $$ = CAP_DELEGATE; }
+		| FORWARD		{ $$ = CAP_FORWARD; }
+		| STRING {
+			conf_err(&@1, "unknown capability \"%s\" (use read,"
+			    " write, exec, delegate, forward)", $1);
+			free($1);
+			$$ = 0;
+		}
+		;
+
+protlist	: prot			{ $$ = $1; }
+		| protlist ',' prot	{ $$ = $1 | $3; }
+		;
+
+prot		: OVERWRITE		{ $$ = PROTECT_OVERWRITE; }
+		| DELETE		{ $$ = PROTECT_DELETE; }
+		| STRING {
+			conf_err(&@1, "unknown protection \"%s\" (use"
+			    " overwrite, delete)", $1);
+			free($1);
+			$$ = 0;
+		}
+		;
+
+/* { "a", "b" }: commas are optional and the list may span lines */
+strbody		: stritems '}'
+		| stritems error '}'		{ yyerrok; }
+		;
+
+stritems	: /* empty */
+		| stritems '\n'
+		| stritems error '\n'		{ yyerrok; }
+		| stritems string optcomma {
+			list_add(&@2, $2);
+			free($2);
+		}
+		;
+
+optcomma	: /* empty */
+		| ','
+		;
+
+delegbody	: delegoptsl '}'
+		| delegoptsl error '}'		{ yyerrok; }
+		;
+
+delegoptsl	: /* empty */
+		| delegoptsl '\n'
+		| delegoptsl delegopt
+		| delegoptsl error '\n'		{ yyerrok; }
+		;
+
+delegopt	: CLAUDE string {
+			struct delegate_conf	*d = &curhost->delegate;
+
+			if (once(&@1, ONCE_D_CLAUDE, "claude") == 0 &&
+			    setstr(&@2, d->claude, sizeof(d->claude), $2,
+			    "claude", STR_NONEMPTY) == 0 &&
+			    d->claude[0] != '/' && strchr(d->claude, '/')) {
+				conf_err(&@2, "claude \"%s\": must be an"
+				    " absolute path or a command name", $2);
+				strlcpy(d->claude, CONF_CLAUDE,
+				    sizeof(d->claude));
+			}
+			free($2);
+		}
+		| TIMEOUT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_D_TIMEOUT, "delegate timeout") == 0 &&
+			    getnum(&@2, $2, 1, 86400, "timeout", &n) == 0)
+				curhost->delegate.timeout = n;
+			free($2);
+		}
+		| MAXIMUM CONCURRENT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_D_MAXCONC, "max concurrent") == 0 &&
+			    getnum(&@3, $3, 0, 1024, "max concurrent",
+			    &n) == 0)
+				curhost->delegate.max_concurrent = n;
+			free($3);
+		}
+		| PERMISSION MODE string {
+			struct delegate_conf	*d = &curhost->delegate;
+
+			if (once(&@1, ONCE_D_PERMMODE, "permission mode") == 0) {
+				if (strcmp($3, "default") != 0 &&
+				    strcmp($3, "acceptEdits") != 0 &&
+				    strcmp($3, "plan") != 0 &&
+				    strcmp($3, "bypassPermissions") != 0)
+					conf_err(&@3, "unknown permission mode"
+					    " \"%s\" (use default, acceptEdits,"
+					    " plan, bypassPermissions)", $3);
+				else
+					strlcpy(d->permission_mode, $3,
+					    sizeof(d->permission_mode));
+			}
+			free($3);
+		}
+		| ALLOWED TOOLS '{' {
+			curlist = &curhost->delegate.allowed_tools;
+			curlist_words = 0;
+		} strbody
+		| SKIP PERMISSIONS {
+			if (once(&@1, ONCE_D_SKIP, "skip permissions") == 0)
+				curhost->delegate.skip_permissions = 1;
+		}
+		;
+
+%%
+
+struct keyword {
+	const char	*k_name;
+	int		 k_val;
+};
+
+/* sorted for bsearch(3); keywords_check() verifies it */
+static const struct keyword keywords[] = {
+	{ "address",		ADDRESS },
+	{ "allow",		ALLOW },
+	{ "allowed",		ALLOWED },
+	{ "audit",		AUDIT },
+	{ "base",		BASE },
+	{ "call",		CALL },
+	{ "chroot",		CHROOT },
+	{ "claude",		CLAUDE },
+	{ "concurrent",		CONCURRENT },
+	{ "control",		CONTROL },
+	{ "database",		DATABASE },
+	{ "day",		DAY },
+	{ "default",		DEFAULT },
+	{ "delegate",		DELEGATE },
+	{ "delete",		DELETE },
+	{ "dir",		DIRECTORY },
+	{ "drain",		DRAIN },
+	{ "exec",		EXEC },
+	{ "file",		FILENAME },
+	{ "forward",		FORWARD },
+	{ "from",		FROM },
+	{ "group",		GROUP },
+	{ "host",		HOST },
+	{ "hosts",		HOSTS },
+	{ "identity",		IDENTITY },
+	{ "include",		INCLUDE },
+	{ "keep",		KEEP },
+	{ "key",		KEY },
+	{ "known",		KNOWN },
+	{ "limits",		LIMITS },
+	{ "line",		LINE },
+	{ "log",		LOG },
+	{ "max",		MAXIMUM },
+	{ "minute",		MINUTE },
+	{ "mode",		MODE },
+	{ "output",		OUTPUT },
+	{ "overwrite",		OVERWRITE },
+	{ "per",		PER },
+	{ "permission",		PERMISSION },
+	{ "permissions",	PERMISSIONS },
+	{ "port",		PORT },
+	{ "protect",		PROTECT },
+	{ "quota",		QUOTA },
+	{ "read",		READ },
+	{ "remote",		REMOTE },
+	{ "root",		ROOT },
+	{ "rotate",		ROTATE },
+	{ "sessions",		SESSIONS },
+	{ "size",		SIZE },
+	{ "skip",		SKIP },
+	{ "socket",		SOCKET },
+	{ "timeout",		TIMEOUT },
+	{ "to",			TO },
+	{ "tools",		TOOLS },
+	{ "transfer",		TRANSFER },
+	{ "user",		USER },
+	{ "write",		WRITE },
+};
+
+static void
+keywords_check(void)
+{
+	size_t	 i;
+
+	for (i = 1; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (strcmp(keywords[i - 1].k_name, keywords[i].k_name) >= 0)
+			fatalx("%s: keyword table not sorted at \"%s\"",
+			    __func__, keywords[i].k_name);
+}
+
+static int
+kw_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct keyword *)e)->k_name);
+}
+
+static int
+lookup(const char *s)
+{
+	const struct keyword	*kw;
+
+	kw = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), kw_cmp);
+	return kw == NULL ? STRING : kw->k_val;
+}
+
+static void
+conf_err(const YYLTYPE *loc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	errors++;
+	fprintf(stderr, "%s:%d: ", loc->fname, loc->first_line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* An error found by the lexer, which then hands the parser an ERROR. */
+static void
+lex_err(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	errors++;
+	fprintf(stderr, "%s:%d: ", file->name, file->lineno);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	lexerr_fname = file->name;
+	lexerr_line = file->lineno;
+}
+
+static void
+yyerror(const char *msg)
+{
+	/* the lexer already said what is wrong with this line */
+	if (lexerr_fname == yylloc.fname && lexerr_line == yylloc.first_line)
+		return;
+	if (yychar == YYEOF)
+		conf_err(&yylloc, "%s: unexpected end of file", msg);
+	else
+		conf_err(&yylloc, "%s", msg);
+}
+
+/*
+ * One character of input.  Pushed-back characters (lookahead and macro
+ * values) come first; outside quotes a backslash-newline joins lines.
+ */
+static int
+lgetc(int quoted)
+{
+	int	 c, next;
+
+	if (file->ungetpos > 0)
+		return file->ungetbuf[--file->ungetpos];
+	nexpand = 0;
+	c = getc(file->stream);
+	if (c == '\\' && !quoted) {
+		next = getc(file->stream);
+		if (next == '\n') {
+			file->lineno++;
+			return lgetc(quoted);
+		}
+		if (next != EOF)
+			ungetc(next, file->stream);
+	}
+	return c;
+}
+
+static int
+lungetc(int c)
+{
+	unsigned char	*p;
+	size_t		 n;
+
+	if (c == EOF)
+		return EOF;
+	if (file->ungetpos >= file->ungetsize) {
+		n = file->ungetsize == 0 ? 128 : file->ungetsize * 2;
+		if (n > 1024 * 1024 ||
+		    (p = realloc(file->ungetbuf, n)) == NULL)
+			return EOF;
+		file->ungetbuf = p;
+		file->ungetsize = n;
+	}
+	file->ungetbuf[file->ungetpos++] = c;
+	return c;
+}
+
+/* Skip the rest of a bad line, leaving its newline for the parser. */
+static int
+findeol(void)
+{
+	int	 c;
+
+	while ((c = lgetc(0)) != EOF) {
+		if (c == '\n') {
+			lungetc(c);
+			break;
+		}
+	}
+	return ERROR;
+}
+
+/* characters of an unquoted word */
+static int
+word_char(int c)
+{
+	if (c == EOF || c <= ' ' || c == 0x7f)
+		return 0;
+	if (strchr("{}=,#\"$\\", c) != NULL)
+		return 0;
+	return 1;
+}
+
+static int
+is_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int
+yylex(void)
+{
+	char		 buf[TOKEN_MAX];
+	char		*p;
+	struct sym	*sym;
+	int		 c, next, token;
+	size_t		 i;
+
+top:
+	p = buf;
+	while ((c = lgetc(0)) == ' ' || c == '\t' || c == '\r')
+		;
+	yylloc.fname = file->name;
+	yylloc.first_line = yylloc.last_line = file->lineno;
+	yylloc.first_column = yylloc.last_column = 0;
+
+	if (c == '#')
+		while ((c = lgetc(0)) != '\n' && c != EOF)
+			;
+
+	if (c == '$') {
+		while ((c = lgetc(0)) != EOF &&
+		    (isalnum(c) || c == '_')) {
+			if (p + 1 >= buf + sizeof(buf)) {
+				lex_err("macro name too long");
+				return findeol();
+			}
+			*p++ = c;
+		}
+		lungetc(c);
+		*p = '\0';
+		if (buf[0] == '\0') {
+			lex_err("macro name expected after \"$\"");
+			return findeol();
+		}
+		if ((sym = symfind(buf)) == NULL) {
+			lex_err("macro \"%s\" not defined", buf);
+			return findeol();
+		}
+		if (++nexpand > EXPAND_MAX) {
+			lex_err("macro \"%s\" expands into itself", buf);
+			return findeol();
+		}
+		sym->used = 1;
+		/* the value is read again as if it were written here */
+		for (i = strlen(sym->value); i > 0; i--)
+			if (lungetc((unsigned char)sym->value[i - 1]) == EOF) {
+				lex_err("macro \"%s\" too long", buf);
+				return findeol();
+			}
+		goto top;
+	}
+
+	if (c == '"') {
+		for (;;) {
+			c = lgetc(1);
+			if (c == EOF || c == '\n') {
+				lungetc(c);
+				lex_err("unterminated quoted string");
+				return findeol();
+			}
+			if (c == '\\') {
+				next = lgetc(1);
+				if (next == '\n') {
+					file->lineno++;
+					continue;
+				}
+				if (next == '"' || next == '\\')
+					c = next;
+				else
+					lungetc(next);
+			} else if (c == '"')
+				break;
+			if (c == '\0') {
+				lex_err("NUL byte in quoted string");
+				return findeol();
+			}
+			if ((c < ' ' && c != '\t') || c == 0x7f) {
+				lex_err("control character 0x%02x in quoted"
+				    " string", c);
+				return findeol();
+			}
+			if (p + 1 >= buf + sizeof(buf)) {
+				lex_err("string too long");
+				return findeol();
+			}
+			*p++ = c;
+		}
+		*p = '\0';
+		if ((yylval.string = strdup(buf)) == NULL)
+			fatal("%s", __func__);
+		return STRING;
+	}
+
+	if (word_char(c)) {
+		do {
+			if (p + 1 >= buf + sizeof(buf)) {
+				lex_err("string too long");
+				return findeol();
+			}
+			*p++ = c;
+		} while (word_char(c = lgetc(0)));
+		lungetc(c);
+		*p = '\0';
+		if ((token = lookup(buf)) != STRING)
+			return token;
+		if ((yylval.string = strdup(buf)) == NULL)
+			fatal("%s", __func__);
+		return is_number(buf) ? NUMBER : STRING;
+	}
+
+	if (c == '\n') {
+		file->lineno++;
+		return c;
+	}
+	if (c == EOF) {
+		if (ferror(file->stream)) {
+			lex_err("read error: %s", strerror(errno));
+			clearerr(file->stream);
+		}
+		/* a last line without its newline still ends a statement */
+		if (!file->eof_nl) {
+			file->eof_nl = 1;
+			return '\n';
+		}
+		if (popfile() == EOF)
+			return 0;
+		goto top;
+	}
+	if (c == '\0') {
+		/* a NUL would read as the end of input to the parser */
+		lex_err("NUL byte in file");
+		return findeol();
+	}
+	return c;
+}
+
+/* File names outlive their struct file: locations point at them. */
+static const char *
+keepname(const char *name)
+{
+	if (strlist_add(&fnames, name) == -1)
+		fatal("%s", __func__);
+	return TAILQ_LAST(&fnames, strlist)->s;
+}
+
+/*
+ * Open a config file and make it the one being read.  An include path
+ * that is not absolute is taken relative to the including file.  Without
+ * loc this is the top file.
+ */
+static int
+pushfile(const char *name, const YYLTYPE *loc)
+{
+	struct file	*nf;
+	struct stat	 st;
+	char		 path[PATH_MAX];
+	const char	*slash, *why;
+	int		 depth = 0;
+
+	if (loc != NULL) {
+		TAILQ_FOREACH(nf, &files, entry)
+			depth++;
+		if (depth >= INCLUDE_DEPTH_MAX) {
+			conf_err(loc, "include \"%s\": nested too deeply",
+			    name);
+			return -1;
+		}
+		if (name[0] == '\0') {
+			conf_err(loc, "include: empty file name");
+			return -1;
+		}
+	}
+	if (loc != NULL && name[0] != '/' &&
+	    (slash = strrchr(file->name, '/')) != NULL) {
+		if (snprintf(path, sizeof(path), "%.*s/%s",
+		    (int)(slash - file->name), file->name, name) >=
+		    (int)sizeof(path)) {
+			conf_err(loc, "include \"%s\": path too long", name);
+			return -1;
+		}
+	} else if (strlcpy(path, name, sizeof(path)) >= sizeof(path)) {
+		if (loc != NULL)
+			conf_err(loc, "include: path too long");
+		else {
+			fprintf(stderr, "%s: path too long\n", name);
+			errors++;
+		}
+		return -1;
+	}
+
+	if ((nf = calloc(1, sizeof(*nf))) == NULL)
+		fatal("%s", __func__);
+	why = NULL;
+	if ((nf->stream = fopen(path, "r")) == NULL ||
+	    fstat(fileno(nf->stream), &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why != NULL) {
+		if (loc != NULL)
+			conf_err(loc, "include \"%s\": %s", path, why);
+		else {
+			fprintf(stderr, "%s: %s\n", path, why);
+			errors++;
+		}
+		if (nf->stream != NULL)
+			fclose(nf->stream);
+		free(nf);
+		return -1;
+	}
+	nf->name = keepname(path);
+	/*
+	 * An include is reduced before its newline is read: start the new
+	 * file with one, on line 0, to end the include statement.
+	 */
+	if (loc != NULL) {
+		nf->lineno = 0;
+		TAILQ_INSERT_TAIL(&files, nf, entry);
+		file = nf;
+		lungetc('\n');
+	} else {
+		nf->lineno = 1;
+		TAILQ_INSERT_TAIL(&files, nf, entry);
+		file = nf;
+	}
+	return 0;
+}
+
+static int
+popfile(void)
+{
+	struct file	*prev;
+
+	prev = TAILQ_PREV(file, files, entry);
+	TAILQ_REMOVE(&files, file, entry);
+	fclose(file->stream);
+	free(file->ungetbuf);
+	free(file);
+	file = prev;
+	return file == NULL ? EOF : 0;
+}
+
+static struct sym *
+symfind(const char *name)
+{
+	struct sym	*sym;
+
+	TAILQ_FOREACH(sym, &symhead, entry)
+		if (strcmp(sym->name, name) == 0)
+			return sym;
+	return NULL;
+}
+
+/* Define a macro; one from the command line wins over the file's. */
+static int
+symset(const char *name, const char *value, int persist, const YYLTYPE *loc)
+{
+	struct sym	*sym;
+	const char	*p;
+
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			break;
+	if (*p != '\0' || name[0] == '\0' || is_number(name)) {
+		if (loc != NULL)
+			conf_err(loc, "invalid macro name \"%s\"", name);
+		return -1;
+	}
+	if ((sym = symfind(name)) != NULL) {
+		if (sym->persist && !persist) {
+			sym->used = 1;
+			return 0;
+		}
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym->name);
+		free(sym->value);
+		free(sym);
+	}
+	if ((sym = calloc(1, sizeof(*sym))) == NULL ||
+	    (sym->name = strdup(name)) == NULL ||
+	    (sym->value = strdup(value)) == NULL)
+		fatal("%s", __func__);
+	sym->persist = persist;
+	if (loc != NULL) {
+		sym->fname = loc->fname;
+		sym->line = loc->first_line;
+	}
+	TAILQ_INSERT_TAIL(&symhead, sym, entry);
+	return 0;
+}
+
+/* Forget the file's macros (all = 0) or every macro (all = 1). */
+static void
+symclear(int all)
+{
+	struct sym	*sym, *next;
+
+	for (sym = TAILQ_FIRST(&symhead); sym != NULL; sym = next) {
+		next = TAILQ_NEXT(sym, entry);
+		if (sym->persist && !all)
+			continue;
+		TAILQ_REMOVE(&symhead, sym, entry);
+		free(sym->name);
+		free(sym->value);
+		free(sym);
+	}
+}
+
+/* -D name=value: a macro that the config file cannot redefine */
+int
+cmdline_symset(char *s)
+{
+	char	*eq, *name;
+	int	 ret;
+
+	if ((eq = strchr(s, '=')) == NULL)
+		return -1;
+	if ((name = strndup(s, eq - s)) == NULL)
+		return -1;
+	ret = symset(name, eq + 1, 1, NULL);
+	free(name);
+	return ret;
+}
+
+static int
+once(const YYLTYPE *loc, enum once what, const char *name)
+{
+	if (once_line[what] != 0) {
+		conf_err(loc, "%s specified twice", name);
+		return -1;
+	}
+	once_line[what] = loc->first_line;
+	return 0;
+}
+
+static void
+once_reset(enum once from, enum once to)
+{
+	int	 i;
+
+	for (i = from; i <= (int)to; i++)
+		once_line[i] = 0;
+}
+
+/* Copy a string setting into its fixed-size field, checking it first. */
+static int
+setstr(const YYLTYPE *loc, char *dst, size_t size, const char *val,
+    const char *what, int flags)
+{
+	if ((flags & (STR_NONEMPTY | STR_ABSPATH)) && val[0] == '\0') {
+		conf_err(loc, "%s must not be empty", what);
+		return -1;
+	}
+	if ((flags & STR_ABSPATH) && val[0] != '/') {
+		conf_err(loc, "%s \"%s\": path must be absolute", what, val);
+		return -1;
+	}
+	if (strlen(val) >= size) {
+		conf_err(loc, "%s: string too long (at most %zu bytes)", what,
+		    size - 1);
+		return -1;
+	}
+	strlcpy(dst, val, size);
+	return 0;
+}
+
+static int
+getnum(const YYLTYPE *loc, const char *s, long long min, long long max,
+    const char *what, long long *out)
+{
+	const char	*errstr;
+	long long	 n;
+
+	n = strtonum(s, min, max, &errstr);
+	if (errstr != NULL) {
+		conf_err(loc, "%s %s is %s (%lld to %lld)", what, s, errstr,
+		    min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+static int
+getsize(const YYLTYPE *loc, const char *s, long long min, long long max,
+    const char *what, long long *out)
+{
+	char		 digits[32];
+	const char	*errstr;
+	size_t		 len;
+	long long	 n, mult = 1;
+
+	len = strlen(s);
+	if (len > 0 && !isdigit((unsigned char)s[len - 1])) {
+		switch (s[len - 1]) {
+		case 'k':
+		case 'K':
+			mult = 1LL << 10;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1LL << 20;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1LL << 30;
+			break;
+		case 't':
+		case 'T':
+			mult = 1LL << 40;
+			break;
+		default:
+			goto bad;
+		}
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits))
+		goto bad;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (!is_number(digits) || digits[0] == '-')
+		goto bad;
+	n = strtonum(digits, 0, LLONG_MAX / mult, &errstr);
+	if (errstr != NULL || n * mult < min || n * mult > max) {
+		conf_err(loc, "%s %s is out of range (%lld to %lld bytes)",
+		    what, s, min, max);
+		return -1;
+	}
+	*out = n * mult;
+	return 0;
+ bad:
+	conf_err(loc, "invalid %s \"%s\" (a number with an optional K, M,"
+	    " G or T suffix)", what, s);
+	return -1;
+}
+
+/* An octal file mode, 0 to 0777. */
+static int
+getmode(const YYLTYPE *loc, const char *s, mode_t *out)
+{
+	const char	*p;
+	long		 m = 0;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '7' || m > 0777)
+			break;
+		m = m * 8 + (*p - '0');
+	}
+	if (*p != '\0' || p == s || m > 0777) {
+		conf_err(loc, "invalid mode %s (octal, at most 0777)", s);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+/* Host names appear in tool arguments and bridgectl output: keep simple. */
+static int
+valid_hostname(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("._-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* "TYPE BASE64", the last two fields of a known_hosts line */
+static int
+valid_hostkey(const char *s)
+{
+	const char	*sp;
+
+	if ((sp = strchr(s, ' ')) == NULL || sp == s || sp[1] == '\0')
+		return 0;
+	for (; s < sp; s++)
+		if (!isalnum((unsigned char)*s) && strchr("-@.", *s) == NULL)
+			return 0;
+	for (s = sp + 1; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("+/=", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+host_begin(const YYLTYPE *loc, const char *name)
+{
+	if ((curhost = config_host_new(conf)) == NULL)
+		fatal("%s", __func__);
+	once_reset(ONCE_H_ADDRESS, ONCE_D_SKIP);
+	if (!valid_hostname(name))
+		conf_err(loc, "invalid host name \"%s\" (letters, digits,"
+		    " \".\", \"_\" and \"-\")", name);
+	else if (strlen(name) >= sizeof(curhost->name))
+		conf_err(loc, "host name: string too long (at most %zu"
+		    " bytes)", sizeof(curhost->name) - 1);
+	else if (config_host_byname(conf, name) != NULL)
+		conf_err(loc, "duplicate host \"%s\"", name);
+	else
+		strlcpy(curhost->name, name, sizeof(curhost->name));
+	/* keep the location to report a missing address or user */
+	curhost->line = loc->first_line;
+	host_loc = *loc;
+}
+
+static void
+host_end(void)
+{
+	if (curhost->name[0] != '\0') {
+		if (curhost->address[0] == '\0')
+			conf_err(&host_loc, "host \"%s\" has no address",
+			    curhost->name);
+		if (curhost->user[0] == '\0')
+			conf_err(&host_loc, "host \"%s\" has no user",
+			    curhost->name);
+	}
+	curhost = NULL;
+}
+
+static void
+list_add(const YYLTYPE *loc, const char *s)
+{
+	const char	*p;
+
+	if (s[0] == '\0') {
+		conf_err(loc, "empty string in list");
+		return;
+	}
+	/* list strings cross to the children in PATH_MAX-sized messages */
+	if (strlen(s) >= PATH_MAX) {
+		conf_err(loc, "list entry: string too long (at most %d bytes)",
+		    PATH_MAX - 1);
+		return;
+	}
+	if (curlist_words)
+		for (p = s; *p != '\0'; p++)
+			if (isspace((unsigned char)*p)) {
+				conf_err(loc, "exec allow \"%s\": one program"
+				    " name, without arguments", s);
+				return;
+			}
+	if (strlist_add(curlist, s) == -1)
+		fatal("%s", __func__);
+}
+
+static void
+fwd_add(const YYLTYPE *loc, int dir, const char *dest, const char *port)
+{
+	struct fwdrule	*fr;
+	long long	 n;
+
+	if ((fr = calloc(1, sizeof(*fr))) == NULL)
+		fatal("%s", __func__);
+	if (setstr(loc, fr->host, sizeof(fr->host), dest, "forward",
+	    STR_NONEMPTY) == -1 ||
+	    getnum(loc, port, 1, 65535, "port", &n) == -1) {
+		free(fr);
+		return;
+	}
+	fr->port = n;
+	fr->dir = dir;
+	fr->hostid = curhost->id;
+	fr->line = loc->first_line;
+	TAILQ_INSERT_TAIL(&curhost->fwdrules, fr, entry);
+}
+
+/*
+ * Parse a config file.  Returns NULL when there was any error (each one
+ * already printed as FILE:LINE: message).  With verbose set, macros the
+ * file defines but never uses are reported as warnings.
+ */
+struct bridged_conf *
+parse_config(const char *filename, int verbose)
+{
+	struct sym	*sym;
+	struct host	*h;
+	static int	 checked;
+
+	if (!checked) {
+		keywords_check();
+		checked = 1;
+	}
+	errors = 0;
+	nexpand = 0;
+	lexerr_fname = NULL;
+	lexerr_line = 0;
+	default_fname = NULL;
+	default_line = 0;
+	curhost = NULL;
+	curlist = NULL;
+	memset(once_line, 0, sizeof(once_line));
+	if ((conf = config_new()) == NULL)
+		fatal("%s", __func__);
+
+	file = NULL;
+	if (pushfile(filename, NULL) == -1) {
+		config_free(conf);
+		conf = NULL;
+		strlist_free(&fnames);
+		symclear(0);
+		return NULL;
+	}
+	if (yyparse() != 0 && errors == 0)
+		errors++;		/* bison gave up without a message */
+	while (file != NULL)
+		popfile();
+
+	if (conf->default_host[0] != '\0') {
+		if (config_host_byname(conf, conf->default_host) == NULL) {
+			fprintf(stderr, "%s:%d: default host \"%s\" is not"
+			    " defined\n", default_fname, default_line,
+			    conf->default_host);
+			errors++;
+		}
+	} else if ((h = TAILQ_FIRST(&conf->hosts)) != NULL &&
+	    TAILQ_NEXT(h, entry) == NULL)
+		strlcpy(conf->default_host, h->name,
+		    sizeof(conf->default_host));
+
+	if (verbose)
+		TAILQ_FOREACH(sym, &symhead, entry)
+			if (!sym->persist && !sym->used)
+				fprintf(stderr, "%s:%d: warning: macro \"%s\""
+				    " not used\n", sym->fname, sym->line,
+				    sym->name);
+
+	symclear(0);
+	strlist_free(&fnames);
+	if (errors) {
+		config_free(conf);
+		conf = NULL;
+		return NULL;
+	}
+	return conf;
+}

@@ -1,0 +1,223 @@
+/*
+ * printconf.c: "bridged -nv" prints the parsed configuration back in the
+ * config language.  Every setting is printed, defaults included, in a
+ * fixed order, so the output parses back to the same configuration and
+ * two printouts can be compared with diff(1).
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdio.h>
+
+#include "bridged.h"
+
+static void	print_str(const char *);
+static void	print_size(long long);
+static void	print_list(const struct strlist *);
+static void	print_host(const struct host *);
+
+/* A quoted string; only '"' and '\' need escaping in the grammar. */
+static void
+print_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/* The largest unit that states the size exactly. */
+static void
+print_size(long long n)
+{
+	static const char	 units[] = "KMGT";
+	int			 u = -1;
+
+	while (n != 0 && n % 1024 == 0 && u < (int)sizeof(units) - 2) {
+		n /= 1024;
+		u++;
+	}
+	if (u < 0)
+		printf("%lld", n);
+	else
+		printf("%lld%c", n, units[u]);
+}
+
+static void
+print_list(const struct strlist *sl)
+{
+	const struct strentry	*se;
+
+	printf("{");
+	TAILQ_FOREACH(se, sl, entry) {
+		printf(" ");
+		print_str(se->s);
+		if (TAILQ_NEXT(se, entry) != NULL)
+			printf(",");
+	}
+	printf(" }");
+}
+
+static void
+print_host(const struct host *h)
+{
+	const struct fwdrule	*fr;
+	const char		*sep;
+	uint32_t		 bit;
+
+	printf("host ");
+	print_str(h->name);
+	printf(" {\n");
+
+	printf("\taddress ");
+	print_str(h->address);
+	printf(" port %u\n", h->port);
+	printf("\tuser ");
+	print_str(h->user);
+	printf("\n");
+	if (h->identity[0] != '\0') {
+		printf("\tidentity ");
+		print_str(h->identity);
+		printf("\n");
+	}
+	if (h->known_hosts[0] != '\0') {
+		printf("\tknown hosts ");
+		print_str(h->known_hosts);
+		printf("\n");
+	}
+	if (h->host_key[0] != '\0') {
+		printf("\thost key ");
+		print_str(h->host_key);
+		printf("\n");
+	}
+	if (h->base_dir[0] != '\0') {
+		printf("\tbase dir ");
+		print_str(h->base_dir);
+		printf("\n");
+	}
+
+	if (h->caps != 0) {
+		printf("\tallow");
+		sep = " ";
+		for (bit = 1; bit != 0; bit <<= 1) {
+			if ((h->caps & bit) == 0 || cap_name(bit) == NULL)
+				continue;
+			printf("%s%s", sep, cap_name(bit));
+			sep = ", ";
+		}
+		printf("\n");
+	}
+	if (h->has_exec_allow) {
+		printf("\texec allow ");
+		print_list(&h->exec_allow);
+		printf("\n");
+	}
+	if (h->protect != 0) {
+		printf("\tprotect");
+		sep = " ";
+		if (h->protect & PROTECT_OVERWRITE) {
+			printf("%soverwrite", sep);
+			sep = ", ";
+		}
+		if (h->protect & PROTECT_DELETE)
+			printf("%sdelete", sep);
+		printf("\n");
+	}
+	if (h->quota_minute != 0)
+		printf("\tquota %u per minute\n", h->quota_minute);
+	if (h->quota_day != 0)
+		printf("\tquota %u per day\n", h->quota_day);
+
+	if (h->has_delegate) {
+		printf("\tdelegate {\n");
+		printf("\t\tclaude ");
+		print_str(h->delegate.claude);
+		printf("\n");
+		printf("\t\ttimeout %d\n", h->delegate.timeout);
+		printf("\t\tmax concurrent %d\n", h->delegate.max_concurrent);
+		if (h->delegate.permission_mode[0] != '\0') {
+			printf("\t\tpermission mode ");
+			print_str(h->delegate.permission_mode);
+			printf("\n");
+		}
+		if (!TAILQ_EMPTY(&h->delegate.allowed_tools)) {
+			printf("\t\tallowed tools ");
+			print_list(&h->delegate.allowed_tools);
+			printf("\n");
+		}
+		if (h->delegate.skip_permissions)
+			printf("\t\tskip permissions\n");
+		printf("\t}\n");
+	}
+
+	TAILQ_FOREACH(fr, &h->fwdrules, entry) {
+		printf("\tforward %s", fr->dir == FWD_FROM_REMOTE ?
+		    "from remote to " : "to ");
+		print_str(fr->host);
+		printf(" port %u\n", fr->port);
+	}
+	printf("}\n");
+}
+
+void
+print_config(struct bridged_conf *conf)
+{
+	const struct host	*h;
+
+	printf("user ");
+	print_str(conf->user);
+	printf("\nchroot ");
+	print_str(conf->chroot);
+	printf("\nsocket ");
+	print_str(conf->socket_path);
+	printf(" mode %04o", (unsigned int)conf->socket_mode);
+	if (conf->socket_group[0] != '\0') {
+		printf(" group ");
+		print_str(conf->socket_group);
+	}
+	printf("\ncontrol socket ");
+	print_str(conf->ctl_path);
+	printf("\n");
+	if (conf->audit_db[0] != '\0') {
+		printf("audit database ");
+		print_str(conf->audit_db);
+		printf("\n");
+	}
+	if (conf->log_file[0] != '\0') {
+		printf("log file ");
+		print_str(conf->log_file);
+		if (conf->log_rotate_size > 0) {
+			printf(" rotate size ");
+			print_size(conf->log_rotate_size);
+		}
+		printf(" keep %d\n", conf->log_keep);
+	}
+	if (conf->transfer_root[0] != '\0') {
+		printf("transfer root ");
+		print_str(conf->transfer_root);
+		printf("\n");
+	}
+
+	printf("limits {\n\tline size ");
+	print_size(conf->limits.line_max);
+	printf("\n\toutput size ");
+	print_size(conf->limits.output_max);
+	printf("\n\tsessions %d\n", conf->limits.sessions_max);
+	printf("\tdrain timeout %d\n", conf->limits.drain_timeout);
+	printf("\tcall timeout %d\n}\n", conf->limits.call_timeout);
+
+	TAILQ_FOREACH(h, &conf->hosts, entry) {
+		printf("\n");
+		print_host(h);
+	}
+
+	if (conf->default_host[0] != '\0') {
+		printf("\ndefault host ");
+		print_str(conf->default_host);
+		printf("\n");
+	}
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# t-bridgectl-parser: bridgectl's command line without a daemon: unique
+# prefixes, ambiguous and unknown words, missing and extra arguments, and
+# a clear error (exit 1) when the control or MCP socket is not there.
+#
+#	t-bridgectl-parser.sh [path/to/bridgectl]
+
+here=$(cd "$(dirname "$0")" && pwd)
+BRIDGECTL=${1:-$here/../bridgectl/bridgectl}
+export LC_ALL=C
+
+n=0
+fails=0
+ok()
+{
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+notok()
+{
+	n=$((n + 1))
+	fails=$((fails + 1))
+	echo "not ok $n - $1"
+	[ -s "$T/err" ] && sed 's/^/#   stderr: /' "$T/err"
+	[ -s "$T/out" ] && sed 's/^/#   stdout: /' "$T/out"
+}
+
+if [ ! -x "$BRIDGECTL" ]; then
+	echo "not ok 1 - bridgectl binary $BRIDGECTL is not built"
+	exit 1
+fi
+
+T=$(mktemp -d "${REGRESS_TMP:-/tmp}/t-bridgectl-parser.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+NOSOCK=$T/nonexistent.sock
+
+# run ARGS...: bridgectl's status in $rc, its output in $T/out, $T/err
+run()
+{
+	timeout 20 "$BRIDGECTL" "$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+
+# has FILE STRING...: every STRING occurs in FILE
+has()
+{
+	local f=$1 s
+	shift
+	for s in "$@"; do
+		grep -qF -- "$s" "$f" || return 1
+	done
+	return 0
+}
+
+connect_msg="bridgectl: connect $NOSOCK: No such file or directory (is bridged running?)"
+
+# A word the parser accepted reaches connect(), which fails here.
+parsed()
+{
+	local what=$1
+	shift
+	run -s "$NOSOCK" "$@"
+	if [ $rc -eq 1 ] && has "$T/err" "$connect_msg" &&
+	    ! has "$T/err" "valid commands/args:"; then
+		ok "$what"
+	else
+		notok "$what (exit $rc)"
+	fi
+}
+
+parsed "full words: show sessions" show sessions
+parsed "unique prefixes: sh ses" sh ses
+parsed "unique prefixes: s h" s h
+parsed "unique prefixes: rel" rel
+parsed "unique prefixes: l v" l v
+parsed "full words: log brief" log brief
+parsed "-j is accepted" -j show hosts
+
+run -s "$NOSOCK" ""
+if [ $rc -eq 1 ] && has "$T/err" "ambiguous argument" \
+    "show, reload, log, mcp" "usage:"; then
+	ok "ambiguous prefix lists the candidates"
+else
+	notok "ambiguous prefix lists the candidates (exit $rc)"
+fi
+
+run -s "$NOSOCK" frobnicate
+if [ $rc -eq 1 ] && has "$T/err" "unknown argument: frobnicate" \
+    "valid commands/args:" "  show" "  reload" "  log" "  mcp" "usage:"; then
+	ok "unknown command lists the valid commands"
+else
+	notok "unknown command lists the valid commands (exit $rc)"
+fi
+
+run -s "$NOSOCK" show frob
+if [ $rc -eq 1 ] && has "$T/err" "unknown argument: frob" \
+    "valid commands/args:" "  sessions" "  hosts"; then
+	ok "unknown show argument lists sessions and hosts"
+else
+	notok "unknown show argument lists sessions and hosts (exit $rc)"
+fi
+
+run -s "$NOSOCK" show
+if [ $rc -eq 1 ] && has "$T/err" "missing argument" \
+    "valid commands/args:" "  sessions" "  hosts" "usage:"; then
+	ok "missing argument after show"
+else
+	notok "missing argument after show (exit $rc)"
+fi
+
+run -s "$NOSOCK" log
+if [ $rc -eq 1 ] && has "$T/err" "missing argument" "  verbose" "  brief"
+then
+	ok "missing argument after log"
+else
+	notok "missing argument after log (exit $rc)"
+fi
+
+run -s "$NOSOCK"
+if [ $rc -eq 1 ] && has "$T/err" "missing argument" "  show" "usage:"; then
+	ok "no command at all"
+else
+	notok "no command at all (exit $rc)"
+fi
+
+run -s "$NOSOCK" reload now
+if [ $rc -eq 1 ] && has "$T/err" "superfluous argument: now" \
+    "valid commands/args:"; then
+	ok "extra argument is refused"
+else
+	notok "extra argument is refused (exit $rc)"
+fi
+
+run -x show sessions
+if [ $rc -eq 1 ] && has "$T/err" "unknown option -x" "usage:"; then
+	ok "unknown option"
+else
+	notok "unknown option (exit $rc)"
+fi
+
+run -s
+if [ $rc -eq 1 ] && has "$T/err" "option -s needs an argument"; then
+	ok "-s without its argument"
+else
+	notok "-s without its argument (exit $rc)"
+fi
+
+run -s "$NOSOCK" show hosts
+if [ $rc -eq 1 ] && [ "$(cat "$T/err")" = "$connect_msg" ] &&
+    [ ! -s "$T/out" ]; then
+	ok "no control socket: exact message, exit 1"
+else
+	notok "no control socket: exact message, exit 1 (exit $rc)"
+fi
+
+run mcp "$NOSOCK"
+if [ $rc -eq 1 ] && has "$T/err" "connect $NOSOCK" && [ ! -s "$T/out" ]; then
+	ok "mcp on a missing socket: exit 1, stdout empty"
+else
+	notok "mcp on a missing socket: exit 1, stdout empty (exit $rc)"
+fi
+
+run mcp "$NOSOCK" extra
+if [ $rc -eq 1 ] && has "$T/err" "superfluous argument: extra"; then
+	ok "mcp takes one socket at most"
+else
+	notok "mcp takes one socket at most (exit $rc)"
+fi
+
+echo "1..$n"
+[ $fails -eq 0 ]
