@@ -9,4 +9,4 @@ WARNINGS	 = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual \
 CFLAGS		?= -O2 -g
 CFLAGS		+= $(WARNINGS) -D_GNU_SOURCE $(PKG_CFLAGS)
 LDLIBS		+= $(PKG_LIBS)
-YACC		 = bison -y
+YACC		 = bison -y -Wno-yacc

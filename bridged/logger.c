@@ -82,9 +82,11 @@ logger_configure(struct bridged_conf *nconf)
 	if (conf == NULL || strcmp(conf->log_file, nconf->log_file) != 0) {
 		if (logfd != -1)
 			close(logfd);
-		logfd = open(nconf->log_file,
+		logfd = -1;
+		if (nconf->log_file[0] != '\0')
+			logfd = open(nconf->log_file,
 		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (logfd == -1)
+		if (logfd == -1 && nconf->log_file[0] != '\0')
 			log_warn("open %s", nconf->log_file);
 	}
 	if (conf != NULL)

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# t-daemon: the daemon as an operator sees it: process titles, sockets
+# (mode, stale file replaced, a live daemon refused, removed on exit),
+# bridgectl show sessions/hosts, log verbose/brief, reload, SIGHUP with a
+# broken config, the log file, SIGTERM.
+
+. "$(dirname "$0")/lib.sh"
+
+ctl()
+{
+	"$BRIDGECTL" -s "$CTL_SOCK" "$@"
+}
+
+sshd_start || { tap_fail "sshd starts"; tap_end; }
+
+# a stale socket file left by a dead daemon is replaced
+bridged_config
+sed -i 's|^socket "\(.*\)"$|socket "\1" mode 0600|' "$BRIDGED_CONF"
+"$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.close()
+' "$MCP_SOCK"
+[ -S "$MCP_SOCK" ] || tap_fail "stale socket made"
+"$BRIDGED" -d -f "$BRIDGED_CONF" </dev/null >>"$TESTDIR/bridged.log" 2>&1 &
+BRIDGED_PID=$!
+i=0
+while [ $i -lt 100 ] && ! _sock_ready "$MCP_SOCK" "$CTL_SOCK" 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if _sock_ready "$MCP_SOCK" "$CTL_SOCK"; then
+	tap_ok "starts over a stale socket file"
+else
+	tap_fail "starts over a stale socket file" \
+	    "$(tail -n 5 "$TESTDIR/bridged.log")"
+	tap_end
+fi
+
+mode=$(stat -c %a "$MCP_SOCK")
+if [ "$mode" = 600 ]; then
+	tap_ok "socket mode from the config (0600)"
+else
+	tap_fail "socket mode from the config (0600)" "mode is $mode"
+fi
+
+# process titles
+for p in parent frontend ssh logger; do
+	if [ "$p" = parent ]; then
+		t=$(tr '\0' ' ' </proc/"$BRIDGED_PID"/cmdline)
+	else
+		t=$(pgrep -a -P "$BRIDGED_PID" -f "^bridged: $p\$" |
+		    cut -d' ' -f2-)
+	fi
+	case $t in
+	"bridged: $p"*)	tap_ok "process title \"bridged: $p\"" ;;
+	*)		tap_fail "process title \"bridged: $p\"" "got \"$t\"" ;;
+	esac
+done
+
+# a second daemon on the same sockets refuses to start
+if "$BRIDGED" -d -f "$BRIDGED_CONF" >"$TESTDIR/second.out" 2>&1; then
+	tap_fail "a second daemon on a live socket is refused"
+elif grep -q "another bridged is running" "$TESTDIR/second.out"; then
+	tap_ok "a second daemon on a live socket is refused"
+else
+	tap_fail "a second daemon on a live socket is refused" \
+	    "$(cat "$TESTDIR/second.out")"
+fi
+_sock_ready "$MCP_SOCK" || tap_fail "first daemon's socket survives"
+
+# an MCP session held open while bridgectl looks at it
+"$PYTHON" - "$MCP_SOCK" "$TESTDIR/held" <<'EOF' &
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.environ["MCPCLIENT"]))
+import mcpclient
+c = mcpclient.Client(socket_path=sys.argv[1])
+c.request("initialize", {"protocolVersion": "2025-11-25",
+    "capabilities": {},
+    "clientInfo": {"name": "t-daemon-client", "version": "9.9"}})
+c.notify("notifications/initialized")
+c.request("ping", {})
+open(sys.argv[2], "w").write("ready\n")
+time.sleep(30)
+EOF
+held=$!
+i=0
+while [ ! -s "$TESTDIR/held" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+
+out=$(ctl show sessions 2>&1)
+if echo "$out" | grep -q "t-daemon-client"; then
+	tap_ok "show sessions lists the session with its client name"
+else
+	tap_fail "show sessions lists the session with its client name" "$out"
+fi
+out=$(ctl -j show sessions 2>&1)
+if echo "$out" | "$PYTHON" -c '
+import json, os, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+me = [r for r in rows if r.get("client") == "t-daemon-client"]
+assert me, rows
+r = me[0]
+assert r["client_version"] == "9.9", r
+assert r["uid"] == os.getuid(), r
+assert r["protocol"] == "2025-11-25", r
+assert r["requests"] >= 2, r
+assert r["state"] == "ready", r
+'; then
+	tap_ok "show sessions -j: uid, client version, protocol, requests"
+else
+	tap_fail "show sessions -j: uid, client version, protocol, requests" \
+	    "$out"
+fi
+kill "$held" 2>/dev/null
+wait "$held" 2>/dev/null
+
+out=$(ctl -j show hosts 2>&1)
+if echo "$out" | "$PYTHON" -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+assert len(rows) == 1 and rows[0]["name"] == "local", rows
+assert rows[0]["default"] is True, rows
+assert sorted(rows[0]["capabilities"]) == ["exec", "read", "write"], rows
+assert rows[0]["state"] in ("disconnected", "connected"), rows
+'; then
+	tap_ok "show hosts -j lists host local with its capabilities"
+else
+	tap_fail "show hosts -j lists host local with its capabilities" "$out"
+fi
+
+tap_check "log verbose" ctl log verbose
+tap_check "log brief" ctl log brief
+tap_check "reload with a good config" ctl reload
+
+# a broken config: reload fails, the old one stays
+cp "$BRIDGED_CONF" "$TESTDIR/good.conf"
+echo 'this is not a keyword' >>"$BRIDGED_CONF"
+if ctl reload >"$TESTDIR/reload.out" 2>&1; then
+	tap_fail "bridgectl reload of a broken config fails"
+else
+	tap_ok "bridgectl reload of a broken config fails"
+fi
+grep -q "keeping the running configuration" "$TESTDIR/reload.out" &&
+    tap_ok "reload error says the running config is kept" ||
+    tap_fail "reload error says the running config is kept" \
+    "$(cat "$TESTDIR/reload.out")"
+kill -HUP "$BRIDGED_PID"
+sleep 0.5
+if bridged_alive &&
+    "$PYTHON" "$MCPCLIENT" --socket "$MCP_SOCK" --init --call hosts '{}' \
+    >"$TESTDIR/hosts.out" 2>&1 && grep -q '"local"' "$TESTDIR/hosts.out"
+then
+	tap_ok "SIGHUP with a broken config: still serving the old one"
+else
+	tap_fail "SIGHUP with a broken config: still serving the old one" \
+	    "$(cat "$TESTDIR/hosts.out")"
+fi
+grep -q "bridged.conf:[0-9]*: " "$TESTDIR/bridged.log" &&
+    tap_ok "the broken line is reported as file:line" ||
+    tap_fail "the broken line is reported as file:line"
+cp "$TESTDIR/good.conf" "$BRIDGED_CONF"
+
+# the logger wrote session records, one JSON object per line
+if [ -s "$TESTDIR/log/bridge.log" ] && "$PYTHON" -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert any(r.get("type") == "session" for r in recs), recs[:3]
+' "$TESTDIR/log/bridge.log"; then
+	tap_ok "log file holds session records as JSON lines"
+else
+	tap_fail "log file holds session records as JSON lines"
+fi
+
+tap_check "SIGTERM: exits 0" bridged_stop
+if [ ! -e "$MCP_SOCK" ] && [ ! -e "$CTL_SOCK" ]; then
+	tap_ok "SIGTERM removes both sockets"
+else
+	tap_fail "SIGTERM removes both sockets" "$(ls -l "$TESTDIR")"
+fi
+
+# bridgectl against no daemon
+if ctl show sessions >"$TESTDIR/nod.out" 2>&1; then
+	tap_fail "bridgectl with no daemon fails"
+else
+	grep -q "is bridged running" "$TESTDIR/nod.out" &&
+	    tap_ok "bridgectl with no daemon fails with a hint" ||
+	    tap_fail "bridgectl with no daemon fails with a hint" \
+	    "$(cat "$TESTDIR/nod.out")"
+fi
+
+tap_end
