@@ -15,7 +15,14 @@ sshd_start || { tap_fail "sshd starts"; tap_end; }
 
 # a stale socket file left by a dead daemon is replaced
 bridged_config
-sed -i 's|^socket "\(.*\)"$|socket "\1" mode 0600|' "$BRIDGED_CONF"
+if [ "$(id -u)" = 0 ]; then
+	sed -i 's|^socket "\(.*\)"$|socket "\1" mode 0660 group "nogroup"|' \
+	    "$BRIDGED_CONF"
+	want_mode=660
+else
+	sed -i 's|^socket "\(.*\)"$|socket "\1" mode 0600|' "$BRIDGED_CONF"
+	want_mode=600
+fi
 "$PYTHON" -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -39,10 +46,18 @@ else
 fi
 
 mode=$(stat -c %a "$MCP_SOCK")
-if [ "$mode" = 600 ]; then
-	tap_ok "socket mode from the config (0600)"
+if [ "$mode" = "$want_mode" ]; then
+	tap_ok "socket mode from the config ($want_mode)"
 else
-	tap_fail "socket mode from the config (0600)" "mode is $mode"
+	tap_fail "socket mode from the config ($want_mode)" "mode is $mode"
+fi
+if [ "$(id -u)" = 0 ]; then
+	group=$(stat -c %G "$MCP_SOCK")
+	if [ "$group" = nogroup ]; then
+		tap_ok "socket group from the config (nogroup)"
+	else
+		tap_fail "socket group from the config" "group is $group"
+	fi
 fi
 
 # process titles
