@@ -84,8 +84,8 @@ main(int argc, char *argv[])
 	struct group		*gr;
 	const char		*title = NULL;
 	gid_t			 sockgid = (gid_t)-1;
-	int			 ch, noaction = 0, ndirs = 0;
-	char			*copy;
+	int			 ch, noaction = 0, ndirs = 0, i;
+	char			*copy, *path;
 
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
@@ -177,18 +177,17 @@ main(int argc, char *argv[])
 	}
 
 	/* the logger's two directories: created here, owned by the user */
-	if ((copy = strdup(conf->log_file)) == NULL)
-		fatal(NULL);
-	strlcpy(logdirs[0], dirname(copy), sizeof(logdirs[0]));
-	free(copy);
-	if ((copy = strdup(conf->audit_db)) == NULL)
-		fatal(NULL);
-	strlcpy(logdirs[1], dirname(copy), sizeof(logdirs[1]));
-	free(copy);
-	make_dir(logdirs[0], pw ? pw->pw_uid : (uid_t)-1,
-	    pw ? pw->pw_gid : (gid_t)-1, 0750);
-	make_dir(logdirs[1], pw ? pw->pw_uid : (uid_t)-1,
-	    pw ? pw->pw_gid : (gid_t)-1, 0750);
+	for (i = 0; i < 2; i++) {
+		path = i == 0 ? conf->log_file : conf->audit_db;
+		if (*path == '\0')
+			continue;
+		if ((copy = strdup(path)) == NULL)
+			fatal(NULL);
+		strlcpy(logdirs[i], dirname(copy), sizeof(logdirs[i]));
+		free(copy);
+		make_dir(logdirs[i], pw ? pw->pw_uid : (uid_t)-1,
+		    pw ? pw->pw_gid : (gid_t)-1, 0750);
+	}
 	if (geteuid() == 0)
 		make_dir(conf->chroot, 0, 0, 0755);
 
@@ -357,10 +356,14 @@ spawn(enum bridged_proc id)
 			}
 		}
 		if (id == PROC_LOGGER) {
-			argv[argc++] = "-L";
-			argv[argc++] = logdirs[0];
-			argv[argc++] = "-L";
-			argv[argc++] = logdirs[1];
+			if (logdirs[0][0] != '\0') {
+				argv[argc++] = "-L";
+				argv[argc++] = logdirs[0];
+			}
+			if (logdirs[1][0] != '\0') {
+				argv[argc++] = "-L";
+				argv[argc++] = logdirs[1];
+			}
 		}
 		argv[argc] = NULL;
 		execv(self, argv);
@@ -507,6 +510,18 @@ parent_dispatch(int fd, short event, void *arg)
 				fatalx("bad IMSG_CTL_RELOAD from %s",
 				    procs[id].title);
 			parent_reload(imsg.hdr.peerid);
+			break;
+		case IMSG_SSH_CONNECT:
+			if (id != PROC_SSH)
+				fatalx("IMSG_SSH_CONNECT from %s",
+				    procs[id].title);
+			parent_ssh_connect(&c->iev, conf, &imsg);
+			break;
+		case IMSG_SSH_OPENLOCAL:
+			if (id != PROC_SSH)
+				fatalx("IMSG_SSH_OPENLOCAL from %s",
+				    procs[id].title);
+			parent_transfer_open(&c->iev, conf, &imsg);
 			break;
 		case IMSG_LOG_VERBOSE:
 			if (id != PROC_FRONTEND || imsg.datalen != sizeof(v))

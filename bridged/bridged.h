@@ -66,6 +66,27 @@ enum imsg_type {
 	IMSG_SSH_HOSTS,		/* req: empty; peerid = request id */
 	IMSG_SSH_HOSTSTATE,	/* reply: struct host_state, per host */
 	IMSG_SSH_END,		/* reply: empty, ends a reply sequence */
+	/*
+	 * A remote tool call: zero or more IMSG_SSH_CALL_DATA chunks of the
+	 * arguments' JSON text, then IMSG_SSH_CALL (struct ssh_callreq).
+	 * The answer: zero or more IMSG_SSH_RESULT_DATA chunks of the MCP
+	 * result's JSON text, then an empty IMSG_SSH_RESULT.  peerid is the
+	 * frontend's request id throughout.
+	 */
+	IMSG_SSH_CALL_DATA,	/* chunk of the arguments (JSON text) */
+	IMSG_SSH_CALL,		/* struct ssh_callreq: run it */
+	IMSG_SSH_CANCEL,	/* empty: stop call peerid, kill its work */
+	IMSG_SSH_SESSION_END,	/* u_int32 MCP session id: drop its shells */
+	IMSG_SSH_PROGRESS,	/* struct ssh_progress + message text */
+	IMSG_SSH_RESULT_DATA,	/* chunk of the result (JSON text) */
+	IMSG_SSH_RESULT,	/* empty: the result is complete */
+
+	/* ssh worker <-> parent: the worker makes no connection itself */
+	IMSG_SSH_CONNECT,	/* ssh->parent: u_int32 hostid */
+	IMSG_SSH_CONNECTED,	/* parent->ssh: struct ssh_connected + fd */
+	IMSG_SSH_KEYDATA,	/* parent->ssh: struct ssh_keydata + text */
+	IMSG_SSH_OPENLOCAL,	/* ssh->parent: struct ssh_openlocal + path */
+	IMSG_SSH_LOCALFD,	/* parent->ssh: struct ssh_localfd [+ fd] */
 
 	/* anyone -> logger */
 	IMSG_LOG_RECORD,	/* JSON text of one record (no NUL) */
@@ -229,6 +250,55 @@ struct host_state {
 	uint64_t		 bytes_out;
 	char			 fingerprint[128];
 	char			 last_error[256];
+};
+
+/* the header of a remote tool call; the arguments came before it */
+struct ssh_callreq {
+	uint32_t		 hostid;
+	uint32_t		 sessid;	/* MCP session: owns shells */
+	uint32_t		 argslen;	/* bytes of JSON sent before */
+	char			 tool[64];
+};
+#define SSH_ARGS_MAX		(8 * 1024 * 1024)
+#define SSH_RESULT_MAX		(16 * 1024 * 1024)
+
+struct ssh_progress {
+	double			 progress;
+	double			 total;		/* 0: unknown */
+	/* followed by a message, may be empty */
+};
+
+/* the parent's answer to IMSG_SSH_CONNECT; fd attached on success */
+struct ssh_connected {
+	uint32_t		 hostid;
+	int32_t			 error;		/* 0 or an errno */
+	char			 errmsg[256];
+};
+
+enum ssh_keykind {
+	KEYDATA_IDENTITY = 1,	/* private key text (wiped after use) */
+	KEYDATA_KNOWN_HOSTS,	/* known_hosts file content */
+};
+
+/* sent before IMSG_SSH_CONNECTED, one per kind, text follows */
+struct ssh_keydata {
+	uint32_t		 hostid;
+	uint32_t		 kind;		/* enum ssh_keykind */
+};
+
+/* Upload/Download: the parent opens the local file in transfer root */
+struct ssh_openlocal {
+	uint32_t		 reqid;
+	int32_t			 write;		/* 0 read, 1 create/write */
+	int32_t			 overwrite;	/* write: replace existing */
+	uint32_t		 mode;		/* write: file mode */
+	/* followed by the path relative to transfer root, no NUL */
+};
+
+struct ssh_localfd {
+	uint32_t		 reqid;
+	int32_t			 error;		/* 0: fd attached */
+	char			 errmsg[256];
 };
 
 /* parse.y */

@@ -65,6 +65,8 @@ frontend_main(struct proc_args *pa)
 	    0) == -1)
 		fatal("frontend");
 	event_dispatch();
+	if (peers[PROC_LOGGER] != NULL)
+		imsgbuf_flush(&peers[PROC_LOGGER]->ibuf);
 	exit(0);
 }
 
@@ -74,8 +76,14 @@ frontend_sig(int sig, short event, void *arg)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
+		/*
+		 * Sessions are freed on the next loop turn, which is when
+		 * their end records go out: give the loop a moment.
+		 */
 		mcp_close_all();
-		exit(0);
+		control_stop();
+		event_loopexit(&(struct timeval){ 0, 200000 });
+		break;
 	default:
 		/* SIGHUP goes to the parent; a terminal's HUP is ignored */
 		break;
@@ -275,6 +283,9 @@ frontend_dispatch_ssh(int fd, short event, void *arg)
 		switch (imsg.hdr.type) {
 		case IMSG_SSH_HOSTSTATE:
 		case IMSG_SSH_END:
+		case IMSG_SSH_RESULT_DATA:
+		case IMSG_SSH_RESULT:
+		case IMSG_SSH_PROGRESS:
 			if (imsg.hdr.peerid & CTL_REQID_BIT)
 				control_dispatch_ssh(&imsg);
 			else

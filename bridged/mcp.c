@@ -452,6 +452,9 @@ session_free(int fd, short ev, void *arg)
 		call->cancelled = 1;
 		call_finish(call, NULL, "cancelled");
 	}
+	/* its persistent shells on every host go with it */
+	frontend_compose(PROC_SSH, IMSG_SSH_SESSION_END, 0, -1, &s->id,
+	    sizeof(s->id));
 	log_info("session %u: closed after %llu requests", s->id,
 	    (unsigned long long)s->requests);
 	session_record(s, "end");
@@ -1167,10 +1170,14 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	log_debug("session %u: call %u (%s) %s in %lld ms", call->sessid,
 	    call->reqid, call->tool->name, outcome, ms);
 
+	if ((call->cancelled || call->timedout) && call->tool->cancel != NULL)
+		call->tool->cancel(call);
+
 	json_decref(call->id);
 	json_decref(call->args);
 	json_decref(call->progress_token);
 	json_decref(call->data);
+	free(call->rbuf);
 	free(call);
 
 	session_check_done(s);
@@ -1334,9 +1341,19 @@ mcp_dispatch_ssh(struct imsg *imsg)
 			    __func__, imsg->datalen);
 		break;
 	case IMSG_SSH_END:
+	case IMSG_SSH_RESULT:
 		if (imsg->datalen != 0)
-			fatalx("%s: IMSG_SSH_END: bad size %zu", __func__,
-			    imsg->datalen);
+			fatalx("%s: type %u: bad size %zu", __func__,
+			    imsg->hdr.type, imsg->datalen);
+		break;
+	case IMSG_SSH_RESULT_DATA:
+		if (imsg->datalen == 0)
+			fatalx("%s: empty IMSG_SSH_RESULT_DATA", __func__);
+		break;
+	case IMSG_SSH_PROGRESS:
+		if (imsg->datalen < sizeof(struct ssh_progress))
+			fatalx("%s: IMSG_SSH_PROGRESS: bad size %zu",
+			    __func__, imsg->datalen);
 		break;
 	default:
 		fatalx("%s: unexpected imsg type %u", __func__, imsg->hdr.type);

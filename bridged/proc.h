@@ -35,6 +35,14 @@ void		 config_send(struct imsgev *, struct bridged_conf *);
 /* feed one IMSG_CONF_* message; returns the new config at CONF_END */
 struct bridged_conf *config_recv(struct imsg *);
 
+/* parent side of what the ssh worker may not do itself */
+/* connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
+void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
+	    struct imsg *);
+/* transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
+void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
+	    struct imsg *);
+
 /* each child's main, in its own file */
 void	frontend_main(struct proc_args *);
 void	sshworker_main(struct proc_args *);

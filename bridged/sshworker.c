@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,11 +25,14 @@
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "ssh.h"
 
-struct sshhost {
-	TAILQ_ENTRY(sshhost)	 entry;
-	struct host_state	 st;
-	char			 name[HOST_NAME_LEN];
+/* a call whose arguments are still arriving in chunks */
+struct pendargs {
+	TAILQ_ENTRY(pendargs)	 entry;
+	uint32_t		 reqid;
+	char			*buf;
+	size_t			 len;
 };
 
 static void	 ssh_sig(int, short, void *);
@@ -36,10 +41,41 @@ static void	 ssh_dispatch_frontend(int, short, void *);
 static void	 ssh_dispatch_logger(int, short, void *);
 static void	 ssh_configure(struct bridged_conf *);
 static int	 peer_io(struct imsgev *, short);
+static void	 call_data(struct imsg *);
+static void	 call_start(struct imsg *);
+static void	 call_cancel(uint32_t);
+static struct sshhost *host_byid(uint32_t);
+static const struct ssh_tool *tool_find(const char *);
 
-static struct bridged_conf	*conf;
+/*
+ * The worker's one table of tools: the frontend has checked the name,
+ * the host and the capability; each tool checks its arguments again.
+ */
+static const struct ssh_tool ssh_tools[] = {
+	{ "Bash",	shell_bash },
+	{ "BashOutput",	shell_output },
+	{ "TaskOutput",	shell_output },
+	{ "KillShell",	shell_kill },
+	{ "TaskStop",	shell_kill },
+	{ "Read",	files_read },
+	{ "MultiRead",	files_multiread },
+	{ "Write",	files_write },
+	{ "Edit",	files_edit },
+	{ "MultiEdit",	files_multiedit },
+	{ "FileStat",	files_stat },
+	{ "ListDir",	files_listdir },
+	{ "Glob",	files_glob },
+	{ "Grep",	files_grep },
+	{ "Upload",	files_upload },
+	{ "Download",	files_download },
+};
+
+struct bridged_conf		*ssh_conf;
 static struct imsgev		*peers[PROC_MAX];
 static TAILQ_HEAD(, sshhost)	 sshhosts = TAILQ_HEAD_INITIALIZER(sshhosts);
+static TAILQ_HEAD(, pendargs)	 pending = TAILQ_HEAD_INITIALIZER(pending);
+/* calls handed to a tool and not yet answered, for cancel */
+static TAILQ_HEAD(, sshcall)	 running = TAILQ_HEAD_INITIALIZER(running);
 
 void
 sshworker_main(struct proc_args *pa)
@@ -66,6 +102,7 @@ sshworker_main(struct proc_args *pa)
 	imsgev_init(peers[PROC_PARENT], PROC_PARENT_FD, "parent",
 	    ssh_dispatch_parent, NULL);
 
+	sshconn_init();
 	sandbox_sshworker();
 
 	imsgev_add(peers[PROC_PARENT]);
@@ -83,7 +120,7 @@ ssh_sig(int sig, short event, void *arg)
 		exit(0);
 }
 
-/* keep the state of hosts that stay across a reload */
+/* keep the state and connection of hosts that stay across a reload */
 static void
 ssh_configure(struct bridged_conf *nconf)
 {
@@ -106,17 +143,249 @@ ssh_configure(struct bridged_conf *nconf)
 			strlcpy(sh->name, h->name, sizeof(sh->name));
 			sh->st.state = HOST_DISCONNECTED;
 			sh->st.since = time(NULL);
+			TAILQ_INIT(&sh->waiting);
 		}
 		sh->st.hostid = h->id;
+		sh->conf = h;
 		TAILQ_INSERT_TAIL(&sshhosts, sh, entry);
 	}
 	while ((sh = TAILQ_FIRST(&old)) != NULL) {
 		TAILQ_REMOVE(&old, sh, entry);
+		sshconn_hostgone(sh);
 		free(sh);
 	}
-	if (conf != NULL)
-		config_free(conf);
-	conf = nconf;
+	if (ssh_conf != NULL)
+		config_free(ssh_conf);
+	ssh_conf = nconf;
+}
+
+static struct sshhost *
+host_byid(uint32_t id)
+{
+	struct sshhost	*sh;
+
+	TAILQ_FOREACH(sh, &sshhosts, entry)
+		if (sh->st.hostid == id)
+			return sh;
+	return NULL;
+}
+
+static const struct ssh_tool *
+tool_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ssh_tools) / sizeof(ssh_tools[0]); i++)
+		if (strcmp(ssh_tools[i].name, name) == 0)
+			return &ssh_tools[i];
+	return NULL;
+}
+
+int
+ssh_compose(enum bridged_proc to, uint32_t type, uint32_t peerid, int fd,
+    const void *data, size_t len)
+{
+	if (to >= PROC_MAX || peers[to] == NULL) {
+		if (fd != -1)
+			close(fd);
+		errno = ENOTCONN;
+		return -1;
+	}
+	return imsgev_compose(peers[to], type, peerid, fd, data, len);
+}
+
+size_t
+ssh_output_max(void)
+{
+	return ssh_conf != NULL ? ssh_conf->limits.output_max : 100 * 1024;
+}
+
+static struct pendargs *
+pending_find(uint32_t reqid)
+{
+	struct pendargs	*pa;
+
+	TAILQ_FOREACH(pa, &pending, entry)
+		if (pa->reqid == reqid)
+			return pa;
+	return NULL;
+}
+
+/* a chunk of a call's arguments: kept until IMSG_SSH_CALL */
+static void
+call_data(struct imsg *imsg)
+{
+	struct pendargs	*pa;
+	char		*nb;
+
+	if (imsg->datalen == 0)
+		fatalx("empty IMSG_SSH_CALL_DATA");
+	if ((pa = pending_find(imsg->hdr.peerid)) == NULL) {
+		if ((pa = calloc(1, sizeof(*pa))) == NULL)
+			fatal(NULL);
+		pa->reqid = imsg->hdr.peerid;
+		TAILQ_INSERT_TAIL(&pending, pa, entry);
+	}
+	if (pa->len + imsg->datalen > SSH_ARGS_MAX)
+		fatalx("call %u: arguments over %d bytes", pa->reqid,
+		    SSH_ARGS_MAX);
+	if ((nb = realloc(pa->buf, pa->len + imsg->datalen)) == NULL)
+		fatal(NULL);
+	memcpy(nb + pa->len, imsg->data, imsg->datalen);
+	pa->buf = nb;
+	pa->len += imsg->datalen;
+}
+
+static void
+call_start(struct imsg *imsg)
+{
+	struct ssh_callreq	 req;
+	struct pendargs		*pa;
+	const struct ssh_tool	*tool;
+	struct sshcall		*call;
+	json_error_t		 jerr;
+
+	if (imsg->datalen != sizeof(req))
+		fatalx("bad IMSG_SSH_CALL size %zu", imsg->datalen);
+	memcpy(&req, imsg->data, sizeof(req));
+	req.tool[sizeof(req.tool) - 1] = '\0';
+	pa = pending_find(imsg->hdr.peerid);
+	if (pa == NULL || pa->len != req.argslen)
+		fatalx("call %u: arguments incomplete", imsg->hdr.peerid);
+	TAILQ_REMOVE(&pending, pa, entry);
+
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		fatal(NULL);
+	call->reqid = imsg->hdr.peerid;
+	call->sessid = req.sessid;
+	strlcpy(call->tool, req.tool, sizeof(call->tool));
+	/* the frontend sent what it validated; check again all the same */
+	call->args = json_loadb(pa->buf, pa->len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	free(pa->buf);
+	free(pa);
+	TAILQ_INSERT_TAIL(&running, call, rentry);
+
+	if (call->args == NULL || !json_is_object(call->args)) {
+		sshcall_text(call, 1, "internal error: bad arguments");
+		return;
+	}
+	if ((tool = tool_find(call->tool)) == NULL) {
+		sshcall_text(call, 1, "internal error: no tool %s",
+		    call->tool);
+		return;
+	}
+	if ((call->host = host_byid(req.hostid)) == NULL) {
+		sshcall_text(call, 1, "host %u is no longer configured",
+		    req.hostid);
+		return;
+	}
+	sshconn_dispatch(call, tool->run);
+}
+
+static void
+call_cancel(uint32_t reqid)
+{
+	struct sshcall	*call;
+
+	TAILQ_FOREACH(call, &running, rentry)
+		if (call->reqid == reqid)
+			break;
+	if (call == NULL || call->cancelled)
+		return;
+	call->cancelled = 1;
+	log_debug("call %u (%s) cancelled", reqid, call->tool);
+	if (call->cancel != NULL)
+		call->cancel(call);
+}
+
+/*
+ * Answer a call: the result goes out in chunks, then an empty
+ * IMSG_SSH_RESULT.  A warning (a lost connection) is put in front of the
+ * first text block.  Even a cancelled call answers; the frontend drops it.
+ */
+void
+sshcall_result(struct sshcall *call, json_t *result)
+{
+	json_t		*content, *first;
+	char		*s, *t;
+	size_t		 len, off, n;
+
+	if (call->warning[0] != '\0' &&
+	    (content = json_object_get(result, "content")) != NULL &&
+	    (first = json_array_get(content, 0)) != NULL &&
+	    json_is_string(json_object_get(first, "text"))) {
+		if (asprintf(&t, "%s\n\n%s", call->warning,
+		    json_string_value(json_object_get(first, "text"))) != -1) {
+			json_object_set_new(first, "text", json_string(t));
+			free(t);
+		}
+	}
+	if ((s = json_dumps(result, JSON_COMPACT)) == NULL)
+		fatalx("cannot encode a result");
+	json_decref(result);
+	len = strlen(s);
+	if (len > SSH_RESULT_MAX) {
+		free(s);
+		if (asprintf(&s, "{\"content\":[{\"type\":\"text\","
+		    "\"text\":\"result of %zu bytes is too large\"}],"
+		    "\"isError\":true}", len) == -1)
+			fatal(NULL);
+		len = strlen(s);
+	}
+	for (off = 0; off < len; off += n) {
+		n = len - off > IMSG_MAXPAYLOAD ? IMSG_MAXPAYLOAD : len - off;
+		if (ssh_compose(PROC_FRONTEND, IMSG_SSH_RESULT_DATA,
+		    call->reqid, -1, s + off, n) == -1)
+			log_warn("result");
+	}
+	if (ssh_compose(PROC_FRONTEND, IMSG_SSH_RESULT, call->reqid, -1,
+	    NULL, 0) == -1)
+		log_warn("result");
+	free(s);
+
+	TAILQ_REMOVE(&running, call, rentry);
+	json_decref(call->args);
+	free(call);
+}
+
+void
+sshcall_text(struct sshcall *call, int iserror, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+	json_t	*r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	r = json_pack("{s:[{s:s, s:s%}], s:b}", "content", "type", "text",
+	    "text", text, strlen(text), "isError", iserror);
+	free(text);
+	if (r == NULL)
+		r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type",
+		    "text", "text", "(output was not valid UTF-8)", "isError",
+		    iserror);
+	sshcall_result(call, r);
+}
+
+void
+sshcall_progress(struct sshcall *call, double progress, double total,
+    const char *msg)
+{
+	struct ssh_progress	 p;
+	struct iovec		 iov[2];
+
+	p.progress = progress;
+	p.total = total;
+	iov[0].iov_base = &p;
+	iov[0].iov_len = sizeof(p);
+	iov[1].iov_base = (void *)(uintptr_t)(msg ? msg : "");
+	iov[1].iov_len = msg ? strlen(msg) : 0;
+	if (peers[PROC_FRONTEND] != NULL)
+		imsgev_composev(peers[PROC_FRONTEND], IMSG_SSH_PROGRESS,
+		    call->reqid, -1, iov, 2);
 }
 
 static int
@@ -182,6 +451,18 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			memcpy(&v, imsg.data, sizeof(v));
 			log_setverbose(v);
 			break;
+		case IMSG_SSH_KEYDATA:
+			sshconn_keydata(&imsg);
+			break;
+		case IMSG_SSH_CONNECTED:
+			/* sshconn takes the descriptor */
+			sshconn_connected(&imsg);
+			imsg.fd = -1;
+			break;
+		case IMSG_SSH_LOCALFD:
+			files_localfd(&imsg);
+			imsg.fd = -1;
+			break;
 		default:
 			fatalx("unexpected message %u from parent",
 			    imsg.hdr.type);
@@ -199,6 +480,7 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 	struct imsgev	*iev = peers[PROC_FRONTEND];
 	struct sshhost	*sh;
 	struct imsg	 imsg;
+	uint32_t	 sessid;
 	int		 n;
 
 	if (!peer_io(iev, event))
@@ -211,6 +493,23 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 		if (imsg.fd != -1)
 			fatalx("unexpected descriptor from frontend");
 		switch (imsg.hdr.type) {
+		case IMSG_SSH_CALL_DATA:
+			call_data(&imsg);
+			break;
+		case IMSG_SSH_CALL:
+			call_start(&imsg);
+			break;
+		case IMSG_SSH_CANCEL:
+			if (imsg.datalen != 0)
+				fatalx("bad IMSG_SSH_CANCEL");
+			call_cancel(imsg.hdr.peerid);
+			break;
+		case IMSG_SSH_SESSION_END:
+			if (imsg.datalen != sizeof(sessid))
+				fatalx("bad IMSG_SSH_SESSION_END");
+			memcpy(&sessid, imsg.data, sizeof(sessid));
+			shell_session_end(sessid);
+			break;
 		case IMSG_SSH_HOSTS:
 			if (imsg.datalen != 0)
 				fatalx("bad IMSG_SSH_HOSTS");

@@ -32,6 +32,168 @@ static json_t	*str_or_null(const char *, size_t);
 static int	 hosts_run(struct mcp_call *, json_t *);
 static void	 hosts_reply(struct mcp_call *, struct imsg *);
 
+#define HOST_PARAM \
+	{ "host", "string", 0, "Name of the configured host to act on " \
+	    "(see the hosts tool); default: the default host" }
+
+static const struct tool_param bash_params[] = {
+	{ "command", "string", 1, "The command to run in the host's "
+	    "persistent shell; cd and export persist between calls" },
+	{ "timeout", "number", 0, "Timeout in milliseconds (default "
+	    "120000, at most 600000); the command's processes are killed" },
+	{ "description", "string", 0, "What the command does, in 5-10 "
+	    "words" },
+	{ "run_in_background", "boolean", 0, "Run in the background and "
+	    "return an id at once; read its output with BashOutput" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param bashoutput_params[] = {
+	{ "bash_id", "string", 1, "Id of the background command" },
+	{ "filter", "string", 0, "Only return output lines matching this "
+	    "regular expression" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param taskoutput_params[] = {
+	{ "task_id", "string", 1, "Id of the background command" },
+	{ "block", "boolean", 0, "Wait for the command to finish" },
+	{ "timeout", "number", 0, "With block: wait at most this many "
+	    "milliseconds" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param killshell_params[] = {
+	{ "shell_id", "string", 1, "Id of the background command to kill" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param taskstop_params[] = {
+	{ "task_id", "string", 0, "Id of the background command to stop" },
+	{ "shell_id", "string", 0, "Deprecated name of task_id" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param read_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to read" },
+	{ "offset", "integer", 0, "First line to read, counted from 1" },
+	{ "limit", "integer", 0, "Number of lines to read (default 2000)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param multiread_params[] = {
+	{ "files", "json:{\"type\":\"array\",\"items\":{\"anyOf\":["
+	    "{\"type\":\"string\"},{\"type\":\"object\","
+	    "\"properties\":{\"file_path\":{\"type\":\"string\"},"
+	    "\"offset\":{\"type\":\"integer\"},"
+	    "\"limit\":{\"type\":\"integer\"}},"
+	    "\"required\":[\"file_path\"]}]}}", 1,
+	    "Files to read: absolute paths, or objects with file_path, "
+	    "offset and limit as for Read" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param write_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to write" },
+	{ "content", "string", 1, "The whole new content of the file" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param edit_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to edit" },
+	{ "old_string", "string", 1, "The exact text to replace; must be "
+	    "unique in the file unless replace_all" },
+	{ "new_string", "string", 1, "The text to put in its place (must "
+	    "differ from old_string)" },
+	{ "replace_all", "boolean", 0, "Replace every occurrence (default "
+	    "false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param multiedit_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to edit" },
+	{ "edits", "json:{\"type\":\"array\",\"minItems\":1,"
+	    "\"items\":{\"type\":\"object\",\"properties\":{"
+	    "\"old_string\":{\"type\":\"string\"},"
+	    "\"new_string\":{\"type\":\"string\"},"
+	    "\"replace_all\":{\"type\":\"boolean\"}},"
+	    "\"required\":[\"old_string\",\"new_string\"],"
+	    "\"additionalProperties\":false}}", 1,
+	    "Edits applied in order to the result of the one before; all "
+	    "or nothing" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param filestat_params[] = {
+	{ "paths", "string[]", 1, "Absolute paths to describe" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param listdir_params[] = {
+	{ "path", "string", 1, "Absolute path of the directory" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param glob_params[] = {
+	{ "pattern", "string", 1, "Glob pattern, e.g. \"**/*.c\"" },
+	{ "path", "string", 0, "Directory to search (default: the host's "
+	    "base dir)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param grep_params[] = {
+	{ "pattern", "string", 1, "Regular expression to search for" },
+	{ "path", "string", 0, "File or directory to search (default: the "
+	    "host's base dir)" },
+	{ "glob", "string", 0, "Only files matching this glob, e.g. "
+	    "\"*.js\"" },
+	{ "type", "string", 0, "Only files of this type, e.g. \"py\"" },
+	{ "output_mode", "json:{\"type\":\"string\",\"enum\":["
+	    "\"content\",\"files_with_matches\",\"count\"]}", 0,
+	    "content: matching lines; files_with_matches (default): "
+	    "paths; count: matches per file" },
+	{ "-A", "integer", 0, "Lines of context after each match" },
+	{ "-B", "integer", 0, "Lines of context before each match" },
+	{ "-C", "integer", 0, "Lines of context around each match" },
+	{ "context", "integer", 0, "Same as -C" },
+	{ "-n", "boolean", 0, "Show line numbers (content mode; default "
+	    "true)" },
+	{ "-i", "boolean", 0, "Ignore case" },
+	{ "-o", "boolean", 0, "Only the matching part of each line" },
+	{ "head_limit", "integer", 0, "At most this many entries (default "
+	    "250; 0: no limit)" },
+	{ "offset", "integer", 0, "Skip this many entries first" },
+	{ "multiline", "boolean", 0, "Let . and patterns match across "
+	    "lines" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param upload_params[] = {
+	{ "local_path", "string", 1, "File under the server's transfer "
+	    "root to send" },
+	{ "remote_path", "string", 1, "Absolute path on the host" },
+	{ "overwrite", "boolean", 0, "Replace an existing remote file "
+	    "(default false)" },
+	{ "mode", "string", 0, "Octal file mode for a new file, e.g. "
+	    "\"0644\"" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param download_params[] = {
+	{ "remote_path", "string", 1, "Absolute path on the host" },
+	{ "local_path", "string", 1, "Where to store it, under the "
+	    "server's transfer root" },
+	{ "overwrite", "boolean", 0, "Replace an existing local file "
+	    "(default false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+
+#define REMOTE(n, t, d, p, a, c) {					\
+	.name = (n), .title = (t), .description = (d), .params = (p),	\
+	.annotations = (a), .cap = (c), .run = remote_run,		\
+	.reply = remote_reply, .cancel = remote_cancel }
+
 static const struct tool tools[] = {
 	{
 		.name = "hosts",
@@ -73,6 +235,82 @@ static const struct tool tools[] = {
 		.run = hosts_run,
 		.reply = hosts_reply,
 	},
+	REMOTE("Bash", "Run a shell command",
+	    "Run a command in a persistent shell on the host (bash when it "
+	    "has one): the working directory and exported variables carry "
+	    "over to the next call.  Reports stdout, stderr and the exit "
+	    "status.  A command that outlives its timeout is killed with "
+	    "its child processes.  With run_in_background, returns an id "
+	    "at once; read the output with BashOutput, stop it with "
+	    "KillShell.", bash_params, TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+	    CAP_EXEC),
+	REMOTE("BashOutput", "Output of a background command",
+	    "Output a background command produced since the last read, and "
+	    "whether it is still running or its exit status.",
+	    bashoutput_params, TOOL_READONLY | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("TaskOutput", "Output of a background command",
+	    "Newer name of BashOutput: output of a background command since "
+	    "the last read and its status; with block, waits for it to "
+	    "finish.", taskoutput_params, TOOL_READONLY | TOOL_OPENWORLD,
+	    CAP_EXEC),
+	REMOTE("KillShell", "Kill a background command",
+	    "Kill a background command started with run_in_background, "
+	    "with its whole process group.", killshell_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("TaskStop", "Stop a background command",
+	    "Newer name of KillShell.", taskstop_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("Read", "Read a file",
+	    "Read a file on the host, as cat -n would show it: line numbers "
+	    "from 1, at most 2000 lines by default (use offset and limit "
+	    "for more), lines longer than 2000 characters cut.  Binary "
+	    "files are described, not shown.", read_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("MultiRead", "Read several files",
+	    "Read several files on the host in one call, each as Read "
+	    "shows it, under a header naming the file.", multiread_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Write", "Write a file",
+	    "Write a file on the host, replacing it whole and atomically "
+	    "(a temporary file renamed into place; the mode of an existing "
+	    "file is kept).", write_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("Edit", "Edit a file",
+	    "Replace old_string with new_string in a file on the host.  "
+	    "old_string must match exactly and be unique unless "
+	    "replace_all; otherwise nothing changes and the error gives the "
+	    "line numbers of the matches.", edit_params,
+	    TOOL_DESTRUCTIVE | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("MultiEdit", "Several edits to one file",
+	    "Apply several edits to one file on the host, in order, each to "
+	    "the result of the one before; if any fails, the file is left "
+	    "as it was.", multiedit_params,
+	    TOOL_DESTRUCTIVE | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("FileStat", "Describe files",
+	    "Type, size, mode, owner, modification time and symlink target "
+	    "of each path on the host.", filestat_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("ListDir", "List a directory",
+	    "The entries of a directory on the host, sorted, directories "
+	    "marked with a trailing /.", listdir_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Glob", "Find files by name",
+	    "Files on the host whose path matches a glob pattern (** for "
+	    "any depth), newest first.", glob_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Grep", "Search file contents",
+	    "Search files on the host for a regular expression (ripgrep "
+	    "when the host has it, else grep).  Lists matching files by "
+	    "default; output_mode content shows the lines, count the "
+	    "number per file.", grep_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Upload", "Copy a file to the host",
+	    "Copy a file from the server's transfer root to the host over "
+	    "SFTP.", upload_params, TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+	    CAP_WRITE),
+	REMOTE("Download", "Copy a file from the host",
+	    "Copy a file from the host into the server's transfer root over "
+	    "SFTP.", download_params, TOOL_OPENWORLD, CAP_READ),
 };
 #define NTOOLS	(sizeof(tools) / sizeof(tools[0]))
 
@@ -136,8 +374,9 @@ tools_init(void)
 		o = json_pack("{s:s, s:s, s:o, s:o}",
 		    "name", t->name,
 		    "description", t->description,
-		    "inputSchema", schema_parse(t->name, "inputSchema",
-		    t->input_schema),
+		    "inputSchema", t->input_schema != NULL ?
+		    schema_parse(t->name, "inputSchema", t->input_schema) :
+		    params_schema(t->params),
 		    "annotations", ann);
 		if (o == NULL)
 			fatalx("%s: tool %s: json_pack failed", __func__, t->name);

@@ -31,11 +31,26 @@ struct mcp_call;
 #define TOOL_IDEMPOTENT		0x04
 #define TOOL_OPENWORLD		0x08
 
+/*
+ * A tool's parameters, from which its inputSchema is made and against
+ * which its arguments are checked before anything runs.  type is a JSON
+ * Schema type, "string[]" for an array of strings, or "json:" followed
+ * by a schema for anything more involved (only its type is checked here;
+ * the tool checks the rest).
+ */
+struct tool_param {
+	const char	*name;
+	const char	*type;
+	int		 required;
+	const char	*description;
+};
+
 struct tool {
 	const char	*name;
 	const char	*title;
 	const char	*description;
-	const char	*input_schema;	/* JSON text */
+	const char	*input_schema;	/* JSON text, or NULL: params */
+	const struct tool_param *params; /* NULL-terminated */
 	const char	*output_schema;	/* JSON text or NULL */
 	int		 annotations;	/* TOOL_* */
 	uint32_t	 cap;		/* CAP_* needed, 0 none */
@@ -43,6 +58,8 @@ struct tool {
 	int		(*run)(struct mcp_call *, json_t *);
 	/* one reply from the ssh worker for this call (size-checked) */
 	void		(*reply)(struct mcp_call *, struct imsg *);
+	/* the call ends unanswered (cancelled, timed out): stop the work */
+	void		(*cancel)(struct mcp_call *);
 };
 
 struct mcp_call {
@@ -64,6 +81,8 @@ struct mcp_call {
 	struct event		 timeout;
 	char			 host[HOST_NAME_LEN]; /* "" until resolved */
 	json_t			*data;		/* the tool's own state */
+	char			*rbuf;		/* a result arriving in parts */
+	size_t			 rlen;
 };
 
 /* tools.c */
@@ -76,6 +95,14 @@ int			 tool_allow(struct mcp_call *, struct host *,
 /* host JSON shared by the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
 json_t			*host_json(struct host *, json_t *);
+
+/* remote.c: tools that run on a host through the ssh worker */
+json_t	*params_schema(const struct tool_param *);
+int	 params_check(struct mcp_call *, const struct tool_param *,
+	    json_t *);
+int	 remote_run(struct mcp_call *, json_t *);
+void	 remote_reply(struct mcp_call *, struct imsg *);
+void	 remote_cancel(struct mcp_call *);
 
 /* mcp.c: strings that must be valid UTF-8 JSON; never NULL */
 json_t	*mcp_string(const char *);

@@ -2,26 +2,92 @@
 # bench.sh: figures for bridged on this machine, printed, never judged.
 # Medians and tails over many runs; the machine is shared and noisy.
 #
-#   init-to-tools/list: connect, initialize, notifications/initialized,
-#	tools/list, over a fresh session each time (50 runs)
-#   peak RSS: VmHWM of the parent and its three children, summed
+#   init-to-tools/list	a fresh session each time: connect, initialize,
+#			notifications/initialized, tools/list (50 runs)
+#   memory		peak RSS (VmHWM) of the four processes, summed; and
+#			PSS, which counts shared library pages once
+#   Bash true		500 round trips through the full path, beside the
+#			same over a raw persistent ssh shell
+#   Read		20 lines from the middle of a 100 MB file: bytes
+#			in the result and bytes the sshd session wrote
+#   10 hosts		memory with 10 hosts connected, a shell on each
 
 . "$(dirname "$0")/../lib.sh"
 
+mem()
+{
+	local pid hwm pss rss_total=0 pss_total=0 name
+	for pid in "$BRIDGED_PID" $(pgrep -P "$BRIDGED_PID"); do
+		name=$(tr '\0' ' ' </proc/"$pid"/cmdline | sed 's/[ .]*$//')
+		hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$pid"/status)
+		pss=$(awk '/^Pss:/ { print $2 }' /proc/"$pid"/smaps_rollup)
+		printf '  %-20s peak RSS %6d KiB, PSS %6d KiB\n' "$name" \
+		    "$hwm" "$pss"
+		rss_total=$((rss_total + hwm))
+		pss_total=$((pss_total + pss))
+	done
+	awk -v r="$rss_total" -v p="$pss_total" -v w="$1" 'BEGIN {
+		printf "%s: peak RSS summed %.1f MiB, PSS summed %.1f MiB\n",
+		    w, r / 1024, p / 1024 }'
+}
+
 sshd_start || { echo "bench: sshd did not start" >&2; exit 1; }
-bridged_start || { echo "bench: bridged did not start" >&2; exit 1; }
+hosts=""
+extra=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	extra="$extra
+host \"h$i\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	allow exec
+}"
+	hosts="$hosts${hosts:+,}h$i"
+done
+bridged_start "$extra" || { echo "bench: bridged did not start" >&2; exit 1; }
 
 echo "bridged bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cpus"
 "$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" init 50 || exit 1
+mem "idle, no host connected"
 
-rss_total=0
-for pid in "$BRIDGED_PID" $(pgrep -P "$BRIDGED_PID"); do
-	name=$(tr '\0' ' ' </proc/"$pid"/cmdline | sed 's/[ .]*$//' | cut -c1-24)
-	hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$pid"/status)
-	printf '  peak RSS %-24s %6d KiB\n' "$name" "$hwm"
-	rss_total=$((rss_total + hwm))
+"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" bash 500 || exit 1
+# shellcheck disable=SC2046
+"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" raw 500 \
+    ssh $(ssh_opts) 127.0.0.1 sh || exit 1
+
+big=$TESTDIR/base/big.txt
+"$PYTHON" -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    line = "x" * 99 + "\n"
+    f.write(line * (100 * 1024 * 1024 // 100))
+' "$big"
+sess=$(pgrep -f "^sshd: $SSH_USER" | head -n 1)
+before=$(awk '/^wchar:/ { print $2 }' /proc/"$sess"/io 2>/dev/null)
+"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" read "$big" || exit 1
+after=$(awk '/^wchar:/ { print $2 }' /proc/"$sess"/io 2>/dev/null)
+if [ -n "$before" ] && [ -n "$after" ]; then
+	echo "  the sshd session process wrote $((after - before)) bytes" \
+	    "for it (ssh packets and pipes)"
+fi
+rm -f "$big"
+
+fifo=$TESTDIR/hold
+mkfifo "$fifo"
+"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" hosts "$hosts" \
+    <"$fifo" >"$TESTDIR/hosts.out" &
+holder=$!
+exec 9>"$fifo"
+i=0
+while [ $i -lt 600 ] && ! grep -q connected "$TESTDIR/hosts.out"; do
+	sleep 0.1
+	i=$((i + 1))
 done
-awk -v k="$rss_total" 'BEGIN { printf "peak RSS, 4 processes summed: %d KiB (%.1f MiB)\n", k, k / 1024 }'
+cat "$TESTDIR/hosts.out"
+mem "10 hosts connected"
+exec 9>&-
+wait "$holder"
 
 bridged_stop
 exit 0
