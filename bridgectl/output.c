@@ -137,6 +137,9 @@ static const struct column host_columns[] = {
 	{ "CAPS",	"capabilities",	48,	fmt_list },
 	{ "STATE",	"state",	16,	fmt_str },
 	{ "SINCE",	"since",	0,	fmt_age },
+	{ "CHANNELS",	"channels",	0,	fmt_uint },
+	{ "BYTES IN",	"bytes_in",	0,	fmt_uint },
+	{ "BYTES OUT",	"bytes_out",	0,	fmt_uint },
 	{ "FINGERPRINT", "fingerprint",	64,	fmt_str },
 	{ "LAST ERROR",	"last_error",	200,	fmt_blank },
 };

@@ -564,9 +564,12 @@ conn_name(int32_t state)
 json_t *
 host_state_json(const struct host_state *hs)
 {
-	return json_pack("{s:s, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:o, s:o}",
 	    "state", conn_name(hs->state),
 	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
+	    "channels", (json_int_t)hs->channels,
+	    "bytes_in", (json_int_t)hs->bytes_in,
+	    "bytes_out", (json_int_t)hs->bytes_out,
 	    "fingerprint", str_or_null(hs->fingerprint,
 	    sizeof(hs->fingerprint)),
 	    "last_error", str_or_null(hs->last_error,
