@@ -23,6 +23,7 @@
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
+#include "logview.h"
 #include "output.h"
 #include "parser.h"
 
@@ -49,6 +50,14 @@ static const struct command commands[] = {
 	{ RELOAD,	 IMSG_CTL_RELOAD,	 CMD_SIMPLE, 0 },
 	{ LOG_VERBOSE,	 IMSG_CTL_LOG_VERBOSE,	 CMD_SIMPLE, 0 },
 	{ LOG_BRIEF,	 IMSG_CTL_LOG_BRIEF,	 CMD_SIMPLE, 0 },
+	{ SHOW_DELEGATIONS, IMSG_CTL_SHOW_DELEGATIONS, CMD_SHOW,
+	    VIEW_DELEGATIONS },
+	{ SHOW_JOBS,	 IMSG_CTL_SHOW_JOBS,	 CMD_SHOW,  VIEW_JOBS },
+	{ KILL_DELEGATION, IMSG_CTL_KILL_DELEGATION, CMD_SIMPLE, 0 },
+	{ SHOW_FORWARDS, IMSG_CTL_SHOW_FORWARDS, CMD_SHOW,  VIEW_FORWARDS },
+	{ CLOSE_FORWARD, IMSG_CTL_CLOSE_FORWARD, CMD_SIMPLE, 0 },
+	{ LOG_ROTATE,	 IMSG_CTL_LOG_ROTATE,	 CMD_SIMPLE, 0 },
+	{ KILL_SESSION,	 IMSG_CTL_KILL_SESSION,	 CMD_SIMPLE, 0 },
 };
 
 struct relaybuf {
@@ -60,7 +69,7 @@ struct relaybuf {
 __attribute__((__noreturn__)) static void usage(void);
 static int	 unix_connect(const char *);
 static void	 ctl_next(struct imsgbuf *, struct imsg *);
-static int	 ctl_run(const char *, const struct command *, int);
+static int	 ctl_run(const char *, const struct command *, int, uint32_t);
 static void	 print_message(FILE *, const char *, struct imsg *);
 static int	 relay(const char *);
 static void	 relay_restore(void);
@@ -117,9 +126,15 @@ main(int argc, char *argv[])
 	if (res->action == MCP)
 		return relay(res->path != NULL ? res->path : BRIDGED_SOCKET);
 
+	/* the audit commands stream their records (logview.c) */
+	if (res->action == SHOW_LOG || res->action == SHOW_AUDIT ||
+	    res->action == VERIFY)
+		return logview_run(sockpath, res, json);
+
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].action == res->action)
-			return ctl_run(sockpath, &commands[i], json);
+			return ctl_run(sockpath, &commands[i], json,
+			    res->id);
 	errx(1, "internal error: no handler for action %d", res->action);
 }
 
@@ -186,7 +201,8 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 
 /* Ask, then show the answer.  Returns the exit status. */
 static int
-ctl_run(const char *sockpath, const struct command *cmd, int json)
+ctl_run(const char *sockpath, const struct command *cmd, int json,
+    uint32_t id)
 {
 	struct imsgbuf	 ibuf;
 	struct imsg	 imsg;
@@ -196,7 +212,9 @@ ctl_run(const char *sockpath, const struct command *cmd, int json)
 
 	fd = unix_connect(sockpath);
 	imsgbuf_init(&ibuf, fd);
-	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, NULL, 0) == -1)
+	/* a command naming an object (kill delegation ID) sends its id */
+	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, id ? &id : NULL,
+	    id ? sizeof(id) : 0) == -1)
 		err(1, "imsg_compose");
 	if (imsgbuf_flush(&ibuf) == -1)
 		err(1, "write to bridged");

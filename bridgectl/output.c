@@ -33,6 +33,7 @@
 #define FT_INT		0x02
 #define FT_BOOL		0x04
 #define FT_STRARRAY	0x08
+#define FT_NUM		0x10	/* any number */
 
 struct field {
 	const char	*name;
@@ -83,6 +84,10 @@ static char	*fmt_age(json_t *, const char *, time_t);
 static char	*fmt_client(json_t *, const char *, time_t);
 static char	*fmt_address(json_t *, const char *, time_t);
 static char	*fmt_list(json_t *, const char *, time_t);
+static char	*fmt_cost(json_t *, const char *, time_t);
+static char	*fmt_route(json_t *, const char *, time_t);
+static char	*fmt_conns(json_t *, const char *, time_t);
+static char	*fmt_ms(json_t *, const char *, time_t);
 static int	 validate(const struct view *, json_t *, char *, size_t);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static int	 unsafe_codepoint(uint32_t);
@@ -144,11 +149,73 @@ static const struct column host_columns[] = {
 	{ "LAST ERROR",	"last_error",	200,	fmt_blank },
 };
 
+static const struct field deleg_fields[] = {
+	{ "id",			FT_INT },
+	{ "job_id",		FT_STR },
+	{ "host",		FT_STR },
+	{ "session_id",		FT_STR },
+	{ "state",		FT_STR },
+	{ "started",		FT_INT },
+	{ "duration_ms",	FT_INT },
+	{ "total_cost_usd",	FT_NUM },
+	{ "task",		FT_STR },
+	{ "mcp_session",	FT_INT },
+	{ NULL,			0 }
+};
+
+static const struct column deleg_columns[] = {
+	{ "ID",		"id",		0,	fmt_uint },
+	{ "JOB",	"job_id",	24,	fmt_str },
+	{ "HOST",	"host",		32,	fmt_str },
+	{ "SESSION ID",	"session_id",	36,	fmt_str },
+	{ "STATE",	"state",	12,	fmt_str },
+	{ "STARTED",	"started",	0,	fmt_age },
+	{ "DURATION",	"duration_ms",	0,	fmt_ms },
+	{ "COST",	"total_cost_usd", 0,	fmt_cost },
+	{ "TASK",	"task",		60,	fmt_blank },
+};
+
+static const struct field forward_fields[] = {
+	{ "id",			FT_INT },
+	{ "session",		FT_INT },
+	{ "host",		FT_STR },
+	{ "direction",		FT_STR },
+	{ "listen",		FT_STR },
+	{ "destination",	FT_STR },
+	{ "persistent",		FT_BOOL },
+	{ "state",		FT_STR },
+	{ "active",		FT_INT },
+	{ "total",		FT_INT },
+	{ "refused",		FT_INT },
+	{ "bytes_sent",		FT_INT },
+	{ "bytes_received",	FT_INT },
+	{ "since",		FT_INT },
+	{ NULL,			0 }
+};
+
+static const struct column forward_columns[] = {
+	{ "ID",		"id",		0,	fmt_uint },
+	{ "SESSION",	"session",	0,	fmt_uint },
+	{ "HOST",	"host",		32,	fmt_str },
+	{ "DIR",	"direction",	8,	fmt_str },
+	{ "LISTEN -> DESTINATION", "listen", 120, fmt_route },
+	{ "CONNS",	"active",	0,	fmt_conns },
+	{ "SENT",	"bytes_sent",	0,	fmt_uint },
+	{ "RECEIVED",	"bytes_received", 0,	fmt_uint },
+	{ "SINCE",	"since",	0,	fmt_age },
+};
+
 static const struct view views[] = {
 	[VIEW_SESSIONS] = { "session", session_fields, session_columns,
 	    sizeof(session_columns) / sizeof(session_columns[0]) },
 	[VIEW_HOSTS] = { "host", host_fields, host_columns,
 	    sizeof(host_columns) / sizeof(host_columns[0]) },
+	[VIEW_DELEGATIONS] = { "delegation", deleg_fields, deleg_columns,
+	    sizeof(deleg_columns) / sizeof(deleg_columns[0]) },
+	[VIEW_JOBS] = { "job", deleg_fields, deleg_columns,
+	    sizeof(deleg_columns) / sizeof(deleg_columns[0]) },
+	[VIEW_FORWARDS] = { "forward", forward_fields, forward_columns,
+	    sizeof(forward_columns) / sizeof(forward_columns[0]) },
 };
 
 struct output *
@@ -318,7 +385,8 @@ validate(const struct view *v, json_t *o, char *why, size_t whylen)
 			continue;
 		ok = ((f->types & FT_STR) && json_is_string(val)) ||
 		    ((f->types & FT_INT) && json_is_integer(val)) ||
-		    ((f->types & FT_BOOL) && json_is_boolean(val));
+		    ((f->types & FT_BOOL) && json_is_boolean(val)) ||
+		    ((f->types & FT_NUM) && json_is_number(val));
 		if (!ok && (f->types & FT_STRARRAY) && json_is_array(val)) {
 			ok = 1;
 			json_array_foreach(val, i, elem)
@@ -469,6 +537,60 @@ fmt_address(json_t *o, const char *key, time_t now)
 	if (strchr(addr, ':') != NULL)
 		return xprintf("[%s]:%lld", addr, (long long)port);
 	return xprintf("%s:%lld", addr, (long long)port);
+}
+
+/* a forward: "listen -> destination", "(persistent)" when it is */
+static char *
+fmt_route(json_t *o, const char *key, time_t now)
+{
+	const char	*l, *d;
+
+	l = jstr(o, key);
+	d = jstr(o, "destination");
+	if (l == NULL && d == NULL)
+		return NULL;
+	return xprintf("%s -> %s%s", l ? l : "-", d ? d : "-",
+	    json_is_true(json_object_get(o, "persistent")) ?
+	    " (persistent)" : "");
+}
+
+/* connections of a forward: active/total */
+static char *
+fmt_conns(json_t *o, const char *key, time_t now)
+{
+	json_int_t	 a, t;
+
+	if (!jint(o, key, 0, INT64_MAX, &a) ||
+	    !jint(o, "total", 0, INT64_MAX, &t))
+		return NULL;
+	return xprintf("%lld/%lld", (long long)a, (long long)t);
+}
+
+/* dollars, as claude reports them */
+static char *
+fmt_cost(json_t *o, const char *key, time_t now)
+{
+	json_t	*v = json_object_get(o, key);
+
+	if (!json_is_number(v) || json_number_value(v) < 0)
+		return NULL;
+	return xprintf("$%.4f", json_number_value(v));
+}
+
+/* milliseconds as 850ms, 12.3s, 5m12s */
+static char *
+fmt_ms(json_t *o, const char *key, time_t now)
+{
+	json_int_t	 ms;
+
+	if (!jint(o, key, 0, INT64_MAX, &ms))
+		return NULL;
+	if (ms < 1000)
+		return xprintf("%lldms", (long long)ms);
+	if (ms < 60000)
+		return xprintf("%.1fs", ms / 1000.0);
+	return xprintf("%lldm%02llds", (long long)ms / 60000,
+	    (long long)ms / 1000 % 60);
 }
 
 /* an array of strings as a comma list */

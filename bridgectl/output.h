@@ -11,6 +11,9 @@
 enum output_view {
 	VIEW_SESSIONS,
 	VIEW_HOSTS,
+	VIEW_DELEGATIONS,
+	VIEW_JOBS,
+	VIEW_FORWARDS,
 };
 
 struct output;

@@ -22,6 +22,8 @@ enum token_type {
 	KEYWORD,
 	PATH,		/* any non-empty word; keyword names it in help */
 	ID,		/* a number 1..UINT32_MAX; keyword names it in help */
+	FLAG,		/* -f, -j: sets a field of the result */
+	VALUE,		/* any word, for the keyword before it */
 };
 
 struct token {
@@ -36,30 +38,119 @@ static const struct token t_show[];
 static const struct token t_log[];
 static const struct token t_mcp[];
 static const struct token t_end[];
+static const struct token t_kill[];
+static const struct token t_close[];
+static const struct token t_fwdid[];
+static const struct token t_delegid[];
+static const struct token t_showlog[];
+static const struct token t_count[];
+static const struct token t_showaudit[];
+static const struct token t_avalue[];
+static const struct token t_asession[];
+static const struct token t_verify[];
+static const struct token t_sessid[];
 
 static const struct token t_main[] = {
 	{ KEYWORD,	"show",		NONE,		t_show },
 	{ KEYWORD,	"reload",	RELOAD,		NULL },
 	{ KEYWORD,	"log",		NONE,		t_log },
 	{ KEYWORD,	"mcp",		MCP,		t_mcp },
+	{ KEYWORD,	"kill",		NONE,		t_kill },
+	{ KEYWORD,	"close",	NONE,		t_close },
+	{ KEYWORD,	"verify",	VERIFY,		t_verify },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
 static const struct token t_show[] = {
 	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	NULL },
 	{ KEYWORD,	"hosts",	SHOW_HOSTS,	NULL },
+	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, NULL },
+	{ KEYWORD,	"jobs",		SHOW_JOBS,	NULL },
+	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	NULL },
+	{ KEYWORD,	"log",		SHOW_LOG,	t_showlog },
+	{ KEYWORD,	"audit",	SHOW_AUDIT,	t_showaudit },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* show log [-f] [-n count] [-j], in any order */
+static const struct token t_showlog[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ FLAG,		"-f",		NONE,		t_showlog },
+	{ FLAG,		"-j",		NONE,		t_showlog },
+	{ KEYWORD,	"-n",		NONE,		t_count },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_count[] = {
+	{ VALUE,	"<count>",	NONE,		t_showlog },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* show audit [since T] [host H] [tool T] [session S] [outcome O] [-j] */
+static const struct token t_showaudit[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ KEYWORD,	"since",	NONE,		t_avalue },
+	{ KEYWORD,	"host",		NONE,		t_avalue },
+	{ KEYWORD,	"tool",		NONE,		t_avalue },
+	{ KEYWORD,	"session",	NONE,		t_asession },
+	{ KEYWORD,	"outcome",	NONE,		t_avalue },
+	{ KEYWORD,	"-n",		NONE,		t_avalue },
+	{ FLAG,		"-j",		NONE,		t_showaudit },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_avalue[] = {
+	{ VALUE,	"<value>",	NONE,		t_showaudit },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_asession[] = {
+	{ VALUE,	"<id>",		NONE,		t_showaudit },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_verify[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ VALUE,	"<seq:hash>",	NONE,		NULL },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_sessid[] = {
+	{ ID,		"<id>",		KILL_SESSION,	NULL },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
 static const struct token t_log[] = {
 	{ KEYWORD,	"verbose",	LOG_VERBOSE,	NULL },
 	{ KEYWORD,	"brief",	LOG_BRIEF,	NULL },
+	{ KEYWORD,	"rotate",	LOG_ROTATE,	NULL },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
 static const struct token t_mcp[] = {
 	{ NOTOKEN,	"",		NONE,		NULL },
 	{ PATH,		"<socket>",	NONE,		NULL },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_kill[] = {
+	{ KEYWORD,	"delegation",	NONE,		t_delegid },
+	{ KEYWORD,	"session",	NONE,		t_sessid },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_delegid[] = {
+	{ ID,		"<id>",		KILL_DELEGATION, NULL },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_close[] = {
+	{ KEYWORD,	"forward",	NONE,		t_fwdid },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_fwdid[] = {
+	{ ID,		"<id>",		CLOSE_FORWARD,	NULL },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -71,6 +162,8 @@ static const struct token t_end[] = {
 
 static struct parse_result	 res;
 
+static int			 set_value(const char *, const char *);
+
 static const struct token	*match_token(const char *,
 				    const struct token *);
 static void			 show_valid_args(const struct token *);
@@ -81,7 +174,7 @@ struct parse_result *
 parse(int argc, char *argv[])
 {
 	const struct token	*table = t_main, *t;
-	const char		*word;
+	const char		*word, *kw = NULL;
 	const char		*errstr;
 
 	memset(&res, 0, sizeof(res));
@@ -106,9 +199,20 @@ parse(int argc, char *argv[])
 				return NULL;
 			}
 			break;
+		case FLAG:
+			if (strcmp(t->keyword, "-f") == 0)
+				res.follow = 1;
+			else
+				res.json = 1;
+			break;
+		case VALUE:
+			if (set_value(kw, word) == -1)
+				return NULL;
+			break;
 		default:
 			break;
 		}
+		kw = t->type == KEYWORD ? t->keyword : NULL;
 		if (t->value != NONE)
 			res.action = t->value;
 
@@ -117,6 +221,39 @@ parse(int argc, char *argv[])
 		table = t->next != NULL ? t->next : t_end;
 	}
 	return &res;
+}
+
+/* the word after a keyword of show log / show audit, or verify's head */
+static int
+set_value(const char *kw, const char *word)
+{
+	const char	*errstr;
+	uint32_t	 n;
+
+	if (kw == NULL || strcmp(kw, "verify") == 0) {
+		res.head = word;
+		return 0;
+	}
+	if (strcmp(kw, "-n") == 0 || strcmp(kw, "session") == 0) {
+		n = strtonum(word, 1, UINT32_MAX, &errstr);
+		if (errstr != NULL) {
+			fprintf(stderr, "bridgectl: %s %s: the number is %s\n",
+			    kw, word, errstr);
+			return -1;
+		}
+		if (kw[0] == '-')
+			res.count = n;
+		else
+			res.session = n;
+	} else if (strcmp(kw, "since") == 0)
+		res.since = word;
+	else if (strcmp(kw, "host") == 0)
+		res.host = word;
+	else if (strcmp(kw, "tool") == 0)
+		res.tool = word;
+	else
+		res.outcome = word;
+	return 0;
 }
 
 /*
@@ -152,9 +289,14 @@ match_token(const char *word, const struct token *table)
 				any = t;
 			break;
 		case ID:
+		case VALUE:
 			/* checked by the caller, which can say what is wrong */
 			if (word != NULL && any == NULL)
 				any = t;
+			break;
+		case FLAG:
+			if (word != NULL && strcmp(word, t->keyword) == 0)
+				return t;
 			break;
 		case ENDTOKEN:
 			break;
@@ -219,6 +361,8 @@ show_valid_args(const struct token *table)
 		case KEYWORD:
 		case PATH:
 		case ID:
+		case FLAG:
+		case VALUE:
 			fprintf(stderr, "  %s\n", t->keyword);
 			break;
 		case ENDTOKEN:

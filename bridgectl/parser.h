@@ -16,12 +16,32 @@ enum actions {
 	LOG_VERBOSE,
 	LOG_BRIEF,
 	MCP,
+	SHOW_DELEGATIONS,
+	SHOW_JOBS,
+	KILL_DELEGATION,
+	SHOW_FORWARDS,
+	CLOSE_FORWARD,
+	SHOW_LOG,
+	SHOW_AUDIT,
+	VERIFY,
+	LOG_ROTATE,
+	KILL_SESSION,
 };
 
 struct parse_result {
 	enum actions	 action;
 	const char	*path;		/* mcp: socket; NULL = default */
 	uint32_t	 id;		/* for commands naming an object */
+	/* show log, show audit, verify */
+	int		 follow;	/* -f */
+	int		 json;		/* -j after the command */
+	uint32_t	 count;		/* -n */
+	uint32_t	 session;
+	const char	*since;
+	const char	*host;
+	const char	*tool;
+	const char	*outcome;
+	const char	*head;		/* verify SEQ:HASH */
 };
 
 /* NULL after printing what went wrong and what would have been valid */

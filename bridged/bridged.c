@@ -23,15 +23,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event.h>
+#include <jansson.h>
 
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+
+/* more logger deaths than this in LOGGER_WINDOW seconds: give up */
+#define LOGGER_RESTARTS		5
+#define LOGGER_WINDOW		60
 
 struct child {
 	pid_t		 pid;
@@ -55,6 +61,9 @@ static int		 bind_unix(const char *, mode_t, gid_t);
 static void		 make_dir(const char *, uid_t, gid_t, mode_t);
 static void		 send_all(uint32_t, const void *, size_t);
 static void		 child_stderr(int, short, void *);
+static int		 logger_restart_ok(int);
+static void		 logger_restart(int, short, void *);
+static void		 parent_record(json_t *);
 
 static struct bridged_conf	*conf;
 static struct child		 children[PROC_MAX];
@@ -65,6 +74,10 @@ static int			 shutting_down, exit_status;
 static int			 mcp_fd = -1, ctl_fd = -1;
 static struct event		 ev_drain;
 static char			 logdirs[2][PATH_MAX];
+static struct event		 ev_logger;
+static time_t			 logger_deaths[LOGGER_RESTARTS];
+static int			 logger_ndeaths;
+static char			 logger_why[64];
 
 static void
 usage(void)
@@ -222,6 +235,9 @@ main(int argc, char *argv[])
 	config_send(&children[PROC_FRONTEND].iev, conf);
 	config_send(&children[PROC_SSH].iev, conf);
 	config_send(&children[PROC_LOGGER].iev, conf);
+	parent_record(json_pack("{s:s, s:s, s:s, s:I}", "type", "daemon",
+	    "event", "start", "version", BRIDGED_VERSION, "pid",
+	    (json_int_t)getpid()));
 	if (imsgev_compose(&children[PROC_FRONTEND].iev, IMSG_MCP_LISTEN, 0,
 	    mcp_fd, NULL, 0) == -1 ||
 	    imsgev_compose(&children[PROC_FRONTEND].iev, IMSG_CTL_LISTEN, 0,
@@ -470,9 +486,10 @@ parent_dispatch(int fd, short event, void *arg)
 	int			 v;
 
 	if (event & EV_READ) {
-		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN)
+		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN &&
+		    errno != ECONNRESET)
 			fatal("read from %s", procs[id].title);
-		if (n == 0) {
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
 			/* the child is gone; SIGCHLD tells how */
 			imsgev_clear(&c->iev);
 			return;
@@ -522,6 +539,16 @@ parent_dispatch(int fd, short event, void *arg)
 				fatalx("IMSG_SSH_OPENLOCAL from %s",
 				    procs[id].title);
 			parent_transfer_open(&c->iev, conf, &imsg);
+			break;
+		case IMSG_FWD_LISTEN:
+		case IMSG_FWD_CONNECT:
+			if (id != PROC_SSH)
+				fatalx("forward request from %s",
+				    procs[id].title);
+			if (imsg.hdr.type == IMSG_FWD_LISTEN)
+				parent_fwd_listen(&c->iev, conf, &imsg);
+			else
+				parent_fwd_connect(&c->iev, conf, &imsg);
 			break;
 		case IMSG_LOG_VERBOSE:
 			if (id != PROC_FRONTEND || imsg.datalen != sizeof(v))
@@ -580,6 +607,8 @@ parent_reload(uint32_t peerid)
 		snprintf(msg, sizeof(msg), "configuration reloaded from %s",
 		    conffile);
 		log_info("%s", msg);
+		parent_record(json_pack("{s:s, s:s, s:s}", "type", "daemon",
+		    "event", "reload", "file", conffile));
 	}
 	if (peerid == 0 || !children[PROC_FRONTEND].alive)
 		return;
@@ -597,7 +626,7 @@ parent_sig(int sig, short event, void *arg)
 {
 	const char	*name;
 	pid_t		 pid;
-	int		 status, i, any;
+	int		 status, i, any, dead;
 
 	switch (sig) {
 	case SIGHUP:
@@ -613,10 +642,12 @@ parent_sig(int sig, short event, void *arg)
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			name = "unknown child";
+			dead = -1;
 			for (i = PROC_FRONTEND; i < PROC_MAX; i++)
 				if (children[i].pid == pid) {
 					name = procs[i].title;
 					children[i].alive = 0;
+					dead = i;
 				}
 			if (WIFSIGNALED(status))
 				log_warnx("%s (pid %d) terminated by signal "
@@ -628,6 +659,10 @@ parent_sig(int sig, short event, void *arg)
 			else if (!shutting_down || WEXITSTATUS(status) != 0)
 				log_warnx("%s (pid %d) exited with status %d",
 				    name, pid, WEXITSTATUS(status));
+			/* the logger is restarted; anything else is fatal */
+			if (!shutting_down && dead == PROC_LOGGER &&
+			    logger_restart_ok(status))
+				continue;
 			if (!shutting_down)
 				parent_shutdown(1);
 		}
@@ -690,4 +725,95 @@ parent_finish(int fd, short event, void *arg)
 		log_info("exiting");
 		exit(exit_status);
 	}
+}
+
+/*
+ * The logger may die (killed, out of disk, a bug in SQLite's use) without
+ * the rest of the tree being wrong: mutating calls are refused while it
+ * is gone (frontend), so restarting it is safe.  A logger that keeps
+ * dying is not restarted forever.
+ */
+static int
+logger_restart_ok(int status)
+{
+	/* a logger that dies again waits longer before the next try */
+	static const struct timeval backoff[LOGGER_RESTARTS] = {
+		{ 0, 100000 }, { 0, 500000 }, { 1, 0 }, { 2, 0 }, { 4, 0 },
+	};
+	struct timeval	 tv;
+	time_t		 now = time(NULL);
+	int		 i, recent = 0;
+
+	logger_deaths[logger_ndeaths++ % LOGGER_RESTARTS] = now;
+	for (i = 0; i < LOGGER_RESTARTS; i++)
+		if (logger_deaths[i] != 0 &&
+		    now - logger_deaths[i] < LOGGER_WINDOW)
+			recent++;
+	if (recent >= LOGGER_RESTARTS) {
+		log_warnx("logger died %d times in %d s: not restarting it",
+		    recent, LOGGER_WINDOW);
+		return 0;
+	}
+	if (WIFSIGNALED(status))
+		snprintf(logger_why, sizeof(logger_why), "signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(logger_why, sizeof(logger_why), "exit status %d",
+		    WEXITSTATUS(status));
+	log_warnx("logger died (%s): restarting it in %ld ms; until it is "
+	    "back, tool calls that change anything are refused", logger_why,
+	    (long)(backoff[recent - 1].tv_sec * 1000 +
+	    backoff[recent - 1].tv_usec / 1000));
+	tv = backoff[recent - 1];
+	evtimer_set(&ev_logger, logger_restart, NULL);
+	evtimer_add(&ev_logger, &tv);
+	return 1;
+}
+
+static void
+logger_restart(int fd, short event, void *arg)
+{
+	struct child	*c = &children[PROC_LOGGER];
+
+	if (shutting_down || c->alive)
+		return;
+	/* the dead one's pipes, if their EOF has not been seen yet */
+	if (c->iev.ibuf.fd != -1) {
+		imsgev_clear(&c->iev);
+		close(c->iev.ibuf.fd);
+		c->iev.ibuf.fd = -1;
+	}
+	if (c->errfd != -1) {
+		event_del(&c->everr);
+		close(c->errfd);
+		c->errfd = -1;
+	}
+	spawn(PROC_LOGGER);
+	if (children[PROC_FRONTEND].alive)
+		wire(PROC_FRONTEND, PROC_LOGGER);
+	if (children[PROC_SSH].alive)
+		wire(PROC_SSH, PROC_LOGGER);
+	config_send(&c->iev, conf);
+	log_info("logger restarted, pid %d", (int)c->pid);
+	parent_record(json_pack("{s:s, s:s, s:s, s:I}", "type", "daemon",
+	    "event", "logger restarted", "reason", logger_why, "pid",
+	    (json_int_t)c->pid));
+}
+
+/* a daemon event for the audit; lost when there is no logger */
+static void
+parent_record(json_t *r)
+{
+	char	*s;
+
+	if (r == NULL)
+		return;
+	if (children[PROC_LOGGER].alive &&
+	    (s = json_dumps(r, JSON_COMPACT)) != NULL) {
+		if (imsgev_compose(&children[PROC_LOGGER].iev,
+		    IMSG_LOG_RECORD, 0, -1, s, strlen(s)) == -1)
+			log_warn("audit record");
+		free(s);
+	}
+	json_decref(r);
 }

@@ -106,6 +106,59 @@ enum imsg_type {
 	IMSG_CTL_ERROR,		/* message text */
 	IMSG_CTL_OK,		/* optional message text */
 
+	/*
+	 * Audit (logger.c, audit.c, textlog.c; frontend side in
+	 * auditfe.c).  An intent is a record the frontend waits for: the
+	 * logger answers IMSG_LOG_ACK with the same peerid once it is
+	 * durable, or with an error.  Queries carry the control
+	 * connection's id in peerid and are answered by IMSG_LOG_DATA
+	 * records then IMSG_LOG_END; peerid 0 on IMSG_LOG_DATA is the
+	 * live feed asked for with IMSG_LOG_FOLLOW.
+	 */
+	IMSG_LOG_INTENT,	/* fe->logger: JSON record; peerid = reqid */
+	IMSG_LOG_ACK,		/* logger->fe: struct log_status + text */
+	IMSG_LOG_QUERY,		/* fe->logger: struct log_query */
+	IMSG_LOG_VERIFY,	/* fe->logger: optional "SEQ:HASH" text */
+	IMSG_LOG_ROTATE,	/* fe->logger: empty */
+	IMSG_LOG_FOLLOW,	/* fe->logger: int32 on */
+	IMSG_LOG_DATA,		/* logger->fe: one record, JSON text */
+	IMSG_LOG_END,		/* logger->fe: struct log_status + text */
+	/* bridgectl -> frontend */
+	IMSG_CTL_SHOW_LOG,	/* struct log_query */
+	IMSG_CTL_SHOW_AUDIT,	/* struct log_query */
+	IMSG_CTL_VERIFY,	/* optional "SEQ:HASH" text */
+	IMSG_CTL_LOG_ROTATE,	/* empty */
+	IMSG_CTL_KILL_SESSION,	/* u_int32 MCP session id */
+
+	/*
+	 * Port forwards (forward.c in the ssh worker, fwdparent.c in the
+	 * parent).  The parent binds the local listening sockets and makes
+	 * the local connections of reverse forwards; the worker only
+	 * accepts on the listening sockets it was given.
+	 */
+	IMSG_FWD_LISTEN,	/* ssh->parent: struct fwd_req */
+	IMSG_FWD_LISTENFD,	/* parent->ssh: struct fwd_reply [+ fd] */
+	IMSG_FWD_CONNECT,	/* ssh->parent: struct fwd_req */
+	IMSG_FWD_CONNECTED,	/* parent->ssh: struct fwd_reply [+ fd] */
+	IMSG_SSH_FWD_LIST,	/* frontend->ssh: empty, peerid = request */
+	IMSG_SSH_FWD_INFO,	/* ssh->frontend: one JSON object (text) */
+	IMSG_SSH_FWD_CLOSE,	/* frontend->ssh: struct fwd_closereq */
+	IMSG_SSH_FWD_CLOSED,	/* ssh->frontend: int32 status + message */
+	IMSG_CTL_SHOW_FORWARDS,	/* bridgectl->frontend: empty */
+	IMSG_CTL_CLOSE_FORWARD,	/* bridgectl->frontend: u_int32 id */
+
+	/*
+	 * Delegations (delegate.c in the ssh worker): bridgectl's view of
+	 * them, asked for by control.c with the connection's id in peerid.
+	 */
+	IMSG_SSH_DELEGATIONS,	/* frontend->ssh: u_int32 1 = jobs only */
+	IMSG_SSH_DELEGINFO,	/* ssh->frontend: one JSON object (text) */
+	IMSG_SSH_DELEG_KILL,	/* frontend->ssh: u_int32 delegation id */
+	IMSG_SSH_DELEG_KILLED,	/* ssh->frontend: int32 status + message */
+	IMSG_CTL_SHOW_DELEGATIONS, /* bridgectl->frontend: empty */
+	IMSG_CTL_SHOW_JOBS,	/* bridgectl->frontend: empty */
+	IMSG_CTL_KILL_DELEGATION, /* bridgectl->frontend: u_int32 id */
+
 	IMSG_MAX
 };
 
@@ -129,6 +182,10 @@ enum imsg_type {
 #define CONF_SSH_PORT		22
 #define CONF_CLAUDE		"claude"
 #define CONF_DELEGATE_TIMEOUT	600
+#define CONF_JOB_RETENTION	3600	/* seconds finished jobs are kept */
+#define CONF_FWD_SESSION_MAX	4	/* forwards per MCP session */
+#define CONF_FWD_HOST_MAX	8	/* forwards per host */
+#define CONF_FWD_CONNS_MAX	16	/* connections per forward */
 
 #define CAP_READ		0x01
 #define CAP_WRITE		0x02
@@ -142,6 +199,7 @@ enum imsg_type {
 enum hoststr_kind {
 	HOSTSTR_EXEC_ALLOW = 1,
 	HOSTSTR_ALLOWED_TOOL,
+	HOSTSTR_SCAN_PATTERN,	/* policy.c: output scanning */
 };
 
 struct strentry {
@@ -205,6 +263,17 @@ struct host {
 	uint32_t		 quota_minute;	/* 0: none */
 	uint32_t		 quota_day;	/* 0: none */
 	struct fwdrules		 fwdrules;
+	/* forwards: bridged.conf(5) "forward listen/persistent/max/..." */
+	char			 fwd_listen[HOST_ADDR_LEN]; /* "" = loopback */
+	int			 fwd_persist;	/* persistent forwards allowed */
+	int			 fwd_max;	/* forwards open on the host */
+	int			 fwd_conns_max;	/* connections per forward */
+	/* policy (policy.c): the lines its refusals name */
+	int			 base_dir_line;
+	int			 quota_minute_line;
+	int			 quota_day_line;
+	struct strlist		 scan_patterns;	/* scan pattern "..." */
+	int			 scan_line;	/* first such line */
 };
 TAILQ_HEAD(hostlist, host);
 
@@ -214,6 +283,7 @@ struct limits {
 	int			 sessions_max;	/* default 64 */
 	int			 drain_timeout;	/* seconds, default 10 */
 	int			 call_timeout;	/* seconds, default 120 */
+	int			 forwards_max;	/* per MCP session, default 4 */
 };
 
 struct bridged_conf {
@@ -231,6 +301,10 @@ struct bridged_conf {
 	struct limits		 limits;
 	char			 default_host[HOST_NAME_LEN];
 	struct hostlist		 hosts;
+	int			 fwd_list_all;	/* forward_list shows all */
+	int			 audit_fail_all;	/* 1: reads too */
+	int64_t			 audit_retain;		/* seconds, 0: all */
+	int			 job_retention;	/* seconds, delegate.c */
 };
 
 /* ssh worker's view of a host, for hosts/show hosts */
@@ -299,6 +373,46 @@ struct ssh_localfd {
 	uint32_t		 reqid;
 	int32_t			 error;		/* 0: fd attached */
 	char			 errmsg[256];
+};
+
+/* the answer to an intent or the end of an audit query */
+struct log_status {
+	int32_t			 status;	/* 0 ok, -1 error */
+	/* followed by a message, may be empty */
+};
+
+/* bridgectl show log / show audit: empty strings and 0 match anything */
+#define LOG_QUERY_MAX		100000
+struct log_query {
+	uint32_t		 limit;		/* most recent N; 0 all */
+	uint32_t		 follow;	/* show log -f */
+	uint32_t		 session;
+	int64_t			 since;		/* unix seconds */
+	char			 host[HOST_NAME_LEN];
+	char			 tool[64];
+	char			 outcome[16];
+};
+
+/* forwards: the worker asks the parent to listen or to connect */
+struct fwd_req {
+	uint32_t		 reqid;
+	uint32_t		 hostid;
+	char			 addr[HOST_ADDR_LEN];
+	uint16_t		 port;		/* listen: 0 = any */
+};
+
+struct fwd_reply {
+	uint32_t		 reqid;
+	int32_t			 error;		/* 0: fd attached */
+	uint16_t		 port;		/* listen: the bound port */
+	char			 errmsg[256];
+};
+
+/* bridgectl close forward: who asked, for the audit record */
+struct fwd_closereq {
+	uint32_t		 id;
+	int32_t			 uid;
+	int32_t			 pid;
 };
 
 /* parse.y */

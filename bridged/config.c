@@ -33,6 +33,8 @@ config_new(void)
 	conf->limits.sessions_max = CONF_SESSIONS_MAX;
 	conf->limits.drain_timeout = CONF_DRAIN_TIMEOUT;
 	conf->limits.call_timeout = CONF_CALL_TIMEOUT;
+	conf->job_retention = CONF_JOB_RETENTION;
+	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
 	TAILQ_INIT(&conf->hosts);
 	return conf;
 }
@@ -44,6 +46,7 @@ host_free(struct host *h)
 
 	strlist_free(&h->exec_allow);
 	strlist_free(&h->delegate.allowed_tools);
+	strlist_free(&h->scan_patterns);
 	while ((fr = TAILQ_FIRST(&h->fwdrules)) != NULL) {
 		TAILQ_REMOVE(&h->fwdrules, fr, entry);
 		free(fr);
@@ -83,9 +86,12 @@ config_host_new(struct bridged_conf *conf)
 	h->port = CONF_SSH_PORT;
 	TAILQ_INIT(&h->exec_allow);
 	TAILQ_INIT(&h->fwdrules);
+	h->fwd_max = CONF_FWD_HOST_MAX;
+	h->fwd_conns_max = CONF_FWD_CONNS_MAX;
 	strlcpy(h->delegate.claude, CONF_CLAUDE, sizeof(h->delegate.claude));
 	h->delegate.timeout = CONF_DELEGATE_TIMEOUT;
 	TAILQ_INIT(&h->delegate.allowed_tools);
+	TAILQ_INIT(&h->scan_patterns);
 	TAILQ_INSERT_TAIL(&conf->hosts, h, entry);
 	return h;
 }

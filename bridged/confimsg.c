@@ -55,6 +55,8 @@ config_send(struct imsgev *iev, struct bridged_conf *conf)
 			send_str(iev, h->id, HOSTSTR_EXEC_ALLOW, se->s);
 		TAILQ_FOREACH(se, &h->delegate.allowed_tools, entry)
 			send_str(iev, h->id, HOSTSTR_ALLOWED_TOOL, se->s);
+		TAILQ_FOREACH(se, &h->scan_patterns, entry)
+			send_str(iev, h->id, HOSTSTR_SCAN_PATTERN, se->s);
 		TAILQ_FOREACH(fr, &h->fwdrules, entry)
 			if (imsgev_compose(iev, IMSG_CONF_FWDRULE, 0, -1, fr,
 			    sizeof(*fr)) == -1)
@@ -122,6 +124,7 @@ config_recv(struct imsg *imsg)
 		TAILQ_INIT(&h->exec_allow);
 		TAILQ_INIT(&h->delegate.allowed_tools);
 		TAILQ_INIT(&h->fwdrules);
+		TAILQ_INIT(&h->scan_patterns);
 		TERMINATE(h->name);
 		TERMINATE(h->address);
 		TERMINATE(h->user);
@@ -155,6 +158,10 @@ config_recv(struct imsg *imsg)
 			break;
 		case HOSTSTR_ALLOWED_TOOL:
 			if (strlist_add(&h->delegate.allowed_tools, s) == -1)
+				fatal("config_recv");
+			break;
+		case HOSTSTR_SCAN_PATTERN:
+			if (strlist_add(&h->scan_patterns, s) == -1)
 				fatal("config_recv");
 			break;
 		default:

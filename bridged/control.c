@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +36,13 @@ struct ctl_conn {
 	struct imsgev		 iev;
 	int			 busy;	/* a request is being answered */
 	json_t			*states; /* show hosts: replies so far */
+	uint32_t		 asked;	/* IMSG_CTL_* the worker answers */
+	uint32_t		 logreq; /* IMSG_CTL_* the logger answers */
+	int			 follow; /* show log -f: 1 backlog, 2 live */
 };
+
+/* a follower that stops reading is dropped past this */
+#define CONTROL_FOLLOW_MAXQ	(8 * 1024 * 1024)
 
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
@@ -43,6 +50,9 @@ static void	 control_close(struct ctl_conn *);
 static struct ctl_conn *control_byid(uint32_t);
 static void	 control_send_json(struct ctl_conn *, json_t *);
 static void	 control_reply(struct ctl_conn *, uint32_t, const char *);
+static void	 control_audit(struct ctl_conn *, struct imsg *);
+static void	 control_delegations(struct ctl_conn *, struct imsg *);
+static void	 control_forwards(struct ctl_conn *, struct imsg *);
 
 static TAILQ_HEAD(, ctl_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static struct event		 ev_listen;
@@ -110,6 +120,8 @@ control_accept(int fd, short event, void *arg)
 static void
 control_close(struct ctl_conn *c)
 {
+	if (c->follow)
+		audit_follow(-1);
 	TAILQ_REMOVE(&conns, c, entry);
 	imsgev_clear(&c->iev);
 	json_decref(c->states);
@@ -209,6 +221,15 @@ control_dispatch(int fd, short event, void *arg)
 				control_reply(c, IMSG_CTL_ERROR,
 				    "ssh worker unavailable");
 			break;
+		case IMSG_CTL_SHOW_DELEGATIONS:
+		case IMSG_CTL_SHOW_JOBS:
+		case IMSG_CTL_KILL_DELEGATION:
+			control_delegations(c, &imsg);
+			break;
+		case IMSG_CTL_SHOW_FORWARDS:
+		case IMSG_CTL_CLOSE_FORWARD:
+			control_forwards(c, &imsg);
+			break;
 		case IMSG_CTL_RELOAD:
 			c->busy = 1;
 			log_info("control: reload requested by uid %d",
@@ -229,6 +250,13 @@ control_dispatch(int fd, short event, void *arg)
 				control_reply(c, IMSG_CTL_OK, v ?
 				    "logging verbosely" : "logging briefly");
 			break;
+		case IMSG_CTL_SHOW_LOG:
+		case IMSG_CTL_SHOW_AUDIT:
+		case IMSG_CTL_VERIFY:
+		case IMSG_CTL_LOG_ROTATE:
+		case IMSG_CTL_KILL_SESSION:
+			control_audit(c, &imsg);
+			break;
 		default:
 			control_reply(c, IMSG_CTL_ERROR, "unknown request");
 			break;
@@ -236,6 +264,68 @@ control_dispatch(int fd, short event, void *arg)
 		imsg_free(&imsg);
 	}
 	imsgev_add(&c->iev);
+}
+
+/* delegations live in the ssh worker: ask it, answer when it does */
+static void
+control_delegations(struct ctl_conn *c, struct imsg *imsg)
+{
+	uint32_t	 u32, type;
+
+	if (imsg->hdr.type == IMSG_CTL_KILL_DELEGATION) {
+		if (imsg->datalen != sizeof(u32)) {
+			control_reply(c, IMSG_CTL_ERROR, "kill delegation: "
+			    "bad request");
+			return;
+		}
+		memcpy(&u32, imsg->data, sizeof(u32));
+		type = IMSG_SSH_DELEG_KILL;
+		log_info("control: kill delegation %u requested by uid %d",
+		    u32, (int)c->uid);
+	} else {
+		u32 = imsg->hdr.type == IMSG_CTL_SHOW_JOBS;
+		type = IMSG_SSH_DELEGATIONS;
+	}
+	c->busy = 1;
+	c->asked = imsg->hdr.type;
+	if (frontend_compose(PROC_SSH, type, c->id, -1, &u32,
+	    sizeof(u32)) == -1)
+		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+}
+
+/* forwards live in the ssh worker too */
+static void
+control_forwards(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct fwd_closereq	 req;
+	int			 rc;
+
+	if (imsg->hdr.type == IMSG_CTL_CLOSE_FORWARD) {
+		if (imsg->datalen != sizeof(req.id)) {
+			control_reply(c, IMSG_CTL_ERROR, "close forward: "
+			    "bad request");
+			return;
+		}
+		memset(&req, 0, sizeof(req));
+		memcpy(&req.id, imsg->data, sizeof(req.id));
+		req.uid = c->uid;
+		req.pid = c->pid;
+		log_info("control: close forward %u requested by uid %d",
+		    req.id, (int)c->uid);
+		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_CLOSE, c->id, -1,
+		    &req, sizeof(req));
+	} else if (imsg->datalen != 0) {
+		control_reply(c, IMSG_CTL_ERROR, "show forwards: bad request");
+		return;
+	} else
+		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_LIST, c->id, -1,
+		    NULL, 0);
+	if (rc == -1) {
+		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+		return;
+	}
+	c->busy = 1;
+	c->asked = imsg->hdr.type;
 }
 
 void
@@ -255,9 +345,41 @@ control_dispatch_ssh(struct imsg *imsg)
 	struct host_state	 hs;
 	struct host		*h;
 	json_t			*o;
-	char			 key[16];
+	char			 key[16], msg[512];
+	size_t			 len;
+	int32_t			 st;
 
 	switch (imsg->hdr.type) {
+	case IMSG_SSH_DELEGINFO:
+	case IMSG_SSH_FWD_INFO:
+		/* the worker's JSON; checked to be one object, then relayed */
+		if (imsg->datalen == 0)
+			fatalx("empty reply %u from the worker", imsg->hdr.type);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		if ((o = json_loadb((char *)imsg->data, imsg->datalen, 0,
+		    NULL)) == NULL || !json_is_object(o))
+			log_warnx("control: malformed delegation record");
+		else
+			control_send_json(c, o);
+		json_decref(o);
+		return;
+	case IMSG_SSH_DELEG_KILLED:
+	case IMSG_SSH_FWD_CLOSED:
+		if (imsg->datalen < sizeof(int32_t))
+			fatalx("bad reply %u size %zu", imsg->hdr.type,
+			    imsg->datalen);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		memcpy(&st, imsg->data, sizeof(st));
+		len = imsg->datalen - sizeof(st);
+		if (len > sizeof(msg) - 1)
+			len = sizeof(msg) - 1;
+		memcpy(msg, (char *)imsg->data + sizeof(st), len);
+		msg[len] = '\0';
+		c->asked = 0;
+		control_reply(c, st == 0 ? IMSG_CTL_OK : IMSG_CTL_ERROR, msg);
+		return;
 	case IMSG_SSH_HOSTSTATE:
 		if (imsg->datalen != sizeof(hs))
 			fatalx("bad IMSG_SSH_HOSTSTATE size %zu",
@@ -275,8 +397,16 @@ control_dispatch_ssh(struct imsg *imsg)
 	case IMSG_SSH_END:
 		if (imsg->datalen != 0)
 			fatalx("bad IMSG_SSH_END size %zu", imsg->datalen);
-		if ((c = control_byid(imsg->hdr.peerid)) == NULL ||
-		    c->states == NULL)
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS ||
+		    c->asked == IMSG_CTL_SHOW_JOBS ||
+		    c->asked == IMSG_CTL_SHOW_FORWARDS) {
+			c->asked = 0;
+			control_reply(c, IMSG_CTL_END, NULL);
+			return;
+		}
+		if (c->states == NULL)
 			return;
 		TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
 			snprintf(key, sizeof(key), "%u", h->id);
@@ -288,5 +418,159 @@ control_dispatch_ssh(struct imsg *imsg)
 		c->states = NULL;
 		control_reply(c, IMSG_CTL_END, NULL);
 		break;
+	}
+}
+
+/*
+ * The audit requests: the logger owns the records, so show log, show
+ * audit, verify and log rotate are passed on with this connection's id
+ * and the answers routed back by it.  show log -f stays open: once the
+ * recent records are out, every new one follows.
+ */
+static void
+control_audit(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct log_query	 q;
+	uint32_t		 id, type = imsg->hdr.type, ltype;
+	int			 ncalls;
+	char			 msg[128];
+
+	switch (type) {
+	case IMSG_CTL_KILL_SESSION:
+		if (imsg->datalen != sizeof(id)) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		memcpy(&id, imsg->data, sizeof(id));
+		log_info("control: kill session %u requested by uid %d", id,
+		    (int)c->uid);
+		if (mcp_kill_session(id, c->uid, &ncalls) == -1) {
+			snprintf(msg, sizeof(msg), "no session %u", id);
+			control_reply(c, IMSG_CTL_ERROR, msg);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "session %u killed; %d call%s in "
+		    "flight cancelled", id, ncalls, ncalls == 1 ? "" : "s");
+		control_reply(c, IMSG_CTL_OK, msg);
+		return;
+	case IMSG_CTL_SHOW_LOG:
+	case IMSG_CTL_SHOW_AUDIT:
+		if (imsg->datalen != sizeof(q)) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		memcpy(&q, imsg->data, sizeof(q));
+		if (type == IMSG_CTL_SHOW_AUDIT)
+			q.follow = 0;
+		ltype = IMSG_LOG_QUERY;
+		break;
+	case IMSG_CTL_VERIFY:
+		ltype = IMSG_LOG_VERIFY;
+		break;
+	default:
+		if (imsg->datalen != 0) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		ltype = IMSG_LOG_ROTATE;
+		break;
+	}
+	c->busy = 1;
+	c->logreq = type;
+	if (ltype == IMSG_LOG_QUERY && q.follow) {
+		/* subscribe first: nothing falls between query and feed */
+		c->follow = 1;
+		audit_follow(1);
+	}
+	if (frontend_compose(PROC_LOGGER, ltype, c->id, -1,
+	    ltype == IMSG_LOG_QUERY ? (void *)&q : imsg->data,
+	    ltype == IMSG_LOG_QUERY ? sizeof(q) : imsg->datalen) == -1) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, "the logger is not running "
+		    "(bridged is restarting it); try again shortly");
+	}
+}
+
+void
+control_dispatch_logger(struct imsg *imsg)
+{
+	struct ctl_conn		*c, *next;
+	struct log_status	 ls;
+	char			*msg;
+
+	if (imsg->hdr.type == IMSG_LOG_DATA) {
+		if (imsg->datalen == 0)
+			fatalx("empty IMSG_LOG_DATA from logger");
+		if (imsg->hdr.peerid != 0) {
+			if ((c = control_byid(imsg->hdr.peerid)) != NULL &&
+			    c->logreq != 0 &&
+			    imsgev_compose(&c->iev, IMSG_CTL_DATA, 0, -1,
+			    imsg->data, imsg->datalen) == -1)
+				log_warn("control");
+			return;
+		}
+		/* the live feed: to every follower past its backlog */
+		TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+			if (c->follow != 2)
+				continue;
+			if (c->iev.ibuf.queued > CONTROL_FOLLOW_MAXQ) {
+				log_warnx("control: log follower pid %d does "
+				    "not read; dropped", (int)c->pid);
+				control_close(c);
+				continue;
+			}
+			if (imsgev_compose(&c->iev, IMSG_CTL_DATA, 0, -1,
+			    imsg->data, imsg->datalen) == -1)
+				log_warn("control");
+		}
+		return;
+	}
+	/* IMSG_LOG_END */
+	if (imsg->datalen < sizeof(ls))
+		fatalx("bad IMSG_LOG_END size %zu", imsg->datalen);
+	memcpy(&ls, imsg->data, sizeof(ls));
+	msg = (char *)imsg->data + sizeof(ls);	/* NUL-terminated (imsg.c) */
+	if ((c = control_byid(imsg->hdr.peerid)) == NULL || c->logreq == 0)
+		return;
+	if (ls.status != 0) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, msg[0] ? msg :
+		    "the logger could not answer");
+		return;
+	}
+	switch (c->logreq) {
+	case IMSG_CTL_SHOW_LOG:
+		if (c->follow) {
+			c->follow = 2;	/* live now; never ends */
+			return;
+		}
+		/* FALLTHROUGH */
+	case IMSG_CTL_SHOW_AUDIT:
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_END, NULL);
+		break;
+	default:
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_OK, msg[0] ? msg : NULL);
+		break;
+	}
+}
+
+/* the logger died: requests waiting for it fail, followers end */
+void
+control_logger_gone(void)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->logreq == 0)
+			continue;
+		c->logreq = 0;
+		if (c->follow) {
+			audit_follow(-1);
+			c->follow = 0;
+		}
+		control_reply(c, IMSG_CTL_ERROR, "the logger died; bridged "
+		    "is restarting it");
 	}
 }

@@ -34,6 +34,7 @@ static void	 frontend_dispatch_logger(int, short, void *);
 struct bridged_conf	*frontend_conf;
 static struct imsgev	*peers[PROC_MAX];
 static int		 shutting_down;
+static int		 logger_seen;	/* >1: a restarted logger */
 
 void
 frontend_main(struct proc_args *pa)
@@ -108,12 +109,12 @@ frontend_record(json_t *rec)
 {
 	char	*s;
 
-	if (peers[PROC_LOGGER] == NULL)
-		return;
 	if ((s = json_dumps(rec, JSON_COMPACT)) == NULL)
 		return;
-	if (strlen(s) > IMSG_MAXPAYLOAD)
+	if (strlen(s) > IMSG_MAXPAYLOAD - 4096)
 		log_warnx("record of %zu bytes not logged", strlen(s));
+	else if (peers[PROC_LOGGER] == NULL)
+		audit_backlog(s, strlen(s));	/* for its replacement */
 	else if (imsgev_compose(peers[PROC_LOGGER], IMSG_LOG_RECORD, 0, -1,
 	    s, strlen(s)) == -1)
 		log_warn("record");
@@ -143,26 +144,40 @@ peer_io(struct imsgev *iev, short event)
 	ssize_t	 n;
 
 	if (event & EV_READ) {
-		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN)
+		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN) {
+			if (errno == ECONNRESET)
+				return 0;
 			fatal("read from %s", iev->name);
+		}
 		if (n == 0)
 			return 0;
 	}
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1)
+	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1) {
+		/* a dead peer: its death is handled like EOF */
+		if (errno == EPIPE || errno == ECONNRESET)
+			return 0;
 		fatal("write to %s", iev->name);
+	}
 	return 1;
 }
 
 static void
 peer_gone(enum bridged_proc id)
 {
-	/* the parent sees the death too and takes the tree down */
-	log_warnx("lost %s", proc_names[id]);
+	/*
+	 * The parent sees the death too: it restarts a logger and takes
+	 * the tree down for anything else.
+	 */
+	if (id != PROC_LOGGER)
+		log_warnx("lost %s", proc_names[id]);
 	imsgev_clear(peers[id]);
+	close(peers[id]->ibuf.fd);
 	free(peers[id]);
 	peers[id] = NULL;
 	if (id == PROC_PARENT)
 		exit(0);
+	if (id == PROC_LOGGER)
+		audit_logger_down();
 }
 
 static void
@@ -202,6 +217,9 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
 				fatalx("bad IMSG_PEER_FD");
 			memcpy(&peer, imsg.data, sizeof(peer));
+			/* a restarted logger replaces the dead one */
+			if (peer == PROC_LOGGER && peers[peer] != NULL)
+				peer_gone(PROC_LOGGER);
 			if ((peer != PROC_SSH && peer != PROC_LOGGER) ||
 			    peers[peer] != NULL)
 				fatalx("bad peer %u", peer);
@@ -213,6 +231,8 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			    frontend_dispatch_logger, NULL);
 			imsgev_add(peers[peer]);
 			imsg.fd = -1;
+			if (peer == PROC_LOGGER && logger_seen++ > 0)
+				audit_logger_up();
 			break;
 		case IMSG_MCP_LISTEN:
 			if (imsg.datalen != 0 || imsg.fd == -1 ||
@@ -291,6 +311,16 @@ frontend_dispatch_ssh(int fd, short event, void *arg)
 			else
 				mcp_dispatch_ssh(&imsg);
 			break;
+		case IMSG_SSH_DELEGINFO:
+		case IMSG_SSH_DELEG_KILLED:
+		case IMSG_SSH_FWD_INFO:
+		case IMSG_SSH_FWD_CLOSED:
+			/* only bridgectl asks about delegations, forwards */
+			if ((imsg.hdr.peerid & CTL_REQID_BIT) == 0)
+				fatalx("delegation reply %u without a control"
+				    " id", imsg.hdr.type);
+			control_dispatch_ssh(&imsg);
+			break;
 		default:
 			fatalx("unexpected message %u from ssh worker",
 			    imsg.hdr.type);
@@ -316,8 +346,24 @@ frontend_dispatch_logger(int fd, short event, void *arg)
 			fatalx("bad message from logger");
 		if (n == 0)
 			break;
-		/* the logger has nothing to tell us yet */
-		fatalx("unexpected message %u from logger", imsg.hdr.type);
+		if (imsg.fd != -1)
+			fatalx("unexpected descriptor from logger");
+		switch (imsg.hdr.type) {
+		case IMSG_LOG_ACK:
+			audit_ack(&imsg);
+			break;
+		case IMSG_LOG_DATA:
+		case IMSG_LOG_END:
+			control_dispatch_logger(&imsg);
+			break;
+		default:
+			fatalx("unexpected message %u from logger",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+		/* answering may have ended this logger: never in practice */
+		if (peers[PROC_LOGGER] != iev)
+			return;
 	}
 	imsgev_add(iev);
 }

@@ -49,4 +49,31 @@ void	 control_result(uint32_t, int, const char *);
 /* ssh worker's answers to show hosts, routed by peerid */
 void	 control_dispatch_ssh(struct imsg *);
 
+/*
+ * auditfe.c: the frontend's half of the audit.  Records go to the logger,
+ * or wait in a bounded backlog while it is being restarted.  A tool call
+ * that acts on a host first sends an intent and continues (act) only
+ * when the logger says it is durable; without that answer a mutating
+ * call is refused.
+ */
+struct mcp_call;
+struct tool;
+int	 audit_intent(struct mcp_call *, uint32_t,
+	    int (*)(struct mcp_call *));
+int	 audit_mutating(const struct tool *);
+void	 audit_backlog(const char *, size_t);
+void	 audit_logger_up(void);
+void	 audit_logger_down(void);
+void	 audit_ack(struct imsg *);
+void	 audit_follow(int);		/* +1 / -1 followers of show log */
+
+/* control.c: the logger's answers to bridgectl, routed by peerid */
+void	 control_dispatch_logger(struct imsg *);
+void	 control_logger_gone(void);
+
+/* mcp.c: bridgectl kill session; -1 when there is no such session */
+int	 mcp_kill_session(uint32_t, uid_t, int *);
+/* mcp.c: request ids of the calls waiting for an audit answer */
+size_t	 mcp_audit_waiting(uint32_t *, size_t);
+
 #endif /* FRONTEND_H */

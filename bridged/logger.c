@@ -1,38 +1,82 @@
 /*
  * logger.c: the process that writes what the daemon did.  It is fed only
  * over imsg and may reach only its two directories (Landlock): the text
- * log's and the audit database's.  Each record is one JSON line.
+ * log's and the audit database's.
+ *
+ * Records arrive from the parent, the frontend and the ssh worker; all
+ * that arrive in one turn of the event loop are sealed into the hash
+ * chain and committed in one transaction (audit.c), then written to the
+ * text log (textlog.c).  An intent is acknowledged only after that: the
+ * frontend starts a mutating act only on a positive answer.  When the
+ * database or the disk fails, the records stay queued (bounded) and are
+ * retried every second; intents get a negative answer meanwhile, so the
+ * daemon refuses to act rather than act unrecorded.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sha256.h"
+
+#define QUEUE_MAX_RECORDS	10000
+#define QUEUE_MAX_BYTES		(32 * 1024 * 1024)
+/* room for seq, time, prev and hash in one IMSG_LOG_DATA */
+#define RECORD_MAX		(IMSG_MAXPAYLOAD - 1024)
+#define MAX_HEADS		64
 
 static void	 logger_sig(int, short, void *);
 static void	 logger_dispatch_parent(int, short, void *);
 static void	 logger_dispatch_peer(int, short, void *);
 static void	 logger_configure(struct bridged_conf *);
-static void	 logger_write(const char *, size_t);
 static int	 peer_io(struct imsgev *, short);
+static void	 enqueue(int, uint32_t, int, const void *, size_t);
+static void	 enqueue_json(json_t *, uint64_t);
+static void	 flush(void);
+static void	 flush_failed(const char *);
+static int	 seal(struct arec *, struct chain *);
+static void	 unseal(void);
+static void	 ack(struct arec *, int, const char *);
+static void	 retry(int, short, void *);
+static void	 prune(int, short, void *);
+static void	 prune_arm(void);
+static int	 text_catchup(void);
+static int	 text_cb(uint64_t, const char *, size_t, void *);
+static int	 feed_cb(uint64_t, const char *, size_t, void *);
+static int	 query_cb(uint64_t, const char *, size_t, void *);
+static void	 reply_end(uint32_t, int, const char *);
+static void	 do_query(struct imsg *);
+static void	 do_verify(struct imsg *);
+static void	 do_rotate(struct imsg *);
 
 static struct bridged_conf	*conf;
 static struct imsgev		*peers[PROC_MAX];
-static int			 logfd = -1;
+static struct chain		 chain;
+static struct arecq		 queue = TAILQ_HEAD_INITIALIZER(queue);
+static size_t			 qcount, qbytes;
+static uint64_t			 lost;
+static char			 failure[256];	/* "": healthy */
+static time_t			 failed_since;
+static int			 follow;
+static struct event		 ev_retry, ev_prune;
 
 void
 logger_main(struct proc_args *pa)
@@ -50,6 +94,8 @@ logger_main(struct proc_args *pa)
 	signal_add(&ev_term, NULL);
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_hup, NULL);
+	evtimer_set(&ev_retry, retry, NULL);
+	evtimer_set(&ev_prune, prune, NULL);
 
 	if ((peers[PROC_PARENT] = calloc(1, sizeof(struct imsgev))) == NULL)
 		fatal(NULL);
@@ -70,8 +116,12 @@ static void
 logger_sig(int sig, short event, void *arg)
 {
 	if (sig == SIGTERM || sig == SIGINT) {
-		if (logfd != -1)
-			fsync(logfd);
+		flush();
+		if (!TAILQ_EMPTY(&queue))
+			log_warnx("exiting with %zu audit records unwritten: "
+			    "%s", qcount, failure);
+		textlog_sync();
+		audit_close();
 		exit(0);
 	}
 }
@@ -79,42 +129,52 @@ logger_sig(int sig, short event, void *arg)
 static void
 logger_configure(struct bridged_conf *nconf)
 {
-	if (conf == NULL || strcmp(conf->log_file, nconf->log_file) != 0) {
-		if (logfd != -1)
-			close(logfd);
-		logfd = -1;
-		if (nconf->log_file[0] != '\0')
-			logfd = open(nconf->log_file,
-		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (logfd == -1 && nconf->log_file[0] != '\0')
-			log_warn("open %s", nconf->log_file);
+	char		 err[512], hex[SHA256_HEXLEN];
+	uint64_t	 tseq;
+	int		 first = conf == NULL;
+
+	if (first || strcmp(conf->audit_db, nconf->audit_db) != 0) {
+		audit_close();
+		memset(&chain, 0, sizeof(chain));
+		if (nconf->audit_db[0] != '\0' &&
+		    audit_open(nconf->audit_db, &chain, err,
+		    sizeof(err)) == -1) {
+			log_warnx("audit: %s", err);
+			strlcpy(failure, err, sizeof(failure));
+		}
+	}
+	if (first || strcmp(conf->log_file, nconf->log_file) != 0) {
+		textlog_close();
+		if (nconf->log_file[0] != '\0' && textlog_open(nconf->log_file,
+		    nconf->log_rotate_size, nconf->log_keep, err,
+		    sizeof(err)) == -1)
+			log_warnx("audit: %s", err);
+	} else
+		textlog_setlimits(nconf->log_rotate_size, nconf->log_keep);
+	/* without a database the text log holds the chain */
+	if (!audit_isopen() && nconf->audit_db[0] == '\0' &&
+	    textlog_last(&tseq, hex) == 0) {
+		chain.seq = tseq;
+		if (sha256_fromhex(hex, chain.hash) == -1)
+			memset(chain.hash, 0, sizeof(chain.hash));
 	}
 	if (conf != NULL)
 		config_free(conf);
 	conf = nconf;
-}
-
-/* one record, one line: a record can never carry a raw newline */
-static void
-logger_write(const char *rec, size_t len)
-{
-	struct iovec	 iov[2];
-	ssize_t		 n;
-
-	if (logfd == -1 || len == 0)
-		return;
-	if (memchr(rec, '\n', len) != NULL) {
-		log_warnx("record with a newline dropped");
-		return;
-	}
-	iov[0].iov_base = (void *)(uintptr_t)rec;
-	iov[0].iov_len = len;
-	iov[1].iov_base = "\n";
-	iov[1].iov_len = 1;
-	if ((n = writev(logfd, iov, 2)) == -1)
-		log_warn("write %s", conf->log_file);
-	else if ((size_t)n != len + 1)
-		log_warnx("short write to %s", conf->log_file);
+	if (audit_isopen() && textlog_last(&tseq, hex) == 0 &&
+	    tseq > chain.seq)
+		log_warnx("audit: the text log has records up to %" PRIu64
+		    " but the database ends at %" PRIu64 ": it was truncated "
+		    "or replaced (bridgectl verify reports it)", tseq,
+		    chain.seq);
+	else if (audit_isopen() && textlog_isopen() && text_catchup() == -1)
+		log_warnx("audit: the text log is behind the database");
+	if (first)
+		enqueue_json(json_pack("{s:s, s:s, s:I, s:I}", "type",
+		    "daemon", "event", "logger start", "pid",
+		    (json_int_t)getpid(), "chain", (json_int_t)chain.seq), 0);
+	prune_arm();
+	flush();
 }
 
 static int
@@ -128,9 +188,534 @@ peer_io(struct imsgev *iev, short event)
 		if (n == 0)
 			return 0;
 	}
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1)
+	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1 &&
+	    errno != EPIPE)
 		fatal("write to %s", iev->name);
 	return 1;
+}
+
+/*
+ * Queue a record as received.  A record that is not a JSON object is
+ * refused (and said so); over the queue's bounds, a plain record is lost
+ * and counted, an intent is refused.
+ */
+static void
+enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
+{
+	struct arec	 tmp, *r;
+	struct timeval	 tv;
+	json_t		*o;
+	json_error_t	 jerr;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.from = from;
+	tmp.ackid = ackid;
+	tmp.intent = intent;
+	if (len == 0 || len > RECORD_MAX ||
+	    (o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		log_warnx("audit: malformed record of %zu bytes from %s "
+		    "dropped", len, from >= 0 ? proc_names[from] : "?");
+		if (intent)
+			ack(&tmp, -1, "malformed record");
+		return;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		log_warnx("audit: record from %s is not an object",
+		    from >= 0 ? proc_names[from] : "?");
+		if (intent)
+			ack(&tmp, -1, "malformed record");
+		return;
+	}
+	json_decref(o);
+	if (qcount >= QUEUE_MAX_RECORDS || qbytes + len > QUEUE_MAX_BYTES) {
+		if (intent)
+			ack(&tmp, -1, "audit backlog full");
+		else if (lost++ == 0)
+			log_warnx("audit: backlog full, records are being "
+			    "lost");
+		return;
+	}
+	if ((r = malloc(sizeof(*r))) == NULL ||
+	    (tmp.text = malloc(len + 1)) == NULL) {
+		free(r);
+		if (intent)
+			ack(&tmp, -1, "out of memory");
+		lost++;
+		return;
+	}
+	*r = tmp;
+	memcpy(r->text, data, len);
+	r->text[len] = '\0';
+	r->len = len;
+	gettimeofday(&tv, NULL);
+	r->ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	TAILQ_INSERT_TAIL(&queue, r, entry);
+	qcount++;
+	qbytes += len;
+}
+
+/* a record of the logger's own; prune > 0 makes it a checkpoint */
+static void
+enqueue_json(json_t *o, uint64_t prunethrough)
+{
+	char	*s;
+
+	if (o == NULL)
+		return;
+	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		enqueue(-1, 0, 0, s, strlen(s));
+		if (prunethrough > 0 && !TAILQ_EMPTY(&queue))
+			TAILQ_LAST(&queue, arecq)->prune = prunethrough;
+		free(s);
+	}
+	json_decref(o);
+}
+
+static int
+seal(struct arec *r, struct chain *c)
+{
+	struct sha256	 ctx;
+	struct tm	 tm;
+	json_error_t	 jerr;
+	json_t		*o;
+	time_t		 secs;
+	uint8_t		 d[SHA256_LEN];
+	char		 prev[SHA256_HEXLEN], tbuf[40];
+
+	if ((o = json_loads(r->text, 0, &jerr)) == NULL)
+		return -1;
+	secs = r->ms / 1000;
+	gmtime_r(&secs, &tm);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf),
+	    ".%03dZ", (int)(r->ms % 1000));
+	sha256_tohex(c->hash, prev);
+	json_object_del(o, "hash");
+	if (!json_is_string(json_object_get(o, "type")))
+		json_object_set_new(o, "type", json_string("record"));
+	json_object_set_new(o, "seq", json_integer((json_int_t)c->seq + 1));
+	json_object_set_new(o, "time", json_string(tbuf));
+	json_object_set_new(o, "prev", json_string(prev));
+	r->canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (r->canon == NULL)
+		return -1;
+	sha256_init(&ctx);
+	sha256_update(&ctx, c->hash, sizeof(c->hash));
+	sha256_update(&ctx, r->canon, strlen(r->canon));
+	sha256_final(&ctx, d);
+	sha256_tohex(d, r->hash);
+	c->seq++;
+	memcpy(c->hash, d, sizeof(d));
+	r->seq = c->seq;
+	return 0;
+}
+
+static void
+unseal(void)
+{
+	struct arec	*r;
+
+	TAILQ_FOREACH(r, &queue, entry) {
+		free(r->canon);
+		r->canon = NULL;
+		r->seq = 0;
+	}
+}
+
+static void
+ack(struct arec *r, int status, const char *msg)
+{
+	struct log_status	 ls;
+	struct iovec		 iov[2];
+
+	if (!r->intent || r->acked || r->from < 0 || peers[r->from] == NULL)
+		return;
+	r->acked = 1;
+	ls.status = status;
+	iov[0].iov_base = &ls;
+	iov[0].iov_len = sizeof(ls);
+	iov[1].iov_base = (void *)(uintptr_t)msg;
+	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
+	if (imsgev_composev(peers[r->from], IMSG_LOG_ACK, r->ackid, -1, iov,
+	    2) == -1)
+		log_warn("audit: ack");
+}
+
+static void
+flush_failed(const char *err)
+{
+	struct arec	*r;
+	struct timeval	 tv = { 1, 0 };
+
+	unseal();
+	if (failure[0] == '\0' || strcmp(failure, err) != 0)
+		log_warnx("audit: cannot write records (%s); %zu queued, "
+		    "mutating tool calls are refused until this is fixed",
+		    err, qcount);
+	if (failure[0] == '\0')
+		failed_since = time(NULL);
+	strlcpy(failure, err, sizeof(failure));
+	TAILQ_FOREACH(r, &queue, entry)
+		ack(r, -1, failure);
+	evtimer_add(&ev_retry, &tv);
+}
+
+static int
+text_cb(uint64_t seq, const char *line, size_t len, void *arg)
+{
+	char		*err = arg;
+	char		 hash[SHA256_HEXLEN];
+
+	/* the hash is the last member: ,"hash":"<64 hex>"} */
+	if (len < SHA256_HEXLEN + 2)
+		return -1;
+	memcpy(hash, line + len - 2 - (SHA256_HEXLEN - 1), SHA256_HEXLEN - 1);
+	hash[SHA256_HEXLEN - 1] = '\0';
+	return textlog_write(seq, hash, line, len, err, 256);
+}
+
+/* write what the database has and the text log lacks */
+static int
+text_catchup(void)
+{
+	char		 err[256], hex[SHA256_HEXLEN];
+	uint64_t	 tseq = 0;
+
+	if (textlog_last(&tseq, hex) != 0)
+		tseq = 0;
+	if (tseq >= chain.seq)
+		return 0;
+	if (tseq == 0 && chain.seq > 0) {
+		/* a new log file beside an old database: start at now */
+		err[0] = '\0';
+		return 0;
+	}
+	err[0] = '\0';
+	if (audit_scan(tseq, text_cb, err) != 0) {
+		log_warnx("audit: text log: %s", err[0] ? err : "scan failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+feed_cb(uint64_t seq, const char *line, size_t len, void *arg)
+{
+	if (peers[PROC_FRONTEND] == NULL)
+		return -1;
+	if (imsgev_compose(peers[PROC_FRONTEND], IMSG_LOG_DATA, 0, -1, line,
+	    len) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Commit everything queued.  The chain advances only when the records
+ * are in the database (or, without one, in the text log).
+ */
+static void
+flush(void)
+{
+	struct chain	 tmp;
+	struct arec	*r, *next;
+	char		 err[512], *line;
+	uint64_t	 first, tseq;
+	size_t		 len, nok;
+	int		 want_db, want_text, intents = 0, text_failed = 0;
+	char		 hex[SHA256_HEXLEN];
+
+	if (TAILQ_EMPTY(&queue) || conf == NULL)
+		return;
+	want_db = conf->audit_db[0] != '\0';
+	want_text = conf->log_file[0] != '\0';
+	err[0] = '\0';
+
+	if (!want_db && !want_text) {
+		/* no audit configured: nothing to make durable */
+		while ((r = TAILQ_FIRST(&queue)) != NULL) {
+			ack(r, 0, NULL);
+			TAILQ_REMOVE(&queue, r, entry);
+			free(r->text);
+			free(r);
+		}
+		qcount = qbytes = 0;
+		return;
+	}
+	if (want_db && !audit_isopen() &&
+	    audit_open(conf->audit_db, &chain, err, sizeof(err)) == -1) {
+		flush_failed(err);
+		return;
+	}
+
+	tmp = chain;
+	first = tmp.seq + 1;
+	TAILQ_FOREACH(r, &queue, entry) {
+		if (seal(r, &tmp) == -1) {
+			flush_failed("out of memory");
+			return;
+		}
+		intents |= r->intent;
+	}
+	nok = qcount;
+	if (want_db) {
+		if (audit_commit(&queue, err, sizeof(err)) == -1) {
+			flush_failed(err);
+			return;
+		}
+		chain = tmp;
+	}
+
+	if (want_text) {
+		if (textlog_last(&tseq, hex) != 0)
+			tseq = 0;
+		if (want_db && tseq != 0 && tseq + 1 < first) {
+			/* behind since an earlier failure */
+			if (text_catchup() == -1)
+				text_failed = 1;
+		} else {
+			nok = 0;
+			TAILQ_FOREACH(r, &queue, entry) {
+				if ((line = audit_line(r->canon, r->hash,
+				    &len)) == NULL || textlog_write(r->seq,
+				    r->hash, line, len, err, sizeof(err)) ==
+				    -1) {
+					free(line);
+					text_failed = 1;
+					break;
+				}
+				free(line);
+				nok++;
+				if (!want_db) {
+					chain.seq = r->seq;
+					sha256_fromhex(r->hash, chain.hash);
+				}
+			}
+		}
+		if (!want_db && intents && textlog_sync() == -1) {
+			snprintf(err, sizeof(err), "fsync: %s",
+			    strerror(errno));
+			text_failed = 1;
+			nok = 0;
+		}
+		if (text_failed && err[0] == '\0')
+			strlcpy(err, "text log write failed", sizeof(err));
+	}
+
+	/* the committed ones leave the queue, answered and fed */
+	TAILQ_FOREACH_SAFE(r, &queue, entry, next) {
+		if (!want_db && nok == 0)
+			break;
+		/* in the database but not in the text log: still refused */
+		ack(r, text_failed ? -1 : 0, text_failed ? err : NULL);
+		if (follow) {
+			if ((line = audit_line(r->canon, r->hash, &len)) !=
+			    NULL)
+				feed_cb(r->seq, line, len, NULL);
+			free(line);
+		}
+		TAILQ_REMOVE(&queue, r, entry);
+		qcount--;
+		qbytes -= r->len;
+		free(r->text);
+		free(r->canon);
+		free(r);
+		if (!want_db)
+			nok--;
+	}
+	if (text_failed)
+		flush_failed(err);
+	else if (failure[0] != '\0') {
+		log_info("audit: writing again after %lld s (%s)",
+		    (long long)(time(NULL) - failed_since), failure);
+		enqueue_json(json_pack("{s:s, s:s, s:s, s:I, s:I}", "type",
+		    "audit", "event", "recovered", "error", failure,
+		    "seconds", (json_int_t)(time(NULL) - failed_since),
+		    "lost", (json_int_t)lost), 0);
+		failure[0] = '\0';
+		lost = 0;
+		evtimer_del(&ev_retry);
+		flush();
+	}
+}
+
+static void
+retry(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	if (!TAILQ_EMPTY(&queue))
+		flush();
+	else if (failure[0] != '\0' && conf != NULL &&
+	    conf->log_file[0] != '\0' && audit_isopen()) {
+		/* only the text log was behind */
+		if (text_catchup() == 0) {
+			log_info("audit: text log caught up");
+			failure[0] = '\0';
+			return;
+		}
+		evtimer_add(&ev_retry, &tv);
+	}
+}
+
+/* retention: prune, then the checkpoint that keeps the chain whole */
+static void
+prune(int fd, short event, void *arg)
+{
+	struct timeval	 tv;
+	uint64_t	 through, nrows;
+	char		 hash[SHA256_HEXLEN];
+
+	if (conf == NULL || conf->audit_retain <= 0 || !audit_isopen())
+		return;
+	flush();
+	gettimeofday(&tv, NULL);
+	if (audit_prune_point(((int64_t)tv.tv_sec - conf->audit_retain) *
+	    1000, &through, hash, &nrows) == 0) {
+		log_info("audit: pruning %" PRIu64 " records through %" PRIu64
+		    " (retain %lld s)", nrows, through,
+		    (long long)conf->audit_retain);
+		enqueue_json(json_pack("{s:s, s:I, s:s, s:I, s:I}", "type",
+		    "checkpoint", "pruned_through", (json_int_t)through,
+		    "pruned_hash", hash, "rows", (json_int_t)nrows,
+		    "retain", (json_int_t)conf->audit_retain), through);
+		flush();
+	}
+	prune_arm();
+}
+
+static void
+prune_arm(void)
+{
+	struct timeval	 tv = { 3600, 0 };
+
+	evtimer_del(&ev_prune);
+	if (conf == NULL || conf->audit_retain <= 0)
+		return;
+	if (conf->audit_retain / 4 < tv.tv_sec)
+		tv.tv_sec = conf->audit_retain / 4 > 0 ?
+		    conf->audit_retain / 4 : 1;
+	evtimer_add(&ev_prune, &tv);
+}
+
+static int
+query_cb(uint64_t seq, const char *line, size_t len, void *arg)
+{
+	uint32_t	*id = arg;
+
+	if (peers[PROC_FRONTEND] == NULL ||
+	    imsgev_compose(peers[PROC_FRONTEND], IMSG_LOG_DATA, *id, -1, line,
+	    len) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+reply_end(uint32_t id, int status, const char *msg)
+{
+	struct log_status	 ls;
+	struct iovec		 iov[2];
+
+	if (peers[PROC_FRONTEND] == NULL)
+		return;
+	ls.status = status;
+	iov[0].iov_base = &ls;
+	iov[0].iov_len = sizeof(ls);
+	iov[1].iov_base = (void *)(uintptr_t)msg;
+	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
+	if (imsgev_composev(peers[PROC_FRONTEND], IMSG_LOG_END, id, -1, iov,
+	    2) == -1)
+		log_warn("audit: reply");
+}
+
+static void
+do_query(struct imsg *imsg)
+{
+	struct log_query	 q;
+	uint32_t		 id = imsg->hdr.peerid;
+	char			 err[256];
+
+	if (imsg->datalen != sizeof(q)) {
+		reply_end(id, -1, "malformed query");
+		return;
+	}
+	memcpy(&q, imsg->data, sizeof(q));
+	q.host[sizeof(q.host) - 1] = '\0';
+	q.tool[sizeof(q.tool) - 1] = '\0';
+	q.outcome[sizeof(q.outcome) - 1] = '\0';
+	flush();
+	if (audit_query(&q, query_cb, &id, err, sizeof(err)) == -1)
+		reply_end(id, -1, err);
+	else
+		reply_end(id, 0, NULL);
+}
+
+static void
+do_verify(struct imsg *imsg)
+{
+	struct ahead	 heads[MAX_HEADS];
+	char		 msg[512], arg[160], *colon;
+	const char	*errstr;
+	size_t		 n;
+
+	flush();
+	n = textlog_heads(heads, MAX_HEADS - 1);
+	if (imsg->datalen > 0) {
+		if (imsg->datalen >= sizeof(arg) ||
+		    memchr(imsg->data, '\0', imsg->datalen) != NULL) {
+			reply_end(imsg->hdr.peerid, -1, "bad head: give "
+			    "SEQ:HASH");
+			return;
+		}
+		memcpy(arg, imsg->data, imsg->datalen);
+		arg[imsg->datalen] = '\0';
+		if ((colon = strchr(arg, ':')) == NULL ||
+		    strlen(colon + 1) != SHA256_HEXLEN - 1) {
+			reply_end(imsg->hdr.peerid, -1, "bad head: give "
+			    "SEQ:HASH (64 hex digits)");
+			return;
+		}
+		*colon = '\0';
+		heads[n].seq = strtonum(arg, 1, INT64_MAX, &errstr);
+		if (errstr != NULL) {
+			reply_end(imsg->hdr.peerid, -1, "bad head: seq is not "
+			    "a number");
+			return;
+		}
+		strlcpy(heads[n].hash, colon + 1, sizeof(heads[n].hash));
+		strlcpy(heads[n].source, "the head given", sizeof(
+		    heads[n].source));
+		n++;
+	}
+	if (audit_verify(heads, n, msg, sizeof(msg)) == -1) {
+		log_warnx("audit: verify: %s", msg);
+		reply_end(imsg->hdr.peerid, -1, msg);
+	} else
+		reply_end(imsg->hdr.peerid, 0, msg);
+}
+
+static void
+do_rotate(struct imsg *imsg)
+{
+	char		 msg[256], hex[SHA256_HEXLEN];
+	uint64_t	 seq;
+
+	flush();
+	if (textlog_rotate(msg, sizeof(msg)) == -1) {
+		reply_end(imsg->hdr.peerid, -1, msg);
+		return;
+	}
+	if (textlog_last(&seq, hex) == 0)
+		snprintf(msg, sizeof(msg), "log rotated; head %" PRIu64 ":%s",
+		    seq, hex);
+	else
+		strlcpy(msg, "log rotated", sizeof(msg));
+	log_info("audit: %s", msg);
+	reply_end(imsg->hdr.peerid, 0, msg);
+	prune(0, 0, NULL);
 }
 
 static void
@@ -179,6 +764,10 @@ logger_dispatch_parent(int fd, short event, void *arg)
 			memcpy(&v, imsg.data, sizeof(v));
 			log_setverbose(v);
 			break;
+		case IMSG_LOG_RECORD:
+			/* daemon events: start, reload, child deaths */
+			enqueue(-1, 0, 0, imsg.data, imsg.datalen);
+			break;
 		default:
 			fatalx("unexpected message %u from parent",
 			    imsg.hdr.type);
@@ -187,23 +776,29 @@ logger_dispatch_parent(int fd, short event, void *arg)
 			close(imsg.fd);
 		imsg_free(&imsg);
 	}
+	flush();
 	imsgev_add(iev);
 }
 
-/* frontend and ssh worker send records; nothing else */
+/* the frontend and the ssh worker: records, intents, queries */
 static void
 logger_dispatch_peer(int fd, short event, void *arg)
 {
 	enum bridged_proc	 id = (enum bridged_proc)(uintptr_t)arg;
 	struct imsgev		*iev = peers[id];
 	struct imsg		 imsg;
+	int32_t			 on;
 	int			 n;
 
 	if (!peer_io(iev, event)) {
 		/* the parent sees the death and takes the tree down */
+		flush();
 		imsgev_clear(iev);
+		close(iev->ibuf.fd);
 		free(iev);
 		peers[id] = NULL;
+		if (id == PROC_FRONTEND)
+			follow = 0;
 		return;
 	}
 	for (;;) {
@@ -216,11 +811,36 @@ logger_dispatch_peer(int fd, short event, void *arg)
 			    proc_names[id]);
 		switch (imsg.hdr.type) {
 		case IMSG_LOG_RECORD:
-			if (imsg.datalen == 0 ||
-			    memchr(imsg.data, '\0', imsg.datalen) != NULL)
-				fatalx("bad IMSG_LOG_RECORD from %s",
+		case IMSG_LOG_INTENT:
+			enqueue(id, imsg.hdr.peerid,
+			    imsg.hdr.type == IMSG_LOG_INTENT, imsg.data,
+			    imsg.datalen);
+			break;
+		case IMSG_LOG_QUERY:
+			if (id != PROC_FRONTEND)
+				fatalx("IMSG_LOG_QUERY from %s",
 				    proc_names[id]);
-			logger_write((char *)imsg.data, imsg.datalen);
+			do_query(&imsg);
+			break;
+		case IMSG_LOG_VERIFY:
+			if (id != PROC_FRONTEND)
+				fatalx("IMSG_LOG_VERIFY from %s",
+				    proc_names[id]);
+			do_verify(&imsg);
+			break;
+		case IMSG_LOG_ROTATE:
+			if (id != PROC_FRONTEND || imsg.datalen != 0)
+				fatalx("bad IMSG_LOG_ROTATE from %s",
+				    proc_names[id]);
+			do_rotate(&imsg);
+			break;
+		case IMSG_LOG_FOLLOW:
+			if (id != PROC_FRONTEND || imsg.datalen != sizeof(on))
+				fatalx("bad IMSG_LOG_FOLLOW from %s",
+				    proc_names[id]);
+			memcpy(&on, imsg.data, sizeof(on));
+			flush();
+			follow = on != 0;
 			break;
 		default:
 			fatalx("unexpected message %u from %s",
@@ -228,5 +848,7 @@ logger_dispatch_peer(int fd, short event, void *arg)
 		}
 		imsg_free(&imsg);
 	}
-	imsgev_add(iev);
+	flush();
+	if (peers[id] != NULL)
+		imsgev_add(iev);
 }

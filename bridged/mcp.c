@@ -1157,8 +1157,9 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - call->start.tv_sec) * 1000LL +
 	    (now.tv_nsec - call->start.tv_nsec) / 1000000;
-	r = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s, s:s, s:I}",
-	    "type", "call", "session", (json_int_t)call->sessid,
+	r = json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:s, s:s, s:I}",
+	    "type", "call", "event", "outcome",
+	    "session", (json_int_t)call->sessid,
 	    "request", (json_int_t)call->reqid, "tool", call->tool->name,
 	    "host", call->host[0] ? json_string(call->host) : json_null(),
 	    "decision", call->refused ? "refused" : "allowed",
@@ -1292,6 +1293,51 @@ mcp_close_all(void)
 
 	TAILQ_FOREACH(s, &sessions, entry)
 		session_close(s, 1);
+}
+
+/*
+ * bridgectl kill session: close it as if the client had gone; its calls
+ * in flight are cancelled (the worker stops their work) and recorded.
+ */
+int
+mcp_kill_session(uint32_t id, uid_t by, int *ncalls)
+{
+	struct mcp_session	*s;
+	struct mcp_call		*call;
+	json_t			*r;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (s->id == id && !s->dead)
+			break;
+	if (s == NULL)
+		return -1;
+	*ncalls = 0;
+	TAILQ_FOREACH(call, &s->calls, sentry)
+		(*ncalls)++;
+	log_info("session %u: killed by bridgectl (uid %u), %d call%s in "
+	    "flight cancelled", s->id, (unsigned)by, *ncalls,
+	    *ncalls == 1 ? "" : "s");
+	r = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "session",
+	    "event", "killed", "session", (json_int_t)s->id,
+	    "by_uid", (json_int_t)by, "calls", (json_int_t)*ncalls);
+	if (r != NULL) {
+		frontend_record(r);
+		json_decref(r);
+	}
+	session_close(s, 1);
+	return 0;
+}
+
+size_t
+mcp_audit_waiting(uint32_t *ids, size_t max)
+{
+	struct mcp_call	*call;
+	size_t		 n = 0;
+
+	RB_FOREACH(call, mcp_calltree, &calls)
+		if (call->audit_wait && n < max)
+			ids[n++] = call->reqid;
+	return n;
 }
 
 json_t *

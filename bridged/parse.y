@@ -104,6 +104,15 @@ enum once {
 	ONCE_S_GROUP,
 	ONCE_L_ROTATE,
 	ONCE_L_KEEP,
+	ONCE_FORWARDS,
+	ONCE_FWD_LIST,
+	ONCE_H_FLISTEN,
+	ONCE_H_FPERSIST,
+	ONCE_H_FMAX,
+	ONCE_H_FCONNS,
+	ONCE_JOBKEEP,
+	ONCE_A_FAIL,
+	ONCE_A_RETAIN,
 	ONCE_MAX
 };
 
@@ -154,6 +163,8 @@ static int	 setstr(const YYLTYPE *, char *, size_t, const char *,
 		    const char *, int);
 static int	 getnum(const YYLTYPE *, const char *, long long, long long,
 		    const char *, long long *);
+static int	 getperiod(const YYLTYPE *, const char *, long long, long long,
+		    const char *, long long *);
 static int	 getsize(const YYLTYPE *, const char *, long long, long long,
 		    const char *, long long *);
 static int	 getmode(const YYLTYPE *, const char *, mode_t *);
@@ -179,6 +190,10 @@ static void	 keywords_check(void);
 %token	KNOWN LIMITS LINE LOG MAXIMUM MINUTE MODE OUTPUT OVERWRITE PER
 %token	PERMISSION PERMISSIONS PORT PROTECT QUOTA READ REMOTE ROOT ROTATE
 %token	SESSIONS SIZE SKIP SOCKET TIMEOUT TO TOOLS TRANSFER USER WRITE
+%token	ALL CONNECTIONS FORWARDS LIST LISTEN PERSISTENT
+%token	PATTERN SCAN
+%token	JOB RETENTION
+%token	CLOSED FAIL MUTATING RETAIN
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
@@ -249,6 +264,23 @@ main		: USER string {
 				    "audit database", STR_ABSPATH);
 			free($3);
 		}
+		| AUDIT FAIL CLOSED ALL {
+			if (once(&@1, ONCE_A_FAIL, "audit fail closed") == 0)
+				conf->audit_fail_all = 1;
+		}
+		| AUDIT FAIL CLOSED MUTATING {
+			if (once(&@1, ONCE_A_FAIL, "audit fail closed") == 0)
+				conf->audit_fail_all = 0;
+		}
+		| AUDIT RETAIN anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_A_RETAIN, "audit retain") == 0 &&
+			    getperiod(&@3, $3, 1, 100LL * 365 * 86400,
+			    "audit retain", &n) == 0)
+				conf->audit_retain = n;
+			free($3);
+		}
 		| LOG FILENAME string {
 			if (once(&@1, ONCE_LOGFILE, "log file") == 0)
 				setstr(&@3, conf->log_file,
@@ -263,6 +295,19 @@ main		: USER string {
 				setstr(&@3, conf->transfer_root,
 				    sizeof(conf->transfer_root), $3,
 				    "transfer root", STR_ABSPATH);
+			free($3);
+		}
+		| FORWARD LIST ALL {
+			if (once(&@1, ONCE_FWD_LIST, "forward list all") == 0)
+				conf->fwd_list_all = 1;
+		}
+		| JOB RETENTION anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_JOBKEEP, "job retention") == 0 &&
+			    getperiod(&@3, $3, 0, 365LL * 86400,
+			    "job retention", &n) == 0)
+				conf->job_retention = n;
 			free($3);
 		}
 		| LIMITS '{' limitsl '}'
@@ -368,6 +413,14 @@ limitopt	: LINE SIZE anysize {
 				conf->limits.call_timeout = n;
 			free($3);
 		}
+		| FORWARDS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_FORWARDS, "forwards") == 0 &&
+			    getnum(&@2, $2, 0, 10000, "forwards", &n) == 0)
+				conf->limits.forwards_max = n;
+			free($2);
+		}
 		;
 
 /* a number is fine where a string is expected: user "1000" or user 1000 */
@@ -445,10 +498,12 @@ hostopt		: ADDRESS string {
 			free($3);
 		}
 		| BASE DIRECTORY string {
-			if (once(&@1, ONCE_H_BASEDIR, "base dir") == 0)
+			if (once(&@1, ONCE_H_BASEDIR, "base dir") == 0) {
+				curhost->base_dir_line = @1.first_line;
 				setstr(&@3, curhost->base_dir,
 				    sizeof(curhost->base_dir), $3, "base dir",
 				    STR_ABSPATH);
+			}
 			free($3);
 		}
 		| ALLOW caplist {
@@ -472,17 +527,33 @@ hostopt		: ADDRESS string {
 			long long	 n;
 
 			if (once(&@1, ONCE_H_QMINUTE, "quota per minute") == 0 &&
-			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0)
+			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0) {
 				curhost->quota_minute = n;
+				curhost->quota_minute_line = @1.first_line;
+			}
 			free($2);
 		}
 		| QUOTA NUMBER PER DAY {
 			long long	 n;
 
 			if (once(&@1, ONCE_H_QDAY, "quota per day") == 0 &&
-			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0)
+			    getnum(&@2, $2, 1, 100000000, "quota", &n) == 0) {
 				curhost->quota_day = n;
+				curhost->quota_day_line = @1.first_line;
+			}
 			free($2);
+		}
+		| SCAN PATTERN string {
+			/* output scanning (policy.c): a phrase, any case */
+			if ($3[0] == '\0' || strlen($3) > 256)
+				conf_err(&@3, "scan pattern must have 1 to 256 "
+				    "characters");
+			else if (strlist_add(&curhost->scan_patterns, $3) ==
+			    -1)
+				conf_err(&@3, "out of memory");
+			else if (curhost->scan_line == 0)
+				curhost->scan_line = @1.first_line;
+			free($3);
 		}
 		| DELEGATE '{' {
 			if (once(&@1, ONCE_H_DELEGATE, "delegate") == 0)
@@ -498,6 +569,36 @@ hostopt		: ADDRESS string {
 			fwd_add(&@1, FWD_FROM_REMOTE, $5, $7);
 			free($5);
 			free($7);
+		}
+		| FORWARD LISTEN string {
+			if (once(&@1, ONCE_H_FLISTEN, "forward listen") == 0)
+				setstr(&@3, curhost->fwd_listen,
+				    sizeof(curhost->fwd_listen), $3,
+				    "forward listen", STR_NONEMPTY);
+			free($3);
+		}
+		| FORWARD PERSISTENT {
+			if (once(&@1, ONCE_H_FPERSIST,
+			    "forward persistent") == 0)
+				curhost->fwd_persist = 1;
+		}
+		| FORWARD MAXIMUM NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_FMAX, "forward max") == 0 &&
+			    getnum(&@3, $3, 0, 10000, "forward max", &n) == 0)
+				curhost->fwd_max = n;
+			free($3);
+		}
+		| FORWARD CONNECTIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_FCONNS,
+			    "forward connections") == 0 &&
+			    getnum(&@3, $3, 1, 100000, "forward connections",
+			    &n) == 0)
+				curhost->fwd_conns_max = n;
+			free($3);
 		}
 		;
 
@@ -642,6 +743,7 @@ struct keyword {
 /* sorted for bsearch(3); keywords_check() verifies it */
 static const struct keyword keywords[] = {
 	{ "address",		ADDRESS },
+	{ "all",		ALL },
 	{ "allow",		ALLOW },
 	{ "allowed",		ALLOWED },
 	{ "audit",		AUDIT },
@@ -649,7 +751,9 @@ static const struct keyword keywords[] = {
 	{ "call",		CALL },
 	{ "chroot",		CHROOT },
 	{ "claude",		CLAUDE },
+	{ "closed",		CLOSED },
 	{ "concurrent",		CONCURRENT },
+	{ "connections",	CONNECTIONS },
 	{ "control",		CONTROL },
 	{ "database",		DATABASE },
 	{ "day",		DAY },
@@ -659,35 +763,46 @@ static const struct keyword keywords[] = {
 	{ "dir",		DIRECTORY },
 	{ "drain",		DRAIN },
 	{ "exec",		EXEC },
+	{ "fail",		FAIL },
 	{ "file",		FILENAME },
 	{ "forward",		FORWARD },
+	{ "forwards",		FORWARDS },
 	{ "from",		FROM },
 	{ "group",		GROUP },
 	{ "host",		HOST },
 	{ "hosts",		HOSTS },
 	{ "identity",		IDENTITY },
 	{ "include",		INCLUDE },
+	{ "job",		JOB },
 	{ "keep",		KEEP },
 	{ "key",		KEY },
 	{ "known",		KNOWN },
 	{ "limits",		LIMITS },
 	{ "line",		LINE },
+	{ "list",		LIST },
+	{ "listen",		LISTEN },
 	{ "log",		LOG },
 	{ "max",		MAXIMUM },
 	{ "minute",		MINUTE },
 	{ "mode",		MODE },
+	{ "mutating",		MUTATING },
 	{ "output",		OUTPUT },
 	{ "overwrite",		OVERWRITE },
+	{ "pattern",		PATTERN },
 	{ "per",		PER },
 	{ "permission",		PERMISSION },
 	{ "permissions",	PERMISSIONS },
+	{ "persistent",		PERSISTENT },
 	{ "port",		PORT },
 	{ "protect",		PROTECT },
 	{ "quota",		QUOTA },
 	{ "read",		READ },
 	{ "remote",		REMOTE },
+	{ "retain",		RETAIN },
+	{ "retention",		RETENTION },
 	{ "root",		ROOT },
 	{ "rotate",		ROTATE },
+	{ "scan",		SCAN },
 	{ "sessions",		SESSIONS },
 	{ "size",		SIZE },
 	{ "skip",		SKIP },
@@ -1237,6 +1352,55 @@ getnum(const YYLTYPE *loc, const char *s, long long min, long long max,
 	return 0;
 }
 
+/* Seconds, or a number with an s, m, h or d suffix. */
+static int
+getperiod(const YYLTYPE *loc, const char *s, long long min, long long max,
+    const char *what, long long *out)
+{
+	char		 digits[32];
+	const char	*errstr;
+	size_t		 len;
+	long long	 n, mult = 1;
+
+	len = strlen(s);
+	if (len > 0 && !isdigit((unsigned char)s[len - 1])) {
+		switch (s[len - 1]) {
+		case 's':
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			goto bad;
+		}
+		len--;
+	}
+	if (len == 0 || len >= sizeof(digits))
+		goto bad;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (!is_number(digits) || digits[0] == '-')
+		goto bad;
+	n = strtonum(digits, 0, LLONG_MAX / mult, &errstr);
+	if (errstr != NULL || n * mult < min || n * mult > max) {
+		conf_err(loc, "%s %s is out of range (%lld to %lld seconds)",
+		    what, s, min, max);
+		return -1;
+	}
+	*out = n * mult;
+	return 0;
+ bad:
+	conf_err(loc, "%s \"%s\": expected seconds, or a number with s, m,"
+	    " h or d", what, s);
+	return -1;
+}
+
 /* A byte count with an optional K, M, G or T suffix (powers of 1024). */
 static int
 getsize(const YYLTYPE *loc, const char *s, long long min, long long max,
@@ -1346,6 +1510,7 @@ host_begin(const YYLTYPE *loc, const char *name)
 	if ((curhost = config_host_new(conf)) == NULL)
 		fatal("%s", __func__);
 	once_reset(ONCE_H_ADDRESS, ONCE_D_SKIP);
+	once_reset(ONCE_H_FLISTEN, ONCE_H_FCONNS);
 	if (!valid_hostname(name))
 		conf_err(loc, "invalid host name \"%s\" (letters, digits,"
 		    " \".\", \"_\" and \"-\")", name);

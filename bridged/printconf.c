@@ -66,6 +66,7 @@ static void
 print_host(const struct host *h)
 {
 	const struct fwdrule	*fr;
+	const struct strentry	*se;
 	const char		*sep;
 	uint32_t		 bit;
 
@@ -131,6 +132,11 @@ print_host(const struct host *h)
 		printf("\tquota %u per minute\n", h->quota_minute);
 	if (h->quota_day != 0)
 		printf("\tquota %u per day\n", h->quota_day);
+	TAILQ_FOREACH(se, &h->scan_patterns, entry) {
+		printf("\tscan pattern ");
+		print_str(se->s);
+		printf("\n");
+	}
 
 	if (h->has_delegate) {
 		printf("\tdelegate {\n");
@@ -160,6 +166,17 @@ print_host(const struct host *h)
 		print_str(fr->host);
 		printf(" port %u\n", fr->port);
 	}
+	if (h->fwd_listen[0] != '\0') {
+		printf("\tforward listen ");
+		print_str(h->fwd_listen);
+		printf("\n");
+	}
+	if (h->fwd_persist)
+		printf("\tforward persistent\n");
+	if (h->fwd_max != CONF_FWD_HOST_MAX)
+		printf("\tforward max %d\n", h->fwd_max);
+	if (h->fwd_conns_max != CONF_FWD_CONNS_MAX)
+		printf("\tforward connections %d\n", h->fwd_conns_max);
 	printf("}\n");
 }
 
@@ -187,6 +204,23 @@ print_config(struct bridged_conf *conf)
 		print_str(conf->audit_db);
 		printf("\n");
 	}
+	if (conf->audit_fail_all)
+		printf("audit fail closed all\n");
+	if (conf->audit_retain > 0) {
+		/* the largest unit that divides it, as one would write it */
+		if (conf->audit_retain % 86400 == 0)
+			printf("audit retain %lldd\n",
+			    (long long)conf->audit_retain / 86400);
+		else if (conf->audit_retain % 3600 == 0)
+			printf("audit retain %lldh\n",
+			    (long long)conf->audit_retain / 3600);
+		else if (conf->audit_retain % 60 == 0)
+			printf("audit retain %lldm\n",
+			    (long long)conf->audit_retain / 60);
+		else
+			printf("audit retain %llds\n",
+			    (long long)conf->audit_retain);
+	}
 	if (conf->log_file[0] != '\0') {
 		printf("log file ");
 		print_str(conf->log_file);
@@ -201,6 +235,9 @@ print_config(struct bridged_conf *conf)
 		print_str(conf->transfer_root);
 		printf("\n");
 	}
+	/* only when set: the default needs no line of its own */
+	if (conf->job_retention != CONF_JOB_RETENTION)
+		printf("job retention %d\n", conf->job_retention);
 
 	printf("limits {\n\tline size ");
 	print_size(conf->limits.line_max);
@@ -208,7 +245,13 @@ print_config(struct bridged_conf *conf)
 	print_size(conf->limits.output_max);
 	printf("\n\tsessions %d\n", conf->limits.sessions_max);
 	printf("\tdrain timeout %d\n", conf->limits.drain_timeout);
-	printf("\tcall timeout %d\n}\n", conf->limits.call_timeout);
+	printf("\tcall timeout %d\n", conf->limits.call_timeout);
+	/* only when set, so older printouts stay as they were */
+	if (conf->limits.forwards_max != CONF_FWD_SESSION_MAX)
+		printf("\tforwards %d\n", conf->limits.forwards_max);
+	printf("}\n");
+	if (conf->fwd_list_all)
+		printf("forward list all\n");
 
 	TAILQ_FOREACH(h, &conf->hosts, entry) {
 		printf("\n");

@@ -42,6 +42,11 @@ void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
 /* transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
+/* fwdparent.c: IMSG_FWD_LISTEN / IMSG_FWD_CONNECT -> a socket */
+void	parent_fwd_listen(struct imsgev *, struct bridged_conf *,
+	    struct imsg *);
+void	parent_fwd_connect(struct imsgev *, struct bridged_conf *,
+	    struct imsg *);
 
 /* each child's main, in its own file */
 void	frontend_main(struct proc_args *);

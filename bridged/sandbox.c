@@ -141,6 +141,12 @@ static const struct sb_rule sb_frontend_rules[] = {
 static const struct sb_rule sb_sshworker_rules[] = {
 	FSTAT_ONLY,
 	/*
+	 * Local forwards: connections are accepted on listening sockets the
+	 * parent bound and passed; accept gives no new reach, socket(),
+	 * bind() and connect() stay forbidden.
+	 */
+	ALLOW(accept4),
+	/*
 	 * libssh looks into ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts
 	 * to order host key algorithms, whatever the options say.  Our host
 	 * keys come from the parent: such opens fail softly, never succeed.

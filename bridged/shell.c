@@ -1,5 +1,5 @@
 /*
- * shell.c: Bash, BashOutput/TaskOutput and KillShell/TaskStop.
+ * shell.c: Bash, in a persistent shell.
  *
  * Each (MCP session, host) pair has one persistent shell: an exec channel
  * running bash (sh where there is no bash) that reads commands on its
@@ -8,7 +8,7 @@
  *	eval 'COMMAND' </dev/null; printf '\n%s %d %s %s\n' M "$?" "$PWD" M;
  *	printf '\n%s\n' M >&2
  *
- * with the command single-quoted by sh_quote() and M a fresh random
+ * with the command single-quoted by shquote() and M a fresh random
  * 32-hex-digit marker: the command cannot know M, so nothing it prints
  * can end its own output early.  The command is done when the marker
  * line has arrived on both stdout and stderr; the stdout line also
@@ -21,21 +21,17 @@
  *
  * A timeout or a cancellation kills the command's processes: every
  * descendant of the shell, found with ps(1) over a second exec channel,
- * is stopped and then killed.  If the marker still does not arrive (the
- * command was a shell loop), the shell itself is killed and the next
- * command gets a fresh shell and a warning.
+ * is stopped and then killed (killtree.c).  If the marker still does not
+ * arrive (the command was a shell loop), the shell itself is killed and
+ * the next command gets a fresh shell and a warning.
  *
- * Background commands each get their own exec channel: sshd makes every
- * session its own process group, whose id is the pid printed first, and
- * KillShell kills that group.  Their output is buffered here until read.
+ * Background commands (run_in_background) are bgjob.c's.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 
 #include <errno.h>
-#include <limits.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,16 +46,12 @@
 #include "bridged.h"
 #include "log.h"
 #include "ssh.h"
+#include "shell.h"
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
-#define BASH_TIMEOUT_MAX	600000		/* ms */
 #define SHELL_GRACE_MS		3000	/* after the kill, wait for M */
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
-#define JOB_BUF_MAX		(1024 * 1024)	/* unread output kept */
-#define JOBS_MAX		64		/* per session */
-#define TASK_WAIT_DEF		30000		/* ms, TaskOutput block */
-#define KILL_WAIT_MS		3000
 #define SETUP_TIMEOUT		10000		/* ms */
 
 /* which shell runs commands: bash without start files, else sh */
@@ -122,77 +114,9 @@ struct shell {
 	struct event		 ev_proc;
 };
 
-enum job_state {
-	JOB_STARTING = 0,
-	JOB_RUNNING,
-	JOB_EXITED,
-	JOB_KILLED,
-	JOB_LOST,
-};
-
-struct jbuf {
-	char		*data;
-	size_t		 len;
-	size_t		 dropped;
-};
-
-struct job;
-
-struct jobwait {
-	TAILQ_ENTRY(jobwait)	 entry;
-	struct job		*job;
-	struct sshcall		*call;
-	int			 kill;		/* KillShell, else output */
-	regex_t			 re;
-	int			 has_re;
-	struct event		 ev;
-};
-
-struct job {
-	TAILQ_ENTRY(job)	 entry;
-	uint32_t		 sessid;
-	struct sshhost		*host;
-	char			 id[32];
-	char			*command;
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
-	long			 pid;
-	char			 pidbuf[24];	/* first line: the pid */
-	size_t			 pidlen;
-	enum job_state		 state;
-	int			 exitstatus;
-	char			 exitsignal[32];
-	int			 eof;
-	int			 closed;
-	int			 killreq;
-	struct jbuf		 out;
-	struct jbuf		 err;
-	time_t			 started;
-	TAILQ_HEAD(, jobwait)	 waiters;
-	struct event		 ev_proc;
-};
-
-/* a one-shot command whose output nobody reads (kill) */
-struct aux {
-	TAILQ_ENTRY(aux)	 entry;
-	struct sshhost		*host;
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
-	int			 closed;
-	struct event		 ev_proc;
-};
-
-static char	*sh_quote(const char *);
 static void	 obuf_init(struct obuf *, size_t);
 static void	 obuf_add(struct obuf *, const char *, size_t);
 static void	 obuf_free(struct obuf *);
-static char	*utf8_clean(const char *, size_t, size_t *);
-static void	 text_add(char **, size_t *, const char *, size_t);
-static void	 text_addf(char **, size_t *, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
-static int	 arg_timeout(struct sshcall *, const char *, int, int, int *);
-static int	 arg_bool(struct sshcall *, const char *, int, int *);
-static const char *arg_str(struct sshcall *, const char *, int *);
 
 static struct shell *shell_find(uint32_t, struct sshhost *);
 static struct shell *shell_start(uint32_t, struct sshhost *, char *, size_t);
@@ -224,71 +148,9 @@ static void	 bash_cancel(struct sshcall *);
 static json_t	*cmd_result(struct cmd *, const char *, int);
 static void	 marker_new(char *);
 
-static int	 kill_tree(struct sshhost *, long, int);
-static int	 aux_run(struct sshhost *, const char *);
-static int	 aux_data(ssh_session, ssh_channel, void *, uint32_t, int,
-		    void *);
-static void	 aux_close(ssh_session, ssh_channel, void *);
-static void	 aux_proc(int, short, void *);
-static void	 aux_free(struct aux *);
-
-static void	 job_start(struct sshcall *, const char *);
-static struct job *job_find(uint32_t, const char *);
-static void	 jbuf_add(struct jbuf *, const char *, size_t);
-static int	 job_data(ssh_session, ssh_channel, void *, uint32_t, int,
-		    void *);
-static void	 job_eof(ssh_session, ssh_channel, void *);
-static void	 job_closecb(ssh_session, ssh_channel, void *);
-static void	 job_exit_status(ssh_session, ssh_channel, int, void *);
-static void	 job_exit_signal(ssh_session, ssh_channel, const char *, int,
-		    const char *, const char *, void *);
-static void	 job_sched(struct job *);
-static void	 job_proc(int, short, void *);
-static void	 job_dropchannel(struct job *);
-static void	 job_free(struct job *);
-static const char *job_status(struct job *, char *, size_t);
-static void	 job_take(struct jbuf *, regex_t *, char **, size_t *);
-static void	 job_answer(struct jobwait *);
-static struct jobwait *jobwait_new(struct job *, struct sshcall *, int, int);
-static void	 jobwait_free(struct jobwait *);
-static void	 jobwait_timeout(int, short, void *);
-static void	 jobwait_cancel(struct sshcall *);
-static const char *job_idarg(struct sshcall *);
-
 static TAILQ_HEAD(, shell)	 shells = TAILQ_HEAD_INITIALIZER(shells);
-static TAILQ_HEAD(, job)	 jobs = TAILQ_HEAD_INITIALIZER(jobs);
-static TAILQ_HEAD(, aux)	 auxes = TAILQ_HEAD_INITIALIZER(auxes);
-static unsigned int		 job_seq;
 
 /* ---- small pieces ---------------------------------------------------- */
-
-/*
- * The one quoting function for remote shell words: single quotes, in
- * which nothing is special but the single quote itself, written '\''.
- */
-static char *
-sh_quote(const char *s)
-{
-	size_t	 n = 2, i;
-	char	*q, *p;
-
-	for (i = 0; s[i] != '\0'; i++)
-		n += s[i] == '\'' ? 4 : 1;
-	if ((q = malloc(n + 1)) == NULL)
-		fatal(NULL);
-	p = q;
-	*p++ = '\'';
-	for (; *s != '\0'; s++) {
-		if (*s == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-		} else
-			*p++ = *s;
-	}
-	*p++ = '\'';
-	*p = '\0';
-	return q;
-}
 
 static void
 obuf_init(struct obuf *o, size_t cap)
@@ -334,149 +196,6 @@ obuf_free(struct obuf *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/*
- * JSON strings must be UTF-8: invalid bytes (binary output, a cut in the
- * middle of a character) become U+FFFD.
- */
-static char *
-utf8_clean(const char *s, size_t len, size_t *olen)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	char			*o;
-	size_t			 i = 0, j = 0, n, k;
-	unsigned int		 c, min;
-
-	if ((o = malloc(len * 3 + 1)) == NULL)
-		fatal(NULL);
-	while (i < len) {
-		c = p[i];
-		if (c < 0x80) {
-			o[j++] = c;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else
-			goto bad;
-		if (i + n >= len)
-			goto bad;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				goto bad;
-			c = (c << 6) | (p[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			goto bad;
-		memcpy(o + j, p + i, n + 1);
-		j += n + 1;
-		i += n + 1;
-		continue;
- bad:
-		memcpy(o + j, "\xef\xbf\xbd", 3);
-		j += 3;
-		i++;
-	}
-	o[j] = '\0';
-	*olen = j;
-	return o;
-}
-
-static void
-text_add(char **t, size_t *len, const char *p, size_t n)
-{
-	char	*nt;
-
-	if ((nt = realloc(*t, *len + n + 1)) == NULL)
-		fatal(NULL);
-	memcpy(nt + *len, p, n);
-	*len += n;
-	nt[*len] = '\0';
-	*t = nt;
-}
-
-static void
-text_addf(char **t, size_t *len, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, fmt);
-	if ((n = vasprintf(&s, fmt, ap)) == -1)
-		fatal(NULL);
-	va_end(ap);
-	text_add(t, len, s, n);
-	free(s);
-}
-
-/* a milliseconds argument: absent = def, else 1..max */
-static int
-arg_timeout(struct sshcall *call, const char *name, int def, int max,
-    int *ms)
-{
-	json_t	*v = json_object_get(call->args, name);
-	double	 d;
-
-	*ms = def;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_number(v)) {
-		sshcall_text(call, 1, "%s must be a number of milliseconds",
-		    name);
-		return -1;
-	}
-	d = json_number_value(v);
-	if (!(d >= 1 && d <= max)) {
-		sshcall_text(call, 1, "%s must be between 1 and %d"
-		    " milliseconds", name, max);
-		return -1;
-	}
-	*ms = (int)d;
-	return 0;
-}
-
-static int
-arg_bool(struct sshcall *call, const char *name, int def, int *b)
-{
-	json_t	*v = json_object_get(call->args, name);
-
-	*b = def;
-	if (v == NULL || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v)) {
-		sshcall_text(call, 1, "%s must be true or false", name);
-		return -1;
-	}
-	*b = json_is_true(v);
-	return 0;
-}
-
-/* a string argument or NULL; *bad set when present but not a string */
-static const char *
-arg_str(struct sshcall *call, const char *name, int *bad)
-{
-	json_t	*v = json_object_get(call->args, name);
-
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v)) {
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
 static void
 marker_new(char *m)
 {
@@ -497,10 +216,10 @@ shell_bash(struct sshcall *call)
 	struct shell	*sh;
 	struct cmd	*c;
 	const char	*command;
-	char		 err[512];
+	char		 err[ERRSZ];
 	int		 bad = 0, ms, bg;
 
-	command = arg_str(call, "command", &bad);
+	command = arg_optstr(call->args, "command", &bad);
 	if (bad || command == NULL) {
 		sshcall_text(call, 1, "command must be a string");
 		return;
@@ -515,14 +234,17 @@ shell_bash(struct sshcall *call)
 		sshcall_text(call, 1, "command contains a NUL byte");
 		return;
 	}
-	(void)arg_str(call, "description", &bad);
+	(void)arg_optstr(call->args, "description", &bad);
 	if (bad) {
 		sshcall_text(call, 1, "description must be a string");
 		return;
 	}
-	if (arg_timeout(call, "timeout", BASH_TIMEOUT_DEF, BASH_TIMEOUT_MAX,
-	    &ms) == -1 || arg_bool(call, "run_in_background", 0, &bg) == -1)
+	if (arg_ms(call->args, "timeout", BASH_TIMEOUT_DEF, BASH_TIMEOUT_MAX,
+	    &ms, err) == -1 || arg_bool(call->args, "run_in_background", 0,
+	    &bg, err) == -1) {
+		sshcall_text(call, 1, "%s", err);
 		return;
+	}
 	/* the frontend checked the capability; so do we */
 	if (call->host->conf == NULL ||
 	    (call->host->conf->caps & CAP_EXEC) == 0) {
@@ -531,7 +253,7 @@ shell_bash(struct sshcall *call)
 		return;
 	}
 	if (bg) {
-		job_start(call, command);
+		bgjob_start(call, command);
 		return;
 	}
 
@@ -574,16 +296,13 @@ static struct shell *
 shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 {
 	struct shell	*sh;
+	struct sbuf	 setup = { 0 };
 	ssh_channel	 ch;
-	char		*q, *setup;
+	char		 why[1024];
 
-	if ((ch = ssh_channel_new(host->session)) == NULL ||
-	    ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_channel_request_exec(ch, SHELL_EXEC) != SSH_OK) {
+	if ((ch = sshconn_exec(host, SHELL_EXEC, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "host \"%s\": cannot start a shell: %s",
-		    host->name, ssh_get_error(host->session));
-		if (ch != NULL)
-			ssh_channel_free(ch);
+		    host->name, why);
 		return NULL;
 	}
 	if ((sh = shell_find(sessid, host)) == NULL) {
@@ -611,16 +330,13 @@ shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 	ssh_set_channel_callbacks(ch, &sh->cb);
 	host->st.channels++;
 
+	sb_str(&setup, "printf '%s\\n' \"$$\"");
 	if (host->conf->base_dir[0] != '\0') {
-		q = sh_quote(host->conf->base_dir);
-		if (asprintf(&setup, "printf '%%s\\n' \"$$\"; cd -- %s", q) ==
-		    -1)
-			fatal(NULL);
-		free(q);
-	} else if ((setup = strdup("printf '%s\\n' \"$$\"")) == NULL)
-		fatal(NULL);
-	(void)cmd_new(sh, NULL, setup, SETUP_TIMEOUT, 1);
-	free(setup);
+		sb_str(&setup, "; cd -- ");
+		shquote(&setup, host->conf->base_dir);
+	}
+	(void)cmd_new(sh, NULL, setup.p, SETUP_TIMEOUT, 1);
+	sb_free(&setup);
 	return sh;
 }
 
@@ -655,8 +371,8 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
     int first)
 {
 	struct cmd	*c;
+	struct sbuf	 line = { 0 };
 	struct timeval	 tv;
-	char		*q;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal(NULL);
@@ -665,12 +381,12 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 	c->timeout_ms = ms;
 	c->status = -1;
 	marker_new(c->marker);
-	q = sh_quote(command);
-	if (asprintf(&c->line, "eval %s </dev/null; printf '\\n%%s %%d %%s"
-	    " %%s\\n' %s \"$?\" \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n", q,
-	    c->marker, c->marker, c->marker) == -1)
-		fatal(NULL);
-	free(q);
+	sb_str(&line, "eval ");
+	shquote(&line, command);
+	sb_printf(&line, " </dev/null; printf '\\n%%s %%d %%s %%s\\n' %s \"$?\""
+	    " \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n", c->marker, c->marker,
+	    c->marker);
+	c->line = line.p;	/* freed with c */
 	obuf_init(&c->out, ssh_output_max());
 	obuf_init(&c->err, ssh_output_max());
 	evtimer_set(&c->ev_timeout, cmd_timeout, c);
@@ -888,7 +604,7 @@ shell_died(struct shell *sh, const char *why)
 {
 	struct sshhost	*host = sh->host;
 	struct cmd	*c, *next;
-	char		 err[512];
+	char		 err[ERRSZ];
 
 	shell_dropchannel(sh);
 	if ((c = TAILQ_FIRST(&sh->cmds)) != NULL && c->sent) {
@@ -1025,10 +741,9 @@ cmd_finish(struct cmd *c)
 static json_t *
 cmd_result(struct cmd *c, const char *note, int iserr)
 {
-	size_t	 max = ssh_output_max(), oshow, eshow, olen, elen, n;
-	char	*t = NULL, *u;
-	size_t	 tlen = 0;
-	json_t	*r;
+	struct sbuf	 t = { 0 };
+	size_t		 max = ssh_output_max(), oshow, eshow, olen, elen;
+	json_t		*r;
 
 	olen = c->outlen;
 	elen = c->errlen;
@@ -1040,36 +755,32 @@ cmd_result(struct cmd *c, const char *note, int iserr)
 		if (oshow > max - eshow)
 			oshow = max - eshow;
 	}
-	text_add(&t, &tlen, "", 0);
+	sb_add(&t, "", 0);
 	if (oshow > 0) {
-		u = utf8_clean(c->out.head, oshow, &n);
-		text_add(&t, &tlen, u, n);
-		free(u);
-		if (t[tlen - 1] != '\n')
-			text_add(&t, &tlen, "\n", 1);
+		utf8_clean(&t, c->out.head, oshow, 1);
+		if (t.p[t.len - 1] != '\n')
+			sb_add(&t, "\n", 1);
 	}
 	if (oshow < olen)
-		text_addf(&t, &tlen, "[stdout cut: %zu bytes in all, the"
+		sb_printf(&t, "[stdout cut: %zu bytes in all, the"
 		    " first %zu are shown; redirect the output to a file and"
 		    " Read it in parts]\n", olen, oshow);
 	if (elen > 0) {
-		text_add(&t, &tlen, "stderr:\n", 8);
-		u = utf8_clean(c->err.head, eshow, &n);
-		text_add(&t, &tlen, u, n);
-		free(u);
-		if (eshow > 0 && t[tlen - 1] != '\n')
-			text_add(&t, &tlen, "\n", 1);
+		sb_str(&t, "stderr:\n");
+		utf8_clean(&t, c->err.head, eshow, 1);
+		if (eshow > 0 && t.p[t.len - 1] != '\n')
+			sb_add(&t, "\n", 1);
 		if (eshow < elen)
-			text_addf(&t, &tlen, "[stderr cut: %zu bytes in all,"
+			sb_printf(&t, "[stderr cut: %zu bytes in all,"
 			    " the first %zu are shown]\n", elen, eshow);
 	}
 	if (note != NULL)
-		text_addf(&t, &tlen, "%s", note);
+		sb_printf(&t, "%s", note);
 	else
-		text_addf(&t, &tlen, "exit status: %d", c->status);
+		sb_printf(&t, "exit status: %d", c->status);
 	r = json_pack("{s:[{s:s, s:s%}], s:b}", "content", "type", "text",
-	    "text", t, tlen, "isError", iserr);
-	free(t);
+	    "text", t.p, t.len, "isError", iserr);
+	sb_free(&t);
 	if (r == NULL)
 		fatalx("%s: json_pack", __func__);
 	return r;
@@ -1144,610 +855,15 @@ cmd_grace(int fd, short event, void *arg)
 		return;
 	shell_died(sh, "the shell did not come back and was killed");
 }
-
-/* ---- one-shot commands ------------------------------------------------ */
-
-/*
- * Kill the descendants of pid (and pid itself with self): list them with
- * ps, stop them so none can fork, list again for those born meanwhile,
- * and kill them all.  Runs on its own exec channel; nobody waits for it.
- */
-static int
-kill_tree(struct sshhost *host, long pid, int self)
+/* where the session's shell is, for a background command to start in */
+const char *
+shell_cwd(uint32_t sessid, struct sshhost *host)
 {
-	char	*cmd;
-	int	 rc;
-
-	if (asprintf(&cmd, "p=%ld; t() { ps -A -o pid= -o ppid= 2>/dev/null"
-	    " | awk -v r=\"$p\" -v self=%d '{ pp[$1] = $2 } END { s[r] = 1;"
-	    " do { c = 0; for (x in pp) if (!(x in s) && (pp[x] in s)) {"
-	    " s[x] = 1; c = 1 } } while (c); for (x in s) if (self ||"
-	    " x != r) printf \"%%s \", x }'; }; k=$(t); [ -n \"$k\" ] &&"
-	    " kill -STOP $k 2>/dev/null; k=\"$k $(t)\"; kill -KILL $k"
-	    " 2>/dev/null; exit 0", pid, self) == -1)
-		fatal(NULL);
-	rc = aux_run(host, cmd);
-	free(cmd);
-	return rc;
-}
-
-static int
-aux_run(struct sshhost *host, const char *cmd)
-{
-	struct aux	*a;
-	ssh_channel	 ch;
-
-	if ((ch = ssh_channel_new(host->session)) == NULL ||
-	    ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
-		log_warnx("host \"%s\": cannot run a kill command: %s",
-		    host->name, ssh_get_error(host->session));
-		if (ch != NULL)
-			ssh_channel_free(ch);
-		return -1;
-	}
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatal(NULL);
-	a->host = host;
-	a->ch = ch;
-	ssh_callbacks_init(&a->cb);
-	a->cb.userdata = a;
-	a->cb.channel_data_function = aux_data;
-	a->cb.channel_close_function = aux_close;
-	ssh_set_channel_callbacks(ch, &a->cb);
-	evtimer_set(&a->ev_proc, aux_proc, a);
-	TAILQ_INSERT_TAIL(&auxes, a, entry);
-	host->st.channels++;
-	(void)ssh_channel_send_eof(ch);
-	return 0;
-}
-
-static int
-aux_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
-    int is_stderr, void *arg)
-{
-	return len;
-}
-
-static void
-aux_close(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct aux	*a = arg;
-	struct timeval	 tv = { 0, 0 };
-
-	a->closed = 1;
-	evtimer_add(&a->ev_proc, &tv);
-}
-
-static void
-aux_proc(int fd, short event, void *arg)
-{
-	aux_free(arg);
-}
-
-static void
-aux_free(struct aux *a)
-{
-	evtimer_del(&a->ev_proc);
-	ssh_remove_channel_callbacks(a->ch, &a->cb);
-	ssh_channel_free(a->ch);
-	if (a->host->st.channels > 0)
-		a->host->st.channels--;
-	TAILQ_REMOVE(&auxes, a, entry);
-	free(a);
-}
-
-/* ---- background commands ---------------------------------------------- */
-
-static void
-job_start(struct sshcall *call, const char *command)
-{
-	struct sshhost	*host = call->host;
 	struct shell	*sh;
-	struct job	*j, *old = NULL;
-	ssh_channel	 ch;
-	const char	*cwd;
-	char		*qcwd, *qcmd, *cmd;
-	int		 n = 0;
 
-	TAILQ_FOREACH(j, &jobs, entry) {
-		if (j->sessid != call->sessid)
-			continue;
-		n++;
-		if (old == NULL && j->state > JOB_RUNNING &&
-		    TAILQ_EMPTY(&j->waiters))
-			old = j;
-	}
-	if (n >= JOBS_MAX) {
-		if (old == NULL) {
-			sshcall_text(call, 1, "too many background commands"
-			    " in this session (%d); stop some with KillShell",
-			    JOBS_MAX);
-			return;
-		}
-		job_free(old);
-	}
-
-	/* start where the session's shell is, when it has one */
-	sh = shell_find(call->sessid, host);
-	cwd = sh != NULL && sh->cwd[0] != '\0' ? sh->cwd :
-	    host->conf->base_dir;
-	qcwd = sh_quote(cwd[0] != '\0' ? cwd : ".");
-	qcmd = sh_quote(command);
-	if (asprintf(&cmd, "printf '%%s\\n' \"$$\"; cd -- %s || exit 126;"
-	    " command -v bash >/dev/null 2>&1 && exec bash --noprofile"
-	    " --norc -c %s </dev/null; exec sh -c %s </dev/null", qcwd, qcmd,
-	    qcmd) == -1)
-		fatal(NULL);
-	free(qcwd);
-	free(qcmd);
-
-	if ((ch = ssh_channel_new(host->session)) == NULL ||
-	    ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
-		free(cmd);
-		if (ch != NULL)
-			ssh_channel_free(ch);
-		sshcall_text(call, 1, "host \"%s\": cannot start a background"
-		    " command: %s", host->name, ssh_get_error(host->session));
-		(void)sshconn_check(host);
-		return;
-	}
-	free(cmd);
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->command = strdup(command)) == NULL)
-		fatal(NULL);
-	j->sessid = call->sessid;
-	j->host = host;
-	snprintf(j->id, sizeof(j->id), "bash_%u", ++job_seq);
-	j->ch = ch;
-	j->state = JOB_STARTING;
-	j->exitstatus = -1;
-	j->started = time(NULL);
-	TAILQ_INIT(&j->waiters);
-	evtimer_set(&j->ev_proc, job_proc, j);
-	ssh_callbacks_init(&j->cb);
-	j->cb.userdata = j;
-	j->cb.channel_data_function = job_data;
-	j->cb.channel_eof_function = job_eof;
-	j->cb.channel_close_function = job_closecb;
-	j->cb.channel_exit_status_function = job_exit_status;
-	j->cb.channel_exit_signal_function = job_exit_signal;
-	ssh_set_channel_callbacks(ch, &j->cb);
-	(void)ssh_channel_send_eof(ch);
-	host->st.channels++;
-	TAILQ_INSERT_TAIL(&jobs, j, entry);
-	sshcall_text(call, 0, "Command running in background with ID: %s",
-	    j->id);
-}
-
-static struct job *
-job_find(uint32_t sessid, const char *id)
-{
-	struct job	*j;
-
-	TAILQ_FOREACH(j, &jobs, entry)
-		if (j->sessid == sessid && strcmp(j->id, id) == 0)
-			return j;
+	if ((sh = shell_find(sessid, host)) != NULL && sh->cwd[0] != '\0')
+		return sh->cwd;
 	return NULL;
-}
-
-/* keep the newest JOB_BUF_MAX bytes; count what had to go */
-static void
-jbuf_add(struct jbuf *b, const char *p, size_t n)
-{
-	size_t	 drop;
-
-	if (n > JOB_BUF_MAX) {
-		b->dropped += b->len + n - JOB_BUF_MAX;
-		p += n - JOB_BUF_MAX;
-		n = JOB_BUF_MAX;
-		b->len = 0;
-	}
-	if (b->data == NULL && (b->data = malloc(JOB_BUF_MAX)) == NULL)
-		fatal(NULL);
-	if (b->len + n > JOB_BUF_MAX) {
-		drop = b->len + n - JOB_BUF_MAX;
-		memmove(b->data, b->data + drop, b->len - drop);
-		b->len -= drop;
-		b->dropped += drop;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static int
-job_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
-    int is_stderr, void *arg)
-{
-	struct job	*j = arg;
-	const char	*p = data, *nl, *errstr;
-	size_t		 n = len, k;
-
-	if (!is_stderr && j->state == JOB_STARTING) {
-		/* the first line is the process (group) id */
-		nl = memchr(p, '\n', n);
-		k = nl != NULL ? (size_t)(nl - p) : n;
-		if (j->pidlen + k >= sizeof(j->pidbuf))
-			k = sizeof(j->pidbuf) - 1 - j->pidlen;
-		memcpy(j->pidbuf + j->pidlen, p, k);
-		j->pidlen += k;
-		if (nl == NULL)
-			return len;
-		j->pidbuf[j->pidlen] = '\0';
-		j->pid = strtonum(j->pidbuf, 2, INT_MAX, &errstr);
-		if (errstr != NULL)
-			j->pid = 0;
-		j->state = JOB_RUNNING;
-		n -= nl + 1 - p;
-		p = nl + 1;
-	}
-	if (n > 0)
-		jbuf_add(is_stderr ? &j->err : &j->out, p, n);
-	return len;
-}
-
-static void
-job_eof(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct job	*j = arg;
-
-	j->eof = 1;
-}
-
-static void
-job_closecb(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct job	*j = arg;
-
-	j->closed = 1;
-	job_sched(j);
-}
-
-static void
-job_exit_status(ssh_session s, ssh_channel ch, int status, void *arg)
-{
-	struct job	*j = arg;
-
-	j->exitstatus = status;
-}
-
-static void
-job_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
-    const char *msg, const char *lang, void *arg)
-{
-	struct job	*j = arg;
-
-	strlcpy(j->exitsignal, sig ? sig : "?", sizeof(j->exitsignal));
-}
-
-static void
-job_sched(struct job *j)
-{
-	struct timeval	 tv = { 0, 0 };
-
-	evtimer_add(&j->ev_proc, &tv);
-}
-
-static void
-job_dropchannel(struct job *j)
-{
-	if (j->ch == NULL)
-		return;
-	ssh_remove_channel_callbacks(j->ch, &j->cb);
-	ssh_channel_free(j->ch);
-	j->ch = NULL;
-	if (j->host->st.channels > 0)
-		j->host->st.channels--;
-}
-
-/* the job's channel closed: it has finished; tell who waits */
-static void
-job_proc(int fd, short event, void *arg)
-{
-	struct job	*j = arg;
-	struct jobwait	*w;
-
-	if (!j->closed || j->ch == NULL)
-		return;
-	job_dropchannel(j);
-	if (j->exitsignal[0] != '\0' || j->killreq)
-		j->state = JOB_KILLED;
-	else
-		j->state = JOB_EXITED;
-	while ((w = TAILQ_FIRST(&j->waiters)) != NULL)
-		job_answer(w);
-}
-
-static const char *
-job_status(struct job *j, char *buf, size_t len)
-{
-	switch (j->state) {
-	case JOB_STARTING:
-	case JOB_RUNNING:
-		snprintf(buf, len, "running");
-		break;
-	case JOB_EXITED:
-		if (j->exitstatus >= 0)
-			snprintf(buf, len, "exited with status %d",
-			    j->exitstatus);
-		else
-			snprintf(buf, len, "exited");
-		break;
-	case JOB_KILLED:
-		snprintf(buf, len, "killed%s%s", j->exitsignal[0] ?
-		    " by signal " : "", j->exitsignal);
-		break;
-	case JOB_LOST:
-		snprintf(buf, len, "unknown: the connection to host \"%s\""
-		    " was lost", j->host->name);
-		break;
-	}
-	return buf;
-}
-
-/* move the unread lines of b that match into the text; empty b */
-static void
-job_take(struct jbuf *b, regex_t *re, char **t, size_t *tlen)
-{
-	char	*u, *line, *nl, *end;
-	size_t	 n;
-
-	if (b->len == 0)
-		return;
-	if (re == NULL) {
-		u = utf8_clean(b->data, b->len, &n);
-		text_add(t, tlen, u, n);
-		free(u);
-	} else {
-		u = utf8_clean(b->data, b->len, &n);
-		end = u + n;
-		for (line = u; line < end; line = nl + 1) {
-			if ((nl = memchr(line, '\n', end - line)) == NULL)
-				nl = end;
-			*nl = '\0';
-			if (regexec(re, line, 0, NULL, 0) == 0) {
-				text_add(t, tlen, line, strlen(line));
-				text_add(t, tlen, "\n", 1);
-			}
-		}
-		free(u);
-	}
-	if (*tlen > 0 && (*t)[*tlen - 1] != '\n')
-		text_add(t, tlen, "\n", 1);
-	b->len = 0;
-}
-
-/* answer a BashOutput/TaskOutput or KillShell waiter */
-static void
-job_answer(struct jobwait *w)
-{
-	struct job	*j = w->job;
-	struct sshcall	*call = w->call;
-	char		 st[128], *t = NULL;
-	size_t		 tlen = 0, dropped;
-	int		 iserr = 0;
-
-	text_add(&t, &tlen, "", 0);
-	job_status(j, st, sizeof(st));
-	if (w->kill) {
-		if (j->state == JOB_KILLED || j->state == JOB_EXITED)
-			text_addf(&t, &tlen, "%s (%s): %s", j->id, j->command,
-			    st);
-		else {
-			text_addf(&t, &tlen, "%s: the kill was sent but the"
-			    " command is still %s", j->id, st);
-			iserr = 1;
-		}
-	} else {
-		text_addf(&t, &tlen, "status: %s\n", st);
-		dropped = j->out.dropped + j->err.dropped;
-		if (dropped > 0)
-			text_addf(&t, &tlen, "[%zu bytes of output were"
-			    " dropped: at most %d bytes are kept between"
-			    " reads]\n", dropped, JOB_BUF_MAX);
-		j->out.dropped = j->err.dropped = 0;
-		if (j->out.len > 0) {
-			text_add(&t, &tlen, "stdout:\n", 8);
-			job_take(&j->out, w->has_re ? &w->re : NULL, &t,
-			    &tlen);
-		}
-		if (j->err.len > 0) {
-			text_add(&t, &tlen, "stderr:\n", 8);
-			job_take(&j->err, w->has_re ? &w->re : NULL, &t,
-			    &tlen);
-		}
-		if (tlen > ssh_output_max() + 1024) {
-			/* rare: a megabyte unread; show the end */
-			memmove(t, t + tlen - ssh_output_max(),
-			    ssh_output_max());
-			tlen = ssh_output_max();
-			t[tlen] = '\0';
-			text_addf(&t, &tlen, "\n[output cut to the last %zu"
-			    " bytes]", ssh_output_max());
-		}
-	}
-	jobwait_free(w);
-	call->state = NULL;
-	call->cancel = NULL;
-	sshcall_text(call, iserr, "%s", t);
-	free(t);
-}
-
-static void
-jobwait_free(struct jobwait *w)
-{
-	evtimer_del(&w->ev);
-	TAILQ_REMOVE(&w->job->waiters, w, entry);
-	if (w->has_re)
-		regfree(&w->re);
-	free(w);
-}
-
-static void
-jobwait_timeout(int fd, short event, void *arg)
-{
-	job_answer(arg);
-}
-
-static void
-jobwait_cancel(struct sshcall *call)
-{
-	struct jobwait	*w = call->state;
-
-	if (w != NULL)
-		job_answer(w);
-}
-
-static struct jobwait *
-jobwait_new(struct job *j, struct sshcall *call, int kill, int ms)
-{
-	struct jobwait	*w;
-	struct timeval	 tv;
-
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		fatal(NULL);
-	w->job = j;
-	w->call = call;
-	w->kill = kill;
-	evtimer_set(&w->ev, jobwait_timeout, w);
-	TAILQ_INSERT_TAIL(&j->waiters, w, entry);
-	if (ms > 0) {
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		evtimer_add(&w->ev, &tv);
-		call->state = w;
-		call->cancel = jobwait_cancel;
-	}
-	return w;
-}
-
-/* the id of a background command, under any of its parameter names */
-static const char *
-job_idarg(struct sshcall *call)
-{
-	const char	*names[] = { "bash_id", "task_id", "shell_id" };
-	const char	*id;
-	size_t		 i;
-	int		 bad = 0;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		id = arg_str(call, names[i], &bad);
-		if (bad) {
-			sshcall_text(call, 1, "%s must be a string",
-			    names[i]);
-			return NULL;
-		}
-		if (id != NULL)
-			return id;
-	}
-	sshcall_text(call, 1, "which background command? give its id"
-	    " (bash_id, task_id or shell_id), e.g. \"bash_1\"");
-	return NULL;
-}
-
-/* BashOutput(bash_id, filter?), TaskOutput(task_id, block?, timeout?) */
-void
-shell_output(struct sshcall *call)
-{
-	struct jobwait	*w;
-	struct job	*j;
-	const char	*id, *filter;
-	char		 ebuf[128];
-	int		 bad = 0, block, ms, rc;
-	regex_t		 re;
-
-	if ((id = job_idarg(call)) == NULL)
-		return;
-	if ((j = job_find(call->sessid, id)) == NULL) {
-		sshcall_text(call, 1, "no background command \"%s\" in this"
-		    " session", id);
-		return;
-	}
-	filter = arg_str(call, "filter", &bad);
-	if (bad) {
-		sshcall_text(call, 1, "filter must be a string (a regular"
-		    " expression)");
-		return;
-	}
-	if (arg_bool(call, "block", strcmp(call->tool, "TaskOutput") == 0,
-	    &block) == -1 || arg_timeout(call, "timeout", TASK_WAIT_DEF,
-	    BASH_TIMEOUT_MAX, &ms) == -1)
-		return;
-	if (filter != NULL && (rc = regcomp(&re, filter, REG_EXTENDED |
-	    REG_NOSUB)) != 0) {
-		regerror(rc, &re, ebuf, sizeof(ebuf));
-		sshcall_text(call, 1, "filter: %s", ebuf);
-		return;
-	}
-	w = jobwait_new(j, call, 0, block && j->state <= JOB_RUNNING ? ms :
-	    0);
-	if (filter != NULL) {
-		w->re = re;
-		w->has_re = 1;
-	}
-	if (!(block && j->state <= JOB_RUNNING))
-		job_answer(w);
-}
-
-/* KillShell(shell_id), TaskStop(task_id | shell_id) */
-void
-shell_kill(struct sshcall *call)
-{
-	struct job	*j;
-	const char	*id;
-	char		 st[128], *cmd;
-
-	if ((id = job_idarg(call)) == NULL)
-		return;
-	if ((j = job_find(call->sessid, id)) == NULL) {
-		sshcall_text(call, 1, "no background command \"%s\" in this"
-		    " session", id);
-		return;
-	}
-	if (j->state > JOB_RUNNING) {
-		sshcall_text(call, 1, "%s is not running: %s", j->id,
-		    job_status(j, st, sizeof(st)));
-		return;
-	}
-	j->killreq = 1;
-	if (j->pid == 0) {
-		/* not started far enough to know its group: hang up */
-		job_dropchannel(j);
-		j->state = JOB_KILLED;
-		sshcall_text(call, 0, "%s (%s): stopped before it started",
-		    j->id, j->command);
-		return;
-	}
-	/* the group sshd made for the session; then the leader itself */
-	if (asprintf(&cmd, "kill -KILL -- -%ld 2>/dev/null; kill -KILL %ld"
-	    " 2>/dev/null; exit 0", j->pid, j->pid) == -1)
-		fatal(NULL);
-	if (aux_run(j->host, cmd) == -1) {
-		free(cmd);
-		sshcall_text(call, 1, "%s: cannot send the kill: %s", j->id,
-		    ssh_get_error(j->host->session));
-		(void)sshconn_check(j->host);
-		return;
-	}
-	free(cmd);
-	(void)jobwait_new(j, call, 1, KILL_WAIT_MS);
-}
-
-static void
-job_free(struct job *j)
-{
-	struct jobwait	*w;
-
-	while ((w = TAILQ_FIRST(&j->waiters)) != NULL)
-		job_answer(w);
-	job_dropchannel(j);
-	evtimer_del(&j->ev_proc);
-	TAILQ_REMOVE(&jobs, j, entry);
-	free(j->out.data);
-	free(j->err.data);
-	free(j->command);
-	free(j);
 }
 
 /* ---- session and connection ends --------------------------------------- */
@@ -1757,8 +873,6 @@ void
 shell_session_end(uint32_t sessid)
 {
 	struct shell	*sh, *nsh;
-	struct job	*j, *nj;
-	char		*cmd;
 
 	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh) {
 		if (sh->sessid != sessid)
@@ -1767,18 +881,26 @@ shell_session_end(uint32_t sessid)
 			(void)kill_tree(sh->host, sh->pid, 1);
 		shell_free(sh, "the MCP session ended");
 	}
-	TAILQ_FOREACH_SAFE(j, &jobs, entry, nj) {
-		if (j->sessid != sessid)
-			continue;
-		if (j->ch != NULL && j->pid != 0) {
-			if (asprintf(&cmd, "kill -KILL -- -%ld 2>/dev/null;"
-			    " exit 0", j->pid) == -1)
-				fatal(NULL);
-			(void)aux_run(j->host, cmd);
-			free(cmd);
-		}
-		job_free(j);
+	bgjob_session_end(sessid);
+}
+
+/*
+ * The worker is going away: what it started on the hosts goes with it.
+ * Returns how many kills were sent; their channels need the event loop
+ * for a moment more.
+ */
+int
+shell_shutdown(void)
+{
+	struct shell	*sh;
+	int		 n = 0;
+
+	while ((sh = TAILQ_FIRST(&shells)) != NULL) {
+		if (sh->ch != NULL && sh->pid != 0)
+			n++;
+		shell_session_end(sh->sessid);
 	}
+	return n + bgjob_shutdown();
 }
 
 /* the connection died (or is being closed): nothing on it survives */
@@ -1786,8 +908,6 @@ void
 shell_host_lost(struct sshhost *host)
 {
 	struct shell	*sh, *nsh;
-	struct job	*j;
-	struct aux	*a, *na;
 	char		 why[256];
 
 	snprintf(why, sizeof(why), "the connection to host \"%s\" was lost"
@@ -1795,17 +915,6 @@ shell_host_lost(struct sshhost *host)
 	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh)
 		if (sh->host == host)
 			shell_free(sh, why);
-	TAILQ_FOREACH(j, &jobs, entry) {
-		if (j->host != host || j->ch == NULL)
-			continue;
-		job_dropchannel(j);
-		evtimer_del(&j->ev_proc);
-		if (j->state <= JOB_RUNNING)
-			j->state = JOB_LOST;
-		while (!TAILQ_EMPTY(&j->waiters))
-			job_answer(TAILQ_FIRST(&j->waiters));
-	}
-	TAILQ_FOREACH_SAFE(a, &auxes, entry, na)
-		if (a->host == host)
-			aux_free(a);
+	bgjob_host_lost(host);
+	kill_host_lost(host);
 }

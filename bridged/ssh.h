@@ -1,6 +1,9 @@
 /*
- * ssh.h: the parts of the ssh worker (sshworker.c, sshconn.c, shell.c,
- * files.c) and what they offer each other.
+ * ssh.h: the parts of the ssh worker and what they offer each other:
+ * sshworker.c (the process), sshconn.c (connections), the shell tools
+ * (shell.c, bgjob.c, killtree.c; see shell.h), the file tools (rfile.c,
+ * fread.c, fedit.c, finfo.c, fsearch.c, ftransfer.c; see files.h) and
+ * the small pieces every tool uses (text.c, shquote.c, toolarg.c).
  *
  * A remote tool call arrives from the frontend as a struct sshcall.  The
  * worker looks the tool up in its table (sshworker.c), makes sure the
@@ -16,6 +19,7 @@
 
 #include <sys/queue.h>
 
+#include <limits.h>
 #include <stdint.h>
 
 #include <event.h>
@@ -81,17 +85,64 @@ void	 sshconn_keydata(struct imsg *);	/* IMSG_SSH_KEYDATA */
 /* an operation on the session failed: is the connection gone? */
 int	 sshconn_check(struct sshhost *);
 sftp_session sshconn_sftp(struct sshhost *, char *, size_t);
+/* an exec channel running cmd; NULL with the reason in err when not */
+ssh_channel sshconn_exec(struct sshhost *, const char *, char *, size_t);
 void	 sshconn_hostgone(struct sshhost *);	/* removed by reload */
 
-/* shell.c: Bash, BashOutput/TaskOutput, KillShell/TaskStop */
+/* text.c: a growable byte string, NUL-terminated once anything is added */
+struct sbuf {
+	char	*p;
+	size_t	 len;
+	size_t	 size;
+};
+void	 sb_add(struct sbuf *, const void *, size_t);
+void	 sb_str(struct sbuf *, const char *);
+void	 sb_printf(struct sbuf *, const char *, ...)
+	    __attribute__((__format__ (printf, 2, 3)));
+void	 sb_free(struct sbuf *);
+int	 utf8_valid(const unsigned char *, size_t, int);
+/* append, invalid bytes (and NULs unless kept) turned into U+FFFD */
+void	 utf8_clean(struct sbuf *, const char *, size_t, int);
+size_t	 utf8_cut(const char *, size_t, size_t);
+
+/* shquote.c: the one quoting function for remote shell words */
+void	 shquote(struct sbuf *, const char *);
+
+/* toolarg.c: tool arguments; 0 ok, -1 with a message in err */
+#define ERRSZ		(PATH_MAX + 512)
+int	 args_object(struct sshcall *);		/* 0: not an object, answered */
+int	 arg_str(json_t *, const char *, int, const char **, char *);
+int	 arg_int(json_t *, const char *, long long, long long, long long,
+	    long long *, char *);
+int	 arg_bool(json_t *, const char *, int, int *, char *);
+int	 arg_path(struct sshcall *, json_t *, const char *, int, char *,
+	    char *);
+int	 arg_ms(json_t *, const char *, int, int, int *, char *);
+const char *arg_optstr(json_t *, const char *, int *);
+
+/* shell.c: Bash; bgjob.c: BashOutput/TaskOutput, KillShell/TaskStop */
 void	 shell_bash(struct sshcall *);
 void	 shell_output(struct sshcall *);
 void	 shell_kill(struct sshcall *);
 void	 shell_session_end(uint32_t);
+int	 shell_shutdown(void);		/* SIGTERM: kill remote work */
 void	 shell_host_lost(struct sshhost *);	/* connection died */
 
-/* files.c: Read, Write, Edit, MultiEdit, MultiRead, FileStat, ListDir,
- * Glob, Grep, Upload, Download */
+/* delegate.c: ask_claude and the job_* tools (jobs outlive sessions) */
+void	 delegate_ask(struct sshcall *);
+void	 delegate_job_status(struct sshcall *);
+void	 delegate_job_wait(struct sshcall *);
+void	 delegate_job_cancel(struct sshcall *);
+void	 delegate_job_list(struct sshcall *);
+int	 delegate_hostless(const char *);	/* runs with host NULL */
+void	 delegate_ctl_list(uint32_t, int);	/* IMSG_SSH_DELEGATIONS */
+void	 delegate_ctl_kill(uint32_t, uint32_t);	/* IMSG_SSH_DELEG_KILL */
+void	 delegate_host_lost(struct sshhost *);	/* connection died */
+int	 delegate_shutdown(void);		/* SIGTERM: kill them all */
+
+/* the file tools: fread.c Read, MultiRead; fedit.c Write, Edit,
+ * MultiEdit; finfo.c FileStat, ListDir; fsearch.c Glob, Grep;
+ * ftransfer.c Upload, Download */
 void	 files_read(struct sshcall *);
 void	 files_multiread(struct sshcall *);
 void	 files_write(struct sshcall *);
@@ -104,5 +155,27 @@ void	 files_grep(struct sshcall *);
 void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
+
+/* sshpolicy.c: policy.c again on arrival, paths resolved on the host;
+ * 0: go on, -1: refused and answered */
+int	 sshpolicy_call(struct sshcall *);
+int	 sshpolicy_resolve(struct sshcall *);
+/* sshworker.c: for a unit test, serve a frontend on fd with a config */
+void	 sshworker_test_serve(int, struct bridged_conf *);
+
+/* forward.c: forward_open, forward_list, forward_close; bridgectl */
+void	 forward_open(struct sshcall *);
+void	 forward_list(struct sshcall *);
+void	 forward_close(struct sshcall *);
+int	 forward_noconnect(const char *);	/* needs no connection */
+void	 forward_listenfd(struct imsg *);	/* IMSG_FWD_LISTENFD */
+void	 forward_connected(struct imsg *);	/* IMSG_FWD_CONNECTED */
+void	 forward_poll(struct sshhost *);	/* packets were processed */
+void	 forward_session_end(uint32_t);
+void	 forward_host_lost(struct sshhost *);
+void	 forward_ctl_list(uint32_t);
+void	 forward_ctl_close(uint32_t, struct imsg *);
+/* sshconn.c: libssh holds output the socket did not take yet */
+void	 sshconn_want_write(struct sshhost *);
 
 #endif /* SSH_H */

@@ -53,6 +53,8 @@ struct sshconn {
 	struct ssh_counter_struct rawcount;
 	char			*confsig;	/* what the session was made with */
 	int			 reconf;	/* remade after a config change */
+	struct event		 evw;		/* forwards: output pending */
+	int			 evw_set;
 };
 
 /* what a waiting call runs once connected */
@@ -64,6 +66,7 @@ static struct sshconn	*conn_get(struct sshhost *);
 static struct sshconn	*conn_byid(uint32_t);
 static void	 conn_wipe(struct sshconn *);
 static void	 conn_readable(int, short, void *);
+static void	 conn_writable(int, short, void *);
 static void	 conn_keepalive(int, short, void *);
 static void	 conn_lost(struct sshhost *, const char *);
 static void	 conn_teardown(struct sshhost *);
@@ -768,7 +771,38 @@ conn_readable(int fd, short event, void *arg)
 		return;		/* a callback's work lost it */
 	host->st.bytes_in = c->sockcount.in_bytes;
 	host->st.bytes_out = c->sockcount.out_bytes;
-	(void)sshconn_check(host);
+	if (sshconn_check(host))
+		return;
+	/* forwarded channels being opened learn their fate here */
+	forward_poll(host);
+	sshconn_want_write(host);
+}
+
+static void
+conn_writable(int fd, short event, void *arg)
+{
+	struct sshhost	*host = arg;
+
+	conn_get(host)->evw_set = 0;
+	conn_readable(fd, event, arg);
+}
+
+/*
+ * Forwards write in non-blocking mode: what the socket did not take
+ * stays in libssh until the socket is writable again.
+ */
+void
+sshconn_want_write(struct sshhost *host)
+{
+	struct sshconn	*c = conn_get(host);
+
+	if (host->session == NULL || c->evw_set ||
+	    (ssh_get_poll_flags(host->session) & SSH_WRITE_PENDING) == 0)
+		return;
+	event_set(&c->evw, ssh_get_fd(host->session), EV_WRITE,
+	    conn_writable, host);
+	event_add(&c->evw, NULL);
+	c->evw_set = 1;
 }
 
 int
@@ -817,7 +851,9 @@ conn_teardown(struct sshhost *host)
 	if (s == NULL)
 		return;
 	/* the shells free their channels while the session still exists */
+	forward_host_lost(host);
 	shell_host_lost(host);
+	delegate_host_lost(host);
 	if (host->sftp != NULL) {
 		sftp_free(host->sftp);
 		host->sftp = NULL;
@@ -826,6 +862,10 @@ conn_teardown(struct sshhost *host)
 		ssh_event_remove_session(c->sev, s);
 		ssh_event_free(c->sev);
 		c->sev = NULL;
+	}
+	if (c->evw_set) {
+		event_del(&c->evw);
+		c->evw_set = 0;
 	}
 	host->session = NULL;
 	if (ssh_is_connected(s))
@@ -863,6 +903,23 @@ sshconn_sftp(struct sshhost *host, char *err, size_t errlen)
 	host->sftp = sftp;
 	host->st.channels++;
 	return sftp;
+}
+
+/* the reason is taken before the channel is freed, which may reset it */
+ssh_channel
+sshconn_exec(struct sshhost *host, const char *cmd, char *err, size_t errlen)
+{
+	ssh_channel	 ch;
+
+	if ((ch = ssh_channel_new(host->session)) == NULL ||
+	    ssh_channel_open_session(ch) != SSH_OK ||
+	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
+		strlcpy(err, ssh_get_error(host->session), errlen);
+		if (ch != NULL)
+			ssh_channel_free(ch);
+		return NULL;
+	}
+	return ch;
 }
 
 /*

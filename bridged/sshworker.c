@@ -36,9 +36,11 @@ struct pendargs {
 };
 
 static void	 ssh_sig(int, short, void *);
+static void	 ssh_bye(int, short, void *);
 static void	 ssh_dispatch_parent(int, short, void *);
 static void	 ssh_dispatch_frontend(int, short, void *);
 static void	 ssh_dispatch_logger(int, short, void *);
+static void	 logger_gone(void);
 static void	 ssh_configure(struct bridged_conf *);
 static int	 peer_io(struct imsgev *, short);
 static void	 call_data(struct imsg *);
@@ -68,6 +70,14 @@ static const struct ssh_tool ssh_tools[] = {
 	{ "Grep",	files_grep },
 	{ "Upload",	files_upload },
 	{ "Download",	files_download },
+	{ "ask_claude",	delegate_ask },
+	{ "job_status",	delegate_job_status },
+	{ "job_wait",	delegate_job_wait },
+	{ "job_cancel",	delegate_job_cancel },
+	{ "job_list",	delegate_job_list },
+	{ "forward_open", forward_open },
+	{ "forward_list", forward_list },
+	{ "forward_close", forward_close },
 };
 
 struct bridged_conf		*ssh_conf;
@@ -113,11 +123,44 @@ sshworker_main(struct proc_args *pa)
 	exit(0);
 }
 
+/*
+ * For regress/unit/test_sshworker.c: serve a frontend on fd with conf,
+ * as sshworker_main does once the parent has wired it, so a test can
+ * drive the worker's own checks over imsg with no frontend in front.
+ */
+void
+sshworker_test_serve(int fd, struct bridged_conf *conf)
+{
+	ssh_configure(conf);
+	if ((peers[PROC_FRONTEND] = calloc(1, sizeof(struct imsgev))) == NULL)
+		fatal(NULL);
+	imsgev_init(peers[PROC_FRONTEND], fd, "frontend",
+	    ssh_dispatch_frontend, NULL);
+	imsgev_add(peers[PROC_FRONTEND]);
+}
+
 static void
 ssh_sig(int sig, short event, void *arg)
 {
-	if (sig == SIGTERM || sig == SIGINT)
+	static struct event	 ev_bye;
+	static int		 leaving;
+	struct timeval		 tv = { 1, 0 };
+
+	if (sig != SIGTERM && sig != SIGINT)
+		return;
+	/* a second signal, or nothing left running remotely: go now */
+	if (leaving++ || shell_shutdown() + delegate_shutdown() == 0)
 		exit(0);
+	log_debug("killing remote commands before exiting");
+	evtimer_set(&ev_bye, ssh_bye, NULL);
+	evtimer_add(&ev_bye, &tv);
+}
+
+/* the kill commands had their moment on the event loop */
+static void
+ssh_bye(int fd, short event, void *arg)
+{
+	exit(0);
 }
 
 /* keep the state and connection of hosts that stay across a reload */
@@ -275,9 +318,21 @@ call_start(struct imsg *imsg)
 		    call->tool);
 		return;
 	}
+	/* the job tools work on the daemon's job table, on no host */
+	if (req.hostid == 0 && delegate_hostless(call->tool)) {
+		tool->run(call);
+		return;
+	}
 	if ((call->host = host_byid(req.hostid)) == NULL) {
 		sshcall_text(call, 1, "host %u is no longer configured",
 		    req.hostid);
+		return;
+	}
+	/* the frontend checked; a compromised one must not be enough */
+	if (sshpolicy_call(call) == -1)
+		return;
+	if (forward_noconnect(call->tool)) {
+		tool->run(call);
 		return;
 	}
 	sshconn_dispatch(call, tool->run);
@@ -433,6 +488,9 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
 				fatalx("bad IMSG_PEER_FD");
 			memcpy(&peer, imsg.data, sizeof(peer));
+			/* a restarted logger replaces the dead one */
+			if (peer == PROC_LOGGER && peers[peer] != NULL)
+				logger_gone();
 			if ((peer != PROC_FRONTEND && peer != PROC_LOGGER) ||
 			    peers[peer] != NULL)
 				fatalx("bad peer %u", peer);
@@ -459,6 +517,14 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			sshconn_connected(&imsg);
 			imsg.fd = -1;
 			break;
+		case IMSG_FWD_LISTENFD:
+			forward_listenfd(&imsg);
+			imsg.fd = -1;
+			break;
+		case IMSG_FWD_CONNECTED:
+			forward_connected(&imsg);
+			imsg.fd = -1;
+			break;
 		case IMSG_SSH_LOCALFD:
 			files_localfd(&imsg);
 			imsg.fd = -1;
@@ -480,7 +546,7 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 	struct imsgev	*iev = peers[PROC_FRONTEND];
 	struct sshhost	*sh;
 	struct imsg	 imsg;
-	uint32_t	 sessid;
+	uint32_t	 sessid, u32;
 	int		 n;
 
 	if (!peer_io(iev, event))
@@ -509,6 +575,26 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 				fatalx("bad IMSG_SSH_SESSION_END");
 			memcpy(&sessid, imsg.data, sizeof(sessid));
 			shell_session_end(sessid);
+			forward_session_end(sessid);
+			break;
+		case IMSG_SSH_DELEGATIONS:
+		case IMSG_SSH_DELEG_KILL:
+			if (imsg.datalen != sizeof(u32))
+				fatalx("bad delegation request size %zu",
+				    imsg.datalen);
+			memcpy(&u32, imsg.data, sizeof(u32));
+			if (imsg.hdr.type == IMSG_SSH_DELEGATIONS)
+				delegate_ctl_list(imsg.hdr.peerid, u32 == 1);
+			else
+				delegate_ctl_kill(imsg.hdr.peerid, u32);
+			break;
+		case IMSG_SSH_FWD_LIST:
+			if (imsg.datalen != 0)
+				fatalx("bad IMSG_SSH_FWD_LIST");
+			forward_ctl_list(imsg.hdr.peerid);
+			break;
+		case IMSG_SSH_FWD_CLOSE:
+			forward_ctl_close(imsg.hdr.peerid, &imsg);
 			break;
 		case IMSG_SSH_HOSTS:
 			if (imsg.datalen != 0)
@@ -532,14 +618,34 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 }
 
 static void
+logger_gone(void)
+{
+	imsgev_clear(peers[PROC_LOGGER]);
+	close(peers[PROC_LOGGER]->ibuf.fd);
+	free(peers[PROC_LOGGER]);
+	peers[PROC_LOGGER] = NULL;
+}
+
+static void
 ssh_dispatch_logger(int fd, short event, void *arg)
 {
 	struct imsgev	*iev = peers[PROC_LOGGER];
 	struct imsg	 imsg;
 	int		 n;
 
-	if (!peer_io(iev, event))
-		exit(0);
+	/* the parent restarts a dead logger; we wait for the new one */
+	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1 &&
+	    (errno == EPIPE || errno == ECONNRESET)) {
+		logger_gone();
+		return;
+	}
+	if (event & EV_READ) {
+		n = imsgbuf_read(&iev->ibuf);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			logger_gone();
+			return;
+		}
+	}
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
 			fatalx("bad message from logger");

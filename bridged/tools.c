@@ -188,6 +188,127 @@ static const struct tool_param download_params[] = {
 	HOST_PARAM,
 	{ NULL, NULL, 0, NULL }
 };
+static const struct tool_param ask_claude_params[] = {
+	{ "task", "string", 1, "What Claude Code on the host should do; "
+	    "sent on its standard input, never on a command line" },
+	{ "context", "string", 0, "Background for the task, sent after it "
+	    "under a \"## Context\" heading" },
+	{ "resume_session_id", "string", 0, "session_id of an earlier "
+	    "ask_claude result: continue that conversation (a UUID)" },
+	{ "cwd", "string", 0, "Working directory on the host, inside its "
+	    "base dir (default: the base dir)" },
+	{ "timeout", "integer", 0, "Seconds to let claude work (default and "
+	    "maximum: the host's delegate timeout); then its processes are "
+	    "killed" },
+	{ "max_turns", "integer", 0, "Passed as --max-turns" },
+	{ "background", "boolean", 0, "Return a job_id at once; collect "
+	    "the result with job_wait or job_status (default false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_params[] = {
+	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
+	    "\"job_3\"" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_wait_params[] = {
+	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
+	    "\"job_3\"" },
+	{ "timeout", "integer", 0, "Wait at most this many seconds (default "
+	    "30, at most 3600), then return the status" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_list_params[] = {
+	{ NULL, NULL, 0, NULL }
+};
+
+/* what ask_claude returns; a background start has job_id and state */
+#define DELEG_SCHEMA_PROPS \
+	"\"result\":{\"type\":[\"string\",\"null\"]}," \
+	"\"session_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"total_cost_usd\":{\"type\":[\"number\",\"null\"]}," \
+	"\"duration_ms\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"num_turns\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"is_error\":{\"type\":\"boolean\"}," \
+	"\"subtype\":{\"type\":[\"string\",\"null\"]}," \
+	"\"exit_status\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"job_id\":{\"type\":\"string\"}," \
+	"\"state\":{\"type\":\"string\"}," \
+	"\"host\":{\"type\":\"string\"}"
+#define JOB_SCHEMA_PROPS \
+	"\"id\":{\"type\":\"integer\"}," \
+	"\"job_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"host\":{\"type\":\"string\"}," \
+	"\"session_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"state\":{\"type\":\"string\",\"enum\":[\"running\"," \
+	"\"killing\",\"done\",\"error\",\"timeout\",\"cancelled\"," \
+	"\"killed\",\"lost\"]}," \
+	"\"started\":{\"type\":\"integer\"}," \
+	"\"duration_ms\":{\"type\":\"integer\"}," \
+	"\"total_cost_usd\":{\"type\":[\"number\",\"null\"]}," \
+	"\"task\":{\"type\":\"string\"}," \
+	"\"mcp_session\":{\"type\":\"integer\"}"
+#define JOB_STATUS_SCHEMA \
+	"{\"type\":\"object\",\"properties\":{" JOB_SCHEMA_PROPS "," \
+	"\"outcome\":{\"type\":[\"object\",\"null\"],\"properties\":{" \
+	DELEG_SCHEMA_PROPS "}}},\"required\":[\"job_id\",\"state\"]}"
+
+/* the job tools name no host: the worker knows each job's own */
+#define JOBTOOL(n, t, d, p, a, o) {					\
+	.name = (n), .title = (t), .description = (d), .params = (p),	\
+	.output_schema = (o), .annotations = (a), .cap = 0,		\
+	.run = remote_run_nohost, .reply = remote_reply,		\
+	.cancel = remote_cancel }
+
+static const struct tool_param forward_open_params[] = {
+	{ "direction", "json:{\"type\":\"string\",\"enum\":[\"local\","
+	    "\"remote\"]}", 1, "local: listen on this machine, connections "
+	    "reach dest_host:dest_port from the host's side (ssh -L); "
+	    "remote: the host listens on its loopback, connections reach "
+	    "dest_host:dest_port on this machine (ssh -R)" },
+	{ "dest_host", "string", 1, "Destination address; must be allowed "
+	    "by a forward rule of the host" },
+	{ "dest_port", "integer", 1, "Destination port" },
+	{ "listen_port", "integer", 0, "Port to listen on (default 0: any "
+	    "free port; the result says which)" },
+	{ "listen_address", "string", 0, "local only: address to listen "
+	    "on (default 127.0.0.1; others only if the host allows)" },
+	{ "persist", "boolean", 0, "Keep the forward open after this MCP "
+	    "session ends (only if the host allows persistent forwards)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param forward_list_params[] = {
+	{ "host", "string", 0, "Only the forwards of this host" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param forward_close_params[] = {
+	{ "id", "integer", 1, "Id of the forward, from forward_open or "
+	    "forward_list" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+
+#define FWD_SCHEMA_PROPS						\
+	"\"id\":{\"type\":\"integer\"},"				\
+	"\"session\":{\"type\":\"integer\"},"			\
+	"\"host\":{\"type\":\"string\"},"				\
+	"\"direction\":{\"type\":\"string\",\"enum\":[\"local\",\"remote\"]},"\
+	"\"listen\":{\"type\":\"string\"},"				\
+	"\"destination\":{\"type\":\"string\"},"			\
+	"\"listen_address\":{\"type\":\"string\"},"			\
+	"\"listen_port\":{\"type\":\"integer\"},"			\
+	"\"dest_host\":{\"type\":\"string\"},"			\
+	"\"dest_port\":{\"type\":\"integer\"},"			\
+	"\"persistent\":{\"type\":\"boolean\"},"			\
+	"\"state\":{\"type\":\"string\"},"				\
+	"\"active\":{\"type\":\"integer\"},"				\
+	"\"total\":{\"type\":\"integer\"},"				\
+	"\"refused\":{\"type\":\"integer\"},"			\
+	"\"bytes_sent\":{\"type\":\"integer\"},"			\
+	"\"bytes_received\":{\"type\":\"integer\"},"			\
+	"\"since\":{\"type\":\"integer\"},"				\
+	"\"rule_line\":{\"type\":\"integer\"}"
 
 #define REMOTE(n, t, d, p, a, c) {					\
 	.name = (n), .title = (t), .description = (d), .params = (p),	\
@@ -311,6 +432,106 @@ static const struct tool tools[] = {
 	REMOTE("Download", "Copy a file from the host",
 	    "Copy a file from the host into the server's transfer root over "
 	    "SFTP.", download_params, TOOL_OPENWORLD, CAP_READ),
+	{
+		.name = "ask_claude",
+		.title = "Delegate a task to Claude Code on a host",
+		.description =
+		    "Run Claude Code headless (claude -p) on the host with "
+		    "this task and return its answer, followed by a line "
+		    "with its session_id, cost and duration.  Pass the "
+		    "session_id back as resume_session_id to continue the "
+		    "same conversation.  Runs in cwd (default the host's "
+		    "base dir) with the permission settings of bridged.conf. "
+		    " Killed at its timeout or when the call is cancelled.  "
+		    "For long tasks use background: true and collect the "
+		    "result with job_wait; jobs outlive the MCP session.",
+		.params = ask_claude_params,
+		.output_schema =
+		    "{\"type\":\"object\",\"properties\":{"
+		    DELEG_SCHEMA_PROPS "}}",
+		.annotations = TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+		.cap = CAP_DELEGATE,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	JOBTOOL("job_status", "State of a background delegation",
+	    "State of an ask_claude job: running (and for how long) or how "
+	    "it ended, with claude's whole result once it has one.  Jobs "
+	    "belong to the server: any MCP session can ask.", job_params,
+	    TOOL_READONLY | TOOL_OPENWORLD, JOB_STATUS_SCHEMA),
+	JOBTOOL("job_wait", "Wait for a background delegation",
+	    "Wait until an ask_claude job ends (at most timeout seconds), "
+	    "then return what job_status returns.", job_wait_params,
+	    TOOL_READONLY | TOOL_OPENWORLD, JOB_STATUS_SCHEMA),
+	JOBTOOL("job_cancel", "Stop a background delegation",
+	    "Kill a running ask_claude job: its process group on the host "
+	    "is killed and checked to be gone.", job_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD,
+	    JOB_STATUS_SCHEMA),
+	JOBTOOL("job_list", "Background delegations",
+	    "Every ask_claude job the server knows: running ones and "
+	    "finished ones whose results are still kept.", job_list_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT, "{\"type\":\"object\","
+	    "\"properties\":{\"jobs\":{\"type\":\"array\",\"items\":"
+	    "{\"type\":\"object\",\"properties\":{" JOB_SCHEMA_PROPS "}}}},"
+	    "\"required\":[\"jobs\"]}"),
+	{
+		.name = "forward_open",
+		.title = "Open a port forward",
+		.description =
+		    "Open an SSH port forward through the host.  local "
+		    "(like ssh -L): this machine listens on 127.0.0.1, each "
+		    "connection to it is carried to dest_host:dest_port as "
+		    "seen from the host.  remote (like ssh -R): the host "
+		    "listens on its loopback, each connection there is "
+		    "carried to dest_host:dest_port on this machine.  The "
+		    "destination must be allowed by the host's forward "
+		    "rules.  Returns the forward id and the listening "
+		    "address.  The forward closes with this MCP session "
+		    "unless persist is set and allowed.",
+		.params = forward_open_params,
+		.output_schema = "{\"type\":\"object\",\"properties\":{"
+		    FWD_SCHEMA_PROPS "},\"required\":[\"id\",\"listen\","
+		    "\"destination\"]}",
+		.annotations = TOOL_OPENWORLD,
+		.cap = CAP_FORWARD,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	{
+		.name = "forward_list",
+		.title = "Open port forwards",
+		.description =
+		    "The port forwards this MCP session opened (all of "
+		    "them when the server is configured to show all): "
+		    "direction, listening address, destination, active and "
+		    "total connections, bytes each way.",
+		.params = forward_list_params,
+		.output_schema = "{\"type\":\"object\",\"properties\":{"
+		    "\"forwards\":{\"type\":\"array\",\"items\":{"
+		    "\"type\":\"object\",\"properties\":{" FWD_SCHEMA_PROPS
+		    "}}}},\"required\":[\"forwards\"]}",
+		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT,
+		.cap = 0,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	{
+		.name = "forward_close",
+		.title = "Close a port forward",
+		.description =
+		    "Close a port forward of this MCP session by its id; "
+		    "its open connections are closed too.",
+		.params = forward_close_params,
+		.annotations = TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT,
+		.cap = 0,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
 };
 #define NTOOLS	(sizeof(tools) / sizeof(tools[0]))
 

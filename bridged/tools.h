@@ -83,6 +83,11 @@ struct mcp_call {
 	json_t			*data;		/* the tool's own state */
 	char			*rbuf;		/* a result arriving in parts */
 	size_t			 rlen;
+	/* audit (auditfe.c): the intent is durable before the act */
+	int			 audit_wait;	/* intent sent, no ack yet */
+	int			 audit_ok;	/* go on: acked or allowed */
+	uint32_t		 audit_hostid;
+	int			(*audit_act)(struct mcp_call *);
 };
 
 /* tools.c */
@@ -101,6 +106,7 @@ json_t	*params_schema(const struct tool_param *);
 int	 params_check(struct mcp_call *, const struct tool_param *,
 	    json_t *);
 int	 remote_run(struct mcp_call *, json_t *);
+int	 remote_run_nohost(struct mcp_call *, json_t *);	/* job_* */
 void	 remote_reply(struct mcp_call *, struct imsg *);
 void	 remote_cancel(struct mcp_call *);
 

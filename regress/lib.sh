@@ -393,7 +393,9 @@ ssh_run()
 
 # --- bridged ---------------------------------------------------------------
 
-# _bridged_config EXTRA: the config for a daemon talking to our sshd
+# _bridged_config EXTRA: the config for a daemon talking to our sshd;
+# AUDIT_DB, LOG_FILE and LOG_OPTS (rotate size N keep K) override the
+# audit paths
 _bridged_config()
 {
 	if [ "$(id -u)" = 0 ]; then
@@ -403,8 +405,8 @@ _bridged_config()
 chroot "$TESTDIR/empty"
 socket "$MCP_SOCK"
 control socket "$CTL_SOCK"
-audit database "$TESTDIR/db/audit.db"
-log file "$TESTDIR/log/bridge.log"
+audit database "${AUDIT_DB:-$TESTDIR/db/audit.db}"
+log file "${LOG_FILE:-$TESTDIR/log/bridge.log}"${LOG_OPTS:+ $LOG_OPTS}
 
 host "local" {
 	address "127.0.0.1" port $SSHD_PORT

@@ -89,5 +89,23 @@ mem "10 hosts connected"
 exec 9>&-
 wait "$holder"
 
+# one local forward, 100 MB, beside ssh -L on the same sshd (issue 7):
+# a daemon of its own with a host that allows forwards to the sink
+bridged_stop
+sink=$(free_port)
+fwdhost="
+host \"fwd\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	allow forward
+	forward to \"127.0.0.1\" port $sink
+}"
+bridged_start "$fwdhost" || { echo "bench: bridged did not start" >&2; exit 1; }
+# shellcheck disable=SC2046
+"$PYTHON" "$REGRESS_DIR/bench/fwdbench.py" "$MCP_SOCK" fwd "$sink" 100 \
+    ssh $(ssh_opts) 127.0.0.1 || exit 1
+
 bridged_stop
 exit 0

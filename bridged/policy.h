@@ -1,0 +1,71 @@
+/*
+ * policy.h: the one policy module (policy.c).  Pure functions, no I/O:
+ * the frontend checks a call with them before it leaves, the ssh worker
+ * checks it again with the same functions before it acts (and then
+ * resolves paths on the remote side, which only it can do).
+ *
+ * Every refusal is a message in err that names the rule and the
+ * bridged.conf line that sets it.
+ */
+
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "bridged.h"
+
+#define POLICY_ERR_MAX		1024
+
+/* a command taken apart into literal words (exec allowlist) */
+struct policy_words {
+	char		**w;
+	size_t		  n;
+};
+
+/* per-host call counts of the current minute and day (frontend only) */
+struct policy_quota {
+	time_t		 min_start;	/* 0: no window open */
+	uint32_t	 min_n;
+	time_t		 day_start;
+	uint32_t	 day_n;
+};
+
+/* paths: lexical normalisation and containment in base dir */
+int	 policy_path_norm(const char *, size_t, const char *, char *, size_t,
+	    char *, size_t);
+int	 policy_path_within(const char *, const char *);
+int	 policy_path_check(const struct host *, const char *, const char *,
+	    size_t, char *, size_t, char *, size_t);
+
+/* exec: the allowlist parser and the delete protection */
+int	 policy_exec_parse(const char *, size_t, struct policy_words *, char *,
+	    size_t);
+void	 policy_words_free(struct policy_words *);
+int	 policy_exec_check(const struct host *, const char *, size_t,
+	    struct policy_words *, char *, size_t);
+int	 policy_delete_check(const struct host *, const char *, size_t, char *,
+	    size_t);
+
+/* a whole tool call: every path argument, the command, protections */
+int	 policy_call_check(const struct host *, const char *, json_t *, char *,
+	    size_t);
+
+/* quotas: 0 and counted, or -1 with the reopen time in err */
+int	 policy_quota_take(struct policy_quota *, const struct host *, time_t,
+	    char *, size_t);
+
+/* output scanning: the pattern that matched, or NULL */
+const char *policy_scan(const char *, size_t, const struct strlist *);
+
+/* redaction for audit records and logs */
+char	*policy_redact(const char *, size_t);
+json_t	*policy_redact_args(const char *, json_t *);
+
+#endif /* POLICY_H */

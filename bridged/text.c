@@ -1,0 +1,169 @@
+/*
+ * text.c: the ssh worker's growable strings, and the UTF-8 checks that
+ * tool output needs before it can become a JSON string.
+ */
+
+#include <sys/types.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+
+static size_t	 utf8_seq(const unsigned char *, size_t);
+
+void
+sb_add(struct sbuf *sb, const void *p, size_t n)
+{
+	size_t	 nsize;
+	char	*np;
+
+	if (sb->len + n + 1 > sb->size) {
+		nsize = sb->size ? sb->size : 256;
+		while (nsize < sb->len + n + 1) {
+			if (nsize > SIZE_MAX / 2)
+				fatalx("sbuf too large");
+			nsize *= 2;
+		}
+		if ((np = realloc(sb->p, nsize)) == NULL)
+			fatal(NULL);
+		sb->p = np;
+		sb->size = nsize;
+	}
+	if (n > 0)
+		memcpy(sb->p + sb->len, p, n);
+	sb->len += n;
+	sb->p[sb->len] = '\0';
+}
+
+void
+sb_str(struct sbuf *sb, const char *s)
+{
+	sb_add(sb, s, strlen(s));
+}
+
+void
+sb_printf(struct sbuf *sb, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatal(NULL);
+	sb_add(sb, s, n);
+	free(s);
+}
+
+void
+sb_free(struct sbuf *sb)
+{
+	free(sb->p);
+	memset(sb, 0, sizeof(*sb));
+}
+
+/* length of the valid UTF-8 sequence at p, 0 if invalid or cut short */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t		 len, i;
+	unsigned int	 cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* partial: a sequence cut off by the end of the buffer is fine */
+int
+utf8_valid(const unsigned char *p, size_t n, int partial)
+{
+	size_t	 i = 0, l;
+
+	while (i < n) {
+		if ((l = utf8_seq(p + i, n - i)) == 0) {
+			if (partial && n - i < 4 && p[i] >= 0xc2 &&
+			    p[i] <= 0xf4) {
+				/* check what there is of it */
+				for (l = 1; i + l < n; l++)
+					if ((p[i + l] & 0xc0) != 0x80)
+						return 0;
+				return 1;
+			}
+			return 0;
+		}
+		i += l;
+	}
+	return 1;
+}
+
+/*
+ * Append s to out with each invalid byte replaced by U+FFFD; NUL bytes
+ * too, unless keepnul (a JSON string may hold them; Bash output does).
+ */
+void
+utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, start = 0, l;
+
+	while (i < n) {
+		if ((p[i] != 0 || keepnul) &&
+		    (l = utf8_seq(p + i, n - i)) != 0) {
+			i += l;
+			continue;
+		}
+		sb_add(out, s + start, i - start);
+		sb_str(out, "\xef\xbf\xbd");
+		i++;
+		start = i;
+	}
+	sb_add(out, s + start, i - start);
+}
+
+/* bytes of s making up at most max characters */
+size_t
+utf8_cut(const char *s, size_t n, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, chars = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((p[i] & 0xc0) == 0x80)
+			continue;
+		if (chars == max)
+			return i;
+		chars++;
+	}
+	return n;
+}
