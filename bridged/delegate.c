@@ -5,6 +5,8 @@
  * channel:
  *
  *	printf '%s\n' "$$"; cd -- 'CWD' || exit 126;
+ *	b=$(cd -- 'BASE' && pwd -P) || exit 125;
+ *	case "$(pwd -P)/" in "$b"/...) ;; *) exit 125;; esac;
  *	exec 'CLAUDE' -p --output-format json [--resume 'UUID']
  *	    [--max-turns N] [--permission-mode 'M'] [--allowedTools 'T' ...]
  *	    [--dangerously-skip-permissions]
@@ -68,6 +70,7 @@
 #define JOB_WAIT_MAX		3600
 #define MAX_TURNS_MAX		10000
 #define CD_FAILED		126
+#define CWD_OUTSIDE		125	/* resolved outside base dir */
 
 enum deleg_state {
 	D_RUNNING = 0,
@@ -489,6 +492,19 @@ delegate_ask(struct sshcall *call)
 		sb_str(&cmd, "cd -- ");
 		shquote(&cmd, cwd);
 		sb_printf(&cmd, " || exit %d; ", CD_FAILED);
+	}
+	/*
+	 * The lexical check cannot see symlinks: resolve both on the host,
+	 * in the shell that then runs claude, so nothing can change between
+	 * the check and the start.
+	 */
+	if (h->base_dir[0] != '\0' && strcmp(h->base_dir, "/") != 0) {
+		sb_str(&cmd, "b=$(cd -- ");
+		shquote(&cmd, h->base_dir);
+		sb_printf(&cmd, " && pwd -P) || exit %d; case \"$(pwd -P)/\" in"
+		    " \"$b\"/*) ;; *) echo 'the working directory resolves"
+		    " outside base dir' >&2; exit %d;; esac; ", CWD_OUTSIDE,
+		    CWD_OUTSIDE);
 	}
 	sb_str(&cmd, "exec ");
 	shquote(&cmd, dc->claude);
@@ -1027,6 +1043,13 @@ deleg_outcome(struct deleg *d)
 			    " \"/path/to/claude\" } in the host block (line"
 			    " %d); stderr: ", where, d->host && d->host->conf ?
 			    d->host->conf->line : 0);
+		else if (exitst == CWD_OUTSIDE)
+			sb_printf(&t, "ask_claude refused on %s: the working"
+			    " directory resolves (through a symlink) outside"
+			    " base dir \"%s\" (bridged.conf line %d); nothing"
+			    " ran; stderr: ", where, d->host && d->host->conf ?
+			    d->host->conf->base_dir : "?", d->host &&
+			    d->host->conf ? d->host->conf->base_dir_line : 0);
 		else if (exitst == CD_FAILED)
 			sb_printf(&t, "claude did not start on %s (exit status"
 			    " %d: the working directory cannot be entered, or"

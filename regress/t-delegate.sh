@@ -251,6 +251,23 @@ t.ok(not r.get("isError") and calls()[-1]["cwd"] == BASE + "/sub",
 r = ask("hi", cwd=BASE + "/sub/./")
 t.ok(not r.get("isError") and calls()[-1]["cwd"] == BASE + "/sub",
      "an absolute cwd inside the base dir", r)
+# a symlink inside the base dir that leads out: resolved on the host
+os.makedirs(os.path.join(TD, "outside"), exist_ok=True)
+link = os.path.join(BASE, "escape")
+if not os.path.lexists(link):
+    os.symlink(os.path.join(TD, "outside"), link)
+n = len(calls())
+r = ask("hi", cwd="escape")
+t.ok(r.get("isError") and "resolves (through a symlink) outside" in
+     text(r) and len(calls()) == n,
+     "a cwd symlinked out of the base dir is refused on the host, "
+     "nothing runs", r)
+os.makedirs(os.path.join(BASE, "real"), exist_ok=True)
+link2 = os.path.join(BASE, "inlink")
+if not os.path.lexists(link2):
+    os.symlink(os.path.join(BASE, "real"), link2)
+r = ask("hi", cwd="inlink")
+t.ok(not r.get("isError"), "a cwd symlinked within the base dir runs", r)
 for args, what in (({"task": 5}, "task not a string"),
                    ({"task": "x", "timeout": "soon"}, "timeout not an int"),
                    ({"task": "x", "max_turns": 0}, "max_turns 0"),
