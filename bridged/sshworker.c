@@ -37,6 +37,8 @@ struct pendargs {
 
 static void	 ssh_sig(int, short, void *);
 static void	 ssh_bye(int, short, void *);
+static void	 ssh_leave(int);
+static void	 ssh_peer_closed(enum bridged_proc);
 static void	 ssh_dispatch_parent(int, short, void *);
 static void	 ssh_dispatch_frontend(int, short, void *);
 static void	 ssh_dispatch_logger(int, short, void *);
@@ -142,18 +144,41 @@ sshworker_test_serve(int fd, struct bridged_conf *conf)
 static void
 ssh_sig(int sig, short event, void *arg)
 {
+	if (sig == SIGTERM || sig == SIGINT)
+		ssh_leave(1);
+}
+
+/*
+ * Going away, on a signal or because the parent or frontend went: what
+ * was started on the hosts is killed first, which takes the event loop
+ * a moment.  A second signal means now.
+ */
+static void
+ssh_leave(int bysignal)
+{
 	static struct event	 ev_bye;
-	static int		 leaving;
+	static int		 leaving, signals;
 	struct timeval		 tv = { 1, 0 };
 
-	if (sig != SIGTERM && sig != SIGINT)
+	if (bysignal && signals++ > 0)
+		exit(0);
+	if (leaving++)
 		return;
-	/* a second signal, or nothing left running remotely: go now */
-	if (leaving++ || shell_shutdown() + delegate_shutdown() == 0)
+	if (shell_shutdown() + delegate_shutdown() == 0)
 		exit(0);
 	log_debug("killing remote commands before exiting");
 	evtimer_set(&ev_bye, ssh_bye, NULL);
 	evtimer_add(&ev_bye, &tv);
+}
+
+/* a peer that closed: stop listening to it, and leave */
+static void
+ssh_peer_closed(enum bridged_proc id)
+{
+	imsgev_clear(peers[id]);
+	free(peers[id]);
+	peers[id] = NULL;
+	ssh_leave(0);
 }
 
 /* the kill commands had their moment on the event loop */
@@ -468,8 +493,10 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 	uint32_t		 peer;
 	int			 n, v;
 
-	if (!peer_io(iev, event))
-		exit(0);
+	if (!peer_io(iev, event)) {
+		ssh_peer_closed(PROC_PARENT);
+		return;
+	}
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
 			fatalx("bad message from parent");
@@ -549,8 +576,10 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 	uint32_t	 sessid, u32;
 	int		 n;
 
-	if (!peer_io(iev, event))
-		exit(0);
+	if (!peer_io(iev, event)) {
+		ssh_peer_closed(PROC_FRONTEND);
+		return;
+	}
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
 			fatalx("bad message from frontend");

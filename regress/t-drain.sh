@@ -79,7 +79,9 @@ tap_check "daemon starts (drain timeout 1)" \
     bridged_start 'limits { drain timeout 1 }'
 pid=$BRIDGED_PID
 start=$(date +%s)
-drain 'sleep 37.25' >"$TESTDIR/drain2.out" 2>&1 &
+# a duration no other run uses, so pgrep finds only ours
+dur=37.$$
+drain "sleep $dur" >"$TESTDIR/drain2.out" 2>&1 &
 drainer=$!
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do
@@ -99,8 +101,8 @@ else
 fi
 BRIDGED_PID=
 wait "$drainer" 2>/dev/null
-if pgrep -u "$(id -u)" -f '^sleep 37.25$' >/dev/null; then
-	tap_fail "no remote sleep left behind" "$(pgrep -af '^sleep 37.25$')"
+if pgrep -u "$(id -u)" -f "^sleep $dur\$" >/dev/null; then
+	tap_fail "no remote sleep left behind" "$(pgrep -af "^sleep $dur\$")"
 else
 	tap_ok "no remote sleep left behind"
 fi
