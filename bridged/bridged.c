@@ -712,13 +712,22 @@ parent_shutdown(int failed)
 static void
 parent_finish(int fd, short event, void *arg)
 {
-	int	 i, any = 0;
+	static int	 done;
+	int		 i, any = 0;
 
+	/*
+	 * Drained and drain timer both lead here: one SIGTERM each, since
+	 * a second one tells a child to skip its own clean-up.
+	 */
+	if (event_initialized(&ev_drain))
+		evtimer_del(&ev_drain);
 	for (i = PROC_FRONTEND; i < PROC_MAX; i++)
 		if (children[i].alive) {
-			kill(children[i].pid, SIGTERM);
+			if (!done)
+				kill(children[i].pid, SIGTERM);
 			any = 1;
 		}
+	done = 1;
 	if (!any) {
 		unlink(conf->socket_path);
 		unlink(conf->ctl_path);

@@ -184,6 +184,7 @@ enum imsg_type {
 #define CONF_DELEGATE_TIMEOUT	600
 #define CONF_JOB_RETENTION	3600	/* seconds finished jobs are kept */
 #define CONF_FWD_SESSION_MAX	4	/* forwards per MCP session */
+#define CONF_KEEPALIVE		30	/* seconds between SSH keepalives */
 #define CONF_FWD_HOST_MAX	8	/* forwards per host */
 #define CONF_FWD_CONNS_MAX	16	/* connections per forward */
 
@@ -284,6 +285,7 @@ struct limits {
 	int			 drain_timeout;	/* seconds, default 10 */
 	int			 call_timeout;	/* seconds, default 120 */
 	int			 forwards_max;	/* per MCP session, default 4 */
+	int			 keepalive;	/* seconds between keepalives */
 };
 
 struct bridged_conf {

@@ -35,6 +35,7 @@ config_new(void)
 	conf->limits.call_timeout = CONF_CALL_TIMEOUT;
 	conf->job_retention = CONF_JOB_RETENTION;
 	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
+	conf->limits.keepalive = CONF_KEEPALIVE;
 	TAILQ_INIT(&conf->hosts);
 	return conf;
 }

@@ -10,7 +10,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,41 +29,27 @@ static void	 frontend_sig(int, short, void *);
 static void	 frontend_dispatch_parent(int, short, void *);
 static void	 frontend_dispatch_ssh(int, short, void *);
 static void	 frontend_dispatch_logger(int, short, void *);
+static void	 peer_gone(enum bridged_proc);
 
 struct bridged_conf	*frontend_conf;
 static struct imsgev	*peers[PROC_MAX];
 static int		 shutting_down;
 static int		 logger_seen;	/* >1: a restarted logger */
 
+/* the siblings the parent may hand us a socket to */
+static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
+	[PROC_SSH] = frontend_dispatch_ssh,
+	[PROC_LOGGER] = frontend_dispatch_logger,
+};
+
 void
 frontend_main(struct proc_args *pa)
 {
-	struct event	 ev_term, ev_int, ev_hup;
-
-	proc_droppriv(pa, "frontend");
-	log_setverbose(pa->verbose);
-
-	event_init();
-	signal(SIGPIPE, SIG_IGN);
-	signal_set(&ev_term, SIGTERM, frontend_sig, NULL);
-	signal_set(&ev_int, SIGINT, frontend_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, frontend_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
-
-	if ((peers[PROC_PARENT] = calloc(1, sizeof(struct imsgev))) == NULL)
-		fatal(NULL);
-	imsgev_init(peers[PROC_PARENT], PROC_PARENT_FD, "parent",
-	    frontend_dispatch_parent, NULL);
-
+	peers[PROC_PARENT] = proc_child_init(pa, "frontend",
+	    frontend_dispatch_parent, frontend_sig);
 	mcp_init();
 	sandbox_frontend();
-
-	imsgev_add(peers[PROC_PARENT]);
-	if (imsgev_compose(peers[PROC_PARENT], IMSG_READY, 0, -1, NULL,
-	    0) == -1)
-		fatal("frontend");
+	proc_child_ready(peers[PROC_PARENT], "frontend");
 	event_dispatch();
 	if (peers[PROC_LOGGER] != NULL)
 		imsgbuf_flush(&peers[PROC_LOGGER]->ibuf);
@@ -95,13 +80,7 @@ int
 frontend_compose(enum bridged_proc to, uint32_t type, uint32_t peerid,
     int fd, const void *data, size_t len)
 {
-	if (to >= PROC_MAX || peers[to] == NULL) {
-		if (fd != -1)
-			close(fd);
-		errno = ENOTCONN;
-		return -1;
-	}
-	return imsgev_compose(peers[to], type, peerid, fd, data, len);
+	return proc_compose(peers, to, type, peerid, fd, data, len);
 }
 
 void
@@ -134,33 +113,6 @@ frontend_check_drained(void)
 		frontend_compose(PROC_PARENT, IMSG_DRAINED, 0, -1, NULL, 0);
 }
 
-/*
- * Read what a peer sent and loop over whole messages.  Returns 0 when the
- * peer has closed, 1 otherwise.
- */
-static int
-peer_io(struct imsgev *iev, short event)
-{
-	ssize_t	 n;
-
-	if (event & EV_READ) {
-		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN) {
-			if (errno == ECONNRESET)
-				return 0;
-			fatal("read from %s", iev->name);
-		}
-		if (n == 0)
-			return 0;
-	}
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1) {
-		/* a dead peer: its death is handled like EOF */
-		if (errno == EPIPE || errno == ECONNRESET)
-			return 0;
-		fatal("write to %s", iev->name);
-	}
-	return 1;
-}
-
 static void
 peer_gone(enum bridged_proc id)
 {
@@ -170,10 +122,7 @@ peer_gone(enum bridged_proc id)
 	 */
 	if (id != PROC_LOGGER)
 		log_warnx("lost %s", proc_names[id]);
-	imsgev_clear(peers[id]);
-	close(peers[id]->ibuf.fd);
-	free(peers[id]);
-	peers[id] = NULL;
+	proc_peer_free(peers, id);
 	if (id == PROC_PARENT)
 		exit(0);
 	if (id == PROC_LOGGER)
@@ -186,10 +135,9 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	uint32_t		 peer;
 	int			 n, v, status;
 
-	if (!peer_io(iev, event)) {
+	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_PARENT);
 		return;
 	}
@@ -214,24 +162,9 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			}
 			break;
 		case IMSG_PEER_FD:
-			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
-				fatalx("bad IMSG_PEER_FD");
-			memcpy(&peer, imsg.data, sizeof(peer));
 			/* a restarted logger replaces the dead one */
-			if (peer == PROC_LOGGER && peers[peer] != NULL)
-				peer_gone(PROC_LOGGER);
-			if ((peer != PROC_SSH && peer != PROC_LOGGER) ||
-			    peers[peer] != NULL)
-				fatalx("bad peer %u", peer);
-			if ((peers[peer] = calloc(1, sizeof(struct imsgev))) ==
-			    NULL)
-				fatal(NULL);
-			imsgev_init(peers[peer], imsg.fd, proc_names[peer],
-			    peer == PROC_SSH ? frontend_dispatch_ssh :
-			    frontend_dispatch_logger, NULL);
-			imsgev_add(peers[peer]);
-			imsg.fd = -1;
-			if (peer == PROC_LOGGER && logger_seen++ > 0)
+			if (proc_peer_fd(&imsg, peers, peer_dispatch,
+			    peer_gone) == PROC_LOGGER && logger_seen++ > 0)
 				audit_logger_up();
 			break;
 		case IMSG_MCP_LISTEN:
@@ -249,10 +182,7 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			imsg.fd = -1;
 			break;
 		case IMSG_LOG_VERBOSE:
-			if (imsg.datalen != sizeof(v))
-				fatalx("bad IMSG_LOG_VERBOSE");
-			memcpy(&v, imsg.data, sizeof(v));
-			log_setverbose(v);
+			proc_verbose(&imsg);
 			break;
 		case IMSG_CTL_RESULT:
 			if (imsg.datalen < sizeof(status))
@@ -289,7 +219,7 @@ frontend_dispatch_ssh(int fd, short event, void *arg)
 	struct imsg	 imsg;
 	int		 n;
 
-	if (!peer_io(iev, event)) {
+	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_SSH);
 		return;
 	}
@@ -337,7 +267,7 @@ frontend_dispatch_logger(int fd, short event, void *arg)
 	struct imsg	 imsg;
 	int		 n;
 
-	if (!peer_io(iev, event)) {
+	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_LOGGER);
 		return;
 	}

@@ -1,7 +1,7 @@
 /*
- * frontend.h: what the frontend's parts (frontend.c, mcp.c, tools.c,
- * control.c) offer each other.  The frontend is the only process that
- * parses JSON from clients; it runs chrooted, unprivileged, under a
+ * frontend.h: what the frontend's parts (frontend.c, mcp.c, jsonrpc.c,
+ * tools.c, control.c) offer each other.  The frontend is the only process
+ * that parses JSON from clients; it runs chrooted, unprivileged, under a
  * seccomp filter that forbids open, socket and exec.
  */
 
@@ -15,7 +15,7 @@
 
 /*
  * Requests the frontend makes of the ssh worker carry an id in peerid;
- * control.c sets this bit in its ids, mcp.c never does, so replies are
+ * control.c sets this bit in its ids, jsonrpc.c never does, so replies are
  * routed without a shared table.
  */
 #define CTL_REQID_BIT	0x80000000U
@@ -31,7 +31,7 @@ void	 frontend_record(json_t *);
 void	 frontend_check_drained(void);
 int	 frontend_shutting_down(void);
 
-/* mcp.c: MCP sessions on the UNIX socket, JSON-RPC, lifecycle */
+/* mcp.c, jsonrpc.c: MCP sessions on the UNIX socket, JSON-RPC */
 void	 mcp_init(void);
 void	 mcp_listen(int);		/* listening socket from parent */
 void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
@@ -73,7 +73,7 @@ void	 control_logger_gone(void);
 
 /* mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);
-/* mcp.c: request ids of the calls waiting for an audit answer */
+/* jsonrpc.c: request ids of the calls waiting for an audit answer */
 size_t	 mcp_audit_waiting(uint32_t *, size_t);
 
 #endif /* FRONTEND_H */

@@ -141,6 +141,18 @@ kill_group(struct sshhost *host, long pgid, int leader)
 	return aux_run(host, "kill -KILL -- -%ld 2>/dev/null; exit 0", pgid);
 }
 
+/* kill commands still running: the worker waits for them to exit */
+int
+kill_pending(void)
+{
+	struct aux	*a;
+	int		 n = 0;
+
+	TAILQ_FOREACH(a, &auxes, entry)
+		n++;
+	return n;
+}
+
 /* the connection is gone, and the kill channels with it */
 void
 kill_host_lost(struct sshhost *host)

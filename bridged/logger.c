@@ -47,7 +47,6 @@ static void	 logger_sig(int, short, void *);
 static void	 logger_dispatch_parent(int, short, void *);
 static void	 logger_dispatch_peer(int, short, void *);
 static void	 logger_configure(struct bridged_conf *);
-static int	 peer_io(struct imsgev *, short);
 static void	 enqueue(int, uint32_t, int, const void *, size_t);
 static void	 enqueue_json(json_t *, uint64_t);
 static void	 flush(void);
@@ -78,36 +77,21 @@ static time_t			 failed_since;
 static int			 follow;
 static struct event		 ev_retry, ev_prune;
 
+/* the siblings whose records we take; one handler, arg says which */
+static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
+	[PROC_FRONTEND] = logger_dispatch_peer,
+	[PROC_SSH] = logger_dispatch_peer,
+};
+
 void
 logger_main(struct proc_args *pa)
 {
-	struct event	 ev_term, ev_int, ev_hup;
-
-	proc_droppriv(pa, "logger");
-	log_setverbose(pa->verbose);
-
-	event_init();
-	signal(SIGPIPE, SIG_IGN);
-	signal_set(&ev_term, SIGTERM, logger_sig, NULL);
-	signal_set(&ev_int, SIGINT, logger_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, logger_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
+	peers[PROC_PARENT] = proc_child_init(pa, "logger",
+	    logger_dispatch_parent, logger_sig);
 	evtimer_set(&ev_retry, retry, NULL);
 	evtimer_set(&ev_prune, prune, NULL);
-
-	if ((peers[PROC_PARENT] = calloc(1, sizeof(struct imsgev))) == NULL)
-		fatal(NULL);
-	imsgev_init(peers[PROC_PARENT], PROC_PARENT_FD, "parent",
-	    logger_dispatch_parent, NULL);
-
 	sandbox_logger(pa->dirs[0], pa->dirs[1]);
-
-	imsgev_add(peers[PROC_PARENT]);
-	if (imsgev_compose(peers[PROC_PARENT], IMSG_READY, 0, -1, NULL,
-	    0) == -1)
-		fatal("logger");
+	proc_child_ready(peers[PROC_PARENT], "logger");
 	event_dispatch();
 	exit(0);
 }
@@ -175,23 +159,6 @@ logger_configure(struct bridged_conf *nconf)
 		    (json_int_t)getpid(), "chain", (json_int_t)chain.seq), 0);
 	prune_arm();
 	flush();
-}
-
-static int
-peer_io(struct imsgev *iev, short event)
-{
-	ssize_t	 n;
-
-	if (event & EV_READ) {
-		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN)
-			fatal("read from %s", iev->name);
-		if (n == 0)
-			return 0;
-	}
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1 &&
-	    errno != EPIPE)
-		fatal("write to %s", iev->name);
-	return 1;
 }
 
 /*
@@ -724,10 +691,9 @@ logger_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	uint32_t		 peer;
-	int			 n, v;
+	int			 n;
 
-	if (!peer_io(iev, event))
+	if (!proc_peer_io(iev, event))
 		logger_sig(SIGTERM, 0, NULL);
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
@@ -744,25 +710,11 @@ logger_dispatch_parent(int fd, short event, void *arg)
 				logger_configure(nconf);
 			break;
 		case IMSG_PEER_FD:
-			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
-				fatalx("bad IMSG_PEER_FD");
-			memcpy(&peer, imsg.data, sizeof(peer));
-			if ((peer != PROC_FRONTEND && peer != PROC_SSH) ||
-			    peers[peer] != NULL)
-				fatalx("bad peer %u", peer);
-			if ((peers[peer] = calloc(1, sizeof(struct imsgev))) ==
-			    NULL)
-				fatal(NULL);
-			imsgev_init(peers[peer], imsg.fd, proc_names[peer],
-			    logger_dispatch_peer, (void *)(uintptr_t)peer);
-			imsgev_add(peers[peer]);
-			imsg.fd = -1;
+			/* never replaced: a sibling's death ends the tree */
+			proc_peer_fd(&imsg, peers, peer_dispatch, NULL);
 			break;
 		case IMSG_LOG_VERBOSE:
-			if (imsg.datalen != sizeof(v))
-				fatalx("bad IMSG_LOG_VERBOSE");
-			memcpy(&v, imsg.data, sizeof(v));
-			log_setverbose(v);
+			proc_verbose(&imsg);
 			break;
 		case IMSG_LOG_RECORD:
 			/* daemon events: start, reload, child deaths */
@@ -788,19 +740,10 @@ logger_dispatch_peer(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[id];
 	struct imsg		 imsg;
 	int32_t			 on;
-	int			 n;
+	int			 n, gone;
 
-	if (!peer_io(iev, event)) {
-		/* the parent sees the death and takes the tree down */
-		flush();
-		imsgev_clear(iev);
-		close(iev->ibuf.fd);
-		free(iev);
-		peers[id] = NULL;
-		if (id == PROC_FRONTEND)
-			follow = 0;
-		return;
-	}
+	/* what a peer sent before it died is still recorded, below */
+	gone = !proc_peer_io(iev, event);
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
 			fatalx("bad message from %s", proc_names[id]);
@@ -849,6 +792,11 @@ logger_dispatch_peer(int fd, short event, void *arg)
 		imsg_free(&imsg);
 	}
 	flush();
-	if (peers[id] != NULL)
+	if (gone) {
+		/* the parent sees the death and takes the tree down */
+		proc_peer_free(peers, id);
+		if (id == PROC_FRONTEND)
+			follow = 0;
+	} else if (peers[id] != NULL)
 		imsgev_add(iev);
 }

@@ -105,6 +105,7 @@ enum once {
 	ONCE_L_ROTATE,
 	ONCE_L_KEEP,
 	ONCE_FORWARDS,
+	ONCE_KEEPALIVE,
 	ONCE_FWD_LIST,
 	ONCE_H_FLISTEN,
 	ONCE_H_FPERSIST,
@@ -194,6 +195,7 @@ static void	 keywords_check(void);
 %token	PATTERN SCAN
 %token	JOB RETENTION
 %token	CLOSED FAIL MUTATING RETAIN
+%token	KEEPALIVE
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
@@ -419,6 +421,14 @@ limitopt	: LINE SIZE anysize {
 			if (once(&@1, ONCE_FORWARDS, "forwards") == 0 &&
 			    getnum(&@2, $2, 0, 10000, "forwards", &n) == 0)
 				conf->limits.forwards_max = n;
+			free($2);
+		}
+		| KEEPALIVE NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_KEEPALIVE, "keepalive") == 0 &&
+			    getnum(&@2, $2, 1, 3600, "keepalive", &n) == 0)
+				conf->limits.keepalive = n;
 			free($2);
 		}
 		;
@@ -775,6 +785,7 @@ static const struct keyword keywords[] = {
 	{ "include",		INCLUDE },
 	{ "job",		JOB },
 	{ "keep",		KEEP },
+	{ "keepalive",		KEEPALIVE },
 	{ "key",		KEY },
 	{ "known",		KNOWN },
 	{ "limits",		LIMITS },

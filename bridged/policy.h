@@ -1,8 +1,9 @@
 /*
- * policy.h: the one policy module (policy.c).  Pure functions, no I/O:
- * the frontend checks a call with them before it leaves, the ssh worker
- * checks it again with the same functions before it acts (and then
- * resolves paths on the remote side, which only it can do).
+ * policy.h: the one policy module (policy.c, policyexec.c, policyscan.c).
+ * Pure functions, no I/O: the frontend checks a call with them before it
+ * leaves, the ssh worker checks it again with the same functions before
+ * it acts (and then resolves paths on the remote side, which only it can
+ * do).
  *
  * Every refusal is a message in err that names the rule and the
  * bridged.conf line that sets it.
@@ -44,7 +45,7 @@ int	 policy_path_within(const char *, const char *);
 int	 policy_path_check(const struct host *, const char *, const char *,
 	    size_t, char *, size_t, char *, size_t);
 
-/* exec: the allowlist parser and the delete protection */
+/* exec (policyexec.c): the allowlist parser and the delete protection */
 int	 policy_exec_parse(const char *, size_t, struct policy_words *, char *,
 	    size_t);
 void	 policy_words_free(struct policy_words *);
@@ -56,12 +57,14 @@ int	 policy_delete_check(const struct host *, const char *, size_t, char *,
 /* a whole tool call: every path argument, the command, protections */
 int	 policy_call_check(const struct host *, const char *, json_t *, char *,
 	    size_t);
+/* where an absolute Glob pattern's literal leading directories end */
+const char *policy_glob_root(const char *);
 
 /* quotas: 0 and counted, or -1 with the reopen time in err */
 int	 policy_quota_take(struct policy_quota *, const struct host *, time_t,
 	    char *, size_t);
 
-/* output scanning: the pattern that matched, or NULL */
+/* output scanning (policyscan.c): the pattern that matched, or NULL */
 const char *policy_scan(const char *, size_t, const struct strlist *);
 
 /* redaction for audit records and logs */

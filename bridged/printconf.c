@@ -249,6 +249,8 @@ print_config(struct bridged_conf *conf)
 	/* only when set, so older printouts stay as they were */
 	if (conf->limits.forwards_max != CONF_FWD_SESSION_MAX)
 		printf("\tforwards %d\n", conf->limits.forwards_max);
+	if (conf->limits.keepalive != CONF_KEEPALIVE)
+		printf("\tkeepalive %d\n", conf->limits.keepalive);
 	printf("}\n");
 	if (conf->fwd_list_all)
 		printf("forward list all\n");

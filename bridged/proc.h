@@ -30,6 +30,25 @@ struct proc	*proc_byname(const char *);
 void		 proc_droppriv(struct proc_args *, const char *);
 void		 proc_settitle(const char *);
 
+/*
+ * A child's plumbing (proc.c).  Each child keeps struct imsgev
+ * *peers[PROC_MAX], NULL for a sibling it has no socket to.
+ */
+/* privileges dropped, signals routed, the parent's channel made */
+struct imsgev	*proc_child_init(struct proc_args *, const char *,
+		    void (*)(int, short, void *), void (*)(int, short, void *));
+void		 proc_child_ready(struct imsgev *, const char *);
+/* 0: the peer has gone; 1: go on with imsg_get */
+int		 proc_peer_io(struct imsgev *, short);
+/* IMSG_PEER_FD: handlers by sibling id, and what lets a logger go */
+enum bridged_proc proc_peer_fd(struct imsg *, struct imsgev **,
+		    void (*const [PROC_MAX])(int, short, void *),
+		    void (*)(enum bridged_proc));
+void		 proc_peer_free(struct imsgev **, enum bridged_proc);
+int		 proc_compose(struct imsgev **, enum bridged_proc, uint32_t,
+		    uint32_t, int, const void *, size_t);
+void		 proc_verbose(struct imsg *);
+
 /* config sent to children over imsg (confimsg.c) */
 void		 config_send(struct imsgev *, struct bridged_conf *);
 /* feed one IMSG_CONF_* message; returns the new config at CONF_END */

@@ -877,8 +877,15 @@ shell_session_end(uint32_t sessid)
 	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh) {
 		if (sh->sessid != sessid)
 			continue;
-		if (sh->ch != NULL && sh->pid != 0)
+		/*
+		 * The shell's process group goes at once, atomically, so a
+		 * fork racing the kill cannot escape; the tree walk catches
+		 * what left the group.
+		 */
+		if (sh->ch != NULL && sh->pid != 0) {
+			(void)kill_group(sh->host, sh->pid, 1);
 			(void)kill_tree(sh->host, sh->pid, 1);
+		}
 		shell_free(sh, "the MCP session ended");
 	}
 	bgjob_session_end(sessid);
@@ -901,6 +908,12 @@ shell_shutdown(void)
 		shell_session_end(sh->sessid);
 	}
 	return n + bgjob_shutdown();
+}
+
+int
+shell_kills_pending(void)
+{
+	return kill_pending();
 }
 
 /* the connection died (or is being closed): nothing on it survives */

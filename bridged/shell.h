@@ -23,5 +23,6 @@ void	 bgjob_host_lost(struct sshhost *);
 int	 kill_tree(struct sshhost *, long, int);
 int	 kill_group(struct sshhost *, long, int);
 void	 kill_host_lost(struct sshhost *);
+int	 kill_pending(void);
 
 #endif /* SHELL_H */

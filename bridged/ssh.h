@@ -85,6 +85,7 @@ void	 sshconn_keydata(struct imsg *);	/* IMSG_SSH_KEYDATA */
 /* an operation on the session failed: is the connection gone? */
 int	 sshconn_check(struct sshhost *);
 sftp_session sshconn_sftp(struct sshhost *, char *, size_t);
+void	 sshconn_refresh(struct sshhost *);	/* byte counts in st */
 /* an exec channel running cmd; NULL with the reason in err when not */
 ssh_channel sshconn_exec(struct sshhost *, const char *, char *, size_t);
 void	 sshconn_hostgone(struct sshhost *);	/* removed by reload */
@@ -126,9 +127,11 @@ void	 shell_output(struct sshcall *);
 void	 shell_kill(struct sshcall *);
 void	 shell_session_end(uint32_t);
 int	 shell_shutdown(void);		/* SIGTERM: kill remote work */
+int	 shell_kills_pending(void);	/* kill commands still running */
 void	 shell_host_lost(struct sshhost *);	/* connection died */
 
-/* delegate.c: ask_claude and the job_* tools (jobs outlive sessions) */
+/* delegate.c: ask_claude; delegjob.c: the job_* tools (jobs outlive
+ * sessions) and bridgectl; see delegate.h */
 void	 delegate_ask(struct sshcall *);
 void	 delegate_job_status(struct sshcall *);
 void	 delegate_job_wait(struct sshcall *);
@@ -163,7 +166,8 @@ int	 sshpolicy_resolve(struct sshcall *);
 /* sshworker.c: for a unit test, serve a frontend on fd with a config */
 void	 sshworker_test_serve(int, struct bridged_conf *);
 
-/* forward.c: forward_open, forward_list, forward_close; bridgectl */
+/* forward.c: forward_open, forward_list, forward_close; bridgectl;
+ * fwdconn.c: the connections (forward_connected, forward_poll) */
 void	 forward_open(struct sshcall *);
 void	 forward_list(struct sshcall *);
 void	 forward_close(struct sshcall *);

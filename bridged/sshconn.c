@@ -41,7 +41,13 @@
 #include "ssh.h"
 
 #define SSHCONN_TIMEOUT		10	/* seconds: handshake, auth */
-#define SSHCONN_KEEPALIVE	30	/* seconds between keepalives */
+/* seconds between keepalives: limits { keepalive N } */
+static time_t
+keepalive_secs(void)
+{
+	return ssh_conf != NULL && ssh_conf->limits.keepalive > 0 ?
+	    ssh_conf->limits.keepalive : CONF_KEEPALIVE;
+}
 
 struct sshconn {
 	TAILQ_ENTRY(sshconn)	 entry;
@@ -97,8 +103,9 @@ static struct event		 ev_keepalive;
 void
 sshconn_init(void)
 {
-	struct timeval	 tv = { SSHCONN_KEEPALIVE, 0 };
+	struct timeval	 tv = { 1, 0 };
 
+	/* the first tick comes early: the config has not arrived yet */
 	evtimer_set(&ev_keepalive, conn_keepalive, NULL);
 	evtimer_add(&ev_keepalive, &tv);
 }
@@ -757,6 +764,18 @@ hostpattern_match(char *patterns, const char *name)
 	return got;
 }
 
+/* bring the host's byte counts up to date for show hosts */
+void
+sshconn_refresh(struct sshhost *host)
+{
+	struct sshconn	*c;
+
+	if (host->session == NULL || (c = conn_get(host)) == NULL)
+		return;
+	host->st.bytes_in = c->sockcount.in_bytes;
+	host->st.bytes_out = c->sockcount.out_bytes;
+}
+
 /* the session socket is readable: let libssh process what arrived */
 static void
 conn_readable(int fd, short event, void *arg)
@@ -769,8 +788,7 @@ conn_readable(int fd, short event, void *arg)
 	(void)ssh_event_dopoll(c->sev, 0);
 	if (host->session == NULL)
 		return;		/* a callback's work lost it */
-	host->st.bytes_in = c->sockcount.in_bytes;
-	host->st.bytes_out = c->sockcount.out_bytes;
+	sshconn_refresh(host);
 	if (sshconn_check(host))
 		return;
 	/* forwarded channels being opened learn their fate here */
@@ -923,7 +941,7 @@ sshconn_exec(struct sshhost *host, const char *cmd, char *err, size_t errlen)
 }
 
 /*
- * Keepalive: an SSH_MSG_IGNORE every SSHCONN_KEEPALIVE seconds keeps
+ * Keepalive: an SSH_MSG_IGNORE every keepalive_secs() seconds keeps
  * middleboxes from dropping an idle connection and gives TCP something
  * unacknowledged, so the parent's TCP_USER_TIMEOUT and keepalive options
  * make the kernel report a peer that vanished silently.
@@ -931,7 +949,7 @@ sshconn_exec(struct sshhost *host, const char *cmd, char *err, size_t errlen)
 static void
 conn_keepalive(int fd, short event, void *arg)
 {
-	struct timeval	 tv = { SSHCONN_KEEPALIVE, 0 };
+	struct timeval	 tv = { keepalive_secs(), 0 };
 	struct sshconn	*c, *next;
 
 	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {

@@ -231,18 +231,13 @@ glob_root(struct sshcall *call, sftp_session sftp, const char *base,
     char *err)
 {
 	json_t		*v;
-	const char	*pat, *p, *last;
+	const char	*pat, *last;
 	char		 root[PATH_MAX];
 
 	v = json_object_get(call->args, "pattern");
 	if (!json_is_string(v) || (pat = json_string_value(v))[0] != '/')
 		return 0;
-	last = pat;
-	for (p = pat; *p != '\0' && strchr("*?[{\\", *p) == NULL; p++)
-		if (*p == '/')
-			last = p;
-	if (*p == '\0')
-		last = strrchr(pat, '/');
+	last = policy_glob_root(pat);
 	if ((size_t)(last - pat) >= sizeof(root)) {
 		snprintf(err, ERRSZ, "pattern is too long");
 		return -1;

@@ -42,9 +42,8 @@ static void	 ssh_peer_closed(enum bridged_proc);
 static void	 ssh_dispatch_parent(int, short, void *);
 static void	 ssh_dispatch_frontend(int, short, void *);
 static void	 ssh_dispatch_logger(int, short, void *);
-static void	 logger_gone(void);
+static void	 logger_gone(enum bridged_proc);
 static void	 ssh_configure(struct bridged_conf *);
-static int	 peer_io(struct imsgev *, short);
 static void	 call_data(struct imsg *);
 static void	 call_start(struct imsg *);
 static void	 call_cancel(uint32_t);
@@ -89,38 +88,23 @@ static TAILQ_HEAD(, pendargs)	 pending = TAILQ_HEAD_INITIALIZER(pending);
 /* calls handed to a tool and not yet answered, for cancel */
 static TAILQ_HEAD(, sshcall)	 running = TAILQ_HEAD_INITIALIZER(running);
 
+/* the siblings the parent may hand us a socket to */
+static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
+	[PROC_FRONTEND] = ssh_dispatch_frontend,
+	[PROC_LOGGER] = ssh_dispatch_logger,
+};
+
 void
 sshworker_main(struct proc_args *pa)
 {
-	struct event	 ev_term, ev_int, ev_hup;
-
 	/* libssh's crypto set-up may read what it needs before the drop */
 	if (ssh_init() != SSH_OK)
 		fatalx("ssh_init failed");
-	proc_droppriv(pa, "ssh");
-	log_setverbose(pa->verbose);
-
-	event_init();
-	signal(SIGPIPE, SIG_IGN);
-	signal_set(&ev_term, SIGTERM, ssh_sig, NULL);
-	signal_set(&ev_int, SIGINT, ssh_sig, NULL);
-	signal_set(&ev_hup, SIGHUP, ssh_sig, NULL);
-	signal_add(&ev_term, NULL);
-	signal_add(&ev_int, NULL);
-	signal_add(&ev_hup, NULL);
-
-	if ((peers[PROC_PARENT] = calloc(1, sizeof(struct imsgev))) == NULL)
-		fatal(NULL);
-	imsgev_init(peers[PROC_PARENT], PROC_PARENT_FD, "parent",
-	    ssh_dispatch_parent, NULL);
-
+	peers[PROC_PARENT] = proc_child_init(pa, "ssh", ssh_dispatch_parent,
+	    ssh_sig);
 	sshconn_init();
 	sandbox_sshworker();
-
-	imsgev_add(peers[PROC_PARENT]);
-	if (imsgev_compose(peers[PROC_PARENT], IMSG_READY, 0, -1, NULL,
-	    0) == -1)
-		fatal("ssh");
+	proc_child_ready(peers[PROC_PARENT], "ssh");
 	event_dispatch();
 	exit(0);
 }
@@ -156,19 +140,18 @@ ssh_sig(int sig, short event, void *arg)
 static void
 ssh_leave(int bysignal)
 {
-	static struct event	 ev_bye;
 	static int		 leaving, signals;
-	struct timeval		 tv = { 1, 0 };
 
 	if (bysignal && signals++ > 0)
 		exit(0);
 	if (leaving++)
 		return;
-	if (shell_shutdown() + delegate_shutdown() == 0)
+	/* kills sent now and those already on their way (session ends) */
+	if (shell_shutdown() + delegate_shutdown() + shell_kills_pending() ==
+	    0)
 		exit(0);
 	log_debug("killing remote commands before exiting");
-	evtimer_set(&ev_bye, ssh_bye, NULL);
-	evtimer_add(&ev_bye, &tv);
+	ssh_bye(-1, 0, NULL);
 }
 
 /* a peer that closed: stop listening to it, and leave */
@@ -181,11 +164,18 @@ ssh_peer_closed(enum bridged_proc id)
 	ssh_leave(0);
 }
 
-/* the kill commands had their moment on the event loop */
+/* wait, briefly, for the kill commands to finish, then go */
 static void
 ssh_bye(int fd, short event, void *arg)
 {
-	exit(0);
+	static struct event	 ev_bye;
+	static int		 ticks;
+	struct timeval		 tv = { 0, 50000 };
+
+	if (shell_kills_pending() == 0 || ticks++ >= 60)
+		exit(0);
+	evtimer_set(&ev_bye, ssh_bye, NULL);
+	evtimer_add(&ev_bye, &tv);
 }
 
 /* keep the state and connection of hosts that stay across a reload */
@@ -253,13 +243,7 @@ int
 ssh_compose(enum bridged_proc to, uint32_t type, uint32_t peerid, int fd,
     const void *data, size_t len)
 {
-	if (to >= PROC_MAX || peers[to] == NULL) {
-		if (fd != -1)
-			close(fd);
-		errno = ENOTCONN;
-		return -1;
-	}
-	return imsgev_compose(peers[to], type, peerid, fd, data, len);
+	return proc_compose(peers, to, type, peerid, fd, data, len);
 }
 
 size_t
@@ -468,32 +452,15 @@ sshcall_progress(struct sshcall *call, double progress, double total,
 		    call->reqid, -1, iov, 2);
 }
 
-static int
-peer_io(struct imsgev *iev, short event)
-{
-	ssize_t	 n;
-
-	if (event & EV_READ) {
-		if ((n = imsgbuf_read(&iev->ibuf)) == -1 && errno != EAGAIN)
-			fatal("read from %s", iev->name);
-		if (n == 0)
-			return 0;
-	}
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1)
-		fatal("write to %s", iev->name);
-	return 1;
-}
-
 static void
 ssh_dispatch_parent(int fd, short event, void *arg)
 {
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	uint32_t		 peer;
-	int			 n, v;
+	int			 n;
 
-	if (!peer_io(iev, event)) {
+	if (!proc_peer_io(iev, event)) {
 		ssh_peer_closed(PROC_PARENT);
 		return;
 	}
@@ -512,29 +479,11 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 				ssh_configure(nconf);
 			break;
 		case IMSG_PEER_FD:
-			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
-				fatalx("bad IMSG_PEER_FD");
-			memcpy(&peer, imsg.data, sizeof(peer));
 			/* a restarted logger replaces the dead one */
-			if (peer == PROC_LOGGER && peers[peer] != NULL)
-				logger_gone();
-			if ((peer != PROC_FRONTEND && peer != PROC_LOGGER) ||
-			    peers[peer] != NULL)
-				fatalx("bad peer %u", peer);
-			if ((peers[peer] = calloc(1, sizeof(struct imsgev))) ==
-			    NULL)
-				fatal(NULL);
-			imsgev_init(peers[peer], imsg.fd, proc_names[peer],
-			    peer == PROC_FRONTEND ? ssh_dispatch_frontend :
-			    ssh_dispatch_logger, NULL);
-			imsgev_add(peers[peer]);
-			imsg.fd = -1;
+			proc_peer_fd(&imsg, peers, peer_dispatch, logger_gone);
 			break;
 		case IMSG_LOG_VERBOSE:
-			if (imsg.datalen != sizeof(v))
-				fatalx("bad IMSG_LOG_VERBOSE");
-			memcpy(&v, imsg.data, sizeof(v));
-			log_setverbose(v);
+			proc_verbose(&imsg);
 			break;
 		case IMSG_SSH_KEYDATA:
 			sshconn_keydata(&imsg);
@@ -576,7 +525,7 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 	uint32_t	 sessid, u32;
 	int		 n;
 
-	if (!peer_io(iev, event)) {
+	if (!proc_peer_io(iev, event)) {
 		ssh_peer_closed(PROC_FRONTEND);
 		return;
 	}
@@ -629,6 +578,8 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 			if (imsg.datalen != 0)
 				fatalx("bad IMSG_SSH_HOSTS");
 			TAILQ_FOREACH(sh, &sshhosts, entry)
+				sshconn_refresh(sh);
+			TAILQ_FOREACH(sh, &sshhosts, entry)
 				if (imsgev_compose(iev, IMSG_SSH_HOSTSTATE,
 				    imsg.hdr.peerid, -1, &sh->st,
 				    sizeof(sh->st)) == -1)
@@ -647,12 +598,9 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 }
 
 static void
-logger_gone(void)
+logger_gone(enum bridged_proc id)
 {
-	imsgev_clear(peers[PROC_LOGGER]);
-	close(peers[PROC_LOGGER]->ibuf.fd);
-	free(peers[PROC_LOGGER]);
-	peers[PROC_LOGGER] = NULL;
+	proc_peer_free(peers, id);
 }
 
 static void
@@ -663,17 +611,9 @@ ssh_dispatch_logger(int fd, short event, void *arg)
 	int		 n;
 
 	/* the parent restarts a dead logger; we wait for the new one */
-	if ((event & EV_WRITE) && imsgbuf_write(&iev->ibuf) == -1 &&
-	    (errno == EPIPE || errno == ECONNRESET)) {
-		logger_gone();
+	if (!proc_peer_io(iev, event)) {
+		logger_gone(PROC_LOGGER);
 		return;
-	}
-	if (event & EV_READ) {
-		n = imsgbuf_read(&iev->ibuf);
-		if (n == 0 || (n == -1 && errno != EAGAIN)) {
-			logger_gone();
-			return;
-		}
 	}
 	for (;;) {
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)

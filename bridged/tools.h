@@ -1,8 +1,8 @@
 /*
  * tools.h: the MCP tool table and the in-flight call a tool works on.
  *
- * mcp.c parses and checks a tools/call request, makes a struct mcp_call
- * and hands it to the tool's run function.  The tool answers exactly once,
+ * jsonrpc.c checks a tools/call request, makes a struct mcp_call and
+ * hands it to the tool's run function.  The tool answers exactly once,
  * now or later, through mcp_call_result/mcp_call_text/mcp_call_structured;
  * answering frees the call, so a tool never touches it afterwards.
  */
@@ -115,7 +115,7 @@ json_t	*mcp_string(const char *);
 json_t	*mcp_stringn(const char *, size_t);
 void	 mcp_utf8_trunc(char *);	/* drop a cut-off last sequence */
 
-/* mcp.c: answering a call; each frees the call */
+/* jsonrpc.c: answering a call; each frees the call */
 void	mcp_call_result(struct mcp_call *, json_t *);	/* steals */
 void	mcp_call_text(struct mcp_call *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));

@@ -196,14 +196,16 @@ t.ok(not r.get("isError") and
      sc(r).get("result") == task + "\n\n## Context\n\n" + ctx,
      "quotes, $(), backticks, newlines and UTF-8 arrive intact", r)
 t.ok(not os.path.exists(canary), "nothing in the text was run")
-# jansson refuses \u0000 in a string: the request is a parse error
+# a NUL in any string: the request is refused by its id (-32602)
 n = len(calls())
-c.send({"jsonrpc": "2.0", "id": c.new_id(), "method": "tools/call",
+nid = c.new_id()
+c.send({"jsonrpc": "2.0", "id": nid, "method": "tools/call",
         "params": {"name": "ask_claude", "arguments": {
             "task": "STUB:echo before\u0000after", "host": "deleg"}}})
 m = c.recv_message()
-t.ok(m and m.get("error", {}).get("code") == -32700 and
-     "0000" in m["error"].get("message", "") and len(calls()) == n,
+t.ok(m and m.get("id") == nid and m.get("error", {}).get("code") == -32602
+     and m["error"].get("message") ==
+     "strings must not contain NUL (\\u0000)" and len(calls()) == n,
      "a NUL in the task is refused before anything runs", m)
 r = ask(" \n\t")
 t.ok(r.get("isError") and "empty" in text(r), "an empty task is refused", r)

@@ -102,7 +102,9 @@ fi
 BRIDGED_PID=
 wait "$drainer" 2>/dev/null
 if pgrep -u "$(id -u)" -f "^sleep $dur\$" >/dev/null; then
-	tap_fail "no remote sleep left behind" "$(pgrep -af "^sleep $dur\$")"
+	tap_fail "no remote sleep left behind" \
+	    "$(ps -o pid,ppid,pgid,stat,etimes,cmd -p \
+	    "$(pgrep -d, -f "^sleep $dur\$")")"
 else
 	tap_ok "no remote sleep left behind"
 fi

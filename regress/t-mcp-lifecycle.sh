@@ -250,6 +250,27 @@ def run(kind):
           b'{"jsonrpc":"2.0","id":52,"method":"ping","x":"\xc0\xaf"}',
           [PARSE_ERROR], [None])
 
+    # a NUL in any string: -32602 for the request's id, never dispatched
+    def nul_refused(c, line, id_):
+        c.send_raw(line)
+        r = c.recv_message()
+        if r is None or code_of(r) != INVALID_PARAMS or \
+                _idkey(r.get("id")) != _idkey(id_) or \
+                r["error"].get("message") != \
+                "strings must not contain NUL (\\u0000)":
+            fail("reply %s" % json.dumps(r))
+        return True
+
+    check("a NUL in a value is -32602 with the request id",
+          nul_refused, A, '{"jsonrpc":"2.0","id":154,"method":"ping",'
+          '"params":{"x":"a\\u0000b"}}', 154)
+    check("a NUL in a key is -32602 with the request id",
+          nul_refused, A, '{"jsonrpc":"2.0","id":"k155","method":"ping",'
+          '"params":{"a\\u0000":1}}', "k155")
+    check("a NUL in the method name is -32602, not a ping",
+          nul_refused, A, '{"jsonrpc":"2.0","id":156,'
+          '"method":"ping\\u0000"}', 156)
+
     # an unknown notification gets no reply: the next reply is the ping's
     def silent_notification():
         a.notify("notifications/no_such_thing", {})

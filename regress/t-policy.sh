@@ -173,15 +173,16 @@ refused("Edit through final symlink out refused", "Edit",
          "new_string": "PWNED"})
 refused("Upload into symlinked directory refused", "Upload",
         {"local_path": "up.txt", "remote_path": BASE + "/dir/w2"})
-# a NUL is refused by jansson already (-32700, id null) or by the policy
+# a NUL is refused before any tool or policy sees the path: -32602
 nid = c.new_id()
 c.send({"jsonrpc": "2.0", "id": nid, "method": "tools/call",
         "params": {"name": "Read", "arguments": {
             "file_path": BASE + "/real/inside.txt\u0000x"}}})
 m = c.recv_message(timeout=30)
-t.ok(m is not None and (m.get("error", {}).get("code") == -32700 or
-     (m.get("result", {}).get("isError") and
-      "inside text" not in json.dumps(m))), "path with NUL refused",
+t.ok(m is not None and m.get("id") == nid and
+     m.get("error", {}).get("code") == -32602 and
+     m["error"].get("message") == "strings must not contain NUL (\\u0000)"
+     and "inside text" not in json.dumps(m), "path with NUL refused",
      json.dumps(m)[:300])
 untouched("canaries outside base dir never read or written")
 

@@ -27,6 +27,8 @@
 #include "tools.h"
 #include "tap.h"
 
+#define NUL_REFUSED	"strings must not contain NUL (\\u0000)"
+
 struct client {
 	int	 fd;
 	char	 buf[1 << 16];
@@ -368,7 +370,7 @@ main(void)
 	json_t			*r, *res, *tools, *t, *ann, *st, *hosts, *o;
 	json_t			*txt, *sess;
 	size_t			 i;
-	int			 lfd, good, before, fd;
+	int			 lfd, good, before, fd, nrec;
 	struct imsg		 imsg;
 
 	log_init(1, 0);
@@ -694,10 +696,66 @@ main(void)
 	ok(r && err_code(r) == -32700 && id_is_null(r),
 	    "invalid UTF-8: -32700");
 	json_decref(r);
+	/* a NUL anywhere: -32602 for the request's id, nothing acted on */
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":26,\"method\":\"ping\","
 	    "\"params\":{\"x\":\"\\u0000\"}}");
-	ok(r && err_code(r) == -32700, "NUL in a string: -32700");
+	ok(r && err_code(r) == -32602 && id_int(r, 26) &&
+	    strcmp(err_msg(r), NUL_REFUSED) == 0, "NUL in a value: -32602 "
+	    "with the id");
 	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"k\",\"method\":\"ping\","
+	    "\"params\":{\"a\\u0000b\":1}}");
+	ok(r && err_code(r) == -32602 && json_is_string(json_object_get(r,
+	    "id")) && strcmp(json_string_value(json_object_get(r, "id")),
+	    "k") == 0 && strcmp(err_msg(r), NUL_REFUSED) == 0,
+	    "NUL in a key: -32602 with the id");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":28,\"method\":"
+	    "\"ping\\u0000x\"}");
+	ok(r && err_code(r) == -32602 && id_int(r, 28) && !result(r),
+	    "NUL in the method name: -32602, not a ping");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\\u0000\",\"id\":29,\"method\":"
+	    "\"ping\"}");
+	ok(r && err_code(r) == -32602 && id_int(r, 29),
+	    "NUL in jsonrpc: -32602");
+	json_decref(r);
+	before = ncomposed;
+	nrec = ncallrecords;
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":30,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"hosts\",\"arguments\":{\"x\":[1,"
+	    "{\"y\":[\"ok\",\"a\\u0000\"]}]}}}");
+	ok(r && err_code(r) == -32602 && id_int(r, 30) &&
+	    ncomposed == before && ncallrecords == nrec,
+	    "NUL in a nested argument: -32602, the tool never ran");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\","
+	    "\"params\":{\"\\u0000\":1}}");
+	ok(r && err_code(r) == -32600 && id_is_null(r),
+	    "NUL in a key with a real id: -32600, id null");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":31,\"method\":\"ping\","
+	    "\"params\":{\"x\\u0000\":\"\\u0000\", ");
+	ok(r && err_code(r) == -32700 && id_is_null(r),
+	    "NUL in a key of broken JSON: -32700");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":32,\"method\":\"ping\","
+	    "\"params\":{\"k\\\\u0000\":\"\\\\u0000\"}}");
+	ok(r && id_int(r, 32) && json_is_object(result(r)),
+	    "an escaped backslash before u0000 is no NUL");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":133,\"method\":\"ping\","
+	    "\"params\":{\"a\\\\\":\"\\\"\",\"b\\u0000\":1}}");
+	ok(r && err_code(r) == -32602 && id_int(r, 133),
+	    "NUL in a key after escaped quotes and backslashes: -32602");
+	json_decref(r);
+	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/cancelled\",\"params\":{\"requestId\":"
+	    "\"\\u0000\"}}");
+	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/initialized\",\"params\":{\"\\u0000\":1}}");
+	ok(nothing_before_ping(&a, "pnul"), "notifications with a NUL are "
+	    "not answered");
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":27,\"method\":\"ping\"}\r");
 	ok(r && id_int(r, 27) && json_is_object(result(r)),
 	    "CRLF line accepted");
