@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridged.h"
@@ -69,7 +70,9 @@ struct relaybuf {
 __attribute__((__noreturn__)) static void usage(void);
 static int	 unix_connect(const char *);
 static void	 ctl_next(struct imsgbuf *, struct imsg *);
-static int	 ctl_run(const char *, const struct command *, int, uint32_t);
+static int	 ctl_run(const char *, const struct command *, int,
+		    const void *, size_t);
+static int	 ctl_showq(struct parse_result *, struct ctl_showq *);
 static void	 print_message(FILE *, const char *, struct imsg *);
 static int	 relay(const char *);
 static void	 relay_restore(void);
@@ -91,6 +94,7 @@ int
 main(int argc, char *argv[])
 {
 	struct parse_result	*res;
+	struct ctl_showq	 showq;
 	const char		*sockpath = BRIDGED_CTLSOCK;
 	size_t			 i;
 	int			 ch, json = 0;
@@ -131,11 +135,40 @@ main(int argc, char *argv[])
 	    res->action == VERIFY)
 		return logview_run(sockpath, res, json);
 
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].action == res->action)
-			return ctl_run(sockpath, &commands[i], json,
-			    res->id);
+	json |= res->json;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].action != res->action)
+			continue;
+		/* a command naming an object (kill delegation ID): its id */
+		if (res->id != 0)
+			return ctl_run(sockpath, &commands[i], json, &res->id,
+			    sizeof(res->id));
+		if (ctl_showq(res, &showq))
+			return ctl_run(sockpath, &commands[i], json, &showq,
+			    sizeof(showq));
+		return ctl_run(sockpath, &commands[i], json, NULL, 0);
+	}
 	errx(1, "internal error: no handler for action %d", res->action);
+}
+
+/* show sessions/delegations all [since T]: 1 with the request made */
+static int
+ctl_showq(struct parse_result *res, struct ctl_showq *q)
+{
+	time_t	 since;
+
+	if (!res->all && res->since == NULL)
+		return 0;
+	memset(q, 0, sizeof(*q));
+	q->all = 1;
+	if (res->since != NULL) {
+		if (logview_since(res->since, time(NULL), &since) == -1)
+			errx(1, "since %s: give a date (2024-05-06 or "
+			    "2024-05-06T07:08), an age (30m, 2h, 7d) or a "
+			    "unix time", res->since);
+		q->since = since > 0 ? since : 1;
+	}
+	return 1;
 }
 
 static int
@@ -202,7 +235,7 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
 /* Ask, then show the answer.  Returns the exit status. */
 static int
 ctl_run(const char *sockpath, const struct command *cmd, int json,
-    uint32_t id)
+    const void *data, size_t len)
 {
 	struct imsgbuf	 ibuf;
 	struct imsg	 imsg;
@@ -212,15 +245,14 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 
 	fd = unix_connect(sockpath);
 	imsgbuf_init(&ibuf, fd);
-	/* a command naming an object (kill delegation ID) sends its id */
-	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, id ? &id : NULL,
-	    id ? sizeof(id) : 0) == -1)
+	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, data, len) == -1)
 		err(1, "imsg_compose");
 	if (imsgbuf_flush(&ibuf) == -1)
 		err(1, "write to bridged");
 
 	if (cmd->kind == CMD_SHOW)
-		out = output_new(cmd->view, json);
+		out = output_new(cmd->view == VIEW_SESSIONS && len > 0 ?
+		    VIEW_SESSIONS_ALL : cmd->view, json);
 
 	while (!done) {
 		ctl_next(&ibuf, &imsg);

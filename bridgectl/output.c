@@ -88,6 +88,7 @@ static char	*fmt_cost(json_t *, const char *, time_t);
 static char	*fmt_route(json_t *, const char *, time_t);
 static char	*fmt_conns(json_t *, const char *, time_t);
 static char	*fmt_ms(json_t *, const char *, time_t);
+static char	*fmt_time(json_t *, const char *, time_t);
 static int	 validate(const struct view *, json_t *, char *, size_t);
 static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static int	 unsafe_codepoint(uint32_t);
@@ -104,6 +105,8 @@ static const struct field session_fields[] = {
 	{ "since",		FT_INT },
 	{ "requests",		FT_INT },
 	{ "state",		FT_STR },
+	{ "ended",		FT_INT },	/* show sessions all */
+	{ "duration_ms",	FT_INT },
 	{ NULL,			0 }
 };
 
@@ -114,6 +117,19 @@ static const struct column session_columns[] = {
 	{ "CLIENT",	"client",	40,	fmt_client },
 	{ "PROTOCOL",	"protocol",	16,	fmt_str },
 	{ "SINCE",	"since",	0,	fmt_age },
+	{ "REQUESTS",	"requests",	0,	fmt_uint },
+};
+
+/* show sessions all: the ended ones say so and when */
+static const struct column session_all_columns[] = {
+	{ "ID",		"id",		24,	fmt_id },
+	{ "UID",	"uid",		12,	fmt_uint },
+	{ "PID",	"pid",		12,	fmt_uint },
+	{ "CLIENT",	"client",	40,	fmt_client },
+	{ "PROTOCOL",	"protocol",	16,	fmt_str },
+	{ "STATE",	"state",	8,	fmt_str },
+	{ "SINCE",	"since",	0,	fmt_age },
+	{ "ENDED",	"ended",	0,	fmt_time },
 	{ "REQUESTS",	"requests",	0,	fmt_uint },
 };
 
@@ -160,6 +176,9 @@ static const struct field deleg_fields[] = {
 	{ "total_cost_usd",	FT_NUM },
 	{ "task",		FT_STR },
 	{ "mcp_session",	FT_INT },
+	{ "ended",		FT_INT },	/* show delegations all */
+	{ "num_turns",		FT_INT },
+	{ "exit_status",	FT_INT },
 	{ NULL,			0 }
 };
 
@@ -216,6 +235,9 @@ static const struct view views[] = {
 	    sizeof(deleg_columns) / sizeof(deleg_columns[0]) },
 	[VIEW_FORWARDS] = { "forward", forward_fields, forward_columns,
 	    sizeof(forward_columns) / sizeof(forward_columns[0]) },
+	[VIEW_SESSIONS_ALL] = { "session", session_fields,
+	    session_all_columns,
+	    sizeof(session_all_columns) / sizeof(session_all_columns[0]) },
 };
 
 struct output *
@@ -506,6 +528,24 @@ fmt_age(json_t *o, const char *key, time_t now)
 	if (d < 86400)
 		return xprintf("%lldh%02lldm", d / 3600, d % 3600 / 60);
 	return xprintf("%lldd%02lldh", d / 86400, d % 86400 / 3600);
+}
+
+/* a unix time as local date and time */
+static char *
+fmt_time(json_t *o, const char *key, time_t now)
+{
+	json_int_t	 v;
+	time_t		 t;
+	struct tm	 tm;
+	char		 buf[32];
+
+	if (!jint(o, key, 1, INT32_MAX * 1000LL, &v))
+		return NULL;
+	t = (time_t)v;
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		return NULL;
+	return xstrdup(buf);
 }
 
 /* client name/version */

@@ -14,6 +14,7 @@ enum output_view {
 	VIEW_DELEGATIONS,
 	VIEW_JOBS,
 	VIEW_FORWARDS,
+	VIEW_SESSIONS_ALL,	/* show sessions all: ended ones too */
 };
 
 struct output;

@@ -49,6 +49,8 @@ static const struct token t_avalue[];
 static const struct token t_asession[];
 static const struct token t_verify[];
 static const struct token t_sessid[];
+static const struct token t_showhist[];
+static const struct token t_hvalue[];
 
 static const struct token t_main[] = {
 	{ KEYWORD,	"show",		NONE,		t_show },
@@ -62,9 +64,9 @@ static const struct token t_main[] = {
 };
 
 static const struct token t_show[] = {
-	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	NULL },
+	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	t_showhist },
 	{ KEYWORD,	"hosts",	SHOW_HOSTS,	NULL },
-	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, NULL },
+	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, t_showhist },
 	{ KEYWORD,	"jobs",		SHOW_JOBS,	NULL },
 	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	NULL },
 	{ KEYWORD,	"log",		SHOW_LOG,	t_showlog },
@@ -96,6 +98,20 @@ static const struct token t_showaudit[] = {
 	{ KEYWORD,	"outcome",	NONE,		t_avalue },
 	{ KEYWORD,	"-n",		NONE,		t_avalue },
 	{ FLAG,		"-j",		NONE,		t_showaudit },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* show sessions/delegations [all] [since T] [-j]: ended ones too */
+static const struct token t_showhist[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ KEYWORD,	"all",		NONE,		t_showhist },
+	{ KEYWORD,	"since",	NONE,		t_hvalue },
+	{ FLAG,		"-j",		NONE,		t_showhist },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_hvalue[] = {
+	{ VALUE,	"<time>",	NONE,		t_showhist },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -208,6 +224,10 @@ parse(int argc, char *argv[])
 		case VALUE:
 			if (set_value(kw, word) == -1)
 				return NULL;
+			break;
+		case KEYWORD:
+			if (strcmp(t->keyword, "all") == 0)
+				res.all = 1;
 			break;
 		default:
 			break;

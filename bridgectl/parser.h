@@ -42,6 +42,7 @@ struct parse_result {
 	const char	*tool;
 	const char	*outcome;
 	const char	*head;		/* verify SEQ:HASH */
+	int		 all;		/* show sessions/delegations all */
 };
 
 /* NULL after printing what went wrong and what would have been valid */

@@ -398,6 +398,92 @@ audit_query(const struct log_query *q, audit_cb cb, void *arg, char *err,
 	return rc;
 }
 
+/*
+ * History: the end records of sessions or delegations, newest `limit'
+ * at or after `since', given oldest first as record text (no hash).  A
+ * job is found by the text of its id in the record, then checked
+ * exactly; the lists leave out claude's answers, which may be large.
+ */
+int
+audit_history(const struct log_histq *q, audit_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	json_error_t	 jerr;
+	const char	*rec;
+	char		 sql[512], pat[64], *s;
+	uint32_t	 limit;
+	int		 step = SQLITE_DONE, rc = 0, i = 1, brief, n;
+
+	if (db == NULL) {
+		seterr(err, errlen, "no audit database is open");
+		return -1;
+	}
+	if (q->kind < HIST_SESSIONS || q->kind > HIST_JOBS) {
+		seterr(err, errlen, "unknown history query %u", q->kind);
+		return -1;
+	}
+	limit = q->limit == 0 || q->limit > LOG_QUERY_MAX ? HIST_LIMIT_DEF :
+	    q->limit;
+	pat[0] = '\0';
+	if (q->kind == HIST_JOB) {
+		n = snprintf(pat, sizeof(pat), "\"job_id\":\"%s\"", q->job_id);
+		if (n < 0 || (size_t)n >= sizeof(pat) || q->job_id[0] == '\0') {
+			seterr(err, errlen, "bad job id");
+			return -1;
+		}
+		limit = 1;
+	} else if (q->kind == HIST_JOBS)
+		strlcpy(pat, "\"job_id\":\"", sizeof(pat));
+	snprintf(sql, sizeof(sql), "SELECT seq, record FROM (SELECT seq, "
+	    "record FROM records WHERE type = ? AND event = 'end'%s%s ORDER "
+	    "BY seq DESC LIMIT ?) ORDER BY seq",
+	    q->since > 0 ? " AND time >= ?" : "",
+	    pat[0] ? " AND instr(record, ?) > 0" : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, i++, q->kind == HIST_SESSIONS ? "session" :
+	    "delegation", -1, SQLITE_STATIC);
+	if (q->since > 0)
+		sqlite3_bind_int64(st, i++, q->since * 1000);
+	if (pat[0])
+		sqlite3_bind_text(st, i++, pat, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, i, limit);
+	brief = q->kind == HIST_DELEGATIONS || q->kind == HIST_JOBS;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rec = (const char *)sqlite3_column_text(st, 1);
+		if (rec == NULL || (o = json_loads(rec, 0, &jerr)) == NULL)
+			continue;
+		/* the text matched; the field must too */
+		if (pat[0] && (!json_is_string(json_object_get(o, "job_id")) ||
+		    (q->kind == HIST_JOB && strcmp(q->job_id,
+		    json_string_value(json_object_get(o, "job_id"))) != 0))) {
+			json_decref(o);
+			continue;
+		}
+		/* the answer, not the rest of the result (cost, turns) */
+		if (brief) {
+			json_object_del(o, "text");
+			json_object_del(json_object_get(o, "result"), "result");
+		}
+		if ((s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
+			rc = cb(sqlite3_column_int64(st, 0), s, strlen(s),
+			    arg);
+		free(s);
+		json_decref(o);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
+		rc = -1;
+	} else if (rc != 0)
+		seterr(err, errlen, "history: the answer could not be sent");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* the latest checkpoint: where the chain starts now */
 static int
 chain_base(uint64_t *seq, uint8_t hash[SHA256_LEN], char *err,

@@ -63,6 +63,9 @@ int	 audit_scan(uint64_t, audit_cb, void *);
 int	 audit_query(const struct log_query *, audit_cb, void *, char *,
 	    size_t);
 int	 audit_verify(const struct ahead *, size_t, char *, size_t);
+/* ended sessions, delegations, job results (IMSG_LOG_HISTORY) */
+int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
+	    size_t);
 /* the newest record older than cutoff: 0 found, 1 none, -1 error */
 int	 audit_prune_point(int64_t, uint64_t *, char [SHA256_HEXLEN],
 	    uint64_t *);

@@ -214,8 +214,9 @@ audit_logger_down(void)
 	uint32_t	 ids[WAITING_MAX];
 	size_t		 n, i;
 
-	log_warnx("lost the logger: audit unavailable; mutating tool calls "
-	    "are refused until the parent has restarted it");
+	if (!frontend_shutting_down())
+		log_warnx("lost the logger: audit unavailable; mutating tool "
+		    "calls are refused until the parent has restarted it");
 	n = mcp_audit_waiting(ids, WAITING_MAX);
 	for (i = 0; i < n; i++)
 		if ((call = mcp_call_byreqid(ids[i])) != NULL &&

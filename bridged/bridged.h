@@ -159,6 +159,17 @@ enum imsg_type {
 	IMSG_CTL_SHOW_JOBS,	/* bridgectl->frontend: empty */
 	IMSG_CTL_KILL_DELEGATION, /* bridgectl->frontend: u_int32 id */
 
+	/*
+	 * History in the audit database (audit.c, logger.c): ended MCP
+	 * sessions and delegations for bridgectl show sessions/delegations
+	 * all (control.c, ctlhist.c), and the results of finished jobs for
+	 * job_status, job_wait, job_cancel and job_list once the ssh worker
+	 * no longer holds them (delegdb.c).  The asker (frontend or ssh
+	 * worker) puts its own id in peerid; the logger answers it with
+	 * IMSG_LOG_DATA, one record each, then IMSG_LOG_END.
+	 */
+	IMSG_LOG_HISTORY,	/* fe/ssh->logger: struct log_histq */
+
 	IMSG_MAX
 };
 
@@ -393,6 +404,32 @@ struct log_query {
 	char			 host[HOST_NAME_LEN];
 	char			 tool[64];
 	char			 outcome[16];
+};
+
+/* IMSG_LOG_HISTORY: what to find; newest `limit' at or after `since' */
+enum hist_kind {
+	HIST_SESSIONS = 1,	/* MCP session end records */
+	HIST_DELEGATIONS,	/* delegation end records, without results */
+	HIST_JOB,		/* the end record of job_id, with its result */
+	HIST_JOBS,		/* end records of jobs, without results */
+};
+#define HIST_LIMIT_DEF		1000
+#define JOB_ID_LEN		24
+struct log_histq {
+	uint32_t		 kind;		/* enum hist_kind */
+	uint32_t		 limit;		/* 0: HIST_LIMIT_DEF */
+	int64_t			 since;		/* unix seconds, 0: any */
+	char			 job_id[JOB_ID_LEN];	/* HIST_JOB */
+};
+
+/*
+ * bridgectl show sessions/delegations [all] [since T]: no payload is
+ * the live state only; this adds the ended ones from the audit database.
+ */
+struct ctl_showq {
+	uint32_t		 all;		/* 1: and ended ones */
+	uint32_t		 limit;		/* 0: HIST_LIMIT_DEF */
+	int64_t			 since;		/* unix seconds, 0: any */
 };
 
 /* forwards: the worker asks the parent to listen or to connect */

@@ -39,6 +39,8 @@ struct ctl_conn {
 	uint32_t		 asked;	/* IMSG_CTL_* the worker answers */
 	uint32_t		 logreq; /* IMSG_CTL_* the logger answers */
 	int			 follow; /* show log -f: 1 backlog, 2 live */
+	struct ctl_showq	 showq;	/* show sessions/delegations all */
+	json_t			*seen;	/* live delegations already sent */
 };
 
 /* a follower that stops reading is dropped past this */
@@ -53,6 +55,8 @@ static void	 control_reply(struct ctl_conn *, uint32_t, const char *);
 static void	 control_audit(struct ctl_conn *, struct imsg *);
 static void	 control_delegations(struct ctl_conn *, struct imsg *);
 static void	 control_forwards(struct ctl_conn *, struct imsg *);
+static int	 control_showq(struct ctl_conn *, struct imsg *);
+static void	 control_history(struct ctl_conn *, uint32_t);
 
 static TAILQ_HEAD(, ctl_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static struct event		 ev_listen;
@@ -125,6 +129,7 @@ control_close(struct ctl_conn *c)
 	TAILQ_REMOVE(&conns, c, entry);
 	imsgev_clear(&c->iev);
 	json_decref(c->states);
+	json_decref(c->seen);
 	free(c);
 	nconns--;
 }
@@ -160,6 +165,39 @@ control_reply(struct ctl_conn *c, uint32_t type, const char *msg)
 	    msg ? strlen(msg) : 0) == -1)
 		log_warn("control");
 	c->busy = 0;
+	json_decref(c->seen);
+	c->seen = NULL;
+}
+
+/* show sessions/delegations: no payload (live only) or struct ctl_showq */
+static int
+control_showq(struct ctl_conn *c, struct imsg *imsg)
+{
+	memset(&c->showq, 0, sizeof(c->showq));
+	if (imsg->datalen == 0)
+		return 0;
+	if (imsg->datalen != sizeof(c->showq)) {
+		control_reply(c, IMSG_CTL_ERROR, "malformed request");
+		return -1;
+	}
+	memcpy(&c->showq, imsg->data, sizeof(c->showq));
+	if (c->showq.since < 0)
+		c->showq.since = 0;
+	return 0;
+}
+
+/* the live rows are out: now the ended ones, from the audit database */
+static void
+control_history(struct ctl_conn *c, uint32_t type)
+{
+	c->busy = 1;
+	c->logreq = type;
+	if (ctlhist_ask(type, c->id, &c->showq) == -1) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, "ended ones are not shown: "
+		    "the logger is not running (bridged is restarting it); "
+		    "try again shortly");
+	}
 }
 
 static void
@@ -206,11 +244,16 @@ control_dispatch(int fd, short event, void *arg)
 		}
 		switch (imsg.hdr.type) {
 		case IMSG_CTL_SHOW_SESSIONS:
+			if (control_showq(c, &imsg) == -1)
+				break;
 			arr = mcp_sessions_json();
 			json_array_foreach(arr, i, o)
 				control_send_json(c, o);
 			json_decref(arr);
-			control_reply(c, IMSG_CTL_END, NULL);
+			if (c->showq.all)
+				control_history(c, IMSG_CTL_SHOW_SESSIONS);
+			else
+				control_reply(c, IMSG_CTL_END, NULL);
 			break;
 		case IMSG_CTL_SHOW_HOSTS:
 			c->busy = 1;
@@ -283,6 +326,13 @@ control_delegations(struct ctl_conn *c, struct imsg *imsg)
 		log_info("control: kill delegation %u requested by uid %d",
 		    u32, (int)c->uid);
 	} else {
+		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+		    control_showq(c, imsg) == -1)
+			return;
+		/* with "all", the live ones are not listed twice */
+		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+		    c->showq.all && (c->seen = json_object()) == NULL)
+			fatal(NULL);
 		u32 = imsg->hdr.type == IMSG_CTL_SHOW_JOBS;
 		type = IMSG_SSH_DELEGATIONS;
 	}
@@ -345,7 +395,7 @@ control_dispatch_ssh(struct imsg *imsg)
 	struct host_state	 hs;
 	struct host		*h;
 	json_t			*o;
-	char			 key[16], msg[512];
+	char			 key[HOST_NAME_LEN + 48], msg[512];
 	size_t			 len;
 	int32_t			 st;
 
@@ -360,8 +410,13 @@ control_dispatch_ssh(struct imsg *imsg)
 		if ((o = json_loadb((char *)imsg->data, imsg->datalen, 0,
 		    NULL)) == NULL || !json_is_object(o))
 			log_warnx("control: malformed delegation record");
-		else
+		else {
 			control_send_json(c, o);
+			if (c->seen != NULL) {
+				ctlhist_deleg_key(o, key, sizeof(key));
+				json_object_set_new(c->seen, key, json_true());
+			}
+		}
 		json_decref(o);
 		return;
 	case IMSG_SSH_DELEG_KILLED:
@@ -399,6 +454,11 @@ control_dispatch_ssh(struct imsg *imsg)
 			fatalx("bad IMSG_SSH_END size %zu", imsg->datalen);
 		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
 			return;
+		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS && c->showq.all) {
+			c->asked = 0;
+			control_history(c, IMSG_CTL_SHOW_DELEGATIONS);
+			return;
+		}
 		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS ||
 		    c->asked == IMSG_CTL_SHOW_JOBS ||
 		    c->asked == IMSG_CTL_SHOW_FORWARDS) {
@@ -496,11 +556,23 @@ control_dispatch_logger(struct imsg *imsg)
 {
 	struct ctl_conn		*c, *next;
 	struct log_status	 ls;
+	json_t			*row;
 	char			*msg;
 
 	if (imsg->hdr.type == IMSG_LOG_DATA) {
 		if (imsg->datalen == 0)
 			fatalx("empty IMSG_LOG_DATA from logger");
+		if (imsg->hdr.peerid != 0 &&
+		    (c = control_byid(imsg->hdr.peerid)) != NULL &&
+		    (c->logreq == IMSG_CTL_SHOW_SESSIONS ||
+		    c->logreq == IMSG_CTL_SHOW_DELEGATIONS)) {
+			/* an end record, shaped like the live rows */
+			if ((row = ctlhist_row(c->logreq, imsg->data,
+			    imsg->datalen, c->seen)) != NULL)
+				control_send_json(c, row);
+			json_decref(row);
+			return;
+		}
 		if (imsg->hdr.peerid != 0) {
 			if ((c = control_byid(imsg->hdr.peerid)) != NULL &&
 			    c->logreq != 0 &&
@@ -546,6 +618,8 @@ control_dispatch_logger(struct imsg *imsg)
 		}
 		/* FALLTHROUGH */
 	case IMSG_CTL_SHOW_AUDIT:
+	case IMSG_CTL_SHOW_SESSIONS:
+	case IMSG_CTL_SHOW_DELEGATIONS:
 		c->logreq = 0;
 		control_reply(c, IMSG_CTL_END, NULL);
 		break;

@@ -380,8 +380,10 @@ deleg_new(struct sshcall *call, int bg)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		fatal(NULL);
 	d->id = ++deleg_seq;
+	/* unique across restarts: the audit database keeps old job ids */
 	if (bg)
-		snprintf(d->job_id, sizeof(d->job_id), "job_%u", d->id);
+		snprintf(d->job_id, sizeof(d->job_id), "job_%u_%08x", d->id,
+		    arc4random());
 	d->host = call->host;
 	strlcpy(d->hostname, call->host->name, sizeof(d->hostname));
 	d->sessid = call->sessid;
@@ -614,7 +616,6 @@ static void
 deleg_record(struct deleg *d, const char *what)
 {
 	json_t	*r;
-	char	*s;
 
 	r = json_pack("{s:s, s:s, s:I, s:s?, s:s, s:I, s:s}",
 	    "type", "delegation", "event", what, "id", (json_int_t)d->id,
@@ -639,15 +640,11 @@ deleg_record(struct deleg *d, const char *what)
 		if (d->left >= 0)
 			json_object_set_new(r, "processes_left",
 			    json_integer(d->left));
+		/* times, turns; a job's whole result (delegdb.c) */
+		delegdb_end_fields(d, r);
 	} else
 		json_object_set_new(r, "timeout", json_integer(d->timeout));
-	if ((s = json_dumps(r, JSON_COMPACT)) != NULL) {
-		if (ssh_compose(PROC_LOGGER, IMSG_LOG_RECORD, 0, -1, s,
-		    strlen(s)) == -1)
-			log_debug("delegation %u: no logger for the record",
-			    d->id);
-		free(s);
-	}
+	delegdb_record(r);
 	json_decref(r);
 }
 

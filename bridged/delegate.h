@@ -71,7 +71,7 @@ struct dprobe {
 struct deleg {
 	TAILQ_ENTRY(deleg)	 entry;
 	uint32_t		 id;
-	char			 job_id[24];	/* "" when foreground */
+	char			 job_id[JOB_ID_LEN]; /* "" when foreground */
 	struct sshhost		*host;		/* NULL once lost */
 	char			 hostname[HOST_NAME_LEN];
 	uint32_t		 sessid;
@@ -127,10 +127,26 @@ int		 dprobe_start(struct deleg *);
 void		 dprobe_free(struct dprobe *);
 
 /* delegjob.c: the table, its retention, those waiting on a job */
+#define DELEG_KEEP_MAX		256	/* finished delegations kept */
 extern struct deleglist	 delegs;
 const char	*deleg_state_name(enum deleg_state);
 long long	 deleg_elapsed_ms(struct deleg *);
 void		 deleg_purge_start(void);
 void		 dwait_answer(struct dwait *);
+json_t		*deleg_job_result(struct deleg *);	/* job_status's */
+json_t		*deleg_json(struct deleg *);		/* job_list's */
+void		 deleg_list_line(struct sbuf *, struct deleg *);
+void		 deleg_list_reply(struct sshcall *, json_t *, struct sbuf *,
+		    int, const char *);
+int		 deleg_job_allowed(struct sshcall *, struct deleg *);
+int		 deleg_job_known(const char *);
+void		 deleg_nojob(struct sshcall *, const char *, const char *);
+
+/* delegdb.c: end records in the audit database, jobs found there */
+void		 delegdb_record(json_t *);
+void		 delegdb_end_fields(struct deleg *, json_t *);
+int		 delegdb_job_id_ok(const char *);
+void		 delegdb_find(struct sshcall *, int, const char *);
+void		 delegdb_list(struct sshcall *, json_t *, struct sbuf *, int);
 
 #endif /* DELEGATE_H */

@@ -8,6 +8,8 @@
  * its result is kept for "job retention" seconds after it ends, so an
  * agent that reconnects can still collect it.  Foreground delegations
  * are kept too, without their result, for bridgectl show delegations.
+ * A job no longer held here is looked for in the audit database
+ * (delegdb.c), where its end record keeps the result.
  */
 
 #include <sys/types.h>
@@ -29,7 +31,6 @@
 #include "ssh.h"
 #include "delegate.h"
 
-#define DELEG_KEEP_MAX		256	/* finished delegations kept */
 #define DELEG_PURGE_SECS	30
 #define JOB_WAIT_DEF		30	/* seconds */
 #define JOB_WAIT_MAX		3600
@@ -43,10 +44,7 @@ static struct dwait *dwait_new(struct deleg *, enum deleg_wait,
 static void	 dwait_free(struct dwait *);
 static void	 dwait_timeout(int, short, void *);
 static void	 dwait_cancel(struct sshcall *);
-static json_t	*job_status_result(struct deleg *);
-static json_t	*deleg_json(struct deleg *);
-static int	 job_arg(struct sshcall *, struct deleg **);
-static int	 job_allowed(struct sshcall *, struct deleg *);
+static int	 job_arg(struct sshcall *, struct deleg **, const char **);
 static void	 ctl_answer(uint32_t, int32_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 
@@ -236,7 +234,7 @@ dwait_answer(struct dwait *w)
 			    deleg_state_name(d->state));
 		return;
 	}
-	r = job_status_result(d);
+	r = deleg_job_result(d);
 	/* job_cancel did what it was asked when nothing is left */
 	if (kind == W_CANCEL)
 		json_object_set_new(r, "isError", json_boolean(
@@ -262,8 +260,8 @@ dwait_cancel(struct sshcall *call)
 /* ---- the job tools ------------------------------------------------------ */
 
 /* job_status, job_wait: the state; the result itself once it ended */
-static json_t *
-job_status_result(struct deleg *d)
+json_t *
+deleg_job_result(struct deleg *d)
 {
 	struct sbuf	 t = { 0 };
 	json_t		*r, *st, *res = NULL, *content;
@@ -304,7 +302,7 @@ job_status_result(struct deleg *d)
 }
 
 /* one delegation for job_list and bridgectl */
-static json_t *
+json_t *
 deleg_json(struct deleg *d)
 {
 	json_t	*o;
@@ -326,32 +324,46 @@ deleg_json(struct deleg *d)
 	return o;
 }
 
+/* 0: the job is here; 1: not here, *idp to look up; -1: answered */
 static int
-job_arg(struct sshcall *call, struct deleg **dp)
+job_arg(struct sshcall *call, struct deleg **dp, const char **idp)
 {
-	const char	*id;
-	char		 err[ERRSZ], shown[48];
+	char		 err[ERRSZ];
 
 	if (!args_object(call))
 		return -1;
-	if (arg_str(call->args, "job_id", 1, &id, err) == -1) {
+	if (arg_str(call->args, "job_id", 1, idp, err) == -1) {
 		sshcall_text(call, 1, "%s: %s", call->tool, err);
 		return -1;
 	}
-	if ((*dp = deleg_byjob(id)) == NULL) {
-		strlcpy(shown, id, sizeof(shown));
-		shown[utf8_cut(shown, strlen(shown), 40)] = '\0';
-		sshcall_text(call, 1, "%s: no job \"%s\": it never existed or"
-		    " its result was dropped after the job retention time; see"
-		    " job_list", call->tool, shown);
-		return -1;
-	}
+	if ((*dp = deleg_byjob(*idp)) == NULL)
+		return 1;
 	return 0;
 }
 
+/* no such job here nor in the audit database (or it could not be asked) */
+void
+deleg_nojob(struct sshcall *call, const char *id, const char *why)
+{
+	char	 shown[48];
+
+	strlcpy(shown, id, sizeof(shown));
+	shown[utf8_cut(shown, strlen(shown), 40)] = '\0';
+	sshcall_text(call, 1, "%s: no job \"%s\": it never existed or its"
+	    " result was dropped after the job retention time; see job_list%s"
+	    "%s%s", call->tool, shown, why ? " (the audit database could not"
+	    " be asked: " : "", why ? why : "", why ? ")" : "");
+}
+
+int
+deleg_job_known(const char *id)
+{
+	return deleg_byjob(id) != NULL;
+}
+
 /* the job's host must still allow delegate */
-static int
-job_allowed(struct sshcall *call, struct deleg *d)
+int
+deleg_job_allowed(struct sshcall *call, struct deleg *d)
 {
 	struct host	*h;
 
@@ -370,28 +382,41 @@ void
 delegate_job_status(struct sshcall *call)
 {
 	struct deleg	*d;
+	const char	*id;
+	int		 rc;
 
-	if (job_arg(call, &d) == -1 || job_allowed(call, d) == -1)
+	if ((rc = job_arg(call, &d, &id)) == 1)
+		delegdb_find(call, 0, id);
+	if (rc != 0 || deleg_job_allowed(call, d) == -1)
 		return;
-	sshcall_result(call, job_status_result(d));
+	sshcall_result(call, deleg_job_result(d));
 }
 
 void
 delegate_job_wait(struct sshcall *call)
 {
 	struct deleg	*d;
+	const char	*id;
 	long long	 secs;
 	char		 err[ERRSZ];
+	int		 rc;
 
-	if (job_arg(call, &d) == -1 || job_allowed(call, d) == -1)
+	if ((rc = job_arg(call, &d, &id)) == -1)
 		return;
 	if (arg_int(call->args, "timeout", 1, JOB_WAIT_MAX, JOB_WAIT_DEF,
 	    &secs, err) == -1) {
 		sshcall_text(call, 1, "job_wait: %s (seconds)", err);
 		return;
 	}
+	/* a stored job has ended: nothing to wait for */
+	if (rc == 1) {
+		delegdb_find(call, 0, id);
+		return;
+	}
+	if (deleg_job_allowed(call, d) == -1)
+		return;
 	if (d->state > D_KILLING) {
-		sshcall_result(call, job_status_result(d));
+		sshcall_result(call, deleg_job_result(d));
 		return;
 	}
 	(void)dwait_new(d, W_STATUS, call, 0, (int)secs);
@@ -401,8 +426,12 @@ void
 delegate_job_cancel(struct sshcall *call)
 {
 	struct deleg	*d;
+	const char	*id;
+	int		 rc;
 
-	if (job_arg(call, &d) == -1 || job_allowed(call, d) == -1)
+	if ((rc = job_arg(call, &d, &id)) == 1)
+		delegdb_find(call, 1, id);
+	if (rc != 0 || deleg_job_allowed(call, d) == -1)
 		return;
 	if (d->state > D_KILLING) {
 		sshcall_text(call, 1, "job_cancel: %s is not running: %s",
@@ -415,12 +444,13 @@ delegate_job_cancel(struct sshcall *call)
 	deleg_kill(d, D_KILLED);
 }
 
+/* job_list: the jobs held here, then those only in the audit database */
 void
 delegate_job_list(struct sshcall *call)
 {
 	struct sbuf	 t = { 0 };
 	struct deleg	*d;
-	json_t		*arr, *r;
+	json_t		*arr;
 	int		 n = 0;
 
 	if (!args_object(call))
@@ -431,16 +461,34 @@ delegate_job_list(struct sshcall *call)
 		if (d->job_id[0] == '\0')
 			continue;
 		json_array_append_new(arr, deleg_json(d));
-		sb_printf(&t, "%s  host %s  %s  %lld s  %s\n", d->job_id,
-		    d->hostname, deleg_state_name(d->state),
-		    deleg_elapsed_ms(d) / 1000, d->task);
+		deleg_list_line(&t, d);
 		n++;
 	}
+	delegdb_list(call, arr, &t, n);
+}
+
+void
+deleg_list_line(struct sbuf *t, struct deleg *d)
+{
+	sb_printf(t, "%s  host %s  %s  %lld s  %s\n", d->job_id, d->hostname,
+	    deleg_state_name(d->state), deleg_elapsed_ms(d) / 1000, d->task);
+}
+
+/* the answer to job_list; steals arr and t's buffer */
+void
+deleg_list_reply(struct sshcall *call, json_t *arr, struct sbuf *t, int n,
+    const char *why)
+{
+	json_t	*r;
+
 	if (n == 0)
-		sb_str(&t, "no jobs\n");
+		sb_str(t, "no jobs\n");
+	if (why != NULL)
+		sb_printf(t, "(finished jobs kept in the audit database are not"
+		    " listed: %s)\n", why);
 	r = json_pack("{s:[{s:s, s:s%}], s:{s:o}}", "content", "type", "text",
-	    "text", t.p, t.len, "structuredContent", "jobs", arr);
-	sb_free(&t);
+	    "text", t->p, t->len, "structuredContent", "jobs", arr);
+	sb_free(t);
 	if (r == NULL)
 		fatalx("%s: json_pack", __func__);
 	sshcall_result(call, r);

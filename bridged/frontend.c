@@ -120,7 +120,8 @@ peer_gone(enum bridged_proc id)
 	 * The parent sees the death too: it restarts a logger and takes
 	 * the tree down for anything else.
 	 */
-	if (id != PROC_LOGGER)
+	/* at shutdown the others go first: that is no news */
+	if (id != PROC_LOGGER && !shutting_down)
 		log_warnx("lost %s", proc_names[id]);
 	proc_peer_free(peers, id);
 	if (id == PROC_PARENT)

@@ -71,6 +71,11 @@ void	 audit_follow(int);		/* +1 / -1 followers of show log */
 void	 control_dispatch_logger(struct imsg *);
 void	 control_logger_gone(void);
 
+/* ctlhist.c: ended sessions and delegations from the audit database */
+int	 ctlhist_ask(uint32_t, uint32_t, const struct ctl_showq *);
+json_t	*ctlhist_row(uint32_t, const void *, size_t, json_t *);
+void	 ctlhist_deleg_key(json_t *, char *, size_t);
+
 /* mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);
 /* jsonrpc.c: request ids of the calls waiting for an audit answer */

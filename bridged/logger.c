@@ -62,6 +62,9 @@ static int	 text_cb(uint64_t, const char *, size_t, void *);
 static int	 feed_cb(uint64_t, const char *, size_t, void *);
 static int	 query_cb(uint64_t, const char *, size_t, void *);
 static void	 reply_end(uint32_t, int, const char *);
+static void	 reply_to(enum bridged_proc, uint32_t, int, const char *);
+static int	 history_cb(uint64_t, const char *, size_t, void *);
+static void	 do_history(enum bridged_proc, struct imsg *);
 static void	 do_query(struct imsg *);
 static void	 do_verify(struct imsg *);
 static void	 do_rotate(struct imsg *);
@@ -583,19 +586,71 @@ query_cb(uint64_t seq, const char *line, size_t len, void *arg)
 static void
 reply_end(uint32_t id, int status, const char *msg)
 {
+	reply_to(PROC_FRONTEND, id, status, msg);
+}
+
+/* IMSG_LOG_END to whoever asked */
+static void
+reply_to(enum bridged_proc to, uint32_t id, int status, const char *msg)
+{
 	struct log_status	 ls;
 	struct iovec		 iov[2];
 
-	if (peers[PROC_FRONTEND] == NULL)
+	if (peers[to] == NULL)
 		return;
 	ls.status = status;
 	iov[0].iov_base = &ls;
 	iov[0].iov_len = sizeof(ls);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
-	if (imsgev_composev(peers[PROC_FRONTEND], IMSG_LOG_END, id, -1, iov,
-	    2) == -1)
+	if (imsgev_composev(peers[to], IMSG_LOG_END, id, -1, iov, 2) == -1)
 		log_warn("audit: reply");
+}
+
+struct histreply {
+	enum bridged_proc	 to;
+	uint32_t		 id;
+};
+
+static int
+history_cb(uint64_t seq, const char *rec, size_t len, void *arg)
+{
+	struct histreply	*hr = arg;
+
+	if (peers[hr->to] == NULL || len > IMSG_MAXPAYLOAD ||
+	    imsgev_compose(peers[hr->to], IMSG_LOG_DATA, hr->id, -1, rec,
+	    len) == -1)
+		return -1;
+	return 0;
+}
+
+/* ended sessions and delegations, job results: from the frontend or ssh */
+static void
+do_history(enum bridged_proc from, struct imsg *imsg)
+{
+	struct log_histq	 q;
+	struct histreply	 hr;
+	char			 err[256];
+
+	hr.to = from;
+	hr.id = imsg->hdr.peerid;
+	if (imsg->datalen != sizeof(q)) {
+		reply_to(from, hr.id, -1, "malformed history query");
+		return;
+	}
+	memcpy(&q, imsg->data, sizeof(q));
+	q.job_id[sizeof(q.job_id) - 1] = '\0';
+	/* the ssh worker reads back its jobs, nothing else */
+	if (from == PROC_SSH && q.kind != HIST_JOB && q.kind != HIST_JOBS) {
+		reply_to(from, hr.id, -1, "not a job query");
+		return;
+	}
+	/* what was just recorded is part of the answer */
+	flush();
+	if (audit_history(&q, history_cb, &hr, err, sizeof(err)) == -1)
+		reply_to(from, hr.id, -1, err);
+	else
+		reply_to(from, hr.id, 0, NULL);
 }
 
 static void
@@ -764,6 +819,9 @@ logger_dispatch_peer(int fd, short event, void *arg)
 				fatalx("IMSG_LOG_QUERY from %s",
 				    proc_names[id]);
 			do_query(&imsg);
+			break;
+		case IMSG_LOG_HISTORY:
+			do_history(id, &imsg);
 			break;
 		case IMSG_LOG_VERIFY:
 			if (id != PROC_FRONTEND)

@@ -288,6 +288,9 @@ mcp_session_record(struct mcp_session *s, const char *event)
 		json_object_set_new(r, "requests",
 		    json_integer((json_int_t)s->requests));
 		json_object_set_new(r, "duration_ms", json_integer(ms));
+		/* for bridgectl show sessions all (ctlhist.c) */
+		json_object_set_new(r, "started", json_integer(s->since));
+		json_object_set_new(r, "ended", json_integer(time(NULL)));
 	}
 	frontend_record(r);
 	json_decref(r);

@@ -142,6 +142,11 @@ void	 delegate_ctl_list(uint32_t, int);	/* IMSG_SSH_DELEGATIONS */
 void	 delegate_ctl_kill(uint32_t, uint32_t);	/* IMSG_SSH_DELEG_KILL */
 void	 delegate_host_lost(struct sshhost *);	/* connection died */
 int	 delegate_shutdown(void);		/* SIGTERM: kill them all */
+/* delegdb.c: the logger's answers, and the logger going and coming */
+struct imsg;
+void	 delegdb_dispatch(struct imsg *);	/* IMSG_LOG_DATA, _END */
+void	 delegdb_logger_gone(void);
+void	 delegdb_logger_up(void);
 
 /* the file tools: fread.c Read, MultiRead; fedit.c Write, Edit,
  * MultiEdit; finfo.c FileStat, ListDir; fsearch.c Glob, Grep;

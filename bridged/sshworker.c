@@ -480,7 +480,9 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			break;
 		case IMSG_PEER_FD:
 			/* a restarted logger replaces the dead one */
-			proc_peer_fd(&imsg, peers, peer_dispatch, logger_gone);
+			if (proc_peer_fd(&imsg, peers, peer_dispatch,
+			    logger_gone) == PROC_LOGGER)
+				delegdb_logger_up();
 			break;
 		case IMSG_LOG_VERBOSE:
 			proc_verbose(&imsg);
@@ -601,6 +603,8 @@ static void
 logger_gone(enum bridged_proc id)
 {
 	proc_peer_free(peers, id);
+	/* job lookups it had not answered get their answer without it */
+	delegdb_logger_gone();
 }
 
 static void
@@ -620,7 +624,19 @@ ssh_dispatch_logger(int fd, short event, void *arg)
 			fatalx("bad message from logger");
 		if (n == 0)
 			break;
-		fatalx("unexpected message %u from logger", imsg.hdr.type);
+		if (imsg.fd != -1)
+			fatalx("unexpected descriptor from logger");
+		switch (imsg.hdr.type) {
+		case IMSG_LOG_DATA:
+		case IMSG_LOG_END:
+			/* stored jobs, for the job tools */
+			delegdb_dispatch(&imsg);
+			break;
+		default:
+			fatalx("unexpected message %u from logger",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
 	}
 	imsgev_add(iev);
 }

@@ -208,12 +208,12 @@ static const struct tool_param ask_claude_params[] = {
 };
 static const struct tool_param job_params[] = {
 	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
-	    "\"job_3\"" },
+	    "\"job_3_5f1c9a2e\"" },
 	{ NULL, NULL, 0, NULL }
 };
 static const struct tool_param job_wait_params[] = {
 	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
-	    "\"job_3\"" },
+	    "\"job_3_5f1c9a2e\"" },
 	{ "timeout", "integer", 0, "Wait at most this many seconds (default "
 	    "30, at most 3600), then return the status" },
 	{ NULL, NULL, 0, NULL }

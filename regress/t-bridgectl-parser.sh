@@ -75,6 +75,32 @@ parsed "unique prefixes: rel" rel
 parsed "unique prefixes: l v" l v
 parsed "full words: log brief" log brief
 parsed "-j is accepted" -j show hosts
+parsed "show sessions all" show sessions all
+parsed "show delegations all since 2h -j" show delegations all since 2h -j
+parsed "unique prefixes: sh del a" sh del a
+parsed "show sessions since a date" show sessions since 2024-05-06
+
+run -s "$NOSOCK" show sessions since
+if [ $rc -eq 1 ] && has "$T/err" "missing argument" "<time>"; then
+	ok "since without a time"
+else
+	notok "since without a time (exit $rc)"
+fi
+
+run -s "$NOSOCK" show delegations since sometime
+if [ $rc -eq 1 ] && has "$T/err" "since sometime: give a date" &&
+    ! has "$T/err" "connect"; then
+	ok "a bad since time is refused before connecting"
+else
+	notok "a bad since time is refused before connecting (exit $rc)"
+fi
+
+run -s "$NOSOCK" show hosts all
+if [ $rc -eq 1 ] && has "$T/err" "superfluous argument: all"; then
+	ok "all only after sessions and delegations"
+else
+	notok "all only after sessions and delegations (exit $rc)"
+fi
 
 run -s "$NOSOCK" ""
 if [ $rc -eq 1 ] && has "$T/err" "ambiguous argument" \
