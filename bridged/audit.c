@@ -4,8 +4,10 @@
  * One table of records in commit order.  The columns beside the record
  * text are copies of its fields, for queries; verify checks that they
  * still agree with the text, so editing a column is found like editing
- * the text.  WAL with synchronous=FULL: a COMMIT has reached the disk
- * when it returns, which is what an intent's acknowledgement promises.
+ * the text.  WAL; a batch holding an intent commits with synchronous=FULL,
+ * so it has reached the disk when COMMIT returns, which is what an
+ * intent's acknowledgement promises.  Other batches commit with NORMAL:
+ * safe against any process crash, on the disk with the next FULL commit.
  *
  * Retention deletes old rows in the same transaction that adds a
  * checkpoint record naming the last row deleted and its hash; the chain
@@ -51,6 +53,7 @@ static int	 streq(const char *, const char *);
 
 static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
+static int		 db_full;	/* synchronous=FULL is in effect */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS records ("
@@ -136,6 +139,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	}
 	/* an admin's sqlite3 may hold the lock a moment */
 	sqlite3_busy_timeout(db, 2000);
+	db_full = 1;
 	if (exec_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 	    "PRAGMA temp_store=MEMORY;", err, errlen) == -1 ||
 	    exec_sql(schema, err, errlen) == -1)
@@ -237,7 +241,7 @@ bind_id(sqlite3_stmt *st, int i, int64_t v)
 }
 
 int
-audit_commit(struct arecq *q, char *err, size_t errlen)
+audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 {
 	struct arec	*r;
 	struct acols	 c;
@@ -249,6 +253,18 @@ audit_commit(struct arecq *q, char *err, size_t errlen)
 	if (db == NULL) {
 		seterr(err, errlen, "audit database not open");
 		return -1;
+	}
+	/*
+	 * A batch holding an intent must be on the disk before its ack:
+	 * FULL syncs the WAL at COMMIT.  Other batches (outcomes, sessions)
+	 * survive any process crash without it, and reach the disk with the
+	 * next intent's sync or checkpoint: one fsync a call, not two.
+	 */
+	if (durable != db_full) {
+		if (exec_sql(durable ? "PRAGMA synchronous=FULL" :
+		    "PRAGMA synchronous=NORMAL", err, errlen) == -1)
+			return -1;
+		db_full = durable;
 	}
 	if (exec_sql("BEGIN IMMEDIATE", err, errlen) == -1)
 		return -1;

@@ -57,7 +57,7 @@ int	 audit_open(const char *, struct chain *, char *, size_t);
 int	 audit_isopen(void);
 void	 audit_close(void);
 /* insert every sealed record of q in one transaction: 0 or -1 */
-int	 audit_commit(struct arecq *, char *, size_t);
+int	 audit_commit(struct arecq *, int, char *, size_t);
 /* the log lines of records after seq, in order: 0, or -1 (cb said stop) */
 int	 audit_scan(uint64_t, audit_cb, void *);
 int	 audit_query(const struct log_query *, audit_cb, void *, char *,

@@ -432,7 +432,7 @@ flush(void)
 	}
 	nok = qcount;
 	if (want_db) {
-		if (audit_commit(&queue, err, sizeof(err)) == -1) {
+		if (audit_commit(&queue, intents, err, sizeof(err)) == -1) {
 			flush_failed(err);
 			return;
 		}
