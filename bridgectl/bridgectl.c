@@ -6,7 +6,6 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <err.h>
 #include <errno.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "bridged.h"
+#include "ctlsock.h"
 #include "imsg.h"
 #include "log.h"
 #include "logview.h"
@@ -68,12 +68,9 @@ struct relaybuf {
 };
 
 __attribute__((__noreturn__)) static void usage(void);
-static int	 unix_connect(const char *);
-static void	 ctl_next(struct imsgbuf *, struct imsg *);
 static int	 ctl_run(const char *, const struct command *, int,
 		    const void *, size_t);
 static int	 ctl_showq(struct parse_result *, struct ctl_showq *);
-static void	 print_message(FILE *, const char *, struct imsg *);
 static int	 relay(const char *);
 static void	 relay_restore(void);
 static void	 relay_nonblock(int, int);
@@ -171,67 +168,6 @@ ctl_showq(struct parse_result *res, struct ctl_showq *q)
 	return 1;
 }
 
-static int
-unix_connect(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(1, "socket path too long: %s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		errx(1, "connect %s: %s (is bridged running?)", path,
-		    strerror(errno));
-	return fd;
-}
-
-/* The next whole message from the daemon; any failure ends bridgectl. */
-static void
-ctl_next(struct imsgbuf *ibuf, struct imsg *imsg)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	int		 r;
-
-	for (;;) {
-		if ((r = imsg_get(ibuf, imsg)) == 1)
-			break;
-		if (r == -1) {
-			if (errno == EBADMSG)
-				errx(1, "malformed message from bridged");
-			err(1, "message from bridged");
-		}
-
-		pfd.fd = ibuf->fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, CTL_TIMEOUT * 1000)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "poll");
-		}
-		if (r == 0)
-			errx(1, "no answer from bridged in %d seconds",
-			    CTL_TIMEOUT);
-		if ((n = imsgbuf_read(ibuf)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			err(1, "read from bridged");
-		}
-		if (n == 0)
-			errx(1, "bridged closed the connection before answering");
-	}
-	/* nothing we ask for comes with a descriptor */
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-	}
-}
-
 /* Ask, then show the answer.  Returns the exit status. */
 static int
 ctl_run(const char *sockpath, const struct command *cmd, int json,
@@ -243,19 +179,16 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 	size_t		 nrecords = 0;
 	int		 fd, done = 0, status = 0;
 
-	fd = unix_connect(sockpath);
-	imsgbuf_init(&ibuf, fd);
-	if (imsg_compose(&ibuf, cmd->type, 0, getpid(), -1, data, len) == -1)
-		err(1, "imsg_compose");
-	if (imsgbuf_flush(&ibuf) == -1)
-		err(1, "write to bridged");
+	fd = ctl_request(sockpath, &ibuf, cmd->type, data, len);
 
 	if (cmd->kind == CMD_SHOW)
 		out = output_new(cmd->view == VIEW_SESSIONS && len > 0 ?
 		    VIEW_SESSIONS_ALL : cmd->view, json);
 
 	while (!done) {
-		ctl_next(&ibuf, &imsg);
+		if (ctl_next(&ibuf, &imsg, CTL_TIMEOUT) == 0)
+			errx(1, "bridged closed the connection before "
+			    "answering");
 		switch (imsg.hdr.type) {
 		case IMSG_CTL_DATA:
 			if (cmd->kind != CMD_SHOW)
@@ -275,14 +208,14 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 		case IMSG_CTL_OK:
 			if (cmd->kind != CMD_SIMPLE)
 				errx(1, "unexpected reply from bridged");
-			print_message(stdout, "request processed", &imsg);
+			ctl_message(stdout, "request processed", &imsg);
 			done = 1;
 			break;
 		case IMSG_CTL_ERROR:
 			/* a show may fail part way: keep what came */
 			if (out != NULL && nrecords > 0)
 				output_end(out);
-			print_message(stderr, "request failed", &imsg);
+			ctl_message(stderr, "request failed", &imsg);
 			status = 1;
 			done = 1;
 			output_free(out);
@@ -303,28 +236,6 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
 	return status;
-}
-
-/* The daemon's text, made safe for a terminal; errors get our name. */
-static void
-print_message(FILE *fp, const char *dflt, struct imsg *imsg)
-{
-	size_t	 len = imsg->datalen;
-	char	*s;
-
-	/* a sender that counted the NUL or ended with a newline is no harm */
-	while (len > 0 && (imsg->data[len - 1] == '\0' ||
-	    imsg->data[len - 1] == '\n'))
-		len--;
-	if (len == 0)
-		s = output_sanitize(dflt, strlen(dflt), 0, NULL);
-	else
-		s = output_sanitize((char *)imsg->data, len, 0, NULL);
-	if (fp == stderr)
-		fprintf(fp, "bridgectl: %s\n", s);
-	else
-		fprintf(fp, "%s\n", s);
-	free(s);
 }
 
 /*

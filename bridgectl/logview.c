@@ -11,13 +11,9 @@
  */
 
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <ctype.h>
 #include <err.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +24,7 @@
 #include <jansson.h>
 
 #include "bridged.h"
+#include "ctlsock.h"
 #include "imsg.h"
 #include "logview.h"
 #include "output.h"
@@ -41,7 +38,6 @@ static void	 print_record(json_t *, int);
 static const char *status_of(json_t *);
 static const char *colour_of(const char *);
 static char	*field(json_t *, const char *, size_t);
-static int	 next_message(struct imsgbuf *, struct imsg *, int);
 
 int
 logview_since(const char *s, time_t now, time_t *out)
@@ -94,79 +90,6 @@ logview_since(const char *s, time_t now, time_t *out)
 	if ((*out = mktime(&tm)) == -1)
 		return -1;
 	return 0;
-}
-
-static int
-connect_ctl(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(1, "socket path too long: %s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		errx(1, "connect %s: %s (is bridged running?)", path,
-		    strerror(errno));
-	return fd;
-}
-
-/* 1 a message, 0 the daemon closed the connection */
-static int
-next_message(struct imsgbuf *ibuf, struct imsg *imsg, int forever)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	int		 r;
-
-	for (;;) {
-		if ((r = imsg_get(ibuf, imsg)) == 1)
-			break;
-		if (r == -1)
-			errx(1, "malformed message from bridged");
-		pfd.fd = ibuf->fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, forever ? -1 :
-		    LOGVIEW_TIMEOUT * 1000)) == -1) {
-			if (errno == EINTR)
-				continue;
-			err(1, "poll");
-		}
-		if (r == 0)
-			errx(1, "no answer from bridged in %d seconds",
-			    LOGVIEW_TIMEOUT);
-		if ((n = imsgbuf_read(ibuf)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			err(1, "read from bridged");
-		}
-		if (n == 0)
-			return 0;
-	}
-	if (imsg->fd != -1) {
-		close(imsg->fd);
-		imsg->fd = -1;
-	}
-	return 1;
-}
-
-static void
-message(FILE *fp, struct imsg *imsg, const char *dflt)
-{
-	size_t	 len = imsg->datalen;
-	char	*s;
-
-	while (len > 0 && (imsg->data[len - 1] == '\0' ||
-	    imsg->data[len - 1] == '\n'))
-		len--;
-	s = len ? output_sanitize((char *)imsg->data, len, 0, NULL) :
-	    output_sanitize(dflt, strlen(dflt), 0, NULL);
-	fprintf(fp, fp == stderr ? "bridgectl: %s\n" : "%s\n", s);
-	free(s);
 }
 
 int
@@ -225,15 +148,11 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 	forever = q.follow;
 	colour = !json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 
-	fd = connect_ctl(sockpath);
-	imsgbuf_init(&ibuf, fd);
-	if (imsg_compose(&ibuf, type, 0, getpid(), -1, data, len) == -1)
-		err(1, "imsg_compose");
-	if (imsgbuf_flush(&ibuf) == -1)
-		err(1, "write to bridged");
+	fd = ctl_request(sockpath, &ibuf, type, data, len);
 
 	while (!done) {
-		if (next_message(&ibuf, &imsg, forever) == 0) {
+		if (ctl_next(&ibuf, &imsg, forever ? -1 : LOGVIEW_TIMEOUT) ==
+		    0) {
 			if (forever)
 				errx(1, "bridged closed the connection");
 			errx(1, "bridged closed the connection before "
@@ -263,11 +182,11 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 		case IMSG_CTL_OK:
 			if (type != IMSG_CTL_VERIFY)
 				errx(1, "unexpected reply from bridged");
-			message(stdout, &imsg, "verified");
+			ctl_message(stdout, "verified", &imsg);
 			done = 1;
 			break;
 		case IMSG_CTL_ERROR:
-			message(stderr, &imsg, "request failed");
+			ctl_message(stderr, "request failed", &imsg);
 			status = 1;
 			done = 1;
 			break;

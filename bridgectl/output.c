@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "bridged.h"
 #include "output.h"
 
 /* a table is held in memory until the end; a flood is refused */
@@ -90,7 +91,6 @@ static char	*fmt_conns(json_t *, const char *, time_t);
 static char	*fmt_ms(json_t *, const char *, time_t);
 static char	*fmt_time(json_t *, const char *, time_t);
 static int	 validate(const struct view *, json_t *, char *, size_t);
-static size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
 static int	 unsafe_codepoint(uint32_t);
 static void	 print_row(const struct view *, const size_t *,
 		    struct cell *);
@@ -652,47 +652,6 @@ fmt_list(json_t *o, const char *key, time_t now)
 		s = t;
 	}
 	return s;
-}
-
-/*
- * One UTF-8 sequence at p: its length with *cp set, or 0 when invalid
- * (truncated, overlong, surrogate, past U+10FFFF).
- */
-static size_t
-utf8_decode(const unsigned char *p, size_t len, uint32_t *cp)
-{
-	uint32_t	 c, min;
-	size_t		 n, i;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if ((p[0] & 0xe0) == 0xc0) {
-		n = 2;
-		c = p[0] & 0x1f;
-		min = 0x80;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		n = 3;
-		c = p[0] & 0x0f;
-		min = 0x800;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		n = 4;
-		c = p[0] & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
 }
 
 /* characters that move the cursor, reorder text or end lines */

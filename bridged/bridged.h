@@ -472,6 +472,9 @@ const char		*cap_name(uint32_t);
 /* printconf.c */
 void			 print_config(struct bridged_conf *);
 
+/* text.c: one UTF-8 sequence (bridgectl's terminal output uses it too) */
+size_t			 utf8_decode(const unsigned char *, size_t, uint32_t *);
+
 /* proc title, set by each process */
 extern const char	*proc_names[PROC_MAX];
 

@@ -5,10 +5,8 @@
  * hands over the key material (IMSG_SSH_KEYDATA) and the connected socket
  * (IMSG_SSH_CONNECTED).
  *
- * The TCP connect is non-blocking and driven by libevent, so a host that
- * does not answer never stalls the parent's signal or message handling.
- * Name resolution (getaddrinfo) still blocks; with numeric addresses, the
- * usual case, it returns at once.
+ * The TCP connect is non-blocking (netconn.c), so a host that does not
+ * answer never stalls the parent's signal or message handling.
  */
 
 #include <sys/types.h>
@@ -20,14 +18,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <event.h>
 
 #include "bridged.h"
 #include "imsg.h"
@@ -45,27 +40,20 @@ struct pconn {
 	char			 name[HOST_NAME_LEN];
 	char			 address[HOST_ADDR_LEN];
 	uint16_t		 port;
-	struct addrinfo		*res;
-	struct addrinfo		*ai;		/* being tried */
-	int			 fd;
-	struct event		 ev;
 	char			*identity;
 	size_t			 identitylen;
 	char			*known;
 	size_t			 knownlen;
-	int			 lasterr;
 };
 
 static int	 readfile(const char *, const char *, size_t, int, char **,
 		    size_t *, char *, size_t);
-static void	 pconn_try(struct pconn *);
-static void	 pconn_ready(int, short, void *);
+static void	 pconn_connected(void *, int, int, const char *);
 static void	 pconn_fail(struct pconn *, int, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
-static void	 pconn_done(struct pconn *);
+static void	 pconn_done(struct pconn *, int);
 static void	 pconn_free(struct pconn *);
 static void	 pconn_sockopts(int);
-static const char *pconn_where(struct pconn *, char *, size_t);
 
 void
 parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
@@ -73,10 +61,8 @@ parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
 {
 	struct pconn	*pc;
 	struct host	*h;
-	struct addrinfo	 hints;
-	char		 port[8], err[256];
+	char		 err[256];
 	uint32_t	 hostid;
-	int		 rc;
 
 	if (imsg->datalen != sizeof(hostid))
 		fatalx("bad IMSG_SSH_CONNECT size %zu", imsg->datalen);
@@ -86,7 +72,6 @@ parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
 		fatal(NULL);
 	pc->iev = iev;
 	pc->hostid = hostid;
-	pc->fd = -1;
 	if ((h = config_host_byid(conf, hostid)) == NULL) {
 		pconn_fail(pc, ENOENT, "no host with id %u in the"
 		    " configuration", hostid);
@@ -111,21 +96,8 @@ parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
 		pconn_fail(pc, EACCES, "%s", err);
 		return;
 	}
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", pc->port);
-	/* blocks for a name; numeric addresses return at once */
-	if ((rc = getaddrinfo(pc->address, port, &hints, &pc->res)) != 0) {
-		pconn_fail(pc, EHOSTUNREACH, "resolve %s: %s", pc->address,
-		    gai_strerror(rc));
-		return;
-	}
-	pc->ai = pc->res;
-	pc->lasterr = EHOSTUNREACH;
-	pconn_try(pc);
+	netconn_start(pc->address, pc->port, CONNECT_TIMEOUT, pconn_connected,
+	    pc);
 }
 
 /*
@@ -205,66 +177,15 @@ readfile(const char *what, const char *path, size_t max, int secret,
 	return 0;
 }
 
-/* start a non-blocking connect to the next address */
 static void
-pconn_try(struct pconn *pc)
-{
-	struct timeval	 tv = { CONNECT_TIMEOUT, 0 };
-	char		 where[HOST_ADDR_LEN + 16];
-
-	for (; pc->ai != NULL; pc->ai = pc->ai->ai_next) {
-		pc->fd = socket(pc->ai->ai_family, pc->ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, pc->ai->ai_protocol);
-		if (pc->fd == -1) {
-			pc->lasterr = errno;
-			continue;
-		}
-		if (connect(pc->fd, pc->ai->ai_addr, pc->ai->ai_addrlen) ==
-		    0) {
-			pconn_done(pc);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			event_set(&pc->ev, pc->fd, EV_WRITE, pconn_ready, pc);
-			event_add(&pc->ev, &tv);
-			return;
-		}
-		pc->lasterr = errno;
-		close(pc->fd);
-		pc->fd = -1;
-	}
-	pconn_fail(pc, pc->lasterr, "connect %s: %s",
-	    pconn_where(pc, where, sizeof(where)), strerror(pc->lasterr));
-}
-
-static void
-pconn_ready(int fd, short event, void *arg)
+pconn_connected(void *arg, int fd, int error, const char *err)
 {
 	struct pconn	*pc = arg;
-	socklen_t	 len = sizeof(int);
-	int		 err = 0;
 
-	if (event & EV_TIMEOUT)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err == 0) {
-		pconn_done(pc);
-		return;
-	}
-	pc->lasterr = err;
-	close(pc->fd);
-	pc->fd = -1;
-	pc->ai = pc->ai->ai_next;
-	pconn_try(pc);
-}
-
-/* "127.0.0.1 port 22", or the address being tried when it differs */
-static const char *
-pconn_where(struct pconn *pc, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s port %u", pc->address, pc->port);
-	return buf;
+	if (fd == -1)
+		pconn_fail(pc, error, "%s", err);
+	else
+		pconn_done(pc, fd);
 }
 
 /*
@@ -291,13 +212,13 @@ pconn_sockopts(int fd)
 
 /* connected: key material first, then the socket */
 static void
-pconn_done(struct pconn *pc)
+pconn_done(struct pconn *pc, int fd)
 {
 	struct ssh_connected	 sc;
 	struct ssh_keydata	 kd;
 	struct iovec		 iov[2];
 
-	pconn_sockopts(pc->fd);
+	pconn_sockopts(fd);
 
 	kd.hostid = pc->hostid;
 	if (pc->known != NULL) {
@@ -320,13 +241,12 @@ pconn_done(struct pconn *pc)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostid = pc->hostid;
-	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, pc->fd, &sc,
+	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, fd, &sc,
 	    sizeof(sc)) == -1)
 		fatal("%s: compose", __func__);
 	log_debug("host \"%s\": connected to %s port %u", pc->name,
 	    pc->address, pc->port);
-	pc->fd = -1;		/* the message owns it now */
-	pconn_free(pc);
+	pconn_free(pc);		/* the message owns fd now */
 }
 
 static void
@@ -352,10 +272,6 @@ pconn_fail(struct pconn *pc, int error, const char *fmt, ...)
 static void
 pconn_free(struct pconn *pc)
 {
-	if (pc->fd != -1)
-		close(pc->fd);
-	if (pc->res != NULL)
-		freeaddrinfo(pc->res);
 	if (pc->identity != NULL) {
 		explicit_bzero(pc->identity, pc->identitylen);
 		free(pc->identity);

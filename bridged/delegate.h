@@ -22,6 +22,7 @@
 
 #include "bridged.h"
 #include "ssh.h"
+#include "shell.h"
 
 #define DELEG_STDOUT_MAX	(16 * 1024 * 1024)
 #define DELEG_STDERR_TAIL	2048
@@ -59,12 +60,8 @@ struct dwait {
 /* the kill-and-check command on a second channel */
 struct dprobe {
 	struct deleg		*d;
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
+	struct oneshot		 os;
 	char			 out[256];
-	size_t			 outlen;
-	int			 closed;
-	struct event		 ev_proc;
 	struct event		 ev_timeout;
 };
 

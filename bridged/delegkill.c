@@ -25,10 +25,7 @@
 
 #define DELEG_KILL_WAIT		15	/* seconds: kill, check */
 
-static int	 probe_data(ssh_session, ssh_channel, void *, uint32_t, int,
-		    void *);
-static void	 probe_closecb(ssh_session, ssh_channel, void *);
-static void	 probe_proc(int, short, void *);
+static void	 probe_done(void *);
 static void	 probe_timeout(int, short, void *);
 
 /*
@@ -61,8 +58,8 @@ dprobe_start(struct deleg *d)
 		fatal(NULL);
 	if ((pr = calloc(1, sizeof(*pr))) == NULL)
 		fatal(NULL);
-	if ((pr->ch = sshconn_exec(d->host, cmd, err, sizeof(err))) ==
-	    NULL) {
+	if (oneshot_start(&pr->os, d->host, cmd, pr->out, sizeof(pr->out),
+	    probe_done, pr, err, sizeof(err)) == -1) {
 		log_warnx("delegation %u: host \"%s\": cannot run the"
 		    " kill check: %s", d->id, d->hostname, err);
 		free(cmd);
@@ -72,16 +69,8 @@ dprobe_start(struct deleg *d)
 	free(cmd);
 	pr->d = d;
 	d->probe = pr;
-	ssh_callbacks_init(&pr->cb);
-	pr->cb.userdata = pr;
-	pr->cb.channel_data_function = probe_data;
-	pr->cb.channel_close_function = probe_closecb;
-	ssh_set_channel_callbacks(pr->ch, &pr->cb);
-	evtimer_set(&pr->ev_proc, probe_proc, pr);
 	evtimer_set(&pr->ev_timeout, probe_timeout, pr);
 	evtimer_add(&pr->ev_timeout, &tv);
-	d->host->st.channels++;
-	(void)ssh_channel_send_eof(pr->ch);
 	return 0;
 }
 
@@ -90,47 +79,14 @@ dprobe_free(struct dprobe *pr)
 {
 	struct deleg	*d = pr->d;
 
-	evtimer_del(&pr->ev_proc);
 	evtimer_del(&pr->ev_timeout);
-	if (pr->ch != NULL) {
-		ssh_remove_channel_callbacks(pr->ch, &pr->cb);
-		ssh_channel_free(pr->ch);
-		if (d->host != NULL && d->host->st.channels > 0)
-			d->host->st.channels--;
-	}
+	oneshot_stop(&pr->os);
 	d->probe = NULL;
 	free(pr);
 }
 
-static int
-probe_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
-    int is_stderr, void *arg)
-{
-	struct dprobe	*pr = arg;
-	size_t		 n = len;
-
-	if (is_stderr)
-		return len;
-	if (n > sizeof(pr->out) - 1 - pr->outlen)
-		n = sizeof(pr->out) - 1 - pr->outlen;
-	memcpy(pr->out + pr->outlen, data, n);
-	pr->outlen += n;
-	pr->out[pr->outlen] = '\0';
-	return len;
-}
-
 static void
-probe_closecb(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct dprobe	*pr = arg;
-	struct timeval	 tv = { 0, 0 };
-
-	pr->closed = 1;
-	evtimer_add(&pr->ev_proc, &tv);
-}
-
-static void
-probe_proc(int fd, short event, void *arg)
+probe_done(void *arg)
 {
 	struct dprobe	*pr = arg;
 	struct deleg	*d = pr->d;

@@ -136,17 +136,13 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	int			 n, v, status;
+	int			 v, status;
 
 	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_PARENT);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from parent");
-		if (n == 0)
-			break;
+	while (proc_imsg_get(iev, &imsg, "parent", 1)) {
 		switch (imsg.hdr.type) {
 		case IMSG_CONF_START:
 		case IMSG_CONF_HOST:
@@ -218,19 +214,12 @@ frontend_dispatch_ssh(int fd, short event, void *arg)
 {
 	struct imsgev	*iev = peers[PROC_SSH];
 	struct imsg	 imsg;
-	int		 n;
 
 	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_SSH);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from ssh worker");
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			fatalx("unexpected descriptor from ssh worker");
+	while (proc_imsg_get(iev, &imsg, "ssh worker", 0)) {
 		switch (imsg.hdr.type) {
 		case IMSG_SSH_HOSTSTATE:
 		case IMSG_SSH_END:
@@ -266,19 +255,12 @@ frontend_dispatch_logger(int fd, short event, void *arg)
 {
 	struct imsgev	*iev = peers[PROC_LOGGER];
 	struct imsg	 imsg;
-	int		 n;
 
 	if (!proc_peer_io(iev, event)) {
 		peer_gone(PROC_LOGGER);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from logger");
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			fatalx("unexpected descriptor from logger");
+	while (proc_imsg_get(iev, &imsg, "logger", 0)) {
 		switch (imsg.hdr.type) {
 		case IMSG_LOG_ACK:
 			audit_ack(&imsg);

@@ -26,8 +26,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <event.h>
-
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
@@ -40,12 +38,6 @@
 struct fconnect {
 	struct imsgev		*iev;
 	uint32_t		 reqid;
-	char			 where[HOST_ADDR_LEN + 16];
-	struct addrinfo		*res;
-	struct addrinfo		*ai;
-	int			 fd;
-	int			 lasterr;
-	struct event		 ev;
 };
 
 static void	 fwd_reply(struct imsgev *, uint32_t, uint32_t, int, int,
@@ -53,9 +45,7 @@ static void	 fwd_reply(struct imsgev *, uint32_t, uint32_t, int, int,
 		    __attribute__((__format__ (printf, 7, 8)));
 static int	 fwd_getreq(struct imsg *, struct fwd_req *);
 static int	 fwd_loopback(const char *);
-static void	 fconnect_try(struct fconnect *);
-static void	 fconnect_ready(int, short, void *);
-static void	 fconnect_free(struct fconnect *);
+static void	 fconnect_done(void *, int, int, const char *);
 
 static void
 fwd_reply(struct imsgev *iev, uint32_t type, uint32_t reqid, int fd,
@@ -178,9 +168,6 @@ parent_fwd_connect(struct imsgev *iev, struct bridged_conf *conf,
 	struct host		*h;
 	struct fwdrule		*fr;
 	struct fconnect		*fc;
-	struct addrinfo		 hints;
-	char			 port[8];
-	int			 rc;
 
 	if (fwd_getreq(imsg, &req) == -1)
 		fatalx("bad IMSG_FWD_CONNECT size %zu", imsg->datalen);
@@ -208,96 +195,24 @@ parent_fwd_connect(struct imsgev *iev, struct bridged_conf *conf,
 		fatal(NULL);
 	fc->iev = iev;
 	fc->reqid = req.reqid;
-	fc->fd = -1;
-	snprintf(fc->where, sizeof(fc->where), "%s port %u", req.addr,
-	    req.port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", req.port);
-	/* blocks for a name; the usual numeric address returns at once */
-	if ((rc = getaddrinfo(req.addr, port, &hints, &fc->res)) != 0) {
-		fwd_reply(iev, IMSG_FWD_CONNECTED, fc->reqid, -1,
-		    EHOSTUNREACH, 0, "resolve %s: %s", req.addr,
-		    gai_strerror(rc));
-		fconnect_free(fc);
-		return;
-	}
-	fc->ai = fc->res;
-	fc->lasterr = EHOSTUNREACH;
-	fconnect_try(fc);
+	netconn_start(req.addr, req.port, FWD_CONNECT_TIMEOUT, fconnect_done,
+	    fc);
 }
 
 static void
-fconnect_try(struct fconnect *fc)
-{
-	struct timeval	 tv = { FWD_CONNECT_TIMEOUT, 0 };
-	int		 on = 1;
-
-	for (; fc->ai != NULL; fc->ai = fc->ai->ai_next) {
-		fc->fd = socket(fc->ai->ai_family, fc->ai->ai_socktype |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, fc->ai->ai_protocol);
-		if (fc->fd == -1) {
-			fc->lasterr = errno;
-			continue;
-		}
-		(void)setsockopt(fc->fd, IPPROTO_TCP, TCP_NODELAY, &on,
-		    sizeof(on));
-		if (connect(fc->fd, fc->ai->ai_addr, fc->ai->ai_addrlen) ==
-		    0) {
-			fwd_reply(fc->iev, IMSG_FWD_CONNECTED, fc->reqid,
-			    fc->fd, 0, 0, NULL);
-			fc->fd = -1;
-			fconnect_free(fc);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			event_set(&fc->ev, fc->fd, EV_WRITE, fconnect_ready,
-			    fc);
-			event_add(&fc->ev, &tv);
-			return;
-		}
-		fc->lasterr = errno;
-		close(fc->fd);
-		fc->fd = -1;
-	}
-	fwd_reply(fc->iev, IMSG_FWD_CONNECTED, fc->reqid, -1, fc->lasterr, 0,
-	    "connect %s: %s", fc->where, strerror(fc->lasterr));
-	fconnect_free(fc);
-}
-
-static void
-fconnect_ready(int fd, short event, void *arg)
+fconnect_done(void *arg, int fd, int error, const char *err)
 {
 	struct fconnect	*fc = arg;
-	socklen_t	 len = sizeof(int);
-	int		 err = 0;
+	int		 on = 1;
 
-	if (event & EV_TIMEOUT)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err == 0) {
-		fwd_reply(fc->iev, IMSG_FWD_CONNECTED, fc->reqid, fc->fd, 0, 0,
+	if (fd == -1)
+		fwd_reply(fc->iev, IMSG_FWD_CONNECTED, fc->reqid, -1, error, 0,
+		    "%s", err);
+	else {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
+		fwd_reply(fc->iev, IMSG_FWD_CONNECTED, fc->reqid, fd, 0, 0,
 		    NULL);
-		fc->fd = -1;
-		fconnect_free(fc);
-		return;
 	}
-	fc->lasterr = err;
-	close(fc->fd);
-	fc->fd = -1;
-	fc->ai = fc->ai->ai_next;
-	fconnect_try(fc);
-}
-
-static void
-fconnect_free(struct fconnect *fc)
-{
-	if (fc->fd != -1)
-		close(fc->fd);
-	if (fc->res != NULL)
-		freeaddrinfo(fc->res);
 	free(fc);
 }

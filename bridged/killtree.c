@@ -1,7 +1,8 @@
 /*
  * killtree.c: the kill commands of the shell tools.  Each runs on its
  * own exec channel and nobody waits for its output; the channel is
- * freed when it closes, or when the connection is lost.
+ * freed when it closes, or when the connection is lost.  The one-shot
+ * channel under them also serves delegkill.c's kill check.
  */
 
 #include <sys/types.h>
@@ -24,19 +25,16 @@
 /* a one-shot command whose output nobody reads (kill) */
 struct aux {
 	TAILQ_ENTRY(aux)	 entry;
-	struct sshhost		*host;
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
-	int			 closed;
-	struct event		 ev_proc;
+	struct oneshot		 os;
 };
 
+static int	 oneshot_data(ssh_session, ssh_channel, void *, uint32_t, int,
+		    void *);
+static void	 oneshot_close(ssh_session, ssh_channel, void *);
+static void	 oneshot_proc(int, short, void *);
 static int	 aux_run(struct sshhost *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
-static int	 aux_data(ssh_session, ssh_channel, void *, uint32_t, int,
-		    void *);
-static void	 aux_close(ssh_session, ssh_channel, void *);
-static void	 aux_proc(int, short, void *);
+static void	 aux_done(void *);
 static void	 aux_free(struct aux *);
 
 static TAILQ_HEAD(, aux)	 auxes = TAILQ_HEAD_INITIALIZER(auxes);
@@ -58,11 +56,84 @@ kill_tree(struct sshhost *host, long pid, int self)
 	    " 2>/dev/null; exit 0", pid, self);
 }
 
+int
+oneshot_start(struct oneshot *os, struct sshhost *host, const char *cmd,
+    char *out, size_t outsize, void (*done)(void *), void *arg, char *err,
+    size_t errlen)
+{
+	if ((os->ch = sshconn_exec(host, cmd, err, errlen)) == NULL)
+		return -1;
+	os->host = host;
+	os->out = out;
+	os->outsize = outsize;
+	os->outlen = 0;
+	if (out != NULL)
+		out[0] = '\0';
+	os->done = done;
+	os->arg = arg;
+	ssh_callbacks_init(&os->cb);
+	os->cb.userdata = os;
+	os->cb.channel_data_function = oneshot_data;
+	os->cb.channel_close_function = oneshot_close;
+	ssh_set_channel_callbacks(os->ch, &os->cb);
+	evtimer_set(&os->ev_done, oneshot_proc, os);
+	host->st.channels++;
+	(void)ssh_channel_send_eof(os->ch);
+	return 0;
+}
+
+void
+oneshot_stop(struct oneshot *os)
+{
+	evtimer_del(&os->ev_done);
+	if (os->ch != NULL) {
+		ssh_remove_channel_callbacks(os->ch, &os->cb);
+		ssh_channel_free(os->ch);
+		os->ch = NULL;
+		if (os->host->st.channels > 0)
+			os->host->st.channels--;
+	}
+}
+
+static int
+oneshot_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *arg)
+{
+	struct oneshot	*os = arg;
+	size_t		 n = len;
+
+	if (os->out == NULL || is_stderr)
+		return len;
+	if (n > os->outsize - 1 - os->outlen)
+		n = os->outsize - 1 - os->outlen;
+	memcpy(os->out + os->outlen, data, n);
+	os->outlen += n;
+	os->out[os->outlen] = '\0';
+	return len;
+}
+
+/* not from inside libssh's callback: the channel is freed in done */
+static void
+oneshot_close(ssh_session s, ssh_channel ch, void *arg)
+{
+	struct oneshot	*os = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	evtimer_add(&os->ev_done, &tv);
+}
+
+static void
+oneshot_proc(int fd, short event, void *arg)
+{
+	struct oneshot	*os = arg;
+
+	os->done(os->arg);
+}
+
 static int
 aux_run(struct sshhost *host, const char *fmt, ...)
 {
 	struct aux	*a;
-	ssh_channel	 ch;
 	va_list		 ap;
 	char		*cmd, why[1024];
 
@@ -70,48 +141,23 @@ aux_run(struct sshhost *host, const char *fmt, ...)
 	if (vasprintf(&cmd, fmt, ap) == -1)
 		fatal(NULL);
 	va_end(ap);
-	ch = sshconn_exec(host, cmd, why, sizeof(why));
-	free(cmd);
-	if (ch == NULL) {
-		log_warnx("host \"%s\": cannot run a kill command: %s",
-		    host->name, why);
-		return -1;
-	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		fatal(NULL);
-	a->host = host;
-	a->ch = ch;
-	ssh_callbacks_init(&a->cb);
-	a->cb.userdata = a;
-	a->cb.channel_data_function = aux_data;
-	a->cb.channel_close_function = aux_close;
-	ssh_set_channel_callbacks(ch, &a->cb);
-	evtimer_set(&a->ev_proc, aux_proc, a);
+	if (oneshot_start(&a->os, host, cmd, NULL, 0, aux_done, a, why,
+	    sizeof(why)) == -1) {
+		log_warnx("host \"%s\": cannot run a kill command: %s",
+		    host->name, why);
+		free(cmd);
+		free(a);
+		return -1;
+	}
+	free(cmd);
 	TAILQ_INSERT_TAIL(&auxes, a, entry);
-	host->st.channels++;
-	(void)ssh_channel_send_eof(ch);
 	return 0;
 }
 
-static int
-aux_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
-    int is_stderr, void *arg)
-{
-	return len;
-}
-
 static void
-aux_close(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct aux	*a = arg;
-	struct timeval	 tv = { 0, 0 };
-
-	a->closed = 1;
-	evtimer_add(&a->ev_proc, &tv);
-}
-
-static void
-aux_proc(int fd, short event, void *arg)
+aux_done(void *arg)
 {
 	aux_free(arg);
 }
@@ -119,11 +165,7 @@ aux_proc(int fd, short event, void *arg)
 static void
 aux_free(struct aux *a)
 {
-	evtimer_del(&a->ev_proc);
-	ssh_remove_channel_callbacks(a->ch, &a->cb);
-	ssh_channel_free(a->ch);
-	if (a->host->st.channels > 0)
-		a->host->st.channels--;
+	oneshot_stop(&a->os);
 	TAILQ_REMOVE(&auxes, a, entry);
 	free(a);
 }
@@ -160,6 +202,6 @@ kill_host_lost(struct sshhost *host)
 	struct aux	*a, *na;
 
 	TAILQ_FOREACH_SAFE(a, &auxes, entry, na)
-		if (a->host == host)
+		if (a->os.host == host)
 			aux_free(a);
 }

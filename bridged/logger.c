@@ -746,15 +746,10 @@ logger_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	int			 n;
 
 	if (!proc_peer_io(iev, event))
 		logger_sig(SIGTERM, 0, NULL);
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from parent");
-		if (n == 0)
-			break;
+	while (proc_imsg_get(iev, &imsg, "parent", 1)) {
 		switch (imsg.hdr.type) {
 		case IMSG_CONF_START:
 		case IMSG_CONF_HOST:
@@ -795,18 +790,11 @@ logger_dispatch_peer(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[id];
 	struct imsg		 imsg;
 	int32_t			 on;
-	int			 n, gone;
+	int			 gone;
 
 	/* what a peer sent before it died is still recorded, below */
 	gone = !proc_peer_io(iev, event);
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from %s", proc_names[id]);
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			fatalx("unexpected descriptor from %s",
-			    proc_names[id]);
+	while (proc_imsg_get(iev, &imsg, proc_names[id], 0)) {
 		switch (imsg.hdr.type) {
 		case IMSG_LOG_RECORD:
 		case IMSG_LOG_INTENT:

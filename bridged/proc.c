@@ -164,6 +164,19 @@ proc_peer_io(struct imsgev *iev, short event)
 	return 1;
 }
 
+int
+proc_imsg_get(struct imsgev *iev, struct imsg *imsg, const char *from,
+    int fdok)
+{
+	int	 n;
+
+	if ((n = imsg_get(&iev->ibuf, imsg)) == -1)
+		fatalx("bad message from %s", from);
+	if (n == 1 && !fdok && imsg->fd != -1)
+		fatalx("unexpected descriptor from %s", from);
+	return n;
+}
+
 /*
  * IMSG_PEER_FD: the parent hands over a socket to a sibling.  dispatch[]
  * has the handler for each sibling this process talks to (NULL: none may

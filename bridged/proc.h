@@ -40,6 +40,10 @@ struct imsgev	*proc_child_init(struct proc_args *, const char *,
 void		 proc_child_ready(struct imsgev *, const char *);
 /* 0: the peer has gone; 1: go on with imsg_get */
 int		 proc_peer_io(struct imsgev *, short);
+/* the next message from a peer: 1, 0 when none is left; bad framing, or
+ * a descriptor from one not allowed to send any, is fatal */
+int		 proc_imsg_get(struct imsgev *, struct imsg *, const char *,
+		    int);
 /* IMSG_PEER_FD: handlers by sibling id, and what lets a logger go */
 enum bridged_proc proc_peer_fd(struct imsg *, struct imsgev **,
 		    void (*const [PROC_MAX])(int, short, void *),
@@ -55,6 +59,14 @@ void		 config_send(struct imsgev *, struct bridged_conf *);
 struct bridged_conf *config_recv(struct imsg *);
 
 /* parent side of what the ssh worker may not do itself */
+/*
+ * netconn.c: a non-blocking TCP connect with a timeout per address.  The
+ * callback gets the connected fd (its own now), or -1, an errno and a
+ * message; it may be called before netconn_start returns.
+ */
+#define NETCONN_ERRLEN	512
+typedef void	(*netconn_cb)(void *, int, int, const char *);
+void	netconn_start(const char *, uint16_t, int, netconn_cb, void *);
 /* connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
 void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);

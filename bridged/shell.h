@@ -8,7 +8,31 @@
 #ifndef SHELL_H
 #define SHELL_H
 
+#include <event.h>
+#include <libssh/callbacks.h>
+
 #define BASH_TIMEOUT_MAX	600000		/* ms */
+
+/*
+ * killtree.c: a one-shot command on its own exec channel, stdin closed.
+ * What it prints goes to out (NUL-terminated, the rest dropped), or
+ * nowhere when out is NULL; done(arg) runs from the event loop once the
+ * channel has closed.  oneshot_stop frees the channel, never os.
+ */
+struct oneshot {
+	struct sshhost		*host;
+	ssh_channel		 ch;
+	struct ssh_channel_callbacks_struct cb;
+	char			*out;
+	size_t			 outsize;
+	size_t			 outlen;
+	struct event		 ev_done;
+	void			(*done)(void *);
+	void			*arg;
+};
+int	 oneshot_start(struct oneshot *, struct sshhost *, const char *,
+	    char *, size_t, void (*)(void *), void *, char *, size_t);
+void	 oneshot_stop(struct oneshot *);
 
 /* shell.c: where the session's shell is on host; NULL: unknown */
 const char *shell_cwd(uint32_t, struct sshhost *);

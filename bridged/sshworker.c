@@ -458,17 +458,12 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
-	int			 n;
 
 	if (!proc_peer_io(iev, event)) {
 		ssh_peer_closed(PROC_PARENT);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from parent");
-		if (n == 0)
-			break;
+	while (proc_imsg_get(iev, &imsg, "parent", 1)) {
 		switch (imsg.hdr.type) {
 		case IMSG_CONF_START:
 		case IMSG_CONF_HOST:
@@ -525,19 +520,12 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 	struct sshhost	*sh;
 	struct imsg	 imsg;
 	uint32_t	 sessid, u32;
-	int		 n;
 
 	if (!proc_peer_io(iev, event)) {
 		ssh_peer_closed(PROC_FRONTEND);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from frontend");
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			fatalx("unexpected descriptor from frontend");
+	while (proc_imsg_get(iev, &imsg, "frontend", 0)) {
 		switch (imsg.hdr.type) {
 		case IMSG_SSH_CALL_DATA:
 			call_data(&imsg);
@@ -612,20 +600,13 @@ ssh_dispatch_logger(int fd, short event, void *arg)
 {
 	struct imsgev	*iev = peers[PROC_LOGGER];
 	struct imsg	 imsg;
-	int		 n;
 
 	/* the parent restarts a dead logger; we wait for the new one */
 	if (!proc_peer_io(iev, event)) {
 		logger_gone(PROC_LOGGER);
 		return;
 	}
-	for (;;) {
-		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1)
-			fatalx("bad message from logger");
-		if (n == 0)
-			break;
-		if (imsg.fd != -1)
-			fatalx("unexpected descriptor from logger");
+	while (proc_imsg_get(iev, &imsg, "logger", 0)) {
 		switch (imsg.hdr.type) {
 		case IMSG_LOG_DATA:
 		case IMSG_LOG_END:

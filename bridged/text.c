@@ -15,8 +15,6 @@
 #include "log.h"
 #include "ssh.h"
 
-static size_t	 utf8_seq(const unsigned char *, size_t);
-
 void
 sb_add(struct sbuf *sb, const void *p, size_t n)
 {
@@ -70,24 +68,29 @@ sb_free(struct sbuf *sb)
 	memset(sb, 0, sizeof(*sb));
 }
 
-/* length of the valid UTF-8 sequence at p, 0 if invalid or cut short */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
+/*
+ * One UTF-8 sequence at p: its length with *cp set, or 0 when invalid
+ * (cut short, overlong, surrogate, past U+10FFFF).
+ */
+size_t
+utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
 	size_t		 len, i;
-	unsigned int	 cp;
+	uint32_t	 c;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*cp = p[0];
 		return 1;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
 		len = 2;
-		cp = p[0] & 0x1f;
+		c = p[0] & 0x1f;
 	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
 		len = 3;
-		cp = p[0] & 0x0f;
+		c = p[0] & 0x0f;
 	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
 		len = 4;
-		cp = p[0] & 0x07;
+		c = p[0] & 0x07;
 	} else
 		return 0;
 	if (n < len)
@@ -95,12 +98,13 @@ utf8_seq(const unsigned char *p, size_t n)
 	for (i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
+		c = (c << 6) | (p[i] & 0x3f);
 	}
 	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
 		return 0;
+	*cp = c;
 	return len;
 }
 
@@ -108,10 +112,11 @@ utf8_seq(const unsigned char *p, size_t n)
 int
 utf8_valid(const unsigned char *p, size_t n, int partial)
 {
-	size_t	 i = 0, l;
+	size_t		 i = 0, l;
+	uint32_t	 cp;
 
 	while (i < n) {
-		if ((l = utf8_seq(p + i, n - i)) == 0) {
+		if ((l = utf8_decode(p + i, n - i, &cp)) == 0) {
 			if (partial && n - i < 4 && p[i] >= 0xc2 &&
 			    p[i] <= 0xf4) {
 				/* check what there is of it */
@@ -136,10 +141,11 @@ utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
 {
 	const unsigned char	*p = (const unsigned char *)s;
 	size_t			 i = 0, start = 0, l;
+	uint32_t		 cp;
 
 	while (i < n) {
 		if ((p[i] != 0 || keepnul) &&
-		    (l = utf8_seq(p + i, n - i)) != 0) {
+		    (l = utf8_decode(p + i, n - i, &cp)) != 0) {
 			i += l;
 			continue;
 		}
