@@ -107,8 +107,8 @@ enum imsg_type {
 	IMSG_CTL_OK,		/* optional message text */
 
 	/*
-	 * Audit (logger.c, audit.c, textlog.c; frontend side in
-	 * auditfe.c).  An intent is a record the frontend waits for: the
+	 * Audit (logger.c, logger_audit.c, logger_textlog.c; frontend side in
+	 * fe_audit.c).  An intent is a record the frontend waits for: the
 	 * logger answers IMSG_LOG_ACK with the same peerid once it is
 	 * durable, or with an error.  Queries carry the control
 	 * connection's id in peerid and are answered by IMSG_LOG_DATA
@@ -131,7 +131,7 @@ enum imsg_type {
 	IMSG_CTL_KILL_SESSION,	/* u_int32 MCP session id */
 
 	/*
-	 * Port forwards (forward.c in the ssh worker, fwdparent.c in the
+	 * Port forwards (ssh_fwd.c in the ssh worker, parent_fwd.c in the
 	 * parent).  The parent binds the local listening sockets and makes
 	 * the local connections of reverse forwards; the worker only
 	 * accepts on the listening sockets it was given.
@@ -148,8 +148,8 @@ enum imsg_type {
 	IMSG_CTL_CLOSE_FORWARD,	/* bridgectl->frontend: u_int32 id */
 
 	/*
-	 * Delegations (delegate.c in the ssh worker): bridgectl's view of
-	 * them, asked for by control.c with the connection's id in peerid.
+	 * Delegations (ssh_deleg.c in the ssh worker): bridgectl's view of
+	 * them, asked for by fe_control.c with the connection's id in peerid.
 	 */
 	IMSG_SSH_DELEGATIONS,	/* frontend->ssh: u_int32 1 = jobs only */
 	IMSG_SSH_DELEGINFO,	/* ssh->frontend: one JSON object (text) */
@@ -160,11 +160,11 @@ enum imsg_type {
 	IMSG_CTL_KILL_DELEGATION, /* bridgectl->frontend: u_int32 id */
 
 	/*
-	 * History in the audit database (audit.c, logger.c): ended MCP
+	 * History in the audit database (logger_audit.c, logger.c): ended MCP
 	 * sessions and delegations for bridgectl show sessions/delegations
-	 * all (control.c, ctlhist.c), and the results of finished jobs for
+	 * all (fe_control.c, fe_ctlhist.c), and the results of finished jobs for
 	 * job_status, job_wait, job_cancel and job_list once the ssh worker
-	 * no longer holds them (delegdb.c).  The asker (frontend or ssh
+	 * no longer holds them (ssh_delegdb.c).  The asker (frontend or ssh
 	 * worker) puts its own id in peerid; the logger answers it with
 	 * IMSG_LOG_DATA, one record each, then IMSG_LOG_END.
 	 */
@@ -317,7 +317,7 @@ struct bridged_conf {
 	int			 fwd_list_all;	/* forward_list shows all */
 	int			 audit_fail_all;	/* 1: reads too */
 	int64_t			 audit_retain;		/* seconds, 0: all */
-	int			 job_retention;	/* seconds, delegate.c */
+	int			 job_retention;	/* seconds, ssh_deleg.c */
 };
 
 /* ssh worker's view of a host, for hosts/show hosts */

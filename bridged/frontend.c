@@ -4,7 +4,7 @@
  * stealing: chrooted to an empty directory, unprivileged, and under a
  * seccomp filter that kills it if it tries to open a file, create a
  * socket or run a program.  This file holds its start-up and one
- * dispatch function per peer; mcp.c, tools.c and control.c do the work.
+ * dispatch function per peer; fe_mcp.c, fe_tools.c and fe_control.c do the work.
  */
 
 #include <sys/types.h>

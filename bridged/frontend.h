@@ -1,6 +1,6 @@
 /*
- * frontend.h: what the frontend's parts (frontend.c, mcp.c, jsonrpc.c,
- * tools.c, control.c) offer each other.  The frontend is the only process
+ * frontend.h: what the frontend's parts (frontend.c, fe_mcp.c, fe_jsonrpc.c,
+ * fe_tools.c, fe_control.c) offer each other.  The frontend is the only process
  * that parses JSON from clients; it runs chrooted, unprivileged, under a
  * seccomp filter that forbids open, socket and exec.
  */
@@ -15,7 +15,7 @@
 
 /*
  * Requests the frontend makes of the ssh worker carry an id in peerid;
- * control.c sets this bit in its ids, jsonrpc.c never does, so replies are
+ * fe_control.c sets this bit in its ids, fe_jsonrpc.c never does, so replies are
  * routed without a shared table.
  */
 #define CTL_REQID_BIT	0x80000000U
@@ -31,7 +31,7 @@ void	 frontend_record(json_t *);
 void	 frontend_check_drained(void);
 int	 frontend_shutting_down(void);
 
-/* mcp.c, jsonrpc.c: MCP sessions on the UNIX socket, JSON-RPC */
+/* fe_mcp.c, fe_jsonrpc.c: MCP sessions on the UNIX socket, JSON-RPC */
 void	 mcp_init(void);
 void	 mcp_listen(int);		/* listening socket from parent */
 void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
@@ -41,7 +41,7 @@ json_t	*mcp_sessions_json(void);	/* array, for bridgectl */
 /* reply from the ssh worker for a request the MCP side made */
 void	 mcp_dispatch_ssh(struct imsg *);
 
-/* control.c: bridgectl on the control socket */
+/* fe_control.c: bridgectl on the control socket */
 void	 control_listen(int);
 void	 control_stop(void);
 /* parent's answer to a reload request, routed by peerid */
@@ -50,7 +50,7 @@ void	 control_result(uint32_t, int, const char *);
 void	 control_dispatch_ssh(struct imsg *);
 
 /*
- * auditfe.c: the frontend's half of the audit.  Records go to the logger,
+ * fe_audit.c: the frontend's half of the audit.  Records go to the logger,
  * or wait in a bounded backlog while it is being restarted.  A tool call
  * that acts on a host first sends an intent and continues (act) only
  * when the logger says it is durable; without that answer a mutating
@@ -67,18 +67,18 @@ void	 audit_logger_down(void);
 void	 audit_ack(struct imsg *);
 void	 audit_follow(int);		/* +1 / -1 followers of show log */
 
-/* control.c: the logger's answers to bridgectl, routed by peerid */
+/* fe_control.c: the logger's answers to bridgectl, routed by peerid */
 void	 control_dispatch_logger(struct imsg *);
 void	 control_logger_gone(void);
 
-/* ctlhist.c: ended sessions and delegations from the audit database */
+/* fe_ctlhist.c: ended sessions and delegations from the audit database */
 int	 ctlhist_ask(uint32_t, uint32_t, const struct ctl_showq *);
 json_t	*ctlhist_row(uint32_t, const void *, size_t, json_t *);
 void	 ctlhist_deleg_key(json_t *, char *, size_t);
 
-/* mcp.c: bridgectl kill session; -1 when there is no such session */
+/* fe_mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);
-/* jsonrpc.c: request ids of the calls waiting for an audit answer */
+/* fe_jsonrpc.c: request ids of the calls waiting for an audit answer */
 size_t	 mcp_audit_waiting(uint32_t *, size_t);
 
 #endif /* FRONTEND_H */

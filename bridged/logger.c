@@ -5,8 +5,8 @@
  *
  * Records arrive from the parent, the frontend and the ssh worker; all
  * that arrive in one turn of the event loop are sealed into the hash
- * chain and committed in one transaction (audit.c), then written to the
- * text log (textlog.c).  An intent is acknowledged only after that: the
+ * chain and committed in one transaction (logger_audit.c), then written to the
+ * text log (logger_textlog.c).  An intent is acknowledged only after that: the
  * frontend starts a mutating act only on a positive answer.  When the
  * database or the disk fails, the records stay queued (bounded) and are
  * retried every second; intents get a negative answer meanwhile, so the
@@ -29,7 +29,7 @@
 #include <event.h>
 #include <jansson.h>
 
-#include "audit.h"
+#include "logger_audit.h"
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"

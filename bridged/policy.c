@@ -5,7 +5,7 @@
  * calls policy_call_check() before a call leaves it; the ssh worker calls
  * the same function again when the call arrives (a compromised frontend
  * must not be enough), then resolves the paths on the remote side
- * (sshpolicy.c), which is the part only it can do.
+ * (ssh_policy.c), which is the part only it can do.
  *
  * Rules, each named in its refusals together with its bridged.conf line:
  *   base dir	every remote path lies inside it, after lexical
@@ -39,7 +39,7 @@
 #include "policy.h"
 #include "policyint.h"
 
-static int	 arg_path(const struct host *, const char *, json_t *,
+static int	 policy_arg_path(const struct host *, const char *, json_t *,
 		    const char *, int, char *, size_t);
 static int	 glob_check(const struct host *, json_t *, char *, size_t);
 static int	 quota_used(const struct host *, const char *, uint32_t, int,
@@ -186,7 +186,7 @@ policy_path_check(const struct host *h, const char *what, const char *path,
 
 /* one path argument; absent is fine unless required */
 static int
-arg_path(const struct host *h, const char *tool, json_t *obj,
+policy_arg_path(const struct host *h, const char *tool, json_t *obj,
     const char *name, int required, char *err, size_t errsz)
 {
 	json_t	*v;
@@ -248,7 +248,7 @@ glob_check(const struct host *h, json_t *args, char *err, size_t errsz)
 /*
  * The root of an absolute Glob pattern is its literal leading
  * directories: the slash that ends them (pat itself for "/"), as the
- * worker reads it (fsearch.c).
+ * worker reads it (ssh_fsearch.c).
  */
 const char *
 policy_glob_root(const char *pat)
@@ -282,20 +282,20 @@ policy_call_check(const struct host *h, const char *tool, json_t *args,
 		    "object", tool);
 	if (strcmp(tool, "Read") == 0 || strcmp(tool, "Write") == 0 ||
 	    strcmp(tool, "Edit") == 0 || strcmp(tool, "MultiEdit") == 0)
-		return arg_path(h, tool, args, "file_path", 1, err, errsz);
+		return policy_arg_path(h, tool, args, "file_path", 1, err, errsz);
 	if (strcmp(tool, "ListDir") == 0)
-		return arg_path(h, tool, args, "path", 1, err, errsz);
+		return policy_arg_path(h, tool, args, "path", 1, err, errsz);
 	if (strcmp(tool, "Grep") == 0)
-		return arg_path(h, tool, args, "path", 0, err, errsz);
+		return policy_arg_path(h, tool, args, "path", 0, err, errsz);
 	if (strcmp(tool, "Glob") == 0) {
-		if (arg_path(h, tool, args, "path", 0, err, errsz) == -1)
+		if (policy_arg_path(h, tool, args, "path", 0, err, errsz) == -1)
 			return -1;
 		return glob_check(h, args, err, errsz);
 	}
 	if (strcmp(tool, "Download") == 0)
-		return arg_path(h, tool, args, "remote_path", 1, err, errsz);
+		return policy_arg_path(h, tool, args, "remote_path", 1, err, errsz);
 	if (strcmp(tool, "Upload") == 0) {
-		if (arg_path(h, tool, args, "remote_path", 1, err, errsz) ==
+		if (policy_arg_path(h, tool, args, "remote_path", 1, err, errsz) ==
 		    -1)
 			return -1;
 		if ((h->protect & PROTECT_OVERWRITE) &&
@@ -339,8 +339,8 @@ policy_call_check(const struct host *h, const char *tool, json_t *args,
 		    errsz);
 	}
 	if (strcmp(tool, "ask_claude") == 0) {
-		if (arg_path(h, tool, args, "cwd", 0, err, errsz) == -1 ||
-		    arg_path(h, tool, args, "working_directory", 0, err,
+		if (policy_arg_path(h, tool, args, "cwd", 0, err, errsz) == -1 ||
+		    policy_arg_path(h, tool, args, "working_directory", 0, err,
 		    errsz) == -1)
 			return -1;
 		return 0;

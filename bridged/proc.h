@@ -60,20 +60,20 @@ struct bridged_conf *config_recv(struct imsg *);
 
 /* parent side of what the ssh worker may not do itself */
 /*
- * netconn.c: a non-blocking TCP connect with a timeout per address.  The
+ * parent_netconn.c: a non-blocking TCP connect with a timeout per address.  The
  * callback gets the connected fd (its own now), or -1, an errno and a
  * message; it may be called before netconn_start returns.
  */
 #define NETCONN_ERRLEN	512
 typedef void	(*netconn_cb)(void *, int, int, const char *);
 void	netconn_start(const char *, uint16_t, int, netconn_cb, void *);
-/* connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
+/* parent_connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
 void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
-/* transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
+/* parent_transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
-/* fwdparent.c: IMSG_FWD_LISTEN / IMSG_FWD_CONNECT -> a socket */
+/* parent_fwd.c: IMSG_FWD_LISTEN / IMSG_FWD_CONNECT -> a socket */
 void	parent_fwd_listen(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
 void	parent_fwd_connect(struct imsgev *, struct bridged_conf *,

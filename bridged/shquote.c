@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "bridged.h"
-#include "ssh.h"
+#include "text.h"
 
 /*
  * Append s to sb in single quotes, where nothing is special but the

@@ -1,13 +1,13 @@
 /*
  * ssh.h: the parts of the ssh worker and what they offer each other:
- * sshworker.c (the process), sshconn.c (connections), the shell tools
- * (shell.c, bgjob.c, killtree.c; see shell.h), the file tools (rfile.c,
- * fread.c, fedit.c, finfo.c, fsearch.c, ftransfer.c; see files.h) and
- * the small pieces every tool uses (text.c, shquote.c, toolarg.c).
+ * sshworker.c (the process), ssh_conn.c (connections), the shell tools
+ * (ssh_shell.c, ssh_bgjob.c, ssh_killtree.c; see ssh_shell.h), the file tools (ssh_rfile.c,
+ * ssh_fread.c, ssh_fedit.c, ssh_finfo.c, ssh_fsearch.c, ssh_ftransfer.c; see ssh_files.h) and
+ * the small pieces every tool uses (text.c, shquote.c, ssh_toolarg.c).
  *
  * A remote tool call arrives from the frontend as a struct sshcall.  The
  * worker looks the tool up in its table (sshworker.c), makes sure the
- * host is connected (sshconn.c asks the parent for a connected socket
+ * host is connected (ssh_conn.c asks the parent for a connected socket
  * and the key material when it is not), then hands the call to the tool.
  * The tool answers exactly once with sshcall_result() or sshcall_text();
  * answering frees the call.  A tool that works asynchronously sets
@@ -29,6 +29,7 @@
 
 #include "bridged.h"
 #include "imsg.h"
+#include "text.h"
 
 struct sshcall;
 
@@ -76,7 +77,7 @@ void	 sshcall_text(struct sshcall *, int, const char *, ...)
 void	 sshcall_progress(struct sshcall *, double, double, const char *);
 size_t	 ssh_output_max(void);
 
-/* sshconn.c: connections, host keys, authentication, keepalive */
+/* ssh_conn.c: connections, host keys, authentication, keepalive */
 void	 sshconn_init(void);
 /* run the call now if connected, else connect first; 0 ok, -1 answered */
 void	 sshconn_dispatch(struct sshcall *, void (*)(struct sshcall *));
@@ -90,26 +91,7 @@ void	 sshconn_refresh(struct sshhost *);	/* byte counts in st */
 ssh_channel sshconn_exec(struct sshhost *, const char *, char *, size_t);
 void	 sshconn_hostgone(struct sshhost *);	/* removed by reload */
 
-/* text.c: a growable byte string, NUL-terminated once anything is added */
-struct sbuf {
-	char	*p;
-	size_t	 len;
-	size_t	 size;
-};
-void	 sb_add(struct sbuf *, const void *, size_t);
-void	 sb_str(struct sbuf *, const char *);
-void	 sb_printf(struct sbuf *, const char *, ...)
-	    __attribute__((__format__ (printf, 2, 3)));
-void	 sb_free(struct sbuf *);
-int	 utf8_valid(const unsigned char *, size_t, int);
-/* append, invalid bytes (and NULs unless kept) turned into U+FFFD */
-void	 utf8_clean(struct sbuf *, const char *, size_t, int);
-size_t	 utf8_cut(const char *, size_t, size_t);
-
-/* shquote.c: the one quoting function for remote shell words */
-void	 shquote(struct sbuf *, const char *);
-
-/* toolarg.c: tool arguments; 0 ok, -1 with a message in err */
+/* ssh_toolarg.c: tool arguments; 0 ok, -1 with a message in err */
 #define ERRSZ		(PATH_MAX + 512)
 int	 args_object(struct sshcall *);		/* 0: not an object, answered */
 int	 arg_str(json_t *, const char *, int, const char **, char *);
@@ -121,7 +103,7 @@ int	 arg_path(struct sshcall *, json_t *, const char *, int, char *,
 int	 arg_ms(json_t *, const char *, int, int, int *, char *);
 const char *arg_optstr(json_t *, const char *, int *);
 
-/* shell.c: Bash; bgjob.c: BashOutput/TaskOutput, KillShell/TaskStop */
+/* ssh_shell.c: Bash; ssh_bgjob.c: BashOutput/TaskOutput, KillShell/TaskStop */
 void	 shell_bash(struct sshcall *);
 void	 shell_output(struct sshcall *);
 void	 shell_kill(struct sshcall *);
@@ -130,8 +112,8 @@ int	 shell_shutdown(void);		/* SIGTERM: kill remote work */
 int	 shell_kills_pending(void);	/* kill commands still running */
 void	 shell_host_lost(struct sshhost *);	/* connection died */
 
-/* delegate.c: ask_claude; delegjob.c: the job_* tools (jobs outlive
- * sessions) and bridgectl; see delegate.h */
+/* ssh_deleg.c: ask_claude; ssh_delegjob.c: the job_* tools (jobs outlive
+ * sessions) and bridgectl; see ssh_deleg.h */
 void	 delegate_ask(struct sshcall *);
 void	 delegate_job_status(struct sshcall *);
 void	 delegate_job_wait(struct sshcall *);
@@ -142,15 +124,15 @@ void	 delegate_ctl_list(uint32_t, int);	/* IMSG_SSH_DELEGATIONS */
 void	 delegate_ctl_kill(uint32_t, uint32_t);	/* IMSG_SSH_DELEG_KILL */
 void	 delegate_host_lost(struct sshhost *);	/* connection died */
 int	 delegate_shutdown(void);		/* SIGTERM: kill them all */
-/* delegdb.c: the logger's answers, and the logger going and coming */
+/* ssh_delegdb.c: the logger's answers, and the logger going and coming */
 struct imsg;
 void	 delegdb_dispatch(struct imsg *);	/* IMSG_LOG_DATA, _END */
 void	 delegdb_logger_gone(void);
 void	 delegdb_logger_up(void);
 
-/* the file tools: fread.c Read, MultiRead; fedit.c Write, Edit,
- * MultiEdit; finfo.c FileStat, ListDir; fsearch.c Glob, Grep;
- * ftransfer.c Upload, Download */
+/* the file tools: ssh_fread.c Read, MultiRead; ssh_fedit.c Write, Edit,
+ * MultiEdit; ssh_finfo.c FileStat, ListDir; ssh_fsearch.c Glob, Grep;
+ * ssh_ftransfer.c Upload, Download */
 void	 files_read(struct sshcall *);
 void	 files_multiread(struct sshcall *);
 void	 files_write(struct sshcall *);
@@ -164,15 +146,15 @@ void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
 
-/* sshpolicy.c: policy.c again on arrival, paths resolved on the host;
+/* ssh_policy.c: policy.c again on arrival, paths resolved on the host;
  * 0: go on, -1: refused and answered */
 int	 sshpolicy_call(struct sshcall *);
 int	 sshpolicy_resolve(struct sshcall *);
 /* sshworker.c: for a unit test, serve a frontend on fd with a config */
 void	 sshworker_test_serve(int, struct bridged_conf *);
 
-/* forward.c: forward_open, forward_list, forward_close; bridgectl;
- * fwdconn.c: the connections (forward_connected, forward_poll) */
+/* ssh_fwd.c: forward_open, forward_list, forward_close; bridgectl;
+ * ssh_fwdconn.c: the connections (forward_connected, forward_poll) */
 void	 forward_open(struct sshcall *);
 void	 forward_list(struct sshcall *);
 void	 forward_close(struct sshcall *);
@@ -184,7 +166,7 @@ void	 forward_session_end(uint32_t);
 void	 forward_host_lost(struct sshhost *);
 void	 forward_ctl_list(uint32_t);
 void	 forward_ctl_close(uint32_t, struct imsg *);
-/* sshconn.c: libssh holds output the socket did not take yet */
+/* ssh_conn.c: libssh holds output the socket did not take yet */
 void	 sshconn_want_write(struct sshhost *);
 
 #endif /* SSH_H */

@@ -48,7 +48,7 @@ static void	 call_data(struct imsg *);
 static void	 call_start(struct imsg *);
 static void	 call_cancel(uint32_t);
 static struct sshhost *host_byid(uint32_t);
-static const struct ssh_tool *tool_find(const char *);
+static const struct ssh_tool *ssh_tool_find(const char *);
 
 /*
  * The worker's one table of tools: the frontend has checked the name,
@@ -229,7 +229,7 @@ host_byid(uint32_t id)
 }
 
 static const struct ssh_tool *
-tool_find(const char *name)
+ssh_tool_find(const char *name)
 {
 	size_t	 i;
 
@@ -322,7 +322,7 @@ call_start(struct imsg *imsg)
 		sshcall_text(call, 1, "internal error: bad arguments");
 		return;
 	}
-	if ((tool = tool_find(call->tool)) == NULL) {
+	if ((tool = ssh_tool_find(call->tool)) == NULL) {
 		sshcall_text(call, 1, "internal error: no tool %s",
 		    call->tool);
 		return;

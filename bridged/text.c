@@ -13,7 +13,7 @@
 
 #include "bridged.h"
 #include "log.h"
-#include "ssh.h"
+#include "text.h"
 
 void
 sb_add(struct sbuf *sb, const void *p, size_t n)

@@ -4,7 +4,7 @@
 # tree only (no daemon, nothing built):
 #
 #   - every keyword of parse.y's keyword table is in bridged.conf(5);
-#   - every tool of tools.c's tool table is in bridged(8) and the README;
+#   - every tool of fe_tools.c's tool table is in bridged(8) and the README;
 #   - every bridgectl command word (parser.c's token tables) is in
 #     bridgectl(8), and each "command subcommand" pair as a command;
 #   - every flag of bridged's and bridgectl's getopt strings is in their
@@ -64,7 +64,7 @@ on_macro_line() {
 }
 
 parse_y=$top/bridged/parse.y
-tools_c=$top/bridged/tools.c
+tools_c=$top/bridged/fe_tools.c
 parser_c=$top/bridgectl/parser.c
 bridged_c=$top/bridged/bridged.c
 bridgectl_c=$top/bridgectl/bridgectl.c
@@ -92,9 +92,9 @@ tools=$(table_strings "$tools_c" 'static const struct tool tools[] = {' |
     sed -n -e 's/^[[:space:]]*\.name = "\([^"]*\)".*/\1/p' \
     -e 's/^[[:space:]]*[A-Z][A-Z_]*("\([^"]*\)".*/\1/p')
 if [ "$(wc -w <<<"$tools")" -lt 20 ]; then
-	fail "tool table of tools.c found" "got: $tools"
+	fail "tool table of fe_tools.c found" "got: $tools"
 else
-	pass "tool table of tools.c found ($(wc -w <<<"$tools") tools)"
+	pass "tool table of fe_tools.c found ($(wc -w <<<"$tools") tools)"
 fi
 missing=
 for t in $tools; do

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t-policy: the one policy (policy.c, sshpolicy.c) end to end against the
+# t-policy: the one policy (policy.c, ssh_policy.c) end to end against the
 # harness sshd.  A traversal/symlink suite (.., //, prefix sibling,
 # absolute and relative symlinks, dangling leaf, symlinked directory in
 # the middle, writes through a final symlink) where canary files outside

@@ -1,7 +1,7 @@
 /*
- * test_mcp.c: the MCP side of the frontend (mcp.c, tools.c) driven over
+ * test_mcp.c: the MCP side of the frontend (fe_mcp.c, fe_tools.c) driven over
  * a real UNIX socket.  frontend.c is replaced by the stubs below, so the
- * test owns the config, sees every message mcp.c would send to another
+ * test owns the config, sees every message fe_mcp.c would send to another
  * process and plays the ssh worker's replies itself.
  */
 
@@ -24,7 +24,7 @@
 #include "bridged.h"
 #include "frontend.h"
 #include "log.h"
-#include "tools.h"
+#include "fe_tools.h"
 #include "tap.h"
 
 #define NUL_REFUSED	"strings must not contain NUL (\\u0000)"

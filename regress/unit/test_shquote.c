@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "bridged.h"
-#include "ssh.h"
+#include "text.h"
 #include "tap.h"
 
 #define RANDOM_STRINGS	1000

@@ -1,0 +1,245 @@
+/*
+ * fe_audit.c: the frontend's half of the audit.
+ *
+ * Intent before act: a tool call that runs on a host sends the logger an
+ * intent record (who, what, where, the redacted arguments) and waits for
+ * IMSG_LOG_ACK.  Only a positive answer lets the call go on to the ssh
+ * worker.  A negative answer or no logger at all (it died and is being
+ * restarted) refuses every call that changes anything; read-only calls
+ * go on unless the config says "audit fail closed all".
+ *
+ * Records made while the logger is gone wait here, bounded, and go to its
+ * replacement; beyond the bound they are counted and reported as lost.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "log.h"
+#include "policy.h"
+#include "fe_tools.h"
+
+#define BACKLOG_MAX_RECORDS	5000
+#define BACKLOG_MAX_BYTES	(16 * 1024 * 1024)
+#define WAITING_MAX		4096
+/* a record must fit one message with room for the logger's fields */
+#define RECORD_LIMIT		(IMSG_MAXPAYLOAD - 4096)
+
+struct backrec {
+	TAILQ_ENTRY(backrec)	 entry;
+	size_t			 len;
+	char			 text[];
+};
+
+static int	 proceed(struct mcp_call *, int, const char *);
+
+static TAILQ_HEAD(, backrec)	 backlog = TAILQ_HEAD_INITIALIZER(backlog);
+static size_t			 nback, backbytes;
+static uint64_t			 backlost;
+static int			 nfollowers;
+
+/* anything not declared read-only changes something somewhere */
+int
+audit_mutating(const struct tool *t)
+{
+	return t->cap != 0 && (t->annotations & TOOL_READONLY) == 0;
+}
+
+int
+audit_intent(struct mcp_call *call, uint32_t hostid,
+    int (*act)(struct mcp_call *))
+{
+	json_t	*r, *args;
+	char	*s;
+	int	 sent = -1;
+
+	call->audit_hostid = hostid;
+	call->audit_act = act;
+	args = policy_redact_args(call->tool->name, call->args);
+	r = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:b}",
+	    "type", "call", "event", "intent",
+	    "session", (json_int_t)call->sessid,
+	    "request", (json_int_t)call->reqid,
+	    "tool", call->tool->name, "host", call->host,
+	    "arguments", args != NULL ? args : json_null(),
+	    "mutating", audit_mutating(call->tool));
+	if (r == NULL || (s = json_dumps(r, JSON_COMPACT)) == NULL) {
+		json_decref(r);
+		return proceed(call, -1, "out of memory");
+	}
+	if (strlen(s) > RECORD_LIMIT) {
+		/* huge arguments: the record says so instead */
+		free(s);
+		json_object_set_new(r, "arguments", json_pack("{s:s}",
+		    "omitted", "too large for a record"));
+		if ((s = json_dumps(r, JSON_COMPACT)) == NULL) {
+			json_decref(r);
+			return proceed(call, -1, "out of memory");
+		}
+	}
+	json_decref(r);
+	sent = frontend_compose(PROC_LOGGER, IMSG_LOG_INTENT, call->reqid, -1,
+	    s, strlen(s));
+	if (sent == -1) {
+		/* recorded late, by the logger that replaces this one */
+		audit_backlog(s, strlen(s));
+		free(s);
+		return proceed(call, -1, "the logger is not running (bridged "
+		    "is restarting it)");
+	}
+	free(s);
+	call->audit_wait = 1;
+	return 0;
+}
+
+static int
+proceed(struct mcp_call *call, int status, const char *why)
+{
+	call->audit_wait = 0;
+	if (status == 0) {
+		call->audit_ok = 1;
+		return call->audit_act(call);
+	}
+	if (audit_mutating(call->tool) || frontend_conf->audit_fail_all) {
+		log_warnx("session %u: call %u (%s) refused: audit "
+		    "unavailable: %s", call->sessid, call->reqid,
+		    call->tool->name, why);
+		call->refused = 1;
+		mcp_call_text(call, 1, "audit unavailable: %s; refusing to "
+		    "act (%s)", why, frontend_conf->audit_fail_all ?
+		    "audit fail closed all" : "reads continue");
+		return 0;
+	}
+	log_debug("session %u: call %u (%s) goes on unaudited: %s",
+	    call->sessid, call->reqid, call->tool->name, why);
+	call->audit_ok = 1;
+	return call->audit_act(call);
+}
+
+void
+audit_ack(struct imsg *imsg)
+{
+	struct log_status	 ls;
+	struct mcp_call		*call;
+	char			 why[256];
+	size_t			 n;
+
+	if (imsg->datalen < sizeof(ls))
+		fatalx("bad IMSG_LOG_ACK size %zu", imsg->datalen);
+	memcpy(&ls, imsg->data, sizeof(ls));
+	n = imsg->datalen - sizeof(ls);
+	if (n >= sizeof(why))
+		n = sizeof(why) - 1;
+	memcpy(why, imsg->data + sizeof(ls), n);
+	why[n] = '\0';
+	mcp_utf8_trunc(why);
+	/* the call may have ended meanwhile (cancelled, timed out) */
+	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL ||
+	    !call->audit_wait)
+		return;
+	if (proceed(call, ls.status == 0 ? 0 : -1, why[0] ? why :
+	    "the logger could not write the record") == -1)
+		mcp_call_text(call, 1, "internal error: %s could not start",
+		    call->tool->name);
+}
+
+/* records while the logger is away */
+void
+audit_backlog(const char *s, size_t len)
+{
+	struct backrec	*b;
+
+	if (nback >= BACKLOG_MAX_RECORDS ||
+	    backbytes + len > BACKLOG_MAX_BYTES ||
+	    (b = malloc(sizeof(*b) + len)) == NULL) {
+		if (backlost++ == 0)
+			log_warnx("audit: backlog full while the logger is "
+			    "away: records are being lost");
+		return;
+	}
+	b->len = len;
+	memcpy(b->text, s, len);
+	TAILQ_INSERT_TAIL(&backlog, b, entry);
+	nback++;
+	backbytes += len;
+}
+
+void
+audit_logger_up(void)
+{
+	struct backrec	*b;
+	json_t		*r;
+	char		*s;
+	int32_t		 on = 1;
+
+	log_info("logger is back: audit records are written again; %zu "
+	    "held while it was away", nback);
+	while ((b = TAILQ_FIRST(&backlog)) != NULL) {
+		TAILQ_REMOVE(&backlog, b, entry);
+		if (frontend_compose(PROC_LOGGER, IMSG_LOG_RECORD, 0, -1,
+		    b->text, b->len) == -1)
+			log_warn("audit: backlog");
+		free(b);
+	}
+	nback = backbytes = 0;
+	if (backlost > 0) {
+		r = json_pack("{s:s, s:s, s:I}", "type", "audit", "event",
+		    "lost", "records", (json_int_t)backlost);
+		if (r != NULL && (s = json_dumps(r, JSON_COMPACT)) != NULL) {
+			frontend_compose(PROC_LOGGER, IMSG_LOG_RECORD, 0, -1,
+			    s, strlen(s));
+			free(s);
+		}
+		json_decref(r);
+		backlost = 0;
+	}
+	if (nfollowers > 0)
+		frontend_compose(PROC_LOGGER, IMSG_LOG_FOLLOW, 0, -1, &on,
+		    sizeof(on));
+}
+
+/* the logger died: whoever waits for it gets a refusal now */
+void
+audit_logger_down(void)
+{
+	struct mcp_call	*call;
+	uint32_t	 ids[WAITING_MAX];
+	size_t		 n, i;
+
+	if (!frontend_shutting_down())
+		log_warnx("lost the logger: audit unavailable; mutating tool "
+		    "calls are refused until the parent has restarted it");
+	n = mcp_audit_waiting(ids, WAITING_MAX);
+	for (i = 0; i < n; i++)
+		if ((call = mcp_call_byreqid(ids[i])) != NULL &&
+		    call->audit_wait &&
+		    proceed(call, -1, "the logger died before the intent "
+		    "was written") == -1)
+			mcp_call_text(call, 1, "internal error: %s could not "
+			    "start", call->tool->name);
+	control_logger_gone();
+}
+
+void
+audit_follow(int delta)
+{
+	int32_t	 on;
+	int	 was = nfollowers;
+
+	nfollowers += delta;
+	if (nfollowers < 0)
+		nfollowers = 0;
+	if ((was == 0) != (nfollowers == 0)) {
+		on = nfollowers > 0;
+		frontend_compose(PROC_LOGGER, IMSG_LOG_FOLLOW, 0, -1, &on,
+		    sizeof(on));
+	}
+}

@@ -1,0 +1,650 @@
+/*
+ * fe_control.c: bridgectl's socket, served by the frontend.  Requests and
+ * replies use the imsg framing; a reply is a stream of JSON objects, one
+ * per IMSG_CTL_DATA, ended by IMSG_CTL_END, or a single IMSG_CTL_OK /
+ * IMSG_CTL_ERROR.  What another process owns (host state, reloads) is
+ * asked for with the connection's id in peerid and routed back here.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "imsg.h"
+#include "log.h"
+#include "fe_tools.h"
+
+#define CONTROL_MAX_CONNS	32
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	uint32_t		 id;	/* with CTL_REQID_BIT */
+	uid_t			 uid;
+	pid_t			 pid;
+	struct imsgev		 iev;
+	int			 busy;	/* a request is being answered */
+	json_t			*states; /* show hosts: replies so far */
+	uint32_t		 asked;	/* IMSG_CTL_* the worker answers */
+	uint32_t		 logreq; /* IMSG_CTL_* the logger answers */
+	int			 follow; /* show log -f: 1 backlog, 2 live */
+	struct ctl_showq	 showq;	/* show sessions/delegations all */
+	json_t			*seen;	/* live delegations already sent */
+};
+
+/* a follower that stops reading is dropped past this */
+#define CONTROL_FOLLOW_MAXQ	(8 * 1024 * 1024)
+
+static void	 control_accept(int, short, void *);
+static void	 control_dispatch(int, short, void *);
+static void	 control_close(struct ctl_conn *);
+static struct ctl_conn *control_byid(uint32_t);
+static void	 control_send_json(struct ctl_conn *, json_t *);
+static void	 control_reply(struct ctl_conn *, uint32_t, const char *);
+static void	 control_audit(struct ctl_conn *, struct imsg *);
+static void	 control_delegations(struct ctl_conn *, struct imsg *);
+static void	 control_forwards(struct ctl_conn *, struct imsg *);
+static int	 control_showq(struct ctl_conn *, struct imsg *);
+static void	 control_history(struct ctl_conn *, uint32_t);
+
+static TAILQ_HEAD(, ctl_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct event		 ev_listen;
+static int			 listen_fd = -1;
+static int			 nconns;
+static uint32_t			 next_id;
+
+void
+control_listen(int fd)
+{
+	listen_fd = fd;
+	event_set(&ev_listen, fd, EV_READ | EV_PERSIST, control_accept,
+	    NULL);
+	event_add(&ev_listen, NULL);
+}
+
+void
+control_stop(void)
+{
+	if (listen_fd == -1)
+		return;
+	event_del(&ev_listen);
+	close(listen_fd);
+	listen_fd = -1;
+}
+
+static void
+control_accept(int fd, short event, void *arg)
+{
+	struct ctl_conn	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("control: accept");
+		return;
+	}
+	if (nconns >= CONTROL_MAX_CONNS) {
+		log_warnx("control: too many connections");
+		close(s);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("control");
+		close(s);
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+	c->id = CTL_REQID_BIT | (++next_id & ~CTL_REQID_BIT);
+	imsgev_init(&c->iev, s, "bridgectl", control_dispatch, c);
+	imsgev_add(&c->iev);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	nconns++;
+	log_debug("control: connection from uid %d pid %d", (int)c->uid,
+	    (int)c->pid);
+}
+
+static void
+control_close(struct ctl_conn *c)
+{
+	if (c->follow)
+		audit_follow(-1);
+	TAILQ_REMOVE(&conns, c, entry);
+	imsgev_clear(&c->iev);
+	json_decref(c->states);
+	json_decref(c->seen);
+	free(c);
+	nconns--;
+}
+
+static struct ctl_conn *
+control_byid(uint32_t id)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+control_send_json(struct ctl_conn *c, json_t *obj)
+{
+	char	*s;
+
+	if ((s = json_dumps(obj, JSON_COMPACT)) == NULL)
+		return;
+	if (imsgev_compose(&c->iev, IMSG_CTL_DATA, 0, -1, s, strlen(s)) ==
+	    -1)
+		log_warn("control");
+	free(s);
+}
+
+static void
+control_reply(struct ctl_conn *c, uint32_t type, const char *msg)
+{
+	if (imsgev_compose(&c->iev, type, 0, -1, msg,
+	    msg ? strlen(msg) : 0) == -1)
+		log_warn("control");
+	c->busy = 0;
+	json_decref(c->seen);
+	c->seen = NULL;
+}
+
+/* show sessions/delegations: no payload (live only) or struct ctl_showq */
+static int
+control_showq(struct ctl_conn *c, struct imsg *imsg)
+{
+	memset(&c->showq, 0, sizeof(c->showq));
+	if (imsg->datalen == 0)
+		return 0;
+	if (imsg->datalen != sizeof(c->showq)) {
+		control_reply(c, IMSG_CTL_ERROR, "malformed request");
+		return -1;
+	}
+	memcpy(&c->showq, imsg->data, sizeof(c->showq));
+	if (c->showq.since < 0)
+		c->showq.since = 0;
+	return 0;
+}
+
+/* the live rows are out: now the ended ones, from the audit database */
+static void
+control_history(struct ctl_conn *c, uint32_t type)
+{
+	c->busy = 1;
+	c->logreq = type;
+	if (ctlhist_ask(type, c->id, &c->showq) == -1) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, "ended ones are not shown: "
+		    "the logger is not running (bridged is restarting it); "
+		    "try again shortly");
+	}
+}
+
+static void
+control_dispatch(int fd, short event, void *arg)
+{
+	struct ctl_conn	*c = arg;
+	struct imsg	 imsg;
+	json_t		*arr, *o;
+	size_t		 i;
+	ssize_t		 n;
+	int		 v;
+
+	if (event & EV_READ) {
+		n = imsgbuf_read(&c->iev.ibuf);
+		if ((n == -1 && errno != EAGAIN) || n == 0) {
+			control_close(c);
+			return;
+		}
+	}
+	if (event & EV_WRITE) {
+		if (imsgbuf_write(&c->iev.ibuf) == -1) {
+			control_close(c);
+			return;
+		}
+	}
+
+	for (;;) {
+		if ((n = imsg_get(&c->iev.ibuf, &imsg)) == -1) {
+			log_warnx("control: bad message from pid %d",
+			    (int)c->pid);
+			control_close(c);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (imsg.fd != -1)
+			close(imsg.fd);
+		if (c->busy) {
+			/* one request at a time per connection */
+			control_reply(c, IMSG_CTL_ERROR,
+			    "a request is already in progress");
+			imsg_free(&imsg);
+			continue;
+		}
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_SHOW_SESSIONS:
+			if (control_showq(c, &imsg) == -1)
+				break;
+			arr = mcp_sessions_json();
+			json_array_foreach(arr, i, o)
+				control_send_json(c, o);
+			json_decref(arr);
+			if (c->showq.all)
+				control_history(c, IMSG_CTL_SHOW_SESSIONS);
+			else
+				control_reply(c, IMSG_CTL_END, NULL);
+			break;
+		case IMSG_CTL_SHOW_HOSTS:
+			c->busy = 1;
+			json_decref(c->states);
+			c->states = json_object();
+			if (frontend_compose(PROC_SSH, IMSG_SSH_HOSTS, c->id,
+			    -1, NULL, 0) == -1)
+				control_reply(c, IMSG_CTL_ERROR,
+				    "ssh worker unavailable");
+			break;
+		case IMSG_CTL_SHOW_DELEGATIONS:
+		case IMSG_CTL_SHOW_JOBS:
+		case IMSG_CTL_KILL_DELEGATION:
+			control_delegations(c, &imsg);
+			break;
+		case IMSG_CTL_SHOW_FORWARDS:
+		case IMSG_CTL_CLOSE_FORWARD:
+			control_forwards(c, &imsg);
+			break;
+		case IMSG_CTL_RELOAD:
+			c->busy = 1;
+			log_info("control: reload requested by uid %d",
+			    (int)c->uid);
+			if (frontend_compose(PROC_PARENT, IMSG_CTL_RELOAD,
+			    c->id, -1, NULL, 0) == -1)
+				control_reply(c, IMSG_CTL_ERROR,
+				    "parent unavailable");
+			break;
+		case IMSG_CTL_LOG_VERBOSE:
+		case IMSG_CTL_LOG_BRIEF:
+			v = imsg.hdr.type == IMSG_CTL_LOG_VERBOSE ? 1 : 0;
+			if (frontend_compose(PROC_PARENT, IMSG_LOG_VERBOSE, 0,
+			    -1, &v, sizeof(v)) == -1)
+				control_reply(c, IMSG_CTL_ERROR,
+				    "parent unavailable");
+			else
+				control_reply(c, IMSG_CTL_OK, v ?
+				    "logging verbosely" : "logging briefly");
+			break;
+		case IMSG_CTL_SHOW_LOG:
+		case IMSG_CTL_SHOW_AUDIT:
+		case IMSG_CTL_VERIFY:
+		case IMSG_CTL_LOG_ROTATE:
+		case IMSG_CTL_KILL_SESSION:
+			control_audit(c, &imsg);
+			break;
+		default:
+			control_reply(c, IMSG_CTL_ERROR, "unknown request");
+			break;
+		}
+		imsg_free(&imsg);
+	}
+	imsgev_add(&c->iev);
+}
+
+/* delegations live in the ssh worker: ask it, answer when it does */
+static void
+control_delegations(struct ctl_conn *c, struct imsg *imsg)
+{
+	uint32_t	 u32, type;
+
+	if (imsg->hdr.type == IMSG_CTL_KILL_DELEGATION) {
+		if (imsg->datalen != sizeof(u32)) {
+			control_reply(c, IMSG_CTL_ERROR, "kill delegation: "
+			    "bad request");
+			return;
+		}
+		memcpy(&u32, imsg->data, sizeof(u32));
+		type = IMSG_SSH_DELEG_KILL;
+		log_info("control: kill delegation %u requested by uid %d",
+		    u32, (int)c->uid);
+	} else {
+		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+		    control_showq(c, imsg) == -1)
+			return;
+		/* with "all", the live ones are not listed twice */
+		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+		    c->showq.all && (c->seen = json_object()) == NULL)
+			fatal(NULL);
+		u32 = imsg->hdr.type == IMSG_CTL_SHOW_JOBS;
+		type = IMSG_SSH_DELEGATIONS;
+	}
+	c->busy = 1;
+	c->asked = imsg->hdr.type;
+	if (frontend_compose(PROC_SSH, type, c->id, -1, &u32,
+	    sizeof(u32)) == -1)
+		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+}
+
+/* forwards live in the ssh worker too */
+static void
+control_forwards(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct fwd_closereq	 req;
+	int			 rc;
+
+	if (imsg->hdr.type == IMSG_CTL_CLOSE_FORWARD) {
+		if (imsg->datalen != sizeof(req.id)) {
+			control_reply(c, IMSG_CTL_ERROR, "close forward: "
+			    "bad request");
+			return;
+		}
+		memset(&req, 0, sizeof(req));
+		memcpy(&req.id, imsg->data, sizeof(req.id));
+		req.uid = c->uid;
+		req.pid = c->pid;
+		log_info("control: close forward %u requested by uid %d",
+		    req.id, (int)c->uid);
+		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_CLOSE, c->id, -1,
+		    &req, sizeof(req));
+	} else if (imsg->datalen != 0) {
+		control_reply(c, IMSG_CTL_ERROR, "show forwards: bad request");
+		return;
+	} else
+		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_LIST, c->id, -1,
+		    NULL, 0);
+	if (rc == -1) {
+		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+		return;
+	}
+	c->busy = 1;
+	c->asked = imsg->hdr.type;
+}
+
+void
+control_result(uint32_t id, int status, const char *msg)
+{
+	struct ctl_conn	*c;
+
+	if ((c = control_byid(id)) == NULL)
+		return;
+	control_reply(c, status == 0 ? IMSG_CTL_OK : IMSG_CTL_ERROR, msg);
+}
+
+void
+control_dispatch_ssh(struct imsg *imsg)
+{
+	struct ctl_conn		*c;
+	struct host_state	 hs;
+	struct host		*h;
+	json_t			*o;
+	char			 key[HOST_NAME_LEN + 48], msg[512];
+	size_t			 len;
+	int32_t			 st;
+
+	switch (imsg->hdr.type) {
+	case IMSG_SSH_DELEGINFO:
+	case IMSG_SSH_FWD_INFO:
+		/* the worker's JSON; checked to be one object, then relayed */
+		if (imsg->datalen == 0)
+			fatalx("empty reply %u from the worker", imsg->hdr.type);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		if ((o = json_loadb((char *)imsg->data, imsg->datalen, 0,
+		    NULL)) == NULL || !json_is_object(o))
+			log_warnx("control: malformed delegation record");
+		else {
+			control_send_json(c, o);
+			if (c->seen != NULL) {
+				ctlhist_deleg_key(o, key, sizeof(key));
+				json_object_set_new(c->seen, key, json_true());
+			}
+		}
+		json_decref(o);
+		return;
+	case IMSG_SSH_DELEG_KILLED:
+	case IMSG_SSH_FWD_CLOSED:
+		if (imsg->datalen < sizeof(int32_t))
+			fatalx("bad reply %u size %zu", imsg->hdr.type,
+			    imsg->datalen);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		memcpy(&st, imsg->data, sizeof(st));
+		len = imsg->datalen - sizeof(st);
+		if (len > sizeof(msg) - 1)
+			len = sizeof(msg) - 1;
+		memcpy(msg, (char *)imsg->data + sizeof(st), len);
+		msg[len] = '\0';
+		c->asked = 0;
+		control_reply(c, st == 0 ? IMSG_CTL_OK : IMSG_CTL_ERROR, msg);
+		return;
+	case IMSG_SSH_HOSTSTATE:
+		if (imsg->datalen != sizeof(hs))
+			fatalx("bad IMSG_SSH_HOSTSTATE size %zu",
+			    imsg->datalen);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL ||
+		    c->states == NULL)
+			return;
+		memcpy(&hs, imsg->data, sizeof(hs));
+		hs.fingerprint[sizeof(hs.fingerprint) - 1] = '\0';
+		hs.last_error[sizeof(hs.last_error) - 1] = '\0';
+		snprintf(key, sizeof(key), "%u", hs.hostid);
+		json_object_set_new(c->states, key,
+		    host_state_json(&hs));
+		break;
+	case IMSG_SSH_END:
+		if (imsg->datalen != 0)
+			fatalx("bad IMSG_SSH_END size %zu", imsg->datalen);
+		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
+			return;
+		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS && c->showq.all) {
+			c->asked = 0;
+			control_history(c, IMSG_CTL_SHOW_DELEGATIONS);
+			return;
+		}
+		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS ||
+		    c->asked == IMSG_CTL_SHOW_JOBS ||
+		    c->asked == IMSG_CTL_SHOW_FORWARDS) {
+			c->asked = 0;
+			control_reply(c, IMSG_CTL_END, NULL);
+			return;
+		}
+		if (c->states == NULL)
+			return;
+		TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+			snprintf(key, sizeof(key), "%u", h->id);
+			o = host_json(h, json_object_get(c->states, key));
+			control_send_json(c, o);
+			json_decref(o);
+		}
+		json_decref(c->states);
+		c->states = NULL;
+		control_reply(c, IMSG_CTL_END, NULL);
+		break;
+	}
+}
+
+/*
+ * The audit requests: the logger owns the records, so show log, show
+ * audit, verify and log rotate are passed on with this connection's id
+ * and the answers routed back by it.  show log -f stays open: once the
+ * recent records are out, every new one follows.
+ */
+static void
+control_audit(struct ctl_conn *c, struct imsg *imsg)
+{
+	struct log_query	 q;
+	uint32_t		 id, type = imsg->hdr.type, ltype;
+	int			 ncalls;
+	char			 msg[128];
+
+	switch (type) {
+	case IMSG_CTL_KILL_SESSION:
+		if (imsg->datalen != sizeof(id)) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		memcpy(&id, imsg->data, sizeof(id));
+		log_info("control: kill session %u requested by uid %d", id,
+		    (int)c->uid);
+		if (mcp_kill_session(id, c->uid, &ncalls) == -1) {
+			snprintf(msg, sizeof(msg), "no session %u", id);
+			control_reply(c, IMSG_CTL_ERROR, msg);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "session %u killed; %d call%s in "
+		    "flight cancelled", id, ncalls, ncalls == 1 ? "" : "s");
+		control_reply(c, IMSG_CTL_OK, msg);
+		return;
+	case IMSG_CTL_SHOW_LOG:
+	case IMSG_CTL_SHOW_AUDIT:
+		if (imsg->datalen != sizeof(q)) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		memcpy(&q, imsg->data, sizeof(q));
+		if (type == IMSG_CTL_SHOW_AUDIT)
+			q.follow = 0;
+		ltype = IMSG_LOG_QUERY;
+		break;
+	case IMSG_CTL_VERIFY:
+		ltype = IMSG_LOG_VERIFY;
+		break;
+	default:
+		if (imsg->datalen != 0) {
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		ltype = IMSG_LOG_ROTATE;
+		break;
+	}
+	c->busy = 1;
+	c->logreq = type;
+	if (ltype == IMSG_LOG_QUERY && q.follow) {
+		/* subscribe first: nothing falls between query and feed */
+		c->follow = 1;
+		audit_follow(1);
+	}
+	if (frontend_compose(PROC_LOGGER, ltype, c->id, -1,
+	    ltype == IMSG_LOG_QUERY ? (void *)&q : imsg->data,
+	    ltype == IMSG_LOG_QUERY ? sizeof(q) : imsg->datalen) == -1) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, "the logger is not running "
+		    "(bridged is restarting it); try again shortly");
+	}
+}
+
+void
+control_dispatch_logger(struct imsg *imsg)
+{
+	struct ctl_conn		*c, *next;
+	struct log_status	 ls;
+	json_t			*row;
+	char			*msg;
+
+	if (imsg->hdr.type == IMSG_LOG_DATA) {
+		if (imsg->datalen == 0)
+			fatalx("empty IMSG_LOG_DATA from logger");
+		if (imsg->hdr.peerid != 0 &&
+		    (c = control_byid(imsg->hdr.peerid)) != NULL &&
+		    (c->logreq == IMSG_CTL_SHOW_SESSIONS ||
+		    c->logreq == IMSG_CTL_SHOW_DELEGATIONS)) {
+			/* an end record, shaped like the live rows */
+			if ((row = ctlhist_row(c->logreq, imsg->data,
+			    imsg->datalen, c->seen)) != NULL)
+				control_send_json(c, row);
+			json_decref(row);
+			return;
+		}
+		if (imsg->hdr.peerid != 0) {
+			if ((c = control_byid(imsg->hdr.peerid)) != NULL &&
+			    c->logreq != 0 &&
+			    imsgev_compose(&c->iev, IMSG_CTL_DATA, 0, -1,
+			    imsg->data, imsg->datalen) == -1)
+				log_warn("control");
+			return;
+		}
+		/* the live feed: to every follower past its backlog */
+		TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+			if (c->follow != 2)
+				continue;
+			if (c->iev.ibuf.queued > CONTROL_FOLLOW_MAXQ) {
+				log_warnx("control: log follower pid %d does "
+				    "not read; dropped", (int)c->pid);
+				control_close(c);
+				continue;
+			}
+			if (imsgev_compose(&c->iev, IMSG_CTL_DATA, 0, -1,
+			    imsg->data, imsg->datalen) == -1)
+				log_warn("control");
+		}
+		return;
+	}
+	/* IMSG_LOG_END */
+	if (imsg->datalen < sizeof(ls))
+		fatalx("bad IMSG_LOG_END size %zu", imsg->datalen);
+	memcpy(&ls, imsg->data, sizeof(ls));
+	msg = (char *)imsg->data + sizeof(ls);	/* NUL-terminated (imsg.c) */
+	if ((c = control_byid(imsg->hdr.peerid)) == NULL || c->logreq == 0)
+		return;
+	if (ls.status != 0) {
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_ERROR, msg[0] ? msg :
+		    "the logger could not answer");
+		return;
+	}
+	switch (c->logreq) {
+	case IMSG_CTL_SHOW_LOG:
+		if (c->follow) {
+			c->follow = 2;	/* live now; never ends */
+			return;
+		}
+		/* FALLTHROUGH */
+	case IMSG_CTL_SHOW_AUDIT:
+	case IMSG_CTL_SHOW_SESSIONS:
+	case IMSG_CTL_SHOW_DELEGATIONS:
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_END, NULL);
+		break;
+	default:
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_OK, msg[0] ? msg : NULL);
+		break;
+	}
+}
+
+/* the logger died: requests waiting for it fail, followers end */
+void
+control_logger_gone(void)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->logreq == 0)
+			continue;
+		c->logreq = 0;
+		if (c->follow) {
+			audit_follow(-1);
+			c->follow = 0;
+		}
+		control_reply(c, IMSG_CTL_ERROR, "the logger died; bridged "
+		    "is restarting it");
+	}
+}

@@ -1,0 +1,824 @@
+/*
+ * fe_jsonrpc.c: what is said in an MCP session.  A line from fe_mcp.c is parsed
+ * (duplicate keys refused), checked as a JSON-RPC 2.0 message and handed
+ * to its method, after every member used has been type-checked.  A string
+ * holding a NUL is refused before anything looks at the message: C code
+ * would see only its first part.
+ *
+ * Tool calls live in an in-flight table keyed by a request id that travels
+ * as peerid to the other processes; replies are routed back by it.  A call
+ * is answered exactly once (result, timeout) or never (cancelled, session
+ * gone), and freed at that moment.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "log.h"
+#include "fe_mcp.h"
+#include "fe_tools.h"
+
+#ifndef nitems
+#define nitems(a)		(sizeof(a) / sizeof((a)[0]))
+#endif
+
+struct method {
+	const char	*name;
+	int		 preinit;	/* served before initialize */
+	void		(*fn)(struct mcp_session *, json_t *, json_t *);
+};
+
+struct notification {
+	const char	*name;
+	void		(*fn)(struct mcp_session *, json_t *);
+};
+
+static json_t	*parse_nul_key(const char *, size_t, json_error_t *);
+static int	 has_nul(json_t *);
+static void	 handle_message(struct mcp_session *, json_t *, int);
+
+static void	 m_initialize(struct mcp_session *, json_t *, json_t *);
+static void	 m_ping(struct mcp_session *, json_t *, json_t *);
+static void	 m_set_level(struct mcp_session *, json_t *, json_t *);
+static void	 m_tools_list(struct mcp_session *, json_t *, json_t *);
+static void	 m_tools_call(struct mcp_session *, json_t *, json_t *);
+static void	 n_initialized(struct mcp_session *, json_t *);
+static void	 n_cancelled(struct mcp_session *, json_t *);
+
+static struct mcp_call *call_new(struct mcp_session *, json_t *,
+		    const struct tool *, json_t *, json_t *);
+static void	 call_finish(struct mcp_call *, json_t *, const char *);
+static void	 call_timeout(int, short, void *);
+static int	 call_cmp(struct mcp_call *, struct mcp_call *);
+
+/* libbsd's RB_*_STATIC need a __unused it does not define: go global */
+RB_HEAD(mcp_calltree, mcp_call);
+RB_PROTOTYPE(mcp_calltree, mcp_call, tentry, call_cmp)
+RB_GENERATE(mcp_calltree, mcp_call, tentry, call_cmp)
+
+static const struct method methods[] = {
+	{ "initialize",		1, m_initialize },
+	{ "logging/setLevel",	0, m_set_level },
+	{ "ping",		1, m_ping },
+	{ "tools/call",		0, m_tools_call },
+	{ "tools/list",		0, m_tools_list },
+};
+
+static const struct notification notifications[] = {
+	{ "notifications/cancelled",	n_cancelled },
+	{ "notifications/initialized",	n_initialized },
+};
+
+/* oldest first; a client asking for anything else gets the last */
+static const char *protocol_versions[] = {
+	"2025-06-18",
+	"2025-11-25",
+};
+#define NVERSIONS	nitems(protocol_versions)
+
+static const char *log_levels[] = {
+	"debug", "info", "notice", "warning", "error", "critical", "alert",
+	"emergency",
+};
+#define NLEVELS		nitems(log_levels)
+
+static const char instructions[] =
+    "bridged gives you audited, policy-confined access to remote hosts "
+    "over SSH.  Call the \"hosts\" tool first: it lists the configured "
+    "hosts, what each allows and which one is the default.  Every other "
+    "tool takes an optional \"host\" argument naming one of them; without "
+    "it the default host is used.  A refusal names the capability that "
+    "is missing and the configuration line an operator would change.";
+
+static struct mcp_calltree calls = RB_INITIALIZER(&calls);
+static int		 ninflight;
+static uint32_t		 next_reqid = 1;
+
+/*
+ * Parsing
+ */
+
+/*
+ * Duplicate keys are refused: two "method" or "id" members would let the
+ * client mean one thing to us and another to a log reader.  A NUL in a
+ * string is let through the parser only so that the request can be
+ * refused by its id.
+ */
+void
+mcp_message(struct mcp_session *s, const char *line, size_t len)
+{
+	json_t		*msg;
+	json_error_t	 err;
+	int		 nul = 0;
+
+	msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+	    JSON_ALLOW_NUL, &err);
+	if (msg == NULL &&
+	    json_error_code(&err) == json_error_null_byte_in_key) {
+		msg = parse_nul_key(line, len, &err);
+		nul = 1;
+	}
+	if (msg == NULL) {
+		log_debug("session %u: parse error: %s", s->id, err.text);
+		mcp_send_error(s, NULL, JSONRPC_PARSE_ERROR, "parse error: %s "
+		    "at byte %d", err.text, err.position);
+		return;
+	}
+	handle_message(s, msg, nul || has_nul(msg));
+	json_decref(msg);
+}
+
+/*
+ * jansson refuses a NUL in an object key even with JSON_ALLOW_NUL.  To
+ * find the id of such a request all the same, parse a copy in which each
+ * \u0000 escape inside a string is \u0001; the caller knows what it was.
+ */
+static json_t *
+parse_nul_key(const char *line, size_t len, json_error_t *err)
+{
+	json_t	*msg;
+	char	*t;
+	size_t	 i;
+	int	 instr = 0;
+
+	if ((t = malloc(len)) == NULL)
+		return NULL;
+	memcpy(t, line, len);
+	for (i = 0; i < len; i++) {
+		if (!instr)
+			instr = t[i] == '"';
+		else if (t[i] == '"')
+			instr = 0;
+		else if (t[i] == '\\') {
+			if (len - i > 5 && memcmp(t + i + 1, "u0000", 5) == 0)
+				t[i + 5] = '1';
+			i++;	/* the escaped character */
+		}
+	}
+	msg = json_loadb(t, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+	    JSON_ALLOW_NUL, err);
+	free(t);
+	return msg;
+}
+
+/*
+ * Does any string, key or value, at any depth hold a NUL?  jansson bounds
+ * the nesting of what it parses, so the recursion is bounded too.
+ */
+static int
+has_nul(json_t *j)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 i, klen;
+
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		return memchr(json_string_value(j), '\0',
+		    json_string_length(j)) != NULL;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+			if (has_nul(v))
+				return 1;
+		return 0;
+	case JSON_OBJECT:
+		json_object_keylen_foreach(j, key, klen, v)
+			if (memchr(key, '\0', klen) != NULL || has_nul(v))
+				return 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * JSON-RPC
+ */
+
+/* nul: some string in msg holds a NUL (has_nul, parse_nul_key) */
+static void
+handle_message(struct mcp_session *s, json_t *msg, int nul)
+{
+	json_t		*id, *v, *params;
+	const char	*method;
+	char		 name[MCP_SHOWN_LEN];
+	size_t		 i;
+
+	if (json_is_array(msg)) {
+		mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+		    "batches are not supported: send one JSON-RPC message "
+		    "per line");
+		return;
+	}
+	if (!json_is_object(msg)) {
+		mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+		    "invalid request: a JSON-RPC message is a JSON object");
+		return;
+	}
+	id = json_object_get(msg, "id");
+	if (id != NULL && !json_is_string(id) && !json_is_integer(id)) {
+		mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+		    "invalid request: id must be a string or an integer");
+		return;
+	}
+	/*
+	 * Before any member is compared: "ping\u0000x" is "ping" to C.
+	 * The id is echoed as sent, a NUL in it too; JSON carries it.
+	 */
+	if (nul) {
+		log_debug("session %u: NUL in a string refused", s->id);
+		if (id != NULL)
+			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+			    "strings must not contain NUL (\\u0000)");
+		return;
+	}
+	v = json_object_get(msg, "jsonrpc");
+	if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0) {
+		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
+		    "invalid request: \"jsonrpc\" must be \"2.0\"");
+		return;
+	}
+	v = json_object_get(msg, "method");
+	if (v == NULL && (json_object_get(msg, "result") != NULL ||
+	    json_object_get(msg, "error") != NULL)) {
+		/* we never send requests, so no response is awaited */
+		log_debug("session %u: ignoring a response", s->id);
+		return;
+	}
+	if (!json_is_string(v)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
+		    "invalid request: \"method\" must be a string");
+		return;
+	}
+	method = json_string_value(v);
+	params = json_object_get(msg, "params");
+
+	if (id == NULL) {
+		/* notifications are never answered, not even errors */
+		if (params != NULL && !json_is_object(params) &&
+		    !json_is_array(params))
+			return;
+		for (i = 0; i < nitems(notifications); i++)
+			if (strcmp(notifications[i].name, method) == 0) {
+				notifications[i].fn(s, params);
+				return;
+			}
+		mcp_shown(name, sizeof(name), method);
+		log_debug("session %u: ignoring notification %s", s->id,
+		    name);
+		return;
+	}
+
+	s->requests++;
+	if (params != NULL && !json_is_object(params) &&
+	    !json_is_array(params)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "invalid params: \"params\" must be an object");
+		return;
+	}
+	for (i = 0; i < nitems(methods); i++)
+		if (strcmp(methods[i].name, method) == 0)
+			break;
+	if (i == nitems(methods)) {
+		mcp_shown(name, sizeof(name), method);
+		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: %s",
+		    name);
+		return;
+	}
+	/*
+	 * -32600 rather than the -32002 some servers use: the request is
+	 * not valid in this state, which is what invalid request means,
+	 * and it is a code every JSON-RPC client knows.
+	 */
+	if (s->state == SESSION_NEW && !methods[i].preinit) {
+		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
+		    "session not initialized: send initialize first");
+		return;
+	}
+	methods[i].fn(s, id, params);
+}
+
+static void
+m_initialize(struct mcp_session *s, json_t *id, json_t *params)
+{
+	json_t		*v, *info, *name, *version, *r;
+	const char	*want, *proto;
+	size_t		 i;
+
+	if (s->state != SESSION_NEW) {
+		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
+		    "session already initialized");
+		return;
+	}
+	if (!json_is_object(params)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "initialize: "
+		    "params must be an object with protocolVersion, "
+		    "capabilities and clientInfo");
+		return;
+	}
+	v = json_object_get(params, "protocolVersion");
+	if (!json_is_string(v)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "initialize: protocolVersion must be a string");
+		return;
+	}
+	want = json_string_value(v);
+	v = json_object_get(params, "capabilities");
+	if (v != NULL && !json_is_object(v)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "initialize: capabilities must be an object");
+		return;
+	}
+	info = json_object_get(params, "clientInfo");
+	name = version = NULL;
+	if (info != NULL) {
+		if (!json_is_object(info)) {
+			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+			    "initialize: clientInfo must be an object");
+			return;
+		}
+		name = json_object_get(info, "name");
+		version = json_object_get(info, "version");
+		if ((name != NULL && !json_is_string(name)) ||
+		    (version != NULL && !json_is_string(version))) {
+			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+			    "initialize: clientInfo name and version must be "
+			    "strings");
+			return;
+		}
+	}
+
+	proto = protocol_versions[NVERSIONS - 1];
+	for (i = 0; i < NVERSIONS; i++)
+		if (strcmp(want, protocol_versions[i]) == 0)
+			proto = protocol_versions[i];
+	strlcpy(s->protocol, proto, sizeof(s->protocol));
+	mcp_shown(s->client, sizeof(s->client),
+	    name != NULL ? json_string_value(name) : "");
+	mcp_shown(s->client_version, sizeof(s->client_version),
+	    version != NULL ? json_string_value(version) : "");
+
+	r = json_pack("{s:s, s:{s:{s:b}, s:{}}, s:{s:s, s:s, s:s}, s:s}",
+	    "protocolVersion", proto,
+	    "capabilities", "tools", "listChanged", 0, "logging",
+	    "serverInfo", "name", "bridged", "title", "bridged",
+	    "version", BRIDGED_VERSION,
+	    "instructions", instructions);
+	if (r == NULL) {
+		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
+		return;
+	}
+	s->state = SESSION_INITIALIZED;
+	log_info("session %u: client \"%s\" %s, protocol %s", s->id,
+	    s->client, s->client_version, s->protocol);
+	mcp_session_record(s, "initialize");
+	mcp_send_result(s, id, r);
+}
+
+static void
+m_ping(struct mcp_session *s, json_t *id, json_t *params)
+{
+	mcp_send_result(s, id, json_object());
+}
+
+static void
+m_set_level(struct mcp_session *s, json_t *id, json_t *params)
+{
+	json_t	*v;
+	size_t	 i;
+
+	v = json_object_get(params, "level");
+	if (json_is_string(v))
+		for (i = 0; i < NLEVELS; i++)
+			if (strcmp(json_string_value(v), log_levels[i]) == 0) {
+				s->loglevel = i;
+				mcp_send_result(s, id, json_object());
+				return;
+			}
+	mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "logging/setLevel: level "
+	    "must be one of debug, info, notice, warning, error, critical, "
+	    "alert, emergency");
+}
+
+static void
+m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
+{
+	/* the list is short: one page, so any cursor is one we never gave */
+	if (json_is_object(params) && json_object_get(params, "cursor") !=
+	    NULL) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "invalid cursor");
+		return;
+	}
+	mcp_send_result(s, id, json_pack("{s:O}", "tools", tools_list_json()));
+}
+
+static void
+m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
+{
+	const struct tool	*tool;
+	struct mcp_call		*call;
+	json_t			*v, *args, *meta, *token;
+	char			 name[MCP_SHOWN_LEN];
+
+	if (!json_is_object(params)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "tools/call: params must be an object with name and "
+		    "arguments");
+		return;
+	}
+	v = json_object_get(params, "name");
+	if (!json_is_string(v)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "tools/call: name must be a string naming a tool");
+		return;
+	}
+	if ((tool = tool_find(json_string_value(v))) == NULL) {
+		mcp_shown(name, sizeof(name), json_string_value(v));
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "unknown tool: %s", name);
+		return;
+	}
+	args = json_object_get(params, "arguments");
+	if (args != NULL && !json_is_object(args)) {
+		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+		    "tools/call: arguments must be an object");
+		return;
+	}
+	token = NULL;
+	if ((meta = json_object_get(params, "_meta")) != NULL) {
+		if (!json_is_object(meta)) {
+			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+			    "tools/call: _meta must be an object");
+			return;
+		}
+		token = json_object_get(meta, "progressToken");
+		if (token != NULL && !json_is_string(token) &&
+		    !json_is_integer(token)) {
+			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
+			    "tools/call: progressToken must be a string or an "
+			    "integer");
+			return;
+		}
+	}
+	/* ids identify calls for cancellation: two in flight is ambiguous */
+	TAILQ_FOREACH(call, &s->calls, sentry)
+		if (json_equal(call->id, id)) {
+			mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
+			    "request id is already used by a call in flight");
+			return;
+		}
+	if (frontend_shutting_down()) {
+		mcp_send_result(s, id, json_pack("{s:[{s:s, s:s}], s:b}",
+		    "content", "type", "text", "text", "bridged is shutting "
+		    "down and takes no new calls; retry once it is back",
+		    "isError", 1));
+		return;
+	}
+	if ((call = call_new(s, id, tool, args, token)) == NULL) {
+		mcp_send_error(s, id, JSONRPC_INTERNAL,
+		    "internal error: out of memory");
+		return;
+	}
+	log_debug("session %u: call %u: %s", s->id, call->reqid, tool->name);
+	/* the call may be answered and freed before run returns */
+	if (tool->run(call, call->args) == -1)
+		mcp_call_text(call, 1, "internal error: %s could not start",
+		    tool->name);
+}
+
+static void
+n_initialized(struct mcp_session *s, json_t *params)
+{
+	if (s->state == SESSION_INITIALIZED)
+		s->state = SESSION_READY;
+	else
+		log_debug("session %u: initialized notification out of "
+		    "order", s->id);
+}
+
+static void
+n_cancelled(struct mcp_session *s, json_t *params)
+{
+	struct mcp_call	*call;
+	json_t		*rid;
+
+	rid = json_object_get(params, "requestId");
+	if (rid == NULL || (!json_is_string(rid) && !json_is_integer(rid)))
+		return;
+	TAILQ_FOREACH(call, &s->calls, sentry)
+		if (json_equal(call->id, rid))
+			break;
+	if (call == NULL) {
+		log_debug("session %u: cancel for no call in flight", s->id);
+		return;
+	}
+	log_info("session %u: call %u (%s) cancelled by the client", s->id,
+	    call->reqid, call->tool->name);
+	call->cancelled = 1;
+	call_finish(call, NULL, "cancelled");
+}
+
+/*
+ * In-flight calls
+ */
+
+void
+mcp_calls_drop(struct mcp_session *s)
+{
+	struct mcp_call	*call;
+
+	while ((call = TAILQ_FIRST(&s->calls)) != NULL) {
+		call->cancelled = 1;
+		call_finish(call, NULL, "cancelled");
+	}
+}
+
+static int
+call_cmp(struct mcp_call *a, struct mcp_call *b)
+{
+	return a->reqid < b->reqid ? -1 : a->reqid > b->reqid;
+}
+
+struct mcp_call *
+mcp_call_byreqid(uint32_t reqid)
+{
+	struct mcp_call	 key;
+
+	key.reqid = reqid;
+	return RB_FIND(mcp_calltree, &calls, &key);
+}
+
+static struct mcp_call *
+call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
+    json_t *args, json_t *token)
+{
+	struct mcp_call	*call;
+	struct timeval	 tv;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		return NULL;
+	call->args = args != NULL ? json_incref(args) : json_object();
+	if (call->args == NULL) {
+		free(call);
+		return NULL;
+	}
+	/* unique among calls in flight, never 0, never fe_control.c's bit */
+	do {
+		call->reqid = next_reqid++;
+		if (next_reqid & CTL_REQID_BIT)
+			next_reqid = 1;
+	} while (mcp_call_byreqid(call->reqid) != NULL);
+	call->session = s;
+	call->sessid = s->id;
+	call->id = json_incref(id);
+	call->tool = tool;
+	call->progress_token = token != NULL ? json_incref(token) : NULL;
+	clock_gettime(CLOCK_MONOTONIC, &call->start);
+	RB_INSERT(mcp_calltree, &calls, call);
+	TAILQ_INSERT_TAIL(&s->calls, call, sentry);
+	ninflight++;
+	evtimer_set(&call->timeout, call_timeout, call);
+	if (frontend_conf->limits.call_timeout > 0) {
+		tv.tv_sec = frontend_conf->limits.call_timeout;
+		tv.tv_usec = 0;
+		evtimer_add(&call->timeout, &tv);
+	}
+	return call;
+}
+
+static void
+call_timeout(int fd, short ev, void *arg)
+{
+	struct mcp_call	*call = arg;
+
+	log_warnx("session %u: call %u (%s) timed out", call->sessid,
+	    call->reqid, call->tool->name);
+	call->timedout = 1;
+	mcp_call_text(call, 1, "timed out after %d s; the remote work may "
+	    "still be running", frontend_conf->limits.call_timeout);
+}
+
+/*
+ * Answer (result != NULL, stolen) or drop a call, audit it, free it.  The
+ * call leaves every table before anything is sent, so whatever sending
+ * does to the session cannot reach it twice.
+ */
+static void
+call_finish(struct mcp_call *call, json_t *result, const char *outcome)
+{
+	struct mcp_session	*s = call->session;
+	struct timespec		 now;
+	json_t			*r;
+	long long		 ms;
+
+	RB_REMOVE(mcp_calltree, &calls, call);
+	TAILQ_REMOVE(&s->calls, call, sentry);
+	evtimer_del(&call->timeout);
+	ninflight--;
+
+	if (result != NULL && !call->cancelled)
+		mcp_send_result(s, call->id, result);
+	else
+		json_decref(result);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - call->start.tv_sec) * 1000LL +
+	    (now.tv_nsec - call->start.tv_nsec) / 1000000;
+	r = json_pack("{s:s, s:s, s:I, s:I, s:s, s:o, s:s, s:s, s:I}",
+	    "type", "call", "event", "outcome",
+	    "session", (json_int_t)call->sessid,
+	    "request", (json_int_t)call->reqid, "tool", call->tool->name,
+	    "host", call->host[0] ? json_string(call->host) : json_null(),
+	    "decision", call->refused ? "refused" : "allowed",
+	    "outcome", outcome, "duration_ms", (json_int_t)ms);
+	if (r != NULL) {
+		frontend_record(r);
+		json_decref(r);
+	}
+	log_debug("session %u: call %u (%s) %s in %lld ms", call->sessid,
+	    call->reqid, call->tool->name, outcome, ms);
+
+	if ((call->cancelled || call->timedout) && call->tool->cancel != NULL)
+		call->tool->cancel(call);
+
+	json_decref(call->id);
+	json_decref(call->args);
+	json_decref(call->progress_token);
+	json_decref(call->data);
+	free(call->rbuf);
+	free(call);
+
+	mcp_session_check_done(s);
+	if (frontend_shutting_down())
+		frontend_check_drained();
+}
+
+void
+mcp_call_result(struct mcp_call *call, json_t *result)
+{
+	const char	*outcome;
+
+	if (result == NULL) {
+		mcp_call_text(call, 1, "internal error: no result");
+		return;
+	}
+	if (call->timedout)
+		outcome = "timeout";
+	else if (json_is_true(json_object_get(result, "isError")))
+		outcome = "error";
+	else
+		outcome = "ok";
+	call_finish(call, result, outcome);
+}
+
+void
+mcp_call_text(struct mcp_call *call, int iserror, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+	json_t	*r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1) {
+		text = NULL;
+		iserror = 1;
+	}
+	va_end(ap);
+	r = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text",
+	    mcp_string(text != NULL ? text : "internal error: out of memory"));
+	free(text);
+	if (r != NULL && iserror)
+		json_object_set_new(r, "isError", json_true());
+	if (r == NULL) {
+		/* still answer: a call must never hang */
+		r = json_pack("{s:[], s:b}", "content", "isError", 1);
+	}
+	mcp_call_result(call, r);
+}
+
+/* structuredContent plus the same JSON as text, for older clients */
+void
+mcp_call_structured(struct mcp_call *call, json_t *structured)
+{
+	char	*text;
+	json_t	*r;
+
+	if (structured == NULL) {
+		mcp_call_text(call, 1, "internal error: out of memory");
+		return;
+	}
+	if ((text = json_dumps(structured, JSON_COMPACT)) == NULL) {
+		json_decref(structured);
+		mcp_call_text(call, 1, "internal error: cannot encode result");
+		return;
+	}
+	r = json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text",
+	    "text", text, "structuredContent", structured);
+	free(text);
+	mcp_call_result(call, r);
+}
+
+/* progress must strictly increase; a stale value is not sent */
+void
+mcp_notify_progress(struct mcp_call *call, double progress,
+    const char *message)
+{
+	json_t	*m;
+
+	if (call->progress_token == NULL || call->cancelled ||
+	    call->session->dead)
+		return;
+	if (call->progress_sent && progress <= call->progress_last)
+		return;
+	call->progress_sent = 1;
+	call->progress_last = progress;
+	m = json_pack("{s:s, s:s, s:{s:O, s:f}}", "jsonrpc", "2.0",
+	    "method", "notifications/progress", "params",
+	    "progressToken", call->progress_token, "progress", progress);
+	if (m == NULL)
+		return;
+	if (message != NULL)
+		json_object_set_new(json_object_get(m, "params"), "message",
+		    mcp_string(message));
+	mcp_send_json(call->session, m);
+}
+
+/* tool calls not yet answered, for the drain at shutdown */
+int
+mcp_inflight(void)
+{
+	return ninflight;
+}
+
+/* for fe_audit.c: the calls whose intent the logger has not answered */
+size_t
+mcp_audit_waiting(uint32_t *ids, size_t max)
+{
+	struct mcp_call	*call;
+	size_t		 n = 0;
+
+	RB_FOREACH(call, mcp_calltree, &calls)
+		if (call->audit_wait && n < max)
+			ids[n++] = call->reqid;
+	return n;
+}
+
+/*
+ * Replies from the ssh worker.  The worker is ours but a separate
+ * process: sizes are checked exactly, and a wrong one means it is broken.
+ * A reply for a call that is gone (cancelled, timed out, session closed)
+ * is dropped.
+ */
+void
+mcp_dispatch_ssh(struct imsg *imsg)
+{
+	struct mcp_call	*call;
+
+	switch (imsg->hdr.type) {
+	case IMSG_SSH_HOSTSTATE:
+		if (imsg->datalen != sizeof(struct host_state))
+			fatalx("%s: IMSG_SSH_HOSTSTATE: bad size %zu",
+			    __func__, imsg->datalen);
+		break;
+	case IMSG_SSH_END:
+	case IMSG_SSH_RESULT:
+		if (imsg->datalen != 0)
+			fatalx("%s: type %u: bad size %zu", __func__,
+			    imsg->hdr.type, imsg->datalen);
+		break;
+	case IMSG_SSH_RESULT_DATA:
+		if (imsg->datalen == 0)
+			fatalx("%s: empty IMSG_SSH_RESULT_DATA", __func__);
+		break;
+	case IMSG_SSH_PROGRESS:
+		if (imsg->datalen < sizeof(struct ssh_progress))
+			fatalx("%s: IMSG_SSH_PROGRESS: bad size %zu",
+			    __func__, imsg->datalen);
+		break;
+	default:
+		fatalx("%s: unexpected imsg type %u", __func__, imsg->hdr.type);
+	}
+	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL) {
+		log_debug("%s: reply type %u for request %u not in flight",
+		    __func__, imsg->hdr.type, imsg->hdr.peerid);
+		return;
+	}
+	if (call->tool->reply == NULL) {
+		log_warnx("%s: reply type %u for tool %s that expects none",
+		    __func__, imsg->hdr.type, call->tool->name);
+		return;
+	}
+	call->tool->reply(call, imsg);
+}

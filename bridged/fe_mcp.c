@@ -1,0 +1,685 @@
+/*
+ * fe_mcp.c: MCP sessions on the UNIX socket.
+ *
+ * Each connection is one session speaking JSON-RPC 2.0, one message per
+ * line.  Everything a client sends is hostile until checked: lines are
+ * bounded (an oversized one is skipped without being held in memory) and
+ * each whole line goes to fe_jsonrpc.c, which parses and answers it.  Output
+ * is queued and written when the socket is writable; a client that stops
+ * reading is dropped once too much is queued for it.  A session's memory
+ * is freed on a fresh turn of the event loop, never under its own feet.
+ *
+ * This runs in the sandboxed frontend: no open(), no socket(), so all I/O
+ * is read/sendmsg on descriptors we were given or accepted.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "log.h"
+#include "fe_mcp.h"
+#include "fe_tools.h"
+
+#define MCP_READ_CHUNK		(64 * 1024)
+#define MCP_OUT_MIN		(8 * 1024 * 1024)
+#define MCP_IBUF_KEEP		(64 * 1024)	/* shrink input buffer above */
+
+static void	 accept_cb(int, short, void *);
+static void	 accept_resume(int, short, void *);
+static void	 session_new(int);
+static void	 session_read(int, short, void *);
+static void	 session_write(int, short, void *);
+static int	 session_flush(struct mcp_session *);
+static void	 session_input(struct mcp_session *, const char *, size_t);
+static int	 session_append(struct mcp_session *, const char *, size_t);
+static void	 session_line(struct mcp_session *, const char *, size_t);
+static void	 session_close(struct mcp_session *, int);
+static void	 session_free(int, short, void *);
+
+static TAILQ_HEAD(, mcp_session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static int		 nsessions;	/* open, not yet freed */
+static uint32_t		 next_session_id = 1;
+static int		 listen_fd = -1;
+static struct event	 ev_accept;
+static struct event	 ev_pause;
+
+/*
+ * Utilities shared with fe_tools.c and fe_jsonrpc.c
+ */
+
+/* Cut a partial UTF-8 sequence off the end of a truncated string. */
+void
+mcp_utf8_trunc(char *s)
+{
+	size_t		 n = strlen(s), k, need;
+	unsigned char	 c;
+
+	if (n == 0)
+		return;
+	k = n;
+	while (k > 0 && ((unsigned char)s[k - 1] & 0xc0) == 0x80)
+		k--;
+	if (k == 0) {
+		s[0] = '\0';
+		return;
+	}
+	c = (unsigned char)s[k - 1];
+	if (c < 0x80)
+		need = 1;
+	else if ((c & 0xe0) == 0xc0)
+		need = 2;
+	else if ((c & 0xf0) == 0xe0)
+		need = 3;
+	else
+		need = 4;
+	if (k - 1 + need > n)
+		s[k - 1] = '\0';
+}
+
+/*
+ * A JSON string from bytes that should be UTF-8 but may not be (peer
+ * data, truncated text): invalid input is shown with '?' for every
+ * non-ASCII byte rather than lost.  Never NULL.
+ */
+json_t *
+mcp_stringn(const char *s, size_t len)
+{
+	json_t	*j;
+	char	*t;
+	size_t	 i;
+
+	if ((j = json_stringn(s, len)) != NULL)
+		return j;
+	if ((t = malloc(len + 1)) == NULL)
+		return json_null();
+	for (i = 0; i < len; i++)
+		t[i] = ((unsigned char)s[i] >= 0x80 || s[i] == '\0') ?
+		    '?' : s[i];
+	t[len] = '\0';
+	j = json_stringn(t, len);
+	free(t);
+	return j != NULL ? j : json_null();
+}
+
+json_t *
+mcp_string(const char *s)
+{
+	return mcp_stringn(s, strlen(s));
+}
+
+/* A short, log-safe copy of client text for messages and log lines. */
+void
+mcp_shown(char *dst, size_t size, const char *src)
+{
+	char	*p;
+
+	strlcpy(dst, src, size);
+	mcp_utf8_trunc(dst);
+	for (p = dst; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * Listening and sessions
+ */
+
+void
+mcp_init(void)
+{
+	tools_init();
+}
+
+void
+mcp_listen(int fd)
+{
+	mcp_stop_accepting();
+	listen_fd = fd;
+	event_set(&ev_accept, fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+	if (event_add(&ev_accept, NULL) == -1)
+		fatal("%s: event_add", __func__);
+	evtimer_set(&ev_pause, accept_resume, NULL);
+}
+
+void
+mcp_stop_accepting(void)
+{
+	if (listen_fd == -1)
+		return;
+	event_del(&ev_accept);
+	evtimer_del(&ev_pause);
+	close(listen_fd);
+	listen_fd = -1;
+}
+
+static void
+accept_resume(int fd, short ev, void *arg)
+{
+	if (listen_fd != -1)
+		event_add(&ev_accept, NULL);
+}
+
+static void
+accept_cb(int fd, short ev, void *arg)
+{
+	struct timeval	 tv = { 1, 0 };
+	int		 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ECONNABORTED:
+			return;
+		case EMFILE:
+		case ENFILE:
+			/* out of descriptors: retry in a second, not spin */
+			log_warn("%s: accept", __func__);
+			event_del(&ev_accept);
+			evtimer_add(&ev_pause, &tv);
+			return;
+		default:
+			log_warn("%s: accept", __func__);
+			return;
+		}
+	}
+	session_new(s);
+}
+
+static void
+session_new(int fd)
+{
+	struct mcp_session	*s;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	char			 msg[160];
+	int			 n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("%s: SO_PEERCRED", __func__);
+		close(fd);
+		return;
+	}
+	if (nsessions >= frontend_conf->limits.sessions_max) {
+		log_warnx("refusing MCP session from uid %u pid %d: %d "
+		    "sessions open, the limit", (unsigned)cred.uid,
+		    (int)cred.pid, nsessions);
+		/* best effort: tell the client why before closing */
+		n = snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\","
+		    "\"id\":null,\"error\":{\"code\":-32000,\"message\":"
+		    "\"too many sessions: limit is %d\"}}\n",
+		    frontend_conf->limits.sessions_max);
+		if (n > 0 && (size_t)n < sizeof(msg)) {
+			struct iovec	 iov = { msg, n };
+			struct msghdr	 mh = { .msg_iov = &iov,
+					    .msg_iovlen = 1 };
+
+			(void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		close(fd);
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->out = evbuffer_new()) == NULL) {
+		log_warn("%s", __func__);
+		free(s);
+		close(fd);
+		return;
+	}
+	s->id = next_session_id++;
+	if (next_session_id == 0)
+		next_session_id = 1;
+	s->fd = fd;
+	s->uid = cred.uid;
+	s->pid = cred.pid;
+	s->since = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	s->state = SESSION_NEW;
+	s->loglevel = 1;	/* info */
+	TAILQ_INIT(&s->calls);
+	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
+	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
+	evtimer_set(&s->evfree, session_free, s);
+	event_add(&s->evr, NULL);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	nsessions++;
+	log_info("session %u: connected, uid %u pid %d", s->id,
+	    (unsigned)s->uid, (int)s->pid);
+	mcp_session_record(s, "start");
+}
+
+void
+mcp_session_record(struct mcp_session *s, const char *event)
+{
+	struct timespec	 now;
+	json_t		*r;
+	long long	 ms;
+
+	r = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "session",
+	    "event", event, "session", (json_int_t)s->id,
+	    "uid", (json_int_t)s->uid, "pid", (json_int_t)s->pid);
+	if (r == NULL)
+		return;
+	if (strcmp(event, "start") != 0) {
+		json_object_set_new(r, "client", json_string(s->client));
+		json_object_set_new(r, "client_version",
+		    json_string(s->client_version));
+		json_object_set_new(r, "protocol", json_string(s->protocol));
+	}
+	if (strcmp(event, "end") == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (now.tv_sec - s->start.tv_sec) * 1000LL +
+		    (now.tv_nsec - s->start.tv_nsec) / 1000000;
+		json_object_set_new(r, "requests",
+		    json_integer((json_int_t)s->requests));
+		json_object_set_new(r, "duration_ms", json_integer(ms));
+		/* for bridgectl show sessions all (fe_ctlhist.c) */
+		json_object_set_new(r, "started", json_integer(s->since));
+		json_object_set_new(r, "ended", json_integer(time(NULL)));
+	}
+	frontend_record(r);
+	json_decref(r);
+}
+
+/*
+ * End a session.  The descriptor is closed now (the client sees EOF at
+ * once); the memory goes in a fresh event-loop turn, because the caller
+ * may be deep inside this session's own processing.
+ */
+static void
+session_close(struct mcp_session *s, int flush)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (s->dead)
+		return;
+	s->dead = 1;
+	if (flush)
+		(void)session_flush(s);
+	event_del(&s->evr);
+	event_del(&s->evw);
+	close(s->fd);
+	s->fd = -1;
+	evtimer_add(&s->evfree, &tv);
+}
+
+static void
+session_free(int fd, short ev, void *arg)
+{
+	struct mcp_session	*s = arg;
+
+	/* calls still running die with their session, unanswered */
+	mcp_calls_drop(s);
+	/* its persistent shells on every host go with it */
+	frontend_compose(PROC_SSH, IMSG_SSH_SESSION_END, 0, -1, &s->id,
+	    sizeof(s->id));
+	log_info("session %u: closed after %llu requests", s->id,
+	    (unsigned long long)s->requests);
+	mcp_session_record(s, "end");
+	TAILQ_REMOVE(&sessions, s, entry);
+	nsessions--;
+	evtimer_del(&s->evfree);
+	evbuffer_free(s->out);
+	free(s->ibuf);
+	free(s);
+}
+
+/* After EOF the session lives until its answers are out. */
+void
+mcp_session_check_done(struct mcp_session *s)
+{
+	if (s->dead || !s->eof)
+		return;
+	if (TAILQ_EMPTY(&s->calls) && evbuffer_get_length(s->out) == 0)
+		session_close(s, 0);
+}
+
+static void
+session_read(int fd, short ev, void *arg)
+{
+	static char		 buf[MCP_READ_CHUNK];
+	struct mcp_session	*s = arg;
+	ssize_t			 n;
+
+	if ((n = read(fd, buf, sizeof(buf))) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_warn("session %u: read", s->id);
+		session_close(s, 0);
+		return;
+	}
+	if (n == 0) {
+		s->eof = 1;
+		event_del(&s->evr);
+		/* a last line without its newline still counts */
+		if (!s->discarding && s->ilen > 0) {
+			session_line(s, s->ibuf, s->ilen);
+			s->ilen = 0;
+		}
+		mcp_session_check_done(s);
+		return;
+	}
+	session_input(s, buf, n);
+}
+
+/*
+ * Split input into lines.  A line is handled straight from the read
+ * buffer when it is whole there; only a partial line is copied.  A line
+ * that grows past line_max is answered with an error once and its
+ * remaining bytes are skipped as they arrive.
+ */
+static void
+session_input(struct mcp_session *s, const char *buf, size_t n)
+{
+	size_t		 max = frontend_conf->limits.line_max, piece;
+	const char	*nl;
+
+	while (n > 0 && !s->dead) {
+		nl = memchr(buf, '\n', n);
+		if (s->discarding) {
+			if (nl == NULL)
+				return;
+			piece = nl - buf + 1;
+			buf += piece;
+			n -= piece;
+			s->discarding = 0;
+			continue;
+		}
+		piece = nl != NULL ? (size_t)(nl - buf) : n;
+		if (s->ilen + piece > max) {
+			log_warnx("session %u: message over %zu bytes skipped",
+			    s->id, max);
+			mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+			    "message too large: limit is %zu bytes", max);
+			s->ilen = 0;
+			if (nl == NULL) {
+				s->discarding = 1;
+				break;
+			}
+		} else if (nl == NULL) {
+			if (session_append(s, buf, piece) == -1)
+				session_close(s, 0);
+			break;
+		} else if (s->ilen == 0)
+			session_line(s, buf, piece);
+		else {
+			if (session_append(s, buf, piece) == -1) {
+				session_close(s, 0);
+				break;
+			}
+			session_line(s, s->ibuf, s->ilen);
+			s->ilen = 0;
+		}
+		buf += piece + 1;
+		n -= piece + 1;
+	}
+	/* a big message came and went: do not keep its buffer around */
+	if (s->ilen == 0 && s->isize > MCP_IBUF_KEEP) {
+		free(s->ibuf);
+		s->ibuf = NULL;
+		s->isize = 0;
+	}
+}
+
+static int
+session_append(struct mcp_session *s, const char *buf, size_t n)
+{
+	size_t	 want, max = frontend_conf->limits.line_max;
+	char	*p;
+
+	if (s->ilen + n > s->isize) {
+		want = s->isize ? s->isize : 4096;
+		while (want < s->ilen + n)
+			want *= 2;
+		if (want > max)
+			want = max;
+		if ((p = realloc(s->ibuf, want)) == NULL) {
+			log_warn("session %u", s->id);
+			return -1;
+		}
+		s->ibuf = p;
+		s->isize = want;
+	}
+	memcpy(s->ibuf + s->ilen, buf, n);
+	s->ilen += n;
+	return 0;
+}
+
+/* a whole line: blank ones are skipped, a trailing CR is not content */
+static void
+session_line(struct mcp_session *s, const char *line, size_t len)
+{
+	size_t	 i;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	for (i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t')
+			break;
+	if (i == len)
+		return;
+	mcp_message(s, line, len);
+}
+
+static void
+session_write(int fd, short ev, void *arg)
+{
+	struct mcp_session	*s = arg;
+
+	if (session_flush(s) == -1) {
+		log_warn("session %u: write", s->id);
+		session_close(s, 0);
+		return;
+	}
+	mcp_session_check_done(s);
+}
+
+/* Write what the socket takes now: 0 (maybe more queued), -1 error. */
+static int
+session_flush(struct mcp_session *s)
+{
+	struct evbuffer_iovec	 v[16];
+	struct iovec		 iov[16];
+	struct msghdr		 mh;
+	ssize_t			 n;
+	int			 i, cnt;
+
+	while (evbuffer_get_length(s->out) > 0) {
+		cnt = evbuffer_peek(s->out, -1, NULL, v, 16);
+		if (cnt > 16)
+			cnt = 16;
+		for (i = 0; i < cnt; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = cnt;
+		/* sendmsg, not write: no SIGPIPE when the client is gone */
+		if ((n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)) ==
+		    -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -1;
+		}
+		evbuffer_drain(s->out, n);
+	}
+	if (evbuffer_get_length(s->out) == 0)
+		event_del(&s->evw);
+	else
+		event_add(&s->evw, NULL);
+	return 0;
+}
+
+/*
+ * Output
+ */
+
+void
+mcp_send_json(struct mcp_session *s, json_t *msg)
+{
+	size_t	 limit, len;
+	char	*text;
+
+	if (s->dead) {
+		json_decref(msg);
+		return;
+	}
+	text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (text == NULL) {
+		log_warnx("session %u: cannot encode a message", s->id);
+		return;
+	}
+	len = strlen(text);
+	if (evbuffer_add(s->out, text, len) == -1 ||
+	    evbuffer_add(s->out, "\n", 1) == -1) {
+		free(text);
+		log_warnx("session %u: out of memory", s->id);
+		session_close(s, 0);
+		return;
+	}
+	free(text);
+	limit = frontend_conf->limits.line_max * 2;
+	if (limit < MCP_OUT_MIN)
+		limit = MCP_OUT_MIN;
+	if (evbuffer_get_length(s->out) > limit) {
+		log_warnx("session %u: client is not reading, %zu bytes "
+		    "queued; closing", s->id, evbuffer_get_length(s->out));
+		session_close(s, 0);
+		return;
+	}
+	event_add(&s->evw, NULL);
+}
+
+/* result is stolen, id borrowed */
+void
+mcp_send_result(struct mcp_session *s, json_t *id, json_t *result)
+{
+	json_t	*m;
+
+	if ((m = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
+	    "result", result)) == NULL) {
+		log_warnx("session %u: %s: json_pack failed", s->id, __func__);
+		return;
+	}
+	mcp_send_json(s, m);
+}
+
+/* id borrowed; NULL means JSON null */
+void
+mcp_send_error(struct mcp_session *s, json_t *id, int code,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+	json_t	*m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		text = NULL;
+	va_end(ap);
+	m = json_pack("{s:s, s:O, s:{s:i, s:o}}", "jsonrpc", "2.0",
+	    "id", id != NULL ? id : json_null(),
+	    "error", "code", code,
+	    "message", mcp_string(text != NULL ? text : "internal error"));
+	free(text);
+	if (m == NULL) {
+		log_warnx("session %u: %s: json_pack failed", s->id, __func__);
+		return;
+	}
+	mcp_send_json(s, m);
+}
+
+/*
+ * What the rest of the frontend asks
+ */
+
+void
+mcp_close_all(void)
+{
+	struct mcp_session	*s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		session_close(s, 1);
+}
+
+/*
+ * bridgectl kill session: close it as if the client had gone; its calls
+ * in flight are cancelled (the worker stops their work) and recorded.
+ */
+int
+mcp_kill_session(uint32_t id, uid_t by, int *ncalls)
+{
+	struct mcp_session	*s;
+	struct mcp_call		*call;
+	json_t			*r;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (s->id == id && !s->dead)
+			break;
+	if (s == NULL)
+		return -1;
+	*ncalls = 0;
+	TAILQ_FOREACH(call, &s->calls, sentry)
+		(*ncalls)++;
+	log_info("session %u: killed by bridgectl (uid %u), %d call%s in "
+	    "flight cancelled", s->id, (unsigned)by, *ncalls,
+	    *ncalls == 1 ? "" : "s");
+	r = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "session",
+	    "event", "killed", "session", (json_int_t)s->id,
+	    "by_uid", (json_int_t)by, "calls", (json_int_t)*ncalls);
+	if (r != NULL) {
+		frontend_record(r);
+		json_decref(r);
+	}
+	session_close(s, 1);
+	return 0;
+}
+
+/* the open sessions, for bridgectl show sessions */
+json_t *
+mcp_sessions_json(void)
+{
+	struct mcp_session	*s;
+	json_t			*a, *o;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->dead)
+			continue;
+		o = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+		    "id", (json_int_t)s->id,
+		    "uid", (json_int_t)s->uid,
+		    "pid", (json_int_t)s->pid,
+		    "client", s->client,
+		    "client_version", s->client_version,
+		    "protocol", s->protocol,
+		    "since", (json_int_t)s->since,
+		    "requests", (json_int_t)s->requests,
+		    "state", s->state == SESSION_READY ? "ready" : "new");
+		if (o == NULL || json_array_append_new(a, o) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}

@@ -1,0 +1,82 @@
+/*
+ * fe_mcp.h: what the two halves of the frontend's MCP side share.  fe_mcp.c
+ * holds the sessions on the socket (accept, line framing, the output
+ * queue, lifecycle); fe_jsonrpc.c holds what is said in them (message
+ * checks, the methods, the calls in flight).  Only those two include it;
+ * the rest of the frontend uses frontend.h and fe_tools.h.
+ */
+
+#ifndef MCP_H
+#define MCP_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#define MCP_CLIENT_LEN		128
+#define MCP_SHOWN_LEN		64		/* client text in messages */
+
+#define JSONRPC_PARSE_ERROR	-32700
+#define JSONRPC_INVALID_REQUEST	-32600
+#define JSONRPC_NO_METHOD	-32601
+#define JSONRPC_INVALID_PARAMS	-32602
+#define JSONRPC_INTERNAL	-32603
+
+enum session_state {
+	SESSION_NEW,		/* waiting for initialize */
+	SESSION_INITIALIZED,	/* initialize answered */
+	SESSION_READY,		/* notifications/initialized seen */
+};
+
+struct mcp_session {
+	TAILQ_ENTRY(mcp_session) entry;
+	uint32_t		 id;
+	int			 fd;
+	struct event		 evr;
+	struct event		 evw;
+	struct event		 evfree;
+	struct evbuffer		*out;
+	char			*ibuf;		/* partial line */
+	size_t			 ilen;
+	size_t			 isize;
+	int			 discarding;	/* inside an oversized line */
+	int			 eof;		/* client closed its side */
+	int			 dead;		/* closed, free scheduled */
+	enum session_state	 state;
+	time_t			 since;
+	struct timespec		 start;
+	uid_t			 uid;
+	pid_t			 pid;
+	char			 client[MCP_CLIENT_LEN];
+	char			 client_version[MCP_CLIENT_LEN];
+	char			 protocol[32];
+	uint64_t		 requests;
+	int			 loglevel;	/* index into log_levels */
+	TAILQ_HEAD(, mcp_call)	 calls;
+};
+
+/* fe_mcp.c: output to a session; every JSON value passed in is stolen */
+void	 mcp_send_json(struct mcp_session *, json_t *);
+/* result stolen, id borrowed */
+void	 mcp_send_result(struct mcp_session *, json_t *, json_t *);
+/* id borrowed; NULL means JSON null */
+void	 mcp_send_error(struct mcp_session *, json_t *, int, const char *,
+	    ...) __attribute__((__format__ (printf, 4, 5)));
+/* fe_mcp.c: the audit record of a session event ("start", "end", ...) */
+void	 mcp_session_record(struct mcp_session *, const char *);
+/* fe_mcp.c: a session whose client has gone ends once it owes nothing */
+void	 mcp_session_check_done(struct mcp_session *);
+/* fe_mcp.c: a short, log-safe copy of client text */
+void	 mcp_shown(char *, size_t, const char *);
+
+/* fe_jsonrpc.c: one line from the client, without its newline */
+void	 mcp_message(struct mcp_session *, const char *, size_t);
+/* fe_jsonrpc.c: the session is going: its calls end unanswered */
+void	 mcp_calls_drop(struct mcp_session *);
+
+#endif /* MCP_H */

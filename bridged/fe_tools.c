@@ -1,0 +1,880 @@
+/*
+ * fe_tools.c: the one table of MCP tools, the helpers every tool shares
+ * (host resolution, capability checks) and the tools themselves.
+ *
+ * Runs in the frontend: no files, no sockets.  Anything a tool needs from
+ * a remote host it asks of the ssh worker over imsg, with the call's
+ * request id as peerid; mcp_dispatch_ssh routes the replies back to the
+ * tool's reply function.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bridged.h"
+#include "frontend.h"
+#include "log.h"
+#include "fe_tools.h"
+
+#define TOOL_NAME_MAX	128
+
+static int	 tool_name_ok(const char *);
+static json_t	*schema_parse(const char *, const char *, const char *);
+static char	*hostnames(void);
+static json_t	*str_or_null(const char *, size_t);
+
+static int	 hosts_run(struct mcp_call *, json_t *);
+static void	 hosts_reply(struct mcp_call *, struct imsg *);
+
+#define HOST_PARAM \
+	{ "host", "string", 0, "Name of the configured host to act on " \
+	    "(see the hosts tool); default: the default host" }
+
+static const struct tool_param bash_params[] = {
+	{ "command", "string", 1, "The command to run in the host's "
+	    "persistent shell; cd and export persist between calls" },
+	{ "timeout", "number", 0, "Timeout in milliseconds (default "
+	    "120000, at most 600000); the command's processes are killed" },
+	{ "description", "string", 0, "What the command does, in 5-10 "
+	    "words" },
+	{ "run_in_background", "boolean", 0, "Run in the background and "
+	    "return an id at once; read its output with BashOutput" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param bashoutput_params[] = {
+	{ "bash_id", "string", 1, "Id of the background command" },
+	{ "filter", "string", 0, "Only return output lines matching this "
+	    "regular expression" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param taskoutput_params[] = {
+	{ "task_id", "string", 1, "Id of the background command" },
+	{ "block", "boolean", 0, "Wait for the command to finish" },
+	{ "timeout", "number", 0, "With block: wait at most this many "
+	    "milliseconds" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param killshell_params[] = {
+	{ "shell_id", "string", 1, "Id of the background command to kill" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param taskstop_params[] = {
+	{ "task_id", "string", 0, "Id of the background command to stop" },
+	{ "shell_id", "string", 0, "Deprecated name of task_id" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param read_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to read" },
+	{ "offset", "integer", 0, "First line to read, counted from 1" },
+	{ "limit", "integer", 0, "Number of lines to read (default 2000)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param multiread_params[] = {
+	{ "files", "json:{\"type\":\"array\",\"items\":{\"anyOf\":["
+	    "{\"type\":\"string\"},{\"type\":\"object\","
+	    "\"properties\":{\"file_path\":{\"type\":\"string\"},"
+	    "\"offset\":{\"type\":\"integer\"},"
+	    "\"limit\":{\"type\":\"integer\"}},"
+	    "\"required\":[\"file_path\"]}]}}", 1,
+	    "Files to read: absolute paths, or objects with file_path, "
+	    "offset and limit as for Read" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param write_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to write" },
+	{ "content", "string", 1, "The whole new content of the file" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param edit_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to edit" },
+	{ "old_string", "string", 1, "The exact text to replace; must be "
+	    "unique in the file unless replace_all" },
+	{ "new_string", "string", 1, "The text to put in its place (must "
+	    "differ from old_string)" },
+	{ "replace_all", "boolean", 0, "Replace every occurrence (default "
+	    "false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param multiedit_params[] = {
+	{ "file_path", "string", 1, "Absolute path of the file to edit" },
+	{ "edits", "json:{\"type\":\"array\",\"minItems\":1,"
+	    "\"items\":{\"type\":\"object\",\"properties\":{"
+	    "\"old_string\":{\"type\":\"string\"},"
+	    "\"new_string\":{\"type\":\"string\"},"
+	    "\"replace_all\":{\"type\":\"boolean\"}},"
+	    "\"required\":[\"old_string\",\"new_string\"],"
+	    "\"additionalProperties\":false}}", 1,
+	    "Edits applied in order to the result of the one before; all "
+	    "or nothing" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param filestat_params[] = {
+	{ "paths", "string[]", 1, "Absolute paths to describe" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param listdir_params[] = {
+	{ "path", "string", 1, "Absolute path of the directory" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param glob_params[] = {
+	{ "pattern", "string", 1, "Glob pattern, e.g. \"**/*.c\"" },
+	{ "path", "string", 0, "Directory to search (default: the host's "
+	    "base dir)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param grep_params[] = {
+	{ "pattern", "string", 1, "Regular expression to search for" },
+	{ "path", "string", 0, "File or directory to search (default: the "
+	    "host's base dir)" },
+	{ "glob", "string", 0, "Only files matching this glob, e.g. "
+	    "\"*.js\"" },
+	{ "type", "string", 0, "Only files of this type, e.g. \"py\"" },
+	{ "output_mode", "json:{\"type\":\"string\",\"enum\":["
+	    "\"content\",\"files_with_matches\",\"count\"]}", 0,
+	    "content: matching lines; files_with_matches (default): "
+	    "paths; count: matches per file" },
+	{ "-A", "integer", 0, "Lines of context after each match" },
+	{ "-B", "integer", 0, "Lines of context before each match" },
+	{ "-C", "integer", 0, "Lines of context around each match" },
+	{ "context", "integer", 0, "Same as -C" },
+	{ "-n", "boolean", 0, "Show line numbers (content mode; default "
+	    "true)" },
+	{ "-i", "boolean", 0, "Ignore case" },
+	{ "-o", "boolean", 0, "Only the matching part of each line" },
+	{ "head_limit", "integer", 0, "At most this many entries (default "
+	    "250; 0: no limit)" },
+	{ "offset", "integer", 0, "Skip this many entries first" },
+	{ "multiline", "boolean", 0, "Let . and patterns match across "
+	    "lines" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param upload_params[] = {
+	{ "local_path", "string", 1, "File under the server's transfer "
+	    "root to send" },
+	{ "remote_path", "string", 1, "Absolute path on the host" },
+	{ "overwrite", "boolean", 0, "Replace an existing remote file "
+	    "(default false)" },
+	{ "mode", "string", 0, "Octal file mode for a new file, e.g. "
+	    "\"0644\"" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param download_params[] = {
+	{ "remote_path", "string", 1, "Absolute path on the host" },
+	{ "local_path", "string", 1, "Where to store it, under the "
+	    "server's transfer root" },
+	{ "overwrite", "boolean", 0, "Replace an existing local file "
+	    "(default false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param ask_claude_params[] = {
+	{ "task", "string", 1, "What Claude Code on the host should do; "
+	    "sent on its standard input, never on a command line" },
+	{ "context", "string", 0, "Background for the task, sent after it "
+	    "under a \"## Context\" heading" },
+	{ "resume_session_id", "string", 0, "session_id of an earlier "
+	    "ask_claude result: continue that conversation (a UUID)" },
+	{ "cwd", "string", 0, "Working directory on the host, inside its "
+	    "base dir (default: the base dir)" },
+	{ "timeout", "integer", 0, "Seconds to let claude work (default and "
+	    "maximum: the host's delegate timeout); then its processes are "
+	    "killed" },
+	{ "max_turns", "integer", 0, "Passed as --max-turns" },
+	{ "background", "boolean", 0, "Return a job_id at once; collect "
+	    "the result with job_wait or job_status (default false)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_params[] = {
+	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
+	    "\"job_3_5f1c9a2e\"" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_wait_params[] = {
+	{ "job_id", "string", 1, "The job_id ask_claude returned, e.g. "
+	    "\"job_3_5f1c9a2e\"" },
+	{ "timeout", "integer", 0, "Wait at most this many seconds (default "
+	    "30, at most 3600), then return the status" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param job_list_params[] = {
+	{ NULL, NULL, 0, NULL }
+};
+
+/* what ask_claude returns; a background start has job_id and state */
+#define DELEG_SCHEMA_PROPS \
+	"\"result\":{\"type\":[\"string\",\"null\"]}," \
+	"\"session_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"total_cost_usd\":{\"type\":[\"number\",\"null\"]}," \
+	"\"duration_ms\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"num_turns\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"is_error\":{\"type\":\"boolean\"}," \
+	"\"subtype\":{\"type\":[\"string\",\"null\"]}," \
+	"\"exit_status\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"job_id\":{\"type\":\"string\"}," \
+	"\"state\":{\"type\":\"string\"}," \
+	"\"host\":{\"type\":\"string\"}"
+#define JOB_SCHEMA_PROPS \
+	"\"id\":{\"type\":\"integer\"}," \
+	"\"job_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"host\":{\"type\":\"string\"}," \
+	"\"session_id\":{\"type\":[\"string\",\"null\"]}," \
+	"\"state\":{\"type\":\"string\",\"enum\":[\"running\"," \
+	"\"killing\",\"done\",\"error\",\"timeout\",\"cancelled\"," \
+	"\"killed\",\"lost\"]}," \
+	"\"started\":{\"type\":\"integer\"}," \
+	"\"duration_ms\":{\"type\":\"integer\"}," \
+	"\"total_cost_usd\":{\"type\":[\"number\",\"null\"]}," \
+	"\"task\":{\"type\":\"string\"}," \
+	"\"mcp_session\":{\"type\":\"integer\"}"
+#define JOB_STATUS_SCHEMA \
+	"{\"type\":\"object\",\"properties\":{" JOB_SCHEMA_PROPS "," \
+	"\"outcome\":{\"type\":[\"object\",\"null\"],\"properties\":{" \
+	DELEG_SCHEMA_PROPS "}}},\"required\":[\"job_id\",\"state\"]}"
+
+/* the job tools name no host: the worker knows each job's own */
+#define JOBTOOL(n, t, d, p, a, o) {					\
+	.name = (n), .title = (t), .description = (d), .params = (p),	\
+	.output_schema = (o), .annotations = (a), .cap = 0,		\
+	.run = remote_run_nohost, .reply = remote_reply,		\
+	.cancel = remote_cancel }
+
+static const struct tool_param forward_open_params[] = {
+	{ "direction", "json:{\"type\":\"string\",\"enum\":[\"local\","
+	    "\"remote\"]}", 1, "local: listen on this machine, connections "
+	    "reach dest_host:dest_port from the host's side (ssh -L); "
+	    "remote: the host listens on its loopback, connections reach "
+	    "dest_host:dest_port on this machine (ssh -R)" },
+	{ "dest_host", "string", 1, "Destination address; must be allowed "
+	    "by a forward rule of the host" },
+	{ "dest_port", "integer", 1, "Destination port" },
+	{ "listen_port", "integer", 0, "Port to listen on (default 0: any "
+	    "free port; the result says which)" },
+	{ "listen_address", "string", 0, "local only: address to listen "
+	    "on (default 127.0.0.1; others only if the host allows)" },
+	{ "persist", "boolean", 0, "Keep the forward open after this MCP "
+	    "session ends (only if the host allows persistent forwards)" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param forward_list_params[] = {
+	{ "host", "string", 0, "Only the forwards of this host" },
+	{ NULL, NULL, 0, NULL }
+};
+static const struct tool_param forward_close_params[] = {
+	{ "id", "integer", 1, "Id of the forward, from forward_open or "
+	    "forward_list" },
+	HOST_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+
+#define FWD_SCHEMA_PROPS						\
+	"\"id\":{\"type\":\"integer\"},"				\
+	"\"session\":{\"type\":\"integer\"},"			\
+	"\"host\":{\"type\":\"string\"},"				\
+	"\"direction\":{\"type\":\"string\",\"enum\":[\"local\",\"remote\"]},"\
+	"\"listen\":{\"type\":\"string\"},"				\
+	"\"destination\":{\"type\":\"string\"},"			\
+	"\"listen_address\":{\"type\":\"string\"},"			\
+	"\"listen_port\":{\"type\":\"integer\"},"			\
+	"\"dest_host\":{\"type\":\"string\"},"			\
+	"\"dest_port\":{\"type\":\"integer\"},"			\
+	"\"persistent\":{\"type\":\"boolean\"},"			\
+	"\"state\":{\"type\":\"string\"},"				\
+	"\"active\":{\"type\":\"integer\"},"				\
+	"\"total\":{\"type\":\"integer\"},"				\
+	"\"refused\":{\"type\":\"integer\"},"			\
+	"\"bytes_sent\":{\"type\":\"integer\"},"			\
+	"\"bytes_received\":{\"type\":\"integer\"},"			\
+	"\"since\":{\"type\":\"integer\"},"				\
+	"\"rule_line\":{\"type\":\"integer\"}"
+
+#define REMOTE(n, t, d, p, a, c) {					\
+	.name = (n), .title = (t), .description = (d), .params = (p),	\
+	.annotations = (a), .cap = (c), .run = remote_run,		\
+	.reply = remote_reply, .cancel = remote_cancel }
+
+static const struct tool tools[] = {
+	{
+		.name = "hosts",
+		.title = "Configured hosts",
+		.description =
+		    "List the SSH hosts this server can reach: address, "
+		    "user, the capabilities each allows (read, write, exec, "
+		    "delegate, forward), its base directory, whether it is "
+		    "the default host, and the current connection state.  "
+		    "Call this first to learn which host names the other "
+		    "tools accept in their \"host\" argument.",
+		.input_schema =
+		    "{\"type\":\"object\",\"additionalProperties\":false}",
+		.output_schema =
+		    "{\"type\":\"object\","
+		    "\"properties\":{\"hosts\":{\"type\":\"array\","
+		    "\"items\":{\"type\":\"object\","
+		    "\"properties\":{"
+		    "\"name\":{\"type\":\"string\"},"
+		    "\"address\":{\"type\":\"string\"},"
+		    "\"port\":{\"type\":\"integer\"},"
+		    "\"user\":{\"type\":\"string\"},"
+		    "\"capabilities\":{\"type\":\"array\","
+		    "\"items\":{\"type\":\"string\",\"enum\":[\"read\","
+		    "\"write\",\"exec\",\"delegate\",\"forward\"]}},"
+		    "\"base_dir\":{\"type\":\"string\"},"
+		    "\"default\":{\"type\":\"boolean\"},"
+		    "\"state\":{\"type\":\"string\",\"enum\":["
+		    "\"disconnected\",\"connecting\",\"connected\","
+		    "\"failed\",\"unknown\"]},"
+		    "\"since\":{\"type\":[\"integer\",\"null\"]},"
+		    "\"fingerprint\":{\"type\":[\"string\",\"null\"]},"
+		    "\"last_error\":{\"type\":[\"string\",\"null\"]}},"
+		    "\"required\":[\"name\",\"address\",\"port\",\"user\","
+		    "\"capabilities\",\"base_dir\",\"default\",\"state\"]}}},"
+		    "\"required\":[\"hosts\"]}",
+		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT,
+		.cap = 0,
+		.run = hosts_run,
+		.reply = hosts_reply,
+	},
+	REMOTE("Bash", "Run a shell command",
+	    "Run a command in a persistent shell on the host (bash when it "
+	    "has one): the working directory and exported variables carry "
+	    "over to the next call.  Reports stdout, stderr and the exit "
+	    "status.  A command that outlives its timeout is killed with "
+	    "its child processes.  With run_in_background, returns an id "
+	    "at once; read the output with BashOutput, stop it with "
+	    "KillShell.", bash_params, TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+	    CAP_EXEC),
+	REMOTE("BashOutput", "Output of a background command",
+	    "Output a background command produced since the last read, and "
+	    "whether it is still running or its exit status.",
+	    bashoutput_params, TOOL_READONLY | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("TaskOutput", "Output of a background command",
+	    "Newer name of BashOutput: output of a background command since "
+	    "the last read and its status; with block, waits for it to "
+	    "finish.", taskoutput_params, TOOL_READONLY | TOOL_OPENWORLD,
+	    CAP_EXEC),
+	REMOTE("KillShell", "Kill a background command",
+	    "Kill a background command started with run_in_background, "
+	    "with its whole process group.", killshell_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("TaskStop", "Stop a background command",
+	    "Newer name of KillShell.", taskstop_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_EXEC),
+	REMOTE("Read", "Read a file",
+	    "Read a file on the host, as cat -n would show it: line numbers "
+	    "from 1, at most 2000 lines by default (use offset and limit "
+	    "for more), lines longer than 2000 characters cut.  Binary "
+	    "files are described, not shown.", read_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("MultiRead", "Read several files",
+	    "Read several files on the host in one call, each as Read "
+	    "shows it, under a header naming the file.", multiread_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Write", "Write a file",
+	    "Write a file on the host, replacing it whole and atomically "
+	    "(a temporary file renamed into place; the mode of an existing "
+	    "file is kept).", write_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("Edit", "Edit a file",
+	    "Replace old_string with new_string in a file on the host.  "
+	    "old_string must match exactly and be unique unless "
+	    "replace_all; otherwise nothing changes and the error gives the "
+	    "line numbers of the matches.", edit_params,
+	    TOOL_DESTRUCTIVE | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("MultiEdit", "Several edits to one file",
+	    "Apply several edits to one file on the host, in order, each to "
+	    "the result of the one before; if any fails, the file is left "
+	    "as it was.", multiedit_params,
+	    TOOL_DESTRUCTIVE | TOOL_OPENWORLD, CAP_WRITE),
+	REMOTE("FileStat", "Describe files",
+	    "Type, size, mode, owner, modification time and symlink target "
+	    "of each path on the host.", filestat_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("ListDir", "List a directory",
+	    "The entries of a directory on the host, sorted, directories "
+	    "marked with a trailing /.", listdir_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Glob", "Find files by name",
+	    "Files on the host whose path matches a glob pattern (** for "
+	    "any depth), newest first.", glob_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Grep", "Search file contents",
+	    "Search files on the host for a regular expression (ripgrep "
+	    "when the host has it, else grep).  Lists matching files by "
+	    "default; output_mode content shows the lines, count the "
+	    "number per file.", grep_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	REMOTE("Upload", "Copy a file to the host",
+	    "Copy a file from the server's transfer root to the host over "
+	    "SFTP.", upload_params, TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+	    CAP_WRITE),
+	REMOTE("Download", "Copy a file from the host",
+	    "Copy a file from the host into the server's transfer root over "
+	    "SFTP.", download_params, TOOL_OPENWORLD, CAP_READ),
+	{
+		.name = "ask_claude",
+		.title = "Delegate a task to Claude Code on a host",
+		.description =
+		    "Run Claude Code headless (claude -p) on the host with "
+		    "this task and return its answer, followed by a line "
+		    "with its session_id, cost and duration.  Pass the "
+		    "session_id back as resume_session_id to continue the "
+		    "same conversation.  Runs in cwd (default the host's "
+		    "base dir) with the permission settings of bridged.conf. "
+		    " Killed at its timeout or when the call is cancelled.  "
+		    "For long tasks use background: true and collect the "
+		    "result with job_wait; jobs outlive the MCP session.",
+		.params = ask_claude_params,
+		.output_schema =
+		    "{\"type\":\"object\",\"properties\":{"
+		    DELEG_SCHEMA_PROPS "}}",
+		.annotations = TOOL_DESTRUCTIVE | TOOL_OPENWORLD,
+		.cap = CAP_DELEGATE,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	JOBTOOL("job_status", "State of a background delegation",
+	    "State of an ask_claude job: running (and for how long) or how "
+	    "it ended, with claude's whole result once it has one.  Jobs "
+	    "belong to the server: any MCP session can ask.", job_params,
+	    TOOL_READONLY | TOOL_OPENWORLD, JOB_STATUS_SCHEMA),
+	JOBTOOL("job_wait", "Wait for a background delegation",
+	    "Wait until an ask_claude job ends (at most timeout seconds), "
+	    "then return what job_status returns.", job_wait_params,
+	    TOOL_READONLY | TOOL_OPENWORLD, JOB_STATUS_SCHEMA),
+	JOBTOOL("job_cancel", "Stop a background delegation",
+	    "Kill a running ask_claude job: its process group on the host "
+	    "is killed and checked to be gone.", job_params,
+	    TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT | TOOL_OPENWORLD,
+	    JOB_STATUS_SCHEMA),
+	JOBTOOL("job_list", "Background delegations",
+	    "Every ask_claude job the server knows: running ones and "
+	    "finished ones whose results are still kept.", job_list_params,
+	    TOOL_READONLY | TOOL_IDEMPOTENT, "{\"type\":\"object\","
+	    "\"properties\":{\"jobs\":{\"type\":\"array\",\"items\":"
+	    "{\"type\":\"object\",\"properties\":{" JOB_SCHEMA_PROPS "}}}},"
+	    "\"required\":[\"jobs\"]}"),
+	{
+		.name = "forward_open",
+		.title = "Open a port forward",
+		.description =
+		    "Open an SSH port forward through the host.  local "
+		    "(like ssh -L): this machine listens on 127.0.0.1, each "
+		    "connection to it is carried to dest_host:dest_port as "
+		    "seen from the host.  remote (like ssh -R): the host "
+		    "listens on its loopback, each connection there is "
+		    "carried to dest_host:dest_port on this machine.  The "
+		    "destination must be allowed by the host's forward "
+		    "rules.  Returns the forward id and the listening "
+		    "address.  The forward closes with this MCP session "
+		    "unless persist is set and allowed.",
+		.params = forward_open_params,
+		.output_schema = "{\"type\":\"object\",\"properties\":{"
+		    FWD_SCHEMA_PROPS "},\"required\":[\"id\",\"listen\","
+		    "\"destination\"]}",
+		.annotations = TOOL_OPENWORLD,
+		.cap = CAP_FORWARD,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	{
+		.name = "forward_list",
+		.title = "Open port forwards",
+		.description =
+		    "The port forwards this MCP session opened (all of "
+		    "them when the server is configured to show all): "
+		    "direction, listening address, destination, active and "
+		    "total connections, bytes each way.",
+		.params = forward_list_params,
+		.output_schema = "{\"type\":\"object\",\"properties\":{"
+		    "\"forwards\":{\"type\":\"array\",\"items\":{"
+		    "\"type\":\"object\",\"properties\":{" FWD_SCHEMA_PROPS
+		    "}}}},\"required\":[\"forwards\"]}",
+		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT,
+		.cap = 0,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+	{
+		.name = "forward_close",
+		.title = "Close a port forward",
+		.description =
+		    "Close a port forward of this MCP session by its id; "
+		    "its open connections are closed too.",
+		.params = forward_close_params,
+		.annotations = TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT,
+		.cap = 0,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
+};
+#define NTOOLS	(sizeof(tools) / sizeof(tools[0]))
+
+static json_t	*tools_list;
+
+static int
+tool_name_ok(const char *name)
+{
+	size_t	 i, len = strlen(name);
+
+	if (len == 0 || len > TOOL_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", name[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* The schemas are literals in this file: a bad one is our bug. */
+static json_t *
+schema_parse(const char *tool, const char *what, const char *text)
+{
+	json_t		*schema;
+	json_error_t	 err;
+
+	if ((schema = json_loads(text, JSON_REJECT_DUPLICATES, &err)) == NULL)
+		fatalx("tool %s: %s: %s", tool, what, err.text);
+	if (!json_is_object(schema) || !json_is_string(json_object_get(schema,
+	    "type")) || strcmp(json_string_value(json_object_get(schema,
+	    "type")), "object") != 0)
+		fatalx("tool %s: %s is not an object schema", tool, what);
+	return schema;
+}
+
+void
+tools_init(void)
+{
+	const struct tool	*t;
+	json_t			*o, *ann;
+	size_t			 i, j;
+
+	if (tools_list != NULL)
+		return;
+	if ((tools_list = json_array()) == NULL)
+		fatalx("%s: out of memory", __func__);
+	for (i = 0; i < NTOOLS; i++) {
+		t = &tools[i];
+		if (!tool_name_ok(t->name))
+			fatalx("tool name \"%s\" is not valid", t->name);
+		for (j = 0; j < i; j++)
+			if (strcmp(tools[j].name, t->name) == 0)
+				fatalx("tool %s defined twice", t->name);
+		if (t->description == NULL || t->run == NULL)
+			fatalx("tool %s: incomplete entry", t->name);
+		ann = json_pack("{s:b, s:b, s:b, s:b}",
+		    "readOnlyHint", (t->annotations & TOOL_READONLY) != 0,
+		    "destructiveHint", (t->annotations & TOOL_DESTRUCTIVE) != 0,
+		    "idempotentHint", (t->annotations & TOOL_IDEMPOTENT) != 0,
+		    "openWorldHint", (t->annotations & TOOL_OPENWORLD) != 0);
+		o = json_pack("{s:s, s:s, s:o, s:o}",
+		    "name", t->name,
+		    "description", t->description,
+		    "inputSchema", t->input_schema != NULL ?
+		    schema_parse(t->name, "inputSchema", t->input_schema) :
+		    params_schema(t->params),
+		    "annotations", ann);
+		if (o == NULL)
+			fatalx("%s: tool %s: json_pack failed", __func__, t->name);
+		if (t->title != NULL)
+			json_object_set_new(o, "title", json_string(t->title));
+		if (t->output_schema != NULL)
+			json_object_set_new(o, "outputSchema", schema_parse(
+			    t->name, "outputSchema", t->output_schema));
+		if (json_array_append_new(tools_list, o) == -1)
+			fatalx("%s: out of memory", __func__);
+	}
+}
+
+json_t *
+tools_list_json(void)
+{
+	return tools_list;
+}
+
+const struct tool *
+tool_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NTOOLS; i++)
+		if (strcmp(tools[i].name, name) == 0)
+			return &tools[i];
+	return NULL;
+}
+
+/* "a, b, c" for error messages that must tell the agent what exists */
+static char *
+hostnames(void)
+{
+	struct host	*h;
+	char		*s = NULL, *t;
+
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+		if (asprintf(&t, "%s%s%s", s ? s : "", s ? ", " : "",
+		    h->name) == -1) {
+			free(s);
+			return NULL;
+		}
+		free(s);
+		s = t;
+	}
+	if (s == NULL)
+		s = strdup("(none: bridged.conf has no host blocks)");
+	return s;
+}
+
+/*
+ * The host a call is about: its "host" argument or the default host.
+ * On failure the call has been answered (isError) and NULL is returned.
+ */
+struct host *
+tool_host(struct mcp_call *call, json_t *args)
+{
+	struct host	*h;
+	json_t		*v;
+	char		*names, name[HOST_NAME_LEN + 8];
+
+	names = hostnames();
+	v = json_object_get(args, "host");
+	if (v != NULL && !json_is_string(v)) {
+		mcp_call_text(call, 1, "host: expected a string naming a "
+		    "configured host; configured hosts: %s",
+		    names ? names : "?");
+		free(names);
+		return NULL;
+	}
+	if (v == NULL) {
+		if ((h = config_default_host(frontend_conf)) == NULL) {
+			mcp_call_text(call, 1, "host: no host given and no "
+			    "default host is configured; pass \"host\", one "
+			    "of: %s", names ? names : "?");
+			free(names);
+			return NULL;
+		}
+	} else if ((h = config_host_byname(frontend_conf,
+	    json_string_value(v))) == NULL) {
+		/* the name is the client's: shorten, keep it UTF-8 */
+		strlcpy(name, json_string_value(v), sizeof(name));
+		mcp_utf8_trunc(name);
+		mcp_call_text(call, 1, "host: unknown host \"%s\"%s; "
+		    "configured hosts: %s", name,
+		    strlen(json_string_value(v)) >= sizeof(name) ?
+		    "..." : "", names ? names : "?");
+		free(names);
+		return NULL;
+	}
+	free(names);
+	strlcpy(call->host, h->name, sizeof(call->host));
+	return h;
+}
+
+/*
+ * Capability check.  A refusal names the capability and the config line
+ * that would grant it, so the operator (or the agent asking one) knows
+ * exactly what to change.  0: allowed; -1: refused and answered.
+ */
+int
+tool_allow(struct mcp_call *call, struct host *h, uint32_t cap)
+{
+	uint32_t	 bit, missing;
+	const char	*name;
+
+	if ((missing = cap & ~h->caps) == 0)
+		return 0;
+	for (bit = 1; (missing & bit) == 0; bit <<= 1)
+		;
+	if ((name = cap_name(bit)) == NULL)
+		name = "?";
+	call->refused = 1;
+	if (h->allow_line > 0)
+		mcp_call_text(call, 1, "host \"%s\" does not allow %s; add "
+		    "\"%s\" to its \"allow\" line (bridged.conf line %d)",
+		    h->name, name, name, h->allow_line);
+	else
+		mcp_call_text(call, 1, "host \"%s\" does not allow %s; add "
+		    "\"allow %s\" to its host block (bridged.conf line %d)",
+		    h->name, name, name, h->line);
+	return -1;
+}
+
+/* A fixed-size string from a peer: bounded, made valid UTF-8. */
+static json_t *
+str_or_null(const char *buf, size_t size)
+{
+	size_t	 len = strnlen(buf, size);
+
+	if (len == 0)
+		return json_null();
+	return mcp_stringn(buf, len);
+}
+
+/*
+ * hosts: the configuration joined with the ssh worker's view of each
+ * connection.  The worker answers IMSG_SSH_HOSTS with one HOSTSTATE per
+ * host it knows and an END; call->data collects the states by host id.
+ */
+static int
+hosts_run(struct mcp_call *call, json_t *args)
+{
+	const char	*key;
+	json_t		*v;
+
+	json_object_foreach(args, key, v) {
+		char	 k[64];
+
+		strlcpy(k, key, sizeof(k));
+		mcp_utf8_trunc(k);
+		mcp_call_text(call, 1, "hosts takes no arguments; remove "
+		    "\"%s\"", k);
+		return 0;
+	}
+	if ((call->data = json_object()) == NULL)
+		return -1;
+	if (frontend_compose(PROC_SSH, IMSG_SSH_HOSTS, call->reqid, -1,
+	    NULL, 0) == -1) {
+		mcp_call_text(call, 1, "the ssh worker cannot be reached; "
+		    "bridged may be restarting, try again shortly");
+		return 0;
+	}
+	return 0;
+}
+
+static const char *
+conn_name(int32_t state)
+{
+	switch (state) {
+	case HOST_DISCONNECTED:
+		return "disconnected";
+	case HOST_CONNECTING:
+		return "connecting";
+	case HOST_CONNECTED:
+		return "connected";
+	case HOST_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+/* The ssh worker's view of one host, as JSON (hosts tool, bridgectl). */
+json_t *
+host_state_json(const struct host_state *hs)
+{
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:o, s:o}",
+	    "state", conn_name(hs->state),
+	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
+	    "channels", (json_int_t)hs->channels,
+	    "bytes_in", (json_int_t)hs->bytes_in,
+	    "bytes_out", (json_int_t)hs->bytes_out,
+	    "fingerprint", str_or_null(hs->fingerprint,
+	    sizeof(hs->fingerprint)),
+	    "last_error", str_or_null(hs->last_error,
+	    sizeof(hs->last_error)));
+}
+
+/*
+ * One configured host joined with its state (host_state_json, borrowed;
+ * NULL when the worker did not report it: state "unknown").
+ */
+json_t *
+host_json(struct host *h, json_t *state)
+{
+	struct host	*def;
+	json_t		*o, *caps;
+	uint32_t	 bit;
+
+	if ((caps = json_array()) == NULL)
+		return NULL;
+	for (bit = 1; bit != 0; bit <<= 1)
+		if ((h->caps & bit) && cap_name(bit) != NULL)
+			json_array_append_new(caps, json_string(cap_name(bit)));
+	def = config_default_host(frontend_conf);
+	o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:b}",
+	    "name", mcp_string(h->name),
+	    "address", mcp_string(h->address),
+	    "port", (int)h->port,
+	    "user", mcp_string(h->user),
+	    "capabilities", caps,
+	    "base_dir", mcp_string(h->base_dir),
+	    "default", h == def);
+	if (o == NULL)
+		return NULL;
+	if (state != NULL && json_is_object(state))
+		json_object_update(o, state);
+	else {
+		json_object_set_new(o, "state", json_string("unknown"));
+		json_object_set_new(o, "since", json_null());
+		json_object_set_new(o, "fingerprint", json_null());
+		json_object_set_new(o, "last_error", json_null());
+	}
+	return o;
+}
+
+static void
+hosts_reply(struct mcp_call *call, struct imsg *imsg)
+{
+	struct host_state	 hs;
+	struct host		*h;
+	json_t			*arr, *o, *st;
+	char			 key[16];
+
+	switch (imsg->hdr.type) {
+	case IMSG_SSH_HOSTSTATE:
+		/* size checked by mcp_dispatch_ssh */
+		memcpy(&hs, imsg->data, sizeof(hs));
+		snprintf(key, sizeof(key), "%u", hs.hostid);
+		if ((st = host_state_json(&hs)) == NULL ||
+		    json_object_set_new(call->data, key, st) == -1)
+			log_warnx("%s: out of memory", __func__);
+		return;
+	case IMSG_SSH_END:
+		break;
+	default:
+		log_warnx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
+		return;
+	}
+
+	if ((arr = json_array()) == NULL) {
+		mcp_call_text(call, 1, "internal error: out of memory");
+		return;
+	}
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+		snprintf(key, sizeof(key), "%u", h->id);
+		if ((o = host_json(h, json_object_get(call->data, key))) ==
+		    NULL || json_array_append_new(arr, o) == -1) {
+			json_decref(arr);
+			mcp_call_text(call, 1, "internal error: out of memory");
+			return;
+		}
+	}
+	if ((o = json_pack("{s:o}", "hosts", arr)) == NULL) {
+		mcp_call_text(call, 1, "internal error: out of memory");
+		return;
+	}
+	mcp_call_structured(call, o);
+}

@@ -1,0 +1,127 @@
+/*
+ * fe_tools.h: the MCP tool table and the in-flight call a tool works on.
+ *
+ * fe_jsonrpc.c checks a tools/call request, makes a struct mcp_call and
+ * hands it to the tool's run function.  The tool answers exactly once,
+ * now or later, through mcp_call_result/mcp_call_text/mcp_call_structured;
+ * answering frees the call, so a tool never touches it afterwards.
+ */
+
+#ifndef TOOLS_H
+#define TOOLS_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include <event.h>
+#include <jansson.h>
+
+#include "bridged.h"
+#include "imsg.h"
+
+struct mcp_session;
+struct mcp_call;
+
+/* annotation bits; all four hints are always emitted explicitly */
+#define TOOL_READONLY		0x01
+#define TOOL_DESTRUCTIVE	0x02
+#define TOOL_IDEMPOTENT		0x04
+#define TOOL_OPENWORLD		0x08
+
+/*
+ * A tool's parameters, from which its inputSchema is made and against
+ * which its arguments are checked before anything runs.  type is a JSON
+ * Schema type, "string[]" for an array of strings, or "json:" followed
+ * by a schema for anything more involved (only its type is checked here;
+ * the tool checks the rest).
+ */
+struct tool_param {
+	const char	*name;
+	const char	*type;
+	int		 required;
+	const char	*description;
+};
+
+struct tool {
+	const char	*name;
+	const char	*title;
+	const char	*description;
+	const char	*input_schema;	/* JSON text, or NULL: params */
+	const struct tool_param *params; /* NULL-terminated */
+	const char	*output_schema;	/* JSON text or NULL */
+	int		 annotations;	/* TOOL_* */
+	uint32_t	 cap;		/* CAP_* needed, 0 none */
+	/* start the call: 0 answered or pending, -1 could not start */
+	int		(*run)(struct mcp_call *, json_t *);
+	/* one reply from the ssh worker for this call (size-checked) */
+	void		(*reply)(struct mcp_call *, struct imsg *);
+	/* the call ends unanswered (cancelled, timed out): stop the work */
+	void		(*cancel)(struct mcp_call *);
+};
+
+struct mcp_call {
+	TAILQ_ENTRY(mcp_call)	 sentry;	/* session's calls */
+	RB_ENTRY(mcp_call)	 tentry;	/* by reqid */
+	struct mcp_session	*session;
+	uint32_t		 sessid;
+	json_t			*id;		/* JSON-RPC id, echoed */
+	uint32_t		 reqid;		/* peerid to other procs */
+	const struct tool	*tool;
+	json_t			*args;
+	json_t			*progress_token; /* NULL: none asked */
+	double			 progress_last;
+	int			 progress_sent;
+	struct timespec		 start;		/* CLOCK_MONOTONIC */
+	int			 cancelled;
+	int			 refused;	/* policy said no */
+	int			 timedout;
+	struct event		 timeout;
+	char			 host[HOST_NAME_LEN]; /* "" until resolved */
+	json_t			*data;		/* the tool's own state */
+	char			*rbuf;		/* a result arriving in parts */
+	size_t			 rlen;
+	/* audit (fe_audit.c): the intent is durable before the act */
+	int			 audit_wait;	/* intent sent, no ack yet */
+	int			 audit_ok;	/* go on: acked or allowed */
+	uint32_t		 audit_hostid;
+	int			(*audit_act)(struct mcp_call *);
+};
+
+/* fe_tools.c */
+void			 tools_init(void);
+json_t			*tools_list_json(void);	/* borrowed */
+const struct tool	*tool_find(const char *);
+struct host		*tool_host(struct mcp_call *, json_t *);
+int			 tool_allow(struct mcp_call *, struct host *,
+			    uint32_t);
+/* host JSON shared by the hosts tool and bridgectl show hosts */
+json_t			*host_state_json(const struct host_state *);
+json_t			*host_json(struct host *, json_t *);
+
+/* fe_remote.c: tools that run on a host through the ssh worker */
+json_t	*params_schema(const struct tool_param *);
+int	 params_check(struct mcp_call *, const struct tool_param *,
+	    json_t *);
+int	 remote_run(struct mcp_call *, json_t *);
+int	 remote_run_nohost(struct mcp_call *, json_t *);	/* job_* */
+void	 remote_reply(struct mcp_call *, struct imsg *);
+void	 remote_cancel(struct mcp_call *);
+
+/* fe_mcp.c: strings that must be valid UTF-8 JSON; never NULL */
+json_t	*mcp_string(const char *);
+json_t	*mcp_stringn(const char *, size_t);
+void	 mcp_utf8_trunc(char *);	/* drop a cut-off last sequence */
+
+/* fe_jsonrpc.c: answering a call; each frees the call */
+void	mcp_call_result(struct mcp_call *, json_t *);	/* steals */
+void	mcp_call_text(struct mcp_call *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+void	mcp_call_structured(struct mcp_call *, json_t *);	/* steals */
+void	mcp_notify_progress(struct mcp_call *, double, const char *);
+/* the call in flight with this request id, or NULL */
+struct mcp_call	*mcp_call_byreqid(uint32_t);
+
+#endif /* TOOLS_H */

@@ -1,0 +1,719 @@
+/*
+ * logger_audit.c: the audit database, owned by the logger.
+ *
+ * One table of records in commit order.  The columns beside the record
+ * text are copies of its fields, for queries; verify checks that they
+ * still agree with the text, so editing a column is found like editing
+ * the text.  WAL; a batch holding an intent commits with synchronous=FULL,
+ * so it has reached the disk when COMMIT returns, which is what an
+ * intent's acknowledgement promises.  Other batches commit with NORMAL:
+ * safe against any process crash, on the disk with the next FULL commit.
+ *
+ * Retention deletes old rows in the same transaction that adds a
+ * checkpoint record naming the last row deleted and its hash; the chain
+ * then starts from that hash, and the checkpoint itself is chained.
+ */
+
+#include <sys/types.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "logger_audit.h"
+#include "bridged.h"
+#include "log.h"
+#include "sha256.h"
+
+struct acols {
+	int64_t		 seq;
+	int64_t		 ms;
+	const char	*type;
+	const char	*event;
+	int64_t		 session;	/* -1: null */
+	int64_t		 request;	/* -1: null */
+	const char	*host;
+	const char	*tool;
+	const char	*outcome;
+	const char	*prev;
+};
+
+static int	 exec_sql(const char *, char *, size_t);
+static int	 columns(json_t *, struct acols *);
+static int64_t	 parse_time(const char *);
+static void	 seterr(char *, size_t, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static int	 streq(const char *, const char *);
+
+static sqlite3		*db;
+static sqlite3_stmt	*st_insert;
+static int		 db_full;	/* synchronous=FULL is in effect */
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS records ("
+    " seq INTEGER PRIMARY KEY,"
+    " time INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " event TEXT,"
+    " session INTEGER,"
+    " request INTEGER,"
+    " host TEXT,"
+    " tool TEXT,"
+    " outcome TEXT,"
+    " record TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS records_time ON records(time);"
+    "CREATE INDEX IF NOT EXISTS records_session ON records(session);"
+    "CREATE INDEX IF NOT EXISTS records_type ON records(type);";
+
+static void
+seterr(char *err, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static int
+streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+exec_sql(const char *sql, char *err, size_t errlen)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		seterr(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_isopen(void)
+{
+	return db != NULL;
+}
+
+void
+audit_close(void)
+{
+	if (st_insert != NULL)
+		sqlite3_finalize(st_insert);
+	st_insert = NULL;
+	if (db != NULL)
+		sqlite3_close_v2(db);
+	db = NULL;
+}
+
+/* Open (create) the database and read the chain head from it. */
+int
+audit_open(const char *path, struct chain *c, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st = NULL;
+	const char	*h;
+	int		 rc;
+
+	audit_close();
+	memset(c, 0, sizeof(*c));
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		seterr(err, errlen, "open %s: %s", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		audit_close();
+		return -1;
+	}
+	/* an admin's sqlite3 may hold the lock a moment */
+	sqlite3_busy_timeout(db, 2000);
+	db_full = 1;
+	if (exec_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "PRAGMA temp_store=MEMORY;", err, errlen) == -1 ||
+	    exec_sql(schema, err, errlen) == -1)
+		goto fail;
+	if (sqlite3_prepare_v2(db, "INSERT INTO records (seq, time, type, "
+	    "event, session, request, host, tool, outcome, record, hash) "
+	    "VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &st_insert, NULL) !=
+	    SQLITE_OK)
+		goto dberr;
+	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM records ORDER BY "
+	    "seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c->seq = sqlite3_column_int64(st, 0);
+		h = (const char *)sqlite3_column_text(st, 1);
+		if (h == NULL || sha256_fromhex(h, c->hash) == -1) {
+			seterr(err, errlen, "%s: record %" PRIu64 " has a "
+			    "malformed hash; run bridgectl verify", path,
+			    c->seq);
+			goto fail;
+		}
+	} else if (rc != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	return 0;
+ dberr:
+	seterr(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+ fail:
+	if (st != NULL)
+		sqlite3_finalize(st);
+	audit_close();
+	return -1;
+}
+
+/* "2024-05-06T07:08:09.123Z" -> unix ms; -1 when malformed */
+static int64_t
+parse_time(const char *s)
+{
+	struct tm	 tm;
+	const char	*p;
+	int		 ms;
+
+	if (s == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
+	    p[0] != '.' || sscanf(p + 1, "%3d", &ms) != 1 ||
+	    strcmp(p + 4, "Z") != 0)
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* the query columns of a record, from its text; -1 if it lacks some */
+static int
+columns(json_t *o, struct acols *c)
+{
+	json_t	*v;
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_integer(v = json_object_get(o, "seq")))
+		return -1;
+	c->seq = json_integer_value(v);
+	if ((c->ms = parse_time(json_string_value(json_object_get(o,
+	    "time")))) == -1)
+		return -1;
+	if ((c->type = json_string_value(json_object_get(o, "type"))) ==
+	    NULL)
+		return -1;
+	c->prev = json_string_value(json_object_get(o, "prev"));
+	c->event = json_string_value(json_object_get(o, "event"));
+	v = json_object_get(o, "session");
+	c->session = json_is_integer(v) ? json_integer_value(v) : -1;
+	v = json_object_get(o, "request");
+	c->request = json_is_integer(v) ? json_integer_value(v) : -1;
+	c->host = json_string_value(json_object_get(o, "host"));
+	c->tool = json_string_value(json_object_get(o, "tool"));
+	c->outcome = json_string_value(json_object_get(o, "outcome"));
+	/* a refusal is what an auditor asks for: make it the outcome */
+	if (streq(json_string_value(json_object_get(o, "decision")),
+	    "refused"))
+		c->outcome = "refused";
+	return 0;
+}
+
+static int
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static int
+bind_id(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int64(st, i, v);
+}
+
+int
+audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
+{
+	struct arec	*r;
+	struct acols	 c;
+	json_t		*o;
+	json_error_t	 jerr;
+	char		 sql[128];
+	int		 rc;
+
+	if (db == NULL) {
+		seterr(err, errlen, "audit database not open");
+		return -1;
+	}
+	/*
+	 * A batch holding an intent must be on the disk before its ack:
+	 * FULL syncs the WAL at COMMIT.  Other batches (outcomes, sessions)
+	 * survive any process crash without it, and reach the disk with the
+	 * next intent's sync or checkpoint: one fsync a call, not two.
+	 */
+	if (durable != db_full) {
+		if (exec_sql(durable ? "PRAGMA synchronous=FULL" :
+		    "PRAGMA synchronous=NORMAL", err, errlen) == -1)
+			return -1;
+		db_full = durable;
+	}
+	if (exec_sql("BEGIN IMMEDIATE", err, errlen) == -1)
+		return -1;
+	TAILQ_FOREACH(r, q, entry) {
+		if (r->canon == NULL)
+			break;
+		if (r->prune > 0) {
+			snprintf(sql, sizeof(sql), "DELETE FROM records WHERE "
+			    "seq <= %" PRIu64, r->prune);
+			if (exec_sql(sql, err, errlen) == -1)
+				goto fail;
+		}
+		if ((o = json_loads(r->canon, 0, &jerr)) == NULL ||
+		    columns(o, &c) == -1) {
+			json_decref(o);
+			seterr(err, errlen, "record %" PRIu64 " is incomplete",
+			    r->seq);
+			goto fail;
+		}
+		sqlite3_reset(st_insert);
+		sqlite3_clear_bindings(st_insert);
+		sqlite3_bind_int64(st_insert, 1, c.seq);
+		sqlite3_bind_int64(st_insert, 2, c.ms);
+		bind_text(st_insert, 3, c.type);
+		bind_text(st_insert, 4, c.event);
+		bind_id(st_insert, 5, c.session);
+		bind_id(st_insert, 6, c.request);
+		bind_text(st_insert, 7, c.host);
+		bind_text(st_insert, 8, c.tool);
+		bind_text(st_insert, 9, c.outcome);
+		bind_text(st_insert, 10, r->canon);
+		bind_text(st_insert, 11, r->hash);
+		json_decref(o);
+		rc = sqlite3_step(st_insert);
+		sqlite3_reset(st_insert);
+		if (rc != SQLITE_DONE) {
+			seterr(err, errlen, "insert: %s", sqlite3_errmsg(db));
+			goto fail;
+		}
+	}
+	if (exec_sql("COMMIT", err, errlen) == -1)
+		goto fail;
+	return 0;
+ fail:
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+char *
+audit_line(const char *canon, const char *hash, size_t *lenp)
+{
+	size_t	 len = strlen(canon);
+	char	*line;
+
+	/* canon is a non-empty object: it ends with '}' */
+	if (len < 2 || canon[len - 1] != '}')
+		return NULL;
+	if (asprintf(&line, "%.*s,\"hash\":\"%s\"}", (int)(len - 1), canon,
+	    hash) == -1)
+		return NULL;
+	if (lenp != NULL)
+		*lenp = strlen(line);
+	return line;
+}
+
+static int
+emit(sqlite3_stmt *st, audit_cb cb, void *arg)
+{
+	const char	*rec, *hash;
+	char		*line;
+	size_t		 len;
+	int		 rc;
+
+	rec = (const char *)sqlite3_column_text(st, 1);
+	hash = (const char *)sqlite3_column_text(st, 2);
+	if (rec == NULL || hash == NULL ||
+	    (line = audit_line(rec, hash, &len)) == NULL)
+		return 0;
+	rc = cb(sqlite3_column_int64(st, 0), line, len, arg);
+	free(line);
+	return rc;
+}
+
+int
+audit_scan(uint64_t after, audit_cb cb, void *arg)
+{
+	sqlite3_stmt	*st;
+	int		 rc = 0;
+
+	if (db == NULL || sqlite3_prepare_v2(db, "SELECT seq, record, hash "
+	    "FROM records WHERE seq > ? ORDER BY seq", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+		rc = emit(st, cb, arg);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+audit_query(const struct log_query *q, audit_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	char		 sql[512];
+	uint32_t	 limit;
+	int		 i = 1, rc = 0, step;
+
+	if (db == NULL) {
+		seterr(err, errlen, "no audit database is open");
+		return -1;
+	}
+	limit = q->limit == 0 || q->limit > LOG_QUERY_MAX ? LOG_QUERY_MAX :
+	    q->limit;
+	/* the newest `limit' matches, shown oldest first */
+	snprintf(sql, sizeof(sql), "SELECT seq, record, hash FROM (SELECT "
+	    "seq, record, hash FROM records WHERE 1%s%s%s%s%s ORDER BY seq "
+	    "DESC LIMIT ?) ORDER BY seq",
+	    q->since ? " AND time >= ?" : "",
+	    q->host[0] ? " AND host = ?" : "",
+	    q->tool[0] ? " AND tool = ?" : "",
+	    q->session ? " AND session = ?" : "",
+	    q->outcome[0] ? " AND outcome = ?" : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		seterr(err, errlen, "query: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (q->since)
+		sqlite3_bind_int64(st, i++, q->since * 1000);
+	if (q->host[0])
+		sqlite3_bind_text(st, i++, q->host, -1, SQLITE_TRANSIENT);
+	if (q->tool[0])
+		sqlite3_bind_text(st, i++, q->tool, -1, SQLITE_TRANSIENT);
+	if (q->session)
+		sqlite3_bind_int64(st, i++, q->session);
+	if (q->outcome[0])
+		sqlite3_bind_text(st, i++, q->outcome, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, i, limit);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = emit(st, cb, arg);
+	if (rc == 0 && step != SQLITE_DONE) {
+		seterr(err, errlen, "query: %s", sqlite3_errmsg(db));
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * History: the end records of sessions or delegations, newest `limit'
+ * at or after `since', given oldest first as record text (no hash).  A
+ * job is found by the text of its id in the record, then checked
+ * exactly; the lists leave out claude's answers, which may be large.
+ */
+int
+audit_history(const struct log_histq *q, audit_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	json_t		*o;
+	json_error_t	 jerr;
+	const char	*rec;
+	char		 sql[512], pat[64], *s;
+	uint32_t	 limit;
+	int		 step = SQLITE_DONE, rc = 0, i = 1, brief, n;
+
+	if (db == NULL) {
+		seterr(err, errlen, "no audit database is open");
+		return -1;
+	}
+	if (q->kind < HIST_SESSIONS || q->kind > HIST_JOBS) {
+		seterr(err, errlen, "unknown history query %u", q->kind);
+		return -1;
+	}
+	limit = q->limit == 0 || q->limit > LOG_QUERY_MAX ? HIST_LIMIT_DEF :
+	    q->limit;
+	pat[0] = '\0';
+	if (q->kind == HIST_JOB) {
+		n = snprintf(pat, sizeof(pat), "\"job_id\":\"%s\"", q->job_id);
+		if (n < 0 || (size_t)n >= sizeof(pat) || q->job_id[0] == '\0') {
+			seterr(err, errlen, "bad job id");
+			return -1;
+		}
+		limit = 1;
+	} else if (q->kind == HIST_JOBS)
+		strlcpy(pat, "\"job_id\":\"", sizeof(pat));
+	snprintf(sql, sizeof(sql), "SELECT seq, record FROM (SELECT seq, "
+	    "record FROM records WHERE type = ? AND event = 'end'%s%s ORDER "
+	    "BY seq DESC LIMIT ?) ORDER BY seq",
+	    q->since > 0 ? " AND time >= ?" : "",
+	    pat[0] ? " AND instr(record, ?) > 0" : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, i++, q->kind == HIST_SESSIONS ? "session" :
+	    "delegation", -1, SQLITE_STATIC);
+	if (q->since > 0)
+		sqlite3_bind_int64(st, i++, q->since * 1000);
+	if (pat[0])
+		sqlite3_bind_text(st, i++, pat, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, i, limit);
+	brief = q->kind == HIST_DELEGATIONS || q->kind == HIST_JOBS;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rec = (const char *)sqlite3_column_text(st, 1);
+		if (rec == NULL || (o = json_loads(rec, 0, &jerr)) == NULL)
+			continue;
+		/* the text matched; the field must too */
+		if (pat[0] && (!json_is_string(json_object_get(o, "job_id")) ||
+		    (q->kind == HIST_JOB && strcmp(q->job_id,
+		    json_string_value(json_object_get(o, "job_id"))) != 0))) {
+			json_decref(o);
+			continue;
+		}
+		/* the answer, not the rest of the result (cost, turns) */
+		if (brief) {
+			json_object_del(o, "text");
+			json_object_del(json_object_get(o, "result"), "result");
+		}
+		if ((s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
+			rc = cb(sqlite3_column_int64(st, 0), s, strlen(s),
+			    arg);
+		free(s);
+		json_decref(o);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
+		rc = -1;
+	} else if (rc != 0)
+		seterr(err, errlen, "history: the answer could not be sent");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* the latest checkpoint: where the chain starts now */
+static int
+chain_base(uint64_t *seq, uint8_t hash[SHA256_LEN], char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	json_t		*o, *p, *h;
+	json_error_t	 jerr;
+	const char	*rec;
+	int		 rc = 0;
+
+	*seq = 0;
+	memset(hash, 0, SHA256_LEN);
+	if (sqlite3_prepare_v2(db, "SELECT seq, record FROM records WHERE "
+	    "type = 'checkpoint' ORDER BY seq DESC LIMIT 1", -1, &st,
+	    NULL) != SQLITE_OK) {
+		seterr(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rec = (const char *)sqlite3_column_text(st, 1);
+		o = rec ? json_loads(rec, 0, &jerr) : NULL;
+		p = json_object_get(o, "pruned_through");
+		h = json_object_get(o, "pruned_hash");
+		if (!json_is_integer(p) || !json_is_string(h) ||
+		    sha256_fromhex(json_string_value(h), hash) == -1) {
+			seterr(err, errlen, "record %lld: checkpoint is "
+			    "malformed: edited",
+			    (long long)sqlite3_column_int64(st, 0));
+			rc = -1;
+		} else
+			*seq = json_integer_value(p);
+		json_decref(o);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Walk the chain from the last checkpoint and name the first record that
+ * does not match; then check it still holds every exported head.
+ */
+int
+audit_verify(const struct ahead *heads, size_t nheads, char *msg,
+    size_t msglen)
+{
+	sqlite3_stmt	*st;
+	struct acols	 c;
+	struct sha256	 ctx;
+	json_t		*o, *cur = NULL;
+	json_error_t	 jerr;
+	uint8_t		 prev[SHA256_LEN], d[SHA256_LEN];
+	char		 hex[SHA256_HEXLEN], prevhex[SHA256_HEXLEN];
+	const char	*rec, *hash;
+	uint64_t	 base, expect, seq, n = 0;
+	size_t		 i;
+	int		 rc = -1;
+
+	if (db == NULL) {
+		seterr(msg, msglen, "no audit database is open");
+		return -1;
+	}
+	if (chain_base(&base, prev, msg, msglen) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT seq, time, type, event, session, "
+	    "request, host, tool, outcome, record, hash FROM records ORDER "
+	    "BY seq", -1, &st, NULL) != SQLITE_OK) {
+		seterr(msg, msglen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	expect = base + 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0);
+		rec = (const char *)sqlite3_column_text(st, 9);
+		hash = (const char *)sqlite3_column_text(st, 10);
+		if (seq != expect) {
+			if (seq == expect + 1)
+				seterr(msg, msglen, "record %" PRIu64
+				    " is missing: deleted", expect);
+			else
+				seterr(msg, msglen, "records %" PRIu64 "-%"
+				    PRIu64 " are missing: deleted", expect,
+				    seq - 1);
+			goto done;
+		}
+		o = rec != NULL ? json_loads(rec, JSON_REJECT_DUPLICATES,
+		    &jerr) : NULL;
+		if (o == NULL || columns(o, &c) == -1) {
+			json_decref(o);
+			seterr(msg, msglen, "record %" PRIu64 ": not a "
+			    "complete record: edited", seq);
+			goto done;
+		}
+		/* c points into o until the end of this turn */
+		cur = o;
+		if ((uint64_t)c.seq != seq) {
+			seterr(msg, msglen, "record %" PRIu64 ": holds record "
+			    "%lld: reordered", seq, (long long)c.seq);
+			goto done;
+		}
+		sha256_tohex(prev, prevhex);
+		if (!streq(c.prev, prevhex)) {
+			if (seq == base + 1 && base > 0)
+				seterr(msg, msglen, "record %" PRIu64 ": does "
+				    "not follow the checkpoint's hash: the "
+				    "checkpoint or this record was edited",
+				    seq);
+			else
+				seterr(msg, msglen, "record %" PRIu64 ": "
+				    "edited (record %" PRIu64 " chains to "
+				    "another hash)", seq - 1, seq);
+			goto done;
+		}
+		sha256_init(&ctx);
+		sha256_update(&ctx, prev, sizeof(prev));
+		sha256_update(&ctx, rec, strlen(rec));
+		sha256_final(&ctx, d);
+		sha256_tohex(d, hex);
+		if (hash == NULL || strcmp(hash, hex) != 0) {
+			seterr(msg, msglen, "record %" PRIu64 ": edited (its "
+			    "content does not match its hash)", seq);
+			goto done;
+		}
+		if (sqlite3_column_int64(st, 1) != c.ms ||
+		    !streq((const char *)sqlite3_column_text(st, 2), c.type) ||
+		    !streq((const char *)sqlite3_column_text(st, 3), c.event) ||
+		    (sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 4)) != c.session ||
+		    (sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 5)) != c.request ||
+		    !streq((const char *)sqlite3_column_text(st, 6), c.host) ||
+		    !streq((const char *)sqlite3_column_text(st, 7), c.tool) ||
+		    !streq((const char *)sqlite3_column_text(st, 8),
+		    c.outcome)) {
+			seterr(msg, msglen, "record %" PRIu64 ": a column no "
+			    "longer matches the record: edited", seq);
+			goto done;
+		}
+		memcpy(prev, d, sizeof(prev));
+		json_decref(cur);
+		cur = NULL;
+		expect++;
+		n++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	/* the chain ends at expect - 1 with hash prev */
+	for (i = 0; i < nheads; i++) {
+		if (heads[i].seq <= base)
+			continue;	/* pruned since */
+		if (heads[i].seq > expect - 1) {
+			seterr(msg, msglen, "truncated: the chain ends at "
+			    "record %" PRIu64 " but %s exported record %"
+			    PRIu64, expect - 1, heads[i].source, heads[i].seq);
+			goto done;
+		}
+		if (sqlite3_prepare_v2(db, "SELECT hash FROM records WHERE "
+		    "seq = ?", -1, &st, NULL) != SQLITE_OK)
+			goto dberr;
+		sqlite3_bind_int64(st, 1, heads[i].seq);
+		hash = sqlite3_step(st) == SQLITE_ROW ?
+		    (const char *)sqlite3_column_text(st, 0) : NULL;
+		if (!streq(hash, heads[i].hash)) {
+			seterr(msg, msglen, "record %" PRIu64 ": differs from "
+			    "the head exported in %s: the chain was "
+			    "rewritten", heads[i].seq, heads[i].source);
+			goto done;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	sha256_tohex(prev, hex);
+	if (n == 0)
+		seterr(msg, msglen, "no records%s", base ? " since the last "
+		    "checkpoint" : "");
+	else
+		seterr(msg, msglen, "%" PRIu64 " records verified (%" PRIu64
+		    "-%" PRIu64 "%s), %zu exported head%s checked; head %"
+		    PRIu64 ":%s", n, base + 1, expect - 1, base ?
+		    ", older ones pruned" : "", nheads, nheads == 1 ? "" : "s",
+		    expect - 1, hex);
+	rc = 0;
+	goto done;
+ dberr:
+	seterr(msg, msglen, "%s", sqlite3_errmsg(db));
+ done:
+	json_decref(cur);
+	if (st != NULL)
+		sqlite3_finalize(st);
+	return rc;
+}
+
+int
+audit_prune_point(int64_t cutoff_ms, uint64_t *seq, char hash[SHA256_HEXLEN],
+    uint64_t *nrows)
+{
+	sqlite3_stmt	*st;
+	const char	*h;
+	int		 rc = 1;
+
+	if (db == NULL || sqlite3_prepare_v2(db, "SELECT seq, hash, (SELECT "
+	    "count(*) FROM records r2 WHERE r2.seq <= r1.seq) FROM records r1 "
+	    "WHERE time < ? ORDER BY seq DESC LIMIT 1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, cutoff_ms);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (h = (const char *)sqlite3_column_text(st, 1)) != NULL) {
+		*seq = sqlite3_column_int64(st, 0);
+		strlcpy(hash, h, SHA256_HEXLEN);
+		*nrows = sqlite3_column_int64(st, 2);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

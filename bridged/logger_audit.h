@@ -1,0 +1,90 @@
+/*
+ * logger_audit.h: the logger's parts.  logger.c receives records, seals them
+ * into the hash chain and hands them to logger_audit.c (the SQLite database)
+ * and logger_textlog.c (JSON lines with rotation).
+ *
+ * A sealed record is the received JSON object with "seq", "time" and
+ * "prev" (the hash of the record before) added, dumped with sorted keys:
+ * that text is what is stored and hashed,
+ *	hash = SHA-256(prev hash, 32 bytes || record text)
+ * and a log line is the same text with "hash" added at the end.
+ */
+
+#ifndef AUDIT_H
+#define AUDIT_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "bridged.h"
+#include "sha256.h"
+
+struct chain {
+	uint64_t	 seq;			/* last sealed, 0: none */
+	uint8_t		 hash[SHA256_LEN];	/* its hash, zeros: none */
+};
+
+struct arec {
+	TAILQ_ENTRY(arec)	 entry;
+	char			*text;		/* as received: JSON object */
+	size_t			 len;
+	int64_t			 ms;		/* received, unix ms */
+	int			 from;		/* PROC_* to ack, -1: none */
+	uint32_t		 ackid;
+	int			 intent;
+	int			 acked;
+	uint64_t		 prune;		/* checkpoint: delete <= this */
+	/* set while sealed */
+	uint64_t		 seq;
+	char			*canon;
+	char			 hash[SHA256_HEXLEN];
+};
+TAILQ_HEAD(arecq, arec);
+
+/* an exported head the chain must still contain */
+struct ahead {
+	uint64_t	 seq;
+	char		 hash[SHA256_HEXLEN];
+	char		 source[128];
+};
+
+typedef int	(*audit_cb)(uint64_t, const char *, size_t, void *);
+
+/* logger_audit.c */
+int	 audit_open(const char *, struct chain *, char *, size_t);
+int	 audit_isopen(void);
+void	 audit_close(void);
+/* insert every sealed record of q in one transaction: 0 or -1 */
+int	 audit_commit(struct arecq *, int, char *, size_t);
+/* the log lines of records after seq, in order: 0, or -1 (cb said stop) */
+int	 audit_scan(uint64_t, audit_cb, void *);
+int	 audit_query(const struct log_query *, audit_cb, void *, char *,
+	    size_t);
+int	 audit_verify(const struct ahead *, size_t, char *, size_t);
+/* ended sessions, delegations, job results (IMSG_LOG_HISTORY) */
+int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
+	    size_t);
+/* the newest record older than cutoff: 0 found, 1 none, -1 error */
+int	 audit_prune_point(int64_t, uint64_t *, char [SHA256_HEXLEN],
+	    uint64_t *);
+/* a log line: the record text with "hash" added; malloc'd */
+char	*audit_line(const char *, const char *, size_t *);
+
+/* logger_textlog.c */
+int	 textlog_open(const char *, off_t, int, char *, size_t);
+int	 textlog_isopen(void);
+void	 textlog_setlimits(off_t, int);
+void	 textlog_close(void);
+/* last record in the files: 0 found, 1 none */
+int	 textlog_last(uint64_t *, char [SHA256_HEXLEN]);
+/* one record line; rotates first when it would not fit: 0 or -1 */
+int	 textlog_write(uint64_t, const char *, const char *, size_t, char *,
+	    size_t);
+int	 textlog_rotate(char *, size_t);
+int	 textlog_sync(void);
+/* first and last lines of each file, as heads to check */
+size_t	 textlog_heads(struct ahead *, size_t);
+
+#endif /* AUDIT_H */

@@ -1,0 +1,67 @@
+/*
+ * ssh_files.h: what the file tools (ssh_fread.c, ssh_fedit.c, ssh_finfo.c, ssh_fsearch.c,
+ * ssh_ftransfer.c) share; ssh_rfile.c has it.  The tools' entry points are in
+ * ssh.h.
+ */
+
+#ifndef FILES_H
+#define FILES_H
+
+#define SFTP_CHUNK		(32 * 1024)
+#define XFER_CHUNK		(64 * 1024)
+
+/* what an exec channel gave back */
+struct rexec {
+	struct sbuf	 out;
+	struct sbuf	 err;
+	int		 status;	/* -1: unknown */
+	int		 timedout;
+	int		 truncated;	/* out reached its cap */
+	int		 linecap;	/* stopped at maxlines lines */
+	size_t		 maxlines;	/* 0: no limit */
+	size_t		 nlines;
+	uint64_t	 bytes;
+};
+
+/* set when an SFTP error looks like the connection went away */
+extern int	 files_lost;
+
+/* running a tool: check, go blocking, run fn (which answers), restore */
+void	 files_run(struct sshcall *, void (*)(struct sshcall *));
+int	 files_block(ssh_session);
+void	 files_unblock(struct sshhost *, ssh_session, int);
+void	 files_checklost(struct sshhost *);
+int	 files_seconds(void);
+
+/* answers: text made valid UTF-8 and cut at the output cap */
+json_t	*files_result(const char *, size_t, int);
+void	 files_reply(struct sshcall *, int, struct sbuf *, const char *);
+void	 files_fail(struct sshcall *, const char *);
+
+/* SFTP */
+sftp_session files_sftp(struct sshcall *, char *);
+const char *fx_str(sftp_session);
+void	 fx_err(char *, sftp_session, const char *, const char *);
+int	 fx_missing(sftp_session);
+uint64_t attr_mtime(sftp_attributes);
+int	 attr_type(sftp_attributes);
+int	 files_readall(sftp_file, struct sbuf *, size_t, char *);
+
+/* a fixed command with shquote()d arguments on an exec channel */
+int	 remote_exec(struct sshcall *, const char *, size_t, int, size_t,
+	    struct rexec *, char *);
+void	 rexec_free(struct rexec *);
+
+/* replacing a remote file in one step */
+int	 temp_create(sftp_session, const char *, mode_t, char *, sftp_file *,
+	    char *);
+int	 temp_write(sftp_session, sftp_file, const char *, const void *,
+	    size_t, char *);
+int	 temp_close(sftp_session, sftp_file *, const char *, char *);
+void	 temp_discard(sftp_session, sftp_file, const char *);
+int	 rename_over(struct sshcall *, sftp_session, const char *,
+	    const char *, char *);
+int	 write_atomic(struct sshcall *, sftp_session, const char *,
+	    const char *, size_t, int, char *, int *);
+
+#endif /* FILES_H */

@@ -1,0 +1,278 @@
+/*
+ * ssh_finfo.c: FileStat (what lstat says about each of a list of paths, as
+ * JSON) and ListDir (one directory's entries, sorted, with sizes and
+ * link targets).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_files.h"
+
+#define STAT_MAX		1000	/* paths in FileStat */
+#define LISTDIR_MAX		10000
+
+/* a directory entry, for sorting */
+struct dent {
+	char		*name;
+	char		*target;
+	int		 type;
+	uint64_t	 size;
+};
+
+static json_t	*stat_one(sftp_session, const char *);
+static int	 dent_cmp(const void *, const void *);
+static void	 do_stat(struct sshcall *);
+static void	 do_listdir(struct sshcall *);
+
+void
+files_stat(struct sshcall *call)
+{
+	files_run(call, do_stat);
+}
+
+void
+files_listdir(struct sshcall *call)
+{
+	files_run(call, do_listdir);
+}
+
+static json_t *
+stat_one(sftp_session sftp, const char *path)
+{
+	sftp_attributes	 a;
+	json_t		*o;
+	const char	*type;
+	char		 mode[16], when[32], *target;
+	time_t		 t;
+	struct tm	 tm;
+
+	if ((a = sftp_lstat(sftp, path)) == NULL)
+		return json_pack("{s:s,s:s}", "path", path, "error",
+		    fx_str(sftp));
+	switch (attr_type(a)) {
+	case S_IFREG:
+		type = "file";
+		break;
+	case S_IFDIR:
+		type = "directory";
+		break;
+	case S_IFLNK:
+		type = "symlink";
+		break;
+	default:
+		type = "other";
+		break;
+	}
+	snprintf(mode, sizeof(mode), "%04o", a->permissions & 07777);
+	t = (time_t)attr_mtime(a);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		strlcpy(when, "", sizeof(when));
+	o = json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "path", path,
+	    "type", type, "size", (json_int_t)a->size, "mode", mode,
+	    "uid", (json_int_t)a->uid, "gid", (json_int_t)a->gid,
+	    "mtime", when);
+	if (o == NULL)
+		fatalx("json_pack");
+	if (a->owner != NULL)
+		json_object_set_new(o, "owner", json_string(a->owner));
+	if (a->group != NULL)
+		json_object_set_new(o, "group", json_string(a->group));
+	if (attr_type(a) == S_IFLNK) {
+		if ((target = sftp_readlink(sftp, path)) != NULL) {
+			json_object_set_new(o, "target", json_string(target));
+			ssh_string_free_char(target);
+		} else
+			json_object_set_new(o, "target_error",
+			    json_string(fx_str(sftp)));
+	}
+	sftp_attributes_free(a);
+	return o;
+}
+
+static void
+do_stat(struct sshcall *call)
+{
+	sftp_session	 sftp;
+	json_t		*paths, *e, *files, *res, *one;
+	char		 path[PATH_MAX], err[ERRSZ] = "", *text;
+	size_t		 i;
+
+	paths = json_object_get(call->args, "paths");
+	if (json_is_string(paths))
+		paths = json_pack("[O]", paths);
+	else if (json_is_array(paths) && json_array_size(paths) > 0)
+		json_incref(paths);
+	else {
+		files_fail(call, "paths must be a non-empty array of paths");
+		return;
+	}
+	if (json_array_size(paths) > STAT_MAX) {
+		json_decref(paths);
+		sshcall_text(call, 1, "paths: at most %d per call", STAT_MAX);
+		return;
+	}
+	json_array_foreach(paths, i, e) {
+		if (!json_is_string(e) || json_string_length(e) == 0 ||
+		    strlen(json_string_value(e)) != json_string_length(e)) {
+			json_decref(paths);
+			sshcall_text(call, 1, "paths[%zu] must be a non-empty "
+			    "string", i);
+			return;
+		}
+	}
+	if ((sftp = files_sftp(call, err)) == NULL) {
+		json_decref(paths);
+		files_fail(call, err);
+		return;
+	}
+	if ((files = json_array()) == NULL)
+		fatal(NULL);
+	json_array_foreach(paths, i, e) {
+		json_t	*o = json_pack("{s:O}", "p", e);
+
+		if (arg_path(call, o, "p", 1, path, err) == -1)
+			one = json_pack("{s:O,s:s}", "path", e, "error", err);
+		else
+			one = stat_one(sftp, path);
+		json_decref(o);
+		if (one == NULL)
+			fatalx("json_pack");
+		json_array_append_new(files, one);
+		if (files_lost)
+			break;
+	}
+	json_decref(paths);
+	if ((res = json_pack("{s:o}", "files", files)) == NULL)
+		fatalx("json_pack");
+	if ((text = json_dumps(res, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		fatal(NULL);
+	one = files_result(text, strlen(text), 0);
+	free(text);
+	json_object_set_new(one, "structuredContent", res);
+	sshcall_result(call, one);
+}
+
+static int
+dent_cmp(const void *a, const void *b)
+{
+	const struct dent	*x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void
+do_listdir(struct sshcall *call)
+{
+	sftp_session	 sftp;
+	sftp_dir	 d;
+	sftp_attributes	 a;
+	struct dent	*ents = NULL, *de;
+	struct sbuf	 out = { 0 };
+	char		 path[PATH_MAX], err[ERRSZ] = "", full[PATH_MAX];
+	size_t		 n = 0, size = 0, i;
+	int		 more = 0;
+
+	if (arg_path(call, call->args, "path", 0, path, err) == -1) {
+		files_fail(call, err);
+		return;
+	}
+	if ((sftp = files_sftp(call, err)) == NULL) {
+		files_fail(call, err);
+		return;
+	}
+	if ((d = sftp_opendir(sftp, path)) == NULL) {
+		/* OpenSSH says "no such file" for ENOTDIR too: look */
+		snprintf(err, sizeof(err), "%s: %s", path, fx_str(sftp));
+		if ((a = sftp_stat(sftp, path)) != NULL &&
+		    attr_type(a) != S_IFDIR)
+			snprintf(err, sizeof(err), "%s is not a directory "
+			    "(Read or FileStat it instead)", path);
+		if (a != NULL)
+			sftp_attributes_free(a);
+		files_fail(call, err);
+		return;
+	}
+	while ((a = sftp_readdir(sftp, d)) != NULL) {
+		if (strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0) {
+			sftp_attributes_free(a);
+			continue;
+		}
+		if (n == LISTDIR_MAX) {
+			more = 1;
+			sftp_attributes_free(a);
+			break;
+		}
+		if (n == size) {
+			size = size ? size * 2 : 64;
+			if ((ents = reallocarray(ents, size,
+			    sizeof(*ents))) == NULL)
+				fatal(NULL);
+		}
+		de = &ents[n++];
+		if ((de->name = strdup(a->name)) == NULL)
+			fatal(NULL);
+		de->type = attr_type(a);
+		de->size = a->size;
+		de->target = NULL;
+		sftp_attributes_free(a);
+	}
+	if (!more && !sftp_dir_eof(d)) {
+		sftp_closedir(d);
+		sshcall_text(call, 1, "%s: listing failed: %s", path,
+		    fx_str(sftp));
+		goto done;
+	}
+	sftp_closedir(d);
+	if (n > 0)
+		qsort(ents, n, sizeof(*ents), dent_cmp);
+	sb_printf(&out, "%s: %zu entr%s%s\n", path, n, n == 1 ? "y" : "ies",
+	    more ? " (listing stopped there)" : "");
+	for (i = 0; i < n; i++) {
+		de = &ents[i];
+		switch (de->type) {
+		case S_IFDIR:
+			sb_printf(&out, "%s/\n", de->name);
+			break;
+		case S_IFLNK:
+			if (n <= 1000 && (size_t)snprintf(full, sizeof(full),
+			    "%s/%s", path, de->name) < sizeof(full))
+				de->target = sftp_readlink(sftp, full);
+			sb_printf(&out, "%s@%s%s\n", de->name,
+			    de->target ? " -> " : "",
+			    de->target ? de->target : "");
+			break;
+		case S_IFREG:
+			sb_printf(&out, "%s\t%llu\n", de->name,
+			    (unsigned long long)de->size);
+			break;
+		default:
+			sb_printf(&out, "%s|\t(special)\n", de->name);
+			break;
+		}
+	}
+	files_reply(call, 0, &out, "list a subdirectory, or use Glob with a "
+	    "narrower pattern");
+ done:
+	for (i = 0; i < n; i++) {
+		free(ents[i].name);
+		if (ents[i].target != NULL)
+			ssh_string_free_char(ents[i].target);
+	}
+	free(ents);
+}

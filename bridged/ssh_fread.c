@@ -1,0 +1,438 @@
+/*
+ * ssh_fread.c: Read and MultiRead, shaped like Claude Code's Read: numbered
+ * lines (cat -n), an offset and a limit, long lines cut, binary files
+ * described rather than shown.  Small files come over SFTP whole; larger
+ * ones are sliced by awk on the host so only the wanted lines travel.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/queue.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_files.h"
+
+#define READ_LINES		2000	/* Read's default limit */
+#define READ_LINE_CHARS		2000	/* Read cuts longer lines */
+#define READ_LINE_BYTES		(4 * READ_LINE_CHARS)
+#define READ_SNIFF		8192	/* bytes looked at for binary */
+#define READ_SMALL		(256 * 1024)	/* read whole over SFTP */
+#define MULTI_MAX		100	/* files in MultiRead */
+
+static const char *binary_kind(const unsigned char *, size_t);
+static void	 slice_lines(const char *, size_t, long long, long long,
+		    size_t, struct sbuf *, long long *, int *);
+static void	 number_lines(const char *, size_t, long long,
+		    struct sbuf *);
+static int	 read_one(struct sshcall *, sftp_session, const char *,
+		    long long, long long, struct sbuf *);
+static int	 read_range(json_t *, long long *, long long *, char *);
+static void	 do_read(struct sshcall *);
+static void	 do_multiread(struct sshcall *);
+
+void
+files_read(struct sshcall *call)
+{
+	files_run(call, do_read);
+}
+
+void
+files_multiread(struct sshcall *call)
+{
+	files_run(call, do_multiread);
+}
+
+static const char *
+binary_kind(const unsigned char *p, size_t n)
+{
+	static const struct {
+		size_t		 off;
+		const char	*magic;
+		size_t		 len;
+		const char	*what;
+	} kinds[] = {
+		{ 0, "\x89PNG\r\n\x1a\n", 8, "PNG image" },
+		{ 0, "\xff\xd8\xff", 3, "JPEG image" },
+		{ 0, "GIF87a", 6, "GIF image" },
+		{ 0, "GIF89a", 6, "GIF image" },
+		{ 0, "%PDF-", 5, "PDF document" },
+		{ 0, "\x7f" "ELF", 4, "ELF executable or library" },
+		{ 0, "\x1f\x8b", 2, "gzip compressed data" },
+		{ 0, "PK\x03\x04", 4, "Zip archive (or jar, docx, ...)" },
+		{ 0, "BZh", 3, "bzip2 compressed data" },
+		{ 0, "\xfd" "7zXZ", 6, "xz compressed data" },
+		{ 0, "\x28\xb5\x2f\xfd", 4, "zstd compressed data" },
+		{ 0, "7z\xbc\xaf\x27\x1c", 6, "7-zip archive" },
+		{ 0, "SQLite format 3", 16, "SQLite database" },
+		{ 0, "\xcf\xfa\xed\xfe", 4, "Mach-O executable" },
+		{ 0, "\xca\xfe\xba\xbe", 4, "Mach-O universal binary or "
+		    "Java class" },
+		{ 0, "MZ", 2, "DOS/Windows executable" },
+		{ 0, "\0asm", 4, "WebAssembly module" },
+		{ 8, "WEBP", 4, "WebP image" },
+		{ 257, "ustar", 5, "tar archive" },
+		{ 4, "ftyp", 4, "MP4/QuickTime media" },
+		{ 0, "OggS", 4, "Ogg media" },
+		{ 0, "ID3", 3, "MP3 audio" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (n >= kinds[i].off + kinds[i].len &&
+		    memcmp(p + kinds[i].off, kinds[i].magic,
+		    kinds[i].len) == 0)
+			return kinds[i].what;
+	return "data (not text: NUL bytes or invalid UTF-8)";
+}
+
+/*
+ * The local twin of the remote awk program in read_one(): lines first
+ * to first+limit-1, each cut at READ_LINE_BYTES, at most cap bytes in
+ * all.  *nlines gets the number of lines seen, *more whether it stopped
+ * early (limit or cap) rather than at the end of the text.
+ */
+static void
+slice_lines(const char *p, size_t n, long long first, long long limit,
+    size_t cap, struct sbuf *out, long long *nlines, int *more)
+{
+	const char	*end = p + n, *nl;
+	long long	 line = 0;
+	size_t		 len, bytes = 0;
+
+	*more = 0;
+	while (p < end) {
+		nl = memchr(p, '\n', end - p);
+		len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		line++;
+		if (line >= first) {
+			if (len > READ_LINE_BYTES)
+				len = READ_LINE_BYTES;
+			bytes += len + 1;
+			if (bytes > cap) {
+				*more = 1;
+				break;
+			}
+			sb_add(out, p, len);
+			sb_add(out, "\n", 1);
+			if (line >= first + limit - 1) {
+				*more = 1;
+				break;
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	*nlines = line;
+}
+
+/* cat -n: "%6d\t" and the line, cut at READ_LINE_CHARS characters */
+static void
+number_lines(const char *p, size_t n, long long first, struct sbuf *out)
+{
+	const char	*end = p + n, *nl;
+	size_t		 len;
+	long long	 line = first;
+
+	while (p < end) {
+		nl = memchr(p, '\n', end - p);
+		len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		sb_printf(out, "%6lld\t", line++);
+		sb_add(out, p, utf8_cut(p, len, READ_LINE_CHARS));
+		sb_add(out, "\n", 1);
+		p = nl ? nl + 1 : end;
+	}
+}
+
+/*
+ * One file for Read/MultiRead: the text in out, 0; or an error message
+ * in out, -1.  Small files come over SFTP whole; larger ones are sliced
+ * by awk on the host so only the wanted lines travel.
+ */
+static int
+read_one(struct sshcall *call, sftp_session sftp, const char *path,
+    long long first, long long limit, struct sbuf *out)
+{
+	sftp_attributes	 a;
+	sftp_file	 f;
+	struct sbuf	 text = { 0 }, cmd = { 0 };
+	struct rexec	 rx;
+	char		 err[ERRSZ];
+	unsigned char	 head[READ_SNIFF];
+	uint64_t	 size, moved = 0;
+	long long	 nlines = 0, seen;
+	size_t		 nhead = 0, cap;
+	ssize_t		 n;
+	int		 more = 0, type, done, cut;
+
+	cap = 4 * (ssh_output_max() ? ssh_output_max() : CONF_OUTPUT_MAX);
+	if ((a = sftp_stat(sftp, path)) == NULL) {
+		if (fx_missing(sftp))
+			sb_printf(out, "File does not exist: %s", path);
+		else
+			sb_printf(out, "%s: %s", path, fx_str(sftp));
+		return -1;
+	}
+	type = attr_type(a);
+	size = a->size;
+	sftp_attributes_free(a);
+	if (type == S_IFDIR) {
+		sb_printf(out, "%s is a directory, not a file; use ListDir "
+		    "or Glob to see what it holds", path);
+		return -1;
+	}
+	if (type != S_IFREG) {
+		sb_printf(out, "%s is not a regular file (a device, FIFO or "
+		    "socket); not read", path);
+		return -1;
+	}
+	if ((f = sftp_open(sftp, path, O_RDONLY, 0)) == NULL) {
+		sb_printf(out, "%s: %s", path, fx_str(sftp));
+		return -1;
+	}
+	while (nhead < sizeof(head)) {
+		if ((n = sftp_read(f, head + nhead, sizeof(head) -
+		    nhead)) < 0) {
+			sb_printf(out, "%s: read: %s", path, fx_str(sftp));
+			sftp_close(f);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		nhead += n;
+	}
+	moved += nhead;
+	if (nhead == 0) {
+		sftp_close(f);
+		sb_printf(out, "<system-reminder>Warning: the file %s exists "
+		    "but its contents are empty.</system-reminder>", path);
+		return 0;
+	}
+	if (memchr(head, '\0', nhead) != NULL ||
+	    !utf8_valid(head, nhead, nhead == sizeof(head))) {
+		sftp_close(f);
+		sb_printf(out, "%s: binary file, %llu bytes, type %s; not "
+		    "shown (Download fetches it whole, FileStat describes "
+		    "it)", path, (unsigned long long)size,
+		    binary_kind(head, nhead));
+		return 0;
+	}
+
+	if (size <= READ_SMALL) {
+		sb_add(&text, head, nhead);
+		if (nhead == sizeof(head) &&
+		    files_readall(f, &text, READ_SMALL * 2, err) == -1) {
+			sftp_close(f);
+			sb_free(&text);
+			sb_printf(out, "%s: %.256s", path, err);
+			return -1;
+		}
+		sftp_close(f);
+		moved += text.len - nhead;
+		{
+			struct sbuf	 sl = { 0 };
+
+			slice_lines(text.p, text.len, first, limit, cap, &sl,
+			    &nlines, &more);
+			sb_free(&text);
+			text = sl;
+		}
+		seen = nlines;
+		done = !more;
+		cut = more && (nlines < first + limit - 1);
+	} else {
+		sftp_close(f);
+		/*
+		 * awk in the C locale counts bytes; it prints the slice and
+		 * reports on stderr how many lines it saw, whether it
+		 * stopped at the limit (d) or at the byte cap (t).
+		 */
+		sb_printf(&cmd, "LC_ALL=C exec awk -v s=%lld -v e=%lld "
+		    "-v c=%zu 'BEGIN{b=0;d=0;t=0} NR>=s{l=substr($0,1,%d); "
+		    "b+=length(l)+1; if(b>c){t=1;exit} print l; "
+		    "if(NR>=e){d=1;exit}} END{printf(\"bridged-read %%d "
+		    "%%d %%d\\n\",NR,d,t) > \"/dev/stderr\"}' < ", first,
+		    first + limit - 1, cap, READ_LINE_BYTES);
+		shquote(&cmd, path);
+		if (remote_exec(call, cmd.p, cap + READ_LINE_BYTES + 2,
+		    files_seconds(), 0, &rx, err) == -1) {
+			sb_free(&cmd);
+			sb_str(out, err);
+			return -1;
+		}
+		sb_free(&cmd);
+		moved += rx.bytes;
+		{
+			long long	 nr;
+			int		 d, t;
+			char		*trail;
+
+			trail = rx.err.p ? strstr(rx.err.p, "bridged-read ") :
+			    NULL;
+			if (rx.timedout || trail == NULL ||
+			    sscanf(trail, "bridged-read %lld %d %d", &nr, &d,
+			    &t) != 3) {
+				if (rx.timedout)
+					sb_printf(out, "%s: reading timed out "
+					    "after %d s", path,
+					    files_seconds());
+				else
+					sb_printf(out, "%s: %s", path,
+					    rx.err.len ? rx.err.p :
+					    "read failed on the host");
+				rexec_free(&rx);
+				return -1;
+			}
+			seen = nr;
+			done = !d && !t;
+			cut = t;
+		}
+		text = rx.out;
+		memset(&rx.out, 0, sizeof(rx.out));
+		rexec_free(&rx);
+	}
+	log_debug("Read %s: lines %lld+%lld, %llu bytes moved", path, first,
+	    limit, (unsigned long long)moved);
+
+	if (text.len == 0 && done && seen < first) {
+		sb_printf(out, "<system-reminder>Warning: the file %s is "
+		    "shorter than the offset given (%lld): it has %lld "
+		    "lines.</system-reminder>", path, first, seen);
+		sb_free(&text);
+		return 0;
+	}
+	number_lines(text.p ? text.p : "", text.len, first, out);
+	sb_free(&text);
+	if (cut)
+		sb_printf(out, "[stopped after %zu bytes of lines; the file is "
+		    "%llu bytes: use offset/limit to read the rest]\n", cap,
+		    (unsigned long long)size);
+	return 0;
+}
+
+/* offset (from 1; 0 is taken as 1) and limit of one file to read */
+static int
+read_range(json_t *obj, long long *offset, long long *limit, char *err)
+{
+	if (arg_int(obj, "offset", 0, LLONG_MAX / 2, 1, offset, err) == -1 ||
+	    arg_int(obj, "limit", 1, LLONG_MAX / 2, READ_LINES, limit,
+	    err) == -1)
+		return -1;
+	if (*offset == 0)
+		*offset = 1;
+	return 0;
+}
+
+static void
+do_read(struct sshcall *call)
+{
+	sftp_session	 sftp;
+	struct sbuf	 out = { 0 };
+	char		 path[PATH_MAX], err[ERRSZ] = "";
+	long long	 offset, limit;
+	int		 rc;
+
+	if (arg_path(call, call->args, "file_path", 1, path, err) == -1 ||
+	    read_range(call->args, &offset, &limit, err) == -1) {
+		files_fail(call, err);
+		return;
+	}
+	if ((sftp = files_sftp(call, err)) == NULL) {
+		files_fail(call, err);
+		return;
+	}
+	rc = read_one(call, sftp, path, offset, limit, &out);
+	files_reply(call, rc == -1, &out, "use offset and limit to read the "
+	    "rest");
+}
+
+static void
+do_multiread(struct sshcall *call)
+{
+	sftp_session	 sftp;
+	json_t		*files, *e;
+	struct sbuf	 out = { 0 }, one;
+	const char	*s;
+	char		 path[PATH_MAX], err[ERRSZ] = "";
+	long long	 offset, limit;
+	size_t		 i;
+	int		 failed = 0;
+
+	files = json_object_get(call->args, "files");
+	if (!json_is_array(files) || json_array_size(files) == 0) {
+		files_fail(call, "files must be a non-empty array of paths or "
+		    "{file_path, offset?, limit?} objects");
+		return;
+	}
+	if (json_array_size(files) > MULTI_MAX) {
+		sshcall_text(call, 1, "files: at most %d files per call",
+		    MULTI_MAX);
+		return;
+	}
+	/* check everything before reading anything */
+	json_array_foreach(files, i, e) {
+		if (json_is_string(e))
+			continue;
+		if (!json_is_object(e) || arg_str(e, "file_path", 1, &s,
+		    err) == -1 || read_range(e, &offset, &limit, err) == -1) {
+			if (err[0] == '\0')
+				strlcpy(err, "must be a path or an object",
+				    sizeof(err));
+			sshcall_text(call, 1, "files[%zu]: %s", i, err);
+			return;
+		}
+	}
+	if ((sftp = files_sftp(call, err)) == NULL) {
+		files_fail(call, err);
+		return;
+	}
+	json_array_foreach(files, i, e) {
+		offset = 1;
+		limit = READ_LINES;
+		if (json_is_string(e)) {
+			json_t	*o = json_pack("{s:O}", "file_path", e);
+
+			if (o == NULL)
+				fatalx("json_pack");
+			if (arg_path(call, o, "file_path", 1, path,
+			    err) == -1)
+				path[0] = '\0';
+			json_decref(o);
+		} else {
+			if (arg_path(call, e, "file_path", 1, path,
+			    err) == -1)
+				path[0] = '\0';
+			/* checked above */
+			(void)read_range(e, &offset, &limit, err);
+		}
+		sb_printf(&out, "%s==> %s <==\n", i ? "\n" : "",
+		    path[0] ? path : "(bad path)");
+		if (path[0] == '\0') {
+			sb_printf(&out, "error: %s\n", err);
+			failed++;
+			continue;
+		}
+		memset(&one, 0, sizeof(one));
+		if (read_one(call, sftp, path, offset, limit, &one) == -1) {
+			sb_str(&out, "error: ");
+			failed++;
+		}
+		sb_add(&out, one.p ? one.p : "", one.len);
+		if (one.len == 0 || one.p[one.len - 1] != '\n')
+			sb_add(&out, "\n", 1);
+		sb_free(&one);
+		if (files_lost)
+			break;
+	}
+	files_reply(call, (size_t)failed == json_array_size(files), &out,
+	    "read fewer files per call, or use offset/limit");
+}

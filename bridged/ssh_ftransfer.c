@@ -1,0 +1,409 @@
+/*
+ * ssh_ftransfer.c: the ssh worker's half of Upload and Download, between a
+ * host and `transfer root'.  The worker may not open files: it checks
+ * the remote side, asks the parent for the local file (parent_transfer.c) and
+ * copies when the descriptor arrives (files_localfd()).  An upload goes
+ * to a temp file renamed into place, so the target is never half there.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_files.h"
+
+/* Upload/Download waiting for the parent to open the local file */
+struct xfer {
+	TAILQ_ENTRY(xfer)	 entry;
+	uint32_t		 id;
+	struct sshcall		*call;
+	int			 upload;
+	int			 overwrite;
+	int			 mode;		/* -1: not given */
+	int			 exists;	/* remote target existed */
+	uint32_t		 rmode;		/* its permissions */
+	uint64_t		 size;		/* Download: remote size */
+	char			 remote[PATH_MAX];
+	char			 local[PATH_MAX];
+};
+
+static void	 xfer_start(struct sshcall *, int);
+static void	 xfer_cancel(struct sshcall *);
+static void	 xfer_run(struct xfer *, int);
+static int	 xfer_upload(struct sshcall *, struct xfer *, int, char *,
+		    uint64_t *);
+static int	 xfer_download(struct sshcall *, struct xfer *, int, char *,
+		    uint64_t *);
+
+static TAILQ_HEAD(, xfer)	 xfers = TAILQ_HEAD_INITIALIZER(xfers);
+static uint32_t			 xfer_ids;
+
+void
+files_upload(struct sshcall *call)
+{
+	xfer_start(call, 1);
+}
+
+void
+files_download(struct sshcall *call)
+{
+	xfer_start(call, 0);
+}
+
+static void
+xfer_start(struct sshcall *call, int upload)
+{
+	struct ssh_openlocal	 req;
+	struct sshhost		*host = call->host;
+	struct xfer		*x;
+	sftp_session		 sftp;
+	sftp_attributes		 a;
+	const char		*local;
+	char			 err[ERRSZ] = "", *msg;
+	long long		 mode;
+	size_t			 len;
+	ssh_session		 s = host->session;
+	int			 was;
+
+	if (!args_object(call))
+		return;
+	if (ssh_conf == NULL || ssh_conf->transfer_root[0] == '\0') {
+		files_fail(call, "Upload/Download need `transfer root' in "
+		    "bridged.conf");
+		return;
+	}
+	/* the remote path resolved on the host and checked (ssh_policy.c) */
+	if (sshpolicy_resolve(call) == -1)
+		return;
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		fatal(NULL);
+	x->upload = upload;
+	x->call = call;
+	x->mode = -1;
+	if (arg_path(call, call->args, "remote_path", 1, x->remote,
+	    err) == -1 ||
+	    arg_str(call->args, "local_path", 1, &local, err) == -1 ||
+	    arg_bool(call->args, "overwrite", 0, &x->overwrite, err) == -1) {
+		free(x);
+		files_fail(call, err);
+		return;
+	}
+	if (upload) {
+		json_t	*m = json_object_get(call->args, "mode");
+
+		/* "0644" or 420 */
+		if (json_is_string(m)) {
+			char	*end;
+
+			errno = 0;
+			mode = strtoll(json_string_value(m), &end, 8);
+			if (errno || *end != '\0' || end ==
+			    json_string_value(m))
+				mode = -1;
+		} else if (arg_int(call->args, "mode", 0, 07777, -1, &mode,
+		    err) == -1)
+			mode = -1;
+		if (m != NULL && !json_is_null(m) &&
+		    (mode < 0 || mode > 07777)) {
+			free(x);
+			files_fail(call, "mode must be an octal string such as "
+			    "\"0644\" or a number up to 07777");
+			return;
+		}
+		x->mode = (int)mode;
+	}
+	len = strlen(local);
+	if (len == 0 || len >= sizeof(x->local)) {
+		free(x);
+		files_fail(call, "local_path must be a path relative to the "
+		    "transfer root");
+		return;
+	}
+	strlcpy(x->local, local, sizeof(x->local));
+
+	/* check the remote side first: no local file for nothing */
+	if (s == NULL) {
+		free(x);
+		sshcall_text(call, 1, "host %s is not connected", host->name);
+		return;
+	}
+	was = files_block(s);
+	msg = NULL;
+	if ((sftp = files_sftp(call, err)) == NULL)
+		msg = err;
+	else if ((a = (upload ? sftp_lstat : sftp_stat)(sftp,
+	    x->remote)) != NULL) {
+		x->exists = 1;
+		x->rmode = a->permissions & 07777;
+		x->size = a->size;
+		if (attr_type(a) == S_IFDIR) {
+			snprintf(err, sizeof(err), "remote_path %s is a "
+			    "directory", x->remote);
+			msg = err;
+		} else if (upload && !x->overwrite) {
+			snprintf(err, sizeof(err), "remote_path %s exists; set "
+			    "overwrite to replace it", x->remote);
+			msg = err;
+		} else if (!upload && attr_type(a) != S_IFREG) {
+			snprintf(err, sizeof(err), "remote_path %s is not a "
+			    "regular file", x->remote);
+			msg = err;
+		}
+		sftp_attributes_free(a);
+	} else if (!upload || !fx_missing(sftp)) {
+		fx_err(err, sftp, "remote_path", x->remote);
+		msg = err;
+	}
+	files_unblock(host, s, was);
+	if (msg != NULL) {
+		free(x);
+		files_fail(call, msg);
+		files_checklost(host);
+		return;
+	}
+
+	memset(&req, 0, sizeof(req));
+	x->id = ++xfer_ids;
+	req.reqid = x->id;
+	req.write = !upload;
+	req.overwrite = x->overwrite;
+	req.mode = upload ? 0 : (x->rmode & 0666 ? x->rmode & 0666 : 0644);
+	{
+		unsigned char	*buf;
+
+		if ((buf = malloc(sizeof(req) + len)) == NULL)
+			fatal(NULL);
+		memcpy(buf, &req, sizeof(req));
+		memcpy(buf + sizeof(req), x->local, len);
+		if (ssh_compose(PROC_PARENT, IMSG_SSH_OPENLOCAL, 0, -1, buf,
+		    sizeof(req) + len) == -1)
+			fatal("ssh_compose");
+		free(buf);
+	}
+	call->state = x;
+	call->cancel = xfer_cancel;
+	TAILQ_INSERT_TAIL(&xfers, x, entry);
+}
+
+static void
+xfer_cancel(struct sshcall *call)
+{
+	struct xfer	*x = call->state;
+
+	/* the descriptor, when it comes, finds no one and is closed */
+	TAILQ_REMOVE(&xfers, x, entry);
+	call->state = NULL;
+	call->cancel = NULL;
+	free(x);
+	sshcall_text(call, 1, "%s cancelled before it started", call->tool);
+}
+
+void
+files_localfd(struct imsg *imsg)
+{
+	struct ssh_localfd	 rep;
+	struct xfer		*x;
+
+	if (imsg->datalen != sizeof(rep))
+		fatalx("bad IMSG_SSH_LOCALFD");
+	memcpy(&rep, imsg->data, sizeof(rep));
+	rep.errmsg[sizeof(rep.errmsg) - 1] = '\0';
+	TAILQ_FOREACH(x, &xfers, entry)
+		if (x->id == rep.reqid)
+			break;
+	if (x == NULL) {
+		/* cancelled meanwhile */
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		imsg->fd = -1;
+		return;
+	}
+	TAILQ_REMOVE(&xfers, x, entry);
+	x->call->state = NULL;
+	x->call->cancel = NULL;
+	if (rep.error != 0 || imsg->fd == -1) {
+		if (imsg->fd != -1)
+			close(imsg->fd);
+		imsg->fd = -1;
+		sshcall_text(x->call, 1, "%s", rep.errmsg[0] ? rep.errmsg :
+		    "the local file could not be opened");
+		free(x);
+		return;
+	}
+	xfer_run(x, imsg->fd);
+	imsg->fd = -1;		/* xfer_run closed it */
+	free(x);
+}
+
+/* the copy itself, in the blocking mode SFTP needs */
+static void
+xfer_run(struct xfer *x, int fd)
+{
+	struct sshcall	*call = x->call;
+	struct sshhost	*host = call->host;
+	struct timespec	 t0, t1;
+	ssh_session	 s = host->session;
+	char		 err[ERRSZ] = "";
+	uint64_t	 bytes = 0;
+	double		 secs;
+	int		 was, rc;
+
+	if (s == NULL) {
+		close(fd);
+		sshcall_text(call, 1, "host %s is not connected", host->name);
+		return;
+	}
+	/*
+	 * A file size limit from the sandbox must turn into EFBIG, not
+	 * kill the worker.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+	was = files_block(s);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = x->upload ? xfer_upload(call, x, fd, err, &bytes) :
+	    xfer_download(call, x, fd, err, &bytes);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	files_unblock(host, s, was);
+	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (rc == -1)
+		sshcall_text(call, 1, "%s", err);
+	else
+		sshcall_text(call, 0, "%s %llu bytes from %s to %s in %.3f s "
+		    "(%.1f MB/s)", x->upload ? "Uploaded" : "Downloaded",
+		    (unsigned long long)bytes,
+		    x->upload ? x->local : x->remote,
+		    x->upload ? x->remote : x->local, secs,
+		    secs > 0 ? bytes / secs / 1e6 : 0.0);
+	files_checklost(host);
+}
+
+static int
+xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
+    uint64_t *bytes)
+{
+	sftp_session	 sftp;
+	sftp_file	 f;
+	struct stat	 st;
+	char		*buf, tmp[PATH_MAX];
+	ssize_t		 n;
+	mode_t		 mode;
+
+	if ((sftp = files_sftp(call, err)) == NULL)
+		return -1;
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, ERRSZ, "local_path %s: %s", x->local,
+		    strerror(errno));
+		return -1;
+	}
+	if (x->mode >= 0)
+		mode = x->mode;
+	else if (x->exists)
+		mode = x->rmode;
+	else
+		mode = st.st_mode & 0777;
+	if (temp_create(sftp, x->remote, 0600, tmp, &f, err) == -1)
+		return -1;
+	if ((buf = malloc(XFER_CHUNK)) == NULL)
+		fatal(NULL);
+	for (;;) {
+		if ((n = read(fd, buf, XFER_CHUNK)) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, ERRSZ, "local_path %s: read: %s",
+			    x->local, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (temp_write(sftp, f, tmp, buf, n, err) == -1)
+			goto fail;
+		*bytes += n;
+	}
+	if (temp_close(sftp, &f, tmp, err) == -1)
+		goto fail;
+	if (sftp_chmod(sftp, tmp, mode) != 0) {
+		fx_err(err, sftp, "chmod", tmp);
+		goto fail;
+	}
+	if (x->overwrite) {
+		if (rename_over(call, sftp, tmp, x->remote, err) == -1)
+			goto fail;
+	} else if (sftp_rename(sftp, tmp, x->remote) != 0) {
+		/* OpenSSH refuses to replace: it appeared meanwhile */
+		snprintf(err, ERRSZ, "remote_path %s: %s (set overwrite to "
+		    "replace an existing file)", x->remote, fx_str(sftp));
+		goto fail;
+	}
+	free(buf);
+	return 0;
+ fail:
+	free(buf);
+	temp_discard(sftp, f, tmp);
+	return -1;
+}
+
+static int
+xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
+    uint64_t *bytes)
+{
+	sftp_session	 sftp;
+	sftp_file	 f;
+	char		*buf;
+	ssize_t		 n, w, off;
+
+	if ((sftp = files_sftp(call, err)) == NULL)
+		return -1;
+	if ((f = sftp_open(sftp, x->remote, O_RDONLY, 0)) == NULL) {
+		fx_err(err, sftp, "remote_path", x->remote);
+		return -1;
+	}
+	if ((buf = malloc(XFER_CHUNK)) == NULL)
+		fatal(NULL);
+	for (;;) {
+		if ((n = sftp_read(f, buf, XFER_CHUNK)) < 0) {
+			fx_err(err, sftp, "read", x->remote);
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < n; off += w) {
+			if ((w = write(fd, buf + off, n - off)) == -1) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				snprintf(err, ERRSZ, "local_path %s: write: "
+				    "%s%s (the local file is incomplete)",
+				    x->local, strerror(errno), errno == EFBIG ?
+				    ", the ssh worker's file size limit" : "");
+				goto fail;
+			}
+		}
+		*bytes += n;
+	}
+	/* no fsync(2) here: the worker's seccomp policy has none */
+	free(buf);
+	sftp_close(f);
+	return 0;
+ fail:
+	free(buf);
+	sftp_close(f);
+	return -1;
+}

@@ -1,0 +1,207 @@
+/*
+ * ssh_killtree.c: the kill commands of the shell tools.  Each runs on its
+ * own exec channel and nobody waits for its output; the channel is
+ * freed when it closes, or when the connection is lost.  The one-shot
+ * channel under them also serves ssh_delegkill.c's kill check.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_shell.h"
+
+/* a one-shot command whose output nobody reads (kill) */
+struct aux {
+	TAILQ_ENTRY(aux)	 entry;
+	struct oneshot		 os;
+};
+
+static int	 oneshot_data(ssh_session, ssh_channel, void *, uint32_t, int,
+		    void *);
+static void	 oneshot_close(ssh_session, ssh_channel, void *);
+static void	 oneshot_proc(int, short, void *);
+static int	 aux_run(struct sshhost *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	 aux_done(void *);
+static void	 aux_free(struct aux *);
+
+static TAILQ_HEAD(, aux)	 auxes = TAILQ_HEAD_INITIALIZER(auxes);
+
+/*
+ * Kill the descendants of pid (and pid itself with self): list them with
+ * ps, stop them so none can fork, list again for those born meanwhile,
+ * and kill them all.  Runs on its own exec channel; nobody waits for it.
+ */
+int
+kill_tree(struct sshhost *host, long pid, int self)
+{
+	return aux_run(host, "p=%ld; t() { ps -A -o pid= -o ppid= 2>/dev/null"
+	    " | awk -v r=\"$p\" -v self=%d '{ pp[$1] = $2 } END { s[r] = 1;"
+	    " do { c = 0; for (x in pp) if (!(x in s) && (pp[x] in s)) {"
+	    " s[x] = 1; c = 1 } } while (c); for (x in s) if (self ||"
+	    " x != r) printf \"%%s \", x }'; }; k=$(t); [ -n \"$k\" ] &&"
+	    " kill -STOP $k 2>/dev/null; k=\"$k $(t)\"; kill -KILL $k"
+	    " 2>/dev/null; exit 0", pid, self);
+}
+
+int
+oneshot_start(struct oneshot *os, struct sshhost *host, const char *cmd,
+    char *out, size_t outsize, void (*done)(void *), void *arg, char *err,
+    size_t errlen)
+{
+	if ((os->ch = sshconn_exec(host, cmd, err, errlen)) == NULL)
+		return -1;
+	os->host = host;
+	os->out = out;
+	os->outsize = outsize;
+	os->outlen = 0;
+	if (out != NULL)
+		out[0] = '\0';
+	os->done = done;
+	os->arg = arg;
+	ssh_callbacks_init(&os->cb);
+	os->cb.userdata = os;
+	os->cb.channel_data_function = oneshot_data;
+	os->cb.channel_close_function = oneshot_close;
+	ssh_set_channel_callbacks(os->ch, &os->cb);
+	evtimer_set(&os->ev_done, oneshot_proc, os);
+	host->st.channels++;
+	(void)ssh_channel_send_eof(os->ch);
+	return 0;
+}
+
+void
+oneshot_stop(struct oneshot *os)
+{
+	evtimer_del(&os->ev_done);
+	if (os->ch != NULL) {
+		ssh_remove_channel_callbacks(os->ch, &os->cb);
+		ssh_channel_free(os->ch);
+		os->ch = NULL;
+		if (os->host->st.channels > 0)
+			os->host->st.channels--;
+	}
+}
+
+static int
+oneshot_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *arg)
+{
+	struct oneshot	*os = arg;
+	size_t		 n = len;
+
+	if (os->out == NULL || is_stderr)
+		return len;
+	if (n > os->outsize - 1 - os->outlen)
+		n = os->outsize - 1 - os->outlen;
+	memcpy(os->out + os->outlen, data, n);
+	os->outlen += n;
+	os->out[os->outlen] = '\0';
+	return len;
+}
+
+/* not from inside libssh's callback: the channel is freed in done */
+static void
+oneshot_close(ssh_session s, ssh_channel ch, void *arg)
+{
+	struct oneshot	*os = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	evtimer_add(&os->ev_done, &tv);
+}
+
+static void
+oneshot_proc(int fd, short event, void *arg)
+{
+	struct oneshot	*os = arg;
+
+	os->done(os->arg);
+}
+
+static int
+aux_run(struct sshhost *host, const char *fmt, ...)
+{
+	struct aux	*a;
+	va_list		 ap;
+	char		*cmd, why[1024];
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		fatal(NULL);
+	if (oneshot_start(&a->os, host, cmd, NULL, 0, aux_done, a, why,
+	    sizeof(why)) == -1) {
+		log_warnx("host \"%s\": cannot run a kill command: %s",
+		    host->name, why);
+		free(cmd);
+		free(a);
+		return -1;
+	}
+	free(cmd);
+	TAILQ_INSERT_TAIL(&auxes, a, entry);
+	return 0;
+}
+
+static void
+aux_done(void *arg)
+{
+	aux_free(arg);
+}
+
+static void
+aux_free(struct aux *a)
+{
+	oneshot_stop(&a->os);
+	TAILQ_REMOVE(&auxes, a, entry);
+	free(a);
+}
+
+/*
+ * Kill the process group pgid that sshd made for a background command's
+ * session, and with leader its leader too, should it have left it.
+ */
+int
+kill_group(struct sshhost *host, long pgid, int leader)
+{
+	if (leader)
+		return aux_run(host, "kill -KILL -- -%ld 2>/dev/null; kill"
+		    " -KILL %ld 2>/dev/null; exit 0", pgid, pgid);
+	return aux_run(host, "kill -KILL -- -%ld 2>/dev/null; exit 0", pgid);
+}
+
+/* kill commands still running: the worker waits for them to exit */
+int
+kill_pending(void)
+{
+	struct aux	*a;
+	int		 n = 0;
+
+	TAILQ_FOREACH(a, &auxes, entry)
+		n++;
+	return n;
+}
+
+/* the connection is gone, and the kill channels with it */
+void
+kill_host_lost(struct sshhost *host)
+{
+	struct aux	*a, *na;
+
+	TAILQ_FOREACH_SAFE(a, &auxes, entry, na)
+		if (a->os.host == host)
+			aux_free(a);
+}

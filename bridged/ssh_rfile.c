@@ -1,0 +1,603 @@
+/*
+ * ssh_rfile.c: what the file tools share: running a tool with the session
+ * in blocking mode, answering, SFTP errors and attributes, commands on
+ * an exec channel, and replacing a remote file in one step.
+ *
+ * Metadata, whole-file reads and writes go over SFTP.  Work that should
+ * not move a whole file over the wire (slicing a large file for Read,
+ * searching for Grep) runs remotely as a fixed POSIX command on an exec
+ * channel, with every argument passed through shquote() and nothing
+ * else interpolated.
+ *
+ * libssh's SFTP calls are blocking, so while a tool runs the session is
+ * switched to blocking mode and the worker serves nothing else; exec
+ * channels are bounded by a deadline, SFTP calls by the session timeout.
+ * Moving that onto the event loop is left for later.
+ *
+ * Results go back through files_reply(), which makes the text valid
+ * UTF-8 and cuts it at ssh_output_max() with a marker saying how to read
+ * the rest.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/queue.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_files.h"
+
+#define EXEC_ERR_MAX		(16 * 1024)
+#define TEMP_TRIES		5
+
+static int	 rexec_lines(struct rexec *, size_t);
+
+/* set when an SFTP error looks like the connection went away */
+int		 files_lost;
+
+/* ---- running a tool -------------------------------------------------- */
+
+/*
+ * Run one tool with the session in blocking mode (libssh's SFTP needs
+ * it), then put the mode back for the rest of the worker.
+ */
+void
+files_run(struct sshcall *call, void (*fn)(struct sshcall *))
+{
+	struct sshhost	*host = call->host;
+	ssh_session	 s = host->session;
+	int		 was;
+
+	if (s == NULL) {
+		sshcall_text(call, 1, "host %s is not connected", host->name);
+		return;
+	}
+	if (!args_object(call))
+		return;
+	/* paths resolved on the host and checked against base dir */
+	if (sshpolicy_resolve(call) == -1)
+		return;
+	was = files_block(s);
+	fn(call);		/* answers and frees the call */
+	files_unblock(host, s, was);
+	files_checklost(host);
+}
+
+/* libssh's SFTP needs the session blocking; returns the mode it had */
+int
+files_block(ssh_session s)
+{
+	int	 was;
+
+	files_lost = 0;
+	was = ssh_is_blocking(s);
+	ssh_set_blocking(s, 1);
+	return was;
+}
+
+/* put the mode back for the rest of the worker, if s is still there */
+void
+files_unblock(struct sshhost *host, ssh_session s, int was)
+{
+	if (host->session == s)
+		ssh_set_blocking(s, was);
+}
+
+/* an error looked like a lost connection: let ssh_conn.c find out */
+void
+files_checklost(struct sshhost *host)
+{
+	if (files_lost) {
+		files_lost = 0;
+		sshconn_check(host);
+	}
+}
+
+/* ---- answers ------------------------------------------------------- */
+
+json_t *
+files_result(const char *text, size_t len, int iserror)
+{
+	json_t	*res;
+
+	res = json_pack("{s:[{s:s,s:s%}]}", "content", "type", "text",
+	    "text", text, len);
+	if (res == NULL)
+		fatalx("json_pack result");
+	if (iserror)
+		json_object_set_new(res, "isError", json_true());
+	return res;
+}
+
+/*
+ * Answer with sb's text: made valid UTF-8, cut at the output cap with a
+ * marker giving the total size and how to get the rest (hint).
+ */
+void
+files_reply(struct sshcall *call, int iserror, struct sbuf *sb,
+    const char *hint)
+{
+	struct sbuf	 clean = { 0 };
+	size_t		 max = ssh_output_max(), cut, total;
+
+	utf8_clean(&clean, sb->p ? sb->p : "", sb->len, 0);
+	sb_free(sb);
+	if (max > 0 && clean.len > max) {
+		total = clean.len;
+		cut = max;
+		/* back off to the start of a character */
+		while (cut > 0 && ((unsigned char)clean.p[cut] & 0xc0) ==
+		    0x80)
+			cut--;
+		clean.len = cut;
+		sb_printf(&clean, "\n[output cut at %zu of %zu bytes; %s]",
+		    cut, total, hint ? hint :
+		    "narrow the request to see the rest");
+	}
+	sshcall_result(call, files_result(clean.p ? clean.p : "", clean.len,
+	    iserror));
+	sb_free(&clean);
+}
+
+void
+files_fail(struct sshcall *call, const char *msg)
+{
+	sshcall_text(call, 1, "%s", msg);
+}
+
+int
+files_seconds(void)
+{
+	if (ssh_conf != NULL && ssh_conf->limits.call_timeout > 0)
+		return ssh_conf->limits.call_timeout;
+	return CONF_CALL_TIMEOUT;
+}
+
+/* ---- SFTP ------------------------------------------------------------ */
+
+const char *
+fx_str(sftp_session sftp)
+{
+	switch (sftp_get_error(sftp)) {
+	case SSH_FX_EOF:
+		return "unexpected end of file";
+	case SSH_FX_NO_SUCH_FILE:
+	case SSH_FX_NO_SUCH_PATH:
+		return "No such file or directory";
+	case SSH_FX_PERMISSION_DENIED:
+		return "Permission denied";
+	case SSH_FX_FILE_ALREADY_EXISTS:
+		return "File exists";
+	case SSH_FX_WRITE_PROTECT:
+		return "Read-only file system";
+	case SSH_FX_OP_UNSUPPORTED:
+		return "operation not supported by the server";
+	case SSH_FX_FAILURE:
+		return "failure reported by the server";
+	case SSH_FX_NO_CONNECTION:
+	case SSH_FX_CONNECTION_LOST:
+	case SSH_FX_OK:
+		/* no SFTP status: the transport failed */
+		files_lost = 1;
+		return ssh_get_error(sftp->session);
+	default:
+		return "SFTP error";
+	}
+}
+
+void
+fx_err(char *err, sftp_session sftp, const char *what, const char *path)
+{
+	snprintf(err, ERRSZ, "%s%s%s: %s", what, what[0] ? " " : "", path,
+	    fx_str(sftp));
+}
+
+int
+fx_missing(sftp_session sftp)
+{
+	int	 e = sftp_get_error(sftp);
+
+	return e == SSH_FX_NO_SUCH_FILE || e == SSH_FX_NO_SUCH_PATH;
+}
+
+uint64_t
+attr_mtime(sftp_attributes a)
+{
+	if (a->mtime64 != 0)
+		return a->mtime64;
+	return a->mtime;
+}
+
+/* S_IF* from the attributes, whatever the protocol version said */
+int
+attr_type(sftp_attributes a)
+{
+	if (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS)
+		return a->permissions & S_IFMT;
+	switch (a->type) {
+	case SSH_FILEXFER_TYPE_REGULAR:
+		return S_IFREG;
+	case SSH_FILEXFER_TYPE_DIRECTORY:
+		return S_IFDIR;
+	case SSH_FILEXFER_TYPE_SYMLINK:
+		return S_IFLNK;
+	default:
+		return 0;
+	}
+}
+
+sftp_session
+files_sftp(struct sshcall *call, char *err)
+{
+	sftp_session	 sftp;
+
+	if ((sftp = sshconn_sftp(call->host, err, ERRSZ)) == NULL &&
+	    err[0] == '\0')
+		snprintf(err, ERRSZ, "SFTP is not available on host %s",
+		    call->host->name);
+	return sftp;
+}
+
+/* read to EOF, at most max bytes (more is an error) */
+int
+files_readall(sftp_file f, struct sbuf *sb, size_t max, char *err)
+{
+	char	 buf[SFTP_CHUNK];
+	ssize_t	 n;
+
+	for (;;) {
+		if ((n = sftp_read(f, buf, sizeof(buf))) < 0) {
+			snprintf(err, ERRSZ, "read: %s",
+			    fx_str(f->sftp));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (sb->len + n > max) {
+			snprintf(err, ERRSZ, "file is larger than %zu bytes",
+			    max);
+			return -1;
+		}
+		sb_add(sb, buf, n);
+	}
+}
+
+/* ---- exec channels --------------------------------------------------- */
+
+/* ---- exec channels --------------------------------------------------- */
+
+/*
+ * Run cmd (a fixed command with shquote()d arguments) and collect its
+ * output: stdout up to outmax bytes (or maxlines whole lines, when not
+ * 0), stderr up to EXEC_ERR_MAX.  Stops at the deadline.  Returns -1
+ * only when the channel could not be made.
+ */
+int
+remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
+    int seconds, size_t maxlines, struct rexec *rx, char *err)
+{
+	ssh_channel	 ch;
+	char		 buf[XFER_CHUNK], why[1024];
+	time_t		 deadline = time(NULL) + seconds;
+	int		 n, left;
+	size_t		 room;
+
+	memset(rx, 0, sizeof(*rx));
+	rx->status = -1;
+	rx->maxlines = maxlines;
+	if ((ch = sshconn_exec(call->host, cmd, why, sizeof(why))) == NULL) {
+		snprintf(err, ERRSZ, "cannot run a command on host %s: %s",
+		    call->host->name, why);
+		files_lost = 1;
+		return -1;
+	}
+	ssh_channel_send_eof(ch);
+	for (;;) {
+		if ((left = deadline - time(NULL)) <= 0) {
+			rx->timedout = 1;
+			break;
+		}
+		n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0,
+		    left > 1 ? 1000 : left * 1000);
+		if (n == SSH_ERROR) {
+			files_lost = 1;
+			break;
+		}
+		if (n > 0) {
+			rx->bytes += n;
+			room = outmax - rx->out.len;
+			sb_add(&rx->out, buf, (size_t)n < room ? (size_t)n :
+			    room);
+			if ((size_t)n >= room && rx->out.len == outmax) {
+				rx->truncated = 1;
+				break;
+			}
+			if (maxlines > 0 && rexec_lines(rx, n)) {
+				rx->linecap = 1;
+				break;
+			}
+		}
+		while ((n = ssh_channel_read_nonblocking(ch, buf, sizeof(buf),
+		    1)) > 0) {
+			rx->bytes += n;
+			if (rx->err.len < EXEC_ERR_MAX)
+				sb_add(&rx->err, buf, n);
+		}
+		if (ssh_channel_is_eof(ch) && ssh_channel_poll(ch, 0) <= 0 &&
+		    ssh_channel_poll(ch, 1) <= 0)
+			break;
+	}
+	if (!rx->timedout && !rx->truncated && !rx->linecap)
+		rx->status = ssh_channel_get_exit_status(ch);
+	else
+		/* stop what is still running over there, if it listens */
+		ssh_channel_request_send_signal(ch, "KILL");
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return 0;
+}
+
+/* count the lines in the n bytes just added; cut after maxlines */
+static int
+rexec_lines(struct rexec *rx, size_t n)
+{
+	char	*end = rx->out.p + rx->out.len, *p = end - n;
+
+	while ((p = memchr(p, '\n', end - p)) != NULL) {
+		p++;
+		if (++rx->nlines == rx->maxlines) {
+			rx->out.len = p - rx->out.p;
+			rx->out.p[rx->out.len] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void
+rexec_free(struct rexec *rx)
+{
+	sb_free(&rx->out);
+	sb_free(&rx->err);
+}
+
+/* ---- replacing a file ------------------------------------------------ */
+
+/*
+ * Make ".NAME.bridged-XXXXXX" next to path, exclusively.  The name goes
+ * to tmp (PATH_MAX).
+ */
+int
+temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
+    sftp_file *fp, char *err)
+{
+	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	const char		*slash, *base;
+	char			 rnd[7];
+	int			 dirlen, i, try, n;
+
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	dirlen = slash ? (int)(slash - path) + 1 : 0;
+	if (*base == '\0') {
+		snprintf(err, ERRSZ, "%s names a directory, not a file", path);
+		return -1;
+	}
+	for (try = 0; try < TEMP_TRIES; try++) {
+		for (i = 0; i < 6; i++)
+			rnd[i] = chars[arc4random_uniform(sizeof(chars) - 1)];
+		rnd[6] = '\0';
+		/* keep the name within NAME_MAX however long base is */
+		n = snprintf(tmp, PATH_MAX, "%.*s.%.200s.bridged-%s", dirlen,
+		    path, base, rnd);
+		if (n < 0 || n >= PATH_MAX) {
+			snprintf(err, ERRSZ, "%s: path too long", path);
+			return -1;
+		}
+		if ((*fp = sftp_open(sftp, tmp, O_WRONLY | O_CREAT | O_EXCL,
+		    mode)) != NULL)
+			return 0;
+		/* OpenSSH answers a taken name with a plain failure */
+		if (sftp_get_error(sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
+		    sftp_get_error(sftp) != SSH_FX_FAILURE)
+			break;
+	}
+	if (fx_missing(sftp))
+		snprintf(err, ERRSZ, "cannot create %s: the directory does "
+		    "not exist", path);
+	else
+		snprintf(err, ERRSZ, "cannot create a file next to %s: %s",
+		    path, fx_str(sftp));
+	return -1;
+}
+
+/* all of data into the temp file f, named tmp */
+int
+temp_write(sftp_session sftp, sftp_file f, const char *tmp, const void *data,
+    size_t len, char *err)
+{
+	const char	*p = data;
+	size_t		 off;
+	ssize_t		 n;
+
+	for (off = 0; off < len; off += n) {
+		n = sftp_write(f, p + off, len - off > SFTP_CHUNK ?
+		    SFTP_CHUNK : len - off);
+		if (n <= 0) {
+			fx_err(err, sftp, "write", tmp);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* flush the temp file to disk where the server can, and close it */
+int
+temp_close(sftp_session sftp, sftp_file *fp, const char *tmp, char *err)
+{
+	int	 rc;
+
+	if (sftp_extension_supported(sftp, "fsync@openssh.com", "1") &&
+	    sftp_fsync(*fp) != 0) {
+		fx_err(err, sftp, "fsync", tmp);
+		return -1;
+	}
+	rc = sftp_close(*fp);
+	*fp = NULL;
+	if (rc != 0) {
+		fx_err(err, sftp, "close", tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* after a failure: no temp file left behind */
+void
+temp_discard(sftp_session sftp, sftp_file f, const char *tmp)
+{
+	if (f != NULL)
+		sftp_close(f);
+	sftp_unlink(sftp, tmp);
+}
+
+/*
+ * Replace target by tmp in one step.  SFTP's rename will not replace an
+ * existing file (OpenSSH links, then unlinks) and libssh 0.10 has no
+ * posix-rename@openssh.com, so mv(1), which is rename(2) within one
+ * directory, does it.  The target is known not to be a directory (or a
+ * link to one: mv would move into it).
+ */
+int
+rename_over(struct sshcall *call, sftp_session sftp, const char *tmp,
+    const char *target, char *err)
+{
+	struct sbuf	 cmd = { 0 };
+	struct rexec	 rx;
+
+	if (sftp_rename(sftp, tmp, target) == 0)
+		return 0;
+	sb_str(&cmd, "exec mv -f -- ");
+	shquote(&cmd, tmp);
+	sb_str(&cmd, " ");
+	shquote(&cmd, target);
+	if (remote_exec(call, cmd.p, 4096, files_seconds(), 0, &rx,
+	    err) == 0 && rx.status == 0) {
+		sb_free(&cmd);
+		rexec_free(&rx);
+		return 0;
+	}
+	snprintf(err, ERRSZ, "cannot replace %s: %s", target,
+	    rx.err.len ? rx.err.p : (rx.timedout ? "mv timed out" :
+	    "mv failed"));
+	sb_free(&cmd);
+	rexec_free(&rx);
+	return -1;
+}
+
+/*
+ * Write data to path atomically: a temp file in the same directory,
+ * flushed, given the mode of the file it replaces, renamed over it.
+ * *created says whether path is new.  An existing symbolic link is
+ * replaced by the file, not followed.
+ */
+int
+write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
+    const char *data, size_t len, int overwrite, char *err, int *created)
+{
+	sftp_attributes	 a, t;
+	sftp_file	 f;
+	char		 tmp[PATH_MAX];
+	uint32_t	 mode = 0, uid = 0, gid = 0;
+	int		 exists = 0;
+
+	*created = 0;
+	if ((a = sftp_lstat(sftp, path)) != NULL) {
+		exists = 1;
+		if (attr_type(a) == S_IFDIR) {
+			snprintf(err, ERRSZ, "%s is a directory", path);
+			sftp_attributes_free(a);
+			return -1;
+		}
+		if (attr_type(a) == S_IFLNK) {
+			/* its target's mode; and mv must not go into it */
+			if ((t = sftp_stat(sftp, path)) != NULL) {
+				if (attr_type(t) == S_IFDIR) {
+					snprintf(err, ERRSZ, "%s is a symbolic "
+					    "link to a directory", path);
+					sftp_attributes_free(t);
+					sftp_attributes_free(a);
+					return -1;
+				}
+				mode = t->permissions & 07777;
+				uid = t->uid;
+				gid = t->gid;
+				sftp_attributes_free(t);
+			} else
+				mode = 0644;
+		} else {
+			mode = a->permissions & 07777;
+			uid = a->uid;
+			gid = a->gid;
+		}
+		sftp_attributes_free(a);
+		if (!overwrite) {
+			snprintf(err, ERRSZ, "%s exists; set overwrite to "
+			    "replace it", path);
+			return -1;
+		}
+	} else if (!fx_missing(sftp)) {
+		fx_err(err, sftp, "", path);
+		return -1;
+	}
+
+	/* a new file gets 0644 less the server's umask */
+	if (temp_create(sftp, path, exists ? 0600 : 0644, tmp, &f,
+	    err) == -1)
+		return -1;
+	if (temp_write(sftp, f, tmp, data, len, err) == -1 ||
+	    temp_close(sftp, &f, tmp, err) == -1)
+		goto fail;
+	if (exists) {
+		/* only root can give it away; failing is fine */
+		sftp_chown(sftp, tmp, uid, gid);
+		if (sftp_chmod(sftp, tmp, mode) != 0) {
+			fx_err(err, sftp, "chmod", tmp);
+			goto fail;
+		}
+		if (rename_over(call, sftp, tmp, path, err) == -1)
+			goto fail;
+	} else if (sftp_rename(sftp, tmp, path) != 0) {
+		/* someone made it meanwhile */
+		if ((a = sftp_lstat(sftp, path)) != NULL) {
+			sftp_attributes_free(a);
+			if (!overwrite) {
+				snprintf(err, ERRSZ, "%s appeared while "
+				    "writing; set overwrite to replace it",
+				    path);
+				goto fail;
+			}
+			if (rename_over(call, sftp, tmp, path, err) == -1)
+				goto fail;
+		} else {
+			fx_err(err, sftp, "rename to", path);
+			goto fail;
+		}
+	}
+	*created = !exists;
+	return 0;
+ fail:
+	temp_discard(sftp, f, tmp);
+	return -1;
+}

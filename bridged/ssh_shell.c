@@ -1,0 +1,933 @@
+/*
+ * ssh_shell.c: Bash, in a persistent shell.
+ *
+ * Each (MCP session, host) pair has one persistent shell: an exec channel
+ * running bash (sh where there is no bash) that reads commands on its
+ * stdin, so cd and export persist between calls.  A command is sent as
+ *
+ *	eval 'COMMAND' </dev/null; printf '\n%s %d %s %s\n' M "$?" "$PWD" M;
+ *	printf '\n%s\n' M >&2
+ *
+ * with the command single-quoted by shquote() and M a fresh random
+ * 32-hex-digit marker: the command cannot know M, so nothing it prints
+ * can end its own output early.  The command is done when the marker
+ * line has arrived on both stdout and stderr; the stdout line also
+ * carries the exit status and the working directory.
+ *
+ * Channel data is delivered by libssh callbacks (ssh_conn.c drives libssh
+ * from libevent); the callbacks only buffer and note what happened, and
+ * the work that calls libssh again (answering, sending the next command,
+ * freeing channels) runs from a zero timeout, outside libssh.
+ *
+ * A timeout or a cancellation kills the command's processes: every
+ * descendant of the shell, found with ps(1) over a second exec channel,
+ * is stopped and then killed (ssh_killtree.c).  If the marker still does not
+ * arrive (the command was a shell loop), the shell itself is killed and
+ * the next command gets a fresh shell and a warning.
+ *
+ * Background commands (run_in_background) are ssh_bgjob.c's.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event.h>
+#include <jansson.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_shell.h"
+
+#define BASH_TIMEOUT_DEF	120000		/* ms */
+#define SHELL_GRACE_MS		3000	/* after the kill, wait for M */
+#define MARKER_LEN		32
+#define WIN_MAX			(2 * (PATH_MAX + 256))
+#define SETUP_TIMEOUT		10000		/* ms */
+
+/* which shell runs commands: bash without start files, else sh */
+#define SHELL_EXEC	"command -v bash >/dev/null 2>&1 &&" \
+			" exec bash --noprofile --norc; exec sh"
+
+/* output of one stream: the head that is shown, a window for markers */
+struct obuf {
+	char		*head;
+	size_t		 headlen;
+	size_t		 cap;
+	size_t		 total;
+	char		*win;		/* the last WIN_MAX bytes */
+	size_t		 winlen;
+};
+
+enum cmd_kill {
+	KILL_NONE = 0,
+	KILL_TIMEOUT,
+	KILL_CANCEL,
+};
+
+struct shell;
+
+struct cmd {
+	TAILQ_ENTRY(cmd)	 entry;
+	struct shell		*sh;
+	struct sshcall		*call;		/* NULL: the shell's setup */
+	char			 marker[MARKER_LEN + 1];
+	char			*line;		/* what is sent */
+	int			 sent;
+	int			 timeout_ms;
+	struct obuf		 out;
+	struct obuf		 err;
+	int			 outdone;
+	int			 errdone;
+	size_t			 outlen;	/* bytes before the marker */
+	size_t			 errlen;
+	int			 status;
+	char			 cwd[PATH_MAX];
+	enum cmd_kill		 kill;
+	struct event		 ev_timeout;
+	struct event		 ev_grace;
+	int			 grace_set;
+};
+
+struct shell {
+	TAILQ_ENTRY(shell)	 entry;
+	uint32_t		 sessid;
+	struct sshhost		*host;
+	ssh_channel		 ch;		/* NULL: none (died) */
+	struct ssh_channel_callbacks_struct cb;
+	long			 pid;		/* remote $$, 0 unknown */
+	int			 gone;		/* exited or closed */
+	int			 exitstatus;
+	char			 exitsignal[32];
+	int			 reset;		/* warn: state was lost */
+	char			 cwd[PATH_MAX];
+	TAILQ_HEAD(, cmd)	 cmds;		/* first: running */
+	struct event		 ev_proc;
+};
+
+static void	 obuf_init(struct obuf *, size_t);
+static void	 obuf_add(struct obuf *, const char *, size_t);
+static void	 obuf_free(struct obuf *);
+
+static struct shell *shell_find(uint32_t, struct sshhost *);
+static struct shell *shell_start(uint32_t, struct sshhost *, char *, size_t);
+static void	 shell_dropchannel(struct shell *);
+static void	 shell_free(struct shell *, const char *);
+static void	 shell_sched(struct shell *);
+static void	 shell_proc(int, short, void *);
+static void	 shell_send(struct shell *);
+static void	 shell_died(struct shell *, const char *);
+static int	 shell_data(ssh_session, ssh_channel, void *, uint32_t, int,
+		    void *);
+static void	 shell_close(ssh_session, ssh_channel, void *);
+static void	 shell_exit_status(ssh_session, ssh_channel, int, void *);
+static void	 shell_exit_signal(ssh_session, ssh_channel, const char *, int,
+		    const char *, const char *, void *);
+static struct cmd *cmd_new(struct shell *, struct sshcall *, const char *,
+		    int, int);
+static void	 cmd_free(struct cmd *);
+static void	 cmd_scan(struct cmd *);
+static int	 cmd_finish(struct cmd *);
+static void	 cmd_died(struct cmd *, const char *);
+static void	 cmd_warn(struct cmd *);
+static void	 cmd_fail(struct cmd *, const char *, ...)
+		    __attribute__((__format__ (printf, 2, 3)));
+static void	 cmd_timeout(int, short, void *);
+static void	 cmd_grace(int, short, void *);
+static void	 cmd_kill(struct cmd *, enum cmd_kill);
+static void	 bash_cancel(struct sshcall *);
+static json_t	*cmd_result(struct cmd *, const char *, int);
+static void	 marker_new(char *);
+
+static TAILQ_HEAD(, shell)	 shells = TAILQ_HEAD_INITIALIZER(shells);
+
+/* ---- small pieces ---------------------------------------------------- */
+
+static void
+obuf_init(struct obuf *o, size_t cap)
+{
+	memset(o, 0, sizeof(*o));
+	o->cap = cap;
+	if ((o->head = malloc(cap + 1)) == NULL ||
+	    (o->win = malloc(WIN_MAX)) == NULL)
+		fatal(NULL);
+}
+
+/* keep the first cap bytes to show and the last WIN_MAX to find M in */
+static void
+obuf_add(struct obuf *o, const char *p, size_t n)
+{
+	size_t	 k, drop;
+
+	o->total += n;
+	if (o->headlen < o->cap) {
+		k = o->cap - o->headlen < n ? o->cap - o->headlen : n;
+		memcpy(o->head + o->headlen, p, k);
+		o->headlen += k;
+	}
+	if (n >= WIN_MAX) {
+		memcpy(o->win, p + n - WIN_MAX, WIN_MAX);
+		o->winlen = WIN_MAX;
+		return;
+	}
+	if (o->winlen + n > WIN_MAX) {
+		drop = o->winlen + n - WIN_MAX;
+		memmove(o->win, o->win + drop, o->winlen - drop);
+		o->winlen -= drop;
+	}
+	memcpy(o->win + o->winlen, p, n);
+	o->winlen += n;
+}
+
+static void
+obuf_free(struct obuf *o)
+{
+	free(o->head);
+	free(o->win);
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+marker_new(char *m)
+{
+	unsigned char	 r[MARKER_LEN / 2];
+	size_t		 i;
+
+	arc4random_buf(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(m + 2 * i, 3, "%02x", r[i]);
+}
+
+/* ---- Bash ------------------------------------------------------------ */
+
+void
+shell_bash(struct sshcall *call)
+{
+	struct sshhost	*host;
+	struct shell	*sh;
+	struct cmd	*c;
+	const char	*command;
+	char		 err[ERRSZ];
+	int		 bad = 0, ms, bg;
+
+	command = arg_optstr(call->args, "command", &bad);
+	if (bad || command == NULL) {
+		sshcall_text(call, 1, "command must be a string");
+		return;
+	}
+	if (command[0] == '\0' || strspn(command, " \t\r\n") ==
+	    strlen(command)) {
+		sshcall_text(call, 1, "command is empty");
+		return;
+	}
+	if (strlen(command) != json_string_length(json_object_get(call->args,
+	    "command"))) {
+		sshcall_text(call, 1, "command contains a NUL byte");
+		return;
+	}
+	(void)arg_optstr(call->args, "description", &bad);
+	if (bad) {
+		sshcall_text(call, 1, "description must be a string");
+		return;
+	}
+	if (arg_ms(call->args, "timeout", BASH_TIMEOUT_DEF, BASH_TIMEOUT_MAX,
+	    &ms, err) == -1 || arg_bool(call->args, "run_in_background", 0,
+	    &bg, err) == -1) {
+		sshcall_text(call, 1, "%s", err);
+		return;
+	}
+	/* the frontend checked the capability; so do we */
+	if (call->host->conf == NULL ||
+	    (call->host->conf->caps & CAP_EXEC) == 0) {
+		sshcall_text(call, 1, "host \"%s\" does not allow exec",
+		    call->host->name);
+		return;
+	}
+	if (bg) {
+		bgjob_start(call, command);
+		return;
+	}
+
+	if ((sh = shell_find(call->sessid, call->host)) == NULL ||
+	    sh->ch == NULL) {
+		if ((sh = shell_start(call->sessid, call->host, err,
+		    sizeof(err))) == NULL) {
+			host = call->host;
+			sshcall_text(call, 1, "%s", err);
+			(void)sshconn_check(host);
+			return;
+		}
+	}
+	c = cmd_new(sh, call, command, ms, 0);
+	if (sh->reset) {
+		sh->reset = 0;
+		cmd_warn(c);
+	}
+	shell_send(sh);
+}
+
+static struct shell *
+shell_find(uint32_t sessid, struct sshhost *host)
+{
+	struct shell	*sh;
+
+	TAILQ_FOREACH(sh, &shells, entry)
+		if (sh->sessid == sessid && sh->host == host)
+			return sh;
+	return NULL;
+}
+
+/*
+ * Open the channel and put the set-up command (learn $$, enter the base
+ * dir) first in the queue.  The record of a shell that died is reused,
+ * with its queue.  On failure nothing changed; the caller answers and
+ * then asks sshconn_check() whether the connection is gone.
+ */
+static struct shell *
+shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
+{
+	struct shell	*sh;
+	struct sbuf	 setup = { 0 };
+	ssh_channel	 ch;
+	char		 why[1024];
+
+	if ((ch = sshconn_exec(host, SHELL_EXEC, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "host \"%s\": cannot start a shell: %s",
+		    host->name, why);
+		return NULL;
+	}
+	if ((sh = shell_find(sessid, host)) == NULL) {
+		if ((sh = calloc(1, sizeof(*sh))) == NULL)
+			fatal(NULL);
+		sh->sessid = sessid;
+		sh->host = host;
+		TAILQ_INIT(&sh->cmds);
+		evtimer_set(&sh->ev_proc, shell_proc, sh);
+		TAILQ_INSERT_TAIL(&shells, sh, entry);
+	}
+	sh->ch = ch;
+	sh->pid = 0;
+	sh->gone = 0;
+	sh->exitstatus = -1;
+	sh->exitsignal[0] = '\0';
+	strlcpy(sh->cwd, host->conf->base_dir, sizeof(sh->cwd));
+	memset(&sh->cb, 0, sizeof(sh->cb));
+	ssh_callbacks_init(&sh->cb);
+	sh->cb.userdata = sh;
+	sh->cb.channel_data_function = shell_data;
+	sh->cb.channel_close_function = shell_close;
+	sh->cb.channel_exit_status_function = shell_exit_status;
+	sh->cb.channel_exit_signal_function = shell_exit_signal;
+	ssh_set_channel_callbacks(ch, &sh->cb);
+	host->st.channels++;
+
+	sb_str(&setup, "printf '%s\\n' \"$$\"");
+	if (host->conf->base_dir[0] != '\0') {
+		sb_str(&setup, "; cd -- ");
+		shquote(&setup, host->conf->base_dir);
+	}
+	(void)cmd_new(sh, NULL, setup.p, SETUP_TIMEOUT, 1);
+	sb_free(&setup);
+	return sh;
+}
+
+/* stop using the channel; the shell record and its queue stay */
+static void
+shell_dropchannel(struct shell *sh)
+{
+	if (sh->ch != NULL) {
+		ssh_remove_channel_callbacks(sh->ch, &sh->cb);
+		ssh_channel_free(sh->ch);
+		sh->ch = NULL;
+		if (sh->host->st.channels > 0)
+			sh->host->st.channels--;
+	}
+	evtimer_del(&sh->ev_proc);
+}
+
+static void
+shell_free(struct shell *sh, const char *why)
+{
+	struct cmd	*c;
+
+	shell_dropchannel(sh);
+	while ((c = TAILQ_FIRST(&sh->cmds)) != NULL)
+		cmd_fail(c, "%s", why);
+	TAILQ_REMOVE(&shells, sh, entry);
+	free(sh);
+}
+
+static struct cmd *
+cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
+    int first)
+{
+	struct cmd	*c;
+	struct sbuf	 line = { 0 };
+	struct timeval	 tv;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal(NULL);
+	c->sh = sh;
+	c->call = call;
+	c->timeout_ms = ms;
+	c->status = -1;
+	marker_new(c->marker);
+	sb_str(&line, "eval ");
+	shquote(&line, command);
+	sb_printf(&line, " </dev/null; printf '\\n%%s %%d %%s %%s\\n' %s \"$?\""
+	    " \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n", c->marker, c->marker,
+	    c->marker);
+	c->line = line.p;	/* freed with c */
+	obuf_init(&c->out, ssh_output_max());
+	obuf_init(&c->err, ssh_output_max());
+	evtimer_set(&c->ev_timeout, cmd_timeout, c);
+	evtimer_set(&c->ev_grace, cmd_grace, c);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(&c->ev_timeout, &tv);
+	if (first)
+		TAILQ_INSERT_HEAD(&sh->cmds, c, entry);
+	else
+		TAILQ_INSERT_TAIL(&sh->cmds, c, entry);
+	if (call != NULL) {
+		call->state = c;
+		call->cancel = bash_cancel;
+	}
+	return c;
+}
+
+static void
+cmd_free(struct cmd *c)
+{
+	evtimer_del(&c->ev_timeout);
+	if (c->grace_set)
+		evtimer_del(&c->ev_grace);
+	TAILQ_REMOVE(&c->sh->cmds, c, entry);
+	if (c->call != NULL) {
+		c->call->state = NULL;
+		c->call->cancel = NULL;
+	}
+	obuf_free(&c->out);
+	obuf_free(&c->err);
+	free(c->line);
+	free(c);
+}
+
+/* answer a command with an error text and drop it */
+static void
+cmd_fail(struct cmd *c, const char *fmt, ...)
+{
+	struct sshcall	*call = c->call;
+	va_list		 ap;
+	char		*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	cmd_free(c);
+	if (call != NULL)
+		sshcall_text(call, 1, "%s", msg);
+	free(msg);
+}
+
+/* send the first command if it has not been sent */
+static void
+shell_send(struct shell *sh)
+{
+	struct sshhost	*host = sh->host;
+	struct cmd	*c;
+	size_t		 off, len;
+	int		 n;
+
+	if (sh->ch == NULL || sh->gone || (c = TAILQ_FIRST(&sh->cmds)) ==
+	    NULL || c->sent)
+		return;
+	c->sent = 1;
+	len = strlen(c->line);
+	for (off = 0; off < len; off += n) {
+		n = ssh_channel_write(sh->ch, c->line + off, len - off);
+		if (n == SSH_ERROR || n <= 0) {
+			if (sshconn_check(host))
+				return;		/* sh is gone with it */
+			shell_died(sh, "cannot write to the shell");
+			return;
+		}
+	}
+}
+
+static int
+shell_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
+    int is_stderr, void *arg)
+{
+	struct shell	*sh = arg;
+	struct cmd	*c = TAILQ_FIRST(&sh->cmds);
+
+	/* between commands: output of something the shell left running */
+	if (c == NULL || !c->sent)
+		return len;
+	obuf_add(is_stderr ? &c->err : &c->out, data, len);
+	if (c->outdone && c->errdone)
+		return len;
+	cmd_scan(c);
+	if (c->outdone && c->errdone)
+		shell_sched(sh);
+	return len;
+}
+
+static void
+shell_close(ssh_session s, ssh_channel ch, void *arg)
+{
+	struct shell	*sh = arg;
+
+	sh->gone = 1;
+	shell_sched(sh);
+}
+
+static void
+shell_exit_status(ssh_session s, ssh_channel ch, int status, void *arg)
+{
+	struct shell	*sh = arg;
+
+	sh->exitstatus = status;
+	sh->gone = 1;
+	shell_sched(sh);
+}
+
+static void
+shell_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
+    const char *msg, const char *lang, void *arg)
+{
+	struct shell	*sh = arg;
+
+	strlcpy(sh->exitsignal, sig ? sig : "?", sizeof(sh->exitsignal));
+	sh->gone = 1;
+	shell_sched(sh);
+}
+
+/* find the markers: "\nM STATUS PWD M\n" on stdout, "\nM\n" on stderr */
+static void
+cmd_scan(struct cmd *c)
+{
+	char		 pat[MARKER_LEN + 3], *p, *e, *end, *sp;
+	const char	*errstr;
+
+	if (!c->outdone && c->out.winlen > 0) {
+		pat[0] = '\n';
+		memcpy(pat + 1, c->marker, MARKER_LEN);
+		pat[MARKER_LEN + 1] = ' ';
+		p = memmem(c->out.win, c->out.winlen, pat, MARKER_LEN + 2);
+		end = c->out.win + c->out.winlen;
+		pat[0] = ' ';
+		pat[MARKER_LEN + 1] = '\n';
+		if (p != NULL && (e = memmem(p + MARKER_LEN + 2, end - (p +
+		    MARKER_LEN + 2), pat, MARKER_LEN + 2)) != NULL) {
+			c->outlen = c->out.total - c->out.winlen +
+			    (p - c->out.win);
+			*e = '\0';
+			p += MARKER_LEN + 2;
+			if ((sp = strchr(p, ' ')) != NULL) {
+				*sp++ = '\0';
+				strlcpy(c->cwd, sp, sizeof(c->cwd));
+			}
+			c->status = strtonum(p, 0, 255, &errstr);
+			if (errstr != NULL)
+				c->status = -1;
+			c->outdone = 1;
+		}
+	}
+	if (!c->errdone && c->err.winlen > 0) {
+		pat[0] = '\n';
+		memcpy(pat + 1, c->marker, MARKER_LEN);
+		pat[MARKER_LEN + 1] = '\n';
+		p = memmem(c->err.win, c->err.winlen, pat, MARKER_LEN + 2);
+		if (p != NULL) {
+			c->errlen = c->err.total - c->err.winlen +
+			    (p - c->err.win);
+			c->errdone = 1;
+		}
+	}
+}
+
+static void
+shell_sched(struct shell *sh)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	evtimer_add(&sh->ev_proc, &tv);
+}
+
+/* outside libssh: finish what is done, notice a dead shell, send more */
+static void
+shell_proc(int fd, short event, void *arg)
+{
+	struct shell	*sh = arg;
+	struct cmd	*c;
+	char		 why[128];
+
+	while ((c = TAILQ_FIRST(&sh->cmds)) != NULL && c->sent &&
+	    c->outdone && c->errdone) {
+		if (cmd_finish(c) == -1)
+			return;		/* the set-up failed, sh is gone */
+	}
+	if (sh->ch != NULL && sh->gone) {
+		if (sh->exitsignal[0] != '\0')
+			snprintf(why, sizeof(why), "the shell was killed by"
+			    " signal %s", sh->exitsignal);
+		else if (sh->exitstatus != -1)
+			snprintf(why, sizeof(why), "the shell exited with"
+			    " status %d", sh->exitstatus);
+		else
+			snprintf(why, sizeof(why), "the shell exited");
+		shell_died(sh, why);
+		return;
+	}
+	shell_send(sh);
+}
+
+/*
+ * The shell is gone (exit in a command, killed after a timeout): the
+ * running command is answered; queued ones go to a fresh shell, with the
+ * warning that the shell's state was reset.
+ */
+static void
+shell_died(struct shell *sh, const char *why)
+{
+	struct sshhost	*host = sh->host;
+	struct cmd	*c, *next;
+	char		 err[ERRSZ];
+
+	shell_dropchannel(sh);
+	if ((c = TAILQ_FIRST(&sh->cmds)) != NULL && c->sent) {
+		if (c->call == NULL) {
+			/* the set-up failed: nothing can run here */
+			snprintf(err, sizeof(err), "host \"%s\": the shell did"
+			    " not start: %s", host->name, why);
+			shell_free(sh, err);
+			return;
+		}
+		cmd_died(c, why);
+	}
+	sh->reset = 1;
+	if (TAILQ_EMPTY(&sh->cmds))
+		return;
+	TAILQ_FOREACH(c, &sh->cmds, entry)
+		cmd_warn(c);
+	sh->reset = 0;
+	if (shell_start(sh->sessid, host, err, sizeof(err)) == NULL) {
+		sh->reset = 1;
+		TAILQ_FOREACH_SAFE(c, &sh->cmds, entry, next)
+			cmd_fail(c, "%s", err);
+		(void)sshconn_check(host);
+		return;
+	}
+	shell_send(sh);
+}
+
+static void
+cmd_warn(struct cmd *c)
+{
+	if (c->call != NULL && c->call->warning[0] == '\0')
+		snprintf(c->call->warning, sizeof(c->call->warning),
+		    "warning: the previous shell on host \"%s\" ended; this"
+		    " command runs in a new shell: shell state (cwd,"
+		    " environment) was reset", c->sh->host->name);
+}
+
+/*
+ * The running command's shell went away under it: "exit 3" in a command
+ * is not an error (its status is reported), anything else is.
+ */
+static void
+cmd_died(struct cmd *c, const char *why)
+{
+	struct sshcall	*call = c->call;
+	struct shell	*sh = c->sh;
+	char		 note[384];
+	int		 iserr = 1;
+
+	if (!c->outdone)
+		c->outlen = c->out.total;
+	if (!c->errdone)
+		c->errlen = c->err.total;
+	if (c->kill != KILL_NONE)
+		snprintf(note, sizeof(note), "%s; %s; the next command starts"
+		    " a new shell (cwd, environment reset)",
+		    c->kill == KILL_TIMEOUT ? "timed out" : "cancelled", why);
+	else if (sh->exitstatus >= 0 && sh->exitsignal[0] == '\0') {
+		snprintf(note, sizeof(note), "exit status: %d\n(the command"
+		    " ended the shell; the next command starts a new shell:"
+		    " cwd and environment are reset)", sh->exitstatus);
+		iserr = 0;
+	} else
+		snprintf(note, sizeof(note), "%s; the next command starts a"
+		    " new shell (cwd, environment reset)", why);
+	c->call = NULL;
+	call->state = NULL;
+	call->cancel = NULL;
+	sshcall_result(call, cmd_result(c, note, iserr));
+	cmd_free(c);
+}
+
+/* both markers are in: answer; -1 when the set-up failed (sh freed) */
+static int
+cmd_finish(struct cmd *c)
+{
+	struct shell	*sh = c->sh;
+	struct sshcall	*call = c->call;
+	char		 note[256], *msg, *e;
+	size_t		 n;
+	int		 iserr = 0;
+
+	if (c->cwd[0] != '\0')
+		strlcpy(sh->cwd, c->cwd, sizeof(sh->cwd));
+	if (call == NULL) {
+		/* the set-up: stdout is our pid */
+		c->out.head[c->out.headlen < c->outlen ? c->out.headlen :
+		    c->outlen] = '\0';
+		sh->pid = strtol(c->out.head, &e, 10);
+		if (sh->pid <= 1 || (*e != '\n' && *e != '\0'))
+			sh->pid = 0;
+		if (c->status != 0) {
+			n = c->err.headlen < c->errlen ? c->err.headlen :
+			    c->errlen;
+			if (asprintf(&msg, "host \"%s\": cannot enter base dir"
+			    " %s: %.*s", sh->host->name,
+			    sh->host->conf->base_dir, (int)n,
+			    c->err.head) == -1)
+				fatal(NULL);
+			msg[strcspn(msg, "\n")] = '\0';
+			cmd_free(c);
+			shell_free(sh, msg);
+			free(msg);
+			return -1;
+		}
+		cmd_free(c);
+		return 0;
+	}
+	note[0] = '\0';
+	if (c->kill == KILL_TIMEOUT) {
+		snprintf(note, sizeof(note), "timed out after %d ms; the"
+		    " command's processes were killed (exit status %d)",
+		    c->timeout_ms, c->status);
+		iserr = 1;
+	} else if (c->kill == KILL_CANCEL) {
+		snprintf(note, sizeof(note), "cancelled; the command's"
+		    " processes were killed (exit status %d)", c->status);
+		iserr = 1;
+	}
+	c->call = NULL;
+	call->state = NULL;
+	call->cancel = NULL;
+	sshcall_result(call, cmd_result(c, note[0] ? note : NULL, iserr));
+	cmd_free(c);
+	return 0;
+}
+
+/*
+ * The result text: stdout, then "stderr:" and stderr when there is any,
+ * then "exit status: N" (or the note saying why there is none).  Each
+ * stream is cut to the output cap with a line giving its total size.
+ */
+static json_t *
+cmd_result(struct cmd *c, const char *note, int iserr)
+{
+	struct sbuf	 t = { 0 };
+	size_t		 max = ssh_output_max(), oshow, eshow, olen, elen;
+	json_t		*r;
+
+	olen = c->outlen;
+	elen = c->errlen;
+	oshow = olen < c->out.headlen ? olen : c->out.headlen;
+	eshow = elen < c->err.headlen ? elen : c->err.headlen;
+	if (oshow + eshow > max) {
+		if (eshow > max / 4 && oshow > max - max / 4)
+			eshow = max / 4;
+		if (oshow > max - eshow)
+			oshow = max - eshow;
+	}
+	sb_add(&t, "", 0);
+	if (oshow > 0) {
+		utf8_clean(&t, c->out.head, oshow, 1);
+		if (t.p[t.len - 1] != '\n')
+			sb_add(&t, "\n", 1);
+	}
+	if (oshow < olen)
+		sb_printf(&t, "[stdout cut: %zu bytes in all, the"
+		    " first %zu are shown; redirect the output to a file and"
+		    " Read it in parts]\n", olen, oshow);
+	if (elen > 0) {
+		sb_str(&t, "stderr:\n");
+		utf8_clean(&t, c->err.head, eshow, 1);
+		if (eshow > 0 && t.p[t.len - 1] != '\n')
+			sb_add(&t, "\n", 1);
+		if (eshow < elen)
+			sb_printf(&t, "[stderr cut: %zu bytes in all,"
+			    " the first %zu are shown]\n", elen, eshow);
+	}
+	if (note != NULL)
+		sb_printf(&t, "%s", note);
+	else
+		sb_printf(&t, "exit status: %d", c->status);
+	r = json_pack("{s:[{s:s, s:s%}], s:b}", "content", "type", "text",
+	    "text", t.p, t.len, "isError", iserr);
+	sb_free(&t);
+	if (r == NULL)
+		fatalx("%s: json_pack", __func__);
+	return r;
+}
+
+static void
+cmd_timeout(int fd, short event, void *arg)
+{
+	struct cmd	*c = arg;
+
+	if (!c->sent) {
+		cmd_fail(c, "timed out after %d ms while waiting for the"
+		    " shell's previous command to finish", c->timeout_ms);
+		return;
+	}
+	cmd_kill(c, KILL_TIMEOUT);
+}
+
+static void
+bash_cancel(struct sshcall *call)
+{
+	struct cmd	*c = call->state;
+
+	if (c == NULL)
+		return;
+	if (!c->sent) {
+		cmd_fail(c, "cancelled");
+		return;
+	}
+	cmd_kill(c, KILL_CANCEL);
+}
+
+/*
+ * Stop a running command: kill every descendant of the shell, then wait
+ * a little for the marker, which proves the shell survived.
+ */
+static void
+cmd_kill(struct cmd *c, enum cmd_kill why)
+{
+	struct shell	*sh = c->sh;
+	struct timeval	 tv = { SHELL_GRACE_MS / 1000,
+			    (SHELL_GRACE_MS % 1000) * 1000 };
+
+	if (c->kill != KILL_NONE)
+		return;
+	c->kill = why;
+	if (c->call == NULL || sh->pid == 0) {
+		/* the set-up hangs, or we never learnt the pid */
+		cmd_grace(-1, 0, c);
+		return;
+	}
+	if (kill_tree(sh->host, sh->pid, 0) == -1) {
+		if (sshconn_check(sh->host))
+			return;
+		cmd_grace(-1, 0, c);
+		return;
+	}
+	evtimer_add(&c->ev_grace, &tv);
+	c->grace_set = 1;
+}
+
+/* the marker did not come after the kill: the shell itself must go */
+static void
+cmd_grace(int fd, short event, void *arg)
+{
+	struct cmd	*c = arg;
+	struct shell	*sh = c->sh;
+
+	c->grace_set = 0;
+	if (sh->pid != 0 && kill_tree(sh->host, sh->pid, 1) == -1 &&
+	    sshconn_check(sh->host))
+		return;
+	shell_died(sh, "the shell did not come back and was killed");
+}
+/* where the session's shell is, for a background command to start in */
+const char *
+shell_cwd(uint32_t sessid, struct sshhost *host)
+{
+	struct shell	*sh;
+
+	if ((sh = shell_find(sessid, host)) != NULL && sh->cwd[0] != '\0')
+		return sh->cwd;
+	return NULL;
+}
+
+/* ---- session and connection ends --------------------------------------- */
+
+/* the MCP session is gone: kill its shells and background commands */
+void
+shell_session_end(uint32_t sessid)
+{
+	struct shell	*sh, *nsh;
+
+	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh) {
+		if (sh->sessid != sessid)
+			continue;
+		/*
+		 * The shell's process group goes at once, atomically, so a
+		 * fork racing the kill cannot escape; the tree walk catches
+		 * what left the group.
+		 */
+		if (sh->ch != NULL && sh->pid != 0) {
+			(void)kill_group(sh->host, sh->pid, 1);
+			(void)kill_tree(sh->host, sh->pid, 1);
+		}
+		shell_free(sh, "the MCP session ended");
+	}
+	bgjob_session_end(sessid);
+}
+
+/*
+ * The worker is going away: what it started on the hosts goes with it.
+ * Returns how many kills were sent; their channels need the event loop
+ * for a moment more.
+ */
+int
+shell_shutdown(void)
+{
+	struct shell	*sh;
+	int		 n = 0;
+
+	while ((sh = TAILQ_FIRST(&shells)) != NULL) {
+		if (sh->ch != NULL && sh->pid != 0)
+			n++;
+		shell_session_end(sh->sessid);
+	}
+	return n + bgjob_shutdown();
+}
+
+int
+shell_kills_pending(void)
+{
+	return kill_pending();
+}
+
+/* the connection died (or is being closed): nothing on it survives */
+void
+shell_host_lost(struct sshhost *host)
+{
+	struct shell	*sh, *nsh;
+	char		 why[256];
+
+	snprintf(why, sizeof(why), "the connection to host \"%s\" was lost"
+	    " while the command ran; its outcome is unknown", host->name);
+	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh)
+		if (sh->host == host)
+			shell_free(sh, why);
+	bgjob_host_lost(host);
+	kill_host_lost(host);
+}
