@@ -1,9 +1,15 @@
 /*
  * bridged.c: the parent process.  It parses the configuration, binds the
- * sockets, forks and re-executes one child per process of the table in
- * proc.c, wires the children to each other, hands them their config and
- * then only watches: signals, reloads, deaths and, for the ssh worker,
- * the network connections it may not make itself.
+ * sockets, forks and re-executes the frontend and the logger, and one ssh
+ * worker per host when the frontend first needs that host; it wires the
+ * children to each other, hands them their config and then only watches:
+ * signals, reloads, deaths and, for the ssh workers, the network
+ * connections they may not make themselves.
+ *
+ * A child that dies is restarted with a growing delay and the death is
+ * recorded in the audit.  A host's worker that keeps dying is left down
+ * (its host's calls fail, the others carry on); a frontend or logger that
+ * keeps dying takes the daemon down with exit status 1.
  */
 
 #include <sys/types.h>
@@ -19,6 +25,7 @@
 #include <libgen.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,19 +42,33 @@
 #include "proc.h"
 #include "sandbox.h"
 
-/* more logger deaths than this in LOGGER_WINDOW seconds: give up */
-#define LOGGER_RESTARTS		5
-#define LOGGER_WINDOW		60
+/* more deaths than this in RESTART_WINDOW seconds: give up */
+#define RESTARTS_MAX		5
+#define RESTART_WINDOW		60
 
 struct child {
-	pid_t		 pid;
-	struct imsgev	 iev;
-	int		 alive;
-	int		 errfd;		/* child's stderr when daemonized */
-	struct event	 everr;
-	char		 errbuf[1024];
-	size_t		 errlen;
+	TAILQ_ENTRY(child)	 entry;
+	enum bridged_proc	 id;
+	char			 host[HOST_NAME_LEN];	/* ssh workers */
+	char			 title[HOST_NAME_LEN + 8];
+	pid_t			 pid;
+	struct imsgev		 iev;
+	int			 alive;
+	int			 exiting;	/* said it goes on purpose */
+	int			 want;		/* start again once reaped */
+	int			 errfd;		/* stderr when daemonized */
+	struct event		 everr;
+	char			 errbuf[1024];
+	size_t			 errlen;
+	/* restarts with backoff */
+	time_t			 deaths[RESTARTS_MAX];
+	uint32_t		 ndeaths;
+	struct event		 ev_restart;
+	int			 restart_set;
+	time_t			 gaveup;	/* 0, or when we stopped */
+	char			 why[64];
 };
+TAILQ_HEAD(childlist, child);
 
 static void		 usage(void) __attribute__((__noreturn__));
 static void		 parent_sig(int, short, void *);
@@ -55,18 +76,29 @@ static void		 parent_dispatch(int, short, void *);
 static void		 parent_reload(uint32_t);
 static void		 parent_shutdown(int);
 static void		 parent_finish(int, short, void *);
-static void		 spawn(enum bridged_proc);
-static void		 wire(enum bridged_proc, enum bridged_proc);
+static struct child	*child_new(enum bridged_proc, const char *);
+static void		 spawn(struct child *);
+static void		 start(struct child *);
+static void		 wire(struct child *, struct child *);
 static int		 bind_unix(const char *, mode_t, gid_t);
 static void		 make_dir(const char *, uid_t, gid_t, mode_t);
 static void		 send_all(uint32_t, const void *, size_t);
 static void		 child_stderr(int, short, void *);
-static int		 logger_restart_ok(int);
-static void		 logger_restart(int, short, void *);
+static void		 child_died(struct child *, int);
+static void		 child_restart(int, short, void *);
+static int		 child_any(void);
+static struct child	*worker_byhost(const char *);
+static void		 worker_start(const char *);
+static void		 worker_fail(const char *, const char *, ...)
+			    __attribute__((__format__ (printf, 2, 3)));
+static int		 worker_owns(struct child *, struct imsg *);
+static void		 hostids_keep(struct bridged_conf *,
+			    struct bridged_conf *);
 static void		 parent_record(json_t *);
 
 static struct bridged_conf	*conf;
-static struct child		 children[PROC_MAX];
+static struct childlist		 children = TAILQ_HEAD_INITIALIZER(children);
+static struct child		*fe, *lg;	/* frontend, logger */
 static const char		*conffile = BRIDGED_CONF;
 static char			 self[PATH_MAX];
 static int			 debug, verbose;
@@ -74,10 +106,6 @@ static int			 shutting_down, exit_status;
 static int			 mcp_fd = -1, ctl_fd = -1;
 static struct event		 ev_drain;
 static char			 logdirs[2][PATH_MAX];
-static struct event		 ev_logger;
-static time_t			 logger_deaths[LOGGER_RESTARTS];
-static int			 logger_ndeaths;
-static char			 logger_why[64];
 
 static void
 usage(void)
@@ -96,13 +124,14 @@ main(int argc, char *argv[])
 	struct passwd		*pw = NULL;
 	struct group		*gr;
 	const char		*title = NULL;
+	char			 wtitle[HOST_NAME_LEN + 8];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
 	char			*copy, *path;
 
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
-	while ((ch = getopt(argc, argv, "C:D:df:L:nP:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:D:df:H:L:nP:U:v")) != -1) {
 		switch (ch) {
 		case 'C':
 			pa.chroot = optarg;
@@ -117,6 +146,9 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			conffile = optarg;
+			break;
+		case 'H':
+			pa.host = optarg;
 			break;
 		case 'L':
 			if (ndirs >= 2)
@@ -153,11 +185,18 @@ main(int argc, char *argv[])
 			fatalx("unknown process %s", title);
 		if (fcntl(PROC_PARENT_FD, F_GETFD) == -1)
 			fatalx("%s: not started by the bridged parent", title);
+		if ((p->id == PROC_SSH) != (pa.host != NULL))
+			fatalx("%s: -H names the host of an ssh worker", title);
 		pa.debug = debug;
 		pa.verbose = verbose;
 		sandbox_debug = getenv("BRIDGED_SANDBOX_DEBUG") != NULL &&
 		    strcmp(getenv("BRIDGED_SANDBOX_DEBUG"), "1") == 0;
-		proc_settitle(p->title);
+		if (pa.host != NULL) {
+			snprintf(wtitle, sizeof(wtitle), "%s %s", p->title,
+			    pa.host);
+			proc_settitle(wtitle);
+		} else
+			proc_settitle(p->title);
 		p->run(&pa);
 		/* NOTREACHED */
 		exit(1);
@@ -225,26 +264,14 @@ main(int argc, char *argv[])
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_chld, NULL);
 
-	spawn(PROC_FRONTEND);
-	spawn(PROC_SSH);
-	spawn(PROC_LOGGER);
-	wire(PROC_FRONTEND, PROC_SSH);
-	wire(PROC_FRONTEND, PROC_LOGGER);
-	wire(PROC_SSH, PROC_LOGGER);
-
-	config_send(&children[PROC_FRONTEND].iev, conf);
-	config_send(&children[PROC_SSH].iev, conf);
-	config_send(&children[PROC_LOGGER].iev, conf);
+	/* ssh workers start when the frontend first needs their host */
+	fe = child_new(PROC_FRONTEND, NULL);
+	lg = child_new(PROC_LOGGER, NULL);
+	start(lg);
+	start(fe);
 	parent_record(json_pack("{s:s, s:s, s:s, s:I}", "type", "daemon",
 	    "event", "start", "version", BRIDGED_VERSION, "pid",
 	    (json_int_t)getpid()));
-	if (imsgev_compose(&children[PROC_FRONTEND].iev, IMSG_MCP_LISTEN, 0,
-	    mcp_fd, NULL, 0) == -1 ||
-	    imsgev_compose(&children[PROC_FRONTEND].iev, IMSG_CTL_LISTEN, 0,
-	    ctl_fd, NULL, 0) == -1)
-		fatal("sending listening sockets");
-	/* the frontend owns them now; we only keep the paths to unlink */
-	mcp_fd = ctl_fd = -1;
 
 	event_dispatch();
 	return exit_status;
@@ -325,13 +352,34 @@ bind_unix(const char *path, mode_t mode, gid_t gid)
 	return fd;
 }
 
-static void
-spawn(enum bridged_proc id)
+static struct child *
+child_new(enum bridged_proc id, const char *host)
 {
-	struct child	*c = &children[id];
-	char		*argv[16];
-	int		 sp[2], ep[2] = { -1, -1 }, argc = 0;
-	pid_t		 pid;
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal(NULL);
+	c->id = id;
+	c->errfd = -1;
+	c->iev.ibuf.fd = -1;
+	if (host != NULL) {
+		strlcpy(c->host, host, sizeof(c->host));
+		snprintf(c->title, sizeof(c->title), "%s %s",
+		    procs[id].title, host);
+	} else
+		strlcpy(c->title, procs[id].title, sizeof(c->title));
+	evtimer_set(&c->ev_restart, child_restart, c);
+	TAILQ_INSERT_TAIL(&children, c, entry);
+	return c;
+}
+
+static void
+spawn(struct child *c)
+{
+	enum bridged_proc	 id = c->id;
+	char			*argv[16];
+	int			 sp[2], ep[2] = { -1, -1 }, argc = 0;
+	pid_t			 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
@@ -357,6 +405,10 @@ spawn(enum bridged_proc id)
 		argv[argc++] = "bridged";
 		argv[argc++] = "-P";
 		argv[argc++] = (char *)(uintptr_t)procs[id].title;
+		if (id == PROC_SSH) {
+			argv[argc++] = "-H";
+			argv[argc++] = c->host;
+		}
 		if (debug)
 			argv[argc++] = "-d";
 		if (verbose)
@@ -400,10 +452,636 @@ spawn(enum bridged_proc id)
 	}
 	c->pid = pid;
 	c->alive = 1;
-	imsgev_init(&c->iev, sp[0], procs[id].title, parent_dispatch,
-	    (void *)(uintptr_t)id);
+	c->exiting = 0;
+	imsgev_init(&c->iev, sp[0], c->title, parent_dispatch, c);
 	imsgev_add(&c->iev);
-	log_debug("started %s, pid %d", procs[id].title, pid);
+	log_debug("started %s, pid %d", c->title, pid);
+}
+
+/*
+ * Start a child and wire it into the tree: its config first (a child
+ * reads its parent's messages in order, so it has the config before it
+ * hears from any sibling), then a socket to each sibling it talks to.
+ */
+static void
+start(struct child *c)
+{
+	struct child	*w;
+
+	/* the dead one's pipes, if their EOF has not been seen yet */
+	if (c->iev.ibuf.fd != -1) {
+		imsgev_clear(&c->iev);
+		close(c->iev.ibuf.fd);
+		c->iev.ibuf.fd = -1;
+	}
+	if (c->errfd != -1) {
+		event_del(&c->everr);
+		close(c->errfd);
+		c->errfd = -1;
+	}
+	spawn(c);
+	config_send(&c->iev, conf);
+	switch (c->id) {
+	case PROC_FRONTEND:
+		if (lg->alive)
+			wire(fe, lg);
+		TAILQ_FOREACH(w, &children, entry)
+			if (w->id == PROC_SSH && w->alive && !w->exiting)
+				wire(fe, w);
+		/* our copies stay: a restarted frontend gets them again */
+		if (imsgev_compose(&fe->iev, IMSG_MCP_LISTEN, 0,
+		    dup(mcp_fd), NULL, 0) == -1 ||
+		    imsgev_compose(&fe->iev, IMSG_CTL_LISTEN, 0,
+		    dup(ctl_fd), NULL, 0) == -1)
+			fatal("sending listening sockets");
+		break;
+	case PROC_LOGGER:
+		if (fe->alive)
+			wire(fe, lg);
+		TAILQ_FOREACH(w, &children, entry)
+			if (w->id == PROC_SSH && w->alive)
+				wire(w, lg);
+		break;
+	case PROC_SSH:
+		if (fe->alive)
+			wire(fe, c);
+		if (lg->alive)
+			wire(c, lg);
+		break;
+	default:
+		fatalx("%s: child %d", __func__, c->id);
+	}
+}
+
+/*
+ * A socketpair between two children, one end to each.  An ssh worker is
+ * announced to its sibling with IMSG_SSH_PEER (there are many); the
+ * worker, the frontend and the logger each learn of the others with
+ * IMSG_PEER_FD.
+ */
+static void
+wire(struct child *a, struct child *b)
+{
+	struct ssh_peer	 sp;
+	uint32_t	 peer;
+	int		 fds[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, fds) == -1)
+		fatal("socketpair");
+	if (b->id == PROC_SSH) {
+		/* a is the frontend */
+		memset(&sp, 0, sizeof(sp));
+		strlcpy(sp.host, b->host, sizeof(sp.host));
+		sp.pid = b->pid;
+		sp.restarts = b->ndeaths;
+		if (imsgev_compose(&a->iev, IMSG_SSH_PEER, 0, fds[0], &sp,
+		    sizeof(sp)) == -1)
+			fatal("wire");
+	} else if (a->id == PROC_SSH) {
+		/* b is the logger */
+		memset(&sp, 0, sizeof(sp));
+		strlcpy(sp.host, a->host, sizeof(sp.host));
+		sp.pid = a->pid;
+		if (imsgev_compose(&b->iev, IMSG_SSH_PEER, 0, fds[1], &sp,
+		    sizeof(sp)) == -1)
+			fatal("wire");
+	} else {
+		peer = a->id;
+		if (imsgev_compose(&b->iev, IMSG_PEER_FD, 0, fds[1], &peer,
+		    sizeof(peer)) == -1)
+			fatal("wire");
+	}
+	if (b->id == PROC_SSH) {
+		peer = a->id;
+		if (imsgev_compose(&b->iev, IMSG_PEER_FD, 0, fds[1], &peer,
+		    sizeof(peer)) == -1)
+			fatal("wire");
+	} else {
+		peer = b->id;
+		if (imsgev_compose(&a->iev, IMSG_PEER_FD, 0, fds[0], &peer,
+		    sizeof(peer)) == -1)
+			fatal("wire");
+	}
+}
+
+static void
+send_all(uint32_t type, const void *data, size_t len)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &children, entry)
+		if (c->alive && imsgev_compose(&c->iev, type, 0, -1, data,
+		    len) == -1)
+			log_warn("send to %s", c->title);
+}
+
+static struct child *
+worker_byhost(const char *host)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &children, entry)
+		if (c->id == PROC_SSH && strcmp(c->host, host) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+worker_fail(const char *host, const char *fmt, ...)
+{
+	struct ssh_peer	 sp;
+	struct iovec	 iov[2];
+	va_list		 ap;
+	char		 msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	memset(&sp, 0, sizeof(sp));
+	strlcpy(sp.host, host, sizeof(sp.host));
+	iov[0].iov_base = &sp;
+	iov[0].iov_len = sizeof(sp);
+	iov[1].iov_base = msg;
+	iov[1].iov_len = strlen(msg);
+	if (fe->alive && imsgev_composev(&fe->iev, IMSG_SSH_STARTFAIL, 0, -1,
+	    iov, 2) == -1)
+		log_warn("start failure to the frontend");
+}
+
+/* IMSG_SSH_START: the frontend needs the worker of a host */
+static void
+worker_start(const char *host)
+{
+	struct child	*c;
+
+	if (shutting_down) {
+		worker_fail(host, "bridged is shutting down");
+		return;
+	}
+	if (config_host_byname(conf, host) == NULL) {
+		worker_fail(host, "host \"%s\" is not configured", host);
+		return;
+	}
+	if ((c = worker_byhost(host)) == NULL)
+		c = child_new(PROC_SSH, host);
+	if (c->alive) {
+		if (c->exiting)
+			c->want = 1;	/* started again once it is gone */
+		else
+			wire(fe, c);	/* the frontend lost its socket */
+		return;
+	}
+	if (c->restart_set)
+		return;			/* the backoff timer will start it */
+	if (c->gaveup != 0) {
+		if (time(NULL) - c->gaveup < RESTART_WINDOW) {
+			worker_fail(host, "the ssh worker of host \"%s\" "
+			    "died %d times in %d s (last: %s); it is not "
+			    "restarted before %d s have passed, see the "
+			    "daemon's log", host, RESTARTS_MAX,
+			    RESTART_WINDOW, c->why, RESTART_WINDOW);
+			return;
+		}
+		c->gaveup = 0;
+		memset(c->deaths, 0, sizeof(c->deaths));
+	}
+	start(c);
+}
+
+/* what a worker asks about must be its own host */
+static int
+worker_owns(struct child *c, struct imsg *imsg)
+{
+	struct host	*h;
+	uint32_t	 hostid;
+
+	if (imsg->datalen < sizeof(hostid))
+		return 0;
+	memcpy(&hostid, imsg->data, sizeof(hostid));
+	return (h = config_host_byid(conf, hostid)) != NULL &&
+	    strcmp(h->name, c->host) == 0;
+}
+
+static void
+parent_dispatch(int fd, short event, void *arg)
+{
+	struct child		*c = arg;
+	struct imsgbuf		*ibuf = &c->iev.ibuf;
+	struct imsg		 imsg;
+	struct ssh_peer		 sp;
+	struct fwd_req		 fr;
+	ssize_t			 n;
+	int			 v;
+
+	if (event & EV_READ) {
+		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN &&
+		    errno != ECONNRESET)
+			fatal("read from %s", c->title);
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			/* the child is gone; SIGCHLD tells how */
+			imsgev_clear(&c->iev);
+			close(c->iev.ibuf.fd);
+			c->iev.ibuf.fd = -1;
+			return;
+		}
+	}
+	if (event & EV_WRITE) {
+		if (imsgbuf_write(ibuf) == -1 && errno != EPIPE)
+			fatal("write to %s", c->title);
+	}
+
+	for (;;) {
+		/* a child that sends nonsense is killed, not obeyed */
+		if ((n = imsg_get(ibuf, &imsg)) == -1) {
+			log_warnx("bad message from %s: killing it", c->title);
+			kill(c->pid, SIGKILL);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (imsg.fd != -1) {
+			/* nothing sends the parent descriptors */
+			close(imsg.fd);
+			imsg.fd = -1;
+			goto bad;
+		}
+		switch (imsg.hdr.type) {
+		case IMSG_READY:
+			log_debug("%s is ready", c->title);
+			break;
+		case IMSG_DRAINED:
+			if (c->id != PROC_FRONTEND || imsg.datalen != 0)
+				goto bad;
+			if (shutting_down)
+				parent_finish(0, 0, NULL);
+			break;
+		case IMSG_CTL_RELOAD:
+			if (c->id != PROC_FRONTEND || imsg.datalen != 0)
+				goto bad;
+			parent_reload(imsg.hdr.peerid);
+			break;
+		case IMSG_SSH_START:
+			if (c->id != PROC_FRONTEND ||
+			    imsg.datalen != sizeof(sp))
+				goto bad;
+			memcpy(&sp, imsg.data, sizeof(sp));
+			sp.host[sizeof(sp.host) - 1] = '\0';
+			worker_start(sp.host);
+			break;
+		case IMSG_SSH_EXITING:
+			if (c->id != PROC_SSH || imsg.datalen != 0)
+				goto bad;
+			c->exiting = 1;
+			break;
+		case IMSG_SSH_CONNECT:
+			if (c->id != PROC_SSH || !worker_owns(c, &imsg))
+				goto bad;
+			parent_ssh_connect(&c->iev, conf, &imsg);
+			break;
+		case IMSG_SSH_OPENLOCAL:
+			if (c->id != PROC_SSH)
+				goto bad;
+			parent_transfer_open(&c->iev, conf, &imsg);
+			break;
+		case IMSG_FWD_LISTEN:
+		case IMSG_FWD_CONNECT:
+			if (c->id != PROC_SSH || imsg.datalen != sizeof(fr))
+				goto bad;
+			memcpy(&fr, imsg.data, sizeof(fr));
+			if (config_host_byid(conf, fr.hostid) == NULL ||
+			    strcmp(config_host_byid(conf, fr.hostid)->name,
+			    c->host) != 0)
+				goto bad;
+			if (imsg.hdr.type == IMSG_FWD_LISTEN)
+				parent_fwd_listen(&c->iev, conf, &imsg);
+			else
+				parent_fwd_connect(&c->iev, conf, &imsg);
+			break;
+		case IMSG_LOG_VERBOSE:
+			if (c->id != PROC_FRONTEND || imsg.datalen != sizeof(v))
+				goto bad;
+			memcpy(&v, imsg.data, sizeof(v));
+			verbose = v;
+			log_setverbose(v);
+			send_all(IMSG_LOG_VERBOSE, &v, sizeof(v));
+			log_info("log level set to %s",
+			    v ? "verbose" : "brief");
+			break;
+		default:
+			goto bad;
+		}
+		imsg_free(&imsg);
+		continue;
+ bad:
+		/*
+		 * A child asking for what it may not have is compromised or
+		 * broken: it dies and is restarted like any other death.
+		 */
+		log_warnx("unexpected message %u (%zu bytes) from %s: "
+		    "killing it", imsg.hdr.type, imsg.datalen, c->title);
+		imsg_free(&imsg);
+		kill(c->pid, SIGKILL);
+		break;
+	}
+	if (c->iev.ibuf.fd != -1)
+		imsgev_add(&c->iev);
+}
+
+/*
+ * A host keeps its id across a reload when its name stays, so what the
+ * children hold by id (calls in flight, delegation and job ids) keeps
+ * meaning the same host; new hosts get ids never used before.
+ */
+static void
+hostids_keep(struct bridged_conf *oconf, struct bridged_conf *nconf)
+{
+	struct host	*h, *oh;
+	struct fwdrule	*r;
+	uint32_t	 maxid = 0, *map, n = 0, i;
+
+	TAILQ_FOREACH(oh, &oconf->hosts, entry)
+		if (oh->id > maxid)
+			maxid = oh->id;
+	TAILQ_FOREACH(h, &nconf->hosts, entry)
+		n = h->id > n ? h->id : n;
+	if ((map = calloc(n + 1, sizeof(*map))) == NULL)
+		fatal(NULL);
+	TAILQ_FOREACH(h, &nconf->hosts, entry) {
+		oh = config_host_byname(oconf, h->name);
+		map[h->id] = oh != NULL ? oh->id : ++maxid;
+	}
+	TAILQ_FOREACH(h, &nconf->hosts, entry) {
+		TAILQ_FOREACH(r, &h->fwdrules, entry)
+			if (r->hostid <= n)
+				r->hostid = map[r->hostid];
+		h->id = map[h->id];
+	}
+	for (i = 0; i <= n; i++)
+		map[i] = 0;
+	free(map);
+}
+
+/*
+ * Reload: a new config that does not parse leaves the running one in
+ * place.  What needs the sockets or the privileges again (paths, user)
+ * takes a restart, and we say so.  A worker whose host is gone exits by
+ * itself once it has answered what it holds.
+ */
+static void
+parent_reload(uint32_t peerid)
+{
+	struct bridged_conf	*nconf;
+	struct child		*c;
+	char			 msg[256];
+	struct iovec		 iov[2];
+	int			 status;
+
+	if ((nconf = parse_config(conffile, 0)) == NULL) {
+		status = -1;
+		snprintf(msg, sizeof(msg), "reload of %s failed; "
+		    "keeping the running configuration", conffile);
+		log_warnx("%s", msg);
+	} else {
+		if (strcmp(nconf->socket_path, conf->socket_path) != 0 ||
+		    strcmp(nconf->ctl_path, conf->ctl_path) != 0 ||
+		    strcmp(nconf->user, conf->user) != 0 ||
+		    strcmp(nconf->chroot, conf->chroot) != 0 ||
+		    strcmp(nconf->log_file, conf->log_file) != 0 ||
+		    strcmp(nconf->audit_db, conf->audit_db) != 0)
+			log_warnx("reload: socket, user, chroot, log and "
+			    "audit paths change only on restart");
+		hostids_keep(conf, nconf);
+		TAILQ_FOREACH(c, &children, entry)
+			if (c->alive)
+				config_send(&c->iev, nconf);
+		config_free(conf);
+		conf = nconf;
+		status = 0;
+		snprintf(msg, sizeof(msg), "configuration reloaded from %s",
+		    conffile);
+		log_info("%s", msg);
+		parent_record(json_pack("{s:s, s:s, s:s}", "type", "daemon",
+		    "event", "reload", "file", conffile));
+	}
+	if (peerid == 0 || !fe->alive)
+		return;
+	iov[0].iov_base = &status;
+	iov[0].iov_len = sizeof(status);
+	iov[1].iov_base = msg;
+	iov[1].iov_len = strlen(msg);
+	if (imsgev_composev(&fe->iev, IMSG_CTL_RESULT, peerid, -1, iov,
+	    2) == -1)
+		log_warn("reload result");
+}
+
+static int
+child_any(void)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &children, entry)
+		if (c->alive)
+			return 1;
+	return 0;
+}
+
+static void
+parent_sig(int sig, short event, void *arg)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status;
+
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", conffile);
+		parent_reload(0);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" :
+		    "SIGINT");
+		parent_shutdown(0);
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			TAILQ_FOREACH(c, &children, entry)
+				if (c->alive && c->pid == pid)
+					break;
+			if (c == NULL) {
+				log_debug("reaped unknown child %d", pid);
+				continue;
+			}
+			child_died(c, status);
+		}
+		if (!child_any() && shutting_down) {
+			unlink(conf->socket_path);
+			unlink(conf->ctl_path);
+			log_info("exiting");
+			exit(exit_status);
+		}
+		break;
+	}
+}
+
+/*
+ * A child has died.  Unless we are stopping or it said it was going, it
+ * is restarted after a delay that grows with each death; too many deaths
+ * in RESTART_WINDOW seconds and we stop: for a host's worker only that
+ * host is down, for the frontend or the logger the daemon exits.
+ */
+static void
+child_died(struct child *c, int status)
+{
+	/* a child that dies again waits longer before the next try */
+	static const struct timeval backoff[RESTARTS_MAX] = {
+		{ 0, 100000 }, { 0, 500000 }, { 1, 0 }, { 2, 0 }, { 4, 0 },
+	};
+	struct timeval	 tv;
+	time_t		 now = time(NULL);
+	int		 i, recent = 0, sig = 0;
+
+	c->alive = 0;
+	if (c->iev.ibuf.fd != -1) {
+		imsgev_clear(&c->iev);
+		close(c->iev.ibuf.fd);
+		c->iev.ibuf.fd = -1;
+	}
+	if (WIFSIGNALED(status)) {
+		sig = WTERMSIG(status);
+		snprintf(c->why, sizeof(c->why), "signal %d (%s)%s", sig,
+		    sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",
+		    sig == SIGSYS ? ": sandbox violation" : "");
+		log_warnx("%s (pid %d) terminated by %s", c->title, c->pid,
+		    c->why);
+	} else {
+		snprintf(c->why, sizeof(c->why), "exit status %d",
+		    WEXITSTATUS(status));
+		if ((!shutting_down && !c->exiting) ||
+		    WEXITSTATUS(status) != 0)
+			log_warnx("%s (pid %d) exited with status %d",
+			    c->title, c->pid, WEXITSTATUS(status));
+	}
+	if (shutting_down)
+		return;
+	if (c->exiting && !WIFSIGNALED(status)) {
+		/* an idle worker, or one whose host left the config */
+		log_debug("%s (pid %d) has gone", c->title, c->pid);
+		if (c->want) {
+			c->want = 0;
+			worker_start(c->host);
+		}
+		return;
+	}
+	c->want = 0;
+
+	c->deaths[c->ndeaths++ % RESTARTS_MAX] = now;
+	for (i = 0; i < RESTARTS_MAX; i++)
+		if (c->deaths[i] != 0 && now - c->deaths[i] < RESTART_WINDOW)
+			recent++;
+	parent_record(json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:I}",
+	    "type", "daemon", "event", "child died", "child", c->title,
+	    "pid", (json_int_t)c->pid, "reason", c->why, "signal", sig,
+	    "restarts", (json_int_t)c->ndeaths));
+	if (recent >= RESTARTS_MAX) {
+		if (c->id == PROC_SSH) {
+			log_warnx("%s died %d times in %d s: not restarting "
+			    "it; calls to host \"%s\" fail until %d s have "
+			    "passed", c->title, recent, RESTART_WINDOW,
+			    c->host, RESTART_WINDOW);
+			c->gaveup = now;
+			worker_fail(c->host, "the ssh worker of host \"%s\" "
+			    "died %d times in %d s (last: %s); it is not "
+			    "restarted for now", c->host, recent,
+			    RESTART_WINDOW, c->why);
+			return;
+		}
+		log_warnx("%s died %d times in %d s: giving up, bridged "
+		    "exits", c->title, recent, RESTART_WINDOW);
+		parent_shutdown(1);
+		return;
+	}
+	tv = backoff[recent - 1];
+	log_warnx("%s died (%s): restarting it in %ld ms%s", c->title,
+	    c->why, (long)(tv.tv_sec * 1000 + tv.tv_usec / 1000),
+	    c->id == PROC_LOGGER ? "; until it is back, tool calls that "
+	    "change anything are refused" : c->id == PROC_FRONTEND ?
+	    "; its clients lost their connections and must reconnect" :
+	    "; its host's calls in flight failed, its shells are gone");
+	evtimer_add(&c->ev_restart, &tv);
+	c->restart_set = 1;
+}
+
+static void
+child_restart(int fd, short event, void *arg)
+{
+	struct child	*c = arg;
+
+	c->restart_set = 0;
+	if (shutting_down || c->alive)
+		return;
+	if (c->id == PROC_SSH && config_host_byname(conf, c->host) == NULL)
+		return;		/* its host left the configuration */
+	start(c);
+	log_info("%s restarted, pid %d (%u deaths so far)", c->title,
+	    (int)c->pid, c->ndeaths);
+	parent_record(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type",
+	    "daemon", "event", "child restarted", "child", c->title,
+	    "reason", c->why, "pid", (json_int_t)c->pid, "restarts",
+	    (json_int_t)c->ndeaths));
+}
+
+/*
+ * Orderly stop: the frontend stops accepting and lets requests in flight
+ * finish for up to the drain timeout; then every child is told to go.
+ */
+static void
+parent_shutdown(int failed)
+{
+	struct timeval	 tv;
+	int		 drain;
+
+	if (failed)
+		exit_status = 1;
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	drain = failed ? 0 : conf->limits.drain_timeout;
+	if (fe->alive && drain > 0) {
+		if (imsgev_compose(&fe->iev, IMSG_SHUTDOWN, 0, -1, &drain,
+		    sizeof(drain)) == -1)
+			fatal("shutdown");
+		timerclear(&tv);
+		tv.tv_sec = drain;
+		evtimer_set(&ev_drain, parent_finish, NULL);
+		evtimer_add(&ev_drain, &tv);
+	} else
+		parent_finish(0, 0, NULL);
+}
+
+static void
+parent_finish(int fd, short event, void *arg)
+{
+	static int	 done;
+	struct child	*c;
+
+	/*
+	 * Drained and drain timer both lead here: one SIGTERM each, since
+	 * a second one tells a child to skip its own clean-up.
+	 */
+	if (event_initialized(&ev_drain))
+		evtimer_del(&ev_drain);
+	TAILQ_FOREACH(c, &children, entry)
+		if (c->alive && !done)
+			kill(c->pid, SIGTERM);
+	done = 1;
+	if (!child_any()) {
+		unlink(conf->socket_path);
+		unlink(conf->ctl_path);
+		log_info("exiting");
+		exit(exit_status);
+	}
 }
 
 /* a daemonized child's stderr: whole lines go to our log */
@@ -443,372 +1121,6 @@ child_stderr(int fd, short event, void *arg)
 	}
 }
 
-/* a socketpair between two children, one end to each */
-static void
-wire(enum bridged_proc a, enum bridged_proc b)
-{
-	uint32_t	 peer;
-	int		 sp[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, sp) == -1)
-		fatal("socketpair");
-	peer = b;
-	if (imsgev_compose(&children[a].iev, IMSG_PEER_FD, 0, sp[0], &peer,
-	    sizeof(peer)) == -1)
-		fatal("wire");
-	peer = a;
-	if (imsgev_compose(&children[b].iev, IMSG_PEER_FD, 0, sp[1], &peer,
-	    sizeof(peer)) == -1)
-		fatal("wire");
-}
-
-static void
-send_all(uint32_t type, const void *data, size_t len)
-{
-	int	 i;
-
-	for (i = PROC_FRONTEND; i < PROC_MAX; i++)
-		if (children[i].alive &&
-		    imsgev_compose(&children[i].iev, type, 0, -1, data,
-		    len) == -1)
-			fatal("send to %s", procs[i].title);
-}
-
-static void
-parent_dispatch(int fd, short event, void *arg)
-{
-	enum bridged_proc	 id = (enum bridged_proc)(uintptr_t)arg;
-	struct child		*c = &children[id];
-	struct imsgbuf		*ibuf = &c->iev.ibuf;
-	struct imsg		 imsg;
-	ssize_t			 n;
-	int			 v;
-
-	if (event & EV_READ) {
-		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN &&
-		    errno != ECONNRESET)
-			fatal("read from %s", procs[id].title);
-		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
-			/* the child is gone; SIGCHLD tells how */
-			imsgev_clear(&c->iev);
-			return;
-		}
-	}
-	if (event & EV_WRITE) {
-		if (imsgbuf_write(ibuf) == -1 && errno != EPIPE)
-			fatal("write to %s", procs[id].title);
-	}
-
-	for (;;) {
-		if ((n = imsg_get(ibuf, &imsg)) == -1)
-			fatalx("bad message from %s", procs[id].title);
-		if (n == 0)
-			break;
-		if (imsg.fd != -1) {
-			/* nothing sends the parent descriptors */
-			close(imsg.fd);
-			fatalx("unexpected descriptor from %s",
-			    procs[id].title);
-		}
-		switch (imsg.hdr.type) {
-		case IMSG_READY:
-			log_debug("%s is ready", procs[id].title);
-			break;
-		case IMSG_DRAINED:
-			if (id != PROC_FRONTEND || imsg.datalen != 0)
-				fatalx("bad IMSG_DRAINED from %s",
-				    procs[id].title);
-			if (shutting_down)
-				parent_finish(0, 0, NULL);
-			break;
-		case IMSG_CTL_RELOAD:
-			if (id != PROC_FRONTEND || imsg.datalen != 0)
-				fatalx("bad IMSG_CTL_RELOAD from %s",
-				    procs[id].title);
-			parent_reload(imsg.hdr.peerid);
-			break;
-		case IMSG_SSH_CONNECT:
-			if (id != PROC_SSH)
-				fatalx("IMSG_SSH_CONNECT from %s",
-				    procs[id].title);
-			parent_ssh_connect(&c->iev, conf, &imsg);
-			break;
-		case IMSG_SSH_OPENLOCAL:
-			if (id != PROC_SSH)
-				fatalx("IMSG_SSH_OPENLOCAL from %s",
-				    procs[id].title);
-			parent_transfer_open(&c->iev, conf, &imsg);
-			break;
-		case IMSG_FWD_LISTEN:
-		case IMSG_FWD_CONNECT:
-			if (id != PROC_SSH)
-				fatalx("forward request from %s",
-				    procs[id].title);
-			if (imsg.hdr.type == IMSG_FWD_LISTEN)
-				parent_fwd_listen(&c->iev, conf, &imsg);
-			else
-				parent_fwd_connect(&c->iev, conf, &imsg);
-			break;
-		case IMSG_LOG_VERBOSE:
-			if (id != PROC_FRONTEND || imsg.datalen != sizeof(v))
-				fatalx("bad IMSG_LOG_VERBOSE from %s",
-				    procs[id].title);
-			memcpy(&v, imsg.data, sizeof(v));
-			verbose = v;
-			log_setverbose(v);
-			send_all(IMSG_LOG_VERBOSE, &v, sizeof(v));
-			log_info("log level set to %s",
-			    v ? "verbose" : "brief");
-			break;
-		default:
-			fatalx("unexpected message %u from %s",
-			    imsg.hdr.type, procs[id].title);
-		}
-		imsg_free(&imsg);
-	}
-	if (c->iev.ibuf.fd != -1)
-		imsgev_add(&c->iev);
-}
-
-/*
- * Reload: a new config that does not parse leaves the running one in
- * place.  What needs the sockets or the privileges again (paths, user)
- * takes a restart, and we say so.
- */
-static void
-parent_reload(uint32_t peerid)
-{
-	struct bridged_conf	*nconf;
-	char			 msg[256];
-	struct iovec		 iov[2];
-	int			 status, i;
-
-	if ((nconf = parse_config(conffile, 0)) == NULL) {
-		status = -1;
-		snprintf(msg, sizeof(msg), "reload of %s failed; "
-		    "keeping the running configuration", conffile);
-		log_warnx("%s", msg);
-	} else {
-		if (strcmp(nconf->socket_path, conf->socket_path) != 0 ||
-		    strcmp(nconf->ctl_path, conf->ctl_path) != 0 ||
-		    strcmp(nconf->user, conf->user) != 0 ||
-		    strcmp(nconf->chroot, conf->chroot) != 0 ||
-		    strcmp(nconf->log_file, conf->log_file) != 0 ||
-		    strcmp(nconf->audit_db, conf->audit_db) != 0)
-			log_warnx("reload: socket, user, chroot, log and "
-			    "audit paths change only on restart");
-		for (i = PROC_FRONTEND; i < PROC_MAX; i++)
-			if (children[i].alive)
-				config_send(&children[i].iev, nconf);
-		config_free(conf);
-		conf = nconf;
-		status = 0;
-		snprintf(msg, sizeof(msg), "configuration reloaded from %s",
-		    conffile);
-		log_info("%s", msg);
-		parent_record(json_pack("{s:s, s:s, s:s}", "type", "daemon",
-		    "event", "reload", "file", conffile));
-	}
-	if (peerid == 0 || !children[PROC_FRONTEND].alive)
-		return;
-	iov[0].iov_base = &status;
-	iov[0].iov_len = sizeof(status);
-	iov[1].iov_base = msg;
-	iov[1].iov_len = strlen(msg);
-	if (imsgev_composev(&children[PROC_FRONTEND].iev, IMSG_CTL_RESULT,
-	    peerid, -1, iov, 2) == -1)
-		fatal("reload result");
-}
-
-static void
-parent_sig(int sig, short event, void *arg)
-{
-	const char	*name;
-	pid_t		 pid;
-	int		 status, i, any, dead;
-
-	switch (sig) {
-	case SIGHUP:
-		log_info("SIGHUP: reloading %s", conffile);
-		parent_reload(0);
-		break;
-	case SIGTERM:
-	case SIGINT:
-		log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" :
-		    "SIGINT");
-		parent_shutdown(0);
-		break;
-	case SIGCHLD:
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			name = "unknown child";
-			dead = -1;
-			for (i = PROC_FRONTEND; i < PROC_MAX; i++)
-				if (children[i].pid == pid) {
-					name = procs[i].title;
-					children[i].alive = 0;
-					dead = i;
-				}
-			if (WIFSIGNALED(status))
-				log_warnx("%s (pid %d) terminated by signal "
-				    "%d (%s)%s", name, pid, WTERMSIG(status),
-				    sigabbrev_np(WTERMSIG(status)) ?
-				    sigabbrev_np(WTERMSIG(status)) : "?",
-				    WTERMSIG(status) == SIGSYS ?
-				    ": sandbox violation" : "");
-			else if (!shutting_down || WEXITSTATUS(status) != 0)
-				log_warnx("%s (pid %d) exited with status %d",
-				    name, pid, WEXITSTATUS(status));
-			/* the logger is restarted; anything else is fatal */
-			if (!shutting_down && dead == PROC_LOGGER &&
-			    logger_restart_ok(status))
-				continue;
-			if (!shutting_down)
-				parent_shutdown(1);
-		}
-		any = 0;
-		for (i = PROC_FRONTEND; i < PROC_MAX; i++)
-			any |= children[i].alive;
-		if (!any && shutting_down) {
-			unlink(conf->socket_path);
-			unlink(conf->ctl_path);
-			log_info("exiting");
-			exit(exit_status);
-		}
-		break;
-	}
-}
-
-/*
- * Orderly stop: the frontend stops accepting and lets requests in flight
- * finish for up to the drain timeout; then every child is told to go.
- * A child that died unexpectedly takes the daemon down with status 1:
- * running with a piece of the tree missing would be worse.
- */
-static void
-parent_shutdown(int failed)
-{
-	struct timeval	 tv;
-	int		 drain;
-
-	if (failed)
-		exit_status = 1;
-	if (shutting_down)
-		return;
-	shutting_down = 1;
-	drain = failed ? 0 : conf->limits.drain_timeout;
-	if (children[PROC_FRONTEND].alive && drain > 0) {
-		if (imsgev_compose(&children[PROC_FRONTEND].iev,
-		    IMSG_SHUTDOWN, 0, -1, &drain, sizeof(drain)) == -1)
-			fatal("shutdown");
-		timerclear(&tv);
-		tv.tv_sec = drain;
-		evtimer_set(&ev_drain, parent_finish, NULL);
-		evtimer_add(&ev_drain, &tv);
-	} else
-		parent_finish(0, 0, NULL);
-}
-
-static void
-parent_finish(int fd, short event, void *arg)
-{
-	static int	 done;
-	int		 i, any = 0;
-
-	/*
-	 * Drained and drain timer both lead here: one SIGTERM each, since
-	 * a second one tells a child to skip its own clean-up.
-	 */
-	if (event_initialized(&ev_drain))
-		evtimer_del(&ev_drain);
-	for (i = PROC_FRONTEND; i < PROC_MAX; i++)
-		if (children[i].alive) {
-			if (!done)
-				kill(children[i].pid, SIGTERM);
-			any = 1;
-		}
-	done = 1;
-	if (!any) {
-		unlink(conf->socket_path);
-		unlink(conf->ctl_path);
-		log_info("exiting");
-		exit(exit_status);
-	}
-}
-
-/*
- * The logger may die (killed, out of disk, a bug in SQLite's use) without
- * the rest of the tree being wrong: mutating calls are refused while it
- * is gone (frontend), so restarting it is safe.  A logger that keeps
- * dying is not restarted forever.
- */
-static int
-logger_restart_ok(int status)
-{
-	/* a logger that dies again waits longer before the next try */
-	static const struct timeval backoff[LOGGER_RESTARTS] = {
-		{ 0, 100000 }, { 0, 500000 }, { 1, 0 }, { 2, 0 }, { 4, 0 },
-	};
-	struct timeval	 tv;
-	time_t		 now = time(NULL);
-	int		 i, recent = 0;
-
-	logger_deaths[logger_ndeaths++ % LOGGER_RESTARTS] = now;
-	for (i = 0; i < LOGGER_RESTARTS; i++)
-		if (logger_deaths[i] != 0 &&
-		    now - logger_deaths[i] < LOGGER_WINDOW)
-			recent++;
-	if (recent >= LOGGER_RESTARTS) {
-		log_warnx("logger died %d times in %d s: not restarting it",
-		    recent, LOGGER_WINDOW);
-		return 0;
-	}
-	if (WIFSIGNALED(status))
-		snprintf(logger_why, sizeof(logger_why), "signal %d",
-		    WTERMSIG(status));
-	else
-		snprintf(logger_why, sizeof(logger_why), "exit status %d",
-		    WEXITSTATUS(status));
-	log_warnx("logger died (%s): restarting it in %ld ms; until it is "
-	    "back, tool calls that change anything are refused", logger_why,
-	    (long)(backoff[recent - 1].tv_sec * 1000 +
-	    backoff[recent - 1].tv_usec / 1000));
-	tv = backoff[recent - 1];
-	evtimer_set(&ev_logger, logger_restart, NULL);
-	evtimer_add(&ev_logger, &tv);
-	return 1;
-}
-
-static void
-logger_restart(int fd, short event, void *arg)
-{
-	struct child	*c = &children[PROC_LOGGER];
-
-	if (shutting_down || c->alive)
-		return;
-	/* the dead one's pipes, if their EOF has not been seen yet */
-	if (c->iev.ibuf.fd != -1) {
-		imsgev_clear(&c->iev);
-		close(c->iev.ibuf.fd);
-		c->iev.ibuf.fd = -1;
-	}
-	if (c->errfd != -1) {
-		event_del(&c->everr);
-		close(c->errfd);
-		c->errfd = -1;
-	}
-	spawn(PROC_LOGGER);
-	if (children[PROC_FRONTEND].alive)
-		wire(PROC_FRONTEND, PROC_LOGGER);
-	if (children[PROC_SSH].alive)
-		wire(PROC_SSH, PROC_LOGGER);
-	config_send(&c->iev, conf);
-	log_info("logger restarted, pid %d", (int)c->pid);
-	parent_record(json_pack("{s:s, s:s, s:s, s:I}", "type", "daemon",
-	    "event", "logger restarted", "reason", logger_why, "pid",
-	    (json_int_t)c->pid));
-}
-
 /* a daemon event for the audit; lost when there is no logger */
 static void
 parent_record(json_t *r)
@@ -817,9 +1129,9 @@ parent_record(json_t *r)
 
 	if (r == NULL)
 		return;
-	if (children[PROC_LOGGER].alive &&
+	if (lg != NULL && lg->alive &&
 	    (s = json_dumps(r, JSON_COMPACT)) != NULL) {
-		if (imsgev_compose(&children[PROC_LOGGER].iev,
+		if (imsgev_compose(&lg->iev,
 		    IMSG_LOG_RECORD, 0, -1, s, strlen(s)) == -1)
 			log_warn("audit record");
 		free(s);

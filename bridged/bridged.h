@@ -56,6 +56,21 @@ enum imsg_type {
 	IMSG_LOG_VERBOSE,	/* int verbosity */
 	IMSG_SHUTDOWN,		/* int drain seconds: stop accepting, drain */
 
+	/*
+	 * ssh workers, one process per host, started on demand: the
+	 * frontend asks the parent for a host's worker; the parent starts
+	 * it and hands the frontend and the logger a socket to it.  A
+	 * worker that has been idle asks the frontend whether it may go;
+	 * one that goes on its own says so to the parent first, so that
+	 * its exit is not taken for a crash.
+	 */
+	IMSG_SSH_START,		/* fe->parent: struct ssh_peer (host) */
+	IMSG_SSH_PEER,		/* parent->fe/logger: struct ssh_peer + fd */
+	IMSG_SSH_STARTFAIL,	/* parent->fe: struct ssh_peer + message */
+	IMSG_SSH_IDLE,		/* ssh->fe: empty: idle, may I exit? */
+	IMSG_SSH_IDLE_OK,	/* fe->ssh: empty: yes, nothing is queued */
+	IMSG_SSH_EXITING,	/* ssh->parent: empty: exiting on purpose */
+
 	/* child -> parent */
 	IMSG_READY,		/* empty: child finished setup, sandboxed */
 	IMSG_DRAINED,		/* empty: frontend has no request in flight */
@@ -63,9 +78,8 @@ enum imsg_type {
 	IMSG_CTL_RESULT,	/* int status + message (parent -> frontend) */
 
 	/* frontend <-> ssh worker */
-	IMSG_SSH_HOSTS,		/* req: empty; peerid = request id */
-	IMSG_SSH_HOSTSTATE,	/* reply: struct host_state, per host */
-	IMSG_SSH_END,		/* reply: empty, ends a reply sequence */
+	IMSG_SSH_HOSTSTATE,	/* ssh->fe: struct host_state, when it changes */
+	IMSG_SSH_END,		/* ssh->fe: empty, ends a reply sequence */
 	/*
 	 * A remote tool call: zero or more IMSG_SSH_CALL_DATA chunks of the
 	 * arguments' JSON text, then IMSG_SSH_CALL (struct ssh_callreq).
@@ -196,6 +210,7 @@ enum imsg_type {
 #define CONF_JOB_RETENTION	3600	/* seconds finished jobs are kept */
 #define CONF_FWD_SESSION_MAX	4	/* forwards per MCP session */
 #define CONF_KEEPALIVE		30	/* seconds between SSH keepalives */
+#define CONF_IDLE_TIMEOUT	300	/* seconds before an idle worker exits */
 #define CONF_FWD_HOST_MAX	8	/* forwards per host */
 #define CONF_FWD_CONNS_MAX	16	/* connections per forward */
 
@@ -297,6 +312,7 @@ struct limits {
 	int			 call_timeout;	/* seconds, default 120 */
 	int			 forwards_max;	/* per MCP session, default 4 */
 	int			 keepalive;	/* seconds between keepalives */
+	int			 idle_timeout;	/* seconds an idle worker stays */
 };
 
 struct bridged_conf {
@@ -339,13 +355,30 @@ struct host_state {
 	char			 last_error[256];
 };
 
+/* a host's ssh worker, as the parent announces it */
+struct ssh_peer {
+	char			 host[HOST_NAME_LEN];
+	int32_t			 pid;
+	uint32_t		 restarts;	/* deaths so far */
+	/* IMSG_SSH_STARTFAIL: followed by a message */
+};
+
+/*
+ * Ids a worker hands out (delegations, forwards) are unique across the
+ * workers: the host's id times this, plus a counter below it.  A job id
+ * carries its delegation's id, so the frontend knows its host.
+ */
+#define SSH_ID_SPAN		100000U
+
 /* the header of a remote tool call; the arguments came before it */
 struct ssh_callreq {
 	uint32_t		 hostid;
 	uint32_t		 sessid;	/* MCP session: owns shells */
 	uint32_t		 argslen;	/* bytes of JSON sent before */
+	uint32_t		 flags;		/* CALL_* */
 	char			 tool[64];
 };
+#define CALL_LIVE_ONLY		0x01	/* job_list: no audit database part */
 #define SSH_ARGS_MAX		(8 * 1024 * 1024)
 #define SSH_RESULT_MAX		(16 * 1024 * 1024)
 

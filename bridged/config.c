@@ -36,6 +36,7 @@ config_new(void)
 	conf->job_retention = CONF_JOB_RETENTION;
 	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
 	conf->limits.keepalive = CONF_KEEPALIVE;
+	conf->limits.idle_timeout = CONF_IDLE_TIMEOUT;
 	TAILQ_INIT(&conf->hosts);
 	return conf;
 }

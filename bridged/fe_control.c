@@ -35,8 +35,8 @@ struct ctl_conn {
 	pid_t			 pid;
 	struct imsgev		 iev;
 	int			 busy;	/* a request is being answered */
-	json_t			*states; /* show hosts: replies so far */
-	uint32_t		 asked;	/* IMSG_CTL_* the worker answers */
+	json_t			*waitw;	/* workers yet to answer, by host */
+	uint32_t		 asked;	/* IMSG_CTL_* the workers answer */
 	uint32_t		 logreq; /* IMSG_CTL_* the logger answers */
 	int			 follow; /* show log -f: 1 backlog, 2 live */
 	struct ctl_showq	 showq;	/* show sessions/delegations all */
@@ -57,6 +57,10 @@ static void	 control_delegations(struct ctl_conn *, struct imsg *);
 static void	 control_forwards(struct ctl_conn *, struct imsg *);
 static int	 control_showq(struct ctl_conn *, struct imsg *);
 static void	 control_history(struct ctl_conn *, uint32_t);
+static void	 control_ask(struct ctl_conn *, uint32_t, uint32_t,
+		    const char *, const void *, size_t);
+static void	 control_answered(struct ctl_conn *, const char *);
+static const char *id_host(uint32_t);
 
 static TAILQ_HEAD(, ctl_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static struct event		 ev_listen;
@@ -128,7 +132,7 @@ control_close(struct ctl_conn *c)
 		audit_follow(-1);
 	TAILQ_REMOVE(&conns, c, entry);
 	imsgev_clear(&c->iev);
-	json_decref(c->states);
+	json_decref(c->waitw);
 	json_decref(c->seen);
 	free(c);
 	nconns--;
@@ -165,8 +169,11 @@ control_reply(struct ctl_conn *c, uint32_t type, const char *msg)
 	    msg ? strlen(msg) : 0) == -1)
 		log_warn("control");
 	c->busy = 0;
+	c->asked = 0;
 	json_decref(c->seen);
 	c->seen = NULL;
+	json_decref(c->waitw);
+	c->waitw = NULL;
 }
 
 /* show sessions/delegations: no payload (live only) or struct ctl_showq */
@@ -205,6 +212,7 @@ control_dispatch(int fd, short event, void *arg)
 {
 	struct ctl_conn	*c = arg;
 	struct imsg	 imsg;
+	struct host	*h;
 	json_t		*arr, *o;
 	size_t		 i;
 	ssize_t		 n;
@@ -256,13 +264,14 @@ control_dispatch(int fd, short event, void *arg)
 				control_reply(c, IMSG_CTL_END, NULL);
 			break;
 		case IMSG_CTL_SHOW_HOSTS:
-			c->busy = 1;
-			json_decref(c->states);
-			c->states = json_object();
-			if (frontend_compose(PROC_SSH, IMSG_SSH_HOSTS, c->id,
-			    -1, NULL, 0) == -1)
-				control_reply(c, IMSG_CTL_ERROR,
-				    "ssh worker unavailable");
+			/* what the workers last reported, held here */
+			TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+				if ((o = host_json(h)) == NULL)
+					continue;
+				control_send_json(c, o);
+				json_decref(o);
+			}
+			control_reply(c, IMSG_CTL_END, NULL);
 			break;
 		case IMSG_CTL_SHOW_DELEGATIONS:
 		case IMSG_CTL_SHOW_JOBS:
@@ -309,11 +318,58 @@ control_dispatch(int fd, short event, void *arg)
 	imsgev_add(&c->iev);
 }
 
-/* delegations live in the ssh worker: ask it, answer when it does */
+/*
+ * The host whose worker gave out an id (delegation, forward): ids are
+ * unique across workers, SSH_ID_SPAN apart (bridged.h).  NULL: none.
+ */
+static const char *
+id_host(uint32_t id)
+{
+	struct host	*h;
+
+	if ((h = config_host_byid(frontend_conf, id / SSH_ID_SPAN)) == NULL ||
+	    !fe_ssh_running(h->name))
+		return NULL;
+	return h->name;
+}
+
+/*
+ * Ask every running worker (a list) or the one that holds an id (kill,
+ * close); the answer is complete when each asked has answered or gone.
+ */
+static void
+control_ask(struct ctl_conn *c, uint32_t asked, uint32_t type,
+    const char *host, const void *data, size_t len)
+{
+	json_t	*names;
+
+	if ((names = json_object()) == NULL) {
+		control_reply(c, IMSG_CTL_ERROR, "out of memory");
+		return;
+	}
+	c->busy = 1;
+	c->asked = asked;
+	c->waitw = names;
+	if (host != NULL) {
+		if (fe_ssh_send_running(host, type, c->id, data, len) == -1) {
+			control_reply(c, IMSG_CTL_ERROR, "the ssh worker "
+			    "cannot be reached; try again shortly");
+			return;
+		}
+		json_object_set_new(names, host, json_true());
+	} else
+		(void)fe_ssh_broadcast(type, c->id, data, len, names);
+	if (json_object_size(names) == 0)
+		control_answered(c, NULL);
+}
+
+/* delegations live in the ssh workers: ask them, answer when they do */
 static void
 control_delegations(struct ctl_conn *c, struct imsg *imsg)
 {
-	uint32_t	 u32, type;
+	const char	*host;
+	char		 msg[64];
+	uint32_t	 u32;
 
 	if (imsg->hdr.type == IMSG_CTL_KILL_DELEGATION) {
 		if (imsg->datalen != sizeof(u32)) {
@@ -322,33 +378,36 @@ control_delegations(struct ctl_conn *c, struct imsg *imsg)
 			return;
 		}
 		memcpy(&u32, imsg->data, sizeof(u32));
-		type = IMSG_SSH_DELEG_KILL;
 		log_info("control: kill delegation %u requested by uid %d",
 		    u32, (int)c->uid);
-	} else {
-		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
-		    control_showq(c, imsg) == -1)
+		if ((host = id_host(u32)) == NULL) {
+			snprintf(msg, sizeof(msg), "no delegation %u", u32);
+			control_reply(c, IMSG_CTL_ERROR, msg);
 			return;
-		/* with "all", the live ones are not listed twice */
-		if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
-		    c->showq.all && (c->seen = json_object()) == NULL)
-			fatal(NULL);
-		u32 = imsg->hdr.type == IMSG_CTL_SHOW_JOBS;
-		type = IMSG_SSH_DELEGATIONS;
+		}
+		control_ask(c, imsg->hdr.type, IMSG_SSH_DELEG_KILL, host,
+		    &u32, sizeof(u32));
+		return;
 	}
-	c->busy = 1;
-	c->asked = imsg->hdr.type;
-	if (frontend_compose(PROC_SSH, type, c->id, -1, &u32,
-	    sizeof(u32)) == -1)
-		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+	if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+	    control_showq(c, imsg) == -1)
+		return;
+	/* with "all", the live ones are not listed twice */
+	if (imsg->hdr.type == IMSG_CTL_SHOW_DELEGATIONS &&
+	    c->showq.all && (c->seen = json_object()) == NULL)
+		fatal(NULL);
+	u32 = imsg->hdr.type == IMSG_CTL_SHOW_JOBS;
+	control_ask(c, imsg->hdr.type, IMSG_SSH_DELEGATIONS, NULL, &u32,
+	    sizeof(u32));
 }
 
-/* forwards live in the ssh worker too */
+/* forwards live in the ssh workers too */
 static void
 control_forwards(struct ctl_conn *c, struct imsg *imsg)
 {
 	struct fwd_closereq	 req;
-	int			 rc;
+	const char		*host;
+	char			 msg[64];
 
 	if (imsg->hdr.type == IMSG_CTL_CLOSE_FORWARD) {
 		if (imsg->datalen != sizeof(req.id)) {
@@ -362,20 +421,77 @@ control_forwards(struct ctl_conn *c, struct imsg *imsg)
 		req.pid = c->pid;
 		log_info("control: close forward %u requested by uid %d",
 		    req.id, (int)c->uid);
-		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_CLOSE, c->id, -1,
-		    &req, sizeof(req));
-	} else if (imsg->datalen != 0) {
-		control_reply(c, IMSG_CTL_ERROR, "show forwards: bad request");
-		return;
-	} else
-		rc = frontend_compose(PROC_SSH, IMSG_SSH_FWD_LIST, c->id, -1,
-		    NULL, 0);
-	if (rc == -1) {
-		control_reply(c, IMSG_CTL_ERROR, "ssh worker unavailable");
+		if ((host = id_host(req.id)) == NULL) {
+			snprintf(msg, sizeof(msg), "no forward %u", req.id);
+			control_reply(c, IMSG_CTL_ERROR, msg);
+			return;
+		}
+		control_ask(c, imsg->hdr.type, IMSG_SSH_FWD_CLOSE, host, &req,
+		    sizeof(req));
 		return;
 	}
-	c->busy = 1;
-	c->asked = imsg->hdr.type;
+	if (imsg->datalen != 0) {
+		control_reply(c, IMSG_CTL_ERROR, "show forwards: bad request");
+		return;
+	}
+	control_ask(c, imsg->hdr.type, IMSG_SSH_FWD_LIST, NULL, NULL, 0);
+}
+
+/*
+ * A worker has answered (host) or every one has (NULL): once none is
+ * left, the list ends, or a kill/close that found no worker says so.
+ */
+static void
+control_answered(struct ctl_conn *c, const char *host)
+{
+	if (host != NULL && c->waitw != NULL)
+		json_object_del(c->waitw, host);
+	if (c->waitw != NULL && json_object_size(c->waitw) > 0)
+		return;
+	switch (c->asked) {
+	case IMSG_CTL_SHOW_DELEGATIONS:
+		if (c->showq.all) {
+			c->asked = 0;
+			json_decref(c->waitw);
+			c->waitw = NULL;
+			control_history(c, IMSG_CTL_SHOW_DELEGATIONS);
+			return;
+		}
+		/* FALLTHROUGH */
+	case IMSG_CTL_SHOW_JOBS:
+	case IMSG_CTL_SHOW_FORWARDS:
+		control_reply(c, IMSG_CTL_END, NULL);
+		return;
+	case IMSG_CTL_KILL_DELEGATION:
+	case IMSG_CTL_CLOSE_FORWARD:
+		control_reply(c, IMSG_CTL_ERROR, "the ssh worker holding it "
+		    "has gone");
+		return;
+	}
+}
+
+/* a worker died: what bridgectl waited for from it will not come */
+void
+control_worker_gone(const char *host)
+{
+	struct ctl_conn	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &conns, entry, next)
+		if (c->asked != 0 && c->waitw != NULL &&
+		    json_object_get(c->waitw, host) != NULL)
+			control_answered(c, host);
+}
+
+int
+control_worker_busy(const char *host)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->asked != 0 && c->waitw != NULL &&
+		    json_object_get(c->waitw, host) != NULL)
+			return 1;
+	return 0;
 }
 
 void
@@ -388,28 +504,32 @@ control_result(uint32_t id, int status, const char *msg)
 	control_reply(c, status == 0 ? IMSG_CTL_OK : IMSG_CTL_ERROR, msg);
 }
 
-void
-control_dispatch_ssh(struct imsg *imsg)
+int
+control_dispatch_ssh(const char *host, struct imsg *imsg)
 {
 	struct ctl_conn		*c;
-	struct host_state	 hs;
-	struct host		*h;
 	json_t			*o;
 	char			 key[HOST_NAME_LEN + 48], msg[512];
 	size_t			 len;
 	int32_t			 st;
 
+	c = control_byid(imsg->hdr.peerid);
+	/* only a worker that was asked answers, and only what was asked */
+	if (c != NULL && (c->waitw == NULL ||
+	    json_object_get(c->waitw, host) == NULL))
+		return -1;
 	switch (imsg->hdr.type) {
 	case IMSG_SSH_DELEGINFO:
 	case IMSG_SSH_FWD_INFO:
 		/* the worker's JSON; checked to be one object, then relayed */
 		if (imsg->datalen == 0)
-			fatalx("empty reply %u from the worker", imsg->hdr.type);
-		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
-			return;
+			return -1;
+		if (c == NULL)
+			return 0;
 		if ((o = json_loadb((char *)imsg->data, imsg->datalen, 0,
 		    NULL)) == NULL || !json_is_object(o))
-			log_warnx("control: malformed delegation record");
+			log_warnx("control: malformed record from the worker "
+			    "of host \"%s\"", host);
 		else {
 			control_send_json(c, o);
 			if (c->seen != NULL) {
@@ -418,67 +538,29 @@ control_dispatch_ssh(struct imsg *imsg)
 			}
 		}
 		json_decref(o);
-		return;
+		return 0;
 	case IMSG_SSH_DELEG_KILLED:
 	case IMSG_SSH_FWD_CLOSED:
 		if (imsg->datalen < sizeof(int32_t))
-			fatalx("bad reply %u size %zu", imsg->hdr.type,
-			    imsg->datalen);
-		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
-			return;
+			return -1;
+		if (c == NULL)
+			return 0;
 		memcpy(&st, imsg->data, sizeof(st));
 		len = imsg->datalen - sizeof(st);
 		if (len > sizeof(msg) - 1)
 			len = sizeof(msg) - 1;
 		memcpy(msg, (char *)imsg->data + sizeof(st), len);
 		msg[len] = '\0';
-		c->asked = 0;
 		control_reply(c, st == 0 ? IMSG_CTL_OK : IMSG_CTL_ERROR, msg);
-		return;
-	case IMSG_SSH_HOSTSTATE:
-		if (imsg->datalen != sizeof(hs))
-			fatalx("bad IMSG_SSH_HOSTSTATE size %zu",
-			    imsg->datalen);
-		if ((c = control_byid(imsg->hdr.peerid)) == NULL ||
-		    c->states == NULL)
-			return;
-		memcpy(&hs, imsg->data, sizeof(hs));
-		hs.fingerprint[sizeof(hs.fingerprint) - 1] = '\0';
-		hs.last_error[sizeof(hs.last_error) - 1] = '\0';
-		snprintf(key, sizeof(key), "%u", hs.hostid);
-		json_object_set_new(c->states, key,
-		    host_state_json(&hs));
-		break;
+		return 0;
 	case IMSG_SSH_END:
 		if (imsg->datalen != 0)
-			fatalx("bad IMSG_SSH_END size %zu", imsg->datalen);
-		if ((c = control_byid(imsg->hdr.peerid)) == NULL)
-			return;
-		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS && c->showq.all) {
-			c->asked = 0;
-			control_history(c, IMSG_CTL_SHOW_DELEGATIONS);
-			return;
-		}
-		if (c->asked == IMSG_CTL_SHOW_DELEGATIONS ||
-		    c->asked == IMSG_CTL_SHOW_JOBS ||
-		    c->asked == IMSG_CTL_SHOW_FORWARDS) {
-			c->asked = 0;
-			control_reply(c, IMSG_CTL_END, NULL);
-			return;
-		}
-		if (c->states == NULL)
-			return;
-		TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
-			snprintf(key, sizeof(key), "%u", h->id);
-			o = host_json(h, json_object_get(c->states, key));
-			control_send_json(c, o);
-			json_decref(o);
-		}
-		json_decref(c->states);
-		c->states = NULL;
-		control_reply(c, IMSG_CTL_END, NULL);
-		break;
+			return -1;
+		if (c != NULL)
+			control_answered(c, host);
+		return 0;
 	}
+	return -1;
 }
 
 /*

@@ -603,11 +603,23 @@ call_timeout(int fd, short ev, void *arg)
 {
 	struct mcp_call	*call = arg;
 
-	log_warnx("session %u: call %u (%s) timed out", call->sessid,
-	    call->reqid, call->tool->name);
+	struct timespec	 now;
+	long long	 s;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s = now.tv_sec - call->start.tv_sec;
+	log_warnx("session %u: call %u (%s) timed out after %lld s%s%s%s",
+	    call->sessid, call->reqid, call->tool->name, s,
+	    call->worker[0] ? " on host \"" : "", call->worker,
+	    call->worker[0] ? "\"" : "");
 	call->timedout = 1;
-	mcp_call_text(call, 1, "timed out after %d s; the remote work may "
-	    "still be running", frontend_conf->limits.call_timeout);
+	if (call->worker[0] != '\0')
+		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
+		    " answer within %lld s; bridged stops what the call started"
+		    " there", call->tool->name, call->worker, s);
+	else
+		mcp_call_text(call, 1, "%s: timed out after %lld s",
+		    call->tool->name, s);
 }
 
 /*
@@ -781,44 +793,75 @@ mcp_audit_waiting(uint32_t *ids, size_t max)
  * A reply for a call that is gone (cancelled, timed out, session closed)
  * is dropped.
  */
-void
-mcp_dispatch_ssh(struct imsg *imsg)
+int
+mcp_dispatch_ssh(const char *host, struct imsg *imsg)
 {
 	struct mcp_call	*call;
 
 	switch (imsg->hdr.type) {
-	case IMSG_SSH_HOSTSTATE:
-		if (imsg->datalen != sizeof(struct host_state))
-			fatalx("%s: IMSG_SSH_HOSTSTATE: bad size %zu",
-			    __func__, imsg->datalen);
-		break;
-	case IMSG_SSH_END:
 	case IMSG_SSH_RESULT:
 		if (imsg->datalen != 0)
-			fatalx("%s: type %u: bad size %zu", __func__,
-			    imsg->hdr.type, imsg->datalen);
+			return -1;
 		break;
 	case IMSG_SSH_RESULT_DATA:
 		if (imsg->datalen == 0)
-			fatalx("%s: empty IMSG_SSH_RESULT_DATA", __func__);
+			return -1;
 		break;
 	case IMSG_SSH_PROGRESS:
 		if (imsg->datalen < sizeof(struct ssh_progress))
-			fatalx("%s: IMSG_SSH_PROGRESS: bad size %zu",
-			    __func__, imsg->datalen);
+			return -1;
 		break;
 	default:
-		fatalx("%s: unexpected imsg type %u", __func__, imsg->hdr.type);
+		return -1;
 	}
 	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL) {
 		log_debug("%s: reply type %u for request %u not in flight",
 		    __func__, imsg->hdr.type, imsg->hdr.peerid);
-		return;
+		return 0;
+	}
+	/* one host's worker never answers for another's call */
+	if (strcmp(call->worker, host) != 0) {
+		log_warnx("host \"%s\": reply for call %u sent to %s%s%s",
+		    host, call->reqid, call->worker[0] ? "host \"" : "no host",
+		    call->worker, call->worker[0] ? "\"" : "");
+		return -1;
 	}
 	if (call->tool->reply == NULL) {
 		log_warnx("%s: reply type %u for tool %s that expects none",
 		    __func__, imsg->hdr.type, call->tool->name);
-		return;
+		return 0;
 	}
 	call->tool->reply(call, imsg);
+	return 0;
+}
+
+/*
+ * A host's worker died (or will not start): every call in flight there
+ * is answered now with why; nothing else is touched.
+ */
+void
+mcp_worker_gone(const char *host, const char *why)
+{
+	struct mcp_call	*call, *next;
+
+	RB_FOREACH_SAFE(call, mcp_calltree, &calls, next) {
+		if (call->worker[0] == '\0' || strcmp(call->worker, host) != 0)
+			continue;
+		log_warnx("session %u: call %u (%s) on host \"%s\" failed: "
+		    "its ssh worker has gone", call->sessid, call->reqid,
+		    call->tool->name, host);
+		call->worker[0] = '\0';
+		mcp_call_text(call, 1, "%s: %s", call->tool->name, why);
+	}
+}
+
+int
+mcp_worker_busy(const char *host)
+{
+	struct mcp_call	*call;
+
+	RB_FOREACH(call, mcp_calltree, &calls)
+		if (strcmp(call->worker, host) == 0)
+			return 1;
+	return 0;
 }

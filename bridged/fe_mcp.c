@@ -326,8 +326,8 @@ session_free(int fd, short ev, void *arg)
 	/* calls still running die with their session, unanswered */
 	mcp_calls_drop(s);
 	/* its persistent shells on every host go with it */
-	frontend_compose(PROC_SSH, IMSG_SSH_SESSION_END, 0, -1, &s->id,
-	    sizeof(s->id));
+	(void)fe_ssh_broadcast(IMSG_SSH_SESSION_END, 0, &s->id,
+	    sizeof(s->id), NULL);
 	log_info("session %u: closed after %llu requests", s->id,
 	    (unsigned long long)s->requests);
 	mcp_session_record(s, "end");

@@ -26,6 +26,8 @@
 #include "fe_tools.h"
 
 #define PARAM_NAME_SHOWN	64
+/* seconds past a Bash timeout before the frontend answers for the host */
+#define CALL_GRACE		2
 
 /* quota windows per host, by name so that a reload keeps them */
 struct hostquota {
@@ -38,6 +40,8 @@ static TAILQ_HEAD(, hostquota)	 quotas = TAILQ_HEAD_INITIALIZER(quotas);
 static int	 remote_policy(struct mcp_call *, struct host *, json_t *);
 static int	 remote_send(struct mcp_call *, uint32_t, json_t *);
 static int	 remote_send_audited(struct mcp_call *);
+static int	 gather_next(struct mcp_call *);
+static void	 gather_add(struct mcp_call *, json_t *);
 static void	 policy_record(struct mcp_call *, const char *, const char *,
 		    json_t *);
 static void	 remote_scan(struct mcp_call *, struct host *, json_t *);
@@ -190,11 +194,15 @@ call_seconds(struct mcp_call *call, json_t *args)
 		/* milliseconds, as in Claude Code; the worker caps it */
 		if (json_is_number(t) && json_number_value(t) > 0 &&
 		    json_number_value(t) <= 600000)
-			secs = (int)(json_number_value(t) / 1000) + 30;
+			secs = (int)((json_number_value(t) + 999) / 1000);
 		else
-			secs = 120 + 30;
-		if (secs < frontend_conf->limits.call_timeout)
-			secs = frontend_conf->limits.call_timeout;
+			secs = 120;
+		/*
+		 * The worker stops the command at its timeout and answers;
+		 * past the grace we answer ourselves: the host (or its
+		 * worker) is not responding.
+		 */
+		secs += CALL_GRACE;
 	} else if (strcmp(call->tool->name, "ask_claude") == 0 &&
 	    !json_is_true(json_object_get(args, "background"))) {
 		/* seconds, capped by the host; then the kill and its check */
@@ -227,16 +235,129 @@ remote_run(struct mcp_call *call, json_t *args)
 		return 0;
 	if (remote_policy(call, h, args) == -1)
 		return 0;
+	strlcpy(call->worker, h->name, sizeof(call->worker));
 	return remote_send(call, h->id, args);
 }
 
-/* the job tools: no host; the worker checks the job's host */
+/*
+ * The job tools name no host.  A job's id carries its delegation's id,
+ * which carries its host's (SSH_ID_SPAN), so job_status, job_wait and
+ * job_cancel go to that host's worker; one it does not hold is looked up
+ * in the audit database by whichever worker gets it.  job_list asks
+ * every running worker in turn (gather_next) and joins the answers.
+ */
+static const char *
+job_host(json_t *args)
+{
+	struct host	*h;
+	json_t		*v;
+	unsigned int	 did;
+
+	v = json_object_get(args, "job_id");
+	if (json_is_string(v) &&
+	    sscanf(json_string_value(v), "job_%u_", &did) == 1 &&
+	    (h = config_host_byid(frontend_conf, did / SSH_ID_SPAN)) != NULL)
+		return h->name;
+	if ((h = config_default_host(frontend_conf)) == NULL &&
+	    (h = TAILQ_FIRST(&frontend_conf->hosts)) == NULL)
+		return NULL;
+	return h->name;
+}
+
 int
 remote_run_nohost(struct mcp_call *call, json_t *args)
 {
+	const char	*host;
+	json_t		*names;
+
 	if (params_check(call, call->tool->params, args) == -1)
 		return 0;
+	if ((host = job_host(args)) == NULL) {
+		mcp_call_text(call, 1, "%s: no host is configured",
+		    call->tool->name);
+		return 0;
+	}
+	if (strcmp(call->tool->name, "job_list") == 0) {
+		/* the running workers; none running: the default host's */
+		if ((names = fe_ssh_names()) == NULL)
+			return -1;
+		if (json_array_size(names) == 0)
+			json_array_append_new(names, json_string(host));
+		call->data = json_pack("{s:o, s:s, s:[], s:i}", "todo", names,
+		    "text", "", "jobs", "n", 0);
+		if (call->data == NULL)
+			return -1;
+		return gather_next(call);
+	}
+	strlcpy(call->worker, host, sizeof(call->worker));
 	return remote_send(call, 0, args);
+}
+
+/* job_list: the next worker's list, or the joined answer */
+static int
+gather_next(struct mcp_call *call)
+{
+	json_t		*todo = json_object_get(call->data, "todo");
+	json_t		*r;
+	const char	*text;
+
+	if (json_array_size(todo) == 0) {
+		text = json_string_value(json_object_get(call->data, "text"));
+		if (json_integer_value(json_object_get(call->data, "n")) == 0)
+			text = "no jobs\n";
+		r = json_pack("{s:[{s:s, s:s}], s:{s:O}}", "content", "type",
+		    "text", "text", text, "structuredContent", "jobs",
+		    json_object_get(call->data, "jobs"));
+		if (r == NULL)
+			return -1;
+		call->worker[0] = '\0';
+		mcp_call_result(call, r);
+		return 0;
+	}
+	strlcpy(call->worker, json_string_value(json_array_get(todo, 0)),
+	    sizeof(call->worker));
+	json_array_remove(todo, 0);
+	/* the first one asked lists the finished jobs of the database too */
+	call->gather_flags = call->gathered++ > 0 ? CALL_LIVE_ONLY : 0;
+	call->audit_ok = 1;
+	return remote_send(call, 0, call->args);
+}
+
+/* one worker's job_list joined to what came before */
+static void
+gather_add(struct mcp_call *call, json_t *r)
+{
+	json_t		*jobs, *t;
+	const char	*text;
+	char		*all;
+	size_t		 n;
+
+	jobs = json_object_get(json_object_get(r, "structuredContent"),
+	    "jobs");
+	n = json_array_size(jobs);
+	t = json_object_get(json_array_get(json_object_get(r, "content"), 0),
+	    "text");
+	if (n > 0 && json_is_string(t)) {
+		text = json_string_value(json_object_get(call->data, "text"));
+		if (asprintf(&all, "%s%s", text, json_string_value(t)) != -1) {
+			json_object_set_new(call->data, "text",
+			    json_string(all));
+			free(all);
+		}
+		json_array_extend(json_object_get(call->data, "jobs"), jobs);
+		json_object_set_new(call->data, "n", json_integer(
+		    json_integer_value(json_object_get(call->data, "n")) + n));
+	} else if (json_is_string(t) &&
+	    strstr(json_string_value(t), "(finished jobs") != NULL) {
+		/* the database could not be asked: say so */
+		text = json_string_value(json_object_get(call->data, "text"));
+		if (asprintf(&all, "%s%s", text, json_string_value(t)) != -1) {
+			json_object_set_new(call->data, "text",
+			    json_string(all));
+			free(all);
+		}
+	}
+	json_decref(r);
 }
 
 /* the logger has the intent: now the call may leave (fe_audit.c) */
@@ -269,18 +390,21 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	req.hostid = hostid;
 	req.sessid = call->sessid;
 	req.argslen = len;
+	req.flags = call->gather_flags;
 	strlcpy(req.tool, call->tool->name, sizeof(req.tool));
 	for (off = 0; off < len; off += n) {
 		n = len - off > IMSG_MAXPAYLOAD ? IMSG_MAXPAYLOAD : len - off;
-		if (frontend_compose(PROC_SSH, IMSG_SSH_CALL_DATA,
-		    call->reqid, -1, s + off, n) == -1)
+		if (fe_ssh_send(call->worker, IMSG_SSH_CALL_DATA,
+		    call->reqid, s + off, n) == -1)
 			break;
 	}
 	free(s);
-	if (off < len || frontend_compose(PROC_SSH, IMSG_SSH_CALL,
-	    call->reqid, -1, &req, sizeof(req)) == -1) {
-		mcp_call_text(call, 1, "the ssh worker cannot be reached; "
-		    "bridged may be restarting, try again shortly");
+	if (off < len || fe_ssh_send(call->worker, IMSG_SSH_CALL,
+	    call->reqid, &req, sizeof(req)) == -1) {
+		call->worker[0] = '\0';
+		mcp_call_text(call, 1, "%s: the ssh worker of host \"%s\" "
+		    "cannot be reached; try again shortly", call->tool->name,
+		    call->host[0] ? call->host : "?");
 		return 0;
 	}
 	timerclear(&tv);
@@ -326,8 +450,20 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 			    "result");
 			return;
 		}
+		free(call->rbuf);
+		call->rbuf = NULL;
+		call->rlen = 0;
+		if (call->gathered > 0) {
+			evtimer_del(&call->timeout);
+			gather_add(call, r);
+			if (gather_next(call) == -1)
+				mcp_call_text(call, 1, "internal error: out "
+				    "of memory");
+			return;
+		}
 		remote_scan(call, config_host_byname(frontend_conf, call->host),
 		    r);
+		call->worker[0] = '\0';
 		mcp_call_result(call, r);
 		break;
 	case IMSG_SSH_PROGRESS:
@@ -345,7 +481,9 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 void
 remote_cancel(struct mcp_call *call)
 {
-	frontend_compose(PROC_SSH, IMSG_SSH_CANCEL, call->reqid, -1, NULL, 0);
+	if (call->worker[0] != '\0')
+		fe_ssh_send_running(call->worker, IMSG_SSH_CANCEL,
+		    call->reqid, NULL, 0);
 }
 
 /*

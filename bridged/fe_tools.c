@@ -30,7 +30,6 @@ static char	*hostnames(void);
 static json_t	*str_or_null(const char *, size_t);
 
 static int	 hosts_run(struct mcp_call *, json_t *);
-static void	 hosts_reply(struct mcp_call *, struct imsg *);
 
 #define HOST_PARAM \
 	{ "host", "string", 0, "Name of the configured host to act on " \
@@ -354,7 +353,6 @@ static const struct tool tools[] = {
 		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT,
 		.cap = 0,
 		.run = hosts_run,
-		.reply = hosts_reply,
 	},
 	REMOTE("Bash", "Run a shell command",
 	    "Run a command in a persistent shell on the host (bash when it "
@@ -735,15 +733,15 @@ str_or_null(const char *buf, size_t size)
 }
 
 /*
- * hosts: the configuration joined with the ssh worker's view of each
- * connection.  The worker answers IMSG_SSH_HOSTS with one HOSTSTATE per
- * host it knows and an END; call->data collects the states by host id.
+ * hosts: the configuration joined with what each host's worker last
+ * reported (fe_ssh.c); answered here, without waiting on any host.
  */
 static int
 hosts_run(struct mcp_call *call, json_t *args)
 {
+	struct host	*h;
 	const char	*key;
-	json_t		*v;
+	json_t		*v, *arr, *o;
 
 	json_object_foreach(args, key, v) {
 		char	 k[64];
@@ -754,14 +752,18 @@ hosts_run(struct mcp_call *call, json_t *args)
 		    "\"%s\"", k);
 		return 0;
 	}
-	if ((call->data = json_object()) == NULL)
+	if ((arr = json_array()) == NULL)
 		return -1;
-	if (frontend_compose(PROC_SSH, IMSG_SSH_HOSTS, call->reqid, -1,
-	    NULL, 0) == -1) {
-		mcp_call_text(call, 1, "the ssh worker cannot be reached; "
-		    "bridged may be restarting, try again shortly");
-		return 0;
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+		if ((o = host_json(h)) == NULL ||
+		    json_array_append_new(arr, o) == -1) {
+			json_decref(arr);
+			return -1;
+		}
 	}
+	if ((o = json_pack("{s:o}", "hosts", arr)) == NULL)
+		return -1;
+	mcp_call_structured(call, o);
 	return 0;
 }
 
@@ -798,15 +800,18 @@ host_state_json(const struct host_state *hs)
 }
 
 /*
- * One configured host joined with its state (host_state_json, borrowed;
- * NULL when the worker did not report it: state "unknown").
+ * One configured host joined with the state its worker last reported;
+ * a host with no worker running is "idle" (nothing connected).
  */
 json_t *
-host_json(struct host *h, json_t *state)
+host_json(struct host *h)
 {
-	struct host	*def;
-	json_t		*o, *caps;
-	uint32_t	 bit;
+	struct host		*def;
+	struct host_state	 hs;
+	json_t			*o, *caps, *st;
+	pid_t			 pid;
+	uint32_t		 bit, restarts;
+	int			 running;
 
 	if ((caps = json_array()) == NULL)
 		return NULL;
@@ -824,57 +829,15 @@ host_json(struct host *h, json_t *state)
 	    "default", h == def);
 	if (o == NULL)
 		return NULL;
-	if (state != NULL && json_is_object(state))
-		json_object_update(o, state);
-	else {
-		json_object_set_new(o, "state", json_string("unknown"));
-		json_object_set_new(o, "since", json_null());
-		json_object_set_new(o, "fingerprint", json_null());
-		json_object_set_new(o, "last_error", json_null());
+	running = fe_ssh_state(h->name, &hs, &pid, &restarts);
+	if ((st = host_state_json(&hs)) != NULL) {
+		json_object_update(o, st);
+		json_decref(st);
 	}
+	if (!running && hs.state != HOST_FAILED)
+		json_object_set_new(o, "state", json_string("idle"));
+	json_object_set_new(o, "worker_pid", pid > 0 ?
+	    json_integer(pid) : json_null());
+	json_object_set_new(o, "worker_restarts", json_integer(restarts));
 	return o;
-}
-
-static void
-hosts_reply(struct mcp_call *call, struct imsg *imsg)
-{
-	struct host_state	 hs;
-	struct host		*h;
-	json_t			*arr, *o, *st;
-	char			 key[16];
-
-	switch (imsg->hdr.type) {
-	case IMSG_SSH_HOSTSTATE:
-		/* size checked by mcp_dispatch_ssh */
-		memcpy(&hs, imsg->data, sizeof(hs));
-		snprintf(key, sizeof(key), "%u", hs.hostid);
-		if ((st = host_state_json(&hs)) == NULL ||
-		    json_object_set_new(call->data, key, st) == -1)
-			log_warnx("%s: out of memory", __func__);
-		return;
-	case IMSG_SSH_END:
-		break;
-	default:
-		log_warnx("%s: unexpected imsg %u", __func__, imsg->hdr.type);
-		return;
-	}
-
-	if ((arr = json_array()) == NULL) {
-		mcp_call_text(call, 1, "internal error: out of memory");
-		return;
-	}
-	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
-		snprintf(key, sizeof(key), "%u", h->id);
-		if ((o = host_json(h, json_object_get(call->data, key))) ==
-		    NULL || json_array_append_new(arr, o) == -1) {
-			json_decref(arr);
-			mcp_call_text(call, 1, "internal error: out of memory");
-			return;
-		}
-	}
-	if ((o = json_pack("{s:o}", "hosts", arr)) == NULL) {
-		mcp_call_text(call, 1, "internal error: out of memory");
-		return;
-	}
-	mcp_call_structured(call, o);
 }

@@ -80,6 +80,9 @@ struct mcp_call {
 	int			 timedout;
 	struct event		 timeout;
 	char			 host[HOST_NAME_LEN]; /* "" until resolved */
+	char			 worker[HOST_NAME_LEN]; /* sent there; "" */
+	int			 gathered;	/* job_list: workers asked */
+	uint32_t		 gather_flags;	/* CALL_* of the next ask */
 	json_t			*data;		/* the tool's own state */
 	char			*rbuf;		/* a result arriving in parts */
 	size_t			 rlen;
@@ -99,7 +102,7 @@ int			 tool_allow(struct mcp_call *, struct host *,
 			    uint32_t);
 /* host JSON shared by the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
-json_t			*host_json(struct host *, json_t *);
+json_t			*host_json(struct host *);
 
 /* fe_remote.c: tools that run on a host through the ssh worker */
 json_t	*params_schema(const struct tool_param *);

@@ -27,7 +27,6 @@
 
 static void	 frontend_sig(int, short, void *);
 static void	 frontend_dispatch_parent(int, short, void *);
-static void	 frontend_dispatch_ssh(int, short, void *);
 static void	 frontend_dispatch_logger(int, short, void *);
 static void	 peer_gone(enum bridged_proc);
 
@@ -38,7 +37,6 @@ static int		 logger_seen;	/* >1: a restarted logger */
 
 /* the siblings the parent may hand us a socket to */
 static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
-	[PROC_SSH] = frontend_dispatch_ssh,
 	[PROC_LOGGER] = frontend_dispatch_logger,
 };
 
@@ -116,10 +114,7 @@ frontend_check_drained(void)
 static void
 peer_gone(enum bridged_proc id)
 {
-	/*
-	 * The parent sees the death too: it restarts a logger and takes
-	 * the tree down for anything else.
-	 */
+	/* the parent sees the death too, and restarts the logger */
 	/* at shutdown the others go first: that is no news */
 	if (id != PROC_LOGGER && !shutting_down)
 		log_warnx("lost %s", proc_names[id]);
@@ -164,6 +159,12 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			    peer_gone) == PROC_LOGGER && logger_seen++ > 0)
 				audit_logger_up();
 			break;
+		case IMSG_SSH_PEER:
+			fe_ssh_peer(&imsg);
+			break;
+		case IMSG_SSH_STARTFAIL:
+			fe_ssh_startfail(&imsg);
+			break;
 		case IMSG_MCP_LISTEN:
 			if (imsg.datalen != 0 || imsg.fd == -1 ||
 			    frontend_conf == NULL)
@@ -204,47 +205,6 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 		}
 		if (imsg.fd != -1)
 			close(imsg.fd);
-		imsg_free(&imsg);
-	}
-	imsgev_add(iev);
-}
-
-static void
-frontend_dispatch_ssh(int fd, short event, void *arg)
-{
-	struct imsgev	*iev = peers[PROC_SSH];
-	struct imsg	 imsg;
-
-	if (!proc_peer_io(iev, event)) {
-		peer_gone(PROC_SSH);
-		return;
-	}
-	while (proc_imsg_get(iev, &imsg, "ssh worker", 0)) {
-		switch (imsg.hdr.type) {
-		case IMSG_SSH_HOSTSTATE:
-		case IMSG_SSH_END:
-		case IMSG_SSH_RESULT_DATA:
-		case IMSG_SSH_RESULT:
-		case IMSG_SSH_PROGRESS:
-			if (imsg.hdr.peerid & CTL_REQID_BIT)
-				control_dispatch_ssh(&imsg);
-			else
-				mcp_dispatch_ssh(&imsg);
-			break;
-		case IMSG_SSH_DELEGINFO:
-		case IMSG_SSH_DELEG_KILLED:
-		case IMSG_SSH_FWD_INFO:
-		case IMSG_SSH_FWD_CLOSED:
-			/* only bridgectl asks about delegations, forwards */
-			if ((imsg.hdr.peerid & CTL_REQID_BIT) == 0)
-				fatalx("delegation reply %u without a control"
-				    " id", imsg.hdr.type);
-			control_dispatch_ssh(&imsg);
-			break;
-		default:
-			fatalx("unexpected message %u from ssh worker",
-			    imsg.hdr.type);
-		}
 		imsg_free(&imsg);
 	}
 	imsgev_add(iev);

@@ -22,7 +22,7 @@
 
 /* frontend.c */
 extern struct bridged_conf	*frontend_conf;	/* current config */
-/* send to a peer process (PROC_PARENT, PROC_SSH, PROC_LOGGER) */
+/* send to a peer process (PROC_PARENT, PROC_LOGGER; ssh: fe_ssh.c) */
 int	 frontend_compose(enum bridged_proc, uint32_t, uint32_t, int,
 	    const void *, size_t);
 /* hand an audit/log record to the logger (JSON object, not stolen) */
@@ -38,16 +38,37 @@ void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
 void	 mcp_close_all(void);
 int	 mcp_inflight(void);		/* tool calls not yet answered */
 json_t	*mcp_sessions_json(void);	/* array, for bridgectl */
-/* reply from the ssh worker for a request the MCP side made */
-void	 mcp_dispatch_ssh(struct imsg *);
+/* reply from a host's ssh worker for a call; -1: not the worker's to
+ * answer, or malformed */
+int	 mcp_dispatch_ssh(const char *, struct imsg *);
+/* a host's worker died or could not start: its calls fail with why */
+void	 mcp_worker_gone(const char *, const char *);
+int	 mcp_worker_busy(const char *);	/* calls in flight there */
+
+/*
+ * fe_ssh.c: the ssh workers, one per host, started on first use; what is
+ * sent to a host waits while its worker starts.
+ */
+int	 fe_ssh_send(const char *, uint32_t, uint32_t, const void *, size_t);
+int	 fe_ssh_send_running(const char *, uint32_t, uint32_t, const void *,
+	    size_t);
+/* to every running worker; their names into the object when not NULL */
+int	 fe_ssh_broadcast(uint32_t, uint32_t, const void *, size_t, json_t *);
+int	 fe_ssh_running(const char *);
+json_t	*fe_ssh_names(void);
+int	 fe_ssh_state(const char *, struct host_state *, pid_t *, uint32_t *);
+void	 fe_ssh_peer(struct imsg *);		/* IMSG_SSH_PEER */
+void	 fe_ssh_startfail(struct imsg *);	/* IMSG_SSH_STARTFAIL */
 
 /* fe_control.c: bridgectl on the control socket */
 void	 control_listen(int);
 void	 control_stop(void);
 /* parent's answer to a reload request, routed by peerid */
 void	 control_result(uint32_t, int, const char *);
-/* ssh worker's answers to show hosts, routed by peerid */
-void	 control_dispatch_ssh(struct imsg *);
+/* a worker's answers to bridgectl, routed by peerid; -1: malformed */
+int	 control_dispatch_ssh(const char *, struct imsg *);
+void	 control_worker_gone(const char *);
+int	 control_worker_busy(const char *);
 
 /*
  * fe_audit.c: the frontend's half of the audit.  Records go to the logger,

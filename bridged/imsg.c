@@ -519,6 +519,12 @@ int
 imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
     const void *data, size_t datalen)
 {
+	/* a peer that has gone (its socket closed) takes nothing more;
+	 * as on any failure, a descriptor stays the caller's */
+	if (iev->ibuf.fd == -1) {
+		errno = EPIPE;
+		return -1;
+	}
 	if (imsg_compose(&iev->ibuf, type, peerid, iev->ibuf.pid, fd, data,
 	    datalen) == -1)
 		return -1;
@@ -530,6 +536,10 @@ int
 imsgev_composev(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
     const struct iovec *iov, int iovcnt)
 {
+	if (iev->ibuf.fd == -1) {
+		errno = EPIPE;
+		return -1;
+	}
 	if (imsg_composev(&iev->ibuf, type, peerid, iev->ibuf.pid, fd, iov,
 	    iovcnt) == -1)
 		return -1;

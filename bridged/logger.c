@@ -62,15 +62,32 @@ static int	 text_cb(uint64_t, const char *, size_t, void *);
 static int	 feed_cb(uint64_t, const char *, size_t, void *);
 static int	 query_cb(uint64_t, const char *, size_t, void *);
 static void	 reply_end(uint32_t, int, const char *);
-static void	 reply_to(enum bridged_proc, uint32_t, int, const char *);
+static void	 reply_to(int, uint32_t, int, const char *);
 static int	 history_cb(uint64_t, const char *, size_t, void *);
-static void	 do_history(enum bridged_proc, struct imsg *);
+struct lpeer;
+static void	 do_history(struct lpeer *, struct imsg *);
 static void	 do_query(struct imsg *);
 static void	 do_verify(struct imsg *);
 static void	 do_rotate(struct imsg *);
 
 static struct bridged_conf	*conf;
-static struct imsgev		*peers[PROC_MAX];
+static struct imsgev		*parent;
+/*
+ * The frontend and the ssh workers (one per host): each connection has
+ * a handle never used again, so an answer owed to one that died (an
+ * intent's ack, a job lookup) is dropped rather than given to its
+ * successor.
+ */
+struct lpeer {
+	TAILQ_ENTRY(lpeer)	 entry;
+	int			 handle;
+	enum bridged_proc	 kind;
+	char			 name[HOST_NAME_LEN + 8];
+	struct imsgev		 iev;
+};
+static TAILQ_HEAD(, lpeer)	 lpeers = TAILQ_HEAD_INITIALIZER(lpeers);
+static int			 lpeer_next = 1;
+static struct lpeer		*fe_peer;	/* the frontend, or NULL */
 static struct chain		 chain;
 static struct arecq		 queue = TAILQ_HEAD_INITIALIZER(queue);
 static size_t			 qcount, qbytes;
@@ -80,21 +97,64 @@ static time_t			 failed_since;
 static int			 follow;
 static struct event		 ev_retry, ev_prune;
 
-/* the siblings whose records we take; one handler, arg says which */
-static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
-	[PROC_FRONTEND] = logger_dispatch_peer,
-	[PROC_SSH] = logger_dispatch_peer,
-};
+static struct imsgev *
+lpeer_iev(int handle)
+{
+	struct lpeer	*p;
+
+	TAILQ_FOREACH(p, &lpeers, entry)
+		if (p->handle == handle)
+			return &p->iev;
+	return NULL;
+}
+
+static void
+lpeer_free(struct lpeer *p)
+{
+	imsgev_clear(&p->iev);
+	close(p->iev.ibuf.fd);
+	TAILQ_REMOVE(&lpeers, p, entry);
+	if (p == fe_peer) {
+		fe_peer = NULL;
+		follow = 0;
+	}
+	free(p);
+}
+
+/* a socket to the frontend (IMSG_PEER_FD) or a host's worker */
+static void
+lpeer_add(enum bridged_proc kind, const char *host, int fd)
+{
+	struct lpeer	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal(NULL);
+	p->handle = lpeer_next++;
+	p->kind = kind;
+	if (host != NULL)
+		snprintf(p->name, sizeof(p->name), "ssh %s", host);
+	else
+		strlcpy(p->name, proc_names[kind], sizeof(p->name));
+	imsgev_init(&p->iev, fd, p->name, logger_dispatch_peer, p);
+	imsgev_add(&p->iev);
+	TAILQ_INSERT_TAIL(&lpeers, p, entry);
+	if (kind == PROC_FRONTEND) {
+		/* a restarted frontend replaces one whose EOF is not seen */
+		if (fe_peer != NULL)
+			lpeer_free(fe_peer);
+		fe_peer = p;
+	}
+}
 
 void
 logger_main(struct proc_args *pa)
 {
-	peers[PROC_PARENT] = proc_child_init(pa, "logger",
+	parent = proc_child_init(pa, "logger",
 	    logger_dispatch_parent, logger_sig);
 	evtimer_set(&ev_retry, retry, NULL);
 	evtimer_set(&ev_prune, prune, NULL);
 	sandbox_logger(pa->dirs[0], pa->dirs[1]);
-	proc_child_ready(peers[PROC_PARENT], "logger");
+	proc_child_ready(parent, "logger");
 	event_dispatch();
 	exit(0);
 }
@@ -302,7 +362,8 @@ ack(struct arec *r, int status, const char *msg)
 	struct log_status	 ls;
 	struct iovec		 iov[2];
 
-	if (!r->intent || r->acked || r->from < 0 || peers[r->from] == NULL)
+	if (!r->intent || r->acked || r->from < 0 || lpeer_iev(r->from) ==
+	    NULL)
 		return;
 	r->acked = 1;
 	ls.status = status;
@@ -310,7 +371,7 @@ ack(struct arec *r, int status, const char *msg)
 	iov[0].iov_len = sizeof(ls);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
-	if (imsgev_composev(peers[r->from], IMSG_LOG_ACK, r->ackid, -1, iov,
+	if (imsgev_composev(lpeer_iev(r->from), IMSG_LOG_ACK, r->ackid, -1, iov,
 	    2) == -1)
 		log_warn("audit: ack");
 }
@@ -375,9 +436,9 @@ text_catchup(void)
 static int
 feed_cb(uint64_t seq, const char *line, size_t len, void *arg)
 {
-	if (peers[PROC_FRONTEND] == NULL)
+	if (fe_peer == NULL)
 		return -1;
-	if (imsgev_compose(peers[PROC_FRONTEND], IMSG_LOG_DATA, 0, -1, line,
+	if (imsgev_compose(&fe_peer->iev, IMSG_LOG_DATA, 0, -1, line,
 	    len) == -1)
 		return -1;
 	return 0;
@@ -576,8 +637,8 @@ query_cb(uint64_t seq, const char *line, size_t len, void *arg)
 {
 	uint32_t	*id = arg;
 
-	if (peers[PROC_FRONTEND] == NULL ||
-	    imsgev_compose(peers[PROC_FRONTEND], IMSG_LOG_DATA, *id, -1, line,
+	if (fe_peer == NULL ||
+	    imsgev_compose(&fe_peer->iev, IMSG_LOG_DATA, *id, -1, line,
 	    len) == -1)
 		return -1;
 	return 0;
@@ -586,29 +647,30 @@ query_cb(uint64_t seq, const char *line, size_t len, void *arg)
 static void
 reply_end(uint32_t id, int status, const char *msg)
 {
-	reply_to(PROC_FRONTEND, id, status, msg);
+	reply_to(fe_peer != NULL ? fe_peer->handle : -1, id, status, msg);
 }
 
 /* IMSG_LOG_END to whoever asked */
 static void
-reply_to(enum bridged_proc to, uint32_t id, int status, const char *msg)
+reply_to(int to, uint32_t id, int status, const char *msg)
 {
 	struct log_status	 ls;
 	struct iovec		 iov[2];
+	struct imsgev		*iev;
 
-	if (peers[to] == NULL)
+	if ((iev = lpeer_iev(to)) == NULL)
 		return;
 	ls.status = status;
 	iov[0].iov_base = &ls;
 	iov[0].iov_len = sizeof(ls);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
-	if (imsgev_composev(peers[to], IMSG_LOG_END, id, -1, iov, 2) == -1)
+	if (imsgev_composev(iev, IMSG_LOG_END, id, -1, iov, 2) == -1)
 		log_warn("audit: reply");
 }
 
 struct histreply {
-	enum bridged_proc	 to;
+	int			 to;
 	uint32_t		 id;
 };
 
@@ -617,8 +679,8 @@ history_cb(uint64_t seq, const char *rec, size_t len, void *arg)
 {
 	struct histreply	*hr = arg;
 
-	if (peers[hr->to] == NULL || len > IMSG_MAXPAYLOAD ||
-	    imsgev_compose(peers[hr->to], IMSG_LOG_DATA, hr->id, -1, rec,
+	if (lpeer_iev(hr->to) == NULL || len > IMSG_MAXPAYLOAD ||
+	    imsgev_compose(lpeer_iev(hr->to), IMSG_LOG_DATA, hr->id, -1, rec,
 	    len) == -1)
 		return -1;
 	return 0;
@@ -626,8 +688,9 @@ history_cb(uint64_t seq, const char *rec, size_t len, void *arg)
 
 /* ended sessions and delegations, job results: from the frontend or ssh */
 static void
-do_history(enum bridged_proc from, struct imsg *imsg)
+do_history(struct lpeer *p, struct imsg *imsg)
 {
+	int			 from = p->handle;
 	struct log_histq	 q;
 	struct histreply	 hr;
 	char			 err[256];
@@ -641,7 +704,7 @@ do_history(enum bridged_proc from, struct imsg *imsg)
 	memcpy(&q, imsg->data, sizeof(q));
 	q.job_id[sizeof(q.job_id) - 1] = '\0';
 	/* the ssh worker reads back its jobs, nothing else */
-	if (from == PROC_SSH && q.kind != HIST_JOB && q.kind != HIST_JOBS) {
+	if (p->kind == PROC_SSH && q.kind != HIST_JOB && q.kind != HIST_JOBS) {
 		reply_to(from, hr.id, -1, "not a job query");
 		return;
 	}
@@ -743,9 +806,11 @@ do_rotate(struct imsg *imsg)
 static void
 logger_dispatch_parent(int fd, short event, void *arg)
 {
-	struct imsgev		*iev = peers[PROC_PARENT];
+	struct imsgev		*iev = parent;
 	struct bridged_conf	*nconf;
+	struct ssh_peer		 sp;
 	struct imsg		 imsg;
+	uint32_t		 peer;
 
 	if (!proc_peer_io(iev, event))
 		logger_sig(SIGTERM, 0, NULL);
@@ -760,8 +825,21 @@ logger_dispatch_parent(int fd, short event, void *arg)
 				logger_configure(nconf);
 			break;
 		case IMSG_PEER_FD:
-			/* never replaced: a sibling's death ends the tree */
-			proc_peer_fd(&imsg, peers, peer_dispatch, NULL);
+			if (imsg.datalen != sizeof(peer) || imsg.fd == -1)
+				fatalx("bad IMSG_PEER_FD");
+			memcpy(&peer, imsg.data, sizeof(peer));
+			if (peer != PROC_FRONTEND)
+				fatalx("bad peer %u", peer);
+			lpeer_add(PROC_FRONTEND, NULL, imsg.fd);
+			imsg.fd = -1;
+			break;
+		case IMSG_SSH_PEER:
+			if (imsg.datalen != sizeof(sp) || imsg.fd == -1)
+				fatalx("bad IMSG_SSH_PEER");
+			memcpy(&sp, imsg.data, sizeof(sp));
+			sp.host[sizeof(sp.host) - 1] = '\0';
+			lpeer_add(PROC_SSH, sp.host, imsg.fd);
+			imsg.fd = -1;
 			break;
 		case IMSG_LOG_VERBOSE:
 			proc_verbose(&imsg);
@@ -782,67 +860,85 @@ logger_dispatch_parent(int fd, short event, void *arg)
 	imsgev_add(iev);
 }
 
-/* the frontend and the ssh worker: records, intents, queries */
+/*
+ * The frontend and the ssh workers: records, intents, queries.  A worker
+ * only records and reads back its jobs; a message it may not send costs
+ * it its socket, never the logger its life.
+ */
 static void
 logger_dispatch_peer(int fd, short event, void *arg)
 {
-	enum bridged_proc	 id = (enum bridged_proc)(uintptr_t)arg;
-	struct imsgev		*iev = peers[id];
+	struct lpeer		*p = arg;
+	struct imsgev		*iev = &p->iev;
 	struct imsg		 imsg;
 	int32_t			 on;
-	int			 gone;
+	int			 gone, fe = p->kind == PROC_FRONTEND;
+	ssize_t			 n;
 
 	/* what a peer sent before it died is still recorded, below */
 	gone = !proc_peer_io(iev, event);
-	while (proc_imsg_get(iev, &imsg, proc_names[id], 0)) {
+	for (;;) {
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
+			log_warnx("bad message from %s", p->name);
+			gone = 1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (imsg.fd != -1) {
+			close(imsg.fd);
+			imsg_free(&imsg);
+			log_warnx("unexpected descriptor from %s", p->name);
+			gone = 1;
+			break;
+		}
 		switch (imsg.hdr.type) {
 		case IMSG_LOG_RECORD:
 		case IMSG_LOG_INTENT:
-			enqueue(id, imsg.hdr.peerid,
+			enqueue(p->handle, imsg.hdr.peerid,
 			    imsg.hdr.type == IMSG_LOG_INTENT, imsg.data,
 			    imsg.datalen);
 			break;
 		case IMSG_LOG_QUERY:
-			if (id != PROC_FRONTEND)
-				fatalx("IMSG_LOG_QUERY from %s",
-				    proc_names[id]);
+			if (!fe)
+				goto bad;
 			do_query(&imsg);
 			break;
 		case IMSG_LOG_HISTORY:
-			do_history(id, &imsg);
+			do_history(p, &imsg);
 			break;
 		case IMSG_LOG_VERIFY:
-			if (id != PROC_FRONTEND)
-				fatalx("IMSG_LOG_VERIFY from %s",
-				    proc_names[id]);
+			if (!fe)
+				goto bad;
 			do_verify(&imsg);
 			break;
 		case IMSG_LOG_ROTATE:
-			if (id != PROC_FRONTEND || imsg.datalen != 0)
-				fatalx("bad IMSG_LOG_ROTATE from %s",
-				    proc_names[id]);
+			if (!fe || imsg.datalen != 0)
+				goto bad;
 			do_rotate(&imsg);
 			break;
 		case IMSG_LOG_FOLLOW:
-			if (id != PROC_FRONTEND || imsg.datalen != sizeof(on))
-				fatalx("bad IMSG_LOG_FOLLOW from %s",
-				    proc_names[id]);
+			if (!fe || imsg.datalen != sizeof(on))
+				goto bad;
 			memcpy(&on, imsg.data, sizeof(on));
 			flush();
 			follow = on != 0;
 			break;
 		default:
-			fatalx("unexpected message %u from %s",
-			    imsg.hdr.type, proc_names[id]);
+			goto bad;
 		}
 		imsg_free(&imsg);
+		continue;
+ bad:
+		log_warnx("unexpected message %u (%zu bytes) from %s: "
+		    "dropping it", imsg.hdr.type, imsg.datalen, p->name);
+		imsg_free(&imsg);
+		gone = 1;
+		break;
 	}
 	flush();
-	if (gone) {
-		/* the parent sees the death and takes the tree down */
-		proc_peer_free(peers, id);
-		if (id == PROC_FRONTEND)
-			follow = 0;
-	} else if (peers[id] != NULL)
+	if (gone)
+		lpeer_free(p);
+	else
 		imsgev_add(iev);
 }

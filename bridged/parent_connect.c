@@ -229,7 +229,7 @@ pconn_done(struct pconn *pc, int fd)
 		iov[1].iov_len = pc->knownlen;
 		if (imsgev_composev(pc->iev, IMSG_SSH_KEYDATA, 0, -1, iov,
 		    2) == -1)
-			fatal("%s: compose", __func__);
+			log_warn("%s: the ssh worker has gone", __func__);
 	}
 	kd.kind = KEYDATA_IDENTITY;
 	iov[0].iov_base = &kd;
@@ -237,13 +237,15 @@ pconn_done(struct pconn *pc, int fd)
 	iov[1].iov_base = pc->identity;
 	iov[1].iov_len = pc->identitylen;
 	if (imsgev_composev(pc->iev, IMSG_SSH_KEYDATA, 0, -1, iov, 2) == -1)
-		fatal("%s: compose", __func__);
+		log_warn("%s: the ssh worker has gone", __func__);
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostid = pc->hostid;
 	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, fd, &sc,
-	    sizeof(sc)) == -1)
-		fatal("%s: compose", __func__);
+	    sizeof(sc)) == -1) {
+		log_warn("%s: the ssh worker has gone", __func__);
+		close(fd);
+	}
 	log_debug("host \"%s\": connected to %s port %u", pc->name,
 	    pc->address, pc->port);
 	pconn_free(pc);		/* the message owns fd now */
@@ -265,7 +267,7 @@ pconn_fail(struct pconn *pc, int error, const char *fmt, ...)
 	    sc.errmsg);
 	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, -1, &sc,
 	    sizeof(sc)) == -1)
-		fatal("%s: compose", __func__);
+		log_warn("%s: the ssh worker has gone", __func__);
 	pconn_free(pc);
 }
 

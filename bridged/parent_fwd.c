@@ -63,8 +63,11 @@ fwd_reply(struct imsgev *iev, uint32_t type, uint32_t reqid, int fd,
 		vsnprintf(r.errmsg, sizeof(r.errmsg), fmt, ap);
 		va_end(ap);
 	}
-	if (imsgev_compose(iev, type, reqid, fd, &r, sizeof(r)) == -1)
-		fatal("%s: compose", __func__);
+	if (imsgev_compose(iev, type, reqid, fd, &r, sizeof(r)) == -1) {
+		log_warn("%s: the ssh worker has gone", __func__);
+		if (fd != -1)
+			close(fd);
+	}
 }
 
 static int

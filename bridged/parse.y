@@ -106,6 +106,7 @@ enum once {
 	ONCE_L_KEEP,
 	ONCE_FORWARDS,
 	ONCE_KEEPALIVE,
+	ONCE_IDLE,
 	ONCE_FWD_LIST,
 	ONCE_H_FLISTEN,
 	ONCE_H_FPERSIST,
@@ -196,6 +197,7 @@ static void	 keywords_check(void);
 %token	JOB RETENTION
 %token	CLOSED FAIL MUTATING RETAIN
 %token	KEEPALIVE
+%token	IDLE
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
@@ -422,6 +424,15 @@ limitopt	: LINE SIZE anysize {
 			    getnum(&@2, $2, 0, 10000, "forwards", &n) == 0)
 				conf->limits.forwards_max = n;
 			free($2);
+		}
+		| IDLE TIMEOUT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_IDLE, "idle timeout") == 0 &&
+			    getnum(&@3, $3, 0, 86400, "idle timeout",
+			    &n) == 0)
+				conf->limits.idle_timeout = n;
+			free($3);
 		}
 		| KEEPALIVE NUMBER {
 			long long	 n;
@@ -782,6 +793,7 @@ static const struct keyword keywords[] = {
 	{ "host",		HOST },
 	{ "hosts",		HOSTS },
 	{ "identity",		IDENTITY },
+	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "job",		JOB },
 	{ "keep",		KEEP },

@@ -251,6 +251,8 @@ print_config(struct bridged_conf *conf)
 		printf("\tforwards %d\n", conf->limits.forwards_max);
 	if (conf->limits.keepalive != CONF_KEEPALIVE)
 		printf("\tkeepalive %d\n", conf->limits.keepalive);
+	if (conf->limits.idle_timeout != CONF_IDLE_TIMEOUT)
+		printf("\tidle timeout %d\n", conf->limits.idle_timeout);
 	printf("}\n");
 	if (conf->fwd_list_all)
 		printf("forward list all\n");

@@ -181,7 +181,7 @@ proc_imsg_get(struct imsgev *iev, struct imsg *imsg, const char *from,
  * IMSG_PEER_FD: the parent hands over a socket to a sibling.  dispatch[]
  * has the handler for each sibling this process talks to (NULL: none may
  * be sent); the handler's arg is the sibling's id.  The parent restarts a
- * logger that died: when the old one is still held (its EOF not seen
+ * child that died: when the old one is still held (its EOF not seen
  * yet), replaced() lets it go first; without replaced() a second socket
  * to the same sibling is an error.  Returns the sibling's id.
  */
@@ -198,7 +198,7 @@ proc_peer_fd(struct imsg *imsg, struct imsgev **peers,
 	if (peer >= PROC_MAX || dispatch[peer] == NULL)
 		fatalx("bad peer %u", peer);
 	if (peers[peer] != NULL) {
-		if (peer != PROC_LOGGER || replaced == NULL)
+		if (replaced == NULL)
 			fatalx("bad peer %u", peer);
 		replaced(peer);
 		if (peers[peer] != NULL)

@@ -57,6 +57,7 @@ struct sshcall {
 	char			 tool[64];
 	json_t			*args;
 	int			 cancelled;
+	uint32_t		 flags;		/* CALL_* from the frontend */
 	char			 warning[512];	/* prepended to the result */
 	void			*state;		/* the tool's own */
 	void			(*cancel)(struct sshcall *);
@@ -76,6 +77,7 @@ void	 sshcall_text(struct sshcall *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 sshcall_progress(struct sshcall *, double, double, const char *);
 size_t	 ssh_output_max(void);
+uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
 
 /* ssh_conn.c: connections, host keys, authentication, keepalive */
 void	 sshconn_init(void);

@@ -379,7 +379,7 @@ deleg_new(struct sshcall *call, int bg)
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		fatal(NULL);
-	d->id = ++deleg_seq;
+	d->id = ssh_newid(&deleg_seq);
 	/* unique across restarts: the audit database keeps old job ids */
 	if (bg)
 		snprintf(d->job_id, sizeof(d->job_id), "job_%u_%08x", d->id,

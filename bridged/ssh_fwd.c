@@ -306,9 +306,7 @@ forward_open(struct sshcall *call)
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		fatal(NULL);
-	if (++fwd_nextid == 0)
-		fwd_nextid = 1;
-	f->id = fwd_nextid;
+	f->id = ssh_newid(&fwd_nextid);
 	f->sessid = call->sessid;
 	f->host = host;
 	f->dir = dir;

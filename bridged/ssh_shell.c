@@ -49,7 +49,7 @@
 #include "ssh_shell.h"
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
-#define SHELL_GRACE_MS		3000	/* after the kill, wait for M */
+#define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 #define SETUP_TIMEOUT		10000		/* ms */

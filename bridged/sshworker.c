@@ -1,9 +1,16 @@
 /*
- * sshworker.c: the process that speaks SSH to the configured hosts with
- * libssh.  It may not create sockets, connect or run programs: the
- * parent makes the TCP connections and hands over connected descriptors,
- * and keys arrive as data.  It runs chrooted (when started as root) with
- * no filesystem reach at all.
+ * sshworker.c: the process that speaks SSH to one configured host with
+ * libssh; there is one per host ("bridged: ssh NAME"), started by the
+ * parent when the frontend first needs the host, so that a host that
+ * stalls or a worker that crashes costs that host's calls only.  It may
+ * not create sockets, connect or run programs: the parent makes the TCP
+ * connections and hands over connected descriptors, and keys arrive as
+ * data.  It runs chrooted (when started as root) with no filesystem
+ * reach at all.
+ *
+ * It reports its host's state to the frontend whenever it changes, and
+ * after `idle timeout' seconds with nothing to do it asks the frontend
+ * whether it may go.
  */
 
 #include <sys/types.h>
@@ -26,6 +33,8 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "ssh.h"
+#include "ssh_deleg.h"
+#include "ssh_fwd.h"
 
 /* a call whose arguments are still arriving in chunks */
 struct pendargs {
@@ -35,7 +44,19 @@ struct pendargs {
 	size_t			 len;
 };
 
+/* an MCP session that has used this host: its state dies with it */
+struct seensess {
+	TAILQ_ENTRY(seensess)	 entry;
+	uint32_t		 sessid;
+};
+
 static void	 ssh_sig(int, short, void *);
+static void	 ssh_tick(int, short, void *);
+static void	 ssh_push_state(void);
+static int	 ssh_idle(void);
+static void	 ssh_frontend_gone(enum bridged_proc);
+static void	 session_seen(uint32_t);
+static void	 session_forget(uint32_t);
 static void	 ssh_bye(int, short, void *);
 static void	 ssh_leave(int);
 static void	 ssh_peer_closed(enum bridged_proc);
@@ -43,6 +64,7 @@ static void	 ssh_dispatch_parent(int, short, void *);
 static void	 ssh_dispatch_frontend(int, short, void *);
 static void	 ssh_dispatch_logger(int, short, void *);
 static void	 logger_gone(enum bridged_proc);
+static void	 peer_replaced(enum bridged_proc);
 static void	 ssh_configure(struct bridged_conf *);
 static void	 call_data(struct imsg *);
 static void	 call_start(struct imsg *);
@@ -82,7 +104,15 @@ static const struct ssh_tool ssh_tools[] = {
 };
 
 struct bridged_conf		*ssh_conf;
+static const char		*ssh_hostname;	/* the one host we serve */
+static uint32_t			 ssh_hostid;
 static struct imsgev		*peers[PROC_MAX];
+static TAILQ_HEAD(, seensess)	 seen = TAILQ_HEAD_INITIALIZER(seen);
+static struct event		 ev_tick;
+static struct host_state	 st_sent;
+static int			 st_sent_ok;
+static time_t			 idle_since;
+static int			 idle_asked;
 static TAILQ_HEAD(, sshhost)	 sshhosts = TAILQ_HEAD_INITIALIZER(sshhosts);
 static TAILQ_HEAD(, pendargs)	 pending = TAILQ_HEAD_INITIALIZER(pending);
 /* calls handed to a tool and not yet answered, for cancel */
@@ -97,16 +127,138 @@ static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
 void
 sshworker_main(struct proc_args *pa)
 {
+	struct timeval	 tv = { 1, 0 };
+
+	ssh_hostname = pa->host;
 	/* libssh's crypto set-up may read what it needs before the drop */
 	if (ssh_init() != SSH_OK)
 		fatalx("ssh_init failed");
 	peers[PROC_PARENT] = proc_child_init(pa, "ssh", ssh_dispatch_parent,
 	    ssh_sig);
 	sshconn_init();
+	evtimer_set(&ev_tick, ssh_tick, NULL);
+	evtimer_add(&ev_tick, &tv);
+	idle_since = time(NULL);
 	sandbox_sshworker();
 	proc_child_ready(peers[PROC_PARENT], "ssh");
 	event_dispatch();
 	exit(0);
+}
+
+/* ids unique across the workers: see SSH_ID_SPAN in bridged.h */
+uint32_t
+ssh_newid(uint32_t *seq)
+{
+	*seq = *seq % (SSH_ID_SPAN - 1) + 1;
+	return ssh_hostid * SSH_ID_SPAN + *seq;
+}
+
+/*
+ * Once a second: the host's state to the frontend when it changed, and
+ * the idle check.  Idle means no call, no MCP session holding state here
+ * (shells), no forward, no delegation; after `idle timeout' seconds of
+ * that we ask the frontend, which says yes only if it has nothing on its
+ * way to us (IMSG_SSH_IDLE_OK).
+ */
+static void
+ssh_tick(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { 1, 0 };
+	int		 limit;
+
+	ssh_push_state();
+	limit = ssh_conf != NULL ? ssh_conf->limits.idle_timeout : 0;
+	if (!ssh_idle()) {
+		idle_since = time(NULL);
+		idle_asked = 0;
+	} else if (limit > 0 && !idle_asked &&
+	    time(NULL) - idle_since >= limit &&
+	    ssh_compose(PROC_FRONTEND, IMSG_SSH_IDLE, 0, -1, NULL, 0) == 0)
+		idle_asked = 1;
+	evtimer_add(&ev_tick, &tv);
+}
+
+static int
+ssh_idle(void)
+{
+	return TAILQ_EMPTY(&running) && TAILQ_EMPTY(&pending) &&
+	    TAILQ_EMPTY(&seen) && TAILQ_EMPTY(&fwds) &&
+	    TAILQ_EMPTY(&delegs) && shell_kills_pending() == 0;
+}
+
+static void
+ssh_push_state(void)
+{
+	struct sshhost	*sh;
+
+	if ((sh = TAILQ_FIRST(&sshhosts)) == NULL ||
+	    peers[PROC_FRONTEND] == NULL)
+		return;
+	sshconn_refresh(sh);
+	if (st_sent_ok && memcmp(&st_sent, &sh->st, sizeof(st_sent)) == 0)
+		return;
+	if (ssh_compose(PROC_FRONTEND, IMSG_SSH_HOSTSTATE, 0, -1, &sh->st,
+	    sizeof(sh->st)) == 0) {
+		st_sent = sh->st;
+		st_sent_ok = 1;
+	}
+}
+
+static void
+session_seen(uint32_t sessid)
+{
+	struct seensess	*ss;
+
+	if (sessid == 0)
+		return;
+	TAILQ_FOREACH(ss, &seen, entry)
+		if (ss->sessid == sessid)
+			return;
+	if ((ss = calloc(1, sizeof(*ss))) == NULL)
+		fatal(NULL);
+	ss->sessid = sessid;
+	TAILQ_INSERT_TAIL(&seen, ss, entry);
+}
+
+/* the session has ended: its shells and forwards go */
+static void
+session_forget(uint32_t sessid)
+{
+	struct seensess	*ss;
+
+	shell_session_end(sessid);
+	forward_session_end(sessid);
+	TAILQ_FOREACH(ss, &seen, entry)
+		if (ss->sessid == sessid) {
+			TAILQ_REMOVE(&seen, ss, entry);
+			free(ss);
+			return;
+		}
+}
+
+/*
+ * The frontend died (or was replaced by a restarted one): its clients
+ * are gone, so are their sessions.  Their calls are stopped and their
+ * shells killed; jobs and persistent forwards belong to the daemon and
+ * stay.  We wait for the parent to wire us to the new frontend.
+ */
+static void
+ssh_frontend_gone(enum bridged_proc id)
+{
+	struct sshcall	*call, *next;
+	struct seensess	*ss;
+
+	proc_peer_free(peers, id);
+	st_sent_ok = 0;
+	TAILQ_FOREACH_SAFE(call, &running, rentry, next)
+		if (!call->cancelled) {
+			call->cancelled = 1;
+			if (call->cancel != NULL)
+				call->cancel(call);
+		}
+	while ((ss = TAILQ_FIRST(&seen)) != NULL)
+		session_forget(ss->sessid);
+	idle_asked = 0;
 }
 
 /*
@@ -154,7 +306,7 @@ ssh_leave(int bysignal)
 	ssh_bye(-1, 0, NULL);
 }
 
-/* a peer that closed: stop listening to it, and leave */
+/* the parent closed: the daemon is going, and so are we */
 static void
 ssh_peer_closed(enum bridged_proc id)
 {
@@ -189,6 +341,10 @@ ssh_configure(struct bridged_conf *nconf)
 	TAILQ_INIT(&old);
 	TAILQ_CONCAT(&old, &sshhosts, entry);
 	TAILQ_FOREACH(h, &nconf->hosts, entry) {
+		/* the one host this worker serves */
+		if (ssh_hostname != NULL && strcmp(h->name, ssh_hostname) != 0)
+			continue;
+		ssh_hostid = h->id;
 		TAILQ_FOREACH(osh, &old, entry)
 			if (strcmp(osh->name, h->name) == 0)
 				break;
@@ -215,6 +371,14 @@ ssh_configure(struct bridged_conf *nconf)
 	if (ssh_conf != NULL)
 		config_free(ssh_conf);
 	ssh_conf = nconf;
+	/* our host left the configuration: what it held is answered, go */
+	if (ssh_hostname != NULL && TAILQ_EMPTY(&sshhosts)) {
+		log_info("host \"%s\" is no longer configured: exiting",
+		    ssh_hostname);
+		(void)ssh_compose(PROC_PARENT, IMSG_SSH_EXITING, 0, -1, NULL,
+		    0);
+		ssh_leave(0);
+	}
 }
 
 static struct sshhost *
@@ -310,6 +474,8 @@ call_start(struct imsg *imsg)
 		fatal(NULL);
 	call->reqid = imsg->hdr.peerid;
 	call->sessid = req.sessid;
+	call->flags = req.flags;
+	session_seen(req.sessid);
 	strlcpy(call->tool, req.tool, sizeof(call->tool));
 	/* the frontend sent what it validated; check again all the same */
 	call->args = json_loadb(pa->buf, pa->len, JSON_REJECT_DUPLICATES,
@@ -411,6 +577,7 @@ sshcall_result(struct sshcall *call, json_t *result)
 	TAILQ_REMOVE(&running, call, rentry);
 	json_decref(call->args);
 	free(call);
+	ssh_push_state();
 }
 
 void
@@ -474,10 +641,13 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 				ssh_configure(nconf);
 			break;
 		case IMSG_PEER_FD:
-			/* a restarted logger replaces the dead one */
+			/* a restarted logger or frontend replaces the dead
+			 * one, whose EOF we may not have seen yet */
 			if (proc_peer_fd(&imsg, peers, peer_dispatch,
-			    logger_gone) == PROC_LOGGER)
+			    peer_replaced) == PROC_LOGGER)
 				delegdb_logger_up();
+			else
+				st_sent_ok = 0;	/* the new one knows nothing */
 			break;
 		case IMSG_LOG_VERBOSE:
 			proc_verbose(&imsg);
@@ -517,12 +687,11 @@ static void
 ssh_dispatch_frontend(int fd, short event, void *arg)
 {
 	struct imsgev	*iev = peers[PROC_FRONTEND];
-	struct sshhost	*sh;
 	struct imsg	 imsg;
 	uint32_t	 sessid, u32;
 
 	if (!proc_peer_io(iev, event)) {
-		ssh_peer_closed(PROC_FRONTEND);
+		ssh_frontend_gone(PROC_FRONTEND);
 		return;
 	}
 	while (proc_imsg_get(iev, &imsg, "frontend", 0)) {
@@ -542,8 +711,18 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 			if (imsg.datalen != sizeof(sessid))
 				fatalx("bad IMSG_SSH_SESSION_END");
 			memcpy(&sessid, imsg.data, sizeof(sessid));
-			shell_session_end(sessid);
-			forward_session_end(sessid);
+			session_forget(sessid);
+			break;
+		case IMSG_SSH_IDLE_OK:
+			if (imsg.datalen != 0)
+				fatalx("bad IMSG_SSH_IDLE_OK");
+			/* nothing is on its way to us: go */
+			log_debug("idle for %d s: exiting",
+			    ssh_conf->limits.idle_timeout);
+			(void)ssh_compose(PROC_PARENT, IMSG_SSH_EXITING, 0, -1,
+			    NULL, 0);
+			imsgbuf_flush(&peers[PROC_PARENT]->ibuf);
+			ssh_leave(0);
 			break;
 		case IMSG_SSH_DELEGATIONS:
 		case IMSG_SSH_DELEG_KILL:
@@ -564,20 +743,6 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 		case IMSG_SSH_FWD_CLOSE:
 			forward_ctl_close(imsg.hdr.peerid, &imsg);
 			break;
-		case IMSG_SSH_HOSTS:
-			if (imsg.datalen != 0)
-				fatalx("bad IMSG_SSH_HOSTS");
-			TAILQ_FOREACH(sh, &sshhosts, entry)
-				sshconn_refresh(sh);
-			TAILQ_FOREACH(sh, &sshhosts, entry)
-				if (imsgev_compose(iev, IMSG_SSH_HOSTSTATE,
-				    imsg.hdr.peerid, -1, &sh->st,
-				    sizeof(sh->st)) == -1)
-					fatal("ssh");
-			if (imsgev_compose(iev, IMSG_SSH_END, imsg.hdr.peerid,
-			    -1, NULL, 0) == -1)
-				fatal("ssh");
-			break;
 		default:
 			fatalx("unexpected message %u from frontend",
 			    imsg.hdr.type);
@@ -585,6 +750,15 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 		imsg_free(&imsg);
 	}
 	imsgev_add(iev);
+}
+
+static void
+peer_replaced(enum bridged_proc id)
+{
+	if (id == PROC_FRONTEND)
+		ssh_frontend_gone(id);
+	else
+		logger_gone(id);
 }
 
 static void

@@ -60,8 +60,15 @@ if [ "$(id -u)" = 0 ]; then
 	fi
 fi
 
-# process titles
-for p in parent frontend ssh logger; do
+# process titles; a host's worker starts only when the host is needed
+if pgrep -P "$BRIDGED_PID" -f '^bridged: ssh' >/dev/null; then
+	tap_fail "no ssh worker before a host is needed"
+else
+	tap_ok "no ssh worker before a host is needed"
+fi
+"$PYTHON" "$MCPCLIENT" -s "$MCP_SOCK" --init --call Bash '{"command":"true"}' \
+    >/dev/null 2>&1
+for p in parent frontend "ssh local" logger; do
 	if [ "$p" = parent ]; then
 		t=$(tr '\0' ' ' </proc/"$BRIDGED_PID"/cmdline)
 	else
@@ -140,7 +147,8 @@ rows = [json.loads(l) for l in sys.stdin if l.strip()]
 assert len(rows) == 1 and rows[0]["name"] == "local", rows
 assert rows[0]["default"] is True, rows
 assert sorted(rows[0]["capabilities"]) == ["exec", "read", "write"], rows
-assert rows[0]["state"] in ("disconnected", "connected"), rows
+assert rows[0]["state"] == "connected", rows
+assert isinstance(rows[0]["worker_pid"], int) and rows[0]["worker_pid"] > 1, rows
 '; then
 	tap_ok "show hosts -j lists host local with its capabilities"
 else
