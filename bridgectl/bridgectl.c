@@ -253,6 +253,7 @@ relay(const char *path)
 	struct pollfd		 pfd[3];
 	ssize_t			 n;
 	int			 s, in_eof = 0, sock_wshut = 0, sock_eof = 0;
+	int			 client_done = 0, lost = 0;
 
 	s = unix_connect(path);
 	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) == -1)
@@ -295,7 +296,7 @@ relay(const char *path)
 
 		if (pfd[0].fd != -1 && pfd[0].revents != 0) {
 			if ((n = rb_read(STDIN_FILENO, &up)) == 0)
-				in_eof = 1;
+				in_eof = client_done = 1;
 			else if (n == -1)
 				err(1, "read stdin");
 		}
@@ -303,8 +304,9 @@ relay(const char *path)
 		    (pfd[1].revents & (POLLHUP | POLLERR) &&
 		    pfd[1].events & POLLOUT))) {
 			if (rb_write(s, &up, 1) == -1) {
-				if (errno != EPIPE)
+				if (errno != EPIPE && errno != ECONNRESET)
 					err(1, "write %s", path);
+				lost = 1;
 				/* daemon stopped reading: drop what it won't take */
 				up.len = up.off = 0;
 				sock_wshut = 1;
@@ -315,6 +317,8 @@ relay(const char *path)
 		    pfd[1].revents != 0) {
 			if ((n = rb_read(s, &down)) == 0)
 				sock_eof = 1;
+			else if (n == -1 && errno == ECONNRESET)
+				sock_eof = lost = 1;
 			else if (n == -1)
 				err(1, "read %s", path);
 		}
@@ -330,6 +334,17 @@ relay(const char *path)
 		}
 	}
 	close(s);
+	/*
+	 * The daemon hung up on a client still talking: its frontend died
+	 * (bridged restarts it) or it stopped.  The MCP client must not take
+	 * that for a clean end.
+	 */
+	if (lost || !client_done) {
+		fprintf(stderr, "bridgectl: bridged closed the MCP connection "
+		    "on %s (the daemon stopped or is restarting its frontend);"
+		    " reconnect\n", path);
+		return 1;
+	}
 	return 0;
 }
 

@@ -148,6 +148,8 @@ static const struct field host_fields[] = {
 	{ "bytes_out",		FT_INT },
 	{ "fingerprint",	FT_STR },
 	{ "last_error",		FT_STR },
+	{ "worker_pid",		FT_INT },
+	{ "worker_restarts",	FT_INT },
 	{ NULL,			0 }
 };
 
@@ -158,6 +160,7 @@ static const struct column host_columns[] = {
 	{ "CAPS",	"capabilities",	48,	fmt_list },
 	{ "STATE",	"state",	16,	fmt_str },
 	{ "SINCE",	"since",	0,	fmt_age },
+	{ "WORKER",	"worker_pid",	0,	fmt_uint },
 	{ "CHANNELS",	"channels",	0,	fmt_uint },
 	{ "BYTES IN",	"bytes_in",	0,	fmt_uint },
 	{ "BYTES OUT",	"bytes_out",	0,	fmt_uint },

@@ -503,10 +503,11 @@ start(struct child *c)
 				wire(w, lg);
 		break;
 	case PROC_SSH:
-		if (fe->alive)
-			wire(fe, c);
+		/* the logger first: the frontend's calls may need it */
 		if (lg->alive)
 			wire(c, lg);
+		if (fe->alive)
+			wire(fe, c);
 		break;
 	default:
 		fatalx("%s: child %d", __func__, c->id);

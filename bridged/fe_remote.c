@@ -40,8 +40,12 @@ static TAILQ_HEAD(, hostquota)	 quotas = TAILQ_HEAD_INITIALIZER(quotas);
 static int	 remote_policy(struct mcp_call *, struct host *, json_t *);
 static int	 remote_send(struct mcp_call *, uint32_t, json_t *);
 static int	 remote_send_audited(struct mcp_call *);
+static int	 gather_start(struct mcp_call *, const char *);
 static int	 gather_next(struct mcp_call *);
 static void	 gather_add(struct mcp_call *, json_t *);
+static int	 gather_has_job(struct mcp_call *, json_t *);
+static void	 gather_jobs_text(struct mcp_call *);
+static void	 remote_warn_lost(struct mcp_call *, json_t *);
 static void	 policy_record(struct mcp_call *, const char *, const char *,
 		    json_t *);
 static void	 remote_scan(struct mcp_call *, struct host *, json_t *);
@@ -227,8 +231,24 @@ remote_run(struct mcp_call *call, json_t *args)
 {
 	struct host		*h;
 
+	json_t			*id;
+
 	if (params_check(call, call->tool->params, args) == -1)
 		return 0;
+	if (json_object_get(args, "host") == NULL) {
+		/* forward_list of no host: every host's, joined */
+		if (strcmp(call->tool->name, "forward_list") == 0)
+			return gather_start(call, "forwards");
+		/* forward_close: the id says whose it is */
+		id = json_object_get(args, "id");
+		if (strcmp(call->tool->name, "forward_close") == 0 &&
+		    json_is_integer(id) && json_integer_value(id) > 0 &&
+		    json_integer_value(id) <= UINT32_MAX &&
+		    (h = config_host_byid(frontend_conf,
+		    (uint32_t)json_integer_value(id) / SSH_ID_SPAN)) != NULL)
+			json_object_set_new(args, "host",
+			    json_string(h->name));
+	}
 	if ((h = tool_host(call, args)) == NULL)
 		return 0;
 	if (tool_allow(call, h, call->tool->cap) == -1)
@@ -237,6 +257,34 @@ remote_run(struct mcp_call *call, json_t *args)
 		return 0;
 	strlcpy(call->worker, h->name, sizeof(call->worker));
 	return remote_send(call, h->id, args);
+}
+
+/*
+ * A list of no host (job_list, forward_list): every running worker is
+ * asked in turn and the answers are joined under key; with none running,
+ * the default host's worker answers.
+ */
+static int
+gather_start(struct mcp_call *call, const char *key)
+{
+	struct host	*h;
+	json_t		*names;
+
+	if ((h = config_default_host(frontend_conf)) == NULL &&
+	    (h = TAILQ_FIRST(&frontend_conf->hosts)) == NULL) {
+		mcp_call_text(call, 1, "%s: no host is configured",
+		    call->tool->name);
+		return 0;
+	}
+	if ((names = fe_ssh_names()) == NULL)
+		return -1;
+	if (json_array_size(names) == 0)
+		json_array_append_new(names, json_string(h->name));
+	call->data = json_pack("{s:o, s:s, s:s, s:[], s:i}", "todo", names,
+	    "key", key, "text", "", "items", "n", 0);
+	if (call->data == NULL)
+		return -1;
+	return gather_next(call);
 }
 
 /*
@@ -268,46 +316,40 @@ int
 remote_run_nohost(struct mcp_call *call, json_t *args)
 {
 	const char	*host;
-	json_t		*names;
 
 	if (params_check(call, call->tool->params, args) == -1)
 		return 0;
+	if (strcmp(call->tool->name, "job_list") == 0)
+		return gather_start(call, "jobs");
 	if ((host = job_host(args)) == NULL) {
 		mcp_call_text(call, 1, "%s: no host is configured",
 		    call->tool->name);
 		return 0;
 	}
-	if (strcmp(call->tool->name, "job_list") == 0) {
-		/* the running workers; none running: the default host's */
-		if ((names = fe_ssh_names()) == NULL)
-			return -1;
-		if (json_array_size(names) == 0)
-			json_array_append_new(names, json_string(host));
-		call->data = json_pack("{s:o, s:s, s:[], s:i}", "todo", names,
-		    "text", "", "jobs", "n", 0);
-		if (call->data == NULL)
-			return -1;
-		return gather_next(call);
-	}
 	strlcpy(call->worker, host, sizeof(call->worker));
 	return remote_send(call, 0, args);
 }
 
-/* job_list: the next worker's list, or the joined answer */
+/* a gathered list: the next worker's part, or the joined answer */
 static int
 gather_next(struct mcp_call *call)
 {
 	json_t		*todo = json_object_get(call->data, "todo");
 	json_t		*r;
-	const char	*text;
+	struct host	*h;
+	const char	*text, *key;
 
+	key = json_string_value(json_object_get(call->data, "key"));
 	if (json_array_size(todo) == 0) {
+		if (strcmp(key, "jobs") == 0)
+			gather_jobs_text(call);
 		text = json_string_value(json_object_get(call->data, "text"));
 		if (json_integer_value(json_object_get(call->data, "n")) == 0)
-			text = "no jobs\n";
+			text = strcmp(key, "jobs") == 0 ? "no jobs\n" :
+			    "no forwards open\n";
 		r = json_pack("{s:[{s:s, s:s}], s:{s:O}}", "content", "type",
-		    "text", "text", text, "structuredContent", "jobs",
-		    json_object_get(call->data, "jobs"));
+		    "text", "text", text, "structuredContent", key,
+		    json_object_get(call->data, "items"));
 		if (r == NULL)
 			return -1;
 		call->worker[0] = '\0';
@@ -317,47 +359,110 @@ gather_next(struct mcp_call *call)
 	strlcpy(call->worker, json_string_value(json_array_get(todo, 0)),
 	    sizeof(call->worker));
 	json_array_remove(todo, 0);
-	/* the first one asked lists the finished jobs of the database too */
-	call->gather_flags = call->gathered++ > 0 ? CALL_LIVE_ONLY : 0;
+	/* the last one asked lists the finished jobs of the database too */
+	call->gathered++;
+	call->gather_flags = json_array_size(todo) > 0 ? CALL_LIVE_ONLY : 0;
 	call->audit_ok = 1;
-	return remote_send(call, 0, call->args);
+	if (strcmp(key, "jobs") == 0)
+		return remote_send(call, 0, call->args);
+	/* forward_list runs on its host, which must allow forwards */
+	if ((h = config_host_byname(frontend_conf, call->worker)) == NULL ||
+	    (h->caps & CAP_FORWARD) == 0)
+		return gather_next(call);
+	return remote_send(call, h->id, call->args);
 }
 
-/* one worker's job_list joined to what came before */
+/* one worker's part joined to what came before */
 static void
 gather_add(struct mcp_call *call, json_t *r)
 {
-	json_t		*jobs, *t;
-	const char	*text;
+	json_t		*items, *t, *it;
+	const char	*text, *key;
 	char		*all;
-	size_t		 n;
+	size_t		 n, i;
 
-	jobs = json_object_get(json_object_get(r, "structuredContent"),
-	    "jobs");
-	n = json_array_size(jobs);
+	key = json_string_value(json_object_get(call->data, "key"));
+	items = json_object_get(json_object_get(r, "structuredContent"), key);
+	it = NULL;
+	n = json_array_size(items);
 	t = json_object_get(json_array_get(json_object_get(r, "content"), 0),
 	    "text");
-	if (n > 0 && json_is_string(t)) {
+	if (json_is_string(t) && (n > 0 ||
+	    strstr(json_string_value(t), "(finished jobs") != NULL)) {
+		/* its lines; or, from the first, that the database failed */
 		text = json_string_value(json_object_get(call->data, "text"));
-		if (asprintf(&all, "%s%s", text, json_string_value(t)) != -1) {
-			json_object_set_new(call->data, "text",
-			    json_string(all));
-			free(all);
-		}
-		json_array_extend(json_object_get(call->data, "jobs"), jobs);
-		json_object_set_new(call->data, "n", json_integer(
-		    json_integer_value(json_object_get(call->data, "n")) + n));
-	} else if (json_is_string(t) &&
-	    strstr(json_string_value(t), "(finished jobs") != NULL) {
-		/* the database could not be asked: say so */
-		text = json_string_value(json_object_get(call->data, "text"));
-		if (asprintf(&all, "%s%s", text, json_string_value(t)) != -1) {
+		if (asprintf(&all, "%s%s", text, n > 0 ?
+		    json_string_value(t) : strstr(json_string_value(t),
+		    "(finished jobs")) != -1) {
 			json_object_set_new(call->data, "text",
 			    json_string(all));
 			free(all);
 		}
 	}
+	if (n > 0 && strcmp(key, "jobs") == 0) {
+		/* a job a worker still holds is in the database too: once */
+		json_array_foreach(items, i, it)
+			if (!gather_has_job(call, it))
+				json_array_append(json_object_get(call->data,
+				    "items"), it);
+		json_object_set_new(call->data, "n", json_integer(
+		    json_array_size(json_object_get(call->data, "items"))));
+	} else if (n > 0) {
+		json_array_extend(json_object_get(call->data, "items"), items);
+		json_object_set_new(call->data, "n", json_integer(
+		    json_integer_value(json_object_get(call->data, "n")) + n));
+	}
 	json_decref(r);
+}
+
+static int
+gather_has_job(struct mcp_call *call, json_t *job)
+{
+	json_t		*it;
+	const char	*id = json_string_value(json_object_get(job, "job_id"));
+	size_t		 i;
+
+	if (id == NULL)
+		return 0;
+	json_array_foreach(json_object_get(call->data, "items"), i, it)
+		if (json_is_string(json_object_get(it, "job_id")) &&
+		    strcmp(json_string_value(json_object_get(it, "job_id")),
+		    id) == 0)
+			return 1;
+	return 0;
+}
+
+/* job_list's text, one line a job, from the joined items */
+static void
+gather_jobs_text(struct mcp_call *call)
+{
+	json_t		*it;
+	const char	*note;
+	char		*all = NULL, *line;
+	size_t		 i;
+
+	note = strstr(json_string_value(json_object_get(call->data, "text")),
+	    "(finished jobs");
+	json_array_foreach(json_object_get(call->data, "items"), i, it) {
+		if (asprintf(&line, "%s%s  host %s  %s  %lld s  %s\n",
+		    all ? all : "",
+		    json_string_value(json_object_get(it, "job_id")) ?: "?",
+		    json_string_value(json_object_get(it, "host")) ?: "?",
+		    json_string_value(json_object_get(it, "state")) ?: "?",
+		    (long long)(json_integer_value(json_object_get(it,
+		    "duration_ms")) / 1000),
+		    json_string_value(json_object_get(it, "task")) ?: "") == -1)
+			break;
+		free(all);
+		all = line;
+	}
+	if (note != NULL && asprintf(&line, "%s%s", all ? all : "", note) !=
+	    -1) {
+		free(all);
+		all = line;
+	}
+	json_object_set_new(call->data, "text", json_string(all ? all : ""));
+	free(all);
 }
 
 /* the logger has the intent: now the call may leave (fe_audit.c) */
@@ -391,6 +496,8 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	req.sessid = call->sessid;
 	req.argslen = len;
 	req.flags = call->gather_flags;
+	if (hostid != 0 && fe_ssh_take_lost(call->worker))
+		call->warn_lost = 1;
 	strlcpy(req.tool, call->tool->name, sizeof(req.tool));
 	for (off = 0; off < len; off += n) {
 		n = len - off > IMSG_MAXPAYLOAD ? IMSG_MAXPAYLOAD : len - off;
@@ -463,6 +570,8 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 		}
 		remote_scan(call, config_host_byname(frontend_conf, call->host),
 		    r);
+		if (call->warn_lost)
+			remote_warn_lost(call, r);
 		call->worker[0] = '\0';
 		mcp_call_result(call, r);
 		break;
@@ -476,6 +585,30 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 		log_warnx("call %u: unexpected reply %u", call->reqid,
 		    imsg->hdr.type);
 	}
+}
+
+/*
+ * The host's worker had died since its last call: this result comes from
+ * a new connection, and the text says so first, as a reconnect does.
+ */
+static void
+remote_warn_lost(struct mcp_call *call, json_t *r)
+{
+	json_t	*first;
+	char	*t;
+
+	first = json_array_get(json_object_get(r, "content"), 0);
+	if (!json_is_string(json_object_get(first, "text")) ||
+	    strstr(json_string_value(json_object_get(first, "text")),
+	    "was lost and re-made") != NULL)
+		return;
+	if (asprintf(&t, "warning: the connection to host \"%s\" was lost "
+	    "and re-made (its ssh worker died); shell state (cwd, "
+	    "environment) was reset\n\n%s", call->worker,
+	    json_string_value(json_object_get(first, "text"))) == -1)
+		return;
+	json_object_set_new(first, "text", json_string(t));
+	free(t);
 }
 
 void

@@ -50,6 +50,7 @@ struct fe_worker {
 	struct imsgev		*iev;		/* NULL: not running */
 	int			 starting;	/* the parent was asked */
 	int			 leaving;	/* told it may go */
+	int			 lost;		/* died: warn the next call */
 	pid_t			 pid;
 	uint32_t		 restarts;
 	struct host_state	 st;		/* last reported */
@@ -64,6 +65,7 @@ static void		 worker_gone(struct fe_worker *);
 static void		 worker_ask(struct fe_worker *);
 static void		 worker_flush(struct fe_worker *);
 static void		 queue_free(struct fe_worker *);
+static int		 queue_drop(struct fe_worker *, uint32_t);
 static struct fe_worker	*worker_get(const char *, int);
 
 static TAILQ_HEAD(, fe_worker)	 workers = TAILQ_HEAD_INITIALIZER(workers);
@@ -148,7 +150,30 @@ fe_ssh_send_running(const char *host, uint32_t type, uint32_t peerid,
 	if ((w = worker_get(host, 0)) == NULL ||
 	    (w->iev == NULL && TAILQ_EMPTY(&w->queue)))
 		return 0;
+	/* a call cancelled before it left never leaves */
+	if (type == IMSG_SSH_CANCEL && queue_drop(w, peerid))
+		return 0;
 	return fe_ssh_send(host, type, peerid, data, len);
+}
+
+/* drop what waits for a worker for call peerid; 1 if the call was there */
+static int
+queue_drop(struct fe_worker *w, uint32_t peerid)
+{
+	struct qmsg	*q, *next;
+	int		 found = 0;
+
+	TAILQ_FOREACH_SAFE(q, &w->queue, entry, next) {
+		if (q->peerid != peerid || (q->type != IMSG_SSH_CALL &&
+		    q->type != IMSG_SSH_CALL_DATA))
+			continue;
+		if (q->type == IMSG_SSH_CALL)
+			found = 1;
+		TAILQ_REMOVE(&w->queue, q, entry);
+		w->qbytes -= q->len;
+		free(q);
+	}
+	return found;
 }
 
 /* to every worker running (or about to); returns how many */
@@ -170,6 +195,20 @@ fe_ssh_broadcast(uint32_t type, uint32_t peerid, const void *data,
 		n++;
 	}
 	return n;
+}
+
+/* did the host's worker die since the last call was told so?  Once. */
+int
+fe_ssh_take_lost(const char *host)
+{
+	struct fe_worker	*w;
+	int			 lost;
+
+	if ((w = worker_get(host, 0)) == NULL)
+		return 0;
+	lost = w->lost;
+	w->lost = 0;
+	return lost;
 }
 
 int
@@ -219,8 +258,11 @@ fe_ssh_state(const char *host, struct host_state *st, pid_t *pid,
 		st->state = HOST_FAILED;
 		strlcpy(st->last_error, w->failed, sizeof(st->last_error));
 	}
-	if (w->iev == NULL || w->leaving)
+	if (w->iev == NULL || w->leaving) {
+		if (st->state != HOST_FAILED)
+			memset(st, 0, sizeof(*st));
 		return 0;
+	}
 	*pid = w->pid;
 	return 1;
 }
@@ -330,6 +372,7 @@ worker_gone(struct fe_worker *w)
 		    "reconnects", w->host);
 		mcp_worker_gone(w->host, why);
 		control_worker_gone(w->host);
+		w->lost = 1;
 	}
 	/* what came while it was leaving goes to the next one */
 	if (!TAILQ_EMPTY(&w->queue))

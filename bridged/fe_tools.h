@@ -82,6 +82,7 @@ struct mcp_call {
 	char			 host[HOST_NAME_LEN]; /* "" until resolved */
 	char			 worker[HOST_NAME_LEN]; /* sent there; "" */
 	int			 gathered;	/* job_list: workers asked */
+	int			 warn_lost;	/* its worker had died: say so */
 	uint32_t		 gather_flags;	/* CALL_* of the next ask */
 	json_t			*data;		/* the tool's own state */
 	char			*rbuf;		/* a result arriving in parts */

@@ -55,6 +55,7 @@ int	 fe_ssh_send_running(const char *, uint32_t, uint32_t, const void *,
 /* to every running worker; their names into the object when not NULL */
 int	 fe_ssh_broadcast(uint32_t, uint32_t, const void *, size_t, json_t *);
 int	 fe_ssh_running(const char *);
+int	 fe_ssh_take_lost(const char *);
 json_t	*fe_ssh_names(void);
 int	 fe_ssh_state(const char *, struct host_state *, pid_t *, uint32_t *);
 void	 fe_ssh_peer(struct imsg *);		/* IMSG_SSH_PEER */

@@ -464,7 +464,11 @@ delegate_job_list(struct sshcall *call)
 		deleg_list_line(&t, d);
 		n++;
 	}
-	delegdb_list(call, arr, &t, n);
+	/* the frontend asks one worker only for the database's part */
+	if (call->flags & CALL_LIVE_ONLY)
+		deleg_list_reply(call, arr, &t, n, NULL);
+	else
+		delegdb_list(call, arr, &t, n);
 }
 
 void

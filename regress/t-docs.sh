@@ -8,7 +8,7 @@
 #   - every bridgectl command word (parser.c's token tables) is in
 #     bridgectl(8), and each "command subcommand" pair as a command;
 #   - every flag of bridged's and bridgectl's getopt strings is in their
-#     page; bridged's internal -P -U -C -L are said to be internal;
+#     page; bridged's internal -P -H -U -C -L are said to be internal;
 #   - mandoc -T lint finds no ERROR or WARNING in the three pages;
 #   - the README's source tree names every .c file of bridged/,
 #     bridgectl/ and regress/, and every regress/t-*.sh test.
@@ -174,13 +174,13 @@ for ((i = 0; i < ${#opts}; i++)); do
 done
 check "every bridged flag is in bridged.8" "$missing"
 missing=
-for o in P U C L; do
+for o in P H U C L; do
 	grep -qE "(^\.| )Fl $o( |$)" "$bridged8" || missing="$missing-$o"$'\n'
 	grep -qE "^\.Op Fl [A-Za-z]*$o( |\$)" "$bridged8" &&
 	    missing="$missing-$o in SYNOPSIS"$'\n'
 done
 grep -qiw internal "$bridged8" || missing="${missing}the word internal"$'\n'
-check "bridged.8 calls -P -U -C -L internal, outside the synopsis" \
+check "bridged.8 calls -P -H -U -C -L internal, outside the synopsis" \
     "$missing"
 opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$bridgectl_c" |
     tr -d ':+')

@@ -22,7 +22,8 @@ idle_growth()
 	local a b
 	"$PYTHON" "$MCPCLIENT" --socket "$MCP_SOCK" --init --call Bash \
 	    '{"command":"true"}' >/dev/null 2>&1 || return 1
-	sleep 0.5
+	# the worker reports its byte counts once a second
+	sleep 1.5
 	a=$(bytes_out)
 	sleep 3.5
 	b=$(bytes_out)

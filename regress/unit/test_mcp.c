@@ -1,8 +1,12 @@
 /*
- * test_mcp.c: the MCP side of the frontend (fe_mcp.c, fe_tools.c) driven over
- * a real UNIX socket.  frontend.c is replaced by the stubs below, so the
- * test owns the config, sees every message fe_mcp.c would send to another
- * process and plays the ssh worker's replies itself.
+ * test_mcp.c: the MCP side of the frontend (fe_mcp.c, fe_jsonrpc.c,
+ * fe_tools.c, fe_remote.c, fe_ssh.c) driven over a real UNIX socket.
+ * frontend.c is replaced by the stubs below, so the test owns the config
+ * and sees every message the frontend sends to the parent or the logger.
+ * The ssh workers are played by the test: at first none runs, so what is
+ * sent to a host waits in fe_ssh.c and the test answers calls itself
+ * through mcp_dispatch_ssh, naming the worker the reply comes from; later
+ * a socket handed over as IMSG_SSH_PEER plays alpha's worker for real.
  */
 
 #include <sys/types.h>
@@ -23,11 +27,22 @@
 
 #include "bridged.h"
 #include "frontend.h"
+#include "imsg.h"
 #include "log.h"
+#include "proc.h"
 #include "fe_tools.h"
 #include "tap.h"
 
 #define NUL_REFUSED	"strings must not contain NUL (\\u0000)"
+
+/* request ids are handed out from 1 up: the test looks calls up by them */
+#define REQID_SCAN	4096
+
+/* what the test's worker answers job_list with: one running job */
+#define WORKER_JOBS	"{\"content\":[{\"type\":\"text\",\"text\":" \
+	"\"job_1_x running\\n\"}],\"structuredContent\":{\"jobs\":[{" \
+	"\"id\":1,\"job_id\":\"job_1_x\",\"host\":\"alpha\",\"state\":" \
+	"\"running\",\"started\":1700000000}]}}"
 
 struct client {
 	int	 fd;
@@ -40,81 +55,37 @@ struct client {
 struct bridged_conf	*frontend_conf;
 static int		 nrecords, ncallrecords, nsessrecords, nsessend;
 static json_t		*last_call_record;
-static int		 ssh_answer = 1;	/* play the ssh worker */
-#define ANSWER_PROGRESS	2	/* send progress first */
-#define ANSWER_HOSTCHECK 3	/* use the host helpers instead */
 static int		 ncomposed;
-static uint32_t		 last_peerid;
-static uint32_t		 last_type;
 static int		 shutting_down, ndrained;
-static json_t		*hostcheck_args;	/* see hostcheck() */
+/* IMSG_SSH_START, the parent's cue to start a host's worker */
+static int		 nstarts;
+static enum bridged_proc start_proc;
+static size_t		 start_len;
+static struct ssh_peer	 start_peer;
 
-static void
-fake_hosts_reply(int fd, short ev, void *arg)
+/*
+ * proc.c's table of child mains names this one; fe_ssh.c needs proc.c
+ * (proc_peer_io), so without it the real frontend.c would be linked in.
+ */
+void
+frontend_main(struct proc_args *pa)
 {
-	struct host_state	 hs;
-	struct imsg		 imsg;
-	uint32_t		 peerid = (uint32_t)(uintptr_t)arg;
-	struct mcp_call		*call;
-	struct host		*h;
-	json_t			*args;
-
-	if ((call = mcp_call_byreqid(peerid)) == NULL)
-		return;
-	if (ssh_answer == ANSWER_PROGRESS) {
-		mcp_notify_progress(call, 1, "one");
-		mcp_notify_progress(call, 1, "same again: dropped");
-		mcp_notify_progress(call, 0.5, "backwards: dropped");
-		mcp_notify_progress(call, 2.5, NULL);
-	}
-	if (ssh_answer == ANSWER_HOSTCHECK) {
-		/* the test's arguments drive the helpers */
-		json_decref(call->args);
-		call->args = json_incref(hostcheck_args);
-		if ((h = tool_host(call, call->args)) == NULL)
-			return;
-		args = json_object_get(call->args, "cap");
-		if (tool_allow(call, h, json_integer_value(args)) == -1)
-			return;
-		mcp_call_text(call, 0, "allowed on %s", h->name);
-		return;
-	}
-
-	memset(&hs, 0, sizeof(hs));
-	hs.hostid = 1;
-	hs.state = HOST_CONNECTED;
-	hs.since = 1700000000;
-	strlcpy(hs.fingerprint, "SHA256:abcdef", sizeof(hs.fingerprint));
-	memset(&imsg, 0, sizeof(imsg));
-	imsg.hdr.type = IMSG_SSH_HOSTSTATE;
-	imsg.hdr.peerid = peerid;
-	imsg.fd = -1;
-	imsg.data = (uint8_t *)&hs;
-	imsg.datalen = sizeof(hs);
-	mcp_dispatch_ssh(&imsg);
-
-	/* a state for a host id the config does not have: ignored */
-	hs.hostid = 99;
-	mcp_dispatch_ssh(&imsg);
-
-	imsg.hdr.type = IMSG_SSH_END;
-	imsg.data = NULL;
-	imsg.datalen = 0;
-	mcp_dispatch_ssh(&imsg);
+	abort();
 }
 
 int
 frontend_compose(enum bridged_proc proc, uint32_t type, uint32_t peerid,
     int fd, const void *data, size_t len)
 {
-	struct timeval	 tv = { 0, 0 };
-
 	ncomposed++;
-	last_type = type;
-	last_peerid = peerid;
-	if (proc == PROC_SSH && type == IMSG_SSH_HOSTS && ssh_answer != 0)
-		event_once(-1, EV_TIMEOUT, fake_hosts_reply,
-		    (void *)(uintptr_t)peerid, &tv);
+	if (type == IMSG_SSH_START) {
+		nstarts++;
+		start_proc = proc;
+		start_len = len;
+		memset(&start_peer, 0, sizeof(start_peer));
+		memcpy(&start_peer, data, len < sizeof(start_peer) ? len :
+		    sizeof(start_peer));
+	}
 	return 0;
 }
 
@@ -318,32 +289,232 @@ init_session(struct client *c, const char *version, char *got, size_t gotsz)
 	return good;
 }
 
-/*
- * hosts refuses arguments, so the helpers are reached with none and the
- * arguments are slipped into the call before the fake reply runs.
- */
+/* the text of a result's first content block, or "" */
+static const char *
+first_text(json_t *res)
+{
+	const char	*t;
 
+	t = json_string_value(json_object_get(json_array_get(
+	    json_object_get(res, "content"), 0), "text"));
+	return t != NULL ? t : "";
+}
+
+/*
+ * The call in flight whose JSON-RPC id is idjson, waiting up to ms for it
+ * to arrive; NULL if none comes.
+ */
+static struct mcp_call *
+wait_call(const char *idjson, int ms)
+{
+	struct mcp_call	*call, *found = NULL;
+	json_t		*id;
+	uint32_t	 reqid;
+	int		 waited;
+
+	if ((id = json_loads(idjson, JSON_DECODE_ANY, NULL)) == NULL)
+		return NULL;
+	for (waited = 0; found == NULL && waited <= ms; waited += 2) {
+		pump(2);
+		for (reqid = 1; reqid < REQID_SCAN; reqid++)
+			if ((call = mcp_call_byreqid(reqid)) != NULL &&
+			    json_equal(call->id, id))
+				found = call;
+	}
+	json_decref(id);
+	return found;
+}
+
+/* one message from a host's worker, as its socket would hand it over */
+static int
+worker_reply(const char *host, uint32_t type, uint32_t peerid,
+    const void *data, size_t len)
+{
+	struct imsg	 imsg;
+	uint8_t		*buf = NULL;
+	int		 rv;
+
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.hdr.type = type;
+	imsg.hdr.len = len;
+	imsg.hdr.peerid = peerid;
+	imsg.fd = -1;
+	if (len > 0) {
+		/* imsg_get's convention: the data plus a NUL */
+		if ((buf = malloc(len + 1)) == NULL)
+			return -2;
+		memcpy(buf, data, len);
+		buf[len] = '\0';
+	}
+	imsg.data = buf;
+	imsg.datalen = len;
+	rv = mcp_dispatch_ssh(host, &imsg);
+	free(buf);
+	return rv;
+}
+
+/* a whole result: its JSON text in one chunk, then the end */
+static int
+worker_result(const char *host, uint32_t reqid, const char *json)
+{
+	if (worker_reply(host, IMSG_SSH_RESULT_DATA, reqid, json,
+	    strlen(json)) == -1)
+		return -1;
+	return worker_reply(host, IMSG_SSH_RESULT, reqid, NULL, 0);
+}
+
+/* progress as sshcall_progress sends it: the message without its NUL */
+static int
+worker_progress(const char *host, uint32_t reqid, double progress,
+    const char *msg)
+{
+	unsigned char		 buf[sizeof(struct ssh_progress) + 64];
+	struct ssh_progress	 p;
+	size_t			 len = msg != NULL ? strlen(msg) : 0;
+
+	if (len > sizeof(buf) - sizeof(p))
+		return -2;
+	memset(&p, 0, sizeof(p));
+	p.progress = progress;
+	memcpy(buf, &p, sizeof(p));
+	if (len > 0)
+		memcpy(buf + sizeof(p), msg, len);
+	return worker_reply(host, IMSG_SSH_PROGRESS, reqid, buf,
+	    sizeof(p) + len);
+}
+
+/*
+ * The next message the frontend sent down a worker's socket (the test's
+ * end): 1 one taken, 0 none within ms, -1 the socket closed.
+ */
+static int
+worker_next(struct imsgbuf *wb, struct imsg *m, int ms)
+{
+	ssize_t	 n;
+	int	 waited;
+
+	for (waited = 0; ; waited += 2) {
+		if (imsg_get(wb, m) == 1)
+			return 1;
+		if (waited > ms)
+			return 0;
+		pump(2);
+		if ((n = imsgbuf_read(wb)) == 0)
+			return -1;
+		if (n == -1 && errno != EAGAIN)
+			return -1;
+	}
+}
+
+/* the worker's end sends, and the frontend's dispatch runs */
+static void
+worker_send(struct imsgbuf *wb, uint32_t type, uint32_t peerid,
+    const void *data, size_t len)
+{
+	imsg_compose(wb, type, peerid, 4242, -1, data, len);
+	imsgbuf_flush(wb);
+	pump(10);
+}
+
+/* job_list names no host: it goes to a worker, the default host's */
+static void
+send_job_list(struct client *c, const char *idjson, const char *meta)
+{
+	char	 line[512];
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"job_list\"%s%s}}",
+	    idjson, meta != NULL ? ",\"_meta\":" : "",
+	    meta != NULL ? meta : "");
+	client_sendline(c, line);
+}
+
+/* the job the test's worker lists came through as the call's result */
+static int
+is_worker_jobs(json_t *res)
+{
+	json_t	*jobs;
+
+	jobs = json_object_get(json_object_get(res, "structuredContent"),
+	    "jobs");
+	return res != NULL && !json_is_true(json_object_get(res, "isError")) &&
+	    strncmp(first_text(res), "job_1_x  host ", 14) == 0 &&
+	    json_array_size(jobs) == 1 && strcmp(json_string_value(
+	    json_object_get(json_array_get(jobs, 0), "job_id")) ?: "",
+	    "job_1_x") == 0;
+}
+
+/* the hosts tool, answered at once; NULL unless it was */
+static json_t *
+hosts_now(struct client *c, json_t **rp)
+{
+	json_t	*r;
+	int	 before = ncomposed, inflight = mcp_inflight();
+
+	client_sendline(c, "{\"jsonrpc\":\"2.0\",\"id\":\"h\",\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	/* nothing plays a worker here: any answer is the frontend's own */
+	r = client_recv(c, 3000);
+	*rp = r;
+	if (r == NULL || ncomposed != before || mcp_inflight() != inflight)
+		return NULL;
+	return json_object_get(json_object_get(result(r),
+	    "structuredContent"), "hosts");
+}
+
+/* a host's entry in the hosts tool's list */
+static json_t *
+host_entry(json_t *hosts, const char *name)
+{
+	size_t	 i;
+	json_t	*o;
+
+	json_array_foreach(hosts, i, o)
+		if (strcmp(json_string_value(json_object_get(o, "name")) ?: "",
+		    name) == 0)
+			return o;
+	return NULL;
+}
+
+static int
+str_is(json_t *o, const char *key, const char *want)
+{
+	const char	*v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+/*
+ * job_list takes no arguments, so the host helpers are reached with
+ * none: the test slips its arguments into the call while it is in
+ * flight at the worker, and runs the helpers on it.
+ */
 static void
 hostcheck(struct client *c, const char *args, int iserror, const char *want,
     const char *desc)
 {
+	struct mcp_call	*call;
+	struct host	*h;
 	json_t		*r, *res;
 	const char	*text;
 
-	hostcheck_args = json_loads(args, 0, NULL);
-	client_sendline(c, "{\"jsonrpc\":\"2.0\",\"id\":\"hc\",\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	send_job_list(c, "\"hc\"", NULL);
+	if ((call = wait_call("\"hc\"", 1000)) != NULL) {
+		json_decref(call->args);
+		call->args = json_loads(args, 0, NULL);
+		if ((h = tool_host(call, call->args)) != NULL &&
+		    tool_allow(call, h, json_integer_value(json_object_get(
+		    call->args, "cap"))) == 0)
+			mcp_call_text(call, 0, "allowed on %s", h->name);
+	}
 	r = client_recv(c, 3000);
 	res = result(r);
-	text = json_string_value(json_object_get(json_array_get(
-	    json_object_get(res, "content"), 0), "text"));
-	ok(r && json_is_true(json_object_get(res, "isError")) == iserror &&
-	    text != NULL && strcmp(text, want) == 0, "%s", desc);
-	if (text != NULL && strcmp(text, want) != 0)
+	text = first_text(res);
+	ok(call != NULL && r && json_is_true(json_object_get(res,
+	    "isError")) == iserror && strcmp(text, want) == 0, "%s", desc);
+	if (strcmp(text, want) != 0)
 		printf("# got: %s\n", text);
 	json_decref(r);
-	json_decref(hostcheck_args);
-	hostcheck_args = NULL;
 }
 
 static json_t *
@@ -370,8 +541,18 @@ main(void)
 	json_t			*r, *res, *tools, *t, *ann, *st, *hosts, *o;
 	json_t			*txt, *sess;
 	size_t			 i;
-	int			 lfd, good, before, fd, nrec;
-	struct imsg		 imsg;
+	int			 lfd, good, before, fd, nrec, sv[2], ncalls;
+	int			 seen_cancel, seen_timeout, seen_eof, seen_beta;
+	int			 seen_dropped;
+	int			 seen_end;
+	struct imsg		 imsg, m;
+	struct imsgbuf		 wb;
+	struct mcp_call		*call;
+	struct ssh_peer		 sp;
+	struct ssh_callreq	 req;
+	struct host_state	 hs;
+	uint32_t		 reqid, first_reqid, cancel_reqid;
+	uint32_t		 timeout_reqid, eof_reqid, beta_reqid, lastcall;
 
 	log_init(1, 0);
 	if (getenv("TEST_VERBOSE") == NULL)
@@ -564,41 +745,46 @@ main(void)
 	    == 0, "tools/list with a cursor: -32602 invalid cursor");
 	json_decref(r);
 
-	/* tools/call hosts */
+	/* tools/call hosts: from the config and what workers reported */
 	before = ncallrecords;
+	nrec = ncomposed;
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"hosts\",\"arguments\":{}}}");
 	res = result(r);
 	ok(r && id_int(r, 8) && res && !json_is_true(json_object_get(res,
 	    "isError")), "hosts answered");
-	ok(last_type == IMSG_SSH_HOSTS && last_peerid != 0 &&
-	    (last_peerid & CTL_REQID_BIT) == 0,
-	    "IMSG_SSH_HOSTS sent with a request id");
+	ok(ncomposed == nrec && nstarts == 0,
+	    "hosts answered without asking any process, no worker started");
 	st = json_object_get(res, "structuredContent");
 	hosts = json_object_get(st, "hosts");
 	ok(json_array_size(hosts) == 2, "two hosts");
 	o = json_array_get(hosts, 0);
-	ok(o && strcmp(json_string_value(json_object_get(o, "name")),
-	    "alpha") == 0 && strcmp(json_string_value(json_object_get(o,
-	    "state")), "connected") == 0 && json_is_true(json_object_get(o,
-	    "default")) && json_integer_value(json_object_get(o, "since")) ==
-	    1700000000 && strcmp(json_string_value(json_object_get(o,
-	    "fingerprint")), "SHA256:abcdef") == 0 && json_is_null(
-	    json_object_get(o, "last_error")) && json_integer_value(
-	    json_object_get(o, "port")) == 22, "alpha: state, default, since, "
-	    "fingerprint");
+	ok(o && str_is(o, "name", "alpha") && str_is(o, "address",
+	    "192.0.2.1") && str_is(o, "user", "agent") && str_is(o,
+	    "base_dir", "/srv/work") && json_integer_value(json_object_get(o,
+	    "port")) == 22 && json_is_true(json_object_get(o, "default")),
+	    "alpha: address, user, base_dir, port 22, the default");
+	ok(o && str_is(o, "state", "idle") && json_is_null(json_object_get(o,
+	    "worker_pid")) && json_is_integer(json_object_get(o,
+	    "worker_restarts")) && json_integer_value(json_object_get(o,
+	    "worker_restarts")) == 0 && json_is_null(json_object_get(o,
+	    "since")) && json_is_null(json_object_get(o, "fingerprint")) &&
+	    json_is_null(json_object_get(o, "last_error")),
+	    "alpha: no worker: idle, worker_pid null, 0 restarts, no since, "
+	    "fingerprint or error");
 	ok(o && json_array_size(json_object_get(o, "capabilities")) == 2 &&
 	    strcmp(json_string_value(json_array_get(json_object_get(o,
 	    "capabilities"), 0)), "read") == 0 && strcmp(json_string_value(
 	    json_array_get(json_object_get(o, "capabilities"), 1)), "exec") ==
 	    0, "alpha: capabilities read, exec");
 	o = json_array_get(hosts, 1);
-	ok(o && strcmp(json_string_value(json_object_get(o, "name")),
-	    "beta") == 0 && strcmp(json_string_value(json_object_get(o,
-	    "state")), "unknown") == 0 && json_is_false(json_object_get(o,
-	    "default")) && json_array_size(json_object_get(o,
-	    "capabilities")) == 0 && json_integer_value(json_object_get(o,
-	    "port")) == 2222, "beta: no state reply is unknown, no caps");
+	ok(o && str_is(o, "name", "beta") && str_is(o, "state", "idle") &&
+	    json_is_null(json_object_get(o, "worker_pid")) &&
+	    json_is_false(json_object_get(o, "default")) &&
+	    json_array_size(json_object_get(o, "capabilities")) == 0 &&
+	    json_integer_value(json_object_get(o, "port")) == 2222 &&
+	    str_is(o, "address", "beta.example"),
+	    "beta: idle, worker_pid null, not the default, no caps, port 2222");
 	txt = json_object_get(json_array_get(json_object_get(res, "content"),
 	    0), "text");
 	t = json_is_string(txt) ? json_loads(json_string_value(txt), 0, NULL) :
@@ -613,6 +799,51 @@ main(void)
 	    json_object_get(last_call_record, "tool")), "hosts") == 0,
 	    "call recorded: hosts allowed ok");
 	ok(mcp_inflight() == 0, "nothing in flight");
+
+	/*
+	 * job_list: no worker runs, so it goes to the default host's, which
+	 * the parent is asked for; the call waits there for its answer.
+	 */
+	send_job_list(&a, "\"j1\"", NULL);
+	call = wait_call("\"j1\"", 1000);
+	ok(call != NULL && mcp_inflight() == 1, "job_list in flight");
+	ok(nstarts == 1 && start_proc == PROC_PARENT &&
+	    start_len == sizeof(struct ssh_peer) &&
+	    strcmp(start_peer.host, "alpha") == 0,
+	    "IMSG_SSH_START to the parent for the default host, alpha");
+	ok(call != NULL && strcmp(call->worker, "alpha") == 0 &&
+	    mcp_worker_busy("alpha") && !mcp_worker_busy("beta"),
+	    "the call is alpha's worker's");
+	first_reqid = call != NULL ? call->reqid : 0;
+	hosts = hosts_now(&b, &r);
+	o = host_entry(hosts, "alpha");
+	ok(o && str_is(o, "state", "idle") && json_is_null(json_object_get(o,
+	    "worker_pid")), "while it starts: hosts answered at once, alpha "
+	    "still idle");
+	json_decref(r);
+	before = ncallrecords;
+	ok(worker_result("alpha", first_reqid, WORKER_JOBS) == 0,
+	    "alpha's worker answers it");
+	r = client_recv(&a, 3000);
+	ok(r && str_is(r, "id", "j1") &&
+	    is_worker_jobs(result(r)), "job_list answered with the worker's "
+	    "jobs and text");
+	json_decref(r);
+	ok(mcp_inflight() == 0 && !mcp_worker_busy("alpha") &&
+	    ncallrecords == before + 1 && strcmp(json_string_value(
+	    json_object_get(last_call_record, "outcome")) ?: "", "ok") == 0,
+	    "nothing in flight, recorded ok");
+	send_job_list(&a, "\"j2\"", NULL);
+	call = wait_call("\"j2\"", 1000);
+	ok(call != NULL && nstarts == 1, "a second call while it starts: "
+	    "the parent is not asked again");
+	ok(call != NULL && call->reqid != first_reqid &&
+	    worker_result("alpha", call->reqid, WORKER_JOBS) == 0,
+	    "answered too");
+	r = client_recv(&a, 3000);
+	ok(r && str_is(r, "id", "j2") && is_worker_jobs(result(r)),
+	    "second job_list answered");
+	json_decref(r);
 
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"hosts\",\"arguments\":{\"host\":\"x\"}}}");
@@ -865,11 +1096,22 @@ main(void)
 	json_decref(r);
 	free(big);
 
-	/* progress: only increasing values go out, before the result */
-	ssh_answer = ANSWER_PROGRESS;
-	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":36,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\",\"_meta\":"
-	    "{\"progressToken\":\"pt\"}}}");
+	/*
+	 * progress: only increasing values go out, before the result, both
+	 * from the worker (IMSG_SSH_PROGRESS) and from the frontend itself
+	 */
+	send_job_list(&a, "36", "{\"progressToken\":\"pt\"}");
+	call = wait_call("36", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	good = call != NULL &&
+	    worker_progress("alpha", reqid, 1, "one") == 0;
+	if (call != NULL)
+		mcp_notify_progress(call, 1, "same again: dropped");
+	good = good &&
+	    worker_progress("alpha", reqid, 0.5, "backwards: dropped") == 0 &&
+	    worker_progress("alpha", reqid, 2.5, NULL) == 0 &&
+	    worker_result("alpha", reqid, WORKER_JOBS) == 0;
+	ok(good, "progress and result from alpha's worker accepted");
 	r = client_recv(&a, 3000);
 	o = json_object_get(r, "params");
 	ok(r && strcmp(json_string_value(json_object_get(r, "method")) ?: "",
@@ -884,20 +1126,24 @@ main(void)
 	o = json_object_get(r, "params");
 	ok(r && json_number_value(json_object_get(o, "progress")) == 2.5 &&
 	    json_object_get(o, "message") == NULL,
-	    "progress 2.5; the repeated and the smaller value dropped");
+	    "progress 2.5 without a message; the repeated and the smaller "
+	    "value dropped");
 	json_decref(r);
 	r = client_recv(&a, 3000);
-	ok(r && id_int(r, 36) && json_is_object(json_object_get(result(r),
-	    "structuredContent")), "then the result");
+	ok(r && id_int(r, 36) && is_worker_jobs(result(r)),
+	    "then the result");
 	json_decref(r);
-	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":37,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	send_job_list(&a, "37", NULL);
+	call = wait_call("37", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	ok(call != NULL && worker_progress("alpha", reqid, 1, "unasked") ==
+	    0 && worker_result("alpha", reqid, WORKER_JOBS) == 0,
+	    "progress for a call without a token: not an error");
 	r = client_recv(&a, 3000);
 	ok(r && id_int(r, 37), "no progress without a progressToken");
 	json_decref(r);
 
 	/* the host helpers, driven through a call's own arguments */
-	ssh_answer = ANSWER_HOSTCHECK;
 	hostcheck(&a, "{\"host\":\"zzz\"}", 1, "host: unknown host \"zzz\"; "
 	    "configured hosts: alpha, beta", "unknown host named, hosts listed");
 	hostcheck(&a, "{\"host\":7}", 1, "host: expected a string naming a "
@@ -923,17 +1169,14 @@ main(void)
 	    "no host and no default");
 	strlcpy(frontend_conf->default_host, "alpha",
 	    sizeof(frontend_conf->default_host));
-	ssh_answer = 1;
 
 	/* cancellation: the worker never answers, the client cancels */
-	ssh_answer = 0;
-	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\",\"_meta\":"
-	    "{\"progressToken\":\"tok\"}}}");
-	pump(20);
-	ok(mcp_inflight() == 1, "call in flight");
+	send_job_list(&a, "\"c1\"", "{\"progressToken\":\"tok\"}");
+	call = wait_call("\"c1\"", 1000);
+	ok(call != NULL && mcp_inflight() == 1, "call in flight");
+	cancel_reqid = call != NULL ? call->reqid : 0;
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
 	ok(r && err_code(r) == -32600 && strstr(err_msg(r), "in flight"),
 	    "same id while in flight: -32600");
 	json_decref(r);
@@ -942,43 +1185,178 @@ main(void)
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":\"c1\","
 	    "\"reason\":\"user\"}}");
 	pump(20);
-	ok(mcp_inflight() == 0, "cancelled call freed");
+	ok(mcp_inflight() == 0 && mcp_call_byreqid(cancel_reqid) == NULL &&
+	    !mcp_worker_busy("alpha"), "cancelled call freed");
 	ok(ncallrecords == before + 1 && strcmp(json_string_value(
 	    json_object_get(last_call_record, "outcome")), "cancelled") == 0,
 	    "recorded as cancelled");
-	/* a late reply for it is dropped */
-	memset(&imsg, 0, sizeof(imsg));
-	imsg.hdr.type = IMSG_SSH_END;
-	imsg.hdr.peerid = last_peerid;
-	imsg.fd = -1;
-	mcp_dispatch_ssh(&imsg);
+	/* a late reply for it is dropped: no error, no answer */
+	ok(worker_progress("alpha", cancel_reqid, 1, "late") == 0 &&
+	    worker_result("alpha", cancel_reqid, WORKER_JOBS) == 0,
+	    "a late reply from its worker is no error");
 	ok(nothing_before_ping(&a, "p4"), "cancelled call never answered");
 
-	/* timeout */
+	/* timeout: the call was at a worker, so the host is named */
 	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":40,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
+	call = wait_call("40", 1000);
+	timeout_reqid = call != NULL ? call->reqid : 0;
 	r = client_recv(&a, 3000);
 	res = result(r);
-	ok(r && id_int(r, 40) && json_is_true(json_object_get(res,
-	    "isError")) && strstr(json_string_value(json_object_get(
-	    json_array_get(json_object_get(res, "content"), 0), "text")) ?: "",
-	    "timed out after 1 s") != NULL, "silent worker: timed out after "
-	    "1 s");
+	ok(call != NULL && r && id_int(r, 40) && json_is_true(
+	    json_object_get(res, "isError")) && strstr(first_text(res),
+	    "job_list: host \"alpha\" is not responding: no answer within "
+	    "1 s") != NULL, "silent worker: host \"alpha\" not responding "
+	    "after 1 s");
 	json_decref(r);
 	ok(strcmp(json_string_value(json_object_get(last_call_record,
-	    "outcome")), "timeout") == 0, "recorded as timeout");
-	ssh_answer = 1;
+	    "outcome")), "timeout") == 0 && !mcp_worker_busy("alpha"),
+	    "recorded as timeout");
+
+	/*
+	 * A call's reply is taken only from the worker it was sent to; what
+	 * a worker may not send at all is refused too.
+	 */
+	send_job_list(&a, "41", NULL);
+	call = wait_call("41", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	ok(call != NULL && strcmp(call->worker, "alpha") == 0,
+	    "a call at alpha's worker");
+	ok(worker_reply("beta", IMSG_SSH_RESULT_DATA, reqid, WORKER_JOBS,
+	    strlen(WORKER_JOBS)) == -1, "a result chunk from beta's worker "
+	    "for it: -1");
+	ok(worker_reply("beta", IMSG_SSH_RESULT, reqid, NULL, 0) == -1,
+	    "the result's end from beta's worker: -1");
+	ok(worker_progress("beta", reqid, 1, "from beta") == -1,
+	    "progress from beta's worker: -1");
+	ok(worker_reply("alpha", IMSG_SSH_RESULT, reqid, "x", 1) == -1,
+	    "a result end with data: -1");
+	ok(worker_reply("alpha", IMSG_SSH_RESULT_DATA, reqid, NULL, 0) == -1,
+	    "an empty result chunk: -1");
+	ok(worker_reply("alpha", IMSG_SSH_PROGRESS, reqid, "ab", 2) == -1,
+	    "progress shorter than struct ssh_progress: -1");
+	ok(worker_reply("alpha", IMSG_SSH_END, reqid, NULL, 0) == -1,
+	    "IMSG_SSH_END (bridgectl's) for an MCP call: -1");
+	ok(worker_reply("alpha", IMSG_SSH_CALL, reqid, NULL, 0) == -1,
+	    "a message only the frontend sends: -1");
+	ok(mcp_inflight() == 1 && mcp_call_byreqid(reqid) == call &&
+	    mcp_worker_busy("alpha"), "the call is still in flight");
+	ok(nothing_before_ping(&a, "pw"), "and unanswered");
+	ok(worker_result("alpha", reqid, WORKER_JOBS) == 0,
+	    "its own worker's reply is taken");
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 41) && is_worker_jobs(result(r)), "answered with "
+	    "alpha's result alone: nothing of beta's kept");
+	json_decref(r);
+
+	/* a worker that dies takes its own host's calls, no other's */
+	send_job_list(&a, "42", NULL);
+	call = wait_call("42", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	ok(call != NULL, "a call at alpha's worker");
+	mcp_worker_gone("beta", "beta's worker died");
+	ok(mcp_inflight() == 1 && mcp_call_byreqid(reqid) != NULL &&
+	    nothing_before_ping(&a, "pg"), "beta's worker gone: alpha's call "
+	    "untouched");
+	before = ncallrecords;
+	mcp_worker_gone("alpha", "why");
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(r && id_int(r, 42) && json_is_true(json_object_get(res,
+	    "isError")) && strstr(first_text(res), "why") != NULL,
+	    "alpha's worker gone: its call answered isError, saying why");
+	if (strstr(first_text(res), "why") == NULL)
+		printf("# got: %s\n", first_text(res));
+	json_decref(r);
+	ok(mcp_inflight() == 0 && !mcp_worker_busy("alpha") &&
+	    ncallrecords == before + 1 && strcmp(json_string_value(
+	    json_object_get(last_call_record, "outcome")) ?: "", "error") == 0,
+	    "nothing in flight, recorded as error");
+	ok(worker_result("alpha", reqid, WORKER_JOBS) == 0 &&
+	    nothing_before_ping(&a, "pg2"), "a reply after that is dropped");
+
+	/*
+	 * The default host decides where job_list goes: with beta the
+	 * default, beta's worker is asked for and only it may answer.
+	 */
+	strlcpy(frontend_conf->default_host, "beta",
+	    sizeof(frontend_conf->default_host));
+	before = nstarts;
+	send_job_list(&a, "43", NULL);
+	call = wait_call("43", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	ok(call != NULL && nstarts == before + 1 && start_proc ==
+	    PROC_PARENT && start_len == sizeof(struct ssh_peer) &&
+	    strcmp(start_peer.host, "beta") == 0, "default host beta: "
+	    "IMSG_SSH_START for beta");
+	beta_reqid = reqid;
+	ok(call != NULL && strcmp(call->worker, "beta") == 0 &&
+	    mcp_worker_busy("beta") && !mcp_worker_busy("alpha"),
+	    "the call is beta's worker's");
+	ok(worker_result("alpha", reqid, WORKER_JOBS) == -1 &&
+	    mcp_call_byreqid(reqid) != NULL, "alpha's worker may not answer "
+	    "it");
+	ok(worker_result("beta", reqid, WORKER_JOBS) == 0, "beta's may");
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 43) && is_worker_jobs(result(r)),
+	    "answered from beta's worker");
+	json_decref(r);
+
+	/* beta's worker will not start: its calls fail, hosts says why */
+	before = nstarts;
+	send_job_list(&a, "44", NULL);
+	call = wait_call("44", 1000);
+	ok(call != NULL && nstarts == before, "beta still starting: not "
+	    "asked again");
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.hdr.type = IMSG_SSH_STARTFAIL;
+	imsg.fd = -1;
+	big = malloc(sizeof(struct ssh_peer) + 32);
+	memset(big, 0, sizeof(struct ssh_peer));
+	strlcpy(((struct ssh_peer *)big)->host, "beta",
+	    sizeof(((struct ssh_peer *)big)->host));
+	memcpy(big + sizeof(struct ssh_peer), "no route to beta", 16);
+	imsg.data = (uint8_t *)big;
+	imsg.datalen = sizeof(struct ssh_peer) + 16;
+	fe_ssh_startfail(&imsg);
+	free(big);
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(r && id_int(r, 44) && json_is_true(json_object_get(res,
+	    "isError")) && strcmp(first_text(res), "job_list: no route to "
+	    "beta") == 0, "beta's worker could not start: its call told why");
+	json_decref(r);
+	hosts = hosts_now(&a, &r);
+	o = host_entry(hosts, "beta");
+	ok(o && str_is(o, "state", "failed") && str_is(o, "last_error",
+	    "no route to beta") && json_is_null(json_object_get(o,
+	    "worker_pid")), "hosts: beta failed, with the reason");
+	o = host_entry(hosts, "alpha");
+	ok(o && str_is(o, "state", "idle"), "alpha unaffected");
+	json_decref(r);
+	before = nstarts;
+	send_job_list(&a, "45", NULL);
+	call = wait_call("45", 1000);
+	reqid = call != NULL ? call->reqid : 0;
+	ok(call != NULL && nstarts == before + 1 &&
+	    strcmp(start_peer.host, "beta") == 0, "the next call asks for "
+	    "beta's worker again");
+	ok(worker_result("beta", reqid, WORKER_JOBS) == 0, "and is answered");
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 45), "by beta's worker");
+	json_decref(r);
+	strlcpy(frontend_conf->default_host, "alpha",
+	    sizeof(frontend_conf->default_host));
 
 	/*
 	 * EOF with a call in flight: the session waits for the answer
 	 * (a half-closed client may still read it), bounded by the call
 	 * timeout; the drain is signalled when the call ends.
 	 */
-	ssh_answer = 0;
-	client_sendline(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
-	pump(20);
-	ok(mcp_inflight() == 1, "call in flight on session 3");
+	send_job_list(&c, "1", NULL);
+	call = wait_call("1", 1000);
+	ok(call != NULL && mcp_inflight() == 1, "call in flight on session 3");
+	eof_reqid = call != NULL ? call->reqid : 0;
 	shutting_down = 1;
 	before = ndrained;
 	close(c.fd);
@@ -988,9 +1366,10 @@ main(void)
 	    "after EOF the session waits for its call");
 	json_decref(sess);
 	r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
-	    "\"params\":{\"name\":\"hosts\"}}");
-	ok(r && json_is_true(json_object_get(result(r), "isError")),
-	    "no new calls while shutting down");
+	    "\"params\":{\"name\":\"job_list\"}}");
+	ok(r && json_is_true(json_object_get(result(r), "isError")) &&
+	    strstr(first_text(result(r)), "shutting down") != NULL &&
+	    mcp_inflight() == 1, "no new calls while shutting down");
 	json_decref(r);
 	pump(1500);
 	sess = mcp_sessions_json();
@@ -999,7 +1378,6 @@ main(void)
 	    "call timed out, drain checked, session gone");
 	json_decref(sess);
 	shutting_down = 0;
-	ssh_answer = 1;
 
 	/* half-close: the last line (no newline) is still answered */
 	client_send(&d, "{\"jsonrpc\":\"2.0\",\"id\":50,\"method\":\"ping\"}",
@@ -1032,12 +1410,168 @@ main(void)
 	close(fd);
 	ok(nothing_before_ping(&a, "p5"), "other sessions unaffected");
 
+	/*
+	 * alpha's worker comes up: the parent hands over its socket.  What
+	 * waited for it goes down in order, and from then on a call goes
+	 * there at once; its replies come through fe_ssh.c's dispatch.
+	 */
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		return 1;
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	memset(&sp, 0, sizeof(sp));
+	strlcpy(sp.host, "alpha", sizeof(sp.host));
+	sp.pid = 4242;
+	sp.restarts = 3;
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.hdr.type = IMSG_SSH_PEER;
+	imsg.fd = sv[0];
+	imsg.data = (uint8_t *)&sp;
+	imsg.datalen = sizeof(sp);
+	before = nstarts;
+	fe_ssh_peer(&imsg);
+	ok(imsg.fd == -1 && fe_ssh_running("alpha") &&
+	    !fe_ssh_running("beta"), "IMSG_SSH_PEER: alpha's worker runs");
+	imsgbuf_init(&wb, sv[1]);
+	good = worker_next(&wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL_DATA && m.hdr.peerid == first_reqid &&
+	    m.datalen == 2 && memcmp(m.data, "{}", 2) == 0;
+	if (good)
+		imsg_free(&m);
+	good = good && worker_next(&wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL && m.hdr.peerid == first_reqid &&
+	    m.datalen == sizeof(req);
+	if (good) {
+		memcpy(&req, m.data, sizeof(req));
+		imsg_free(&m);
+	}
+	ok(good && strcmp(req.tool, "job_list") == 0 && req.argslen == 2 &&
+	    req.flags == 0 && req.sessid == 1, "the first queued call goes "
+	    "down first: its arguments, then the call (job_list, session 1, "
+	    "with the finished jobs)");
+	/* the rest of the queue: calls in order, cancels after their call */
+	ncalls = 0;
+	good = 1;
+	lastcall = first_reqid;
+	seen_cancel = seen_timeout = seen_eof = seen_beta = seen_end = 0;
+	seen_dropped = 0;
+	while (worker_next(&wb, &m, 200) == 1) {
+		if (m.hdr.type == IMSG_SSH_CALL) {
+			if (m.hdr.peerid <= lastcall)
+				good = 0;
+			lastcall = m.hdr.peerid;
+			ncalls++;
+		} else if (m.hdr.type == IMSG_SSH_CANCEL) {
+			if (m.hdr.peerid == cancel_reqid &&
+			    lastcall >= cancel_reqid)
+				seen_cancel++;
+			if (m.hdr.peerid == timeout_reqid &&
+			    lastcall >= timeout_reqid)
+				seen_timeout++;
+			if (m.hdr.peerid == eof_reqid && lastcall >= eof_reqid)
+				seen_eof++;
+		} else if (m.hdr.type == IMSG_SSH_SESSION_END)
+			seen_end++;
+		if (m.hdr.peerid == beta_reqid)
+			seen_beta++;
+		if (m.hdr.peerid == cancel_reqid ||
+		    m.hdr.peerid == timeout_reqid || m.hdr.peerid == eof_reqid)
+			seen_dropped++;
+		imsg_free(&m);
+	}
+	ok(good && ncalls >= 8, "then every later call sent to alpha, in "
+	    "order (%d)", ncalls);
+	ok(seen_cancel == 0 && seen_timeout == 0 && seen_eof == 0 &&
+	    seen_dropped == 0, "a call cancelled or timed out while queued "
+	    "never goes down, nor does its cancel");
+	ok(seen_end > 0, "IMSG_SSH_SESSION_END for the sessions that ended");
+	ok(seen_beta == 0, "nothing of beta's queue");
+	ok(nstarts == before, "no IMSG_SSH_START for a worker that runs");
+
+	hosts = hosts_now(&a, &r);
+	o = host_entry(hosts, "alpha");
+	ok(o && json_integer_value(json_object_get(o, "worker_pid")) ==
+	    4242 && json_integer_value(json_object_get(o,
+	    "worker_restarts")) == 3 && str_is(o, "state", "disconnected"),
+	    "hosts: alpha's worker pid and restarts; no state reported yet");
+	json_decref(r);
+	memset(&hs, 0, sizeof(hs));
+	hs.hostid = 1;
+	hs.state = HOST_CONNECTED;
+	hs.since = 1700000000;
+	strlcpy(hs.fingerprint, "SHA256:abcdef", sizeof(hs.fingerprint));
+	worker_send(&wb, IMSG_SSH_HOSTSTATE, 0, &hs, sizeof(hs));
+	hosts = hosts_now(&a, &r);
+	o = host_entry(hosts, "alpha");
+	ok(o && str_is(o, "state", "connected") && json_integer_value(
+	    json_object_get(o, "since")) == 1700000000 && str_is(o,
+	    "fingerprint", "SHA256:abcdef") && json_is_null(json_object_get(o,
+	    "last_error")) && json_integer_value(json_object_get(o,
+	    "worker_pid")) == 4242, "the state alpha's worker pushed: "
+	    "connected, since, fingerprint");
+	o = host_entry(hosts, "beta");
+	ok(o && str_is(o, "state", "failed"), "beta's own state kept");
+	json_decref(r);
+
+	/* a call now goes down at once; the answer comes up the socket */
+	send_job_list(&a, "46", NULL);
+	good = worker_next(&wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL_DATA;
+	if (good)
+		imsg_free(&m);
+	good = good && worker_next(&wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL;
+	reqid = good ? m.hdr.peerid : 0;
+	if (good)
+		imsg_free(&m);
+	ok(good && (call = mcp_call_byreqid(reqid)) != NULL &&
+	    json_integer_value(call->id) == 46,
+	    "job_list sent straight to the running worker");
+	worker_send(&wb, IMSG_SSH_RESULT_DATA, reqid, WORKER_JOBS,
+	    strlen(WORKER_JOBS));
+	worker_send(&wb, IMSG_SSH_RESULT, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 46) && is_worker_jobs(result(r)),
+	    "answered through the worker's socket");
+	json_decref(r);
+
+	/* a message it may not send costs the worker its socket, and calls */
+	send_job_list(&a, "47", NULL);
+	good = worker_next(&wb, &m, 1000) == 1;
+	if (good)
+		imsg_free(&m);
+	good = good && worker_next(&wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL;
+	reqid = good ? m.hdr.peerid : 0;
+	if (good)
+		imsg_free(&m);
+	ok(good && mcp_inflight() == 1, "a call at the worker");
+	worker_send(&wb, IMSG_SSH_END, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(r && id_int(r, 47) && json_is_true(json_object_get(res,
+	    "isError")) && strstr(first_text(res), "host \"alpha\" was lost")
+	    != NULL, "bridgectl's IMSG_SSH_END for an MCP call: the worker "
+	    "is dropped, its call told the host was lost");
+	json_decref(r);
+	ok(worker_next(&wb, &m, 200) == -1, "its socket closed");
+	ok(!fe_ssh_running("alpha"), "alpha's worker no longer runs");
+	hosts = hosts_now(&a, &r);
+	o = host_entry(hosts, "alpha");
+	ok(o && str_is(o, "state", "idle") && json_is_null(json_object_get(o,
+	    "worker_pid")) && json_is_null(json_object_get(o, "fingerprint")),
+	    "hosts: alpha idle again, its old state gone");
+	json_decref(r);
+	imsgbuf_clear(&wb);
+	close(sv[1]);
+
 	/* a call in flight dies with its session, unanswered */
-	ssh_answer = 0;
-	client_sendline(&b, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
-	pump(20);
-	ok(mcp_inflight() == 1, "call in flight on session 2");
+	before = nstarts;
+	send_job_list(&b, "3", NULL);
+	call = wait_call("3", 1000);
+	ok(call != NULL && mcp_inflight() == 1, "call in flight on session 2");
+	ok(nstarts == before + 1 && strcmp(start_peer.host, "alpha") == 0,
+	    "alpha's worker asked for again");
 
 	mcp_stop_accepting();
 	fd = client_open(path);
