@@ -495,6 +495,7 @@ int			 cmdline_symset(char *);
 struct bridged_conf	*config_new(void);
 void			 config_free(struct bridged_conf *);
 struct host		*config_host_new(struct bridged_conf *);
+void			 config_host_free(struct host *);
 struct host		*config_host_byname(struct bridged_conf *, const char *);
 struct host		*config_host_byid(struct bridged_conf *, uint32_t);
 struct host		*config_default_host(struct bridged_conf *);

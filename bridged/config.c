@@ -12,7 +12,6 @@
 
 #include "bridged.h"
 
-static void	host_free(struct host *);
 
 struct bridged_conf *
 config_new(void)
@@ -41,8 +40,8 @@ config_new(void)
 	return conf;
 }
 
-static void
-host_free(struct host *h)
+void
+config_host_free(struct host *h)
 {
 	struct fwdrule	*fr;
 
@@ -67,7 +66,7 @@ config_free(struct bridged_conf *conf)
 		return;
 	while ((h = TAILQ_FIRST(&conf->hosts)) != NULL) {
 		TAILQ_REMOVE(&conf->hosts, h, entry);
-		host_free(h);
+		config_host_free(h);
 	}
 	free(conf);
 }

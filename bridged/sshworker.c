@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -199,6 +200,9 @@ ssh_push_state(void)
 		return;
 	if (ssh_compose(PROC_FRONTEND, IMSG_SSH_HOSTSTATE, 0, -1, &sh->st,
 	    sizeof(sh->st)) == 0) {
+		/* connecting leaves freed heap behind; one per host adds up */
+		if (sh->st.state != st_sent.state)
+			malloc_trim(0);
 		st_sent = sh->st;
 		st_sent_ok = 1;
 	}
@@ -336,14 +340,20 @@ ssh_configure(struct bridged_conf *nconf)
 {
 	TAILQ_HEAD(, sshhost)	 old;
 	struct sshhost		*sh, *osh;
-	struct host		*h;
+	struct host		*h, *hnext;
 
+	/*
+	 * A worker keeps its own host's configuration only: nothing of the
+	 * others is for it, and 100 hosts would cost each worker 2 MB.
+	 */
+	TAILQ_FOREACH_SAFE(h, &nconf->hosts, entry, hnext)
+		if (ssh_hostname != NULL && strcmp(h->name, ssh_hostname) != 0) {
+			TAILQ_REMOVE(&nconf->hosts, h, entry);
+			config_host_free(h);
+		}
 	TAILQ_INIT(&old);
 	TAILQ_CONCAT(&old, &sshhosts, entry);
 	TAILQ_FOREACH(h, &nconf->hosts, entry) {
-		/* the one host this worker serves */
-		if (ssh_hostname != NULL && strcmp(h->name, ssh_hostname) != 0)
-			continue;
 		ssh_hostid = h->id;
 		TAILQ_FOREACH(osh, &old, entry)
 			if (strcmp(osh->name, h->name) == 0)
@@ -371,6 +381,7 @@ ssh_configure(struct bridged_conf *nconf)
 	if (ssh_conf != NULL)
 		config_free(ssh_conf);
 	ssh_conf = nconf;
+	malloc_trim(0);
 	/* our host left the configuration: what it held is answered, go */
 	if (ssh_hostname != NULL && TAILQ_EMPTY(&sshhosts)) {
 		log_info("host \"%s\" is no longer configured: exiting",

@@ -10,13 +10,17 @@
 #			same over a raw persistent ssh shell
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
-#   10 hosts		memory with 10 hosts connected, a shell on each
+#   10 hosts		memory with 10 hosts connected, a shell on each (one
+#			ssh worker process per host); then one more host:
+#			what the 11th costs (goals: <= 24 MiB summed PSS for
+#			10, <= 1.5 MiB for one more)
 
 . "$(dirname "$0")/../lib.sh"
 
 mem()
 {
 	local pid hwm pss rss_total=0 pss_total=0 name
+	MEM_PSS=0
 	for pid in "$BRIDGED_PID" $(pgrep -P "$BRIDGED_PID"); do
 		name=$(tr '\0' ' ' </proc/"$pid"/cmdline | sed 's/[ .]*$//')
 		hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$pid"/status)
@@ -29,12 +33,30 @@ mem()
 	awk -v r="$rss_total" -v p="$pss_total" -v w="$1" 'BEGIN {
 		printf "%s: peak RSS summed %.1f MiB, PSS summed %.1f MiB\n",
 		    w, r / 1024, p / 1024 }'
+	MEM_PSS=$pss_total
+}
+
+# hold sessions open on hosts $1 (a,b,...) until fd $2 closes; waits for
+# them to be connected
+hold()
+{
+	local fifo=$TESTDIR/hold.$2 i=0
+	mkfifo "$fifo"
+	"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" hosts "$1" \
+	    <"$fifo" >"$TESTDIR/hosts.$2.out" &
+	HOLD_PIDS="$HOLD_PIDS $!"
+	eval "exec $2>\"\$fifo\""
+	while [ $i -lt 600 ] && ! grep -q connected "$TESTDIR/hosts.$2.out"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	cat "$TESTDIR/hosts.$2.out"
 }
 
 sshd_start || { echo "bench: sshd did not start" >&2; exit 1; }
 hosts=""
 extra=""
-for i in 1 2 3 4 5 6 7 8 9 10; do
+for i in 1 2 3 4 5 6 7 8 9 10 11; do
 	extra="$extra
 host \"h$i\" {
 	address \"127.0.0.1\" port $SSHD_PORT
@@ -43,7 +65,7 @@ host \"h$i\" {
 	known hosts \"$SSH_KNOWN_HOSTS\"
 	allow exec
 }"
-	hosts="$hosts${hosts:+,}h$i"
+	[ $i -le 10 ] && hosts="$hosts${hosts:+,}h$i"
 done
 bridged_start "$extra" || { echo "bench: bridged did not start" >&2; exit 1; }
 
@@ -73,21 +95,24 @@ if [ -n "$before" ] && [ -n "$after" ]; then
 fi
 rm -f "$big"
 
-fifo=$TESTDIR/hold
-mkfifo "$fifo"
-"$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" hosts "$hosts" \
-    <"$fifo" >"$TESTDIR/hosts.out" &
-holder=$!
-exec 9>"$fifo"
-i=0
-while [ $i -lt 600 ] && ! grep -q connected "$TESTDIR/hosts.out"; do
-	sleep 0.1
-	i=$((i + 1))
-done
-cat "$TESTDIR/hosts.out"
+# a fresh daemon: no worker left from the runs above
+bridged_stop
+bridged_start "$extra" || { echo "bench: bridged did not start" >&2; exit 1; }
+hold "$hosts" 8
 mem "10 hosts connected"
-exec 9>&-
-wait "$holder"
+pss10=$MEM_PSS
+sleep 1
+mem "10 hosts connected, again"
+[ "$MEM_PSS" -lt "$pss10" ] && pss10=$MEM_PSS
+hold h11 9
+mem "11 hosts connected"
+awk -v a="$pss10" -v b="$MEM_PSS" 'BEGIN {
+	printf "one more host (its ssh worker, connection and shell): " \
+	    "PSS +%.2f MiB (goal <= 1.5 MiB); 10 hosts: %.1f MiB (goal <= " \
+	    "24 MiB)\n", (b - a) / 1024, a / 1024 }'
+exec 8>&- 9>&-
+# shellcheck disable=SC2086
+wait $HOLD_PIDS
 
 # one local forward, 100 MB, beside ssh -L on the same sshd (issue 7):
 # a daemon of its own with a host that allows forwards to the sink
