@@ -41,6 +41,7 @@
 #include "ssh.h"
 
 #define SSHCONN_TIMEOUT		10	/* seconds: handshake, auth */
+#define SSHCONN_NOFILE		"/nonexistent"	/* paths libssh must not find */
 /* seconds between keepalives: limits { keepalive N } */
 static time_t
 keepalive_secs(void)
@@ -423,10 +424,26 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	port = h->port ? h->port : CONF_SSH_PORT;
 	if ((s = ssh_new()) == NULL)
 		fatalx("ssh_new failed");
-	/* no ~/.ssh/config, no ProxyCommand: the config file says it all */
+	/*
+	 * No ~/.ssh/config, no ProxyCommand: the config file says it all.
+	 * Every path and name libssh would otherwise work out itself on
+	 * ssh_connect() (ssh_options_apply: the home and .ssh directory,
+	 * "~" and "%d" in the known hosts and default identity paths, the
+	 * local user name) is given here, none with a "~": finding them
+	 * means getpwuid(3), and NSS inside the sandbox means socket() to
+	 * nscd, which seccomp kills.  Host keys are checked from the
+	 * parent's text and the identity comes as data, so the files named
+	 * are never meant to exist.
+	 */
 	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) !=
 	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_SSH_DIR, SSHCONN_NOFILE) !=
+	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, SSHCONN_NOFILE) !=
+	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+	    SSHCONN_NOFILE) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_HOST, h->address) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_USER, h->user) != SSH_OK ||
