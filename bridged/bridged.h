@@ -196,6 +196,9 @@ enum imsg_type {
 #define CONF_JOB_RETENTION	3600	/* seconds finished jobs are kept */
 #define CONF_FWD_SESSION_MAX	4	/* forwards per MCP session */
 #define CONF_KEEPALIVE		30	/* seconds between SSH keepalives */
+#define CONF_KEEPALIVE_COUNT	3	/* silent keepalives: connection lost */
+#define CONF_MAX_SESSIONS	10	/* channels per connection (sshd's) */
+#define CONF_MAX_CONNS		8	/* connections per host */
 #define CONF_FWD_HOST_MAX	8	/* forwards per host */
 #define CONF_FWD_CONNS_MAX	16	/* connections per forward */
 
@@ -280,6 +283,9 @@ struct host {
 	int			 fwd_persist;	/* persistent forwards allowed */
 	int			 fwd_max;	/* forwards open on the host */
 	int			 fwd_conns_max;	/* connections per forward */
+	/* the pool (ssh_conn.c): "max sessions N", "max connections N" */
+	int			 max_sessions;	/* channels on one connection */
+	int			 max_conns;	/* connections to the host */
 	/* policy (policy.c): the lines its refusals name */
 	int			 base_dir_line;
 	int			 quota_minute_line;
@@ -297,6 +303,7 @@ struct limits {
 	int			 call_timeout;	/* seconds, default 120 */
 	int			 forwards_max;	/* per MCP session, default 4 */
 	int			 keepalive;	/* seconds between keepalives */
+	int			 keepalive_count; /* silent ones: lost */
 };
 
 struct bridged_conf {
@@ -332,7 +339,8 @@ struct host_state {
 	uint32_t		 hostid;
 	int32_t			 state;		/* enum host_conn */
 	int64_t			 since;		/* unix time */
-	uint32_t		 channels;
+	uint32_t		 connections;	/* SSH connections up */
+	uint32_t		 channels;	/* channels open on them */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	char			 fingerprint[128];
