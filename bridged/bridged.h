@@ -82,7 +82,7 @@ enum imsg_type {
 	IMSG_SSH_RESULT,	/* empty: the result is complete */
 
 	/* ssh worker <-> parent: the worker makes no connection itself */
-	IMSG_SSH_CONNECT,	/* ssh->parent: u_int32 hostid */
+	IMSG_SSH_CONNECT,	/* ssh->parent: struct ssh_connect */
 	IMSG_SSH_CONNECTED,	/* parent->ssh: struct ssh_connected + fd */
 	IMSG_SSH_KEYDATA,	/* parent->ssh: struct ssh_keydata + text */
 	IMSG_SSH_OPENLOCAL,	/* ssh->parent: struct ssh_openlocal + path */
@@ -363,9 +363,19 @@ struct ssh_progress {
 	/* followed by a message, may be empty */
 };
 
+/*
+ * A host has a pool of connections: each IMSG_SSH_CONNECT names the one
+ * being made, and the parent's answers carry that id back.
+ */
+struct ssh_connect {
+	uint32_t		 hostid;
+	uint32_t		 connid;	/* the worker's, echoed */
+};
+
 /* the parent's answer to IMSG_SSH_CONNECT; fd attached on success */
 struct ssh_connected {
 	uint32_t		 hostid;
+	uint32_t		 connid;
 	int32_t			 error;		/* 0 or an errno */
 	char			 errmsg[256];
 };
@@ -378,6 +388,7 @@ enum ssh_keykind {
 /* sent before IMSG_SSH_CONNECTED, one per kind, text follows */
 struct ssh_keydata {
 	uint32_t		 hostid;
+	uint32_t		 connid;
 	uint32_t		 kind;		/* enum ssh_keykind */
 };
 

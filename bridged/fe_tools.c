@@ -346,6 +346,8 @@ static const struct tool tools[] = {
 		    "\"disconnected\",\"connecting\",\"connected\","
 		    "\"failed\",\"unknown\"]},"
 		    "\"since\":{\"type\":[\"integer\",\"null\"]},"
+		    "\"connections\":{\"type\":\"integer\"},"
+		    "\"channels\":{\"type\":\"integer\"},"
 		    "\"fingerprint\":{\"type\":[\"string\",\"null\"]},"
 		    "\"last_error\":{\"type\":[\"string\",\"null\"]}},"
 		    "\"required\":[\"name\",\"address\",\"port\",\"user\","
@@ -785,9 +787,10 @@ conn_name(int32_t state)
 json_t *
 host_state_json(const struct host_state *hs)
 {
-	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:o, s:o}",
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}",
 	    "state", conn_name(hs->state),
 	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
+	    "connections", (json_int_t)hs->connections,
 	    "channels", (json_int_t)hs->channels,
 	    "bytes_in", (json_int_t)hs->bytes_in,
 	    "bytes_out", (json_int_t)hs->bytes_out,

@@ -201,7 +201,7 @@ ssh_configure(struct bridged_conf *nconf)
 			strlcpy(sh->name, h->name, sizeof(sh->name));
 			sh->st.state = HOST_DISCONNECTED;
 			sh->st.since = time(NULL);
-			TAILQ_INIT(&sh->waiting);
+			sshconn_hostinit(sh);
 		}
 		sh->st.hostid = h->id;
 		sh->conf = h;
@@ -310,6 +310,7 @@ call_start(struct imsg *imsg)
 		fatal(NULL);
 	call->reqid = imsg->hdr.peerid;
 	call->sessid = req.sessid;
+	clock_gettime(CLOCK_MONOTONIC, &call->t0);
 	strlcpy(call->tool, req.tool, sizeof(call->tool));
 	/* the frontend sent what it validated; check again all the same */
 	call->args = json_loadb(pa->buf, pa->len, JSON_REJECT_DUPLICATES,
