@@ -83,7 +83,7 @@ struct sshconn {
 	int			 nchan;		/* every channel */
 	int			 nfwd;		/* forwards living on it */
 	/* ssh_pool.c's */
-	int			 cap;		/* the server refused above */
+	int			 cap;		/* the server refused above... */
 	time_t			 cap_until;	/* ... believed until */
 	time_t			 lastuse;	/* a session channel changed */
 	TAILQ_HEAD(, sshopen)	 opens;		/* channels being opened */

@@ -29,6 +29,10 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,6 +63,7 @@ static void	 conn_free(struct sshconn *);
 static void	 conn_readable(int, short, void *);
 static void	 conn_writable(int, short, void *);
 static void	 conn_rx(struct sshconn *);
+static void	 conn_quickack(struct sshconn *);
 static void	 conn_keepalive(int, short, void *);
 static void	 conn_lost(struct sshconn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -878,6 +883,21 @@ sshconn_refresh(struct sshhost *host)
 	}
 }
 
+/*
+ * sshd leaves Nagle on for sessions without a pty: of two small writes
+ * (a command's stdout and stderr markers, say) the second waits for our
+ * ACK of the first, which Linux delays by up to 40 ms.  Asking for quick
+ * ACKs again after each read takes that out of every round trip.
+ */
+static void
+conn_quickack(struct sshconn *c)
+{
+	int	 on = 1;
+
+	(void)setsockopt(ssh_get_fd(c->session), IPPROTO_TCP, TCP_QUICKACK,
+	    &on, sizeof(on));
+}
+
 /* anything received since the last look counts as a sign of life */
 static void
 conn_rx(struct sshconn *c)
@@ -898,6 +918,7 @@ conn_readable(int fd, short event, void *arg)
 	if (c->session == NULL || c->dying)
 		return;
 	(void)ssh_event_dopoll(c->sev, 0);
+	conn_quickack(c);
 	conn_rx(c);
 	if (sshconn_check(c))
 		return;

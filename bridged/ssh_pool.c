@@ -143,11 +143,12 @@ room(struct sshconn *c)
 		return 0;
 	max = c->host->conf != NULL ? c->host->conf->max_sessions :
 	    CONF_MAX_SESSIONS;
-	if (c->cap > 0) {
-		if (time(NULL) < c->cap_until && c->cap < max)
-			max = c->cap;
-		else
-			c->cap = 0;
+	if (c->cap_until != 0) {
+		if (time(NULL) < c->cap_until) {
+			if (c->cap < max)
+				max = c->cap;
+		} else
+			c->cap_until = 0;
 	}
 	return max - c->nsess;
 }
@@ -265,7 +266,8 @@ pool_grow(struct sshhost *host)
 		n++;
 		if (!c->up)
 			making++;
-		else if (c->cap > 0 && (soon == 0 || c->cap_until < soon))
+		else if (c->cap_until != 0 && (soon == 0 ||
+		    c->cap_until < soon))
 			soon = c->cap_until;
 	}
 	if (making == 0 && n < host->conf->max_conns) {
@@ -321,7 +323,11 @@ waiter_queue(struct sshwaiter *w, int ms)
 		TAILQ_INSERT_TAIL(&host->roomq, w, entry);
 	w->queued = 1;
 	waiter_arm(w, ms);
-	pool_grow(host);
+	/*
+	 * Not at once: a kill is queued just before its shell's channel is
+	 * freed, and that channel is all it needs, no new connection.
+	 */
+	pool_kick(host);
 }
 
 static void
@@ -602,14 +608,10 @@ open_step(struct sshopen *op)
 			sshconn_chclose(c, op->ch, op->cb, 1);
 			op->ch = NULL;
 			op->conn = NULL;
-			if (c->nsess == 0) {
-				/* nothing else is open: not a limit */
-				op->state = OPEN_FAILED;
-				snprintf(op->why + strlen(op->why),
-				    sizeof(op->why) - strlen(op->why),
-				    " (the server refused a first channel)");
-				return 4;
-			}
+			/*
+			 * Even with none of ours open: sshd keeps a session
+			 * until its processes are gone, after we closed it.
+			 */
 			c->cap = c->nsess;
 			c->cap_until = time(NULL) + POOL_CAP_SECS;
 			log_debug("host \"%s\": connection %u refused a channel"
@@ -664,11 +666,6 @@ pool_poll(struct sshconn *c)
 			break;
 		case 3:
 			broken = 1;
-			break;
-		case 4:
-			/* failed off the connection: answered alone */
-			op->conn = NULL;
-			TAILQ_INSERT_TAIL(&fin, op, entry);
 			break;
 		}
 		if (broken)
@@ -840,7 +837,7 @@ sshconn_sftp(struct sshconn *c, char *err, size_t errlen)
 		return NULL;
 	}
 	if ((sftp = sftp_new(c->session)) == NULL) {
-		if (conn_alive(c->session) && c->nsess > 0) {
+		if (conn_alive(c->session)) {
 			c->cap = c->nsess;
 			c->cap_until = time(NULL) + POOL_CAP_SECS;
 			snprintf(err, errlen, "host \"%s\": cannot open an SFTP"
@@ -919,13 +916,6 @@ sshconn_exec(struct sshconn *c, const char *cmd, struct sshconn **on,
 				return NULL;
 			}
 			sshconn_chclose(oc, ch, NULL, 1);
-			if (oc->nsess == 0) {
-				snprintf(err, errlen, "host \"%s\": the server"
-				    " refused a session channel: %s",
-				    host->name, sshconn_error(s,
-				    "open failed"));
-				return NULL;
-			}
 			oc->cap = oc->nsess;
 			oc->cap_until = time(NULL) + POOL_CAP_SECS;
 			refused = 1;

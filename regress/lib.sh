@@ -9,7 +9,8 @@
 # MaxSessions, default 64; OpenSSH's stock value is 10), BRIDGED_RUNAS=USER
 # (run the daemon as USER with no "user" in its config, as a developer
 # running it as themselves would: no chroot, no setuid; its sockets, key
-# copy and writable directories go under $TESTDIR/run, owned by USER).
+# copy and writable directories go under $TESTDIR/run, owned by USER),
+# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging).
 #
 # Directories: $REGRESS_TMP is the directory of one whole run (run.sh sets
 # it; a script run by hand makes its own /tmp/bridged-regress.PID and removes
@@ -508,10 +509,10 @@ bridged_start()
 		# setpriv execs it: BRIDGED_PID is the daemon itself
 		setpriv --reuid="$BRIDGED_RUNAS" \
 		    --regid="$(id -g "$BRIDGED_RUNAS")" --clear-groups \
-		    "$BRIDGED" -d -f "$BRIDGED_CONF" </dev/null \
+		    "$BRIDGED" -d ${BRIDGED_FLAGS:-} -f "$BRIDGED_CONF" </dev/null \
 		    >>"$TESTDIR/bridged.log" 2>&1 &
 	else
-		"$BRIDGED" -d -f "$BRIDGED_CONF" </dev/null \
+		"$BRIDGED" -d ${BRIDGED_FLAGS:-} -f "$BRIDGED_CONF" </dev/null \
 		    >>"$TESTDIR/bridged.log" 2>&1 &
 	fi
 	BRIDGED_PID=$!
