@@ -96,7 +96,7 @@ enum imsg_type {
 	IMSG_SSH_RESULT,	/* empty: the result is complete */
 
 	/* ssh worker <-> parent: the worker makes no connection itself */
-	IMSG_SSH_CONNECT,	/* ssh->parent: u_int32 hostid */
+	IMSG_SSH_CONNECT,	/* ssh->parent: struct ssh_connect */
 	IMSG_SSH_CONNECTED,	/* parent->ssh: struct ssh_connected + fd */
 	IMSG_SSH_KEYDATA,	/* parent->ssh: struct ssh_keydata + text */
 	IMSG_SSH_OPENLOCAL,	/* ssh->parent: struct ssh_openlocal + path */
@@ -211,6 +211,9 @@ enum imsg_type {
 #define CONF_FWD_SESSION_MAX	4	/* forwards per MCP session */
 #define CONF_KEEPALIVE		30	/* seconds between SSH keepalives */
 #define CONF_IDLE_TIMEOUT	300	/* seconds before an idle worker exits */
+#define CONF_KEEPALIVE_COUNT	3	/* silent keepalives: connection lost */
+#define CONF_MAX_SESSIONS	10	/* channels per connection (sshd's) */
+#define CONF_MAX_CONNS		8	/* connections per host */
 #define CONF_FWD_HOST_MAX	8	/* forwards per host */
 #define CONF_FWD_CONNS_MAX	16	/* connections per forward */
 
@@ -295,6 +298,9 @@ struct host {
 	int			 fwd_persist;	/* persistent forwards allowed */
 	int			 fwd_max;	/* forwards open on the host */
 	int			 fwd_conns_max;	/* connections per forward */
+	/* the pool (ssh_conn.c): "max sessions N", "max connections N" */
+	int			 max_sessions;	/* channels on one connection */
+	int			 max_conns;	/* connections to the host */
 	/* policy (policy.c): the lines its refusals name */
 	int			 base_dir_line;
 	int			 quota_minute_line;
@@ -313,6 +319,7 @@ struct limits {
 	int			 forwards_max;	/* per MCP session, default 4 */
 	int			 keepalive;	/* seconds between keepalives */
 	int			 idle_timeout;	/* seconds an idle worker stays */
+	int			 keepalive_count; /* silent ones: lost */
 };
 
 struct bridged_conf {
@@ -348,7 +355,8 @@ struct host_state {
 	uint32_t		 hostid;
 	int32_t			 state;		/* enum host_conn */
 	int64_t			 since;		/* unix time */
-	uint32_t		 channels;
+	uint32_t		 connections;	/* SSH connections up */
+	uint32_t		 channels;	/* channels open on them */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	char			 fingerprint[128];
@@ -388,9 +396,19 @@ struct ssh_progress {
 	/* followed by a message, may be empty */
 };
 
+/*
+ * A host has a pool of connections: each IMSG_SSH_CONNECT names the one
+ * being made, and the parent's answers carry that id back.
+ */
+struct ssh_connect {
+	uint32_t		 hostid;
+	uint32_t		 connid;	/* the worker's, echoed */
+};
+
 /* the parent's answer to IMSG_SSH_CONNECT; fd attached on success */
 struct ssh_connected {
 	uint32_t		 hostid;
+	uint32_t		 connid;
 	int32_t			 error;		/* 0 or an errno */
 	char			 errmsg[256];
 };
@@ -403,6 +421,7 @@ enum ssh_keykind {
 /* sent before IMSG_SSH_CONNECTED, one per kind, text follows */
 struct ssh_keydata {
 	uint32_t		 hostid;
+	uint32_t		 connid;
 	uint32_t		 kind;		/* enum ssh_keykind */
 };
 

@@ -36,6 +36,7 @@ config_new(void)
 	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
 	conf->limits.keepalive = CONF_KEEPALIVE;
 	conf->limits.idle_timeout = CONF_IDLE_TIMEOUT;
+	conf->limits.keepalive_count = CONF_KEEPALIVE_COUNT;
 	TAILQ_INIT(&conf->hosts);
 	return conf;
 }
@@ -89,6 +90,8 @@ config_host_new(struct bridged_conf *conf)
 	TAILQ_INIT(&h->fwdrules);
 	h->fwd_max = CONF_FWD_HOST_MAX;
 	h->fwd_conns_max = CONF_FWD_CONNS_MAX;
+	h->max_sessions = CONF_MAX_SESSIONS;
+	h->max_conns = CONF_MAX_CONNS;
 	strlcpy(h->delegate.claude, CONF_CLAUDE, sizeof(h->delegate.claude));
 	h->delegate.timeout = CONF_DELEGATE_TIMEOUT;
 	TAILQ_INIT(&h->delegate.allowed_tools);

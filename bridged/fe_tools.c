@@ -345,6 +345,8 @@ static const struct tool tools[] = {
 		    "\"idle\",\"disconnected\",\"connecting\","
 		    "\"connected\",\"failed\",\"unknown\"]},"
 		    "\"since\":{\"type\":[\"integer\",\"null\"]},"
+		    "\"connections\":{\"type\":\"integer\"},"
+		    "\"channels\":{\"type\":\"integer\"},"
 		    "\"fingerprint\":{\"type\":[\"string\",\"null\"]},"
 		    "\"last_error\":{\"type\":[\"string\",\"null\"]},"
 		    "\"worker_pid\":{\"type\":[\"integer\",\"null\"]},"
@@ -789,9 +791,10 @@ conn_name(int32_t state)
 json_t *
 host_state_json(const struct host_state *hs)
 {
-	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:o, s:o}",
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}",
 	    "state", conn_name(hs->state),
 	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
+	    "connections", (json_int_t)hs->connections,
 	    "channels", (json_int_t)hs->channels,
 	    "bytes_in", (json_int_t)hs->bytes_in,
 	    "bytes_out", (json_int_t)hs->bytes_out,

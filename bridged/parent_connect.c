@@ -37,6 +37,7 @@
 struct pconn {
 	struct imsgev		*iev;
 	uint32_t		 hostid;
+	uint32_t		 connid;	/* the worker's, echoed */
 	char			 name[HOST_NAME_LEN];
 	char			 address[HOST_ADDR_LEN];
 	uint16_t		 port;
@@ -59,22 +60,23 @@ void
 parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
     struct imsg *imsg)
 {
-	struct pconn	*pc;
-	struct host	*h;
-	char		 err[256];
-	uint32_t	 hostid;
+	struct ssh_connect	 req;
+	struct pconn		*pc;
+	struct host		*h;
+	char			 err[256];
 
-	if (imsg->datalen != sizeof(hostid))
+	if (imsg->datalen != sizeof(req))
 		fatalx("bad IMSG_SSH_CONNECT size %zu", imsg->datalen);
-	memcpy(&hostid, imsg->data, sizeof(hostid));
+	memcpy(&req, imsg->data, sizeof(req));
 
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		fatal(NULL);
 	pc->iev = iev;
-	pc->hostid = hostid;
-	if ((h = config_host_byid(conf, hostid)) == NULL) {
+	pc->hostid = req.hostid;
+	pc->connid = req.connid;
+	if ((h = config_host_byid(conf, req.hostid)) == NULL) {
 		pconn_fail(pc, ENOENT, "no host with id %u in the"
-		    " configuration", hostid);
+		    " configuration", req.hostid);
 		return;
 	}
 	strlcpy(pc->name, h->name, sizeof(pc->name));
@@ -221,6 +223,7 @@ pconn_done(struct pconn *pc, int fd)
 	pconn_sockopts(fd);
 
 	kd.hostid = pc->hostid;
+	kd.connid = pc->connid;
 	if (pc->known != NULL) {
 		kd.kind = KEYDATA_KNOWN_HOSTS;
 		iov[0].iov_base = &kd;
@@ -241,6 +244,7 @@ pconn_done(struct pconn *pc, int fd)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostid = pc->hostid;
+	sc.connid = pc->connid;
 	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, fd, &sc,
 	    sizeof(sc)) == -1) {
 		log_warn("%s: the ssh worker has gone", __func__);
@@ -259,6 +263,7 @@ pconn_fail(struct pconn *pc, int error, const char *fmt, ...)
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostid = pc->hostid;
+	sc.connid = pc->connid;
 	sc.error = error ? error : EIO;
 	va_start(ap, fmt);
 	vsnprintf(sc.errmsg, sizeof(sc.errmsg), fmt, ap);

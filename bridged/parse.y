@@ -107,6 +107,8 @@ enum once {
 	ONCE_FORWARDS,
 	ONCE_KEEPALIVE,
 	ONCE_IDLE,
+	ONCE_H_MAXSESS,
+	ONCE_H_MAXCONNS,
 	ONCE_FWD_LIST,
 	ONCE_H_FLISTEN,
 	ONCE_H_FPERSIST,
@@ -196,7 +198,7 @@ static void	 keywords_check(void);
 %token	PATTERN SCAN
 %token	JOB RETENTION
 %token	CLOSED FAIL MUTATING RETAIN
-%token	KEEPALIVE
+%token	KEEPALIVE COUNT
 %token	IDLE
 %token	ERROR
 %token	<string>	STRING NUMBER
@@ -441,6 +443,18 @@ limitopt	: LINE SIZE anysize {
 			    getnum(&@2, $2, 1, 3600, "keepalive", &n) == 0)
 				conf->limits.keepalive = n;
 			free($2);
+		} keepcount
+		;
+
+/* "keepalive N count M": M silent intervals and the connection is lost */
+keepcount	: /* empty */
+		| COUNT NUMBER {
+			long long	 n;
+
+			if (getnum(&@2, $2, 1, 1000, "keepalive count",
+			    &n) == 0)
+				conf->limits.keepalive_count = n;
+			free($2);
 		}
 		;
 
@@ -621,6 +635,24 @@ hostopt		: ADDRESS string {
 				curhost->fwd_conns_max = n;
 			free($3);
 		}
+		| MAXIMUM SESSIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_MAXSESS, "max sessions") == 0 &&
+			    getnum(&@3, $3, 1, 1000, "max sessions", &n) == 0)
+				curhost->max_sessions = n;
+			free($3);
+		}
+		| MAXIMUM CONNECTIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_H_MAXCONNS,
+			    "max connections") == 0 &&
+			    getnum(&@3, $3, 1, 1000, "max connections",
+			    &n) == 0)
+				curhost->max_conns = n;
+			free($3);
+		}
 		;
 
 portopt		: /* empty */
@@ -776,6 +808,7 @@ static const struct keyword keywords[] = {
 	{ "concurrent",		CONCURRENT },
 	{ "connections",	CONNECTIONS },
 	{ "control",		CONTROL },
+	{ "count",		COUNT },
 	{ "database",		DATABASE },
 	{ "day",		DAY },
 	{ "default",		DEFAULT },
@@ -1534,6 +1567,7 @@ host_begin(const YYLTYPE *loc, const char *name)
 		fatal("%s", __func__);
 	once_reset(ONCE_H_ADDRESS, ONCE_D_SKIP);
 	once_reset(ONCE_H_FLISTEN, ONCE_H_FCONNS);
+	once_reset(ONCE_H_MAXSESS, ONCE_H_MAXCONNS);
 	if (!valid_hostname(name))
 		conf_err(loc, "invalid host name \"%s\" (letters, digits,"
 		    " \".\", \"_\" and \"-\")", name);

@@ -177,6 +177,10 @@ print_host(const struct host *h)
 		printf("\tforward max %d\n", h->fwd_max);
 	if (h->fwd_conns_max != CONF_FWD_CONNS_MAX)
 		printf("\tforward connections %d\n", h->fwd_conns_max);
+	if (h->max_sessions != CONF_MAX_SESSIONS)
+		printf("\tmax sessions %d\n", h->max_sessions);
+	if (h->max_conns != CONF_MAX_CONNS)
+		printf("\tmax connections %d\n", h->max_conns);
 	printf("}\n");
 }
 
@@ -249,8 +253,13 @@ print_config(struct bridged_conf *conf)
 	/* only when set, so older printouts stay as they were */
 	if (conf->limits.forwards_max != CONF_FWD_SESSION_MAX)
 		printf("\tforwards %d\n", conf->limits.forwards_max);
-	if (conf->limits.keepalive != CONF_KEEPALIVE)
-		printf("\tkeepalive %d\n", conf->limits.keepalive);
+	if (conf->limits.keepalive != CONF_KEEPALIVE ||
+	    conf->limits.keepalive_count != CONF_KEEPALIVE_COUNT) {
+		printf("\tkeepalive %d", conf->limits.keepalive);
+		if (conf->limits.keepalive_count != CONF_KEEPALIVE_COUNT)
+			printf(" count %d", conf->limits.keepalive_count);
+		printf("\n");
+	}
 	if (conf->limits.idle_timeout != CONF_IDLE_TIMEOUT)
 		printf("\tidle timeout %d\n", conf->limits.idle_timeout);
 	printf("}\n");

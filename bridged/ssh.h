@@ -21,6 +21,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event.h>
 #include <jansson.h>
@@ -32,20 +33,75 @@
 #include "text.h"
 
 struct sshcall;
+struct sshconn;
+struct sshopen;
+struct sshwaiter;
 
+/*
+ * A configured host and its pool of SSH connections (ssh_conn.c,
+ * ssh_pool.c).  A channel goes on a connection with fewer than "max
+ * sessions" open; when all are full another connection is made, up to
+ * "max connections"; when that is reached too, whoever needs a channel
+ * waits for one to be freed (host->roomq).
+ */
 struct sshhost {
 	TAILQ_ENTRY(sshhost)	 entry;
 	struct host_state	 st;		/* what show hosts reports */
 	char			 name[HOST_NAME_LEN];
 	struct host		*conf;		/* current config */
-	ssh_session		 session;	/* NULL: not connected */
-	sftp_session		 sftp;		/* opened on first use */
-	struct event		 ev;		/* session socket readable */
-	int			 ev_set;
-	int			 connecting;	/* waiting for the parent */
-	int			 lost;		/* was connected, then lost */
+	TAILQ_HEAD(, sshconn)	 conns;		/* up or being made */
 	TAILQ_HEAD(, sshcall)	 waiting;	/* calls waiting to connect */
+	TAILQ_HEAD(, sshwaiter)	 roomq;		/* waiting for a channel */
+	int			 lost;		/* was connected, then lost */
+	int			 reconf;	/* remade after a config change */
 	char			*known_hosts;	/* text from the parent */
+	uint64_t		 gone_in;	/* bytes of closed connections */
+	uint64_t		 gone_out;
+	struct event		 ev_wake;	/* a channel was freed */
+	struct event		 ev_grow;	/* retry a failed extra one */
+	time_t			 grow_after;	/* no new connection before */
+	char			 grow_err[256];	/* why the last one failed */
+};
+
+/*
+ * One SSH connection (ssh_conn.c makes and watches it, ssh_pool.c hands
+ * out its channels).  A tool that holds a channel keeps the connection
+ * it is on and gives the channel back with sshconn_chclose(); when the
+ * connection dies, the *_conn_lost() handlers free what was on it, then
+ * the struct goes: nobody keeps a pointer past that.
+ */
+struct sshconn {
+	TAILQ_ENTRY(sshconn)	 entry;		/* host->conns */
+	TAILQ_ENTRY(sshconn)	 aentry;	/* every connection */
+	struct sshhost		*host;
+	uint32_t		 id;		/* unique in the worker */
+	int			 up;		/* authenticated, usable */
+	int			 dying;		/* being torn down */
+	ssh_session		 session;	/* NULL until up */
+	sftp_session		 sftp;		/* opened on first use */
+	int			 nsess;		/* session channels */
+	int			 nchan;		/* every channel */
+	int			 nfwd;		/* forwards living on it */
+	/* ssh_pool.c's */
+	int			 cap;		/* the server refused above... */
+	time_t			 cap_until;	/* ... believed until */
+	time_t			 lastuse;	/* a session channel changed */
+	TAILQ_HEAD(, sshopen)	 opens;		/* channels being opened */
+	struct event		 ev_poll;	/* look at them again */
+	/* ssh_conn.c's */
+	ssh_event		 sev;
+	struct event		 ev;		/* socket readable */
+	int			 ev_set;
+	struct event		 evw;		/* output pending */
+	int			 evw_set;
+	char			*identity;	/* key text, until used */
+	size_t			 identitylen;
+	char			*confsig;	/* what it was made with */
+	struct ssh_counter_struct sockcount;
+	struct ssh_counter_struct rawcount;
+	uint64_t		 seen_in;	/* in_bytes at the last look */
+	long long		 last_rx;	/* ms: something arrived */
+	int			 ka_pending;	/* a keepalive may be unanswered */
 };
 
 struct sshcall {
@@ -54,13 +110,17 @@ struct sshcall {
 	uint32_t		 reqid;		/* frontend's request id */
 	uint32_t		 sessid;	/* MCP session */
 	struct sshhost		*host;
+	struct sshconn		*conn;		/* file tools: where they run */
 	char			 tool[64];
 	json_t			*args;
 	int			 cancelled;
 	uint32_t		 flags;		/* CALL_* from the frontend */
 	char			 warning[512];	/* prepended to the result */
+	struct timespec		 t0;		/* arrival */
 	void			*state;		/* the tool's own */
 	void			(*cancel)(struct sshcall *);
+	void			(*run)(struct sshcall *);	/* the tool */
+	struct sshwaiter	*wait;		/* ssh_pool.c's */
 };
 
 struct ssh_tool {
@@ -79,19 +139,61 @@ void	 sshcall_progress(struct sshcall *, double, double, const char *);
 size_t	 ssh_output_max(void);
 uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
 
-/* ssh_conn.c: connections, host keys, authentication, keepalive */
+/* ssh_conn.c: connections, host keys, authentication, keepalive, loss */
 void	 sshconn_init(void);
-/* run the call now if connected, else connect first; 0 ok, -1 answered */
+void	 sshconn_hostinit(struct sshhost *);
+/* run the call now if the host has a connection, else connect first */
 void	 sshconn_dispatch(struct sshcall *, void (*)(struct sshcall *));
 void	 sshconn_connected(struct imsg *);	/* IMSG_SSH_CONNECTED */
 void	 sshconn_keydata(struct imsg *);	/* IMSG_SSH_KEYDATA */
-/* an operation on the session failed: is the connection gone? */
-int	 sshconn_check(struct sshhost *);
-sftp_session sshconn_sftp(struct sshhost *, char *, size_t);
-void	 sshconn_refresh(struct sshhost *);	/* byte counts in st */
-/* an exec channel running cmd; NULL with the reason in err when not */
-ssh_channel sshconn_exec(struct sshhost *, const char *, char *, size_t);
+/* an operation failed: 1 when the connection is gone (and freed) */
+int	 sshconn_check(struct sshconn *);
+void	 sshconn_refresh(struct sshhost *);	/* counts in st */
 void	 sshconn_hostgone(struct sshhost *);	/* removed by reload */
+struct sshconn *sshconn_any(struct sshhost *);	/* one that is up */
+struct sshconn *sshconn_byid(uint32_t);
+/* libssh's error text, or fallback when it has none */
+const char *sshconn_error(ssh_session, const char *);
+void	 sshconn_want_write(struct sshconn *);	/* output pending */
+void	 sshconn_settle(struct sshconn *);	/* before a global request */
+/* libssh calls that must not wait: returns the mode to put back */
+int	 sshconn_nb_begin(ssh_session);
+void	 sshconn_nb_end(ssh_session, int);
+
+/*
+ * ssh_pool.c: channels.  sshconn_open() opens an exec channel without
+ * blocking: on a connection with room (prefer one, when it has), after
+ * waiting for room when there is none, on another connection when the
+ * server refuses; cb is installed on the channel from the start.  done
+ * runs once, from the event loop, with the channel or with NULL and why;
+ * it does not run after sshconn_open_cancel().  ms bounds the whole
+ * (0: until cancelled); urgent ones (kills) go first in the queue.
+ */
+struct ssh_channel_callbacks_struct;
+typedef void (*sshopen_done)(void *, ssh_channel, struct sshconn *,
+	    const char *);
+struct sshopen *sshconn_open(struct sshhost *, struct sshconn *,
+	    const char *, struct ssh_channel_callbacks_struct *, int, int,
+	    sshopen_done, void *);
+void	 sshconn_open_cancel(struct sshopen *);
+/* why it has not opened yet, for a timeout message */
+const char *sshconn_open_why(struct sshopen *, char *, size_t);
+/* done with a channel: callbacks off, freed, its place given back */
+void	 sshconn_chclose(struct sshconn *, ssh_channel,
+	    struct ssh_channel_callbacks_struct *, int);
+void	 sshconn_chadd(struct sshconn *);	/* a forwarded channel */
+/*
+ * The file tools, which block: a connection for call's SFTP (NULL: the
+ * call waits for room and runs again, or it was answered), the SFTP
+ * session on it, and a blocking exec channel on it or another one with
+ * room (*on says which; NULL with the reason in err).
+ */
+struct sshconn *sshconn_forfiles(struct sshcall *);
+sftp_session sshconn_sftp(struct sshconn *, char *, size_t);
+ssh_channel sshconn_exec(struct sshconn *, const char *, struct sshconn **,
+	    char *, size_t);
+/* ms left of call's time limit (limits { call timeout }) */
+int	 sshcall_ms_left(struct sshcall *);
 
 /* ssh_toolarg.c: tool arguments; 0 ok, -1 with a message in err */
 #define ERRSZ		(PATH_MAX + 512)
@@ -112,7 +214,8 @@ void	 shell_kill(struct sshcall *);
 void	 shell_session_end(uint32_t);
 int	 shell_shutdown(void);		/* SIGTERM: kill remote work */
 int	 shell_kills_pending(void);	/* kill commands still running */
-void	 shell_host_lost(struct sshhost *);	/* connection died */
+/* a connection died (NULL: the host is gone): what was on it goes */
+void	 shell_conn_lost(struct sshhost *, struct sshconn *);
 
 /* ssh_deleg.c: ask_claude; ssh_delegjob.c: the job_* tools (jobs outlive
  * sessions) and bridgectl; see ssh_deleg.h */
@@ -124,7 +227,7 @@ void	 delegate_job_list(struct sshcall *);
 int	 delegate_hostless(const char *);	/* runs with host NULL */
 void	 delegate_ctl_list(uint32_t, int);	/* IMSG_SSH_DELEGATIONS */
 void	 delegate_ctl_kill(uint32_t, uint32_t);	/* IMSG_SSH_DELEG_KILL */
-void	 delegate_host_lost(struct sshhost *);	/* connection died */
+void	 delegate_conn_lost(struct sshhost *, struct sshconn *);
 int	 delegate_shutdown(void);		/* SIGTERM: kill them all */
 /* ssh_delegdb.c: the logger's answers, and the logger going and coming */
 struct imsg;
@@ -163,12 +266,10 @@ void	 forward_close(struct sshcall *);
 int	 forward_noconnect(const char *);	/* needs no connection */
 void	 forward_listenfd(struct imsg *);	/* IMSG_FWD_LISTENFD */
 void	 forward_connected(struct imsg *);	/* IMSG_FWD_CONNECTED */
-void	 forward_poll(struct sshhost *);	/* packets were processed */
+void	 forward_poll(struct sshconn *);	/* packets were processed */
 void	 forward_session_end(uint32_t);
-void	 forward_host_lost(struct sshhost *);
+void	 forward_conn_lost(struct sshhost *, struct sshconn *);
 void	 forward_ctl_list(uint32_t);
 void	 forward_ctl_close(uint32_t, struct imsg *);
-/* ssh_conn.c: libssh holds output the socket did not take yet */
-void	 sshconn_want_write(struct sshhost *);
 
 #endif /* SSH_H */

@@ -62,6 +62,9 @@ struct job {
 	TAILQ_ENTRY(job)	 entry;
 	uint32_t		 sessid;
 	struct sshhost		*host;
+	struct sshconn		*conn;		/* where ch is */
+	struct sshopen		*opening;	/* the pool is opening ch */
+	struct sshcall		*startcall;	/* answered once it runs */
 	char			 id[32];
 	char			*command;
 	ssh_channel		 ch;
@@ -103,6 +106,9 @@ static void	 jobwait_free(struct jobwait *);
 static void	 jobwait_timeout(int, short, void *);
 static void	 jobwait_cancel(struct sshcall *);
 static struct job *job_arg(struct sshcall *);
+static void	 job_opened(void *, ssh_channel, struct sshconn *,
+		    const char *);
+static void	 job_start_cancel(struct sshcall *);
 
 static TAILQ_HEAD(, job)	 jobs = TAILQ_HEAD_INITIALIZER(jobs);
 static unsigned int		 job_seq;
@@ -113,9 +119,7 @@ bgjob_start(struct sshcall *call, const char *command)
 	struct sshhost	*host = call->host;
 	struct job	*j, *old = NULL;
 	struct sbuf	 cmd = { 0 };
-	ssh_channel	 ch;
 	const char	*cwd;
-	char		 why[1024];
 	int		 n = 0;
 
 	TAILQ_FOREACH(j, &jobs, entry) {
@@ -148,21 +152,12 @@ bgjob_start(struct sshcall *call, const char *command)
 	shquote(&cmd, command);
 	sb_str(&cmd, " </dev/null");
 
-	ch = sshconn_exec(host, cmd.p, why, sizeof(why));
-	sb_free(&cmd);
-	if (ch == NULL) {
-		sshcall_text(call, 1, "host \"%s\": cannot start a background"
-		    " command: %s", host->name, why);
-		(void)sshconn_check(host);
-		return;
-	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->command = strdup(command)) == NULL)
 		fatal(NULL);
 	j->sessid = call->sessid;
 	j->host = host;
 	snprintf(j->id, sizeof(j->id), "bash_%u", ++job_seq);
-	j->ch = ch;
 	j->state = JOB_STARTING;
 	j->exitstatus = -1;
 	j->started = time(NULL);
@@ -175,12 +170,54 @@ bgjob_start(struct sshcall *call, const char *command)
 	j->cb.channel_close_function = job_closecb;
 	j->cb.channel_exit_status_function = job_exit_status;
 	j->cb.channel_exit_signal_function = job_exit_signal;
-	ssh_set_channel_callbacks(ch, &j->cb);
-	(void)ssh_channel_send_eof(ch);
-	host->st.channels++;
 	TAILQ_INSERT_TAIL(&jobs, j, entry);
+	/* a channel of its own, when the pool has one (ssh_pool.c) */
+	j->startcall = call;
+	call->state = j;
+	call->cancel = job_start_cancel;
+	j->opening = sshconn_open(host, NULL, cmd.p, &j->cb,
+	    sshcall_ms_left(call), 0, job_opened, j);
+	sb_free(&cmd);
+}
+
+/* the pool's answer: running, or why not */
+static void
+job_opened(void *arg, ssh_channel ch, struct sshconn *conn, const char *why)
+{
+	struct job	*j = arg;
+	struct sshcall	*call = j->startcall;
+
+	j->opening = NULL;
+	j->startcall = NULL;
+	call->state = NULL;
+	call->cancel = NULL;
+	if (ch == NULL) {
+		sshcall_text(call, 1, "host \"%s\": cannot start a background"
+		    " command: %s", j->host->name, why);
+		job_free(j);
+		return;
+	}
+	j->ch = ch;
+	j->conn = conn;
+	(void)ssh_channel_send_eof(ch);
+	/* it may have ended before we were told it started */
+	if (j->closed)
+		job_sched(j);
 	sshcall_text(call, 0, "Command running in background with ID: %s",
 	    j->id);
+}
+
+static void
+job_start_cancel(struct sshcall *call)
+{
+	struct job	*j = call->state;
+
+	j->startcall = NULL;
+	call->state = NULL;
+	call->cancel = NULL;
+	job_free(j);
+	sshcall_text(call, 1, "cancelled before the background command"
+	    " started");
 }
 
 static struct job *
@@ -294,13 +331,15 @@ job_sched(struct job *j)
 static void
 job_dropchannel(struct job *j)
 {
+	if (j->opening != NULL) {
+		sshconn_open_cancel(j->opening);
+		j->opening = NULL;
+	}
 	if (j->ch == NULL)
 		return;
-	ssh_remove_channel_callbacks(j->ch, &j->cb);
-	ssh_channel_free(j->ch);
+	sshconn_chclose(j->conn, j->ch, &j->cb, 1);
 	j->ch = NULL;
-	if (j->host->st.channels > 0)
-		j->host->st.channels--;
+	j->conn = NULL;
 }
 
 /* the job's channel closed: it has finished; tell who waits */
@@ -579,9 +618,8 @@ shell_kill(struct sshcall *call)
 	}
 	/* the group sshd made for the session; then the leader itself */
 	if (kill_group(j->host, j->pid, 1) == -1) {
-		sshcall_text(call, 1, "%s: cannot send the kill: %s", j->id,
-		    ssh_get_error(j->host->session));
-		(void)sshconn_check(j->host);
+		sshcall_text(call, 1, "%s: cannot send the kill: host \"%s\""
+		    " has no connection", j->id, j->host->name);
 		return;
 	}
 	(void)jobwait_new(j, call, 1, KILL_WAIT_MS);
@@ -591,7 +629,15 @@ static void
 job_free(struct job *j)
 {
 	struct jobwait	*w;
+	struct sshcall	*call;
 
+	if ((call = j->startcall) != NULL) {
+		j->startcall = NULL;
+		call->state = NULL;
+		call->cancel = NULL;
+		sshcall_text(call, 1, "host \"%s\": the background command"
+		    " was not started", j->host->name);
+	}
 	while ((w = TAILQ_FIRST(&j->waiters)) != NULL)
 		job_answer(w);
 	job_dropchannel(j);
@@ -634,14 +680,23 @@ bgjob_session_end(uint32_t sessid)
 	}
 }
 
-/* the connection died: the commands' outcome is unknown */
+/*
+ * The connection died: the commands' outcome is unknown.  conn NULL:
+ * the host left the configuration; its jobs go.
+ */
 void
-bgjob_host_lost(struct sshhost *host)
+bgjob_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
-	struct job	*j;
+	struct job	*j, *nj;
 
-	TAILQ_FOREACH(j, &jobs, entry) {
-		if (j->host != host || j->ch == NULL)
+	TAILQ_FOREACH_SAFE(j, &jobs, entry, nj) {
+		if (j->host != host)
+			continue;
+		if (conn == NULL) {
+			job_free(j);
+			continue;
+		}
+		if (j->conn != conn || j->ch == NULL)
 			continue;
 		job_dropchannel(j);
 		evtimer_del(&j->ev_proc);

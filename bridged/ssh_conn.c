@@ -1,26 +1,38 @@
 /*
- * ssh_conn.c: the ssh worker's connections.  One libssh session per host,
- * made on the first call that needs it: the parent connects the socket
- * and reads the key files (IMSG_SSH_CONNECT -> IMSG_SSH_KEYDATA,
- * IMSG_SSH_CONNECTED), this file runs the SSH handshake over the socket,
- * verifies the host key strictly, authenticates with the identity and
- * then runs the calls that waited.
+ * ssh_conn.c: the ssh worker's connections.  A host has a pool of them
+ * (ssh_pool.c hands out their channels), each made when needed: the
+ * parent connects the socket and reads the key files (IMSG_SSH_CONNECT
+ * -> IMSG_SSH_KEYDATA, IMSG_SSH_CONNECTED, the connection's id in each),
+ * this file runs the SSH handshake over the socket, verifies the host
+ * key strictly, authenticates with the identity and then runs the calls
+ * that waited.
  *
- * Once connected, the session socket is watched by libevent; when it is
+ * Once connected, each session socket is watched by libevent; when it is
  * readable, libssh processes the packets (ssh_event_dopoll, no waiting)
  * and hands channel data to the channel callbacks the tools installed.
  * The same callbacks fire when a blocking libssh call of some tool (an
  * SFTP request, say) happens to process packets for other channels, so
  * no data is ever stranded in libssh's buffers.
  *
- * A connection that dies is noticed here (EOF or error on the socket, a
- * failed keepalive, a tool's failed operation via sshconn_check): the
- * session is freed, the shells learn of it (shell_host_lost) and the next
- * call reconnects, with a warning in its result.
+ * Keepalive: every "keepalive" seconds a connection that has received
+ * nothing since asks the server for an answer (keepalive@openssh.com
+ * with want-reply, sent without waiting for it); one from which nothing
+ * at all has arrived for "keepalive" x "count" seconds is not
+ * responding, and is lost, as with OpenSSH's ServerAliveCountMax.
+ *
+ * A connection that dies is noticed here (EOF or error on the socket,
+ * silence, a tool's failed operation via sshconn_check): the tools free
+ * what they had on it (*_conn_lost), then the session goes; the shells
+ * on it warn on their next command that their state was reset.  The
+ * host's other connections are not touched.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,53 +45,31 @@
 
 #include <event.h>
 #include <libssh/libssh.h>
+#include <libssh/server.h>	/* ssh_send_keepalive */
 #include <libssh/sftp.h>
 
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
 #include "ssh.h"
+#include "ssh_pool.h"
 
 #define SSHCONN_TIMEOUT		10	/* seconds: handshake, auth */
-/* seconds between keepalives: limits { keepalive N } */
-static time_t
-keepalive_secs(void)
-{
-	return ssh_conf != NULL && ssh_conf->limits.keepalive > 0 ?
-	    ssh_conf->limits.keepalive : CONF_KEEPALIVE;
-}
+#define SSHCONN_NOFILE		"/nonexistent"	/* paths libssh must not find */
 
-struct sshconn {
-	TAILQ_ENTRY(sshconn)	 entry;
-	struct sshhost		*host;
-	ssh_event		 sev;
-	char			*identity;	/* key text, until used */
-	size_t			 identitylen;
-	struct ssh_counter_struct sockcount;
-	struct ssh_counter_struct rawcount;
-	char			*confsig;	/* what the session was made with */
-	int			 reconf;	/* remade after a config change */
-	struct event		 evw;		/* forwards: output pending */
-	int			 evw_set;
-};
-
-/* what a waiting call runs once connected */
-struct sshwait {
-	void		(*run)(struct sshcall *);
-};
-
-static struct sshconn	*conn_get(struct sshhost *);
-static struct sshconn	*conn_byid(uint32_t);
+static struct sshconn *conn_connecting(struct sshhost *);
 static void	 conn_wipe(struct sshconn *);
+static void	 conn_free(struct sshconn *);
 static void	 conn_readable(int, short, void *);
 static void	 conn_writable(int, short, void *);
+static void	 conn_rx(struct sshconn *);
+static void	 conn_quickack(struct sshconn *);
 static void	 conn_keepalive(int, short, void *);
-static void	 conn_lost(struct sshhost *, const char *);
-static void	 conn_teardown(struct sshhost *);
-static void	 conn_fail(struct sshhost *, const char *, ...)
+static void	 conn_lost(struct sshconn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
+static void	 conn_teardown(struct sshconn *);
+static void	 conn_failed(struct sshconn *, const char *);
 static void	 conn_runwaiting(struct sshhost *);
-static void	 conn_startconnect(struct sshhost *);
 static int	 conn_open(struct sshconn *, int, char *, size_t);
 static int	 conn_auth(struct sshconn *, ssh_session, char *, size_t);
 static int	 hostkey_verify(struct sshhost *, ssh_session, char *,
@@ -94,11 +84,28 @@ static void	 wait_cancel(struct sshcall *);
 static char	*conf_signature(struct host *);
 static int	 conf_changed(struct sshhost *);
 static const char *host_where(struct sshhost *, char *, size_t);
+static long long now_ms(void);
 static void	 errf(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 
-static TAILQ_HEAD(, sshconn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
+static TAILQ_HEAD(, sshconn)	 allconns = TAILQ_HEAD_INITIALIZER(allconns);
 static struct event		 ev_keepalive;
+static uint32_t			 conn_seq;
+
+/* seconds between keepalives, and how many may go unanswered */
+static int
+keepalive_secs(void)
+{
+	return ssh_conf != NULL && ssh_conf->limits.keepalive > 0 ?
+	    ssh_conf->limits.keepalive : CONF_KEEPALIVE;
+}
+
+static int
+keepalive_count(void)
+{
+	return ssh_conf != NULL && ssh_conf->limits.keepalive_count > 0 ?
+	    ssh_conf->limits.keepalive_count : CONF_KEEPALIVE_COUNT;
+}
 
 void
 sshconn_init(void)
@@ -110,29 +117,74 @@ sshconn_init(void)
 	evtimer_add(&ev_keepalive, &tv);
 }
 
-static struct sshconn *
-conn_get(struct sshhost *host)
+static long long
+now_ms(void)
 {
-	struct sshconn	*c;
+	struct timespec	 ts;
 
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->host == host)
-			return c;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* a new connection for host: ask the parent for a socket */
+struct sshconn *
+sshconn_make(struct sshhost *host)
+{
+	struct ssh_connect	 req;
+	struct sshconn		*c;
+
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal(NULL);
+	if (++conn_seq == 0)
+		conn_seq = 1;
+	c->id = conn_seq;
 	c->host = host;
-	TAILQ_INSERT_TAIL(&conns, c, entry);
+	pool_conninit(c);
+	TAILQ_INSERT_TAIL(&host->conns, c, entry);
+	TAILQ_INSERT_TAIL(&allconns, c, aentry);
+	if (sshconn_any(host) == NULL) {
+		host->st.state = HOST_CONNECTING;
+		host->st.since = time(NULL);
+	}
+	memset(&req, 0, sizeof(req));
+	req.hostid = host->st.hostid;
+	req.connid = c->id;
+	if (ssh_compose(PROC_PARENT, IMSG_SSH_CONNECT, 0, -1, &req,
+	    sizeof(req)) == -1)
+		fatal("%s: compose", __func__);
 	return c;
 }
 
-/* the connection being made for host id: answers from the parent */
-static struct sshconn *
-conn_byid(uint32_t hostid)
+struct sshconn *
+sshconn_byid(uint32_t id)
 {
 	struct sshconn	*c;
 
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->host->connecting && c->host->st.hostid == hostid)
+	TAILQ_FOREACH(c, &allconns, aentry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* the first connection that is up; NULL: none */
+struct sshconn *
+sshconn_any(struct sshhost *host)
+{
+	struct sshconn	*c;
+
+	TAILQ_FOREACH(c, &host->conns, entry)
+		if (c->up && !c->dying)
+			return c;
+	return NULL;
+}
+
+static struct sshconn *
+conn_connecting(struct sshhost *host)
+{
+	struct sshconn	*c;
+
+	TAILQ_FOREACH(c, &host->conns, entry)
+		if (!c->up && !c->dying)
 			return c;
 	return NULL;
 }
@@ -148,6 +200,18 @@ conn_wipe(struct sshconn *c)
 	}
 }
 
+/* the struct only; the session is gone already or never was */
+static void
+conn_free(struct sshconn *c)
+{
+	conn_wipe(c);
+	pool_connfree(c);
+	TAILQ_REMOVE(&c->host->conns, c, entry);
+	TAILQ_REMOVE(&allconns, c, aentry);
+	free(c->confsig);
+	free(c);
+}
+
 /* error text: long paths are cut, never a reason to fail */
 static void
 errf(char *buf, size_t len, const char *fmt, ...)
@@ -157,6 +221,30 @@ errf(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
+}
+
+const char *
+sshconn_error(ssh_session s, const char *fallback)
+{
+	const char	*e = s != NULL ? ssh_get_error(s) : NULL;
+
+	return e != NULL && *e != '\0' ? e : fallback;
+}
+
+/* libssh calls that must not wait; returns the mode to put back */
+int
+sshconn_nb_begin(ssh_session s)
+{
+	int	 was = ssh_is_blocking(s);
+
+	ssh_set_blocking(s, 0);
+	return was;
+}
+
+void
+sshconn_nb_end(ssh_session s, int was)
+{
+	ssh_set_blocking(s, was);
 }
 
 /* "127.0.0.1:2222" */
@@ -177,43 +265,26 @@ void
 sshconn_dispatch(struct sshcall *call, void (*run)(struct sshcall *))
 {
 	struct sshhost	*host = call->host;
-	struct sshwait	*w;
+	struct sshconn	*c, *next;
 
-	if (host->session != NULL && !sshconn_check(host) &&
-	    conf_changed(host)) {
+	call->run = run;
+	if (sshconn_any(host) != NULL && conf_changed(host)) {
 		log_info("host \"%s\": configuration changed, reconnecting",
 		    host->name);
-		conn_teardown(host);
-		conn_get(host)->reconf = 1;
+		TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)
+			conn_teardown(c);
+		host->reconf = 1;
 		host->st.state = HOST_DISCONNECTED;
 	}
-	if (host->session != NULL) {
+	if (sshconn_any(host) != NULL) {
 		call->cancel = NULL;
 		run(call);
 		return;
 	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		fatal(NULL);
-	w->run = run;
-	call->state = w;
 	call->cancel = wait_cancel;
 	TAILQ_INSERT_TAIL(&host->waiting, call, entry);
-	if (!host->connecting)
-		conn_startconnect(host);
-}
-
-static void
-conn_startconnect(struct sshhost *host)
-{
-	uint32_t	 hostid = host->st.hostid;
-
-	(void)conn_get(host);
-	host->connecting = 1;
-	host->st.state = HOST_CONNECTING;
-	host->st.since = time(NULL);
-	if (ssh_compose(PROC_PARENT, IMSG_SSH_CONNECT, 0, -1, &hostid,
-	    sizeof(hostid)) == -1)
-		fatal("%s: compose", __func__);
+	if (conn_connecting(host) == NULL)
+		(void)sshconn_make(host);
 }
 
 /* the settings a session depends on, as one string */
@@ -228,18 +299,20 @@ conf_signature(struct host *h)
 	return sig;
 }
 
-/* a reload changed how this host is reached: the session is stale */
+/* a reload changed how this host is reached: its sessions are stale */
 static int
 conf_changed(struct sshhost *host)
 {
-	struct sshconn	*c = conn_get(host);
+	struct sshconn	*c;
 	char		*sig;
-	int		 changed;
+	int		 changed = 0;
 
-	if (host->conf == NULL || c->confsig == NULL)
+	if (host->conf == NULL)
 		return 0;
 	sig = conf_signature(host->conf);
-	changed = strcmp(sig, c->confsig) != 0;
+	TAILQ_FOREACH(c, &host->conns, entry)
+		if (c->up && c->confsig != NULL && strcmp(sig, c->confsig) != 0)
+			changed = 1;
 	free(sig);
 	return changed;
 }
@@ -251,8 +324,6 @@ wait_cancel(struct sshcall *call)
 	struct sshhost	*host = call->host;
 
 	TAILQ_REMOVE(&host->waiting, call, entry);
-	free(call->state);
-	call->state = NULL;
 	call->cancel = NULL;
 	sshcall_text(call, 1, "cancelled while connecting to host \"%s\"",
 	    host->name);
@@ -273,7 +344,8 @@ sshconn_keydata(struct imsg *imsg)
 	len = imsg->datalen - sizeof(kd);
 	if (kd.kind != KEYDATA_IDENTITY && kd.kind != KEYDATA_KNOWN_HOSTS)
 		fatalx("bad IMSG_SSH_KEYDATA kind %u", kd.kind);
-	if ((c = conn_byid(kd.hostid)) == NULL) {
+	if ((c = sshconn_byid(kd.connid)) == NULL || c->up || c->dying ||
+	    c->host->st.hostid != kd.hostid) {
 		/* an answer to a request nobody waits for any more */
 		explicit_bzero(imsg->data, imsg->datalen);
 		return;
@@ -301,78 +373,87 @@ sshconn_connected(struct imsg *imsg)
 	struct sshconn		*c;
 	struct sshhost		*host;
 	char			 err[512];
-	int			 fd = imsg->fd;
+	int			 fd = imsg->fd, n = 0;
 
 	imsg->fd = -1;
 	if (imsg->datalen != sizeof(sc))
 		fatalx("bad IMSG_SSH_CONNECTED size %zu", imsg->datalen);
 	memcpy(&sc, imsg->data, sizeof(sc));
 	sc.errmsg[sizeof(sc.errmsg) - 1] = '\0';
-	if ((c = conn_byid(sc.hostid)) == NULL) {
+	if ((c = sshconn_byid(sc.connid)) == NULL || c->up || c->dying ||
+	    c->host->st.hostid != sc.hostid) {
 		if (fd != -1)
 			close(fd);
 		return;
 	}
 	host = c->host;
-	host->connecting = 0;
 	if (sc.error != 0 || fd == -1) {
 		if (fd != -1)
 			close(fd);
-		conn_wipe(c);
-		conn_fail(host, "%s", sc.error ? sc.errmsg :
+		conn_failed(c, sc.error ? sc.errmsg :
 		    "no socket from the parent");
 		return;
 	}
 	if (conn_open(c, fd, err, sizeof(err)) == -1) {
-		conn_wipe(c);
-		conn_fail(host, "%s", err);
+		conn_failed(c, err);
 		return;
 	}
 	conn_wipe(c);
+	c->up = 1;
 	host->st.state = HOST_CONNECTED;
 	host->st.since = time(NULL);
 	host->st.last_error[0] = '\0';
-	log_info("host \"%s\": connected, host key %s", host->name,
-	    host->st.fingerprint);
+	TAILQ_FOREACH(c, &host->conns, entry)
+		n += c->up;
+	if (n == 1)
+		log_info("host \"%s\": connected, host key %s", host->name,
+		    host->st.fingerprint);
+	else
+		log_info("host \"%s\": connection %d made (the others are"
+		    " full)", host->name, n);
 	conn_runwaiting(host);
+	if ((c = sshconn_any(host)) != NULL)
+		pool_conn_up(c);
 }
 
-/* connecting failed: every waiting call learns why */
+/*
+ * Making a connection failed.  With no other up, every waiting call
+ * learns why; else the pool tries again in a while.
+ */
 static void
-conn_fail(struct sshhost *host, const char *fmt, ...)
+conn_failed(struct sshconn *c, const char *msg)
 {
+	struct sshhost	*host = c->host;
 	struct sshcall	*call;
-	va_list		 ap;
-	char		 msg[512], where[HOST_ADDR_LEN + 8];
+	char		 where[HOST_ADDR_LEN + 8], full[600];
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	host->st.state = HOST_FAILED;
-	host->st.since = time(NULL);
-	strlcpy(host->st.last_error, msg, sizeof(host->st.last_error));
-	log_warnx("host \"%s\" (%s): %s", host->name,
-	    host_where(host, where, sizeof(where)), msg);
-	while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
-		TAILQ_REMOVE(&host->waiting, call, entry);
-		free(call->state);
-		call->state = NULL;
-		call->cancel = NULL;
-		sshcall_text(call, 1, "host \"%s\" (%s): %s", host->name,
-		    where, msg);
+	conn_free(c);
+	host_where(host, where, sizeof(where));
+	log_warnx("host \"%s\" (%s): %s", host->name, where, msg);
+	snprintf(full, sizeof(full), "host \"%s\" (%s): %s", host->name,
+	    where, msg);
+	if (sshconn_any(host) == NULL) {
+		host->st.state = HOST_FAILED;
+		host->st.since = time(NULL);
+		strlcpy(host->st.last_error, msg,
+		    sizeof(host->st.last_error));
+		while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
+			TAILQ_REMOVE(&host->waiting, call, entry);
+			call->cancel = NULL;
+			sshcall_text(call, 1, "%s", full);
+		}
 	}
+	pool_conn_failed(host, full);
 }
 
 static void
 conn_runwaiting(struct sshhost *host)
 {
-	struct sshconn	*c = conn_get(host);
 	struct sshcall	*call;
-	struct sshwait	*w;
 	char		 warning[sizeof(call->warning)];
-	int		 lost = host->lost || c->reconf;
+	int		 lost = host->lost || host->reconf;
 
-	if (c->reconf)
+	if (host->reconf)
 		snprintf(warning, sizeof(warning), "warning: the configuration"
 		    " of host \"%s\" changed and the connection was re-made;"
 		    " shell state (cwd, environment) was reset", host->name);
@@ -381,22 +462,19 @@ conn_runwaiting(struct sshhost *host)
 		    " host \"%s\" was lost and re-made; shell state (cwd,"
 		    " environment) was reset", host->name);
 	host->lost = 0;
-	c->reconf = 0;
+	host->reconf = 0;
 	while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
-		if (host->session == NULL) {
+		if (sshconn_any(host) == NULL) {
 			/* a call before this one lost it again */
-			if (!host->connecting)
-				conn_startconnect(host);
+			if (conn_connecting(host) == NULL)
+				(void)sshconn_make(host);
 			return;
 		}
 		TAILQ_REMOVE(&host->waiting, call, entry);
-		w = call->state;
-		call->state = NULL;
 		call->cancel = NULL;
 		if (lost && call->warning[0] == '\0')
 			strlcpy(call->warning, warning, sizeof(call->warning));
-		w->run(call);
-		free(w);
+		call->run(call);
 	}
 }
 
@@ -423,16 +501,33 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	port = h->port ? h->port : CONF_SSH_PORT;
 	if ((s = ssh_new()) == NULL)
 		fatalx("ssh_new failed");
-	/* no ~/.ssh/config, no ProxyCommand: the config file says it all */
+	/*
+	 * No ~/.ssh/config, no ProxyCommand: the config file says it all.
+	 * Every path and name libssh would otherwise work out itself on
+	 * ssh_connect() (ssh_options_apply: the home and .ssh directory,
+	 * "~" and "%d" in the known hosts and default identity paths, the
+	 * local user name) is given here, none with a "~": finding them
+	 * means getpwuid(3), and NSS inside the sandbox means socket() to
+	 * nscd, which seccomp kills.  Host keys are checked from the
+	 * parent's text and the identity comes as data, so the files named
+	 * are never meant to exist.
+	 */
 	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) !=
 	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_SSH_DIR, SSHCONN_NOFILE) !=
+	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, SSHCONN_NOFILE) !=
+	    SSH_OK ||
+	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+	    SSHCONN_NOFILE) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_HOST, h->address) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_USER, h->user) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
 	    ssh_options_set(s, SSH_OPTIONS_FD, &sfd) != SSH_OK) {
-		errf(err, errlen, "ssh options: %s", ssh_get_error(s));
+		errf(err, errlen, "ssh options: %s", sshconn_error(s,
+		    "refused by libssh"));
 		ssh_free(s);
 		close(fd);
 		return -1;
@@ -443,7 +538,8 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 
 	/* from here on the session owns the socket */
 	if (ssh_connect(s) != SSH_OK) {
-		errf(err, errlen, "ssh handshake: %s", ssh_get_error(s));
+		errf(err, errlen, "ssh handshake: %s", sshconn_error(s,
+		    "no answer within the time limit"));
 		ssh_free(s);
 		return -1;
 	}
@@ -457,15 +553,16 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	if ((c->sev = ssh_event_new()) == NULL ||
 	    ssh_event_add_session(c->sev, s) != SSH_OK)
 		fatalx("%s: ssh_event", __func__);
-	host->session = s;
-	host->sftp = NULL;
-	host->st.channels = 0;
+	c->session = s;
+	c->sftp = NULL;
+	c->seen_in = c->sockcount.in_bytes;
+	c->last_rx = now_ms();
 	free(c->confsig);
 	c->confsig = conf_signature(h);
-	event_set(&host->ev, ssh_get_fd(s), EV_READ | EV_PERSIST,
-	    conn_readable, host);
-	event_add(&host->ev, NULL);
-	host->ev_set = 1;
+	event_set(&c->ev, ssh_get_fd(s), EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	event_add(&c->ev, NULL);
+	c->ev_set = 1;
 	return 0;
 }
 
@@ -510,7 +607,8 @@ conn_auth(struct sshconn *c, ssh_session s, char *err, size_t errlen)
 		break;
 	default:
 		errf(err, errlen, "authentication as \"%s\" with %s: %s",
-		    h->user, h->identity, ssh_get_error(s));
+		    h->user, h->identity, sshconn_error(s,
+		    "no answer from the server"));
 		break;
 	}
 	ssh_string_free_char(fp);
@@ -550,7 +648,7 @@ hostkey_verify(struct sshhost *host, ssh_session s, char *err, size_t errlen)
 
 	if (ssh_get_server_publickey(s, &srv) != SSH_OK) {
 		errf(err, errlen, "no host key from the server: %s",
-		    ssh_get_error(s));
+		    sshconn_error(s, "none was offered"));
 		return -1;
 	}
 	type = ssh_key_type_to_char(ssh_key_type(srv));
@@ -764,233 +862,296 @@ hostpattern_match(char *patterns, const char *name)
 	return got;
 }
 
-/* bring the host's byte counts up to date for show hosts */
+
+/* bring the host's counts up to date for show hosts */
 void
 sshconn_refresh(struct sshhost *host)
 {
 	struct sshconn	*c;
 
-	if (host->session == NULL || (c = conn_get(host)) == NULL)
-		return;
-	host->st.bytes_in = c->sockcount.in_bytes;
-	host->st.bytes_out = c->sockcount.out_bytes;
+	host->st.connections = 0;
+	host->st.channels = 0;
+	host->st.bytes_in = host->gone_in;
+	host->st.bytes_out = host->gone_out;
+	TAILQ_FOREACH(c, &host->conns, entry) {
+		if (!c->up)
+			continue;
+		host->st.connections++;
+		host->st.channels += c->nchan;
+		host->st.bytes_in += c->sockcount.in_bytes;
+		host->st.bytes_out += c->sockcount.out_bytes;
+	}
+}
+
+/*
+ * sshd leaves Nagle on for sessions without a pty: of two small writes
+ * (a command's stdout and stderr markers, say) the second waits for our
+ * ACK of the first, which Linux delays by up to 40 ms.  Asking for quick
+ * ACKs again after each read takes that out of every round trip.
+ */
+static void
+conn_quickack(struct sshconn *c)
+{
+	int	 on = 1;
+
+	(void)setsockopt(ssh_get_fd(c->session), IPPROTO_TCP, TCP_QUICKACK,
+	    &on, sizeof(on));
+}
+
+/* anything received since the last look counts as a sign of life */
+static void
+conn_rx(struct sshconn *c)
+{
+	if (c->sockcount.in_bytes != c->seen_in) {
+		c->seen_in = c->sockcount.in_bytes;
+		c->last_rx = now_ms();
+	}
 }
 
 /* the session socket is readable: let libssh process what arrived */
 static void
 conn_readable(int fd, short event, void *arg)
 {
-	struct sshhost	*host = arg;
-	struct sshconn	*c = conn_get(host);
+	struct sshconn	*c = arg;
+	uint32_t	 id = c->id;
 
-	if (host->session == NULL)
+	if (c->session == NULL || c->dying)
 		return;
 	(void)ssh_event_dopoll(c->sev, 0);
-	if (host->session == NULL)
-		return;		/* a callback's work lost it */
-	sshconn_refresh(host);
-	if (sshconn_check(host))
+	conn_quickack(c);
+	conn_rx(c);
+	if (sshconn_check(c))
 		return;
-	/* forwarded channels being opened learn their fate here */
-	forward_poll(host);
-	sshconn_want_write(host);
+	/* channels being opened learn their fate here; answers may do anything */
+	pool_poll(c);
+	if ((c = sshconn_byid(id)) == NULL)
+		return;
+	forward_poll(c);
+	if ((c = sshconn_byid(id)) == NULL)
+		return;
+	sshconn_want_write(c);
 }
 
 static void
 conn_writable(int fd, short event, void *arg)
 {
-	struct sshhost	*host = arg;
+	struct sshconn	*c = arg;
 
-	conn_get(host)->evw_set = 0;
+	c->evw_set = 0;
 	conn_readable(fd, event, arg);
 }
 
 /*
- * Forwards write in non-blocking mode: what the socket did not take
- * stays in libssh until the socket is writable again.
+ * Forwards and non-blocking opens write in non-blocking mode: what the
+ * socket did not take stays in libssh until the socket is writable.
  */
 void
-sshconn_want_write(struct sshhost *host)
+sshconn_want_write(struct sshconn *c)
 {
-	struct sshconn	*c = conn_get(host);
-
-	if (host->session == NULL || c->evw_set ||
-	    (ssh_get_poll_flags(host->session) & SSH_WRITE_PENDING) == 0)
+	if (c->session == NULL || c->evw_set ||
+	    (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING) == 0)
 		return;
-	event_set(&c->evw, ssh_get_fd(host->session), EV_WRITE,
-	    conn_writable, host);
+	event_set(&c->evw, ssh_get_fd(c->session), EV_WRITE, conn_writable,
+	    c);
 	event_add(&c->evw, NULL);
 	c->evw_set = 1;
 }
 
 int
-sshconn_check(struct sshhost *host)
+sshconn_check(struct sshconn *c)
 {
-	int	 status;
+	ssh_session	 s;
+	int		 status;
 
-	if (host->session == NULL)
+	if (c == NULL || (s = c->session) == NULL || c->dying)
 		return 1;
-	status = ssh_get_status(host->session);
-	if (ssh_is_connected(host->session) &&
+	status = ssh_get_status(s);
+	if (ssh_is_connected(s) &&
 	    (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0)
 		return 0;
-	conn_lost(host, ssh_get_error(host->session));
+	conn_lost(c, "connection lost: %s", sshconn_error(s,
+	    "connection closed"));
 	return 1;
 }
 
+/* what: "connection lost: ..." or "not responding: ..." */
 static void
-conn_lost(struct sshhost *host, const char *why)
+conn_lost(struct sshconn *c, const char *fmt, ...)
 {
-	char	 where[HOST_ADDR_LEN + 8];
+	struct sshhost	*host = c->host;
+	va_list		 ap;
+	char		 where[HOST_ADDR_LEN + 8], what[512];
 
-	if (why == NULL || *why == '\0')
-		why = "connection closed";
-	log_warnx("host \"%s\" (%s): connection lost: %s", host->name,
-	    host_where(host, where, sizeof(where)), why);
-	snprintf(host->st.last_error, sizeof(host->st.last_error),
-	    "connection lost: %s", why);
-	conn_teardown(host);
-	host->lost = 1;
-	host->st.state = HOST_DISCONNECTED;
-	host->st.since = time(NULL);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warnx("host \"%s\" (%s): %s", host->name,
+	    host_where(host, where, sizeof(where)), what);
+	strlcpy(host->st.last_error, what, sizeof(host->st.last_error));
+	conn_teardown(c);
+	if (sshconn_any(host) == NULL) {
+		host->lost = 1;
+		host->st.state = HOST_DISCONNECTED;
+		host->st.since = time(NULL);
+	}
 }
 
-/* free the session and everything on it */
+/*
+ * Free one connection and everything on it: the tools free their
+ * channels while the session still exists, then it goes.
+ */
 static void
-conn_teardown(struct sshhost *host)
+conn_teardown(struct sshconn *c)
 {
-	struct sshconn	*c = conn_get(host);
-	ssh_session	 s = host->session;
+	struct sshhost	*host = c->host;
+	ssh_session	 s = c->session;
+	char		 why[256];
 
-	if (host->ev_set) {
-		event_del(&host->ev);
-		host->ev_set = 0;
-	}
-	if (s == NULL)
+	if (c->dying)
 		return;
-	/* the shells free their channels while the session still exists */
-	forward_host_lost(host);
-	shell_host_lost(host);
-	delegate_host_lost(host);
-	if (host->sftp != NULL) {
-		sftp_free(host->sftp);
-		host->sftp = NULL;
-	}
-	if (c->sev != NULL) {
-		ssh_event_remove_session(c->sev, s);
-		ssh_event_free(c->sev);
-		c->sev = NULL;
+	c->dying = 1;
+	if (c->ev_set) {
+		event_del(&c->ev);
+		c->ev_set = 0;
 	}
 	if (c->evw_set) {
 		event_del(&c->evw);
 		c->evw_set = 0;
 	}
-	host->session = NULL;
-	if (ssh_is_connected(s))
-		ssh_disconnect(s);
-	ssh_free(s);
-	host->st.channels = 0;
-}
-
-sftp_session
-sshconn_sftp(struct sshhost *host, char *err, size_t errlen)
-{
-	sftp_session	 sftp;
-
-	if (host->sftp != NULL)
-		return host->sftp;
-	if (host->session == NULL) {
-		errf(err, errlen, "host \"%s\" is not connected",
-		    host->name);
-		return NULL;
+	if (s != NULL) {
+		snprintf(why, sizeof(why), "the connection to host \"%s\" was"
+		    " lost", host->name);
+		pool_conn_lost(c, why);
+		forward_conn_lost(host, c);
+		shell_conn_lost(host, c);
+		delegate_conn_lost(host, c);
+		if (c->sftp != NULL) {
+			sftp_free(c->sftp);
+			c->sftp = NULL;
+		}
+		if (c->sev != NULL) {
+			ssh_event_remove_session(c->sev, s);
+			ssh_event_free(c->sev);
+			c->sev = NULL;
+		}
+		host->gone_in += c->sockcount.in_bytes;
+		host->gone_out += c->sockcount.out_bytes;
+		c->session = NULL;
+		/* a frozen peer must not hold the worker up in a write */
+		ssh_set_blocking(s, 0);
+		if (ssh_is_connected(s))
+			ssh_disconnect(s);
+		ssh_free(s);
 	}
-	if ((sftp = sftp_new(host->session)) == NULL) {
-		errf(err, errlen, "host \"%s\": cannot open an SFTP"
-		    " channel: %s", host->name, ssh_get_error(host->session));
-		(void)sshconn_check(host);
-		return NULL;
-	}
-	if (sftp_init(sftp) != SSH_OK) {
-		errf(err, errlen, "host \"%s\": SFTP does not start (is"
-		    " the sftp subsystem enabled in sshd_config?): %s",
-		    host->name, ssh_get_error(host->session));
-		sftp_free(sftp);
-		(void)sshconn_check(host);
-		return NULL;
-	}
-	host->sftp = sftp;
-	host->st.channels++;
-	return sftp;
-}
-
-/* the reason is taken before the channel is freed, which may reset it */
-ssh_channel
-sshconn_exec(struct sshhost *host, const char *cmd, char *err, size_t errlen)
-{
-	ssh_channel	 ch;
-
-	if ((ch = ssh_channel_new(host->session)) == NULL ||
-	    ssh_channel_open_session(ch) != SSH_OK ||
-	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
-		strlcpy(err, ssh_get_error(host->session), errlen);
-		if (ch != NULL)
-			ssh_channel_free(ch);
-		return NULL;
-	}
-	return ch;
+	c->up = 0;
+	conn_free(c);
+	/* those waiting for a channel may need a new connection */
+	pool_kick(host);
 }
 
 /*
- * Keepalive: an SSH_MSG_IGNORE every keepalive_secs() seconds keeps
- * middleboxes from dropping an idle connection and gives TCP something
- * unacknowledged, so the parent's TCP_USER_TIMEOUT and keepalive options
- * make the kernel report a peer that vanished silently.
+ * Every keepalive_secs(): a connection that has received nothing for
+ * that long asks for an answer; one silent for keepalive_count() times
+ * that is not responding.  libssh keeps one global request's state per
+ * session: the second call collects an answer that came and sends the
+ * next one (a reply still owed is not asked for twice); sshconn_settle
+ * clears it before a global request of our own.  Extra connections
+ * that stayed unused go.
  */
 static void
 conn_keepalive(int fd, short event, void *arg)
 {
 	struct timeval	 tv = { keepalive_secs(), 0 };
-	struct sshconn	*c, *next;
+	struct sshconn	*c;
+	uint32_t	*ids = NULL;
+	size_t		 n = 0, i;
+	long long	 now, silent, limit;
+	time_t		 t = time(NULL);
+	int		 was;
 
-	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
-		if (c->host->session == NULL)
+	TAILQ_FOREACH(c, &allconns, aentry)
+		n++;
+	if (n > 0 && (ids = calloc(n, sizeof(*ids))) == NULL)
+		fatal(NULL);
+	n = 0;
+	TAILQ_FOREACH(c, &allconns, aentry)
+		if (c->up && !c->dying)
+			ids[n++] = c->id;
+	limit = (long long)keepalive_secs() * keepalive_count() * 1000;
+	for (i = 0; i < n; i++) {
+		if ((c = sshconn_byid(ids[i])) == NULL || !c->up)
 			continue;
-		if (ssh_send_ignore(c->host->session, "") != SSH_OK) {
-			conn_lost(c->host, ssh_get_error(c->host->session));
+		/* what the loop has not read yet is not silence */
+		conn_readable(-1, 0, c);
+		if ((c = sshconn_byid(ids[i])) == NULL)
+			continue;
+		now = now_ms();
+		silent = now - c->last_rx;
+		if (silent >= limit - 500) {
+			conn_lost(c, "not responding: no answer to keepalives"
+			    " for %lld s", (silent + 500) / 1000);
 			continue;
 		}
-		(void)sshconn_check(c->host);
+		if (pool_idle(c, t)) {
+			log_debug("host \"%s\": closing connection %u, unused"
+			    " for a while", c->host->name, c->id);
+			conn_teardown(c);
+			continue;
+		}
+		if (silent < keepalive_secs() * 1000LL - 500)
+			continue;
+		was = sshconn_nb_begin(c->session);
+		(void)ssh_send_keepalive(c->session);
+		(void)ssh_send_keepalive(c->session);
+		sshconn_nb_end(c->session, was);
+		c->ka_pending = 1;
+		if (!sshconn_check(c))
+			sshconn_want_write(c);
 	}
+	free(ids);
 	evtimer_add(&ev_keepalive, &tv);
+}
+
+/*
+ * Before a global request of our own (forwards): an unanswered
+ * keepalive would otherwise be taken for its answer.  Blocking, at most
+ * one round trip.
+ */
+void
+sshconn_settle(struct sshconn *c)
+{
+	int	 was;
+
+	if (c->session == NULL || !c->ka_pending)
+		return;
+	was = ssh_is_blocking(c->session);
+	ssh_set_blocking(c->session, 1);
+	(void)ssh_send_keepalive(c->session);
+	ssh_set_blocking(c->session, was);
+	c->ka_pending = 0;
+	conn_rx(c);
 }
 
 /* the host is leaving the configuration; the caller frees it after */
 void
 sshconn_hostgone(struct sshhost *host)
 {
-	struct sshconn	*c;
+	struct sshconn	*c, *next;
 	struct sshcall	*call;
 
 	while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
 		TAILQ_REMOVE(&host->waiting, call, entry);
-		free(call->state);
-		call->state = NULL;
 		call->cancel = NULL;
 		sshcall_text(call, 1, "host \"%s\" was removed from the"
 		    " configuration", host->name);
 	}
-	TAILQ_FOREACH(c, &conns, entry)
-		if (c->host == host)
-			break;
-	if (c != NULL) {
-		conn_teardown(host);
-		conn_wipe(c);
-		TAILQ_REMOVE(&conns, c, entry);
-		free(c->confsig);
-		free(c);
-	} else
-		shell_host_lost(host);
-	host->connecting = 0;
+	/* what waits for a channel, on no connection yet, goes too */
+	forward_conn_lost(host, NULL);
+	shell_conn_lost(host, NULL);
+	delegate_conn_lost(host, NULL);
+	TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)
+		conn_teardown(c);
+	pool_hostgone(host);
 	free(host->known_hosts);
 	host->known_hosts = NULL;
 }

@@ -77,6 +77,9 @@ static void	 deleg_exit_status(ssh_session, ssh_channel, int, void *);
 static void	 deleg_exit_signal(ssh_session, ssh_channel, const char *,
 		    int, const char *, const char *, void *);
 static void	 ask_cancel(struct sshcall *);
+static void	 ask_started(void *, ssh_channel, struct sshconn *,
+		    const char *);
+static void	 ask_start_cancel(struct sshcall *);
 
 static int	 uuid_ok(const char *);
 static int	 cwd_check(struct host *, const char *, char *, size_t,
@@ -198,14 +201,11 @@ delegate_ask(struct sshcall *call)
 	struct delegate_conf	*dc;
 	struct strentry		*se;
 	struct deleg		*d;
-	struct sbuf		 cmd = { 0 }, prompt = { 0 };
-	struct timeval		 tv;
-	ssh_channel		 ch;
+	struct sbuf		 cmd = { 0 };
 	const char		*task, *context, *resume, *cwdarg;
 	char			 err[ERRSZ], cwd[PATH_MAX];
 	long long		 timeout, maxturns;
-	size_t			 off;
-	int			 bg, n, running;
+	int			 bg, running;
 
 	if (!args_object(call))
 		return;
@@ -298,53 +298,96 @@ delegate_ask(struct sshcall *call)
 	if (dc->skip_permissions)
 		sb_str(&cmd, " --dangerously-skip-permissions");
 
-	/* the prompt: the task, then the context under a heading */
-	sb_str(&prompt, task);
-	if (context != NULL && *context != '\0') {
-		sb_str(&prompt, "\n\n## Context\n\n");
-		sb_str(&prompt, context);
-	}
-
-	if ((ch = sshconn_exec(host, cmd.p, err, sizeof(err))) == NULL) {
-		sb_free(&cmd);
-		sb_free(&prompt);
-		sshcall_text(call, 1, "host \"%s\": cannot start claude: %s",
-		    host->name, err);
-		(void)sshconn_check(host);
-		return;
-	}
-	log_debug("delegation on host \"%s\": %s", host->name, cmd.p);
-	sb_free(&cmd);
-
 	d = deleg_new(call, bg);
-	d->ch = ch;
+	d->bg = bg;
 	d->timeout = timeout;
 	d->task = task_line(task);
+	/* the prompt: the task, then the context under a heading */
+	sb_str(&d->prompt, task);
+	if (context != NULL && *context != '\0') {
+		sb_str(&d->prompt, "\n\n## Context\n\n");
+		sb_str(&d->prompt, context);
+	}
 	ssh_callbacks_init(&d->cb);
 	d->cb.userdata = d;
 	d->cb.channel_data_function = deleg_data;
 	d->cb.channel_close_function = deleg_closecb;
 	d->cb.channel_exit_status_function = deleg_exit_status;
 	d->cb.channel_exit_signal_function = deleg_exit_signal;
-	ssh_set_channel_callbacks(ch, &d->cb);
-	host->st.channels++;
+	log_debug("delegation on host \"%s\": %s", host->name, cmd.p);
+	/* a channel of its own, when the pool has one (ssh_pool.c) */
+	call->state = d;
+	call->cancel = ask_start_cancel;
+	d->opening = sshconn_open(host, NULL, cmd.p, &d->cb,
+	    sshcall_ms_left(call), 0, ask_started, d);
+	sb_free(&cmd);
+}
+
+/* cancelled while waiting for a channel: nothing ran */
+static void
+ask_start_cancel(struct sshcall *call)
+{
+	struct deleg	*d = call->state;
+
+	call->state = NULL;
+	call->cancel = NULL;
+	d->call = NULL;
+	explicit_bzero(d->prompt.p, d->prompt.len);
+	sb_free(&d->prompt);
+	deleg_free(d);
+	sshcall_text(call, 1, "ask_claude: cancelled before claude started;"
+	    " nothing was run");
+}
+
+/* claude runs (or could not be started): the prompt goes to its stdin */
+static void
+ask_started(void *arg, ssh_channel ch, struct sshconn *conn,
+    const char *why)
+{
+	struct deleg	*d = arg;
+	struct sshcall	*call = d->call;
+	struct sshhost	*host = d->host;
+	struct timeval	 tv;
+	uint32_t	 connid;
+	size_t		 off;
+	int		 n, bg = d->bg;
+
+	d->opening = NULL;
+	if (ch == NULL) {
+		call->state = NULL;
+		call->cancel = NULL;
+		d->call = NULL;
+		explicit_bzero(d->prompt.p, d->prompt.len);
+		sb_free(&d->prompt);
+		deleg_free(d);
+		sshcall_text(call, 1, "host \"%s\": cannot start claude: %s",
+		    host->name, why);
+		return;
+	}
+	d->ch = ch;
+	d->conn = conn;
+	connid = conn->id;
+	call->cancel = NULL;
 
 	/*
 	 * A blocking write; libssh keeps processing the other channels'
 	 * packets meanwhile.  A claude that exits before reading it all
 	 * (not found, say) makes it fail: its exit status tells why.
 	 */
-	for (off = 0; off < prompt.len; off += n) {
-		n = ssh_channel_write(ch, prompt.p + off, prompt.len - off);
+	for (off = 0; off < d->prompt.len; off += n) {
+		n = ssh_channel_write(ch, d->prompt.p + off,
+		    d->prompt.len - off);
 		if (n == SSH_ERROR || n <= 0)
 			break;
 	}
-	explicit_bzero(prompt.p, prompt.len);
-	sb_free(&prompt);
-	if (host->session == NULL || sshconn_check(host))
-		return;		/* delegate_host_lost answered */
+	explicit_bzero(d->prompt.p, d->prompt.len);
+	sb_free(&d->prompt);
+	if ((conn = sshconn_byid(connid)) == NULL || sshconn_check(conn))
+		return;		/* delegate_conn_lost answered */
 	if (d->ch != NULL && !d->closed)
 		(void)ssh_channel_send_eof(ch);
+	else if (d->closed)
+		deleg_sched(d);
 
 	deleg_record(d, "start");
 	log_info("delegation %u%s%s on host \"%s\" started (timeout %d s)",
@@ -405,13 +448,15 @@ deleg_new(struct sshcall *call, int bg)
 void
 deleg_dropchannel(struct deleg *d)
 {
+	if (d->opening != NULL) {
+		sshconn_open_cancel(d->opening);
+		d->opening = NULL;
+	}
 	if (d->ch == NULL)
 		return;
-	ssh_remove_channel_callbacks(d->ch, &d->cb);
-	ssh_channel_free(d->ch);
+	sshconn_chclose(d->conn, d->ch, &d->cb, 1);
 	d->ch = NULL;
-	if (d->host != NULL && d->host->st.channels > 0)
-		d->host->st.channels--;
+	d->conn = NULL;
 }
 
 static int
@@ -668,13 +713,32 @@ delegate_shutdown(void)
 	return n;
 }
 
+/* a connection died (conn NULL: the host is gone): so did its claudes */
 void
-delegate_host_lost(struct sshhost *host)
+delegate_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
 	struct deleg	*d, *next;
+	struct sshcall	*call;
 
 	TAILQ_FOREACH_SAFE(d, &delegs, entry, next) {
 		if (d->host != host)
+			continue;
+		if (d->opening != NULL) {
+			/* not started yet: on a lost connection, its open fails */
+			if (conn != NULL || (call = d->call) == NULL)
+				continue;
+			call->state = NULL;
+			call->cancel = NULL;
+			d->call = NULL;
+			explicit_bzero(d->prompt.p, d->prompt.len);
+			sb_free(&d->prompt);
+			deleg_free(d);
+			sshcall_text(call, 1, "host \"%s\" was removed from the"
+			    " configuration; claude was not started",
+			    host->name);
+			continue;
+		}
+		if (conn != NULL && d->conn != conn)
 			continue;
 		if (d->probe != NULL)
 			dprobe_free(d->probe);

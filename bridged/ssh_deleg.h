@@ -70,6 +70,10 @@ struct deleg {
 	uint32_t		 id;
 	char			 job_id[JOB_ID_LEN]; /* "" when foreground */
 	struct sshhost		*host;		/* NULL once lost */
+	struct sshconn		*conn;		/* where ch is */
+	struct sshopen		*opening;	/* the pool is opening ch */
+	struct sbuf		 prompt;	/* written once it runs */
+	int			 bg;
 	char			 hostname[HOST_NAME_LEN];
 	uint32_t		 sessid;
 	struct sshcall		*call;		/* foreground */
@@ -126,6 +130,7 @@ void		 dprobe_free(struct dprobe *);
 /* ssh_delegjob.c: the table, its retention, those waiting on a job */
 #define DELEG_KEEP_MAX		256	/* finished delegations kept */
 extern struct deleglist	 delegs;
+void		 deleg_free(struct deleg *);
 const char	*deleg_state_name(enum deleg_state);
 long long	 deleg_elapsed_ms(struct deleg *);
 void		 deleg_purge_start(void);

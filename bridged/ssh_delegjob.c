@@ -35,7 +35,6 @@
 #define JOB_WAIT_DEF		30	/* seconds */
 #define JOB_WAIT_MAX		3600
 
-static void	 deleg_free(struct deleg *);
 static void	 deleg_purge(int, short, void *);
 static struct deleg *deleg_byjob(const char *);
 static struct deleg *deleg_byid(uint32_t);
@@ -99,7 +98,7 @@ deleg_byid(uint32_t id)
 	return NULL;
 }
 
-static void
+void
 deleg_free(struct deleg *d)
 {
 	struct dwait	*w;

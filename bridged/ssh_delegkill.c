@@ -93,6 +93,14 @@ probe_done(void *arg)
 	const char	*errstr;
 	char		*p, *e;
 
+	if (pr->os.failed) {
+		log_warnx("delegation %u: host \"%s\": the kill check did"
+		    " not run: %s", d->id, d->hostname, pr->os.err);
+		dprobe_free(pr);
+		d->left = -1;
+		deleg_killed(d);
+		return;
+	}
 	if ((p = strstr(pr->out, "left ")) != NULL) {
 		p += 5;
 		if ((e = strchr(p, '\n')) != NULL)

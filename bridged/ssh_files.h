@@ -29,8 +29,8 @@ extern int	 files_lost;
 /* running a tool: check, go blocking, run fn (which answers), restore */
 void	 files_run(struct sshcall *, void (*)(struct sshcall *));
 int	 files_block(ssh_session);
-void	 files_unblock(struct sshhost *, ssh_session, int);
-void	 files_checklost(struct sshhost *);
+void	 files_unblock(uint32_t, int);	/* connection id, mode */
+void	 files_checklost(uint32_t);
 int	 files_seconds(void);
 
 /* answers: text made valid UTF-8 and cut at the output cap */

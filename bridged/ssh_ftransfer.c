@@ -33,6 +33,7 @@ struct xfer {
 	TAILQ_ENTRY(xfer)	 entry;
 	uint32_t		 id;
 	struct sshcall		*call;
+	uint32_t		 connid;	/* where it was checked */
 	int			 upload;
 	int			 overwrite;
 	int			 mode;		/* -1: not given */
@@ -78,7 +79,9 @@ xfer_start(struct sshcall *call, int upload)
 	char			 err[ERRSZ] = "", *msg;
 	long long		 mode;
 	size_t			 len;
-	ssh_session		 s = host->session;
+	struct sshconn		*c;
+	ssh_session		 s;
+	uint32_t		 connid;
 	int			 was;
 
 	if (!args_object(call))
@@ -88,6 +91,15 @@ xfer_start(struct sshcall *call, int upload)
 		    "bridged.conf");
 		return;
 	}
+	if (sshconn_any(host) == NULL) {
+		sshcall_text(call, 1, "host %s is not connected", host->name);
+		return;
+	}
+	/* no room for SFTP: the call waits and comes back here */
+	if ((c = sshconn_forfiles(call)) == NULL)
+		return;
+	call->conn = c;
+	connid = c->id;
 	/* the remote path resolved on the host and checked (ssh_policy.c) */
 	if (sshpolicy_resolve(call) == -1)
 		return;
@@ -138,11 +150,13 @@ xfer_start(struct sshcall *call, int upload)
 	strlcpy(x->local, local, sizeof(x->local));
 
 	/* check the remote side first: no local file for nothing */
-	if (s == NULL) {
+	if ((c = sshconn_byid(connid)) == NULL) {
 		free(x);
-		sshcall_text(call, 1, "host %s is not connected", host->name);
+		files_fail(call, "the connection to the host was lost");
 		return;
 	}
+	s = c->session;
+	x->connid = connid;
 	was = files_block(s);
 	msg = NULL;
 	if ((sftp = files_sftp(call, err)) == NULL)
@@ -170,11 +184,11 @@ xfer_start(struct sshcall *call, int upload)
 		fx_err(err, sftp, "remote_path", x->remote);
 		msg = err;
 	}
-	files_unblock(host, s, was);
+	files_unblock(x->connid, was);
 	if (msg != NULL) {
+		files_checklost(x->connid);
 		free(x);
 		files_fail(call, msg);
-		files_checklost(host);
 		return;
 	}
 
@@ -258,17 +272,22 @@ xfer_run(struct xfer *x, int fd)
 	struct sshcall	*call = x->call;
 	struct sshhost	*host = call->host;
 	struct timespec	 t0, t1;
-	ssh_session	 s = host->session;
+	struct sshconn	*c;
+	ssh_session	 s;
 	char		 err[ERRSZ] = "";
 	uint64_t	 bytes = 0;
+	uint32_t	 id = x->connid;
 	double		 secs;
 	int		 was, rc;
 
-	if (s == NULL) {
+	/* the connection it was checked on, or the check means nothing */
+	if ((c = sshconn_byid(id)) == NULL || (s = c->session) == NULL) {
 		close(fd);
-		sshcall_text(call, 1, "host %s is not connected", host->name);
+		sshcall_text(call, 1, "the connection to host \"%s\" was lost"
+		    " before the transfer started", host->name);
 		return;
 	}
+	call->conn = c;
 	/*
 	 * A file size limit from the sandbox must turn into EFBIG, not
 	 * kill the worker.
@@ -280,7 +299,7 @@ xfer_run(struct xfer *x, int fd)
 	    xfer_download(call, x, fd, err, &bytes);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	close(fd);
-	files_unblock(host, s, was);
+	files_unblock(id, was);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (rc == -1)
 		sshcall_text(call, 1, "%s", err);
@@ -291,7 +310,7 @@ xfer_run(struct xfer *x, int fd)
 		    x->upload ? x->local : x->remote,
 		    x->upload ? x->remote : x->local, secs,
 		    secs > 0 ? bytes / secs / 1e6 : 0.0);
-	files_checklost(host);
+	files_checklost(id);
 }
 
 static int

@@ -12,8 +12,10 @@
  *	   the parent makes (IMSG_FWD_CONNECT) to a destination a
  *	   "forward from remote to" rule allows.
  *
- * The connections themselves, and how bytes move on them without ever
- * blocking the worker, are ssh_fwdconn.c's.
+ * A forward lives on one connection of the host's pool (its first when
+ * it was opened) and goes with it.  The connections themselves, and how
+ * bytes move on them without ever blocking the worker, are
+ * ssh_fwdconn.c's.
  */
 
 #include <sys/types.h>
@@ -304,11 +306,18 @@ forward_open(struct sshcall *call)
 		return;
 	}
 
+	if (sshconn_any(host) == NULL) {
+		sshcall_text(call, 1, "forward_open: host \"%s\" is not"
+		    " connected", host->name);
+		return;
+	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		fatal(NULL);
 	f->id = ssh_newid(&fwd_nextid);
 	f->sessid = call->sessid;
 	f->host = host;
+	f->conn = sshconn_any(host);
+	f->conn->nfwd++;
 	f->dir = dir;
 	f->state = FWD_PENDING;
 	f->persist = persist;
@@ -349,13 +358,16 @@ fwd_open_local(struct sshcall *call, struct fwd *f)
 static void
 fwd_open_remote(struct sshcall *call, struct fwd *f)
 {
-	ssh_session	 s = f->host->session;
+	struct sshconn	*c = f->conn;
+	ssh_session	 s = c->session;
 	int		 bound = 0, rc;
 
 	/*
 	 * A global request, answered at once by any sshd; blocking, so
-	 * bounded by the session's timeout (ssh_conn.c).
+	 * bounded by the session's timeout (ssh_conn.c).  A keepalive's
+	 * answer still owed must not be taken for this one's.
 	 */
+	sshconn_settle(c);
 	rc = ssh_channel_listen_forward(s, FWD_REMOTE_ADDR, f->listen_port,
 	    &bound);
 	if (rc != SSH_OK) {
@@ -363,10 +375,12 @@ fwd_open_remote(struct sshcall *call, struct fwd *f)
 		    "forward_open: host \"%s\" refused to listen on %s port"
 		    " %u: %s (is AllowTcpForwarding enabled in its"
 		    " sshd_config, the port free?)", f->host->name,
-		    FWD_REMOTE_ADDR, f->listen_port, ssh_get_error(s));
+		    FWD_REMOTE_ADDR, f->listen_port, sshconn_error(s,
+		    "no answer"));
 		TAILQ_REMOVE(&fwds, f, entry);
+		c->nfwd--;
 		free(f);
-		(void)sshconn_check(call->host);
+		(void)sshconn_check(c);
 		return;
 	}
 	if (f->listen_port == 0) {
@@ -375,14 +389,14 @@ fwd_open_remote(struct sshcall *call, struct fwd *f)
 			    " not say which port it listens on; give"
 			    " listen_port", f->host->name);
 			TAILQ_REMOVE(&fwds, f, entry);
+			c->nfwd--;
 			free(f);
 			return;
 		}
 		f->listen_port = bound;
 	}
-	f->session = s;
 	/* forwarded channels arrive as messages of the session */
-	ssh_set_message_callback(s, fwd_message, f->host);
+	ssh_set_message_callback(s, fwd_message, c);
 	f->call = call;
 	fwd_opened(f);
 }
@@ -515,7 +529,7 @@ fwd_close(struct fwd *f, const char *why, int lost)
 {
 	struct fconn	*fc;
 	struct sshcall	*call;
-	ssh_session	 s = f->host->session;
+	ssh_session	 s = f->conn->session;
 	char		 msg[128];
 
 	if ((call = f->call) != NULL) {
@@ -533,13 +547,16 @@ fwd_close(struct fwd *f, const char *why, int lost)
 	if (f->lfd != -1)
 		close(f->lfd);
 	if (f->dir == FWD_FROM_REMOTE && f->state == FWD_ACTIVE && !lost &&
-	    s != NULL && s == f->session) {
+	    s != NULL) {
 		/* a global request; bounded by the session's timeout */
+		sshconn_settle(f->conn);
 		if (ssh_channel_cancel_forward(s, FWD_REMOTE_ADDR,
 		    f->listen_port) != SSH_OK)
 			log_warnx("forward %u: cancel on host \"%s\": %s",
-			    f->id, f->host->name, ssh_get_error(s));
+			    f->id, f->host->name, sshconn_error(s,
+			    "no answer"));
 	}
+	f->conn->nfwd--;
 	if (f->state == FWD_ACTIVE) {
 		fwd_record(f, "close", why);
 		log_info("forward %u (host \"%s\") closed: %s", f->id,
@@ -560,14 +577,14 @@ forward_session_end(uint32_t sessid)
 			fwd_close(f, "the MCP session ended", 0);
 }
 
-/* the connection to the host died or is being closed */
+/* a connection to the host died or is being closed (NULL: every one) */
 void
-forward_host_lost(struct sshhost *host)
+forward_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
 	struct fwd	*f, *nf;
 
 	TAILQ_FOREACH_SAFE(f, &fwds, entry, nf)
-		if (f->host == host)
+		if (f->host == host && (conn == NULL || f->conn == conn))
 			fwd_close(f, "the connection to the host was lost", 1);
 }
 

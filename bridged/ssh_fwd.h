@@ -79,7 +79,7 @@ struct fwd {
 	uint16_t		 dest_port;
 	char			 listen_addr[HOST_ADDR_LEN];
 	uint16_t		 listen_port;
-	ssh_session		 session;	/* remote: where it listens */
+	struct sshconn		*conn;		/* the connection it lives on */
 	int			 lfd;
 	struct event		 ev_accept;
 	int			 accept_on;

@@ -59,8 +59,6 @@
  */
 #define FWD_RECHECK_MS		100
 
-static int	 nb_begin(ssh_session);
-static void	 nb_end(ssh_session, int);
 static void	 conn_refused(struct fwd *, const char *, const char *);
 static struct fconn *conn_new(struct fwd *, int, const char *);
 static void	 conn_start(struct fconn *);
@@ -85,20 +83,8 @@ static int	 cb_wontblock(ssh_session, ssh_channel, uint32_t, void *);
 static uint32_t		 conn_nextid;
 
 /* the session's mode for the other tools is blocking: keep it */
-static int
-nb_begin(ssh_session s)
-{
-	int	 was = ssh_is_blocking(s);
-
-	ssh_set_blocking(s, 0);
-	return was;
-}
-
-static void
-nb_end(ssh_session s, int was)
-{
-	ssh_set_blocking(s, was);
-}
+#define nb_begin(s)	sshconn_nb_begin(s)
+#define nb_end(s, w)	sshconn_nb_end((s), (w))
 
 /* a connection the limit (or a lost host) turned away: only a record */
 static void
@@ -139,22 +125,24 @@ fwd_accept(int fd, short event, void *arg)
 		pport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	snprintf(peer, sizeof(peer), "%s:%d", addr[0] ? addr : "?", pport);
-	if (f->host->session == NULL || f->nactive >=
+	if (f->conn->session == NULL || f->nactive >=
 	    (uint32_t)f->host->conf->fwd_conns_max) {
-		conn_refused(f, peer, f->host->session == NULL ?
+		conn_refused(f, peer, f->conn->session == NULL ?
 		    "refused: host not connected" :
 		    "refused: connection limit (forward connections)");
 		log_info("forward %u: connection from %s refused: %s", f->id,
-		    peer, f->host->session == NULL ? "host not connected" :
+		    peer, f->conn->session == NULL ? "host not connected" :
 		    "connection limit");
 		close(s);
 		return;
 	}
 	fc = conn_new(f, s, peer);
-	if ((fc->ch = ssh_channel_new(f->host->session)) == NULL) {
+	if ((fc->ch = ssh_channel_new(f->conn->session)) == NULL) {
 		conn_free(fc, "cannot make a channel");
 		return;
 	}
+	/* direct-tcpip: not a session, sshd's MaxSessions does not count it */
+	sshconn_chadd(f->conn);
 	conn_start(fc);
 	fc->state = CONN_OPENING;
 	conn_try_open(fc);
@@ -182,7 +170,6 @@ conn_new(struct fwd *f, int fd, const char *peer)
 	evtimer_add(&fc->ev_timeout, &tv);
 	f->nactive++;
 	f->ntotal++;
-	f->host->st.channels++;
 	TAILQ_INSERT_TAIL(&f->conns, fc, entry);
 	return fc;
 }
@@ -220,7 +207,7 @@ static void
 conn_try_open(struct fconn *fc)
 {
 	struct fwd	*f = fc->fwd;
-	ssh_session	 s = f->host->session;
+	ssh_session	 s = f->conn->session;
 	char		 addr[HOST_ADDR_LEN], *p;
 	int		 was, rc, pport = 0;
 
@@ -233,7 +220,7 @@ conn_try_open(struct fconn *fc)
 	rc = ssh_channel_open_forward(fc->ch, f->dest_host, f->dest_port,
 	    addr, pport);
 	nb_end(s, was);
-	sshconn_want_write(f->host);
+	sshconn_want_write(f->conn);
 	if (rc == SSH_AGAIN) {
 		conn_recheck(fc);
 		return;
@@ -241,7 +228,7 @@ conn_try_open(struct fconn *fc)
 	if (rc != SSH_OK) {
 		log_info("forward %u: %s:%u from %s: the host refused the"
 		    " channel: %s", f->id, f->dest_host, f->dest_port,
-		    fc->peer, ssh_get_error(s));
+		    fc->peer, sshconn_error(s, "open failed"));
 		conn_free(fc, "refused by the host (destination unreachable"
 		    " or forwarding not allowed)");
 		return;
@@ -258,15 +245,15 @@ conn_timeout(int fd, short event, void *arg)
 		conn_free(fc, "timed out opening");
 }
 
-/* the ssh worker processed packets of host: channels being opened */
+/* the ssh worker processed packets of conn: channels being opened */
 void
-forward_poll(struct sshhost *host)
+forward_poll(struct sshconn *conn)
 {
 	struct fwd	*f, *nf;
 	struct fconn	*fc, *nfc;
 
 	TAILQ_FOREACH_SAFE(f, &fwds, entry, nf) {
-		if (f->host != host)
+		if (f->conn != conn)
 			continue;
 		TAILQ_FOREACH_SAFE(fc, &f->conns, entry, nfc) {
 			if (fc->state == CONN_OPENING)
@@ -287,7 +274,8 @@ forward_poll(struct sshhost *host)
 int
 fwd_message(ssh_session s, ssh_message msg, void *arg)
 {
-	struct sshhost	*host = arg;
+	struct sshconn	*conn = arg;
+	struct sshhost	*host = conn->host;
 	struct fwd	*f;
 	struct fconn	*fc;
 	struct fwd_req	 req;
@@ -301,8 +289,8 @@ fwd_message(ssh_session s, ssh_message msg, void *arg)
 		return 1;
 	port = ssh_message_channel_request_open_destination_port(msg);
 	TAILQ_FOREACH(f, &fwds, entry)
-		if (f->host == host && f->dir == FWD_FROM_REMOTE &&
-		    f->session == s && f->state == FWD_ACTIVE &&
+		if (f->conn == conn && f->dir == FWD_FROM_REMOTE &&
+		    f->state == FWD_ACTIVE &&
 		    f->listen_port == port)
 			break;
 	if (f == NULL)
@@ -319,6 +307,7 @@ fwd_message(ssh_session s, ssh_message msg, void *arg)
 		return 0;
 	fc = conn_new(f, -1, peer);
 	fc->ch = ch;
+	sshconn_chadd(conn);
 	fc->state = CONN_WAITFD;
 	conn_start(fc);
 	memset(&req, 0, sizeof(req));
@@ -462,7 +451,7 @@ static int
 conn_flush_remote(struct fconn *fc)
 {
 	struct fwd	*f = fc->fwd;
-	ssh_session	 s = f->host->session;
+	ssh_session	 s = f->conn->session;
 	size_t		 len;
 	uint32_t	 win;
 	int		 was, n;
@@ -499,7 +488,7 @@ conn_flush_remote(struct fconn *fc)
 		fc->eof_sent = 1;
 	}
 	nb_end(s, was);
-	sshconn_want_write(f->host);
+	sshconn_want_write(f->conn);
 	return 0;
 }
 
@@ -549,7 +538,7 @@ static void
 conn_step(int fd, short event, void *arg)
 {
 	struct fconn	*fc = arg;
-	ssh_session	 s = fc->fwd->host->session;
+	ssh_session	 s = fc->fwd->conn->session;
 	static char	 buf[FWD_CHUNK];
 	int		 n, was;
 
@@ -587,7 +576,7 @@ conn_step(int fd, short event, void *arg)
 		fc->fwd->received += n;
 		if ((size_t)n < sizeof(buf))
 			fc->ch_pending = 0;
-		sshconn_want_write(fc->fwd->host);
+		sshconn_want_write(fc->fwd->conn);
 	}
 	conn_set_write(fc, evbuffer_get_length(fc->tolocal) > 0);
 
@@ -619,7 +608,7 @@ void
 conn_free(struct fconn *fc, const char *why)
 {
 	struct fwd	*f = fc->fwd;
-	ssh_session	 s = f->host->session;
+	ssh_session	 s = f->conn->session;
 	int		 was;
 
 	evtimer_del(&fc->ev_step);
@@ -627,13 +616,13 @@ conn_free(struct fconn *fc, const char *why)
 	conn_set_read(fc, 0);
 	conn_set_write(fc, 0);
 	if (fc->ch != NULL) {
-		ssh_remove_channel_callbacks(fc->ch, &fc->cb);
 		if (s != NULL) {
 			was = nb_begin(s);
-			ssh_channel_free(fc->ch);
+			sshconn_chclose(f->conn, fc->ch, &fc->cb, 0);
 			nb_end(s, was);
-			sshconn_want_write(f->host);
-		}
+			sshconn_want_write(f->conn);
+		} else
+			ssh_remove_channel_callbacks(fc->ch, &fc->cb);
 		fc->ch = NULL;
 	}
 	if (fc->fd != -1)
@@ -653,7 +642,5 @@ conn_free(struct fconn *fc, const char *why)
 	evbuffer_free(fc->toremote);
 	TAILQ_REMOVE(&f->conns, fc, entry);
 	f->nactive--;
-	if (f->host->st.channels > 0)
-		f->host->st.channels--;
 	free(fc);
 }

@@ -22,6 +22,8 @@
 #include "ssh.h"
 #include "ssh_shell.h"
 
+#define ONESHOT_WAIT_MS		30000	/* for a channel, then give up */
+
 /* a one-shot command whose output nobody reads (kill) */
 struct aux {
 	TAILQ_ENTRY(aux)	 entry;
@@ -31,6 +33,8 @@ struct aux {
 static int	 oneshot_data(ssh_session, ssh_channel, void *, uint32_t, int,
 		    void *);
 static void	 oneshot_close(ssh_session, ssh_channel, void *);
+static void	 oneshot_opened(void *, ssh_channel, struct sshconn *,
+		    const char *);
 static void	 oneshot_proc(int, short, void *);
 static int	 aux_run(struct sshhost *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -56,13 +60,22 @@ kill_tree(struct sshhost *host, long pid, int self)
 	    " 2>/dev/null; exit 0", pid, self);
 }
 
+/*
+ * Asks the pool for the channel (urgent: kills must not wait behind the
+ * commands they stop); -1 only when the host has no connection at all,
+ * where there is nothing to kill.
+ */
 int
 oneshot_start(struct oneshot *os, struct sshhost *host, const char *cmd,
     char *out, size_t outsize, void (*done)(void *), void *arg, char *err,
     size_t errlen)
 {
-	if ((os->ch = sshconn_exec(host, cmd, err, errlen)) == NULL)
+	if (sshconn_any(host) == NULL) {
+		snprintf(err, errlen, "host \"%s\" is not connected",
+		    host->name);
 		return -1;
+	}
+	memset(os, 0, sizeof(*os));
 	os->host = host;
 	os->out = out;
 	os->outsize = outsize;
@@ -75,23 +88,43 @@ oneshot_start(struct oneshot *os, struct sshhost *host, const char *cmd,
 	os->cb.userdata = os;
 	os->cb.channel_data_function = oneshot_data;
 	os->cb.channel_close_function = oneshot_close;
-	ssh_set_channel_callbacks(os->ch, &os->cb);
 	evtimer_set(&os->ev_done, oneshot_proc, os);
-	host->st.channels++;
-	(void)ssh_channel_send_eof(os->ch);
+	os->opening = sshconn_open(host, NULL, cmd, &os->cb,
+	    ONESHOT_WAIT_MS, 1, oneshot_opened, os);
 	return 0;
+}
+
+static void
+oneshot_opened(void *arg, ssh_channel ch, struct sshconn *conn,
+    const char *why)
+{
+	struct oneshot	*os = arg;
+	struct timeval	 tv = { 0, 0 };
+
+	os->opening = NULL;
+	if (ch == NULL) {
+		os->failed = 1;
+		strlcpy(os->err, why, sizeof(os->err));
+		evtimer_add(&os->ev_done, &tv);
+		return;
+	}
+	os->ch = ch;
+	os->conn = conn;
+	(void)ssh_channel_send_eof(ch);
 }
 
 void
 oneshot_stop(struct oneshot *os)
 {
 	evtimer_del(&os->ev_done);
+	if (os->opening != NULL) {
+		sshconn_open_cancel(os->opening);
+		os->opening = NULL;
+	}
 	if (os->ch != NULL) {
-		ssh_remove_channel_callbacks(os->ch, &os->cb);
-		ssh_channel_free(os->ch);
+		sshconn_chclose(os->conn, os->ch, &os->cb, 1);
 		os->ch = NULL;
-		if (os->host->st.channels > 0)
-			os->host->st.channels--;
+		os->conn = NULL;
 	}
 }
 
@@ -159,7 +192,12 @@ aux_run(struct sshhost *host, const char *fmt, ...)
 static void
 aux_done(void *arg)
 {
-	aux_free(arg);
+	struct aux	*a = arg;
+
+	if (a->os.failed)
+		log_warnx("host \"%s\": a kill command did not run: %s",
+		    a->os.host->name, a->os.err);
+	aux_free(a);
 }
 
 static void
@@ -195,13 +233,14 @@ kill_pending(void)
 	return n;
 }
 
-/* the connection is gone, and the kill channels with it */
+/* the connection is gone, and the kill channels on it (NULL: all) */
 void
-kill_host_lost(struct sshhost *host)
+kill_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
 	struct aux	*a, *na;
 
 	TAILQ_FOREACH_SAFE(a, &auxes, entry, na)
-		if (a->os.host == host)
+		if (a->os.host == host && (conn == NULL ||
+		    a->os.conn == conn))
 			aux_free(a);
 }

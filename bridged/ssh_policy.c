@@ -261,7 +261,8 @@ sshpolicy_resolve(struct sshcall *call)
 {
 	struct sshhost	*host = call->host;
 	struct host	*h = host->conf;
-	ssh_session	 s = host->session;
+	ssh_session	 s = call->conn != NULL ? call->conn->session : NULL;
+	uint32_t	 connid = call->conn != NULL ? call->conn->id : 0;
 	sftp_session	 sftp;
 	json_t		*arr, *e;
 	const char	*t = call->tool;
@@ -339,12 +340,12 @@ sshpolicy_resolve(struct sshcall *call)
 		}
 	}
  done:
-	files_unblock(host, s, was);
+	files_unblock(connid, was);
 	if (rc == -1) {
 		log_warnx("call %u (%s) refused by the ssh worker: %s",
 		    call->reqid, call->tool, err);
 		sshcall_text(call, 1, "%s", err);
 	}
-	files_checklost(host);
+	files_checklost(connid);
 	return rc;
 }

@@ -12,7 +12,9 @@
  * libssh's SFTP calls are blocking, so while a tool runs the session is
  * switched to blocking mode and the worker serves nothing else; exec
  * channels are bounded by a deadline, SFTP calls by the session timeout.
- * Moving that onto the event loop is left for later.
+ * Moving that onto the event loop is left for later.  A tool runs on one
+ * connection of the host's pool, the one with SFTP open when there is
+ * one (ssh_pool.c); its exec channels may go on another with room.
  *
  * Results go back through files_reply(), which makes the text valid
  * UTF-8 and cuts it at ssh_output_max() with a marker saying how to read
@@ -56,22 +58,33 @@ void
 files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 {
 	struct sshhost	*host = call->host;
-	ssh_session	 s = host->session;
+	struct sshconn	*c;
+	uint32_t	 id;
 	int		 was;
 
-	if (s == NULL) {
+	if (sshconn_any(host) == NULL) {
 		sshcall_text(call, 1, "host %s is not connected", host->name);
 		return;
 	}
 	if (!args_object(call))
 		return;
+	/* no room for SFTP: the call waits and comes back here */
+	if ((c = sshconn_forfiles(call)) == NULL)
+		return;
+	call->conn = c;
+	id = c->id;
 	/* paths resolved on the host and checked against base dir */
 	if (sshpolicy_resolve(call) == -1)
 		return;
-	was = files_block(s);
+	if ((c = sshconn_byid(id)) == NULL) {
+		sshcall_text(call, 1, "the connection to host %s was lost",
+		    host->name);
+		return;
+	}
+	was = files_block(c->session);
 	fn(call);		/* answers and frees the call */
-	files_unblock(host, s, was);
-	files_checklost(host);
+	files_unblock(id, was);
+	files_checklost(id);
 }
 
 /* libssh's SFTP needs the session blocking; returns the mode it had */
@@ -86,21 +99,23 @@ files_block(ssh_session s)
 	return was;
 }
 
-/* put the mode back for the rest of the worker, if s is still there */
+/* put the mode back for the rest of the worker, if it is still there */
 void
-files_unblock(struct sshhost *host, ssh_session s, int was)
+files_unblock(uint32_t connid, int was)
 {
-	if (host->session == s)
-		ssh_set_blocking(s, was);
+	struct sshconn	*c;
+
+	if ((c = sshconn_byid(connid)) != NULL && c->session != NULL)
+		ssh_set_blocking(c->session, was);
 }
 
 /* an error looked like a lost connection: let ssh_conn.c find out */
 void
-files_checklost(struct sshhost *host)
+files_checklost(uint32_t connid)
 {
 	if (files_lost) {
 		files_lost = 0;
-		sshconn_check(host);
+		sshconn_check(sshconn_byid(connid));
 	}
 }
 
@@ -190,7 +205,7 @@ fx_str(sftp_session sftp)
 	case SSH_FX_OK:
 		/* no SFTP status: the transport failed */
 		files_lost = 1;
-		return ssh_get_error(sftp->session);
+		return sshconn_error(sftp->session, "the connection failed");
 	default:
 		return "SFTP error";
 	}
@@ -242,7 +257,12 @@ files_sftp(struct sshcall *call, char *err)
 {
 	sftp_session	 sftp;
 
-	if ((sftp = sshconn_sftp(call->host, err, ERRSZ)) == NULL &&
+	if (call->conn == NULL) {
+		snprintf(err, ERRSZ, "host %s is not connected",
+		    call->host->name);
+		return NULL;
+	}
+	if ((sftp = sshconn_sftp(call->conn, err, ERRSZ)) == NULL &&
 	    err[0] == '\0')
 		snprintf(err, ERRSZ, "SFTP is not available on host %s",
 		    call->host->name);
@@ -287,6 +307,7 @@ int
 remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
     int seconds, size_t maxlines, struct rexec *rx, char *err)
 {
+	struct sshconn	*on;
 	ssh_channel	 ch;
 	char		 buf[XFER_CHUNK], why[1024];
 	time_t		 deadline = time(NULL) + seconds;
@@ -296,9 +317,10 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 	memset(rx, 0, sizeof(*rx));
 	rx->status = -1;
 	rx->maxlines = maxlines;
-	if ((ch = sshconn_exec(call->host, cmd, why, sizeof(why))) == NULL) {
-		snprintf(err, ERRSZ, "cannot run a command on host %s: %s",
-		    call->host->name, why);
+	if (call->conn == NULL || (ch = sshconn_exec(call->conn, cmd, &on,
+	    why, sizeof(why))) == NULL) {
+		snprintf(err, ERRSZ, "cannot run a command: %s",
+		    call->conn == NULL ? "not connected" : why);
 		files_lost = 1;
 		return -1;
 	}
@@ -344,7 +366,7 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 		/* stop what is still running over there, if it listens */
 		ssh_channel_request_send_signal(ch, "KILL");
 	ssh_channel_close(ch);
-	ssh_channel_free(ch);
+	sshconn_chclose(on, ch, NULL, 1);
 	return 0;
 }
 

@@ -52,7 +52,6 @@
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
-#define SETUP_TIMEOUT		10000		/* ms */
 
 /* which shell runs commands: bash without start files, else sh */
 #define SHELL_EXEC	"command -v bash >/dev/null 2>&1 &&" \
@@ -84,6 +83,7 @@ struct cmd {
 	char			*line;		/* what is sent */
 	int			 sent;
 	int			 timeout_ms;
+	long long		 deadline;	/* ms, monotonic */
 	struct obuf		 out;
 	struct obuf		 err;
 	int			 outdone;
@@ -102,6 +102,8 @@ struct shell {
 	TAILQ_ENTRY(shell)	 entry;
 	uint32_t		 sessid;
 	struct sshhost		*host;
+	struct sshconn		*conn;		/* where ch is */
+	struct sshopen		*opening;	/* the pool is opening ch */
 	ssh_channel		 ch;		/* NULL: none (died) */
 	struct ssh_channel_callbacks_struct cb;
 	long			 pid;		/* remote $$, 0 unknown */
@@ -109,6 +111,7 @@ struct shell {
 	int			 exitstatus;
 	char			 exitsignal[32];
 	int			 reset;		/* warn: state was lost */
+	int			 reset_lost;	/* ... with the connection */
 	char			 cwd[PATH_MAX];
 	TAILQ_HEAD(, cmd)	 cmds;		/* first: running */
 	struct event		 ev_proc;
@@ -119,7 +122,9 @@ static void	 obuf_add(struct obuf *, const char *, size_t);
 static void	 obuf_free(struct obuf *);
 
 static struct shell *shell_find(uint32_t, struct sshhost *);
-static struct shell *shell_start(uint32_t, struct sshhost *, char *, size_t);
+static struct shell *shell_start(uint32_t, struct sshhost *);
+static void	 shell_opened(void *, ssh_channel, struct sshconn *,
+		    const char *);
 static void	 shell_dropchannel(struct shell *);
 static void	 shell_free(struct shell *, const char *);
 static void	 shell_sched(struct shell *);
@@ -147,6 +152,7 @@ static void	 cmd_kill(struct cmd *, enum cmd_kill);
 static void	 bash_cancel(struct sshcall *);
 static json_t	*cmd_result(struct cmd *, const char *, int);
 static void	 marker_new(char *);
+static long long ms_now(void);
 
 static TAILQ_HEAD(, shell)	 shells = TAILQ_HEAD_INITIALIZER(shells);
 
@@ -196,6 +202,15 @@ obuf_free(struct obuf *o)
 	memset(o, 0, sizeof(*o));
 }
 
+static long long
+ms_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static void
 marker_new(char *m)
 {
@@ -212,7 +227,6 @@ marker_new(char *m)
 void
 shell_bash(struct sshcall *call)
 {
-	struct sshhost	*host;
 	struct shell	*sh;
 	struct cmd	*c;
 	const char	*command;
@@ -257,16 +271,10 @@ shell_bash(struct sshcall *call)
 		return;
 	}
 
+	/* a new shell is opened for us; the command waits its turn */
 	if ((sh = shell_find(call->sessid, call->host)) == NULL ||
-	    sh->ch == NULL) {
-		if ((sh = shell_start(call->sessid, call->host, err,
-		    sizeof(err))) == NULL) {
-			host = call->host;
-			sshcall_text(call, 1, "%s", err);
-			(void)sshconn_check(host);
-			return;
-		}
-	}
+	    (sh->ch == NULL && sh->opening == NULL))
+		sh = shell_start(call->sessid, call->host);
 	c = cmd_new(sh, call, command, ms, 0);
 	if (sh->reset) {
 		sh->reset = 0;
@@ -287,24 +295,16 @@ shell_find(uint32_t sessid, struct sshhost *host)
 }
 
 /*
- * Open the channel and put the set-up command (learn $$, enter the base
- * dir) first in the queue.  The record of a shell that died is reused,
- * with its queue.  On failure nothing changed; the caller answers and
- * then asks sshconn_check() whether the connection is gone.
+ * Ask the pool for the shell's channel, on a connection with room: it
+ * may have to wait for one, or for a new connection (ssh_pool.c).  The
+ * commands queue meanwhile; each one's own time limit bounds the wait.
+ * The record of a shell that died is reused, with its queue.
  */
 static struct shell *
-shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
+shell_start(uint32_t sessid, struct sshhost *host)
 {
 	struct shell	*sh;
-	struct sbuf	 setup = { 0 };
-	ssh_channel	 ch;
-	char		 why[1024];
 
-	if ((ch = sshconn_exec(host, SHELL_EXEC, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "host \"%s\": cannot start a shell: %s",
-		    host->name, why);
-		return NULL;
-	}
 	if ((sh = shell_find(sessid, host)) == NULL) {
 		if ((sh = calloc(1, sizeof(*sh))) == NULL)
 			fatal(NULL);
@@ -314,7 +314,8 @@ shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 		evtimer_set(&sh->ev_proc, shell_proc, sh);
 		TAILQ_INSERT_TAIL(&shells, sh, entry);
 	}
-	sh->ch = ch;
+	sh->ch = NULL;
+	sh->conn = NULL;
 	sh->pid = 0;
 	sh->gone = 0;
 	sh->exitstatus = -1;
@@ -327,29 +328,73 @@ shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 	sh->cb.channel_close_function = shell_close;
 	sh->cb.channel_exit_status_function = shell_exit_status;
 	sh->cb.channel_exit_signal_function = shell_exit_signal;
-	ssh_set_channel_callbacks(ch, &sh->cb);
-	host->st.channels++;
+	sh->opening = sshconn_open(host, NULL, SHELL_EXEC, &sh->cb, 0, 0,
+	    shell_opened, sh);
+	return sh;
+}
 
+/*
+ * The pool's answer.  The set-up command (learn $$, enter the base dir)
+ * goes first in the queue, bounded by the time left to the command
+ * that waits longest for it, not by a clock of its own: a loaded host
+ * may take a while to start a shell.
+ */
+static void
+shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
+    const char *why)
+{
+	struct shell	*sh = arg;
+	struct sshhost	*host = sh->host;
+	struct sbuf	 setup = { 0 };
+	struct cmd	*c, *next;
+	long long	 left = 0, now = ms_now();
+	char		 err[ERRSZ];
+
+	sh->opening = NULL;
+	if (ch == NULL) {
+		snprintf(err, sizeof(err), "host \"%s\": cannot start a"
+		    " shell: %s", host->name, why);
+		if (!sh->reset) {
+			shell_free(sh, err);
+			return;
+		}
+		TAILQ_FOREACH_SAFE(c, &sh->cmds, entry, next)
+			cmd_fail(c, "%s", err);
+		return;
+	}
+	sh->ch = ch;
+	sh->conn = conn;
+	TAILQ_FOREACH(c, &sh->cmds, entry)
+		if (c->deadline - now > left)
+			left = c->deadline - now;
+	if (left < 1000)
+		left = 1000;
 	sb_str(&setup, "printf '%s\\n' \"$$\"");
 	if (host->conf->base_dir[0] != '\0') {
 		sb_str(&setup, "; cd -- ");
 		shquote(&setup, host->conf->base_dir);
 	}
-	(void)cmd_new(sh, NULL, setup.p, SETUP_TIMEOUT, 1);
+	(void)cmd_new(sh, NULL, setup.p, left > BASH_TIMEOUT_MAX ?
+	    BASH_TIMEOUT_MAX : (int)left, 1);
 	sb_free(&setup);
-	return sh;
+	/* it may have ended before we were told it started */
+	if (sh->gone)
+		shell_sched(sh);
+	shell_send(sh);
 }
 
 /* stop using the channel; the shell record and its queue stay */
 static void
 shell_dropchannel(struct shell *sh)
 {
+	if (sh->opening != NULL) {
+		sshconn_open_cancel(sh->opening);
+		sh->opening = NULL;
+	}
 	if (sh->ch != NULL) {
-		ssh_remove_channel_callbacks(sh->ch, &sh->cb);
-		ssh_channel_free(sh->ch);
+		sshconn_chclose(sh->conn, sh->ch, &sh->cb, 1);
 		sh->ch = NULL;
-		if (sh->host->st.channels > 0)
-			sh->host->st.channels--;
+		sh->conn = NULL;
 	}
 	evtimer_del(&sh->ev_proc);
 }
@@ -379,6 +424,7 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 	c->sh = sh;
 	c->call = call;
 	c->timeout_ms = ms;
+	c->deadline = ms_now() + ms;
 	c->status = -1;
 	marker_new(c->marker);
 	sb_str(&line, "eval ");
@@ -408,10 +454,17 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 static void
 cmd_free(struct cmd *c)
 {
+	struct shell	*sh = c->sh;
+
 	evtimer_del(&c->ev_timeout);
 	if (c->grace_set)
 		evtimer_del(&c->ev_grace);
-	TAILQ_REMOVE(&c->sh->cmds, c, entry);
+	TAILQ_REMOVE(&sh->cmds, c, entry);
+	/* nobody is left to wait for the shell being opened */
+	if (TAILQ_EMPTY(&sh->cmds) && sh->opening != NULL) {
+		sshconn_open_cancel(sh->opening);
+		sh->opening = NULL;
+	}
 	if (c->call != NULL) {
 		c->call->state = NULL;
 		c->call->cancel = NULL;
@@ -444,7 +497,6 @@ cmd_fail(struct cmd *c, const char *fmt, ...)
 static void
 shell_send(struct shell *sh)
 {
-	struct sshhost	*host = sh->host;
 	struct cmd	*c;
 	size_t		 off, len;
 	int		 n;
@@ -457,7 +509,7 @@ shell_send(struct shell *sh)
 	for (off = 0; off < len; off += n) {
 		n = ssh_channel_write(sh->ch, c->line + off, len - off);
 		if (n == SSH_ERROR || n <= 0) {
-			if (sshconn_check(host))
+			if (sshconn_check(sh->conn))
 				return;		/* sh is gone with it */
 			shell_died(sh, "cannot write to the shell");
 			return;
@@ -603,7 +655,7 @@ static void
 shell_died(struct shell *sh, const char *why)
 {
 	struct sshhost	*host = sh->host;
-	struct cmd	*c, *next;
+	struct cmd	*c;
 	char		 err[ERRSZ];
 
 	shell_dropchannel(sh);
@@ -618,25 +670,26 @@ shell_died(struct shell *sh, const char *why)
 		cmd_died(c, why);
 	}
 	sh->reset = 1;
+	sh->reset_lost = 0;
 	if (TAILQ_EMPTY(&sh->cmds))
 		return;
 	TAILQ_FOREACH(c, &sh->cmds, entry)
 		cmd_warn(c);
 	sh->reset = 0;
-	if (shell_start(sh->sessid, host, err, sizeof(err)) == NULL) {
-		sh->reset = 1;
-		TAILQ_FOREACH_SAFE(c, &sh->cmds, entry, next)
-			cmd_fail(c, "%s", err);
-		(void)sshconn_check(host);
-		return;
-	}
-	shell_send(sh);
+	(void)shell_start(sh->sessid, host);
 }
 
 static void
 cmd_warn(struct cmd *c)
 {
-	if (c->call != NULL && c->call->warning[0] == '\0')
+	if (c->call == NULL || c->call->warning[0] != '\0')
+		return;
+	if (c->sh->reset_lost)
+		snprintf(c->call->warning, sizeof(c->call->warning),
+		    "warning: the connection to host \"%s\" was lost and"
+		    " re-made; shell state (cwd, environment) was reset",
+		    c->sh->host->name);
+	else
 		snprintf(c->call->warning, sizeof(c->call->warning),
 		    "warning: the previous shell on host \"%s\" ended; this"
 		    " command runs in a new shell: shell state (cwd,"
@@ -790,10 +843,23 @@ static void
 cmd_timeout(int fd, short event, void *arg)
 {
 	struct cmd	*c = arg;
+	struct shell	*sh = c->sh;
+	struct cmd	*first = TAILQ_FIRST(&sh->cmds);
+	char		 why[1024];
 
 	if (!c->sent) {
-		cmd_fail(c, "timed out after %d ms while waiting for the"
-		    " shell's previous command to finish", c->timeout_ms);
+		if (sh->ch == NULL && sh->opening != NULL)
+			cmd_fail(c, "timed out after %d ms waiting for a"
+			    " shell: %s", c->timeout_ms,
+			    sshconn_open_why(sh->opening, why, sizeof(why)));
+		else if (first != NULL && first->call == NULL)
+			cmd_fail(c, "timed out after %d ms: the new shell on"
+			    " host \"%s\" did not start in time",
+			    c->timeout_ms, sh->host->name);
+		else
+			cmd_fail(c, "timed out after %d ms while waiting for"
+			    " the shell's previous command to finish",
+			    c->timeout_ms);
 		return;
 	}
 	cmd_kill(c, KILL_TIMEOUT);
@@ -833,8 +899,6 @@ cmd_kill(struct cmd *c, enum cmd_kill why)
 		return;
 	}
 	if (kill_tree(sh->host, sh->pid, 0) == -1) {
-		if (sshconn_check(sh->host))
-			return;
 		cmd_grace(-1, 0, c);
 		return;
 	}
@@ -850,9 +914,8 @@ cmd_grace(int fd, short event, void *arg)
 	struct shell	*sh = c->sh;
 
 	c->grace_set = 0;
-	if (sh->pid != 0 && kill_tree(sh->host, sh->pid, 1) == -1 &&
-	    sshconn_check(sh->host))
-		return;
+	if (sh->pid != 0)
+		(void)kill_tree(sh->host, sh->pid, 1);
 	shell_died(sh, "the shell did not come back and was killed");
 }
 /* where the session's shell is, for a background command to start in */
@@ -916,18 +979,36 @@ shell_kills_pending(void)
 	return kill_pending();
 }
 
-/* the connection died (or is being closed): nothing on it survives */
+/*
+ * A connection died (or is being closed): its shells and what they
+ * ran go with it; the next command of each session gets a new shell and
+ * the warning that its state was reset.  Shells on the host's other
+ * connections go on.  conn NULL: the host is gone, and every shell.
+ */
 void
-shell_host_lost(struct sshhost *host)
+shell_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
 	struct shell	*sh, *nsh;
+	struct cmd	*c;
 	char		 why[256];
 
 	snprintf(why, sizeof(why), "the connection to host \"%s\" was lost"
 	    " while the command ran; its outcome is unknown", host->name);
-	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh)
-		if (sh->host == host)
+	TAILQ_FOREACH_SAFE(sh, &shells, entry, nsh) {
+		if (sh->host != host)
+			continue;
+		if (conn == NULL) {
 			shell_free(sh, why);
-	bgjob_host_lost(host);
-	kill_host_lost(host);
+			continue;
+		}
+		if (sh->conn != conn)
+			continue;
+		shell_dropchannel(sh);
+		while ((c = TAILQ_FIRST(&sh->cmds)) != NULL)
+			cmd_fail(c, "%s", why);
+		sh->reset = 1;
+		sh->reset_lost = 1;
+	}
+	bgjob_conn_lost(host, conn);
+	kill_conn_lost(host, conn);
 }

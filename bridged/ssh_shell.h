@@ -17,10 +17,16 @@
  * ssh_killtree.c: a one-shot command on its own exec channel, stdin closed.
  * What it prints goes to out (NUL-terminated, the rest dropped), or
  * nowhere when out is NULL; done(arg) runs from the event loop once the
- * channel has closed.  oneshot_stop frees the channel, never os.
+ * channel has closed, or once it could not be had (failed, err says
+ * why).  Kills go first when channels are scarce (ssh_pool.c).
+ * oneshot_stop frees the channel, never os.
  */
 struct oneshot {
 	struct sshhost		*host;
+	struct sshconn		*conn;		/* where ch is */
+	struct sshopen		*opening;
+	int			 failed;
+	char			 err[256];
 	ssh_channel		 ch;
 	struct ssh_channel_callbacks_struct cb;
 	char			*out;
@@ -41,12 +47,12 @@ const char *shell_cwd(uint32_t, struct sshhost *);
 void	 bgjob_start(struct sshcall *, const char *);
 void	 bgjob_session_end(uint32_t);
 int	 bgjob_shutdown(void);
-void	 bgjob_host_lost(struct sshhost *);
+void	 bgjob_conn_lost(struct sshhost *, struct sshconn *);
 
 /* ssh_killtree.c: fire-and-forget kills on their own exec channels */
 int	 kill_tree(struct sshhost *, long, int);
 int	 kill_group(struct sshhost *, long, int);
-void	 kill_host_lost(struct sshhost *);
+void	 kill_conn_lost(struct sshhost *, struct sshconn *);
 int	 kill_pending(void);
 
 #endif /* SHELL_H */

@@ -45,6 +45,9 @@ struct pendargs {
 	size_t			 len;
 };
 
+/* how often the state is looked at; show hosts is never older */
+#define SSH_TICK_MS	200
+
 /* an MCP session that has used this host: its state dies with it */
 struct seensess {
 	TAILQ_ENTRY(seensess)	 entry;
@@ -128,7 +131,7 @@ static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
 void
 sshworker_main(struct proc_args *pa)
 {
-	struct timeval	 tv = { 1, 0 };
+	struct timeval	 tv = { 0, SSH_TICK_MS * 1000 };
 
 	ssh_hostname = pa->host;
 	/* libssh's crypto set-up may read what it needs before the drop */
@@ -155,8 +158,8 @@ ssh_newid(uint32_t *seq)
 }
 
 /*
- * Once a second: the host's state to the frontend when it changed, and
- * the idle check.  Idle means no call, no MCP session holding state here
+ * Five times a second: the host's state to the frontend when it changed
+ * (a memcmp when it did not), and the idle check.  Idle means no call, no MCP session holding state here
  * (shells), no forward, no delegation; after `idle timeout' seconds of
  * that we ask the frontend, which says yes only if it has nothing on its
  * way to us (IMSG_SSH_IDLE_OK).
@@ -164,7 +167,7 @@ ssh_newid(uint32_t *seq)
 static void
 ssh_tick(int fd, short event, void *arg)
 {
-	struct timeval	 tv = { 1, 0 };
+	struct timeval	 tv = { 0, SSH_TICK_MS * 1000 };
 	int		 limit;
 
 	ssh_push_state();
@@ -367,7 +370,7 @@ ssh_configure(struct bridged_conf *nconf)
 			strlcpy(sh->name, h->name, sizeof(sh->name));
 			sh->st.state = HOST_DISCONNECTED;
 			sh->st.since = time(NULL);
-			TAILQ_INIT(&sh->waiting);
+			sshconn_hostinit(sh);
 		}
 		sh->st.hostid = h->id;
 		sh->conf = h;
@@ -487,6 +490,7 @@ call_start(struct imsg *imsg)
 	call->sessid = req.sessid;
 	call->flags = req.flags;
 	session_seen(req.sessid);
+	clock_gettime(CLOCK_MONOTONIC, &call->t0);
 	strlcpy(call->tool, req.tool, sizeof(call->tool));
 	/* the frontend sent what it validated; check again all the same */
 	call->args = json_loadb(pa->buf, pa->len, JSON_REJECT_DUPLICATES,

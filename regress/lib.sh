@@ -5,6 +5,13 @@
 # sshd:		sshd_start, sshd_stop, ssh_run CMD...
 # bridged:	bridged_start [EXTRA-CONFIG-TEXT], bridged_stop, bridged_alive
 #
+# Knobs a test may set before starting: SSHD_MAX_SESSIONS (sshd's
+# MaxSessions, default 64; OpenSSH's stock value is 10), BRIDGED_RUNAS=USER
+# (run the daemon as USER with no "user" in its config, as a developer
+# running it as themselves would: no chroot, no setuid; its sockets, key
+# copy and writable directories go under $TESTDIR/run, owned by USER),
+# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging).
+#
 # Directories: $REGRESS_TMP is the directory of one whole run (run.sh sets
 # it; a script run by hand makes its own /tmp/bridged-regress.PID and removes
 # it again).  The ssh host and user keys are made once per run and kept in
@@ -292,7 +299,7 @@ GatewayPorts no
 X11Forwarding no
 PrintMotd no
 UseDNS no
-MaxSessions 64
+MaxSessions ${SSHD_MAX_SESSIONS:-64}
 MaxStartups 100
 EOF
 }
@@ -398,7 +405,7 @@ ssh_run()
 # audit paths
 _bridged_config()
 {
-	if [ "$(id -u)" = 0 ]; then
+	if [ "$(id -u)" = 0 ] && [ -z "${BRIDGED_RUNAS:-}" ]; then
 		echo 'user "nobody"'
 	fi
 	cat <<EOF
@@ -411,7 +418,7 @@ log file "${LOG_FILE:-$TESTDIR/log/bridge.log}"${LOG_OPTS:+ $LOG_OPTS}
 host "local" {
 	address "127.0.0.1" port $SSHD_PORT
 	user "$SSH_USER"
-	identity "$SSH_USER_KEY"
+	identity "${BRIDGED_IDENTITY:-$SSH_USER_KEY}"
 	known hosts "$SSH_KNOWN_HOSTS"
 	base dir "$TESTDIR/base"
 	allow read, write, exec
@@ -426,15 +433,32 @@ EOF
 # make the directories and write $TESTDIR/bridged.conf (sshd must be up)
 bridged_config()
 {
-	MCP_SOCK=$TESTDIR/mcp.sock
-	CTL_SOCK=$TESTDIR/ctl.sock
+	local run=$TESTDIR
+
+	if [ -n "${BRIDGED_RUNAS:-}" ]; then
+		# the daemon itself is USER: it makes its sockets here and
+		# reads a key it owns (a private key must not be shared)
+		run=$TESTDIR/run
+		mkdir -p "$run"
+		cp "$SSH_USER_KEY" "$run/id_ed25519"
+		chmod 0600 "$run/id_ed25519"
+		BRIDGED_IDENTITY=$run/id_ed25519
+		export BRIDGED_IDENTITY
+	else
+		unset BRIDGED_IDENTITY
+	fi
+	MCP_SOCK=$run/mcp.sock
+	CTL_SOCK=$run/ctl.sock
 	BRIDGED_CONF=$TESTDIR/bridged.conf
 	export MCP_SOCK CTL_SOCK BRIDGED_CONF
 	mkdir -p "$TESTDIR/empty" "$TESTDIR/db" "$TESTDIR/log" \
 	    "$TESTDIR/base"
 	chmod 0755 "$TESTDIR/empty"
-	# when root, the logger runs as nobody and writes these
-	if [ "$(id -u)" = 0 ]; then
+	if [ -n "${BRIDGED_RUNAS:-}" ]; then
+		chown -R "$BRIDGED_RUNAS" "$run" "$TESTDIR/db" \
+		    "$TESTDIR/log" || return 1
+	elif [ "$(id -u)" = 0 ]; then
+		# when root, the logger runs as nobody and writes these
 		chown nobody "$TESTDIR/db" "$TESTDIR/log" 2>/dev/null
 	fi
 	if [ ${#MCP_SOCK} -ge 100 ]; then
@@ -481,8 +505,16 @@ bridged_start()
 	fi
 	bridged_config "${1:-}" || return 1
 	rm -f "$MCP_SOCK" "$CTL_SOCK"
-	"$BRIDGED" -d -f "$BRIDGED_CONF" </dev/null \
-	    >>"$TESTDIR/bridged.log" 2>&1 &
+	if [ -n "${BRIDGED_RUNAS:-}" ]; then
+		# setpriv execs it: BRIDGED_PID is the daemon itself
+		setpriv --reuid="$BRIDGED_RUNAS" \
+		    --regid="$(id -g "$BRIDGED_RUNAS")" --clear-groups \
+		    "$BRIDGED" -d ${BRIDGED_FLAGS:-} -f "$BRIDGED_CONF" </dev/null \
+		    >>"$TESTDIR/bridged.log" 2>&1 &
+	else
+		"$BRIDGED" -d ${BRIDGED_FLAGS:-} -f "$BRIDGED_CONF" </dev/null \
+		    >>"$TESTDIR/bridged.log" 2>&1 &
+	fi
 	BRIDGED_PID=$!
 	export BRIDGED_PID
 	while [ $i -lt 100 ]; do

@@ -289,4 +289,41 @@ t.done()
 EOF
 
 tap_check "bridged stops cleanly" bridged_stop
+
+# a frontend that keeps dying: the daemon says so and exits 1
+if tap_check "bridged starts again" bridged_start; then
+	n=0
+	while [ $n -lt 8 ] && bridged_alive; do
+		i=0
+		while [ $i -lt 80 ]; do
+			fe=$(pgrep -P "$BRIDGED_PID" -f '^bridged: frontend' | head -1)
+			[ -n "$fe" ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		[ -n "$fe" ] && kill -KILL "$fe" 2>/dev/null
+		n=$((n + 1))
+		sleep 0.2
+	done
+	i=0
+	while bridged_alive && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if bridged_alive; then
+		tap_fail "a frontend dying again and again stops the daemon"
+		bridged_stop
+	else
+		wait "$BRIDGED_PID"
+		rc=$?
+		BRIDGED_PID=
+		if [ "$rc" = 1 ] && grep -q "frontend died 5 times in 60 s: giving up" \
+		    "$TESTDIR/bridged.log"; then
+			tap_ok "a frontend dying again and again: logged, exit 1"
+		else
+			tap_fail "a frontend dying again and again: logged, exit 1" \
+			    "exit $rc" "$(tail -n 5 "$TESTDIR/bridged.log")"
+		fi
+	fi
+fi
 tap_end

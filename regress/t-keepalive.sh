@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # t-keepalive: an idle connection gets an SSH keepalive every
 # "limits { keepalive N }" seconds (seen as bytes sent with no call made),
-# and none sooner than the default 30 s.
+# and none sooner than the default 30 s.  The keepalive wants an answer:
+# a host that stops answering (its sshd frozen with SIGSTOP: the kernel
+# still acknowledges every packet) is declared not responding after
+# "count" silent intervals, and the next call gets a new connection.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +48,62 @@ else
 	tap_fail "an idle connection sends keepalives every second" \
 	    "bytes sent while idle: '$grow'"
 fi
+tap_check "stops" bridged_stop
+
+# the sshd processes serving our connections (not the listener)
+sshd_kids()
+{
+	local p kids=$(pgrep -P "$SSHD_PID")
+	for p in $kids; do
+		echo "$p"
+		pgrep -P "$p"
+	done
+}
+
+tap_check "daemon starts with limits { keepalive 1 count 2 }" \
+    bridged_start 'limits { keepalive 1 count 2 }'
+"$BRIDGED" -nv -f "$BRIDGED_CONF" 2>/dev/null | grep -q "keepalive 1 count 2" &&
+    tap_ok "bridged -nv prints keepalive 1 count 2" ||
+    tap_fail "bridged -nv prints keepalive 1 count 2"
+tap_check "a call connects" "$PYTHON" "$MCPCLIENT" --socket "$MCP_SOCK" \
+    --init --call Bash '{"command":"true"}'
+frozen=$(sshd_kids)
+# shellcheck disable=SC2086
+kill -STOP $frozen
+i=0
+while [ $i -lt 100 ]; do
+	grep -q 'not responding' "$TESTDIR/bridged.log" && break
+	sleep 0.1
+	i=$((i + 1))
+done
+line=$(grep 'not responding' "$TESTDIR/bridged.log" | head -n 1)
+case $line in
+*"host \"local\" (127.0.0.1:$SSHD_PORT): not responding: no answer to keepalives for "[0-9]*" s")
+	tap_ok "a frozen host is not responding after 2 silent seconds" ;;
+*)	tap_fail "a frozen host is not responding after 2 silent seconds" \
+	    "log: '$line'" ;;
+esac
+state=$("$BRIDGECTL" -s "$CTL_SOCK" -j show hosts | "$PYTHON" -c '
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r["name"] == "local":
+        print(r.get("state"), r.get("connections"), r.get("last_error"))
+')
+case $state in
+"disconnected 0 not responding"*)
+	tap_ok "show hosts: disconnected, not responding" ;;
+*)	tap_fail "show hosts: disconnected, not responding" "got: $state" ;;
+esac
+out=$("$PYTHON" "$MCPCLIENT" --socket "$MCP_SOCK" --init --call Bash \
+    '{"command":"echo back"}' 2>&1)
+case $out in
+*'was lost and re-made'*back*)
+	tap_ok "the next call makes a new connection and warns" ;;
+*)	tap_fail "the next call makes a new connection and warns" "$out" ;;
+esac
+# shellcheck disable=SC2086
+kill -CONT $frozen 2>/dev/null
 tap_check "stops" bridged_stop
 
 tap_check "daemon starts with the default keepalive" bridged_start
