@@ -1,6 +1,7 @@
 /*
  * ssh.h: the parts of the ssh worker and what they offer each other:
- * sshworker.c (the process), ssh_conn.c (connections), the shell tools
+ * sshworker.c (the process), ssh_conn.c (connections), ssh_pool.c (their
+ * channels; internals shared in ssh_pool.h), the shell tools
  * (ssh_shell.c, ssh_bgjob.c, ssh_killtree.c; see ssh_shell.h), the file tools (ssh_rfile.c,
  * ssh_fread.c, ssh_fedit.c, ssh_finfo.c, ssh_fsearch.c, ssh_ftransfer.c; see ssh_files.h) and
  * the small pieces every tool uses (text.c, shquote.c, ssh_toolarg.c).
@@ -9,6 +10,8 @@
  * worker looks the tool up in its table (sshworker.c), makes sure the
  * host is connected (ssh_conn.c asks the parent for a connected socket
  * and the key material when it is not), then hands the call to the tool.
+ * A tool that needs a channel gets it from the pool (sshconn_open, or
+ * sshconn_forfiles for the file tools), which may have to wait for one.
  * The tool answers exactly once with sshcall_result() or sshcall_text();
  * answering frees the call.  A tool that works asynchronously sets
  * call->cancel so IMSG_SSH_CANCEL and the end of a session can stop it.

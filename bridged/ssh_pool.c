@@ -770,9 +770,11 @@ sshconn_forfiles(struct sshcall *call)
 
 	TAILQ_FOREACH(c, &host->conns, entry)
 		if (c->up && !c->dying && c->sftp != NULL)
-			return c;
-	if ((c = pick(host, 0)) != NULL)
+			break;
+	if (c != NULL || (c = pick(host, 0)) != NULL) {
+		c->lastuse = time(NULL);	/* in use: not idle */
 		return c;
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal(NULL);
 	w->host = host;

@@ -4,7 +4,8 @@
 # shell each need 20 connections and get them; with "max connections 1"
 # the 11th session's Bash waits for a channel and fails naming the knobs
 # to raise, or runs once another session ends; with "max sessions 20"
-# above sshd's 10 the refused channels go on a second connection.
+# above sshd's 10 the refused channels go on a second connection, and
+# when that one dies only the shells on it are reset.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -121,6 +122,35 @@ r = cs[0].call_tool("hosts", {})
 h = [h for h in r.get("structuredContent", {}).get("hosts", [])
      if h.get("name") == "big"]
 t.ok(h and h[0].get("connections") == 2, "hosts: big has 2 connections", h)
+
+# one connection dies: only the shells on it are reset
+ppid = {}
+for i, c in enumerate(cs):
+    r = c.call_tool("Bash", {"command": "export X=b%d; echo $PPID" % i,
+                             "host": "big"})
+    ppid[i] = result_text(r).split("\n")[0]
+groups = sorted(set(ppid.values()))
+t.ok(len(groups) == 2, "the shells are on two sshd connections", ppid)
+victim = [i for i in range(15) if ppid[i] == ppid[0]]
+r = cs[0].call_tool("Bash", {"command": "kill -9 $PPID", "host": "big"})
+t.ok(r.get("isError") and "was lost" in result_text(r),
+     "killing one connection's sshd fails the call on it", r)
+reset = intact = 0
+bad = []
+for i, c in enumerate(cs):
+    r = c.call_tool("Bash", {"command": "echo ${X:-unset}", "host": "big"})
+    x = result_text(r)
+    if i in victim and x.startswith("warning: the connection to host"
+                                    " \"big\" was lost and re-made") and \
+            x.endswith("unset\nexit status: 0"):
+        reset += 1
+    elif i not in victim and x == "b%d\nexit status: 0" % i:
+        intact += 1
+    else:
+        bad.append((i, x))
+t.ok(reset == len(victim) and intact == 15 - len(victim),
+     "its %d shells start anew with a warning, the other %d keep their"
+     " state" % (len(victim), 15 - len(victim)), *bad)
 for c in cs:
     c.close()
 sys.exit(t.done())

@@ -14,6 +14,9 @@
 #			ssh worker process per host); then one more host:
 #			what the 11th costs (goals: <= 24 MiB summed PSS for
 #			10, <= 1.5 MiB for one more)
+#   200 sessions	200 MCP sessions at once, 5 Bash calls each in its
+#			persistent shell (20 pooled connections of 10):
+#			calls/s, p50, p99, errors
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -131,6 +134,20 @@ bridged_start "$fwdhost" || { echo "bench: bridged did not start" >&2; exit 1; }
 # shellcheck disable=SC2046
 "$PYTHON" "$REGRESS_DIR/bench/fwdbench.py" "$MCP_SOCK" fwd "$sink" 100 \
     ssh $(ssh_opts) 127.0.0.1 || exit 1
+
+# 200 sessions x 5 Bash over the pool (issue 10): 200 shells at once
+bridged_stop
+poolhost="limits { sessions 256 }
+host \"pool\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	allow exec
+	max connections 30
+}"
+bridged_start "$poolhost" || { echo "bench: bridged did not start" >&2; exit 1; }
+"$PYTHON" "$REGRESS_DIR/bench/poolbench.py" "$MCP_SOCK" 200 5 pool
 
 bridged_stop
 exit 0
