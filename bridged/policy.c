@@ -52,6 +52,22 @@ static int	 glob_check(const struct host *, json_t *, char *, size_t);
 static int	 quota_used(const struct host *, const char *, uint32_t, int,
 		    time_t, time_t, char *, size_t);
 
+/* protect exec */
+struct xrule;
+struct comps;
+static int	 guard_level(const struct host *);
+static const char *last_part(const char *, size_t *);
+static int	 word_in(const char *, const char *, size_t);
+static int	 rules_in(const char *, int, const char *, int,
+		    int (*)(void *, const struct xrule *), void *);
+static int	 rules_each(const struct host *,
+		    int (*)(void *, const struct xrule *), void *);
+static int	 comps_split(struct comps *, const char *);
+static int	 comp_match(const char *, const char *);
+static int	 pat_match(const char *, const char *, const char *);
+static int	 match_one(void *, const struct xrule *);
+static int	 anchor_one(void *, const struct xrule *);
+
 /* ---- small pieces ---------------------------------------------------- */
 
 int
@@ -536,20 +552,6 @@ struct comps {
 	size_t		 n;
 };
 
-typedef int	(*xrule_fn)(void *, const struct xrule *);
-
-static int	 guard_level(const struct host *);
-static const char *last_part(const char *, size_t *);
-static int	 word_in(const char *, const char *, size_t);
-static int	 rules_in(const char *, enum why, const char *, int, xrule_fn,
-		    void *);
-static int	 rules_each(const struct host *, xrule_fn, void *);
-static int	 comps_split(struct comps *, const char *);
-static int	 comp_match(const char *, const char *);
-static int	 pat_match(const char *, const char *, const char *);
-static int	 match_one(void *, const struct xrule *);
-static int	 anchor_one(void *, const struct xrule *);
-
 /* 0: exec is allowed freely; 1: no exec; 2: exec of listed programs */
 static int
 guard_level(const struct host *h)
@@ -597,8 +599,8 @@ word_in(const char *list, const char *w, size_t len)
 
 /* fn for every blank-separated pattern in pats; stops when fn says so */
 static int
-rules_in(const char *pats, enum why why, const char *prog, int line,
-    xrule_fn fn, void *arg)
+rules_in(const char *pats, int why, const char *prog, int line,
+    int (*fn)(void *, const struct xrule *), void *arg)
 {
 	struct xrule	 r;
 	char		 pat[PATH_MAX];
@@ -627,7 +629,8 @@ rules_in(const char *pats, enum why why, const char *prog, int line,
 
 /* fn for every rule that applies to host h, in a fixed order */
 static int
-rules_each(const struct host *h, xrule_fn fn, void *arg)
+rules_each(const struct host *h, int (*fn)(void *, const struct xrule *),
+    void *arg)
 {
 	const struct strentry	*se, *ae;
 	struct xrule		 r;

@@ -61,6 +61,10 @@ static const struct policy_view *view_get(struct sshcall *, sftp_session,
 static void	 view_anchor(void *, const char *);
 static int	 guard_check(struct sshcall *, sftp_session, const char *,
 		    const char *, char *);
+static int	 resolve_arg(struct sshcall *, sftp_session, const char *,
+		    json_t *, const char *, enum rmode, char *);
+static int	 glob_root(struct sshcall *, sftp_session, const char *,
+		    char *);
 
 /*
  * What the host says for protect exec, found on one connection: its
@@ -75,10 +79,6 @@ static struct {
 	struct policy_view	 view;
 	struct strlist		 tried;		/* patterns resolved */
 } hv = { .tried = TAILQ_HEAD_INITIALIZER(hv.tried) };
-static int	 resolve_arg(struct sshcall *, sftp_session, const char *,
-		    json_t *, const char *, enum rmode, char *);
-static int	 glob_root(struct sshcall *, sftp_session, const char *,
-		    char *);
 
 /*
  * The arrival check.  0: go on (call->args may have been rewritten);
