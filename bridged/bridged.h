@@ -230,6 +230,8 @@ enum hoststr_kind {
 	HOSTSTR_EXEC_ALLOW = 1,
 	HOSTSTR_ALLOWED_TOOL,
 	HOSTSTR_SCAN_PATTERN,	/* policy.c: output scanning */
+	HOSTSTR_PROTECT_EXEC,	/* policy.c: protect exec { PATTERN } */
+	HOSTSTR_PROTECT_EXEC_FOR, /* protect exec for: "PROGRAM\tPATTERN" */
 };
 
 struct strentry {
@@ -307,6 +309,11 @@ struct host {
 	int			 quota_day_line;
 	struct strlist		 scan_patterns;	/* scan pattern "..." */
 	int			 scan_line;	/* first such line */
+	/* protect exec: writes that would become exec (policy.c) */
+	struct strlist		 protect_exec;	/* patterns */
+	int			 protect_exec_line;	/* first such line */
+	struct strlist		 protect_exec_for; /* "PROGRAM\tPATTERN" */
+	int			 protect_exec_for_line;
 };
 TAILQ_HEAD(hostlist, host);
 

@@ -49,6 +49,8 @@ config_host_free(struct host *h)
 	strlist_free(&h->exec_allow);
 	strlist_free(&h->delegate.allowed_tools);
 	strlist_free(&h->scan_patterns);
+	strlist_free(&h->protect_exec);
+	strlist_free(&h->protect_exec_for);
 	while ((fr = TAILQ_FIRST(&h->fwdrules)) != NULL) {
 		TAILQ_REMOVE(&h->fwdrules, fr, entry);
 		free(fr);
@@ -96,6 +98,8 @@ config_host_new(struct bridged_conf *conf)
 	h->delegate.timeout = CONF_DELEGATE_TIMEOUT;
 	TAILQ_INIT(&h->delegate.allowed_tools);
 	TAILQ_INIT(&h->scan_patterns);
+	TAILQ_INIT(&h->protect_exec);
+	TAILQ_INIT(&h->protect_exec_for);
 	TAILQ_INSERT_TAIL(&conf->hosts, h, entry);
 	return h;
 }

@@ -57,6 +57,10 @@ config_send(struct imsgev *iev, struct bridged_conf *conf)
 			send_str(iev, h->id, HOSTSTR_ALLOWED_TOOL, se->s);
 		TAILQ_FOREACH(se, &h->scan_patterns, entry)
 			send_str(iev, h->id, HOSTSTR_SCAN_PATTERN, se->s);
+		TAILQ_FOREACH(se, &h->protect_exec, entry)
+			send_str(iev, h->id, HOSTSTR_PROTECT_EXEC, se->s);
+		TAILQ_FOREACH(se, &h->protect_exec_for, entry)
+			send_str(iev, h->id, HOSTSTR_PROTECT_EXEC_FOR, se->s);
 		TAILQ_FOREACH(fr, &h->fwdrules, entry)
 			if (imsgev_compose(iev, IMSG_CONF_FWDRULE, 0, -1, fr,
 			    sizeof(*fr)) == -1)
@@ -125,6 +129,8 @@ config_recv(struct imsg *imsg)
 		TAILQ_INIT(&h->delegate.allowed_tools);
 		TAILQ_INIT(&h->fwdrules);
 		TAILQ_INIT(&h->scan_patterns);
+		TAILQ_INIT(&h->protect_exec);
+		TAILQ_INIT(&h->protect_exec_for);
 		TERMINATE(h->name);
 		TERMINATE(h->address);
 		TERMINATE(h->user);
@@ -162,6 +168,18 @@ config_recv(struct imsg *imsg)
 			break;
 		case HOSTSTR_SCAN_PATTERN:
 			if (strlist_add(&h->scan_patterns, s) == -1)
+				fatal("config_recv");
+			break;
+		case HOSTSTR_PROTECT_EXEC:
+			if (strlist_add(&h->protect_exec, s) == -1)
+				fatal("config_recv");
+			break;
+		case HOSTSTR_PROTECT_EXEC_FOR:
+			/* the program and the pattern, see parse.y */
+			if (strchr(s, '\t') == NULL)
+				fatalx("config: protect exec for without a "
+				    "program");
+			if (strlist_add(&h->protect_exec_for, s) == -1)
 				fatal("config_recv");
 			break;
 		default:

@@ -24,6 +24,7 @@
 
 #include "bridged.h"
 #include "log.h"
+#include "policy.h"
 
 #define INCLUDE_DEPTH_MAX	16	/* also stops include loops */
 #define EXPAND_MAX		64	/* macro expansions without file input */
@@ -132,6 +133,8 @@ static struct bridged_conf	*conf;
 static struct host		*curhost;
 static struct strlist		*curlist;
 static int			 curlist_words;	/* entries must be one word */
+static int			 curlist_protect; /* entries are patterns */
+static char			 curlist_prog[PATH_MAX]; /* protect exec for */
 static int			 errors;
 static int			 nexpand;
 static const char		*lexerr_fname;	/* suppress the "syntax error" */
@@ -200,6 +203,7 @@ static void	 keywords_check(void);
 %token	CLOSED FAIL MUTATING RETAIN
 %token	KEEPALIVE COUNT
 %token	IDLE
+%token	FOR
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
@@ -553,6 +557,38 @@ hostopt		: ADDRESS string {
 			curlist = &curhost->exec_allow;
 			curlist_words = 1;
 		} strbody
+		| PROTECT EXEC '{' {
+			/* policy.c: writes that would become exec */
+			if (curhost->protect_exec_line == 0)
+				curhost->protect_exec_line = @1.first_line;
+			curlist = &curhost->protect_exec;
+			curlist_words = 0;
+			curlist_protect = 1;
+			curlist_prog[0] = '\0';
+		} strbody {
+			curlist_protect = 0;
+		}
+		| PROTECT EXEC FOR string '{' {
+			if (curhost->protect_exec_for_line == 0)
+				curhost->protect_exec_for_line = @1.first_line;
+			curlist = &curhost->protect_exec_for;
+			curlist_words = 0;
+			curlist_protect = 1;
+			curlist_prog[0] = '\0';
+			if ($4[0] == '\0' || strpbrk($4, " \t\n") != NULL)
+				conf_err(&@4, "protect exec for \"%s\": one "
+				    "program name, as in exec allow", $4);
+			else if (strlcpy(curlist_prog, $4,
+			    sizeof(curlist_prog)) >= sizeof(curlist_prog)) {
+				conf_err(&@4, "protect exec for: the program "
+				    "name is too long");
+				curlist_prog[0] = '\0';
+			}
+			free($4);
+			$4 = NULL;	/* still on the parser stack */
+		} strbody {
+			curlist_protect = 0;
+		}
 		| PROTECT protlist {
 			if (curhost->protect_line == 0)
 				curhost->protect_line = @1.first_line;
@@ -819,6 +855,7 @@ static const struct keyword keywords[] = {
 	{ "exec",		EXEC },
 	{ "fail",		FAIL },
 	{ "file",		FILENAME },
+	{ "for",		FOR },
 	{ "forward",		FORWARD },
 	{ "forwards",		FORWARDS },
 	{ "from",		FROM },
@@ -1619,6 +1656,29 @@ list_add(const YYLTYPE *loc, const char *s)
 				    " name, without arguments", s);
 				return;
 			}
+	if (curlist_protect) {
+		char	 err[256], both[PATH_MAX];
+
+		if (policy_protect_valid(s, err, sizeof(err)) == -1) {
+			conf_err(loc, "protect exec: %s", err);
+			return;
+		}
+		if (curlist == &curhost->protect_exec_for) {
+			if (curlist_prog[0] == '\0')
+				return;		/* already said */
+			/* a tab is in neither: the pattern follows it */
+			if ((size_t)snprintf(both, sizeof(both), "%s\t%s",
+			    curlist_prog, s) >= sizeof(both)) {
+				conf_err(loc, "protect exec for: program and "
+				    "pattern are too long together");
+				return;
+			}
+			s = both;
+			if (strlist_add(curlist, s) == -1)
+				fatal("%s", __func__);
+			return;
+		}
+	}
 	if (strlist_add(curlist, s) == -1)
 		fatal("%s", __func__);
 }
@@ -1668,6 +1728,7 @@ parse_config(const char *filename, int verbose)
 	default_line = 0;
 	curhost = NULL;
 	curlist = NULL;
+	curlist_protect = 0;
 	memset(once_line, 0, sizeof(once_line));
 	if ((conf = config_new()) == NULL)
 		fatal("%s", __func__);

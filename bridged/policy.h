@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -59,6 +60,30 @@ int	 policy_call_check(const struct host *, const char *, json_t *, char *,
 	    size_t);
 /* where an absolute Glob pattern's literal leading directories end */
 const char *policy_glob_root(const char *);
+
+/*
+ * Writes that would become exec (policy.c, "protect exec"): on a host
+ * that does not allow exec freely, the files the host runs by itself
+ * (shell startup files, ~/.ssh/, ...) and under exec allow the files
+ * the listed programs load as code.  The frontend checks with view NULL
+ * (all but the home's files); the ssh worker checks the paths it
+ * resolved with what only the host can tell.
+ */
+struct policy_alias {
+	char		*pat;		/* a rooted pattern ("~/.bashrc") */
+	char		*canon;		/* where the host resolves it to */
+};
+struct policy_view {
+	char			 home[PATH_MAX];	/* resolved; "" unknown */
+	struct policy_alias	*alias;
+	size_t			 nalias;
+};
+int	 policy_write_guarded(const struct host *);
+int	 policy_write_check(const struct host *, const char *, const char *,
+	    const char *, const struct policy_view *, char *, size_t);
+void	 policy_write_anchors(const struct host *,
+	    void (*)(void *, const char *), void *);
+int	 policy_protect_valid(const char *, char *, size_t);
 
 /* quotas: 0 and counted, or -1 with the reopen time in err */
 int	 policy_quota_take(struct policy_quota *, const struct host *, time_t,

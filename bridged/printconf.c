@@ -8,13 +8,16 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bridged.h"
 
 static void	print_str(const char *);
 static void	print_size(long long);
 static void	print_list(const struct strlist *);
+static void	print_protect_for(const struct strlist *);
 static void	print_host(const struct host *);
 
 /* A quoted string; only '"' and '\' need escaping in the grammar. */
@@ -60,6 +63,40 @@ print_list(const struct strlist *sl)
 			printf(",");
 	}
 	printf(" }");
+}
+
+/*
+ * protect exec for: entries are "PROGRAM\tPATTERN" (parse.y); one line
+ * for each run of entries of the same program keeps their order.
+ */
+static void
+print_protect_for(const struct strlist *sl)
+{
+	const struct strentry	*se, *next;
+	const char		*tab, *ntab;
+	char			 prog[PATH_MAX];
+	size_t			 len;
+
+	for (se = TAILQ_FIRST(sl); se != NULL; se = next) {
+		if ((tab = strchr(se->s, '\t')) == NULL) {
+			next = TAILQ_NEXT(se, entry);
+			continue;
+		}
+		len = tab - se->s;
+		snprintf(prog, sizeof(prog), "%.*s", (int)len, se->s);
+		printf("\tprotect exec for ");
+		print_str(prog);
+		printf(" {");
+		for (next = se; next != NULL; next = TAILQ_NEXT(next, entry)) {
+			ntab = strchr(next->s, '\t');
+			if (ntab == NULL || (size_t)(ntab - next->s) != len ||
+			    strncmp(next->s, se->s, len) != 0)
+				break;
+			printf("%s ", next == se ? "" : ",");
+			print_str(ntab + 1);
+		}
+		printf(" }\n");
+	}
 }
 
 static void
@@ -128,6 +165,12 @@ print_host(const struct host *h)
 			printf("%sdelete", sep);
 		printf("\n");
 	}
+	if (!TAILQ_EMPTY(&h->protect_exec)) {
+		printf("\tprotect exec ");
+		print_list(&h->protect_exec);
+		printf("\n");
+	}
+	print_protect_for(&h->protect_exec_for);
 	if (h->quota_minute != 0)
 		printf("\tquota %u per minute\n", h->quota_minute);
 	if (h->quota_day != 0)

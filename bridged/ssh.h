@@ -258,6 +258,9 @@ void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
  * 0: go on, -1: refused and answered */
 int	 sshpolicy_call(struct sshcall *);
 int	 sshpolicy_resolve(struct sshcall *);
+/* protect exec, the last look before a write: 0, or -1 with err (ERRSZ) */
+int	 sshpolicy_write_ok(struct sshcall *, sftp_session, const char *,
+	    char *);
 /* sshworker.c: for a unit test, serve a frontend on fd with a config */
 void	 sshworker_test_serve(int, struct bridged_conf *);
 

@@ -337,6 +337,9 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		mode = x->rmode;
 	else
 		mode = st.st_mode & 0777;
+	/* protect exec: the last look before anything is made next to it */
+	if (sshpolicy_write_ok(call, sftp, x->remote, err) == -1)
+		return -1;
 	if (temp_create(sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
 	if ((buf = malloc(XFER_CHUNK)) == NULL)

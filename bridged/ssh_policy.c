@@ -17,6 +17,15 @@
  * What remains is a race: SFTP has no O_NOFOLLOW or openat, so a link
  * swapped in between the check and the act (by something else running
  * on the host) is followed.  SECURITY says so.
+ *
+ * A write tool's paths are then checked against protect exec (policy.c):
+ * the path as given, as resolved and, for a final link, its target.  The
+ * patterns below the home need the home, which SFTP's realpath of "."
+ * gives (the login directory, no shell needed); the rooted patterns are
+ * resolved on the host as well, so that a startup file that is itself a
+ * link protects what it leads to.  Both are found at the first write
+ * check on a connection and kept for it; without a home, writes are
+ * refused.
  */
 
 #include <sys/types.h>
@@ -44,11 +53,32 @@ enum rmode {
 };
 
 static int	 resolve(struct sshcall *, sftp_session, const char *,
-		    const char *, enum rmode, char *, char *);
+		    const char *, enum rmode, char *, char *, char *);
+static int	 write_tool(const char *);
+static void	 view_reset(void);
+static const struct policy_view *view_get(struct sshcall *, sftp_session,
+		    char *);
+static void	 view_anchor(void *, const char *);
+static int	 guard_check(struct sshcall *, sftp_session, const char *,
+		    const char *, char *);
 static int	 resolve_arg(struct sshcall *, sftp_session, const char *,
 		    json_t *, const char *, enum rmode, char *);
 static int	 glob_root(struct sshcall *, sftp_session, const char *,
 		    char *);
+
+/*
+ * What the host says for protect exec, found on one connection: its
+ * user's home and where the rooted patterns lead.  Kept while the
+ * connection (and the user) stay the same.
+ */
+static struct {
+	struct sshhost		*host;
+	ssh_session		 session;	/* NULL: nothing found */
+	char			 user[HOST_USER_LEN];
+	sftp_session		 sftp;		/* for view_anchor() */
+	struct policy_view	 view;
+	struct strlist		 tried;		/* patterns resolved */
+} hv = { .tried = TAILQ_HEAD_INITIALIZER(hv.tried) };
 
 /*
  * The arrival check.  0: go on (call->args may have been rewritten);
@@ -100,16 +130,20 @@ sshpolicy_call(struct sshcall *call)
 /*
  * Resolve path (already normalised and inside base lexically) on the
  * host into out.  base is the host's base dir as the host resolves it.
+ * A final link that is replaced, not followed: its target into linkto
+ * ("" otherwise).
  */
 static int
 resolve(struct sshcall *call, sftp_session sftp, const char *base,
-    const char *path, enum rmode mode, char *out, char *err)
+    const char *path, enum rmode mode, char *out, char *linkto, char *err)
 {
 	struct host	*h = call->host->conf;
 	sftp_attributes	 a;
 	char		*canon, parent[PATH_MAX], *slash;
 	const char	*leaf;
 	int		 type = 0, exists;
+
+	linkto[0] = '\0';
 
 	if ((a = sftp_lstat(sftp, path)) != NULL) {
 		type = attr_type(a);
@@ -143,6 +177,8 @@ resolve(struct sshcall *call, sftp_session sftp, const char *base,
 			ssh_string_free_char(canon);
 			return 0;
 		}
+		/* the link is replaced; where it led is checked as well */
+		strlcpy(linkto, canon, PATH_MAX);
 		ssh_string_free_char(canon);
 	}
 
@@ -188,6 +224,7 @@ resolve_arg(struct sshcall *call, sftp_session sftp, const char *base,
 	struct host	*h = call->host->conf;
 	json_t		*v;
 	char		 norm[PATH_MAX], out[PATH_MAX], e[POLICY_ERR_MAX];
+	char		 linkto[PATH_MAX];
 
 	if ((v = json_object_get(obj, name)) == NULL || json_is_null(v))
 		return 0;
@@ -215,10 +252,177 @@ resolve_arg(struct sshcall *call, sftp_session sftp, const char *base,
 			return -1;
 		}
 	}
-	if (resolve(call, sftp, base, norm, mode, out, err) == -1)
+	if (resolve(call, sftp, base, norm, mode, out, linkto, err) == -1)
+		return -1;
+	/* as given, as resolved, and where a replaced link led */
+	if (write_tool(call->tool) &&
+	    (guard_check(call, sftp, NULL, norm, err) == -1 ||
+	    guard_check(call, sftp, norm, out, err) == -1 ||
+	    (linkto[0] != '\0' && guard_check(call, sftp, norm, linkto,
+	    err) == -1)))
 		return -1;
 	json_object_set_new(obj, name, json_string(out));
 	return 0;
+}
+
+/* the tools that create or replace remote files */
+static int
+write_tool(const char *t)
+{
+	return strcmp(t, "Write") == 0 || strcmp(t, "Edit") == 0 ||
+	    strcmp(t, "MultiEdit") == 0 || strcmp(t, "Upload") == 0;
+}
+
+static void
+view_reset(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < hv.view.nalias; i++) {
+		free(hv.view.alias[i].pat);
+		free(hv.view.alias[i].canon);
+	}
+	free(hv.view.alias);
+	strlist_free(&hv.tried);
+	memset(&hv.view, 0, sizeof(hv.view));
+	hv.host = NULL;
+	hv.session = NULL;
+	hv.user[0] = '\0';
+}
+
+/*
+ * The home of the remote user and where the rooted patterns lead, as
+ * this connection's host says.  NULL with err set when the home cannot
+ * be found: then nothing tells a startup file apart, and writes are
+ * refused (and the home is asked for again at the next write).
+ */
+static const struct policy_view *
+view_get(struct sshcall *call, sftp_session sftp, char *err)
+{
+	struct sshhost	*host = call->host;
+	struct host	*h = host->conf;
+	char		*canon;
+	ssh_session	 sess = call->conn != NULL ? call->conn->session : NULL;
+
+	if (hv.host != host || hv.session != sess ||
+	    strcmp(hv.user, h->user) != 0)
+		view_reset();
+	if (hv.session == NULL) {
+		if ((canon = sftp_canonicalize_path(sftp, ".")) == NULL ||
+		    canon[0] != '/' || strlen(canon) >= sizeof(hv.view.home)) {
+			snprintf(err, ERRSZ, "%s: refused: the home directory "
+			    "of user \"%s\" on host \"%s\" cannot be found "
+			    "(SFTP realpath of \".\": %s), so the files the "
+			    "host runs at login cannot be told apart (rule: "
+			    "protect exec, see bridged.conf(5))", call->tool,
+			    h->user, h->name, canon == NULL ? fx_str(sftp) :
+			    "not an absolute path");
+			if (canon != NULL)
+				ssh_string_free_char(canon);
+			return NULL;
+		}
+		strlcpy(hv.view.home, canon, sizeof(hv.view.home));
+		ssh_string_free_char(canon);
+		hv.host = host;
+		hv.session = sess;
+		strlcpy(hv.user, h->user, sizeof(hv.user));
+		log_debug("host \"%s\": home of %s is %s", h->name, h->user,
+		    hv.view.home);
+	}
+	/* new patterns (first use, or a reload) are resolved once each */
+	hv.sftp = sftp;
+	policy_write_anchors(h, view_anchor, NULL);
+	hv.sftp = NULL;
+	return &hv.view;
+}
+
+/* where the rooted pattern pat leads on the host, when elsewhere */
+static void
+view_anchor(void *arg, const char *pat)
+{
+	struct strentry	*se;
+	struct policy_alias *na;
+	char		 lex[PATH_MAX], dir[PATH_MAX], *canon, *slash;
+	size_t		 len;
+	int		 n;
+
+	TAILQ_FOREACH(se, &hv.tried, entry)
+		if (strcmp(se->s, pat) == 0)
+			return;
+	if (strlist_add(&hv.tried, pat) == -1)
+		fatal(NULL);
+	if (pat[0] == '~')
+		n = snprintf(lex, sizeof(lex), "%s%s",
+		    strcmp(hv.view.home, "/") == 0 ? "" : hv.view.home, pat + 1);
+	else
+		n = snprintf(lex, sizeof(lex), "%s", pat);
+	if (n < 0 || (size_t)n >= sizeof(lex))
+		return;
+	len = strlen(lex);
+	while (len > 1 && lex[len - 1] == '/')
+		lex[--len] = '\0';
+	if ((canon = sftp_canonicalize_path(hv.sftp, lex)) == NULL) {
+		/* a missing file: where its directory leads */
+		strlcpy(dir, lex, sizeof(dir));
+		if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+			return;
+		*slash = '\0';
+		if ((canon = sftp_canonicalize_path(hv.sftp, dir)) == NULL)
+			return;
+		n = snprintf(dir, sizeof(dir), "%s%s", strcmp(canon, "/") == 0 ?
+		    "" : canon, lex + (slash - dir));
+		ssh_string_free_char(canon);
+		if (n < 0 || (size_t)n >= sizeof(dir) ||
+		    (canon = strdup(dir)) == NULL)
+			return;
+	} else {
+		char	*c = strdup(canon);
+
+		ssh_string_free_char(canon);
+		if ((canon = c) == NULL)
+			fatal(NULL);
+	}
+	if (strcmp(canon, lex) == 0) {
+		free(canon);
+		return;
+	}
+	if ((na = reallocarray(hv.view.alias, hv.view.nalias + 1,
+	    sizeof(*na))) == NULL)
+		fatal(NULL);
+	hv.view.alias = na;
+	na[hv.view.nalias].canon = canon;
+	if ((na[hv.view.nalias].pat = strdup(pat)) == NULL)
+		fatal(NULL);
+	hv.view.nalias++;
+}
+
+/* one path a write tool would write (given: what the client named) */
+static int
+guard_check(struct sshcall *call, sftp_session sftp, const char *given,
+    const char *path, char *err)
+{
+	struct host			*h = call->host->conf;
+	const struct policy_view	*v;
+
+	if (!policy_write_guarded(h))
+		return 0;
+	if ((v = view_get(call, sftp, err)) == NULL)
+		return -1;
+	return policy_write_check(h, call->tool, path, given, v, err, ERRSZ);
+}
+
+/*
+ * The last look before a write tool replaces path (resolved already):
+ * 0, or -1 with the refusal in err.  Nothing on the host is asked but
+ * what the first write check on this connection found.
+ */
+int
+sshpolicy_write_ok(struct sshcall *call, sftp_session sftp, const char *path,
+    char *err)
+{
+	if (call->host->conf == NULL)
+		return 0;
+	return guard_check(call, sftp, NULL, path, err);
 }
 
 /*
@@ -254,7 +458,7 @@ glob_root(struct sshcall *call, sftp_session sftp, const char *base,
 /*
  * Before a file tool acts.  0: go on with the resolved arguments; -1:
  * refused and answered.  Hosts without a base dir only get the overwrite
- * protection.
+ * and exec protections.
  */
 int
 sshpolicy_resolve(struct sshcall *call)
@@ -272,7 +476,8 @@ sshpolicy_resolve(struct sshcall *call)
 
 	if (h == NULL || s == NULL || !json_is_object(call->args))
 		return 0;	/* the tool answers "not connected" */
-	if (h->base_dir[0] == '\0' && (h->protect & PROTECT_OVERWRITE) == 0)
+	if (h->base_dir[0] == '\0' && (h->protect & PROTECT_OVERWRITE) == 0 &&
+	    !(write_tool(t) && policy_write_guarded(h)))
 		return 0;
 	was = files_block(s);
 	if ((sftp = files_sftp(call, err)) == NULL) {

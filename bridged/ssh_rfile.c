@@ -545,6 +545,9 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	int		 exists = 0;
 
 	*created = 0;
+	/* protect exec: the last look before anything is made next to it */
+	if (sshpolicy_write_ok(call, sftp, path, err) == -1)
+		return -1;
 	if ((a = sftp_lstat(sftp, path)) != NULL) {
 		exists = 1;
 		if (attr_type(a) == S_IFDIR) {

@@ -2,7 +2,8 @@
 #
 # TAP output:	tap_ok DESC, tap_fail DESC [DETAIL...], tap_skip DESC REASON,
 #		tap_check DESC CMD..., tap_run CMD..., tap_diag TEXT, tap_end
-# sshd:		sshd_start, sshd_stop, ssh_run CMD...
+# sshd:		sshd_start, sshd_stop, ssh_run CMD... (SSHD_WRAP: a command
+#		that runs sshd, e.g. in a mount namespace of its own)
 # bridged:	bridged_start [EXTRA-CONFIG-TEXT], bridged_stop, bridged_alive
 #
 # Knobs a test may set before starting: SSHD_MAX_SESSIONS (sshd's
@@ -341,9 +342,12 @@ sshd_start()
 		fi
 		rm -f "$TESTDIR/sshd.pid"
 		: >"$TESTDIR/sshd.log"
-		# nothing of ours stays open in it: a caller's $(...) would hang
-		"$sshd" -D -f "$cfg" -E "$TESTDIR/sshd.log" </dev/null \
-		    >>"$TESTDIR/sshd.log" 2>&1 &
+		# nothing of ours stays open in it: a caller's $(...) would hang;
+		# SSHD_WRAP (words, may be empty) runs it, e.g. in a mount
+		# namespace of its own (t-writeexec); it must exec sshd
+		# shellcheck disable=SC2086  # SSHD_WRAP is words on purpose
+		${SSHD_WRAP:-} "$sshd" -D -f "$cfg" -E "$TESTDIR/sshd.log" \
+		    </dev/null >>"$TESTDIR/sshd.log" 2>&1 &
 		SSHD_PID=$!
 		i=0
 		while [ $i -lt 50 ]; do

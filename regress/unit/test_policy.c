@@ -1,8 +1,9 @@
 /*
  * test_policy.c: policy.c, the one policy of bridged: lexical paths and
  * containment, the exec allowlist parser (with the bypasses the issue
- * lists), delete and overwrite protection, whole-call checks, quotas,
- * output scanning and redaction.
+ * lists), delete and overwrite protection, protect exec (what a host
+ * runs by itself, what listed programs load as code, the config's
+ * patterns), whole-call checks, quotas, output scanning and redaction.
  */
 
 #include <sys/types.h>
@@ -95,6 +96,34 @@ call_ok(struct host *h, const char *tool, const char *json, char *err)
 	return r == 0;
 }
 
+/* a write of path by Write, as the worker checks it (view may be NULL) */
+static int
+write_ok(struct host *h, const char *path, const struct policy_view *v,
+    char *err)
+{
+	err[0] = '\0';
+	return policy_write_check(h, "Write", path, NULL, v, err,
+	    POLICY_ERR_MAX) == 0;
+}
+
+/* policy_write_anchors() collects into a strlist */
+static void
+anchor_add(void *arg, const char *pat)
+{
+	strlist_add(arg, pat);
+}
+
+static int
+has_str(const struct strlist *sl, const char *s)
+{
+	const struct strentry	*se;
+
+	TAILQ_FOREACH(se, sl, entry)
+		if (strcmp(se->s, s) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 redacts(const char *in, const char *gone, const char *kept)
 {
@@ -116,12 +145,15 @@ int
 main(void)
 {
 	struct host		*h, *hall, *hnobase, *hdel, *hroot;
+	struct host		*hwo, *hgx, *hfx;
+	struct policy_view	 view;
+	struct policy_alias	 alias[2];
 	struct policy_words	 pw;
 	struct policy_quota	 q;
 	struct strlist		 extra;
 	json_t			*a, *r;
 	json_error_t		 je;
-	char			 err[POLICY_ERR_MAX], *s;
+	char			 err[POLICY_ERR_MAX], *s, path[PATH_MAX];
 	const char		*hit;
 	time_t			 t0 = 1700000000;
 	int			 i, n;
@@ -136,6 +168,29 @@ main(void)
 		"git status\n", "./git", "bash", "command rm x",
 		"nohup git", "git *", "git ~/x", "git #x", "", "   ",
 		"git status\x01", NULL
+	};
+	const char *home_bad[] = {
+		".bashrc", ".bash_profile", ".bash_login", ".profile",
+		".bash_logout", ".zshenv", ".zprofile", ".zshrc", ".zlogin",
+		".zlogout", ".cshrc", ".tcshrc", ".login", ".logout", ".kshrc",
+		".mkshrc", ".config/fish", ".config/fish/config.fish",
+		".config/fish/conf.d/x.fish", ".pam_environment", ".ssh",
+		".ssh/rc", ".ssh/environment", ".ssh/authorized_keys",
+		".ssh/authorized_keys2", ".ssh/config", ".bash_aliases",
+		".config/systemd/user/x.service", ".forward", "bin/ls",
+		".local/bin/git", NULL
+	};
+	const char *home_good[] = {
+		".bashrc.bak", ".BASHRC", "bashrc", ".config/fishy",
+		".sshx/rc", "notes.txt", ".cache/x", "src/Makefile", NULL
+	};
+	const char *pat_good[] = {
+		"~/.envrc", "~/", "/etc/x/", "/", "Makefile", "*.mk",
+		".git/hooks/", "a~b", NULL
+	};
+	const char *pat_bad[] = {
+		"", "~", "~x", "~root/.bashrc", "a//b", "./a", "a/../b", "a/.",
+		"a//", "tab\there", NULL
 	};
 
 	if ((conf = config_new()) == NULL)
@@ -281,6 +336,168 @@ main(void)
 	    err) == 0, "ask_claude cwd checked");
 	ok(call_ok(h, "Read", "{\"file_path\":5}", err) == 0,
 	    "non-string path refused");
+
+	/* protect exec: no exec, the host's own files */
+	memset(&view, 0, sizeof(view));
+	strlcpy(view.home, "/home/u", sizeof(view.home));
+	hwo = mkhost("/", NULL, NULL, 0);
+	strlcpy(hwo->name, "wo", sizeof(hwo->name));
+	hwo->caps = CAP_READ | CAP_WRITE;
+	hgx = mkhost("/", "git", "/usr/bin/make", 0);
+	hgx->caps = CAP_READ | CAP_WRITE | CAP_EXEC;
+	hfx = mkhost("/", NULL, NULL, 0);
+	hfx->caps = CAP_READ | CAP_WRITE | CAP_EXEC;
+	ok(policy_write_guarded(hwo) && policy_write_guarded(hgx) &&
+	    !policy_write_guarded(hfx), "guarded: no exec and exec allow, "
+	    "not exec allowed freely");
+	for (i = 0; home_bad[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "/home/u/%s", home_bad[i]);
+		ok(!write_ok(hwo, path, &view, err) &&
+		    strstr(err, "rule: protect exec") != NULL,
+		    "no exec: ~/%s refused: %s", home_bad[i], err);
+	}
+	for (i = 0; home_good[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "/home/u/%s", home_good[i]);
+		ok(write_ok(hwo, path, &view, err), "no exec: ~/%s is "
+		    "writable: %s", home_good[i], err);
+	}
+	ok(write_ok(hwo, "/home/uu/.bashrc", &view, err),
+	    "a sibling of the home is not the home");
+	ok(write_ok(hwo, "/home/u/src/.bashrc", &view, err),
+	    ".bashrc below the home is an ordinary file");
+	write_ok(hwo, "/home/u/.bashrc", &view, err);
+	ok(strstr(err, "Write: refused: /home/u/.bashrc is a shell startup "
+	    "file the host runs at login (~/.bashrc); \"allow exec\" is not "
+	    "set for host \"wo\" (rule: protect exec, see bridged.conf(5))") !=
+	    NULL, "the refusal names file, rule and host: %s", err);
+	policy_write_check(hwo, "Edit", "/home/u/.bashrc", "/w/lnk", &view, err,
+	    sizeof(err));
+	ok(strstr(err, "Edit: refused: /w/lnk leads to /home/u/.bashrc, "
+	    "which is") != NULL, "through a link: says where it led: %s", err);
+	ok(write_ok(hwo, "/home/u/.bashrc", NULL, err),
+	    "the frontend does not know the home: left to the worker");
+	ok(!write_ok(hwo, "/etc/profile.d/x.sh", NULL, err) &&
+	    strstr(err, "system-wide") != NULL,
+	    "/etc/profile.d/ refused without the host: %s", err);
+	ok(!write_ok(hwo, "/etc/ld.so.preload", NULL, err),
+	    "/etc/ld.so.preload refused");
+	ok(write_ok(hwo, "/etc/motd", NULL, err), "/etc/motd is writable");
+	ok(write_ok(hwo, "/w/.git/hooks/pre-commit", &view, err) &&
+	    write_ok(hwo, "/w/Makefile", &view, err),
+	    "no exec: git hooks and Makefiles run nothing");
+	/* a protected file that is a link: where it leads is protected */
+	alias[0].pat = "~/.zshrc";
+	alias[0].canon = "/dot/zshrc";
+	alias[1].pat = "~/.ssh/";
+	alias[1].canon = "/keys/u";
+	view.alias = alias;
+	view.nalias = 2;
+	ok(!write_ok(hwo, "/dot/zshrc", &view, err) && strstr(err, "~/.zshrc"),
+	    "the target of a linked ~/.zshrc refused: %s", err);
+	ok(!write_ok(hwo, "/keys/u/authorized_keys", &view, err),
+	    "below a linked ~/.ssh refused");
+	ok(write_ok(hwo, "/dot/bashrc", &view, err) &&
+	    write_ok(hwo, "/keys/uu", &view, err), "beside them: writable");
+	view.alias = NULL;
+	view.nalias = 0;
+
+	/* protect exec: an exec allow list */
+	ok(!write_ok(hgx, "/w/.git/hooks/pre-commit", &view, err) &&
+	    strstr(err, "code git runs") && strstr(err, "exec allow") &&
+	    strstr(err, "line 9"), "exec allow: .git/hooks/ refused: %s", err);
+	ok(!write_ok(hgx, "/w/a/b/.git/config", &view, err),
+	    "exec allow: .git/config anywhere refused");
+	ok(!write_ok(hgx, "/w/.gitattributes", &view, err) &&
+	    !write_ok(hgx, "/w/.git", &view, err),
+	    "exec allow: .gitattributes and a .git file refused");
+	ok(write_ok(hgx, "/w/.git/HEAD", &view, err) &&
+	    write_ok(hgx, "/w/.github/hooks/x", &view, err),
+	    "exec allow: .git/HEAD and .github/hooks/ are data");
+	ok(!write_ok(hgx, "/w/Makefile", &view, err) &&
+	    strstr(err, "a file make loads as code (Makefile)"),
+	    "exec allow: Makefile refused for /usr/bin/make: %s", err);
+	ok(!write_ok(hgx, "/w/sub/rules.mk", &view, err) &&
+	    !write_ok(hgx, "/w/GNUmakefile", &view, err),
+	    "exec allow: *.mk and GNUmakefile refused");
+	ok(write_ok(hgx, "/w/makefile.txt", &view, err) &&
+	    write_ok(hgx, "/w/package.json", &view, err),
+	    "exec allow: makefile.txt, and package.json without npm");
+	ok(!write_ok(hgx, "/home/u/.bashrc", &view, err) &&
+	    strstr(err, "runs only the programs in exec allow"),
+	    "exec allow: ~/.bashrc still refused: %s", err);
+	ok(!write_ok(hgx, "/home/u/.gitconfig", &view, err),
+	    "exec allow: ~/.gitconfig refused");
+	ok(write_ok(hfx, "/home/u/.bashrc", &view, err) &&
+	    write_ok(hfx, "/w/.git/hooks/pre-commit", &view, err) &&
+	    write_ok(hfx, "/etc/profile", &view, err),
+	    "exec allowed freely: nothing protected");
+
+	/* protect exec in the config */
+	strlist_add(&hwo->protect_exec, "/srv/deploy.sh");
+	strlist_add(&hwo->protect_exec, "~/.envrc");
+	strlist_add(&hwo->protect_exec, "hooks/");
+	strlist_add(&hwo->protect_exec, "*.service");
+	hwo->protect_exec_line = 21;
+	strlist_add(&hfx->protect_exec, "/srv/deploy.sh");
+	ok(!write_ok(hwo, "/srv/deploy.sh", &view, err) &&
+	    strstr(err, "protect exec at bridged.conf line 21"),
+	    "protect exec: a listed path: %s", err);
+	ok(!write_ok(hwo, "/home/u/.envrc", &view, err) &&
+	    !write_ok(hwo, "/w/hooks/post/x", &view, err) &&
+	    !write_ok(hwo, "/w/x/app.service", &view, err),
+	    "protect exec: ~/, a directory anywhere, a name pattern");
+	ok(write_ok(hwo, "/srv/deploy.sh.bak", &view, err) &&
+	    write_ok(hwo, "/w/hooksx/y", &view, err),
+	    "protect exec: only what is listed");
+	ok(write_ok(hfx, "/srv/deploy.sh", &view, err),
+	    "protect exec: not when exec is allowed freely");
+	strlist_add(&hgx->protect_exec_for, "just\tjustfile");
+	strlist_add(&hgx->protect_exec_for, "/usr/bin/make\tinc/*.inc");
+	hgx->protect_exec_for_line = 23;
+	ok(write_ok(hgx, "/w/justfile", &view, err),
+	    "protect exec for: a program not listed");
+	strlist_add(&hgx->exec_allow, "/opt/bin/just");
+	ok(!write_ok(hgx, "/w/justfile", &view, err) &&
+	    strstr(err, "protect exec for \"just\" at bridged.conf line 23"),
+	    "protect exec for: a listed program: %s", err);
+	ok(write_ok(hgx, "/w/Justfile", &view, err),
+	    "protect exec for: case-sensitive");
+	ok(!write_ok(hgx, "/w/inc/a.inc", &view, err) &&
+	    write_ok(hgx, "/w/a.inc", &view, err),
+	    "protect exec for: /usr/bin/make is make");
+
+	/* the whole call, in the frontend */
+	ok(call_ok(hgx, "Write", "{\"file_path\":\"/w/.git/hooks/x\","
+	    "\"content\":\"\"}", err) == 0 && strstr(err, "Write: refused"),
+	    "Write checked in the frontend: %s", err);
+	ok(call_ok(hgx, "Edit", "{\"file_path\":\"/w/Makefile\"}", err) ==
+	    0 && call_ok(hgx, "MultiEdit", "{\"file_path\":\"/w/x.mk\"}",
+	    err) == 0, "Edit and MultiEdit checked in the frontend");
+	ok(call_ok(hgx, "Upload", "{\"local_path\":\"a\",\"remote_path\":"
+	    "\"/w/.git/config\"}", err) == 0 && strstr(err, "Upload: refused"),
+	    "Upload checked in the frontend: %s", err);
+	ok(call_ok(hgx, "Read", "{\"file_path\":\"/w/.git/config\"}",
+	    err) == 1 && call_ok(hgx, "Write", "{\"file_path\":\"/w/a.c\","
+	    "\"content\":\"\"}", err) == 1, "reads and ordinary writes pass");
+
+	/* the patterns the worker resolves on the host */
+	TAILQ_INIT(&extra);
+	policy_write_anchors(hwo, anchor_add, &extra);
+	ok(has_str(&extra, "~/.bashrc") && has_str(&extra, "~/.ssh/") &&
+	    has_str(&extra, "/etc/profile") && has_str(&extra, "~/.envrc") &&
+	    !has_str(&extra, "*.service") && !has_str(&extra, "hooks/"),
+	    "anchors: rooted patterns without wildcards");
+	strlist_free(&extra);
+	policy_write_anchors(hfx, anchor_add, &extra);
+	ok(TAILQ_EMPTY(&extra), "anchors: none when exec is allowed freely");
+
+	/* pattern syntax */
+	for (i = 0; pat_good[i] != NULL; i++)
+		ok(policy_protect_valid(pat_good[i], err, sizeof(err)) == 0,
+		    "pattern \"%s\" taken: %s", pat_good[i], err);
+	for (i = 0; pat_bad[i] != NULL; i++)
+		ok(policy_protect_valid(pat_bad[i], err, sizeof(err)) == -1,
+		    "pattern \"%s\" refused: %s", pat_bad[i], err);
 
 	/* quotas */
 	h->quota_minute = 3;
