@@ -471,6 +471,7 @@ enum why {
 	W_SYSTEM,
 	W_LOADER,
 	W_GIT,
+	W_CLAUDE,
 	W_PROG,
 	W_CONF,
 	W_CONF_FOR,
@@ -486,6 +487,8 @@ static const char *whys[] = {
 	[W_SYSTEM] = "a system-wide shell startup file every login runs",
 	[W_LOADER] = "read by the dynamic linker before every program",
 	[W_GIT] = "code git runs (hooks, config, attributes)",
+	[W_CLAUDE] = "read by Claude Code when ask_claude runs it (settings, "
+	    "hooks, MCP servers)",
 };
 
 /* what the host runs by itself: protected unless exec is allowed freely */
@@ -511,6 +514,10 @@ static const struct {
 	    "/etc/ssh/ /etc/security/pam_env.conf" },
 	{ W_LOADER, "/etc/ld.so.preload /etc/ld.so.conf /etc/ld.so.conf.d/" },
 };
+
+/* with delegate: Claude Code's hooks and MCP servers are commands */
+static const char claude_guards[] = ".claude/ .mcp.json ~/.claude/ "
+    "~/.claude.json";
 
 /* under exec allow, whatever is listed: git is run by most of them */
 static const char git_guards[] = ".git .git/config .git/hooks/ .git/info/ "
@@ -652,6 +659,9 @@ rules_each(const struct host *h, int (*fn)(void *, const struct xrule *),
 		if ((rc = fn(arg, &r)) != 0)
 			return rc;
 	}
+	if ((h->caps & CAP_DELEGATE) && (rc = rules_in(claude_guards,
+	    W_CLAUDE, NULL, 0, fn, arg)) != 0)
+		return rc;
 	if (level != 2)
 		return 0;
 	if ((rc = rules_in(git_guards, W_GIT, NULL, 0, fn, arg)) != 0)

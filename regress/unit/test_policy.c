@@ -401,6 +401,19 @@ main(void)
 	view.alias = NULL;
 	view.nalias = 0;
 
+	/* delegate: Claude Code's settings run hooks */
+	hwo->caps |= CAP_DELEGATE;
+	ok(!write_ok(hwo, "/w/.claude/settings.json", &view, err) &&
+	    strstr(err, "Claude Code"), "delegate: .claude/ refused: %s", err);
+	ok(!write_ok(hwo, "/w/.mcp.json", &view, err) &&
+	    !write_ok(hwo, "/home/u/.claude.json", &view, err),
+	    "delegate: .mcp.json and ~/.claude.json refused");
+	ok(write_ok(hwo, "/w/CLAUDE.md", &view, err), "delegate: CLAUDE.md "
+	    "is text");
+	hwo->caps &= ~CAP_DELEGATE;
+	ok(write_ok(hwo, "/w/.claude/settings.json", &view, err),
+	    "no delegate: .claude/ is a directory like others");
+
 	/* protect exec: an exec allow list */
 	ok(!write_ok(hgx, "/w/.git/hooks/pre-commit", &view, err) &&
 	    strstr(err, "code git runs") && strstr(err, "exec allow") &&
