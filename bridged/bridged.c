@@ -81,6 +81,7 @@ static void		 spawn(struct child *);
 static void		 start(struct child *);
 static void		 wire(struct child *, struct child *);
 static int		 bind_unix(const char *, mode_t, gid_t);
+static void		 sockdir_check(const char *, const char *);
 static void		 make_dir(const char *, uid_t, gid_t, mode_t);
 static void		 send_all(uint32_t, const void *, size_t);
 static void		 child_stderr(int, short, void *);
@@ -129,6 +130,14 @@ main(int argc, char *argv[])
 	int			 ch, noaction = 0, ndirs = 0, i;
 	char			*copy, *path;
 
+	/*
+	 * Nothing we did not open ourselves may reach a child: a descriptor
+	 * left open by whoever started us (200</etc/shadow) would be
+	 * inherited by every child and read from inside its chroot.  A
+	 * child re-executed by the parent keeps its socket on fd 3 for now;
+	 * the parent closes that one too, once getopt has said which we are.
+	 */
+	closefrom(PROC_PARENT_FD + 1);
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
 	while ((ch = getopt(argc, argv, "C:D:df:H:L:nP:U:v")) != -1) {
@@ -174,6 +183,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	if (argc > 0)
 		usage();
+	if (title == NULL)
+		closefrom(STDERR_FILENO + 1);
 
 	/* to stderr until daemonized: start-up errors must be seen */
 	log_init(1, LOG_DAEMON);
@@ -305,6 +316,51 @@ make_dir(const char *path, uid_t uid, gid_t gid, mode_t mode)
 }
 
 /*
+ * A socket's directory, and each one above it, may be written by root
+ * and by us only; above the socket's own directory a sticky one (/tmp)
+ * will do.  Anybody else could put a symbolic link where the socket is
+ * to be, or swap the directory under us, and see what we do to the
+ * socket's name -- mode, group -- done to another file.
+ */
+static void
+sockdir_check(const char *sock, const char *dir)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX], *p;
+	int		 own = 1;
+
+	if (strlcpy(path, dir, sizeof(path)) >= sizeof(path))
+		fatalx("path too long: %s", dir);
+	for (;;) {
+		if (stat(path, &st) == -1)
+			fatal("socket %s: %s", sock, path);
+		if (!S_ISDIR(st.st_mode))
+			fatalx("socket %s: %s is not a directory", sock, path);
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			fatalx("socket %s: directory %s belongs to uid %u, "
+			    "neither root nor us: refusing to make a socket "
+			    "in it", sock, path, (unsigned int)st.st_uid);
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (own || (st.st_mode & S_ISVTX) == 0))
+			fatalx("socket %s: directory %s is writable by %s "
+			    "(mode %04o): refusing to make a socket in it, as "
+			    "another user could replace it; give the socket "
+			    "a directory only root or the bridged user can "
+			    "write", sock, path, st.st_mode & S_IWOTH ?
+			    "others" : "its group", st.st_mode & 07777);
+		if (strcmp(path, "/") == 0)
+			break;
+		if ((p = strrchr(path, '/')) == NULL)
+			break;
+		if (p == path)
+			p[1] = '\0';
+		else
+			*p = '\0';
+		own = 0;
+	}
+}
+
+/*
  * Bind a UNIX socket.  A file left by a dead daemon is replaced; a live
  * daemon answering on it is a reason to refuse to start.
  */
@@ -312,9 +368,10 @@ static int
 bind_unix(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old;
-	int			 fd, probe;
-	char			*copy;
+	int			 fd, probe, pfd;
+	char			*copy, *dir, real[PATH_MAX], proc[64];
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -324,7 +381,14 @@ bind_unix(const char *path, mode_t mode, gid_t gid)
 
 	if ((copy = strdup(path)) == NULL)
 		fatal(NULL);
-	make_dir(dirname(copy), (uid_t)-1, (gid_t)-1, 0755);
+	dir = dirname(copy);
+	make_dir(dir, (uid_t)-1, (gid_t)-1, 0755);
+	/* the path as written, and where its symbolic links lead */
+	sockdir_check(path, dir);
+	if (realpath(dir, real) == NULL)
+		fatal("socket %s: %s", path, dir);
+	if (strcmp(real, dir) != 0)
+		sockdir_check(path, real);
 	free(copy);
 
 	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -343,10 +407,29 @@ bind_unix(const char *path, mode_t mode, gid_t gid)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", path);
 	umask(old);
-	if (chmod(path, mode) == -1)
-		fatal("chmod %s", path);
-	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1)
+
+	/*
+	 * Mode and group are set through a descriptor of the name, opened
+	 * without following a link and checked to be a socket of ours;
+	 * chmod(2) and chown(2) on the path would follow one.  Linux has no
+	 * fchmod for an O_PATH descriptor, its /proc/self/fd link does it.
+	 */
+	if ((pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		fatal("%s", path);
+	if (fstat(pfd, &st) == -1)
+		fatal("fstat %s", path);
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		fatalx("%s: not the socket just bound (replaced?)", path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	if (chmod(proc, mode) == -1) {
+		/* without /proc the umask has to have done it */
+		if (errno != ENOENT || (st.st_mode & 07777) != mode)
+			fatal("chmod %s", path);
+	}
+	if (gid != (gid_t)-1 && fchownat(pfd, "", (uid_t)-1, gid,
+	    AT_EMPTY_PATH) == -1)
 		fatal("chown %s", path);
+	close(pfd);
 	if (listen(fd, 16) == -1)
 		fatal("listen %s", path);
 	return fd;

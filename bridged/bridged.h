@@ -258,9 +258,13 @@ struct fwdrule {
 	int			 dir;		/* enum fwd_dir */
 	char			 host[HOST_ADDR_LEN];
 	uint16_t		 port;
+	uint16_t		 listen_port;	/* 0: none named */
 	int			 line;
 };
 TAILQ_HEAD(fwdrules, fwdrule);
+
+/* listening below this port takes a rule that names it (listen port) */
+#define FWD_PRIVPORT		1024
 
 struct delegate_conf {
 	char			 claude[PATH_MAX];	/* default "claude" */

@@ -50,6 +50,8 @@ static int64_t	 parse_time(const char *);
 static void	 seterr(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	 streq(const char *, const char *);
+static int	 vfs_fullpathname(sqlite3_vfs *, const char *, int, char *);
+static const char *vfs_name(void);
 
 static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
@@ -120,6 +122,45 @@ audit_close(void)
 	db = NULL;
 }
 
+/*
+ * SQLite's unix VFS turns a name into a full path by lstat()ing every
+ * component from / on and readlink()ing the symbolic links on the way:
+ * calls outside the logger's directories that Landlock does not check.
+ * Our names are absolute already (the parser insists), so this VFS,
+ * the unix one in every other respect, takes them as they are and the
+ * logger's sandbox allows no readlink at all.  A database file that is
+ * itself a symbolic link is refused (SQLite opens it O_NOFOLLOW).
+ */
+static int
+vfs_fullpathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	if (name[0] != '/' || n <= 0 || strlcpy(out, name, n) >= (size_t)n)
+		return SQLITE_CANTOPEN;
+	return SQLITE_OK;
+}
+
+/* the name of our VFS, registered on first use; NULL: SQLite's default */
+static const char *
+vfs_name(void)
+{
+	static sqlite3_vfs	 vfs;
+	sqlite3_vfs		*unix_vfs;
+
+	if (vfs.zName != NULL)
+		return vfs.zName;
+	if ((unix_vfs = sqlite3_vfs_find("unix")) == NULL) {
+		log_warnx("audit: SQLite has no unix VFS; using its default");
+		return NULL;
+	}
+	vfs = *unix_vfs;
+	vfs.pNext = NULL;
+	vfs.zName = "bridged";
+	vfs.xFullPathname = vfs_fullpathname;
+	if (sqlite3_vfs_register(&vfs, 0) != SQLITE_OK)
+		fatalx("audit: cannot register the SQLite VFS");
+	return vfs.zName;
+}
+
 /* Open (create) the database and read the chain head from it. */
 int
 audit_open(const char *path, struct chain *c, char *err, size_t errlen)
@@ -131,7 +172,8 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	audit_close();
 	memset(c, 0, sizeof(*c));
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs_name()) !=
+	    SQLITE_OK) {
 		seterr(err, errlen, "open %s: %s", path,
 		    db ? sqlite3_errmsg(db) : "out of memory");
 		audit_close();

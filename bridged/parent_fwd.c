@@ -7,8 +7,9 @@
  *
  * The worker is less trusted than we are: every request is checked again
  * against the configuration here, so a compromised worker can listen only
- * on the addresses the host allows and connect only to the destinations
- * of the host's "forward from remote to" rules.
+ * on the addresses the host allows, below port 1024 only on a port a
+ * "forward to" rule of the host names ("listen port"), and connect only
+ * to the destinations of the host's "forward from remote to" rules.
  */
 
 #include <sys/types.h>
@@ -94,6 +95,7 @@ parent_fwd_listen(struct imsgev *iev, struct bridged_conf *conf,
 {
 	struct fwd_req		 req;
 	struct host		*h;
+	struct fwdrule		*fr;
 	struct addrinfo		 hints, *res;
 	struct sockaddr_storage	 ss;
 	socklen_t		 slen = sizeof(ss);
@@ -118,6 +120,23 @@ parent_fwd_listen(struct imsgev *iev, struct bridged_conf *conf,
 		    " loopback%s%s)", h->name, req.addr,
 		    h->fwd_listen[0] ? " and " : "", h->fwd_listen);
 		return;
+	}
+	/* we may be root: a privileged port only where a rule names it */
+	if (req.port != 0 && req.port < FWD_PRIVPORT) {
+		TAILQ_FOREACH(fr, &h->fwdrules, entry)
+			if (fr->dir == FWD_TO && fr->listen_port == req.port)
+				break;
+		if (fr == NULL) {
+			log_warnx("forward for host \"%s\": privileged port %u "
+			    "named by no \"forward to ... listen port\" rule; "
+			    "refused", h->name, req.port);
+			fwd_reply(iev, IMSG_FWD_LISTENFD, req.reqid, -1, EACCES,
+			    0, "host \"%s\" may not listen on port %u: below "
+			    "%d only a port a \"forward to\" rule names with "
+			    "\"listen port\"", h->name, req.port,
+			    FWD_PRIVPORT);
+			return;
+		}
 	}
 
 	memset(&hints, 0, sizeof(hints));

@@ -6,13 +6,15 @@
  * back.  The name comes from a sandboxed process that relays what an
  * agent asked for, so it is walked one component at a time from a
  * descriptor of the root, never following a symbolic link, never going
- * up, and only regular files are handed out.
+ * up, and only regular files with a single name are handed out: a hard
+ * link is the same file as one outside the root.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -226,6 +228,18 @@ transfer_open(struct bridged_conf *conf, struct ssh_openlocal *req,
 		close(fd);
 		return transfer_fail(msg, msgsize, EINVAL, "local_path %s is "
 		    "not a regular file", path);
+	}
+	/*
+	 * Another name of this file may be anywhere on the filesystem
+	 * (ln /etc/shadow troot/x): reading or overwriting it through
+	 * the root would reach that file.  Checked before the truncate.
+	 */
+	if (st.st_nlink != 1) {
+		close(fd);
+		return transfer_fail(msg, msgsize, EPERM, "local_path %s has "
+		    "%ju hard links; only a file with a single name is "
+		    "transferred (another name may be outside the transfer "
+		    "root)", path, (uintmax_t)st.st_nlink);
 	}
 	/* truncate only once we know it is a regular file */
 	if (req->write && req->overwrite && ftruncate(fd, 0) == -1) {

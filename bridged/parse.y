@@ -178,7 +178,8 @@ static int	 getmode(const YYLTYPE *, const char *, mode_t *);
 static void	 host_begin(const YYLTYPE *, const char *);
 static void	 host_end(void);
 static void	 list_add(const YYLTYPE *, const char *);
-static void	 fwd_add(const YYLTYPE *, int, const char *, const char *);
+static void	 fwd_add(const YYLTYPE *, int, const char *, const char *,
+		    const char *);
 static int	 valid_hostname(const char *);
 static int	 valid_hostkey(const char *);
 static void	 keywords_check(void);
@@ -207,7 +208,7 @@ static void	 keywords_check(void);
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
-%type	<string>	anysize string
+%type	<string>	anysize string fwdlisten
 %destructor { free($$); } <string>
 
 %%
@@ -631,15 +632,17 @@ hostopt		: ADDRESS string {
 				curhost->has_delegate = 1;
 			once_reset(ONCE_D_CLAUDE, ONCE_D_SKIP);
 		} delegbody
-		| FORWARD TO string PORT NUMBER {
-			fwd_add(&@1, FWD_TO, $3, $5);
+		| FORWARD TO string PORT NUMBER fwdlisten {
+			fwd_add(&@1, FWD_TO, $3, $5, $6);
 			free($3);
 			free($5);
+			free($6);
 		}
-		| FORWARD FROM REMOTE TO string PORT NUMBER {
-			fwd_add(&@1, FWD_FROM_REMOTE, $5, $7);
+		| FORWARD FROM REMOTE TO string PORT NUMBER fwdlisten {
+			fwd_add(&@1, FWD_FROM_REMOTE, $5, $7, $8);
 			free($5);
 			free($7);
+			free($8);
 		}
 		| FORWARD LISTEN string {
 			if (once(&@1, ONCE_H_FLISTEN, "forward listen") == 0)
@@ -703,6 +706,11 @@ portspec	: PORT NUMBER {
 				curhost->port = n;
 			free($2);
 		}
+		;
+
+/* a listen port the rule names: how a port below 1024 is allowed */
+fwdlisten	: /* empty */		{ $$ = NULL; }
+		| LISTEN PORT NUMBER	{ $$ = $3; }
 		;
 
 caplist		: cap			{ $$ = $1; }
@@ -1684,20 +1692,24 @@ list_add(const YYLTYPE *loc, const char *s)
 }
 
 static void
-fwd_add(const YYLTYPE *loc, int dir, const char *dest, const char *port)
+fwd_add(const YYLTYPE *loc, int dir, const char *dest, const char *port,
+    const char *lport)
 {
 	struct fwdrule	*fr;
-	long long	 n;
+	long long	 n, ln = 0;
 
 	if ((fr = calloc(1, sizeof(*fr))) == NULL)
 		fatal("%s", __func__);
 	if (setstr(loc, fr->host, sizeof(fr->host), dest, "forward",
 	    STR_NONEMPTY) == -1 ||
-	    getnum(loc, port, 1, 65535, "port", &n) == -1) {
+	    getnum(loc, port, 1, 65535, "port", &n) == -1 ||
+	    (lport != NULL && getnum(loc, lport, 1, 65535, "listen port",
+	    &ln) == -1)) {
 		free(fr);
 		return;
 	}
 	fr->port = n;
+	fr->listen_port = ln;
 	fr->dir = dir;
 	fr->hostid = curhost->id;
 	fr->line = loc->first_line;

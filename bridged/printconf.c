@@ -207,7 +207,10 @@ print_host(const struct host *h)
 		printf("\tforward %s", fr->dir == FWD_FROM_REMOTE ?
 		    "from remote to " : "to ");
 		print_str(fr->host);
-		printf(" port %u\n", fr->port);
+		printf(" port %u", fr->port);
+		if (fr->listen_port != 0)
+			printf(" listen port %u", fr->listen_port);
+		printf("\n");
 	}
 	if (h->fwd_listen[0] != '\0') {
 		printf("\tforward listen ");

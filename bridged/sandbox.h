@@ -1,8 +1,9 @@
 /*
  * sandbox.h: one call per child process, made after privileges are
  * dropped and the event loop is set up, right before dispatching.
- * Each applies rlimits, no_new_privs, Landlock (best effort) and a
- * seccomp allow-list (mandatory); any failure is fatal.
+ * Each applies rlimits, no_new_privs, Landlock (as much as the kernel
+ * has: files, TCP, signal and abstract socket scoping) and a seccomp
+ * allow-list (mandatory); any failure is fatal.
  */
 
 #ifndef SANDBOX_H
@@ -21,5 +22,12 @@ void	sandbox_logger(const char *, const char *);
  * the kernel killing the process silently.
  */
 extern int	sandbox_debug;
+
+/*
+ * Unit tests only (nothing in bridged sets it): Landlock without the
+ * seccomp filter, so that what Landlock alone refuses can be seen;
+ * seccomp would kill the process first.
+ */
+extern int	sandbox_test_landlock_only;
 
 #endif /* SANDBOX_H */

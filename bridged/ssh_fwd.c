@@ -54,7 +54,7 @@ static void	 fwd_refused(struct sshcall *, const char *, const char *,
 		    __attribute__((__format__ (printf, 5, 6)));
 static void	 hostport(char *, size_t, const char *, uint16_t);
 static const struct fwdrule *rule_find(struct host *, int, const char *,
-		    uint16_t);
+		    uint16_t, uint16_t);
 static char	*rules_text(struct host *, int);
 
 struct fwdlist		 fwds = TAILQ_HEAD_INITIALIZER(fwds);
@@ -126,13 +126,17 @@ fwd_byid(uint32_t id)
 	return NULL;
 }
 static const struct fwdrule *
-rule_find(struct host *h, int dir, const char *dest, uint16_t port)
+rule_find(struct host *h, int dir, const char *dest, uint16_t port,
+    uint16_t lport)
 {
 	const struct fwdrule	*fr;
 
+	/* below FWD_PRIVPORT, the rule must name the listen port itself */
 	TAILQ_FOREACH(fr, &h->fwdrules, entry)
 		if (fr->dir == dir && fr->port == port &&
-		    strcasecmp(fr->host, dest) == 0)
+		    strcasecmp(fr->host, dest) == 0 &&
+		    (lport == 0 || lport >= FWD_PRIVPORT ||
+		    fr->listen_port == lport))
 			return fr;
 	return NULL;
 }
@@ -257,7 +261,19 @@ forward_open(struct sshcall *call)
 		persist = json_is_true(v);
 	}
 
-	if ((fr = rule_find(h, dir, dest, port)) == NULL) {
+	if ((fr = rule_find(h, dir, dest, port, lport)) == NULL &&
+	    (fr = rule_find(h, dir, dest, port, 0)) != NULL) {
+		fwd_refused(call, dirs, dest, port, "forward_open: listen_port"
+		    " %lld is a privileged port (below %d); a %s forward of"
+		    " host \"%s\" listens on one only when its rule names it:"
+		    " \"forward %s\\\"%s\\\" port %lld listen port %lld\""
+		    " (the rule is on bridged.conf line %d); or leave"
+		    " listen_port out for a free port", lport, FWD_PRIVPORT,
+		    dirs, host->name, dir == FWD_TO ? "to " :
+		    "from remote to ", dest, port, lport, fr->line);
+		return;
+	}
+	if (fr == NULL) {
 		rules = rules_text(h, dir);
 		fwd_refused(call, dirs, dest, port, "forward_open: %s port %lld"
 		    " is not an allowed %s forward destination of host \"%s\""

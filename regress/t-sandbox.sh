@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # t-sandbox: each child of a running daemon is killed by SIGSYS when it
 # makes a system call outside its allow-list, and the parent says so and
-# restarts it.
+# restarts it.  Beside the calls no child may make at all, the side doors
+# of issue 11: fcntl that would signal another process (F_SETOWN,
+# F_SETSIG, O_ASYNC), shutdown, O_PATH/readlink/utimensat in the logger,
+# and the ssh worker turning a forward's listening socket into an
+# outbound TCP connection with sendto(MSG_FASTOPEN).
 #
 # The forbidden call is injected from outside with gdb into the real,
 # unmodified daemon: there is no trigger inside bridged that a client could
@@ -25,17 +29,33 @@ child_pid()
 # inject: PROC SYSCALL ARGS...: make child PROC call SYSCALL under gdb
 inject()
 {
-	local proc=$1 call=$2 nr pid
+	local proc=$1 call=$2 nr
 	shift 2
 	nr=$(sysnr "$call")
-	pid=$(child_pid "$proc")
-	if [ -z "$pid" ] || [ -z "$nr" ]; then
-		echo "no pid ($pid) or syscall number ($nr) for $proc/$call"
+	if [ -z "$nr" ]; then
+		echo "no syscall number for $call" >"$TESTDIR/gdb.out"
 		return 1
 	fi
+	inject_calls "$proc" "(long)syscall($nr, $*)"
+}
+
+# inject_calls PROC EXPR...: make child PROC evaluate each EXPR under gdb,
+# in order, in one attach (gdb stops at the first that kills it)
+inject_calls()
+{
+	local proc=$1 pid e
+	local -a ex=()
+	shift
+	pid=$(child_pid "$proc")
+	if [ -z "$pid" ]; then
+		echo "no pid for $proc" >"$TESTDIR/gdb.out"
+		return 1
+	fi
+	for e in "$@"; do
+		ex+=(-ex "call $e")
+	done
 	echo "$pid" >"$TESTDIR/victim.pid"
-	timeout 60 gdb -nx -batch -p "$pid" \
-	    -ex "call (long)syscall($nr, $*)" \
+	timeout 60 gdb -nx -batch -p "$pid" "${ex[@]}" \
 	    >"$TESTDIR/gdb.out" 2>&1
 	return 0
 }
@@ -95,16 +115,34 @@ fi
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-# which calls to try in which child
+# which calls to try in which child; fd 3 is each child's socket to the
+# parent.  fcntl 8 is F_SETOWN, 10 F_SETSIG, 4 F_SETFL (0x2800: O_ASYNC |
+# O_NONBLOCK); openat 0x200000 is O_PATH; 0x20000000 is MSG_FASTOPEN.
 cases="
 frontend execve 0,0,0
 frontend openat -100,0,0,0
 frontend socket 2,1,0
+frontend fcntl 3,8,1
+frontend fcntl 3,10,9
+frontend fcntl 3,4,0x2800
+frontend shutdown 3,1
 ssh_local execve 0,0,0
 ssh_local socket 2,1,0
 ssh_local connect 0,0,0
+ssh_local fcntl 3,8,1
+ssh_local fcntl 3,10,9
+ssh_local fcntl 3,4,0x2800
+ssh_local shutdown 3,0
+ssh_local sendto 3,\"x\",1,0x20000000,0,0
 logger execve 0,0,0
 logger socket 2,1,0
+logger fcntl 3,8,1
+logger fcntl 3,10,9
+logger fcntl 3,4,0x2800
+logger shutdown 3,1
+logger openat -100,\"/etc/passwd\",0x200000
+logger readlinkat -100,\"/proc/self/exe\",\"xxxxxxxxxxxxxxxx\",16
+logger utimensat -100,\"/etc/passwd\",0,0
 "
 
 # a normal start, and a clean stop, with no trigger anywhere
@@ -162,11 +200,116 @@ while read -r proc call args; do
 	sleep 0.3
 	proc=${proc//_/ }
 	if inject "$proc" "$call" "$args"; then
-		check_killed "$proc" "$call"
+		check_killed "$proc" "$call($args)"
 	else
 		tap_fail "$proc: $call injected" "$(cat "$TESTDIR/gdb.out" 2>/dev/null)"
 		bridged_stop >/dev/null 2>&1
 	fi
 done <"$TESTDIR/cases"
+
+# --- a forward's listening socket as a way out (issue 11) -------------------
+# The reproduction: shutdown(SHUT_RD) puts the ssh worker's listener of a
+# local forward in the closed state, sendto(MSG_FASTOPEN, 127.0.0.1:PORT)
+# then connects it -- an outbound connection from a process that may not
+# connect.  Each step alone is refused now.
+
+# a listener that notes each connection: the target of the escape
+ESC_PORT=$(free_port)
+"$PYTHON" - "$ESC_PORT" "$TESTDIR/escape.log" >/dev/null 2>&1 <<'PYEOF' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+while True:
+    c, a = s.accept()
+    with open(sys.argv[2], "a") as f:
+        f.write("connection from %s:%d\n" % a)
+    c.close()
+PYEOF
+ESC_PID=$!
+trap 'kill $ESC_PID 2>/dev/null; _regress_cleanup' EXIT
+
+FWD_EXTRA="
+host \"fwd\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	allow forward
+	forward to \"127.0.0.1\" port $ESC_PORT
+	forward persistent
+}"
+
+# listen_fd PID PORT: the descriptor in PID of its socket listening on PORT
+listen_fd()
+{
+	local pid=$1 port=$2 inode hex f
+	hex=$(printf '%04X' "$port")
+	inode=$(awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { print $10 }' \
+	    "/proc/$pid/net/tcp" | head -n 1)
+	[ -n "$inode" ] || return 1
+	for f in /proc/"$pid"/fd/*; do
+		if [ "$(readlink "$f")" = "socket:[$inode]" ]; then
+			basename "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# a persistent local forward of host "fwd"; prints its listener's fd
+open_forward()
+{
+	local out lport pid
+	out=$("$PYTHON" "$MCPCLIENT" -s "$MCP_SOCK" --init --call \
+	    forward_open "{\"host\":\"fwd\",\"direction\":\"local\",\"dest_host\":\"127.0.0.1\",\"dest_port\":$ESC_PORT,\"persist\":true}" 2>&1)
+	lport=$(printf '%s' "$out" |
+	    sed -n 's/.*"listen_port": *\([0-9]*\).*/\1/p' | head -n 1)
+	pid=$(child_pid "ssh fwd")
+	if [ -z "$lport" ] || [ -z "$pid" ]; then
+		echo "no forward: $out" >"$TESTDIR/gdb.out"
+		return 1
+	fi
+	listen_fd "$pid" "$lport"
+}
+
+# sin_literal PORT: a sockaddr_in of 127.0.0.1:PORT as a C string for gdb
+sin_literal()
+{
+	printf '"\\002\\000\\%03o\\%03o\\177\\000\\000\\001%s"' \
+	    $(($1 >> 8)) $(($1 & 255)) \
+	    '\000\000\000\000\000\000\000'
+}
+
+nr_shutdown=$(sysnr shutdown)
+nr_sendto=$(sysnr sendto)
+sin=$(sin_literal "$ESC_PORT")
+for how in both sendto; do
+	: >"$TESTDIR/escape.log"
+	if ! bridged_start "$FWD_EXTRA" || ! fd=$(open_forward); then
+		tap_fail "ssh fwd: a forward's listener is found" \
+		    "$(cat "$TESTDIR/gdb.out" 2>/dev/null)"
+		bridged_stop >/dev/null 2>&1
+		continue
+	fi
+	sendto="(long)syscall($nr_sendto, $fd, \"x\", 1, 0x20000000, $sin, 16)"
+	if [ "$how" = both ]; then
+		what="shutdown(listener, SHUT_RD), sendto(MSG_FASTOPEN, 127.0.0.1)"
+		inject_calls "ssh fwd" "(long)syscall($nr_shutdown, $fd, 0)" \
+		    "$sendto"
+	else
+		what="sendto(listener, MSG_FASTOPEN, 127.0.0.1) alone"
+		inject_calls "ssh fwd" "$sendto"
+	fi
+	sleep 0.5
+	if [ -s "$TESTDIR/escape.log" ]; then
+		tap_fail "ssh fwd: $what connects nowhere" \
+		    "$(cat "$TESTDIR/escape.log")" "$(cat "$TESTDIR/gdb.out")"
+	else
+		tap_ok "ssh fwd: $what connects nowhere"
+	fi
+	check_killed "ssh fwd" "$what"
+done
 
 tap_end

@@ -2,8 +2,11 @@
  * test_sandbox.c: each child sandbox lets through what its process needs
  * (memory, libevent, IPC on inherited fds; files in its dirs for the
  * logger) and kills what a compromised process would try (exec, open,
- * socket, connect, fork, ptrace, executable memory).  Every case runs in
- * a forked child; the parent judges the wait status.
+ * socket, connect, fork, ptrace, executable memory, sendto with an
+ * address or MSG_FASTOPEN, fcntl that signals, O_PATH, readlink and
+ * utimensat in the logger).  What Landlock alone refuses (TCP, signals,
+ * abstract sockets) is seen with the seccomp filter left out.  Every
+ * case runs in a forked child; the parent judges the wait status.
  */
 
 #include <sys/ioctl.h>
@@ -13,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -47,6 +51,10 @@ static int	debug_errfd = -1;	/* child: stderr -> this pipe/file */
 static int	sp[2] = { -1, -1 };	/* socketpair made before the sandbox */
 static int	unixfd = -1;		/* unconnected AF_UNIX socket */
 static int	statusfd = -1;		/* /proc/self/status, opened before */
+static int	tcpfd = -1;		/* unconnected TCP socket */
+static struct sockaddr_in tcpaddr;	/* where the test's listener is */
+static struct sockaddr_un abstract;	/* the test's abstract socket */
+static socklen_t abstractlen;
 static long	landlock_abi;
 static char	dir1[64], dir2[64], outdir[64];
 
@@ -55,6 +63,7 @@ static int	run(int, int (*)(void));
 static const char *wstr(int);
 static int	sigsys(int);
 static int	exited0(int);
+static int	listeners(void);
 
 static void
 enter(int kind)
@@ -93,6 +102,7 @@ run(int kind, int (*body)(void))
 			dup2(debug_errfd, STDERR_FILENO);
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
 		    (unixfd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    (tcpfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
 		    (statusfd = open("/proc/self/status", O_RDONLY)) == -1)
 			_exit(100);
 		enter(kind);
@@ -400,6 +410,173 @@ f_setuid(void)
 	return 0;
 }
 
+/* the way out of issue 11: a socket in the closed state connects */
+static int
+f_sendto_addr(void)
+{
+	sendto(tcpfd, "x", 1, 0, (struct sockaddr *)&tcpaddr,
+	    sizeof(tcpaddr));
+	return 0;
+}
+
+static int
+f_sendto_fastopen(void)
+{
+	sendto(tcpfd, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&tcpaddr,
+	    sizeof(tcpaddr));
+	return 0;
+}
+
+static int
+f_sendto_fastopen_noaddr(void)
+{
+	sendto(tcpfd, "x", 1, MSG_FASTOPEN, NULL, 0);
+	return 0;
+}
+
+static int
+f_sendmsg_fastopen(void)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = "x";
+	iov.iov_len = 1;
+	msg.msg_name = &tcpaddr;
+	msg.msg_namelen = sizeof(tcpaddr);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	sendmsg(tcpfd, &msg, MSG_FASTOPEN);
+	return 0;
+}
+
+static int
+f_shutdown_rd(void)
+{
+	shutdown(sp[0], SHUT_RD);
+	return 0;
+}
+
+static int
+f_shutdown_wr(void)
+{
+	shutdown(sp[0], SHUT_WR);
+	return 0;
+}
+
+/* signals through fcntl: F_SETOWN and friends, O_ASYNC */
+static int
+f_fcntl_setown(void)
+{
+	fcntl(sp[0], F_SETOWN, getppid());
+	return 0;
+}
+
+static int
+f_fcntl_setown_ex(void)
+{
+	struct f_owner_ex	 o = { F_OWNER_PID, 1 };
+
+	fcntl(sp[0], F_SETOWN_EX, &o);
+	return 0;
+}
+
+static int
+f_fcntl_setsig(void)
+{
+	fcntl(sp[0], F_SETSIG, SIGKILL);
+	return 0;
+}
+
+static int
+f_fcntl_setlease(void)
+{
+	fcntl(statusfd, F_SETLEASE, F_RDLCK);
+	return 0;
+}
+
+static int
+f_fcntl_notify(void)
+{
+	fcntl(statusfd, F_NOTIFY, DN_MODIFY);
+	return 0;
+}
+
+static int
+f_fcntl_async(void)
+{
+	fcntl(sp[0], F_SETFL, O_NONBLOCK | O_ASYNC);
+	return 0;
+}
+
+static int
+f_fcntl_dupfd(void)
+{
+	fcntl(sp[0], F_DUPFD, 100);
+	return 0;
+}
+
+/* the logger: what Landlock does not check on a path */
+static int
+f_open_path(void)
+{
+	open("/etc/passwd", O_PATH | O_CLOEXEC);
+	return 0;
+}
+
+static int
+f_readlinkat(void)
+{
+	char	 buf[64];
+
+	readlinkat(AT_FDCWD, "/proc/self/exe", buf, sizeof(buf));
+	return 0;
+}
+
+static int
+f_utimensat(void)
+{
+	utimensat(AT_FDCWD, "/etc/passwd", NULL, 0);
+	return 0;
+}
+
+static int
+f_futimens(void)
+{
+	futimens(statusfd, NULL);
+	return 0;
+}
+
+static int
+f_statfs(void)
+{
+	struct statfs	 sf;
+
+	statfs("/", &sf);
+	return 0;
+}
+
+static int
+f_getcwd(void)
+{
+	char	 buf[256];
+
+	if (getcwd(buf, sizeof(buf)) == NULL)
+		return 0;
+	return 0;
+}
+
+static int
+f_mkdirat(void)
+{
+	char	 path[128];
+
+	snprintf(path, sizeof(path), "%s/sub", dir1);
+	mkdirat(AT_FDCWD, path, 0700);
+	return 0;
+}
+
 /* sysname: what the debug trap must name, proving the kill was this call */
 static const struct {
 	const char	*what;
@@ -421,6 +598,129 @@ static const struct {
 	{ "setrlimit",		f_setrlimit,	7, "prlimit64" },
 	{ "ioctl(FIOCLEX)",	f_ioctl,	7, "ioctl" },
 	{ "setuid",		f_setuid,	7, "setuid" },
+	{ "sendto with an address", f_sendto_addr, 7, "sendto" },
+	{ "sendto MSG_FASTOPEN with an address", f_sendto_fastopen, 7,
+	    "sendto" },
+	{ "sendto MSG_FASTOPEN", f_sendto_fastopen_noaddr, 7, "sendto" },
+	{ "sendmsg MSG_FASTOPEN", f_sendmsg_fastopen, 7, "sendmsg" },
+	{ "shutdown(SHUT_RD)",	f_shutdown_rd,	7, "shutdown" },
+	{ "shutdown(SHUT_WR)",	f_shutdown_wr,	5, "shutdown" },
+	{ "fcntl(F_SETOWN)",	f_fcntl_setown,	7, "fcntl" },
+	{ "fcntl(F_SETOWN_EX)",	f_fcntl_setown_ex, 7, "fcntl" },
+	{ "fcntl(F_SETSIG)",	f_fcntl_setsig,	7, "fcntl" },
+	{ "fcntl(F_SETLEASE)",	f_fcntl_setlease, 7, "fcntl" },
+	{ "fcntl(F_NOTIFY)",	f_fcntl_notify,	7, "fcntl" },
+	{ "fcntl(F_SETFL, O_ASYNC)", f_fcntl_async, 7, "fcntl" },
+	{ "fcntl(F_DUPFD)",	f_fcntl_dupfd,	7, "fcntl" },
+	{ "open O_PATH",	f_open_path,	4, "openat" },
+	{ "readlinkat",		f_readlinkat,	7, "readlinkat" },
+	{ "utimensat on a path", f_utimensat,	7, "utimensat" },
+	{ "futimens",		f_futimens,	7, "utimensat" },
+	{ "statfs",		f_statfs,	7, "statfs" },
+	{ "getcwd",		f_getcwd,	7, "getcwd" },
+	{ "mkdirat",		f_mkdirat,	4, "mkdirat" },
+};
+
+/* what every child still may do with fcntl and its sockets */
+static int
+body_fcntl_allowed(void)
+{
+	int	 fl;
+
+	if ((fl = fcntl(sp[0], F_GETFL)) == -1)
+		return 1;
+	if (fcntl(sp[0], F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(sp[0], F_SETFL, fl & ~O_NONBLOCK) == -1)
+		return 2;
+	if (fcntl(sp[0], F_SETFD, FD_CLOEXEC) == -1 ||
+	    (fcntl(sp[0], F_GETFD) & FD_CLOEXEC) == 0)
+		return 3;
+	return 0;
+}
+
+/* the ssh worker: libssh's send(2) and a forward's half-close */
+static int
+s_send_shutdown(void)
+{
+	char	 c;
+
+	if (send(sp[0], "y", 1, MSG_NOSIGNAL) != 1 ||
+	    recv(sp[1], &c, 1, 0) != 1 || c != 'y')
+		return 1;
+	if (shutdown(sp[0], SHUT_WR) == -1)
+		return 2;
+	if (recv(sp[1], &c, 1, 0) != 0)
+		return 3;
+	return 0;
+}
+
+/* the logger: access(2) on a path answers "no", softly */
+static int
+l_access_soft(void)
+{
+	if (access("/etc/passwd", F_OK) != -1 || errno != EACCES)
+		return 1;
+	return 0;
+}
+
+/* --- Landlock alone (seccomp left out): each needs an ABI ------------- */
+
+static int
+ll_tcp_connect(void)
+{
+	if (connect(tcpfd, (struct sockaddr *)&tcpaddr,
+	    sizeof(tcpaddr)) != -1)
+		return 1;
+	return errno == EACCES ? 0 : 2;
+}
+
+static int
+ll_tcp_bind(void)
+{
+	struct sockaddr_in	 sin = tcpaddr;
+
+	sin.sin_port = 0;
+	if (bind(tcpfd, (struct sockaddr *)&sin, sizeof(sin)) != -1)
+		return 1;
+	return errno == EACCES ? 0 : 2;
+}
+
+static int
+ll_abstract(void)
+{
+	if (connect(unixfd, (struct sockaddr *)&abstract, abstractlen) != -1)
+		return 1;
+	return errno == EPERM ? 0 : 2;
+}
+
+static int
+ll_signal(void)
+{
+	if (kill(getppid(), 0) != -1)
+		return 1;
+	return errno == EPERM ? 0 : 2;
+}
+
+/* 0: Landlock let a TCP fast open through (seccomp must refuse it) */
+static int
+ll_fastopen(void)
+{
+	if (sendto(tcpfd, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&tcpaddr,
+	    sizeof(tcpaddr)) == 1)
+		return 0;
+	return 1;
+}
+
+static const struct {
+	const char	*what;
+	int		(*fn)(void);
+	int		 abi;
+} llcases[] = {
+	{ "TCP connect fails with EACCES",	ll_tcp_connect,	4 },
+	{ "TCP bind fails with EACCES",		ll_tcp_bind,	4 },
+	{ "connect to an abstract UNIX socket outside fails with EPERM",
+	    ll_abstract, 6 },
+	{ "signal to a process outside fails with EPERM", ll_signal, 6 },
 };
 
 /*
@@ -555,6 +855,35 @@ debug_case(int kind, int (*body)(void), char *out, size_t outsz)
 	return st;
 }
 
+/* a TCP listener on 127.0.0.1 and an abstract UNIX socket, ours */
+static int
+listeners(void)
+{
+	socklen_t	 len = sizeof(tcpaddr);
+	int		 l, u;
+
+	memset(&tcpaddr, 0, sizeof(tcpaddr));
+	tcpaddr.sin_family = AF_INET;
+	tcpaddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&abstract, 0, sizeof(abstract));
+	abstract.sun_family = AF_UNIX;
+	snprintf(abstract.sun_path + 1, sizeof(abstract.sun_path) - 1,
+	    "bridged-test-sandbox-%d", (int)getpid());
+	abstractlen = offsetof(struct sockaddr_un, sun_path) + 1 +
+	    strlen(abstract.sun_path + 1);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(l, (struct sockaddr *)&tcpaddr, sizeof(tcpaddr)) == -1 ||
+	    listen(l, 64) == -1 ||
+	    getsockname(l, (struct sockaddr *)&tcpaddr, &len) == -1 ||
+	    (u = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(u, (struct sockaddr *)&abstract, abstractlen) == -1 ||
+	    listen(u, 64) == -1) {
+		perror("listeners");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
 {
@@ -582,6 +911,8 @@ main(void)
 		perror("mkdtemp");
 		return 2;
 	}
+	if (listeners() == -1)
+		return 2;
 
 	for (k = 0; k < NKINDS; k++) {
 		cur_kind = k;
@@ -616,11 +947,51 @@ main(void)
 			    kindname[k], forbidden[i].what,
 			    forbidden[i].sysname, wstr(st));
 			if (strstr(out, want) == NULL)
-				printf("# stderr: %s", out);
+				printf("# stderr: %s%s", out,
+				    strchr(out, '\n') ? "" : "\n");
 		}
 	}
 
+	for (k = 0; k < NKINDS; k++) {
+		cur_kind = k;
+		st = run(k, body_fcntl_allowed);
+		ok(exited0(st), "%s: fcntl F_GETFL, F_SETFL O_NONBLOCK, "
+		    "F_SETFD, F_GETFD allowed (%s)", kindname[k], wstr(st));
+	}
+
+	/* Landlock alone: what it refuses by itself, on this kernel */
+	sandbox_test_landlock_only = 1;
+	quiet_stderr = 1;
+	for (k = 0; k < NKINDS; k++) {
+		cur_kind = k;
+		for (i = 0; i < sizeof(llcases) / sizeof(llcases[0]); i++) {
+			if (landlock_abi < llcases[i].abi) {
+				printf("ok %d - %s: Landlock: %s # SKIP "
+				    "kernel has Landlock ABI %ld, this needs "
+				    "%d\n", ++tap_n, kindname[k],
+				    llcases[i].what, landlock_abi,
+				    llcases[i].abi);
+				continue;
+			}
+			st = run(k, llcases[i].fn);
+			ok(exited0(st), "%s: Landlock alone: %s (%s)",
+			    kindname[k], llcases[i].what, wstr(st));
+		}
+	}
+	if (landlock_abi >= 4) {
+		st = run(SSHWORKER, ll_fastopen);
+		printf("# Landlock ABI %ld alone %s a TCP fast open "
+		    "(sendto MSG_FASTOPEN): seccomp %s\n", landlock_abi,
+		    exited0(st) ? "lets through" : "refuses",
+		    exited0(st) ? "is what refuses it" : "refuses it too");
+	}
+	quiet_stderr = 0;
+	sandbox_test_landlock_only = 0;
+
 	cur_kind = SSHWORKER;
+	st = run(SSHWORKER, s_send_shutdown);
+	ok(exited0(st), "sshworker: send() without an address and "
+	    "shutdown(SHUT_WR) allowed (%s)", wstr(st));
 	st = run(SSHWORKER, s_open_soft);
 	ok(exited0(st), "sshworker: open fails with EACCES, not fatal (%s)",
 	    wstr(st));
@@ -635,6 +1006,9 @@ main(void)
 	st = run(LOGGER, l_sqlite);
 	ok(exited0(st), "logger: SQLite WAL database in its dir (%s)",
 	    wstr(st));
+	st = run(LOGGER, l_access_soft);
+	ok(exited0(st), "logger: access(2) on a path fails with EACCES, not "
+	    "fatal (%s)", wstr(st));
 	if (landlock_abi <= 0) {
 		printf("ok %d - # SKIP no landlock\n", ++tap_n);
 		printf("ok %d - # SKIP no landlock\n", ++tap_n);
@@ -676,7 +1050,7 @@ main(void)
 	    "debug: the trap line has process, number and name (%s)",
 	    wstr(st));
 	if (strcmp(out, want) != 0)
-		printf("# stderr: %s", out);
+		printf("# stderr: %s%s", out, strchr(out, '\n') ? "" : "\n");
 
 	nftw(dir1, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	nftw(dir2, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
