@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sha2.h>
 
 #include "bridged.h"
 #include "policy.h"
-#include "sha256.h"
 
 static size_t	 fold(const char *, size_t, char *);
 static size_t	 redact_at(const char *, size_t, size_t, size_t *);
@@ -384,14 +384,15 @@ json_t *
 policy_redact_args(const char *tool, json_t *args)
 {
 	json_t	*c, *v;
-	char	 hex[SHA256_HEXLEN], desc[128];
+	char	 hex[SHA256_DIGEST_STRING_LENGTH], desc[128];
 
 	if (args == NULL)
 		return json_null();
 	c = redact_value(args);
 	if (c != NULL && json_is_object(args) && strcmp(tool, "Write") == 0 &&
 	    json_is_string(v = json_object_get(args, "content"))) {
-		sha256_hex(json_string_value(v), json_string_length(v), hex);
+		SHA256Data((const uint8_t *)json_string_value(v),
+		    json_string_length(v), hex);
 		snprintf(desc, sizeof(desc), "[%zu bytes, sha256 %s]",
 		    json_string_length(v), hex);
 		json_object_set_new(c, "content", json_string(desc));

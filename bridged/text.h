@@ -26,6 +26,10 @@ int	 utf8_valid(const unsigned char *, size_t, int);
 void	 utf8_clean(struct sbuf *, const char *, size_t, int);
 size_t	 utf8_cut(const char *, size_t, size_t);
 
+/* bytes as lower-case hex (2n digits and a NUL); exactly 2n digits back */
+void	 hex_encode(const uint8_t *, size_t, char *);
+int	 hex_decode(const char *, uint8_t *, size_t);
+
 /* shquote.c: the one quoting function for remote shell words */
 void	 shquote(struct sbuf *, const char *);
 
