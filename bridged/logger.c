@@ -33,6 +33,7 @@
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
+#include "policy.h"
 #include "proc.h"
 #include "sandbox.h"
 
@@ -308,12 +309,20 @@ seal(struct arec *r, struct chain *c)
 	SHA2_CTX	 ctx;
 	struct tm	 tm;
 	json_error_t	 jerr;
-	json_t		*o;
+	json_t		*o, *red;
 	time_t		 secs;
 	uint8_t		 d[HASH_LEN];
 	char		 prev[HASH_HEXLEN], tbuf[40];
 
 	if ((o = json_loads(r->text, 0, &jerr)) == NULL)
+		return -1;
+	/*
+	 * Whoever made the record, it is kept with its secrets redacted:
+	 * the one redaction (policyscan.c) for every kind of record.
+	 */
+	red = policy_redact_json(o);
+	json_decref(o);
+	if ((o = red) == NULL)
 		return -1;
 	secs = r->ms / 1000;
 	gmtime_r(&secs, &tm);

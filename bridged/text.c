@@ -1,6 +1,6 @@
 /*
- * text.c: the ssh worker's growable strings, and the UTF-8 checks that
- * tool output needs before it can become a JSON string.
+ * text.c: growable strings, the UTF-8 checks that tool output needs
+ * before it can become a JSON string, NULs shown as \0, and hex.
  */
 
 #include <sys/types.h>
@@ -134,7 +134,8 @@ utf8_valid(const unsigned char *p, size_t n, int partial)
 
 /*
  * Append s to out with each invalid byte replaced by U+FFFD; NUL bytes
- * too, unless keepnul (a JSON string may hold them; Bash output does).
+ * too, unless keepnul (tool output keeps them: sshcall_result shows each
+ * as \0 and says the output was binary).
  */
 void
 utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
@@ -155,6 +156,29 @@ utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
 		start = i;
 	}
 	sb_add(out, s + start, i - start);
+}
+
+/*
+ * Remote output may hold NUL bytes (binary data, /proc/PID/environ).  A
+ * JSON string can carry them as \u0000, but neither jansson (without
+ * JSON_ALLOW_NUL), nor our records, nor most clients take them: they are
+ * shown as \0, and the result says so.
+ */
+size_t
+nul_escape(struct sbuf *out, const char *s, size_t n)
+{
+	const char	*z;
+	size_t		 count = 0;
+
+	while (n > 0 && (z = memchr(s, '\0', n)) != NULL) {
+		sb_add(out, s, z - s);
+		sb_str(out, NUL_SHOWN);
+		count++;
+		n -= z + 1 - s;
+		s = z + 1;
+	}
+	sb_add(out, s, n);
+	return count;
 }
 
 /* bytes of s making up at most max characters */
