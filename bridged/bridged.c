@@ -125,7 +125,8 @@ main(int argc, char *argv[])
 	struct passwd		*pw = NULL;
 	struct group		*gr;
 	const char		*title = NULL;
-	char			 wtitle[HOST_NAME_LEN + 8], warning[PATH_MAX + 256];
+	char			 wtitle[HOST_NAME_LEN + 8];
+	char			 warning[PATH_MAX + 256];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
 	char			*copy, *path;

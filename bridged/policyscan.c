@@ -17,8 +17,28 @@
 #include "bridged.h"
 #include "policy.h"
 
+/*
+ * How far a pattern looks ahead of the place it starts.  Redaction runs
+ * on every argument and record, megabytes of them, and must stay linear:
+ * what the command patterns need (which programs the current command
+ * names, where it ends, what reads a pipe) is learnt once per position
+ * and kept in a struct rctx while the text is walked from its start.
+ */
+#define LOOK_MAX	4096
+
+struct rctx {
+	size_t		 seg;		/* where the current command began */
+	size_t		 wscan;		/* its words looked at up to here */
+	uint32_t	 progs;		/* the programs those words name */
+	size_t		 sepfrom;	/* from here on... */
+	size_t		 sepat;		/* ...the next separator is here */
+	size_t		 pipeat;	/* the pipe last judged (+1, 0: none) */
+	int		 pipeok;	/* its reader reads a password */
+};
+
 static size_t	 fold(const char *, size_t, char *);
-static size_t	 redact_at(const char *, size_t, size_t, size_t *);
+static size_t	 redact_at(const char *, size_t, size_t, size_t *,
+		    struct rctx *);
 
 /*
  * Prompt-injection phrases and fake markup, lowercase, whitespace already
@@ -258,60 +278,92 @@ secret_shaped(const char *s, size_t n)
 	return alpha && digit;
 }
 
-/*
- * Does the shell command around s[i] (back to the last separator) have
- * a word whose base name is prog (prog ending in '*': starts with it)?
- */
-static int
-cmd_has(const char *s, size_t i, const char *prog)
-{
-	size_t	 start, w, e, b, pl = strlen(prog);
-	int	 prefix = 0;
+/* program names the command patterns look for, as words of a command */
+static const char *progwords[] = {
+	"mysql*", "mariadb*", "sshpass", "redis-cli", "docker", "podman",
+	"curl", "login", NULL
+};
+#define PW_MYSQL	0x01
+#define PW_MARIADB	0x02
+#define PW_SSHPASS	0x04
+#define PW_REDIS	0x08
+#define PW_DOCKER	0x10
+#define PW_PODMAN	0x20
+#define PW_CURL		0x40
+#define PW_LOGIN	0x80
 
-	if (pl > 0 && prog[pl - 1] == '*') {
-		prefix = 1;
-		pl--;
-	}
-	for (start = i; start > 0 && !cmdsep((unsigned char)s[start - 1]);
-	    start--)
+/* the progwords bit of the word s[w..e), by its base name; 0: none */
+static uint32_t
+progword(const char *s, size_t w, size_t e)
+{
+	size_t	 b, k, pl;
+
+	for (b = e; b > w && s[b - 1] != '/'; b--)
 		;
-	for (w = start; w < i; w = e) {
+	for (k = 0; progwords[k] != NULL; k++) {
+		pl = strlen(progwords[k]);
+		if (progwords[k][pl - 1] == '*') {
+			if (e - b >= pl - 1 && memcmp(s + b, progwords[k],
+			    pl - 1) == 0)
+				return 1U << k;
+		} else if (e - b == pl && memcmp(s + b, progwords[k], pl) == 0)
+			return 1U << k;
+	}
+	return 0;
+}
+
+/*
+ * The programs named by the words of the current command before s[i]
+ * (from the last separator): each word is looked at once, however many
+ * flags follow it.
+ */
+static uint32_t
+cmd_progs(const char *s, size_t i, struct rctx *cx)
+{
+	size_t	 w, e;
+
+	if (cx->wscan < cx->seg) {
+		cx->wscan = cx->seg;
+		cx->progs = 0;
+	}
+	for (w = cx->wscan; w < i; w = e) {
 		while (w < i && (blank((unsigned char)s[w]) || s[w] == '"' ||
 		    s[w] == '\''))
 			w++;
 		for (e = w; e < i && !blank((unsigned char)s[e]) &&
 		    s[e] != '"' && s[e] != '\''; e++)
 			;
-		for (b = e; b > w && s[b - 1] != '/'; b--)
-			;
-		if (e - b == pl && memcmp(s + b, prog, pl) == 0)
-			return 1;
-		if (prefix && e - b >= pl && memcmp(s + b, prog, pl) == 0)
-			return 1;
+		if (e == i) {
+			/* not a whole word yet */
+			cx->wscan = w;
+			return cx->progs;
+		}
+		cx->progs |= progword(s, w, e);
 	}
-	return 0;
+	cx->wscan = i;
+	return cx->progs;
 }
 
 /* programs that take a password as the value of a flag */
 static const struct flagrule {
-	const char	*prog;		/* a word of the command */
-	const char	*also;		/* and this word too, or NULL */
+	uint32_t	 prog;		/* a word of the command (PW_) */
+	uint32_t	 also;		/* and this one too, or 0 */
 	const char	*flag;
 	int		 attached;	/* -pVALUE */
 	int		 separate;	/* -p VALUE */
 	int		 userpass;	/* USER:PASSWORD, only PASSWORD goes */
 } flagrules[] = {
-	{ "mysql*",	NULL,	 "-p",		1, 0, 0 },
-	{ "mariadb*",	NULL,	 "-p",		1, 0, 0 },
-	{ "sshpass",	NULL,	 "-p",		1, 1, 0 },
-	{ "redis-cli",	NULL,	 "-a",		1, 1, 0 },
-	{ "docker",	"login", "-p",		0, 1, 0 },
-	{ "podman",	"login", "-p",		0, 1, 0 },
-	{ "curl",	NULL,	 "-u",		1, 1, 1 },
-	{ "curl",	NULL,	 "-U",		1, 1, 1 },
-	{ "curl",	NULL,	 "--user",	0, 1, 1 },
-	{ "curl",	NULL,	 "--proxy-user", 0, 1, 1 },
-	{ NULL,		NULL,	 NULL,		0, 0, 0 }
+	{ PW_MYSQL,	0,	  "-p",		  1, 0, 0 },
+	{ PW_MARIADB,	0,	  "-p",		  1, 0, 0 },
+	{ PW_SSHPASS,	0,	  "-p",		  1, 1, 0 },
+	{ PW_REDIS,	0,	  "-a",		  1, 1, 0 },
+	{ PW_DOCKER,	PW_LOGIN, "-p",		  0, 1, 0 },
+	{ PW_PODMAN,	PW_LOGIN, "-p",		  0, 1, 0 },
+	{ PW_CURL,	0,	  "-u",		  1, 1, 1 },
+	{ PW_CURL,	0,	  "-U",		  1, 1, 1 },
+	{ PW_CURL,	0,	  "--user",	  0, 1, 1 },
+	{ PW_CURL,	0,	  "--proxy-user", 0, 1, 1 },
+	{ 0,		0,	  NULL,		  0, 0, 0 }
 };
 
 /* the value at s[j]: quoted (to its quote) or a run of valchar */
@@ -331,7 +383,8 @@ value_at(const char *s, size_t len, size_t j, size_t *skip)
 
 /* a flag of a program listed above, at s[i] */
 static size_t
-redact_flag(const char *s, size_t len, size_t i, size_t *keep)
+redact_flag(const char *s, size_t len, size_t i, size_t *keep,
+    struct rctx *cx)
 {
 	const struct flagrule	*r;
 	const char		*colon;
@@ -340,7 +393,7 @@ redact_flag(const char *s, size_t len, size_t i, size_t *keep)
 	if (s[i] != '-' || (i > 0 && !blank((unsigned char)s[i - 1]) &&
 	    s[i - 1] != '"' && s[i - 1] != '\''))
 		return 0;
-	for (r = flagrules; r->prog != NULL; r++) {
+	for (r = flagrules; r->flag != NULL; r++) {
 		fl = strlen(r->flag);
 		if (len - i <= fl || strncmp(s + i, r->flag, fl) != 0)
 			continue;
@@ -356,8 +409,8 @@ redact_flag(const char *s, size_t len, size_t i, size_t *keep)
 				continue;
 		} else if (!r->attached || !valchar((unsigned char)s[j]))
 			continue;
-		if (!cmd_has(s, i, r->prog) ||
-		    (r->also != NULL && !cmd_has(s, i, r->also)))
+		if ((cmd_progs(s, i, cx) & (r->prog | r->also)) !=
+		    (r->prog | r->also))
 			continue;
 		n = value_at(s, len, j, &q);
 		j += q;
@@ -376,16 +429,56 @@ redact_flag(const char *s, size_t len, size_t i, size_t *keep)
 }
 
 /*
+ * Does the command after the pipe at s[b] read a password on its
+ * standard input: sudo -S, passwd --stdin, chpasswd?
+ */
+static int
+pipe_reader(const char *s, size_t len, size_t b)
+{
+	size_t	 end, j, w, e;
+
+	end = len - b > LOOK_MAX ? b + LOOK_MAX : len;
+	for (j = b + 1; j < end && blank((unsigned char)s[j]); j++)
+		;
+	for (e = j; e < end && !blank((unsigned char)s[e]) &&
+	    !cmdsep((unsigned char)s[e]); e++)
+		;
+	/* the end of a quoted command: chpasswd" or chpasswd\" */
+	while (e > j && strchr("\"'\\", s[e - 1]) != NULL)
+		e--;
+	for (w = e; w > j && s[w - 1] != '/'; w--)
+		;
+	if (e - w == 8 && strncmp(s + w, "chpasswd", 8) == 0)
+		return 1;
+	if (!(e - w == 4 && strncmp(s + w, "sudo", 4) == 0) &&
+	    !(e - w == 6 && strncmp(s + w, "passwd", 6) == 0))
+		return 0;
+	/* only with the flag that makes it read stdin */
+	for (j = e; j < end && !cmdsep((unsigned char)s[j]); j = e) {
+		while (j < end && blank((unsigned char)s[j]))
+			j++;
+		for (e = j; e < end && !blank((unsigned char)s[e]) &&
+		    !cmdsep((unsigned char)s[e]); e++)
+			;
+		if ((e - j == 2 && strncmp(s + j, "-S", 2) == 0) ||
+		    (e - j == 7 && strncmp(s + j, "--stdin", 7) == 0))
+			return 1;
+		if (e == j)
+			break;
+	}
+	return 0;
+}
+
+/*
  * "echo PW | sudo -S ...", "printf '%s\n' PW | sudo -S", "echo u:PW |
  * chpasswd": what is echoed into a program that reads a password on
  * its standard input.  From s[i], the word echo or printf.
  */
 static size_t
-redact_piped(const char *s, size_t len, size_t i, size_t *keep)
+redact_piped(const char *s, size_t len, size_t i, size_t *keep,
+    struct rctx *cx)
 {
-	size_t	 a, b, j, w, e;
-	char	 q = 0;
-	int	 stdin_flag;
+	size_t	 a, b;
 
 	/* a word, quoted (sh -c "echo ..."), or the base name of one */
 	if (i > 0 && !blank((unsigned char)s[i - 1]) &&
@@ -402,47 +495,21 @@ redact_piped(const char *s, size_t len, size_t i, size_t *keep)
 		return 0;
 	while (a < len && blank((unsigned char)s[a]))
 		a++;
-	/* the pipe, outside quotes */
-	for (b = a; b < len; b++) {
-		if (q != 0) {
-			if (s[b] == q)
-				q = 0;
-		} else if (s[b] == '"' || s[b] == '\'')
-			q = s[b];
-		else if (cmdsep((unsigned char)s[b]))
-			break;
+	/* where this command ends (a separator in quotes ends it too) */
+	if (a < cx->sepfrom || a > cx->sepat) {
+		for (b = a; b < len && !cmdsep((unsigned char)s[b]); b++)
+			;
+		cx->sepfrom = a;
+		cx->sepat = b;
 	}
+	b = cx->sepat;
 	if (b >= len || s[b] != '|' || (b + 1 < len && s[b + 1] == '|'))
 		return 0;
-	for (j = b + 1; j < len && blank((unsigned char)s[j]); j++)
-		;
-	for (e = j; e < len && !blank((unsigned char)s[e]) &&
-	    !cmdsep((unsigned char)s[e]); e++)
-		;
-	/* the end of a quoted command: chpasswd" or chpasswd\" */
-	while (e > j && strchr("\"'\\", s[e - 1]) != NULL)
-		e--;
-	for (w = e; w > j && s[w - 1] != '/'; w--)
-		;
-	stdin_flag = 0;
-	if ((e - w == 4 && strncmp(s + w, "sudo", 4) == 0) ||
-	    (e - w == 6 && strncmp(s + w, "passwd", 6) == 0)) {
-		/* only with the flag that makes it read stdin */
-		for (j = e; j < len && !cmdsep((unsigned char)s[j]); j = e) {
-			while (j < len && blank((unsigned char)s[j]))
-				j++;
-			for (e = j; e < len && !blank((unsigned char)s[e]) &&
-			    !cmdsep((unsigned char)s[e]); e++)
-				;
-			if ((e - j == 2 && strncmp(s + j, "-S", 2) == 0) ||
-			    (e - j == 7 && strncmp(s + j, "--stdin", 7) == 0))
-				stdin_flag = 1;
-			if (e == j)
-				break;
-		}
-		if (!stdin_flag)
-			return 0;
-	} else if (!(e - w == 8 && strncmp(s + w, "chpasswd", 8) == 0))
+	if (cx->pipeat != b + 1) {
+		cx->pipeat = b + 1;
+		cx->pipeok = pipe_reader(s, len, b);
+	}
+	if (!cx->pipeok)
 		return 0;
 	while (b > a && blank((unsigned char)s[b - 1]))
 		b--;
@@ -461,12 +528,13 @@ redact_userinfo(const char *s, size_t len, size_t i, size_t *keep)
 
 	if (i < 3 || memcmp(s + i - 3, "://", 3) != 0)
 		return 0;
-	for (u = i; u < len && s[u] != ':' && s[u] != '@' &&
-	    strchr(stop, s[u]) == NULL; u++)
+	for (u = i; u < len && u - i < LOOK_MAX && s[u] != ':' &&
+	    s[u] != '@' && strchr(stop, s[u]) == NULL; u++)
 		;
 	if (u >= len || s[u] != ':')
 		return 0;
-	for (end = u + 1; end < len && strchr(stop, s[end]) == NULL; end++)
+	for (end = u + 1; end < len && end - u < LOOK_MAX &&
+	    strchr(stop, s[end]) == NULL; end++)
 		;
 	/* the last @ of the authority: a password may hold one */
 	for (at = end; at > u + 1 && s[at - 1] != '@'; at--)
@@ -483,7 +551,8 @@ redact_userinfo(const char *s, size_t len, size_t i, size_t *keep)
  * "Bearer ", a flag, a user name).
  */
 static size_t
-redact_at(const char *s, size_t len, size_t i, size_t *keep)
+redact_at(const char *s, size_t len, size_t i, size_t *keep,
+    struct rctx *cx)
 {
 	static const char	*prefixes[] = { "ghp_", "gho_", "ghu_", "ghs_",
 				    "ghr_", "github_pat_", "glpat-", "xoxb-",
@@ -509,8 +578,8 @@ redact_at(const char *s, size_t len, size_t i, size_t *keep)
 		}
 	}
 	if ((n = redact_userinfo(s, len, i, keep)) > 0 ||
-	    (n = redact_piped(s, len, i, keep)) > 0 ||
-	    (n = redact_flag(s, len, i, keep)) > 0)
+	    (n = redact_piped(s, len, i, keep, cx)) > 0 ||
+	    (n = redact_flag(s, len, i, keep, cx)) > 0)
 		return n;
 	if (i > 0 && tokchar((unsigned char)s[i - 1]))
 		goto keyval;
@@ -598,13 +667,20 @@ redact_at(const char *s, size_t len, size_t i, size_t *keep)
 char *
 policy_redact(const char *s, size_t len)
 {
-	char	*out, *no;
-	size_t	 i = 0, o = 0, size = len + 1, n, keep;
+	struct rctx	 cx;
+	char		*out, *no;
+	size_t		 i = 0, o = 0, size = len + 1, n, keep, k;
 
+	memset(&cx, 0, sizeof(cx));
 	if ((out = malloc(size)) == NULL)
 		return NULL;
 	while (i < len) {
-		if ((n = redact_at(s, len, i, &keep)) > 0) {
+		if (i > 0 && cmdsep((unsigned char)s[i - 1]))
+			cx.seg = i;
+		if ((n = redact_at(s, len, i, &keep, &cx)) > 0) {
+			for (k = i; k + 1 < i + n; k++)
+				if (cmdsep((unsigned char)s[k]))
+					cx.seg = k + 1;
 			if (o + keep + 11 > size) {
 				size = o + keep + 11 + (len - i) + 1;
 				if ((no = realloc(out, size)) == NULL) {
