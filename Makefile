@@ -7,7 +7,7 @@ MANDIR		 = $(PREFIX)/share/man
 # Debian 12 packages needed to build, test and run
 DEPS		 = build-essential pkg-config bison libbsd-dev libevent-dev \
 		   libssh-dev libsqlite3-dev libjansson-dev libseccomp-dev \
-		   openssh-server openssh-client python3 sqlite3 gdb \
+		   libmd-dev openssh-server openssh-client python3 sqlite3 gdb \
 		   procps mandoc
 
 all:

@@ -1,6 +1,6 @@
 # Shared build settings.  Warnings are errors, always.
 CC		?= cc
-PKGS		 = libbsd-overlay libevent libssh sqlite3 jansson libseccomp
+PKGS		 = libbsd-overlay libevent libssh sqlite3 jansson libseccomp libmd
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARNINGS	 = -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual \

@@ -39,6 +39,7 @@
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
+#include "policy.h"
 #include "proc.h"
 #include "sandbox.h"
 
@@ -126,6 +127,7 @@ main(int argc, char *argv[])
 	struct group		*gr;
 	const char		*title = NULL;
 	char			 wtitle[HOST_NAME_LEN + 8];
+	char			 warning[PATH_MAX + 256];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
 	char			*copy, *path;
@@ -188,6 +190,8 @@ main(int argc, char *argv[])
 
 	/* to stderr until daemonized: start-up errors must be seen */
 	log_init(1, LOG_DAEMON);
+	/* in every process: no secret of a client's in the daemon log */
+	log_setredact(policy_redact);
 	log_setverbose(verbose);
 
 	if (title != NULL) {
@@ -218,6 +222,8 @@ main(int argc, char *argv[])
 	if (noaction) {
 		if (verbose)
 			print_config(conf);
+		if (config_warning(conf, warning, sizeof(warning)))
+			fprintf(stderr, "%s: warning: %s\n", conffile, warning);
 		fprintf(stderr, "configuration OK\n");
 		exit(0);
 	}
@@ -263,6 +269,8 @@ main(int argc, char *argv[])
 	log_procinit("parent");
 	setproctitle("parent");
 	log_info("starting, version %s", BRIDGED_VERSION);
+	if (config_warning(conf, warning, sizeof(warning)))
+		log_warnx("warning: %s", warning);
 
 	event_init();
 	signal(SIGPIPE, SIG_IGN);
@@ -1183,7 +1191,7 @@ child_stderr(int fd, short event, void *arg)
 	if (n <= 0) {
 		if (c->errlen > 0) {
 			c->errbuf[c->errlen] = '\0';
-			log_warnx("%s", c->errbuf);
+			log_relay(LOG_ERR, c->errbuf);
 		}
 		event_del(&c->everr);
 		close(fd);
@@ -1194,13 +1202,13 @@ child_stderr(int fd, short event, void *arg)
 	c->errbuf[c->errlen] = '\0';
 	while ((nl = strchr(c->errbuf, '\n')) != NULL) {
 		*nl = '\0';
-		log_info("%s", c->errbuf);
+		log_relay(LOG_INFO, c->errbuf);
 		c->errlen -= nl + 1 - c->errbuf;
 		memmove(c->errbuf, nl + 1, c->errlen + 1);
 	}
 	if (c->errlen == sizeof(c->errbuf) - 1) {
 		/* a line longer than the buffer goes out in pieces */
-		log_info("%s", c->errbuf);
+		log_relay(LOG_INFO, c->errbuf);
 		c->errlen = 0;
 	}
 }

@@ -529,6 +529,8 @@ void			 config_host_free(struct host *);
 struct host		*config_host_byname(struct bridged_conf *, const char *);
 struct host		*config_host_byid(struct bridged_conf *, uint32_t);
 struct host		*config_default_host(struct bridged_conf *);
+int			 config_warning(const struct bridged_conf *, char *,
+			    size_t);
 int			 strlist_add(struct strlist *, const char *);
 void			 strlist_free(struct strlist *);
 const char		*cap_name(uint32_t);

@@ -6,7 +6,9 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +137,23 @@ config_default_host(struct bridged_conf *conf)
 	if (conf->default_host[0] == '\0')
 		return NULL;
 	return config_host_byname(conf, conf->default_host);
+}
+
+/*
+ * A valid configuration an operator should still hear about: 1 with the
+ * message in msg, else 0.  Who can open the MCP socket is an agent on
+ * every host, so a socket any local user may write to is worth a word.
+ */
+int
+config_warning(const struct bridged_conf *conf, char *msg, size_t msglen)
+{
+	if ((conf->socket_mode & S_IWOTH) == 0)
+		return 0;
+	snprintf(msg, msglen, "socket \"%s\" mode %04o lets every local "
+	    "user connect: each of them can act as an agent on every host "
+	    "(use mode 0660 and a group)", conf->socket_path,
+	    (unsigned int)conf->socket_mode);
+	return 1;
 }
 
 int

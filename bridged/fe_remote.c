@@ -49,6 +49,9 @@ static void	 remote_warn_lost(struct mcp_call *, json_t *);
 static void	 policy_record(struct mcp_call *, const char *, const char *,
 		    json_t *);
 static void	 remote_scan(struct mcp_call *, struct host *, json_t *);
+static const char *scan_value(json_t *, const struct strlist *);
+static void	 result_warn(json_t *, const char *);
+static void	 structured_warn(json_t *, const char *);
 
 static const char *
 json_type_name(json_t *v)
@@ -604,11 +607,47 @@ remote_warn_lost(struct mcp_call *call, json_t *r)
 		return;
 	if (asprintf(&t, "warning: the connection to host \"%s\" was lost "
 	    "and re-made (its ssh worker died); shell state (cwd, "
-	    "environment) was reset\n\n%s", call->worker,
-	    json_string_value(json_object_get(first, "text"))) == -1)
+	    "environment) was reset", call->worker) == -1)
 		return;
-	json_object_set_new(first, "text", json_string(t));
+	result_warn(r, t);
 	free(t);
+}
+
+/*
+ * A warning the model must see: in front of the first text block and,
+ * since a client that gets structuredContent shows the model that
+ * instead (Claude Code does), in its "warnings" too (every outputSchema
+ * declares it, fe_tools.c).
+ */
+static void
+result_warn(json_t *r, const char *msg)
+{
+	json_t	*first;
+	char	*t;
+
+	first = json_array_get(json_object_get(r, "content"), 0);
+	if (json_is_string(json_object_get(first, "text")) &&
+	    asprintf(&t, "%s\n\n%s", msg,
+	    json_string_value(json_object_get(first, "text"))) != -1) {
+		json_object_set_new(first, "text", json_string(t));
+		free(t);
+	}
+	structured_warn(r, msg);
+}
+
+/* a line in structuredContent's "warnings", when there is one */
+static void
+structured_warn(json_t *r, const char *msg)
+{
+	json_t	*sc, *w;
+
+	if (!json_is_object(sc = json_object_get(r, "structuredContent")))
+		return;
+	if (!json_is_array(w = json_object_get(sc, "warnings"))) {
+		w = json_array();
+		json_object_set_new(sc, "warnings", w);
+	}
+	json_array_append_new(w, json_string(msg));
 }
 
 void
@@ -656,7 +695,7 @@ static int
 remote_policy(struct mcp_call *call, struct host *h, json_t *args)
 {
 	struct hostquota	*hq;
-	char			 err[POLICY_ERR_MAX];
+	char			 err[POLICY_ERR_MAX], *red;
 
 	if (policy_call_check(h, call->tool->name, args, err,
 	    sizeof(err)) == 0) {
@@ -677,26 +716,59 @@ remote_policy(struct mcp_call *call, struct host *h, json_t *args)
 		    sizeof(err)) == 0)
 			return 0;
 	}
+	/* the message may quote the call (a path, a command) */
+	red = policy_redact(err, strlen(err));
 	log_info("session %u: call %u (%s) refused: %s", call->sessid,
-	    call->reqid, call->tool->name, err);
+	    call->reqid, call->tool->name, red ? red : "(redaction failed)");
+	free(red);
 	policy_record(call, "refused", err, args);
 	call->refused = 1;
 	mcp_call_text(call, 1, "%s", err);
 	return -1;
 }
 
+/* the first pattern found in any string of v, or NULL */
+static const char *
+scan_value(json_t *v, const struct strlist *extra)
+{
+	const char	*hit = NULL, *k;
+	json_t		*e;
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return policy_scan(json_string_value(v), json_string_length(v),
+		    extra);
+	case JSON_ARRAY:
+		json_array_foreach(v, i, e)
+			if ((hit = scan_value(e, extra)) != NULL)
+				break;
+		return hit;
+	case JSON_OBJECT:
+		json_object_foreach(v, k, e)
+			if ((hit = scan_value(e, extra)) != NULL)
+				break;
+		return hit;
+	default:
+		return NULL;
+	}
+}
+
 /*
- * Output scanning: each text block of a result is looked at for prompt
- * injection; a hit adds a warning block at the end, never blocks, and is
- * recorded.
+ * Output scanning: each text block of a result, and every string of its
+ * structuredContent (which is what some clients show the model), is
+ * looked at for prompt injection.  A hit adds a warning block at the
+ * end and a line to structuredContent's warnings; it never blocks, and
+ * it is recorded.
  */
 static void
 remote_scan(struct mcp_call *call, struct host *h, json_t *result)
 {
-	json_t		*content, *b, *t;
-	const char	*hit = NULL;
-	char		*msg, why[512];
-	size_t		 i;
+	const struct strlist	*extra = h != NULL ? &h->scan_patterns : NULL;
+	json_t			*content, *b, *t, *sc;
+	const char		*hit = NULL;
+	char			*msg, why[512];
+	size_t			 i;
 
 	content = json_object_get(result, "content");
 	json_array_foreach(content, i, b) {
@@ -704,10 +776,12 @@ remote_scan(struct mcp_call *call, struct host *h, json_t *result)
 		if (!json_is_string(t))
 			continue;
 		if ((hit = policy_scan(json_string_value(t),
-		    json_string_length(t), h != NULL ? &h->scan_patterns :
-		    NULL)) != NULL)
+		    json_string_length(t), extra)) != NULL)
 			break;
 	}
+	sc = json_object_get(result, "structuredContent");
+	if (hit == NULL && sc != NULL)
+		hit = scan_value(sc, extra);
 	if (hit == NULL)
 		return;
 	if (asprintf(&msg, "[bridged warning: this output contains text "
@@ -717,6 +791,7 @@ remote_scan(struct mcp_call *call, struct host *h, json_t *result)
 		return;
 	json_array_append_new(content, json_pack("{s:s, s:s%}", "type",
 	    "text", "text", msg, strlen(msg)));
+	structured_warn(result, msg);
 	free(msg);
 	snprintf(why, sizeof(why), "output matched scan pattern \"%s\"",
 	    hit);

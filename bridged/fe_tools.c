@@ -26,6 +26,7 @@
 
 static int	 tool_name_ok(const char *);
 static json_t	*schema_parse(const char *, const char *, const char *);
+static json_t	*output_schema(const char *, const char *);
 static char	*hostnames(void);
 static json_t	*str_or_null(const char *, size_t);
 
@@ -314,6 +315,26 @@ static const struct tool_param forward_close_params[] = {
 	.annotations = (a), .cap = (c), .run = remote_run,		\
 	.reply = remote_reply, .cancel = remote_cancel }
 
+/* what FileStat says of each path (ssh_finfo.c) */
+#define FILESTAT_SCHEMA							\
+	"{\"type\":\"object\",\"properties\":{\"files\":{"		\
+	"\"type\":\"array\",\"items\":{\"type\":\"object\","		\
+	"\"properties\":{"						\
+	"\"path\":{\"type\":\"string\"},"				\
+	"\"type\":{\"type\":\"string\",\"enum\":[\"file\","		\
+	"\"directory\",\"symlink\",\"other\"]},"			\
+	"\"size\":{\"type\":\"integer\"},"				\
+	"\"mode\":{\"type\":\"string\"},"				\
+	"\"uid\":{\"type\":\"integer\"},"				\
+	"\"gid\":{\"type\":\"integer\"},"				\
+	"\"owner\":{\"type\":\"string\"},"				\
+	"\"group\":{\"type\":\"string\"},"				\
+	"\"mtime\":{\"type\":\"string\"},"				\
+	"\"target\":{\"type\":\"string\"},"				\
+	"\"target_error\":{\"type\":\"string\"},"			\
+	"\"error\":{\"type\":\"string\"}},"				\
+	"\"required\":[\"path\"]}}},\"required\":[\"files\"]}"
+
 static const struct tool tools[] = {
 	{
 		.name = "hosts",
@@ -409,10 +430,21 @@ static const struct tool tools[] = {
 	    "the result of the one before; if any fails, the file is left "
 	    "as it was.", multiedit_params,
 	    TOOL_DESTRUCTIVE | TOOL_OPENWORLD, CAP_WRITE),
-	REMOTE("FileStat", "Describe files",
-	    "Type, size, mode, owner, modification time and symlink target "
-	    "of each path on the host.", filestat_params,
-	    TOOL_READONLY | TOOL_IDEMPOTENT | TOOL_OPENWORLD, CAP_READ),
+	{
+		.name = "FileStat",
+		.title = "Describe files",
+		.description =
+		    "Type, size, mode, owner, modification time and symlink "
+		    "target of each path on the host.",
+		.params = filestat_params,
+		.output_schema = FILESTAT_SCHEMA,
+		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT |
+		    TOOL_OPENWORLD,
+		.cap = CAP_READ,
+		.run = remote_run,
+		.reply = remote_reply,
+		.cancel = remote_cancel,
+	},
 	REMOTE("ListDir", "List a directory",
 	    "The entries of a directory on the host, sorted, directories "
 	    "marked with a trailing /.", listdir_params,
@@ -569,6 +601,30 @@ schema_parse(const char *tool, const char *what, const char *text)
 	return schema;
 }
 
+/*
+ * A tool's outputSchema, with the warnings every structured result may
+ * carry: a client that shows the model structuredContent instead of
+ * content (Claude Code) must not lose them (fe_remote.c, sshworker.c).
+ */
+static json_t *
+output_schema(const char *tool, const char *text)
+{
+	json_t	*schema, *props;
+
+	schema = schema_parse(tool, "outputSchema", text);
+	if ((props = json_object_get(schema, "properties")) == NULL) {
+		props = json_object();
+		json_object_set_new(schema, "properties", props);
+	}
+	if (!json_is_object(props) || json_object_get(props, "warnings"))
+		fatalx("tool %s: outputSchema properties", tool);
+	json_object_set_new(props, "warnings", json_pack("{s:s, s:{s:s}, s:s}",
+	    "type", "array", "items", "type", "string", "description",
+	    "Warnings about this result (a possible prompt injection in "
+	    "it, a connection that was re-made): read them first"));
+	return schema;
+}
+
 void
 tools_init(void)
 {
@@ -606,8 +662,8 @@ tools_init(void)
 		if (t->title != NULL)
 			json_object_set_new(o, "title", json_string(t->title));
 		if (t->output_schema != NULL)
-			json_object_set_new(o, "outputSchema", schema_parse(
-			    t->name, "outputSchema", t->output_schema));
+			json_object_set_new(o, "outputSchema", output_schema(
+			    t->name, t->output_schema));
 		if (json_array_append_new(tools_list, o) == -1)
 			fatalx("%s: out of memory", __func__);
 	}

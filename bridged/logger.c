@@ -33,9 +33,9 @@
 #include "bridged.h"
 #include "imsg.h"
 #include "log.h"
+#include "policy.h"
 #include "proc.h"
 #include "sandbox.h"
-#include "sha256.h"
 
 #define QUEUE_MAX_RECORDS	10000
 #define QUEUE_MAX_BYTES		(32 * 1024 * 1024)
@@ -176,7 +176,7 @@ logger_sig(int sig, short event, void *arg)
 static void
 logger_configure(struct bridged_conf *nconf)
 {
-	char		 err[512], hex[SHA256_HEXLEN];
+	char		 err[512], hex[HASH_HEXLEN];
 	uint64_t	 tseq;
 	int		 first = conf == NULL;
 
@@ -202,7 +202,7 @@ logger_configure(struct bridged_conf *nconf)
 	if (!audit_isopen() && nconf->audit_db[0] == '\0' &&
 	    textlog_last(&tseq, hex) == 0) {
 		chain.seq = tseq;
-		if (sha256_fromhex(hex, chain.hash) == -1)
+		if (hex_decode(hex, chain.hash, HASH_LEN) == -1)
 			memset(chain.hash, 0, sizeof(chain.hash));
 	}
 	if (conf != NULL)
@@ -306,22 +306,30 @@ enqueue_json(json_t *o, uint64_t prunethrough)
 static int
 seal(struct arec *r, struct chain *c)
 {
-	struct sha256	 ctx;
+	SHA2_CTX	 ctx;
 	struct tm	 tm;
 	json_error_t	 jerr;
-	json_t		*o;
+	json_t		*o, *red;
 	time_t		 secs;
-	uint8_t		 d[SHA256_LEN];
-	char		 prev[SHA256_HEXLEN], tbuf[40];
+	uint8_t		 d[HASH_LEN];
+	char		 prev[HASH_HEXLEN], tbuf[40];
 
 	if ((o = json_loads(r->text, 0, &jerr)) == NULL)
+		return -1;
+	/*
+	 * Whoever made the record, it is kept with its secrets redacted:
+	 * the one redaction (policyscan.c) for every kind of record.
+	 */
+	red = policy_redact_json(o);
+	json_decref(o);
+	if ((o = red) == NULL)
 		return -1;
 	secs = r->ms / 1000;
 	gmtime_r(&secs, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf),
 	    ".%03dZ", (int)(r->ms % 1000));
-	sha256_tohex(c->hash, prev);
+	hex_encode(c->hash, HASH_LEN, prev);
 	json_object_del(o, "hash");
 	if (!json_is_string(json_object_get(o, "type")))
 		json_object_set_new(o, "type", json_string("record"));
@@ -333,11 +341,11 @@ seal(struct arec *r, struct chain *c)
 	json_decref(o);
 	if (r->canon == NULL)
 		return -1;
-	sha256_init(&ctx);
-	sha256_update(&ctx, c->hash, sizeof(c->hash));
-	sha256_update(&ctx, r->canon, strlen(r->canon));
-	sha256_final(&ctx, d);
-	sha256_tohex(d, r->hash);
+	SHA256Init(&ctx);
+	SHA256Update(&ctx, (const uint8_t *)c->hash, sizeof(c->hash));
+	SHA256Update(&ctx, (const uint8_t *)r->canon, strlen(r->canon));
+	SHA256Final(d, &ctx);
+	hex_encode(d, HASH_LEN, r->hash);
 	c->seq++;
 	memcpy(c->hash, d, sizeof(d));
 	r->seq = c->seq;
@@ -399,13 +407,13 @@ static int
 text_cb(uint64_t seq, const char *line, size_t len, void *arg)
 {
 	char		*err = arg;
-	char		 hash[SHA256_HEXLEN];
+	char		 hash[HASH_HEXLEN];
 
 	/* the hash is the last member: ,"hash":"<64 hex>"} */
-	if (len < SHA256_HEXLEN + 2)
+	if (len < HASH_HEXLEN + 2)
 		return -1;
-	memcpy(hash, line + len - 2 - (SHA256_HEXLEN - 1), SHA256_HEXLEN - 1);
-	hash[SHA256_HEXLEN - 1] = '\0';
+	memcpy(hash, line + len - 2 - (HASH_HEXLEN - 1), HASH_HEXLEN - 1);
+	hash[HASH_HEXLEN - 1] = '\0';
 	return textlog_write(seq, hash, line, len, err, 256);
 }
 
@@ -413,7 +421,7 @@ text_cb(uint64_t seq, const char *line, size_t len, void *arg)
 static int
 text_catchup(void)
 {
-	char		 err[256], hex[SHA256_HEXLEN];
+	char		 err[256], hex[HASH_HEXLEN];
 	uint64_t	 tseq = 0;
 
 	if (textlog_last(&tseq, hex) != 0)
@@ -457,7 +465,7 @@ flush(void)
 	uint64_t	 first, tseq;
 	size_t		 len, nok;
 	int		 want_db, want_text, intents = 0, text_failed = 0;
-	char		 hex[SHA256_HEXLEN];
+	char		 hex[HASH_HEXLEN];
 
 	if (TAILQ_EMPTY(&queue) || conf == NULL)
 		return;
@@ -522,7 +530,8 @@ flush(void)
 				nok++;
 				if (!want_db) {
 					chain.seq = r->seq;
-					sha256_fromhex(r->hash, chain.hash);
+					(void)hex_decode(r->hash, chain.hash,
+					    HASH_LEN);
 				}
 			}
 		}
@@ -598,7 +607,7 @@ prune(int fd, short event, void *arg)
 {
 	struct timeval	 tv;
 	uint64_t	 through, nrows;
-	char		 hash[SHA256_HEXLEN];
+	char		 hash[HASH_HEXLEN];
 
 	if (conf == NULL || conf->audit_retain <= 0 || !audit_isopen())
 		return;
@@ -758,7 +767,7 @@ do_verify(struct imsg *imsg)
 		memcpy(arg, imsg->data, imsg->datalen);
 		arg[imsg->datalen] = '\0';
 		if ((colon = strchr(arg, ':')) == NULL ||
-		    strlen(colon + 1) != SHA256_HEXLEN - 1) {
+		    strlen(colon + 1) != HASH_HEXLEN - 1) {
 			reply_end(imsg->hdr.peerid, -1, "bad head: give "
 			    "SEQ:HASH (64 hex digits)");
 			return;
@@ -785,7 +794,7 @@ do_verify(struct imsg *imsg)
 static void
 do_rotate(struct imsg *imsg)
 {
-	char		 msg[256], hex[SHA256_HEXLEN];
+	char		 msg[256], hex[HASH_HEXLEN];
 	uint64_t	 seq;
 
 	flush();

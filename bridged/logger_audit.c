@@ -29,7 +29,6 @@
 #include "logger_audit.h"
 #include "bridged.h"
 #include "log.h"
-#include "sha256.h"
 
 struct acols {
 	int64_t		 seq;
@@ -197,7 +196,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		c->seq = sqlite3_column_int64(st, 0);
 		h = (const char *)sqlite3_column_text(st, 1);
-		if (h == NULL || sha256_fromhex(h, c->hash) == -1) {
+		if (h == NULL || hex_decode(h, c->hash, HASH_LEN) == -1) {
 			seterr(err, errlen, "%s: record %" PRIu64 " has a "
 			    "malformed hash; run bridgectl verify", path,
 			    c->seq);
@@ -544,7 +543,7 @@ audit_history(const struct log_histq *q, audit_cb cb, void *arg, char *err,
 
 /* the latest checkpoint: where the chain starts now */
 static int
-chain_base(uint64_t *seq, uint8_t hash[SHA256_LEN], char *err,
+chain_base(uint64_t *seq, uint8_t hash[HASH_LEN], char *err,
     size_t errlen)
 {
 	sqlite3_stmt	*st;
@@ -554,7 +553,7 @@ chain_base(uint64_t *seq, uint8_t hash[SHA256_LEN], char *err,
 	int		 rc = 0;
 
 	*seq = 0;
-	memset(hash, 0, SHA256_LEN);
+	memset(hash, 0, HASH_LEN);
 	if (sqlite3_prepare_v2(db, "SELECT seq, record FROM records WHERE "
 	    "type = 'checkpoint' ORDER BY seq DESC LIMIT 1", -1, &st,
 	    NULL) != SQLITE_OK) {
@@ -567,7 +566,7 @@ chain_base(uint64_t *seq, uint8_t hash[SHA256_LEN], char *err,
 		p = json_object_get(o, "pruned_through");
 		h = json_object_get(o, "pruned_hash");
 		if (!json_is_integer(p) || !json_is_string(h) ||
-		    sha256_fromhex(json_string_value(h), hash) == -1) {
+		    hex_decode(json_string_value(h), hash, HASH_LEN) == -1) {
 			seterr(err, errlen, "record %lld: checkpoint is "
 			    "malformed: edited",
 			    (long long)sqlite3_column_int64(st, 0));
@@ -590,11 +589,11 @@ audit_verify(const struct ahead *heads, size_t nheads, char *msg,
 {
 	sqlite3_stmt	*st;
 	struct acols	 c;
-	struct sha256	 ctx;
+	SHA2_CTX	 ctx;
 	json_t		*o, *cur = NULL;
 	json_error_t	 jerr;
-	uint8_t		 prev[SHA256_LEN], d[SHA256_LEN];
-	char		 hex[SHA256_HEXLEN], prevhex[SHA256_HEXLEN];
+	uint8_t		 prev[HASH_LEN], d[HASH_LEN];
+	char		 hex[HASH_HEXLEN], prevhex[HASH_HEXLEN];
 	const char	*rec, *hash;
 	uint64_t	 base, expect, seq, n = 0;
 	size_t		 i;
@@ -642,7 +641,7 @@ audit_verify(const struct ahead *heads, size_t nheads, char *msg,
 			    "%lld: reordered", seq, (long long)c.seq);
 			goto done;
 		}
-		sha256_tohex(prev, prevhex);
+		hex_encode(prev, HASH_LEN, prevhex);
 		if (!streq(c.prev, prevhex)) {
 			if (seq == base + 1 && base > 0)
 				seterr(msg, msglen, "record %" PRIu64 ": does "
@@ -655,11 +654,11 @@ audit_verify(const struct ahead *heads, size_t nheads, char *msg,
 				    "another hash)", seq - 1, seq);
 			goto done;
 		}
-		sha256_init(&ctx);
-		sha256_update(&ctx, prev, sizeof(prev));
-		sha256_update(&ctx, rec, strlen(rec));
-		sha256_final(&ctx, d);
-		sha256_tohex(d, hex);
+		SHA256Init(&ctx);
+		SHA256Update(&ctx, (const uint8_t *)prev, sizeof(prev));
+		SHA256Update(&ctx, (const uint8_t *)rec, strlen(rec));
+		SHA256Final(d, &ctx);
+		hex_encode(d, HASH_LEN, hex);
 		if (hash == NULL || strcmp(hash, hex) != 0) {
 			seterr(msg, msglen, "record %" PRIu64 ": edited (its "
 			    "content does not match its hash)", seq);
@@ -714,7 +713,7 @@ audit_verify(const struct ahead *heads, size_t nheads, char *msg,
 		sqlite3_finalize(st);
 		st = NULL;
 	}
-	sha256_tohex(prev, hex);
+	hex_encode(prev, HASH_LEN, hex);
 	if (n == 0)
 		seterr(msg, msglen, "no records%s", base ? " since the last "
 		    "checkpoint" : "");
@@ -736,7 +735,7 @@ audit_verify(const struct ahead *heads, size_t nheads, char *msg,
 }
 
 int
-audit_prune_point(int64_t cutoff_ms, uint64_t *seq, char hash[SHA256_HEXLEN],
+audit_prune_point(int64_t cutoff_ms, uint64_t *seq, char hash[HASH_HEXLEN],
     uint64_t *nrows)
 {
 	sqlite3_stmt	*st;
@@ -752,7 +751,7 @@ audit_prune_point(int64_t cutoff_ms, uint64_t *seq, char hash[SHA256_HEXLEN],
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    (h = (const char *)sqlite3_column_text(st, 1)) != NULL) {
 		*seq = sqlite3_column_int64(st, 0);
-		strlcpy(hash, h, SHA256_HEXLEN);
+		strlcpy(hash, h, HASH_HEXLEN);
 		*nrows = sqlite3_column_int64(st, 2);
 		rc = 0;
 	}

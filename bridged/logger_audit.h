@@ -18,12 +18,18 @@
 
 #include <stdint.h>
 
+#include <sha2.h>
+
 #include "bridged.h"
-#include "sha256.h"
+#include "text.h"
+
+/* the chain hashes with SHA-256 (libmd); hex: 64 digits and a NUL */
+#define HASH_LEN	SHA256_DIGEST_LENGTH
+#define HASH_HEXLEN	SHA256_DIGEST_STRING_LENGTH
 
 struct chain {
 	uint64_t	 seq;			/* last sealed, 0: none */
-	uint8_t		 hash[SHA256_LEN];	/* its hash, zeros: none */
+	uint8_t		 hash[HASH_LEN];	/* its hash, zeros: none */
 };
 
 struct arec {
@@ -39,14 +45,14 @@ struct arec {
 	/* set while sealed */
 	uint64_t		 seq;
 	char			*canon;
-	char			 hash[SHA256_HEXLEN];
+	char			 hash[HASH_HEXLEN];
 };
 TAILQ_HEAD(arecq, arec);
 
 /* an exported head the chain must still contain */
 struct ahead {
 	uint64_t	 seq;
-	char		 hash[SHA256_HEXLEN];
+	char		 hash[HASH_HEXLEN];
 	char		 source[128];
 };
 
@@ -67,7 +73,7 @@ int	 audit_verify(const struct ahead *, size_t, char *, size_t);
 int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
 	    size_t);
 /* the newest record older than cutoff: 0 found, 1 none, -1 error */
-int	 audit_prune_point(int64_t, uint64_t *, char [SHA256_HEXLEN],
+int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],
 	    uint64_t *);
 /* a log line: the record text with "hash" added; malloc'd */
 char	*audit_line(const char *, const char *, size_t *);
@@ -78,7 +84,7 @@ int	 textlog_isopen(void);
 void	 textlog_setlimits(off_t, int);
 void	 textlog_close(void);
 /* last record in the files: 0 found, 1 none */
-int	 textlog_last(uint64_t *, char [SHA256_HEXLEN]);
+int	 textlog_last(uint64_t *, char [HASH_HEXLEN]);
 /* one record line; rotates first when it would not fit: 0 or -1 */
 int	 textlog_write(uint64_t, const char *, const char *, size_t, char *,
 	    size_t);

@@ -44,7 +44,7 @@ static off_t	 rotate_size;
 static int	 keep;
 static int	 nrecords;		/* records in the current file */
 static uint64_t	 last_seq;
-static char	 last_hash[SHA256_HEXLEN];
+static char	 last_hash[HASH_HEXLEN];
 
 static void
 seterr(char *err, size_t len, const char *fmt, ...)
@@ -128,9 +128,9 @@ line_at(const char *file, int last, uint64_t *seq, char *hash, int *head)
 		h = json_object_get(o, "hash");
 		t = json_object_get(o, "type");
 		if (json_is_integer(s) && json_is_string(h) &&
-		    strlen(json_string_value(h)) == SHA256_HEXLEN - 1) {
+		    strlen(json_string_value(h)) == HASH_HEXLEN - 1) {
 			*seq = json_integer_value(s);
-			strlcpy(hash, json_string_value(h), SHA256_HEXLEN);
+			strlcpy(hash, json_string_value(h), HASH_HEXLEN);
 			*head = json_is_string(t) &&
 			    strcmp(json_string_value(t), "head") == 0;
 			rc = 0;
@@ -207,12 +207,12 @@ textlog_open(const char *file, off_t rsize, int k, char *err, size_t errlen)
 }
 
 int
-textlog_last(uint64_t *seq, char hash[SHA256_HEXLEN])
+textlog_last(uint64_t *seq, char hash[HASH_HEXLEN])
 {
 	if (last_seq == 0)
 		return 1;
 	*seq = last_seq;
-	strlcpy(hash, last_hash, SHA256_HEXLEN);
+	strlcpy(hash, last_hash, HASH_HEXLEN);
 	return 0;
 }
 

@@ -92,8 +92,9 @@ int	 policy_quota_take(struct policy_quota *, const struct host *, time_t,
 /* output scanning (policyscan.c): the pattern that matched, or NULL */
 const char *policy_scan(const char *, size_t, const struct strlist *);
 
-/* redaction for audit records and logs */
+/* redaction for audit records and logs: text, every string of a value */
 char	*policy_redact(const char *, size_t);
+json_t	*policy_redact_json(json_t *);
 json_t	*policy_redact_args(const char *, json_t *);
 
 #endif /* POLICY_H */

@@ -405,8 +405,9 @@ job_take(struct jbuf *b, regex_t *re, struct sbuf *t)
 			if ((nl = memchr(line, '\n', end - line)) == NULL)
 				nl = end;
 			*nl = '\0';
+			/* by length: a NUL in the line is output too */
 			if (regexec(re, line, 0, NULL, 0) == 0) {
-				sb_str(t, line);
+				sb_add(t, line, nl - line);
 				sb_add(t, "\n", 1);
 			}
 		}
@@ -424,6 +425,7 @@ job_answer(struct jobwait *w)
 	struct job	*j = w->job;
 	struct sshcall	*call = w->call;
 	struct sbuf	 t = { 0 };
+	json_t		*r;
 	char		 st[128];
 	size_t		 dropped;
 	int		 iserr = 0;
@@ -468,7 +470,11 @@ job_answer(struct jobwait *w)
 	jobwait_free(w);
 	call->state = NULL;
 	call->cancel = NULL;
-	sshcall_text(call, iserr, "%s", t.p);
+	/* by length: the output may hold NULs (sshcall_result shows them) */
+	if ((r = json_pack("{s:[{s:s, s:s%}], s:b}", "content", "type",
+	    "text", "text", t.p, t.len, "isError", iserr)) == NULL)
+		fatalx("%s: json_pack", __func__);
+	sshcall_result(call, r);
 	sb_free(&t);
 }
 

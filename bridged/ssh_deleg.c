@@ -131,23 +131,32 @@ cwd_check(struct host *h, const char *cwd, char *out, size_t outlen,
 	    errlen);
 }
 
-/* the first line of the task, cut to DELEG_TASK_SHOWN characters */
+/*
+ * The first line of the task, secrets redacted (before it is cut, so
+ * that no part of one is left), cut to DELEG_TASK_SHOWN characters: what
+ * the records, job_list and bridgectl show of a delegation.
+ */
 static char *
 task_line(const char *task)
 {
 	struct sbuf	 sb = { 0 };
-	size_t		 n, cut;
+	char		*red;
+	size_t		 n, cut, rn;
 
 	while (*task == '\n' || *task == '\r' || *task == ' ' ||
 	    *task == '\t')
 		task++;
 	n = strcspn(task, "\r\n");
-	cut = utf8_cut(task, n, DELEG_TASK_SHOWN);
-	utf8_clean(&sb, task, cut, 0);
-	if (cut < n || task[n] != '\0')
+	if ((red = policy_redact(task, n)) == NULL)
+		fatal(NULL);
+	rn = strlen(red);
+	cut = utf8_cut(red, rn, DELEG_TASK_SHOWN);
+	utf8_clean(&sb, red, cut, 0);
+	if (cut < rn || task[n] != '\0')
 		sb_str(&sb, "...");
 	if (sb.p == NULL)
 		sb_str(&sb, "");
+	free(red);
 	return sb.p;
 }
 

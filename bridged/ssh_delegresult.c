@@ -31,17 +31,21 @@
 static void	 text_tail(struct sbuf *, const char *, size_t);
 static json_t	*parse_output(const char *, size_t);
 
-/* stderr for a message: valid UTF-8, trailing newlines dropped */
+/* stderr for a message: valid UTF-8, NULs as \0, trailing newlines dropped */
 static void
 text_tail(struct sbuf *sb, const char *p, size_t n)
 {
+	struct sbuf	 u = { 0 };
+
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
 	if (n == 0) {
 		sb_str(sb, "(nothing on stderr)");
 		return;
 	}
-	utf8_clean(sb, p, n, 0);
+	utf8_clean(&u, p, n, 1);
+	(void)nul_escape(sb, u.p, u.len);
+	sb_free(&u);
 }
 
 /*
@@ -64,13 +68,14 @@ parse_output(const char *s, size_t n)
 	}
 	if (n == 0)
 		return NULL;
-	o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
+	/* an answer may quote binary output: NULs are made \0 below */
+	o = json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (o == NULL) {
 		for (p = s + n - 1; p > s && p[-1] != '\n'; p--)
 			;
 		if (*p == '{')
-			o = json_loadb(p, n - (p - s), JSON_REJECT_DUPLICATES,
-			    &jerr);
+			o = json_loadb(p, n - (p - s), JSON_REJECT_DUPLICATES |
+			    JSON_ALLOW_NUL, &jerr);
 	}
 	if (o != NULL && !json_is_object(o)) {
 		json_decref(o);
@@ -95,10 +100,10 @@ deleg_text_result(int iserror, const char *text)
 void
 deleg_outcome(struct deleg *d)
 {
-	struct sbuf	 t = { 0 };
+	struct sbuf	 t = { 0 }, esc = { 0 };
 	json_t		*o = NULL, *v, *e, *st, *dms, *turns;
 	const char	*subtype = NULL, *answer = NULL;
-	size_t		 alen = 0, i;
+	size_t		 alen = 0, i, nuls = 0;
 	int		 iserror, exitst;
 	char		 where[HOST_NAME_LEN + 16], cost[32], dur[32];
 
@@ -185,6 +190,12 @@ deleg_outcome(struct deleg *d)
 	if (json_is_string(v = json_object_get(o, "result"))) {
 		answer = json_string_value(v);
 		alen = json_string_length(v);
+		/* the records and the frontend take no NUL */
+		if (strlen(answer) != alen) {
+			nuls = nul_escape(&esc, answer, alen);
+			answer = esc.p;
+			alen = esc.len;
+		}
 	}
 	if (json_is_string(v = json_object_get(o, "session_id")))
 		strlcpy(d->session_id, json_string_value(v),
@@ -260,6 +271,10 @@ deleg_outcome(struct deleg *d)
 		    (long long)json_integer_value(v));
 	else
 		snprintf(dur, sizeof(dur), "%lld ms (ours)", d->duration_ms);
+	if (nuls > 0)
+		sb_printf(&t, "\n\n[the answer holds binary data: %zu NUL"
+		    " byte%s, each shown as %s]", nuls, nuls == 1 ? "" : "s",
+		    NUL_SHOWN);
 	sb_printf(&t, "\n\n[session_id: %s, cost: %s, duration: %s]",
 	    d->session_id[0] ? d->session_id : "none", cost, dur);
 
@@ -271,6 +286,7 @@ deleg_outcome(struct deleg *d)
 		d->result = deleg_text_result(1, "claude's answer could not be"
 		    " encoded");
 	sb_free(&t);
+	sb_free(&esc);
 	json_decref(o);
 	return;
 
@@ -279,5 +295,6 @@ deleg_outcome(struct deleg *d)
 		d->state = D_ERROR;
 	d->result = deleg_text_result(1, t.p ? t.p : "claude failed");
 	sb_free(&t);
+	sb_free(&esc);
 	json_decref(o);
 }

@@ -146,7 +146,8 @@ files_reply(struct sshcall *call, int iserror, struct sbuf *sb,
 	struct sbuf	 clean = { 0 };
 	size_t		 max = ssh_output_max(), cut, total;
 
-	utf8_clean(&clean, sb->p ? sb->p : "", sb->len, 0);
+	/* NULs stay: sshcall_result shows them as \0 and says so */
+	utf8_clean(&clean, sb->p ? sb->p : "", sb->len, 1);
 	sb_free(sb);
 	if (max > 0 && clean.len > max) {
 		total = clean.len;

@@ -75,6 +75,8 @@ static void	 call_start(struct imsg *);
 static void	 call_cancel(uint32_t);
 static struct sshhost *host_byid(uint32_t);
 static const struct ssh_tool *ssh_tool_find(const char *);
+static size_t	 nul_walk(json_t *);
+static void	 result_nuls(json_t *);
 
 /*
  * The worker's one table of tools: the frontend has checked the name,
@@ -544,15 +546,82 @@ call_cancel(uint32_t reqid)
 		call->cancel(call);
 }
 
+/* NUL bytes in the strings of v, each made \0 in place; how many */
+static size_t
+nul_walk(json_t *v)
+{
+	struct sbuf	 sb = { 0 };
+	const char	*k;
+	json_t		*e;
+	size_t		 i, n = 0;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		if (strlen(json_string_value(v)) == json_string_length(v))
+			return 0;
+		n = nul_escape(&sb, json_string_value(v),
+		    json_string_length(v));
+		if (json_string_setn(v, sb.p, sb.len) == -1)
+			fatalx("%s: json_string_setn", __func__);
+		sb_free(&sb);
+		return n;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, e)
+			n += nul_walk(e);
+		return n;
+	case JSON_OBJECT:
+		json_object_foreach(v, k, e)
+			n += nul_walk(e);
+		return n;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Every tool's text (command output, file names, grep lines) may hold
+ * NUL bytes, which the frontend would refuse with the whole result:
+ * each is shown as \0 here, the one way out, and the result says so, in
+ * content and in structuredContent's warnings.
+ */
+static void
+result_nuls(json_t *result)
+{
+	json_t	*content, *sc, *w;
+	char	*note;
+	size_t	 n;
+
+	if ((n = nul_walk(result)) == 0)
+		return;
+	if (asprintf(&note, "[bridged: this output holds binary data: %zu "
+	    "NUL byte%s, each shown as %s (bytes that are not UTF-8 are "
+	    "shown as U+FFFD)]", n, n == 1 ? "" : "s", NUL_SHOWN) == -1)
+		fatal(NULL);
+	if (json_is_array(content = json_object_get(result, "content")))
+		json_array_append_new(content, json_pack("{s:s, s:s}", "type",
+		    "text", "text", note));
+	if (json_is_object(sc = json_object_get(result,
+	    "structuredContent"))) {
+		if (!json_is_array(w = json_object_get(sc, "warnings"))) {
+			w = json_array();
+			json_object_set_new(sc, "warnings", w);
+		}
+		json_array_append_new(w, json_string(note));
+	}
+	free(note);
+}
+
 /*
  * Answer a call: the result goes out in chunks, then an empty
  * IMSG_SSH_RESULT.  A warning (a lost connection) is put in front of the
- * first text block.  Even a cancelled call answers; the frontend drops it.
+ * first text block, and in structuredContent's warnings (the model may
+ * be shown only that).  Even a cancelled call answers; the frontend
+ * drops it.
  */
 void
 sshcall_result(struct sshcall *call, json_t *result)
 {
-	json_t		*content, *first;
+	json_t		*content, *first, *sc, *w;
 	char		*s, *t;
 	size_t		 len, off, n;
 
@@ -565,7 +634,17 @@ sshcall_result(struct sshcall *call, json_t *result)
 			json_object_set_new(first, "text", json_string(t));
 			free(t);
 		}
+		if (json_is_object(sc = json_object_get(result,
+		    "structuredContent"))) {
+			if (!json_is_array(w = json_object_get(sc,
+			    "warnings"))) {
+				w = json_array();
+				json_object_set_new(sc, "warnings", w);
+			}
+			json_array_append_new(w, json_string(call->warning));
+		}
 	}
+	result_nuls(result);
 	if ((s = json_dumps(result, JSON_COMPACT)) == NULL)
 		fatalx("cannot encode a result");
 	json_decref(result);

@@ -1,6 +1,6 @@
 /*
- * text.c: the ssh worker's growable strings, and the UTF-8 checks that
- * tool output needs before it can become a JSON string.
+ * text.c: growable strings, the UTF-8 checks that tool output needs
+ * before it can become a JSON string, NULs shown as \0, and hex.
  */
 
 #include <sys/types.h>
@@ -134,7 +134,8 @@ utf8_valid(const unsigned char *p, size_t n, int partial)
 
 /*
  * Append s to out with each invalid byte replaced by U+FFFD; NUL bytes
- * too, unless keepnul (a JSON string may hold them; Bash output does).
+ * too, unless keepnul (tool output keeps them: sshcall_result shows each
+ * as \0 and says the output was binary).
  */
 void
 utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
@@ -157,6 +158,29 @@ utf8_clean(struct sbuf *out, const char *s, size_t n, int keepnul)
 	sb_add(out, s + start, i - start);
 }
 
+/*
+ * Remote output may hold NUL bytes (binary data, /proc/PID/environ).  A
+ * JSON string can carry them as \u0000, but neither jansson (without
+ * JSON_ALLOW_NUL), nor our records, nor most clients take them: they are
+ * shown as \0, and the result says so.
+ */
+size_t
+nul_escape(struct sbuf *out, const char *s, size_t n)
+{
+	const char	*z;
+	size_t		 count = 0;
+
+	while (n > 0 && (z = memchr(s, '\0', n)) != NULL) {
+		sb_add(out, s, z - s);
+		sb_str(out, NUL_SHOWN);
+		count++;
+		n -= z + 1 - s;
+		s = z + 1;
+	}
+	sb_add(out, s, n);
+	return count;
+}
+
 /* bytes of s making up at most max characters */
 size_t
 utf8_cut(const char *s, size_t n, size_t max)
@@ -172,4 +196,47 @@ utf8_cut(const char *s, size_t n, size_t max)
 		chars++;
 	}
 	return n;
+}
+
+void
+hex_encode(const uint8_t *p, size_t n, char *out)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 0, or -1 when s is not exactly 2n hex digits (out then undefined) */
+int
+hex_decode(const char *s, uint8_t *out, size_t n)
+{
+	size_t	 i;
+	int	 hi, lo;
+
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((hi = hexval(s[2 * i])) == -1 ||
+		    (lo = hexval(s[2 * i + 1])) == -1)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
 }

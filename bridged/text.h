@@ -24,7 +24,16 @@ void	 sb_free(struct sbuf *);
 int	 utf8_valid(const unsigned char *, size_t, int);
 /* append, invalid bytes (and NULs unless kept) turned into U+FFFD */
 void	 utf8_clean(struct sbuf *, const char *, size_t, int);
+/* append, each NUL byte as the two characters \0; returns how many */
+size_t	 nul_escape(struct sbuf *, const char *, size_t);
+#define NUL_SHOWN	"\\0"
 size_t	 utf8_cut(const char *, size_t, size_t);
+/* one UTF-8 sequence: its length and code point, 0 when invalid */
+size_t	 utf8_decode(const unsigned char *, size_t, uint32_t *);
+
+/* bytes as lower-case hex (2n digits and a NUL); exactly 2n digits back */
+void	 hex_encode(const uint8_t *, size_t, char *);
+int	 hex_decode(const char *, uint8_t *, size_t);
 
 /* shquote.c: the one quoting function for remote shell words */
 void	 shquote(struct sbuf *, const char *);

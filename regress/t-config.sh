@@ -9,6 +9,9 @@
 #                  print itself (round trip).
 # conf/bad-N.conf  "bridged -n [bad-N.args] -f bad-N.conf" must fail and
 #                  print exactly bad-N.err on stderr, nothing on stdout.
+# conf/warn-N.conf "bridged -n -f warn-N.conf" must succeed and print
+#                  exactly warn-N.err (its warnings, if any, and
+#                  "configuration OK") on stderr, nothing on stdout.
 # etc/bridged.conf must pass "bridged -n".
 #
 # Prints TAP lines; exits non-zero when any case failed.
@@ -102,6 +105,23 @@ for conf in $(ls bad-*.conf | sort -t- -k2 -n); do
 		pass "$conf: rejected with $t.err"
 	else
 		fail "$conf: errors differ from $t.err" "$d"
+	fi
+done
+
+for conf in $(ls warn-*.conf | sort -t- -k2 -n); do
+	t=${conf%.conf}
+	"$bin" -n -f "$conf" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$conf: -n exits $rc" "$(cat "$tmp/err")"
+	elif [ -s "$tmp/out" ]; then
+		fail "$conf: output on stdout" "$(cat "$tmp/out")"
+	elif [ ! -f "$t.err" ]; then
+		fail "$conf: no $t.err"
+	elif d=$(diff -u "$t.err" "$tmp/err"); then
+		pass "$conf: accepted, $t.err on stderr"
+	else
+		fail "$conf: stderr differs from $t.err" "$d"
 	fi
 done
 

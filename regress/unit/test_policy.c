@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -139,6 +140,108 @@ redacts(const char *in, const char *gone, const char *kept)
 		printf("# %s -> %s\n", in, r);
 	free(r);
 	return good;
+}
+
+#define CANARY_VALUE	"K7Q2M9X4R8T1Z5W3P6N0"
+
+/*
+ * One line of ../secrets.txt as text: "\n" made a line break and each
+ * CANARY the canary value.  NULL for a comment or an empty line.
+ */
+static char *
+corpus_line(const char *line)
+{
+	char	*out, *o;
+
+	if (line[0] == '#' || line[0] == '\0')
+		return NULL;
+	if ((out = malloc(strlen(line) * 4 + 1)) == NULL)
+		exit(1);
+	for (o = out; *line != '\0'; ) {
+		if (strncmp(line, "\\n", 2) == 0) {
+			*o++ = '\n';
+			line += 2;
+		} else if (strncmp(line, "CANARY", 6) == 0) {
+			memcpy(o, CANARY_VALUE, strlen(CANARY_VALUE));
+			o += strlen(CANARY_VALUE);
+			line += 6;
+		} else
+			*o++ = *line++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* every shape of the corpus loses its canary; returns the shapes seen */
+static int
+corpus_check(void)
+{
+	FILE	*f;
+	char	 buf[4096], *in, *r, *r2;
+	int	 n = 0, bad = 0;
+
+	if ((f = fopen("secrets.txt", "r")) == NULL &&
+	    (f = fopen("../secrets.txt", "r")) == NULL &&
+	    (f = fopen("regress/secrets.txt", "r")) == NULL)
+		return -1;
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if ((in = corpus_line(buf)) == NULL)
+			continue;
+		n++;
+		r = policy_redact(in, strlen(in));
+		r2 = r ? policy_redact(r, strlen(r)) : NULL;
+		if (r == NULL || strstr(r, "K7Q2M9X4") != NULL ||
+		    strstr(r, "[REDACTED]") == NULL) {
+			printf("# corpus: %s -> %s\n", buf, r ? r : "NULL");
+			bad++;
+		} else if (r2 == NULL || strcmp(r, r2) != 0) {
+			printf("# corpus: redacting again changes %s\n", r);
+			bad++;
+		}
+		free(r2);
+		free(r);
+		free(in);
+	}
+	fclose(f);
+	return bad ? -bad : n;
+}
+
+/* text with no secret comes out as it went in */
+static int
+unchanged(const char *in)
+{
+	char	*r;
+	int	 same;
+
+	if ((r = policy_redact(in, strlen(in))) == NULL)
+		return 0;
+	if (!(same = strcmp(r, in) == 0))
+		printf("# %s -> %s\n", in, r);
+	free(r);
+	return same;
+}
+
+/* seconds policy_redact takes on n bytes of unit repeated after "mysql " */
+static double
+redact_seconds(const char *unit, size_t n)
+{
+	size_t	 ul = strlen(unit), i;
+	clock_t	 t0;
+	char	*s, *r;
+
+	if ((s = malloc(n + 1)) == NULL)
+		exit(1);
+	for (i = 0; i + ul <= n; i += ul)
+		memcpy(s + i, unit, ul);
+	s[i] = '\0';
+	memcpy(s, "mysql ", 6);
+	t0 = clock();
+	r = policy_redact(s, strlen(s));
+	t0 = clock() - t0;
+	free(r);
+	free(s);
+	return (double)t0 / CLOCKS_PER_SEC;
 }
 
 int
@@ -583,6 +686,55 @@ main(void)
 	ok(redacts("Authorization: Bearer abcdefghijklmnop", "abcdefghijk",
 	    NULL), "bearer token");
 	ok(redacts("secret=x&y=1", "secret=x&", "y=1"), "secret= in a query");
+	ok(redacts("mysql -u root -phunter2x -h db", "hunter2x", "-h db"),
+	    "mysql -pPASSWORD");
+	ok(redacts("curl -u bob:hunter2x https://h/", "hunter2x", "-u bob:"),
+	    "curl -u user:password keeps the user");
+	ok(redacts("git clone https://alice:hunter2x@h.example/r.git",
+	    "hunter2x", "https://alice:"), "URL user:password@");
+	ok(redacts("redis://:p@ss:w0rd@cache/0", "w0rd", "@cache/0"),
+	    "URL password with an @ in it");
+	ok(redacts("sshpass -p hunter2x ssh h", "hunter2x", "ssh h"),
+	    "sshpass -p");
+	ok(redacts("db_pass: hunter2x", "hunter2x", "db_pass: "), "db_pass:");
+	ok(redacts("MYSQL_PWD=hunter2x mysql", "hunter2x", "MYSQL_PWD="),
+	    "MYSQL_PWD=");
+	ok(redacts("echo hunter2x | sudo -S id", "hunter2x", "| sudo -S id"),
+	    "echo PASSWORD | sudo -S");
+	ok(redacts("add \"forward to \\\"echo 'hunter2x' | sudo -S id\\\"\"",
+	    "hunter2x", "sudo -S"), "echo | sudo -S quoted in a message");
+	ok(redacts("path \"/x/echo \"u:hunter2x\" | chpasswd\" is outside",
+	    "hunter2x", "is outside"), "echo | chpasswd in a quoted path");
+	ok(redacts("pw = hunter2x", "hunter2x", "pw = "), "pw = ");
+	ok(redacts("token abc123def456", "abc123def456", "token "),
+	    "token VALUE");
+	ok(redacts("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOY\n-----END "
+	    "PGP PRIVATE KEY BLOCK-----\nafter", "lQOY", "after"),
+	    "PGP private key block");
+	n = corpus_check();
+	ok(n >= 50, "every shape of regress/secrets.txt is redacted, and "
+	    "redacting again changes nothing (%d shapes)", n);
+	ok(redact_seconds(" -pX", 2 << 20) < 2.0 &&
+	    redact_seconds("echo ", 2 << 20) < 2.0 &&
+	    redact_seconds("echo x | sudo a b c ", 2 << 20) < 2.0 &&
+	    redact_seconds(" curl -u ", 2 << 20) < 2.0 &&
+	    redact_seconds("x://", 2 << 20) < 2.0,
+	    "2 MiB of flags, echos and URLs: redaction stays linear");
+	ok(unchanged("mkdir -p /tmp/x && ls -la"), "mkdir -p unchanged");
+	ok(unchanged("docker run -p 8080:80 nginx"), "docker run -p unchanged");
+	ok(unchanged("mysql -h db -P 3306 -p shop"),
+	    "mysql -p without a value unchanged");
+	ok(unchanged("ssh -p 2222 host; sort -u names.txt"),
+	    "ssh -p, sort -u unchanged");
+	ok(unchanged("the token was refused by the server"),
+	    "prose after \"token\" unchanged");
+	ok(unchanged("max_tokens=100 compass=north bypass=1"),
+	    "keys that only look like secret names unchanged");
+	ok(unchanged("cd $PWD && PWD=/home/x make"), "PWD unchanged");
+	ok(unchanged("echo hello | grep h; echo x | sudo tee /etc/y"),
+	    "echo into a pipe without sudo -S unchanged");
+	ok(unchanged("curl https://example.com:8443/a?b=c -u bob"),
+	    "URL with a port, curl -u without a password unchanged");
 	s = policy_redact("nothing secret here: ls -la /tmp", 32);
 	ok(s != NULL && strcmp(s, "nothing secret here: ls -la /tmp") == 0,
 	    "plain text unchanged: %s", s ? s : "NULL");
