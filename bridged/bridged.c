@@ -534,6 +534,12 @@ parent_dispatch(int fd, short event, void *arg)
 				    procs[id].title);
 			parent_ssh_connect(&c->iev, conf, &imsg);
 			break;
+		case IMSG_JUMP_OPENED:
+			if (id != PROC_SSH)
+				fatalx("IMSG_JUMP_OPENED from %s",
+				    procs[id].title);
+			parent_jump_opened(&imsg);
+			break;
 		case IMSG_SSH_OPENLOCAL:
 			if (id != PROC_SSH)
 				fatalx("IMSG_SSH_OPENLOCAL from %s",

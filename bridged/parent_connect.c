@@ -40,6 +40,7 @@ struct pconn {
 	char			 name[HOST_NAME_LEN];
 	char			 address[HOST_ADDR_LEN];
 	uint16_t		 port;
+	char			 via[HOST_NAME_LEN];	/* "": a TCP socket */
 	char			*identity;
 	size_t			 identitylen;
 	char			*known;
@@ -96,8 +97,13 @@ parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
 		pconn_fail(pc, EACCES, "%s", err);
 		return;
 	}
-	netconn_start(pc->address, pc->port, CONNECT_TIMEOUT, pconn_connected,
-	    pc);
+	/* via: a channel of the jump host's connection (parent_jump.c) */
+	strlcpy(pc->via, h->via, sizeof(pc->via));
+	if (pc->via[0] != '\0')
+		jump_connect(iev, conf, h, pconn_connected, pc);
+	else
+		netconn_start(pc->address, pc->port, CONNECT_TIMEOUT,
+		    pconn_connected, pc);
 }
 
 /*
@@ -218,7 +224,8 @@ pconn_done(struct pconn *pc, int fd)
 	struct ssh_keydata	 kd;
 	struct iovec		 iov[2];
 
-	pconn_sockopts(fd);
+	if (pc->via[0] == '\0')
+		pconn_sockopts(fd);	/* a jump's socketpair is no TCP */
 
 	kd.hostid = pc->hostid;
 	if (pc->known != NULL) {
@@ -244,8 +251,9 @@ pconn_done(struct pconn *pc, int fd)
 	if (imsgev_compose(pc->iev, IMSG_SSH_CONNECTED, 0, fd, &sc,
 	    sizeof(sc)) == -1)
 		fatal("%s: compose", __func__);
-	log_debug("host \"%s\": connected to %s port %u", pc->name,
-	    pc->address, pc->port);
+	log_debug("host \"%s\": connected to %s port %u%s%s%s", pc->name,
+	    pc->address, pc->port, pc->via[0] ? " via \"" : "", pc->via,
+	    pc->via[0] ? "\"" : "");
 	pconn_free(pc);		/* the message owns fd now */
 }
 

@@ -70,6 +70,14 @@ void	netconn_start(const char *, uint16_t, int, netconn_cb, void *);
 /* parent_connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
 void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
+/*
+ * parent_jump.c: a host with "via J" is connected through a channel of
+ * J's connection, with netconn_start's callback; IMSG_JUMP_OPENED is the
+ * worker of J answering.
+ */
+void	jump_connect(struct imsgev *, struct bridged_conf *, struct host *,
+	    netconn_cb, void *);
+void	parent_jump_opened(struct imsg *);
 /* parent_transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);

@@ -76,6 +76,8 @@ void	 sshcall_text(struct sshcall *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 sshcall_progress(struct sshcall *, double, double, const char *);
 size_t	 ssh_output_max(void);
+struct sshhost *ssh_host_byid(uint32_t);
+struct sshhost *ssh_host_byname(const char *);
 
 /* ssh_conn.c: connections, host keys, authentication, keepalive */
 void	 sshconn_init(void);
@@ -90,6 +92,11 @@ void	 sshconn_refresh(struct sshhost *);	/* byte counts in st */
 /* an exec channel running cmd; NULL with the reason in err when not */
 ssh_channel sshconn_exec(struct sshhost *, const char *, char *, size_t);
 void	 sshconn_hostgone(struct sshhost *);	/* removed by reload */
+/* for ssh_jump.c: connect a jump host; the event its session is in;
+ * a tunnelled host leaves the jump host's event */
+void	 sshconn_connect(struct sshhost *);
+ssh_event sshconn_event(struct sshhost *);
+void	 sshconn_detach(const char *);
 
 /* ssh_toolarg.c: tool arguments; 0 ok, -1 with a message in err */
 #define ERRSZ		(PATH_MAX + 512)
@@ -168,5 +175,12 @@ void	 forward_ctl_list(uint32_t);
 void	 forward_ctl_close(uint32_t, struct imsg *);
 /* ssh_conn.c: libssh holds output the socket did not take yet */
 void	 sshconn_want_write(struct sshhost *);
+
+/* ssh_jump.c: "via": direct-tcpip channels on this worker's hosts that
+ * carry another host's connection, pumped to the parent's socketpair */
+void	 jump_open(struct imsg *);		/* IMSG_JUMP_OPEN */
+void	 jump_host_up(struct sshhost *);	/* connected: open them */
+void	 jump_host_down(struct sshhost *, const char *); /* failed, lost */
+void	 jump_poll(struct sshhost *);		/* packets were processed */
 
 #endif /* SSH_H */

@@ -13,6 +13,15 @@
  * SFTP request, say) happens to process packets for other channels, so
  * no data is ever stranded in libssh's buffers.
  *
+ * Each host has an ssh_event of its own, but a host reached "via" a jump
+ * host connected in this worker joins the jump host's event (the first
+ * one of the chain): its bytes only move when the jump channel
+ * (ssh_jump.c, whose descriptors are in that event too) is pumped, also
+ * while its own handshake or SFTP call blocks.  Only a chain shares an
+ * event: libssh fails the session whose call is polling when another
+ * session of the same event sees its socket close, so a tunnelled
+ * session leaves the event before its tunnel is closed (sshconn_detach).
+ *
  * A connection that dies is noticed here (EOF or error on the socket, a
  * failed keepalive, a tool's failed operation via sshconn_check): the
  * session is freed, the shells learn of it (shell_host_lost) and the next
@@ -52,7 +61,8 @@ keepalive_secs(void)
 struct sshconn {
 	TAILQ_ENTRY(sshconn)	 entry;
 	struct sshhost		*host;
-	ssh_event		 sev;
+	ssh_event		 sev;		/* the host's own, kept */
+	ssh_event		 joined;	/* the session's: sev or a jump's */
 	char			*identity;	/* key text, until used */
 	size_t			 identitylen;
 	struct ssh_counter_struct sockcount;
@@ -81,6 +91,10 @@ static void	 conn_fail(struct sshhost *, const char *, ...)
 static void	 conn_runwaiting(struct sshhost *);
 static void	 conn_startconnect(struct sshhost *);
 static int	 conn_open(struct sshconn *, int, char *, size_t);
+static int	 conn_handshake(struct sshconn *, ssh_session);
+static void	 conn_discard(struct sshconn *, ssh_session);
+static void	 conn_disconnect(ssh_session);
+static ssh_event conn_event_for(struct sshconn *);
 static int	 conn_auth(struct sshconn *, ssh_session, char *, size_t);
 static int	 hostkey_verify(struct sshhost *, ssh_session, char *,
 		    size_t);
@@ -121,6 +135,8 @@ conn_get(struct sshhost *host)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal(NULL);
 	c->host = host;
+	if ((c->sev = ssh_event_new()) == NULL)
+		fatalx("%s: ssh_event_new", __func__);
 	TAILQ_INSERT_TAIL(&conns, c, entry);
 	return c;
 }
@@ -159,16 +175,18 @@ errf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "127.0.0.1:2222" */
+/* what follows the name in messages: "(127.0.0.1:2222)", "via \"jump\"" */
 static const char *
 host_where(struct sshhost *host, char *buf, size_t len)
 {
 	struct host	*h = host->conf;
 
 	if (h == NULL)
-		snprintf(buf, len, "?");
+		snprintf(buf, len, "(?)");
+	else if (h->via[0] != '\0')
+		snprintf(buf, len, "via \"%s\"", h->via);
 	else
-		snprintf(buf, len, "%s:%u", h->address,
+		snprintf(buf, len, "(%s:%u)", h->address,
 		    h->port ? h->port : CONF_SSH_PORT);
 	return buf;
 }
@@ -202,6 +220,59 @@ sshconn_dispatch(struct sshcall *call, void (*run)(struct sshcall *))
 		conn_startconnect(host);
 }
 
+/* ssh_jump.c: a jump channel is wanted on host; connect if it is not */
+void
+sshconn_connect(struct sshhost *host)
+{
+	if (host->session == NULL && !host->connecting)
+		conn_startconnect(host);
+}
+
+/* the event host's session is in, for the jump channels on it */
+ssh_event
+sshconn_event(struct sshhost *host)
+{
+	if (host->session == NULL)
+		return NULL;
+	return conn_get(host)->joined;
+}
+
+/*
+ * The tunnel of host `name' is about to close: its session goes back to
+ * an event of its own, so that seeing the close fails only its own
+ * calls, and conn_readable notices it there.
+ */
+void
+sshconn_detach(const char *name)
+{
+	struct sshhost	*host;
+	struct sshconn	*c;
+
+	if ((host = ssh_host_byname(name)) == NULL ||
+	    host->session == NULL)
+		return;
+	c = conn_get(host);
+	if (c->joined == c->sev)
+		return;
+	(void)ssh_event_remove_session(c->joined, host->session);
+	if (ssh_event_add_session(c->sev, host->session) != SSH_OK)
+		fatalx("%s: ssh_event_add_session", __func__);
+	c->joined = c->sev;
+}
+
+/* the jump host's event if it is connected here, else the host's own */
+static ssh_event
+conn_event_for(struct sshconn *c)
+{
+	struct host	*h = c->host->conf;
+	struct sshhost	*j;
+
+	if (h != NULL && h->via[0] != '\0' &&
+	    (j = ssh_host_byname(h->via)) != NULL && j->session != NULL)
+		return conn_get(j)->joined;
+	return c->sev;
+}
+
 static void
 conn_startconnect(struct sshhost *host)
 {
@@ -222,8 +293,8 @@ conf_signature(struct host *h)
 {
 	char	*sig;
 
-	if (asprintf(&sig, "%s\n%u\n%s\n%s\n%s\n%s", h->address, h->port,
-	    h->user, h->identity, h->known_hosts, h->host_key) == -1)
+	if (asprintf(&sig, "%s\n%u\n%s\n%s\n%s\n%s\n%s", h->address, h->port,
+	    h->user, h->identity, h->known_hosts, h->host_key, h->via) == -1)
 		fatal(NULL);
 	return sig;
 }
@@ -334,6 +405,7 @@ sshconn_connected(struct imsg *imsg)
 	host->st.last_error[0] = '\0';
 	log_info("host \"%s\": connected, host key %s", host->name,
 	    host->st.fingerprint);
+	jump_host_up(host);
 	conn_runwaiting(host);
 }
 
@@ -343,7 +415,7 @@ conn_fail(struct sshhost *host, const char *fmt, ...)
 {
 	struct sshcall	*call;
 	va_list		 ap;
-	char		 msg[512], where[HOST_ADDR_LEN + 8];
+	char		 msg[512], where[HOST_ADDR_LEN + 8], full[768];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -351,16 +423,18 @@ conn_fail(struct sshhost *host, const char *fmt, ...)
 	host->st.state = HOST_FAILED;
 	host->st.since = time(NULL);
 	strlcpy(host->st.last_error, msg, sizeof(host->st.last_error));
-	log_warnx("host \"%s\" (%s): %s", host->name,
+	snprintf(full, sizeof(full), "host \"%s\" %s: %s", host->name,
 	    host_where(host, where, sizeof(where)), msg);
+	log_warnx("%s", full);
 	while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
 		TAILQ_REMOVE(&host->waiting, call, entry);
 		free(call->state);
 		call->state = NULL;
 		call->cancel = NULL;
-		sshcall_text(call, 1, "host \"%s\" (%s): %s", host->name,
-		    where, msg);
+		sshcall_text(call, 1, "%s", full);
 	}
+	/* hosts waiting to be reached through this one learn it too */
+	jump_host_down(host, full);
 }
 
 static void
@@ -442,21 +516,17 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	ssh_set_counters(s, &c->sockcount, &c->rawcount);
 
 	/* from here on the session owns the socket */
-	if (ssh_connect(s) != SSH_OK) {
+	if (conn_handshake(c, s) == -1) {
 		errf(err, errlen, "ssh handshake: %s", ssh_get_error(s));
-		ssh_free(s);
+		conn_discard(c, s);
 		return -1;
 	}
 	if (hostkey_verify(host, s, err, errlen) == -1 ||
 	    conn_auth(c, s, err, errlen) == -1) {
-		ssh_disconnect(s);
-		ssh_free(s);
+		conn_discard(c, s);
 		return -1;
 	}
 
-	if ((c->sev = ssh_event_new()) == NULL ||
-	    ssh_event_add_session(c->sev, s) != SSH_OK)
-		fatalx("%s: ssh_event", __func__);
 	host->session = s;
 	host->sftp = NULL;
 	host->st.channels = 0;
@@ -467,6 +537,59 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	event_add(&host->ev, NULL);
 	host->ev_set = 1;
 	return 0;
+}
+
+/*
+ * The handshake, in its event from the start: the first call of
+ * ssh_connect is non-blocking and only sets the socket up (libssh puts
+ * it in a poll context of its own then), the session joins its event,
+ * and the rest blocks as before.  Through a jump host of this worker,
+ * the waiting serves the jump channel that carries the bytes.
+ */
+static int
+conn_handshake(struct sshconn *c, ssh_session s)
+{
+	int	 rc;
+
+	ssh_set_blocking(s, 0);
+	rc = ssh_connect(s);
+	ssh_set_blocking(s, 1);
+	if (rc == SSH_ERROR)
+		return -1;
+	c->joined = conn_event_for(c);
+	if (ssh_event_add_session(c->joined, s) != SSH_OK)
+		fatalx("%s: ssh_event_add_session", __func__);
+	if (rc == SSH_AGAIN && ssh_connect(s) != SSH_OK)
+		return -1;
+	return 0;
+}
+
+/* a session that never became the host's: out of its event, freed */
+static void
+conn_discard(struct sshconn *c, ssh_session s)
+{
+	if (c->joined != NULL)
+		(void)ssh_event_remove_session(c->joined, s);
+	c->joined = NULL;
+	if (ssh_is_connected(s))
+		conn_disconnect(s);
+	ssh_free(s);
+}
+
+/*
+ * libssh 0.10 does not close a socket given with SSH_OPTIONS_FD when it
+ * disconnects (only when it sees the connection fail), nor does
+ * ssh_free after that: close it, or the peer, a sshd or the jump
+ * channel of a "via" host, never learns that we left.
+ */
+static void
+conn_disconnect(ssh_session s)
+{
+	socket_t	 fd = ssh_get_fd(s);
+
+	ssh_disconnect(s);
+	if (fd != SSH_INVALID_SOCKET && ssh_get_fd(s) == SSH_INVALID_SOCKET)
+		close(fd);
 }
 
 static int
@@ -781,11 +904,10 @@ static void
 conn_readable(int fd, short event, void *arg)
 {
 	struct sshhost	*host = arg;
-	struct sshconn	*c = conn_get(host);
 
 	if (host->session == NULL)
 		return;
-	(void)ssh_event_dopoll(c->sev, 0);
+	(void)ssh_event_dopoll(conn_get(host)->joined, 0);
 	if (host->session == NULL)
 		return;		/* a callback's work lost it */
 	sshconn_refresh(host);
@@ -793,6 +915,7 @@ conn_readable(int fd, short event, void *arg)
 		return;
 	/* forwarded channels being opened learn their fate here */
 	forward_poll(host);
+	jump_poll(host);
 	sshconn_want_write(host);
 }
 
@@ -845,7 +968,7 @@ conn_lost(struct sshhost *host, const char *why)
 
 	if (why == NULL || *why == '\0')
 		why = "connection closed";
-	log_warnx("host \"%s\" (%s): connection lost: %s", host->name,
+	log_warnx("host \"%s\" %s: connection lost: %s", host->name,
 	    host_where(host, where, sizeof(where)), why);
 	snprintf(host->st.last_error, sizeof(host->st.last_error),
 	    "connection lost: %s", why);
@@ -869,6 +992,7 @@ conn_teardown(struct sshhost *host)
 	if (s == NULL)
 		return;
 	/* the shells free their channels while the session still exists */
+	jump_host_down(host, "the jump host's connection was lost");
 	forward_host_lost(host);
 	shell_host_lost(host);
 	delegate_host_lost(host);
@@ -876,18 +1000,16 @@ conn_teardown(struct sshhost *host)
 		sftp_free(host->sftp);
 		host->sftp = NULL;
 	}
-	if (c->sev != NULL) {
-		ssh_event_remove_session(c->sev, s);
-		ssh_event_free(c->sev);
-		c->sev = NULL;
-	}
+	if (c->joined != NULL)
+		(void)ssh_event_remove_session(c->joined, s);
+	c->joined = NULL;
 	if (c->evw_set) {
 		event_del(&c->evw);
 		c->evw_set = 0;
 	}
 	host->session = NULL;
 	if (ssh_is_connected(s))
-		ssh_disconnect(s);
+		conn_disconnect(s);
 	ssh_free(s);
 	host->st.channels = 0;
 }
@@ -968,9 +1090,11 @@ conn_keepalive(int fd, short event, void *arg)
 void
 sshconn_hostgone(struct sshhost *host)
 {
-	struct sshconn	*c;
+	struct sshconn	*c, *o;
 	struct sshcall	*call;
 
+	jump_host_down(host, "the jump host was removed from the"
+	    " configuration");
 	while ((call = TAILQ_FIRST(&host->waiting)) != NULL) {
 		TAILQ_REMOVE(&host->waiting, call, entry);
 		free(call->state);
@@ -987,6 +1111,12 @@ sshconn_hostgone(struct sshhost *host)
 		conn_wipe(c);
 		TAILQ_REMOVE(&conns, c, entry);
 		free(c->confsig);
+		/* sessions tunnelled through this host are in its event */
+		TAILQ_FOREACH(o, &conns, entry)
+			if (o->host->session != NULL && o->joined == c->sev)
+				conn_lost(o->host, "its jump host was removed"
+				    " from the configuration");
+		ssh_event_free(c->sev);
 		free(c);
 	} else
 		shell_host_lost(host);

@@ -47,7 +47,6 @@ static void	 ssh_configure(struct bridged_conf *);
 static void	 call_data(struct imsg *);
 static void	 call_start(struct imsg *);
 static void	 call_cancel(uint32_t);
-static struct sshhost *host_byid(uint32_t);
 static const struct ssh_tool *ssh_tool_find(const char *);
 
 /*
@@ -217,13 +216,24 @@ ssh_configure(struct bridged_conf *nconf)
 	ssh_conf = nconf;
 }
 
-static struct sshhost *
-host_byid(uint32_t id)
+struct sshhost *
+ssh_host_byid(uint32_t id)
 {
 	struct sshhost	*sh;
 
 	TAILQ_FOREACH(sh, &sshhosts, entry)
 		if (sh->st.hostid == id)
+			return sh;
+	return NULL;
+}
+
+struct sshhost *
+ssh_host_byname(const char *name)
+{
+	struct sshhost	*sh;
+
+	TAILQ_FOREACH(sh, &sshhosts, entry)
+		if (strcmp(sh->name, name) == 0)
 			return sh;
 	return NULL;
 }
@@ -332,7 +342,7 @@ call_start(struct imsg *imsg)
 		tool->run(call);
 		return;
 	}
-	if ((call->host = host_byid(req.hostid)) == NULL) {
+	if ((call->host = ssh_host_byid(req.hostid)) == NULL) {
 		sshcall_text(call, 1, "host %u is no longer configured",
 		    req.hostid);
 		return;
@@ -500,6 +510,11 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			break;
 		case IMSG_SSH_LOCALFD:
 			files_localfd(&imsg);
+			imsg.fd = -1;
+			break;
+		case IMSG_JUMP_OPEN:
+			/* ssh_jump.c takes the descriptor */
+			jump_open(&imsg);
 			imsg.fd = -1;
 			break;
 		default:
