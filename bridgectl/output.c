@@ -137,6 +137,7 @@ static const struct field host_fields[] = {
 	{ "name",		FT_STR },
 	{ "address",		FT_STR },
 	{ "port",		FT_INT },
+	{ "via",		FT_STR },
 	{ "user",		FT_STR },
 	{ "capabilities",	FT_STRARRAY },
 	{ "base_dir",		FT_STR },
@@ -157,6 +158,7 @@ static const struct field host_fields[] = {
 static const struct column host_columns[] = {
 	{ "NAME",	"name",		32,	fmt_str },
 	{ "ADDRESS",	"address",	48,	fmt_address },
+	{ "VIA",	"via",		32,	fmt_str },
 	{ "USER",	"user",		24,	fmt_str },
 	{ "CAPS",	"capabilities",	48,	fmt_list },
 	{ "STATE",	"state",	16,	fmt_str },

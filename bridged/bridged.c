@@ -4,7 +4,9 @@
  * worker per host when the frontend first needs that host; it wires the
  * children to each other, hands them their config and then only watches:
  * signals, reloads, deaths and, for the ssh workers, the network
- * connections they may not make themselves.
+ * connections they may not make themselves.  A host reached "via" another
+ * needs the jump host's worker too, which is then started by the parent
+ * itself (parent_jump.c).
  *
  * A child that dies is restarted with a growing delay and the death is
  * recorded in the audit.  A host's worker that keeps dying is left down
@@ -599,6 +601,8 @@ start(struct child *c)
 			wire(c, lg);
 		if (fe->alive)
 			wire(fe, c);
+		/* the tunnels that waited for this jump host's worker */
+		jump_worker_up(c->host, &c->iev);
 		break;
 	default:
 		fatalx("%s: child %d", __func__, c->id);
@@ -741,6 +745,38 @@ worker_start(const char *host)
 	start(c);
 }
 
+/*
+ * parent_jump.c needs the worker of a jump host, which the frontend may
+ * never have asked for: start it, and say whether to wait for it.
+ */
+struct imsgev *
+parent_worker(const char *host, char *err, size_t errlen)
+{
+	struct child	*c = worker_byhost(host);
+
+	*err = '\0';
+	if (c != NULL && c->alive && !c->exiting)
+		return &c->iev;
+	if (shutting_down) {
+		snprintf(err, errlen, "bridged is shutting down");
+		return NULL;
+	}
+	if (config_host_byname(conf, host) == NULL) {
+		snprintf(err, errlen, "host \"%s\" is not configured", host);
+		return NULL;
+	}
+	if (c != NULL && c->gaveup != 0 &&
+	    time(NULL) - c->gaveup < RESTART_WINDOW) {
+		snprintf(err, errlen, "the ssh worker of host \"%s\" died %d"
+		    " times in %d s (last: %s); it is not restarted before %d"
+		    " s have passed", host, RESTARTS_MAX, RESTART_WINDOW,
+		    c->why, RESTART_WINDOW);
+		return NULL;
+	}
+	worker_start(host);
+	return NULL;
+}
+
 /* what a worker asks about must be its own host */
 static int
 worker_owns(struct child *c, struct imsg *imsg)
@@ -830,6 +866,13 @@ parent_dispatch(int fd, short event, void *arg)
 			if (c->id != PROC_SSH || !worker_owns(c, &imsg))
 				goto bad;
 			parent_ssh_connect(&c->iev, conf, &imsg);
+			break;
+		case IMSG_JUMP_OPENED:
+			/* only the jump host's worker: parent_jump.c checks */
+			if (c->id != PROC_SSH ||
+			    imsg.datalen != sizeof(struct jump_reply))
+				goto bad;
+			parent_jump_opened(c->host, &imsg);
 			break;
 		case IMSG_SSH_OPENLOCAL:
 			if (c->id != PROC_SSH)
@@ -1032,7 +1075,8 @@ child_died(struct child *c, int status)
 	};
 	struct timeval	 tv;
 	time_t		 now = time(NULL);
-	int		 i, recent = 0, sig = 0;
+	int		 i, recent = 0, sig = 0, njump = 0;
+	char		 msg[256];
 
 	c->alive = 0;
 	if (c->iev.ibuf.fd != -1) {
@@ -1055,14 +1099,27 @@ child_died(struct child *c, int status)
 			log_warnx("%s (pid %d) exited with status %d",
 			    c->title, c->pid, WEXITSTATUS(status));
 	}
-	if (shutting_down)
+	/*
+	 * Tunnels asked of a jump host's worker that went on purpose are
+	 * asked of the next one; those of one that died fail.
+	 */
+	if (c->id == PROC_SSH)
+		njump = jump_worker_gone(c->host, !shutting_down &&
+		    c->exiting && !WIFSIGNALED(status), c->why);
+	if (shutting_down) {
+		if (c->id == PROC_SSH)
+			jump_worker_fail(c->host, "bridged is shutting down");
 		return;
+	}
 	if (c->exiting && !WIFSIGNALED(status)) {
 		/* an idle worker, or one whose host left the config */
 		log_debug("%s (pid %d) has gone", c->title, c->pid);
-		if (c->want) {
+		if (c->want || njump > 0) {
 			c->want = 0;
 			worker_start(c->host);
+			if (config_host_byname(conf, c->host) == NULL)
+				jump_worker_fail(c->host, "the jump host is no"
+				    " longer configured");
 		}
 		return;
 	}
@@ -1083,10 +1140,12 @@ child_died(struct child *c, int status)
 			    "passed", c->title, recent, RESTART_WINDOW,
 			    c->host, RESTART_WINDOW);
 			c->gaveup = now;
-			worker_fail(c->host, "the ssh worker of host \"%s\" "
-			    "died %d times in %d s (last: %s); it is not "
-			    "restarted for now", c->host, recent,
+			snprintf(msg, sizeof(msg), "the ssh worker of host "
+			    "\"%s\" died %d times in %d s (last: %s); it is "
+			    "not restarted for now", c->host, recent,
 			    RESTART_WINDOW, c->why);
+			worker_fail(c->host, "%s", msg);
+			jump_worker_fail(c->host, msg);
 			return;
 		}
 		log_warnx("%s died %d times in %d s: giving up, bridged "
@@ -1113,8 +1172,12 @@ child_restart(int fd, short event, void *arg)
 	c->restart_set = 0;
 	if (shutting_down || c->alive)
 		return;
-	if (c->id == PROC_SSH && config_host_byname(conf, c->host) == NULL)
-		return;		/* its host left the configuration */
+	if (c->id == PROC_SSH && config_host_byname(conf, c->host) == NULL) {
+		/* its host left the configuration */
+		jump_worker_fail(c->host, "the jump host is no longer"
+		    " configured");
+		return;
+	}
 	start(c);
 	log_info("%s restarted, pid %d (%u deaths so far)", c->title,
 	    (int)c->pid, c->ndeaths);

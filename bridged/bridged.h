@@ -101,6 +101,18 @@ enum imsg_type {
 	IMSG_SSH_KEYDATA,	/* parent->ssh: struct ssh_keydata + text */
 	IMSG_SSH_OPENLOCAL,	/* ssh->parent: struct ssh_openlocal + path */
 	IMSG_SSH_LOCALFD,	/* parent->ssh: struct ssh_localfd [+ fd] */
+	/*
+	 * ProxyJump (parent_jump.c, ssh_jump.c): a host T with "via J" is
+	 * reached through a direct-tcpip channel of J's pool.  When T's
+	 * worker asks for a connection, the parent sends J's worker
+	 * (started if need be) one end of a socketpair with the request;
+	 * J's worker connects to J if it has to (through J's own via, if
+	 * any), opens the channel, answers, and pumps the channel to its
+	 * end.  The other end becomes T's socket in IMSG_SSH_CONNECTED, as
+	 * if it were the TCP connection.
+	 */
+	IMSG_JUMP_OPEN,		/* parent->ssh: struct jump_req + fd */
+	IMSG_JUMP_OPENED,	/* ssh->parent: struct jump_reply */
 
 	/* anyone -> logger */
 	IMSG_LOG_RECORD,	/* JSON text of one record (no NUL) */
@@ -286,6 +298,8 @@ struct host {
 	char			 identity[PATH_MAX];
 	char			 known_hosts[PATH_MAX];
 	char			 host_key[HOST_KEY_LEN];	/* pinned */
+	char			 via[HOST_NAME_LEN];	/* jump host, "" = none */
+	int			 via_line;	/* line of "via", 0 = none */
 	char			 base_dir[PATH_MAX];
 	uint32_t		 caps;		/* CAP_* */
 	int			 allow_line;	/* line of "allow", 0 = none */
@@ -421,7 +435,7 @@ struct ssh_connected {
 	uint32_t		 hostid;
 	uint32_t		 connid;
 	int32_t			 error;		/* 0 or an errno */
-	char			 errmsg[256];
+	char			 errmsg[512];	/* a chain of hops says more */
 };
 
 enum ssh_keykind {
@@ -434,6 +448,25 @@ struct ssh_keydata {
 	uint32_t		 hostid;
 	uint32_t		 connid;
 	uint32_t		 kind;		/* enum ssh_keykind */
+};
+
+/*
+ * IMSG_JUMP_OPEN: open a direct-tcpip channel on host `hostid' to
+ * addr:port (the target's address as the jump host sees it) and pump it
+ * to the descriptor that comes with the message.
+ */
+struct jump_req {
+	uint32_t		 reqid;		/* the parent's, echoed */
+	uint32_t		 hostid;	/* the jump host */
+	char			 target[HOST_NAME_LEN];	/* the host behind */
+	char			 addr[HOST_ADDR_LEN];
+	uint16_t		 port;
+};
+
+struct jump_reply {
+	uint32_t		 reqid;
+	int32_t			 error;		/* 0: open and being pumped */
+	char			 errmsg[512];
 };
 
 /* Upload/Download: the parent opens the local file in transfer root */

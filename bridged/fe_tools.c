@@ -340,7 +340,8 @@ static const struct tool tools[] = {
 		.name = "hosts",
 		.title = "Configured hosts",
 		.description =
-		    "List the SSH hosts this server can reach: address, "
+		    "List the SSH hosts this server can reach: address "
+		    "(and \"via\", the jump host it is reached through), "
 		    "user, the capabilities each allows (read, write, exec, "
 		    "delegate, forward), its base directory, whether it is "
 		    "the default host, and the current connection state.  "
@@ -356,6 +357,7 @@ static const struct tool tools[] = {
 		    "\"name\":{\"type\":\"string\"},"
 		    "\"address\":{\"type\":\"string\"},"
 		    "\"port\":{\"type\":\"integer\"},"
+		    "\"via\":{\"type\":[\"string\",\"null\"]},"
 		    "\"user\":{\"type\":\"string\"},"
 		    "\"capabilities\":{\"type\":\"array\","
 		    "\"items\":{\"type\":\"string\",\"enum\":[\"read\","
@@ -880,10 +882,11 @@ host_json(struct host *h)
 		if ((h->caps & bit) && cap_name(bit) != NULL)
 			json_array_append_new(caps, json_string(cap_name(bit)));
 	def = config_default_host(frontend_conf);
-	o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:b}",
+	o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:b}",
 	    "name", mcp_string(h->name),
 	    "address", mcp_string(h->address),
 	    "port", (int)h->port,
+	    "via", h->via[0] != '\0' ? mcp_string(h->via) : json_null(),
 	    "user", mcp_string(h->user),
 	    "capabilities", caps,
 	    "base_dir", mcp_string(h->base_dir),

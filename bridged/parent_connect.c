@@ -6,7 +6,9 @@
  * (IMSG_SSH_CONNECTED).
  *
  * The TCP connect is non-blocking (parent_netconn.c), so a host that does not
- * answer never stalls the parent's signal or message handling.
+ * answer never stalls the parent's signal or message handling.  A host
+ * with "via" gets no TCP connection but one end of a tunnel through its
+ * jump host's worker (parent_jump.c), handed over the same way.
  */
 
 #include <sys/types.h>
@@ -41,6 +43,7 @@ struct pconn {
 	char			 name[HOST_NAME_LEN];
 	char			 address[HOST_ADDR_LEN];
 	uint16_t		 port;
+	char			 via[HOST_NAME_LEN];	/* "": a TCP socket */
 	char			*identity;
 	size_t			 identitylen;
 	char			*known;
@@ -98,8 +101,13 @@ parent_ssh_connect(struct imsgev *iev, struct bridged_conf *conf,
 		pconn_fail(pc, EACCES, "%s", err);
 		return;
 	}
-	netconn_start(pc->address, pc->port, CONNECT_TIMEOUT, pconn_connected,
-	    pc);
+	/* via: a channel of the jump host's connection (parent_jump.c) */
+	strlcpy(pc->via, h->via, sizeof(pc->via));
+	if (pc->via[0] != '\0')
+		jump_connect(conf, h, pconn_connected, pc);
+	else
+		netconn_start(pc->address, pc->port, CONNECT_TIMEOUT,
+		    pconn_connected, pc);
 }
 
 /*
@@ -220,7 +228,8 @@ pconn_done(struct pconn *pc, int fd)
 	struct ssh_keydata	 kd;
 	struct iovec		 iov[2];
 
-	pconn_sockopts(fd);
+	if (pc->via[0] == '\0')
+		pconn_sockopts(fd);	/* a jump's socketpair is no TCP */
 
 	kd.hostid = pc->hostid;
 	kd.connid = pc->connid;
@@ -250,8 +259,9 @@ pconn_done(struct pconn *pc, int fd)
 		log_warn("%s: the ssh worker has gone", __func__);
 		close(fd);
 	}
-	log_debug("host \"%s\": connected to %s port %u", pc->name,
-	    pc->address, pc->port);
+	log_debug("host \"%s\": connected to %s port %u%s%s%s", pc->name,
+	    pc->address, pc->port, pc->via[0] ? " via \"" : "", pc->via,
+	    pc->via[0] ? "\"" : "");
 	pconn_free(pc);		/* the message owns fd now */
 }
 

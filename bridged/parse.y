@@ -92,6 +92,7 @@ enum once {
 	ONCE_H_IDENTITY,
 	ONCE_H_KNOWN,
 	ONCE_H_HOSTKEY,
+	ONCE_H_VIA,
 	ONCE_H_BASEDIR,
 	ONCE_H_QMINUTE,
 	ONCE_H_QDAY,
@@ -144,6 +145,14 @@ static const char		*default_fname;
 static YYLTYPE			 host_loc;
 static int			 default_line;
 
+/* where each "via" was written, to report a jump host that does not fit */
+struct viaref {
+	TAILQ_ENTRY(viaref)	 entry;
+	struct host		*host;
+	YYLTYPE			 loc;
+};
+static TAILQ_HEAD(, viaref)	 viarefs = TAILQ_HEAD_INITIALIZER(viarefs);
+
 int		 yyparse(void);
 static int	 yylex(void);
 static void	 yyerror(const char *);
@@ -180,6 +189,9 @@ static void	 host_end(void);
 static void	 list_add(const YYLTYPE *, const char *);
 static void	 fwd_add(const YYLTYPE *, int, const char *, const char *,
 		    const char *);
+static void	 via_set(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 via_check(void);
+static void	 via_clear(void);
 static int	 valid_hostname(const char *);
 static int	 valid_hostkey(const char *);
 static void	 keywords_check(void);
@@ -205,6 +217,7 @@ static void	 keywords_check(void);
 %token	KEEPALIVE COUNT
 %token	IDLE
 %token	FOR
+%token	VIA
 %token	ERROR
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
@@ -503,8 +516,9 @@ hostopt		: ADDRESS string {
 				    STR_NONEMPTY);
 			free($2);
 			$2 = NULL;	/* still on the parser stack */
-		} portopt
+		} portopt viaopt
 		| portspec
+		| viaspec
 		| USER string {
 			if (once(&@1, ONCE_H_USER, "user") == 0)
 				setstr(&@2, curhost->user,
@@ -696,6 +710,17 @@ hostopt		: ADDRESS string {
 
 portopt		: /* empty */
 		| portspec
+		;
+
+viaopt		: /* empty */
+		| viaspec
+		;
+
+/* via "jump": reach the host through another host block's connection */
+viaspec		: VIA string {
+			via_set(&@1, &@2, $2);
+			free($2);
+		}
 		;
 
 portspec	: PORT NUMBER {
@@ -913,6 +938,7 @@ static const struct keyword keywords[] = {
 	{ "tools",		TOOLS },
 	{ "transfer",		TRANSFER },
 	{ "user",		USER },
+	{ "via",		VIA },
 	{ "write",		WRITE },
 };
 
@@ -1692,6 +1718,83 @@ list_add(const YYLTYPE *loc, const char *s)
 }
 
 static void
+via_set(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
+{
+	struct viaref	*vr;
+
+	if (once(loc, ONCE_H_VIA, "via") == -1 ||
+	    setstr(nameloc, curhost->via, sizeof(curhost->via), name, "via",
+	    STR_NONEMPTY) == -1)
+		return;
+	curhost->via_line = loc->first_line;
+	if ((vr = calloc(1, sizeof(*vr))) == NULL)
+		fatal("%s", __func__);
+	vr->host = curhost;
+	vr->loc = *loc;
+	TAILQ_INSERT_TAIL(&viarefs, vr, entry);
+}
+
+/*
+ * Once every host is known: each jump host must be another configured
+ * host, and following the via names from any host must end at a host
+ * reached directly.  A loop is reported once, at its first host.
+ */
+static void
+via_check(void)
+{
+	struct viaref	*vr;
+	struct host	*h, *j, *first;
+	char		 path[1024];
+	int		 n, max = 0;
+
+	TAILQ_FOREACH(h, &conf->hosts, entry)
+		max++;
+	TAILQ_FOREACH(vr, &viarefs, entry) {
+		h = vr->host;
+		if (h->name[0] == '\0')
+			continue;	/* an invalid host, reported already */
+		if (strcmp(h->via, h->name) == 0) {
+			conf_err(&vr->loc, "host \"%s\" cannot be its own jump"
+			    " host (via \"%s\")", h->name, h->via);
+			continue;
+		}
+		if (config_host_byname(conf, h->via) == NULL) {
+			conf_err(&vr->loc, "host \"%s\": via \"%s\": no such"
+			    " host", h->name, h->via);
+			continue;
+		}
+		/* walk the chain; back at h within max steps is a loop */
+		first = h;
+		strlcpy(path, h->name, sizeof(path));
+		for (j = h, n = 0; n < max; n++) {
+			if (j->via[0] == '\0' ||
+			    (j = config_host_byname(conf, j->via)) == NULL)
+				break;
+			strlcat(path, " -> ", sizeof(path));
+			strlcat(path, j->name, sizeof(path));
+			if (j == h)
+				break;
+			if (j->id < first->id)
+				first = j;
+		}
+		if (j == h && first == h)
+			conf_err(&vr->loc, "host \"%s\": via \"%s\" makes a"
+			    " loop: %s", h->name, h->via, path);
+	}
+}
+
+static void
+via_clear(void)
+{
+	struct viaref	*vr;
+
+	while ((vr = TAILQ_FIRST(&viarefs)) != NULL) {
+		TAILQ_REMOVE(&viarefs, vr, entry);
+		free(vr);
+	}
+}
+
+static void
 fwd_add(const YYLTYPE *loc, int dir, const char *dest, const char *port,
     const char *lport)
 {
@@ -1757,6 +1860,8 @@ parse_config(const char *filename, int verbose)
 		errors++;		/* bison gave up without a message */
 	while (file != NULL)
 		popfile();
+	via_check();
+	via_clear();
 
 	if (conf->default_host[0] != '\0') {
 		if (config_host_byname(conf, conf->default_host) == NULL) {

@@ -114,6 +114,11 @@ print_host(const struct host *h)
 	printf("\taddress ");
 	print_str(h->address);
 	printf(" port %u\n", h->port);
+	if (h->via[0] != '\0') {
+		printf("\tvia ");
+		print_str(h->via);
+		printf("\n");
+	}
 	printf("\tuser ");
 	print_str(h->user);
 	printf("\n");

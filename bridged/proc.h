@@ -71,6 +71,25 @@ void	netconn_start(const char *, uint16_t, int, netconn_cb, void *);
 /* parent_connect.c: IMSG_SSH_CONNECT -> key data + a connected socket */
 void	parent_ssh_connect(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
+/*
+ * parent_jump.c: a host with "via J" is connected through a channel of
+ * J's pool, with netconn_start's callback.  bridged.c tells it when J's
+ * worker is there, gone (1 to send again what it had not answered; how
+ * many wait is returned) or will not come; IMSG_JUMP_OPENED is J's
+ * worker answering (size checked by the caller).
+ */
+void	jump_connect(struct bridged_conf *, struct host *, netconn_cb,
+	    void *);
+void	jump_worker_up(const char *, struct imsgev *);
+int	jump_worker_gone(const char *, int, const char *);
+void	jump_worker_fail(const char *, const char *);
+void	parent_jump_opened(const char *, struct imsg *);
+/*
+ * bridged.c: the running worker of a host, for parent_jump.c; NULL with
+ * err empty: it is being started (jump_worker_up follows), NULL with err
+ * set: it will not come now.
+ */
+struct imsgev *parent_worker(const char *, char *, size_t);
 /* parent_transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);

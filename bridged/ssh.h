@@ -15,6 +15,10 @@
  * The tool answers exactly once with sshcall_result() or sshcall_text();
  * answering frees the call.  A tool that works asynchronously sets
  * call->cancel so IMSG_SSH_CANCEL and the end of a session can stop it.
+ *
+ * Not a tool: ssh_jump.c opens, when the parent asks, direct-tcpip
+ * channels of the pool (sshconn_open_tcpip) for the hosts reached "via"
+ * this worker's host, and pumps them to descriptors the parent gave.
  */
 
 #ifndef SSH_H
@@ -141,6 +145,7 @@ void	 sshcall_text(struct sshcall *, int, const char *, ...)
 void	 sshcall_progress(struct sshcall *, double, double, const char *);
 size_t	 ssh_output_max(void);
 uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
+struct sshhost *ssh_host_byid(uint32_t);
 
 /* ssh_conn.c: connections, host keys, authentication, keepalive, loss */
 void	 sshconn_init(void);
@@ -177,6 +182,10 @@ typedef void (*sshopen_done)(void *, ssh_channel, struct sshconn *,
 	    const char *);
 struct sshopen *sshconn_open(struct sshhost *, struct sshconn *,
 	    const char *, struct ssh_channel_callbacks_struct *, int, int,
+	    sshopen_done, void *);
+/* the same for a direct-tcpip channel to addr:port (ssh_jump.c) */
+struct sshopen *sshconn_open_tcpip(struct sshhost *, const char *,
+	    uint16_t, struct ssh_channel_callbacks_struct *, int,
 	    sshopen_done, void *);
 void	 sshconn_open_cancel(struct sshopen *);
 /* why it has not opened yet, for a timeout message */
@@ -277,5 +286,13 @@ void	 forward_session_end(uint32_t);
 void	 forward_conn_lost(struct sshhost *, struct sshconn *);
 void	 forward_ctl_list(uint32_t);
 void	 forward_ctl_close(uint32_t, struct imsg *);
+
+/* ssh_jump.c: "via": direct-tcpip channels of our host's pool that carry
+ * another host's connection, pumped to the descriptor the parent gave */
+void	 jump_open(struct imsg *);		/* IMSG_JUMP_OPEN */
+void	 jump_poll(struct sshconn *);		/* packets were processed */
+/* a connection died (NULL: the host is gone): its tunnels end */
+void	 jump_conn_lost(struct sshhost *, struct sshconn *);
+int	 jump_busy(void);			/* tunnels open or opening */
 
 #endif /* SSH_H */

@@ -25,6 +25,16 @@
  * what they had on it (*_conn_lost), then the session goes; the shells
  * on it warn on their next command that their state was reset.  The
  * host's other connections are not touched.
+ *
+ * For a host with "via J" the parent's socket is one end of a
+ * socketpair whose other end J's worker pumps to a direct-tcpip channel
+ * of J's (parent_jump.c, ssh_jump.c): to us it is a socket like any
+ * other, and the handshake, host key check and authentication are ours,
+ * end to end.  When J's connection or J's worker goes, the socket sees
+ * EOF and the connection is lost here as any other.  libssh does not
+ * close a socket it was given (SSH_OPTIONS_FD) when it disconnects, so
+ * we do (conn_disconnect): else the jump channel, or the sshd, would
+ * never learn that we left.
  */
 
 #include <sys/types.h>
@@ -69,6 +79,7 @@ static void	 conn_lost(struct sshconn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	 conn_teardown(struct sshconn *);
 static void	 conn_failed(struct sshconn *, const char *);
+static void	 conn_disconnect(ssh_session);
 static void	 conn_runwaiting(struct sshhost *);
 static int	 conn_open(struct sshconn *, int, char *, size_t);
 static int	 conn_auth(struct sshconn *, ssh_session, char *, size_t);
@@ -247,16 +258,18 @@ sshconn_nb_end(ssh_session s, int was)
 	ssh_set_blocking(s, was);
 }
 
-/* "127.0.0.1:2222" */
+/* what follows the name in messages: "(127.0.0.1:2222)", "via \"jump\"" */
 static const char *
 host_where(struct sshhost *host, char *buf, size_t len)
 {
 	struct host	*h = host->conf;
 
 	if (h == NULL)
-		snprintf(buf, len, "?");
+		snprintf(buf, len, "(?)");
+	else if (h->via[0] != '\0')
+		snprintf(buf, len, "via \"%s\"", h->via);
 	else
-		snprintf(buf, len, "%s:%u", h->address,
+		snprintf(buf, len, "(%s:%u)", h->address,
 		    h->port ? h->port : CONF_SSH_PORT);
 	return buf;
 }
@@ -293,8 +306,8 @@ conf_signature(struct host *h)
 {
 	char	*sig;
 
-	if (asprintf(&sig, "%s\n%u\n%s\n%s\n%s\n%s", h->address, h->port,
-	    h->user, h->identity, h->known_hosts, h->host_key) == -1)
+	if (asprintf(&sig, "%s\n%u\n%s\n%s\n%s\n%s\n%s", h->address, h->port,
+	    h->user, h->identity, h->known_hosts, h->host_key, h->via) == -1)
 		fatal(NULL);
 	return sig;
 }
@@ -425,13 +438,13 @@ conn_failed(struct sshconn *c, const char *msg)
 {
 	struct sshhost	*host = c->host;
 	struct sshcall	*call;
-	char		 where[HOST_ADDR_LEN + 8], full[600];
+	char		 where[HOST_ADDR_LEN + 8], full[800];
 
 	conn_free(c);
 	host_where(host, where, sizeof(where));
-	log_warnx("host \"%s\" (%s): %s", host->name, where, msg);
-	snprintf(full, sizeof(full), "host \"%s\" (%s): %s", host->name,
+	snprintf(full, sizeof(full), "host \"%s\" %s: %s", host->name,
 	    where, msg);
+	log_warnx("%s", full);
 	if (sshconn_any(host) == NULL) {
 		host->st.state = HOST_FAILED;
 		host->st.since = time(NULL);
@@ -545,7 +558,7 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	}
 	if (hostkey_verify(host, s, err, errlen) == -1 ||
 	    conn_auth(c, s, err, errlen) == -1) {
-		ssh_disconnect(s);
+		conn_disconnect(s);
 		ssh_free(s);
 		return -1;
 	}
@@ -564,6 +577,22 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	event_add(&c->ev, NULL);
 	c->ev_set = 1;
 	return 0;
+}
+
+/*
+ * libssh 0.10 does not close a socket given with SSH_OPTIONS_FD when it
+ * disconnects (only when it sees the connection fail), nor does
+ * ssh_free after that: close it, or the peer, a sshd or the jump
+ * channel of a "via" host, never learns that we left.
+ */
+static void
+conn_disconnect(ssh_session s)
+{
+	socket_t	 fd = ssh_get_fd(s);
+
+	ssh_disconnect(s);
+	if (fd != SSH_INVALID_SOCKET && ssh_get_fd(s) == SSH_INVALID_SOCKET)
+		close(fd);
 }
 
 static int
@@ -929,6 +958,9 @@ conn_readable(int fd, short event, void *arg)
 	forward_poll(c);
 	if ((c = sshconn_byid(id)) == NULL)
 		return;
+	jump_poll(c);
+	if ((c = sshconn_byid(id)) == NULL)
+		return;
 	sshconn_want_write(c);
 }
 
@@ -985,7 +1017,7 @@ conn_lost(struct sshconn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	log_warnx("host \"%s\" (%s): %s", host->name,
+	log_warnx("host \"%s\" %s: %s", host->name,
 	    host_where(host, where, sizeof(where)), what);
 	strlcpy(host->st.last_error, what, sizeof(host->st.last_error));
 	conn_teardown(c);
@@ -1023,6 +1055,7 @@ conn_teardown(struct sshconn *c)
 		    " lost", host->name);
 		pool_conn_lost(c, why);
 		forward_conn_lost(host, c);
+		jump_conn_lost(host, c);
 		shell_conn_lost(host, c);
 		delegate_conn_lost(host, c);
 		if (c->sftp != NULL) {
@@ -1040,7 +1073,7 @@ conn_teardown(struct sshconn *c)
 		/* a frozen peer must not hold the worker up in a write */
 		ssh_set_blocking(s, 0);
 		if (ssh_is_connected(s))
-			ssh_disconnect(s);
+			conn_disconnect(s);
 		ssh_free(s);
 	}
 	c->up = 0;
@@ -1147,6 +1180,7 @@ sshconn_hostgone(struct sshhost *host)
 	}
 	/* what waits for a channel, on no connection yet, goes too */
 	forward_conn_lost(host, NULL);
+	jump_conn_lost(host, NULL);
 	shell_conn_lost(host, NULL);
 	delegate_conn_lost(host, NULL);
 	TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)

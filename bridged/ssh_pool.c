@@ -22,6 +22,13 @@
  * state until the server has answered both.  A reply processed inside
  * another tool's blocking libssh call leaves no event behind, so the
  * opens still waiting are looked at again every POOL_RECHECK_MS.
+ * The direct-tcpip channels that carry the connection of a host reached
+ * "via" this one (sshconn_open_tcpip, for ssh_jump.c) are opened the same
+ * way and take a place like a session: sshd does not count them in its
+ * MaxSessions, but each holds a tunnelled SSH connection, and "max
+ * sessions" is what bounds how much one connection of ours carries.  A
+ * refusal of one is the server's answer (forwarding not allowed, the
+ * destination unreachable), not a full connection: it is not retried.
  *
  * The file tools block anyway (libssh's SFTP): sshconn_forfiles() finds
  * their connection, sshconn_sftp() and sshconn_exec() their channels.
@@ -66,7 +73,9 @@ struct sshopen {
 	struct sshconn		*conn;		/* once placed */
 	uint32_t		 preferid;
 	ssh_channel		 ch;
-	char			*cmd;
+	char			*cmd;		/* exec, or NULL: direct-tcpip */
+	char			*addr;		/* direct-tcpip: to addr:port */
+	uint16_t		 port;
 	enum open_state		 state;
 	int			 abandoned;	/* nobody waits: close it */
 	struct ssh_channel_callbacks_struct *cb;
@@ -88,6 +97,10 @@ static void	 waiter_queue(struct sshwaiter *, int);
 static void	 waiter_arm(struct sshwaiter *, int);
 static void	 waiter_stop(struct sshwaiter *);
 static void	 waiter_timeout(int, short, void *);
+static struct sshopen *open_new(struct sshhost *, struct sshconn *,
+		    struct ssh_channel_callbacks_struct *, int, sshopen_done,
+		    void *);
+static void	 open_start(struct sshopen *, int);
 static void	 open_place(struct sshopen *, struct sshconn *);
 static int	 open_step(struct sshopen *);
 static void	 open_finish(struct sshopen *, int);
@@ -464,16 +477,14 @@ sshconn_chadd(struct sshconn *c)
 
 /* ---- opening without blocking ----------------------------------------- */
 
-struct sshopen *
-sshconn_open(struct sshhost *host, struct sshconn *prefer, const char *cmd,
-    struct ssh_channel_callbacks_struct *cb, int ms, int urgent,
-    sshopen_done done, void *arg)
+static struct sshopen *
+open_new(struct sshhost *host, struct sshconn *prefer,
+    struct ssh_channel_callbacks_struct *cb, int urgent, sshopen_done done,
+    void *arg)
 {
 	struct sshopen	*op;
-	struct sshconn	*c;
 
-	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    (op->cmd = strdup(cmd)) == NULL)
+	if ((op = calloc(1, sizeof(*op))) == NULL)
 		fatal(NULL);
 	op->host = host;
 	op->preferid = prefer != NULL ? prefer->id : 0;
@@ -486,13 +497,49 @@ sshconn_open(struct sshhost *host, struct sshconn *prefer, const char *cmd,
 	op->w.ready = open_ready;
 	op->w.expire = open_expire;
 	op->w.arg = op;
-	/* room now, and nobody before us in the queue (kills may pass) */
-	if ((urgent || TAILQ_EMPTY(&host->roomq)) &&
-	    (c = pick(host, op->preferid)) != NULL) {
+	return op;
+}
+
+/* room now, and nobody before us in the queue (kills may pass) */
+static void
+open_start(struct sshopen *op, int ms)
+{
+	struct sshconn	*c;
+
+	if ((op->w.urgent || TAILQ_EMPTY(&op->host->roomq)) &&
+	    (c = pick(op->host, op->preferid)) != NULL) {
 		waiter_arm(&op->w, ms);
 		open_place(op, c);
 	} else
 		waiter_queue(&op->w, ms);
+}
+
+struct sshopen *
+sshconn_open(struct sshhost *host, struct sshconn *prefer, const char *cmd,
+    struct ssh_channel_callbacks_struct *cb, int ms, int urgent,
+    sshopen_done done, void *arg)
+{
+	struct sshopen	*op;
+
+	op = open_new(host, prefer, cb, urgent, done, arg);
+	if ((op->cmd = strdup(cmd)) == NULL)
+		fatal(NULL);
+	open_start(op, ms);
+	return op;
+}
+
+struct sshopen *
+sshconn_open_tcpip(struct sshhost *host, const char *addr, uint16_t port,
+    struct ssh_channel_callbacks_struct *cb, int ms, sshopen_done done,
+    void *arg)
+{
+	struct sshopen	*op;
+
+	op = open_new(host, NULL, cb, 0, done, arg);
+	if ((op->addr = strdup(addr)) == NULL)
+		fatal(NULL);
+	op->port = port;
+	open_start(op, ms);
 	return op;
 }
 
@@ -526,6 +573,7 @@ static void
 open_free(struct sshopen *op)
 {
 	free(op->cmd);
+	free(op->addr);
 	free(op);
 }
 
@@ -591,6 +639,25 @@ open_step(struct sshopen *op)
 	if (op->state == OPEN_FAILED || op->state == OPEN_OK)
 		goto finished;
 	was = sshconn_nb_begin(s);
+	if (op->state == OPEN_CHAN && op->cmd == NULL) {
+		/* direct-tcpip: open is all; a refusal is the server's say */
+		rc = ssh_channel_open_forward(op->ch, op->addr, op->port,
+		    "127.0.0.1", 0);
+		sshconn_nb_end(s, was);
+		if (rc == SSH_AGAIN)
+			return 0;
+		if (rc == SSH_OK) {
+			op->state = OPEN_OK;
+			goto finished;
+		}
+		if (!conn_alive(s))
+			return 3;
+		snprintf(op->why, sizeof(op->why), "host \"%s\" refused the"
+		    " channel to %s:%u: %s", c->host->name, op->addr, op->port,
+		    sshconn_error(s, "open failed"));
+		op->state = OPEN_FAILED;
+		goto finished;
+	}
 	if (op->state == OPEN_CHAN) {
 		rc = ssh_channel_open_session(op->ch);
 		if (rc == SSH_AGAIN) {

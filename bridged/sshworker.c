@@ -8,6 +8,10 @@
  * data.  It runs chrooted (when started as root) with no filesystem
  * reach at all.
  *
+ * The worker of a host that others are reached "via" also opens, when the
+ * parent asks, the direct-tcpip channels that carry their connections
+ * and moves their bytes (ssh_jump.c).
+ *
  * It reports its host's state to the frontend whenever it changes, and
  * after `idle timeout' seconds with nothing to do it asks the frontend
  * whether it may go.
@@ -73,7 +77,6 @@ static void	 ssh_configure(struct bridged_conf *);
 static void	 call_data(struct imsg *);
 static void	 call_start(struct imsg *);
 static void	 call_cancel(uint32_t);
-static struct sshhost *host_byid(uint32_t);
 static const struct ssh_tool *ssh_tool_find(const char *);
 static size_t	 nul_walk(json_t *);
 static void	 result_nuls(json_t *);
@@ -161,8 +164,10 @@ ssh_newid(uint32_t *seq)
 
 /*
  * Five times a second: the host's state to the frontend when it changed
- * (a memcmp when it did not), and the idle check.  Idle means no call, no MCP session holding state here
- * (shells), no forward, no delegation; after `idle timeout' seconds of
+ * (a memcmp when it did not), and the idle check.  Idle means no call, no
+ * MCP session holding state here (shells), no forward, no delegation, no
+ * tunnel for a host reached via ours (the frontend knows nothing of
+ * those: the parent asks for them); after `idle timeout' seconds of
  * that we ask the frontend, which says yes only if it has nothing on its
  * way to us (IMSG_SSH_IDLE_OK).
  */
@@ -189,7 +194,8 @@ ssh_idle(void)
 {
 	return TAILQ_EMPTY(&running) && TAILQ_EMPTY(&pending) &&
 	    TAILQ_EMPTY(&seen) && TAILQ_EMPTY(&fwds) &&
-	    TAILQ_EMPTY(&delegs) && shell_kills_pending() == 0;
+	    TAILQ_EMPTY(&delegs) && shell_kills_pending() == 0 &&
+	    !jump_busy();
 }
 
 static void
@@ -397,8 +403,8 @@ ssh_configure(struct bridged_conf *nconf)
 	}
 }
 
-static struct sshhost *
-host_byid(uint32_t id)
+struct sshhost *
+ssh_host_byid(uint32_t id)
 {
 	struct sshhost	*sh;
 
@@ -515,7 +521,7 @@ call_start(struct imsg *imsg)
 		tool->run(call);
 		return;
 	}
-	if ((call->host = host_byid(req.hostid)) == NULL) {
+	if ((call->host = ssh_host_byid(req.hostid)) == NULL) {
 		sshcall_text(call, 1, "host %u is no longer configured",
 		    req.hostid);
 		return;
@@ -766,6 +772,11 @@ ssh_dispatch_parent(int fd, short event, void *arg)
 			files_localfd(&imsg);
 			imsg.fd = -1;
 			break;
+		case IMSG_JUMP_OPEN:
+			/* ssh_jump.c takes the descriptor */
+			jump_open(&imsg);
+			imsg.fd = -1;
+			break;
 		default:
 			fatalx("unexpected message %u from parent",
 			    imsg.hdr.type);
@@ -813,6 +824,13 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 			/* nothing is on its way to us: go */
 			log_debug("idle for %d s: exiting",
 			    ssh_conf->limits.idle_timeout);
+			/*
+			 * A tunnel asked for since we asked: the parent asks
+			 * the next worker for one not answered yet.
+			 */
+			if (jump_busy())
+				log_info("exiting with tunnels for hosts"
+				    " behind us: those open are lost");
 			(void)ssh_compose(PROC_PARENT, IMSG_SSH_EXITING, 0, -1,
 			    NULL, 0);
 			imsgbuf_flush(&peers[PROC_PARENT]->ibuf);

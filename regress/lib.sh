@@ -3,7 +3,8 @@
 # TAP output:	tap_ok DESC, tap_fail DESC [DETAIL...], tap_skip DESC REASON,
 #		tap_check DESC CMD..., tap_run CMD..., tap_diag TEXT, tap_end
 # sshd:		sshd_start, sshd_stop, ssh_run CMD... (SSHD_WRAP: a command
-#		that runs sshd, e.g. in a mount namespace of its own)
+#		that runs sshd, e.g. in a mount namespace of its own); a
+#		second one: sshd_start2 [ADDRESS [EXTRA-CONFIG-TEXT]], sshd_stop2
 # bridged:	bridged_start [EXTRA-CONFIG-TEXT], bridged_stop, bridged_alive
 #
 # Knobs a test may set before starting: SSHD_MAX_SESSIONS (sshd's
@@ -42,6 +43,7 @@ TEST_NAME=$(basename "$0" .sh)
 _tap_n=0
 _tap_failed=0
 SSHD_PID=
+SSHD2_PID=
 BRIDGED_PID=
 _regress_own_root=
 
@@ -175,7 +177,7 @@ _regress_dump_logs()
 {
 	local f
 	for f in "$TESTDIR/bridged.log" "$TESTDIR/log/bridge.log" \
-	    "$TESTDIR/sshd.log"; do
+	    "$TESTDIR/sshd.log" "$TESTDIR/sshd2.log"; do
 		[ -s "$f" ] || continue
 		echo "# --- last 30 lines of $f"
 		tail -n 30 "$f" | sed 's/^/#   /'
@@ -208,6 +210,7 @@ _regress_cleanup()
 	fi
 	BRIDGED_PID=
 	sshd_stop >/dev/null 2>&1
+	sshd_stop2 >/dev/null 2>&1
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "# KEEP=1: files kept in $TESTDIR"
 	elif [ -z "$_regress_keep_testdir" ]; then
@@ -277,14 +280,18 @@ _ssh_keys()
 	[ -f "$dir/.complete" ]
 }
 
+# _sshd_config PORT [ADDRESS HOSTKEY PIDFILE [EXTRA]]: EXTRA comes first,
+# so its settings win (sshd takes the first value of a keyword);
+# SSHD_LOGLEVEL (default VERBOSE) is the log level
 _sshd_config()
 {
 	cat <<EOF
 # written by regress/lib.sh for one test
-ListenAddress 127.0.0.1
+${5:-}
+ListenAddress ${2:-127.0.0.1}
 Port $1
-HostKey $SSH_DIR/host_ed25519
-PidFile $TESTDIR/sshd.pid
+HostKey ${3:-$SSH_DIR/host_ed25519}
+PidFile ${4:-$TESTDIR/sshd.pid}
 AuthorizedKeysFile $SSH_DIR/authorized_keys
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -293,7 +300,7 @@ StrictModes no
 UsePAM no
 PermitRootLogin prohibit-password
 AllowUsers $SSH_USER
-LogLevel VERBOSE
+LogLevel ${SSHD_LOGLEVEL:-VERBOSE}
 Subsystem sftp internal-sftp
 AllowTcpForwarding yes
 GatewayPorts no
@@ -305,6 +312,20 @@ MaxStartups 100
 EOF
 }
 
+# sshd's absolute path (it re-executes itself and insists on one)
+_sshd_path()
+{
+	local sshd
+
+	sshd=$(command -v sshd || { [ -x /usr/sbin/sshd ] &&
+	    echo /usr/sbin/sshd; })
+	case $sshd in
+	/*)	echo "$sshd" ;;
+	*)	echo "sshd not found (install openssh-server)" >&2
+		return 1 ;;
+	esac
+}
+
 # start a private sshd on 127.0.0.1; exports SSHD_PORT SSHD_PID SSH_USER
 # SSH_USER_KEY SSH_KNOWN_HOSTS SSH_HOST_KEY_PUB
 sshd_start()
@@ -314,14 +335,7 @@ sshd_start()
 	if [ -n "$SSHD_PID" ] && kill -0 "$SSHD_PID" 2>/dev/null; then
 		return 0
 	fi
-	# sshd re-executes itself and insists on an absolute path
-	sshd=$(command -v sshd || { [ -x /usr/sbin/sshd ] &&
-	    echo /usr/sbin/sshd; })
-	case $sshd in
-	/*)	;;
-	*)	echo "sshd not found (install openssh-server)" >&2
-		return 1 ;;
-	esac
+	sshd=$(_sshd_path) || return 1
 	_ssh_keys || return 1
 	SSH_USER=$(id -un)
 	SSH_USER_KEY=$SSH_DIR/user_ed25519
@@ -380,6 +394,78 @@ sshd_stop()
 	_regress_kill "$SSHD_PID" 5
 	SSHD_PID=
 	rm -f "$TESTDIR/sshd.pid"
+	return 0
+}
+
+# sshd_start2 [ADDRESS [EXTRA]]: a second private sshd (after sshd_start),
+# on ADDRESS (default 127.0.0.1; any 127.x.y.z is this machine too), with a
+# host key of its own ($TESTDIR/sshd2_host_ed25519) and the same user
+# key; EXTRA config lines win over the defaults.  Its files are
+# $TESTDIR/sshd2_config, sshd2.pid and sshd2.log.  Exports SSHD2_ADDR
+# SSHD2_PORT SSHD2_PID SSHD2_KNOWN_HOSTS SSHD2_HOST_KEY_PUB
+sshd_start2()
+{
+	local sshd port try i addr=${1:-127.0.0.1} extra=${2:-}
+	local cfg=$TESTDIR/sshd2_config key=$TESTDIR/sshd2_host_ed25519
+
+	if [ -n "$SSHD2_PID" ] && kill -0 "$SSHD2_PID" 2>/dev/null; then
+		return 0
+	fi
+	[ -n "${SSH_USER:-}" ] || { echo "sshd_start2: sshd_start first" >&2
+		return 1; }
+	sshd=$(_sshd_path) || return 1
+	if [ ! -f "$key" ]; then
+		ssh-keygen -q -t ed25519 -N '' -C bridged-regress-host2 \
+		    -f "$key" || return 1
+	fi
+	SSHD2_HOST_KEY_PUB=$(cut -d' ' -f1,2 "$key.pub")
+	for try in 1 2 3; do
+		port=$(free_port) || return 1
+		_sshd_config "$port" "$addr" "$key" "$TESTDIR/sshd2.pid" \
+		    "$extra" >"$cfg"
+		if ! "$sshd" -t -f "$cfg" >"$TESTDIR/sshd2-t.out" 2>&1; then
+			echo "sshd -t rejected $cfg:" >&2
+			cat "$TESTDIR/sshd2-t.out" >&2
+			return 1
+		fi
+		rm -f "$TESTDIR/sshd2.pid"
+		: >"$TESTDIR/sshd2.log"
+		"$sshd" -D -f "$cfg" -E "$TESTDIR/sshd2.log" </dev/null \
+		    >>"$TESTDIR/sshd2.log" 2>&1 &
+		SSHD2_PID=$!
+		i=0
+		while [ $i -lt 50 ]; do
+			[ -s "$TESTDIR/sshd2.pid" ] && break
+			kill -0 "$SSHD2_PID" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if [ -s "$TESTDIR/sshd2.pid" ] &&
+		    kill -0 "$SSHD2_PID" 2>/dev/null; then
+			SSHD2_ADDR=$addr
+			SSHD2_PORT=$port
+			SSHD2_KNOWN_HOSTS=$TESTDIR/known_hosts2
+			echo "[$addr]:$port $SSHD2_HOST_KEY_PUB" \
+			    >"$SSHD2_KNOWN_HOSTS"
+			export SSHD2_ADDR SSHD2_PORT SSHD2_PID \
+			    SSHD2_KNOWN_HOSTS SSHD2_HOST_KEY_PUB
+			return 0
+		fi
+		echo "second sshd did not start on $addr port $port" \
+		    "(try $try):" >&2
+		tail -n 5 "$TESTDIR/sshd2.log" >&2
+		_regress_kill "$SSHD2_PID" 2
+		SSHD2_PID=
+	done
+	return 1
+}
+
+sshd_stop2()
+{
+	[ -n "$SSHD2_PID" ] || return 0
+	_regress_kill "$SSHD2_PID" 5
+	SSHD2_PID=
+	rm -f "$TESTDIR/sshd2.pid"
 	return 0
 }
 
