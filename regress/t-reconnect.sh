@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# regress-timeout: 1200
 # t-reconnect: the ssh worker reconnects hundreds of times without ever
 # needing NSS (getpwuid and friends) inside its sandbox.  A call that
 # kills the sshd serving it drops the connection; the next call
