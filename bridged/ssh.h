@@ -166,6 +166,7 @@ void	 sshconn_want_write(struct sshconn *);	/* output pending */
 void	 sshconn_settle(struct sshconn *);	/* before a global request */
 /* libssh calls that must not wait: returns the mode to put back */
 int	 sshconn_nb_begin(ssh_session);
+ssize_t	 sshconn_chan_flush(ssh_channel, struct evbuffer *, size_t);
 void	 sshconn_nb_end(ssh_session, int);
 
 /*

@@ -258,6 +258,37 @@ sshconn_nb_end(ssh_session s, int was)
 	ssh_set_blocking(s, was);
 }
 
+/*
+ * Write what buf holds to ch, as much as the channel's window takes, in
+ * pieces of at most chunk bytes; the session must be non-blocking.  The
+ * pipes of forwards and jumps share it.  Returns the bytes written, or
+ * -1 when the channel failed.
+ */
+ssize_t
+sshconn_chan_flush(ssh_channel ch, struct evbuffer *buf, size_t chunk)
+{
+	size_t		 len;
+	uint32_t	 win;
+	ssize_t		 total = 0;
+	int		 n;
+
+	while ((len = evbuffer_get_length(buf)) > 0 &&
+	    (win = ssh_channel_window_size(ch)) > 0) {
+		if (len > win)
+			len = win;
+		if (len > chunk)
+			len = chunk;
+		n = ssh_channel_write(ch, evbuffer_pullup(buf, len), len);
+		if (n == SSH_ERROR)
+			return -1;
+		if (n <= 0)
+			break;
+		evbuffer_drain(buf, n);
+		total += n;
+	}
+	return total;
+}
+
 /* what follows the name in messages: "(127.0.0.1:2222)", "via \"jump\"" */
 static const char *
 host_where(struct sshhost *host, char *buf, size_t len)

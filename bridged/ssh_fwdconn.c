@@ -452,32 +452,19 @@ conn_flush_remote(struct fconn *fc)
 {
 	struct fwd	*f = fc->fwd;
 	ssh_session	 s = f->conn->session;
-	size_t		 len;
-	uint32_t	 win;
-	int		 was, n;
+	ssize_t		 n;
+	int		 was;
 
 	if (s == NULL)
 		return 0;
 	was = nb_begin(s);
-	while ((len = evbuffer_get_length(fc->toremote)) > 0 &&
-	    (win = ssh_channel_window_size(fc->ch)) > 0) {
-		if (len > win)
-			len = win;
-		if (len > FWD_CHUNK)
-			len = FWD_CHUNK;
-		n = ssh_channel_write(fc->ch, evbuffer_pullup(fc->toremote,
-		    len), len);
-		if (n == SSH_ERROR) {
-			nb_end(s, was);
-			conn_free(fc, "write to the channel failed");
-			return -1;
-		}
-		if (n <= 0)
-			break;
-		evbuffer_drain(fc->toremote, n);
-		fc->sent += n;
-		f->sent += n;
+	if ((n = sshconn_chan_flush(fc->ch, fc->toremote, FWD_CHUNK)) == -1) {
+		nb_end(s, was);
+		conn_free(fc, "write to the channel failed");
+		return -1;
 	}
+	fc->sent += n;
+	f->sent += n;
 	if (evbuffer_get_length(fc->toremote) > 0) {
 		fc->win_wait = 1;
 		conn_recheck(fc);

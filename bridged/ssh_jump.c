@@ -316,29 +316,17 @@ static int
 jp_flush_remote(struct jpipe *jp)
 {
 	ssh_session	 s = jp->conn->session;
-	size_t		 len;
-	uint32_t	 win;
-	int		 was, n;
+	ssize_t		 n;
+	int		 was;
 
 	was = sshconn_nb_begin(s);
-	while ((len = evbuffer_get_length(jp->toremote)) > 0 &&
-	    (win = ssh_channel_window_size(jp->ch)) > 0) {
-		if (len > win)
-			len = win;
-		if (len > JUMP_CHUNK)
-			len = JUMP_CHUNK;
-		n = ssh_channel_write(jp->ch, evbuffer_pullup(jp->toremote,
-		    len), len);
-		if (n == SSH_ERROR) {
-			sshconn_nb_end(s, was);
-			jp_free(jp, "write to the jump channel failed");
-			return -1;
-		}
-		if (n <= 0)
-			break;
-		evbuffer_drain(jp->toremote, n);
-		jp->sent += n;
+	if ((n = sshconn_chan_flush(jp->ch, jp->toremote, JUMP_CHUNK)) ==
+	    -1) {
+		sshconn_nb_end(s, was);
+		jp_free(jp, "write to the jump channel failed");
+		return -1;
 	}
+	jp->sent += n;
 	if (evbuffer_get_length(jp->toremote) > 0) {
 		jp->win_wait = 1;
 		jp_recheck(jp);
