@@ -10,7 +10,10 @@
 # (run the daemon as USER with no "user" in its config, as a developer
 # running it as themselves would: no chroot, no setuid; its sockets, key
 # copy and writable directories go under $TESTDIR/run, owned by USER),
-# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging).
+# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging),
+# SSHD_NO_BASHRC=1 (the test user's bash does not read ~/.bashrc, which
+# bash otherwise does for any command run by sshd: a test that starts
+# hundreds of shells measures bridged, not the user's start files).
 #
 # Directories: $REGRESS_TMP is the directory of one whole run (run.sh sets
 # it; a script run by hand makes its own /tmp/bridged-regress.PID and removes
@@ -302,6 +305,10 @@ UseDNS no
 MaxSessions ${SSHD_MAX_SESSIONS:-64}
 MaxStartups 100
 EOF
+	# bash reads ~/.bashrc when run by sshd only at SHLVL 1
+	if [ -n "${SSHD_NO_BASHRC:-}" ]; then
+		echo "SetEnv SHLVL=1"
+	fi
 }
 
 # start a private sshd on 127.0.0.1; exports SSHD_PORT SSHD_PID SSH_USER

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SSHD_MAX_SESSIONS=10
+SSHD_NO_BASHRC=1	# hundreds of shells: bridged's time, not ~/.bashrc's
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
 pool_host()

@@ -62,6 +62,7 @@ PY
 }
 
 
+SSHD_NO_BASHRC=1	# hundreds of shells: bridged's time, not ~/.bashrc's
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
 if [ "$(id -u)" = 0 ]; then
