@@ -12,7 +12,12 @@
 # (run the daemon as USER with no "user" in its config, as a developer
 # running it as themselves would: no chroot, no setuid; its sockets, key
 # copy and writable directories go under $TESTDIR/run, owned by USER),
-# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging).
+# BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging),
+# SSHD_BASHRC=1 (let the test user's bash read ~/.bashrc, as bash does
+# for any command run by sshd; by default the harness sshd stops it: the
+# tests measure bridged, not the user's start files, and on the CI image
+# root's ~/.bashrc runs "pyenv rehash", whose lock file, left behind by a
+# shell the tests kill mid-rehash, makes every later shell wait 60 s).
 #
 # Directories: $REGRESS_TMP is the directory of one whole run (run.sh sets
 # it; a script run by hand makes its own /tmp/bridged-regress.PID and removes
@@ -310,6 +315,10 @@ UseDNS no
 MaxSessions ${SSHD_MAX_SESSIONS:-64}
 MaxStartups 100
 EOF
+	# bash reads ~/.bashrc when run by sshd only at SHLVL 1
+	if [ -z "${SSHD_BASHRC:-}" ]; then
+		echo "SetEnv SHLVL=1"
+	fi
 }
 
 # sshd's absolute path (it re-executes itself and insists on one)

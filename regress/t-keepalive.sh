@@ -5,6 +5,8 @@
 # a host that stops answering (its sshd frozen with SIGSTOP: the kernel
 # still acknowledges every packet) is declared not responding after
 # "count" silent intervals, and the next call gets a new connection.
+# A host slow to open a channel is waited for within the call's time
+# limit, without stopping the worker.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -114,6 +116,58 @@ else
 	tap_fail "with the default (30 s) nothing is sent in 3.5 s idle" \
 	    "bytes sent while idle: '$grow'"
 fi
+
+# A host slow to open a channel (its sshd stopped for 12 s): a new
+# session's shell waits for it within its call's own time limit and the
+# worker serves the other sessions meanwhile.  It used to be a blocking
+# open cut at 10 s, answered "cannot start a shell: " and nothing more.
+"$PYTHON" - <<'PY' >"$TESTDIR/slow.out" 2>&1 &
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.environ["MCPCLIENT"]))
+from mcpclient import Client, result_text
+c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
+c.initialize()
+open(os.environ["TESTDIR"] + "/slow.ready", "w").close()
+while not os.path.exists(os.environ["TESTDIR"] + "/slow.go"):
+    time.sleep(0.05)
+t0 = time.time()
+r = c.call_tool("Bash", {"command": "echo slow", "timeout": 40000},
+                timeout=60)
+print("%s %.1f %s" % ("error" if r.get("isError") else "ok",
+                      time.time() - t0, result_text(r).replace("\n", " ")))
+PY
+slowpid=$!
+i=0
+while [ ! -f "$TESTDIR/slow.ready" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+frozen=$(sshd_kids)
+# shellcheck disable=SC2086
+kill -STOP $frozen
+: >"$TESTDIR/slow.go"
+sleep 1
+t0=$(date +%s)
+fast=$("$PYTHON" "$MCPCLIENT" --socket "$MCP_SOCK" --init --call hosts '{}' \
+    2>&1 | grep -c '"name":"local"')
+t1=$(date +%s)
+if [ "$fast" = 1 ] && [ $((t1 - t0)) -le 3 ]; then
+	tap_ok "while the host is slow the worker answers others at once"
+else
+	tap_fail "while the host is slow the worker answers others at once" \
+	    "hosts answered: $fast in $((t1 - t0)) s"
+fi
+sleep 11
+# shellcheck disable=SC2086
+kill -CONT $frozen
+wait "$slowpid"
+out=$(cat "$TESTDIR/slow.out")
+case $out in
+"ok "*"slow exit status: 0")
+	tap_ok "a shell that takes 12 s to open still runs its command" ;;
+*)	tap_fail "a shell that takes 12 s to open still runs its command" \
+	    "$out" ;;
+esac
 tap_check "stops" bridged_stop
 
 tap_end
