@@ -4,7 +4,11 @@
  *
  * Each gets its own exec channel: sshd makes every session its own
  * process group, whose id is the pid printed first, and KillShell kills
- * that group.  Their output is buffered here until read.
+ * that group.  The channel's stdin is never closed: the watchdog in
+ * front of the command (ssh_killtree.c) kills the group when it ends,
+ * so a background command dies with its channel, its connection and its
+ * worker, and what it leaves in the group when it exits goes too.
+ * Their output is buffered here until read.
  */
 
 #include <sys/types.h>
@@ -139,6 +143,8 @@ bgjob_start(struct sshcall *call, const char *command)
 	/* start where the session's shell is, when it has one */
 	if ((cwd = shell_cwd(call->sessid, host)) == NULL)
 		cwd = host->conf->base_dir;
+	/* stdin stays open: the watchdog's (ssh_killtree.c) */
+	watchdog_exec(&cmd);
 	sb_str(&cmd, "printf '%s\\n' \"$$\"; cd -- ");
 	shquote(&cmd, cwd[0] != '\0' ? cwd : ".");
 	sb_str(&cmd, " || exit 126; command -v bash >/dev/null 2>&1 && exec"
@@ -176,7 +182,6 @@ bgjob_start(struct sshcall *call, const char *command)
 	j->cb.channel_exit_status_function = job_exit_status;
 	j->cb.channel_exit_signal_function = job_exit_signal;
 	ssh_set_channel_callbacks(ch, &j->cb);
-	(void)ssh_channel_send_eof(ch);
 	host->st.channels++;
 	TAILQ_INSERT_TAIL(&jobs, j, entry);
 	sshcall_text(call, 0, "Command running in background with ID: %s",

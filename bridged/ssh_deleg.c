@@ -8,13 +8,20 @@
  *	printf '%s\n' "$$"; cd -- 'CWD' || exit 126;
  *	b=$(cd -- 'BASE' && pwd -P) || exit 125;
  *	case "$(pwd -P)/" in "$b"/...) ;; *) exit 125;; esac;
+ *	{ (FEED; WATCHDOG) <&3 ... & } 3<&0 |
  *	exec 'CLAUDE' -p --output-format json [--resume 'UUID']
  *	    [--max-turns N] [--permission-mode 'M'] [--allowedTools 'T' ...]
  *	    [--dangerously-skip-permissions]
  *
  * Every word comes from the configuration or is a number or UUID we
  * checked, and goes through shquote(); the task and its context go on
- * the channel's stdin, then EOF, never on the command line.  sshd makes
+ * the channel's stdin, never on the command line.  The stdin stays open
+ * for the watchdog (ssh_killtree.c), which kills the delegation when
+ * the channel, the connection or the worker goes: so the prompt is not
+ * ended by EOF but by its length, FEED is head -c N (not POSIX, but in
+ * GNU, BSD, macOS and busybox; awk and sed may wait for more input than
+ * a pipe holds, mawk does) and claude's stdin closes after N bytes.
+ * sshd makes
  * each session its own session and process group, so the pid printed
  * first is also the group id: a timeout, a cancellation, job_cancel or
  * bridgectl kill delegation kills that group and every descendant of the
@@ -54,6 +61,7 @@
 #include "log.h"
 #include "policy.h"
 #include "ssh.h"
+#include "ssh_files.h"
 #include "ssh_shell.h"
 #include "ssh_deleg.h"
 
@@ -202,7 +210,7 @@ delegate_ask(struct sshcall *call)
 	struct timeval		 tv;
 	ssh_channel		 ch;
 	const char		*task, *context, *resume, *cwdarg;
-	char			 err[ERRSZ], cwd[PATH_MAX];
+	char			 err[ERRSZ], cwd[PATH_MAX], feed[64];
 	long long		 timeout, maxturns;
 	size_t			 off;
 	int			 bg, n, running;
@@ -275,6 +283,16 @@ delegate_ask(struct sshcall *call)
 		    " outside base dir' >&2; exit %d;; esac; ", CWD_OUTSIDE,
 		    CWD_OUTSIDE);
 	}
+	/* the prompt: the task, then the context under a heading */
+	sb_str(&prompt, task);
+	if (context != NULL && *context != '\0') {
+		sb_str(&prompt, "\n\n## Context\n\n");
+		sb_str(&prompt, context);
+	}
+
+	/* claude reads the prompt's bytes; then the watchdog reads on */
+	snprintf(feed, sizeof(feed), "head -c %zu", prompt.len);
+	watchdog_pipe(&cmd, feed);
 	sb_str(&cmd, "exec ");
 	shquote(&cmd, dc->claude);
 	sb_str(&cmd, " -p --output-format json");
@@ -298,13 +316,8 @@ delegate_ask(struct sshcall *call)
 	if (dc->skip_permissions)
 		sb_str(&cmd, " --dangerously-skip-permissions");
 
-	/* the prompt: the task, then the context under a heading */
-	sb_str(&prompt, task);
-	if (context != NULL && *context != '\0') {
-		sb_str(&prompt, "\n\n## Context\n\n");
-		sb_str(&prompt, context);
-	}
-
+	/* what a dead worker left on the host goes first */
+	files_sweep(call);
 	if ((ch = sshconn_exec(host, cmd.p, err, sizeof(err))) == NULL) {
 		sb_free(&cmd);
 		sb_free(&prompt);
@@ -343,8 +356,6 @@ delegate_ask(struct sshcall *call)
 	sb_free(&prompt);
 	if (host->session == NULL || sshconn_check(host))
 		return;		/* delegate_host_lost answered */
-	if (d->ch != NULL && !d->closed)
-		(void)ssh_channel_send_eof(ch);
 
 	deleg_record(d, "start");
 	log_info("delegation %u%s%s on host \"%s\" started (timeout %d s)",

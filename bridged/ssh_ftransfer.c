@@ -144,6 +144,7 @@ xfer_start(struct sshcall *call, int upload)
 		return;
 	}
 	was = files_block(s);
+	files_sweep(call);
 	msg = NULL;
 	if ((sftp = files_sftp(call, err)) == NULL)
 		msg = err;
@@ -318,7 +319,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		mode = x->rmode;
 	else
 		mode = st.st_mode & 0777;
-	if (temp_create(sftp, x->remote, 0600, tmp, &f, err) == -1)
+	if (temp_create(call, sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
 	if ((buf = malloc(XFER_CHUNK)) == NULL)
 		fatal(NULL);
@@ -355,7 +356,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	return 0;
  fail:
 	free(buf);
-	temp_discard(sftp, f, tmp);
+	temp_discard(call, sftp, f, tmp);
 	return -1;
 }
 

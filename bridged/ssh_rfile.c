@@ -17,11 +17,28 @@
  * Results go back through files_reply(), which makes the text valid
  * UTF-8 and cuts it at ssh_output_max() with a marker saying how to read
  * the rest.
+ *
+ * Temp files.  A file is replaced by writing ".NAME.bridged-XXXXXX" next
+ * to it and renaming that over it; a failed write removes its temp.  A
+ * worker that dies, or a connection that drops, mid-write cannot, so the
+ * worker keeps a record on the host: before a temp is made its path is
+ * appended to ~/.bridged/temps-KEY (one write on a handle kept open for
+ * the connection), where KEY stands for this daemon's host block (a hash
+ * of the local node name and the host's name, user, address, port and
+ * base dir), so other daemons and host blocks on the same account keep
+ * their own.  Writes are blocking: a worker has at most one temp in the
+ * making, and none when it connects.  So before the first tool on each
+ * connection (files_sweep), a fixed command removes what the record
+ * names and then the record: only lines of the temp shape, inside the
+ * base dir, whose directory resolves to itself (no symbolic link on the
+ * way), that are regular files and not links; nothing else is touched.
+ * A clean shutdown removes the record too.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/queue.h>
+#include <sys/utsname.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,15 +53,37 @@
 #include "bridged.h"
 #include "log.h"
 #include "ssh.h"
+#include "sha256.h"
 #include "ssh_files.h"
+#include "ssh_shell.h"
 
 #define EXEC_ERR_MAX		(16 * 1024)
 #define TEMP_TRIES		5
+#define TEMPS_DIR		".bridged"	/* in the remote home */
+#define TEMPS_COMPACT		256	/* lines before the record restarts */
+
+/* the record of temps in the making on one host (see the top) */
+struct tempbook {
+	TAILQ_ENTRY(tempbook)	 entry;
+	struct sshhost		*host;
+	int			 swept;		/* on this connection */
+	sftp_session		 sftp;		/* f is open on it */
+	sftp_file		 f;
+	int			 lines;
+	int			 broken;	/* cannot keep one here */
+	int			 left;		/* a temp could not go */
+	char			 name[64];	/* TEMPS_DIR "/temps-KEY" */
+};
 
 static int	 rexec_lines(struct rexec *, size_t);
+static struct tempbook *book_get(struct sshhost *);
+static void	 book_forget(struct tempbook *);
+static void	 book_add(struct sshcall *, sftp_session, const char *);
 
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
+
+static TAILQ_HEAD(, tempbook)	 books = TAILQ_HEAD_INITIALIZER(books);
 
 /* ---- running a tool -------------------------------------------------- */
 
@@ -69,6 +108,7 @@ files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 	if (sshpolicy_resolve(call) == -1)
 		return;
 	was = files_block(s);
+	files_sweep(call);
 	fn(call);		/* answers and frees the call */
 	files_unblock(host, s, was);
 	files_checklost(host);
@@ -287,6 +327,7 @@ int
 remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
     int seconds, size_t maxlines, struct rexec *rx, char *err)
 {
+	struct sbuf	 wcmd = { 0 };
 	ssh_channel	 ch;
 	char		 buf[XFER_CHUNK], why[1024];
 	time_t		 deadline = time(NULL) + seconds;
@@ -296,13 +337,17 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 	memset(rx, 0, sizeof(*rx));
 	rx->status = -1;
 	rx->maxlines = maxlines;
-	if ((ch = sshconn_exec(call->host, cmd, why, sizeof(why))) == NULL) {
+	/* stdin stays open for the watchdog: the command dies with us */
+	watchdog_exec(&wcmd);
+	sb_str(&wcmd, cmd);
+	ch = sshconn_exec(call->host, wcmd.p, why, sizeof(why));
+	sb_free(&wcmd);
+	if (ch == NULL) {
 		snprintf(err, ERRSZ, "cannot run a command on host %s: %s",
 		    call->host->name, why);
 		files_lost = 1;
 		return -1;
 	}
-	ssh_channel_send_eof(ch);
 	for (;;) {
 		if ((left = deadline - time(NULL)) <= 0) {
 			rx->timedout = 1;
@@ -379,8 +424,8 @@ rexec_free(struct rexec *rx)
  * to tmp (PATH_MAX).
  */
 int
-temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
-    sftp_file *fp, char *err)
+temp_create(struct sshcall *call, sftp_session sftp, const char *path,
+    mode_t mode, char *tmp, sftp_file *fp, char *err)
 {
 	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
 				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -406,6 +451,7 @@ temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
 			snprintf(err, ERRSZ, "%s: path too long", path);
 			return -1;
 		}
+		book_add(call, sftp, tmp);
 		if ((*fp = sftp_open(sftp, tmp, O_WRONLY | O_CREAT | O_EXCL,
 		    mode)) != NULL)
 			return 0;
@@ -463,13 +509,18 @@ temp_close(sftp_session sftp, sftp_file *fp, const char *tmp, char *err)
 	return 0;
 }
 
-/* after a failure: no temp file left behind */
+/* after a failure: no temp file left behind (else the next sweep) */
 void
-temp_discard(sftp_session sftp, sftp_file f, const char *tmp)
+temp_discard(struct sshcall *call, sftp_session sftp, sftp_file f,
+    const char *tmp)
 {
+	struct tempbook	*b;
+
 	if (f != NULL)
 		sftp_close(f);
-	sftp_unlink(sftp, tmp);
+	if (sftp_unlink(sftp, tmp) != 0 && !fx_missing(sftp) &&
+	    (b = book_get(call->host)) != NULL)
+		b->left = 1;
 }
 
 /*
@@ -563,7 +614,7 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	}
 
 	/* a new file gets 0644 less the server's umask */
-	if (temp_create(sftp, path, exists ? 0600 : 0644, tmp, &f,
+	if (temp_create(call, sftp, path, exists ? 0600 : 0644, tmp, &f,
 	    err) == -1)
 		return -1;
 	if (temp_write(sftp, f, tmp, data, len, err) == -1 ||
@@ -598,6 +649,235 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	*created = !exists;
 	return 0;
  fail:
-	temp_discard(sftp, f, tmp);
+	temp_discard(call, sftp, f, tmp);
 	return -1;
+}
+
+/* ---- temp files in the making ---------------------------------------- */
+
+/* the record of host, made on first use */
+static struct tempbook *
+book_get(struct sshhost *host)
+{
+	struct tempbook	*b;
+	struct utsname	 un;
+	struct sha256	 ctx;
+	struct host	*h = host->conf;
+	uint8_t		 md[SHA256_LEN];
+	char		 hex[SHA256_HEXLEN], port[16];
+
+	TAILQ_FOREACH(b, &books, entry)
+		if (b->host == host)
+			return b;
+	if (h == NULL)
+		return NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		fatal(NULL);
+	b->host = host;
+	if (uname(&un) == -1)
+		strlcpy(un.nodename, "?", sizeof(un.nodename));
+	snprintf(port, sizeof(port), "%u", h->port);
+	sha256_init(&ctx);
+	sha256_update(&ctx, un.nodename, strlen(un.nodename) + 1);
+	sha256_update(&ctx, host->name, strlen(host->name) + 1);
+	sha256_update(&ctx, h->user, strlen(h->user) + 1);
+	sha256_update(&ctx, h->address, strlen(h->address) + 1);
+	sha256_update(&ctx, port, strlen(port) + 1);
+	sha256_update(&ctx, h->base_dir, strlen(h->base_dir) + 1);
+	sha256_final(&ctx, md);
+	sha256_tohex(md, hex);
+	snprintf(b->name, sizeof(b->name), "%s/temps-%.16s", TEMPS_DIR, hex);
+	TAILQ_INSERT_TAIL(&books, b, entry);
+	return b;
+}
+
+/*
+ * The connection is going: its handle goes with it, unclosed (the SFTP
+ * server closes it when it exits); the next connection sweeps.
+ */
+static void
+book_forget(struct tempbook *b)
+{
+	sftp_file	 f = b->f;
+
+	if (f != NULL) {
+		/* what sftp_close frees, without asking a dead server */
+		ssh_string_free(f->handle);
+		free(f->name);
+		free(f);
+	}
+	b->f = NULL;
+	b->sftp = NULL;
+	b->lines = 0;
+	b->swept = 0;
+	b->broken = 0;
+	b->left = 0;
+}
+
+void
+files_host_lost(struct sshhost *host)
+{
+	struct tempbook	*b;
+
+	TAILQ_FOREACH(b, &books, entry)
+		if (b->host == host) {
+			book_forget(b);
+			TAILQ_REMOVE(&books, b, entry);
+			free(b);
+			return;
+		}
+}
+
+/*
+ * Note tmp in the record before it is made.  A record that cannot be
+ * kept costs the sweep, never the write: the failure is logged once per
+ * connection.
+ */
+static void
+book_add(struct sshcall *call, sftp_session sftp, const char *tmp)
+{
+	struct tempbook	*b;
+	sftp_attributes	 a;
+	char		 line[PATH_MAX + 1];
+	int		 n, flags = O_WRONLY | O_CREAT | O_APPEND;
+
+	if ((b = book_get(call->host)) == NULL || b->broken)
+		return;
+	/* a name with a newline would read back as two */
+	if (strchr(tmp, '\n') != NULL || tmp[0] != '/')
+		return;
+	if (b->f != NULL && (b->sftp != sftp || b->lines >= TEMPS_COMPACT)) {
+		/* nothing is in the making now: start a fresh record */
+		if (b->sftp == sftp) {
+			sftp_close(b->f);
+			b->f = NULL;
+			flags |= O_TRUNC;
+		} else
+			book_forget(b);
+		b->lines = 0;
+	}
+	if (b->f == NULL) {
+		if ((a = sftp_lstat(sftp, TEMPS_DIR)) == NULL) {
+			if (fx_missing(sftp))
+				(void)sftp_mkdir(sftp, TEMPS_DIR, 0700);
+		} else {
+			if (attr_type(a) != S_IFDIR) {
+				log_warnx("host \"%s\": ~/%s is not a"
+				    " directory: temp files are not recorded",
+				    call->host->name, TEMPS_DIR);
+				b->broken = 1;
+			}
+			sftp_attributes_free(a);
+		}
+		if (!b->broken && (a = sftp_lstat(sftp, b->name)) != NULL) {
+			if (attr_type(a) != S_IFREG) {
+				log_warnx("host \"%s\": ~/%s is not a regular"
+				    " file: temp files are not recorded",
+				    call->host->name, b->name);
+				b->broken = 1;
+			}
+			sftp_attributes_free(a);
+		}
+		if (!b->broken && (b->f = sftp_open(sftp, b->name, flags,
+		    0600)) == NULL) {
+			log_warnx("host \"%s\": cannot keep ~/%s: %s; temp"
+			    " files are not recorded", call->host->name,
+			    b->name, fx_str(sftp));
+			b->broken = 1;
+		}
+		if (b->broken)
+			return;
+		b->sftp = sftp;
+	}
+	n = snprintf(line, sizeof(line), "%s\n", tmp);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	if (sftp_write(b->f, line, n) != n) {
+		log_warnx("host \"%s\": cannot write ~/%s: %s", call->host->name,
+		    b->name, fx_str(sftp));
+		sftp_close(b->f);
+		b->f = NULL;
+		b->broken = 1;
+		return;
+	}
+	b->lines++;
+}
+
+/*
+ * Once per connection, before the first tool: remove the temps a worker
+ * before us left (see the top).  The session must be blocking.
+ */
+void
+files_sweep(struct sshcall *call)
+{
+	struct tempbook	*b;
+	struct sbuf	 cmd = { 0 };
+	struct rexec	 rx;
+	const char	*base;
+	char		 err[ERRSZ];
+	ssh_session	 s = call->host->session;
+	int		 lost, was;
+
+	if (s == NULL || (b = book_get(call->host)) == NULL || b->swept)
+		return;
+	b->swept = 1;
+	was = ssh_is_blocking(s);
+	ssh_set_blocking(s, 1);
+	base = call->host->conf->base_dir[0] != '\0' ?
+	    call->host->conf->base_dir : "/";
+	sb_str(&cmd, "m=");
+	shquote(&cmd, b->name);
+	sb_str(&cmd, "; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 0; B=$(cd -P -- ");
+	shquote(&cmd, base);
+	sb_str(&cmd, " && pwd -P) || exit 0; B=${B%/}; n=0; while IFS= read -r p;"
+	    " do case $p in /*/.?*.bridged-\?\?\?\?\?\?) ;; *) continue;; esac;"
+	    " case $p in */./*|*/../*|*//*) continue;; esac;"
+	    " case ${p##*-} in *[!A-Za-z0-9]*) continue;; esac;"
+	    " d=${p%/*}; case $d/ in \"$B\"/*) ;; *) continue;; esac;"
+	    " [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd -P)\" = \"$d\" ] ||"
+	    " continue; [ -f \"$p\" ] && [ ! -L \"$p\" ] && rm -f -- \"$p\" &&"
+	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; echo \"removed $n\"");
+	lost = files_lost;
+	if (remote_exec(call, cmd.p, 256, files_seconds(), 0, &rx, err) == 0) {
+		if (rx.status != 0)
+			log_warnx("host \"%s\": the sweep of old temp files"
+			    " failed (status %d)", call->host->name, rx.status);
+		else if (rx.out.p != NULL && strncmp(rx.out.p, "removed 0",
+		    9) != 0)
+			log_info("host \"%s\": %.*s temp file(s) a worker left",
+			    call->host->name, (int)strcspn(rx.out.p, "\n"),
+			    rx.out.p);
+		rexec_free(&rx);
+	}
+	/* the tool finds out for itself whether the connection is gone */
+	files_lost = lost;
+	if (call->host->session == s)
+		ssh_set_blocking(s, was);
+	sb_free(&cmd);
+}
+
+/*
+ * Going away cleanly: no temp is in the making, so the records are
+ * dropped, on the hosts still connected, by fire-and-forget commands
+ * the shutdown waits for.  Returns how many were sent.
+ */
+int
+files_shutdown(void)
+{
+	struct tempbook	*b;
+	struct sbuf	 cmd = { 0 };
+	int		 n = 0;
+
+	TAILQ_FOREACH(b, &books, entry) {
+		if (b->f == NULL || b->left || b->host->session == NULL)
+			continue;
+		sb_str(&cmd, "rm -f -- ");
+		shquote(&cmd, b->name);
+		sb_str(&cmd, "; rmdir " TEMPS_DIR " 2>/dev/null; exit 0");
+		if (kill_command(b->host, cmd.p) == 0)
+			n++;
+		cmd.len = 0;
+	}
+	sb_free(&cmd);
+	return n;
 }

@@ -3,7 +3,11 @@
  *
  * Each (MCP session, host) pair has one persistent shell: an exec channel
  * running bash (sh where there is no bash) that reads commands on its
- * stdin, so cd and export persist between calls.  A command is sent as
+ * stdin, so cd and export persist between calls.  The commands reach it
+ * through the watchdog (ssh_killtree.c), a cat that copies them from the
+ * channel and kills the session's process group when the channel's stdin
+ * ends: when the channel closes, or sshd goes with the connection or the
+ * worker, whatever the shell is running goes too.  A command is sent as
  *
  *	eval 'COMMAND' </dev/null; printf '\n%s %d %s %s\n' M "$?" "$PWD" M;
  *	printf '\n%s\n' M >&2
@@ -46,6 +50,7 @@
 #include "bridged.h"
 #include "log.h"
 #include "ssh.h"
+#include "ssh_files.h"
 #include "ssh_shell.h"
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
@@ -54,9 +59,13 @@
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 #define SETUP_TIMEOUT		10000		/* ms */
 
-/* which shell runs commands: bash without start files, else sh */
-#define SHELL_EXEC	"command -v bash >/dev/null 2>&1 &&" \
-			" exec bash --noprofile --norc; exec sh"
+/*
+ * Which shell runs commands: bash without start files, else sh, reading
+ * the commands through the watchdog's cat (ssh_killtree.c), with the
+ * session's process group id (the first process's pid) as $1.
+ */
+#define SHELL_EXEC	"{ command -v bash >/dev/null 2>&1 && exec bash" \
+			" --noprofile --norc -s \"$$\"; exec sh -s \"$$\"; }"
 
 /* output of one stream: the head that is shown, a window for markers */
 struct obuf {
@@ -105,6 +114,7 @@ struct shell {
 	ssh_channel		 ch;		/* NULL: none (died) */
 	struct ssh_channel_callbacks_struct cb;
 	long			 pid;		/* remote $$, 0 unknown */
+	long			 pgid;		/* its session's group, 0 unknown */
 	int			 gone;		/* exited or closed */
 	int			 exitstatus;
 	char			 exitsignal[32];
@@ -252,6 +262,8 @@ shell_bash(struct sshcall *call)
 		    call->host->name);
 		return;
 	}
+	/* what a dead worker left on the host goes first */
+	files_sweep(call);
 	if (bg) {
 		bgjob_start(call, command);
 		return;
@@ -296,11 +308,15 @@ static struct shell *
 shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 {
 	struct shell	*sh;
-	struct sbuf	 setup = { 0 };
+	struct sbuf	 setup = { 0 }, exec = { 0 };
 	ssh_channel	 ch;
 	char		 why[1024];
 
-	if ((ch = sshconn_exec(host, SHELL_EXEC, why, sizeof(why))) == NULL) {
+	watchdog_pipe(&exec, "cat");
+	sb_str(&exec, SHELL_EXEC);
+	ch = sshconn_exec(host, exec.p, why, sizeof(why));
+	sb_free(&exec);
+	if (ch == NULL) {
 		snprintf(err, errlen, "host \"%s\": cannot start a shell: %s",
 		    host->name, why);
 		return NULL;
@@ -316,6 +332,7 @@ shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 	}
 	sh->ch = ch;
 	sh->pid = 0;
+	sh->pgid = 0;
 	sh->gone = 0;
 	sh->exitstatus = -1;
 	sh->exitsignal[0] = '\0';
@@ -330,7 +347,8 @@ shell_start(uint32_t sessid, struct sshhost *host, char *err, size_t errlen)
 	ssh_set_channel_callbacks(ch, &sh->cb);
 	host->st.channels++;
 
-	sb_str(&setup, "printf '%s\\n' \"$$\"");
+	/* then $1 is cleared: commands see no positional parameters */
+	sb_str(&setup, "printf '%s %s\\n' \"$$\" \"${1:-0}\"; set --");
 	if (host->conf->base_dir[0] != '\0') {
 		sb_str(&setup, "; cd -- ");
 		shquote(&setup, host->conf->base_dir);
@@ -691,12 +709,14 @@ cmd_finish(struct cmd *c)
 	if (c->cwd[0] != '\0')
 		strlcpy(sh->cwd, c->cwd, sizeof(sh->cwd));
 	if (call == NULL) {
-		/* the set-up: stdout is our pid */
+		/* the set-up: stdout is our pid and our process group */
 		c->out.head[c->out.headlen < c->outlen ? c->out.headlen :
 		    c->outlen] = '\0';
 		sh->pid = strtol(c->out.head, &e, 10);
-		if (sh->pid <= 1 || (*e != '\n' && *e != '\0'))
-			sh->pid = 0;
+		sh->pgid = *e == ' ' ? strtol(e + 1, &e, 10) : 0;
+		if (sh->pid <= 1 || sh->pgid <= 1 ||
+		    (*e != '\n' && *e != '\0'))
+			sh->pid = sh->pgid = 0;
 		if (c->status != 0) {
 			n = c->err.headlen < c->errlen ? c->err.headlen :
 			    c->errlen;
@@ -880,10 +900,11 @@ shell_session_end(uint32_t sessid)
 		/*
 		 * The shell's process group goes at once, atomically, so a
 		 * fork racing the kill cannot escape; the tree walk catches
-		 * what left the group.
+		 * what left the group.  Closing the channel would set off
+		 * the watchdog too, but only for the group.
 		 */
 		if (sh->ch != NULL && sh->pid != 0) {
-			(void)kill_group(sh->host, sh->pid, 1);
+			(void)kill_group(sh->host, sh->pgid, 0);
 			(void)kill_tree(sh->host, sh->pid, 1);
 		}
 		shell_free(sh, "the MCP session ended");
@@ -907,7 +928,7 @@ shell_shutdown(void)
 			n++;
 		shell_session_end(sh->sessid);
 	}
-	return n + bgjob_shutdown();
+	return n + bgjob_shutdown() + files_shutdown();
 }
 
 int
@@ -930,4 +951,5 @@ shell_host_lost(struct sshhost *host)
 			shell_free(sh, why);
 	bgjob_host_lost(host);
 	kill_host_lost(host);
+	files_host_lost(host);
 }
