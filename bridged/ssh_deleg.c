@@ -317,7 +317,7 @@ delegate_ask(struct sshcall *call)
 		sb_str(&cmd, " --dangerously-skip-permissions");
 
 	/* what a dead worker left on the host goes first */
-	files_sweep(call);
+	files_sweep(call, 0);
 	if ((ch = sshconn_exec(host, cmd.p, err, sizeof(err))) == NULL) {
 		sb_free(&cmd);
 		sb_free(&prompt);

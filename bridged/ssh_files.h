@@ -70,7 +70,7 @@ int	 write_atomic(struct sshcall *, sftp_session, const char *,
  * what a dead worker left, once per connection before its first tool
  * (the shell tools and ask_claude call it too)
  */
-void	 files_sweep(struct sshcall *);
+void	 files_sweep(struct sshcall *, int);	/* 1: wait for it */
 void	 files_host_lost(struct sshhost *);	/* the next one sweeps */
 int	 files_shutdown(void);			/* commands sent */
 

@@ -144,7 +144,7 @@ xfer_start(struct sshcall *call, int upload)
 		return;
 	}
 	was = files_block(s);
-	files_sweep(call);
+	files_sweep(call, 1);
 	msg = NULL;
 	if ((sftp = files_sftp(call, err)) == NULL)
 		msg = err;

@@ -32,6 +32,8 @@
  * names and then the record: only lines of the temp shape, inside the
  * base dir, whose directory resolves to itself (no symbolic link on the
  * way), that are regular files and not links; nothing else is touched.
+ * The file tools wait for it; the shell tools and ask_claude, which must
+ * not block the worker, only start it.
  * A clean shutdown removes the record too.
  */
 
@@ -61,6 +63,7 @@
 #define TEMP_TRIES		5
 #define TEMPS_DIR		".bridged"	/* in the remote home */
 #define TEMPS_COMPACT		256	/* lines before the record restarts */
+#define SWEEP_SECS		10	/* the file tools wait for the sweep */
 
 /* the record of temps in the making on one host (see the top) */
 struct tempbook {
@@ -108,7 +111,7 @@ files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 	if (sshpolicy_resolve(call) == -1)
 		return;
 	was = files_block(s);
-	files_sweep(call);
+	files_sweep(call, 1);
 	fn(call);		/* answers and frees the call */
 	files_unblock(host, s, was);
 	files_checklost(host);
@@ -805,10 +808,12 @@ book_add(struct sshcall *call, sftp_session sftp, const char *tmp)
 
 /*
  * Once per connection, before the first tool: remove the temps a worker
- * before us left (see the top).  The session must be blocking.
+ * before us left (see the top).  The file tools wait for it, so that
+ * what they list or read is clean; the shell tools and ask_claude, which
+ * never block the worker, only send it.
  */
 void
-files_sweep(struct sshcall *call)
+files_sweep(struct sshcall *call, int wait)
 {
 	struct tempbook	*b;
 	struct sbuf	 cmd = { 0 };
@@ -821,8 +826,6 @@ files_sweep(struct sshcall *call)
 	if (s == NULL || (b = book_get(call->host)) == NULL || b->swept)
 		return;
 	b->swept = 1;
-	was = ssh_is_blocking(s);
-	ssh_set_blocking(s, 1);
 	base = call->host->conf->base_dir[0] != '\0' ?
 	    call->host->conf->base_dir : "/";
 	sb_str(&cmd, "m=");
@@ -837,8 +840,16 @@ files_sweep(struct sshcall *call)
 	    " [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd -P)\" = \"$d\" ] ||"
 	    " continue; [ -f \"$p\" ] && [ ! -L \"$p\" ] && rm -f -- \"$p\" &&"
 	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; echo \"removed $n\"");
+	if (!wait) {
+		if (kill_command(call->host, cmd.p) == -1)
+			b->swept = 0;
+		sb_free(&cmd);
+		return;
+	}
+	was = ssh_is_blocking(s);
+	ssh_set_blocking(s, 1);
 	lost = files_lost;
-	if (remote_exec(call, cmd.p, 256, files_seconds(), 0, &rx, err) == 0) {
+	if (remote_exec(call, cmd.p, 256, SWEEP_SECS, 0, &rx, err) == 0) {
 		if (rx.status != 0)
 			log_warnx("host \"%s\": the sweep of old temp files"
 			    " failed (status %d)", call->host->name, rx.status);

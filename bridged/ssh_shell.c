@@ -263,7 +263,7 @@ shell_bash(struct sshcall *call)
 		return;
 	}
 	/* what a dead worker left on the host goes first */
-	files_sweep(call);
+	files_sweep(call, 0);
 	if (bg) {
 		bgjob_start(call, command);
 		return;

@@ -365,7 +365,7 @@ main(void)
 	char			 dir[] = "/tmp/test_mcp.XXXXXX", path[256];
 	char			 got[64], *big;
 	struct sockaddr_un	 sun;
-	struct client		 a, b, c, d, e;
+	struct client		 a, b, c, d, e, f;	/* at most 4 at once */
 	struct host		*h;
 	json_t			*r, *res, *tools, *t, *ann, *st, *hosts, *o;
 	json_t			*txt, *sess;
@@ -970,22 +970,50 @@ main(void)
 	ssh_answer = 1;
 
 	/*
-	 * EOF with a call in flight: the session waits for the answer
-	 * (a half-closed client may still read it), bounded by the call
-	 * timeout; the drain is signalled when the call ends.
+	 * A client that goes away altogether with a call in flight: the
+	 * session ends at once and the call is cancelled (its remote work
+	 * killed), not left to run to its timeout.
 	 */
 	ssh_answer = 0;
+	close(d.fd);		/* room for one more session */
+	pump(20);
+	memset(&f, 0, sizeof(f));
+	f.fd = client_open(path);
+	ok(init_session(&f, "2025-11-25", got, sizeof(got)),
+	    "one more session");
+	before = ncallrecords;
+	client_sendline(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
+	pump(20);
+	ok(mcp_inflight() == 1, "call in flight on a session");
+	close(f.fd);
+	pump(20);
+	sess = mcp_sessions_json();
+	ok(mcp_inflight() == 0 && json_array_size(sess) == 3 &&
+	    ncallrecords == before + 1 && strcmp(json_string_value(
+	    json_object_get(last_call_record, "outcome")), "cancelled") == 0,
+	    "a client that closes: its session ends, its call is cancelled");
+	json_decref(sess);
+	memset(&d, 0, sizeof(d));
+	d.fd = client_open(path);
+	pump(20);
+
+	/*
+	 * A half-close with a call in flight: the session waits for the
+	 * answer (the client may still read it), bounded by the call
+	 * timeout; the drain is signalled when the call ends.
+	 */
 	client_sendline(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"hosts\"}}");
 	pump(20);
 	ok(mcp_inflight() == 1, "call in flight on session 3");
 	shutting_down = 1;
 	before = ndrained;
-	close(c.fd);
+	shutdown(c.fd, SHUT_WR);
 	pump(20);
 	sess = mcp_sessions_json();
 	ok(mcp_inflight() == 1 && json_array_size(sess) == 4,
-	    "after EOF the session waits for its call");
+	    "after a half-close the session waits for its call");
 	json_decref(sess);
 	r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"hosts\"}}");
@@ -998,6 +1026,7 @@ main(void)
 	    json_array_size(sess) == 3,
 	    "call timed out, drain checked, session gone");
 	json_decref(sess);
+	close(c.fd);
 	shutting_down = 0;
 	ssh_answer = 1;
 
