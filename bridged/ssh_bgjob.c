@@ -143,9 +143,10 @@ bgjob_start(struct sshcall *call, const char *command)
 	/* start where the session's shell is, when it has one */
 	if ((cwd = shell_cwd(call->sessid, host)) == NULL)
 		cwd = host->conf->base_dir;
-	/* stdin stays open: the watchdog's (ssh_killtree.c) */
+	/* the pid at once; stdin stays open: the watchdog's (ssh_killtree.c) */
+	sb_str(&cmd, "printf '%s\\n' \"$$\"; ");
 	watchdog_exec(&cmd);
-	sb_str(&cmd, "printf '%s\\n' \"$$\"; cd -- ");
+	sb_str(&cmd, "cd -- ");
 	shquote(&cmd, cwd[0] != '\0' ? cwd : ".");
 	sb_str(&cmd, " || exit 126; command -v bash >/dev/null 2>&1 && exec"
 	    " bash --noprofile --norc -c ");

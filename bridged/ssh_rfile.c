@@ -63,7 +63,6 @@
 #define TEMP_TRIES		5
 #define TEMPS_DIR		".bridged"	/* in the remote home */
 #define TEMPS_COMPACT		256	/* lines before the record restarts */
-#define SWEEP_SECS		10	/* the file tools wait for the sweep */
 
 /* the record of temps in the making on one host (see the top) */
 struct tempbook {
@@ -849,7 +848,7 @@ files_sweep(struct sshcall *call, int wait)
 	was = ssh_is_blocking(s);
 	ssh_set_blocking(s, 1);
 	lost = files_lost;
-	if (remote_exec(call, cmd.p, 256, SWEEP_SECS, 0, &rx, err) == 0) {
+	if (remote_exec(call, cmd.p, 256, files_seconds(), 0, &rx, err) == 0) {
 		if (rx.status != 0)
 			log_warnx("host \"%s\": the sweep of old temp files"
 			    " failed (status %d)", call->host->name, rx.status);
