@@ -81,6 +81,7 @@ static int	 rexec_lines(struct rexec *, size_t);
 static struct tempbook *book_get(struct sshhost *);
 static void	 book_forget(struct tempbook *);
 static void	 book_add(struct sshcall *, sftp_session, const char *);
+static void	 book_undo(struct sshcall *, sftp_session);
 
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
@@ -457,6 +458,8 @@ temp_create(struct sshcall *call, sftp_session sftp, const char *path,
 		if ((*fp = sftp_open(sftp, tmp, O_WRONLY | O_CREAT | O_EXCL,
 		    mode)) != NULL)
 			return 0;
+		/* not made: the name may be someone else's file */
+		book_undo(call, sftp);
 		/* OpenSSH answers a taken name with a plain failure */
 		if (sftp_get_error(sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
 		    sftp_get_error(sftp) != SSH_FX_FAILURE)
@@ -803,6 +806,34 @@ book_add(struct sshcall *call, sftp_session sftp, const char *tmp)
 		return;
 	}
 	b->lines++;
+}
+
+/*
+ * The temp just noted was not made: its name, taken or not, must not be
+ * swept.  Nothing else is in the making, so the record starts afresh.
+ */
+static void
+book_undo(struct sshcall *call, sftp_session sftp)
+{
+	struct tempbook			*b;
+	struct sftp_attributes_struct	 attr;
+
+	if ((b = book_get(call->host)) == NULL || b->f == NULL ||
+	    b->sftp != sftp)
+		return;
+	memset(&attr, 0, sizeof(attr));
+	attr.flags = SSH_FILEXFER_ATTR_SIZE;
+	attr.size = 0;
+	if (sftp_setstat(sftp, b->name, &attr) != 0) {
+		log_warnx("host \"%s\": cannot empty ~/%s: %s; temp files are"
+		    " not recorded", call->host->name, b->name, fx_str(sftp));
+		(void)sftp_unlink(sftp, b->name);
+		sftp_close(b->f);
+		b->f = NULL;
+		b->broken = 1;
+		return;
+	}
+	b->lines = 0;
 }
 
 /*
