@@ -458,12 +458,13 @@ temp_create(struct sshcall *call, sftp_session sftp, const char *path,
 		if ((*fp = sftp_open(sftp, tmp, O_WRONLY | O_CREAT | O_EXCL,
 		    mode)) != NULL)
 			return 0;
-		/* not made: the name may be someone else's file */
-		book_undo(call, sftp);
 		/* OpenSSH answers a taken name with a plain failure */
 		if (sftp_get_error(sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
 		    sftp_get_error(sftp) != SSH_FX_FAILURE)
 			break;
+		/* not made: the name may be someone else's file */
+		if (try + 1 < TEMP_TRIES)
+			book_undo(call, sftp);
 	}
 	if (fx_missing(sftp))
 		snprintf(err, ERRSZ, "cannot create %s: the directory does "
@@ -471,6 +472,8 @@ temp_create(struct sshcall *call, sftp_session sftp, const char *path,
 	else
 		snprintf(err, ERRSZ, "cannot create a file next to %s: %s",
 		    path, fx_str(sftp));
+	/* after the message: it needs the open's error */
+	book_undo(call, sftp);
 	return -1;
 }
 
