@@ -8,7 +8,8 @@
 # Bash, a background command, a one-shot helper (Grep), a foreground
 # ask_claude and a background job; a Write interrupted by the worker's
 # death leaves no ".NAME.bridged-XXXXXX" after the next connect, and a
-# file of that shape bridged did not make is kept.
+# file of that shape bridged did not make is kept.  Work that ends
+# normally (a background command, a session) leaves no watchdog behind.
 #
 # "Left" means: a process matching this run's marker, or any process in
 # the session (setsid) of one, which takes in the shells and watchdogs.
@@ -224,6 +225,56 @@ except Exception as e:
 t.ok(ok, "a client that half-closes still gets its answer", resp)
 h.close()
 c.close()
+t.done()
+EOF
+
+# --- work that ends normally leaves nothing behind ------------------------
+
+tap_run "$PYTHON" - <<'EOF'
+import os, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(os.environ["MCPCLIENT"]))
+from mcpclient import Client, Tap, result_text
+
+U = os.environ["U"]
+t = Tap()
+
+def in_session(sid):
+    out = subprocess.run(["ps", "-A", "-o", "pid=,sid=,args="],
+                         capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if l.split()[1] == str(sid)]
+
+def wait_for(pred, secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
+c.initialize()
+r = c.call_tool("Bash", {"command": "ps -o sid= -p $$"})
+shell_sid = int(result_text(r).split()[0])
+t.ok(in_session(shell_sid), "the persistent shell has a session", r)
+r = c.call_tool("Bash", {"command": "ps -o sid= -p $$; sleep 1.%s" % U,
+                         "run_in_background": True})
+bid = result_text(r).split()[-1]
+bg_sid = None
+def bg_out():
+    global bg_sid
+    r = c.call_tool("BashOutput", {"bash_id": bid})
+    for w in result_text(r).split():
+        if w.isdigit() and bg_sid is None:
+            bg_sid = int(w)
+    return "exited" in result_text(r)
+t.ok(wait_for(bg_out, 15) and bg_sid, "a background command ends", bg_sid)
+t.ok(bg_sid and wait_for(lambda: not in_session(bg_sid), 3),
+     "nothing is left in its session (no watchdog)",
+     bg_sid and in_session(bg_sid))
+c.close()
+t.ok(wait_for(lambda: not in_session(shell_sid), 3),
+     "a session that ends leaves nothing of its shell",
+     in_session(shell_sid))
 t.done()
 EOF
 
