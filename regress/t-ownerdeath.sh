@@ -254,7 +254,8 @@ def wait_for(pred, secs):
 c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
 c.initialize()
 r = c.call_tool("Bash", {"command": "ps -o sid= -p $$"})
-shell_sid = int(result_text(r).split()[0])
+w = result_text(r).split()
+shell_sid = int(w[0]) if w and w[0].isdigit() else -1
 t.ok(in_session(shell_sid), "the persistent shell has a session", r)
 r = c.call_tool("Bash", {"command": "ps -o sid= -p $$; sleep 1.%s" % U,
                          "run_in_background": True})
