@@ -22,19 +22,21 @@
  * to it and renaming that over it; a failed write removes its temp.  A
  * worker that dies, or a connection that drops, mid-write cannot, so the
  * worker keeps a record on the host: before a temp is made its path is
- * appended to ~/.bridged/temps-KEY (one write on a handle kept open for
- * the connection), where KEY stands for this daemon's host block (a hash
- * of the local node name and the host's name, user, address, port and
- * base dir), so other daemons and host blocks on the same account keep
- * their own.  Writes are blocking: a worker has at most one temp in the
- * making, and none when it connects.  So before the first tool on each
- * connection (files_sweep), a fixed command removes what the record
- * names and then the record: only lines of the temp shape, inside the
- * base dir, whose directory resolves to itself (no symbolic link on the
- * way), that are regular files and not links; nothing else is touched.
- * The file tools wait for it; the shell tools and ask_claude, which must
- * not block the worker, only start it.
- * A clean shutdown removes the record too.
+ * appended to ~/.bridged/temps-KEY-CONN (one write on a handle kept open
+ * for the connection), where KEY stands for this daemon's host block (a
+ * hash of the local node name and the host's name, user, address, port
+ * and base dir), so other daemons and host blocks on the same account
+ * keep their own, and CONN is random for each connection.  Before the
+ * first tool on each connection (files_sweep), a fixed command removes
+ * what the other records of KEY name, and then those records: they are
+ * a dead worker's or a dropped connection's, whose writes failed with
+ * it (writes are blocking: a worker has at most one temp in the making,
+ * on its current connection, whose record the sweep never reads).  It
+ * removes only lines of the temp shape, inside the base dir, whose
+ * directory resolves to itself (no symbolic link on the way), that are
+ * regular files and not links; nothing else is touched.  The file tools
+ * wait for it; the shell tools and ask_claude, which must not block the
+ * worker, only start it.  A clean shutdown removes the record too.
  */
 
 #include <sys/types.h>
@@ -74,7 +76,8 @@ struct tempbook {
 	int			 lines;
 	int			 broken;	/* cannot keep one here */
 	int			 left;		/* a temp could not go */
-	char			 name[64];	/* TEMPS_DIR "/temps-KEY" */
+	char			 key[17];
+	char			 name[64];	/* TEMPS_DIR "/temps-KEY-CONN" */
 };
 
 static int	 rexec_lines(struct rexec *, size_t);
@@ -694,7 +697,10 @@ book_get(struct sshhost *host)
 	sha256_update(&ctx, h->base_dir, strlen(h->base_dir) + 1);
 	sha256_final(&ctx, md);
 	sha256_tohex(md, hex);
-	snprintf(b->name, sizeof(b->name), "%s/temps-%.16s", TEMPS_DIR, hex);
+	/* one record per connection: a sweep never reads a live one */
+	snprintf(b->key, sizeof(b->key), "%.16s", hex);
+	snprintf(b->name, sizeof(b->name), "%s/temps-%s-%08x", TEMPS_DIR,
+	    b->key, arc4random());
 	TAILQ_INSERT_TAIL(&books, b, entry);
 	return b;
 }
@@ -718,6 +724,9 @@ book_forget(struct tempbook *b)
 	b->sftp = NULL;
 	b->lines = 0;
 	b->swept = 0;
+	/* a new connection, a new record */
+	snprintf(b->name, sizeof(b->name), "%s/temps-%s-%08x", TEMPS_DIR,
+	    b->key, arc4random());
 	b->broken = 0;
 	b->left = 0;
 }
@@ -861,18 +870,24 @@ files_sweep(struct sshcall *call, int wait)
 	b->swept = 1;
 	base = call->host->conf->base_dir[0] != '\0' ?
 	    call->host->conf->base_dir : "/";
-	sb_str(&cmd, "m=");
+	/* every record of this host block but this connection's own */
+	sb_printf(&cmd, "cd && [ -d %s ] && [ ! -L %s ] || exit 0; c=",
+	    TEMPS_DIR, TEMPS_DIR);
 	shquote(&cmd, b->name);
-	sb_str(&cmd, "; [ -f \"$m\" ] && [ ! -L \"$m\" ] || exit 0; B=$(cd -P -- ");
+	sb_str(&cmd, "; B=$(cd -P -- ");
 	shquote(&cmd, base);
-	sb_str(&cmd, " && pwd -P) || exit 0; B=${B%/}; n=0; while IFS= read -r p;"
-	    " do case $p in /*/.?*.bridged-\?\?\?\?\?\?) ;; *) continue;; esac;"
+	sb_printf(&cmd, " && pwd -P) || exit 0; B=${B%%/}; n=0; for m in"
+	    " %s/temps-%s-*; do [ \"$m\" != \"$c\" ] && [ -f \"$m\" ] &&"
+	    " [ ! -L \"$m\" ] || continue; while IFS= read -r p;", TEMPS_DIR,
+	    b->key);
+	sb_str(&cmd, " do case $p in /*/.?*.bridged-\?\?\?\?\?\?) ;; *) continue;; esac;"
 	    " case $p in */./*|*/../*|*//*) continue;; esac;"
 	    " case ${p##*-} in *[!A-Za-z0-9]*) continue;; esac;"
 	    " d=${p%/*}; case $d/ in \"$B\"/*) ;; *) continue;; esac;"
 	    " [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd -P)\" = \"$d\" ] ||"
 	    " continue; [ -f \"$p\" ] && [ ! -L \"$p\" ] && rm -f -- \"$p\" &&"
-	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; echo \"removed $n\"");
+	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; done;"
+	    " echo \"removed $n\"");
 	if (!wait) {
 		if (kill_command(call->host, cmd.p) == -1)
 			b->swept = 0;
