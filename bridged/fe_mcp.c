@@ -9,6 +9,15 @@
  * reading is dropped once too much is queued for it.  A session's memory
  * is freed on a fresh turn of the event loop, never under its own feet.
  *
+ * EOF from a client is one of two things.  A half-close (a shutdown of
+ * its writing side, as bridgectl mcp makes at the end of its stdin)
+ * still wants the answers: the session lives until they are out.  A
+ * client that went away (closed, crashed, killed) wants nothing: the
+ * session ends at once, so its calls are cancelled and their remote work
+ * is killed.  A hang-up on the socket tells the two apart, and a
+ * half-closed session is checked for one every SESSION_HUP_MS while it
+ * waits for its answers.
+ *
  * This runs in the sandboxed frontend: no open(), no socket(), so all I/O
  * is read/sendmsg on descriptors we were given or accepted.
  */
@@ -19,6 +28,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +48,7 @@
 #define MCP_READ_CHUNK		(64 * 1024)
 #define MCP_OUT_MIN		(8 * 1024 * 1024)
 #define MCP_IBUF_KEEP		(64 * 1024)	/* shrink input buffer above */
+#define SESSION_HUP_MS		500	/* a half-closed client still there? */
 
 static void	 accept_cb(int, short, void *);
 static void	 accept_resume(int, short, void *);
@@ -50,6 +61,8 @@ static int	 session_append(struct mcp_session *, const char *, size_t);
 static void	 session_line(struct mcp_session *, const char *, size_t);
 static void	 session_close(struct mcp_session *, int);
 static void	 session_free(int, short, void *);
+static int	 session_hungup(struct mcp_session *);
+static void	 session_hupcheck(int, short, void *);
 
 static TAILQ_HEAD(, mcp_session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static int		 nsessions;	/* open, not yet freed */
@@ -255,6 +268,7 @@ session_new(int fd)
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
 	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
 	evtimer_set(&s->evfree, session_free, s);
+	evtimer_set(&s->evhup, session_hupcheck, s);
 	event_add(&s->evr, NULL);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
@@ -313,6 +327,7 @@ session_close(struct mcp_session *s, int flush)
 		(void)session_flush(s);
 	event_del(&s->evr);
 	event_del(&s->evw);
+	evtimer_del(&s->evhup);
 	close(s->fd);
 	s->fd = -1;
 	evtimer_add(&s->evfree, &tv);
@@ -334,19 +349,61 @@ session_free(int fd, short ev, void *arg)
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
 	evtimer_del(&s->evfree);
+	evtimer_del(&s->evhup);
 	evbuffer_free(s->out);
 	free(s->ibuf);
 	free(s);
 }
 
-/* After EOF the session lives until its answers are out. */
+/* After a half-close the session lives until its answers are out. */
 void
 mcp_session_check_done(struct mcp_session *s)
 {
+	struct timeval	 tv = { 0, SESSION_HUP_MS * 1000 };
+
 	if (s->dead || !s->eof)
 		return;
-	if (TAILQ_EMPTY(&s->calls) && evbuffer_get_length(s->out) == 0)
+	if (TAILQ_EMPTY(&s->calls) && evbuffer_get_length(s->out) == 0) {
 		session_close(s, 0);
+		return;
+	}
+	if (!evtimer_pending(&s->evhup, NULL))
+		evtimer_add(&s->evhup, &tv);
+}
+
+/*
+ * Has the client gone altogether?  A UNIX stream socket reports a
+ * hang-up once the peer has closed it (or shut down both directions),
+ * not after a shutdown of its writing side only.
+ */
+static int
+session_hungup(struct mcp_session *s)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = s->fd;
+	pfd.events = 0;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == -1)
+		return 0;
+	return (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* a half-closed session waits for its answers: has the client left? */
+static void
+session_hupcheck(int fd, short ev, void *arg)
+{
+	struct mcp_session	*s = arg;
+
+	if (s->dead)
+		return;
+	if (session_hungup(s)) {
+		log_info("session %u: the client went away: cancelling its"
+		    " calls", s->id);
+		session_close(s, 0);
+		return;
+	}
+	mcp_session_check_done(s);
 }
 
 static void
@@ -366,6 +423,14 @@ session_read(int fd, short ev, void *arg)
 	if (n == 0) {
 		s->eof = 1;
 		event_del(&s->evr);
+		if (session_hungup(s)) {
+			/* gone, not half-closed: nobody wants the answers */
+			if (!TAILQ_EMPTY(&s->calls))
+				log_info("session %u: the client went away:"
+				    " cancelling its calls", s->id);
+			session_close(s, 0);
+			return;
+		}
 		/* a last line without its newline still counts */
 		if (!s->discarding && s->ilen > 0) {
 			session_line(s, s->ibuf, s->ilen);

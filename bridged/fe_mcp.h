@@ -40,6 +40,7 @@ struct mcp_session {
 	struct event		 evr;
 	struct event		 evw;
 	struct event		 evfree;
+	struct event		 evhup;		/* half-closed: still there? */
 	struct evbuffer		*out;
 	char			*ibuf;		/* partial line */
 	size_t			 ilen;

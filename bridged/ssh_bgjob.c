@@ -4,7 +4,11 @@
  *
  * Each gets its own exec channel: sshd makes every session its own
  * process group, whose id is the pid printed first, and KillShell kills
- * that group.  Their output is buffered here until read.
+ * that group.  The channel's stdin is never closed: the watchdog in
+ * front of the command (ssh_killtree.c) kills the group when it ends,
+ * so a background command dies with its channel, its connection and its
+ * worker, and what it leaves in the group when it exits goes too.
+ * Their output is buffered here until read.
  */
 
 #include <sys/types.h>
@@ -143,7 +147,10 @@ bgjob_start(struct sshcall *call, const char *command)
 	/* start where the session's shell is, when it has one */
 	if ((cwd = shell_cwd(call->sessid, host)) == NULL)
 		cwd = host->conf->base_dir;
-	sb_str(&cmd, "printf '%s\\n' \"$$\"; cd -- ");
+	/* the pid at once; stdin stays open: the watchdog's (ssh_killtree.c) */
+	sb_str(&cmd, "printf '%s\\n' \"$$\"; ");
+	watchdog_exec(&cmd);
+	sb_str(&cmd, "cd -- ");
 	shquote(&cmd, cwd[0] != '\0' ? cwd : ".");
 	sb_str(&cmd, " || exit 126; command -v bash >/dev/null 2>&1 && exec"
 	    " bash --noprofile --norc -c ");
@@ -199,7 +206,7 @@ job_opened(void *arg, ssh_channel ch, struct sshconn *conn, const char *why)
 	}
 	j->ch = ch;
 	j->conn = conn;
-	(void)ssh_channel_send_eof(ch);
+	/* no EOF: the channel's stdin is the watchdog's */
 	/* it may have ended before we were told it started */
 	if (j->closed)
 		job_sched(j);

@@ -8,19 +8,25 @@
  *	printf '%s\n' "$$"; cd -- 'CWD' || exit 126;
  *	b=$(cd -- 'BASE' && pwd -P) || exit 125;
  *	case "$(pwd -P)/" in "$b"/...) ;; *) exit 125;; esac;
+ *	{ (FEED; WATCHDOG) <&3 ... & } 3<&0 |
  *	exec 'CLAUDE' -p --output-format json [--resume 'UUID']
  *	    [--max-turns N] [--permission-mode 'M'] [--allowedTools 'T' ...]
  *	    [--dangerously-skip-permissions]
  *
  * Every word comes from the configuration or is a number or UUID we
  * checked, and goes through shquote(); the task and its context go on
- * the channel's stdin, then EOF, never on the command line.  sshd makes
- * each session its own session and process group, so the pid printed
- * first is also the group id: a timeout, a cancellation, job_cancel or
- * bridgectl kill delegation kills that group and every descendant of the
- * pid (a child may have left the group) with the shell tools' kill
- * commands (ssh_killtree.c), and then checks on the host that none of them
- * is left.
+ * the channel's stdin, never on the command line.  The stdin stays open
+ * for the watchdog (ssh_killtree.c), which kills the delegation when
+ * the channel, the connection or the worker goes: so the prompt is not
+ * ended by EOF but by its length, FEED is head -c N (not POSIX, but in
+ * GNU, BSD, macOS and busybox; awk and sed may wait for more input than
+ * a pipe holds, mawk does) and claude's stdin closes after N bytes.
+ * sshd makes each session its own session and process group, so the pid
+ * printed first is also the group id: a timeout, a cancellation,
+ * job_cancel or bridgectl kill delegation kills that group and every
+ * descendant of the pid (a child may have left the group) with the shell
+ * tools' kill commands (ssh_killtree.c), and then checks on the host that
+ * none of them is left.
  *
  * Standard output is collected up to DELEG_STDOUT_MAX and parsed as the
  * one JSON result object of --output-format json; standard error keeps
@@ -54,10 +60,12 @@
 #include "log.h"
 #include "policy.h"
 #include "ssh.h"
+#include "ssh_files.h"
 #include "ssh_shell.h"
 #include "ssh_deleg.h"
 
 #define DELEG_PROGRESS_SECS	5
+#define DELEG_PID_WAIT		10	/* seconds: a kill waits for the pid */
 #define DELEG_TASK_SHOWN	80	/* characters of the task shown */
 #define MAX_TURNS_MAX		10000
 
@@ -210,9 +218,9 @@ delegate_ask(struct sshcall *call)
 	struct delegate_conf	*dc;
 	struct strentry		*se;
 	struct deleg		*d;
-	struct sbuf		 cmd = { 0 };
+	struct sbuf		 cmd = { 0 }, prompt = { 0 };
 	const char		*task, *context, *resume, *cwdarg;
-	char			 err[ERRSZ], cwd[PATH_MAX];
+	char			 err[ERRSZ], cwd[PATH_MAX], feed[64];
 	long long		 timeout, maxturns;
 	int			 bg, running;
 
@@ -284,6 +292,16 @@ delegate_ask(struct sshcall *call)
 		    " outside base dir' >&2; exit %d;; esac; ", CWD_OUTSIDE,
 		    CWD_OUTSIDE);
 	}
+	/* the prompt: the task, then the context under a heading */
+	sb_str(&prompt, task);
+	if (context != NULL && *context != '\0') {
+		sb_str(&prompt, "\n\n## Context\n\n");
+		sb_str(&prompt, context);
+	}
+
+	/* claude reads the prompt's bytes; then the watchdog reads on */
+	snprintf(feed, sizeof(feed), "head -c %zu", prompt.len);
+	watchdog_pipe(&cmd, feed);
 	sb_str(&cmd, "exec ");
 	shquote(&cmd, dc->claude);
 	sb_str(&cmd, " -p --output-format json");
@@ -307,16 +325,13 @@ delegate_ask(struct sshcall *call)
 	if (dc->skip_permissions)
 		sb_str(&cmd, " --dangerously-skip-permissions");
 
+	/* what a dead worker left on the host goes first */
+	files_sweep(call, 0);
 	d = deleg_new(call, bg);
 	d->bg = bg;
 	d->timeout = timeout;
 	d->task = task_line(task);
-	/* the prompt: the task, then the context under a heading */
-	sb_str(&d->prompt, task);
-	if (context != NULL && *context != '\0') {
-		sb_str(&d->prompt, "\n\n## Context\n\n");
-		sb_str(&d->prompt, context);
-	}
+	d->prompt = prompt;	/* d frees it */
 	ssh_callbacks_init(&d->cb);
 	d->cb.userdata = d;
 	d->cb.channel_data_function = deleg_data;
@@ -393,9 +408,8 @@ ask_started(void *arg, ssh_channel ch, struct sshconn *conn,
 	sb_free(&d->prompt);
 	if ((conn = sshconn_byid(connid)) == NULL || sshconn_check(conn))
 		return;		/* delegate_conn_lost answered */
-	if (d->ch != NULL && !d->closed)
-		(void)ssh_channel_send_eof(ch);
-	else if (d->closed)
+	/* no EOF: the prompt ends by its length, stdin is the watchdog's */
+	if (d->closed)
 		deleg_sched(d);
 
 	deleg_record(d, "start");
@@ -495,6 +509,8 @@ deleg_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 		if (errstr != NULL)
 			d->pid = 0;
 		d->havepid = 1;
+		if (d->pidwait)
+			deleg_sched(d);
 		n -= nl + 1 - p;
 		p = nl + 1;
 	}
@@ -547,6 +563,18 @@ deleg_proc(int fd, short event, void *arg)
 {
 	struct deleg	*d = arg;
 
+	/* a kill that waited for the pid: now it can name the group */
+	if (d->pidwait && (d->havepid || d->closed)) {
+		d->pidwait = 0;
+		evtimer_del(&d->ev_timeout);
+		if (!d->havepid || d->pid == 0 || d->host == NULL ||
+		    dprobe_start(d) == -1) {
+			deleg_dropchannel(d);
+			d->left = -1;
+			deleg_killed(d);
+			return;
+		}
+	}
 	if (!d->closed || d->ch == NULL)
 		return;
 	deleg_dropchannel(d);
@@ -560,6 +588,16 @@ deleg_timeout(int fd, short event, void *arg)
 {
 	struct deleg	*d = arg;
 
+	if (d->pidwait) {
+		/* the pid never came: hanging up is all we can do */
+		log_warnx("delegation %u: host \"%s\": no pid to kill in %d"
+		    " s", d->id, d->hostname, DELEG_PID_WAIT);
+		d->pidwait = 0;
+		deleg_dropchannel(d);
+		d->left = -1;
+		deleg_killed(d);
+		return;
+	}
 	log_info("delegation %u on host \"%s\": timed out after %d s",
 	    d->id, d->hostname, d->timeout);
 	deleg_kill(d, D_TIMEOUT);
@@ -594,10 +632,14 @@ ask_cancel(struct sshcall *call)
  * Stop a running delegation: kill its process group and descendants
  * with a second channel that then reports how many are left; the
  * delegation ends when that report comes (or DELEG_KILL_WAIT passes).
+ * A host slow to start the command may not have sent the pid yet: the
+ * kill waits for it, DELEG_PID_WAIT at most.
  */
 void
 deleg_kill(struct deleg *d, enum deleg_state why)
 {
+	struct timeval	 tv = { DELEG_PID_WAIT, 0 };
+
 	/* ended by itself meanwhile: deleg_proc has its real outcome */
 	if (d->state != D_RUNNING || d->closed)
 		return;
@@ -605,6 +647,11 @@ deleg_kill(struct deleg *d, enum deleg_state why)
 	d->killwhy = why;
 	evtimer_del(&d->ev_timeout);
 	evtimer_del(&d->ev_progress);
+	if (!d->havepid && d->ch != NULL && d->host != NULL) {
+		d->pidwait = 1;
+		evtimer_add(&d->ev_timeout, &tv);
+		return;
+	}
 	if (!d->havepid || d->pid == 0 || d->host == NULL ||
 	    dprobe_start(d) == -1) {
 		/* no group to name: hanging up is all we can do */
@@ -617,6 +664,7 @@ deleg_kill(struct deleg *d, enum deleg_state why)
 void
 deleg_killed(struct deleg *d)
 {
+	d->pidwait = 0;
 	deleg_dropchannel(d);
 	d->state = d->killwhy;
 	deleg_finish(d);

@@ -84,6 +84,7 @@ struct deleg {
 	char			 pidbuf[24];
 	size_t			 pidlen;
 	int			 havepid;
+	int			 pidwait;	/* the kill waits for the pid */
 	struct sbuf		 out;
 	size_t			 outtotal;
 	char			 err[DELEG_STDERR_TAIL];

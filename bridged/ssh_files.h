@@ -53,15 +53,27 @@ int	 remote_exec(struct sshcall *, const char *, size_t, int, size_t,
 void	 rexec_free(struct rexec *);
 
 /* replacing a remote file in one step */
-int	 temp_create(sftp_session, const char *, mode_t, char *, sftp_file *,
-	    char *);
+int	 temp_create(struct sshcall *, sftp_session, const char *, mode_t,
+	    char *, sftp_file *, char *);
 int	 temp_write(sftp_session, sftp_file, const char *, const void *,
 	    size_t, char *);
 int	 temp_close(sftp_session, sftp_file *, const char *, char *);
-void	 temp_discard(sftp_session, sftp_file, const char *);
+void	 temp_discard(struct sshcall *, sftp_session, sftp_file,
+	    const char *);
 int	 rename_over(struct sshcall *, sftp_session, const char *,
 	    const char *, char *);
 int	 write_atomic(struct sshcall *, sftp_session, const char *,
 	    const char *, size_t, int, char *, int *);
+
+/*
+ * The record of temp files in the making on each host, and the sweep of
+ * what a dead worker or a connection lost mid-write left: before the
+ * first tool after the worker starts, and again after the connection
+ * the record is open on went.  The file tools wait for it (1 on
+ * call->conn, blocking); the shell tools and ask_claude only start it.
+ */
+void	 files_sweep(struct sshcall *, int);
+void	 files_conn_lost(struct sshhost *, struct sshconn *);
+int	 files_shutdown(void);			/* commands sent */
 
 #endif /* FILES_H */

@@ -158,6 +158,7 @@ xfer_start(struct sshcall *call, int upload)
 	s = c->session;
 	x->connid = connid;
 	was = files_block(s);
+	files_sweep(call, 1);
 	msg = NULL;
 	if ((sftp = files_sftp(call, err)) == NULL)
 		msg = err;
@@ -294,6 +295,8 @@ xfer_run(struct xfer *x, int fd)
 	 */
 	signal(SIGXFSZ, SIG_IGN);
 	was = files_block(s);
+	/* due again if the record's connection went since the check */
+	files_sweep(call, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = x->upload ? xfer_upload(call, x, fd, err, &bytes) :
 	    xfer_download(call, x, fd, err, &bytes);
@@ -340,7 +343,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	/* protect exec: the last look before anything is made next to it */
 	if (sshpolicy_write_ok(call, sftp, x->remote, err) == -1)
 		return -1;
-	if (temp_create(sftp, x->remote, 0600, tmp, &f, err) == -1)
+	if (temp_create(call, sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
 	if ((buf = malloc(XFER_CHUNK)) == NULL)
 		fatal(NULL);
@@ -377,7 +380,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	return 0;
  fail:
 	free(buf);
-	temp_discard(sftp, f, tmp);
+	temp_discard(call, sftp, f, tmp);
 	return -1;
 }
 

@@ -3,6 +3,21 @@
  * own exec channel and nobody waits for its output; the channel is
  * freed when it closes, or when the connection is lost.  The one-shot
  * channel under them also serves ssh_delegkill.c's kill check.
+ *
+ * And the watchdog that kills remote work whose owner went away without
+ * a word (ssh_shell.h).  Why the channel's stdin: sshd closes the pipe
+ * to the session's first process when the channel closes, when sshd
+ * itself exits (the connection dropped, the worker died) and when that
+ * first process exits.  A blocked read(2) sees it at once, without
+ * polling, without an extra round trip, and it cannot be fooled by a
+ * reused pid, as "is sshd (pid N) still there?" can; kill -0 would not
+ * even work against a root-owned sshd.  The kill is kill(0): the
+ * session's own process group, which sshd made with setsid(2), so
+ * nothing outside it is hit.  Work that ends normally ends the first
+ * process, and the watchdog takes what it left in the group and itself.
+ * What leaves the group (setsid, a daemon) escapes, as it escapes the
+ * group kills of a timeout.  Words of POSIX sh only: the login shell
+ * of the remote user runs them.
  */
 
 #include <sys/types.h>
@@ -42,6 +57,35 @@ static void	 aux_done(void *);
 static void	 aux_free(struct aux *);
 
 static TAILQ_HEAD(, aux)	 auxes = TAILQ_HEAD_INITIALIZER(auxes);
+
+/* drain stdin to its EOF, then kill the session's process group */
+#define WATCHDOG_WAIT	"while read -r w; do :; done; kill -KILL 0"
+
+/*
+ * For a command that reads nothing: stdin is kept on fd 3 for the
+ * watchdog only (an asynchronous list gets /dev/null as stdin, then its
+ * own redirections), the command gets /dev/null.
+ */
+void
+watchdog_exec(struct sbuf *sb)
+{
+	sb_str(sb, "exec 3<&0 </dev/null; (" WATCHDOG_WAIT ") <&3 3<&-"
+	    " >/dev/null 2>&1 & exec 3<&-; ");
+}
+
+/*
+ * For a command that reads what the worker sends: feed copies it from
+ * stdin into a pipe to the command (which follows these words), then
+ * the pipe is closed and the rest is the watchdog.  The left side of
+ * the pipe only starts the watchdog and returns, so the session ends
+ * with the command and has the command's exit status.
+ */
+void
+watchdog_pipe(struct sbuf *sb, const char *feed)
+{
+	sb_printf(sb, "{ (%s; exec >/dev/null; " WATCHDOG_WAIT ") <&3 3<&-"
+	    " 2>/dev/null & } 3<&0 | ", feed);
+}
 
 /*
  * Kill the descendants of pid (and pid itself with self): list them with
@@ -219,6 +263,13 @@ kill_group(struct sshhost *host, long pgid, int leader)
 		return aux_run(host, "kill -KILL -- -%ld 2>/dev/null; kill"
 		    " -KILL %ld 2>/dev/null; exit 0", pgid, pgid);
 	return aux_run(host, "kill -KILL -- -%ld 2>/dev/null; exit 0", pgid);
+}
+
+/* another fixed command of that kind (housekeeping at shutdown) */
+int
+kill_command(struct sshhost *host, const char *cmd)
+{
+	return aux_run(host, "%s", cmd);
 }
 
 /* kill commands still running: the worker waits for them to exit */

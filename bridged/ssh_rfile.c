@@ -19,11 +19,36 @@
  * Results go back through files_reply(), which makes the text valid
  * UTF-8 and cuts it at ssh_output_max() with a marker saying how to read
  * the rest.
+ *
+ * Temp files.  A file is replaced by writing ".NAME.bridged-XXXXXX" next
+ * to it and renaming that over it; a failed write removes its temp.  A
+ * worker that dies, or a connection that drops, mid-write cannot, so the
+ * worker keeps a record on the host: before a temp is made its path is
+ * appended to ~/.bridged/temps-KEY-RAND (one write on a handle kept open
+ * on the connection the file tools use).  KEY stands for this daemon's
+ * host block (a hash of the local node name and the host's name, user,
+ * address, port and base dir), so other daemons and host blocks on the
+ * same account keep their own; RAND is new for each worker, and again
+ * after the connection the record was open on is lost.  One record per
+ * host, not per connection: the host has one worker, whose file tools
+ * block it, so at most one temp is in the making on any of its
+ * connections, always the one the record is open on.  So the record in
+ * use is never swept, and every other record of KEY belongs to a worker
+ * that is gone or to a connection that is: nothing it names is in the
+ * making.  The sweep (files_sweep) runs before the first tool after the
+ * worker starts and again after a record was retired: a fixed command
+ * removes what those records name and then the records, only lines of
+ * the temp shape, inside the base dir, whose directory resolves to
+ * itself (no symbolic link on the way), that are regular files and not
+ * links; nothing else is touched.  The file tools wait for it; the
+ * shell tools and ask_claude, which must not block the worker, only
+ * start it.  A clean shutdown removes the record in use.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/queue.h>
+#include <sys/utsname.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +57,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <sha2.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
 
@@ -39,14 +65,39 @@
 #include "log.h"
 #include "ssh.h"
 #include "ssh_files.h"
+#include "ssh_shell.h"
 
 #define EXEC_ERR_MAX		(16 * 1024)
 #define TEMP_TRIES		5
+#define TEMPS_DIR		".bridged"	/* in the remote home */
+#define TEMPS_COMPACT		256	/* lines before the record restarts */
+
+/* the record of temps in the making on one host (see the top) */
+struct tempbook {
+	TAILQ_ENTRY(tempbook)	 entry;
+	struct sshhost		*host;
+	int			 swept;		/* nothing older is left */
+	uint32_t		 connid;	/* f is open on its SFTP */
+	sftp_session		 sftp;
+	sftp_file		 f;
+	int			 lines;
+	int			 broken;	/* cannot keep one here */
+	int			 left;		/* a temp could not go */
+	char			 key[17];	/* the host block's */
+	char			 name[64];	/* TEMPS_DIR "/temps-KEY-RAND" */
+};
 
 static int	 rexec_lines(struct rexec *, size_t);
+static struct tempbook *book_get(struct sshhost *);
+static void	 book_forget(struct tempbook *);
+static void	 book_name(struct tempbook *);
+static void	 book_add(struct sshcall *, sftp_session, const char *);
+static void	 book_undo(struct sshcall *, sftp_session);
 
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
+
+static TAILQ_HEAD(, tempbook)	 books = TAILQ_HEAD_INITIALIZER(books);
 
 /* ---- running a tool -------------------------------------------------- */
 
@@ -82,6 +133,7 @@ files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 		return;
 	}
 	was = files_block(c->session);
+	files_sweep(call, 1);
 	fn(call);		/* answers and frees the call */
 	files_unblock(id, was);
 	files_checklost(id);
@@ -296,8 +348,6 @@ files_readall(sftp_file f, struct sbuf *sb, size_t max, char *err)
 
 /* ---- exec channels --------------------------------------------------- */
 
-/* ---- exec channels --------------------------------------------------- */
-
 /*
  * Run cmd (a fixed command with shquote()d arguments) and collect its
  * output: stdout up to outmax bytes (or maxlines whole lines, when not
@@ -308,6 +358,7 @@ int
 remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
     int seconds, size_t maxlines, struct rexec *rx, char *err)
 {
+	struct sbuf	 wcmd = { 0 };
 	struct sshconn	*on;
 	ssh_channel	 ch;
 	char		 buf[XFER_CHUNK], why[1024];
@@ -318,14 +369,21 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 	memset(rx, 0, sizeof(*rx));
 	rx->status = -1;
 	rx->maxlines = maxlines;
-	if (call->conn == NULL || (ch = sshconn_exec(call->conn, cmd, &on,
-	    why, sizeof(why))) == NULL) {
-		snprintf(err, ERRSZ, "cannot run a command: %s",
-		    call->conn == NULL ? "not connected" : why);
+	if (call->conn == NULL) {
+		snprintf(err, ERRSZ, "cannot run a command: not connected");
 		files_lost = 1;
 		return -1;
 	}
-	ssh_channel_send_eof(ch);
+	/* stdin stays open for the watchdog: the command dies with us */
+	watchdog_exec(&wcmd);
+	sb_str(&wcmd, cmd);
+	ch = sshconn_exec(call->conn, wcmd.p, &on, why, sizeof(why));
+	sb_free(&wcmd);
+	if (ch == NULL) {
+		snprintf(err, ERRSZ, "cannot run a command: %s", why);
+		files_lost = 1;
+		return -1;
+	}
 	for (;;) {
 		if ((left = deadline - time(NULL)) <= 0) {
 			rx->timedout = 1;
@@ -402,8 +460,8 @@ rexec_free(struct rexec *rx)
  * to tmp (PATH_MAX).
  */
 int
-temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
-    sftp_file *fp, char *err)
+temp_create(struct sshcall *call, sftp_session sftp, const char *path,
+    mode_t mode, char *tmp, sftp_file *fp, char *err)
 {
 	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
 				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -429,6 +487,7 @@ temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
 			snprintf(err, ERRSZ, "%s: path too long", path);
 			return -1;
 		}
+		book_add(call, sftp, tmp);
 		if ((*fp = sftp_open(sftp, tmp, O_WRONLY | O_CREAT | O_EXCL,
 		    mode)) != NULL)
 			return 0;
@@ -436,6 +495,9 @@ temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
 		if (sftp_get_error(sftp) != SSH_FX_FILE_ALREADY_EXISTS &&
 		    sftp_get_error(sftp) != SSH_FX_FAILURE)
 			break;
+		/* not made: the name may be someone else's file */
+		if (try + 1 < TEMP_TRIES)
+			book_undo(call, sftp);
 	}
 	if (fx_missing(sftp))
 		snprintf(err, ERRSZ, "cannot create %s: the directory does "
@@ -443,6 +505,8 @@ temp_create(sftp_session sftp, const char *path, mode_t mode, char *tmp,
 	else
 		snprintf(err, ERRSZ, "cannot create a file next to %s: %s",
 		    path, fx_str(sftp));
+	/* after the message: it needs the open's error */
+	book_undo(call, sftp);
 	return -1;
 }
 
@@ -486,13 +550,18 @@ temp_close(sftp_session sftp, sftp_file *fp, const char *tmp, char *err)
 	return 0;
 }
 
-/* after a failure: no temp file left behind */
+/* after a failure: no temp file left behind (else the next sweep) */
 void
-temp_discard(sftp_session sftp, sftp_file f, const char *tmp)
+temp_discard(struct sshcall *call, sftp_session sftp, sftp_file f,
+    const char *tmp)
 {
+	struct tempbook	*b;
+
 	if (f != NULL)
 		sftp_close(f);
-	sftp_unlink(sftp, tmp);
+	if (sftp_unlink(sftp, tmp) != 0 && !fx_missing(sftp) &&
+	    (b = book_get(call->host)) != NULL)
+		b->left = 1;
 }
 
 /*
@@ -589,7 +658,7 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	}
 
 	/* a new file gets 0644 less the server's umask */
-	if (temp_create(sftp, path, exists ? 0600 : 0644, tmp, &f,
+	if (temp_create(call, sftp, path, exists ? 0600 : 0644, tmp, &f,
 	    err) == -1)
 		return -1;
 	if (temp_write(sftp, f, tmp, data, len, err) == -1 ||
@@ -624,6 +693,326 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	*created = !exists;
 	return 0;
  fail:
-	temp_discard(sftp, f, tmp);
+	temp_discard(call, sftp, f, tmp);
 	return -1;
+}
+
+/* ---- temp files in the making ---------------------------------------- */
+
+/* a new name for the record of b: its old one is for the sweep now */
+static void
+book_name(struct tempbook *b)
+{
+	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	char			 rnd[9];
+	int			 i;
+
+	for (i = 0; i < 8; i++)
+		rnd[i] = chars[arc4random_uniform(sizeof(chars) - 1)];
+	rnd[8] = '\0';
+	snprintf(b->name, sizeof(b->name), "%s/temps-%s-%s", TEMPS_DIR,
+	    b->key, rnd);
+}
+
+/* the record of host, made on first use */
+static struct tempbook *
+book_get(struct sshhost *host)
+{
+	struct tempbook	*b;
+	struct utsname	 un;
+	SHA2_CTX	 ctx;
+	struct host	*h = host->conf;
+	char		 hex[SHA256_DIGEST_STRING_LENGTH], port[16];
+
+	TAILQ_FOREACH(b, &books, entry)
+		if (b->host == host)
+			return b;
+	if (h == NULL)
+		return NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		fatal(NULL);
+	b->host = host;
+	if (uname(&un) == -1)
+		strlcpy(un.nodename, "?", sizeof(un.nodename));
+	snprintf(port, sizeof(port), "%u", h->port);
+	SHA256Init(&ctx);
+	SHA256Update(&ctx, (const uint8_t *)un.nodename, strlen(un.nodename) + 1);
+	SHA256Update(&ctx, (const uint8_t *)host->name, strlen(host->name) + 1);
+	SHA256Update(&ctx, (const uint8_t *)h->user, strlen(h->user) + 1);
+	SHA256Update(&ctx, (const uint8_t *)h->address, strlen(h->address) + 1);
+	SHA256Update(&ctx, (const uint8_t *)port, strlen(port) + 1);
+	SHA256Update(&ctx, (const uint8_t *)h->base_dir, strlen(h->base_dir) + 1);
+	SHA256End(&ctx, hex);
+	snprintf(b->key, sizeof(b->key), "%.16s", hex);
+	book_name(b);
+	TAILQ_INSERT_TAIL(&books, b, entry);
+	return b;
+}
+
+/*
+ * Drop the handle on the record without a word to the server: its
+ * connection is going, or the file tools moved to another connection
+ * (the SFTP server there closes it when it ends).
+ */
+static void
+book_forget(struct tempbook *b)
+{
+	sftp_file	 f = b->f;
+
+	if (f != NULL) {
+		/* what sftp_close frees, without asking the server */
+		ssh_string_free(f->handle);
+		free(f->name);
+		free(f);
+	}
+	b->f = NULL;
+	b->sftp = NULL;
+	b->connid = 0;
+	b->lines = 0;
+}
+
+/*
+ * A connection goes (NULL: the host does).  A temp in the making on it
+ * may be left on the host, and only the connection the record is open
+ * on can have had one: that record is retired, to be swept like a dead
+ * worker's, and a new one begins.  What the other connections did is
+ * finished, renamed or removed.
+ */
+void
+files_conn_lost(struct sshhost *host, struct sshconn *conn)
+{
+	struct tempbook	*b;
+
+	TAILQ_FOREACH(b, &books, entry)
+		if (b->host == host)
+			break;
+	if (b == NULL)
+		return;
+	if (conn == NULL) {
+		book_forget(b);
+		TAILQ_REMOVE(&books, b, entry);
+		free(b);
+		return;
+	}
+	/* a record that could not be kept may be kept on the next one */
+	b->broken = 0;
+	if (b->f != NULL && b->connid == conn->id) {
+		book_forget(b);
+		book_name(b);
+		b->swept = 0;
+		b->left = 0;
+	}
+}
+
+/*
+ * Note tmp in the record before it is made.  A record that cannot be
+ * kept costs the sweep, never the write: the failure is logged once per
+ * connection.
+ */
+static void
+book_add(struct sshcall *call, sftp_session sftp, const char *tmp)
+{
+	struct tempbook	*b;
+	sftp_attributes	 a;
+	char		 line[PATH_MAX + 1];
+	int		 n, flags = O_WRONLY | O_CREAT | O_APPEND;
+
+	if (call->conn == NULL || (b = book_get(call->host)) == NULL ||
+	    b->broken)
+		return;
+	/* a name with a newline would read back as two */
+	if (strchr(tmp, '\n') != NULL || tmp[0] != '/')
+		return;
+	if (b->f != NULL && (b->connid != call->conn->id ||
+	    b->sftp != sftp)) {
+		/* the file tools moved: the record follows, kept whole */
+		book_forget(b);
+	} else if (b->f != NULL && b->lines >= TEMPS_COMPACT && !b->left) {
+		/* nothing is in the making now: start a fresh record */
+		sftp_close(b->f);
+		b->f = NULL;
+		b->lines = 0;
+		flags |= O_TRUNC;
+	}
+	if (b->f == NULL) {
+		if ((a = sftp_lstat(sftp, TEMPS_DIR)) == NULL) {
+			if (fx_missing(sftp))
+				(void)sftp_mkdir(sftp, TEMPS_DIR, 0700);
+		} else {
+			if (attr_type(a) != S_IFDIR) {
+				log_warnx("host \"%s\": ~/%s is not a"
+				    " directory: temp files are not recorded",
+				    call->host->name, TEMPS_DIR);
+				b->broken = 1;
+			}
+			sftp_attributes_free(a);
+		}
+		if (!b->broken && (a = sftp_lstat(sftp, b->name)) != NULL) {
+			if (attr_type(a) != S_IFREG) {
+				log_warnx("host \"%s\": ~/%s is not a regular"
+				    " file: temp files are not recorded",
+				    call->host->name, b->name);
+				b->broken = 1;
+			}
+			sftp_attributes_free(a);
+		}
+		if (!b->broken && (b->f = sftp_open(sftp, b->name, flags,
+		    0600)) == NULL) {
+			log_warnx("host \"%s\": cannot keep ~/%s: %s; temp"
+			    " files are not recorded", call->host->name,
+			    b->name, fx_str(sftp));
+			b->broken = 1;
+		}
+		if (b->broken)
+			return;
+		b->sftp = sftp;
+		b->connid = call->conn->id;
+	}
+	n = snprintf(line, sizeof(line), "%s\n", tmp);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	if (sftp_write(b->f, line, n) != n) {
+		log_warnx("host \"%s\": cannot write ~/%s: %s", call->host->name,
+		    b->name, fx_str(sftp));
+		sftp_close(b->f);
+		b->f = NULL;
+		b->sftp = NULL;
+		b->connid = 0;
+		b->broken = 1;
+		return;
+	}
+	b->lines++;
+}
+
+/*
+ * The temp just noted was not made: its name, taken or not, must not be
+ * swept.  Nothing else is in the making, so the record starts afresh.
+ */
+static void
+book_undo(struct sshcall *call, sftp_session sftp)
+{
+	struct tempbook			*b;
+	struct sftp_attributes_struct	 attr;
+
+	if ((b = book_get(call->host)) == NULL || b->f == NULL ||
+	    b->sftp != sftp)
+		return;
+	memset(&attr, 0, sizeof(attr));
+	attr.flags = SSH_FILEXFER_ATTR_SIZE;
+	attr.size = 0;
+	if (sftp_setstat(sftp, b->name, &attr) != 0) {
+		log_warnx("host \"%s\": cannot empty ~/%s: %s; temp files are"
+		    " not recorded", call->host->name, b->name, fx_str(sftp));
+		(void)sftp_unlink(sftp, b->name);
+		sftp_close(b->f);
+		b->f = NULL;
+		b->sftp = NULL;
+		b->connid = 0;
+		b->broken = 1;
+		return;
+	}
+	b->lines = 0;
+}
+
+/*
+ * When due (see the top): remove the temps that dead workers, and
+ * connections lost mid-write, left.  The sweep takes every record of
+ * this host block but the one in use, so it never meets a temp in the
+ * making and may run beside the tools.  The file tools wait for it
+ * (wait), so that what they list or read is clean; on call->conn, whose
+ * session is blocking.  The shell tools and ask_claude, which never
+ * block the worker, only send it.
+ */
+void
+files_sweep(struct sshcall *call, int wait)
+{
+	struct tempbook	*b;
+	struct sbuf	 cmd = { 0 };
+	struct rexec	 rx;
+	const char	*base;
+	char		 err[ERRSZ];
+	ssh_session	 s = NULL;
+	uint32_t	 id;
+	int		 lost, was;
+
+	if ((b = book_get(call->host)) == NULL || b->swept)
+		return;
+	if (wait && (call->conn == NULL ||
+	    (s = call->conn->session) == NULL))
+		return;
+	b->swept = 1;
+	base = call->host->conf->base_dir[0] != '\0' ?
+	    call->host->conf->base_dir : "/";
+	/* in the home, every record of this host block but the one in use */
+	sb_str(&cmd, "cd || exit 0; D=" TEMPS_DIR "; me=");
+	shquote(&cmd, b->name);
+	sb_str(&cmd, "; [ -d \"$D\" ] && [ ! -L \"$D\" ] || exit 0;"
+	    " B=$(cd -P -- ");
+	shquote(&cmd, base);
+	sb_printf(&cmd, " && pwd -P) || exit 0; B=${B%%/}; n=0;"
+	    " for m in \"$D\"/temps-%s-*; do [ \"$m\" != \"$me\" ] &&"
+	    " [ -f \"$m\" ] && [ ! -L \"$m\" ] || continue;", b->key);
+	sb_str(&cmd, " while IFS= read -r p;"
+	    " do case $p in /*/.?*.bridged-\?\?\?\?\?\?) ;; *) continue;; esac;"
+	    " case $p in */./*|*/../*|*//*) continue;; esac;"
+	    " case ${p##*-} in *[!A-Za-z0-9]*) continue;; esac;"
+	    " d=${p%/*}; case $d/ in \"$B\"/*) ;; *) continue;; esac;"
+	    " [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd -P)\" = \"$d\" ] ||"
+	    " continue; [ -f \"$p\" ] && [ ! -L \"$p\" ] && rm -f -- \"$p\" &&"
+	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; done;"
+	    " echo \"removed $n\"");
+	if (!wait) {
+		if (kill_command(call->host, cmd.p) == -1)
+			b->swept = 0;
+		sb_free(&cmd);
+		return;
+	}
+	id = call->conn->id;
+	was = ssh_is_blocking(s);
+	ssh_set_blocking(s, 1);
+	lost = files_lost;
+	if (remote_exec(call, cmd.p, 256, files_seconds(), 0, &rx, err) == -1)
+		b->swept = 0;	/* no channel: the next tool tries again */
+	else {
+		if (rx.status != 0)
+			log_warnx("host \"%s\": the sweep of old temp files"
+			    " failed (status %d)", call->host->name, rx.status);
+		else if (rx.out.p != NULL && strncmp(rx.out.p, "removed 0",
+		    9) != 0)
+			log_info("host \"%s\": %.*s temp file(s) a worker left",
+			    call->host->name, (int)strcspn(rx.out.p, "\n"),
+			    rx.out.p);
+		rexec_free(&rx);
+	}
+	/* the tool finds out for itself whether the connection is gone */
+	files_lost = lost;
+	files_unblock(id, was);
+	sb_free(&cmd);
+}
+
+/*
+ * Going away cleanly: no temp is in the making, so the records are
+ * dropped, on the hosts still connected, by fire-and-forget commands
+ * the shutdown waits for.  Returns how many were sent.
+ */
+int
+files_shutdown(void)
+{
+	struct tempbook	*b;
+	struct sbuf	 cmd = { 0 };
+	int		 n = 0;
+
+	TAILQ_FOREACH(b, &books, entry) {
+		if (b->f == NULL || b->left || sshconn_byid(b->connid) == NULL)
+			continue;
+		sb_str(&cmd, "rm -f -- ");
+		shquote(&cmd, b->name);
+		sb_str(&cmd, "; rmdir " TEMPS_DIR " 2>/dev/null; exit 0");
+		if (kill_command(b->host, cmd.p) == 0)
+			n++;
+		cmd.len = 0;
+	}
+	sb_free(&cmd);
+	return n;
 }

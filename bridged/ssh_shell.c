@@ -3,7 +3,11 @@
  *
  * Each (MCP session, host) pair has one persistent shell: an exec channel
  * running bash (sh where there is no bash) that reads commands on its
- * stdin, so cd and export persist between calls.  A command is sent as
+ * stdin, so cd and export persist between calls.  The commands reach it
+ * through the watchdog (ssh_killtree.c), a cat that copies them from the
+ * channel and kills the session's process group when the channel's stdin
+ * ends: when the channel closes, or sshd goes with the connection or the
+ * worker, whatever the shell is running goes too.  A command is sent as
  *
  *	eval 'COMMAND' </dev/null; printf '\n%s %d %s %s\n' M "$?" "$PWD" M;
  *	printf '\n%s\n' M >&2
@@ -46,6 +50,7 @@
 #include "bridged.h"
 #include "log.h"
 #include "ssh.h"
+#include "ssh_files.h"
 #include "ssh_shell.h"
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
@@ -53,9 +58,13 @@
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 
-/* which shell runs commands: bash without start files, else sh */
-#define SHELL_EXEC	"command -v bash >/dev/null 2>&1 &&" \
-			" exec bash --noprofile --norc; exec sh"
+/*
+ * Which shell runs commands: bash without start files, else sh, reading
+ * the commands through the watchdog's cat (ssh_killtree.c), with the
+ * session's process group id (the first process's pid) as $1.
+ */
+#define SHELL_EXEC	"{ command -v bash >/dev/null 2>&1 && exec bash" \
+			" --noprofile --norc -s \"$$\"; exec sh -s \"$$\"; }"
 
 /* output of one stream: the head that is shown, a window for markers */
 struct obuf {
@@ -107,6 +116,7 @@ struct shell {
 	ssh_channel		 ch;		/* NULL: none (died) */
 	struct ssh_channel_callbacks_struct cb;
 	long			 pid;		/* remote $$, 0 unknown */
+	long			 pgid;		/* its session's group, 0 unknown */
 	int			 gone;		/* exited or closed */
 	int			 exitstatus;
 	char			 exitsignal[32];
@@ -266,6 +276,8 @@ shell_bash(struct sshcall *call)
 		    call->host->name);
 		return;
 	}
+	/* what a dead worker left on the host goes first */
+	files_sweep(call, 0);
 	if (bg) {
 		bgjob_start(call, command);
 		return;
@@ -304,6 +316,7 @@ static struct shell *
 shell_start(uint32_t sessid, struct sshhost *host)
 {
 	struct shell	*sh;
+	struct sbuf	 exec = { 0 };
 
 	if ((sh = shell_find(sessid, host)) == NULL) {
 		if ((sh = calloc(1, sizeof(*sh))) == NULL)
@@ -317,6 +330,7 @@ shell_start(uint32_t sessid, struct sshhost *host)
 	sh->ch = NULL;
 	sh->conn = NULL;
 	sh->pid = 0;
+	sh->pgid = 0;
 	sh->gone = 0;
 	sh->exitstatus = -1;
 	sh->exitsignal[0] = '\0';
@@ -328,8 +342,12 @@ shell_start(uint32_t sessid, struct sshhost *host)
 	sh->cb.channel_close_function = shell_close;
 	sh->cb.channel_exit_status_function = shell_exit_status;
 	sh->cb.channel_exit_signal_function = shell_exit_signal;
-	sh->opening = sshconn_open(host, NULL, SHELL_EXEC, &sh->cb, 0, 0,
+	/* the shell reads its commands through the watchdog */
+	watchdog_pipe(&exec, "cat");
+	sb_str(&exec, SHELL_EXEC);
+	sh->opening = sshconn_open(host, NULL, exec.p, &sh->cb, 0, 0,
 	    shell_opened, sh);
+	sb_free(&exec);
 	return sh;
 }
 
@@ -369,7 +387,8 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 			left = c->deadline - now;
 	if (left < 1000)
 		left = 1000;
-	sb_str(&setup, "printf '%s\\n' \"$$\"");
+	/* our pid and the session's group, then $1 is cleared */
+	sb_str(&setup, "printf '%s %s\\n' \"$$\" \"${1:-0}\"; set --");
 	if (host->conf->base_dir[0] != '\0') {
 		sb_str(&setup, "; cd -- ");
 		shquote(&setup, host->conf->base_dir);
@@ -744,12 +763,14 @@ cmd_finish(struct cmd *c)
 	if (c->cwd[0] != '\0')
 		strlcpy(sh->cwd, c->cwd, sizeof(sh->cwd));
 	if (call == NULL) {
-		/* the set-up: stdout is our pid */
+		/* the set-up: stdout is our pid and our process group */
 		c->out.head[c->out.headlen < c->outlen ? c->out.headlen :
 		    c->outlen] = '\0';
 		sh->pid = strtol(c->out.head, &e, 10);
-		if (sh->pid <= 1 || (*e != '\n' && *e != '\0'))
-			sh->pid = 0;
+		sh->pgid = *e == ' ' ? strtol(e + 1, &e, 10) : 0;
+		if (sh->pid <= 1 || sh->pgid <= 1 ||
+		    (*e != '\n' && *e != '\0'))
+			sh->pid = sh->pgid = 0;
 		if (c->status != 0) {
 			n = c->err.headlen < c->errlen ? c->err.headlen :
 			    c->errlen;
@@ -943,10 +964,11 @@ shell_session_end(uint32_t sessid)
 		/*
 		 * The shell's process group goes at once, atomically, so a
 		 * fork racing the kill cannot escape; the tree walk catches
-		 * what left the group.
+		 * what left the group.  Closing the channel would set off
+		 * the watchdog too, but only for the group.
 		 */
 		if (sh->ch != NULL && sh->pid != 0) {
-			(void)kill_group(sh->host, sh->pid, 1);
+			(void)kill_group(sh->host, sh->pgid, 0);
 			(void)kill_tree(sh->host, sh->pid, 1);
 		}
 		shell_free(sh, "the MCP session ended");
@@ -970,7 +992,7 @@ shell_shutdown(void)
 			n++;
 		shell_session_end(sh->sessid);
 	}
-	return n + bgjob_shutdown();
+	return n + bgjob_shutdown() + files_shutdown();
 }
 
 int
@@ -1011,4 +1033,5 @@ shell_conn_lost(struct sshhost *host, struct sshconn *conn)
 	}
 	bgjob_conn_lost(host, conn);
 	kill_conn_lost(host, conn);
+	files_conn_lost(host, conn);
 }

@@ -11,6 +11,8 @@
 #include <event.h>
 #include <libssh/callbacks.h>
 
+struct sbuf;
+
 #define BASH_TIMEOUT_MAX	600000		/* ms */
 
 /*
@@ -49,8 +51,23 @@ void	 bgjob_session_end(uint32_t);
 int	 bgjob_shutdown(void);
 void	 bgjob_conn_lost(struct sshhost *, struct sshconn *);
 
+/*
+ * ssh_killtree.c: the watchdog, a few words of sh put in front of every
+ * command that runs work on the host (persistent shells, background
+ * commands, delegations, the file tools' one-shot commands).  It is the
+ * last reader of the channel's stdin, which the worker never closes: its
+ * EOF comes when the channel closes, when sshd goes (the connection or
+ * the worker died) and when the session's first process exits.  It then
+ * kills the session's process group.  feed, when not NULL, is what it
+ * first passes on from stdin to the command (watchdog_pipe); without
+ * one the command's stdin is /dev/null (watchdog_exec).
+ */
+void	 watchdog_exec(struct sbuf *);
+void	 watchdog_pipe(struct sbuf *, const char *);
+
 /* ssh_killtree.c: fire-and-forget kills on their own exec channels */
 int	 kill_tree(struct sshhost *, long, int);
+int	 kill_command(struct sshhost *, const char *);
 int	 kill_group(struct sshhost *, long, int);
 void	 kill_conn_lost(struct sshhost *, struct sshconn *);
 int	 kill_pending(void);

@@ -158,8 +158,10 @@ t.ok(last.get("prompt") == "hello world\nsecond line" and
      not any("hello" in a for a in argv),
      "the task goes on stdin, not on the command line", last)
 t.ok(last.get("cwd") == BASE, "claude runs in the base dir", last)
-t.ok(last.get("pid") == last.get("pgid"),
-     "claude leads its own process group", last)
+# the group sshd made for the session, whose leader's pid the kills use
+# (claude is its child: the leader feeds it the prompt, ssh_deleg.c)
+t.ok(last.get("pgid") == last.get("sid") and last.get("pid") != 1,
+     "claude runs in its session's process group", last)
 
 # --- resume ---
 r = ask("and then?", resume_session_id=sid, max_turns=3)

@@ -180,9 +180,9 @@ t.ok(alive(), "the daemon is alive")
 # (before its idle timeout of 3 s sends it away again)
 na = wait_for(lambda: children("ssh a"), 2)
 t.ok(na and na != wa, "a's worker was restarted", na)
-# (a dead worker's remote work outlives it: the remote watchdog that
-# would kill it did not land this round; see the closing note)
-subprocess.run(["pkill", "-f", "sleep %d" % n])
+gone = wait_for(lambda: not remote("sleep %d" % n), 3)
+t.ok(gone, "no remote process of a's call is left after 2 s",
+     remote("sleep %d" % n))
 r = bash(ca, "a", "echo again")
 t.ok(not r.get("isError") and "again" in result_text(r) and
      "was lost and re-made" in result_text(r),

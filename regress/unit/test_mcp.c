@@ -536,7 +536,7 @@ main(void)
 	char			 dir[] = "/tmp/test_mcp.XXXXXX", path[256];
 	char			 got[64], *big;
 	struct sockaddr_un	 sun;
-	struct client		 a, b, c, d, e;
+	struct client		 a, b, c, d, e, f;	/* at most 4 at once */
 	struct host		*h;
 	json_t			*r, *res, *tools, *t, *ann, *st, *hosts, *o;
 	json_t			*txt, *sess;
@@ -1349,8 +1349,37 @@ main(void)
 	    sizeof(frontend_conf->default_host));
 
 	/*
-	 * EOF with a call in flight: the session waits for the answer
-	 * (a half-closed client may still read it), bounded by the call
+	 * A client that goes away altogether with a call in flight: the
+	 * session ends at once and the call is cancelled (its remote work
+	 * killed), not left to run to its timeout.
+	 */
+	close(d.fd);		/* room for one more session */
+	pump(20);
+	memset(&f, 0, sizeof(f));
+	f.fd = client_open(path);
+	ok(init_session(&f, "2025-11-25", got, sizeof(got)),
+	    "one more session");
+	send_job_list(&f, "7", NULL);
+	call = wait_call("7", 1000);
+	ok(call != NULL && mcp_inflight() == 1, "call in flight on it");
+	reqid = call != NULL ? call->reqid : 0;
+	before = ncallrecords;
+	close(f.fd);
+	pump(20);
+	sess = mcp_sessions_json();
+	ok(mcp_inflight() == 0 && mcp_call_byreqid(reqid) == NULL &&
+	    json_array_size(sess) == 3 && ncallrecords == before + 1 &&
+	    strcmp(json_string_value(json_object_get(last_call_record,
+	    "outcome")) ?: "", "cancelled") == 0,
+	    "a client that closes: its session ends, its call is cancelled");
+	json_decref(sess);
+	memset(&d, 0, sizeof(d));
+	d.fd = client_open(path);
+	pump(20);
+
+	/*
+	 * A half-close with a call in flight: the session waits for the
+	 * answer (the client may still read it), bounded by the call
 	 * timeout; the drain is signalled when the call ends.
 	 */
 	send_job_list(&c, "1", NULL);
@@ -1359,11 +1388,11 @@ main(void)
 	eof_reqid = call != NULL ? call->reqid : 0;
 	shutting_down = 1;
 	before = ndrained;
-	close(c.fd);
+	shutdown(c.fd, SHUT_WR);
 	pump(20);
 	sess = mcp_sessions_json();
 	ok(mcp_inflight() == 1 && json_array_size(sess) == 4,
-	    "after EOF the session waits for its call");
+	    "after a half-close the session waits for its call");
 	json_decref(sess);
 	r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"job_list\"}}");
@@ -1377,6 +1406,7 @@ main(void)
 	    json_array_size(sess) == 3,
 	    "call timed out, drain checked, session gone");
 	json_decref(sess);
+	close(c.fd);
 	shutting_down = 0;
 
 	/* half-close: the last line (no newline) is still answered */
