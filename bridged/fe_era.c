@@ -332,3 +332,75 @@ m_server_discover(struct mcp_session *s, json_t *id, json_t *params)
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
 }
+
+/*
+ * A JSON-RPC batch (2025-03-26): answered with one array once every
+ * request in it is, tool calls that finish later included.
+ */
+struct mcp_batch {
+	json_t		*out;		/* the responses so far */
+	int		 pending;	/* calls of it still running */
+	int		 open;		/* its requests are being read */
+};
+
+static void	 batch_check(struct mcp_session *, struct mcp_batch *);
+
+struct mcp_batch *
+mcp_batch_open(void)
+{
+	struct mcp_batch	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if ((b->out = json_array()) == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->open = 1;
+	return b;
+}
+
+/* its requests are all read: it goes now, or when its last call ends */
+void
+mcp_batch_close(struct mcp_session *s, struct mcp_batch *b)
+{
+	b->open = 0;
+	batch_check(s, b);
+}
+
+void
+mcp_batch_hold(struct mcp_batch *b)
+{
+	b->pending++;
+}
+
+void
+mcp_batch_release(struct mcp_session *s, struct mcp_batch *b)
+{
+	b->pending--;
+	batch_check(s, b);
+}
+
+static void
+batch_check(struct mcp_session *s, struct mcp_batch *b)
+{
+	if (b->open || b->pending > 0)
+		return;
+	if (json_array_size(b->out) > 0)
+		mcp_send_json(s, b->out);
+	else
+		json_decref(b->out);
+	free(b);
+}
+
+/* fe_mcp.c: a response while a batch is being answered goes into it */
+int
+mcp_batch_take(struct mcp_session *s, json_t *m)
+{
+	if (s->batch == NULL)
+		return 0;
+	if (json_array_append_new(s->batch->out, m) == -1)
+		log_warnx("session %u: a batch response is lost: out of memory",
+		    s->id);
+	return 1;
+}

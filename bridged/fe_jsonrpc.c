@@ -43,15 +43,6 @@ struct method {
 #define METHOD_LEGACY	0x01	/* not a 2026-07-28 method */
 #define METHOD_MODERN	0x02	/* 2026-07-28 only */
 
-/*
- * A JSON-RPC batch (2025-03-26): answered with one array once every
- * request in it is, tool calls that finish later included.
- */
-struct mcp_batch {
-	json_t		*out;		/* the responses so far */
-	int		 pending;	/* calls of it still running */
-	int		 open;		/* its requests are being read */
-};
 
 struct notification {
 	const char	*name;
@@ -62,7 +53,6 @@ static json_t	*parse_nul_key(const char *, size_t, json_error_t *);
 static int	 has_nul(json_t *);
 static void	 handle_message(struct mcp_session *, json_t *, int);
 static void	 handle_batch(struct mcp_session *, json_t *);
-static void	 batch_check(struct mcp_session *, struct mcp_batch *);
 
 static void	 m_initialize(struct mcp_session *, json_t *, json_t *);
 static void	 m_ping(struct mcp_session *, json_t *, json_t *);
@@ -351,44 +341,16 @@ handle_batch(struct mcp_session *s, json_t *msg)
 	json_t			*v;
 	size_t			 i;
 
-	if ((b = calloc(1, sizeof(*b))) == NULL ||
-	    (b->out = json_array()) == NULL) {
-		free(b);
+	if ((b = mcp_batch_open()) == NULL) {
 		mcp_send_error(s, NULL, JSONRPC_INTERNAL,
 		    "internal error: out of memory");
 		return;
 	}
-	b->open = 1;
 	s->batch = b;
 	json_array_foreach(msg, i, v)
 		handle_message(s, v, has_nul(v));
 	s->batch = NULL;
-	b->open = 0;
-	batch_check(s, b);
-}
-
-static void
-batch_check(struct mcp_session *s, struct mcp_batch *b)
-{
-	if (b->open || b->pending > 0)
-		return;
-	if (json_array_size(b->out) > 0)
-		mcp_send_json(s, b->out);
-	else
-		json_decref(b->out);
-	free(b);
-}
-
-/* fe_mcp.c: a response while a batch is being answered goes into it */
-int
-mcp_batch_take(struct mcp_session *s, json_t *m)
-{
-	if (s->batch == NULL)
-		return 0;
-	if (json_array_append_new(s->batch->out, m) == -1)
-		log_warnx("session %u: a batch response is lost: out of memory",
-		    s->id);
-	return 1;
+	mcp_batch_close(s, b);
 }
 
 static void
@@ -700,7 +662,7 @@ call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
 	call->loglevel = s->req.loglevel;
 	call->uid = s->uid;
 	if ((call->batch = s->batch) != NULL)
-		call->batch->pending++;
+		mcp_batch_hold(call->batch);
 	clock_gettime(CLOCK_MONOTONIC, &call->start);
 	RB_INSERT(mcp_calltree, &calls, call);
 	TAILQ_INSERT_TAIL(&s->calls, call, sentry);
@@ -768,10 +730,8 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 		s->batch = saved;
 	} else
 		json_decref(result);
-	if (b != NULL) {
-		b->pending--;
-		batch_check(s, b);
-	}
+	if (b != NULL)
+		mcp_batch_release(s, b);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - call->start.tv_sec) * 1000LL +

@@ -125,7 +125,11 @@ void	 m_server_discover(struct mcp_session *, json_t *, json_t *);
 /* fe_jsonrpc.c: what initialize and server/discover tell a client */
 extern const char	 mcp_instructions[];
 json_t	*mcp_capabilities(void);
-/* fe_jsonrpc.c: 1 when a batch being answered took the response */
+/* fe_era.c: 2025-03-26 batches; 1 when a batch took the response */
+struct mcp_batch *mcp_batch_open(void);
+void	 mcp_batch_close(struct mcp_session *, struct mcp_batch *);
+void	 mcp_batch_hold(struct mcp_batch *);
+void	 mcp_batch_release(struct mcp_session *, struct mcp_batch *);
 int	 mcp_batch_take(struct mcp_session *, json_t *);
 /* fe_jsonrpc.c: the index of a log level's name, -1 for none */
 int	 mcp_log_level(const char *);
