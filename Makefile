@@ -25,6 +25,12 @@ deps:
 		apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
+	@# the real MCP clients regress/t-sdk.sh drives, pinned by
+	@# regress/node/package-lock.json (Node.js 20 or later)
+	@command -v npm >/dev/null 2>&1 || { apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
+	@cd regress/node && { npm ls --silent >/dev/null 2>&1 || \
+	    npm ci --no-audit --no-fund; }
 
 check: all
 	$(MAKE) -C regress check

@@ -409,6 +409,7 @@ struct ssh_callreq {
 	uint32_t		 sessid;	/* MCP session: owns shells */
 	uint32_t		 argslen;	/* bytes of JSON sent before */
 	uint32_t		 flags;		/* CALL_* */
+	uint32_t		 uid;		/* the principal: peer uid */
 	char			 tool[64];
 };
 #define CALL_LIVE_ONLY		0x01	/* job_list: no audit database part */

@@ -38,7 +38,11 @@ struct method {
 	const char	*name;
 	int		 preinit;	/* served before initialize */
 	void		(*fn)(struct mcp_session *, json_t *, json_t *);
+	int		 eras;		/* METHOD_*; 0: both eras */
 };
+#define METHOD_LEGACY	0x01	/* not a 2026-07-28 method */
+#define METHOD_MODERN	0x02	/* 2026-07-28 only */
+
 
 struct notification {
 	const char	*name;
@@ -48,6 +52,7 @@ struct notification {
 static json_t	*parse_nul_key(const char *, size_t, json_error_t *);
 static int	 has_nul(json_t *);
 static void	 handle_message(struct mcp_session *, json_t *, int);
+static void	 handle_batch(struct mcp_session *, json_t *);
 
 static void	 m_initialize(struct mcp_session *, json_t *, json_t *);
 static void	 m_ping(struct mcp_session *, json_t *, json_t *);
@@ -69,11 +74,12 @@ RB_PROTOTYPE(mcp_calltree, mcp_call, tentry, call_cmp)
 RB_GENERATE(mcp_calltree, mcp_call, tentry, call_cmp)
 
 static const struct method methods[] = {
-	{ "initialize",		1, m_initialize },
-	{ "logging/setLevel",	0, m_set_level },
-	{ "ping",		1, m_ping },
-	{ "tools/call",		0, m_tools_call },
-	{ "tools/list",		0, m_tools_list },
+	{ "initialize",		1, m_initialize, METHOD_LEGACY },
+	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
+	{ "ping",		1, m_ping, METHOD_LEGACY },
+	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
+	{ "tools/call",		0, m_tools_call, 0 },
+	{ "tools/list",		0, m_tools_list, 0 },
 };
 
 static const struct notification notifications[] = {
@@ -81,20 +87,13 @@ static const struct notification notifications[] = {
 	{ "notifications/initialized",	n_initialized },
 };
 
-/* oldest first; a client asking for anything else gets the last */
-static const char *protocol_versions[] = {
-	"2025-06-18",
-	"2025-11-25",
-};
-#define NVERSIONS	nitems(protocol_versions)
-
 static const char *log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert",
 	"emergency",
 };
 #define NLEVELS		nitems(log_levels)
 
-static const char instructions[] =
+const char mcp_instructions[] =
     "bridged gives you audited, policy-confined access to remote hosts "
     "over SSH.  Call the \"hosts\" tool first: it lists the configured "
     "hosts, what each allows and which one is the default.  Every other "
@@ -215,11 +214,19 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 	const char	*method;
 	char		 name[MCP_SHOWN_LEN];
 	size_t		 i;
+	int		 modern;
 
 	if (json_is_array(msg)) {
+		if (s->batch == NULL && s->era != NULL &&
+		    (s->era->flags & ERA_BATCH) && json_array_size(msg) > 0) {
+			handle_batch(s, msg);
+			return;
+		}
 		mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
-		    "batches are not supported: send one JSON-RPC message "
-		    "per line");
+		    "batches are not supported%s: send one JSON-RPC message "
+		    "per line", s->batch != NULL ? " inside a batch" :
+		    json_array_size(msg) == 0 ? " empty" : " in this "
+		    "protocol version (only 2025-03-26 has them)");
 		return;
 	}
 	if (!json_is_object(msg)) {
@@ -288,26 +295,62 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 		    "invalid params: \"params\" must be an object");
 		return;
 	}
+	/* a modern request is served on its own, no initialize needed */
+	if ((modern = mcp_era_request(s, id, method, params)) == -1)
+		goto done;
+	mcp_shown(name, sizeof(name), method);
 	for (i = 0; i < nitems(methods); i++)
 		if (strcmp(methods[i].name, method) == 0)
 			break;
-	if (i == nitems(methods)) {
-		mcp_shown(name, sizeof(name), method);
-		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: %s",
-		    name);
-		return;
-	}
+	if (modern && s->batch != NULL)
+		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST, "a 2026-07-28 "
+		    "request cannot be part of a batch: send it on its own "
+		    "line");
+	else if (i == nitems(methods) || (modern &&
+	    (methods[i].eras & METHOD_LEGACY)))
+		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: "
+		    "%s%s", name, i < nitems(methods) ? " (not a method of "
+		    "protocol 2026-07-28; it needs an initialized session)" :
+		    "");
 	/*
 	 * -32600 rather than the -32002 some servers use: the request is
 	 * not valid in this state, which is what invalid request means,
 	 * and it is a code every JSON-RPC client knows.
 	 */
-	if (s->state == SESSION_NEW && !methods[i].preinit) {
+	else if (!modern && s->state == SESSION_NEW && !methods[i].preinit)
 		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
-		    "session not initialized: send initialize first");
+		    "session not initialized: send initialize first, or "
+		    "name protocol 2026-07-28 in the request's _meta");
+	else
+		methods[i].fn(s, id, params);
+ done:
+	s->req.id = NULL;
+	s->req.era = NULL;
+	s->req.loglevel = -1;
+}
+
+/*
+ * A batch's requests are handled in order; what each answers goes into
+ * the batch (fe_mcp.c asks mcp_batch_take), and the batch is sent once
+ * nothing in it is pending.  Notifications in it get nothing, as always.
+ */
+static void
+handle_batch(struct mcp_session *s, json_t *msg)
+{
+	struct mcp_batch	*b;
+	json_t			*v;
+	size_t			 i;
+
+	if ((b = mcp_batch_open()) == NULL) {
+		mcp_send_error(s, NULL, JSONRPC_INTERNAL,
+		    "internal error: out of memory");
 		return;
 	}
-	methods[i].fn(s, id, params);
+	s->batch = b;
+	json_array_foreach(msg, i, v)
+		handle_message(s, v, has_nul(v));
+	s->batch = NULL;
+	mcp_batch_close(s, b);
 }
 
 static void
@@ -315,7 +358,6 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 {
 	json_t		*v, *info, *name, *version, *r;
 	const char	*want, *proto;
-	size_t		 i;
 
 	if (s->state != SESSION_NEW) {
 		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
@@ -360,22 +402,20 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 		}
 	}
 
-	proto = protocol_versions[NVERSIONS - 1];
-	for (i = 0; i < NVERSIONS; i++)
-		if (strcmp(want, protocol_versions[i]) == 0)
-			proto = protocol_versions[i];
+	s->era = mcp_era_legacy(want);
+	proto = s->era->version;
 	strlcpy(s->protocol, proto, sizeof(s->protocol));
 	mcp_shown(s->client, sizeof(s->client),
 	    name != NULL ? json_string_value(name) : "");
 	mcp_shown(s->client_version, sizeof(s->client_version),
 	    version != NULL ? json_string_value(version) : "");
 
-	r = json_pack("{s:s, s:{s:{s:b}, s:{}}, s:{s:s, s:s, s:s}, s:s}",
+	r = json_pack("{s:s, s:o, s:{s:s, s:s, s:s}, s:s}",
 	    "protocolVersion", proto,
-	    "capabilities", "tools", "listChanged", 0, "logging",
+	    "capabilities", mcp_capabilities(),
 	    "serverInfo", "name", "bridged", "title", "bridged",
 	    "version", BRIDGED_VERSION,
-	    "instructions", instructions);
+	    "instructions", mcp_instructions);
 	if (r == NULL) {
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
 		return;
@@ -385,6 +425,33 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 	    s->client, s->client_version, s->protocol);
 	mcp_session_record(s, "initialize");
 	mcp_send_result(s, id, r);
+}
+
+/* the same in initialize (legacy) and server/discover (modern) */
+json_t *
+mcp_capabilities(void)
+{
+	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0,
+	    "logging");
+}
+
+int
+mcp_log_level(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NLEVELS; i++)
+		if (strcmp(name, log_levels[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+mcp_call_loglevel(struct mcp_call *call)
+{
+	if (call->era != NULL && (call->era->flags & ERA_MODERN))
+		return call->loglevel;
+	return call->session->loglevel;
 }
 
 static void
@@ -397,16 +464,15 @@ static void
 m_set_level(struct mcp_session *s, json_t *id, json_t *params)
 {
 	json_t	*v;
-	size_t	 i;
+	int	 level;
 
 	v = json_object_get(params, "level");
-	if (json_is_string(v))
-		for (i = 0; i < NLEVELS; i++)
-			if (strcmp(json_string_value(v), log_levels[i]) == 0) {
-				s->loglevel = i;
-				mcp_send_result(s, id, json_object());
-				return;
-			}
+	if (json_is_string(v) &&
+	    (level = mcp_log_level(json_string_value(v))) != -1) {
+		s->loglevel = level;
+		mcp_send_result(s, id, json_object());
+		return;
+	}
 	mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "logging/setLevel: level "
 	    "must be one of debug, info, notice, warning, error, critical, "
 	    "alert, emergency");
@@ -415,13 +481,17 @@ m_set_level(struct mcp_session *s, json_t *id, json_t *params)
 static void
 m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
 {
+	json_t	*r;
+
 	/* the list is short: one page, so any cursor is one we never gave */
 	if (json_is_object(params) && json_object_get(params, "cursor") !=
 	    NULL) {
 		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "invalid cursor");
 		return;
 	}
-	mcp_send_result(s, id, json_pack("{s:O}", "tools", tools_list_json()));
+	r = json_pack("{s:o}", "tools", mcp_era_tools(mcp_era_req(s)));
+	mcp_era_cacheable(s, r);
+	mcp_send_result(s, id, r);
 }
 
 static void
@@ -491,6 +561,9 @@ m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
 		    "internal error: out of memory");
 		return;
 	}
+	/* a modern call's state is the principal's, not the session's */
+	if ((call->era->flags & ERA_MODERN) && scope_bind(call) == -1)
+		return;
 	log_debug("session %u: call %u: %s", s->id, call->reqid, tool->name);
 	/* the call may be answered and freed before run returns */
 	if (tool->run(call, call->args) == -1)
@@ -585,6 +658,11 @@ call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
 	call->id = json_incref(id);
 	call->tool = tool;
 	call->progress_token = token != NULL ? json_incref(token) : NULL;
+	call->era = mcp_era_req(s);
+	call->loglevel = s->req.loglevel;
+	call->uid = s->uid;
+	if ((call->batch = s->batch) != NULL)
+		mcp_batch_hold(call->batch);
 	clock_gettime(CLOCK_MONOTONIC, &call->start);
 	RB_INSERT(mcp_calltree, &calls, call);
 	TAILQ_INSERT_TAIL(&s->calls, call, sentry);
@@ -631,6 +709,7 @@ static void
 call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 {
 	struct mcp_session	*s = call->session;
+	struct mcp_batch	*b, *saved;
 	struct timespec		 now;
 	json_t			*r;
 	long long		 ms;
@@ -640,10 +719,19 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	evtimer_del(&call->timeout);
 	ninflight--;
 
-	if (result != NULL && !call->cancelled)
-		mcp_send_result(s, call->id, result);
-	else
+	/* a call of a batch is answered into it, however late */
+	b = call->batch;
+	if (result != NULL && !call->cancelled) {
+		saved = s->batch;
+		if (b != NULL)
+			s->batch = b;
+		mcp_send_result(s, call->id, mcp_era_call_result(call,
+		    result));
+		s->batch = saved;
+	} else
 		json_decref(result);
+	if (b != NULL)
+		mcp_batch_release(s, b);
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - call->start.tv_sec) * 1000LL +
@@ -761,7 +849,8 @@ mcp_notify_progress(struct mcp_call *call, double progress,
 	    "progressToken", call->progress_token, "progress", progress);
 	if (m == NULL)
 		return;
-	if (message != NULL)
+	if (message != NULL && call->era != NULL &&
+	    (call->era->flags & ERA_PROGMSG))
 		json_object_set_new(json_object_get(m, "params"), "message",
 		    mcp_string(message));
 	mcp_send_json(call->session, m);

@@ -254,9 +254,7 @@ session_new(int fd)
 		close(fd);
 		return;
 	}
-	s->id = next_session_id++;
-	if (next_session_id == 0)
-		next_session_id = 1;
+	s->id = mcp_session_newid();
 	s->fd = fd;
 	s->uid = cred.uid;
 	s->pid = cred.pid;
@@ -264,6 +262,7 @@ session_new(int fd)
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->state = SESSION_NEW;
 	s->loglevel = 1;	/* info */
+	s->req.loglevel = -1;
 	TAILQ_INIT(&s->calls);
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
 	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
@@ -640,12 +639,17 @@ mcp_send_result(struct mcp_session *s, json_t *id, json_t *result)
 {
 	json_t	*m;
 
+	/* the answer to a modern request being dispatched says so */
+	if (s->req.id != NULL && s->req.era != NULL && json_equal(id,
+	    s->req.id))
+		result = mcp_era_stamp(s->req.era, result);
 	if ((m = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
 	    "result", result)) == NULL) {
 		log_warnx("session %u: %s: json_pack failed", s->id, __func__);
 		return;
 	}
-	mcp_send_json(s, m);
+	if (!mcp_batch_take(s, m))
+		mcp_send_json(s, m);
 }
 
 /* id borrowed; NULL means JSON null */
@@ -670,7 +674,18 @@ mcp_send_error(struct mcp_session *s, json_t *id, int code,
 		log_warnx("session %u: %s: json_pack failed", s->id, __func__);
 		return;
 	}
-	mcp_send_json(s, m);
+	if (!mcp_batch_take(s, m))
+		mcp_send_json(s, m);
+}
+
+uint32_t
+mcp_session_newid(void)
+{
+	uint32_t	 id = next_session_id++;
+
+	if (next_session_id == 0)
+		next_session_id = 1;
+	return id;
 }
 
 /*

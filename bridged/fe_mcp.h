@@ -26,6 +26,28 @@
 #define JSONRPC_NO_METHOD	-32601
 #define JSONRPC_INVALID_PARAMS	-32602
 #define JSONRPC_INTERNAL	-32603
+#define MCP_UNSUPPORTED_VERSION	-32022		/* 2026-07-28 */
+
+/*
+ * What a protocol revision has (fe_era.c's table): the code asks for a
+ * feature, never compares version strings.
+ */
+#define ERA_BATCH	0x01	/* JSON-RPC batches: 2025-03-26 only */
+#define ERA_ANNOT	0x02	/* tool annotations: from 2025-03-26 */
+#define ERA_PROGMSG	0x04	/* progress "message": from 2025-03-26 */
+#define ERA_TITLE	0x08	/* Tool.title: from 2025-06-18 */
+#define ERA_STRUCT	0x10	/* outputSchema, structuredContent: 2025-06-18 */
+#define ERA_MODERN	0x20	/* 2026-07-28: stateless, _meta per request,
+				   resultType, cache hints; no initialize,
+				   ping or logging/setLevel */
+
+struct mcp_era {
+	const char	*version;
+	int		 flags;		/* ERA_* */
+};
+
+struct mcp_batch;
+struct mcp_call;
 
 enum session_state {
 	SESSION_NEW,		/* waiting for initialize */
@@ -58,6 +80,17 @@ struct mcp_session {
 	char			 protocol[32];
 	uint64_t		 requests;
 	int			 loglevel;	/* index into log_levels */
+	const struct mcp_era	*era;		/* legacy: from initialize */
+	/*
+	 * The request being dispatched, set by fe_jsonrpc.c around its
+	 * method only: a modern request has its own era and log level.
+	 */
+	struct {
+		json_t			*id;	/* borrowed; NULL: none */
+		const struct mcp_era	*era;	/* NULL: the session's */
+		int			 loglevel; /* -1: none asked */
+	}			 req;
+	struct mcp_batch	*batch;		/* responses go there */
 	TAILQ_HEAD(, mcp_call)	 calls;
 };
 
@@ -75,6 +108,31 @@ void	 mcp_session_check_done(struct mcp_session *);
 /* fe_mcp.c: a short, log-safe copy of client text */
 void	 mcp_shown(char *, size_t, const char *);
 
+/* fe_mcp.c: a new id from the sessions' space (fe_era.c's scopes) */
+uint32_t mcp_session_newid(void);
+
+/* fe_era.c: the revisions */
+const struct mcp_era	*mcp_era_legacy(const char *);
+const struct mcp_era	*mcp_era_req(struct mcp_session *);
+int	 mcp_era_request(struct mcp_session *, json_t *, const char *,
+	    json_t *);
+json_t	*mcp_era_tools(const struct mcp_era *);	/* borrowed */
+void	 mcp_era_cacheable(struct mcp_session *, json_t *);
+json_t	*mcp_era_stamp(const struct mcp_era *, json_t *);
+json_t	*mcp_era_call_result(struct mcp_call *, json_t *);
+void	 m_server_discover(struct mcp_session *, json_t *, json_t *);
+
+/* fe_jsonrpc.c: what initialize and server/discover tell a client */
+extern const char	 mcp_instructions[];
+json_t	*mcp_capabilities(void);
+/* fe_era.c: 2025-03-26 batches; 1 when a batch took the response */
+struct mcp_batch *mcp_batch_open(void);
+void	 mcp_batch_close(struct mcp_session *, struct mcp_batch *);
+void	 mcp_batch_hold(struct mcp_batch *);
+void	 mcp_batch_release(struct mcp_session *, struct mcp_batch *);
+int	 mcp_batch_take(struct mcp_session *, json_t *);
+/* fe_jsonrpc.c: the index of a log level's name, -1 for none */
+int	 mcp_log_level(const char *);
 /* fe_jsonrpc.c: one line from the client, without its newline */
 void	 mcp_message(struct mcp_session *, const char *, size_t);
 /* fe_jsonrpc.c: the session is going: its calls end unanswered */

@@ -497,6 +497,7 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	memset(&req, 0, sizeof(req));
 	req.hostid = hostid;
 	req.sessid = call->sessid;
+	req.uid = call->uid;
 	req.argslen = len;
 	req.flags = call->gather_flags;
 	if (hostid != 0 && fe_ssh_take_lost(call->worker))

@@ -10,6 +10,7 @@
 #ifndef TOOLS_H
 #define TOOLS_H
 
+#include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
 
@@ -24,6 +25,10 @@
 
 struct mcp_session;
 struct mcp_call;
+struct mcp_era;
+struct mcp_batch;
+
+#define SCOPE_HANDLE_LEN	48	/* "sh_" + id + random, NUL */
 
 /* annotation bits; all four hints are always emitted explicitly */
 #define TOOL_READONLY		0x01
@@ -72,6 +77,11 @@ struct mcp_call {
 	const struct tool	*tool;
 	json_t			*args;
 	json_t			*progress_token; /* NULL: none asked */
+	const struct mcp_era	*era;		/* its protocol revision */
+	int			 loglevel;	/* modern: its own; -1 none */
+	uid_t			 uid;		/* the principal */
+	char			 shell[SCOPE_HANDLE_LEN]; /* minted: say so */
+	struct mcp_batch	*batch;		/* answer goes into it */
 	double			 progress_last;
 	int			 progress_sent;
 	struct timespec		 start;		/* CLOCK_MONOTONIC */
@@ -125,7 +135,20 @@ void	mcp_call_text(struct mcp_call *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	mcp_call_structured(struct mcp_call *, json_t *);	/* steals */
 void	mcp_notify_progress(struct mcp_call *, double, const char *);
+/*
+ * The log level notifications/message for this call go out at (an index
+ * into the syslog levels, debug 0 ... emergency 7), or -1: send none.  A
+ * modern (2026-07-28) call has its own from its _meta; a legacy one has
+ * its session's, from logging/setLevel.
+ */
+int	mcp_call_loglevel(struct mcp_call *);
 /* the call in flight with this request id, or NULL */
 struct mcp_call	*mcp_call_byreqid(uint32_t);
+
+/* fe_scope.c: state of modern calls, bound to their principal */
+int	 scope_bind(struct mcp_call *);
+void	 scope_result(struct mcp_call *, json_t *);
+int	 scope_tool(const char *);
+json_t	*scope_schema(json_t *);
 
 #endif /* TOOLS_H */

@@ -116,6 +116,7 @@ struct sshcall {
 	TAILQ_ENTRY(sshcall)	 rentry;	/* sshworker.c's, do not use */
 	uint32_t		 reqid;		/* frontend's request id */
 	uint32_t		 sessid;	/* MCP session */
+	uid_t			 uid;		/* the principal */
 	struct sshhost		*host;
 	struct sshconn		*conn;		/* file tools: where they run */
 	char			 tool[64];

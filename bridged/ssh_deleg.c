@@ -453,6 +453,8 @@ deleg_new(struct sshcall *call, int bg)
 	d->host = call->host;
 	strlcpy(d->hostname, call->host->name, sizeof(d->hostname));
 	d->sessid = call->sessid;
+	d->uid = call->uid;
+	d->has_uid = 1;
 	d->call = call;
 	d->exitstatus = -1;
 	d->left = -1;
@@ -725,6 +727,8 @@ deleg_record(struct deleg *d, const char *what)
 	    "session", (json_int_t)d->sessid, "task", d->task ? d->task : "");
 	if (r == NULL)
 		return;
+	if (d->has_uid)
+		json_object_set_new(r, "uid", json_integer(d->uid));
 	if (strcmp(what, "end") == 0) {
 		json_object_set_new(r, "outcome",
 		    json_string(deleg_state_name(d->state)));

@@ -76,6 +76,8 @@ struct deleg {
 	int			 bg;
 	char			 hostname[HOST_NAME_LEN];
 	uint32_t		 sessid;
+	uid_t			 uid;		/* the principal that started it */
+	int			 has_uid;	/* no: a record older than that */
 	struct sshcall		*call;		/* foreground */
 	char			*task;		/* first line, cut */
 	ssh_channel		 ch;
@@ -144,6 +146,7 @@ void		 deleg_list_reply(struct sshcall *, json_t *, struct sbuf *,
 int		 deleg_job_allowed(struct sshcall *, struct deleg *);
 int		 deleg_job_known(const char *);
 void		 deleg_nojob(struct sshcall *, const char *, const char *);
+int		 deleg_mine(struct sshcall *, struct deleg *);
 
 /* ssh_delegdb.c: end records in the audit database, jobs found there */
 void		 delegdb_record(json_t *);

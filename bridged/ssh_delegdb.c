@@ -397,6 +397,11 @@ deleg_fromrec(json_t *o, struct deleg *d)
 		d->id = (uint32_t)json_integer_value(v);
 	if (json_is_integer(v = json_object_get(o, "session")))
 		d->sessid = (uint32_t)json_integer_value(v);
+	if (json_is_integer(v = json_object_get(o, "uid")) &&
+	    json_integer_value(v) >= 0 && json_integer_value(v) <= UINT32_MAX) {
+		d->uid = (uid_t)json_integer_value(v);
+		d->has_uid = 1;
+	}
 	if (json_is_integer(v = json_object_get(o, "started")))
 		d->started = json_integer_value(v);
 	if (json_is_integer(v = json_object_get(o, "ended")))
@@ -466,8 +471,10 @@ lookup_done(struct lookup *l, const char *why)
 	strlcpy(id, l->job_id, sizeof(id));
 	found = l->found != NULL && deleg_fromrec(l->found, &d) == 0;
 	lookup_free(l);
-	if (!found) {
-		deleg_nojob(call, id, why);
+	if (!found || !deleg_mine(call, &d)) {
+		if (found)
+			deleg_clear(&d);
+		deleg_nojob(call, id, found ? NULL : why);
 		return;
 	}
 	if (deleg_job_allowed(call, &d) == 0) {
@@ -536,7 +543,8 @@ delegdb_dispatch(struct imsg *imsg)
 		return;
 	}
 	/* job_list: those the worker still holds are listed already */
-	if (deleg_fromrec(o, &d) == 0 && !deleg_job_known(d.job_id)) {
+	if (deleg_fromrec(o, &d) == 0 && !deleg_job_known(d.job_id) &&
+	    deleg_mine(l->call, &d)) {
 		json_array_append_new(l->jobs, deleg_json(&d));
 		deleg_list_line(&l->text, &d);
 		l->n++;

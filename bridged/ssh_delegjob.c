@@ -337,7 +337,22 @@ job_arg(struct sshcall *call, struct deleg **dp, const char **idp)
 	}
 	if ((*dp = deleg_byjob(*idp)) == NULL)
 		return 1;
+	/* another principal's job is no job at all, not even in the db */
+	if (!deleg_mine(call, *dp)) {
+		deleg_nojob(call, *idp, NULL);
+		return -1;
+	}
 	return 0;
+}
+
+/*
+ * A job is its principal's: the uid of the client that started it.  A
+ * record written before jobs carried one is anybody's, as it was then.
+ */
+int
+deleg_mine(struct sshcall *call, struct deleg *d)
+{
+	return !d->has_uid || d->uid == call->uid;
 }
 
 /* no such job here nor in the audit database (or it could not be asked) */
@@ -457,7 +472,7 @@ delegate_job_list(struct sshcall *call)
 	if ((arr = json_array()) == NULL)
 		fatal(NULL);
 	TAILQ_FOREACH(d, &delegs, entry) {
-		if (d->job_id[0] == '\0')
+		if (d->job_id[0] == '\0' || !deleg_mine(call, d))
 			continue;
 		json_array_append_new(arr, deleg_json(d));
 		deleg_list_line(&t, d);

@@ -496,6 +496,7 @@ call_start(struct imsg *imsg)
 		fatal(NULL);
 	call->reqid = imsg->hdr.peerid;
 	call->sessid = req.sessid;
+	call->uid = req.uid;
 	call->flags = req.flags;
 	session_seen(req.sessid);
 	clock_gettime(CLOCK_MONOTONIC, &call->t0);

@@ -38,7 +38,10 @@ import sys
 import time
 
 LATEST_VERSION = "2025-11-25"
-VERSIONS = ("2025-06-18", "2025-11-25")
+# the legacy revisions (initialize), oldest first; the modern one after
+VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+MODERN_VERSION = "2026-07-28"
+UNSUPPORTED_VERSION = -32022
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -326,6 +329,62 @@ class Client:
                 return tools
             params = {"cursor": cursor}
         raise AssertionError("tools/list cursor never ends")
+
+    # --- 2026-07-28: no initialize, _meta on every request ---
+
+    @staticmethod
+    def modern_meta(version=MODERN_VERSION, log_level=None, name="mcpclient",
+                    capabilities=None):
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": version,
+            "io.modelcontextprotocol/clientInfo": {"name": name,
+                                                   "version": "0"},
+            "io.modelcontextprotocol/clientCapabilities":
+                capabilities or {},
+        }
+        if log_level is not None:
+            meta["io.modelcontextprotocol/logLevel"] = log_level
+        return meta
+
+    def modern_raw(self, method, params=None, version=MODERN_VERSION,
+                   log_level=None, timeout=None, meta=None):
+        """A modern request (its _meta envelope added to params); the
+        whole response."""
+        p = dict(params or {})
+        m = self.modern_meta(version, log_level)
+        m.update(meta or {})
+        p["_meta"] = m
+        return self.request_raw(method, p, timeout=timeout)
+
+    def modern(self, method, params=None, **kw):
+        """A modern request; its result (MCPError on an error)."""
+        resp = self.modern_raw(method, params, **kw)
+        if "error" in resp:
+            raise MCPError(resp["error"], resp)
+        return resp["result"]
+
+    def modern_call(self, name, args=None, **kw):
+        return self.modern("tools/call", {"name": name, "arguments":
+                                          args if args is not None else {}},
+                           **kw)
+
+    def batch(self, msgs, timeout=None):
+        """Send a list of messages as one JSON-RPC batch line; the next
+        line the server sends that is not a notification, parsed."""
+        self.send(msgs)
+        deadline = time.monotonic() + (self.timeout if timeout is None
+                                       else timeout)
+        while True:
+            line = self.recv_line(max(0.0, deadline - time.monotonic()))
+            try:
+                v = json.loads(line)
+            except ValueError:
+                self.garbage.append(line)
+                continue
+            if isinstance(v, dict) and "method" in v:
+                self._file(line)
+                continue
+            return v
 
     def call_tool(self, name, args=None, timeout=None, meta=None):
         """tools/call; returns the result (check result.get('isError'))."""
