@@ -13,7 +13,8 @@
  * A task belongs to the uid that created it (the principal on the UNIX
  * socket); for any other it does not exist.  Its id is random as well.
  * Tasks are held here, in memory: a restart of the frontend forgets them
- * (their jobs stay reachable with the job tools).
+ * (their jobs stay reachable with the job tools).  The tasks methods
+ * that look at them are in fe_tasks_rpc.c.
  */
 
 #include <sys/types.h>
@@ -34,82 +35,17 @@
 #include "log.h"
 #include "fe_mcp.h"
 #include "fe_tools.h"
-#include "fe_tasks.h"
+#include "fe_tasksint.h"
 
-#define TASK_TTL_DEF		3600000LL	/* ms, when none is asked */
-#define TASK_TTL_MIN		1000LL
-#define TASK_TTL_MAX		86400000LL
-#define TASK_POLL_MS		2000
-#define TASKS_PER_UID		64
-#define TASKS_PAGE		20		/* tasks/list */
-#define TASK_OUT_MAX		32768		/* Bash output in a result */
-#define WATCH_RETRIES		5		/* job lookups that fail */
-#define JOB_WAIT_SECS		3600
-#define TASK_OUTPUT_MS		600000
-#define JSONRPC_TASK_LIMIT	-32000
-
-enum task_status {
-	T_WORKING,
-	T_INPUT_REQUIRED,	/* never entered: no tool asks the client */
-	T_COMPLETED,
-	T_FAILED,
-	T_CANCELLED,
-};
-
-enum task_kind {
-	TK_DELEG,		/* ask_claude: a delegation job */
-	TK_BASH,		/* Bash: a background command */
-};
-
-struct task_wait {
-	TAILQ_ENTRY(task_wait)	 entry;
-	uint32_t		 reqid;		/* its tasks/result call */
-};
-
-struct task {
-	TAILQ_ENTRY(task)	 entry;
-	char			 id[TASK_ID_LEN];
-	unsigned long long	 seq;		/* creation order */
-	uid_t			 uid;
-	uint32_t		 sessid;	/* the session that made it */
-	enum task_era		 era;
-	enum task_kind		 kind;
-	const char		*tool;
-	char			 host[HOST_NAME_LEN];
-	char			 job[64];	/* job_id or bash id */
-	enum task_status	 status;
-	char			*message;
-	long long		 created;	/* ms since the epoch */
-	long long		 updated;
-	long long		 ttl;		/* ms */
-	json_t			*result;	/* CallToolResult once ended */
-	json_t			*pending;	/* ended at once: its result */
-	char			*out;		/* Bash output so far */
-	size_t			 outlen;
-	size_t			 dropped;
-	int			 retries;
-	struct event		 ev_watch;
-	struct event		 ev_expire;
-	TAILQ_HEAD(, task_wait)	 waiters;
-};
-
-static TAILQ_HEAD(, task)	 tasks = TAILQ_HEAD_INITIALIZER(tasks);
-static unsigned long long	 task_seq;
+struct tasklist			 tasks = TAILQ_HEAD_INITIALIZER(tasks);
+unsigned long long		 task_seq;
 static int			 ntasks;
 
-static long long now_ms(void);
 static void	 iso_time(long long, char *, size_t);
-static const char *status_name(enum task_status);
-static int	 terminal(struct task *);
-static struct task *task_find(const char *);
 static struct task *task_new(struct mcp_session *, enum task_era,
 		    enum task_kind, const char *, const char *, long long);
 static void	 task_free(struct task *);
 static void	 task_expire(int, short, void *);
-static void	 task_message(struct task *, const char *, ...)
-		    __attribute__((__format__ (printf, 2, 3)));
-static json_t	*task_json(struct task *, enum task_era, int);
-static void	 task_end(struct task *, enum task_status, json_t *);
 static void	 task_notify(struct task *);
 static void	 task_record(struct task *, const char *);
 static int	 uid_room(uid_t);
@@ -120,30 +56,13 @@ static json_t	*watch_filter(struct mcp_call *, json_t *);
 static void	 deleg_watched(struct task *, json_t *);
 static void	 bash_watched(struct task *, json_t *);
 static void	 out_add(struct task *, const char *, size_t);
-static json_t	*text_result(const char *, int);
-static const char *first_text(json_t *);
-static int	 result_run(struct mcp_call *, json_t *);
-static json_t	*result_filter(struct mcp_call *, json_t *);
-static json_t	*result_for(struct task *);
-static json_t	*cancel_filter(struct mcp_call *, json_t *);
-static int	 era_gate(struct mcp_session *, json_t *, json_t *,
-		    enum task_era, const char *);
-static struct task *task_arg(struct mcp_session *, json_t *, json_t *,
-		    const char *);
-
-/* a tasks/result that waits: a call of its own, so a session owes it */
-static const struct tool result_tool = {
-	.name = "tasks/result",
-	.description = "wait for a task to end",
-	.run = result_run,
-};
 
 /*
  * Helpers
  */
 
-static long long
-now_ms(void)
+long long
+task_now_ms(void)
 {
 	struct timespec	 ts;
 
@@ -165,8 +84,8 @@ iso_time(long long ms, char *buf, size_t len)
 	snprintf(buf, len, "%s.%03lldZ", s, ms % 1000);
 }
 
-static const char *
-status_name(enum task_status st)
+const char *
+task_status_name(enum task_status st)
 {
 	switch (st) {
 	case T_WORKING:		return "working";
@@ -178,14 +97,14 @@ status_name(enum task_status st)
 	return "failed";
 }
 
-static int
-terminal(struct task *t)
+int
+task_terminal(struct task *t)
 {
 	return t->status >= T_COMPLETED;
 }
 
 /* by id alone: for the calls made for a task, never for a client */
-static struct task *
+struct task *
 task_find(const char *id)
 {
 	struct task	*t;
@@ -199,8 +118,8 @@ task_find(const char *id)
 }
 
 /* a CallToolResult of one text block */
-static json_t *
-text_result(const char *text, int iserror)
+json_t *
+task_text_result(const char *text, int iserror)
 {
 	json_t	*r;
 
@@ -212,8 +131,8 @@ text_result(const char *text, int iserror)
 }
 
 /* the text of a result's first block, "" when it has none */
-static const char *
-first_text(json_t *r)
+const char *
+task_first_text(json_t *r)
 {
 	const char	*s;
 
@@ -222,7 +141,7 @@ first_text(json_t *r)
 	return s != NULL ? s : "";
 }
 
-static void
+void
 task_message(struct task *t, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -269,7 +188,7 @@ task_new(struct mcp_session *s, enum task_era era, enum task_kind kind,
 	strlcpy(t->host, host, sizeof(t->host));
 	strlcpy(t->job, job, sizeof(t->job));
 	t->status = T_WORKING;
-	t->created = t->updated = now_ms();
+	t->created = t->updated = task_now_ms();
 	t->ttl = ttl;
 	TAILQ_INIT(&t->waiters);
 	evtimer_set(&t->ev_watch, watch, t);
@@ -337,7 +256,7 @@ uid_room(uid_t uid)
 		if (t->uid != uid)
 			continue;
 		n++;
-		if (old == NULL && terminal(t) && TAILQ_EMPTY(&t->waiters))
+		if (old == NULL && task_terminal(t) && TAILQ_EMPTY(&t->waiters))
 			old = t;
 	}
 	if (n < TASKS_PER_UID)
@@ -359,7 +278,7 @@ tasks_count(void)
  * 2026: ttlMs and pollIntervalMs, and (detailed, for tasks/get) the
  * result of a completed task inline.
  */
-static json_t *
+json_t *
 task_json(struct task *t, enum task_era era, int detailed)
 {
 	char	 c[40], u[40];
@@ -368,7 +287,7 @@ task_json(struct task *t, enum task_era era, int detailed)
 	iso_time(t->created, c, sizeof(c));
 	iso_time(t->updated, u, sizeof(u));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}",
-	    "taskId", t->id, "status", status_name(t->status),
+	    "taskId", t->id, "status", task_status_name(t->status),
 	    "createdAt", c, "lastUpdatedAt", u,
 	    era == TASK_ERA_2026 ? "ttlMs" : "ttl", (json_int_t)t->ttl,
 	    era == TASK_ERA_2026 ? "pollIntervalMs" : "pollInterval",
@@ -389,15 +308,15 @@ task_json(struct task *t, enum task_era era, int detailed)
 }
 
 /* the result a tasks/result is answered with: the call's own, tagged */
-static json_t *
-result_for(struct task *t)
+json_t *
+task_result_for(struct task *t)
 {
 	json_t	*r, *meta;
 
 	if (t->result != NULL)
 		r = json_deep_copy(t->result);
 	else
-		r = text_result(t->message ? t->message : "the task ended "
+		r = task_text_result(t->message ? t->message : "the task ended "
 		    "without a result", 1);
 	if (r == NULL)
 		fatalx("%s: out of memory", __func__);
@@ -415,13 +334,13 @@ result_for(struct task *t)
  * answered, the client that made it is told.  An ended task never
  * changes again: a late end of its job (after a cancel) is dropped.
  */
-static void
+void
 task_end(struct task *t, enum task_status st, json_t *result)
 {
 	struct task_wait	*w;
 	struct mcp_call		*call;
 
-	if (terminal(t)) {
+	if (task_terminal(t)) {
 		json_decref(result);
 		return;
 	}
@@ -429,16 +348,16 @@ task_end(struct task *t, enum task_status st, json_t *result)
 	t->status = st;
 	json_decref(t->result);
 	t->result = result;
-	t->updated = now_ms();
+	t->updated = task_now_ms();
 	log_info("task %s (%s%s%s): %s%s%s", t->id, t->tool,
-	    t->job[0] ? " " : "", t->job, status_name(st),
+	    t->job[0] ? " " : "", t->job, task_status_name(st),
 	    t->message ? ": " : "", t->message ? t->message : "");
 	task_record(t, "end");
 	task_notify(t);
 	while ((w = TAILQ_FIRST(&t->waiters)) != NULL) {
 		TAILQ_REMOVE(&t->waiters, w, entry);
 		if ((call = mcp_call_byreqid(w->reqid)) != NULL)
-			mcp_call_result(call, result_for(t));
+			mcp_call_result(call, task_result_for(t));
 		free(w);
 	}
 }
@@ -471,7 +390,7 @@ task_record(struct task *t, const char *event)
 	r = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
 	    "type", "task", "event", event, "session", (json_int_t)t->sessid,
 	    "uid", (json_int_t)t->uid, "task", t->id, "tool", t->tool,
-	    "host", t->host, "job", t->job, "outcome", status_name(t->status));
+	    "host", t->host, "job", t->job, "outcome", task_status_name(t->status));
 	if (r != NULL) {
 		frontend_record(r);
 		json_decref(r);
@@ -505,8 +424,8 @@ tasks_tool_support(const char *tool)
  */
 
 /* 2026: does this request's client declare the extension? */
-static int
-declares_tasks(json_t *params)
+int
+tasks_declared(json_t *params)
 {
 	json_t	*caps;
 
@@ -568,7 +487,7 @@ tasks_tools_call(struct mcp_session *s, json_t *id, const struct tool *tool,
 		}
 	} else {
 		/* the server decides: long work, for a client that can */
-		if (support == NULL || !declares_tasks(params))
+		if (support == NULL || !tasks_declared(params))
 			return 0;
 		if (strcmp(tool->name, "Bash") == 0 &&
 		    !json_is_true(json_object_get(args, "run_in_background")))
@@ -629,7 +548,7 @@ start_filter(struct mcp_call *call, json_t *r)
 			job = json_string_value(json_object_get(
 			    json_object_get(r, "structuredContent"),
 			    "job_id"));
-		else if ((p = strstr(first_text(r), "with ID: ")) != NULL) {
+		else if ((p = strstr(task_first_text(r), "with ID: ")) != NULL) {
 			p += strlen("with ID: ");
 			n = strcspn(p, " \n");
 			if (n > 0 && n < sizeof(jbuf)) {
@@ -657,7 +576,7 @@ start_filter(struct mcp_call *call, json_t *r)
 		rewatch(t, 0);
 	} else {
 		task_message(t, "%s did not start: %s", t->tool,
-		    first_text(r));
+		    task_first_text(r));
 		t->pending = r;
 		rewatch(t, 0);
 	}
@@ -703,7 +622,7 @@ watch(int fd, short ev, void *arg)
 		    T_COMPLETED, r);
 		return;
 	}
-	if (terminal(t))
+	if (task_terminal(t))
 		return;
 	if (t->kind == TK_DELEG) {
 		tool = tool_find("job_wait");
@@ -728,7 +647,7 @@ watch_filter(struct mcp_call *call, json_t *r)
 {
 	struct task	*t;
 
-	if ((t = task_find(call->task)) == NULL || terminal(t)) {
+	if ((t = task_find(call->task)) == NULL || task_terminal(t)) {
 		json_decref(r);
 		return NULL;
 	}
@@ -760,15 +679,15 @@ deleg_watched(struct task *t, json_t *r)
 	    NULL) {
 		if (++t->retries <= WATCH_RETRIES) {
 			log_debug("task %s: job %s not found (%s); again",
-			    t->id, t->job, first_text(r));
+			    t->id, t->job, task_first_text(r));
 			rewatch(t, t->retries);
 			json_decref(r);
 			return;
 		}
 		task_message(t, "job %s could not be followed: %s", t->job,
-		    first_text(r));
+		    task_first_text(r));
 		task_end(t, t->era == TASK_ERA_LEGACY ? T_FAILED :
-		    T_COMPLETED, text_result(first_text(r), 1));
+		    T_COMPLETED, task_text_result(task_first_text(r), 1));
 		json_decref(r);
 		return;
 	}
@@ -778,11 +697,11 @@ deleg_watched(struct task *t, json_t *r)
 		rewatch(t, 0);
 		return;
 	}
-	text = first_text(r);
+	text = task_first_text(r);
 	body = strstr(text, "\n\n");
 	body = body != NULL ? body + 2 : text;
 	iserr = json_is_true(json_object_get(r, "isError"));
-	fin = text_result(body, iserr);
+	fin = task_text_result(body, iserr);
 	if (json_is_object(out = json_object_get(sc, "outcome")))
 		json_object_set(fin, "structuredContent", out);
 	task_message(t, "job %s on host \"%s\": %s after %lld s", t->job,
@@ -829,7 +748,7 @@ out_add(struct task *t, const char *p, size_t n)
 static void
 bash_watched(struct task *t, json_t *r)
 {
-	const char	*text = first_text(r), *nl, *st;
+	const char	*text = task_first_text(r), *nl, *st;
 	char		*fin = NULL, status[128];
 	size_t		 n;
 	int		 code, iserr;
@@ -837,7 +756,7 @@ bash_watched(struct task *t, json_t *r)
 	if (strncmp(text, "status: ", 8) != 0) {
 		task_message(t, "%s on host \"%s\": %s", t->job, t->host, text);
 		task_end(t, t->era == TASK_ERA_LEGACY ? T_FAILED :
-		    T_COMPLETED, text_result(text, 1));
+		    T_COMPLETED, task_text_result(text, 1));
 		json_decref(r);
 		return;
 	}
@@ -866,335 +785,6 @@ bash_watched(struct task *t, json_t *r)
 	task_message(t, "%s on host \"%s\": %s", t->job, t->host, status);
 	task_end(t, strncmp(status, "killed", 6) == 0 ? T_CANCELLED :
 	    iserr && t->era == TASK_ERA_LEGACY ? T_FAILED : T_COMPLETED,
-	    text_result(fin ? fin : status, iserr));
+	    task_text_result(fin ? fin : status, iserr));
 	free(fin);
-}
-
-/*
- * The methods
- */
-
-/*
- * The era's conditions: legacy, a session that negotiated tasks; 2026,
- * a request whose client declares the extension.  -1: answered.
- */
-static int
-era_gate(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era, const char *method)
-{
-	if (era == TASK_ERA_LEGACY) {
-		if (strcmp(s->protocol, TASKS_LEGACY_VERSION) >= 0)
-			return 0;
-		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: "
-		    "%s (tasks came with protocol %s; this session "
-		    "negotiated %s)", method, TASKS_LEGACY_VERSION,
-		    s->protocol);
-		return -1;
-	}
-	if (declares_tasks(params))
-		return 0;
-	mcp_send_json(s, json_pack("{s:s, s:O, s:{s:i, s:s, s:{s:{s:{s:{}}}}}}",
-	    "jsonrpc", "2.0", "id", id, "error", "code", JSONRPC_MISSING_CAP,
-	    "message", "Missing required client capability: declare the "
-	    "io.modelcontextprotocol/tasks extension in _meta "
-	    "clientCapabilities", "data", "requiredCapabilities",
-	    "extensions", TASKS_EXTENSION));
-	return -1;
-}
-
-/* the task named by params.taskId, if it is this client's; or answer */
-static struct task *
-task_arg(struct mcp_session *s, json_t *id, json_t *params,
-    const char *method)
-{
-	struct task	*t;
-	json_t		*v;
-	char		 shown[TASK_ID_LEN + 8];
-
-	v = json_object_get(params, "taskId");
-	if (!json_is_object(params) || !json_is_string(v)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "%s: params "
-		    "must be an object with taskId, a string", method);
-		return NULL;
-	}
-	/* another principal's task does not exist for this one */
-	TAILQ_FOREACH(t, &tasks, entry)
-		if (t->uid == s->uid &&
-		    strcmp(t->id, json_string_value(v)) == 0)
-			return t;
-	mcp_shown(shown, sizeof(shown), json_string_value(v));
-	mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "%s: task not found: "
-	    "\"%s\" (it never existed, its ttl has passed, or it is another "
-	    "client's)", method, shown);
-	return NULL;
-}
-
-void
-tasks_get(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era)
-{
-	struct task	*t;
-	json_t		*o;
-
-	if (era_gate(s, id, params, era, "tasks/get") == -1 ||
-	    (t = task_arg(s, id, params, "tasks/get")) == NULL)
-		return;
-	o = task_json(t, era, 1);
-	if (era == TASK_ERA_2026)
-		json_object_set_new(o, "resultType", json_string("complete"));
-	mcp_send_result(s, id, o);
-}
-
-/* legacy only: blocks until the task ends, then its result */
-void
-tasks_result(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era)
-{
-	struct task	*t;
-
-	if (era == TASK_ERA_2026) {
-		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: "
-		    "tasks/result (removed in 2026-07-28: tasks/get carries "
-		    "the result)");
-		return;
-	}
-	if (era_gate(s, id, params, era, "tasks/result") == -1 ||
-	    (t = task_arg(s, id, params, "tasks/result")) == NULL)
-		return;
-	if (terminal(t)) {
-		mcp_send_result(s, id, result_for(t));
-		return;
-	}
-	if (mcp_call_start(s, id, s->id, &result_tool, NULL, NULL,
-	    result_filter, t->id, NULL) == -1)
-		mcp_send_error(s, id, JSONRPC_INTERNAL, "out of memory");
-}
-
-static int
-result_run(struct mcp_call *call, json_t *args)
-{
-	struct task		*t;
-	struct task_wait	*w;
-
-	/* no call timeout: the task's own ttl bounds the wait */
-	evtimer_del(&call->timeout);
-	if ((t = task_find(call->task)) == NULL) {
-		mcp_call_text(call, 1, "task expired");
-		return 0;
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return -1;
-	w->reqid = call->reqid;
-	TAILQ_INSERT_TAIL(&t->waiters, w, entry);
-	return 0;
-}
-
-/* a tasks/result call ends: its answer, or it leaves the waiters */
-static json_t *
-result_filter(struct mcp_call *call, json_t *r)
-{
-	struct task		*t;
-	struct task_wait	*w;
-
-	if ((t = task_find(call->task)) == NULL) {
-		json_decref(r);
-		if (call->session != NULL && !call->cancelled)
-			mcp_send_error(call->session, call->id,
-			    JSONRPC_INVALID_PARAMS, "tasks/result: the task "
-			    "expired (its ttl passed) before it ended");
-		return NULL;
-	}
-	TAILQ_FOREACH(w, &t->waiters, entry)
-		if (w->reqid == call->reqid) {
-			TAILQ_REMOVE(&t->waiters, w, entry);
-			free(w);
-			break;
-		}
-	return r;
-}
-
-/* legacy only: this client's tasks, oldest first, TASKS_PAGE a page */
-void
-tasks_list(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era)
-{
-	struct task		*t;
-	json_t			*arr, *cur, *r;
-	const char		*errstr = NULL;
-	unsigned long long	 after = 0;
-	char			 next[32];
-	int			 n = 0;
-
-	if (era == TASK_ERA_2026) {
-		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: "
-		    "tasks/list (removed in 2026-07-28)");
-		return;
-	}
-	if (era_gate(s, id, params, era, "tasks/list") == -1)
-		return;
-	if (params != NULL && !json_is_object(params)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-		    "tasks/list: params must be an object");
-		return;
-	}
-	if ((cur = json_object_get(params, "cursor")) != NULL) {
-		/* ours look like "t17": the task after which to go on */
-		if (json_is_string(cur) && json_string_value(cur)[0] == 't')
-			after = strtonum(json_string_value(cur) + 1, 1,
-			    LLONG_MAX, &errstr);
-		if (!json_is_string(cur) || after == 0 || errstr != NULL ||
-		    after > task_seq) {
-			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-			    "tasks/list: invalid cursor (pass the nextCursor "
-			    "of the previous page, unchanged)");
-			return;
-		}
-	}
-	if ((arr = json_array()) == NULL)
-		fatal(NULL);
-	next[0] = '\0';
-	TAILQ_FOREACH(t, &tasks, entry) {
-		if (t->uid != s->uid || t->seq <= after)
-			continue;
-		if (n == TASKS_PAGE) {
-			snprintf(next, sizeof(next), "t%llu",
-			    (unsigned long long)t->seq - 1);
-			break;
-		}
-		json_array_append_new(arr, task_json(t, era, 0));
-		n++;
-	}
-	r = json_pack("{s:o}", "tasks", arr);
-	if (next[0] != '\0')
-		json_object_set_new(r, "nextCursor", json_string(next));
-	mcp_send_result(s, id, r);
-}
-
-/*
- * Cancel: the task is cancelled at once (and stays so), then its job is
- * stopped (job_cancel, TaskStop, which wait until the kill is checked);
- * the answer comes after that.
- */
-void
-tasks_cancel(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era)
-{
-	struct task	*t;
-	json_t		*args, *req;
-	const char	*tool;
-	char		 why[64];
-
-	if (era_gate(s, id, params, era, "tasks/cancel") == -1 ||
-	    (t = task_arg(s, id, params, "tasks/cancel")) == NULL)
-		return;
-	if (terminal(t)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "tasks/cancel: "
-		    "cannot cancel task %s: already in terminal status '%s'",
-		    t->id, status_name(t->status));
-		return;
-	}
-	snprintf(why, sizeof(why), "uid %u", (unsigned)s->uid);
-	task_message(t, "cancelled by tasks/cancel (%s); %s on host \"%s\" "
-	    "is being stopped", why, t->job, t->host);
-	task_end(t, T_CANCELLED, text_result("the task was cancelled "
-	    "(tasks/cancel) before it ended; its work was stopped", 1));
-	if (t->kind == TK_DELEG) {
-		tool = "job_cancel";
-		args = json_pack("{s:s}", "job_id", t->job);
-	} else {
-		tool = "TaskStop";
-		args = json_pack("{s:s, s:s}", "task_id", t->job, "host",
-		    t->host);
-	}
-	req = json_pack("{s:i}", "era", (int)era);
-	if (args == NULL || req == NULL || tool_find(tool) == NULL ||
-	    mcp_call_start(s, id, t->sessid, tool_find(tool), args, NULL,
-	    cancel_filter, t->id, req) == -1)
-		mcp_send_error(s, id, JSONRPC_INTERNAL, "out of memory");
-	json_decref(args);
-	json_decref(req);
-}
-
-/* the kill was checked (or not): say so, answer the tasks/cancel */
-static json_t *
-cancel_filter(struct mcp_call *call, json_t *r)
-{
-	struct task	*t;
-	enum task_era	 era;
-	json_t		*o;
-
-	era = json_integer_value(json_object_get(call->task_req, "era"));
-	if (r == NULL || call->session == NULL)
-		return NULL;
-	t = task_find(call->task);
-	if (t != NULL) {
-		if (json_is_true(json_object_get(r, "isError")))
-			task_message(t, "cancelled, but stopping %s on host "
-			    "\"%s\" was not confirmed: %s", t->job, t->host,
-			    first_text(r));
-		else
-			task_message(t, "cancelled; %s on host \"%s\" was "
-			    "stopped", t->job, t->host);
-		t->updated = now_ms();
-	}
-	json_decref(r);
-	if (era == TASK_ERA_2026)
-		return json_pack("{s:s}", "resultType", "complete");
-	if (t == NULL) {
-		mcp_send_error(call->session, call->id, JSONRPC_INVALID_PARAMS,
-		    "tasks/cancel: the task expired while it was stopped");
-		return NULL;
-	}
-	o = task_json(t, era, 0);
-	return o;
-}
-
-/*
- * 2026 only: input for a task in input_required.  No tool of bridged
- * asks the client anything, so no key is ever outstanding and every
- * response is ignored, as the extension says to.
- */
-void
-tasks_update(struct mcp_session *s, json_t *id, json_t *params,
-    enum task_era era)
-{
-	if (era == TASK_ERA_LEGACY) {
-		mcp_send_error(s, id, JSONRPC_NO_METHOD, "method not found: "
-		    "tasks/update (it came with 2026-07-28)");
-		return;
-	}
-	if (era_gate(s, id, params, era, "tasks/update") == -1 ||
-	    task_arg(s, id, params, "tasks/update") == NULL)
-		return;
-	if (!json_is_object(json_object_get(params, "inputResponses"))) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "tasks/update: "
-		    "inputResponses must be an object");
-		return;
-	}
-	mcp_send_result(s, id, json_pack("{s:s}", "resultType", "complete"));
-}
-
-/* fe_jsonrpc.c's method table: the legacy era */
-void
-tasks_m_get(struct mcp_session *s, json_t *id, json_t *params)
-{
-	tasks_get(s, id, params, TASK_ERA_LEGACY);
-}
-
-void
-tasks_m_result(struct mcp_session *s, json_t *id, json_t *params)
-{
-	tasks_result(s, id, params, TASK_ERA_LEGACY);
-}
-
-void
-tasks_m_list(struct mcp_session *s, json_t *id, json_t *params)
-{
-	tasks_list(s, id, params, TASK_ERA_LEGACY);
-}
-
-void
-tasks_m_cancel(struct mcp_session *s, json_t *id, json_t *params)
-{
-	tasks_cancel(s, id, params, TASK_ERA_LEGACY);
 }
