@@ -26,6 +26,7 @@
 #include "log.h"
 #include "fe_mcp.h"
 #include "fe_tools.h"
+#include "fe_tasks.h"
 
 #ifndef nitems
 #define nitems(a)		(sizeof(a) / sizeof((a)[0]))
@@ -329,6 +330,10 @@ m_server_discover(struct mcp_session *s, json_t *id, json_t *params)
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
 		return;
 	}
+	/* tasks: the extension of 2026-07-28 */
+	json_object_set_new(json_object_get(r, "capabilities"), "extensions",
+	    json_pack("{s:o}", TASKS_EXTENSION,
+	    tasks_capability(TASK_ERA_2026)));
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
 }

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "fe_mcp.h"
 #include "fe_tools.h"
+#include "fe_tasks.h"
 
 #ifndef nitems
 #define nitems(a)		(sizeof(a) / sizeof((a)[0]))
@@ -78,6 +79,11 @@ static const struct method methods[] = {
 	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
 	{ "ping",		1, m_ping, METHOD_LEGACY },
 	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
+	{ "tasks/cancel",	0, tasks_m_cancel, 0 },
+	{ "tasks/get",		0, tasks_m_get, 0 },
+	{ "tasks/list",		0, tasks_m_list, 0 },
+	{ "tasks/result",	0, tasks_m_result, 0 },
+	{ "tasks/update",	0, tasks_m_update, METHOD_MODERN },
 	{ "tools/call",		0, m_tools_call, 0 },
 	{ "tools/list",		0, m_tools_list, 0 },
 };
@@ -420,6 +426,10 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
 		return;
 	}
+	/* the revisions that have tasks (dates compare as strings) */
+	if (strcmp(proto, TASKS_LEGACY_VERSION) >= 0)
+		json_object_set_new(json_object_get(r, "capabilities"),
+		    "tasks", tasks_capability(TASK_ERA_LEGACY));
 	s->state = SESSION_INITIALIZED;
 	log_info("session %u: client \"%s\" %s, protocol %s", s->id,
 	    s->client, s->client_version, s->protocol);
@@ -499,6 +509,7 @@ m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
 {
 	const struct tool	*tool;
 	struct mcp_call		*call;
+	const struct mcp_era	*era;
 	json_t			*v, *args, *meta, *token;
 	char			 name[MCP_SHOWN_LEN];
 
@@ -556,6 +567,11 @@ m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
 		    "isError", 1));
 		return;
 	}
+	/* with a task param: answered with a task handle (fe_tasks.c) */
+	era = mcp_era_req(s);
+	if (tasks_tools_call(s, id, tool, params, token, era != NULL &&
+	    (era->flags & ERA_MODERN) ? TASK_ERA_2026 : TASK_ERA_LEGACY) != 0)
+		return;
 	if ((call = call_new(s, id, tool, args, token)) == NULL) {
 		mcp_send_error(s, id, JSONRPC_INTERNAL,
 		    "internal error: out of memory");
@@ -654,19 +670,23 @@ call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
 			next_reqid = 1;
 	} while (mcp_call_byreqid(call->reqid) != NULL);
 	call->session = s;
-	call->sessid = s->id;
-	call->id = json_incref(id);
+	call->sessid = s != NULL ? s->id : 0;
+	call->id = id != NULL ? json_incref(id) : NULL;
 	call->tool = tool;
 	call->progress_token = token != NULL ? json_incref(token) : NULL;
-	call->era = mcp_era_req(s);
-	call->loglevel = s->req.loglevel;
-	call->uid = s->uid;
-	if ((call->batch = s->batch) != NULL)
+	/* one the frontend makes itself (a task's) has no session */
+	call->era = s != NULL ? mcp_era_req(s) : NULL;
+	call->loglevel = s != NULL ? s->req.loglevel : -1;
+	call->uid = s != NULL ? s->uid : (uid_t)-1;
+	if (s != NULL && (call->batch = s->batch) != NULL)
 		mcp_batch_hold(call->batch);
 	clock_gettime(CLOCK_MONOTONIC, &call->start);
 	RB_INSERT(mcp_calltree, &calls, call);
-	TAILQ_INSERT_TAIL(&s->calls, call, sentry);
-	ninflight++;
+	/* one no session owns (a task's) is not awaited by the drain */
+	if (s != NULL) {
+		TAILQ_INSERT_TAIL(&s->calls, call, sentry);
+		ninflight++;
+	}
 	evtimer_set(&call->timeout, call_timeout, call);
 	if (frontend_conf->limits.call_timeout > 0) {
 		tv.tv_sec = frontend_conf->limits.call_timeout;
@@ -674,6 +694,30 @@ call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
 		evtimer_add(&call->timeout, &tv);
 	}
 	return call;
+}
+
+int
+mcp_call_start(struct mcp_session *s, json_t *id, uint32_t sessid,
+    uid_t uid, const struct tool *tool, json_t *args, json_t *token,
+    json_t *(*filter)(struct mcp_call *, json_t *), const char *task,
+    json_t *task_req)
+{
+	struct mcp_call	*call;
+
+	if ((call = call_new(s, id, tool, args, token)) == NULL)
+		return -1;
+	call->sessid = sessid;
+	call->uid = uid;	/* the principal the work is bound to */
+	call->filter = filter;
+	strlcpy(call->task, task != NULL ? task : "", sizeof(call->task));
+	call->task_req = task_req != NULL ? json_incref(task_req) : NULL;
+	log_debug("session %u: call %u: %s%s%s", sessid, call->reqid,
+	    tool->name, call->task[0] ? " for " : "", call->task);
+	/* the call may be answered and freed before run returns */
+	if (tool->run(call, call->args) == -1)
+		mcp_call_text(call, 1, "internal error: %s could not start",
+		    tool->name);
+	return 0;
 }
 
 static void
@@ -715,13 +759,22 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	long long		 ms;
 
 	RB_REMOVE(mcp_calltree, &calls, call);
-	TAILQ_REMOVE(&s->calls, call, sentry);
+	if (s != NULL) {
+		TAILQ_REMOVE(&s->calls, call, sentry);
+		ninflight--;
+	}
 	evtimer_del(&call->timeout);
-	ninflight--;
 
 	/* a call of a batch is answered into it, however late */
 	b = call->batch;
-	if (result != NULL && !call->cancelled) {
+	if (call->cancelled && result != NULL) {
+		json_decref(result);
+		result = NULL;
+	}
+	/* a task's call: fe_tasks.c says what, if anything, is sent */
+	if (call->filter != NULL)
+		result = call->filter(call, result);
+	if (result != NULL && s != NULL) {
 		saved = s->batch;
 		if (b != NULL)
 			s->batch = b;
@@ -757,10 +810,12 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	json_decref(call->args);
 	json_decref(call->progress_token);
 	json_decref(call->data);
+	json_decref(call->task_req);
 	free(call->rbuf);
 	free(call);
 
-	mcp_session_check_done(s);
+	if (s != NULL)
+		mcp_session_check_done(s);
 	if (frontend_shutting_down())
 		frontend_check_drained();
 }
@@ -838,7 +893,7 @@ mcp_notify_progress(struct mcp_call *call, double progress,
 	json_t	*m;
 
 	if (call->progress_token == NULL || call->cancelled ||
-	    call->session->dead)
+	    call->session == NULL || call->session->dead)
 		return;
 	if (call->progress_sent && progress <= call->progress_last)
 		return;

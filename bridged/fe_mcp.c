@@ -276,6 +276,18 @@ session_new(int fd)
 	mcp_session_record(s, "start");
 }
 
+/* a live session by id, for what outlives a request (fe_tasks.c) */
+struct mcp_session *
+mcp_session_byid(uint32_t id)
+{
+	struct mcp_session	*s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (s->id == id && !s->dead)
+			return s;
+	return NULL;
+}
+
 void
 mcp_session_record(struct mcp_session *s, const char *event)
 {

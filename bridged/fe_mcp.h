@@ -2,8 +2,9 @@
  * fe_mcp.h: what the two halves of the frontend's MCP side share.  fe_mcp.c
  * holds the sessions on the socket (accept, line framing, the output
  * queue, lifecycle); fe_jsonrpc.c holds what is said in them (message
- * checks, the methods, the calls in flight).  Only those two include it;
- * the rest of the frontend uses frontend.h and fe_tools.h.
+ * checks, the methods, the calls in flight); fe_tasks.c answers the
+ * tasks methods.  Only those three include it; the rest of the
+ * frontend uses frontend.h and fe_tools.h.
  */
 
 #ifndef MCP_H
@@ -105,6 +106,8 @@ void	 mcp_send_error(struct mcp_session *, json_t *, int, const char *,
 void	 mcp_session_record(struct mcp_session *, const char *);
 /* fe_mcp.c: a session whose client has gone ends once it owes nothing */
 void	 mcp_session_check_done(struct mcp_session *);
+/* fe_mcp.c: a live session, or NULL */
+struct mcp_session *mcp_session_byid(uint32_t);
 /* fe_mcp.c: a short, log-safe copy of client text */
 void	 mcp_shown(char *, size_t, const char *);
 

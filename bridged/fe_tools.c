@@ -663,6 +663,10 @@ tools_init(void)
 			fatalx("%s: tool %s: json_pack failed", __func__, t->name);
 		if (t->title != NULL)
 			json_object_set_new(o, "title", json_string(t->title));
+		/* long work may run as a task (fe_tasks.c) */
+		if (tasks_tool_support(t->name) != NULL)
+			json_object_set_new(o, "execution", json_pack("{s:s}",
+			    "taskSupport", tasks_tool_support(t->name)));
 		if (t->output_schema != NULL)
 			json_object_set_new(o, "outputSchema", output_schema(
 			    t->name, t->output_schema));

@@ -22,6 +22,7 @@
 
 #include "bridged.h"
 #include "imsg.h"
+#include "fe_tasks.h"
 
 struct mcp_session;
 struct mcp_call;
@@ -102,6 +103,14 @@ struct mcp_call {
 	int			 audit_ok;	/* go on: acked or allowed */
 	uint32_t		 audit_hostid;
 	int			(*audit_act)(struct mcp_call *);
+	/*
+	 * fe_tasks.c: a call made for a task.  filter sees how the call
+	 * ends (result stolen, NULL when it ends unanswered) and returns
+	 * what its session is sent, or NULL; task names the task.
+	 */
+	json_t			*(*filter)(struct mcp_call *, json_t *);
+	char			 task[TASK_ID_LEN];
+	json_t			*task_req;	/* tools/call's task param */
 };
 
 /* fe_tools.c */
@@ -144,6 +153,15 @@ void	mcp_notify_progress(struct mcp_call *, double, const char *);
 int	mcp_call_loglevel(struct mcp_call *);
 /* the call in flight with this request id, or NULL */
 struct mcp_call	*mcp_call_byreqid(uint32_t);
+/*
+ * A call the frontend makes itself (fe_tasks.c): in session s with its
+ * request id, or, s NULL, one no session owns (not counted in flight)
+ * acting for session sessid.  args borrowed.  0 started (it may already
+ * be answered), -1 out of memory.
+ */
+int	 mcp_call_start(struct mcp_session *, json_t *, uint32_t, uid_t,
+	    const struct tool *, json_t *, json_t *,
+	    json_t *(*)(struct mcp_call *, json_t *), const char *, json_t *);
 
 /* fe_scope.c: state of modern calls, bound to their principal */
 int	 scope_bind(struct mcp_call *);
