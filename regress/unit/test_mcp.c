@@ -1106,7 +1106,7 @@ main(void)
 	good = call != NULL &&
 	    worker_progress("alpha", reqid, 1, "one") == 0;
 	if (call != NULL)
-		mcp_notify_progress(call, 1, "same again: dropped");
+		mcp_notify_progress(call, 1, 0, "same again: dropped");
 	good = good &&
 	    worker_progress("alpha", reqid, 0.5, "backwards: dropped") == 0 &&
 	    worker_progress("alpha", reqid, 2.5, NULL) == 0 &&
