@@ -417,9 +417,15 @@ limitopt	: LINE SIZE anysize {
 
 			/* characters of a whole tool result, hint included */
 			if (once(&@1, ONCE_RESULT, "result size") == 0 &&
-			    getsize(&@3, $3, CONF_RESULT_MIN, 4LL << 20,
-			    "result size", &n) == 0)
-				conf->limits.result_max = n;
+			    getsize(&@3, $3, 1, 1LL << 40, "result size",
+			    &n) == 0) {
+				if (n < CONF_RESULT_MIN || n > 4LL << 20)
+					conf_err(&@3, "result size %lld is out "
+					    "of range (%d to %lld characters)",
+					    n, CONF_RESULT_MIN, 4LL << 20);
+				else
+					conf->limits.result_max = n;
+			}
 			free($3);
 		}
 		| SESSIONS NUMBER {
