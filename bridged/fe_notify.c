@@ -170,9 +170,9 @@ longest_string(json_t *j, size_t *n)
 static int
 result_fit(struct mcp_call *call, json_t *r, size_t max)
 {
-	json_t		*sc, *first, *t, *s, *s2;
+	json_t		*sc, *first, *t, *s, *s2, *sid;
 	const char	*v;
-	char		*dump, *cut;
+	char		*dump, *cut, hint[256];
 	size_t		 total, was, n, n2, keep, excess, i;
 	int		 dup = 0, cuts = 0;
 
@@ -187,6 +187,17 @@ result_fit(struct mcp_call *call, json_t *r, size_t max)
 		dup = strcmp(dump, json_string_value(t)) == 0;
 		free(dump);
 	}
+	/* a delegated claude can be asked for the rest of its answer */
+	sid = json_object_get(sc, "session_id");
+	if (json_is_string(sid) && json_string_length(sid) < 128 &&
+	    strspn(json_string_value(sid), "0123456789abcdefABCDEF-") ==
+	    json_string_length(sid))
+		snprintf(hint, sizeof(hint), "ask for the rest with %s and "
+		    "resume_session_id \"%s\"", call->tool->name,
+		    json_string_value(sid));
+	else
+		strlcpy(hint, "narrow the request to see the rest",
+		    sizeof(hint));
 	for (i = 0; i < FIT_ROUNDS && total > max; i++) {
 		/* the duplicate text follows the structure, not the cut */
 		if (dup)
@@ -205,10 +216,9 @@ result_fit(struct mcp_call *call, json_t *r, size_t max)
 			v = json_string_value(s);
 			if (asprintf(&cut, "%.*s\n[result cut by bridged: %zu "
 			    "of %zu characters shown to fit the result limit "
-			    "of %zu (limits { result size }); narrow the "
-			    "request to see the rest]", (int)utf8_prefix(v,
-			    json_string_length(s), keep), v, keep, n,
-			    max) != -1) {
+			    "of %zu (limits { result size }); %s]",
+			    (int)utf8_prefix(v, json_string_length(s), keep),
+			    v, keep, n, max, hint) != -1) {
 				json_string_set(s, cut);
 				free(cut);
 				cuts++;
