@@ -38,7 +38,8 @@
 #include "fe_mcp.h"
 #include "fe_tools.h"
 
-#define FIT_ROUNDS	16	/* cuts before giving the result up */
+#define FIT_ROUNDS	8	/* tries before giving the result up */
+#define FIT_TAIL	320	/* characters kept of a cut string's end */
 #define FIT_MARK_ROOM	256	/* characters of the marker, and slack */
 
 static const char *level_names[] = {
@@ -46,8 +47,11 @@ static const char *level_names[] = {
 	"emergency",
 };
 
+static size_t	 utf8_tailbytes(const char *, size_t, size_t);
 static size_t	 json_chars(json_t *);
-static json_t	*longest_string(json_t *, size_t *);
+static void	 strings_of(json_t *, json_t *);
+static int	 cut_strings(json_t *, size_t, size_t, const char *);
+static json_t	*result_fit(struct mcp_call *, json_t *, size_t);
 static size_t	 result_chars(json_t *);
 
 /*
@@ -98,6 +102,17 @@ mcp_call_log(struct mcp_call *call, int level, const char *fmt, ...)
 		mcp_send_json(s, m);
 }
 
+/* the bytes of the last n characters of s (whole sequences) */
+static size_t
+utf8_tailbytes(const char *s, size_t len, size_t n)
+{
+	size_t	 all = utf8_chars(s, len);
+
+	if (n >= all)
+		return len;
+	return len - utf8_prefix(s, len, all - n);
+}
+
 /* characters of a JSON text as the client will count them */
 static size_t
 json_chars(json_t *j)
@@ -128,56 +143,84 @@ result_chars(json_t *r)
 	return n;
 }
 
-/* the longest string value in j, at any depth; its characters in *n */
-static json_t *
-longest_string(json_t *j, size_t *n)
+/* every string value in j, at any depth, appended to a (borrowed) */
+static void
+strings_of(json_t *j, json_t *a)
 {
-	json_t		*v, *best = NULL, *b;
+	json_t		*v;
 	const char	*k;
-	size_t		 i, c;
+	size_t		 i;
 
 	switch (json_typeof(j)) {
 	case JSON_STRING:
-		*n = utf8_chars(json_string_value(j), json_string_length(j));
-		return j;
+		json_array_append(a, j);
+		break;
 	case JSON_ARRAY:
-		*n = 0;
 		json_array_foreach(j, i, v)
-			if ((b = longest_string(v, &c)) != NULL && c > *n) {
-				best = b;
-				*n = c;
-			}
-		return best;
+			strings_of(v, a);
+		break;
 	case JSON_OBJECT:
-		*n = 0;
 		json_object_foreach(j, k, v)
-			if ((b = longest_string(v, &c)) != NULL && c > *n) {
-				best = b;
-				*n = c;
-			}
-		return best;
+			strings_of(v, a);
+		break;
 	default:
-		return NULL;
+		break;
 	}
 }
 
 /*
- * Cut the longest strings of r (text blocks, strings inside
- * structuredContent, which keeps its shape) until the whole is within
- * the limit.  A text block that is structuredContent's JSON is made
- * again from it.  0: it fits (cut or not); -1: it could not be made to.
+ * Cut every string of a longer than level characters to level: its head,
+ * a note, its last FIT_TAIL characters (the end often says how it
+ * ended).  Returns how many were cut.
  */
 static int
+cut_strings(json_t *a, size_t level, size_t max, const char *hint)
+{
+	json_t		*s;
+	const char	*v;
+	char		*cut;
+	size_t		 i, n, len, tail, toff;
+	int		 cuts = 0;
+
+	json_array_foreach(a, i, s) {
+		v = json_string_value(s);
+		len = json_string_length(s);
+		if ((n = utf8_chars(v, len)) <= level)
+			continue;
+		tail = level > 2 * FIT_TAIL ? FIT_TAIL : 0;
+		toff = len - utf8_tailbytes(v, len, tail);
+		if (asprintf(&cut, "%.*s\n[result cut by bridged: %zu of %zu "
+		    "characters shown to fit the result limit of %zu (limits "
+		    "{ result size }); %s]%s%s", (int)utf8_prefix(v, len,
+		    level - tail), v, level, n, max, hint, tail ? "\n" : "",
+		    v + toff) == -1)
+			continue;
+		json_string_set(s, cut);
+		free(cut);
+		cuts++;
+	}
+	return cuts;
+}
+
+/*
+ * A result within max characters: r itself when it fits, else a copy in
+ * which the longest strings (text blocks, strings inside
+ * structuredContent, which keeps its shape) are cut to one level, chosen
+ * so that together they lose what is too much; a text block that is
+ * structuredContent's JSON is made again from it.  NULL: it could not
+ * be made to fit.  r is stolen.
+ */
+static json_t *
 result_fit(struct mcp_call *call, json_t *r, size_t max)
 {
-	json_t		*sc, *first, *t, *s, *s2, *sid;
-	const char	*v;
-	char		*dump, *cut, hint[256];
-	size_t		 total, was, n, n2, keep, excess, i;
-	int		 dup = 0, cuts = 0;
+	json_t		*w, *sc, *first, *t, *sid, *a, *s;
+	char		*dump, hint[256];
+	size_t		 total, was, excess, level, lo, hi, mid, sum, n, i;
+	size_t		 room, nlong;
+	int		 dup = 0, round, cuts;
 
 	if ((total = result_chars(r)) <= max)
-		return 0;
+		return r;
 	was = total;
 	sc = json_object_get(r, "structuredContent");
 	first = json_array_get(json_object_get(r, "content"), 0);
@@ -192,59 +235,77 @@ result_fit(struct mcp_call *call, json_t *r, size_t max)
 	if (json_is_string(sid) && json_string_length(sid) < 128 &&
 	    strspn(json_string_value(sid), "0123456789abcdefABCDEF-") ==
 	    json_string_length(sid))
-		snprintf(hint, sizeof(hint), "ask for the rest with %s and "
-		    "resume_session_id \"%s\"", call->tool->name,
-		    json_string_value(sid));
+		snprintf(hint, sizeof(hint), "ask for the rest with ask_claude "
+		    "and resume_session_id \"%s\"", json_string_value(sid));
 	else
 		strlcpy(hint, "narrow the request to see the rest",
 		    sizeof(hint));
-	for (i = 0; i < FIT_ROUNDS && total > max; i++) {
-		/* the duplicate text follows the structure, not the cut */
-		if (dup)
+
+	room = 0;
+	for (round = 0; round < FIT_ROUNDS; round++) {
+		if ((w = json_deep_copy(r)) == NULL)
+			break;
+		sc = json_object_get(w, "structuredContent");
+		first = json_array_get(json_object_get(w, "content"), 0);
+		if (dup)	/* made again from the structure below */
 			json_object_set_new(first, "text", json_string(""));
-		s = longest_string(json_object_get(r, "content"), &n);
-		if (sc != NULL && (s2 = longest_string(sc, &n2)) != NULL &&
-		    (s == NULL || n2 > n)) {
-			s = s2;
-			n = n2;
-		}
-		excess = total - max + FIT_MARK_ROOM;
+		a = json_array();
+		strings_of(json_object_get(w, "content"), a);
+		if (sc != NULL)
+			strings_of(sc, a);
+		/*
+		 * The level: the highest at which the strings above it lose
+		 * enough (a duplicated text loses as much again).
+		 */
+		excess = total - max + room;
 		if (dup)
-			excess = (excess + 1) / 2 + FIT_MARK_ROOM;
-		if (s != NULL && n > FIT_MARK_ROOM) {
-			keep = n > excess ? n - excess : 0;
-			v = json_string_value(s);
-			if (asprintf(&cut, "%.*s\n[result cut by bridged: %zu "
-			    "of %zu characters shown to fit the result limit "
-			    "of %zu (limits { result size }); %s]",
-			    (int)utf8_prefix(v, json_string_length(s), keep),
-			    v, keep, n, max, hint) != -1) {
-				json_string_set(s, cut);
-				free(cut);
-				cuts++;
-			} else
-				s = NULL;
-		} else
-			s = NULL;
+			excess = (excess + 1) / 2;
+		lo = 0;
+		hi = 0;
+		json_array_foreach(a, i, s)
+			if ((n = utf8_chars(json_string_value(s),
+			    json_string_length(s))) > hi)
+				hi = n;
+		while (lo < hi) {
+			mid = lo + (hi - lo + 1) / 2;
+			sum = nlong = 0;
+			json_array_foreach(a, i, s)
+				if ((n = utf8_chars(json_string_value(s),
+				    json_string_length(s))) > mid) {
+					sum += n - mid;
+					nlong++;
+				}
+			if (sum >= excess + nlong * FIT_MARK_ROOM)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		level = lo;
+		cuts = cut_strings(a, level, max, hint);
+		json_decref(a);
 		if (dup && (dump = json_dumps(sc, JSON_COMPACT)) != NULL) {
 			json_object_set_new(first, "text", json_string(dump));
 			free(dump);
 		}
-		if (s == NULL)
+		if ((n = result_chars(w)) <= max) {
+			json_decref(r);
+			log_info("session %u: call %u (%s): result cut from %zu "
+			    "to %zu characters", call->sessid, call->reqid,
+			    call->tool->name, was, n);
+			mcp_call_log(call, MCPLOG_NOTICE, "%s: the result was "
+			    "cut from %zu to %zu characters to fit the result "
+			    "limit (limits { result size %zu })",
+			    call->tool->name, was, n, max);
+			return w;
+		}
+		json_decref(w);
+		if (cuts == 0 || level == 0)
 			break;
-		total = result_chars(r);
+		/* JSON escapes and notes took more: ask for more next time */
+		room += n - max + FIT_MARK_ROOM;
 	}
-	if (total > max)
-		return -1;
-	if (cuts > 0) {
-		log_info("session %u: call %u (%s): result cut from %zu to %zu "
-		    "characters", call->sessid, call->reqid, call->tool->name,
-		    was, total);
-		mcp_call_log(call, MCPLOG_NOTICE, "%s: the result was cut from "
-		    "%zu to %zu characters to fit the result limit (limits { "
-		    "result size %zu })", call->tool->name, was, total, max);
-	}
-	return 0;
+	json_decref(r);
+	return NULL;
 }
 
 /*
@@ -260,13 +321,11 @@ mcp_result_final(struct mcp_call *call, json_t *r)
 
 	if (max < CONF_RESULT_MIN)
 		max = CONF_RESULT_MIN;
-	if (result_fit(call, r, max) == -1) {
-		json_decref(r);
+	if ((r = result_fit(call, r, max)) == NULL)
 		r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type",
 		    "text", "text", "the result is too large to fit the result "
 		    "limit (limits { result size }) and could not be cut; "
 		    "narrow the request", "isError", 1);
-	}
 	if (r != NULL && call->refused) {
 		t = json_object_get(json_array_get(json_object_get(r,
 		    "content"), 0), "text");

@@ -242,7 +242,7 @@ t.ok(not r.get("isError") and whole <= 40000 and re.search(note, text(r)) and
      re.search(r"\[result cut by bridged: \d+ of 300000 characters shown "
                r"to fit the result limit of 40000 \(limits \{ result size "
                r"\}\); ask for the rest with ask_claude and "
-               r"resume_session_id \"%s\"\]$" % re.escape(
+               r"resume_session_id \"%s\"\]\n" % re.escape(
                    sc(r).get("session_id", "?")), sc(r).get("result", "")),
      "a 300 KB answer is cut to fit (%d characters), in the text and the "
      "structured result, the note says to resume for the rest" % whole,
