@@ -92,6 +92,7 @@ enum imsg_type {
 	IMSG_SSH_CANCEL,	/* empty: stop call peerid, kill its work */
 	IMSG_SSH_SESSION_END,	/* u_int32 MCP session id: drop its shells */
 	IMSG_SSH_PROGRESS,	/* struct ssh_progress + message text */
+	IMSG_SSH_LOG,		/* struct ssh_log + message text */
 	IMSG_SSH_RESULT_DATA,	/* chunk of the result (JSON text) */
 	IMSG_SSH_RESULT,	/* empty: the result is complete */
 
@@ -212,6 +213,8 @@ enum imsg_type {
 /* defaults, documented in bridged.conf(5) */
 #define CONF_LINE_MAX		(4 * 1024 * 1024)
 #define CONF_OUTPUT_MAX		(100 * 1024)
+#define CONF_RESULT_MAX		40000	/* characters of a whole result */
+#define CONF_RESULT_MIN		4096
 #define CONF_SESSIONS_MAX	64
 #define CONF_DRAIN_TIMEOUT	10
 #define CONF_CALL_TIMEOUT	120
@@ -337,7 +340,8 @@ TAILQ_HEAD(hostlist, host);
 
 struct limits {
 	size_t			 line_max;	/* MCP message, default 4M */
-	size_t			 output_max;	/* tool output cap, default 100K */
+	size_t			 output_max;	/* bytes of output kept, 100K */
+	size_t			 result_max;	/* characters of a result, 40000 */
 	int			 sessions_max;	/* default 64 */
 	int			 drain_timeout;	/* seconds, default 10 */
 	int			 call_timeout;	/* seconds, default 120 */
@@ -413,6 +417,7 @@ struct ssh_callreq {
 	char			 tool[64];
 };
 #define CALL_LIVE_ONLY		0x01	/* job_list: no audit database part */
+#define CALL_PROGRESS		0x02	/* the client asked for progress */
 #define SSH_ARGS_MAX		(8 * 1024 * 1024)
 #define SSH_RESULT_MAX		(16 * 1024 * 1024)
 
@@ -420,6 +425,31 @@ struct ssh_progress {
 	double			 progress;
 	double			 total;		/* 0: unknown */
 	/* followed by a message, may be empty */
+};
+
+/*
+ * MCP log levels (notifications/message), the syslog order of the
+ * spec's logging/setLevel; fe_notify.c turns them into names.
+ */
+enum mcp_loglevel {
+	MCPLOG_DEBUG = 0,
+	MCPLOG_INFO,
+	MCPLOG_NOTICE,
+	MCPLOG_WARNING,
+	MCPLOG_ERROR,
+	MCPLOG_CRITICAL,
+	MCPLOG_ALERT,
+	MCPLOG_EMERGENCY,
+};
+
+/*
+ * Something the agent should know about a call (a reconnect, a cut
+ * result), for the call's session at the call's log level.  The text
+ * may quote the host: the frontend redacts it before it leaves.
+ */
+struct ssh_log {
+	int32_t			 level;		/* enum mcp_loglevel */
+	/* followed by the message */
 };
 
 /*

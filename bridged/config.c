@@ -31,6 +31,7 @@ config_new(void)
 	conf->log_keep = CONF_LOG_KEEP;
 	conf->limits.line_max = CONF_LINE_MAX;
 	conf->limits.output_max = CONF_OUTPUT_MAX;
+	conf->limits.result_max = CONF_RESULT_MAX;
 	conf->limits.sessions_max = CONF_SESSIONS_MAX;
 	conf->limits.drain_timeout = CONF_DRAIN_TIMEOUT;
 	conf->limits.call_timeout = CONF_CALL_TIMEOUT;

@@ -825,7 +825,8 @@ mcp_call_result(struct mcp_call *call, json_t *result)
 {
 	const char	*outcome;
 
-	if (result == NULL) {
+	if (result == NULL ||
+	    (result = mcp_result_final(call, result)) == NULL) {
 		mcp_call_text(call, 1, "internal error: no result");
 		return;
 	}
@@ -885,9 +886,12 @@ mcp_call_structured(struct mcp_call *call, json_t *structured)
 	mcp_call_result(call, r);
 }
 
-/* progress must strictly increase; a stale value is not sent */
+/*
+ * progress must strictly increase; a stale value is not sent.  The
+ * worker paces what it sends (at most one a second for a call).
+ */
 void
-mcp_notify_progress(struct mcp_call *call, double progress,
+mcp_notify_progress(struct mcp_call *call, double progress, double total,
     const char *message)
 {
 	json_t	*m;
@@ -904,6 +908,9 @@ mcp_notify_progress(struct mcp_call *call, double progress,
 	    "progressToken", call->progress_token, "progress", progress);
 	if (m == NULL)
 		return;
+	if (total > 0)
+		json_object_set_new(json_object_get(m, "params"), "total",
+		    json_real(total));
 	if (message != NULL && call->era != NULL &&
 	    (call->era->flags & ERA_PROGMSG))
 		json_object_set_new(json_object_get(m, "params"), "message",
@@ -953,6 +960,10 @@ mcp_dispatch_ssh(const char *host, struct imsg *imsg)
 		break;
 	case IMSG_SSH_PROGRESS:
 		if (imsg->datalen < sizeof(struct ssh_progress))
+			return -1;
+		break;
+	case IMSG_SSH_LOG:
+		if (imsg->datalen < sizeof(struct ssh_log))
 			return -1;
 		break;
 	default:

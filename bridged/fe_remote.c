@@ -28,6 +28,8 @@
 #define PARAM_NAME_SHOWN	64
 /* seconds past a Bash timeout before the frontend answers for the host */
 #define CALL_GRACE		2
+/* a worker's log or progress message; longer ones are cut (log) */
+#define SSH_LOG_TEXT_MAX	4096
 
 /* quota windows per host, by name so that a reload keeps them */
 struct hostquota {
@@ -500,6 +502,8 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	req.uid = call->uid;
 	req.argslen = len;
 	req.flags = call->gather_flags;
+	if (call->progress_token != NULL)
+		req.flags |= CALL_PROGRESS;
 	if (hostid != 0 && fe_ssh_take_lost(call->worker))
 		call->warn_lost = 1;
 	strlcpy(req.tool, call->tool->name, sizeof(req.tool));
@@ -528,9 +532,11 @@ void
 remote_reply(struct mcp_call *call, struct imsg *imsg)
 {
 	struct ssh_progress	 p;
+	struct ssh_log		 l;
 	json_t			*r;
 	json_error_t		 err;
-	char			*nb;
+	char			*nb, text[SSH_LOG_TEXT_MAX + 1];
+	size_t			 n;
 
 	switch (imsg->hdr.type) {
 	case IMSG_SSH_RESULT_DATA:
@@ -581,9 +587,23 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 		break;
 	case IMSG_SSH_PROGRESS:
 		memcpy(&p, imsg->data, sizeof(p));
-		mcp_notify_progress(call, p.progress,
-		    imsg->datalen > sizeof(p) ?
-		    (char *)imsg->data + sizeof(p) : NULL);
+		if (imsg->datalen - sizeof(p) > SSH_LOG_TEXT_MAX)
+			break;
+		memcpy(text, (char *)imsg->data + sizeof(p),
+		    imsg->datalen - sizeof(p));
+		text[imsg->datalen - sizeof(p)] = '\0';
+		mcp_notify_progress(call, p.progress, p.total,
+		    imsg->datalen > sizeof(p) ? text : NULL);
+		break;
+	case IMSG_SSH_LOG:
+		/* from the worker, which may quote the host: redacted there */
+		memcpy(&l, imsg->data, sizeof(l));
+		n = imsg->datalen - sizeof(l);
+		if (n > SSH_LOG_TEXT_MAX)
+			n = SSH_LOG_TEXT_MAX;
+		memcpy(text, (char *)imsg->data + sizeof(l), n);
+		text[n] = '\0';
+		mcp_call_log(call, l.level, "%s", text);
 		break;
 	default:
 		log_warnx("call %u: unexpected reply %u", call->reqid,
@@ -610,6 +630,7 @@ remote_warn_lost(struct mcp_call *call, json_t *r)
 	    "and re-made (its ssh worker died); shell state (cwd, "
 	    "environment) was reset", call->worker) == -1)
 		return;
+	mcp_call_log(call, MCPLOG_WARNING, "%s", t);
 	result_warn(r, t);
 	free(t);
 }

@@ -449,6 +449,7 @@ worker_dispatch(int fd, short event, void *arg)
 		case IMSG_SSH_RESULT_DATA:
 		case IMSG_SSH_RESULT:
 		case IMSG_SSH_PROGRESS:
+		case IMSG_SSH_LOG:
 			if ((imsg.hdr.peerid & CTL_REQID_BIT) ||
 			    mcp_dispatch_ssh(w->host, &imsg) == -1)
 				goto bad;

@@ -143,7 +143,15 @@ void	mcp_call_result(struct mcp_call *, json_t *);	/* steals */
 void	mcp_call_text(struct mcp_call *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	mcp_call_structured(struct mcp_call *, json_t *);	/* steals */
-void	mcp_notify_progress(struct mcp_call *, double, const char *);
+/* progress (total 0: unknown) when the client asked for it */
+void	mcp_notify_progress(struct mcp_call *, double, double, const char *);
+
+/* fe_notify.c: log messages to the call's session; the result's last look */
+struct mcp_session;
+int	mcp_log_threshold(struct mcp_session *, struct mcp_call *);
+void	mcp_call_log(struct mcp_call *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
+json_t	*mcp_result_final(struct mcp_call *, json_t *);	/* steals */
 /*
  * The log level notifications/message for this call go out at (an index
  * into the syslog levels, debug 0 ... emergency 7), or -1: send none.  A

@@ -83,6 +83,7 @@ enum once {
 	ONCE_DEFAULT,
 	ONCE_LINE,
 	ONCE_OUTPUT,
+	ONCE_RESULT,
 	ONCE_SESSIONS,
 	ONCE_DRAIN,
 	ONCE_CALL,
@@ -208,7 +209,7 @@ static void	 keywords_check(void);
 %token	CONTROL DATABASE DAY DEFAULT DELEGATE DELETE DIRECTORY DRAIN EXEC
 %token	FILENAME FORWARD FROM GROUP HOST HOSTS IDENTITY INCLUDE KEEP KEY
 %token	KNOWN LIMITS LINE LOG MAXIMUM MINUTE MODE OUTPUT OVERWRITE PER
-%token	PERMISSION PERMISSIONS PORT PROTECT QUOTA READ REMOTE ROOT ROTATE
+%token	PERMISSION PERMISSIONS PORT PROTECT QUOTA READ REMOTE RESULT ROOT ROTATE
 %token	SESSIONS SIZE SKIP SOCKET TIMEOUT TO TOOLS TRANSFER USER WRITE
 %token	ALL CONNECTIONS FORWARDS LIST LISTEN PERSISTENT
 %token	PATTERN SCAN
@@ -409,6 +410,22 @@ limitopt	: LINE SIZE anysize {
 			    getsize(&@3, $3, 1024, 1LL << 30,
 			    "output size", &n) == 0)
 				conf->limits.output_max = n;
+			free($3);
+		}
+		| RESULT SIZE anysize {
+			long long	 n;
+
+			/* characters of a whole tool result, hint included */
+			if (once(&@1, ONCE_RESULT, "result size") == 0 &&
+			    getsize(&@3, $3, 1, 1LL << 40, "result size",
+			    &n) == 0) {
+				if (n < CONF_RESULT_MIN || n > 4LL << 20)
+					conf_err(&@3, "result size %lld is out "
+					    "of range (%d to %lld characters)",
+					    n, CONF_RESULT_MIN, 4LL << 20);
+				else
+					conf->limits.result_max = n;
+			}
 			free($3);
 		}
 		| SESSIONS NUMBER {
@@ -924,6 +941,7 @@ static const struct keyword keywords[] = {
 	{ "quota",		QUOTA },
 	{ "read",		READ },
 	{ "remote",		REMOTE },
+	{ "result",		RESULT },
 	{ "retain",		RETAIN },
 	{ "retention",		RETENTION },
 	{ "root",		ROOT },

@@ -298,6 +298,11 @@ print_config(struct bridged_conf *conf)
 	print_size(conf->limits.line_max);
 	printf("\n\toutput size ");
 	print_size(conf->limits.output_max);
+	/* only when set, so older printouts stay as they were */
+	if (conf->limits.result_max != CONF_RESULT_MAX) {
+		printf("\n\tresult size ");
+		print_size(conf->limits.result_max);
+	}
 	printf("\n\tsessions %d\n", conf->limits.sessions_max);
 	printf("\tdrain timeout %d\n", conf->limits.drain_timeout);
 	printf("\tcall timeout %d\n", conf->limits.call_timeout);

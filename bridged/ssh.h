@@ -125,6 +125,7 @@ struct sshcall {
 	uint32_t		 flags;		/* CALL_* from the frontend */
 	char			 warning[512];	/* prepended to the result */
 	struct timespec		 t0;		/* arrival */
+	long long		 progress_ms;	/* last progress sent, 0 none */
 	void			*state;		/* the tool's own */
 	void			(*cancel)(struct sshcall *);
 	void			(*run)(struct sshcall *);	/* the tool */
@@ -144,7 +145,15 @@ void	 sshcall_result(struct sshcall *, json_t *);	/* steals */
 void	 sshcall_text(struct sshcall *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 void	 sshcall_progress(struct sshcall *, double, double, const char *);
+void	 sshcall_tick(struct sshcall *, int, double, double, const char *, ...)
+	    __attribute__((__format__ (printf, 5, 6)));
+void	 sshcall_log(struct sshcall *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
 size_t	 ssh_output_max(void);
+size_t	 ssh_result_budget(void);	/* characters for a tool's text */
+#define SSH_RESULT_RESERVE	1024	/* left for warnings around it */
+#define SSH_PROGRESS_MS		1000	/* between two progress messages */
+#define SSH_LOG_MAX		4096	/* bytes of a log message */
 uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
 struct sshhost *ssh_host_byid(uint32_t);
 

@@ -35,6 +35,7 @@
 #define JOBS_MAX		64		/* per session */
 #define TASK_WAIT_DEF		30000		/* ms, TaskOutput block */
 #define KILL_WAIT_MS		3000
+#define JOB_NOTE_ROOM		768	/* characters for status and notes */
 
 enum job_state {
 	JOB_STARTING = 0,
@@ -103,7 +104,7 @@ static void	 job_proc(int, short, void *);
 static void	 job_dropchannel(struct job *);
 static void	 job_free(struct job *);
 static const char *job_status(struct job *, char *, size_t);
-static void	 job_take(struct jbuf *, regex_t *, struct sbuf *);
+static int	 job_take(struct jbuf *, regex_t *, struct sbuf *, size_t *);
 static void	 job_answer(struct jobwait *);
 static struct jobwait *jobwait_new(struct job *, struct sshcall *, int, int);
 static void	 jobwait_free(struct jobwait *);
@@ -394,19 +395,27 @@ job_status(struct job *j, char *buf, size_t len)
 	return buf;
 }
 
-/* move the unread lines of b that match into the text; empty b */
-static void
-job_take(struct jbuf *b, regex_t *re, struct sbuf *t)
+/*
+ * Move the unread lines of b that match into the text, as many as fit
+ * in *room characters (whole lines when a line ends in reach); what does
+ * not fit stays unread for the next call.  1 when some is left.
+ */
+static int
+job_take(struct jbuf *b, regex_t *re, struct sbuf *t, size_t *room)
 {
 	struct sbuf	 u = { 0 };
 	char		*line, *nl, *end;
+	size_t		 n, before = t->len, c;
 
 	if (b->len == 0)
-		return;
-	utf8_clean(&u, b->data, b->len, 1);
+		return 0;
+	n = utf8_prefix(b->data, b->len, *room);
+	if (n < b->len && n > 0 && (nl = memrchr(b->data, '\n', n)) != NULL)
+		n = nl - b->data + 1;
+	utf8_clean(&u, b->data, n, 1);
 	if (re == NULL)
-		sb_add(t, u.p, u.len);
-	else {
+		sb_add(t, u.p ? u.p : "", u.len);
+	else if (u.p != NULL) {
 		end = u.p + u.len;
 		for (line = u.p; line < end; line = nl + 1) {
 			if ((nl = memchr(line, '\n', end - line)) == NULL)
@@ -422,7 +431,11 @@ job_take(struct jbuf *b, regex_t *re, struct sbuf *t)
 	sb_free(&u);
 	if (t->len > 0 && t->p[t->len - 1] != '\n')
 		sb_add(t, "\n", 1);
-	b->len = 0;
+	c = utf8_chars(t->p + before, t->len - before);
+	*room = c < *room ? *room - c : 0;
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	return b->len > 0;
 }
 
 /* answer a BashOutput/TaskOutput or KillShell waiter */
@@ -434,8 +447,8 @@ job_answer(struct jobwait *w)
 	struct sbuf	 t = { 0 };
 	json_t		*r;
 	char		 st[128];
-	size_t		 dropped;
-	int		 iserr = 0;
+	size_t		 dropped, room;
+	int		 iserr = 0, left;
 
 	sb_add(&t, "", 0);
 	job_status(j, st, sizeof(st));
@@ -456,22 +469,30 @@ job_answer(struct jobwait *w)
 			    " dropped: at most %d bytes are kept between"
 			    " reads]\n", dropped, JOB_BUF_MAX);
 		j->out.dropped = j->err.dropped = 0;
-		if (j->out.len > 0) {
+		/* what the result has no room for is kept for the next */
+		room = ssh_result_budget() - JOB_NOTE_ROOM;
+		left = 0;
+		if (j->out.len > 0 && room > 0) {
 			sb_str(&t, "stdout:\n");
-			job_take(&j->out, w->has_re ? &w->re : NULL, &t);
+			left |= job_take(&j->out, w->has_re ? &w->re : NULL,
+			    &t, &room);
 		}
-		if (j->err.len > 0) {
+		if (j->err.len > 0 && room > 0) {
 			sb_str(&t, "stderr:\n");
-			job_take(&j->err, w->has_re ? &w->re : NULL, &t);
+			left |= job_take(&j->err, w->has_re ? &w->re : NULL,
+			    &t, &room);
 		}
-		if (t.len > ssh_output_max() + 1024) {
-			/* rare: a megabyte unread; show the end */
-			memmove(t.p, t.p + t.len - ssh_output_max(),
-			    ssh_output_max());
-			t.len = ssh_output_max();
-			t.p[t.len] = '\0';
-			sb_printf(&t, "\n[output cut to the last %zu"
-			    " bytes]", ssh_output_max());
+		if (left || j->out.len > 0 || j->err.len > 0) {
+			sb_printf(&t, "[more output is waiting: %zu bytes not "
+			    "read yet (the result limit is %zu characters). "
+			    "Call %s again with the same id for the next "
+			    "part]\n", j->out.len + j->err.len,
+			    ssh_result_budget() + SSH_RESULT_RESERVE,
+			    call->tool);
+			sshcall_log(call, MCPLOG_NOTICE, "%s %s: output cut to "
+			    "fit the result limit; %zu bytes wait for the next "
+			    "read", call->tool, j->id, j->out.len +
+			    j->err.len);
 		}
 	}
 	jobwait_free(w);

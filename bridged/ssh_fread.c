@@ -29,14 +29,17 @@
 #define READ_SNIFF		8192	/* bytes looked at for binary */
 #define READ_SMALL		(256 * 1024)	/* read whole over SFTP */
 #define MULTI_MAX		100	/* files in MultiRead */
+#define READ_HINT_ROOM		320	/* characters kept for the hint */
+#define READ_PART_MIN		2560	/* a MultiRead file's least share */
 
 static const char *binary_kind(const unsigned char *, size_t);
 static void	 slice_lines(const char *, size_t, long long, long long,
 		    size_t, struct sbuf *, long long *, int *);
 static void	 number_lines(const char *, size_t, long long,
 		    struct sbuf *);
+static long long fit_lines(struct sbuf *, size_t, int *);
 static int	 read_one(struct sshcall *, sftp_session, const char *,
-		    long long, long long, struct sbuf *);
+		    long long, long long, size_t, struct sbuf *);
 static int	 read_range(json_t *, long long *, long long *, char *);
 static void	 do_read(struct sshcall *);
 static void	 do_multiread(struct sshcall *);
@@ -154,27 +157,63 @@ number_lines(const char *p, size_t n, long long first, struct sbuf *out)
 }
 
 /*
+ * Keep the whole lines of num that fit in max characters (as the client
+ * counts them); *trimmed says whether any was dropped.  Returns how many
+ * lines are kept.
+ */
+static long long
+fit_lines(struct sbuf *num, size_t max, int *trimmed)
+{
+	char		*p = num->p, *end, *nl;
+	size_t		 chars = 0, c;
+	long long	 kept = 0;
+
+	*trimmed = 0;
+	if (p == NULL)
+		return 0;
+	for (end = p + num->len; p < end; p = nl) {
+		nl = memchr(p, '\n', end - p);
+		nl = nl ? nl + 1 : end;
+		c = utf8_chars(p, nl - p);
+		if (chars + c > max) {
+			num->len = p - num->p;
+			num->p[num->len] = '\0';
+			*trimmed = 1;
+			break;
+		}
+		chars += c;
+		kept++;
+	}
+	return kept;
+}
+
+/*
  * One file for Read/MultiRead: the text in out, 0; or an error message
  * in out, -1.  Small files come over SFTP whole; larger ones are sliced
- * by awk on the host so only the wanted lines travel.
+ * by awk on the host so only the wanted lines travel.  The numbered
+ * lines shown fit in budget characters; when they stop short of what
+ * was asked, the text ends with the offset and limit that read on.
  */
 static int
 read_one(struct sshcall *call, sftp_session sftp, const char *path,
-    long long first, long long limit, struct sbuf *out)
+    long long first, long long limit, size_t budget, struct sbuf *out)
 {
 	sftp_attributes	 a;
 	sftp_file	 f;
-	struct sbuf	 text = { 0 }, cmd = { 0 };
+	struct sbuf	 text = { 0 }, cmd = { 0 }, num = { 0 };
 	struct rexec	 rx;
 	char		 err[ERRSZ];
 	unsigned char	 head[READ_SNIFF];
 	uint64_t	 size, moved = 0;
-	long long	 nlines = 0, seen;
+	long long	 nlines = 0, seen, kept, next, left;
 	size_t		 nhead = 0, cap;
 	ssize_t		 n;
-	int		 more = 0, type, done, cut;
+	int		 more = 0, type, done, cut, trimmed;
 
-	cap = 4 * (ssh_output_max() ? ssh_output_max() : CONF_OUTPUT_MAX);
+	/* lines cut at READ_LINE_CHARS may each have been 4 times that */
+	if (budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
+		budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
+	cap = 4 * budget;
 	if ((a = sftp_stat(sftp, path)) == NULL) {
 		if (fx_missing(sftp))
 			sb_printf(out, "File does not exist: %s", path);
@@ -310,12 +349,25 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 		sb_free(&text);
 		return 0;
 	}
-	number_lines(text.p ? text.p : "", text.len, first, out);
+	number_lines(text.p ? text.p : "", text.len, first, &num);
 	sb_free(&text);
-	if (cut)
-		sb_printf(out, "[stopped after %zu bytes of lines; the file is "
-		    "%llu bytes: use offset/limit to read the rest]\n", cap,
-		    (unsigned long long)size);
+	kept = fit_lines(&num, budget - READ_HINT_ROOM, &trimmed);
+	sb_add(out, num.p ? num.p : "", num.len);
+	sb_free(&num);
+	if (cut || trimmed) {
+		next = first + kept;
+		left = first + limit - next;
+		sb_printf(out, "[Read stopped after line %lld to fit the result "
+		    "limit (%zu characters); the file is %llu bytes. To read "
+		    "on, call Read with offset=%lld and limit=%lld]\n",
+		    next - 1, ssh_result_budget() + SSH_RESULT_RESERVE,
+		    (unsigned long long)size, next, left > 0 ? left :
+		    READ_LINES);
+		sshcall_log(call, MCPLOG_NOTICE, "Read %s: stopped after line "
+		    "%lld of the %lld asked for, to fit the result limit; the "
+		    "rest: offset=%lld", path, next - 1, first + limit - 1,
+		    next);
+	}
 	return 0;
 }
 
@@ -350,7 +402,8 @@ do_read(struct sshcall *call)
 		files_fail(call, err);
 		return;
 	}
-	rc = read_one(call, sftp, path, offset, limit, &out);
+	rc = read_one(call, sftp, path, offset, limit, ssh_result_budget(),
+	    &out);
 	files_reply(call, rc == -1, &out, "use offset and limit to read the "
 	    "rest");
 }
@@ -364,7 +417,7 @@ do_multiread(struct sshcall *call)
 	const char	*s;
 	char		 path[PATH_MAX], err[ERRSZ] = "";
 	long long	 offset, limit;
-	size_t		 i;
+	size_t		 i, share;
 	int		 failed = 0;
 
 	files = json_object_get(call->args, "files");
@@ -395,6 +448,10 @@ do_multiread(struct sshcall *call)
 		files_fail(call, err);
 		return;
 	}
+	/* each file its share, so that each says where it stopped */
+	share = ssh_result_budget() / json_array_size(files);
+	if (share < READ_PART_MIN)
+		share = READ_PART_MIN;
 	json_array_foreach(files, i, e) {
 		offset = 1;
 		limit = READ_LINES;
@@ -422,7 +479,8 @@ do_multiread(struct sshcall *call)
 			continue;
 		}
 		memset(&one, 0, sizeof(one));
-		if (read_one(call, sftp, path, offset, limit, &one) == -1) {
+		if (read_one(call, sftp, path, offset, limit, share - 128,
+		    &one) == -1) {
 			sb_str(&out, "error: ");
 			failed++;
 		}

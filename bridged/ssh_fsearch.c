@@ -35,6 +35,7 @@
 #define GLOB_SECONDS		30
 #define GREP_HEAD		250
 #define GREP_OUTPUT_MAX		(8 * 1024 * 1024)
+#define GREP_HINT_ROOM		768	/* characters after the entries */
 
 struct gstate {
 	uint16_t	 p;		/* which pattern */
@@ -516,7 +517,8 @@ do_grep(struct sshcall *call)
 	char		 path[PATH_MAX], err[ERRSZ] = "", **lines = NULL;
 	char		*p, *nl, *copy, *tok, *save;
 	long long	 A, B, C, ctx, head, offset, total = 0;
-	size_t		 nlines = 0, lsize = 0, i, shown;
+	size_t		 nlines = 0, lsize = 0, i, shown, budget, used, c;
+	int		 full = 0;
 	int		 num, icase, only, multi, content, count, nfiles = 0;
 
 	if (arg_str(call->args, "pattern", 1, &pattern, err) == -1 ||
@@ -726,22 +728,45 @@ do_grep(struct sshcall *call)
 		if (!content && !count)
 			sb_printf(&out, "Found %zu file%s\n", nlines,
 			    nlines == 1 ? "" : "s");
+		/* whole entries, as many as the result limit has room for */
+		budget = ssh_result_budget() - GREP_HINT_ROOM;
+		used = utf8_chars(out.p ? out.p : "", out.len);
 		for (i = offset; i < nlines; i++) {
 			if (head > 0 && shown == (size_t)head)
 				break;
+			c = utf8_chars(lines[i], strlen(lines[i])) + 1;
+			if (used + c > budget && shown > 0) {
+				full = 1;
+				break;
+			}
 			sb_printf(&out, "%s\n", lines[i]);
+			used += c;
 			shown++;
 		}
 		if (count)
 			sb_printf(&out, "\nFound %lld total occurrence%s "
 			    "across %d file%s.\n", total, total == 1 ? "" :
 			    "s", nfiles, nfiles == 1 ? "" : "s");
-		if ((size_t)offset + shown < nlines)
-			sb_printf(&out, "[showing entries %lld-%lld of %s%zu; "
-			    "use offset/head_limit for more]\n", offset + 1,
+		if (full) {
+			sb_printf(&out, "[showing entries %lld-%lld of %s%zu: "
+			    "the result limit (%zu characters) is full. For the "
+			    "next ones call Grep again with offset=%lld and "
+			    "head_limit=%lld]\n", offset + 1,
 			    offset + (long long)shown, rx.linecap ?
 			    "more than " : "", rx.linecap ? nlines - 1 :
-			    nlines);
+			    nlines, ssh_result_budget() + SSH_RESULT_RESERVE,
+			    offset + (long long)shown, head > 0 ?
+			    head - (long long)shown : 0);
+			sshcall_log(call, MCPLOG_NOTICE, "Grep: %zu entries "
+			    "shown to fit the result limit; the rest from "
+			    "offset=%lld", shown, offset + (long long)shown);
+		} else if ((size_t)offset + shown < nlines)
+			sb_printf(&out, "[showing entries %lld-%lld of %s%zu; "
+			    "for the next ones call Grep again with "
+			    "offset=%lld]\n", offset + 1,
+			    offset + (long long)shown, rx.linecap ?
+			    "more than " : "", rx.linecap ? nlines - 1 :
+			    nlines, offset + (long long)shown);
 	}
 	if (rx.truncated)
 		sb_printf(&out, "[the host's output passed %d bytes and was "

@@ -360,6 +360,9 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		if (temp_write(sftp, f, tmp, buf, n, err) == -1)
 			goto fail;
 		*bytes += n;
+		sshcall_tick(call, 0, (double)*bytes, (double)st.st_size,
+		    "Upload: %llu of %llu bytes", (unsigned long long)*bytes,
+		    (unsigned long long)st.st_size);
 	}
 	if (temp_close(sftp, &f, tmp, err) == -1)
 		goto fail;
@@ -422,6 +425,9 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 			}
 		}
 		*bytes += n;
+		sshcall_tick(call, 0, (double)*bytes, (double)x->size,
+		    "Download: %llu of %llu bytes", (unsigned long long)*bytes,
+		    (unsigned long long)x->size);
 	}
 	/* no fsync(2) here: the worker's seccomp policy has none */
 	free(buf);

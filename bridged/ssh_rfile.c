@@ -188,30 +188,41 @@ files_result(const char *text, size_t len, int iserror)
 }
 
 /*
- * Answer with sb's text: made valid UTF-8, cut at the output cap with a
- * marker giving the total size and how to get the rest (hint).
+ * Answer with sb's text: made valid UTF-8 and, past the result budget
+ * (ssh_result_budget, in characters), cut at a line when one ends near
+ * the cut, with a marker giving the sizes and how to get the rest
+ * (hint).  The tools that page (Read, Grep) fit their text to the
+ * budget themselves, with a hint that names the next offset; this is
+ * for the others, and a safety net for those.
  */
 void
 files_reply(struct sshcall *call, int iserror, struct sbuf *sb,
     const char *hint)
 {
 	struct sbuf	 clean = { 0 };
-	size_t		 max = ssh_output_max(), cut, total;
+	size_t		 max = ssh_result_budget(), cut, total, nl;
+	char		*p;
 
 	/* NULs stay: sshcall_result shows them as \0 and says so */
 	utf8_clean(&clean, sb->p ? sb->p : "", sb->len, 1);
 	sb_free(sb);
-	if (max > 0 && clean.len > max) {
-		total = clean.len;
-		cut = max;
-		/* back off to the start of a character */
-		while (cut > 0 && ((unsigned char)clean.p[cut] & 0xc0) ==
-		    0x80)
-			cut--;
+	total = utf8_chars(clean.p ? clean.p : "", clean.len);
+	if (total > max) {
+		/* room for the marker; a whole last line if one is near */
+		cut = utf8_prefix(clean.p, clean.len, max - 512);
+		if ((p = memrchr(clean.p, '\n', cut)) != NULL &&
+		    (nl = p - clean.p + 1) > cut / 2)
+			cut = nl;
 		clean.len = cut;
-		sb_printf(&clean, "\n[output cut at %zu of %zu bytes; %s]",
-		    cut, total, hint ? hint :
-		    "narrow the request to see the rest");
+		clean.p[cut] = '\0';
+		sb_printf(&clean, "%s[output cut at %zu of %zu characters to "
+		    "fit the result limit of %zu; %s]", cut > 0 &&
+		    clean.p[cut - 1] != '\n' ? "\n" : "",
+		    utf8_chars(clean.p, cut), total, max + SSH_RESULT_RESERVE,
+		    hint ? hint : "narrow the request to see the rest");
+		sshcall_log(call, MCPLOG_NOTICE, "%s: result cut at %zu of %zu "
+		    "characters (limits { result size %zu })", call->tool,
+		    utf8_chars(clean.p, cut), total, max + SSH_RESULT_RESERVE);
 	}
 	sshcall_result(call, files_result(clean.p ? clean.p : "", clean.len,
 	    iserror));
@@ -389,6 +400,11 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 			rx->timedout = 1;
 			break;
 		}
+		/* a long slice or search: say it is still going */
+		sshcall_tick(call, SSH_PROGRESS_MS, (double)(seconds - left + 1),
+		    0, "%s: running on host \"%s\" for %d s, %llu bytes so far",
+		    call->tool, call->host->name, seconds - left + 1,
+		    (unsigned long long)rx->bytes);
 		n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0,
 		    left > 1 ? 1000 : left * 1000);
 		if (n == SSH_ERROR) {

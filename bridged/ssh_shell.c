@@ -57,6 +57,7 @@
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
+#define BASH_NOTE_ROOM		900	/* characters for the notes at the end */
 
 /*
  * Which shell runs commands: bash without start files, else sh, reading
@@ -105,6 +106,8 @@ struct cmd {
 	struct event		 ev_timeout;
 	struct event		 ev_grace;
 	int			 grace_set;
+	struct event		 ev_progress;	/* the client asked for it */
+	int			 progress_set;
 };
 
 struct shell {
@@ -160,9 +163,10 @@ static void	 cmd_timeout(int, short, void *);
 static void	 cmd_grace(int, short, void *);
 static void	 cmd_kill(struct cmd *, enum cmd_kill);
 static void	 bash_cancel(struct sshcall *);
-static json_t	*cmd_result(struct cmd *, const char *, int);
+static json_t	*cmd_result(struct cmd *, struct sshcall *, const char *, int);
 static void	 marker_new(char *);
 static long long ms_now(void);
+static void	 cmd_progress(int, short, void *);
 
 static TAILQ_HEAD(, shell)	 shells = TAILQ_HEAD_INITIALIZER(shells);
 
@@ -459,6 +463,13 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(&c->ev_timeout, &tv);
+	if (call != NULL && (call->flags & CALL_PROGRESS)) {
+		evtimer_set(&c->ev_progress, cmd_progress, c);
+		tv.tv_sec = SSH_PROGRESS_MS / 1000;
+		tv.tv_usec = (SSH_PROGRESS_MS % 1000) * 1000;
+		evtimer_add(&c->ev_progress, &tv);
+		c->progress_set = 1;
+	}
 	if (first)
 		TAILQ_INSERT_HEAD(&sh->cmds, c, entry);
 	else
@@ -478,6 +489,8 @@ cmd_free(struct cmd *c)
 	evtimer_del(&c->ev_timeout);
 	if (c->grace_set)
 		evtimer_del(&c->ev_grace);
+	if (c->progress_set)
+		evtimer_del(&c->ev_progress);
 	TAILQ_REMOVE(&sh->cmds, c, entry);
 	/* nobody is left to wait for the shell being opened */
 	if (TAILQ_EMPTY(&sh->cmds) && sh->opening != NULL) {
@@ -746,7 +759,7 @@ cmd_died(struct cmd *c, const char *why)
 	c->call = NULL;
 	call->state = NULL;
 	call->cancel = NULL;
-	sshcall_result(call, cmd_result(c, note, iserr));
+	sshcall_result(call, cmd_result(c, call, note, iserr));
 	cmd_free(c);
 }
 
@@ -802,32 +815,41 @@ cmd_finish(struct cmd *c)
 	c->call = NULL;
 	call->state = NULL;
 	call->cancel = NULL;
-	sshcall_result(call, cmd_result(c, note[0] ? note : NULL, iserr));
+	sshcall_result(call, cmd_result(c, call, note[0] ? note : NULL,
+	    iserr));
 	cmd_free(c);
 	return 0;
 }
 
 /*
  * The result text: stdout, then "stderr:" and stderr when there is any,
- * then "exit status: N" (or the note saying why there is none).  Each
- * stream is cut to the output cap with a line giving its total size.
+ * then "exit status: N" (or the note saying why there is none).  The
+ * streams share the result limit (characters, as the client counts
+ * them; stderr at most a quarter when both are long), each cut with a
+ * line giving its total size and how to see the rest.
  */
 static json_t *
-cmd_result(struct cmd *c, const char *note, int iserr)
+cmd_result(struct cmd *c, struct sshcall *call, const char *note, int iserr)
 {
 	struct sbuf	 t = { 0 };
-	size_t		 max = ssh_output_max(), oshow, eshow, olen, elen;
+	size_t		 budget, oshow, eshow, olen, elen, oc, ec, limit;
 	json_t		*r;
 
+	limit = ssh_result_budget() + SSH_RESULT_RESERVE;
+	budget = ssh_result_budget() - BASH_NOTE_ROOM;
 	olen = c->outlen;
 	elen = c->errlen;
 	oshow = olen < c->out.headlen ? olen : c->out.headlen;
 	eshow = elen < c->err.headlen ? elen : c->err.headlen;
-	if (oshow + eshow > max) {
-		if (eshow > max / 4 && oshow > max - max / 4)
-			eshow = max / 4;
-		if (oshow > max - eshow)
-			oshow = max - eshow;
+	oc = utf8_chars(c->out.head, oshow);
+	ec = utf8_chars(c->err.head, eshow);
+	if (oc + ec > budget) {
+		if (ec > budget / 4 && oc > budget - budget / 4)
+			ec = budget / 4;
+		if (oc > budget - ec)
+			oc = budget - ec;
+		oshow = utf8_prefix(c->out.head, oshow, oc);
+		eshow = utf8_prefix(c->err.head, eshow, ec);
 	}
 	sb_add(&t, "", 0);
 	if (oshow > 0) {
@@ -836,18 +858,27 @@ cmd_result(struct cmd *c, const char *note, int iserr)
 			sb_add(&t, "\n", 1);
 	}
 	if (oshow < olen)
-		sb_printf(&t, "[stdout cut: %zu bytes in all, the"
-		    " first %zu are shown; redirect the output to a file and"
-		    " Read it in parts]\n", olen, oshow);
+		sb_printf(&t, "[stdout cut: %zu bytes in all, the first %zu are"
+		    " shown (the result limit is %zu characters). To see the"
+		    " rest, run a narrower command (filter it with grep, head"
+		    " or tail), or redirect the output to a file (COMMAND >"
+		    " /tmp/out.txt 2>&1) and Read that file with offset and"
+		    " limit]\n", olen, oshow, limit);
 	if (elen > 0) {
 		sb_str(&t, "stderr:\n");
 		utf8_clean(&t, c->err.head, eshow, 1);
 		if (eshow > 0 && t.p[t.len - 1] != '\n')
 			sb_add(&t, "\n", 1);
 		if (eshow < elen)
-			sb_printf(&t, "[stderr cut: %zu bytes in all,"
-			    " the first %zu are shown]\n", elen, eshow);
+			sb_printf(&t, "[stderr cut: %zu bytes in all, the first"
+			    " %zu are shown; redirect it to a file (2>"
+			    " /tmp/err.txt) and Read that]\n", elen, eshow);
 	}
+	if (oshow < olen || eshow < elen)
+		sshcall_log(call, MCPLOG_NOTICE,
+		    "Bash: output cut to fit the result limit of %zu "
+		    "characters (stdout %zu of %zu bytes shown, stderr %zu of "
+		    "%zu)", limit, oshow, olen, eshow, elen);
 	if (note != NULL)
 		sb_printf(&t, "%s", note);
 	else
@@ -858,6 +889,31 @@ cmd_result(struct cmd *c, const char *note, int iserr)
 	if (r == NULL)
 		fatalx("%s: json_pack", __func__);
 	return r;
+}
+
+/*
+ * Once a second while the command runs: how long, and how much output,
+ * for a client that asked for progress.  The seconds only grow, as
+ * notifications/progress needs.
+ */
+static void
+cmd_progress(int fd, short event, void *arg)
+{
+	struct cmd	*c = arg;
+	struct timeval	 tv = { SSH_PROGRESS_MS / 1000,
+			    (SSH_PROGRESS_MS % 1000) * 1000 };
+	char		 msg[160];
+	double		 secs;
+
+	if (c->call == NULL)
+		return;
+	secs = (ms_now() - (c->call->t0.tv_sec * 1000LL +
+	    c->call->t0.tv_nsec / 1000000)) / 1000.0;
+	snprintf(msg, sizeof(msg), "Bash: %s for %.0f s, %zu bytes of "
+	    "output so far", c->sent ? "running" : "waiting for the shell",
+	    secs, c->out.total + c->err.total);
+	sshcall_progress(c->call, secs, 0, msg);
+	evtimer_add(&c->ev_progress, &tv);
 }
 
 static void

@@ -438,6 +438,24 @@ ssh_output_max(void)
 	return ssh_conf != NULL ? ssh_conf->limits.output_max : 100 * 1024;
 }
 
+/*
+ * Characters a tool's own text may have: the result cap (limits {
+ * result size }) less room for what goes around it later, the call's
+ * warning here and the frontend's (a lost worker, prompt injection),
+ * so that a tool's exact paging hint survives; the frontend cuts
+ * whatever still passes the cap, with a plainer hint.
+ */
+size_t
+ssh_result_budget(void)
+{
+	size_t	 max;
+
+	max = ssh_conf != NULL ? ssh_conf->limits.result_max : CONF_RESULT_MAX;
+	if (max < CONF_RESULT_MIN)
+		max = CONF_RESULT_MIN;
+	return max - SSH_RESULT_RESERVE;
+}
+
 static struct pendargs *
 pending_find(uint32_t reqid)
 {
@@ -632,6 +650,8 @@ sshcall_result(struct sshcall *call, json_t *result)
 	char		*s, *t;
 	size_t		 len, off, n;
 
+	if (call->warning[0] != '\0')
+		sshcall_log(call, MCPLOG_WARNING, "%s", call->warning);
 	if (call->warning[0] != '\0' &&
 	    (content = json_object_get(result, "content")) != NULL &&
 	    (first = json_array_get(content, 0)) != NULL &&
@@ -702,6 +722,11 @@ sshcall_text(struct sshcall *call, int iserror, const char *fmt, ...)
 	sshcall_result(call, r);
 }
 
+/*
+ * Progress for a call whose client asked for it (CALL_PROGRESS).  The
+ * file tools block the worker while they run, so the message is
+ * written now rather than when the event loop next looks.
+ */
 void
 sshcall_progress(struct sshcall *call, double progress, double total,
     const char *msg)
@@ -709,15 +734,72 @@ sshcall_progress(struct sshcall *call, double progress, double total,
 	struct ssh_progress	 p;
 	struct iovec		 iov[2];
 
+	if ((call->flags & CALL_PROGRESS) == 0)
+		return;
 	p.progress = progress;
 	p.total = total;
 	iov[0].iov_base = &p;
 	iov[0].iov_len = sizeof(p);
 	iov[1].iov_base = (void *)(uintptr_t)(msg ? msg : "");
 	iov[1].iov_len = msg ? strlen(msg) : 0;
+	if (peers[PROC_FRONTEND] != NULL &&
+	    imsgev_composev(peers[PROC_FRONTEND], IMSG_SSH_PROGRESS,
+	    call->reqid, -1, iov, 2) == 0)
+		(void)imsgbuf_write(&peers[PROC_FRONTEND]->ibuf);
+}
+
+/*
+ * Progress from a loop that may spin fast: the first once first_ms have
+ * passed since the call arrived, then at most one a second.
+ */
+void
+sshcall_tick(struct sshcall *call, int first_ms, double progress,
+    double total, const char *fmt, ...)
+{
+	struct timespec	 now;
+	long long	 ms, t0;
+	va_list		 ap;
+	char		*msg;
+
+	if ((call->flags & CALL_PROGRESS) == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+	t0 = call->t0.tv_sec * 1000LL + call->t0.tv_nsec / 1000000;
+	if (call->progress_ms == 0 ? ms - t0 < first_ms :
+	    ms - call->progress_ms < SSH_PROGRESS_MS)
+		return;
+	call->progress_ms = ms;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	va_end(ap);
+	sshcall_progress(call, progress, total, msg);
+	free(msg);
+}
+
+/* a notifications/message for the call's session (fe_notify.c) */
+void
+sshcall_log(struct sshcall *call, int level, const char *fmt, ...)
+{
+	struct ssh_log	 l;
+	struct iovec	 iov[2];
+	va_list		 ap;
+	char		*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal(NULL);
+	va_end(ap);
+	l.level = level;
+	iov[0].iov_base = &l;
+	iov[0].iov_len = sizeof(l);
+	iov[1].iov_base = msg;
+	iov[1].iov_len = strlen(msg) < SSH_LOG_MAX ? strlen(msg) : SSH_LOG_MAX;
 	if (peers[PROC_FRONTEND] != NULL)
-		imsgev_composev(peers[PROC_FRONTEND], IMSG_SSH_PROGRESS,
+		(void)imsgev_composev(peers[PROC_FRONTEND], IMSG_SSH_LOG,
 		    call->reqid, -1, iov, 2);
+	free(msg);
 }
 
 static void

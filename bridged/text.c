@@ -198,6 +198,47 @@ utf8_cut(const char *s, size_t n, size_t max)
 	return n;
 }
 
+/*
+ * Characters as a client counts them once the text is in a result: a
+ * valid sequence is one, an invalid byte one (it becomes U+FFFD), a NUL
+ * two (it is shown as \0).  utf8_prefix gives the bytes of the longest
+ * prefix of at most max such characters, never inside a sequence.
+ */
+size_t
+utf8_prefix(const char *s, size_t n, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, chars = 0, l, w;
+	uint32_t		 cp;
+
+	while (i < n) {
+		if ((l = utf8_decode(p + i, n - i, &cp)) == 0)
+			l = 1;
+		w = p[i] == '\0' ? 2 : 1;
+		if (chars + w > max)
+			break;
+		chars += w;
+		i += l;
+	}
+	return i;
+}
+
+size_t
+utf8_chars(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, chars = 0, l;
+	uint32_t		 cp;
+
+	while (i < n) {
+		if ((l = utf8_decode(p + i, n - i, &cp)) == 0)
+			l = 1;
+		chars += p[i] == '\0' ? 2 : 1;
+		i += l;
+	}
+	return chars;
+}
+
 void
 hex_encode(const uint8_t *p, size_t n, char *out)
 {

@@ -232,8 +232,21 @@ r = ask("STUB:huge")
 t.ok(r.get("isError") and "more than" in text(r),
      "more output than a result may have", text(r)[:300])
 r = ask("STUB:big 300000")
-t.ok(not r.get("isError") and len(sc(r).get("result", "")) == 300000,
-     "a 300 KB answer arrives whole", len(text(r)))
+whole = len(text(r)) + len(json.dumps(sc(r), separators=(",", ":"),
+                                       ensure_ascii=False))
+note = (r"\[result cut by bridged: \d+ of 300\d\d\d characters shown "
+        r"to fit the result limit of 40000 \(limits \{ result size \}\); "
+        r"ask for the rest with ask_claude and resume_session_id \"%s\"\]" %
+        re.escape(sc(r).get("session_id", "?")))
+t.ok(not r.get("isError") and whole <= 40000 and re.search(note, text(r)) and
+     re.search(r"\[result cut by bridged: \d+ of 300000 characters shown "
+               r"to fit the result limit of 40000 \(limits \{ result size "
+               r"\}\); ask for the rest with ask_claude and "
+               r"resume_session_id \"%s\"\]\n" % re.escape(
+                   sc(r).get("session_id", "?")), sc(r).get("result", "")),
+     "a 300 KB answer is cut to fit (%d characters), in the text and the "
+     "structured result, the note says to resume for the rest" % whole,
+     sc(r).get("result", "")[-300:])
 r = c.call_tool("ask_claude", {"task": "hi", "host": "nobinary"})
 t.ok(r.get("isError") and "127" in text(r) and
      'delegate { claude "/path/to/claude" }' in text(r),

@@ -52,6 +52,7 @@ main(void)
 	ok(conf->socket_mode == BRIDGED_SOCKET_MODE, "default socket mode");
 	ok(conf->limits.line_max == 4 * 1024 * 1024, "default line size 4M");
 	ok(conf->limits.output_max == 100 * 1024, "default output 100K");
+	ok(conf->limits.result_max == 40000, "default result size 40000 characters");
 	ok(conf->limits.sessions_max == 64 && conf->limits.drain_timeout == 10 &&
 	    conf->limits.call_timeout == 120, "default limits");
 	ok(config_default_host(conf) == NULL, "no default host when empty");

@@ -49,6 +49,8 @@ struct client {
 	char	 buf[1 << 16];
 	size_t	 len;
 	int	 eof;
+	int	 nlogs;		/* notifications/message seen (skipped) */
+	json_t	*lastlog;	/* the last one's params */
 };
 
 /* frontend.c stand-ins */
@@ -194,6 +196,17 @@ client_recv(struct client *c, int ms)
 			j = json_loadb(c->buf, nl - c->buf, 0, NULL);
 			c->len -= nl - c->buf + 1;
 			memmove(c->buf, nl + 1, c->len);
+			/* log messages are counted, not answers */
+			if (j != NULL && strcmp(json_string_value(
+			    json_object_get(j, "method")) ?: "",
+			    "notifications/message") == 0) {
+				c->nlogs++;
+				json_decref(c->lastlog);
+				c->lastlog = json_incref(json_object_get(j,
+				    "params"));
+				json_decref(j);
+				continue;
+			}
 			return j != NULL ? j : json_string("<unparsable>");
 		}
 		if (c->eof || waited > ms)
@@ -1106,7 +1119,7 @@ main(void)
 	good = call != NULL &&
 	    worker_progress("alpha", reqid, 1, "one") == 0;
 	if (call != NULL)
-		mcp_notify_progress(call, 1, "same again: dropped");
+		mcp_notify_progress(call, 1, 0, "same again: dropped");
 	good = good &&
 	    worker_progress("alpha", reqid, 0.5, "backwards: dropped") == 0 &&
 	    worker_progress("alpha", reqid, 2.5, NULL) == 0 &&
@@ -1159,6 +1172,11 @@ main(void)
 	    "line");
 	ok(strcmp(json_string_value(json_object_get(last_call_record,
 	    "decision")) ?: "", "refused") == 0, "recorded as refused");
+	ok(a.nlogs > 0 && strcmp(json_string_value(json_object_get(a.lastlog,
+	    "level")) ?: "", "warning") == 0 && strstr(json_string_value(
+	    json_object_get(a.lastlog, "data")) ?: "", "refused: host "
+	    "\"alpha\" does not allow write") != NULL,
+	    "the refusal is a warning message too");
 	hostcheck(&a, "{\"host\":\"beta\",\"cap\":8}", 1,
 	    "host \"beta\" does not allow delegate; add \"allow delegate\" to "
 	    "its host block (bridged.conf line 14)", "no allow line: the "
