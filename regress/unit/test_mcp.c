@@ -688,18 +688,52 @@ main(void)
 	    "three sessions, the un-notified ones still new");
 	json_decref(sess);
 
-	/* session limit is 4: the fifth is refused */
+	/*
+	 * session limit is 4: the fifth is not a session; its initialize
+	 * is answered with why, by its id, and it is closed
+	 */
 	memset(&d, 0, sizeof(d));
 	d.fd = client_open(path);
 	memset(&e, 0, sizeof(e));
 	e.fd = client_open(path);
 	pump(20);
-	r = client_recv(&e, 1000);
-	ok(r && err_code(r) == -32000 && strstr(err_msg(r), "too many") &&
-	    id_is_null(r), "session over the limit told why");
+	sess = mcp_sessions_json();
+	ok(json_array_size(sess) == 4, "a client over the limit is no session");
+	json_decref(sess);
+	client_send(&e, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}"
+	    "\n\n{\"jsonrpc\":\"2.0\",\"id\":\"init-e\",", 77);
+	pump(20);
+	client_sendline(&e, "\"method\":\"initialize\",\"params\":{}}");
+	r = client_recv(&e, 2000);
+	ok(r && err_code(r) == -32000 && json_is_string(json_object_get(r,
+	    "id")) && strcmp(json_string_value(json_object_get(r, "id")),
+	    "init-e") == 0 && strncmp(err_msg(r), "session limit 4 reached "
+	    "(limits { sessions })", 43) == 0 && json_is_true(json_object_get(
+	    json_object_get(json_object_get(r, "error"), "data"), "closed")),
+	    "over the limit: initialize (after a notification, in two "
+	    "pieces) answered by its id: session limit 4 reached");
 	json_decref(r);
 	r = client_recv(&e, 1000);
 	ok(r == NULL && e.eof, "session over the limit closed");
+	close(e.fd);
+	memset(&e, 0, sizeof(e));
+	e.fd = client_open(path);
+	r = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"ping\"}");
+	ok(r && id_int(r, 77) && err_code(r) == -32000 &&
+	    strstr(err_msg(r), "session limit") != NULL,
+	    "over the limit: a ping is not served either");
+	json_decref(r);
+	close(e.fd);
+	memset(&e, 0, sizeof(e));
+	e.fd = client_open(path);
+	r = client_recv(&e, 500);
+	ok(r == NULL && !e.eof, "a silent client over the limit waits a "
+	    "moment");
+	r = client_recv(&e, 8000);
+	ok(r && id_is_null(r) && strstr(err_msg(r), "session limit 4") &&
+	    client_recv(&e, 1000) == NULL && e.eof,
+	    "then it is told with id null and closed");
+	json_decref(r);
 	close(e.fd);
 	sess = mcp_sessions_json();
 	ok(json_array_size(sess) == 4, "four sessions listed");
@@ -1068,8 +1102,9 @@ main(void)
 	client_sendline(&a, "");
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":33,\"method\":\"ping\"}");
 	ok(r && err_code(r) == -32600 && id_is_null(r) && strcmp(err_msg(r),
-	    "message too large: limit is 1024 bytes") == 0,
-	    "oversized line: -32600 message too large");
+	    "message too large: a line may be at most 1024 bytes (limits "
+	    "{ line size } in bridged.conf)") == 0,
+	    "oversized line of no JSON: -32600 message too large, id null");
 	json_decref(r);
 	r = client_recv(&a, 3000);
 	ok(r && id_int(r, 33) && json_is_object(result(r)),
@@ -1082,6 +1117,30 @@ main(void)
 	client_sendline(&a, "tail of the big one");
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":34,\"method\":\"ping\"}");
 	ok(r && err_code(r) == -32600, "oversized line across reads: error");
+	json_decref(r);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 34), "answered once, next request served");
+	json_decref(r);
+	/* its id, read in passing: in the held prefix, or after the limit */
+	client_send(&a, "{\"id\":\"big-a\",\"method\":\"ping\",\"p\":\"", 35);
+	pump(10);
+	for (i = 0; i < 4; i++) {
+		client_send(&a, big, 700);
+		pump(10);
+	}
+	client_sendline(&a, "\"}");
+	r = client_recv(&a, 3000);
+	ok(r && err_code(r) == -32600 && json_is_string(json_object_get(r,
+	    "id")) && strcmp(json_string_value(json_object_get(r, "id")),
+	    "big-a") == 0, "oversized line across reads: answered by its "
+	    "string id");
+	json_decref(r);
+	client_send(&a, "{\"method\":\"ping\",\"p\":\"", 22);
+	client_send(&a, big, 2000);
+	client_sendline(&a, "\",\"id\":4242}");
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":34,\"method\":\"ping\"}");
+	ok(r && err_code(r) == -32600 && id_int(r, 4242),
+	    "oversized line, integer id after the huge member: found");
 	json_decref(r);
 	r = client_recv(&a, 3000);
 	ok(r && id_int(r, 34), "answered once, next request served");
