@@ -372,7 +372,7 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 
 	r = json_pack("{s:s, s:{s:{s:b}, s:{}}, s:{s:s, s:s, s:s}, s:s}",
 	    "protocolVersion", proto,
-	    "capabilities", "tools", "listChanged", 0, "logging",
+	    "capabilities", "tools", "listChanged", 1, "logging",
 	    "serverInfo", "name", "bridged", "title", "bridged",
 	    "version", BRIDGED_VERSION,
 	    "instructions", instructions);

@@ -122,6 +122,32 @@ frontend_shutting_down(void)
 
 /* helpers */
 
+static json_t *
+tool_named(json_t *tools, const char *name)
+{
+	json_t	*t;
+	size_t	 i;
+
+	json_array_foreach(tools, i, t)
+		if (strcmp(json_string_value(json_object_get(t, "name")) ?: "",
+		    name) == 0)
+			return t;
+	return NULL;
+}
+
+static int
+tool_listed(json_t *tools, const char *name)
+{
+	return tool_named(tools, name) != NULL;
+}
+
+static const char *
+tool_description_of(json_t *tools, const char *name)
+{
+	return json_string_value(json_object_get(tool_named(tools, name),
+	    "description")) ?: "";
+}
+
 static void
 pump(int ms)
 {
@@ -572,7 +598,7 @@ main(void)
 	strlcpy(h->address, "192.0.2.1", sizeof(h->address));
 	strlcpy(h->user, "agent", sizeof(h->user));
 	strlcpy(h->base_dir, "/srv/work", sizeof(h->base_dir));
-	h->caps = CAP_READ | CAP_EXEC;
+	h->caps = CAP_READ | CAP_EXEC | CAP_DELEGATE;
 	h->line = 5;
 	h->allow_line = 9;
 	h = config_host_new(frontend_conf);
@@ -593,6 +619,7 @@ main(void)
 		return 1;
 
 	mcp_init();
+	mcp_config_changed();	/* as frontend.c does with each config */
 	mcp_listen(lfd);
 
 	memset(&a, 0, sizeof(a));
@@ -639,7 +666,7 @@ main(void)
 	ok(res && strcmp(json_string_value(json_object_get(res,
 	    "protocolVersion")) ?: "", "2025-06-18") == 0,
 	    "2025-06-18 echoed");
-	ok(res && json_is_false(json_object_get(json_object_get(
+	ok(res && json_is_true(json_object_get(json_object_get(
 	    json_object_get(res, "capabilities"), "tools"), "listChanged")) &&
 	    json_is_object(json_object_get(json_object_get(res,
 	    "capabilities"), "logging")), "capabilities tools + logging");
@@ -773,6 +800,78 @@ main(void)
 	    json_is_object(json_object_get(t, "outputSchema")),
 	    "hosts: read-only, idempotent, closed world, outputSchema");
 	json_decref(r);
+	/* only what some host allows: alpha read, exec, delegate */
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl1\",\"method\":"
+	    "\"tools/list\"}");
+	tools = json_object_get(result(r), "tools");
+	ok(tool_listed(tools, "hosts") && tool_listed(tools, "Bash") &&
+	    tool_listed(tools, "Read") && tool_listed(tools, "Grep") &&
+	    tool_listed(tools, "ask_claude") &&
+	    tool_listed(tools, "job_status") &&
+	    tool_listed(tools, "Download"), "tools/list: hosts and the read, "
+	    "exec and delegate tools");
+	ok(!tool_listed(tools, "Write") && !tool_listed(tools, "Edit") &&
+	    !tool_listed(tools, "MultiEdit") && !tool_listed(tools, "Upload") &&
+	    !tool_listed(tools, "forward_open") &&
+	    !tool_listed(tools, "forward_list") &&
+	    !tool_listed(tools, "forward_close"), "tools/list: no write or "
+	    "forward tool, as no host allows them");
+	good = 1;
+	json_array_foreach(tools, i, t)
+		if (strstr(json_string_value(json_object_get(t,
+		    "description")) ?: "", "Unknown parameters are refused") ==
+		    NULL)
+			good = 0;
+	ok(good, "every description says unknown parameters are refused");
+	ok(strstr(tool_description_of(tools, "Read"), "(pages accepted and "
+	    "ignored)") != NULL && strstr(tool_description_of(tools, "Bash"),
+	    "(dangerouslyDisableSandbox accepted and ignored)") != NULL,
+	    "Read and Bash say what they accept and ignore");
+	json_decref(r);
+
+	/* a reload that changes what the hosts allow */
+	frontend_conf->hosts.tqh_first->caps = CAP_READ | CAP_DELEGATE;
+	mcp_config_changed();
+	r = client_recv(&a, 2000);
+	ok(r && strcmp(json_string_value(json_object_get(r, "method")) ?: "",
+	    "notifications/tools/list_changed") == 0 &&
+	    json_object_get(r, "id") == NULL, "reload that drops exec: "
+	    "notifications/tools/list_changed to the ready session");
+	json_decref(r);
+	ok(nothing_before_ping(&b, "lc-b") && nothing_before_ping(&d, "lc-d"),
+	    "none to sessions not yet initialized");
+	json_decref(rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl0\",\"method\":"
+	    "\"tools/list\"}"));
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl2\",\"method\":"
+	    "\"tools/list\"}");
+	o = json_object_get(result(r), "tools");
+	ok(!tool_listed(o, "Bash") && !tool_listed(o, "KillShell") &&
+	    tool_listed(o, "Read") && tool_listed(o, "hosts"),
+	    "tools/list after it: no exec tool");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"bx\",\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"Bash\",\"arguments\":"
+	    "{\"command\":\"true\"}}}");
+	ok(r && json_is_true(json_object_get(result(r), "isError")) &&
+	    strcmp(first_text(result(r)), "Bash: no configured host allows "
+	    "exec, so this tool is not offered; an operator would add "
+	    "\"exec\" to a host's \"allow\" line in bridged.conf and run "
+	    "bridgectl reload") == 0 && nstarts == 0,
+	    "Bash called anyway: isError, no host allows exec");
+	json_decref(r);
+	mcp_config_changed();
+	ok(nothing_before_ping(&a, "lc-same"), "a reload that changes no "
+	    "capability: no notification");
+	frontend_conf->hosts.tqh_first->caps = CAP_READ | CAP_EXEC |
+	    CAP_DELEGATE;
+	mcp_config_changed();
+	r = client_recv(&a, 2000);
+	ok(r && strcmp(json_string_value(json_object_get(r, "method")) ?: "",
+	    "notifications/tools/list_changed") == 0, "exec back: told again");
+	json_decref(r);
+	json_decref(rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl3\",\"method\":"
+	    "\"tools/list\"}"));
+
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\","
 	    "\"params\":{\"cursor\":\"abc\"}}");
 	ok(r && err_code(r) == -32602 && strcmp(err_msg(r), "invalid cursor")
@@ -806,11 +905,13 @@ main(void)
 	    json_is_null(json_object_get(o, "last_error")),
 	    "alpha: no worker: idle, worker_pid null, 0 restarts, no since, "
 	    "fingerprint or error");
-	ok(o && json_array_size(json_object_get(o, "capabilities")) == 2 &&
+	ok(o && json_array_size(json_object_get(o, "capabilities")) == 3 &&
 	    strcmp(json_string_value(json_array_get(json_object_get(o,
 	    "capabilities"), 0)), "read") == 0 && strcmp(json_string_value(
 	    json_array_get(json_object_get(o, "capabilities"), 1)), "exec") ==
-	    0, "alpha: capabilities read, exec");
+	    0 && strcmp(json_string_value(json_array_get(json_object_get(o,
+	    "capabilities"), 2)), "delegate") == 0,
+	    "alpha: capabilities read, exec, delegate");
 	o = json_array_get(hosts, 1);
 	ok(o && str_is(o, "name", "beta") && str_is(o, "state", "idle") &&
 	    json_is_null(json_object_get(o, "worker_pid")) &&
