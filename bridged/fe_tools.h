@@ -123,7 +123,7 @@ const struct tool	*tool_find(const char *);
 struct host		*tool_host(struct mcp_call *, json_t *);
 int			 tool_allow(struct mcp_call *, struct host *,
 			    uint32_t);
-/* host JSON shared by the hosts tool and bridgectl show hosts */
+/* fe_hosts.c: host JSON for the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
 json_t			*host_json(struct host *);
 
