@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bridged.h"
 #include "ctlsock.h"
 #include "imsg.h"
@@ -31,6 +33,7 @@
 /* a daemon that does not answer must not hang us forever */
 #define CTL_TIMEOUT	30		/* seconds */
 #define RELAY_BUFSZ	(64 * 1024)
+#define RELAY_LINE_MAX	4096	/* a closing error is shorter than this */
 
 enum cmd_kind {
 	CMD_SHOW,	/* IMSG_CTL_DATA records, then IMSG_CTL_END */
@@ -76,8 +79,19 @@ static void	 relay_restore(void);
 static void	 relay_nonblock(int, int);
 static ssize_t	 rb_read(int, struct relaybuf *);
 static ssize_t	 rb_write(int, struct relaybuf *, int);
+static void	 line_track(const char *, size_t);
+static int	 line_closing_error(char *, size_t);
 
 static int	 saved_flags[2] = { -1, -1 };
+
+/* the last line the daemon sent (its start), to find a closing error */
+static struct {
+	char	 cur[RELAY_LINE_MAX];	/* the line arriving */
+	size_t	 curlen;
+	int	 curover;		/* longer than cur */
+	char	 last[RELAY_LINE_MAX];	/* the last whole line */
+	size_t	 lastlen;		/* 0: none, or it was too long */
+} dline;
 
 static void
 usage(void)
@@ -245,6 +259,12 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
  * the writer instead of growing memory.  EOF on stdin becomes a
  * half-close, so the daemon can still answer; the socket's EOF ends us
  * once stdout has everything.
+ *
+ * Whatever ends the relay badly is said on stderr in one line and the
+ * exit status is 1: an MCP client shows a server's stderr when it fails
+ * to connect, and little else.  bridged marks an error after which it
+ * closes the connection (the session limit) with data.closed; its
+ * message is that line.
  */
 static int
 relay(const char *path)
@@ -254,6 +274,8 @@ relay(const char *path)
 	ssize_t			 n;
 	int			 s, in_eof = 0, sock_wshut = 0, sock_eof = 0;
 	int			 client_done = 0, lost = 0;
+	size_t			 had;
+	char			 why[RELAY_LINE_MAX];
 
 	s = unix_connect(path);
 	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) == -1)
@@ -315,12 +337,18 @@ relay(const char *path)
 		}
 		if (pfd[1].fd != -1 && pfd[1].events & POLLIN &&
 		    pfd[1].revents != 0) {
+			had = down.len;
 			if ((n = rb_read(s, &down)) == 0)
 				sock_eof = 1;
 			else if (n == -1 && errno == ECONNRESET)
 				sock_eof = lost = 1;
 			else if (n == -1)
 				err(1, "read %s", path);
+			if (sock_eof)
+				/* a last line without its newline counts */
+				line_track("\n", 1);
+			else
+				line_track(down.data + had, down.len - had);
 		}
 		if (pfd[2].fd != -1 && pfd[2].revents != 0) {
 			if (rb_write(STDOUT_FILENO, &down, 0) == -1)
@@ -334,6 +362,11 @@ relay(const char *path)
 		}
 	}
 	close(s);
+	if (line_closing_error(why, sizeof(why))) {
+		fprintf(stderr, "bridgectl: bridged refused the MCP session "
+		    "on %s: %s\n", path, why);
+		return 1;
+	}
 	/*
 	 * The daemon hung up on a client still talking: its frontend died
 	 * (bridged restarts it) or it stopped.  The MCP client must not take
@@ -346,6 +379,63 @@ relay(const char *path)
 		return 1;
 	}
 	return 0;
+}
+
+/* Keep the start of the last line that went down the relay. */
+static void
+line_track(const char *p, size_t n)
+{
+	const char	*nl;
+	size_t		 piece;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		piece = nl != NULL ? (size_t)(nl - p) : n;
+		if (dline.curlen + piece <= sizeof(dline.cur)) {
+			memcpy(dline.cur + dline.curlen, p, piece);
+			dline.curlen += piece;
+		} else
+			dline.curover = 1;
+		if (nl == NULL)
+			return;
+		if (dline.curlen > 0 || dline.curover) {
+			dline.lastlen = dline.curover ? 0 : dline.curlen;
+			memcpy(dline.last, dline.cur, dline.lastlen);
+		}
+		dline.curlen = 0;
+		dline.curover = 0;
+		p += piece + 1;
+		n -= piece + 1;
+	}
+}
+
+/*
+ * Was the last line a JSON-RPC error after which bridged closes the
+ * connection?  Then its message, made one printable line, is in buf.
+ */
+static int
+line_closing_error(char *buf, size_t size)
+{
+	json_t		*m, *e;
+	const char	*msg;
+	char		*p;
+
+	if (dline.lastlen == 0 ||
+	    (m = json_loadb(dline.last, dline.lastlen, 0, NULL)) == NULL)
+		return 0;
+	e = json_object_get(m, "error");
+	msg = json_string_value(json_object_get(e, "message"));
+	if (msg == NULL || !json_is_true(json_object_get(json_object_get(e,
+	    "data"), "closed"))) {
+		json_decref(m);
+		return 0;
+	}
+	strlcpy(buf, msg, size);
+	json_decref(m);
+	for (p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return 1;
 }
 
 /*

@@ -437,11 +437,11 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 	mcp_send_result(s, id, r);
 }
 
-/* the same in initialize (legacy) and server/discover (modern) */
+/* initialize's capabilities: legacy sessions are sent list_changed */
 json_t *
 mcp_capabilities(void)
 {
-	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0,
+	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1,
 	    "logging");
 }
 

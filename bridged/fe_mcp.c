@@ -3,8 +3,9 @@
  *
  * Each connection is one session speaking JSON-RPC 2.0, one message per
  * line.  Everything a client sends is hostile until checked: lines are
- * bounded (an oversized one is skipped without being held in memory) and
- * each whole line goes to fe_jsonrpc.c, which parses and answers it.  Output
+ * bounded (an oversized one is skipped without being held in memory, and
+ * answered with the id fe_idscan.c finds in it) and each whole line goes
+ * to fe_jsonrpc.c, which parses and answers it.  Output
  * is queued and written when the socket is writable; a client that stops
  * reading is dropped once too much is queued for it.  A session's memory
  * is freed on a fresh turn of the event loop, never under its own feet.
@@ -17,6 +18,11 @@
  * is killed.  A hang-up on the socket tells the two apart, and a
  * half-closed session is checked for one every SESSION_HUP_MS while it
  * waits for its answers.
+ *
+ * A client over the session limit is not a session: it gets a few
+ * seconds and a bounded number of bytes to send its initialize, which is
+ * answered with an error that says why (with its id, so that the client
+ * shows the reason rather than a lost connection), and is closed.
  *
  * This runs in the sandboxed frontend: no open(), no socket(), so all I/O
  * is read/sendmsg on descriptors we were given or accepted.
@@ -49,6 +55,20 @@
 #define MCP_OUT_MIN		(8 * 1024 * 1024)
 #define MCP_IBUF_KEEP		(64 * 1024)	/* shrink input buffer above */
 #define SESSION_HUP_MS		500	/* a half-closed client still there? */
+#define REFUSE_WAIT_MS		5000	/* a refused client has this to ask */
+#define REFUSE_MAX		16	/* refused clients waiting at once */
+
+/* a client over the session limit, waiting to be told so */
+struct mcp_refused {
+	TAILQ_ENTRY(mcp_refused) entry;
+	int			 fd;
+	uid_t			 uid;
+	pid_t			 pid;
+	size_t			 nread;
+	struct event		 evr;
+	struct event		 evt;
+	struct idscan		 scan;
+};
 
 static void	 accept_cb(int, short, void *);
 static void	 accept_resume(int, short, void *);
@@ -63,9 +83,17 @@ static void	 session_close(struct mcp_session *, int);
 static void	 session_free(int, short, void *);
 static int	 session_hungup(struct mcp_session *);
 static void	 session_hupcheck(int, short, void *);
+static void	 session_toolong(struct mcp_session *);
+static void	 refuse_new(int, const struct ucred *);
+static void	 refuse_read(int, short, void *);
+static void	 refuse_timeout(int, short, void *);
+static void	 refuse_answer(int, json_t *);
+static void	 refuse_close(struct mcp_refused *);
 
 static TAILQ_HEAD(, mcp_session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static int		 nsessions;	/* open, not yet freed */
+static TAILQ_HEAD(, mcp_refused) refused = TAILQ_HEAD_INITIALIZER(refused);
+static int		 nrefused;
 static uint32_t		 next_session_id = 1;
 static int		 listen_fd = -1;
 static struct event	 ev_accept;
@@ -220,8 +248,6 @@ session_new(int fd)
 	struct mcp_session	*s;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof(cred);
-	char			 msg[160];
-	int			 n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("%s: SO_PEERCRED", __func__);
@@ -232,19 +258,7 @@ session_new(int fd)
 		log_warnx("refusing MCP session from uid %u pid %d: %d "
 		    "sessions open, the limit", (unsigned)cred.uid,
 		    (int)cred.pid, nsessions);
-		/* best effort: tell the client why before closing */
-		n = snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\","
-		    "\"id\":null,\"error\":{\"code\":-32000,\"message\":"
-		    "\"too many sessions: limit is %d\"}}\n",
-		    frontend_conf->limits.sessions_max);
-		if (n > 0 && (size_t)n < sizeof(msg)) {
-			struct iovec	 iov = { msg, n };
-			struct msghdr	 mh = { .msg_iov = &iov,
-					    .msg_iovlen = 1 };
-
-			(void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		}
-		close(fd);
+		refuse_new(fd, &cred);
 		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -361,6 +375,7 @@ session_free(int fd, short ev, void *arg)
 	nsessions--;
 	evtimer_del(&s->evfree);
 	evtimer_del(&s->evhup);
+	idscan_clear(&s->scan);
 	evbuffer_free(s->out);
 	free(s->ibuf);
 	free(s);
@@ -417,6 +432,149 @@ session_hupcheck(int fd, short ev, void *arg)
 	mcp_session_check_done(s);
 }
 
+/*
+ * Clients over the session limit.  They hold a descriptor, one small
+ * struct and no line buffer (their input goes through the id scanner)
+ * for at most REFUSE_WAIT_MS and line_max bytes; at most REFUSE_MAX of
+ * them wait at once, and one more is told at once, with id null.
+ */
+static void
+refuse_new(int fd, const struct ucred *cred)
+{
+	struct mcp_refused	*r;
+	struct timeval		 tv = { REFUSE_WAIT_MS / 1000,
+				    (REFUSE_WAIT_MS % 1000) * 1000 };
+
+	if (nrefused >= REFUSE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
+		refuse_answer(fd, NULL);
+		close(fd);
+		return;
+	}
+	r->fd = fd;
+	r->uid = cred->uid;
+	r->pid = cred->pid;
+	idscan_init(&r->scan);
+	event_set(&r->evr, fd, EV_READ | EV_PERSIST, refuse_read, r);
+	evtimer_set(&r->evt, refuse_timeout, r);
+	event_add(&r->evr, NULL);
+	evtimer_add(&r->evt, &tv);
+	TAILQ_INSERT_TAIL(&refused, r, entry);
+	nrefused++;
+}
+
+static void
+refuse_read(int fd, short ev, void *arg)
+{
+	static char		 buf[MCP_READ_CHUNK];
+	struct mcp_refused	*r = arg;
+	const char		*p, *nl;
+	json_t			*id;
+	ssize_t			 n;
+	size_t			 piece;
+	int			 notification;
+
+	if ((n = read(fd, buf, sizeof(buf))) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		refuse_close(r);
+		return;
+	}
+	if (n == 0) {
+		/* a last line without its newline still counts */
+		if (r->nread > 0)
+			refuse_answer(r->fd, idscan_end(&r->scan, NULL));
+		refuse_close(r);
+		return;
+	}
+	for (p = buf; n > 0; p += piece + 1, n -= piece + 1) {
+		nl = memchr(p, '\n', n);
+		piece = nl != NULL ? (size_t)(nl - p) : (size_t)n;
+		r->nread += piece;
+		idscan_feed(&r->scan, p, piece);
+		if (r->nread > frontend_conf->limits.line_max) {
+			refuse_answer(r->fd, NULL);
+			refuse_close(r);
+			return;
+		}
+		if (nl == NULL)
+			break;
+		id = idscan_end(&r->scan, &notification);
+		if (notification || r->nread == 0) {
+			/* never answered; blank lines are no request */
+			idscan_init(&r->scan);
+			r->nread = 0;
+			continue;
+		}
+		log_info("MCP client uid %u pid %d told of the session limit",
+		    (unsigned)r->uid, (int)r->pid);
+		refuse_answer(r->fd, id);
+		refuse_close(r);
+		return;
+	}
+}
+
+static void
+refuse_timeout(int fd, short ev, void *arg)
+{
+	struct mcp_refused	*r = arg;
+
+	refuse_answer(r->fd, NULL);
+	refuse_close(r);
+}
+
+/*
+ * Best effort, without waiting: the answer is small and the socket's
+ * buffer empty.  data.closed tells bridgectl mcp (and any client that
+ * looks) that this error ends the connection.
+ */
+static void
+refuse_answer(int fd, json_t *id)
+{
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	json_t		*m;
+	char		*text, *line;
+	int		 max = frontend_conf->limits.sessions_max;
+
+	m = json_pack("{s:s, s:O, s:{s:i, s:o, s:{s:b, s:i}}}",
+	    "jsonrpc", "2.0", "id", id != NULL ? id : json_null(),
+	    "error", "code", -32000, "message", json_sprintf("session limit "
+	    "%d reached (limits { sessions }): bridged serves at most %d MCP "
+	    "session%s at once; close another or raise the limit in "
+	    "bridged.conf", max, max, max == 1 ? "" : "s"),
+	    "data", "closed", 1, "limit", max);
+	if (m == NULL)
+		return;
+	text = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	if (text == NULL)
+		return;
+	if (asprintf(&line, "%s\n", text) == -1) {
+		free(text);
+		return;
+	}
+	free(text);
+	iov.iov_base = line;
+	iov.iov_len = strlen(line);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	(void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(line);
+}
+
+static void
+refuse_close(struct mcp_refused *r)
+{
+	event_del(&r->evr);
+	evtimer_del(&r->evt);
+	close(r->fd);
+	idscan_clear(&r->scan);
+	TAILQ_REMOVE(&refused, r, entry);
+	nrefused--;
+	free(r);
+}
+
 static void
 session_read(int fd, short ev, void *arg)
 {
@@ -443,7 +601,9 @@ session_read(int fd, short ev, void *arg)
 			return;
 		}
 		/* a last line without its newline still counts */
-		if (!s->discarding && s->ilen > 0) {
+		if (s->discarding)
+			session_toolong(s);
+		else if (s->ilen > 0) {
 			session_line(s, s->ibuf, s->ilen);
 			s->ilen = 0;
 		}
@@ -456,8 +616,10 @@ session_read(int fd, short ev, void *arg)
 /*
  * Split input into lines.  A line is handled straight from the read
  * buffer when it is whole there; only a partial line is copied.  A line
- * that grows past line_max is answered with an error once and its
- * remaining bytes are skipped as they arrive.
+ * that grows past line_max is skipped as its bytes arrive, each piece
+ * shown to the id scanner first, and answered with an error once it
+ * ends: by then the scanner has seen all of it, so an id after a huge
+ * member is found too.
  */
 static void
 session_input(struct mcp_session *s, const char *buf, size_t n)
@@ -467,26 +629,21 @@ session_input(struct mcp_session *s, const char *buf, size_t n)
 
 	while (n > 0 && !s->dead) {
 		nl = memchr(buf, '\n', n);
-		if (s->discarding) {
-			if (nl == NULL)
-				return;
-			piece = nl - buf + 1;
-			buf += piece;
-			n -= piece;
-			s->discarding = 0;
-			continue;
-		}
 		piece = nl != NULL ? (size_t)(nl - buf) : n;
-		if (s->ilen + piece > max) {
+		if (s->discarding) {
+			idscan_feed(&s->scan, buf, piece);
+			if (nl == NULL)
+				break;
+			session_toolong(s);
+		} else if (s->ilen + piece > max) {
 			log_warnx("session %u: message over %zu bytes skipped",
 			    s->id, max);
-			mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
-			    "message too large: limit is %zu bytes", max);
+			/* what is held so far is scanned, then let go */
+			idscan_init(&s->scan);
+			idscan_feed(&s->scan, s->ibuf, s->ilen);
 			s->ilen = 0;
-			if (nl == NULL) {
-				s->discarding = 1;
-				break;
-			}
+			s->discarding = 1;
+			continue;	/* this piece, as part of the skip */
 		} else if (nl == NULL) {
 			if (session_append(s, buf, piece) == -1)
 				session_close(s, 0);
@@ -510,6 +667,20 @@ session_input(struct mcp_session *s, const char *buf, size_t n)
 		s->ibuf = NULL;
 		s->isize = 0;
 	}
+}
+
+/* the end of a line over line_max: answer it, with its id if it had one */
+static void
+session_toolong(struct mcp_session *s)
+{
+	json_t	*id;
+
+	s->discarding = 0;
+	id = idscan_end(&s->scan, NULL);
+	mcp_send_error(s, id, JSONRPC_INVALID_REQUEST, "message too large: a "
+	    "line may be at most %zu bytes (limits { line size } in "
+	    "bridged.conf)", frontend_conf->limits.line_max);
+	idscan_clear(&s->scan);
 }
 
 static int
@@ -708,9 +879,38 @@ void
 mcp_close_all(void)
 {
 	struct mcp_session	*s;
+	struct mcp_refused	*r;
 
 	TAILQ_FOREACH(s, &sessions, entry)
 		session_close(s, 1);
+	while ((r = TAILQ_FIRST(&refused)) != NULL)
+		refuse_close(r);
+}
+
+/*
+ * After a reload: when the tools some host allows are not those of the
+ * last configuration, every initialized session is told (legacy era:
+ * notifications/tools/list_changed, for which initialize advertises
+ * tools.listChanged) and lists them again.  Sessions still waiting for
+ * notifications/initialized list them after it anyway.
+ */
+void
+mcp_config_changed(void)
+{
+	struct mcp_session	*s;
+	int			 n = 0;
+
+	if (!tools_list_changed())
+		return;
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->dead || s->state != SESSION_READY)
+			continue;
+		mcp_send_json(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0",
+		    "method", "notifications/tools/list_changed"));
+		n++;
+	}
+	log_info("the tools offered changed with the configuration: %d "
+	    "session%s told", n, n == 1 ? "" : "s");
 }
 
 /*

@@ -50,6 +50,32 @@ struct mcp_era {
 struct mcp_batch;
 struct mcp_call;
 
+/*
+ * fe_idscan.c: the id of a request read in pieces, never held whole (a
+ * line over the size limit, a client over the session limit).
+ */
+#define IDSCAN_KEY_MAX		16	/* any spelling of "id" fits */
+#define IDSCAN_VAL_MAX		256	/* longer ids are not read */
+
+struct idscan {
+	int		 state;
+	int		 first;		/* just after the '{' */
+	int		 esc;		/* after a backslash in a string */
+	int		 instr;		/* in a string below the top level */
+	int		 isid;		/* the current key is "id" */
+	int		 nids;		/* "id" keys seen */
+	int		 over;		/* buf overflowed */
+	size_t		 depth;		/* of the member being skipped */
+	size_t		 len;
+	char		 buf[IDSCAN_VAL_MAX];
+	json_t		*id;
+};
+
+void	 idscan_init(struct idscan *);
+void	 idscan_feed(struct idscan *, const char *, size_t);
+json_t	*idscan_end(struct idscan *, int *);	/* borrowed, or NULL */
+void	 idscan_clear(struct idscan *);
+
 enum session_state {
 	SESSION_NEW,		/* waiting for initialize */
 	SESSION_INITIALIZED,	/* initialize answered */
@@ -69,6 +95,7 @@ struct mcp_session {
 	size_t			 ilen;
 	size_t			 isize;
 	int			 discarding;	/* inside an oversized line */
+	struct idscan		 scan;		/* of the oversized line */
 	int			 eof;		/* client closed its side */
 	int			 dead;		/* closed, free scheduled */
 	enum session_state	 state;

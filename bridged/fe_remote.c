@@ -70,6 +70,25 @@ json_type_name(json_t *v)
 	}
 }
 
+/*
+ * An integer in the JSON Schema sense: a number with no fraction, so 1.0
+ * is one (some clients send every number as a double) and 1.5 is not.
+ * Within +-2^53, where a double holds every integer exactly.
+ */
+static int
+json_is_integral(json_t *v)
+{
+	double	 d;
+
+	if (json_is_integer(v))
+		return 1;
+	if (!json_is_real(v))
+		return 0;
+	d = json_real_value(v);
+	return d >= -9007199254740992.0 && d <= 9007199254740992.0 &&
+	    d == (double)(long long)d;
+}
+
 /* does v have the JSON Schema type this parameter declares? */
 static int
 param_type_ok(const struct tool_param *p, json_t *v)
@@ -83,7 +102,7 @@ param_type_ok(const struct tool_param *p, json_t *v)
 	if (strcmp(t, "string") == 0)
 		return json_is_string(v);
 	if (strcmp(t, "integer") == 0)
-		return json_is_integer(v);
+		return json_is_integral(v);
 	if (strcmp(t, "number") == 0)
 		return json_is_number(v);
 	if (strcmp(t, "boolean") == 0)
@@ -136,7 +155,7 @@ params_schema(const struct tool_param *params)
 		json_object_set_new(prop, "description",
 		    json_string(p->description));
 		json_object_set_new(props, p->name, prop);
-		if (p->required)
+		if (p->required == 1)
 			json_array_append_new(req, json_string(p->name));
 	}
 	return json_pack("{s:s, s:o, s:o, s:b}", "type", "object",
@@ -144,9 +163,30 @@ params_schema(const struct tool_param *params)
 	    "additionalProperties", 0);
 }
 
+/* "a, b, c": the parameters a tool accepts, for a refusal */
+static char *
+params_names(const struct tool_param *params)
+{
+	const struct tool_param	*p;
+	char			*s = NULL, *t;
+
+	for (p = params; p->name != NULL; p++) {
+		if (asprintf(&t, "%s%s%s", s ? s : "", s ? ", " : "",
+		    p->name) == -1) {
+			free(s);
+			return NULL;
+		}
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
 /*
  * Check arguments against the table.  A failure answers the call with an
- * isError result the model can act on and returns -1.
+ * isError result the model can act on and returns -1.  On success an
+ * integer sent as 1.0 has become 1, and the ignored parameters are gone:
+ * what runs sees only what it understands.
  */
 int
 params_check(struct mcp_call *call, const struct tool_param *params,
@@ -154,8 +194,8 @@ params_check(struct mcp_call *call, const struct tool_param *params,
 {
 	const struct tool_param	*p;
 	const char		*key;
-	json_t			*v;
-	char			 shown[PARAM_NAME_SHOWN];
+	json_t			*v, *fix;
+	char			 shown[PARAM_NAME_SHOWN], *names;
 
 	json_object_foreach(args, key, v) {
 		for (p = params; p->name != NULL; p++)
@@ -164,9 +204,16 @@ params_check(struct mcp_call *call, const struct tool_param *params,
 		if (p->name == NULL) {
 			strlcpy(shown, key, sizeof(shown));
 			mcp_utf8_trunc(shown);
-			mcp_call_text(call, 1, "%s: unknown parameter \"%s\"; "
-			    "see the tool's inputSchema", call->tool->name,
-			    shown);
+			names = params_names(params);
+			if (names == NULL)
+				mcp_call_text(call, 1, "%s: unknown parameter "
+				    "\"%s\"; it takes no parameters",
+				    call->tool->name, shown);
+			else
+				mcp_call_text(call, 1, "%s: unknown parameter "
+				    "\"%s\"; it accepts: %s", call->tool->name,
+				    shown, names);
+			free(names);
 			return -1;
 		}
 		if (!param_type_ok(p, v)) {
@@ -181,11 +228,28 @@ params_check(struct mcp_call *call, const struct tool_param *params,
 		}
 	}
 	for (p = params; p->name != NULL; p++)
-		if (p->required && json_object_get(args, p->name) == NULL) {
+		if (p->required == 1 && json_object_get(args, p->name) ==
+		    NULL) {
 			mcp_call_text(call, 1, "%s: \"%s\" is required",
 			    call->tool->name, p->name);
 			return -1;
 		}
+	/* changed by name after the walk: never under the iterator */
+	for (p = params; p->name != NULL; p++) {
+		if ((v = json_object_get(args, p->name)) == NULL)
+			continue;
+		if (p->required == PARAM_IGNORED)
+			json_object_del(args, p->name);
+		else if (strcmp(p->type, "integer") == 0 && json_is_real(v)) {
+			if ((fix = json_integer((json_int_t)json_real_value(
+			    v))) == NULL || json_object_set_new(args, p->name,
+			    fix) == -1) {
+				mcp_call_text(call, 1, "internal error: out of "
+				    "memory");
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -238,6 +302,8 @@ remote_run(struct mcp_call *call, json_t *args)
 
 	json_t			*id;
 
+	if (tool_offered(call) == -1)
+		return 0;
 	if (params_check(call, call->tool->params, args) == -1)
 		return 0;
 	if (json_object_get(args, "host") == NULL) {
@@ -322,6 +388,8 @@ remote_run_nohost(struct mcp_call *call, json_t *args)
 {
 	const char	*host;
 
+	if (tool_offered(call) == -1)
+		return 0;
 	if (params_check(call, call->tool->params, args) == -1)
 		return 0;
 	if (strcmp(call->tool->name, "job_list") == 0)

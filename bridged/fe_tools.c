@@ -1,6 +1,8 @@
 /*
- * fe_tools.c: the one table of MCP tools, the helpers every tool shares
- * (host resolution, capability checks) and the tools themselves.
+ * fe_tools.c: the one table of MCP tools, which of them the configured
+ * hosts allow (what tools/list offers, in every era), the helpers every
+ * tool shares (host resolution, capability checks) and the tools that
+ * need no host.
  *
  * Runs in the frontend: no files, no sockets.  Anything a tool needs from
  * a remote host it asks of the ssh worker over imsg, with the call's
@@ -28,7 +30,8 @@ static int	 tool_name_ok(const char *);
 static json_t	*schema_parse(const char *, const char *, const char *);
 static json_t	*output_schema(const char *, const char *);
 static char	*hostnames(void);
-static json_t	*str_or_null(const char *, size_t);
+static char	*tool_description(const struct tool *);
+static uint32_t	 tool_needs(const struct tool *);
 
 static int	 hosts_run(struct mcp_call *, json_t *);
 
@@ -45,6 +48,9 @@ static const struct tool_param bash_params[] = {
 	    "words" },
 	{ "run_in_background", "boolean", 0, "Run in the background and "
 	    "return an id at once; read its output with BashOutput" },
+	{ "dangerouslyDisableSandbox", "boolean", PARAM_IGNORED, "Accepted "
+	    "and ignored: commands run under the host's policy in "
+	    "bridged.conf, which no argument lifts" },
 	HOST_PARAM,
 	{ NULL, NULL, 0, NULL }
 };
@@ -78,6 +84,8 @@ static const struct tool_param read_params[] = {
 	{ "file_path", "string", 1, "Absolute path of the file to read" },
 	{ "offset", "integer", 0, "First line to read, counted from 1" },
 	{ "limit", "integer", 0, "Number of lines to read (default 2000)" },
+	{ "pages", "string", PARAM_IGNORED, "Accepted and ignored: PDF "
+	    "files are not rendered here; use offset and limit" },
 	HOST_PARAM,
 	{ NULL, NULL, 0, NULL }
 };
@@ -257,6 +265,7 @@ static const struct tool_param job_list_params[] = {
 #define JOBTOOL(n, t, d, p, a, o) {					\
 	.name = (n), .title = (t), .description = (d), .params = (p),	\
 	.output_schema = (o), .annotations = (a), .cap = 0,		\
+	.list_cap = CAP_DELEGATE,					\
 	.run = remote_run_nohost, .reply = remote_reply,		\
 	.cancel = remote_cancel }
 
@@ -551,6 +560,7 @@ static const struct tool tools[] = {
 		    "}}}},\"required\":[\"forwards\"]}",
 		.annotations = TOOL_READONLY | TOOL_IDEMPOTENT,
 		.cap = 0,
+		.list_cap = CAP_FORWARD,
 		.run = remote_run,
 		.reply = remote_reply,
 		.cancel = remote_cancel,
@@ -564,6 +574,7 @@ static const struct tool tools[] = {
 		.params = forward_close_params,
 		.annotations = TOOL_DESTRUCTIVE | TOOL_IDEMPOTENT,
 		.cap = 0,
+		.list_cap = CAP_FORWARD,
 		.run = remote_run,
 		.reply = remote_reply,
 		.cancel = remote_cancel,
@@ -571,7 +582,12 @@ static const struct tool tools[] = {
 };
 #define NTOOLS	(sizeof(tools) / sizeof(tools[0]))
 
-static json_t	*tools_list;
+/* every tool's JSON, in table order; the offered ones, for caps */
+static json_t	*tools_all;
+static json_t	*tools_offered;
+static uint32_t	 offered_caps;
+static uint32_t	 announced_caps;
+static int	 announced;
 
 static int
 tool_name_ok(const char *name)
@@ -627,16 +643,45 @@ output_schema(const char *tool, const char *text)
 	return schema;
 }
 
+/*
+ * The description a client sees: the table's, plus what happens to
+ * parameters the schema does not name, so that a model reading it knows
+ * before it tries.
+ */
+static char *
+tool_description(const struct tool *t)
+{
+	const struct tool_param	*p;
+	char			*d, *ign = NULL, *n;
+
+	for (p = t->params; p != NULL && p->name != NULL; p++) {
+		if (p->required != PARAM_IGNORED)
+			continue;
+		if (asprintf(&n, "%s%s%s", ign ? ign : "", ign ? ", " : "",
+		    p->name) == -1)
+			fatalx("%s: out of memory", __func__);
+		free(ign);
+		ign = n;
+	}
+	if (asprintf(&d, "%s  Unknown parameters are refused%s%s%s.",
+	    t->description, ign ? " (" : "", ign ? ign : "",
+	    ign ? " accepted and ignored)" : "") == -1)
+		fatalx("%s: out of memory", __func__);
+	free(ign);
+	return d;
+}
+
 void
 tools_init(void)
 {
 	const struct tool	*t;
 	json_t			*o, *ann;
 	size_t			 i, j;
+	char			*desc;
 
-	if (tools_list != NULL)
+	if (tools_all != NULL)
 		return;
-	if ((tools_list = json_array()) == NULL)
+	if ((tools_all = json_array()) == NULL)
 		fatalx("%s: out of memory", __func__);
 	for (i = 0; i < NTOOLS; i++) {
 		t = &tools[i];
@@ -652,13 +697,15 @@ tools_init(void)
 		    "destructiveHint", (t->annotations & TOOL_DESTRUCTIVE) != 0,
 		    "idempotentHint", (t->annotations & TOOL_IDEMPOTENT) != 0,
 		    "openWorldHint", (t->annotations & TOOL_OPENWORLD) != 0);
+		desc = tool_description(t);
 		o = json_pack("{s:s, s:s, s:o, s:o}",
 		    "name", t->name,
-		    "description", t->description,
+		    "description", desc,
 		    "inputSchema", t->input_schema != NULL ?
 		    schema_parse(t->name, "inputSchema", t->input_schema) :
 		    params_schema(t->params),
 		    "annotations", ann);
+		free(desc);
 		if (o == NULL)
 			fatalx("%s: tool %s: json_pack failed", __func__, t->name);
 		if (t->title != NULL)
@@ -670,15 +717,94 @@ tools_init(void)
 		if (t->output_schema != NULL)
 			json_object_set_new(o, "outputSchema", output_schema(
 			    t->name, t->output_schema));
-		if (json_array_append_new(tools_list, o) == -1)
+		if (json_array_append_new(tools_all, o) == -1)
 			fatalx("%s: out of memory", __func__);
 	}
 }
 
+uint32_t
+tools_conf_caps(const struct bridged_conf *conf)
+{
+	struct host	*h;
+	uint32_t	 caps = 0;
+
+	if (conf == NULL)
+		return 0;
+	TAILQ_FOREACH(h, &conf->hosts, entry)
+		caps |= h->caps;
+	return caps;
+}
+
+/* what some host must allow before the tool is offered */
+static uint32_t
+tool_needs(const struct tool *t)
+{
+	return t->cap != 0 ? t->cap : t->list_cap;
+}
+
+/*
+ * tools/list shows only what some host allows: a tool no host may use
+ * costs every request its tokens and invites a call that can only be
+ * refused.  Rebuilt when the hosts' capabilities change (a reload).
+ */
 json_t *
 tools_list_json(void)
 {
-	return tools_list;
+	uint32_t	 caps = tools_conf_caps(frontend_conf);
+	size_t		 i;
+
+	tools_init();
+	if (tools_offered != NULL && caps == offered_caps)
+		return tools_offered;
+	json_decref(tools_offered);
+	if ((tools_offered = json_array()) == NULL)
+		fatalx("%s: out of memory", __func__);
+	for (i = 0; i < NTOOLS; i++)
+		if ((tool_needs(&tools[i]) & ~caps) == 0 &&
+		    json_array_append(tools_offered,
+		    json_array_get(tools_all, i)) == -1)
+			fatalx("%s: out of memory", __func__);
+	offered_caps = caps;
+	return tools_offered;
+}
+
+/*
+ * After a new configuration: does the list differ from the one the
+ * sessions were last told of?  Every capability gates some tool, so
+ * the union of the hosts' capabilities decides the list.
+ */
+int
+tools_list_changed(void)
+{
+	uint32_t	 caps = tools_conf_caps(frontend_conf);
+	int		 changed;
+
+	changed = announced && caps != announced_caps;
+	announced = 1;
+	announced_caps = caps;
+	return changed;
+}
+
+/* A tool not listed may still be called (a stale list): say why not. */
+int
+tool_offered(struct mcp_call *call)
+{
+	uint32_t	 need, missing, bit;
+	const char	*name;
+
+	need = tool_needs(call->tool);
+	if ((missing = need & ~tools_conf_caps(frontend_conf)) == 0)
+		return 0;
+	for (bit = 1; (missing & bit) == 0; bit <<= 1)
+		;
+	if ((name = cap_name(bit)) == NULL)
+		name = "?";
+	call->refused = 1;
+	mcp_call_text(call, 1, "%s: no configured host allows %s, so this "
+	    "tool is not offered; an operator would add \"%s\" to a host's "
+	    "\"allow\" line in bridged.conf and run bridgectl reload",
+	    call->tool->name, name, name);
+	return -1;
 }
 
 const struct tool *
@@ -787,17 +913,6 @@ tool_allow(struct mcp_call *call, struct host *h, uint32_t cap)
 	return -1;
 }
 
-/* A fixed-size string from a peer: bounded, made valid UTF-8. */
-static json_t *
-str_or_null(const char *buf, size_t size)
-{
-	size_t	 len = strnlen(buf, size);
-
-	if (len == 0)
-		return json_null();
-	return mcp_stringn(buf, len);
-}
-
 /*
  * hosts: the configuration joined with what each host's worker last
  * reported (fe_ssh.c); answered here, without waiting on any host.
@@ -831,81 +946,4 @@ hosts_run(struct mcp_call *call, json_t *args)
 		return -1;
 	mcp_call_structured(call, o);
 	return 0;
-}
-
-static const char *
-conn_name(int32_t state)
-{
-	switch (state) {
-	case HOST_DISCONNECTED:
-		return "disconnected";
-	case HOST_CONNECTING:
-		return "connecting";
-	case HOST_CONNECTED:
-		return "connected";
-	case HOST_FAILED:
-		return "failed";
-	}
-	return "unknown";
-}
-
-/* The ssh worker's view of one host, as JSON (hosts tool, bridgectl). */
-json_t *
-host_state_json(const struct host_state *hs)
-{
-	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o}",
-	    "state", conn_name(hs->state),
-	    "since", hs->since > 0 ? json_integer(hs->since) : json_null(),
-	    "connections", (json_int_t)hs->connections,
-	    "channels", (json_int_t)hs->channels,
-	    "bytes_in", (json_int_t)hs->bytes_in,
-	    "bytes_out", (json_int_t)hs->bytes_out,
-	    "fingerprint", str_or_null(hs->fingerprint,
-	    sizeof(hs->fingerprint)),
-	    "last_error", str_or_null(hs->last_error,
-	    sizeof(hs->last_error)));
-}
-
-/*
- * One configured host joined with the state its worker last reported;
- * a host with no worker running is "idle" (nothing connected).
- */
-json_t *
-host_json(struct host *h)
-{
-	struct host		*def;
-	struct host_state	 hs;
-	json_t			*o, *caps, *st;
-	pid_t			 pid;
-	uint32_t		 bit, restarts;
-	int			 running;
-
-	if ((caps = json_array()) == NULL)
-		return NULL;
-	for (bit = 1; bit != 0; bit <<= 1)
-		if ((h->caps & bit) && cap_name(bit) != NULL)
-			json_array_append_new(caps, json_string(cap_name(bit)));
-	def = config_default_host(frontend_conf);
-	o = json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:b}",
-	    "name", mcp_string(h->name),
-	    "address", mcp_string(h->address),
-	    "port", (int)h->port,
-	    "via", h->via[0] != '\0' ? mcp_string(h->via) : json_null(),
-	    "user", mcp_string(h->user),
-	    "capabilities", caps,
-	    "base_dir", mcp_string(h->base_dir),
-	    "default", h == def);
-	if (o == NULL)
-		return NULL;
-	running = fe_ssh_state(h->name, &hs, &pid, &restarts);
-	if ((st = host_state_json(&hs)) != NULL) {
-		json_object_update(o, st);
-		json_decref(st);
-	}
-	if (!running && hs.state != HOST_FAILED)
-		json_object_set_new(o, "state", json_string("idle"));
-	json_object_set_new(o, "worker_pid", pid > 0 ?
-	    json_integer(pid) : json_null());
-	json_object_set_new(o, "worker_restarts", json_integer(restarts));
-	return o;
 }

@@ -47,9 +47,15 @@ struct mcp_batch;
 struct tool_param {
 	const char	*name;
 	const char	*type;
-	int		 required;
+	int		 required;	/* 0, 1 or PARAM_IGNORED */
 	const char	*description;
 };
+/*
+ * Accepted and dropped: parameters Claude Code's own tool of the same
+ * name has and that mean nothing here; a model used to them must not be
+ * refused for sending them.
+ */
+#define PARAM_IGNORED	2
 
 struct tool {
 	const char	*name;
@@ -60,6 +66,12 @@ struct tool {
 	const char	*output_schema;	/* JSON text or NULL */
 	int		 annotations;	/* TOOL_* */
 	uint32_t	 cap;		/* CAP_* needed, 0 none */
+	/*
+	 * With cap 0: listed only when some host allows these (the job
+	 * tools serve delegations, forward_list/close forwards); hosts
+	 * needs nothing and is always listed.
+	 */
+	uint32_t	 list_cap;
 	/* start the call: 0 answered or pending, -1 could not start */
 	int		(*run)(struct mcp_call *, json_t *);
 	/* one reply from the ssh worker for this call (size-checked) */
@@ -115,12 +127,22 @@ struct mcp_call {
 
 /* fe_tools.c */
 void			 tools_init(void);
-json_t			*tools_list_json(void);	/* borrowed */
+/*
+ * The tools some configured host allows, for tools/list in any era:
+ * borrowed, valid until the next call or reload; in a fixed order.
+ */
+json_t			*tools_list_json(void);
+/* the CAP_* some host of conf allows */
+uint32_t		 tools_conf_caps(const struct bridged_conf *);
+/* has the list changed since the last call (after a reload)? */
+int			 tools_list_changed(void);
+/* 0: the tool is offered; -1: no host allows it, the call answered */
+int			 tool_offered(struct mcp_call *);
 const struct tool	*tool_find(const char *);
 struct host		*tool_host(struct mcp_call *, json_t *);
 int			 tool_allow(struct mcp_call *, struct host *,
 			    uint32_t);
-/* host JSON shared by the hosts tool and bridgectl show hosts */
+/* fe_hosts.c: host JSON for the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
 json_t			*host_json(struct host *);
 

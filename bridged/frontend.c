@@ -151,6 +151,8 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 				log_debug("configuration with %s hosts",
 				    TAILQ_EMPTY(&nconf->hosts) ? "no" :
 				    "some");
+				/* what the hosts allow may have changed */
+				mcp_config_changed();
 			}
 			break;
 		case IMSG_PEER_FD:

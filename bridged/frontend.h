@@ -36,6 +36,8 @@ void	 mcp_init(void);
 void	 mcp_listen(int);		/* listening socket from parent */
 void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
 void	 mcp_close_all(void);
+/* a new config: tell the sessions when their tool list changed */
+void	 mcp_config_changed(void);
 int	 mcp_inflight(void);		/* tool calls not yet answered */
 json_t	*mcp_sessions_json(void);	/* array, for bridgectl */
 /* reply from a host's ssh worker for a call; -1: not the worker's to

@@ -124,6 +124,32 @@ frontend_shutting_down(void)
 
 /* helpers */
 
+static json_t *
+tool_named(json_t *tools, const char *name)
+{
+	json_t	*t;
+	size_t	 i;
+
+	json_array_foreach(tools, i, t)
+		if (strcmp(json_string_value(json_object_get(t, "name")) ?: "",
+		    name) == 0)
+			return t;
+	return NULL;
+}
+
+static int
+tool_listed(json_t *tools, const char *name)
+{
+	return tool_named(tools, name) != NULL;
+}
+
+static const char *
+tool_description_of(json_t *tools, const char *name)
+{
+	return json_string_value(json_object_get(tool_named(tools, name),
+	    "description")) ?: "";
+}
+
 static void
 pump(int ms)
 {
@@ -585,7 +611,7 @@ main(void)
 	strlcpy(h->address, "192.0.2.1", sizeof(h->address));
 	strlcpy(h->user, "agent", sizeof(h->user));
 	strlcpy(h->base_dir, "/srv/work", sizeof(h->base_dir));
-	h->caps = CAP_READ | CAP_EXEC;
+	h->caps = CAP_READ | CAP_EXEC | CAP_DELEGATE;
 	h->line = 5;
 	h->allow_line = 9;
 	h = config_host_new(frontend_conf);
@@ -606,6 +632,7 @@ main(void)
 		return 1;
 
 	mcp_init();
+	mcp_config_changed();	/* as frontend.c does with each config */
 	mcp_listen(lfd);
 
 	memset(&a, 0, sizeof(a));
@@ -652,7 +679,7 @@ main(void)
 	ok(res && strcmp(json_string_value(json_object_get(res,
 	    "protocolVersion")) ?: "", "2025-06-18") == 0,
 	    "2025-06-18 echoed");
-	ok(res && json_is_false(json_object_get(json_object_get(
+	ok(res && json_is_true(json_object_get(json_object_get(
 	    json_object_get(res, "capabilities"), "tools"), "listChanged")) &&
 	    json_is_object(json_object_get(json_object_get(res,
 	    "capabilities"), "logging")), "capabilities tools + logging");
@@ -701,18 +728,52 @@ main(void)
 	    "three sessions, the un-notified ones still new");
 	json_decref(sess);
 
-	/* session limit is 4: the fifth is refused */
+	/*
+	 * session limit is 4: the fifth is not a session; its initialize
+	 * is answered with why, by its id, and it is closed
+	 */
 	memset(&d, 0, sizeof(d));
 	d.fd = client_open(path);
 	memset(&e, 0, sizeof(e));
 	e.fd = client_open(path);
 	pump(20);
-	r = client_recv(&e, 1000);
-	ok(r && err_code(r) == -32000 && strstr(err_msg(r), "too many") &&
-	    id_is_null(r), "session over the limit told why");
+	sess = mcp_sessions_json();
+	ok(json_array_size(sess) == 4, "a client over the limit is no session");
+	json_decref(sess);
+	client_send(&e, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}"
+	    "\n\n{\"jsonrpc\":\"2.0\",\"id\":\"init-e\",", 77);
+	pump(20);
+	client_sendline(&e, "\"method\":\"initialize\",\"params\":{}}");
+	r = client_recv(&e, 2000);
+	ok(r && err_code(r) == -32000 && json_is_string(json_object_get(r,
+	    "id")) && strcmp(json_string_value(json_object_get(r, "id")),
+	    "init-e") == 0 && strncmp(err_msg(r), "session limit 4 reached "
+	    "(limits { sessions })", 43) == 0 && json_is_true(json_object_get(
+	    json_object_get(json_object_get(r, "error"), "data"), "closed")),
+	    "over the limit: initialize (after a notification, in two "
+	    "pieces) answered by its id: session limit 4 reached");
 	json_decref(r);
 	r = client_recv(&e, 1000);
 	ok(r == NULL && e.eof, "session over the limit closed");
+	close(e.fd);
+	memset(&e, 0, sizeof(e));
+	e.fd = client_open(path);
+	r = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"ping\"}");
+	ok(r && id_int(r, 77) && err_code(r) == -32000 &&
+	    strstr(err_msg(r), "session limit") != NULL,
+	    "over the limit: a ping is not served either");
+	json_decref(r);
+	close(e.fd);
+	memset(&e, 0, sizeof(e));
+	e.fd = client_open(path);
+	r = client_recv(&e, 500);
+	ok(r == NULL && !e.eof, "a silent client over the limit waits a "
+	    "moment");
+	r = client_recv(&e, 8000);
+	ok(r && id_is_null(r) && strstr(err_msg(r), "session limit 4") &&
+	    client_recv(&e, 1000) == NULL && e.eof,
+	    "then it is told with id null and closed");
+	json_decref(r);
 	close(e.fd);
 	sess = mcp_sessions_json();
 	ok(json_array_size(sess) == 4, "four sessions listed");
@@ -752,6 +813,78 @@ main(void)
 	    json_is_object(json_object_get(t, "outputSchema")),
 	    "hosts: read-only, idempotent, closed world, outputSchema");
 	json_decref(r);
+	/* only what some host allows: alpha read, exec, delegate */
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl1\",\"method\":"
+	    "\"tools/list\"}");
+	tools = json_object_get(result(r), "tools");
+	ok(tool_listed(tools, "hosts") && tool_listed(tools, "Bash") &&
+	    tool_listed(tools, "Read") && tool_listed(tools, "Grep") &&
+	    tool_listed(tools, "ask_claude") &&
+	    tool_listed(tools, "job_status") &&
+	    tool_listed(tools, "Download"), "tools/list: hosts and the read, "
+	    "exec and delegate tools");
+	ok(!tool_listed(tools, "Write") && !tool_listed(tools, "Edit") &&
+	    !tool_listed(tools, "MultiEdit") && !tool_listed(tools, "Upload") &&
+	    !tool_listed(tools, "forward_open") &&
+	    !tool_listed(tools, "forward_list") &&
+	    !tool_listed(tools, "forward_close"), "tools/list: no write or "
+	    "forward tool, as no host allows them");
+	good = 1;
+	json_array_foreach(tools, i, t)
+		if (strstr(json_string_value(json_object_get(t,
+		    "description")) ?: "", "Unknown parameters are refused") ==
+		    NULL)
+			good = 0;
+	ok(good, "every description says unknown parameters are refused");
+	ok(strstr(tool_description_of(tools, "Read"), "(pages accepted and "
+	    "ignored)") != NULL && strstr(tool_description_of(tools, "Bash"),
+	    "(dangerouslyDisableSandbox accepted and ignored)") != NULL,
+	    "Read and Bash say what they accept and ignore");
+	json_decref(r);
+
+	/* a reload that changes what the hosts allow */
+	frontend_conf->hosts.tqh_first->caps = CAP_READ | CAP_DELEGATE;
+	mcp_config_changed();
+	r = client_recv(&a, 2000);
+	ok(r && strcmp(json_string_value(json_object_get(r, "method")) ?: "",
+	    "notifications/tools/list_changed") == 0 &&
+	    json_object_get(r, "id") == NULL, "reload that drops exec: "
+	    "notifications/tools/list_changed to the ready session");
+	json_decref(r);
+	ok(nothing_before_ping(&b, "lc-b") && nothing_before_ping(&d, "lc-d"),
+	    "none to sessions not yet initialized");
+	json_decref(rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl0\",\"method\":"
+	    "\"tools/list\"}"));
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl2\",\"method\":"
+	    "\"tools/list\"}");
+	o = json_object_get(result(r), "tools");
+	ok(!tool_listed(o, "Bash") && !tool_listed(o, "KillShell") &&
+	    tool_listed(o, "Read") && tool_listed(o, "hosts"),
+	    "tools/list after it: no exec tool");
+	json_decref(r);
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"bx\",\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"Bash\",\"arguments\":"
+	    "{\"command\":\"true\"}}}");
+	ok(r && json_is_true(json_object_get(result(r), "isError")) &&
+	    strcmp(first_text(result(r)), "Bash: no configured host allows "
+	    "exec, so this tool is not offered; an operator would add "
+	    "\"exec\" to a host's \"allow\" line in bridged.conf and run "
+	    "bridgectl reload") == 0 && nstarts == 0,
+	    "Bash called anyway: isError, no host allows exec");
+	json_decref(r);
+	mcp_config_changed();
+	ok(nothing_before_ping(&a, "lc-same"), "a reload that changes no "
+	    "capability: no notification");
+	frontend_conf->hosts.tqh_first->caps = CAP_READ | CAP_EXEC |
+	    CAP_DELEGATE;
+	mcp_config_changed();
+	r = client_recv(&a, 2000);
+	ok(r && strcmp(json_string_value(json_object_get(r, "method")) ?: "",
+	    "notifications/tools/list_changed") == 0, "exec back: told again");
+	json_decref(r);
+	json_decref(rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":\"tl3\",\"method\":"
+	    "\"tools/list\"}"));
+
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\","
 	    "\"params\":{\"cursor\":\"abc\"}}");
 	ok(r && err_code(r) == -32602 && strcmp(err_msg(r), "invalid cursor")
@@ -785,11 +918,13 @@ main(void)
 	    json_is_null(json_object_get(o, "last_error")),
 	    "alpha: no worker: idle, worker_pid null, 0 restarts, no since, "
 	    "fingerprint or error");
-	ok(o && json_array_size(json_object_get(o, "capabilities")) == 2 &&
+	ok(o && json_array_size(json_object_get(o, "capabilities")) == 3 &&
 	    strcmp(json_string_value(json_array_get(json_object_get(o,
 	    "capabilities"), 0)), "read") == 0 && strcmp(json_string_value(
 	    json_array_get(json_object_get(o, "capabilities"), 1)), "exec") ==
-	    0, "alpha: capabilities read, exec");
+	    0 && strcmp(json_string_value(json_array_get(json_object_get(o,
+	    "capabilities"), 2)), "delegate") == 0,
+	    "alpha: capabilities read, exec, delegate");
 	o = json_array_get(hosts, 1);
 	ok(o && str_is(o, "name", "beta") && str_is(o, "state", "idle") &&
 	    json_is_null(json_object_get(o, "worker_pid")) &&
@@ -1081,8 +1216,9 @@ main(void)
 	client_sendline(&a, "");
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":33,\"method\":\"ping\"}");
 	ok(r && err_code(r) == -32600 && id_is_null(r) && strcmp(err_msg(r),
-	    "message too large: limit is 1024 bytes") == 0,
-	    "oversized line: -32600 message too large");
+	    "message too large: a line may be at most 1024 bytes (limits "
+	    "{ line size } in bridged.conf)") == 0,
+	    "oversized line of no JSON: -32600 message too large, id null");
 	json_decref(r);
 	r = client_recv(&a, 3000);
 	ok(r && id_int(r, 33) && json_is_object(result(r)),
@@ -1095,6 +1231,30 @@ main(void)
 	client_sendline(&a, "tail of the big one");
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":34,\"method\":\"ping\"}");
 	ok(r && err_code(r) == -32600, "oversized line across reads: error");
+	json_decref(r);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 34), "answered once, next request served");
+	json_decref(r);
+	/* its id, read in passing: in the held prefix, or after the limit */
+	client_send(&a, "{\"id\":\"big-a\",\"method\":\"ping\",\"p\":\"", 35);
+	pump(10);
+	for (i = 0; i < 4; i++) {
+		client_send(&a, big, 700);
+		pump(10);
+	}
+	client_sendline(&a, "\"}");
+	r = client_recv(&a, 3000);
+	ok(r && err_code(r) == -32600 && json_is_string(json_object_get(r,
+	    "id")) && strcmp(json_string_value(json_object_get(r, "id")),
+	    "big-a") == 0, "oversized line across reads: answered by its "
+	    "string id");
+	json_decref(r);
+	client_send(&a, "{\"method\":\"ping\",\"p\":\"", 22);
+	client_send(&a, big, 2000);
+	client_sendline(&a, "\",\"id\":4242}");
+	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":34,\"method\":\"ping\"}");
+	ok(r && err_code(r) == -32600 && id_int(r, 4242),
+	    "oversized line, integer id after the huge member: found");
 	json_decref(r);
 	r = client_recv(&a, 3000);
 	ok(r && id_int(r, 34), "answered once, next request served");
