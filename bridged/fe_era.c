@@ -322,7 +322,7 @@ m_server_discover(struct mcp_session *s, json_t *id, json_t *params)
 
 	r = json_pack("{s:o, s:{s:{s:b}, s:{}}, s:{s:s, s:s, s:s}, s:s}",
 	    "supportedVersions", era_supported(),
-	    "capabilities", "tools", "listChanged", 0, "logging",
+	    "capabilities", "tools", "listChanged", 1, "logging",
 	    "serverInfo", "name", "bridged", "title", "bridged",
 	    "version", BRIDGED_VERSION,
 	    "instructions", mcp_instructions);

@@ -79,6 +79,7 @@ static const struct method methods[] = {
 	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
 	{ "ping",		1, m_ping, METHOD_LEGACY },
 	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
+	{ "subscriptions/listen", 1, m_subs_listen, METHOD_MODERN },
 	{ "tasks/cancel",	0, tasks_m_cancel, 0 },
 	{ "tasks/get",		0, tasks_m_get, 0 },
 	{ "tasks/list",		0, tasks_m_list, 0 },
@@ -605,6 +606,8 @@ n_cancelled(struct mcp_session *s, json_t *params)
 
 	rid = json_object_get(params, "requestId");
 	if (rid == NULL || (!json_is_string(rid) && !json_is_integer(rid)))
+		return;
+	if (mcp_subs_cancel(s, rid))
 		return;
 	TAILQ_FOREACH(call, &s->calls, sentry)
 		if (json_equal(call->id, rid))

@@ -278,6 +278,7 @@ session_new(int fd)
 	s->loglevel = 1;	/* info */
 	s->req.loglevel = -1;
 	TAILQ_INIT(&s->calls);
+	TAILQ_INIT(&s->subs);
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
 	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
 	evtimer_set(&s->evfree, session_free, s);
@@ -347,6 +348,8 @@ session_close(struct mcp_session *s, int flush)
 
 	if (s->dead)
 		return;
+	/* a stop of ours ends subscriptions gracefully; a hang-up does not */
+	mcp_subs_end(s, flush);
 	s->dead = 1;
 	if (flush)
 		(void)session_flush(s);
@@ -903,6 +906,9 @@ mcp_config_changed(void)
 	if (!tools_list_changed())
 		return;
 	TAILQ_FOREACH(s, &sessions, entry) {
+		/* 2026-07-28: on the subscriptions that asked, any state */
+		if (!s->dead)
+			n += mcp_subs_tools_changed(s);
 		if (s->dead || s->state != SESSION_READY)
 			continue;
 		mcp_send_json(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0",
@@ -910,7 +916,8 @@ mcp_config_changed(void)
 		n++;
 	}
 	log_info("the tools offered changed with the configuration: %d "
-	    "session%s told", n, n == 1 ? "" : "s");
+	    "session%s and subscription%s told", n, n == 1 ? "" : "s",
+	    n == 1 ? "" : "s");
 }
 
 /*

@@ -120,7 +120,16 @@ struct mcp_session {
 	}			 req;
 	struct mcp_batch	*batch;		/* responses go there */
 	TAILQ_HEAD(, mcp_call)	 calls;
+	TAILQ_HEAD(, mcp_sub)	 subs;		/* subscriptions/listen */
+	int			 nsubs;
 };
+
+/* fe_subs.c: subscriptions/listen (2026-07-28) on a connection */
+struct mcp_sub;
+void	 m_subs_listen(struct mcp_session *, json_t *, json_t *);
+int	 mcp_subs_cancel(struct mcp_session *, json_t *);
+int	 mcp_subs_tools_changed(struct mcp_session *);
+void	 mcp_subs_end(struct mcp_session *, int);
 
 /* fe_mcp.c: output to a session; every JSON value passed in is stolen */
 void	 mcp_send_json(struct mcp_session *, json_t *);

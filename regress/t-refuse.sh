@@ -83,6 +83,19 @@ def init_line(id_):
 
 a = session()
 
+
+def _idkey_absent(c, id_):
+    """no response with this id was ever received"""
+    for line in c.lines:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and "method" not in msg and \
+                msg.get("id") == id_:
+            return False
+    return True
+
 # --- arguments -------------------------------------------------------------
 
 def call(name, args):
@@ -323,9 +336,82 @@ t.check("read, write, exec host: Bash, Write and Read listed, no forward "
         not {"forward_open", "ask_claude", "job_status"} & set(before) or
         fail(before))
 
+# 2026-07-28: the same change on subscriptions/listen streams
+def modern_client():
+    # the sessions closed above are freed on the daemon's next turn: until
+    # then a third connection is over the limit of 2
+    deadline = time.monotonic() + 30
+    while True:
+        c = Client(socket_path=SOCK, timeout=T)
+        try:
+            c.modern("server/discover")
+            return c
+        except Exception as ex:
+            c.close()
+            if time.monotonic() > deadline:
+                fail("no connection under the session limit: %s" % ex)
+            time.sleep(0.2)
+
+
+m = modern_client()
+SUBKEY = "io.modelcontextprotocol/subscriptionId"
+
+
+def m_notes(method, sub):
+    return [n for n in m.notifications if n.get("method") == method and
+            n.get("params", {}).get("_meta", {}).get(SUBKEY) == sub]
+
+
+def m_pump(cond, what):
+    deadline = time.monotonic() + 30
+    while not cond():
+        if time.monotonic() > deadline:
+            fail("timed out waiting for " + what + ": " +
+                 json.dumps(m.notifications))
+        try:
+            m._file(m.recv_line(timeout=0.5))
+        except Exception:
+            pass
+    return True
+
+
+m.send({"jsonrpc": "2.0", "id": "subs-1", "method": "subscriptions/listen",
+        "params": {"_meta": Client.modern_meta(),
+                   "notifications": {"toolsListChanged": True,
+                                     "resourceSubscriptions": ["file:///x"]}}})
+m.send({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
+        "params": {"_meta": Client.modern_meta(),
+                   "notifications": {"promptsListChanged": True}}})
+t.check("subscriptions/listen: acknowledged with the part honoured "
+        "(toolsListChanged; no resources here)",
+        lambda: m_pump(lambda: m_notes(
+            "notifications/subscriptions/acknowledged", "subs-1") and
+            m_notes("notifications/subscriptions/acknowledged", 77),
+            "the acknowledgements") and
+        m_notes("notifications/subscriptions/acknowledged", "subs-1")[0]
+        ["params"]["notifications"] == {"toolsListChanged": True} and
+        m_notes("notifications/subscriptions/acknowledged", 77)[0]
+        ["params"]["notifications"] == {} or fail(m.notifications))
+e = m.modern_raw("subscriptions/listen", {"notifications": 5})
+t.check("subscriptions/listen with a bad filter: -32602",
+        lambda: e.get("error", {}).get("code") == -32602 or fail(e))
+e = a.request_raw("subscriptions/listen", {"notifications": {}})
+t.check("subscriptions/listen in a legacy session: -32601",
+        lambda: e.get("error", {}).get("code") == -32601 or fail(e))
+
 reload_with("allow read, write, exec", "allow read")
 t.check("reload to a read-only host: notifications/tools/list_changed",
         wait_notified, a)
+t.check("and on the 2026 subscription that asked, with its id",
+        lambda: m_pump(lambda: m_notes("notifications/tools/list_changed",
+                                       "subs-1"), "list_changed on subs-1"))
+t.check("none on the subscription that did not ask",
+        lambda: m.request("ping", timeout=T) is not None and
+        not m_notes("notifications/tools/list_changed", 77) or
+        fail(m.notifications))
+# cancelled: no response, and nothing more on it
+m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": "subs-1"}})
 after = names(a)
 t.check("tools/list then lacks Bash, Write, Edit; keeps Read, Grep, hosts",
         lambda: not {"Bash", "Write", "Edit", "BashOutput"} & set(after) and
@@ -358,6 +444,40 @@ t.check("and sent no list_changed",
         lambda: a.request("ping", timeout=T) == {} and not changed(a) or
         fail(a.notifications))
 t.check("tools/list unchanged", lambda: names(a) == after or fail(names(a)))
+t.check("no response to the cancelled subscription",
+        lambda: _idkey_absent(m, "subs-1") or fail(m.responses))
+
+# the server ends what is left gracefully: bridgectl kill session
+sess = [json.loads(l) for l in ctl("-j", "show", "sessions").stdout.split()
+        if l.strip()]
+mine = [x for x in sess if x.get("pid") == os.getpid() and
+        x.get("client", "") == ""]
+
+
+def graceful():
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            msg = m.recv_message(timeout=0.5)
+        except Exception as ex:
+            if "closed" in str(ex):
+                break
+            continue
+        if msg and msg.get("id") == 77:
+            return msg
+    fail("no graceful end of subscription 77: %s" % m.responses)
+
+
+if len(mine) == 1:
+    ctl("kill", "session", str(mine[0]["id"]))
+    g = graceful()
+    t.check("bridgectl kill session: the open subscription gets its "
+            "complete response, with its subscriptionId",
+            lambda: g["result"].get("resultType") == "complete" and
+            g["result"]["_meta"].get(SUBKEY) == 77 or fail(g))
+else:
+    t.check("the 2026 connection is one session in show sessions",
+            lambda: fail(sess))
 a.close()
 sys.exit(t.done())
 EOF
