@@ -35,6 +35,9 @@ deps:
 check: all
 	$(MAKE) -C regress check
 
+stress: all
+	$(MAKE) -C regress stress
+
 bench: all
 	$(MAKE) -C regress bench
 
@@ -54,4 +57,4 @@ clean:
 	$(MAKE) -C bridgectl clean
 	$(MAKE) -C regress clean
 
-.PHONY: all deps check bench run install clean
+.PHONY: all deps check stress bench run install clean
