@@ -496,6 +496,7 @@ struct log_status {
 struct log_query {
 	uint32_t		 limit;		/* most recent N; 0 all */
 	uint32_t		 follow;	/* show log -f */
+	uint32_t		 nobacklog;	/* -n 0: none, only what comes */
 	uint32_t		 session;
 	int64_t			 since;		/* unix seconds */
 	char			 host[HOST_NAME_LEN];

@@ -102,6 +102,8 @@ struct mcp_call {
 	int			 audit_ok;	/* go on: acked or allowed */
 	uint32_t		 audit_hostid;
 	int			(*audit_act)(struct mcp_call *);
+	int			 audit_timeout;	/* the worker says: timeout */
+	char			*audit_why;	/* its reason, for the record */
 };
 
 /* fe_tools.c */
