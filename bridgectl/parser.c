@@ -398,7 +398,7 @@ match_token(const char *word, const struct token *table)
 	if (any != NULL)
 		return any;
 
-	if (table == t_end)
+	if (table == t_end || table == t_jend)
 		fprintf(stderr, "bridgectl: superfluous argument: %s\n",
 		    word[0] != '\0' ? word : "\"\"");
 	else

@@ -127,6 +127,9 @@ proceed(struct mcp_call *call, int status, const char *why)
 
 	call->audit_wait = 0;
 	if (status == 0) {
+		/* writing again: the count of the quiet refusals is due */
+		refused_flush();
+		refused_last = 0;
 		call->audit_ok = 1;
 		return call->audit_act(call);
 	}
