@@ -19,8 +19,8 @@
 #define BRIDGED_CONF		"/etc/bridged.conf"
 #define BRIDGED_USER		"_bridged"
 #define BRIDGED_CHROOT		"/var/empty"
-#define BRIDGED_SOCKET		"/var/run/bridged/mcp.sock"
-#define BRIDGED_CTLSOCK		"/var/run/bridged.sock"
+#define BRIDGED_SOCKET		"/run/bridged/mcp.sock"
+#define BRIDGED_CTLSOCK		"/run/bridged/ctl.sock"
 #define BRIDGED_SOCKET_MODE	0660
 
 /* the child gets its end of the socketpair with the parent on this fd */
