@@ -132,7 +132,8 @@ main(int argc, char *argv[])
 	char			 warning[PATH_MAX + 256];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
-	char			*copy, *path;
+	char			*copy, *path, *arg0;
+	size_t			 arg0len;
 
 	/*
 	 * Nothing we did not open ourselves may reach a child: a descriptor
@@ -142,6 +143,8 @@ main(int argc, char *argv[])
 	 * the parent closes that one too, once getopt has said which we are.
 	 */
 	closefrom(PROC_PARENT_FD + 1);
+	arg0 = argv[0];
+	arg0len = strlen(argv[0]);
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
 	while ((ch = getopt(argc, argv, "C:D:df:hH:L:nP:U:Vv")) != -1) {
@@ -278,6 +281,14 @@ main(int argc, char *argv[])
 	log_init(debug, LOG_DAEMON);
 	log_procinit("parent");
 	setproctitle("parent");
+	/*
+	 * libbsd marks a title shorter than the argv[0] it replaced with a
+	 * '.' where argv[0] ended, which ps shows after a run of blanks:
+	 * "bridged: parent      .".  The children's argv[0] is short;
+	 * the parent's is whatever started it.  The title is all we show.
+	 */
+	if (strlen(arg0) < arg0len)
+		arg0[arg0len] = '\0';
 	log_info("starting, version %s", BRIDGED_VERSION);
 	if (config_warning(conf, warning, sizeof(warning)))
 		log_warnx("warning: %s", warning);
