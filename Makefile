@@ -3,12 +3,17 @@
 PREFIX		?= /usr/local
 SBINDIR		 = $(PREFIX)/sbin
 MANDIR		 = $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+# systemd's unit directory, when this system has one (else no unit)
+SYSTEMDUNITDIR	?= $(shell pkg-config --variable=systemdsystemunitdir \
+		    systemd 2>/dev/null || \
+		    { [ -d /lib/systemd/system ] && echo /lib/systemd/system; })
 
 # Debian 12 packages needed to build, test and run
 DEPS		 = build-essential pkg-config bison libbsd-dev libevent-dev \
 		   libssh-dev libsqlite3-dev libjansson-dev libseccomp-dev \
 		   libmd-dev openssh-server openssh-client python3 sqlite3 gdb \
-		   procps mandoc
+		   procps mandoc systemd
 
 all:
 	$(MAKE) -C bridged
@@ -51,6 +56,20 @@ install: all
 	install -m 0755 bridgectl/bridgectl $(DESTDIR)$(SBINDIR)/bridgectl
 	install -m 0644 man/bridged.8 man/bridgectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/bridged.conf.5 $(DESTDIR)$(MANDIR)/man5
+	@# the example, never over a config of the admin's
+	install -d $(DESTDIR)$(SYSCONFDIR)/examples
+	install -m 0644 etc/bridged.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/examples/bridged.conf
+	@# the unit names the programs where they were installed
+	if [ -n "$(SYSTEMDUNITDIR)" ]; then \
+		install -d $(DESTDIR)$(SYSTEMDUNITDIR) && \
+		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+		    -e 's|/etc/bridged.conf|$(SYSCONFDIR)/bridged.conf|g' \
+		    etc/bridged.service >$(DESTDIR)$(SYSTEMDUNITDIR)/bridged.service && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/bridged.service; \
+	else \
+		echo "no systemd unit directory: etc/bridged.service not installed"; \
+	fi
 
 clean:
 	$(MAKE) -C bridged clean

@@ -71,6 +71,7 @@ struct relaybuf {
 };
 
 __attribute__((__noreturn__)) static void usage(void);
+static void	 help(FILE *);
 static int	 ctl_run(const char *, const struct command *, int,
 		    const void *, size_t);
 static int	 ctl_showq(struct parse_result *, struct ctl_showq *);
@@ -94,10 +95,16 @@ static struct {
 } dline;
 
 static void
+help(FILE *fp)
+{
+	fprintf(fp, "usage: bridgectl [-hjlV] [-s socket] command "
+	    "[argument ...]\n");
+}
+
+static void
 usage(void)
 {
-	fprintf(stderr, "usage: bridgectl [-j] [-s socket] command "
-	    "[argument ...]\n");
+	help(stderr);
 	exit(1);
 }
 
@@ -116,11 +123,34 @@ main(int argc, char *argv[])
 
 	/* our own messages: getopt's would name argv[0], a full path */
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "+:js:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:hjls:V")) != -1) {
 		switch (ch) {
+		case 'h':
+			/* asked for: stdout, the commands too, no error */
+			help(stdout);
+			printf("commands (see bridgectl(8)):\n"
+			    "  show sessions|delegations [all] [since T]\n"
+			    "  show hosts|jobs|forwards\n"
+			    "  show log [-f] [-n count]\n"
+			    "  show audit [since T] [host H] [tool T] "
+			    "[session ID] [outcome O] [-n count]\n"
+			    "  kill session|delegation ID\n"
+			    "  close forward ID\n"
+			    "  log verbose|brief|rotate\n"
+			    "  reload\n"
+			    "  verify [database PATH] [SEQ:HASH]\n"
+			    "  mcp [socket]\n"
+			    "every command takes -j (JSON) at its end too\n");
+			exit(0);
 		case 'j':
 			json = 1;
 			break;
+		case 'l':
+			output_local = 1;
+			break;
+		case 'V':
+			printf("bridgectl %s\n", BRIDGED_VERSION);
+			exit(0);
 		case 's':
 			sockpath = optarg;
 			break;
@@ -141,12 +171,15 @@ main(int argc, char *argv[])
 	if (res->action == MCP)
 		return relay(res->path != NULL ? res->path : BRIDGED_SOCKET);
 
+	json |= res->json;
+	/* a database file is read here, without the daemon */
+	if (res->action == VERIFY && res->dbpath != NULL)
+		return logview_verify_db(res->dbpath, res->head, json);
 	/* the audit commands stream their records (logview.c) */
 	if (res->action == SHOW_LOG || res->action == SHOW_AUDIT ||
 	    res->action == VERIFY)
 		return logview_run(sockpath, res, json);
 
-	json |= res->json;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].action != res->action)
 			continue;
@@ -222,14 +255,15 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 		case IMSG_CTL_OK:
 			if (cmd->kind != CMD_SIMPLE)
 				errx(1, "unexpected reply from bridged");
-			ctl_message(stdout, "request processed", &imsg);
+			ctl_answer(json, 1, "request processed", &imsg);
 			done = 1;
 			break;
 		case IMSG_CTL_ERROR:
 			/* a show may fail part way: keep what came */
 			if (out != NULL && nrecords > 0)
 				output_end(out);
-			ctl_message(stderr, "request failed", &imsg);
+			ctl_answer(json && cmd->kind == CMD_SIMPLE, 0,
+			    "request failed", &imsg);
 			status = 1;
 			done = 1;
 			output_free(out);

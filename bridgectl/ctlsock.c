@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bridged.h"
 #include "imsg.h"
 #include "ctlsock.h"
@@ -100,23 +102,54 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg, int timeout)
 	return 1;
 }
 
+/*
+ * The text of an OK or ERROR answer, or dflt when it has none.  It may
+ * span lines (a reload's file:line errors): each is made safe on its own.
+ * With json it is one object on stdout, {"ok": true|false, "message"}.
+ */
 void
-ctl_message(FILE *fp, const char *dflt, struct imsg *imsg)
+ctl_answer(int json, int ok, const char *dflt, struct imsg *imsg)
 {
-	size_t	 len = imsg->datalen;
-	char	*s;
+	FILE	*fp = ok || json ? stdout : stderr;
+	size_t	 len = imsg->datalen, n;
+	const char *p, *nl;
+	char	*s, *line;
+	json_t	*o;
 
 	/* a sender that counted the NUL or ended with a newline is no harm */
 	while (len > 0 && (imsg->data[len - 1] == '\0' ||
 	    imsg->data[len - 1] == '\n'))
 		len--;
-	if (len == 0)
-		s = output_sanitize(dflt, strlen(dflt), 0, NULL);
-	else
-		s = output_sanitize((char *)imsg->data, len, 0, NULL);
-	if (fp == stderr)
-		fprintf(fp, "bridgectl: %s\n", s);
-	else
-		fprintf(fp, "%s\n", s);
-	free(s);
+	if (len == 0) {
+		p = dflt;
+		len = strlen(dflt);
+	} else
+		p = (const char *)imsg->data;
+	if (json) {
+		s = output_sanitize_lines(p, len);
+		o = json_pack("{s:b, s:s}", "ok", ok, "message", s);
+		free(s);
+		if (o == NULL || (line = json_dumps(o, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER | (isatty(STDOUT_FILENO) ?
+		    JSON_ENSURE_ASCII : 0))) == NULL)
+			errx(1, "cannot encode the answer");
+		puts(line);
+		free(line);
+		json_decref(o);
+		return;
+	}
+	while (len > 0) {
+		nl = memchr(p, '\n', len);
+		n = nl != NULL ? (size_t)(nl - p) : len;
+		s = output_sanitize(p, n, 0, NULL);
+		if (fp == stderr)
+			fprintf(fp, "bridgectl: %s\n", s);
+		else
+			fprintf(fp, "%s\n", s);
+		free(s);
+		if (nl == NULL)
+			break;
+		len -= n + 1;
+		p = nl + 1;
+	}
 }

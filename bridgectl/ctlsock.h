@@ -19,6 +19,6 @@ int	 ctl_request(const char *, struct imsgbuf *, uint32_t, const void *,
 /* 1 a message, 0 the daemon closed; timeout in seconds, -1 for none */
 int	 ctl_next(struct imsgbuf *, struct imsg *, int);
 /* the daemon's text (or dflt), made safe; on stderr with our name */
-void	 ctl_message(FILE *, const char *, struct imsg *);
+void	 ctl_answer(int, int, const char *, struct imsg *);
 
 #endif /* CTLSOCK_H */

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "bridged.h"
+#include "logger_audit.h"
 #include "ctlsock.h"
 #include "imsg.h"
 #include "logview.h"
@@ -34,7 +35,8 @@
 #define LOGVIEW_DEFAULT_N	20
 #define ARGS_SHOWN		160
 
-static void	 print_record(json_t *, int);
+static void	 print_json(json_t *);
+static char	*time_cell(json_t *);
 static const char *status_of(json_t *);
 static const char *colour_of(const char *);
 static char	*field(json_t *, const char *, size_t);
@@ -43,10 +45,12 @@ int
 logview_since(const char *s, time_t now, time_t *out)
 {
 	struct tm	 tm;
-	const char	*errstr, *end;
+	const char	*errstr;
+	char		*end;
 	long long	 n, mult;
 	size_t		 len = strlen(s);
-	char		 num[32];
+	char		 num[40], *dot;
+	int		 utc;
 
 	if (len == 0)
 		return -1;
@@ -73,29 +77,75 @@ logview_since(const char *s, time_t now, time_t *out)
 			return 0;
 		}
 	}
-	/* a date, with a time of day or not: local time */
+	/*
+	 * A date, with a time of day or not, as shown: UTC (a trailing Z
+	 * says so too), local time under -l.  Fractions of a second, as
+	 * show log prints them, are ignored.
+	 */
+	if (len >= sizeof(num))
+		return -1;
+	strlcpy(num, s, sizeof(num));
+	utc = !output_local;
+	if (num[len - 1] == 'Z') {
+		num[--len] = '\0';
+		utc = 1;
+	}
+	if ((dot = strchr(num, '.')) != NULL) {
+		for (end = dot + 1; isdigit((unsigned char)*end); end++)
+			;
+		if (end == dot + 1 || *end != '\0')
+			return -1;
+		*dot = '\0';
+	}
 	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
+	if ((end = strptime(num, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL ||
 	    *end != '\0') {
 		memset(&tm, 0, sizeof(tm));
-		if ((end = strptime(s, "%Y-%m-%dT%H:%M", &tm)) == NULL ||
+		if ((end = strptime(num, "%Y-%m-%dT%H:%M", &tm)) == NULL ||
 		    *end != '\0') {
 			memset(&tm, 0, sizeof(tm));
-			if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL ||
+			if ((end = strptime(num, "%Y-%m-%d", &tm)) == NULL ||
 			    *end != '\0')
 				return -1;
 		}
 	}
 	tm.tm_isdst = -1;
-	if ((*out = mktime(&tm)) == -1)
+	if ((*out = utc ? timegm(&tm) : mktime(&tm)) == -1)
 		return -1;
 	return 0;
 }
+
+/*
+ * The columns of show log and show audit.  A listing is printed when it
+ * is complete, each column as wide as its widest cell, so long host and
+ * tool names keep it aligned; a follower prints as records come and its
+ * columns only ever widen.
+ */
+enum { C_TIME, C_SEQ, C_TYPE, C_STATUS, C_ID, C_HOST, C_TOOL, C_REST, NCOL };
+
+struct lrow {
+	char		*cell[NCOL];
+	size_t		 width[NCOL];
+	const char	*colour;
+};
+
+struct ltable {
+	struct lrow	*rows;
+	size_t		 nrows, cap;
+	size_t		 width[NCOL];
+	int		 colour;
+};
+
+static void	 table_add(struct ltable *, json_t *, int);
+static void	 table_print(struct ltable *, struct lrow *);
+static void	 table_flush(struct ltable *);
+static void	 row_free(struct lrow *);
 
 int
 logview_run(const char *sockpath, struct parse_result *res, int json)
 {
 	struct log_query	 q;
+	struct ltable		 tab;
 	struct imsgbuf		 ibuf;
 	struct imsg		 imsg;
 	json_error_t		 jerr;
@@ -111,7 +161,7 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 	switch (res->action) {
 	case SHOW_LOG:
 		type = IMSG_CTL_SHOW_LOG;
-		q.limit = res->count ? res->count : LOGVIEW_DEFAULT_N;
+		q.limit = res->count_set ? res->count : LOGVIEW_DEFAULT_N;
 		q.follow = res->follow;
 		break;
 	case SHOW_AUDIT:
@@ -122,8 +172,9 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 			if (logview_since(res->since, time(NULL), &since) ==
 			    -1)
 				errx(1, "since %s: give a date "
-				    "(2024-05-06 or 2024-05-06T07:08), an age "
-				    "(30m, 2h, 7d) or a unix time", res->since);
+				    "(2024-05-06 or 2024-05-06T07:08, UTC unless"
+				    " -l), an age (30m, 2h, 7d) or a unix time",
+				    res->since);
 			q.since = since > 0 ? since : 1;
 		}
 		if ((res->host && strlcpy(q.host, res->host, sizeof(q.host)) >=
@@ -141,18 +192,24 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 		}
 		break;
 	}
+	/* -n 0, as tail -n 0: no backlog (limit 0 alone means "all") */
+	if (type != IMSG_CTL_VERIFY && res->count_set && res->count == 0)
+		q.nobacklog = 1;
 	if (type != IMSG_CTL_VERIFY) {
 		data = &q;
 		len = sizeof(q);
 	}
 	forever = q.follow;
 	colour = !json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	memset(&tab, 0, sizeof(tab));
+	tab.colour = colour;
 
 	fd = ctl_request(sockpath, &ibuf, type, data, len);
 
 	while (!done) {
 		if (ctl_next(&ibuf, &imsg, forever ? -1 : LOGVIEW_TIMEOUT) ==
 		    0) {
+			table_flush(&tab);
 			if (forever)
 				errx(1, "bridged closed the connection");
 			errx(1, "bridged closed the connection before "
@@ -168,8 +225,10 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 				warnx("bridged sent a record that is not a "
 				    "JSON object; skipped");
 				status = 1;
-			} else
-				print_record(o, json ? -1 : colour);
+			} else if (json)
+				print_json(o);
+			else
+				table_add(&tab, o, forever);
 			json_decref(o);
 			if (forever)
 				fflush(stdout);
@@ -180,13 +239,26 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 			done = 1;
 			break;
 		case IMSG_CTL_OK:
-			if (type != IMSG_CTL_VERIFY)
+			/*
+			 * verify's answer, or the end of a follow: the
+			 * daemon stopped, which is the end of its log
+			 * rather than an error.
+			 */
+			if (type != IMSG_CTL_VERIFY && !forever)
 				errx(1, "unexpected reply from bridged");
-			ctl_message(stdout, "verified", &imsg);
+			table_flush(&tab);
+			if (forever && json) {
+				fflush(stdout);
+				ctl_answer(0, 0, "bridged stopped", &imsg);
+			} else
+				ctl_answer(json, 1, forever ?
+				    "bridged stopped" : "verified", &imsg);
 			done = 1;
 			break;
 		case IMSG_CTL_ERROR:
-			ctl_message(stderr, "request failed", &imsg);
+			table_flush(&tab);
+			ctl_answer(json && type == IMSG_CTL_VERIFY, 0,
+			    "request failed", &imsg);
 			status = 1;
 			done = 1;
 			break;
@@ -196,11 +268,59 @@ logview_run(const char *sockpath, struct parse_result *res, int json)
 		}
 		imsg_free(&imsg);
 	}
+	table_flush(&tab);
+	free(tab.rows);
 	imsgbuf_clear(&ibuf);
 	close(fd);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
 	return status;
+}
+
+/*
+ * verify database PATH: the same walk of the chain as the daemon's
+ * logger makes, on a file, with the daemon stopped or on a copy.  The
+ * text log's heads are not read; a head given as SEQ:HASH is checked.
+ */
+int
+logview_verify_db(const char *path, const char *head, int json)
+{
+	struct ahead	 h;
+	struct imsg	 imsg;
+	char		 msg[512];
+	const char	*colon, *errstr;
+	char		 seq[32];
+	size_t		 n = 0;
+	int		 rc;
+
+	if (head != NULL) {
+		memset(&h, 0, sizeof(h));
+		if ((colon = strchr(head, ':')) == NULL ||
+		    (size_t)(colon - head) >= sizeof(seq) ||
+		    strlen(colon + 1) != HASH_HEXLEN - 1)
+			errx(1, "%s: give SEQ:HASH (64 hex digits)", head);
+		memcpy(seq, head, colon - head);
+		seq[colon - head] = '\0';
+		h.seq = strtonum(seq, 1, INT64_MAX, &errstr);
+		if (errstr != NULL)
+			errx(1, "%s: the seq is %s", head, errstr);
+		strlcpy(h.hash, colon + 1, sizeof(h.hash));
+		strlcpy(h.source, "the head given", sizeof(h.source));
+		n = 1;
+	}
+	if (audit_open_ro(path, msg, sizeof(msg)) == -1)
+		rc = -1;
+	else
+		rc = audit_verify(&h, n, msg, sizeof(msg));
+	audit_close();
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.data = (unsigned char *)msg;
+	imsg.datalen = strlen(msg);
+	ctl_answer(json, rc == 0, rc == 0 ? "verified" : "verify failed",
+	    &imsg);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(1, "stdout");
+	return rc == 0 ? 0 : 1;
 }
 
 /* a string field made safe, "" when missing or not a string */
@@ -214,7 +334,10 @@ field(json_t *o, const char *key, size_t max)
 	return output_sanitize(s, strlen(s), max, NULL);
 }
 
-/* one word for what the record says happened */
+/*
+ * One word for what the record says happened: the outcome as recorded,
+ * which is the word the outcome filter takes (ok, error, timeout, ...).
+ */
 static const char *
 status_of(json_t *o)
 {
@@ -234,7 +357,7 @@ status_of(json_t *o)
 	    strcmp(event, "intent") == 0)
 		return "start";
 	if (outcome != NULL)
-		return strcmp(outcome, "ok") == 0 ? "done" : outcome;
+		return outcome;
 	return event != NULL ? event : type;
 }
 
@@ -243,12 +366,13 @@ colour_of(const char *status)
 {
 	if (strcmp(status, "start") == 0)
 		return "\033[36m";
-	if (strcmp(status, "done") == 0)
+	if (strcmp(status, "ok") == 0 || strcmp(status, "done") == 0)
 		return "\033[32m";
 	if (strcmp(status, "error") == 0)
 		return "\033[31m";
 	if (strcmp(status, "timeout") == 0 ||
-	    strcmp(status, "cancelled") == 0)
+	    strcmp(status, "cancelled") == 0 ||
+	    strcmp(status, "killed") == 0)
 		return "\033[33m";
 	if (strcmp(status, "refused") == 0)
 		return "\033[35m";
@@ -262,35 +386,64 @@ static const char *shown_keys[] = {
 };
 
 static void
-print_record(json_t *o, int colour)
+print_json(json_t *o)
 {
-	json_t		*rest, *v;
-	const char	*status, *col = NULL;
-	size_t		 i;
-	char		*time_s, *type, *host, *tool, *status_s, *args;
-	char		*s, idbuf[64];
-	json_int_t	 seq;
+	char	*s;
 
-	if (colour == -1) {
-		if ((s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) !=
-		    NULL) {
-			printf("%s\n", s);
-			free(s);
-		}
-		return;
+	if ((s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL) {
+		printf("%s\n", s);
+		free(s);
 	}
+}
+
+/* "2024-05-06T07:08:09.123Z" as every time is shown (output_time) */
+static char *
+time_cell(json_t *o)
+{
+	struct tm	 tm;
+	const char	*s = json_string_value(json_object_get(o, "time"));
+	char		*end, *t;
+	long		 ms = 0;
+
+	if (s == NULL)
+		return strdup("-");
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return field(o, "time", 40);
+	if (*end == '.') {
+		ms = strtol(end + 1, &end, 10);
+		if (ms < 0 || ms > 999)
+			return field(o, "time", 40);
+	}
+	if (strcmp(end, "Z") != 0)
+		return field(o, "time", 40);
+	if ((t = output_time((int64_t)timegm(&tm) * 1000 + ms, 1)) == NULL)
+		return field(o, "time", 40);
+	return t;
+}
+
+static void
+table_add(struct ltable *tab, json_t *o, int now)
+{
+	struct lrow	 r;
+	json_t		*rest, *v;
+	const char	*status;
+	size_t		 i;
+	char		*s, idbuf[64];
+
+	memset(&r, 0, sizeof(r));
 	v = json_object_get(o, "seq");
-	seq = json_is_integer(v) ? json_integer_value(v) : 0;
-	time_s = field(o, "time", 32);
-	if (strlen(time_s) > 10 && time_s[10] == 'T')
-		time_s[10] = ' ';
-	type = field(o, "type", 16);
-	host = field(o, "host", 32);
-	tool = field(o, "tool", 32);
+	if (asprintf(&r.cell[C_SEQ], "%lld", json_is_integer(v) ?
+	    (long long)json_integer_value(v) : 0LL) == -1)
+		err(1, NULL);
+	r.cell[C_TIME] = time_cell(o);
+	r.cell[C_TYPE] = field(o, "type", 16);
+	r.cell[C_HOST] = field(o, "host", HOST_NAME_LEN);
+	r.cell[C_TOOL] = field(o, "tool", 64);
 	status = status_of(o);
-	status_s = output_sanitize(status, strlen(status), 16, NULL);
-	if (colour)
-		col = colour_of(status);
+	r.cell[C_STATUS] = output_sanitize(status, strlen(status), 16, NULL);
+	if (tab->colour)
+		r.colour = colour_of(status);
 
 	idbuf[0] = '\0';
 	if (json_is_integer(json_object_get(o, "session")))
@@ -301,26 +454,85 @@ print_record(json_t *o, int colour)
 		snprintf(idbuf + strlen(idbuf), sizeof(idbuf) - strlen(idbuf),
 		    "/r%lld", (long long)json_integer_value(json_object_get(o,
 		    "request")));
+	r.cell[C_ID] = strdup(idbuf);
 
 	/* what is left, compact: arguments, reasons, counts */
 	rest = json_deep_copy(o);
 	for (i = 0; i < sizeof(shown_keys) / sizeof(shown_keys[0]); i++)
 		json_object_del(rest, shown_keys[i]);
-	if (strcmp(status, "start") != 0 && strcmp(type, "call") == 0)
+	if (strcmp(status, "start") != 0 && strcmp(r.cell[C_TYPE], "call") ==
+	    0)
 		json_object_del(rest, "event");
 	s = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
-	args = s != NULL ? output_sanitize(s, strlen(s), ARGS_SHOWN, NULL) :
-	    strdup("");
+	r.cell[C_REST] = s != NULL ? output_sanitize(s, strlen(s),
+	    ARGS_SHOWN, NULL) : strdup("");
 	free(s);
 	json_decref(rest);
 
-	printf("%s %6lld %-8s %s%-9s%s %-9s %-8s %-10s %s\n", time_s,
-	    (long long)seq, type, col ? col : "", status_s, col ? "\033[0m" :
-	    "", idbuf, host, tool, args ? args : "");
-	free(time_s);
-	free(type);
-	free(host);
-	free(tool);
-	free(status_s);
-	free(args);
+	for (i = 0; i < NCOL; i++) {
+		if (r.cell[i] == NULL)
+			err(1, NULL);
+		/* the width in characters, as output_sanitize counts */
+		free(output_sanitize(r.cell[i], strlen(r.cell[i]), 0,
+		    &r.width[i]));
+		if (r.width[i] > tab->width[i])
+			tab->width[i] = r.width[i];
+	}
+	if (now) {
+		table_flush(tab);
+		table_print(tab, &r);
+		row_free(&r);
+		return;
+	}
+	if (tab->nrows == tab->cap) {
+		tab->cap = tab->cap ? tab->cap * 2 : 64;
+		if ((tab->rows = reallocarray(tab->rows, tab->cap,
+		    sizeof(*tab->rows))) == NULL)
+			err(1, NULL);
+	}
+	tab->rows[tab->nrows++] = r;
+}
+
+static void
+table_print(struct ltable *tab, struct lrow *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOL; i++) {
+		if (i == C_REST) {
+			printf("%s\n", r->cell[i]);
+			break;
+		}
+		if (i == C_STATUS && r->colour != NULL)
+			printf("%s%s\033[0m", r->colour, r->cell[i]);
+		else if (i == C_SEQ)
+			printf("%*s%s", (int)(tab->width[i] - r->width[i]), "",
+			    r->cell[i]);
+		else
+			printf("%s", r->cell[i]);
+		if (i != C_SEQ)
+			printf("%*s", (int)(tab->width[i] - r->width[i]), "");
+		putchar(' ');
+	}
+}
+
+static void
+table_flush(struct ltable *tab)
+{
+	size_t	 i;
+
+	for (i = 0; i < tab->nrows; i++) {
+		table_print(tab, &tab->rows[i]);
+		row_free(&tab->rows[i]);
+	}
+	tab->nrows = 0;
+}
+
+static void
+row_free(struct lrow *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOL; i++)
+		free(r->cell[i]);
 }

@@ -25,6 +25,8 @@
 #include "bridged.h"
 #include "output.h"
 
+int	 output_local;		/* -l: local times, else UTC */
+
 /* a table is held in memory until the end; a flood is refused */
 #define OUTPUT_MAXROWS	100000
 #define COLUMN_SEP	2
@@ -537,22 +539,15 @@ fmt_age(json_t *o, const char *key, time_t now)
 	return xprintf("%lldd%02lldh", d / 86400, d % 86400 / 3600);
 }
 
-/* a unix time as local date and time */
+/* a unix time, as every time is shown (output_time) */
 static char *
 fmt_time(json_t *o, const char *key, time_t now)
 {
 	json_int_t	 v;
-	time_t		 t;
-	struct tm	 tm;
-	char		 buf[32];
 
 	if (!jint(o, key, 1, INT32_MAX * 1000LL, &v))
 		return NULL;
-	t = (time_t)v;
-	if (localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		return NULL;
-	return xstrdup(buf);
+	return output_time(v * 1000, 0);
 }
 
 /* client name/version */
@@ -668,6 +663,60 @@ unsafe_codepoint(uint32_t c)
 	return c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
 	    c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
 	    (c >= 0x2066 && c <= 0x2069);
+}
+
+/* like output_sanitize, but newlines stay: text of several lines */
+char *
+output_sanitize_lines(const char *s, size_t len)
+{
+	const char	*nl;
+	char		*out, *t, *u;
+	size_t		 n;
+
+	out = NULL;
+	for (;;) {
+		nl = memchr(s, '\n', len);
+		n = nl != NULL ? (size_t)(nl - s) : len;
+		t = output_sanitize(s, n, 0, NULL);
+		u = xprintf("%s%s%s", out != NULL ? out : "",
+		    out != NULL ? "\n" : "", t);
+		free(t);
+		free(out);
+		out = u;
+		if (nl == NULL)
+			break;
+		len -= n + 1;
+		s = nl + 1;
+	}
+	return out;
+}
+
+/*
+ * A time as ISO-8601: UTC with a Z by default, local time with its
+ * offset (+02:00) under -l; milliseconds when frac.
+ */
+char *
+output_time(int64_t ms, int frac)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)(ms / 1000);
+	char		 buf[40], off[8], zone[8];
+
+	if (output_local) {
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(off, sizeof(off), "%z", &tm) != 5)
+			return NULL;
+		snprintf(zone, sizeof(zone), "%.3s:%.2s", off, off + 3);
+	} else {
+		if (gmtime_r(&t, &tm) == NULL)
+			return NULL;
+		strlcpy(zone, "Z", sizeof(zone));
+	}
+	if (strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return NULL;
+	if (frac)
+		return xprintf("%s.%03d%s", buf, (int)(ms % 1000), zone);
+	return xprintf("%s%s", buf, zone);
 }
 
 char *

@@ -7,6 +7,7 @@
 #define OUTPUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum output_view {
 	VIEW_SESSIONS,
@@ -32,5 +33,9 @@ void		 output_free(struct output *);
  * when not NULL, gets the number of characters.
  */
 char		*output_sanitize(const char *, size_t, size_t, size_t *);
+char		*output_sanitize_lines(const char *, size_t);
+char		*output_time(int64_t, int);	/* unix ms, with ms */
+
+extern int	 output_local;			/* -l */
 
 #endif /* OUTPUT_H */

@@ -51,10 +51,13 @@ static const struct token t_verify[];
 static const struct token t_sessid[];
 static const struct token t_showhist[];
 static const struct token t_hvalue[];
+static const struct token t_jend[];
+static const struct token t_vdb[];
+static const struct token t_vhead[];
 
 static const struct token t_main[] = {
 	{ KEYWORD,	"show",		NONE,		t_show },
-	{ KEYWORD,	"reload",	RELOAD,		NULL },
+	{ KEYWORD,	"reload",	RELOAD,		t_jend },
 	{ KEYWORD,	"log",		NONE,		t_log },
 	{ KEYWORD,	"mcp",		MCP,		t_mcp },
 	{ KEYWORD,	"kill",		NONE,		t_kill },
@@ -65,10 +68,10 @@ static const struct token t_main[] = {
 
 static const struct token t_show[] = {
 	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	t_showhist },
-	{ KEYWORD,	"hosts",	SHOW_HOSTS,	NULL },
+	{ KEYWORD,	"hosts",	SHOW_HOSTS,	t_jend },
 	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, t_showhist },
-	{ KEYWORD,	"jobs",		SHOW_JOBS,	NULL },
-	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	NULL },
+	{ KEYWORD,	"jobs",		SHOW_JOBS,	t_jend },
+	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	t_jend },
 	{ KEYWORD,	"log",		SHOW_LOG,	t_showlog },
 	{ KEYWORD,	"audit",	SHOW_AUDIT,	t_showaudit },
 	{ ENDTOKEN,	"",		NONE,		NULL }
@@ -125,21 +128,43 @@ static const struct token t_asession[] = {
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
+/* verify [database PATH] [SEQ:HASH] [-j] */
 static const struct token t_verify[] = {
 	{ NOTOKEN,	"",		NONE,		NULL },
-	{ VALUE,	"<seq:hash>",	NONE,		NULL },
+	{ KEYWORD,	"database",	NONE,		t_vdb },
+	{ FLAG,		"-j",		NONE,		t_verify },
+	{ VALUE,	"<seq:hash>",	NONE,		t_jend },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_vdb[] = {
+	{ PATH,		"<path>",	NONE,		t_vhead },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_vhead[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ FLAG,		"-j",		NONE,		t_vhead },
+	{ VALUE,	"<seq:hash>",	NONE,		t_jend },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* commands that take nothing more but -j */
+static const struct token t_jend[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ FLAG,		"-j",		NONE,		t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
 static const struct token t_sessid[] = {
-	{ ID,		"<id>",		KILL_SESSION,	NULL },
+	{ ID,		"<id>",		KILL_SESSION,	t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
 static const struct token t_log[] = {
-	{ KEYWORD,	"verbose",	LOG_VERBOSE,	NULL },
-	{ KEYWORD,	"brief",	LOG_BRIEF,	NULL },
-	{ KEYWORD,	"rotate",	LOG_ROTATE,	NULL },
+	{ KEYWORD,	"verbose",	LOG_VERBOSE,	t_jend },
+	{ KEYWORD,	"brief",	LOG_BRIEF,	t_jend },
+	{ KEYWORD,	"rotate",	LOG_ROTATE,	t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -156,7 +181,7 @@ static const struct token t_kill[] = {
 };
 
 static const struct token t_delegid[] = {
-	{ ID,		"<id>",		KILL_DELEGATION, NULL },
+	{ ID,		"<id>",		KILL_DELEGATION, t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -166,7 +191,7 @@ static const struct token t_close[] = {
 };
 
 static const struct token t_fwdid[] = {
-	{ ID,		"<id>",		CLOSE_FORWARD,	NULL },
+	{ ID,		"<id>",		CLOSE_FORWARD,	t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -179,6 +204,7 @@ static const struct token t_end[] = {
 static struct parse_result	 res;
 
 static int			 set_value(const char *, const char *);
+static int			 outcome_check(const char *);
 
 static const struct token	*match_token(const char *,
 				    const struct token *);
@@ -205,7 +231,10 @@ parse(int argc, char *argv[])
 
 		switch (t->type) {
 		case PATH:
-			res.path = word;
+			if (kw != NULL && strcmp(kw, "database") == 0)
+				res.dbpath = word;
+			else
+				res.path = word;
 			break;
 		case ID:
 			res.id = strtonum(word, 1, UINT32_MAX, &errstr);
@@ -255,15 +284,17 @@ set_value(const char *kw, const char *word)
 		return 0;
 	}
 	if (strcmp(kw, "-n") == 0 || strcmp(kw, "session") == 0) {
-		n = strtonum(word, 1, UINT32_MAX, &errstr);
+		/* -n 0, as in tail(1): no backlog */
+		n = strtonum(word, kw[0] == '-' ? 0 : 1, UINT32_MAX, &errstr);
 		if (errstr != NULL) {
 			fprintf(stderr, "bridgectl: %s %s: the number is %s\n",
 			    kw, word, errstr);
 			return -1;
 		}
-		if (kw[0] == '-')
+		if (kw[0] == '-') {
 			res.count = n;
-		else
+			res.count_set = 1;
+		} else
 			res.session = n;
 	} else if (strcmp(kw, "since") == 0)
 		res.since = word;
@@ -271,9 +302,37 @@ set_value(const char *kw, const char *word)
 		res.host = word;
 	else if (strcmp(kw, "tool") == 0)
 		res.tool = word;
-	else
+	else {
+		if (outcome_check(word) == -1)
+			return -1;
 		res.outcome = word;
+	}
 	return 0;
+}
+
+/*
+ * The words an audit record's outcome column holds (fe_jsonrpc.c for
+ * calls, the worker's delegation states, logger_audit.c's "refused"):
+ * anything else would match nothing and look like a quiet log.
+ */
+static const char *outcomes[] = {
+	"ok", "error", "timeout", "cancelled", "refused", "done", "killed",
+};
+
+static int
+outcome_check(const char *word)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		if (strcmp(word, outcomes[i]) == 0)
+			return 0;
+	fprintf(stderr, "bridgectl: outcome %s: not an outcome; give one of",
+	    word);
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", outcomes[i]);
+	fputc('\n', stderr);
+	return -1;
 }
 
 /*
@@ -339,7 +398,7 @@ match_token(const char *word, const struct token *table)
 	if (any != NULL)
 		return any;
 
-	if (table == t_end)
+	if (table == t_end || table == t_jend)
 		fprintf(stderr, "bridgectl: superfluous argument: %s\n",
 		    word[0] != '\0' ? word : "\"\"");
 	else

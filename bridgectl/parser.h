@@ -36,12 +36,14 @@ struct parse_result {
 	int		 follow;	/* -f */
 	int		 json;		/* -j after the command */
 	uint32_t	 count;		/* -n */
+	int		 count_set;	/* -n given, maybe 0 */
 	uint32_t	 session;
 	const char	*since;
 	const char	*host;
 	const char	*tool;
 	const char	*outcome;
 	const char	*head;		/* verify SEQ:HASH */
+	const char	*dbpath;	/* verify database PATH */
 	int		 all;		/* show sessions/delegations all */
 };
 

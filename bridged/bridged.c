@@ -114,7 +114,7 @@ static char			 logdirs[2][PATH_MAX];
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bridged [-dnv] [-D macro=value] "
+	fprintf(stderr, "usage: bridged [-dhnVv] [-D macro=value] "
 	    "[-f file]\n");
 	exit(1);
 }
@@ -132,7 +132,8 @@ main(int argc, char *argv[])
 	char			 warning[PATH_MAX + 256];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
-	char			*copy, *path;
+	char			*copy, *path, *arg0;
+	size_t			 arg0len;
 
 	/*
 	 * Nothing we did not open ourselves may reach a child: a descriptor
@@ -142,10 +143,20 @@ main(int argc, char *argv[])
 	 * the parent closes that one too, once getopt has said which we are.
 	 */
 	closefrom(PROC_PARENT_FD + 1);
+	arg0 = argv[0];
+	arg0len = strlen(argv[0]);
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
-	while ((ch = getopt(argc, argv, "C:D:df:H:L:nP:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:D:df:hH:L:nP:U:Vv")) != -1) {
 		switch (ch) {
+		case 'h':
+			/* asked for: to stdout, and no error */
+			printf("usage: bridged [-dhnVv] [-D macro=value] "
+			    "[-f file]\n");
+			exit(0);
+		case 'V':
+			printf("bridged %s\n", BRIDGED_VERSION);
+			exit(0);
 		case 'C':
 			pa.chroot = optarg;
 			break;
@@ -270,6 +281,14 @@ main(int argc, char *argv[])
 	log_init(debug, LOG_DAEMON);
 	log_procinit("parent");
 	setproctitle("parent");
+	/*
+	 * libbsd marks a title shorter than the argv[0] it replaced with a
+	 * '.' where argv[0] ended, which ps shows after a run of blanks:
+	 * "bridged: parent      .".  The children's argv[0] is short;
+	 * the parent's is whatever started it.  The title is all we show.
+	 */
+	if (strlen(arg0) < arg0len)
+		arg0[arg0len] = '\0';
 	log_info("starting, version %s", BRIDGED_VERSION);
 	if (config_warning(conf, warning, sizeof(warning)))
 		log_warnx("warning: %s", warning);
@@ -963,20 +982,56 @@ hostids_keep(struct bridged_conf *oconf, struct bridged_conf *nconf)
  * takes a restart, and we say so.  A worker whose host is gone exits by
  * itself once it has answered what it holds.
  */
+/*
+ * The parser says what is wrong on stderr, file:line first, which a
+ * daemon has pointed at /dev/null or its log.  For a reload the words
+ * are wanted by whoever asked (bridgectl reload), so stderr is a memory
+ * stream for the parse; each line also goes to our log.
+ */
+static struct bridged_conf *
+reload_parse(char *why, size_t whylen)
+{
+	struct bridged_conf	*nconf;
+	FILE			*saved = stderr, *mem;
+	char			*buf = NULL, *line, *next;
+	size_t			 len = 0, off = 0;
+
+	why[0] = '\0';
+	if ((mem = open_memstream(&buf, &len)) == NULL)
+		return parse_config(conffile, 0);
+	stderr = mem;
+	nconf = parse_config(conffile, 0);
+	stderr = saved;
+	fclose(mem);
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		log_warnx("reload: %s", line);
+		/* as many whole lines as fit */
+		if (off + strlen(line) + 2 < whylen) {
+			off += snprintf(why + off, whylen - off, "\n%s",
+			    line);
+		}
+	}
+	free(buf);
+	return nconf;
+}
+
 static void
 parent_reload(uint32_t peerid)
 {
 	struct bridged_conf	*nconf;
 	struct child		*c;
-	char			 msg[256];
+	char			 msg[4096], why[3800];
 	struct iovec		 iov[2];
 	int			 status;
 
-	if ((nconf = parse_config(conffile, 0)) == NULL) {
+	if ((nconf = reload_parse(why, sizeof(why))) == NULL) {
 		status = -1;
 		snprintf(msg, sizeof(msg), "reload of %s failed; "
-		    "keeping the running configuration", conffile);
-		log_warnx("%s", msg);
+		    "keeping the running configuration%s", conffile, why);
+		log_warnx("reload of %s failed; keeping the running "
+		    "configuration", conffile);
 	} else {
 		if (strcmp(nconf->socket_path, conf->socket_path) != 0 ||
 		    strcmp(nconf->ctl_path, conf->ctl_path) != 0 ||

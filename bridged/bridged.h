@@ -19,8 +19,8 @@
 #define BRIDGED_CONF		"/etc/bridged.conf"
 #define BRIDGED_USER		"_bridged"
 #define BRIDGED_CHROOT		"/var/empty"
-#define BRIDGED_SOCKET		"/var/run/bridged/mcp.sock"
-#define BRIDGED_CTLSOCK		"/var/run/bridged.sock"
+#define BRIDGED_SOCKET		"/run/bridged/mcp.sock"
+#define BRIDGED_CTLSOCK		"/run/bridged/ctl.sock"
 #define BRIDGED_SOCKET_MODE	0660
 
 /* the child gets its end of the socketpair with the parent on this fd */
@@ -526,6 +526,7 @@ struct log_status {
 struct log_query {
 	uint32_t		 limit;		/* most recent N; 0 all */
 	uint32_t		 follow;	/* show log -f */
+	uint32_t		 nobacklog;	/* -n 0: none, only what comes */
 	uint32_t		 session;
 	int64_t			 since;		/* unix seconds */
 	char			 host[HOST_NAME_LEN];

@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event.h>
 #include <jansson.h>
@@ -40,11 +41,19 @@ struct backrec {
 };
 
 static int	 proceed(struct mcp_call *, int, const char *);
+static void	 refused_flush(void);
+
+/* the daemon log says "refused: audit unavailable" this often at most */
+#define REFUSED_LOG_INTERVAL	10	/* seconds */
+/* an error's text in its outcome record, at most */
+#define WHY_MAX			300
 
 static TAILQ_HEAD(, backrec)	 backlog = TAILQ_HEAD_INITIALIZER(backlog);
 static size_t			 nback, backbytes;
 static uint64_t			 backlost;
 static int			 nfollowers;
+static time_t			 refused_last;	/* monotonic seconds */
+static unsigned long		 refused_quiet;	/* not logged since */
 
 /* anything not declared read-only changes something somewhere */
 int
@@ -100,18 +109,46 @@ audit_intent(struct mcp_call *call, uint32_t hostid,
 	return 0;
 }
 
+/* how many refusals went unlogged: said once, when it matters */
+static void
+refused_flush(void)
+{
+	if (refused_quiet > 0)
+		log_warnx("%lu more call%s refused: audit unavailable (not "
+		    "logged one by one)", refused_quiet, refused_quiet == 1 ?
+		    " was" : "s were");
+	refused_quiet = 0;
+}
+
 static int
 proceed(struct mcp_call *call, int status, const char *why)
 {
+	struct timespec	 now;
+
 	call->audit_wait = 0;
 	if (status == 0) {
+		/* writing again: the count of the quiet refusals is due */
+		refused_flush();
+		refused_last = 0;
 		call->audit_ok = 1;
 		return call->audit_act(call);
 	}
 	if (audit_mutating(call->tool) || frontend_conf->audit_fail_all) {
-		log_warnx("session %u: call %u (%s) refused: audit "
-		    "unavailable: %s", call->sessid, call->reqid,
-		    call->tool->name, why);
+		/*
+		 * Every call is refused while the logger is away: an agent
+		 * retrying in a loop must not flood the daemon log.  The
+		 * first is logged, then one line per interval with a count.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (refused_last == 0 ||
+		    now.tv_sec - refused_last >= REFUSED_LOG_INTERVAL) {
+			refused_flush();
+			log_warnx("session %u: call %u (%s) refused: audit "
+			    "unavailable: %s", call->sessid, call->reqid,
+			    call->tool->name, why);
+			refused_last = now.tv_sec;
+		} else
+			refused_quiet++;
 		call->refused = 1;
 		mcp_call_text(call, 1, "audit unavailable: %s; refusing to "
 		    "act (%s)", why, frontend_conf->audit_fail_all ?
@@ -180,6 +217,8 @@ audit_logger_up(void)
 	char		*s;
 	int32_t		 on = 1;
 
+	refused_flush();
+	refused_last = 0;
 	log_info("logger is back: audit records are written again; %zu "
 	    "held while it was away", nback);
 	while ((b = TAILQ_FIRST(&backlog)) != NULL) {
@@ -242,4 +281,56 @@ audit_follow(int delta)
 		frontend_compose(PROC_LOGGER, IMSG_LOG_FOLLOW, 0, -1, &on,
 		    sizeof(on));
 	}
+}
+
+/*
+ * The worker's word on a result it made: "_audit": {"outcome", "why"}
+ * (ssh_shell.c: a Bash killed at its timeout).  It is ours, not the
+ * client's: taken off the result here, before anything is sent.
+ */
+void
+audit_take_why(struct mcp_call *call, json_t *result)
+{
+	json_t		*a;
+	const char	*o, *w;
+
+	if ((a = json_object_get(result, "_audit")) == NULL)
+		return;
+	if (json_is_object(a)) {
+		o = json_string_value(json_object_get(a, "outcome"));
+		w = json_string_value(json_object_get(a, "why"));
+		if (o != NULL && strcmp(o, "timeout") == 0)
+			call->audit_timeout = 1;
+		if (w != NULL && call->audit_why == NULL)
+			call->audit_why = strdup(w);
+	}
+	json_object_del(result, "_audit");
+}
+
+/*
+ * Why a call did not end "ok", for its outcome record: the worker's
+ * reason, else the first line of the error text the agent got, cut to
+ * WHY_MAX and redacted like any record text.  NULL: nothing to say.
+ */
+char *
+audit_why(struct mcp_call *call, json_t *result, const char *outcome)
+{
+	const char	*t = call->audit_why;
+	size_t		 len;
+
+	if (strcmp(outcome, "ok") == 0)
+		return NULL;
+	if (t == NULL)
+		t = json_string_value(json_object_get(json_array_get(
+		    json_object_get(result, "content"), 0), "text"));
+	if (t == NULL || *t == '\0')
+		return NULL;
+	len = strcspn(t, "\n");
+	if (len > WHY_MAX) {
+		/* not inside a UTF-8 sequence: the record must encode */
+		len = WHY_MAX;
+		while (len > 0 && ((unsigned char)t[len] & 0xc0) == 0x80)
+			len--;
+	}
+	return policy_redact(t, len);
 }

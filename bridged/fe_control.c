@@ -61,12 +61,15 @@ static void	 control_ask(struct ctl_conn *, uint32_t, uint32_t,
 		    const char *, const void *, size_t);
 static void	 control_answered(struct ctl_conn *, const char *);
 static const char *id_host(uint32_t);
+static int	 control_filters(struct ctl_conn *, const struct log_query *);
+static void	 control_end_followers(void);
 
 static TAILQ_HEAD(, ctl_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 static struct event		 ev_listen;
 static int			 listen_fd = -1;
 static int			 nconns;
 static uint32_t			 next_id;
+static int			 stopping;	/* SIGTERM: followers end */
 
 void
 control_listen(int fd)
@@ -80,6 +83,7 @@ control_listen(int fd)
 void
 control_stop(void)
 {
+	stopping = 1;
 	if (listen_fd == -1)
 		return;
 	event_del(&ev_listen);
@@ -604,6 +608,20 @@ control_audit(struct ctl_conn *c, struct imsg *imsg)
 		memcpy(&q, imsg->data, sizeof(q));
 		if (type == IMSG_CTL_SHOW_AUDIT)
 			q.follow = 0;
+		if (control_filters(c, &q) == -1)
+			return;
+		if (q.nobacklog) {
+			/* -n 0: nothing from before; a follower goes live */
+			if (!q.follow) {
+				control_reply(c, IMSG_CTL_END, NULL);
+				return;
+			}
+			c->busy = 1;
+			c->logreq = type;
+			c->follow = 2;
+			audit_follow(1);
+			return;
+		}
 		ltype = IMSG_LOG_QUERY;
 		break;
 	case IMSG_CTL_VERIFY:
@@ -725,8 +743,95 @@ control_logger_gone(void)
 		if (c->follow) {
 			audit_follow(-1);
 			c->follow = 0;
+			/* at shutdown the logger goes too: that is the end */
+			if (stopping || frontend_shutting_down()) {
+				control_reply(c, IMSG_CTL_OK,
+				    "bridged stopped");
+				continue;
+			}
 		}
 		control_reply(c, IMSG_CTL_ERROR, "the logger died; bridged "
 		    "is restarting it");
 	}
+}
+
+/*
+ * The frontend is exiting: a follower's log ends here, and it is told so
+ * rather than left to guess from a closed socket whether we crashed.
+ */
+void
+control_exit(void)
+{
+	struct ctl_conn	*c;
+
+	control_end_followers();
+	TAILQ_FOREACH(c, &conns, entry)
+		imsgbuf_flush(&c->iev.ibuf);
+}
+
+static void
+control_end_followers(void)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &conns, entry) {
+		if (!c->follow)
+			continue;
+		c->follow = 0;
+		c->logreq = 0;
+		control_reply(c, IMSG_CTL_OK, "bridged stopped");
+	}
+}
+
+/*
+ * show audit's filters name things that exist: a tool of the tool table,
+ * a host of the configuration.  A misspelt one would match nothing and
+ * look like a quiet log.  (bridgectl checks the outcome words itself.)
+ */
+static int
+control_filters(struct ctl_conn *c, const struct log_query *q)
+{
+	struct host	*h;
+	json_t		*t;
+	char		*s = NULL, *u;
+	const char	*what, *word;
+	size_t		 i;
+
+	if (memchr(q->host, '\0', sizeof(q->host)) == NULL ||
+	    memchr(q->tool, '\0', sizeof(q->tool)) == NULL ||
+	    memchr(q->outcome, '\0', sizeof(q->outcome)) == NULL) {
+		control_reply(c, IMSG_CTL_ERROR, "malformed request");
+		return -1;
+	}
+	if (q->tool[0] != '\0' && tool_find(q->tool) == NULL) {
+		what = "tool";
+		word = q->tool;
+		json_array_foreach(tools_list_json(), i, t) {
+			if (asprintf(&u, "%s%s%s", s ? s : "", s ? ", " : "",
+			    json_string_value(json_object_get(t, "name"))) ==
+			    -1)
+				fatal(NULL);
+			free(s);
+			s = u;
+		}
+	} else if (q->host[0] != '\0' &&
+	    config_host_byname(frontend_conf, q->host) == NULL) {
+		what = "host";
+		word = q->host;
+		TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+			if (asprintf(&u, "%s%s%s", s ? s : "", s ? ", " : "",
+			    h->name) == -1)
+				fatal(NULL);
+			free(s);
+			s = u;
+		}
+	} else
+		return 0;
+	if (asprintf(&u, "%s %s: no such %s; the %ss are: %s", what, word,
+	    what, what, s ? s : "(none)") == -1)
+		fatal(NULL);
+	control_reply(c, IMSG_CTL_ERROR, u);
+	free(u);
+	free(s);
+	return -1;
 }

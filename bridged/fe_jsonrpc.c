@@ -760,6 +760,7 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	struct timespec		 now;
 	json_t			*r;
 	long long		 ms;
+	char			*why;
 
 	RB_REMOVE(mcp_calltree, &calls, call);
 	if (s != NULL) {
@@ -768,6 +769,8 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	}
 	evtimer_del(&call->timeout);
 
+	/* the record says why a call failed: taken before it is sent */
+	why = audit_why(call, result, outcome);
 	/* a call of a batch is answered into it, however late */
 	b = call->batch;
 	if (call->cancelled && result != NULL) {
@@ -799,6 +802,10 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	    "host", call->host[0] ? json_string(call->host) : json_null(),
 	    "decision", call->refused ? "refused" : "allowed",
 	    "outcome", outcome, "duration_ms", (json_int_t)ms);
+	if (r != NULL && why != NULL)
+		json_object_set_new(r, "error", json_string(why));
+	free(why);
+	free(call->audit_why);
 	if (r != NULL) {
 		frontend_record(r);
 		json_decref(r);
@@ -833,7 +840,7 @@ mcp_call_result(struct mcp_call *call, json_t *result)
 		mcp_call_text(call, 1, "internal error: no result");
 		return;
 	}
-	if (call->timedout)
+	if (call->timedout || call->audit_timeout)
 		outcome = "timeout";
 	else if (json_is_true(json_object_get(result, "isError")))
 		outcome = "error";

@@ -638,6 +638,7 @@ remote_reply(struct mcp_call *call, struct imsg *imsg)
 		free(call->rbuf);
 		call->rbuf = NULL;
 		call->rlen = 0;
+		audit_take_why(call, r);
 		if (call->gathered > 0) {
 			evtimer_del(&call->timeout);
 			gather_add(call, r);

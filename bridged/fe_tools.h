@@ -123,6 +123,8 @@ struct mcp_call {
 	json_t			*(*filter)(struct mcp_call *, json_t *);
 	char			 task[TASK_ID_LEN];
 	json_t			*task_req;	/* tools/call's task param */
+	int			 audit_timeout;	/* the worker says: timeout */
+	char			*audit_why;	/* its reason, for the record */
 };
 
 /* fe_tools.c */

@@ -49,6 +49,7 @@ frontend_main(struct proc_args *pa)
 	sandbox_frontend();
 	proc_child_ready(peers[PROC_PARENT], "frontend");
 	event_dispatch();
+	control_exit();
 	if (peers[PROC_LOGGER] != NULL)
 		imsgbuf_flush(&peers[PROC_LOGGER]->ibuf);
 	exit(0);

@@ -66,6 +66,7 @@ void	 fe_ssh_startfail(struct imsg *);	/* IMSG_SSH_STARTFAIL */
 /* fe_control.c: bridgectl on the control socket */
 void	 control_listen(int);
 void	 control_stop(void);
+void	 control_exit(void);	/* followers: "bridged stopped" */
 /* parent's answer to a reload request, routed by peerid */
 void	 control_result(uint32_t, int, const char *);
 /* a worker's answers to bridgectl, routed by peerid; -1: malformed */
@@ -89,6 +90,8 @@ void	 audit_backlog(const char *, size_t);
 void	 audit_logger_up(void);
 void	 audit_logger_down(void);
 void	 audit_ack(struct imsg *);
+void	 audit_take_why(struct mcp_call *, json_t *);
+char	*audit_why(struct mcp_call *, json_t *, const char *);
 void	 audit_follow(int);		/* +1 / -1 followers of show log */
 
 /* fe_control.c: the logger's answers to bridgectl, routed by peerid */

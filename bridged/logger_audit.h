@@ -60,6 +60,7 @@ typedef int	(*audit_cb)(uint64_t, const char *, size_t, void *);
 
 /* logger_audit.c */
 int	 audit_open(const char *, struct chain *, char *, size_t);
+int	 audit_open_ro(const char *, char *, size_t);	/* bridgectl */
 int	 audit_isopen(void);
 void	 audit_close(void);
 /* insert every sealed record of q in one transaction: 0 or -1 */

@@ -888,6 +888,15 @@ cmd_result(struct cmd *c, struct sshcall *call, const char *note, int iserr)
 	sb_free(&t);
 	if (r == NULL)
 		fatalx("%s: json_pack", __func__);
+	/*
+	 * For the audit record (the frontend takes it off): why it failed,
+	 * which the text has only after the command's own output, and a
+	 * timeout said as one.
+	 */
+	if (iserr && note != NULL)
+		json_object_set_new(r, "_audit", json_pack("{s:s, s:s}",
+		    "outcome", c->kill == KILL_TIMEOUT ? "timeout" : "error",
+		    "why", note));
 	return r;
 }
 

@@ -65,6 +65,23 @@ Ctrl-C stops bridged and the sshd.
 
 EOF
 
+# say when it serves: a watcher, as bridged itself stays in the
+# foreground for Ctrl-C
+(
+	i=0
+	while [ $i -lt 300 ]; do
+		if [ -S "$MCP_SOCK" ] && [ -S "$CTL_SOCK" ] &&
+		    _sock_ready "$MCP_SOCK" "$CTL_SOCK" 2>/dev/null; then
+			echo "bridged ready: MCP socket $MCP_SOCK," \
+			    "control socket $CTL_SOCK" >&2
+			exit 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "demo: bridged is not serving $MCP_SOCK after 30 s" >&2
+) &
+
 # not exec: the EXIT trap in lib.sh must still stop sshd afterwards
 "$BRIDGED" -d -f "$BRIDGED_CONF"
 rc=$?

@@ -218,6 +218,9 @@ _regress_cleanup()
 	sshd_stop2 >/dev/null 2>&1
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "# KEEP=1: files kept in $TESTDIR"
+	elif [ $rc -ne 0 ] || [ "${_tap_failed:-0}" -gt 0 ]; then
+		# as README promises: what a failure left is there to read
+		echo "# failed: files kept in $TESTDIR"
 	elif [ -z "$_regress_keep_testdir" ]; then
 		rm -rf "$TESTDIR"
 		[ -n "$_regress_own_root" ] && rm -rf "$REGRESS_TMP"

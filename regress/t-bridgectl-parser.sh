@@ -186,6 +186,71 @@ else
 	notok "mcp on a missing socket: exit 1, stdout empty (exit $rc)"
 fi
 
+parsed "-j after reload" reload -j
+parsed "-j after log rotate" log rotate -j
+parsed "-j after kill session ID" kill session 3 -j
+parsed "show log -n 0 (as tail -n 0)" show log -f -n 0
+parsed "show audit outcome timeout" show audit outcome timeout
+parsed "verify SEQ:HASH -j" verify 3:abc -j
+
+run -s "$NOSOCK" show audit outcome bogus
+if [ $rc -eq 1 ] && has "$T/err" "outcome bogus: not an outcome" \
+    "ok, error, timeout, cancelled, refused" && ! has "$T/err" "connect"
+then
+	ok "an unknown outcome word is refused, naming the accepted ones"
+else
+	notok "an unknown outcome word is refused (exit $rc)"
+fi
+
+run -s "$NOSOCK" show audit session 0
+if [ $rc -eq 1 ] && has "$T/err" "session 0"; then
+	ok "session 0 is still refused"
+else
+	notok "session 0 is still refused (exit $rc)"
+fi
+
+run -h
+if [ $rc -eq 0 ] && has "$T/out" "usage: bridgectl" "show audit" \
+    "verify [database PATH]" && [ ! -s "$T/err" ]; then
+	ok "-h: usage and the commands on stdout, exit 0"
+else
+	notok "-h: usage and the commands on stdout, exit 0 (exit $rc)"
+fi
+
+run -V
+if [ $rc -eq 0 ] && grep -qx "bridgectl [0-9][0-9.]*" "$T/out"; then
+	ok "-V prints the version"
+else
+	notok "-V prints the version (exit $rc)"
+fi
+
+BRIDGED_BIN=$(dirname "$BRIDGECTL")/../bridged/bridged
+if [ -x "$BRIDGED_BIN" ]; then
+	timeout 20 "$BRIDGED_BIN" -V >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qx "bridged [0-9][0-9.]*" "$T/out"; then
+		ok "bridged -V prints the version"
+	else
+		notok "bridged -V prints the version (exit $rc)"
+	fi
+	timeout 20 "$BRIDGED_BIN" -h >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc -eq 0 ] && has "$T/out" "usage: bridged" && [ ! -s "$T/err" ]
+	then
+		ok "bridged -h prints its usage, exit 0"
+	else
+		notok "bridged -h prints its usage, exit 0 (exit $rc)"
+	fi
+fi
+
+run verify database "$T/nonexistent.db"
+if [ $rc -eq 1 ] && has "$T/err" "nonexistent.db" && ! has "$T/err" "connect"
+then
+	ok "verify database PATH needs no daemon"
+else
+	notok "verify database PATH needs no daemon (exit $rc)"
+fi
+
 run mcp "$NOSOCK" extra
 if [ $rc -eq 1 ] && has "$T/err" "superfluous argument: extra"; then
 	ok "mcp takes one socket at most"

@@ -70,13 +70,14 @@ fi
     >/dev/null 2>&1
 for p in parent frontend "ssh local" logger; do
 	if [ "$p" = parent ]; then
-		t=$(tr '\0' ' ' </proc/"$BRIDGED_PID"/cmdline)
+		# the whole title: no padding dots after it
+		t=$(tr '\0' ' ' </proc/"$BRIDGED_PID"/cmdline | sed 's/ *$//')
 	else
 		t=$(pgrep -a -P "$BRIDGED_PID" -f "^bridged: $p\$" |
 		    cut -d' ' -f2-)
 	fi
 	case $t in
-	"bridged: $p"*)	tap_ok "process title \"bridged: $p\"" ;;
+	"bridged: $p")	tap_ok "process title \"bridged: $p\"" ;;
 	*)		tap_fail "process title \"bridged: $p\"" "got \"$t\"" ;;
 	esac
 done

@@ -9,7 +9,7 @@
 #     bridgectl(8), and each "command subcommand" pair as a command;
 #   - every flag of bridged's and bridgectl's getopt strings is in their
 #     page; bridged's internal -P -H -U -C -L are said to be internal;
-#   - mandoc -T lint finds no ERROR or WARNING in the three pages;
+#   - mandoc -T lint finds no ERROR, WARNING or STYLE message in the three pages;
 #   - the README's source tree names every .c file of bridged/,
 #     bridgectl/ and regress/, and every regress/t-*.sh test.
 #
@@ -197,12 +197,27 @@ if ! command -v mandoc >/dev/null 2>&1; then
 	skip "mandoc -T lint" "mandoc is not installed"
 else
 	for page in "$conf5" "$bridged8" "$bridgectl8"; do
-		out=$(mandoc -T lint -W warning "$page" 2>&1 |
-		    grep -v 'mandoc\.db' | grep -E 'ERROR|WARNING|UNSUPP')
+		out=$(mandoc -T lint -W style "$page" 2>&1 |
+		    grep -v -e 'mandoc\.db' -e 'referenced manual not found' |
+		    grep -E 'ERROR|WARNING|UNSUPP|STYLE')
 		if [ -z "$out" ]; then
 			pass "mandoc -T lint $(basename "$page")"
 		else
 			fail "mandoc -T lint $(basename "$page")" "$out"
+		fi
+	done
+fi
+
+# (f) quotes render as pairs: a Dq that swallows the rest of its line
+# nests the next ones ("30m, "2h, "7d""")
+if command -v mandoc >/dev/null 2>&1; then
+	for page in "$conf5" "$bridged8" "$bridgectl8"; do
+		out=$(mandoc -T utf8 "$page" 2>/dev/null | col -b |
+		    grep -n '“[^”]*“')
+		if [ -z "$out" ]; then
+			pass "no nested quotes in $(basename "$page")"
+		else
+			fail "no nested quotes in $(basename "$page")" "$out"
 		fi
 	done
 fi
