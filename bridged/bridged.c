@@ -573,7 +573,7 @@ start(struct child *c)
 		c->errfd = -1;
 	}
 	spawn(c);
-	config_send(&c->iev, conf);
+	config_send(&c->iev, conf, c->id == PROC_FRONTEND);
 	switch (c->id) {
 	case PROC_FRONTEND:
 		if (lg->alive)
@@ -989,7 +989,8 @@ parent_reload(uint32_t peerid)
 		hostids_keep(conf, nconf);
 		TAILQ_FOREACH(c, &children, entry)
 			if (c->alive)
-				config_send(&c->iev, nconf);
+				config_send(&c->iev, nconf,
+				    c->id == PROC_FRONTEND);
 		config_free(conf);
 		conf = nconf;
 		status = 0;

@@ -55,7 +55,8 @@ int		 proc_compose(struct imsgev **, enum bridged_proc, uint32_t,
 void		 proc_verbose(struct imsg *);
 
 /* config sent to children over imsg (confimsg.c) */
-void		 config_send(struct imsgev *, struct bridged_conf *);
+/* secrets: the client tokens too (the frontend only) */
+void		 config_send(struct imsgev *, struct bridged_conf *, int);
 /* feed one IMSG_CONF_* message; returns the new config at CONF_END */
 struct bridged_conf *config_recv(struct imsg *);
 
