@@ -744,6 +744,7 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	    "decision", call->refused ? "refused" : "allowed",
 	    "outcome", outcome, "duration_ms", (json_int_t)ms);
 	if (r != NULL) {
+		json_object_set_new(r, "principal", json_string(s->principal));
 		frontend_record(r);
 		json_decref(r);
 	}

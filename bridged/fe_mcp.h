@@ -48,6 +48,19 @@ struct mcp_era {
 
 struct mcp_batch;
 struct mcp_call;
+struct mcp_session;
+
+/*
+ * Where a session's output goes when it is not a socket of its own
+ * (fe_http.c): each message is handed over whole, and the transport is
+ * told when the session closes.
+ */
+struct mcp_output {
+	void	(*send)(struct mcp_session *, json_t *);	/* stolen */
+	void	(*close)(struct mcp_session *);
+};
+
+#define MCP_PRINCIPAL_LEN	80
 
 enum session_state {
 	SESSION_NEW,		/* waiting for initialize */
@@ -79,6 +92,14 @@ struct mcp_session {
 	char			 client_version[MCP_CLIENT_LEN];
 	char			 protocol[32];
 	uint64_t		 requests;
+	/*
+	 * Who: "uid N" on the socket; on HTTP the client block's name,
+	 * whose hosts (fe_http.c) limit what its calls may use.
+	 */
+	char			 principal[MCP_PRINCIPAL_LEN];
+	const char		*transport;	/* "unix", "http" */
+	const struct mcp_output	*output;	/* NULL: the socket, fd */
+	void			*output_arg;
 	int			 loglevel;	/* index into log_levels */
 	const struct mcp_era	*era;		/* legacy: from initialize */
 	/*
@@ -107,6 +128,12 @@ void	 mcp_session_record(struct mcp_session *, const char *);
 void	 mcp_session_check_done(struct mcp_session *);
 /* fe_mcp.c: a short, log-safe copy of client text */
 void	 mcp_shown(char *, size_t, const char *);
+
+/* fe_mcp.c: a session on another transport (fe_http.c); NULL: refused */
+struct mcp_session *mcp_session_open(const struct mcp_output *, void *,
+	    const char *, uid_t);
+void	 mcp_session_end(struct mcp_session *);
+int	 mcp_session_full(void);		/* at limits sessions */
 
 /* fe_mcp.c: a new id from the sessions' space (fe_era.c's scopes) */
 uint32_t mcp_session_newid(void);

@@ -91,6 +91,11 @@ void	parent_jump_opened(const char *, struct imsg *);
  * set: it will not come now.
  */
 struct imsgev *parent_worker(const char *, char *, size_t);
+/* parent_http.c: the HTTP listeners and the client tokens */
+int	 http_tokens_load(struct bridged_conf *, char *, size_t);
+void	 http_bind(struct bridged_conf *);
+void	 http_send_listeners(struct imsgev *);
+int	 http_reload(struct bridged_conf *, struct bridged_conf *);
 /* parent_transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
