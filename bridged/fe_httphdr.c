@@ -144,15 +144,15 @@ httphdr_modern(struct evhttp_request *req, json_t *msg)
 			return -1;
 		}
 		mv = json_string_value(json_object_get(meta, META_VERSION));
-		/* an unknown version is answered -32022 by fe_era.c */
-		if (strcmp(mv, MCP_MODERN_VERSION) != 0)
-			return 0;
 		r = http_header_trim(req, "MCP-Protocol-Version", val,
 		    sizeof(val));
 		if (r != 0 || strcmp(val, mv) != 0)
 			return mismatch(req, id, "MCP-Protocol-Version %s the "
-			    "_meta protocol version %s", r != 0 ? "missing; "
-			    "it must be" : "differs from", mv);
+			    "_meta protocol version", r != 0 ? "missing; "
+			    "it must be" : "differs from");
+		/* both name one we do not speak: fe_era.c answers -32022 */
+		if (strcmp(mv, MCP_MODERN_VERSION) != 0)
+			return 0;
 	}
 	r = http_header_trim(req, "Mcp-Method", val, sizeof(val));
 	if (r != 0 || strcmp(val, method) != 0)

@@ -613,10 +613,9 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	}
 	ver[0] = '\0';
 	if ((status = http_header_trim(req, "MCP-Protocol-Version", ver,
-	    sizeof(ver))) == -2 || (status == 0 && !version_known(ver))) {
+	    sizeof(ver))) == -2) {
 		http_refuse(req, 400, NULL, JSONRPC_INVALID_REQUEST,
-		    "unsupported MCP-Protocol-Version: bridged speaks "
-		    "2024-11-05 to 2025-11-25 and 2026-07-28");
+		    "MCP-Protocol-Version is not a protocol version");
 		return;
 	}
 	len = evbuffer_get_length(in);
@@ -658,6 +657,14 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	    "server/discover") == 0));
 	init = json_is_object(msg) && method != NULL &&
 	    strcmp(method, "initialize") == 0;
+	/* a modern request naming an unknown one is answered -32022 */
+	if (status == 0 && !version_known(ver) && !modern) {
+		http_refuse(req, 400, json_object_get(msg, "id"),
+		    JSONRPC_INVALID_REQUEST, "unsupported MCP-Protocol-Version:"
+		    " bridged speaks 2024-11-05 to 2025-11-25 and 2026-07-28");
+		json_decref(msg);
+		return;
+	}
 
 	if (modern) {
 		if (httphdr_modern(req, msg) == -1) {

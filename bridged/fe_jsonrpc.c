@@ -77,6 +77,9 @@ static const struct method methods[] = {
 	{ "initialize",		1, m_initialize, METHOD_LEGACY },
 	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
 	{ "ping",		1, m_ping, METHOD_LEGACY },
+	{ "prompts/list",	0, m_empty_list, 0 },
+	{ "resources/list",	0, m_empty_list, 0 },
+	{ "resources/templates/list", 0, m_empty_list, 0 },
 	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
 	{ "tools/call",		0, m_tools_call, 0 },
 	{ "tools/list",		0, m_tools_list, 0 },
@@ -325,6 +328,7 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 		methods[i].fn(s, id, params);
  done:
 	s->req.id = NULL;
+	s->req.method = NULL;
 	s->req.era = NULL;
 	s->req.loglevel = -1;
 }
@@ -431,8 +435,10 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 json_t *
 mcp_capabilities(void)
 {
-	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0,
-	    "logging");
+	/* prompts and resources: served, and empty (fe_era.c) */
+	return json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{}}", "tools",
+	    "listChanged", 0, "logging", "prompts", "listChanged", 0,
+	    "resources");
 }
 
 int

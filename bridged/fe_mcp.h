@@ -108,6 +108,7 @@ struct mcp_session {
 	 */
 	struct {
 		json_t			*id;	/* borrowed; NULL: none */
+		const char		*method; /* borrowed */
 		const struct mcp_era	*era;	/* NULL: the session's */
 		int			 loglevel; /* -1: none asked */
 	}			 req;
@@ -148,6 +149,7 @@ void	 mcp_era_cacheable(struct mcp_session *, json_t *);
 json_t	*mcp_era_stamp(const struct mcp_era *, json_t *);
 json_t	*mcp_era_call_result(struct mcp_call *, json_t *);
 void	 m_server_discover(struct mcp_session *, json_t *, json_t *);
+void	 m_empty_list(struct mcp_session *, json_t *, json_t *);
 
 /* fe_jsonrpc.c: what initialize and server/discover tell a client */
 extern const char	 mcp_instructions[];
