@@ -66,6 +66,7 @@ static const struct token t_main[] = {
 static const struct token t_show[] = {
 	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	t_showhist },
 	{ KEYWORD,	"hosts",	SHOW_HOSTS,	NULL },
+	{ KEYWORD,	"listeners",	SHOW_LISTENERS,	NULL },
 	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, t_showhist },
 	{ KEYWORD,	"jobs",		SHOW_JOBS,	NULL },
 	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	NULL },

@@ -832,6 +832,10 @@ mcp_sessions_json(void)
 			    json_string(s->principal));
 			json_object_set_new(o, "transport",
 			    json_string(s->transport));
+			if (s->output != NULL) {
+				json_object_del(o, "uid");
+				json_object_del(o, "pid");
+			}
 		}
 		if (o == NULL || json_array_append_new(a, o) == -1) {
 			json_decref(a);

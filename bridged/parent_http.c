@@ -95,8 +95,8 @@ token_read(struct client *c, char *err, size_t errlen)
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "client \"%s\": token file %s: mode "
-		    "%04o lets others read it: chmod 600 it", c->name,
+		snprintf(err, errlen, "client \"%s\": token file %s is "
+		    "readable by others (mode %04o): chmod 600 it", c->name,
 		    c->token_file, (unsigned)(st.st_mode & 07777));
 		close(fd);
 		return -1;
