@@ -109,11 +109,15 @@ static const struct field session_fields[] = {
 	{ "state",		FT_STR },
 	{ "ended",		FT_INT },	/* show sessions all */
 	{ "duration_ms",	FT_INT },
+	{ "principal",		FT_STR },
+	{ "transport",		FT_STR },
 	{ NULL,			0 }
 };
 
 static const struct column session_columns[] = {
 	{ "ID",		"id",		24,	fmt_id },
+	{ "TRANSPORT",	"transport",	8,	fmt_str },
+	{ "PRINCIPAL",	"principal",	40,	fmt_str },
 	{ "UID",	"uid",		12,	fmt_uint },
 	{ "PID",	"pid",		12,	fmt_uint },
 	{ "CLIENT",	"client",	40,	fmt_client },
@@ -233,6 +237,31 @@ static const struct column forward_columns[] = {
 	{ "SINCE",	"since",	0,	fmt_age },
 };
 
+static const struct field listener_fields[] = {
+	{ "id",			FT_INT },
+	{ "address",		FT_STR },
+	{ "port",		FT_INT },
+	{ "loopback",		FT_BOOL },
+	{ "state",		FT_STR },
+	{ "connections",	FT_INT },
+	{ "requests",		FT_INT },
+	{ "refused",		FT_INT },
+	{ "sessions",		FT_INT },
+	{ "clients",		FT_STRARRAY },
+	{ NULL,			0 }
+};
+
+static const struct column listener_columns[] = {
+	{ "ADDRESS",	"address",	48,	fmt_str },
+	{ "PORT",	"port",		0,	fmt_uint },
+	{ "STATE",	"state",	12,	fmt_str },
+	{ "CONNS",	"connections",	0,	fmt_uint },
+	{ "SESSIONS",	"sessions",	0,	fmt_uint },
+	{ "REQUESTS",	"requests",	0,	fmt_uint },
+	{ "REFUSED",	"refused",	0,	fmt_uint },
+	{ "CLIENTS",	"clients",	80,	fmt_list },
+};
+
 static const struct view views[] = {
 	[VIEW_SESSIONS] = { "session", session_fields, session_columns,
 	    sizeof(session_columns) / sizeof(session_columns[0]) },
@@ -244,6 +273,8 @@ static const struct view views[] = {
 	    sizeof(deleg_columns) / sizeof(deleg_columns[0]) },
 	[VIEW_FORWARDS] = { "forward", forward_fields, forward_columns,
 	    sizeof(forward_columns) / sizeof(forward_columns[0]) },
+	[VIEW_LISTENERS] = { "listener", listener_fields, listener_columns,
+	    sizeof(listener_columns) / sizeof(listener_columns[0]) },
 	[VIEW_SESSIONS_ALL] = { "session", session_fields,
 	    session_all_columns,
 	    sizeof(session_all_columns) / sizeof(session_all_columns[0]) },

@@ -16,6 +16,7 @@ enum output_view {
 	VIEW_JOBS,
 	VIEW_FORWARDS,
 	VIEW_SESSIONS_ALL,	/* show sessions all: ended ones too */
+	VIEW_LISTENERS,
 };
 
 struct output;

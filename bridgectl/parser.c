@@ -69,6 +69,7 @@ static const struct token t_main[] = {
 static const struct token t_show[] = {
 	{ KEYWORD,	"sessions",	SHOW_SESSIONS,	t_showhist },
 	{ KEYWORD,	"hosts",	SHOW_HOSTS,	t_jend },
+	{ KEYWORD,	"listeners",	SHOW_LISTENERS,	t_jend },
 	{ KEYWORD,	"delegations",	SHOW_DELEGATIONS, t_showhist },
 	{ KEYWORD,	"jobs",		SHOW_JOBS,	t_jend },
 	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	t_jend },

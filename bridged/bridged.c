@@ -275,6 +275,9 @@ main(int argc, char *argv[])
 
 	mcp_fd = bind_unix(conf->socket_path, conf->socket_mode, sockgid);
 	ctl_fd = bind_unix(conf->ctl_path, 0600, (gid_t)-1);
+	if (http_tokens_load(conf, warning, sizeof(warning)) == -1)
+		fatalx("%s", warning);
+	http_bind(conf);
 
 	if (!debug && daemon(0, 0) == -1)
 		fatal("daemon");
@@ -592,7 +595,7 @@ start(struct child *c)
 		c->errfd = -1;
 	}
 	spawn(c);
-	config_send(&c->iev, conf);
+	config_send(&c->iev, conf, c->id == PROC_FRONTEND);
 	switch (c->id) {
 	case PROC_FRONTEND:
 		if (lg->alive)
@@ -606,6 +609,7 @@ start(struct child *c)
 		    imsgev_compose(&fe->iev, IMSG_CTL_LISTEN, 0,
 		    dup(ctl_fd), NULL, 0) == -1)
 			fatal("sending listening sockets");
+		http_send_listeners(&fe->iev);
 		break;
 	case PROC_LOGGER:
 		if (fe->alive)
@@ -1024,6 +1028,7 @@ parent_reload(uint32_t peerid)
 	struct child		*c;
 	char			 msg[4096], why[3800];
 	struct iovec		 iov[2];
+	char			 err[PATH_MAX + 256];
 	int			 status;
 
 	if ((nconf = reload_parse(why, sizeof(why))) == NULL) {
@@ -1032,7 +1037,16 @@ parent_reload(uint32_t peerid)
 		    "keeping the running configuration%s", conffile, why);
 		log_warnx("reload of %s failed; keeping the running "
 		    "configuration", conffile);
+	} else if (http_tokens_load(nconf, err, sizeof(err)) == -1) {
+		config_free(nconf);
+		status = -1;
+		/* the file name may be long: the start of it is enough */
+		snprintf(msg, sizeof(msg), "reload: %.200s; keeping the "
+		    "running configuration", err);
+		log_warnx("%s", msg);
 	} else {
+		if (http_reload(conf, nconf) == -1)
+			log_warnx("reload: listen on changes only on restart");
 		if (strcmp(nconf->socket_path, conf->socket_path) != 0 ||
 		    strcmp(nconf->ctl_path, conf->ctl_path) != 0 ||
 		    strcmp(nconf->user, conf->user) != 0 ||
@@ -1044,7 +1058,8 @@ parent_reload(uint32_t peerid)
 		hostids_keep(conf, nconf);
 		TAILQ_FOREACH(c, &children, entry)
 			if (c->alive)
-				config_send(&c->iev, nconf);
+				config_send(&c->iev, nconf,
+				    c->id == PROC_FRONTEND);
 		config_free(conf);
 		conf = nconf;
 		status = 0;

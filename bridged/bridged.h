@@ -47,12 +47,16 @@ enum imsg_type {
 	IMSG_CONF_HOST,		/* struct host (pointers ignored) */
 	IMSG_CONF_HOSTSTR,	/* struct conf_hoststr + string */
 	IMSG_CONF_FWDRULE,	/* struct fwdrule (pointers ignored) */
+	IMSG_CONF_LISTENER,	/* struct listener (pointers ignored) */
+	IMSG_CONF_CLIENT,	/* struct client (pointers ignored) */
+	IMSG_CONF_CLIENTHOST,	/* u_int32 client id + host name */
 	IMSG_CONF_END,		/* empty: the new config takes effect */
 
 	/* parent -> child: wiring */
 	IMSG_PEER_FD,		/* u_int32 proc id, fd: socketpair to peer */
 	IMSG_MCP_LISTEN,	/* fd: listening MCP socket (frontend) */
 	IMSG_CTL_LISTEN,	/* fd: listening control socket (frontend) */
+	IMSG_HTTP_LISTEN,	/* u_int32 listener id, fd: HTTP (frontend) */
 	IMSG_LOG_VERBOSE,	/* int verbosity */
 	IMSG_SHUTDOWN,		/* int drain seconds: stop accepting, drain */
 
@@ -126,6 +130,7 @@ enum imsg_type {
 	 */
 	IMSG_CTL_SHOW_SESSIONS,
 	IMSG_CTL_SHOW_HOSTS,
+	IMSG_CTL_SHOW_LISTENERS,
 	IMSG_CTL_LOG_VERBOSE,
 	IMSG_CTL_LOG_BRIEF,
 	IMSG_CTL_DATA,		/* one JSON object, text */
@@ -338,6 +343,43 @@ struct host {
 };
 TAILQ_HEAD(hostlist, host);
 
+/*
+ * Streamable HTTP (parent_http.c binds, fe_http.c serves): "listen on
+ * ADDR port N" and the client blocks whose bearer tokens pick the
+ * principal of a request.
+ */
+#define LISTEN_ADDR_LEN		64
+#define CLIENT_NAME_LEN		64
+#define CLIENT_TOKEN_MIN	16
+#define CLIENT_TOKEN_MAX	512
+
+struct listener {
+	TAILQ_ENTRY(listener)	 entry;
+	uint32_t		 id;		/* 1.. in config order */
+	char			 addr[LISTEN_ADDR_LEN];	/* numeric or localhost */
+	uint16_t		 port;
+	int			 loopback;	/* 127/8, ::1 or localhost */
+	int			 line;
+};
+TAILQ_HEAD(listenerlist, listener);
+
+struct client {
+	TAILQ_ENTRY(client)	 entry;
+	uint32_t		 id;		/* 1.. in config order */
+	char			 name[CLIENT_NAME_LEN];
+	char			 token_file[PATH_MAX];	/* "": token none */
+	/*
+	 * The token itself: read by the parent, sent to the frontend
+	 * only (config_send wipes it for every other child).
+	 */
+	char			 token[CLIENT_TOKEN_MAX];
+	uint32_t		 token_len;
+	uint16_t		 port;		/* 0: any listener */
+	struct strlist		 hosts;		/* what it may use */
+	int			 line;
+};
+TAILQ_HEAD(clientlist, client);
+
 struct limits {
 	size_t			 line_max;	/* MCP message, default 4M */
 	size_t			 output_max;	/* bytes of output kept, 100K */
@@ -370,6 +412,8 @@ struct bridged_conf {
 	int			 audit_fail_all;	/* 1: reads too */
 	int64_t			 audit_retain;		/* seconds, 0: all */
 	int			 job_retention;	/* seconds, ssh_deleg.c */
+	struct listenerlist	 listeners;	/* listen on */
+	struct clientlist	 clients;	/* client "NAME" { ... } */
 };
 
 /* ssh worker's view of a host, for hosts/show hosts */
@@ -594,6 +638,12 @@ void			 config_host_free(struct host *);
 struct host		*config_host_byname(struct bridged_conf *, const char *);
 struct host		*config_host_byid(struct bridged_conf *, uint32_t);
 struct host		*config_default_host(struct bridged_conf *);
+struct listener		*config_listener_new(struct bridged_conf *);
+struct client		*config_client_new(struct bridged_conf *);
+struct client		*config_client_byname(struct bridged_conf *,
+			    const char *);
+void			 config_client_free(struct client *);
+int			 config_addr_loopback(const char *);
 int			 config_warning(const struct bridged_conf *, char *,
 			    size_t);
 int			 strlist_add(struct strlist *, const char *);

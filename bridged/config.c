@@ -7,6 +7,10 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +45,8 @@ config_new(void)
 	conf->limits.idle_timeout = CONF_IDLE_TIMEOUT;
 	conf->limits.keepalive_count = CONF_KEEPALIVE_COUNT;
 	TAILQ_INIT(&conf->hosts);
+	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->clients);
 	return conf;
 }
 
@@ -64,9 +70,20 @@ config_host_free(struct host *h)
 }
 
 void
+config_client_free(struct client *c)
+{
+	strlist_free(&c->hosts);
+	/* the token is a secret */
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+void
 config_free(struct bridged_conf *conf)
 {
 	struct host	*h;
+	struct listener	*l;
+	struct client	*c;
 
 	if (conf == NULL)
 		return;
@@ -74,7 +91,75 @@ config_free(struct bridged_conf *conf)
 		TAILQ_REMOVE(&conf->hosts, h, entry);
 		config_host_free(h);
 	}
+	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
+		TAILQ_REMOVE(&conf->listeners, l, entry);
+		free(l);
+	}
+	while ((c = TAILQ_FIRST(&conf->clients)) != NULL) {
+		TAILQ_REMOVE(&conf->clients, c, entry);
+		config_client_free(c);
+	}
 	free(conf);
+}
+
+struct listener *
+config_listener_new(struct bridged_conf *conf)
+{
+	struct listener	*l, *last;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	last = TAILQ_LAST(&conf->listeners, listenerlist);
+	l->id = last == NULL ? 1 : last->id + 1;
+	TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
+	return l;
+}
+
+struct client *
+config_client_new(struct bridged_conf *conf)
+{
+	struct client	*c, *last;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	last = TAILQ_LAST(&conf->clients, clientlist);
+	c->id = last == NULL ? 1 : last->id + 1;
+	TAILQ_INIT(&c->hosts);
+	TAILQ_INSERT_TAIL(&conf->clients, c, entry);
+	return c;
+}
+
+struct client *
+config_client_byname(struct bridged_conf *conf, const char *name)
+{
+	struct client	*c;
+
+	if (name == NULL)
+		return NULL;
+	TAILQ_FOREACH(c, &conf->clients, entry)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/*
+ * Is a listen address loopback only?  The numeric forms are read as
+ * written (127.0.0.0/8, ::1); "localhost" is taken at its word, which
+ * the parent checks again when it resolves and binds it.
+ */
+int
+config_addr_loopback(const char *addr)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+
+	if (strcmp(addr, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
 }
 
 /*

@@ -37,12 +37,45 @@ send_str(struct imsgev *iev, uint32_t hostid, uint32_t kind, const char *s)
 		fatal("config_send");
 }
 
+/*
+ * A client block crosses as it is, but its token only to the frontend:
+ * the one process that checks it.
+ */
+static void
+send_client(struct imsgev *iev, struct client *c, int secrets)
+{
+	struct client	 copy;
+	struct strentry	*se;
+	struct iovec	 iov[2];
+
+	memcpy(&copy, c, sizeof(copy));
+	if (!secrets) {
+		explicit_bzero(copy.token, sizeof(copy.token));
+		copy.token_len = 0;
+	}
+	if (imsgev_compose(iev, IMSG_CONF_CLIENT, 0, -1, &copy,
+	    sizeof(copy)) == -1)
+		fatal("config_send");
+	explicit_bzero(&copy, sizeof(copy));
+	TAILQ_FOREACH(se, &c->hosts, entry) {
+		iov[0].iov_base = &c->id;
+		iov[0].iov_len = sizeof(c->id);
+		iov[1].iov_base = se->s;
+		iov[1].iov_len = strlen(se->s);
+		if (imsgev_composev(iev, IMSG_CONF_CLIENTHOST, 0, -1, iov,
+		    2) == -1)
+			fatal("config_send");
+	}
+}
+
 void
-config_send(struct imsgev *iev, struct bridged_conf *conf)
+config_send(struct imsgev *iev, struct bridged_conf *conf, int secrets)
 {
 	struct host	*h;
 	struct strentry	*se;
 	struct fwdrule	*fr;
+	struct listener	*l;
+	struct client	*c;
 
 	if (imsgev_compose(iev, IMSG_CONF_START, 0, -1, conf,
 	    sizeof(*conf)) == -1)
@@ -66,6 +99,12 @@ config_send(struct imsgev *iev, struct bridged_conf *conf)
 			    sizeof(*fr)) == -1)
 				fatal("config_send");
 	}
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (imsgev_compose(iev, IMSG_CONF_LISTENER, 0, -1, l,
+		    sizeof(*l)) == -1)
+			fatal("config_send");
+	TAILQ_FOREACH(c, &conf->clients, entry)
+		send_client(iev, c, secrets);
 	if (imsgev_compose(iev, IMSG_CONF_END, 0, -1, NULL, 0) == -1)
 		fatal("config_send");
 }
@@ -96,6 +135,9 @@ config_recv(struct imsg *imsg)
 	struct host		*h;
 	struct fwdrule		*fr;
 	struct conf_hoststr	 hs;
+	struct listener		*l;
+	struct client		*c;
+	uint32_t		 cid;
 	char			*s;
 	size_t			 slen;
 
@@ -108,6 +150,8 @@ config_recv(struct imsg *imsg)
 			fatal("config_recv");
 		memcpy(pending, imsg->data, sizeof(*pending));
 		TAILQ_INIT(&pending->hosts);
+		TAILQ_INIT(&pending->listeners);
+		TAILQ_INIT(&pending->clients);
 		TERMINATE(pending->user);
 		TERMINATE(pending->chroot);
 		TERMINATE(pending->socket_path);
@@ -197,6 +241,52 @@ config_recv(struct imsg *imsg)
 		if (fr->hostid != h->id)
 			fatalx("config: forward rule for the wrong host");
 		TAILQ_INSERT_TAIL(&h->fwdrules, fr, entry);
+		return NULL;
+	case IMSG_CONF_LISTENER:
+		check_size(imsg, sizeof(*l));
+		if (pending == NULL)
+			fatalx("config: listener before start");
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			fatal("config_recv");
+		memcpy(l, imsg->data, sizeof(*l));
+		TERMINATE(l->addr);
+		TAILQ_INSERT_TAIL(&pending->listeners, l, entry);
+		return NULL;
+	case IMSG_CONF_CLIENT:
+		check_size(imsg, sizeof(*c));
+		if (pending == NULL)
+			fatalx("config: client before start");
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			fatal("config_recv");
+		memcpy(c, imsg->data, sizeof(*c));
+		explicit_bzero(imsg->data, imsg->datalen);
+		TAILQ_INIT(&c->hosts);
+		TERMINATE(c->name);
+		TERMINATE(c->token_file);
+		if (c->token_len >= sizeof(c->token))
+			fatalx("config: client token too long");
+		TAILQ_INSERT_TAIL(&pending->clients, c, entry);
+		return NULL;
+	case IMSG_CONF_CLIENTHOST:
+		if (pending == NULL || (c = TAILQ_LAST(&pending->clients,
+		    clientlist)) == NULL)
+			fatalx("config: client host before any client");
+		if (imsg->datalen <= sizeof(cid) ||
+		    imsg->datalen >= sizeof(cid) + HOST_NAME_LEN)
+			fatalx("config: bad client host size %zu",
+			    imsg->datalen);
+		memcpy(&cid, imsg->data, sizeof(cid));
+		if (cid != c->id)
+			fatalx("config: client host for the wrong client");
+		slen = imsg->datalen - sizeof(cid);
+		if ((s = strndup((char *)imsg->data + sizeof(cid), slen)) ==
+		    NULL)
+			fatal("config_recv");
+		if (strlen(s) != slen)
+			fatalx("config: NUL in client host");
+		if (strlist_add(&c->hosts, s) == -1)
+			fatal("config_recv");
+		free(s);
 		return NULL;
 	case IMSG_CONF_END:
 		check_size(imsg, 0);

@@ -26,6 +26,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "policy.h"
+#include "fe_mcp.h"
 #include "fe_tools.h"
 
 #define BACKLOG_MAX_RECORDS	5000
@@ -80,6 +81,8 @@ audit_intent(struct mcp_call *call, uint32_t hostid,
 	    "tool", call->tool->name, "host", call->host,
 	    "arguments", args != NULL ? args : json_null(),
 	    "mutating", audit_mutating(call->tool));
+	if (r != NULL)
+		json_object_set_new(r, "principal", call_principal(call));
 	if (r == NULL || (s = json_dumps(r, JSON_COMPACT)) == NULL) {
 		json_decref(r);
 		return proceed(call, -1, "out of memory");

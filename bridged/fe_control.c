@@ -277,6 +277,13 @@ control_dispatch(int fd, short event, void *arg)
 			}
 			control_reply(c, IMSG_CTL_END, NULL);
 			break;
+		case IMSG_CTL_SHOW_LISTENERS:
+			arr = http_listeners_json();
+			json_array_foreach(arr, i, o)
+				control_send_json(c, o);
+			json_decref(arr);
+			control_reply(c, IMSG_CTL_END, NULL);
+			break;
 		case IMSG_CTL_SHOW_DELEGATIONS:
 		case IMSG_CTL_SHOW_JOBS:
 		case IMSG_CTL_KILL_DELEGATION:

@@ -139,6 +139,7 @@ mcp_era_request(struct mcp_session *s, json_t *id, const char *method,
 	char			 shown[MCP_SHOWN_LEN];
 
 	s->req.id = id;
+	s->req.method = method;
 	s->req.era = NULL;
 	s->req.loglevel = -1;
 	meta = json_is_object(params) ? json_object_get(params, "_meta") :
@@ -201,7 +202,7 @@ mcp_era_request(struct mcp_session *s, json_t *id, const char *method,
 json_t *
 mcp_era_tools(const struct mcp_era *era)
 {
-	json_t		*all, *out, *t, *c;
+	json_t		*all, *out, *t, *c, *props;
 	size_t		 i, j, n;
 	int		 flags = era != NULL ? era->flags : 0;
 
@@ -220,6 +221,13 @@ mcp_era_tools(const struct mcp_era *era)
 		if ((flags & ERA_MODERN) && scope_tool(json_string_value(
 		    json_object_get(c, "name"))))
 			scope_schema(json_object_get(c, "inputSchema"));
+		/* HTTP mirrors the host in Mcp-Param-Host (fe_httphdr.c) */
+		if ((flags & ERA_MODERN) && json_is_object(props =
+		    json_object_get(json_object_get(c, "inputSchema"),
+		    "properties")) && json_is_object(json_object_get(props,
+		    "host")))
+			json_object_set_new(json_object_get(props, "host"),
+			    "x-mcp-header", json_string("Host"));
 		json_array_append_new(out, c);
 	}
 	if (!(flags & ERA_MODERN))
@@ -314,15 +322,38 @@ mcp_era_call_result(struct mcp_call *call, json_t *r)
 	return r;
 }
 
+/*
+ * prompts/list, resources/list, resources/templates/list: bridged has
+ * none to offer, and says so with an empty (cacheable) list rather than
+ * an error a client would have to tell from a failure.
+ */
+void
+m_empty_list(struct mcp_session *s, json_t *id, json_t *params)
+{
+	const char	*key;
+	json_t		*r;
+
+	key = s->req.method != NULL && strcmp(s->req.method,
+	    "prompts/list") == 0 ? "prompts" : s->req.method != NULL &&
+	    strcmp(s->req.method, "resources/list") == 0 ? "resources" :
+	    "resourceTemplates";
+	if ((r = json_pack("{s:[]}", key)) == NULL) {
+		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
+		return;
+	}
+	mcp_era_cacheable(s, r);
+	mcp_send_result(s, id, r);
+}
+
 /* server/discover: what a modern client needs to know, in one answer */
 void
 m_server_discover(struct mcp_session *s, json_t *id, json_t *params)
 {
 	json_t	*r;
 
-	r = json_pack("{s:o, s:{s:{s:b}, s:{}}, s:{s:s, s:s, s:s}, s:s}",
+	r = json_pack("{s:o, s:o, s:{s:s, s:s, s:s}, s:s}",
 	    "supportedVersions", era_supported(),
-	    "capabilities", "tools", "listChanged", 1, "logging",
+	    "capabilities", mcp_capabilities(),
 	    "serverInfo", "name", "bridged", "title", "bridged",
 	    "version", BRIDGED_VERSION,
 	    "instructions", mcp_instructions);

@@ -78,6 +78,9 @@ static const struct method methods[] = {
 	{ "initialize",		1, m_initialize, METHOD_LEGACY },
 	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
 	{ "ping",		1, m_ping, METHOD_LEGACY },
+	{ "prompts/list",	0, m_empty_list, 0 },
+	{ "resources/list",	0, m_empty_list, 0 },
+	{ "resources/templates/list", 0, m_empty_list, 0 },
 	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
 	{ "subscriptions/listen", 1, m_subs_listen, METHOD_MODERN },
 	{ "tasks/cancel",	0, tasks_m_cancel, 0 },
@@ -332,6 +335,7 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 		methods[i].fn(s, id, params);
  done:
 	s->req.id = NULL;
+	s->req.method = NULL;
 	s->req.era = NULL;
 	s->req.loglevel = -1;
 }
@@ -442,8 +446,10 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 json_t *
 mcp_capabilities(void)
 {
-	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1,
-	    "logging");
+	/* prompts and resources: served, and empty (fe_era.c) */
+	return json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{}}", "tools",
+	    "listChanged", 1, "logging", "prompts", "listChanged", 0,
+	    "resources");
 }
 
 int
@@ -699,6 +705,25 @@ call_new(struct mcp_session *s, json_t *id, const struct tool *tool,
 	return call;
 }
 
+/*
+ * Who a call acts for, for its records: its session's principal; a call
+ * the frontend makes for a task has no session, and acts for the one
+ * that made the task while it lasts, else for the task's owner.
+ */
+json_t *
+call_principal(struct mcp_call *call)
+{
+	struct mcp_session	*s = call->session;
+	char			 buf[64];
+
+	if (s == NULL)
+		s = mcp_session_byid(call->sessid);
+	if (s != NULL)
+		return json_string(s->principal);
+	snprintf(buf, sizeof(buf), "task of uid %u", (unsigned)call->uid);
+	return json_string(buf);
+}
+
 int
 mcp_call_start(struct mcp_session *s, json_t *id, uint32_t sessid,
     uid_t uid, const struct tool *tool, json_t *args, json_t *token,
@@ -807,6 +832,7 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 	free(why);
 	free(call->audit_why);
 	if (r != NULL) {
+		json_object_set_new(r, "principal", call_principal(call));
 		frontend_record(r);
 		json_decref(r);
 	}

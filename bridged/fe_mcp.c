@@ -277,6 +277,9 @@ session_new(int fd)
 	s->state = SESSION_NEW;
 	s->loglevel = 1;	/* info */
 	s->req.loglevel = -1;
+	s->transport = "unix";
+	snprintf(s->principal, sizeof(s->principal), "uid %u",
+	    (unsigned)cred.uid);
 	TAILQ_INIT(&s->calls);
 	TAILQ_INIT(&s->subs);
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
@@ -303,6 +306,56 @@ mcp_session_byid(uint32_t id)
 	return NULL;
 }
 
+/*
+ * A session whose messages go through a transport's hook (fe_http.c)
+ * rather than a socket: no descriptor, the same lifecycle and audit.
+ * uid is the principal's key for the state of modern calls.
+ */
+struct mcp_session *
+mcp_session_open(const struct mcp_output *out, void *arg,
+    const char *principal, uid_t uid)
+{
+	struct mcp_session	*s;
+
+	if (mcp_session_full() || (s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->id = mcp_session_newid();
+	s->fd = -1;
+	s->uid = uid;
+	s->pid = -1;
+	s->since = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	s->state = SESSION_NEW;
+	s->loglevel = 1;	/* info */
+	s->req.loglevel = -1;
+	s->transport = "http";
+	s->output = out;
+	s->output_arg = arg;
+	strlcpy(s->principal, principal, sizeof(s->principal));
+	TAILQ_INIT(&s->calls);
+	TAILQ_INIT(&s->subs);
+	evtimer_set(&s->evfree, session_free, s);
+	evtimer_set(&s->evhup, session_hupcheck, s);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	nsessions++;
+	log_info("session %u: %s, principal \"%s\"", s->id, s->transport,
+	    s->principal);
+	mcp_session_record(s, "start");
+	return s;
+}
+
+void
+mcp_session_end(struct mcp_session *s)
+{
+	session_close(s, 0);
+}
+
+int
+mcp_session_full(void)
+{
+	return nsessions >= frontend_conf->limits.sessions_max;
+}
+
 void
 mcp_session_record(struct mcp_session *s, const char *event)
 {
@@ -315,6 +368,13 @@ mcp_session_record(struct mcp_session *s, const char *event)
 	    "uid", (json_int_t)s->uid, "pid", (json_int_t)s->pid);
 	if (r == NULL)
 		return;
+	json_object_set_new(r, "principal", json_string(s->principal));
+	json_object_set_new(r, "transport", json_string(s->transport));
+	if (s->output != NULL) {
+		/* no peer process: the principal says who */
+		json_object_del(r, "uid");
+		json_object_del(r, "pid");
+	}
 	if (strcmp(event, "start") != 0) {
 		json_object_set_new(r, "client", json_string(s->client));
 		json_object_set_new(r, "client_version",
@@ -351,6 +411,12 @@ session_close(struct mcp_session *s, int flush)
 	/* a stop of ours ends subscriptions gracefully; a hang-up does not */
 	mcp_subs_end(s, flush);
 	s->dead = 1;
+	if (s->output != NULL) {
+		/* the transport lets go of it; nothing more is sent */
+		s->output->close(s);
+		evtimer_add(&s->evfree, &tv);
+		return;
+	}
 	if (flush)
 		(void)session_flush(s);
 	event_del(&s->evr);
@@ -379,7 +445,8 @@ session_free(int fd, short ev, void *arg)
 	evtimer_del(&s->evfree);
 	evtimer_del(&s->evhup);
 	idscan_clear(&s->scan);
-	evbuffer_free(s->out);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
 	free(s->ibuf);
 	free(s);
 }
@@ -392,7 +459,8 @@ mcp_session_check_done(struct mcp_session *s)
 
 	if (s->dead || !s->eof)
 		return;
-	if (TAILQ_EMPTY(&s->calls) && evbuffer_get_length(s->out) == 0) {
+	if (TAILQ_EMPTY(&s->calls) && (s->out == NULL ||
+	    evbuffer_get_length(s->out) == 0)) {
 		session_close(s, 0);
 		return;
 	}
@@ -792,6 +860,10 @@ mcp_send_json(struct mcp_session *s, json_t *msg)
 		json_decref(msg);
 		return;
 	}
+	if (s->output != NULL) {
+		s->output->send(s, msg);
+		return;
+	}
 	text = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
 	if (text == NULL) {
@@ -975,6 +1047,16 @@ mcp_sessions_json(void)
 		    "since", (json_int_t)s->since,
 		    "requests", (json_int_t)s->requests,
 		    "state", s->state == SESSION_READY ? "ready" : "new");
+		if (o != NULL) {
+			json_object_set_new(o, "principal",
+			    json_string(s->principal));
+			json_object_set_new(o, "transport",
+			    json_string(s->transport));
+			if (s->output != NULL) {
+				json_object_del(o, "uid");
+				json_object_del(o, "pid");
+			}
+		}
 		if (o == NULL || json_array_append_new(a, o) == -1) {
 			json_decref(a);
 			return NULL;

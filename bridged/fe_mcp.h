@@ -49,6 +49,19 @@ struct mcp_era {
 
 struct mcp_batch;
 struct mcp_call;
+struct mcp_session;
+
+/*
+ * Where a session's output goes when it is not a socket of its own
+ * (fe_http.c): each message is handed over whole, and the transport is
+ * told when the session closes.
+ */
+struct mcp_output {
+	void	(*send)(struct mcp_session *, json_t *);	/* stolen */
+	void	(*close)(struct mcp_session *);
+};
+
+#define MCP_PRINCIPAL_LEN	80
 
 /*
  * fe_idscan.c: the id of a request read in pieces, never held whole (a
@@ -107,6 +120,14 @@ struct mcp_session {
 	char			 client_version[MCP_CLIENT_LEN];
 	char			 protocol[32];
 	uint64_t		 requests;
+	/*
+	 * Who: "uid N" on the socket; on HTTP the client block's name,
+	 * whose hosts (fe_http.c) limit what its calls may use.
+	 */
+	char			 principal[MCP_PRINCIPAL_LEN];
+	const char		*transport;	/* "unix", "http" */
+	const struct mcp_output	*output;	/* NULL: the socket, fd */
+	void			*output_arg;
 	int			 loglevel;	/* index into log_levels */
 	const struct mcp_era	*era;		/* legacy: from initialize */
 	/*
@@ -115,6 +136,7 @@ struct mcp_session {
 	 */
 	struct {
 		json_t			*id;	/* borrowed; NULL: none */
+		const char		*method; /* borrowed */
 		const struct mcp_era	*era;	/* NULL: the session's */
 		int			 loglevel; /* -1: none asked */
 	}			 req;
@@ -147,6 +169,12 @@ struct mcp_session *mcp_session_byid(uint32_t);
 /* fe_mcp.c: a short, log-safe copy of client text */
 void	 mcp_shown(char *, size_t, const char *);
 
+/* fe_mcp.c: a session on another transport (fe_http.c); NULL: refused */
+struct mcp_session *mcp_session_open(const struct mcp_output *, void *,
+	    const char *, uid_t);
+void	 mcp_session_end(struct mcp_session *);
+int	 mcp_session_full(void);		/* at limits sessions */
+
 /* fe_mcp.c: a new id from the sessions' space (fe_era.c's scopes) */
 uint32_t mcp_session_newid(void);
 
@@ -160,6 +188,7 @@ void	 mcp_era_cacheable(struct mcp_session *, json_t *);
 json_t	*mcp_era_stamp(const struct mcp_era *, json_t *);
 json_t	*mcp_era_call_result(struct mcp_call *, json_t *);
 void	 m_server_discover(struct mcp_session *, json_t *, json_t *);
+void	 m_empty_list(struct mcp_session *, json_t *, json_t *);
 
 /* fe_jsonrpc.c: what initialize and server/discover tell a client */
 extern const char	 mcp_instructions[];

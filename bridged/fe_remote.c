@@ -322,6 +322,9 @@ remote_run(struct mcp_call *call, json_t *args)
 	}
 	if ((h = tool_host(call, args)) == NULL)
 		return 0;
+	/* an HTTP principal uses only the hosts its client block names */
+	if (http_principal_refuses(call, h->name))
+		return 0;
 	if (tool_allow(call, h, call->tool->cap) == -1)
 		return 0;
 	if (remote_policy(call, h, args) == -1)
@@ -399,6 +402,8 @@ remote_run_nohost(struct mcp_call *call, json_t *args)
 		    call->tool->name);
 		return 0;
 	}
+	if (http_principal_refuses(call, host))
+		return 0;
 	strlcpy(call->worker, host, sizeof(call->worker));
 	return remote_send(call, 0, args);
 }

@@ -183,6 +183,8 @@ json_t	*mcp_result_final(struct mcp_call *, json_t *);	/* steals */
  * its session's, from logging/setLevel.
  */
 int	mcp_call_loglevel(struct mcp_call *);
+/* who the call acts for, for its records (a new JSON string) */
+json_t	*call_principal(struct mcp_call *);
 /* the call in flight with this request id, or NULL */
 struct mcp_call	*mcp_call_byreqid(uint32_t);
 /*

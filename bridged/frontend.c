@@ -144,6 +144,9 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 		case IMSG_CONF_HOST:
 		case IMSG_CONF_HOSTSTR:
 		case IMSG_CONF_FWDRULE:
+		case IMSG_CONF_LISTENER:
+		case IMSG_CONF_CLIENT:
+		case IMSG_CONF_CLIENTHOST:
 		case IMSG_CONF_END:
 			if ((nconf = config_recv(&imsg)) != NULL) {
 				if (frontend_conf != NULL)
@@ -182,6 +185,14 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 			control_listen(imsg.fd);
 			imsg.fd = -1;
 			break;
+		case IMSG_HTTP_LISTEN:
+			if (imsg.datalen != sizeof(uint32_t) || imsg.fd == -1 ||
+			    frontend_conf == NULL)
+				fatalx("bad IMSG_HTTP_LISTEN");
+			memcpy(&v, imsg.data, sizeof(uint32_t));
+			http_listen((uint32_t)v, imsg.fd);
+			imsg.fd = -1;
+			break;
 		case IMSG_LOG_VERBOSE:
 			proc_verbose(&imsg);
 			break;
@@ -198,6 +209,7 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 				fatalx("bad IMSG_SHUTDOWN");
 			shutting_down = 1;
 			mcp_stop_accepting();
+			http_stop_accepting();
 			log_info("draining: %d request%s in flight",
 			    mcp_inflight(), mcp_inflight() == 1 ? "" : "s");
 			frontend_check_drained();

@@ -103,6 +103,16 @@ int	 ctlhist_ask(uint32_t, uint32_t, const struct ctl_showq *);
 json_t	*ctlhist_row(uint32_t, const void *, size_t, json_t *);
 void	 ctlhist_deleg_key(json_t *, char *, size_t);
 
+/*
+ * fe_http.c: Streamable HTTP on the listeners the parent bound; a
+ * principal's hosts (1: refused, and the call answered with why).
+ */
+void	 http_listen(uint32_t, int);
+void	 http_stop_accepting(void);
+json_t	*http_listeners_json(void);
+struct mcp_call;
+int	 http_principal_refuses(struct mcp_call *, const char *);
+
 /* fe_mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);
 /* fe_jsonrpc.c: request ids of the calls waiting for an audit answer */

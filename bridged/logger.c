@@ -829,6 +829,9 @@ logger_dispatch_parent(int fd, short event, void *arg)
 		case IMSG_CONF_HOST:
 		case IMSG_CONF_HOSTSTR:
 		case IMSG_CONF_FWDRULE:
+		case IMSG_CONF_LISTENER:
+		case IMSG_CONF_CLIENT:
+		case IMSG_CONF_CLIENTHOST:
 		case IMSG_CONF_END:
 			if ((nconf = config_recv(&imsg)) != NULL)
 				logger_configure(nconf);

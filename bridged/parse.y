@@ -12,6 +12,10 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -120,6 +124,8 @@ enum once {
 	ONCE_JOBKEEP,
 	ONCE_A_FAIL,
 	ONCE_A_RETAIN,
+	ONCE_C_TOKEN,
+	ONCE_C_PORT,
 	ONCE_MAX
 };
 
@@ -133,6 +139,9 @@ static struct strlist		 fnames = TAILQ_HEAD_INITIALIZER(fnames);
 static struct file		*file;
 static struct bridged_conf	*conf;
 static struct host		*curhost;
+static struct client		*curclient;
+static int			 curclient_token;	/* token given */
+static YYLTYPE			 client_loc;
 static struct strlist		*curlist;
 static int			 curlist_words;	/* entries must be one word */
 static int			 curlist_protect; /* entries are patterns */
@@ -187,6 +196,12 @@ static int	 getsize(const YYLTYPE *, const char *, long long, long long,
 static int	 getmode(const YYLTYPE *, const char *, mode_t *);
 static void	 host_begin(const YYLTYPE *, const char *);
 static void	 host_end(void);
+static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
+		    const char *);
+static void	 client_begin(const YYLTYPE *, const char *);
+static void	 client_host(const YYLTYPE *, const char *);
+static void	 client_end(void);
+static void	 clients_check(void);
 static void	 list_add(const YYLTYPE *, const char *);
 static void	 fwd_add(const YYLTYPE *, int, const char *, const char *,
 		    const char *);
@@ -220,6 +235,7 @@ static void	 keywords_check(void);
 %token	FOR
 %token	VIA
 %token	ERROR
+%token	CLIENT NONE ON TOKEN
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot
 %type	<string>	anysize string fwdlisten
@@ -233,6 +249,7 @@ grammar		: /* empty */
 		| grammar varset '\n'
 		| grammar main '\n'
 		| grammar hostblock '\n'
+		| grammar clientblock '\n'
 		| grammar error '\n'		{ yyerrok; }
 		;
 
@@ -334,6 +351,11 @@ main		: USER string {
 			    "job retention", &n) == 0)
 				conf->job_retention = n;
 			free($3);
+		}
+		| LISTEN ON string PORT NUMBER {
+			listen_add(&@1, &@3, $3, $5);
+			free($3);
+			free($5);
 		}
 		| LIMITS '{' limitsl '}'
 		| LIMITS '{' limitsl error '}'	{ yyerrok; }
@@ -501,6 +523,61 @@ string		: STRING	{ $$ = $1; }
 /* a size is a plain number or a word with a K, M, G or T suffix */
 anysize		: NUMBER	{ $$ = $1; }
 		| STRING	{ $$ = $1; }
+		;
+
+/*
+ * client "NAME" { token file "PATH" | token none  port N  hosts "a", "b" }
+ * on one line or several.
+ */
+clientblock	: CLIENT string '{' {
+			client_begin(&@1, $2);
+			free($2);
+			$2 = NULL;	/* still on the parser stack */
+		} clientoptsl '}' {
+			client_end();
+		}
+		| CLIENT string '{' error '}' {
+			yyerrok;
+			free($2);
+		}
+		;
+
+clientoptsl	: /* empty */
+		| clientoptsl '\n'
+		| clientoptsl clientopt
+		;
+
+clientopt	: TOKEN FILENAME string {
+			if (once(&@1, ONCE_C_TOKEN, "token") == 0 &&
+			    setstr(&@3, curclient->token_file,
+			    sizeof(curclient->token_file), $3, "token file",
+			    STR_ABSPATH) == 0)
+				curclient_token = 1;
+			free($3);
+		}
+		| TOKEN NONE {
+			if (once(&@1, ONCE_C_TOKEN, "token") == 0)
+				curclient_token = 1;
+		}
+		| PORT NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_C_PORT, "port") == 0 &&
+			    getnum(&@2, $2, 1, 65535, "port", &n) == 0)
+				curclient->port = n;
+			free($2);
+		}
+		| HOSTS clienthosts
+		;
+
+clienthosts	: string {
+			client_host(&@1, $1);
+			free($1);
+		}
+		| clienthosts ',' string {
+			client_host(&@3, $3);
+			free($3);
+		}
 		;
 
 hostblock	: HOST string '{' {
@@ -890,6 +967,7 @@ static const struct keyword keywords[] = {
 	{ "call",		CALL },
 	{ "chroot",		CHROOT },
 	{ "claude",		CLAUDE },
+	{ "client",		CLIENT },
 	{ "closed",		CLOSED },
 	{ "concurrent",		CONCURRENT },
 	{ "connections",	CONNECTIONS },
@@ -929,6 +1007,8 @@ static const struct keyword keywords[] = {
 	{ "minute",		MINUTE },
 	{ "mode",		MODE },
 	{ "mutating",		MUTATING },
+	{ "none",		NONE },
+	{ "on",			ON },
 	{ "output",		OUTPUT },
 	{ "overwrite",		OVERWRITE },
 	{ "pattern",		PATTERN },
@@ -953,6 +1033,7 @@ static const struct keyword keywords[] = {
 	{ "socket",		SOCKET },
 	{ "timeout",		TIMEOUT },
 	{ "to",			TO },
+	{ "token",		TOKEN },
 	{ "tools",		TOOLS },
 	{ "transfer",		TRANSFER },
 	{ "user",		USER },
@@ -1686,6 +1767,164 @@ host_end(void)
 	curhost = NULL;
 }
 
+/* listen on ADDR port N: a numeric address or localhost, once each */
+static void
+listen_add(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr,
+    const char *port)
+{
+	struct listener	*l;
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	long long	 n;
+
+	if (getnum(loc, port, 1, 65535, "listen port", &n) == -1)
+		return;
+	if (strcmp(addr, "localhost") != 0 &&
+	    inet_pton(AF_INET, addr, &a4) != 1 &&
+	    inet_pton(AF_INET6, addr, &a6) != 1) {
+		conf_err(aloc, "listen on \"%s\": a numeric IPv4 or IPv6 "
+		    "address, or localhost", addr);
+		return;
+	}
+	if (strlen(addr) >= LISTEN_ADDR_LEN) {
+		conf_err(aloc, "listen on: address too long");
+		return;
+	}
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (l->port == n) {
+			conf_err(loc, "listen on %s port %lld: port %lld is "
+			    "already listened on (line %d)", addr, n, n,
+			    l->line);
+			return;
+		}
+	if ((l = config_listener_new(conf)) == NULL)
+		fatal("%s", __func__);
+	strlcpy(l->addr, addr, sizeof(l->addr));
+	l->port = n;
+	l->loopback = config_addr_loopback(addr);
+	l->line = loc->first_line;
+}
+
+static void
+client_begin(const YYLTYPE *loc, const char *name)
+{
+	if ((curclient = config_client_new(conf)) == NULL)
+		fatal("%s", __func__);
+	once_reset(ONCE_C_TOKEN, ONCE_C_PORT);
+	curclient_token = 0;
+	if (!valid_hostname(name))
+		conf_err(loc, "invalid client name \"%s\" (letters, digits,"
+		    " \".\", \"_\" and \"-\")", name);
+	else if (strlen(name) >= sizeof(curclient->name))
+		conf_err(loc, "client name: string too long (at most %zu"
+		    " bytes)", sizeof(curclient->name) - 1);
+	else if (config_client_byname(conf, name) != NULL)
+		conf_err(loc, "duplicate client \"%s\"", name);
+	else
+		strlcpy(curclient->name, name, sizeof(curclient->name));
+	curclient->line = loc->first_line;
+	client_loc = *loc;
+}
+
+static void
+client_host(const YYLTYPE *loc, const char *name)
+{
+	struct strentry	*se;
+
+	if (!valid_hostname(name) || strlen(name) >= HOST_NAME_LEN) {
+		conf_err(loc, "client hosts: invalid host name \"%s\"", name);
+		return;
+	}
+	TAILQ_FOREACH(se, &curclient->hosts, entry)
+		if (strcmp(se->s, name) == 0) {
+			conf_err(loc, "client hosts: \"%s\" twice", name);
+			return;
+		}
+	if (strlist_add(&curclient->hosts, name) == -1)
+		fatal("%s", __func__);
+}
+
+static void
+client_end(void)
+{
+	if (curclient->name[0] != '\0' && !curclient_token) {
+		conf_err(&client_loc, "client \"%s\" has no token: give "
+		    "token file \"PATH\", or token none on a loopback "
+		    "listener", curclient->name);
+		/* reported: clients_check() skips it */
+		curclient->name[0] = '\0';
+	}
+	curclient = NULL;
+}
+
+/*
+ * Once the whole file is read: a client's port and hosts must exist,
+ * and a client without a token may only be reached on loopback (it is
+ * whoever can connect), one such client per listener.
+ */
+static void
+clients_check(void)
+{
+	struct client	*c, *d;
+	struct listener	*l;
+	struct strentry	*se;
+
+	TAILQ_FOREACH(c, &conf->clients, entry) {
+		if (c->name[0] == '\0')
+			continue;
+		if (c->port != 0) {
+			TAILQ_FOREACH(l, &conf->listeners, entry)
+				if (l->port == c->port)
+					break;
+			if (l == NULL) {
+				fprintf(stderr, "%s:%d: client \"%s\": port "
+				    "%u: no listen on names that port\n",
+				    client_loc.fname, c->line, c->name,
+				    c->port);
+				errors++;
+			}
+		}
+		TAILQ_FOREACH(se, &c->hosts, entry)
+			if (config_host_byname(conf, se->s) == NULL) {
+				fprintf(stderr, "%s:%d: client \"%s\": host "
+				    "\"%s\" is not defined\n",
+				    client_loc.fname, c->line, c->name,
+				    se->s);
+				errors++;
+			}
+		if (c->token_file[0] != '\0')
+			continue;
+		TAILQ_FOREACH(l, &conf->listeners, entry) {
+			if (c->port != 0 && l->port != c->port)
+				continue;
+			if (!l->loopback) {
+				fprintf(stderr, "%s:%d: client \"%s\": token "
+				    "none on listen on %s port %u, which is "
+				    "not loopback: give it a token file\n",
+				    client_loc.fname, c->line, c->name,
+				    l->addr, l->port);
+				errors++;
+				continue;
+			}
+			TAILQ_FOREACH(d, &conf->clients, entry) {
+				if (d == c)
+					break;
+				if (d->token_file[0] == '\0' &&
+				    (d->port == 0 || d->port == l->port)) {
+					fprintf(stderr, "%s:%d: client \"%s\":"
+					    " token none on port %u, as client"
+					    " \"%s\" already: which one would "
+					    "a request be?\n",
+					    client_loc.fname, c->line,
+					    c->name, l->port, d->name);
+					errors++;
+					break;
+				}
+			}
+		}
+	}
+}
+
 static void
 list_add(const YYLTYPE *loc, const char *s)
 {
@@ -1860,6 +2099,7 @@ parse_config(const char *filename, int verbose)
 	default_fname = NULL;
 	default_line = 0;
 	curhost = NULL;
+	curclient = NULL;
 	curlist = NULL;
 	curlist_protect = 0;
 	memset(once_line, 0, sizeof(once_line));
@@ -1880,6 +2120,7 @@ parse_config(const char *filename, int verbose)
 		popfile();
 	via_check();
 	via_clear();
+	clients_check();
 
 	if (conf->default_host[0] != '\0') {
 		if (config_host_byname(conf, conf->default_host) == NULL) {

@@ -15,6 +15,7 @@
 #include "bridged.h"
 
 static void	print_str(const char *);
+static void	print_http(const struct bridged_conf *);
 static void	print_size(long long);
 static void	print_list(const struct strlist *);
 static void	print_protect_for(const struct strlist *);
@@ -96,6 +97,46 @@ print_protect_for(const struct strlist *sl)
 			print_str(ntab + 1);
 		}
 		printf(" }\n");
+	}
+}
+
+/* listen on and client blocks: after the hosts the clients name */
+static void
+print_http(const struct bridged_conf *conf)
+{
+	const struct listener	*l;
+	const struct client	*c;
+	const struct strentry	*se;
+
+	if (!TAILQ_EMPTY(&conf->listeners))
+		printf("\n");
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		printf("listen on ");
+		print_str(l->addr);
+		printf(" port %u\n", l->port);
+	}
+	TAILQ_FOREACH(c, &conf->clients, entry) {
+		printf("\nclient ");
+		print_str(c->name);
+		printf(" {\n");
+		if (c->token_file[0] != '\0') {
+			printf("\ttoken file ");
+			print_str(c->token_file);
+			printf("\n");
+		} else
+			printf("\ttoken none\n");
+		if (c->port != 0)
+			printf("\tport %u\n", c->port);
+		if (!TAILQ_EMPTY(&c->hosts)) {
+			printf("\thosts ");
+			TAILQ_FOREACH(se, &c->hosts, entry) {
+				print_str(se->s);
+				if (TAILQ_NEXT(se, entry) != NULL)
+					printf(", ");
+			}
+			printf("\n");
+		}
+		printf("}\n");
 	}
 }
 
@@ -326,6 +367,8 @@ print_config(struct bridged_conf *conf)
 		printf("\n");
 		print_host(h);
 	}
+
+	print_http(conf);
 
 	if (conf->default_host[0] != '\0') {
 		printf("\ndefault host ");

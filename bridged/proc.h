@@ -55,7 +55,8 @@ int		 proc_compose(struct imsgev **, enum bridged_proc, uint32_t,
 void		 proc_verbose(struct imsg *);
 
 /* config sent to children over imsg (confimsg.c) */
-void		 config_send(struct imsgev *, struct bridged_conf *);
+/* secrets: the client tokens too (the frontend only) */
+void		 config_send(struct imsgev *, struct bridged_conf *, int);
 /* feed one IMSG_CONF_* message; returns the new config at CONF_END */
 struct bridged_conf *config_recv(struct imsg *);
 
@@ -90,6 +91,11 @@ void	parent_jump_opened(const char *, struct imsg *);
  * set: it will not come now.
  */
 struct imsgev *parent_worker(const char *, char *, size_t);
+/* parent_http.c: the HTTP listeners and the client tokens */
+int	 http_tokens_load(struct bridged_conf *, char *, size_t);
+void	 http_bind(struct bridged_conf *);
+void	 http_send_listeners(struct imsgev *);
+int	 http_reload(struct bridged_conf *, struct bridged_conf *);
 /* parent_transfer.c: IMSG_SSH_OPENLOCAL -> a file under transfer root */
 void	parent_transfer_open(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);

@@ -203,6 +203,12 @@ static const struct sb_rule sb_common[] = {
 static const struct sb_rule sb_frontend_rules[] = {
 	FSTAT_ONLY,
 	ALLOW(accept), ALLOW(accept4),
+	/*
+	 * evhttp ends every HTTP connection with shutdown(SHUT_WR) before
+	 * close.  SHUT_RD or SHUT_RDWR on a listening socket would put it
+	 * in the closed state, ready to connect: not allowed.
+	 */
+	ALLOW_IF(shutdown, ARG_EQ(1, SHUT_WR)),
 };
 
 static const struct sb_rule sb_sshworker_rules[] = {

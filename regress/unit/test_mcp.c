@@ -44,7 +44,7 @@
 	"\"id\":1,\"job_id\":\"job_1_x\",\"host\":\"alpha\",\"state\":" \
 	"\"running\",\"started\":1700000000}]}}"
 
-struct client {
+struct tclient {
 	int	 fd;
 	char	 buf[1 << 16];
 	size_t	 len;
@@ -183,7 +183,7 @@ client_open(const char *path)
 }
 
 static void
-client_send(struct client *c, const char *data, size_t len)
+client_send(struct tclient *c, const char *data, size_t len)
 {
 	ssize_t	 n;
 
@@ -202,7 +202,7 @@ client_send(struct client *c, const char *data, size_t len)
 }
 
 static void
-client_sendline(struct client *c, const char *line)
+client_sendline(struct tclient *c, const char *line)
 {
 	client_send(c, line, strlen(line));
 	client_send(c, "\n", 1);
@@ -210,7 +210,7 @@ client_sendline(struct client *c, const char *line)
 
 /* The next line the server sent, parsed; NULL on timeout or EOF. */
 static json_t *
-client_recv(struct client *c, int ms)
+client_recv(struct tclient *c, int ms)
 {
 	char		*nl;
 	json_t		*j;
@@ -247,7 +247,7 @@ client_recv(struct client *c, int ms)
 }
 
 static json_t *
-rpc(struct client *c, const char *line)
+rpc(struct tclient *c, const char *line)
 {
 	client_sendline(c, line);
 	return client_recv(c, 3000);
@@ -292,7 +292,7 @@ result(json_t *r)
 
 /* nothing pending: a ping answered next proves it */
 static int
-nothing_before_ping(struct client *c, const char *idstr)
+nothing_before_ping(struct tclient *c, const char *idstr)
 {
 	char	 line[128];
 	json_t	*r;
@@ -309,7 +309,7 @@ nothing_before_ping(struct client *c, const char *idstr)
 }
 
 static int
-init_session(struct client *c, const char *version, char *got, size_t gotsz)
+init_session(struct tclient *c, const char *version, char *got, size_t gotsz)
 {
 	char	 line[512];
 	json_t	*r;
@@ -457,7 +457,7 @@ worker_send(struct imsgbuf *wb, uint32_t type, uint32_t peerid,
 
 /* job_list names no host: it goes to a worker, the default host's */
 static void
-send_job_list(struct client *c, const char *idjson, const char *meta)
+send_job_list(struct tclient *c, const char *idjson, const char *meta)
 {
 	char	 line[512];
 
@@ -485,7 +485,7 @@ is_worker_jobs(json_t *res)
 
 /* the hosts tool, answered at once; NULL unless it was */
 static json_t *
-hosts_now(struct client *c, json_t **rp)
+hosts_now(struct tclient *c, json_t **rp)
 {
 	json_t	*r;
 	int	 before = ncomposed, inflight = mcp_inflight();
@@ -529,7 +529,7 @@ str_is(json_t *o, const char *key, const char *want)
  * flight at the worker, and runs the helpers on it.
  */
 static void
-hostcheck(struct client *c, const char *args, int iserror, const char *want,
+hostcheck(struct tclient *c, const char *args, int iserror, const char *want,
     const char *desc)
 {
 	struct mcp_call	*call;
@@ -575,7 +575,7 @@ main(void)
 	char			 dir[] = "/tmp/test_mcp.XXXXXX", path[256];
 	char			 got[64], *big;
 	struct sockaddr_un	 sun;
-	struct client		 a, b, c, d, e, f;	/* at most 4 at once */
+	struct tclient		 a, b, c, d, e, f;	/* at most 4 at once */
 	struct host		*h;
 	json_t			*r, *res, *tools, *t, *ann, *st, *hosts, *o;
 	json_t			*txt, *sess;

@@ -604,7 +604,7 @@ static const struct {
 	{ "sendto MSG_FASTOPEN", f_sendto_fastopen_noaddr, 7, "sendto" },
 	{ "sendmsg MSG_FASTOPEN", f_sendmsg_fastopen, 7, "sendmsg" },
 	{ "shutdown(SHUT_RD)",	f_shutdown_rd,	7, "shutdown" },
-	{ "shutdown(SHUT_WR)",	f_shutdown_wr,	5, "shutdown" },
+	{ "shutdown(SHUT_WR)",	f_shutdown_wr,	4, "shutdown" },
 	{ "fcntl(F_SETOWN)",	f_fcntl_setown,	7, "fcntl" },
 	{ "fcntl(F_SETOWN_EX)",	f_fcntl_setown_ex, 7, "fcntl" },
 	{ "fcntl(F_SETSIG)",	f_fcntl_setsig,	7, "fcntl" },
@@ -651,6 +651,19 @@ s_send_shutdown(void)
 		return 2;
 	if (recv(sp[1], &c, 1, 0) != 0)
 		return 3;
+	return 0;
+}
+
+/* the frontend: evhttp's half-close of an HTTP connection */
+static int
+fe_shutdown_wr(void)
+{
+	char	 c;
+
+	if (shutdown(sp[0], SHUT_WR) == -1)
+		return 1;
+	if (recv(sp[1], &c, 1, 0) != 0)
+		return 2;
 	return 0;
 }
 
@@ -987,6 +1000,11 @@ main(void)
 	}
 	quiet_stderr = 0;
 	sandbox_test_landlock_only = 0;
+
+	cur_kind = FRONTEND;
+	st = run(FRONTEND, fe_shutdown_wr);
+	ok(exited0(st), "frontend: shutdown(SHUT_WR) allowed, for evhttp "
+	    "(SHUT_RD stays forbidden) (%s)", wstr(st));
 
 	cur_kind = SSHWORKER;
 	st = run(SSHWORKER, s_send_shutdown);

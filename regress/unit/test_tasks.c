@@ -35,7 +35,7 @@
 #define CAPS	"{\"io.modelcontextprotocol/clientCapabilities\":" \
 	"{\"extensions\":{\"io.modelcontextprotocol/tasks\":{}}}}"
 
-struct client {
+struct tclient {
 	int	 fd;
 	char	 buf[1 << 16];
 	size_t	 len;
@@ -90,7 +90,7 @@ pump(int ms)
 }
 
 static json_t *
-client_recv(struct client *c, int ms)
+client_recv(struct tclient *c, int ms)
 {
 	char		*nl;
 	json_t		*j;
@@ -202,7 +202,7 @@ call2026(struct mcp_session *s, int id, const char *name, const char *args,
 
 /* a tasks method in the 2026 era; its response */
 static json_t *
-method2026(struct client *c, struct mcp_session *s,
+method2026(struct tclient *c, struct mcp_session *s,
     void (*fn)(struct mcp_session *, json_t *, json_t *, enum task_era),
     int id, const char *params)
 {
@@ -219,7 +219,7 @@ method2026(struct client *c, struct mcp_session *s,
 
 /* a task whose ask_claude start the test's worker answers */
 static json_t *
-start_deleg(struct client *c, struct mcp_session *s, int id,
+start_deleg(struct tclient *c, struct mcp_session *s, int id,
     const char *job)
 {
 	char		 res[512];
@@ -249,7 +249,7 @@ main(void)
 	char			 params[512], tid[TASK_ID_LEN], tid2[TASK_ID_LEN];
 	char			 tid3[TASK_ID_LEN];
 	struct sockaddr_un	 sun;
-	struct client		 a;
+	struct tclient		 a;
 	struct host		*h;
 	struct mcp_session	*s;
 	json_t			*r, *res, *o;
