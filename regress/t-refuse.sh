@@ -448,7 +448,7 @@ t.check("no response to the cancelled subscription",
         lambda: _idkey_absent(m, "subs-1") or fail(m.responses))
 
 # the server ends what is left gracefully: bridgectl kill session
-sess = [json.loads(l) for l in ctl("-j", "show", "sessions").stdout.split()
+sess = [json.loads(l) for l in ctl("-j", "show", "sessions").stdout.splitlines()
         if l.strip()]
 mine = [x for x in sess if x.get("pid") == os.getpid() and
         x.get("client", "") == ""]

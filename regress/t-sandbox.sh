@@ -117,7 +117,9 @@ sshd_start || { tap_fail "sshd starts"; tap_end; }
 
 # which calls to try in which child; fd 3 is each child's socket to the
 # parent.  fcntl 8 is F_SETOWN, 10 F_SETSIG, 4 F_SETFL (0x2800: O_ASYNC |
-# O_NONBLOCK); openat 0x200000 is O_PATH; 0x20000000 is MSG_FASTOPEN.
+# O_NONBLOCK); openat 0x200000 is O_PATH; 0x20000000 is MSG_FASTOPEN;
+# the frontend and ssh workers may shutdown(SHUT_WR) (evhttp, channels),
+# so theirs is SHUT_RD.
 cases="
 frontend execve 0,0,0
 frontend openat -100,0,0,0
@@ -125,7 +127,7 @@ frontend socket 2,1,0
 frontend fcntl 3,8,1
 frontend fcntl 3,10,9
 frontend fcntl 3,4,0x2800
-frontend shutdown 3,1
+frontend shutdown 3,0
 ssh_local execve 0,0,0
 ssh_local socket 2,1,0
 ssh_local connect 0,0,0
