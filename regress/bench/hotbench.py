@@ -254,11 +254,12 @@ def bench_stages(path, fe, lg, w, cl):
                 t[i - 2]) if t[i - 2].isdigit() else -1
             ev.append((float(t[i][:-1]) * 1000.0, pid, t[i + 1]))
     ev.sort()
-    stages = {k: [] for k in ("client -> frontend", "frontend -> logger",
+    stages = {k: [] for k in ("client -> frontend", "frontend: request -> logger",
                               "logger: intent to fdatasync",
                               "logger: fdatasync",
                               "logger ack -> frontend -> worker",
                               "worker -> sshd -> shell -> worker",
+                              "worker: the answer",
                               "worker -> frontend -> client")}
     i = 0
     n = len(ev)
@@ -290,12 +291,13 @@ def bench_stages(path, fe, lg, w, cl):
         if ev[m][0] - ev[a][0] < 50:	# one call, not a stall
             t = [ev[x][0] for x in (a, b, c, d, e, f, g, k, h, m)]
             stages["client -> frontend"].append(t[1] - t[0])
-            stages["frontend -> logger"].append(t[3] - t[1])
+            stages["frontend: request -> logger"].append(t[3] - t[1])
             stages["logger: intent to fdatasync"].append(t[4] - t[3])
             stages["logger: fdatasync"].append(t[5] - t[4])
             stages["logger ack -> frontend -> worker"].append(t[6] - t[5])
             stages["worker -> sshd -> shell -> worker"].append(t[7] - t[6])
-            stages["worker -> frontend -> client"].append(t[9] - t[7])
+            stages["worker: the answer"].append(t[8] - t[7])
+            stages["worker -> frontend -> client"].append(t[9] - t[8])
         i = m + 1
     if not stages["client -> frontend"]:
         print("stages: no whole call found in the trace")
