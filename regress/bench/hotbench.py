@@ -254,7 +254,8 @@ def bench_stages(path, fe, lg, w, cl):
                 t[i - 2]) if t[i - 2].isdigit() else -1
             ev.append((float(t[i][:-1]) * 1000.0, pid, t[i + 1]))
     ev.sort()
-    stages = {k: [] for k in ("client -> frontend", "frontend: request -> logger",
+    stages = {k: [] for k in ("client -> frontend",
+                              "frontend: request -> logger",
                               "logger: intent to fdatasync",
                               "logger: fdatasync",
                               "logger ack -> frontend -> worker",
