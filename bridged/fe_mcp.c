@@ -888,7 +888,13 @@ mcp_send_json(struct mcp_session *s, json_t *msg)
 		session_close(s, 0);
 		return;
 	}
-	event_add(&s->evw, NULL);
+	/*
+	 * Written at the end of this turn of the loop, with whatever else
+	 * is sent meanwhile; session_flush asks the kernel to watch the
+	 * socket only when it is full.
+	 */
+	if (!event_pending(&s->evw, EV_WRITE, NULL))
+		event_active(&s->evw, EV_WRITE, 1);
 }
 
 /* result is stolen, id borrowed */

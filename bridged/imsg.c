@@ -40,8 +40,10 @@
  *		imsgev_add(iev);
  *	}
  *
- * The event is not persistent: imsgev_add() re-arms it, asking for
- * EV_WRITE only while bytes are queued.
+ * The read event is persistent: a handler that finds its peer gone
+ * must imsgev_clear() it (or the EOF is seen again and again).
+ * imsgev_add() at the end is cheap: it only schedules a write when bytes
+ * are queued.
  */
 
 #include <sys/types.h>
@@ -492,26 +494,58 @@ imsgev_init(struct imsgev *iev, int fd, const char *name,
 	iev->events = 0;
 }
 
+/*
+ * The write side: what was queued goes out in one sendmsg() at the end of
+ * this turn of the loop; only when the socket is full does the kernel
+ * watch it for us.  The handler then sees EV_WRITE as it always has.
+ */
+static void
+imsgev_writable(int fd, short event, void *arg)
+{
+	struct imsgev	*iev = arg;
+
+	iev->wstate = IEV_WIDLE;
+	/* an error is the handler's to see: its own write fails again */
+	if (imsgbuf_write(&iev->ibuf) == 0 && iev->ibuf.queued > 0) {
+		event_add(&iev->evw, NULL);
+		iev->wstate = IEV_WPOLL;
+	}
+	iev->handler(fd, EV_WRITE, iev->arg);
+}
+
 void
 imsgev_add(struct imsgev *iev)
 {
-	/* events != 0 means event_set() has run on iev->ev */
-	if (iev->events != 0)
-		event_del(&iev->ev);
-	iev->events = EV_READ;
-	if (iev->ibuf.queued > 0)
-		iev->events |= EV_WRITE;
-	event_set(&iev->ev, iev->ibuf.fd, iev->events, iev->handler,
-	    iev->arg);
-	event_add(&iev->ev, NULL);
+	/* events != 0 means both events are set and ev is added */
+	if (iev->events == 0) {
+		event_set(&iev->ev, iev->ibuf.fd, EV_READ | EV_PERSIST,
+		    iev->handler, iev->arg);
+		event_set(&iev->evw, iev->ibuf.fd, EV_WRITE,
+		    imsgev_writable, iev);
+		event_add(&iev->ev, NULL);
+		iev->events = EV_READ;
+		iev->wstate = IEV_WIDLE;
+	}
+	if (iev->ibuf.queued == 0) {
+		if (iev->wstate != IEV_WIDLE) {
+			event_del(&iev->evw);
+			iev->wstate = IEV_WIDLE;
+		}
+	} else if (iev->wstate == IEV_WIDLE) {
+		event_active(&iev->evw, EV_WRITE, 1);
+		iev->wstate = IEV_WSOON;
+	}
 }
 
 void
 imsgev_clear(struct imsgev *iev)
 {
-	if (iev->events != 0)
+	if (iev->events != 0) {
 		event_del(&iev->ev);
+		event_del(&iev->evw);
+	}
 	iev->events = 0;
+	iev->wstate = IEV_WIDLE;
 	imsgbuf_clear(&iev->ibuf);
 }
 

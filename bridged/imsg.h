@@ -82,19 +82,30 @@ int	imsg_compose(struct imsgbuf *, uint32_t, uint32_t, uint32_t, int,
 int	imsg_composev(struct imsgbuf *, uint32_t, uint32_t, uint32_t, int,
 	    const struct iovec *, int);
 
-/* libevent glue: one per peer */
+/*
+ * libevent glue: one per peer.  Reading is one persistent event, set up
+ * once; writing is asked for only while bytes are queued, and first
+ * without the kernel (event_active: written at the end of this turn of
+ * the loop, with whatever else was queued meanwhile), so a message
+ * costs no epoll_ctl at all unless the socket is full.
+ */
 struct imsgev {
 	struct imsgbuf	 ibuf;
-	struct event	 ev;
+	struct event	 ev;		/* EV_READ | EV_PERSIST */
+	struct event	 evw;		/* EV_WRITE */
 	void		(*handler)(int, short, void *);
 	void		*arg;
-	short		 events;
+	short		 events;	/* != 0: ev, evw set up, ev added */
+	short		 wstate;	/* IEV_W*: where evw is */
 	const char	*name;		/* peer name for diagnostics */
 };
+#define IEV_WIDLE	0	/* not scheduled */
+#define IEV_WSOON	1	/* event_active: this turn of the loop */
+#define IEV_WPOLL	2	/* event_add: when the socket has room */
 
 void	imsgev_init(struct imsgev *, int, const char *,
 	    void (*)(int, short, void *), void *);
-void	imsgev_add(struct imsgev *);	/* (re)arm read, write if queued */
+void	imsgev_add(struct imsgev *);	/* arm read; write if queued */
 void	imsgev_clear(struct imsgev *);	/* event_del + imsgbuf_clear */
 int	imsgev_compose(struct imsgev *, uint32_t, uint32_t, int,
 	    const void *, size_t);	/* pid filled in; arms write */

@@ -139,6 +139,7 @@ struct ssh_tool {
 
 /* sshworker.c */
 extern struct bridged_conf	*ssh_conf;
+void	 ssh_flush_frontend(void);
 int	 ssh_compose(enum bridged_proc, uint32_t, uint32_t, int,
 	    const void *, size_t);
 void	 sshcall_result(struct sshcall *, json_t *);	/* steals */

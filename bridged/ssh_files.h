@@ -28,6 +28,7 @@ extern int	 files_lost;
 
 /* running a tool: check, go blocking, run fn (which answers), restore */
 void	 files_run(struct sshcall *, void (*)(struct sshcall *));
+void	 files_close_later(sftp_file);
 int	 files_block(ssh_session);
 void	 files_unblock(uint32_t, int);	/* connection id, mode */
 void	 files_checklost(uint32_t);

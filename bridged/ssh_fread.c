@@ -238,7 +238,11 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 		sb_printf(out, "%s: %s", path, fx_str(sftp));
 		return -1;
 	}
-	while (nhead < sizeof(head)) {
+	/*
+	 * Up to the size the host gave: no round trip more to learn of the
+	 * end (a size of 0, as /proc's files say, reads to the end).
+	 */
+	while (nhead < sizeof(head) && (size == 0 || nhead < size)) {
 		if ((n = sftp_read(f, head + nhead, sizeof(head) -
 		    nhead)) < 0) {
 			sb_printf(out, "%s: read: %s", path, fx_str(sftp));
@@ -268,14 +272,14 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 
 	if (size <= READ_SMALL) {
 		sb_add(&text, head, nhead);
-		if (nhead == sizeof(head) &&
+		if (nhead == sizeof(head) && nhead != size &&
 		    files_readall(f, &text, READ_SMALL * 2, err) == -1) {
 			sftp_close(f);
 			sb_free(&text);
 			sb_printf(out, "%s: %.256s", path, err);
 			return -1;
 		}
-		sftp_close(f);
+		files_close_later(f);
 		moved += text.len - nhead;
 		{
 			struct sbuf	 sl = { 0 };

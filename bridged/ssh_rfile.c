@@ -88,6 +88,7 @@ struct tempbook {
 };
 
 static int	 rexec_lines(struct rexec *, size_t);
+static void	 files_close_pending(uint32_t);
 static struct tempbook *book_get(struct sshhost *);
 static void	 book_forget(struct tempbook *);
 static void	 book_name(struct tempbook *);
@@ -96,6 +97,8 @@ static void	 book_undo(struct sshcall *, sftp_session);
 
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
+static sftp_file	 later[8];	/* files_close_later */
+static size_t		 nlater;
 
 static TAILQ_HEAD(, tempbook)	 books = TAILQ_HEAD_INITIALIZER(books);
 
@@ -135,8 +138,45 @@ files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 	was = files_block(c->session);
 	files_sweep(call, 1);
 	fn(call);		/* answers and frees the call */
+	files_close_pending(id);
 	files_unblock(id, was);
 	files_checklost(id);
+}
+
+/*
+ * A file read whole is closed after the answer has gone: the close's
+ * round trip to the host is not the caller's wait.  Only for files of
+ * the call just run, on the connection it ran on (closed before anything
+ * else uses it).
+ */
+void
+files_close_later(sftp_file f)
+{
+	if (nlater == sizeof(later) / sizeof(later[0])) {
+		sftp_close(f);
+		return;
+	}
+	later[nlater++] = f;
+}
+
+static void
+files_close_pending(uint32_t connid)
+{
+	struct sshconn	*c;
+	size_t		 i;
+
+	if (nlater == 0)
+		return;
+	ssh_flush_frontend();
+	/*
+	 * A connection lost (or its SFTP session made anew) meanwhile took
+	 * the handles with it: what is left of them is not touched.
+	 */
+	for (i = 0; i < nlater; i++)
+		if ((c = sshconn_byid(connid)) != NULL && c->sftp != NULL &&
+		    c->sftp == later[i]->sftp)
+			sftp_close(later[i]);
+	nlater = 0;
 }
 
 /* libssh's SFTP needs the session blocking; returns the mode it had */

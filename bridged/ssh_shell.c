@@ -14,7 +14,15 @@
  *
  * with the command single-quoted by shquote() and M a fresh random
  * 32-hex-digit marker: the command cannot know M, so nothing it prints
- * can end its own output early.  The command is done when the marker
+ * can end its own output early.  bash reads a pipe one byte at a time
+ * (a read(2) per byte), so where the shell is bash the two printfs are a
+ * function the set-up defined read-only (MARK_FN: it cannot be
+ * redefined or unset) and a command is sent as
+ *
+ *	eval 'COMMAND' </dev/null; \__bridged_mark M
+ *
+ * (the backslash keeps an alias from standing in for it); the function
+ * takes the command's status from $? as it is entered.  The command is done when the marker
  * line has arrived on both stdout and stderr; the stdout line also
  * carries the exit status and the working directory.
  *
@@ -58,6 +66,7 @@
 #define MARKER_LEN		32
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 #define BASH_NOTE_ROOM		900	/* characters for the notes at the end */
+#define MARK_FN			"__bridged_mark"
 
 /*
  * Which shell runs commands: bash without start files, else sh, reading
@@ -90,7 +99,7 @@ struct cmd {
 	struct shell		*sh;
 	struct sshcall		*call;		/* NULL: the shell's setup */
 	char			 marker[MARKER_LEN + 1];
-	char			*line;		/* what is sent */
+	char			*command;
 	int			 sent;
 	int			 timeout_ms;
 	long long		 deadline;	/* ms, monotonic */
@@ -121,6 +130,7 @@ struct shell {
 	long			 pid;		/* remote $$, 0 unknown */
 	long			 pgid;		/* its session's group, 0 unknown */
 	int			 gone;		/* exited or closed */
+	int			 markfn;	/* MARK_FN is defined */
 	int			 exitstatus;
 	char			 exitsignal[32];
 	int			 reset;		/* warn: state was lost */
@@ -391,8 +401,17 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 			left = c->deadline - now;
 	if (left < 1000)
 		left = 1000;
-	/* our pid and the session's group, then $1 is cleared */
-	sb_str(&setup, "printf '%s %s\\n' \"$$\" \"${1:-0}\"; set --");
+	/*
+	 * Our pid and the session's group, then $1 is cleared; bash gets
+	 * MARK_FN (a third field says so).  Its first line keeps $? as the
+	 * function was entered, the command's status.
+	 */
+	sb_str(&setup, "if [ -n \"${BASH_VERSION:-}\" ]; then " MARK_FN "()"
+	    " { builtin printf '\\n%s %d %s %s\\n' \"$1\" \"$?\" \"$PWD\""
+	    " \"$1\"; builtin printf '\\n%s\\n' \"$1\" >&2; }; readonly -f "
+	    MARK_FN "; fi;"
+	    " printf '%s %s' \"$$\" \"${1:-0}\"; [ -n \"${BASH_VERSION:-}\" ]"
+	    " && printf ' f'; echo; set --");
 	if (host->conf->base_dir[0] != '\0') {
 		sb_str(&setup, "; cd -- ");
 		shquote(&setup, host->conf->base_dir);
@@ -419,6 +438,8 @@ shell_dropchannel(struct shell *sh)
 		sh->ch = NULL;
 		sh->conn = NULL;
 	}
+	/* the next shell defines its own */
+	sh->markfn = 0;
 	evtimer_del(&sh->ev_proc);
 }
 
@@ -439,7 +460,6 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
     int first)
 {
 	struct cmd	*c;
-	struct sbuf	 line = { 0 };
 	struct timeval	 tv;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -450,12 +470,8 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 	c->deadline = ms_now() + ms;
 	c->status = -1;
 	marker_new(c->marker);
-	sb_str(&line, "eval ");
-	shquote(&line, command);
-	sb_printf(&line, " </dev/null; printf '\\n%%s %%d %%s %%s\\n' %s \"$?\""
-	    " \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n", c->marker, c->marker,
-	    c->marker);
-	c->line = line.p;	/* freed with c */
+	if ((c->command = strdup(command)) == NULL)
+		fatal(NULL);
 	obuf_init(&c->out, ssh_output_max());
 	obuf_init(&c->err, ssh_output_max());
 	evtimer_set(&c->ev_timeout, cmd_timeout, c);
@@ -503,7 +519,7 @@ cmd_free(struct cmd *c)
 	}
 	obuf_free(&c->out);
 	obuf_free(&c->err);
-	free(c->line);
+	free(c->command);
 	free(c);
 }
 
@@ -530,23 +546,35 @@ static void
 shell_send(struct shell *sh)
 {
 	struct cmd	*c;
-	size_t		 off, len;
+	struct sbuf	 line = { 0 };
+	size_t		 off;
 	int		 n;
 
 	if (sh->ch == NULL || sh->gone || (c = TAILQ_FIRST(&sh->cmds)) ==
 	    NULL || c->sent)
 		return;
 	c->sent = 1;
-	len = strlen(c->line);
-	for (off = 0; off < len; off += n) {
-		n = ssh_channel_write(sh->ch, c->line + off, len - off);
+	/* built now: the shell it goes to decides its form */
+	sb_str(&line, "eval ");
+	shquote(&line, c->command);
+	if (sh->markfn)
+		sb_printf(&line, " </dev/null; \\" MARK_FN " %s\n",
+		    c->marker);
+	else
+		sb_printf(&line, " </dev/null; printf '\\n%%s %%d %%s %%s\\n'"
+		    " %s \"$?\" \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n",
+		    c->marker, c->marker, c->marker);
+	for (off = 0; off < line.len; off += n) {
+		n = ssh_channel_write(sh->ch, line.p + off, line.len - off);
 		if (n == SSH_ERROR || n <= 0) {
+			sb_free(&line);
 			if (sshconn_check(sh->conn))
 				return;		/* sh is gone with it */
 			shell_died(sh, "cannot write to the shell");
 			return;
 		}
 	}
+	sb_free(&line);
 }
 
 static int
@@ -781,6 +809,10 @@ cmd_finish(struct cmd *c)
 		    c->outlen] = '\0';
 		sh->pid = strtol(c->out.head, &e, 10);
 		sh->pgid = *e == ' ' ? strtol(e + 1, &e, 10) : 0;
+		if (strncmp(e, " f", 2) == 0) {
+			sh->markfn = 1;
+			e += 2;
+		}
 		if (sh->pid <= 1 || sh->pgid <= 1 ||
 		    (*e != '\n' && *e != '\0'))
 			sh->pid = sh->pgid = 0;

@@ -432,6 +432,21 @@ ssh_compose(enum bridged_proc to, uint32_t type, uint32_t peerid, int fd,
 	return proc_compose(peers, to, type, peerid, fd, data, len);
 }
 
+/*
+ * Write what is queued for the frontend now rather than at the end of
+ * this turn of the loop: an answer goes before slow clean-up (an SFTP
+ * close) that needs no waiting for.  What the socket does not take
+ * waits for the loop as usual.
+ */
+void
+ssh_flush_frontend(void)
+{
+	struct imsgev	*iev = peers[PROC_FRONTEND];
+
+	if (iev != NULL && iev->ibuf.queued > 0)
+		(void)imsgbuf_write(&iev->ibuf);
+}
+
 size_t
 ssh_output_max(void)
 {

@@ -8,6 +8,10 @@
 #			PSS, which counts shared library pages once
 #   Bash true		500 round trips through the full path, beside the
 #			same over a raw persistent ssh shell
+#   hot paths	(hotbench.py, issue 16) Bash true and Read of a small
+#			file beside a raw ssh shell and an fdatasync on the
+#			audit disk, interleaved; 1, 2, 4, 8 sessions at once;
+#			where a Bash call's time goes, stage by stage (perf)
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
 #   10 hosts		memory with 10 hosts connected, a shell on each (one
@@ -80,6 +84,45 @@ mem "idle, no host connected"
 # shellcheck disable=SC2046
 "$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" raw 500 \
     ssh $(ssh_opts) 127.0.0.1 sh || exit 1
+
+# issue 16: the hot paths beside their references, interleaved in one run
+echo abc >"$TESTDIR/base/small.txt"
+# shellcheck disable=SC2046
+"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 500 \
+    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 || exit 1
+"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" conc "$MCP_SOCK" 3 1 2 4 8 ||
+    exit 1
+# where a Bash call's time goes: syscall tracepoints of the client, the
+# frontend, the logger and the worker (perf; skipped without it)
+if command -v perf >/dev/null 2>&1; then
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" calls "$MCP_SOCK" 300 1.5 &
+	cl=$!
+	sleep 0.5
+	fe=$(pgrep -P "$BRIDGED_PID" -f "frontend" | head -n 1)
+	lg=$(pgrep -P "$BRIDGED_PID" -f "logger" | head -n 1)
+	wk=$(pgrep -P "$BRIDGED_PID" -f "ssh local" | head -n 1)
+	ev=""
+	for e in enter_sendto exit_recvfrom exit_read enter_sendmsg \
+	    exit_recvmsg enter_fdatasync exit_fdatasync; do
+		ev="$ev -e syscalls:sys_$e"
+	done
+	# shellcheck disable=SC2086
+	if perf record -q -k mono $ev -p "$cl,$fe,$lg,$wk" \
+	    -o "$TESTDIR/perf.data" >/dev/null 2>&1 & then
+		pr=$!
+		wait "$cl"
+		sleep 0.2
+		kill -INT "$pr" 2>/dev/null
+		wait "$pr"
+		perf script -i "$TESTDIR/perf.data" -F pid,time,event \
+		    >"$TESTDIR/perf.txt" 2>/dev/null &&
+		    "$PYTHON" "$REGRESS_DIR/bench/hotbench.py" stages \
+		    "$TESTDIR/perf.txt" "$fe" "$lg" "$wk" "$cl"
+	fi
+	wait "$cl" 2>/dev/null
+else
+	echo "stages: perf is not installed"
+fi
 
 big=$TESTDIR/base/big.txt
 "$PYTHON" -c '

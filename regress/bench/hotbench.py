@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""hotbench.py: the hot paths beside their references, in one run (issue 16).
+
+  hotbench.py hot SOCKET N FILE AUDITDIR SSH-ARGV...
+	N rounds, each: one Bash `true` and one Read of FILE (a small
+	file) over one MCP session, one `true` over a raw persistent ssh
+	shell (SSH-ARGV ... sh), one 100-byte write + fdatasync of a file
+	in AUDITDIR (the audit database's disk).  Interleaved, so the
+	machine's noise falls on all alike.  Prints medians, p99, and the
+	goals as measured against the references of this run.
+  hotbench.py conc SOCKET SECONDS N...
+	for each N: N sessions (processes) make Bash `true` calls for
+	SECONDS; prints calls/s and the ratio to the first N's.
+  hotbench.py calls SOCKET N DELAY
+	one session: a warm-up call, DELAY seconds of rest (for a tracer
+	to attach), then N Bash `true` calls
+  hotbench.py stages PERF-SCRIPT-OUTPUT FE LOGGER WORKER CLIENT
+	where a Bash call's time goes, from a `perf script` of syscall
+	tracepoints in the four processes (bench.sh records it).
+
+The MCP client here is a raw one (requests pre-encoded, one recv until
+the newline): the figures are bridged's, not a JSON library's.  Prints,
+never judges: the exit status is 0 unless something failed outright.
+"""
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def med(v):
+    return statistics.median(v)
+
+
+class Raw:
+    """Newline-delimited JSON-RPC on the UNIX socket, minimal."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(60)
+        self.s.connect(path)
+        self.buf = b""
+        self.id = 0
+        self.rpc("initialize", {"protocolVersion": "2025-06-18",
+                                "capabilities": {},
+                                "clientInfo": {"name": "hotbench",
+                                               "version": "1"}})
+        self.s.sendall(b'{"jsonrpc":"2.0","method":'
+                       b'"notifications/initialized"}\n')
+
+    def line(self):
+        while b"\n" not in self.buf:
+            b = self.s.recv(65536)
+            if not b:
+                raise SystemExit("hotbench: the daemon closed the session")
+            self.buf += b
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return ln
+
+    def encode(self, method, params):
+        self.id += 1
+        return (json.dumps({"jsonrpc": "2.0", "id": self.id,
+                            "method": method, "params": params}) +
+                "\n").encode(), self.id
+
+    def rpc(self, method, params):
+        req, _ = self.encode(method, params)
+        self.s.sendall(req)
+        return json.loads(self.line())
+
+    def timed(self, req):
+        """Send pre-encoded bytes; ms until the answer, and the answer."""
+        t0 = time.perf_counter()
+        self.s.sendall(req)
+        ln = self.line()
+        while b'"id"' not in ln:	# a notification
+            ln = self.line()
+        return (time.perf_counter() - t0) * 1000.0, ln
+
+    def tool(self, name, args):
+        return self.encode("tools/call", {"name": name, "arguments": args})
+
+
+def check(ln, what):
+    r = json.loads(ln)
+    res = r.get("result") or {}
+    if "error" in r or res.get("isError"):
+        raise SystemExit("hotbench: %s failed: %s" % (what, ln[:300]))
+
+
+def report(what, v):
+    print("%s: n=%d median %.3f ms, p99 %.3f ms, min %.3f ms"
+          % (what, len(v), med(v), pct(v, 99), min(v)))
+
+
+def goal(text, ok):
+    print("  goal %s: %s" % (text, "met" if ok else "NOT met"))
+
+
+def bench_hot(sock, n, path, auditdir, argv):
+    c = Raw(sock)
+    # warm: connect and shell
+    _, ln = c.timed(c.tool("Bash", {"command": "true"})[0])
+    check(ln, "Bash true")
+    p = subprocess.Popen(argv + ["sh"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, bufsize=0)
+    fpath = os.path.join(auditdir, ".hotbench.%d" % os.getpid())
+    fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    bash, read, raw, sync = [], [], [], []
+    try:
+        for i in range(n + 1):
+            req, _ = c.tool("Bash", {"command": "true"})
+            ms, ln = c.timed(req)
+            check(ln, "Bash true")
+            if i:
+                bash.append(ms)
+            req, _ = c.tool("Read", {"file_path": path})
+            ms, ln = c.timed(req)
+            check(ln, "Read")
+            if i:
+                read.append(ms)
+            mark = ("__m%d__" % i).encode()
+            t0 = time.perf_counter()
+            p.stdin.write(b"true; echo " + mark + b"\n")
+            buf = b""
+            while mark not in buf:
+                b = p.stdout.read(4096)
+                if not b:
+                    raise SystemExit("hotbench: the raw ssh shell ended")
+                buf += b
+            if i:
+                raw.append((time.perf_counter() - t0) * 1000.0)
+            t0 = time.perf_counter()
+            os.pwrite(fd, b"x" * 100, (i % 64) * 4096)
+            os.fdatasync(fd)
+            if i:
+                sync.append((time.perf_counter() - t0) * 1000.0)
+    finally:
+        os.close(fd)
+        os.unlink(fpath)
+        p.stdin.close()
+        p.wait()
+    report("Bash true (raw MCP client)", bash)
+    report("Read of a small file", read)
+    report("true over a raw persistent ssh shell", raw)
+    report("100 bytes + fdatasync on the audit disk", sync)
+    ref = med(raw) + med(sync)
+    print("Bash true p50 %.3f ms = raw shell + fdatasync (%.3f ms) + "
+          "%.3f ms of bridged's own; Read p50 - Bash p50 = %+.3f ms"
+          % (med(bash), ref, med(bash) - ref, med(read) - med(bash)))
+    goal("Bash p50 <= raw shell + fdatasync + 0.15 ms",
+         med(bash) <= ref + 0.15)
+    goal("Bash p99 <= 2 ms", pct(bash, 99) <= 2.0)
+    goal("Read p50 <= Bash p50 + 0.1 ms", med(read) <= med(bash) + 0.1)
+
+
+def conc_child(sock, secs, wfd):
+    c = Raw(sock)
+    req, _ = c.tool("Bash", {"command": "true"})
+    _, ln = c.timed(req)
+    check(ln, "Bash true")
+    os.write(wfd, b"r")		# ready
+    # all start together: the parent closes the go pipe
+    n = 0
+    t_end = time.perf_counter() + secs
+    while time.perf_counter() < t_end:
+        _, ln = c.timed(req)
+        check(ln, "Bash true")
+        n += 1
+    return n
+
+
+def bench_conc(sock, secs, ns):
+    first = None
+    for n in ns:
+        kids = []
+        rd, wr = os.pipe()
+        for _ in range(n):
+            r2, w2 = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r2)
+                os.close(rd)
+                try:
+                    calls = conc_child(sock, secs, wr)
+                    os.write(w2, b"%d\n" % calls)
+                    os._exit(0)
+                except BaseException as e:
+                    os.write(w2, b"-1 %s\n" % str(e).encode()[:200])
+                    os._exit(1)
+            os.close(w2)
+            kids.append((pid, r2))
+        os.close(wr)
+        got = 0
+        while got < n:
+            if not os.read(rd, 1):
+                break
+            got += 1
+        os.close(rd)
+        total = 0
+        for pid, r2 in kids:
+            out = b""
+            while True:
+                b = os.read(r2, 256)
+                if not b:
+                    break
+                out += b
+            os.close(r2)
+            os.waitpid(pid, 0)
+            v = out.split()
+            if not v or int(v[0]) < 0:
+                raise SystemExit("hotbench: a session failed: %s" % out)
+            total += int(v[0])
+        rate = total / secs
+        if first is None:
+            first = rate
+        print("%d session%s, Bash true for %g s: %d calls, %.0f calls/s "
+              "(%.2fx one session's)" % (n, "" if n == 1 else "s", secs,
+                                         total, rate, rate / first))
+        if n == 8 and ns[0] == 1:
+            goal("8 sessions >= 2x one session's calls/s",
+                 rate >= 2 * first)
+
+
+def bench_stages(path, fe, lg, w, cl):
+    """
+    Each Bash call shows, in order: the client sends (sendto, CL); the
+    frontend reads it (read, FE) and sends the intent (sendmsg to the
+    logger); the logger receives it, fdatasyncs and acks (sendmsg); the
+    frontend receives the ack and sends the call (sendmsg to the worker);
+    the worker receives it and writes to sshd (sendto); the last read
+    from sshd (recvfrom) before the worker's answer (sendmsg); the
+    frontend receives it and answers (sendmsg to the client); the
+    client's recvfrom returns.
+    """
+    ev = []
+    with open(path) as f:
+        for ln in f:
+            t = ln.split()
+            try:
+                i = next(k for k, x in enumerate(t) if x.endswith(":") and
+                         x[:-1].replace(".", "", 1).isdigit())
+            except StopIteration:
+                continue
+            pid = int(t[i - 1]) if t[i - 1].isdigit() else int(
+                t[i - 2]) if t[i - 2].isdigit() else -1
+            ev.append((float(t[i][:-1]) * 1000.0, pid, t[i + 1]))
+    ev.sort()
+    stages = {k: [] for k in ("client -> frontend",
+                              "frontend: request -> logger",
+                              "logger: intent to fdatasync",
+                              "logger: fdatasync",
+                              "logger ack -> frontend -> worker",
+                              "worker -> sshd -> shell -> worker",
+                              "worker: the answer",
+                              "worker -> frontend -> client")}
+    i = 0
+    n = len(ev)
+
+    def find(j, pid, name):
+        while j < n and not (ev[j][1] == pid and name in ev[j][2]):
+            j += 1
+        return j
+
+    while True:
+        a = find(i, cl, "sys_enter_sendto")
+        b = find(a, fe, "sys_exit_read")
+        c = find(b, fe, "sys_enter_sendmsg")
+        d = find(c, lg, "sys_exit_recvmsg")
+        e = find(d, lg, "sys_enter_fdatasync")
+        f = find(e, lg, "sys_exit_fdatasync")
+        g = find(f, w, "sys_exit_recvmsg")
+        h = find(g, w, "sys_enter_sendmsg")
+        # the last answer from sshd before the worker's answer
+        k = g
+        j = g
+        while j < h:
+            if ev[j][1] == w and "sys_exit_recvfrom" in ev[j][2]:
+                k = j
+            j += 1
+        m = find(h, cl, "sys_exit_recvfrom")
+        if m >= n:
+            break
+        if ev[m][0] - ev[a][0] < 50:	# one call, not a stall
+            t = [ev[x][0] for x in (a, b, c, d, e, f, g, k, h, m)]
+            stages["client -> frontend"].append(t[1] - t[0])
+            stages["frontend: request -> logger"].append(t[3] - t[1])
+            stages["logger: intent to fdatasync"].append(t[4] - t[3])
+            stages["logger: fdatasync"].append(t[5] - t[4])
+            stages["logger ack -> frontend -> worker"].append(t[6] - t[5])
+            stages["worker -> sshd -> shell -> worker"].append(t[7] - t[6])
+            stages["worker: the answer"].append(t[8] - t[7])
+            stages["worker -> frontend -> client"].append(t[9] - t[8])
+        i = m + 1
+    if not stages["client -> frontend"]:
+        print("stages: no whole call found in the trace")
+        return
+    tot = 0.0
+    print("where a Bash call's time goes (perf syscall tracepoints, "
+          "medians of %d calls; tracing adds a little to each):"
+          % len(stages["client -> frontend"]))
+    for k, v in stages.items():
+        tot += med(v)
+        print("  %-36s %7.3f ms" % (k, med(v)))
+    print("  %-36s %7.3f ms" % ("sum of the medians", tot))
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    mode = sys.argv[1]
+    if mode == "hot" and len(sys.argv) >= 7:
+        bench_hot(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5],
+                  sys.argv[6:])
+    elif mode == "conc" and len(sys.argv) >= 5:
+        bench_conc(sys.argv[2], float(sys.argv[3]),
+                   [int(x) for x in sys.argv[4:]])
+    elif mode == "calls" and len(sys.argv) == 5:
+        c = Raw(sys.argv[2])
+        req, _ = c.tool("Bash", {"command": "true"})
+        check(c.timed(req)[1], "Bash true")
+        time.sleep(float(sys.argv[4]))
+        for _ in range(int(sys.argv[3])):
+            check(c.timed(req)[1], "Bash true")
+    elif mode == "stages" and len(sys.argv) == 7:
+        bench_stages(sys.argv[2], *[int(x) for x in sys.argv[3:7]])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# t-hotpath: the hot paths of issue 16 stay correct and stay fast.  The
+# shell's marker function is read-only (a command cannot redefine or
+# unset it, and the shell goes on), the command's status and cwd still
+# come back; a Read of files whose size is a whole buffer, one byte more,
+# or none returns every byte; many calls
+# in a row leave no SFTP handle open on the host.  Then a bound no 10x
+# slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
+# one fdatasync on the audit disk) + 1 ms, measured interleaved in this
+# test so the machine's load falls on both alike.
+
+. "$(dirname "$0")/lib.sh"
+
+sshd_start || { tap_fail "sshd starts"; tap_end; }
+tap_check "bridged starts" bridged_start || tap_end
+export TESTDIR REGRESS_DIR SSHD_PID
+
+tap_run "$PYTHON" - <<'EOF'
+import os, subprocess, sys
+sys.path.insert(0, os.environ["REGRESS_DIR"])
+from mcpclient import Client, Tap, result_text
+
+t = Tap()
+base = os.path.join(os.environ["TESTDIR"], "base")
+c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
+c.initialize()
+
+def bash(cmd):
+    r = c.call_tool("Bash", {"command": cmd}, timeout=60)
+    return bool(r.get("isError")), result_text(r)
+
+e, x = bash("cd /tmp && (exit 7)")
+t.ok(not e and x.endswith("exit status: 7"), "a command's status comes back",
+     x)
+e, x = bash("pwd")
+t.ok(x.startswith("/tmp\n"), "cd persists between calls", x)
+e, x = bash("__bridged_mark() { echo fake; }; echo after")
+t.ok("readonly function" in x and "after" in x,
+     "the marker function cannot be redefined", x)
+e, x = bash("unset -f __bridged_mark; echo after2")
+t.ok("cannot unset" in x and "after2" in x,
+     "the marker function cannot be unset", x)
+e, x = bash("echo still; pwd")
+t.ok(not e and x.startswith("still\n/tmp\n") and
+     x.endswith("exit status: 0") and "reset" not in x,
+     "the shell goes on with its state after both attempts", x)
+e, x = bash("shopt -s expand_aliases; alias __bridged_mark=true; echo a")
+e, x = bash("echo b")
+t.ok(not e and x.startswith("b\n") and "reset" not in x,
+     "an alias does not stand in for the marker function", x)
+
+for n in (1, 8191, 8192, 8193, 16384, 16385):
+    p = os.path.join(base, "f%d.txt" % n)
+    body = ("".join("%07d\n" % i for i in range(n // 8 + 1)))[:n]
+    with open(p, "w") as f:
+        f.write(body)
+    r = c.call_tool("Read", {"file_path": p, "limit": 100000})
+    x = result_text(r)
+    lines = [ln.split("\t", 1)[1] if "\t" in ln else ln
+             for ln in x.split("\n") if ln.strip()]
+    got = "\n".join(lines)
+    t.ok(not r.get("isError") and got == body.rstrip("\n"),
+         "Read of a %d-byte file returns it whole" % n, x[-300:])
+
+# an empty file: the size says so, nothing more is asked
+p = os.path.join(base, "empty.txt")
+open(p, "w").close()
+r = c.call_tool("Read", {"file_path": p})
+t.ok("contents are empty" in result_text(r), "Read of an empty file says so",
+     result_text(r))
+
+# 300 small Reads in a row: the handles closed after each answer
+p = os.path.join(base, "f1.txt")
+bad = 0
+for i in range(300):
+    r = c.call_tool("Read", {"file_path": p})
+    if r.get("isError"):
+        bad += 1
+t.ok(bad == 0, "300 Reads in a row answered", bad)
+def ancestors(pid):
+    seen = []
+    while pid > 1 and len(seen) < 64:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        seen.append(pid)
+    return seen
+
+sshd = int(os.environ["SSHD_PID"])
+held = []
+for d in os.listdir("/proc"):
+    if not d.isdigit():
+        continue
+    try:
+        with open("/proc/%s/comm" % d) as f:
+            if f.read().strip() != "sftp-server":
+                continue
+        if sshd not in ancestors(int(d)):
+            continue
+        for fd in os.listdir("/proc/%s/fd" % d):
+            tgt = os.readlink("/proc/%s/fd/%s" % (d, fd))
+            if tgt.startswith(base):
+                held.append(tgt)
+    except OSError:
+        continue
+t.ok(not held, "no file handle left open by the host's sftp-server", held)
+c.close()
+EOF
+
+# the bound: raw shell + fdatasync, interleaved, in this very test
+out=$("$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 200 \
+    "$TESTDIR/base/f1.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 2>&1)
+tap_diag "$out"
+bound=$(printf '%s\n' "$out" | awk '
+	/^Bash true \(raw MCP client\)/ { b = $8 }
+	/^true over a raw persistent ssh shell/ { r = $10 }
+	/^100 bytes \+ fdatasync/ { s = $11 }
+	END { if (b == "" || r == "" || s == "") print "none";
+	    else printf "%s %.3f\n", (b <= 5 * (r + s) + 1) ? "ok" : "slow",
+	    5 * (r + s) + 1 }')
+tap_check "Bash true p50 within 5x (raw shell + fdatasync) + 1 ms" \
+    test "${bound%% *}" = ok
+
+bridged_stop
+tap_end
