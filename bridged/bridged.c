@@ -109,7 +109,7 @@ static int			 debug, verbose;
 static int			 shutting_down, exit_status;
 static int			 mcp_fd = -1, ctl_fd = -1;
 static struct event		 ev_drain;
-static char			 logdirs[2][PATH_MAX];
+static char			 logdirs[3][PATH_MAX];
 
 static void
 usage(void)
@@ -175,7 +175,7 @@ main(int argc, char *argv[])
 			pa.host = optarg;
 			break;
 		case 'L':
-			if (ndirs >= 2)
+			if (ndirs >= 3)
 				usage();
 			pa.dirs[ndirs++] = optarg;
 			break;
@@ -258,9 +258,13 @@ main(int argc, char *argv[])
 		sockgid = gr->gr_gid;
 	}
 
-	/* the logger's two directories: created here, owned by the user */
-	for (i = 0; i < 2; i++) {
-		path = i == 0 ? conf->log_file : conf->audit_db;
+	/*
+	 * The logger's directories: the text log's, the audit database's
+	 * and the relay database's; created here, owned by the user.
+	 */
+	for (i = 0; i < 3; i++) {
+		path = i == 0 ? conf->log_file : i == 1 ? conf->audit_db :
+		    conf->relay_db;
 		if (*path == '\0')
 			continue;
 		if ((copy = strdup(path)) == NULL)
@@ -492,7 +496,7 @@ static void
 spawn(struct child *c)
 {
 	enum bridged_proc	 id = c->id;
-	char			*argv[16];
+	char			*argv[20];
 	int			 sp[2], ep[2] = { -1, -1 }, argc = 0;
 	pid_t			 pid;
 
@@ -546,6 +550,10 @@ spawn(struct child *c)
 			if (logdirs[1][0] != '\0') {
 				argv[argc++] = "-L";
 				argv[argc++] = logdirs[1];
+			}
+			if (logdirs[2][0] != '\0') {
+				argv[argc++] = "-L";
+				argv[argc++] = logdirs[2];
 			}
 		}
 		argv[argc] = NULL;

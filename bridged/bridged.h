@@ -202,6 +202,22 @@ enum imsg_type {
 	 */
 	IMSG_LOG_HISTORY,	/* fe/ssh->logger: struct log_histq */
 
+	/*
+	 * Relay channels (fe_relay.c in the frontend, logger_relay.c in the
+	 * logger, which alone holds the relay database).  A request is one
+	 * JSON object {op, principal, ...} with the frontend's request id
+	 * in peerid; the answer is zero or more IMSG_RELAY_DATA chunks of
+	 * one JSON object, then an empty IMSG_RELAY_REPLY with the same
+	 * peerid.  After every committed send or clear the logger tells the
+	 * frontend IMSG_RELAY_EVENT {channel, id, op}, after the reply, so
+	 * a waiting receive parked on an empty answer is woken and pushes
+	 * to subscribers go out without anyone polling.
+	 */
+	IMSG_RELAY_REQ,		/* fe->logger: JSON request, peerid = reqid */
+	IMSG_RELAY_DATA,	/* logger->fe: chunk of the JSON answer */
+	IMSG_RELAY_REPLY,	/* logger->fe: empty: the answer is complete */
+	IMSG_RELAY_EVENT,	/* logger->fe: JSON {channel, id, op} */
+
 	IMSG_MAX
 };
 
@@ -242,6 +258,8 @@ enum imsg_type {
 #define CAP_EXEC		0x04
 #define CAP_DELEGATE		0x08
 #define CAP_FORWARD		0x10
+/* not a host's: set when "relay database" is given (fe_tools.c lists) */
+#define CAP_RELAY		0x20
 
 #define PROTECT_OVERWRITE	0x01
 #define PROTECT_DELETE		0x02
@@ -393,6 +411,27 @@ struct limits {
 	int			 keepalive_count; /* silent ones: lost */
 };
 
+/*
+ * Relay (bridged.conf(5) "relay"): off without a database.  Access rules
+ * live in the conf struct itself so that they cross the pipe with it.
+ */
+#define RELAY_RETAIN_DEF	(7 * 86400)	/* seconds */
+#define RELAY_MSG_DEF		(64 * 1024)	/* bytes of content */
+#define RELAY_MSG_MAX		(160 * 1024)	/* fits one imsg */
+#define RELAY_CHANNEL_DEF	10000		/* messages per channel */
+#define RELAY_RULES_MAX		32
+#define RELAY_PATTERN_LEN	128
+#define RELAY_NAME_LEN		128		/* channel names */
+#define RELAY_SEND		0x01
+#define RELAY_RECEIVE		0x02
+#define RELAY_CLEAR		0x04
+struct relay_rule {
+	char			 pattern[RELAY_PATTERN_LEN];	/* fnmatch */
+	char			 principal[64];	/* "": every principal */
+	uint32_t		 rights;	/* RELAY_* */
+	int			 line;
+};
+
 struct bridged_conf {
 	char			 user[CONF_USER_LEN];
 	char			 chroot[PATH_MAX];
@@ -414,6 +453,12 @@ struct bridged_conf {
 	int			 job_retention;	/* seconds, ssh_deleg.c */
 	struct listenerlist	 listeners;	/* listen on */
 	struct clientlist	 clients;	/* client "NAME" { ... } */
+	char			 relay_db[PATH_MAX];	/* "": relay off */
+	int64_t			 relay_retain;	/* seconds */
+	uint32_t		 relay_msg_max;	/* bytes of content */
+	uint32_t		 relay_channel_max; /* messages per channel */
+	uint32_t		 nrelay_rules;
+	struct relay_rule	 relay_rules[RELAY_RULES_MAX];
 };
 
 /* ssh worker's view of a host, for hosts/show hosts */

@@ -40,6 +40,9 @@ config_new(void)
 	conf->limits.drain_timeout = CONF_DRAIN_TIMEOUT;
 	conf->limits.call_timeout = CONF_CALL_TIMEOUT;
 	conf->job_retention = CONF_JOB_RETENTION;
+	conf->relay_retain = RELAY_RETAIN_DEF;
+	conf->relay_msg_max = RELAY_MSG_DEF;
+	conf->relay_channel_max = RELAY_CHANNEL_DEF;
 	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
 	conf->limits.keepalive = CONF_KEEPALIVE;
 	conf->limits.idle_timeout = CONF_IDLE_TIMEOUT;

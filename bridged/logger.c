@@ -153,7 +153,7 @@ logger_main(struct proc_args *pa)
 	    logger_dispatch_parent, logger_sig);
 	evtimer_set(&ev_retry, retry, NULL);
 	evtimer_set(&ev_prune, prune, NULL);
-	sandbox_logger(pa->dirs[0], pa->dirs[1]);
+	sandbox_logger(pa->dirs[0], pa->dirs[1], pa->dirs[2]);
 	proc_child_ready(parent, "logger");
 	event_dispatch();
 	exit(0);

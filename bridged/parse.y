@@ -126,6 +126,10 @@ enum once {
 	ONCE_A_RETAIN,
 	ONCE_C_TOKEN,
 	ONCE_C_PORT,
+	ONCE_RELAY_DB,
+	ONCE_RELAY_RETAIN,
+	ONCE_RELAY_MSG,
+	ONCE_RELAY_CHAN,
 	ONCE_MAX
 };
 
@@ -211,6 +215,8 @@ static void	 via_clear(void);
 static int	 valid_hostname(const char *);
 static int	 valid_hostkey(const char *);
 static void	 keywords_check(void);
+static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
+		    const char *, long long);
 %}
 
 %locations
@@ -236,8 +242,10 @@ static void	 keywords_check(void);
 %token	VIA
 %token	ERROR
 %token	CLIENT NONE ON TOKEN
+%token	RELAY MESSAGE CHANNEL SEND RECEIVE CLEAR
 %token	<string>	STRING NUMBER
-%type	<number>	caplist cap protlist prot
+%type	<number>	caplist cap protlist prot relayrights relayright
+%type	<string>	relayfor
 %type	<string>	anysize string fwdlisten
 %destructor { free($$); } <string>
 
@@ -357,6 +365,21 @@ main		: USER string {
 			free($3);
 			free($5);
 		}
+		| RELAY DATABASE string {
+			if (once(&@1, ONCE_RELAY_DB, "relay database") == 0)
+				setstr(&@3, conf->relay_db,
+				    sizeof(conf->relay_db), $3,
+				    "relay database", STR_ABSPATH);
+			free($3);
+		}
+		| RELAY '{' relayl '}'
+		| RELAY '{' relayl error '}'	{ yyerrok; }
+		| RELAY relayopt
+		| RELAY ALLOW string relayfor '{' relayrights '}' {
+			relay_rule_add(&@1, &@3, $3, $4, $6);
+			free($3);
+			free($4);
+		}
 		| LIMITS '{' limitsl '}'
 		| LIMITS '{' limitsl error '}'	{ yyerrok; }
 		| LIMITS limitopt
@@ -408,6 +431,56 @@ logopts		: /* empty */
 				conf->log_keep = n;
 			free($3);
 		}
+		;
+
+relayl		: /* empty */
+		| relayl '\n'
+		| relayl relayopt
+		| relayl error '\n'		{ yyerrok; }
+		;
+
+relayopt	: RETAIN anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_RELAY_RETAIN, "relay retain") == 0 &&
+			    getperiod(&@2, $2, 60, 100LL * 365 * 86400,
+			    "relay retain", &n) == 0)
+				conf->relay_retain = n;
+			free($2);
+		}
+		| MAXIMUM MESSAGE anysize {
+			long long	 n;
+
+			if (once(&@1, ONCE_RELAY_MSG, "relay max message") ==
+			    0 && getsize(&@3, $3, 1, RELAY_MSG_MAX,
+			    "relay max message", &n) == 0)
+				conf->relay_msg_max = n;
+			free($3);
+		}
+		| MAXIMUM CHANNEL NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_RELAY_CHAN, "relay max channel") ==
+			    0 && getnum(&@3, $3, 1, 10000000,
+			    "relay max channel", &n) == 0)
+				conf->relay_channel_max = n;
+			free($3);
+		}
+		;
+
+/* relay allow "PATTERN" [for "PRINCIPAL"] { send, receive, clear } */
+relayfor	: /* empty */		{ $$ = NULL; }
+		| FOR string		{ $$ = $2; }
+		;
+
+relayrights	: relayright			{ $$ = $1; }
+		| relayrights ',' relayright	{ $$ = $1 | $3; }
+		| relayrights relayright	{ $$ = $1 | $2; }
+		;
+
+relayright	: SEND		{ $$ = RELAY_SEND; }
+		| RECEIVE	{ $$ = RELAY_RECEIVE; }
+		| CLEAR		{ $$ = RELAY_CLEAR; }
 		;
 
 limitsl		: /* empty */
@@ -965,8 +1038,10 @@ static const struct keyword keywords[] = {
 	{ "audit",		AUDIT },
 	{ "base",		BASE },
 	{ "call",		CALL },
+	{ "channel",		CHANNEL },
 	{ "chroot",		CHROOT },
 	{ "claude",		CLAUDE },
+	{ "clear",		CLEAR },
 	{ "client",		CLIENT },
 	{ "closed",		CLOSED },
 	{ "concurrent",		CONCURRENT },
@@ -1004,6 +1079,7 @@ static const struct keyword keywords[] = {
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
 	{ "max",		MAXIMUM },
+	{ "message",		MESSAGE },
 	{ "minute",		MINUTE },
 	{ "mode",		MODE },
 	{ "mutating",		MUTATING },
@@ -1020,6 +1096,8 @@ static const struct keyword keywords[] = {
 	{ "protect",		PROTECT },
 	{ "quota",		QUOTA },
 	{ "read",		READ },
+	{ "receive",		RECEIVE },
+	{ "relay",		RELAY },
 	{ "remote",		REMOTE },
 	{ "result",		RESULT },
 	{ "retain",		RETAIN },
@@ -1027,6 +1105,7 @@ static const struct keyword keywords[] = {
 	{ "root",		ROOT },
 	{ "rotate",		ROTATE },
 	{ "scan",		SCAN },
+	{ "send",		SEND },
 	{ "sessions",		SESSIONS },
 	{ "size",		SIZE },
 	{ "skip",		SKIP },
@@ -2149,4 +2228,47 @@ parse_config(const char *filename, int verbose)
 		return NULL;
 	}
 	return conf;
+}
+
+/*
+ * relay allow "PATTERN" [for "PRINCIPAL"] { RIGHTS }: a channel name
+ * pattern of the channel characters and fnmatch's * and ?.
+ */
+static void
+relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
+    const char *principal, long long rights)
+{
+	struct relay_rule	*r;
+	const char		*p;
+
+	if (conf->nrelay_rules >= RELAY_RULES_MAX) {
+		conf_err(loc, "relay allow: at most %d rules", RELAY_RULES_MAX);
+		return;
+	}
+	if (*pattern == '\0' || strlen(pattern) >= RELAY_PATTERN_LEN) {
+		conf_err(ploc, "relay allow: the pattern must have 1 to %d "
+		    "characters", RELAY_PATTERN_LEN - 1);
+		return;
+	}
+	for (p = pattern; *p != '\0'; p++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-*?", *p) ==
+		    NULL) {
+			conf_err(ploc, "relay allow: \"%s\": a pattern has "
+			    "only letters, digits, \".\", \"_\", \":\", \"-\","
+			    " \"*\" and \"?\"", pattern);
+			return;
+		}
+	if (principal != NULL && (*principal == '\0' ||
+	    strlen(principal) >= sizeof(r->principal))) {
+		conf_err(ploc, "relay allow: the principal after \"for\" must "
+		    "have 1 to %zu characters", sizeof(r->principal) - 1);
+		return;
+	}
+	r = &conf->relay_rules[conf->nrelay_rules++];
+	strlcpy(r->pattern, pattern, sizeof(r->pattern));
+	strlcpy(r->principal, principal != NULL ? principal : "",
+	    sizeof(r->principal));
+	r->rights = rights;
+	r->line = loc->first_line;
 }

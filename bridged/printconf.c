@@ -51,6 +51,51 @@ print_size(long long n)
 		printf("%lld%c", n, units[u]);
 }
 
+/* seconds in the largest unit that divides them */
+static void
+print_period(long long n)
+{
+	if (n % 86400 == 0)
+		printf("%lldd", n / 86400);
+	else if (n % 3600 == 0)
+		printf("%lldh", n / 3600);
+	else if (n % 60 == 0)
+		printf("%lldm", n / 60);
+	else
+		printf("%llds", n);
+}
+
+/* only with a database: the relay is off without one */
+static void
+print_relay(const struct bridged_conf *conf)
+{
+	const struct relay_rule	*r;
+	uint32_t		 i;
+
+	if (conf->relay_db[0] != '\0') {
+		printf("\nrelay database ");
+		print_str(conf->relay_db);
+		printf("\nrelay {\n\tretain ");
+		print_period(conf->relay_retain);
+		printf("\n\tmax message ");
+		print_size(conf->relay_msg_max);
+		printf("\n\tmax channel %u\n}\n", conf->relay_channel_max);
+	}
+	for (i = 0; i < conf->nrelay_rules; i++) {
+		r = &conf->relay_rules[i];
+		printf("relay allow ");
+		print_str(r->pattern);
+		if (r->principal[0] != '\0') {
+			printf(" for ");
+			print_str(r->principal);
+		}
+		printf(" {%s%s%s }\n",
+		    (r->rights & RELAY_SEND) ? " send" : "",
+		    (r->rights & RELAY_RECEIVE) ? " receive" : "",
+		    (r->rights & RELAY_CLEAR) ? " clear" : "");
+	}
+}
+
 static void
 print_list(const struct strlist *sl)
 {
@@ -369,6 +414,7 @@ print_config(struct bridged_conf *conf)
 	}
 
 	print_http(conf);
+	print_relay(conf);
 
 	if (conf->default_host[0] != '\0') {
 		printf("\ndefault host ");

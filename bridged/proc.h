@@ -16,7 +16,7 @@ struct proc_args {
 	const char	*user;		/* NULL: stay who we are */
 	const char	*chroot;	/* NULL: no chroot */
 	const char	*host;		/* ssh worker: the host it serves */
-	const char	*dirs[2];	/* logger: the only dirs it may touch */
+	const char	*dirs[3];	/* logger: the only dirs it may touch */
 };
 
 struct proc {

@@ -107,7 +107,7 @@ struct sb_policy {
 	size_t			 nforbid;
 	int			 nofiles;	/* RLIMIT_FSIZE 0 */
 	uint64_t		 fsaccess;	/* Landlock rights on dirs */
-	const char		*dirs[2];
+	const char		*dirs[3];
 };
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -351,7 +351,7 @@ sandbox_sshworker(void)
 }
 
 void
-sandbox_logger(const char *dir1, const char *dir2)
+sandbox_logger(const char *dir1, const char *dir2, const char *dir3)
 {
 	struct sb_policy	 p = {
 		"logger", sb_logger_rules, nitems(sb_logger_rules),
@@ -360,7 +360,7 @@ sandbox_logger(const char *dir1, const char *dir2)
 		LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
 		LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REFER |
 		LANDLOCK_ACCESS_FS_TRUNCATE,
-		{ dir1, dir2 }
+		{ dir1, dir2, dir3 }
 	};
 
 	sandbox_apply(&p);

@@ -14,7 +14,7 @@ void	sandbox_frontend(void);
 /* libssh over fds handed in by the parent: no socket/connect/exec, no fs */
 void	sandbox_sshworker(void);
 /* SQLite + text log: filesystem reach limited to these dirs (NULL: none) */
-void	sandbox_logger(const char *, const char *);
+void	sandbox_logger(const char *, const char *, const char *);
 
 /*
  * Set by the caller (e.g. from BRIDGED_SANDBOX_DEBUG=1): a forbidden
