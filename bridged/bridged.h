@@ -217,6 +217,8 @@ enum imsg_type {
 	IMSG_RELAY_DATA,	/* logger->fe: chunk of the JSON answer */
 	IMSG_RELAY_REPLY,	/* logger->fe: empty: the answer is complete */
 	IMSG_RELAY_EVENT,	/* logger->fe: JSON {channel, id, op} */
+	IMSG_CTL_SHOW_CHANNELS,	/* bridgectl->fe: optional channel name */
+	IMSG_CTL_CLEAR_CHANNEL,	/* bridgectl->fe: channel name */
 
 	IMSG_MAX
 };

@@ -25,6 +25,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "fe_tools.h"
+#include "fe_relay.h"
 
 #define CONTROL_MAX_CONNS	32
 
@@ -49,6 +50,7 @@ struct ctl_conn {
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
+static void	 control_relay(struct ctl_conn *, struct imsg *);
 static struct ctl_conn *control_byid(uint32_t);
 static void	 control_send_json(struct ctl_conn *, json_t *);
 static void	 control_reply(struct ctl_conn *, uint32_t, const char *);
@@ -312,6 +314,10 @@ control_dispatch(int fd, short event, void *arg)
 			else
 				control_reply(c, IMSG_CTL_OK, v ?
 				    "logging verbosely" : "logging briefly");
+			break;
+		case IMSG_CTL_SHOW_CHANNELS:
+		case IMSG_CTL_CLEAR_CHANNEL:
+			control_relay(c, &imsg);
 			break;
 		case IMSG_CTL_SHOW_LOG:
 		case IMSG_CTL_SHOW_AUDIT:
@@ -841,4 +847,77 @@ control_filters(struct ctl_conn *c, const struct log_query *q)
 	free(u);
 	free(s);
 	return -1;
+}
+
+/*
+ * bridgectl show channels, show channel NAME, clear channel NAME: asked
+ * of the logger, which holds the relay (logger_relay.c), as an operator
+ * who sees every channel.
+ */
+static void
+control_relay(struct ctl_conn *c, struct imsg *imsg)
+{
+	char	 name[RELAY_NAME_LEN];
+	json_t	*req;
+	int	 clear = imsg->hdr.type == IMSG_CTL_CLEAR_CHANNEL;
+
+	if (imsg->datalen >= sizeof(name) || (clear && imsg->datalen == 0)) {
+		control_reply(c, IMSG_CTL_ERROR, "malformed request");
+		return;
+	}
+	memcpy(name, imsg->data, imsg->datalen);
+	name[imsg->datalen] = '\0';
+	if (imsg->datalen > 0 && !relay_name_ok(name)) {
+		control_reply(c, IMSG_CTL_ERROR, "a channel name has 1 to 127 "
+		    "letters, digits, \".\", \"_\", \"-\" and \":\"");
+		return;
+	}
+	if (frontend_conf->relay_db[0] == '\0') {
+		control_reply(c, IMSG_CTL_ERROR, "the relay is off: no relay "
+		    "database in bridged.conf");
+		return;
+	}
+	req = json_pack("{s:s}", "op", clear ? "clear" : imsg->datalen > 0 ?
+	    "show" : "list");
+	if (req != NULL && imsg->datalen > 0)
+		json_object_set_new(req, "channel", json_string(name));
+	if (req != NULL && clear)
+		log_info("control: clear channel %s by uid %d", name,
+		    (int)c->uid);
+	c->busy = 1;
+	if (relay_ctl_ask(c->id, req) == -1)
+		control_reply(c, IMSG_CTL_ERROR, "the relay is not available "
+		    "now (the logger is restarting)");
+}
+
+/* the logger's answer to control_relay (NULL: none came), stolen */
+void
+control_relay_reply(uint32_t id, json_t *ans)
+{
+	struct ctl_conn	*c;
+	json_t		*err, *o;
+	size_t		 i;
+	char		 msg[256];
+
+	if ((c = control_byid(id)) == NULL) {
+		json_decref(ans);
+		return;
+	}
+	if (ans == NULL)
+		control_reply(c, IMSG_CTL_ERROR, "the relay did not answer "
+		    "(the logger died)");
+	else if (json_is_string(err = json_object_get(ans, "error")))
+		control_reply(c, IMSG_CTL_ERROR, json_string_value(err));
+	else if (json_object_get(ans, "cleared") != NULL) {
+		snprintf(msg, sizeof(msg), "channel %s: %lld messages cleared",
+		    json_string_value(json_object_get(ans, "channel")),
+		    (long long)json_integer_value(json_object_get(ans,
+		    "cleared")));
+		control_reply(c, IMSG_CTL_OK, msg);
+	} else {
+		json_array_foreach(json_object_get(ans, "channels"), i, o)
+			control_send_json(c, o);
+		control_reply(c, IMSG_CTL_END, NULL);
+	}
+	json_decref(ans);
 }

@@ -20,6 +20,7 @@
 
 #include "bridged.h"
 #include "frontend.h"
+#include "fe_relay.h"
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
@@ -122,8 +123,10 @@ peer_gone(enum bridged_proc id)
 	proc_peer_free(peers, id);
 	if (id == PROC_PARENT)
 		exit(0);
-	if (id == PROC_LOGGER)
+	if (id == PROC_LOGGER) {
 		audit_logger_down();
+		relay_logger_down();
+	}
 }
 
 static void
@@ -243,6 +246,11 @@ frontend_dispatch_logger(int fd, short event, void *arg)
 		case IMSG_LOG_DATA:
 		case IMSG_LOG_END:
 			control_dispatch_logger(&imsg);
+			break;
+		case IMSG_RELAY_DATA:
+		case IMSG_RELAY_REPLY:
+		case IMSG_RELAY_EVENT:
+			relay_dispatch(&imsg);
 			break;
 		default:
 			fatalx("unexpected message %u from logger",

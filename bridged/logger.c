@@ -169,6 +169,7 @@ logger_sig(int sig, short event, void *arg)
 			    "%s", qcount, failure);
 		textlog_sync();
 		audit_close();
+		relay_close();
 		exit(0);
 	}
 }
@@ -220,8 +221,18 @@ logger_configure(struct bridged_conf *nconf)
 		enqueue_json(json_pack("{s:s, s:s, s:I, s:I}", "type",
 		    "daemon", "event", "logger start", "pid",
 		    (json_int_t)getpid(), "chain", (json_int_t)chain.seq), 0);
+	relay_configure(conf);
 	prune_arm();
 	flush();
+}
+
+/* a record of the logger's own (the relay's sends and clears) */
+void
+logger_record(json_t *o)
+{
+	if (o != NULL)
+		enqueue_json(json_incref(o), 0);
+	json_decref(o);
 }
 
 /*
@@ -928,6 +939,13 @@ logger_dispatch_peer(int fd, short event, void *arg)
 			if (!fe || imsg.datalen != 0)
 				goto bad;
 			do_rotate(&imsg);
+			break;
+		case IMSG_RELAY_REQ:
+			if (!fe || imsg.datalen == 0 ||
+			    imsg.datalen > IMSG_MAXPAYLOAD)
+				goto bad;
+			relay_request(iev, imsg.hdr.peerid, imsg.data,
+			    imsg.datalen);
 			break;
 		case IMSG_LOG_FOLLOW:
 			if (!fe || imsg.datalen != sizeof(on))

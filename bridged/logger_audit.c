@@ -50,7 +50,7 @@ static void	 seterr(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 static int	 streq(const char *, const char *);
 static int	 vfs_fullpathname(sqlite3_vfs *, const char *, int, char *);
-static const char *vfs_name(void);
+
 
 static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
@@ -139,8 +139,8 @@ vfs_fullpathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
 }
 
 /* the name of our VFS, registered on first use; NULL: SQLite's default */
-static const char *
-vfs_name(void)
+const char *
+audit_vfs(void)
 {
 	static sqlite3_vfs	 vfs;
 	sqlite3_vfs		*unix_vfs;
@@ -171,7 +171,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	audit_close();
 	memset(c, 0, sizeof(*c));
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs_name()) !=
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, audit_vfs()) !=
 	    SQLITE_OK) {
 		seterr(err, errlen, "open %s: %s", path,
 		    db ? sqlite3_errmsg(db) : "out of memory");

@@ -76,6 +76,19 @@ int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
 /* the newest record older than cutoff: 0 found, 1 none, -1 error */
 int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],
 	    uint64_t *);
+/* the SQLite VFS that takes absolute names as they are (the sandbox) */
+const char *audit_vfs(void);
+
+/* logger.c: a record of the logger's own, into the chain (not stolen) */
+struct json_t;
+void	 logger_record(struct json_t *);
+
+/* logger_relay.c: the relay's store (IMSG_RELAY_REQ) */
+struct imsgev;
+void	 relay_configure(const struct bridged_conf *);
+void	 relay_request(struct imsgev *, uint32_t, const void *, size_t);
+void	 relay_close(void);
+
 /* a log line: the record text with "hash" added; malloc'd */
 char	*audit_line(const char *, const char *, size_t *);
 
