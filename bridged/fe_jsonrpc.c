@@ -30,6 +30,7 @@
 #include "fe_mcp.h"
 #include "fe_tools.h"
 #include "fe_tasks.h"
+#include "fe_relay.h"
 
 #ifndef nitems
 #define nitems(a)		(sizeof(a) / sizeof((a)[0]))
@@ -79,8 +80,11 @@ static const struct method methods[] = {
 	{ "logging/setLevel",	0, m_set_level, METHOD_LEGACY },
 	{ "ping",		1, m_ping, METHOD_LEGACY },
 	{ "prompts/list",	0, m_empty_list, 0 },
-	{ "resources/list",	0, m_empty_list, 0 },
+	{ "resources/list",	0, m_resources_list, 0 },
+	{ "resources/read",	0, m_resources_read, 0 },
+	{ "resources/subscribe", 0, m_resources_subscribe, METHOD_LEGACY },
 	{ "resources/templates/list", 0, m_empty_list, 0 },
+	{ "resources/unsubscribe", 0, m_resources_subscribe, METHOD_LEGACY },
 	{ "server/discover",	1, m_server_discover, METHOD_MODERN },
 	{ "subscriptions/listen", 1, m_subs_listen, METHOD_MODERN },
 	{ "tasks/cancel",	0, tasks_m_cancel, 0 },
@@ -446,10 +450,14 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 json_t *
 mcp_capabilities(void)
 {
-	/* prompts and resources: served, and empty (fe_era.c) */
-	return json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{}}", "tools",
+	/*
+	 * prompts: served, and empty (fe_era.c); resources: the relay's
+	 * channels, which can be subscribed to when the relay is on
+	 */
+	return json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{s:b, s:b}}", "tools",
 	    "listChanged", 1, "logging", "prompts", "listChanged", 0,
-	    "resources");
+	    "resources", "subscribe", frontend_conf != NULL &&
+	    frontend_conf->relay_db[0] != '\0', "listChanged", 0);
 }
 
 int

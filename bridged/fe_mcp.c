@@ -306,6 +306,15 @@ mcp_session_byid(uint32_t id)
 	return NULL;
 }
 
+struct mcp_session *
+mcp_session_next(struct mcp_session *s)
+{
+	s = s == NULL ? TAILQ_FIRST(&sessions) : TAILQ_NEXT(s, entry);
+	while (s != NULL && s->dead)
+		s = TAILQ_NEXT(s, entry);
+	return s;
+}
+
 /*
  * A session whose messages go through a transport's hook (fe_http.c)
  * rather than a socket: no descriptor, the same lifecycle and audit.
@@ -448,6 +457,7 @@ session_free(int fd, short ev, void *arg)
 	if (s->out != NULL)
 		evbuffer_free(s->out);
 	free(s->ibuf);
+	json_decref(s->relay_subs);
 	free(s);
 }
 

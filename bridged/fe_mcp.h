@@ -144,7 +144,13 @@ struct mcp_session {
 	TAILQ_HEAD(, mcp_call)	 calls;
 	TAILQ_HEAD(, mcp_sub)	 subs;		/* subscriptions/listen */
 	int			 nsubs;
+	json_t			*relay_subs;	/* resources/subscribe: names */
 };
+
+/* the live sessions in turn: NULL gives the first (fe_relayres.c) */
+struct mcp_session *mcp_session_next(struct mcp_session *);
+/* fe_subs.c: a resource changed; the streams that named it are told */
+int	 mcp_subs_resource_updated(struct mcp_session *, const char *);
 
 /* fe_subs.c: subscriptions/listen (2026-07-28) on a connection */
 struct mcp_sub;

@@ -48,7 +48,7 @@
 struct rpend {
 	TAILQ_ENTRY(rpend)	 entry;
 	uint32_t		 peerid;
-	int			 ctl;		/* bridgectl's, not a call's */
+	int			 ctl;		/* 1 bridgectl's, 2 resources' */
 	char			*buf;
 	size_t			 len;
 };
@@ -147,6 +147,13 @@ relay_ctl_ask(uint32_t id, json_t *req)
 	json_object_set_new(req, "principal", json_string("bridgectl"));
 	json_object_set_new(req, "admin", json_true());
 	return ask(id, 1, req);
+}
+
+/* a resources request of fe_relayres.c: principal already set */
+int
+relay_res_ask(uint32_t id, json_t *req)
+{
+	return ask(id, 2, req);
 }
 
 static json_t *
@@ -639,7 +646,9 @@ relay_dispatch(struct imsg *imsg)
 	}
 	TAILQ_REMOVE(&pends, p, entry);
 	o = p->buf != NULL ? json_loadb(p->buf, p->len, 0, &jerr) : NULL;
-	if (p->ctl)
+	if (p->ctl == 2)
+		relay_res_reply(p->peerid, o);
+	else if (p->ctl)
 		control_relay_reply(p->peerid, o);
 	else
 		answer_call(p->peerid, o);
@@ -655,7 +664,9 @@ relay_logger_down(void)
 
 	while ((p = TAILQ_FIRST(&pends)) != NULL) {
 		TAILQ_REMOVE(&pends, p, entry);
-		if (p->ctl)
+		if (p->ctl == 2)
+			relay_res_reply(p->peerid, NULL);
+		else if (p->ctl)
 			control_relay_reply(p->peerid, NULL);
 		else
 			answer_call(p->peerid, json_pack("{s:s}", "error",

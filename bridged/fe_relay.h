@@ -29,8 +29,17 @@ void	 relay_logger_down(void);
 /* bridgectl: a request for connection id; answered by control_relay_reply */
 int	 relay_ctl_ask(uint32_t, json_t *);
 
+/* resources/list, resources/read: their own ids (fe_relayres.c) */
+#define RELAY_RES_BIT	0x40000000U
+int	 relay_res_ask(uint32_t, json_t *);
+
 /* fe_relayres.c: bridged://channel/NAME resources and their pushes */
 void	 relay_resources_event(const char *, const char *);
+void	 relay_res_reply(uint32_t, json_t *);
+const char *relay_uri_channel(const char *);
+void	 m_resources_list(struct mcp_session *, json_t *, json_t *);
+void	 m_resources_read(struct mcp_session *, json_t *, json_t *);
+void	 m_resources_subscribe(struct mcp_session *, json_t *, json_t *);
 
 /* fe_control.c: the logger's answer (NULL: none) to bridgectl, stolen */
 void	 control_relay_reply(uint32_t, json_t *);

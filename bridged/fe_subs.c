@@ -9,10 +9,14 @@
  * goes (nothing), or the daemon stops (a "complete" response, the
  * graceful end).
  *
- * bridged has no prompts or resources: of the filter only
- * toolsListChanged is honoured (tools/list follows the configuration,
- * so it changes with a reload; fe_tools.c).  A subscription belongs to
- * the connection it came on and holds nothing but its id.
+ * bridged has no prompts; its resources are the relay's channels
+ * (fe_relayres.c).  Of the filter, toolsListChanged is honoured
+ * (tools/list follows the configuration, so it changes with a reload;
+ * fe_tools.c), and resourceSubscriptions for channel URIs,
+ * bridged://channel/NAME, while the relay is on: each send to or clear
+ * of such a channel is a notifications/resources/updated on the stream.
+ * A subscription belongs to the connection it came on and holds its id
+ * and the URIs it asked for.
  */
 
 #include <sys/types.h>
@@ -30,6 +34,7 @@
 #include "log.h"
 #include "fe_mcp.h"
 #include "fe_tools.h"
+#include "fe_relay.h"
 
 #define SUBS_MAX		16	/* per connection */
 #define SUB_ID_KEY		"io.modelcontextprotocol/subscriptionId"
@@ -38,6 +43,7 @@ struct mcp_sub {
 	TAILQ_ENTRY(mcp_sub)	 entry;
 	json_t			*id;		/* the listen request's */
 	int			 tools;		/* toolsListChanged */
+	json_t			*uris;		/* resourceSubscriptions */
 };
 
 static json_t	*sub_meta(struct mcp_sub *);
@@ -55,6 +61,7 @@ sub_free(struct mcp_session *s, struct mcp_sub *sub)
 	TAILQ_REMOVE(&s->subs, sub, entry);
 	s->nsubs--;
 	json_decref(sub->id);
+	json_decref(sub->uris);
 	free(sub);
 }
 
@@ -122,13 +129,23 @@ m_subs_listen(struct mcp_session *s, json_t *id, json_t *params)
 	}
 	sub->id = json_incref(id);
 	sub->tools = json_is_true(json_object_get(want, "toolsListChanged"));
+	/* the channel URIs among them, when the relay is on */
+	sub->uris = json_array();
+	json_array_foreach(json_object_get(want, "resourceSubscriptions"), i,
+	    v)
+		if (frontend_conf->relay_db[0] != '\0' &&
+		    relay_uri_channel(json_string_value(v)) != NULL &&
+		    json_array_size(sub->uris) < 64)
+			json_array_append(sub->uris, v);
 	TAILQ_INSERT_TAIL(&s->subs, sub, entry);
 	s->nsubs++;
 
-	/* the part honoured: no prompts or resources here */
+	/* the part honoured: no prompts; channel URIs, no other resources */
 	ack = json_object();
 	if (sub->tools)
 		json_object_set_new(ack, "toolsListChanged", json_true());
+	if (json_array_size(sub->uris) > 0)
+		json_object_set(ack, "resourceSubscriptions", sub->uris);
 	mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o, s:o}}", "jsonrpc",
 	    "2.0", "method", "notifications/subscriptions/acknowledged",
 	    "params", "_meta", sub_meta(sub), "notifications", ack));
@@ -171,6 +188,29 @@ mcp_subs_tools_changed(struct mcp_session *s)
 		    "params", "_meta", sub_meta(sub)));
 		n++;
 	}
+	return n;
+}
+
+/* a relay channel changed: the streams that named its URI are told */
+int
+mcp_subs_resource_updated(struct mcp_session *s, const char *uri)
+{
+	struct mcp_sub	*sub;
+	json_t		*v;
+	size_t		 i;
+	int		 n = 0;
+
+	TAILQ_FOREACH(sub, &s->subs, entry)
+		json_array_foreach(sub->uris, i, v) {
+			if (strcmp(json_string_value(v), uri) != 0)
+				continue;
+			mcp_send_json(s, json_pack("{s:s, s:s, s:{s:s, s:o}}",
+			    "jsonrpc", "2.0", "method",
+			    "notifications/resources/updated", "params", "uri",
+			    uri, "_meta", sub_meta(sub)));
+			n++;
+			break;
+		}
 	return n;
 }
 

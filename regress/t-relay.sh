@@ -273,6 +273,65 @@ if phase == "1":
     t.ok("wake up" not in rc.stdout and "msg 3" not in rc.stdout,
          "the audit records hold no content")
 
+
+    # the channels as resources; pushes to subscribers, both eras
+    init = a.server_info
+    t.ok(init.get("capabilities", {}).get("resources", {}).get("subscribe")
+         is True, "initialize: resources can be subscribed to", init)
+    r = a.request("resources/list")
+    uris = [x["uri"] for x in r.get("resources", [])]
+    t.ok("bridged://channel/proj:worker" in uris and
+         "bridged://channel/shared:board" in uris,
+         "resources/list names the channels", r)
+    r = a.request("resources/read", {"uri": "bridged://channel/proj:worker"})
+    body = json.loads(r["contents"][0]["text"])
+    t.ok(r["contents"][0]["uri"] == "bridged://channel/proj:worker" and
+         body["messages"][-1]["content"] == "wake up",
+         "resources/read gives the channel's latest messages", r)
+    e = a.request("resources/read", {"uri": "file:///etc/passwd"},
+                  expect_error=True)
+    t.ok(e.get("code") == -32602, "resources/read of another URI: -32602", e)
+    a.request("resources/subscribe", {"uri": "bridged://channel/proj:push"})
+    m = Client(socket_path=SOCK, timeout=T)
+    SUBKEY = "io.modelcontextprotocol/subscriptionId"
+    m.send({"jsonrpc": "2.0", "id": "rs", "method": "subscriptions/listen",
+            "params": {"_meta": Client.modern_meta(),
+                       "notifications": {"resourceSubscriptions": [
+                           "bridged://channel/proj:push", "file:///x"]}}})
+
+    def pump(c, cond, secs=30):
+        deadline = time.monotonic() + secs
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            try:
+                c._file(c.recv_line(timeout=0.5))
+            except Exception:
+                pass
+        return True
+
+    def acked():
+        return [n for n in m.notifications if n.get("method") ==
+                "notifications/subscriptions/acknowledged"]
+    t.ok(pump(m, acked) and acked()[0]["params"]["notifications"] ==
+         {"resourceSubscriptions": ["bridged://channel/proj:push"]},
+         "subscriptions/listen acknowledges the channel URI only",
+         m.notifications)
+    call(b, "channel_send", {"channel": "proj:push", "content": "ding"})
+
+    def updated(c, sub=None):
+        return [n for n in c.notifications if n.get("method") ==
+                "notifications/resources/updated" and
+                n["params"].get("uri") == "bridged://channel/proj:push" and
+                (sub is None or n["params"].get("_meta", {}).get(SUBKEY)
+                 == sub)]
+    t.ok(pump(a, lambda: updated(a)),
+         "resources/subscribe: notifications/resources/updated after a "
+         "send", a.notifications)
+    t.ok(pump(m, lambda: updated(m, "rs")),
+         "the 2026-07-28 stream gets it with its subscription id",
+         m.notifications)
+    m.close()
     json.dump({"ids": ids}, open(STATE, "w"))
     a.close()
     b.close()
