@@ -63,6 +63,9 @@ static const struct command commands[] = {
 	{ CLOSE_FORWARD, IMSG_CTL_CLOSE_FORWARD, CMD_SIMPLE, 0 },
 	{ LOG_ROTATE,	 IMSG_CTL_LOG_ROTATE,	 CMD_SIMPLE, 0 },
 	{ KILL_SESSION,	 IMSG_CTL_KILL_SESSION,	 CMD_SIMPLE, 0 },
+	{ SHOW_CHANNELS, IMSG_CTL_SHOW_CHANNELS, CMD_SHOW,  VIEW_CHANNELS },
+	{ SHOW_CHANNEL,	 IMSG_CTL_SHOW_CHANNELS, CMD_SHOW,  VIEW_MESSAGES },
+	{ CLEAR_CHANNEL, IMSG_CTL_CLEAR_CHANNEL, CMD_SIMPLE, 0 },
 };
 
 struct relaybuf {
@@ -131,7 +134,9 @@ main(int argc, char *argv[])
 			help(stdout);
 			printf("commands (see bridgectl(8)):\n"
 			    "  show sessions|delegations [all] [since T]\n"
-			    "  show hosts|jobs|forwards\n"
+			    "  show hosts|jobs|forwards|channels\n"
+			    "  show channel NAME\n"
+			    "  clear channel NAME\n"
 			    "  show log [-f] [-n count]\n"
 			    "  show audit [since T] [host H] [tool T] "
 			    "[session ID] [outcome O] [-n count]\n"
@@ -184,6 +189,10 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].action != res->action)
 			continue;
+		/* show/clear channel NAME: the name */
+		if (res->channel != NULL)
+			return ctl_run(sockpath, &commands[i], json,
+			    res->channel, strlen(res->channel));
 		/* a command naming an object (kill delegation ID): its id */
 		if (res->id != 0)
 			return ctl_run(sockpath, &commands[i], json, &res->id,

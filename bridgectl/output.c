@@ -262,7 +262,47 @@ static const struct column listener_columns[] = {
 	{ "CLIENTS",	"clients",	80,	fmt_list },
 };
 
+static const struct field channel_fields[] = {
+	{ "name",		FT_STR },
+	{ "creator",		FT_STR },
+	{ "count",		FT_INT },
+	{ "last_id",		FT_INT },
+	{ "last_time",		FT_STR },
+	{ "senders",		FT_STRARRAY },
+	{ NULL,			0 }
+};
+
+static const struct column channel_columns[] = {
+	{ "CHANNEL",	"name",		48,	fmt_str },
+	{ "CREATOR",	"creator",	24,	fmt_str },
+	{ "COUNT",	"count",	0,	fmt_uint },
+	{ "LAST",	"last_id",	0,	fmt_uint },
+	{ "LAST TIME",	"last_time",	24,	fmt_str },
+	{ "SENDERS",	"senders",	60,	fmt_list },
+};
+
+/* a channel's messages: content comes from agents, sanitized */
+static const struct field message_fields[] = {
+	{ "id",			FT_INT },
+	{ "channel",		FT_STR },
+	{ "sender",		FT_STR },
+	{ "time",		FT_STR },
+	{ "content",		FT_STR },
+	{ NULL,			0 }
+};
+
+static const struct column message_columns[] = {
+	{ "ID",		"id",		0,	fmt_uint },
+	{ "TIME",	"time",		24,	fmt_str },
+	{ "SENDER",	"sender",	24,	fmt_str },
+	{ "CONTENT",	"content",	80,	fmt_str },
+};
+
 static const struct view views[] = {
+	[VIEW_CHANNELS] = { "channel", channel_fields, channel_columns,
+	    sizeof(channel_columns) / sizeof(channel_columns[0]) },
+	[VIEW_MESSAGES] = { "message", message_fields, message_columns,
+	    sizeof(message_columns) / sizeof(message_columns[0]) },
 	[VIEW_SESSIONS] = { "session", session_fields, session_columns,
 	    sizeof(session_columns) / sizeof(session_columns[0]) },
 	[VIEW_HOSTS] = { "host", host_fields, host_columns,

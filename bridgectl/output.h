@@ -17,6 +17,8 @@ enum output_view {
 	VIEW_FORWARDS,
 	VIEW_SESSIONS_ALL,	/* show sessions all: ended ones too */
 	VIEW_LISTENERS,
+	VIEW_CHANNELS,		/* show channels */
+	VIEW_MESSAGES,		/* show channel NAME */
 };
 
 struct output;

@@ -54,6 +54,9 @@ static const struct token t_hvalue[];
 static const struct token t_jend[];
 static const struct token t_vdb[];
 static const struct token t_vhead[];
+static const struct token t_chname[];
+static const struct token t_clear[];
+static const struct token t_clname[];
 
 static const struct token t_main[] = {
 	{ KEYWORD,	"show",		NONE,		t_show },
@@ -63,6 +66,7 @@ static const struct token t_main[] = {
 	{ KEYWORD,	"kill",		NONE,		t_kill },
 	{ KEYWORD,	"close",	NONE,		t_close },
 	{ KEYWORD,	"verify",	VERIFY,		t_verify },
+	{ KEYWORD,	"clear",	NONE,		t_clear },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -75,6 +79,24 @@ static const struct token t_show[] = {
 	{ KEYWORD,	"forwards",	SHOW_FORWARDS,	t_jend },
 	{ KEYWORD,	"log",		SHOW_LOG,	t_showlog },
 	{ KEYWORD,	"audit",	SHOW_AUDIT,	t_showaudit },
+	{ KEYWORD,	"channels",	SHOW_CHANNELS,	t_jend },
+	{ KEYWORD,	"channel",	NONE,		t_chname },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* show channel NAME, clear channel NAME: relay channels */
+static const struct token t_chname[] = {
+	{ PATH,		"<name>",	SHOW_CHANNEL,	t_jend },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_clear[] = {
+	{ KEYWORD,	"channel",	NONE,		t_clname },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+static const struct token t_clname[] = {
+	{ PATH,		"<name>",	CLEAR_CHANNEL,	t_jend },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
@@ -234,6 +256,8 @@ parse(int argc, char *argv[])
 		case PATH:
 			if (kw != NULL && strcmp(kw, "database") == 0)
 				res.dbpath = word;
+			else if (kw != NULL && strcmp(kw, "channel") == 0)
+				res.channel = word;
 			else
 				res.path = word;
 			break;

@@ -27,11 +27,15 @@ enum actions {
 	VERIFY,
 	LOG_ROTATE,
 	KILL_SESSION,
+	SHOW_CHANNELS,
+	SHOW_CHANNEL,
+	CLEAR_CHANNEL,
 };
 
 struct parse_result {
 	enum actions	 action;
 	const char	*path;		/* mcp: socket; NULL = default */
+	const char	*channel;	/* show/clear channel NAME */
 	uint32_t	 id;		/* for commands naming an object */
 	/* show log, show audit, verify */
 	int		 follow;	/* -f */

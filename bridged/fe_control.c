@@ -42,6 +42,7 @@ struct ctl_conn {
 	int			 follow; /* show log -f: 1 backlog, 2 live */
 	struct ctl_showq	 showq;	/* show sessions/delegations all */
 	json_t			*seen;	/* live delegations already sent */
+	int			 relayshow; /* show channel NAME: messages */
 };
 
 /* a follower that stops reading is dropped past this */
@@ -885,6 +886,7 @@ control_relay(struct ctl_conn *c, struct imsg *imsg)
 		log_info("control: clear channel %s by uid %d", name,
 		    (int)c->uid);
 	c->busy = 1;
+	c->relayshow = !clear && imsg->datalen > 0;
 	if (relay_ctl_ask(c->id, req) == -1)
 		control_reply(c, IMSG_CTL_ERROR, "the relay is not available "
 		    "now (the logger is restarting)");
@@ -895,7 +897,7 @@ void
 control_relay_reply(uint32_t id, json_t *ans)
 {
 	struct ctl_conn	*c;
-	json_t		*err, *o;
+	json_t		*err, *o, *m;
 	size_t		 i;
 	char		 msg[256];
 
@@ -914,6 +916,17 @@ control_relay_reply(uint32_t id, json_t *ans)
 		    (long long)json_integer_value(json_object_get(ans,
 		    "cleared")));
 		control_reply(c, IMSG_CTL_OK, msg);
+	} else if (c->relayshow) {
+		/* show channel NAME: its messages, one record each */
+		o = json_array_get(json_object_get(ans, "channels"), 0);
+		if (o == NULL)
+			control_reply(c, IMSG_CTL_ERROR, "no such channel");
+		else {
+			json_array_foreach(json_object_get(o, "messages"), i,
+			    m)
+				control_send_json(c, m);
+			control_reply(c, IMSG_CTL_END, NULL);
+		}
 	} else {
 		json_array_foreach(json_object_get(ans, "channels"), i, o)
 			control_send_json(c, o);

@@ -346,6 +346,38 @@ elif phase == "2":
     r = call(a, "channel_receive", {"channel": "proj:worker"})
     t.ok(len(sc(r).get("messages", [])) == 7,
          "and the messages are all there", r)
+
+    # bridgectl
+    rc = ctl("-j", "show", "channels")
+    rows = {json.loads(l)["name"]: json.loads(l)
+            for l in rc.stdout.splitlines() if l.strip()}
+    t.ok(rc.returncode == 0 and rows.get("proj:worker", {}).get("count")
+         == 7 and rows["proj:worker"].get("creator") == "uid 0" and
+         "shared:board" in rows, "bridgectl show channels: every channel "
+         "with its creator", rc.stdout, rc.stderr)
+    rc = ctl("show", "channels")
+    t.ok(rc.returncode == 0 and "CHANNEL" in rc.stdout and
+         "proj:worker" in rc.stdout, "bridgectl show channels: a table",
+         rc.stdout, rc.stderr)
+    rc = ctl("-j", "show", "channel", "proj:worker")
+    msgs = [json.loads(l) for l in rc.stdout.splitlines() if l.strip()]
+    t.ok(rc.returncode == 0 and msgs and msgs[-1]["content"] == "wake up",
+         "bridgectl show channel NAME: its latest messages", rc.stdout,
+         rc.stderr)
+    rc = ctl("show", "channel", "no:such")
+    t.ok(rc.returncode != 0 and "no such channel" in rc.stderr,
+         "bridgectl show channel of an unknown one fails, saying so",
+         rc.stdout, rc.stderr)
+    rc = ctl("show", "channel", "bad/name")
+    t.ok(rc.returncode != 0 and "letters" in rc.stderr,
+         "a bad channel name is refused", rc.stderr)
+    rc = ctl("clear", "channel", "proj:worker")
+    t.ok(rc.returncode == 0 and "7 messages cleared" in rc.stdout + rc.stderr,
+         "bridgectl clear channel NAME", rc.stdout, rc.stderr)
+    r = call(a, "channel_receive", {"channel": "proj:worker",
+                                    "since_id": ids[3]})
+    t.ok(sc(r).get("cursor_stale") is True,
+         "after it a cursor in the channel is stale", r)
     a.close()
 
 sys.exit(t.done())
