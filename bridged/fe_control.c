@@ -887,7 +887,7 @@ control_relay(struct ctl_conn *c, struct imsg *imsg)
 		    (int)c->uid);
 	c->busy = 1;
 	c->relayshow = !clear && imsg->datalen > 0;
-	if (relay_ctl_ask(c->id, req) == -1)
+	if (relay_ctl_ask(c->id, req) != 0)
 		control_reply(c, IMSG_CTL_ERROR, "the relay is not available "
 		    "now (the logger is restarting)");
 }

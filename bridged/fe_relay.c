@@ -111,7 +111,11 @@ arg_str(json_t *args, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* the request to the logger, peerid = reqid (CTL_REQID_BIT: bridgectl) */
+/*
+ * The request to the logger, peerid = reqid (CTL_REQID_BIT: bridgectl,
+ * RELAY_RES_BIT: resources).  -1: not sent (no logger, no memory), -2:
+ * too large for one message once encoded.
+ */
 static int
 ask(uint32_t peerid, int ctl, json_t *req)
 {
@@ -124,8 +128,9 @@ ask(uint32_t peerid, int ctl, json_t *req)
 		return -1;
 	}
 	json_decref(req);
-	if (strlen(s) <= IMSG_MAXPAYLOAD && (p = calloc(1,
-	    sizeof(*p))) != NULL) {
+	if (strlen(s) > IMSG_MAXPAYLOAD)
+		rc = -2;
+	else if ((p = calloc(1, sizeof(*p))) != NULL) {
 		p->peerid = peerid;
 		p->ctl = ctl;
 		if (frontend_compose(PROC_LOGGER, IMSG_RELAY_REQ, peerid, -1, s,
@@ -195,11 +200,21 @@ relay_check(struct mcp_call *call, json_t *args, const char **channel)
 static int
 send_to_logger(struct mcp_call *call, json_t *req)
 {
-	if (ask(call->reqid, 0, req) == -1) {
+	switch (ask(call->reqid, 0, req)) {
+	case 0:
+		break;
+	case -2:
+		call->refused = 1;
+		mcp_call_text(call, 1, "%s: the request is larger than %d bytes "
+		    "once encoded as JSON (control characters take 6 bytes "
+		    "each); nothing was sent", call->tool->name,
+		    IMSG_MAXPAYLOAD);
+		break;
+	default:
 		mcp_call_text(call, 1, "%s: the relay is not available now "
 		    "(its store, the logger, is restarting); retry in a "
 		    "moment", call->tool->name);
-		return 0;
+		break;
 	}
 	return 0;
 }
@@ -272,12 +287,15 @@ receive_req(struct mcp_call *call)
 		json_object_set(req, "limit", v);
 	if ((v = json_object_get(args, "consumer")) != NULL)
 		json_object_set(req, "consumer", v);
+	if ((v = json_object_get(args, "content_offset")) != NULL)
+		json_object_set(req, "offset", v);
 	/*
-	 * The text block repeats structuredContent: messages may fill
-	 * half the result limit (at least one is always returned).
+	 * The messages are in structuredContent only (the text block
+	 * sums them up): they may fill the result limit but for room for
+	 * the rest; a longer message comes in parts (messages_after).
 	 */
-	budget = frontend_conf->limits.result_max / 2;
-	budget = budget > 4096 ? budget - 2048 : 2048;
+	budget = frontend_conf->limits.result_max;
+	budget = budget > 6144 ? budget - 4096 : 2048;
 	json_object_set_new(req, "budget", json_integer(budget));
 	return req;
 }
@@ -296,6 +314,12 @@ relay_receive_run(struct mcp_call *call, json_t *args)
 	    (n = json_integer_value(v)) < 0) {
 		mcp_call_text(call, 1, "channel_receive: since_id must be 0 "
 		    "or the id of a message");
+		return 0;
+	}
+	if ((v = json_object_get(args, "content_offset")) != NULL &&
+	    json_integer_value(v) < 0) {
+		mcp_call_text(call, 1, "channel_receive: content_offset must "
+		    "be 0 or more");
 		return 0;
 	}
 	if ((v = json_object_get(args, "limit")) != NULL &&
@@ -484,28 +508,51 @@ receive_result(struct mcp_call *call, json_t *ans)
 	const char	*hit = NULL;
 	char		*text, msg[512];
 	size_t		 i;
-	json_int_t	 last;
+	json_int_t	 next, first = 0;
+	size_t		 n = json_array_size(msgs);
 
 	json_object_set(ans, "channel", json_object_get(call->args,
 	    "channel"));
-	last = json_integer_value(json_array_get(msgs,
-	    json_array_size(msgs) - 1) != NULL ? json_object_get(
-	    json_array_get(msgs, json_array_size(msgs) - 1), "id") :
-	    json_object_get(ans, "since"));
-	json_object_set_new(ans, "next_since_id", json_integer(last));
+	next = json_integer_value(json_object_get(ans, "since"));
+	if (n > 0) {
+		first = json_integer_value(json_object_get(json_array_get(msgs,
+		    0), "id"));
+		m = json_array_get(msgs, n - 1);
+		/* a message in parts: the same since_id, the next offset */
+		if (json_is_true(json_object_get(m, "truncated")))
+			json_object_set_new(ans, "next_content_offset",
+			    json_integer(json_integer_value(json_object_get(m,
+			    "offset")) + json_string_length(json_object_get(m,
+			    "content"))));
+		else
+			next = json_integer_value(json_object_get(m, "id"));
+	}
+	json_object_set_new(ans, "next_since_id", json_integer(next));
 	json_array_foreach(msgs, i, m) {
 		c = json_object_get(m, "content");
 		if ((hit = policy_scan(json_string_value(c),
 		    json_string_length(c), NULL)) != NULL)
 			break;
 	}
-	if ((text = json_dumps(ans, JSON_COMPACT)) == NULL) {
-		json_decref(ans);
-		mcp_call_text(call, 1, "internal error: cannot encode result");
-		return;
-	}
+	/*
+	 * The messages themselves are in structuredContent (the era adds
+	 * them as text for a client from before it): the text sums up.
+	 */
+	text = NULL;
+	if (n > 0 && asprintf(&text, "%zu message%s on channel %s, ids %lld "
+	    "to %lld in structuredContent.messages; next_since_id %lld%s%s",
+	    n, n == 1 ? "" : "s", json_string_value(json_object_get(ans,
+	    "channel")), (long long)first, (long long)json_integer_value(
+	    json_object_get(json_array_get(msgs, n - 1), "id")),
+	    (long long)next, json_object_get(ans, "next_content_offset") ?
+	    ": the last message is cut, receive again with the same since_id"
+	    " and next_content_offset for the rest" : "",
+	    json_is_true(json_object_get(ans, "more")) ? "; more are waiting"
+	    : "") == -1)
+		text = NULL;
 	r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text",
-	    text);
+	    text != NULL ? text : n == 0 ? "no messages" : "messages in "
+	    "structuredContent.messages");
 	free(text);
 	if (r == NULL) {
 		json_decref(ans);

@@ -83,7 +83,7 @@ res_ask(struct mcp_session *s, json_t *id, const char *channel)
 		json_object_set_new(req, "channel", json_string(channel));
 		json_object_set_new(req, "last", json_integer(RES_READ_LAST));
 	}
-	if (relay_res_ask(r->peerid, req) == -1) {
+	if (relay_res_ask(r->peerid, req) != 0) {
 		json_decref(r->id);
 		free(r);
 		return -1;

@@ -288,6 +288,9 @@ static const struct tool_param chreceive_params[] = {
 	    "when there is none yet; default 0, answer at once" },
 	{ "consumer", "string", 0, "A durable cursor's name: without "
 	    "since_id, receive after the id last given to channel_ack" },
+	{ "content_offset", "integer", 0, "For a message too long for one "
+	    "result (truncated): the byte offset to go on from, as "
+	    "next_content_offset said, with the same since_id" },
 	{ NULL, NULL, 0, NULL }
 };
 static const struct tool_param chack_params[] = {
@@ -308,7 +311,9 @@ static const struct tool_param chnone_params[] = {
 #define CH_MSG_SCHEMA \
 	"{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}," \
 	"\"channel\":{\"type\":\"string\"},\"sender\":{\"type\":\"string\"}," \
-	"\"content\":{\"type\":\"string\"},\"time\":{\"type\":\"string\"}}}"
+	"\"content\":{\"type\":\"string\"},\"time\":{\"type\":\"string\"}," \
+	"\"truncated\":{\"type\":\"boolean\"},\"offset\":{\"type\":" \
+	"\"integer\"},\"length\":{\"type\":\"integer\"}}}"
 #define CH_INFO_PROPS \
 	"\"name\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"}," \
 	"\"last_id\":{\"type\":\"integer\"},\"senders\":{\"type\":\"array\"," \
@@ -656,7 +661,8 @@ static const struct tool tools[] = {
 	    "\"cursor_stale\":{\"type\":\"boolean\"},\"since\":{\"type\":"
 	    "\"integer\"},\"next_since_id\":{\"type\":\"integer\"},"
 	    "\"last_id\":{\"type\":\"integer\"},\"more\":{\"type\":"
-	    "\"boolean\"}},\"required\":[\"messages\"]}", relay_receive_run),
+	    "\"boolean\"},\"next_content_offset\":{\"type\":\"integer\"}},"
+	    "\"required\":[\"messages\"]}", relay_receive_run),
 	RELAYTOOL("channel_ack", "Move a consumer's cursor",
 	    "Record that consumer has dealt with the messages of the "
 	    "channel up to id: its next channel_receive with this consumer "

@@ -77,7 +77,8 @@ static json_t	*do_receive(json_t *, const char *);
 static json_t	*do_ack(json_t *, const char *);
 static json_t	*do_list(json_t *, const char *, int);
 static json_t	*do_clear(json_t *, const char *, json_t **);
-static json_t	*messages_after(const char *, int64_t, int, size_t, int *);
+static json_t	*messages_after(const char *, int64_t, int, size_t, size_t,
+		    int *);
 
 static int
 rsql(const char *sql)
@@ -370,13 +371,19 @@ do_send(json_t *req, const char *principal, json_t **event)
 
 /*
  * Messages of a channel after an id, oldest first: at most limit, and no
- * more content than budget bytes (at least one message); *more says
- * whether some were left for the next receive.
+ * more content than budget bytes; *more says whether some were left for
+ * the next receive.  The first message is always given, from byte offset
+ * (moved to a character's start) and, when its content alone is over
+ * budget, cut at a character's end with truncated, offset and length
+ * (bytes) saying which part this is: a result has a size limit
+ * (limits { result size }) a message may exceed, and no part is lost.
  */
 static json_t *
 messages_after(const char *ch, int64_t since, int limit, size_t budget,
-    int *more)
+    size_t offset, int *more)
 {
+	const unsigned char	*txt;
+	size_t			 start, cut;
 	sqlite3_stmt	*st;
 	json_t		*arr, *m;
 	size_t		 used = 0, len;
@@ -408,15 +415,36 @@ messages_after(const char *ch, int64_t since, int limit, size_t budget,
 		secs = ms / 1000;
 		gmtime_r(&secs, &tm);
 		strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		txt = sqlite3_column_text(st, 2);
+		start = n == 0 && offset < len ? offset : 0;
+		while (start > 0 && start < len && (txt[start] & 0xc0) == 0x80)
+			start++;
+		cut = len - start;
+		if (cut > budget) {
+			cut = budget;
+			while (cut > 0 && (txt[start + cut] & 0xc0) == 0x80)
+				cut--;
+		}
 		m = json_pack("{s:I, s:s, s:s, s:s%, s:s}",
 		    "id", (json_int_t)sqlite3_column_int64(st, 0),
 		    "channel", ch,
 		    "sender", (const char *)sqlite3_column_text(st, 1),
-		    "content", (const char *)sqlite3_column_text(st, 2), len,
+		    "content", (const char *)txt + start, cut,
 		    "time", tbuf);
+		if (m != NULL && (start > 0 || cut < len - start)) {
+			json_object_set_new(m, "truncated", json_boolean(
+			    start + cut < len));
+			json_object_set_new(m, "offset", json_integer(start));
+			json_object_set_new(m, "length", json_integer(len));
+		}
 		if (m == NULL || json_array_append_new(arr, m) == -1)
 			break;
-		used += len;
+		used += cut;
+		if (start + cut < len) {
+			/* the rest of this one first */
+			*more = 1;
+			break;
+		}
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -461,7 +489,7 @@ do_receive(json_t *req, const char *principal)
 	json_t		*v, *msgs, *o;
 	int64_t		 since = 0, last;
 	int		 limit = RELAY_LIMIT_DEF, more, from_consumer = 0;
-	size_t		 budget;
+	size_t		 budget, offset = 0;
 
 	if (ch == NULL)
 		return rerror("relay: malformed request");
@@ -495,7 +523,13 @@ do_receive(json_t *req, const char *principal)
 		    "cursor_stale", 1, "since", (json_int_t)since, "last_id",
 		    (json_int_t)last, "more", 0);
 	}
-	if ((msgs = messages_after(ch, since, limit, budget, &more)) == NULL)
+	if (json_is_integer(v = json_object_get(req, "offset")) &&
+	    json_integer_value(v) > 0) {
+		offset = json_integer_value(v);
+		limit = 1;
+	}
+	if ((msgs = messages_after(ch, since, limit, budget, offset,
+	    &more)) == NULL)
 		return rerror("channel_receive: the relay database failed "
 		    "(see the daemon log)");
 	o = json_pack("{s:o, s:b, s:I, s:I, s:b}", "messages", msgs,
@@ -611,7 +645,7 @@ do_list(json_t *req, const char *principal, int last)
 			msgs = messages_after(name, one_int("SELECT coalesce(min(id), 1) - 1 FROM "
 			    "(SELECT id FROM messages WHERE channel = ? ORDER "
 			    "BY id DESC LIMIT ?)", name, NULL, last, 0),
-			    last, 1 << 20, &more);
+			    last, 1 << 20, 0, &more);
 			json_object_set_new(o, "messages", msgs != NULL ? msgs :
 			    json_array());
 		}

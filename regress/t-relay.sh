@@ -380,6 +380,50 @@ elif phase == "2":
          "after it a cursor in the channel is stale", r)
     a.close()
 
+elif phase == "3":
+    # max message 150K: a message longer than a result comes in parts
+    a = session()
+    big = "".join("%05d αβγ\n" % i for i in range(8000))
+    assert len(big.encode()) > 100000
+    r = call(a, "channel_send", {"channel": "proj:big", "content": big})
+    t.ok(not r.get("isError"), "a 100K message is sent", r)
+    got, since, off, parts = "", 0, None, 0
+    while parts < 50:
+        args = {"channel": "proj:big", "since_id": since}
+        if off is not None:
+            args["content_offset"] = off
+        r = call(a, "channel_receive", args)
+        m = sc(r)["messages"][0]
+        got += m["content"]
+        parts += 1
+        if not m.get("truncated"):
+            break
+        off = sc(r).get("next_content_offset")
+        since = sc(r).get("next_since_id")
+        if len(json.dumps(r)) > 80000:
+            break
+    t.ok(got == big and parts > 2, "it is received whole in %d parts, "
+         "each within the result limit" % parts, len(got), len(big))
+    r = call(a, "channel_send", {"channel": "proj:big",
+                                 "content": "\x01" * 100000})
+    t.ok(r.get("isError") and "once encoded" in result_text(r),
+         "content too large once encoded is refused, saying why", r)
+    a.close()
+
+elif phase == "4":
+    # without relay database: no relay tools, a clear refusal
+    a = session()
+    names = [x["name"] for x in a.list_tools()]
+    t.ok("channel_send" not in names, "no relay tools without a relay "
+         "database", names)
+    r = call(a, "channel_send", {"channel": "proj:x", "content": "x"})
+    t.ok(r.get("isError") and "relay database" in result_text(r),
+         "a relay tool called anyway: the relay is off, how to turn it on",
+         r)
+    r = a.request("resources/list")
+    t.ok(r.get("resources") == [], "resources/list is empty", r)
+    a.close()
+
 sys.exit(t.done())
 EOF
 
@@ -397,5 +441,16 @@ tap_check "bridged stops" bridged_stop
 if tap_check "bridged starts again on the same relay database" \
     bridged_start "$RELAY_CONF"; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 2
+fi
+
+tap_check "bridged stops" bridged_stop
+if tap_check "bridged starts with max message 150K" \
+    bridged_start "relay database \"$TESTDIR/relay/relay.db\"
+relay max message 150K"; then
+	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 3
+fi
+tap_check "bridged stops" bridged_stop
+if tap_check "bridged starts without a relay" bridged_start; then
+	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 4
 fi
 tap_end
