@@ -44,6 +44,8 @@
 #define RELAY_LIMIT_MAX		1000
 #define RELAY_STATUS_LAST	3	/* latest messages per channel */
 #define RELAY_PRUNE_EVERY	600	/* seconds */
+/* a message's keys, id and time in a result, its content aside */
+#define MSG_ENVELOPE		100
 
 static sqlite3			*rdb;
 static char			 rdb_path[PATH_MAX];
@@ -135,11 +137,18 @@ relay_configure(const struct bridged_conf *conf)
 	evtimer_add(&ev_rprune, &tv);
 }
 
-/* messages older than relay retain go */
+/*
+ * Messages older than relay retain go: looked for every 10 minutes, or
+ * every quarter of a shorter retention.
+ */
 static void
 rprune(int fd, short ev, void *arg)
 {
 	struct timeval	 tv = { RELAY_PRUNE_EVERY, 0 };
+
+	if (rconf->relay_retain / 4 < RELAY_PRUNE_EVERY)
+		tv.tv_sec = rconf->relay_retain / 4 > 0 ?
+		    rconf->relay_retain / 4 : 1;
 	sqlite3_stmt	*st;
 	int64_t		 cut;
 
@@ -383,7 +392,7 @@ messages_after(const char *ch, int64_t since, int limit, size_t budget,
     size_t offset, int *more)
 {
 	const unsigned char	*txt;
-	size_t			 start, cut;
+	size_t			 start, cut, env;
 	sqlite3_stmt	*st;
 	json_t		*arr, *m;
 	size_t		 used = 0, len;
@@ -407,7 +416,9 @@ messages_after(const char *ch, int64_t since, int limit, size_t budget,
 	sqlite3_bind_int(st, 3, limit + 1);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		len = sqlite3_column_bytes(st, 2);
-		if (n == limit || (n > 0 && used + len > budget)) {
+		/* what the result spends on a message besides its content */
+		env = MSG_ENVELOPE + strlen(ch) + sqlite3_column_bytes(st, 1);
+		if (n == limit || (n > 0 && used + env + len > budget)) {
 			*more = 1;
 			break;
 		}
@@ -420,10 +431,14 @@ messages_after(const char *ch, int64_t since, int limit, size_t budget,
 		while (start > 0 && start < len && (txt[start] & 0xc0) == 0x80)
 			start++;
 		cut = len - start;
-		if (cut > budget) {
-			cut = budget;
+		if (cut + env > budget) {
+			cut = budget > env ? budget - env : 1;
 			while (cut > 0 && (txt[start + cut] & 0xc0) == 0x80)
 				cut--;
+			/* never an empty part: a whole character at least */
+			while (cut == 0 || (start + cut < len &&
+			    (txt[start + cut] & 0xc0) == 0x80))
+				cut++;
 		}
 		m = json_pack("{s:I, s:s, s:s, s:s%, s:s}",
 		    "id", (json_int_t)sqlite3_column_int64(st, 0),
@@ -439,7 +454,7 @@ messages_after(const char *ch, int64_t since, int limit, size_t budget,
 		}
 		if (m == NULL || json_array_append_new(arr, m) == -1)
 			break;
-		used += cut;
+		used += env + cut;
 		if (start + cut < len) {
 			/* the rest of this one first */
 			*more = 1;

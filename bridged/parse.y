@@ -443,7 +443,7 @@ relayopt	: RETAIN anysize {
 			long long	 n;
 
 			if (once(&@1, ONCE_RELAY_RETAIN, "relay retain") == 0 &&
-			    getperiod(&@2, $2, 60, 100LL * 365 * 86400,
+			    getperiod(&@2, $2, 1, 100LL * 365 * 86400,
 			    "relay retain", &n) == 0)
 				conf->relay_retain = n;
 			free($2);

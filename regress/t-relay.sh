@@ -408,6 +408,45 @@ elif phase == "3":
                                  "content": "\x01" * 100000})
     t.ok(r.get("isError") and "once encoded" in result_text(r),
          "content too large once encoded is refused, saying why", r)
+
+    # 20 senders at once: none lost, none twice, each one's order kept
+    N, M = 20, 100
+    errs = []
+
+    def sender(k):
+        try:
+            c = session()
+            for j in range(M):
+                r = call(c, "channel_send", {"channel": "proj:crowd",
+                         "content": "%d:%d" % (k, j), "sender": "s%d" % k})
+                if r.get("isError"):
+                    errs.append(result_text(r))
+            c.close()
+        except Exception as e:
+            errs.append(str(e))
+    ths = [threading.Thread(target=sender, args=(k,)) for k in range(N)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(300)
+    seen, since = [], 0
+    while True:
+        r = call(a, "channel_receive", {"channel": "proj:crowd",
+                                        "since_id": since, "limit": 1000})
+        ms = sc(r).get("messages", [])
+        seen += ms
+        if not sc(r).get("more"):
+            break
+        since = sc(r)["next_since_id"]
+    contents = [m["content"] for m in seen]
+    ordered = all([int(c.split(":")[1]) for c in contents
+                   if c.split(":")[0] == str(k)] == list(range(M))
+                  for k in range(N))
+    t.ok(not errs and len(contents) == N * M and
+         len(set(contents)) == N * M and ordered and
+         [m["id"] for m in seen] == sorted(m["id"] for m in seen),
+         "%d senders x %d messages: none lost or duplicated, each "
+         "sender's order kept" % (N, M), errs[:3], len(contents), r)
     a.close()
 
 elif phase == "4":
@@ -422,6 +461,27 @@ elif phase == "4":
          r)
     r = a.request("resources/list")
     t.ok(r.get("resources") == [], "resources/list is empty", r)
+    a.close()
+
+elif phase == "5":
+    # relay retain 2s: old messages go, a cursor on them is stale
+    a = session()
+    r = call(a, "channel_send", {"channel": "proj:short", "content": "x"})
+    mid = sc(r)["id"]
+    deadline = time.monotonic() + 60
+    gone = False
+    while time.monotonic() < deadline:
+        r = call(a, "channel_list")
+        ch = {c["name"]: c for c in sc(r).get("channels", [])}
+        if ch.get("proj:short", {}).get("count") == 0:
+            gone = True
+            break
+        time.sleep(0.5)
+    t.ok(gone, "a message older than relay retain is deleted", r)
+    r = call(a, "channel_receive", {"channel": "proj:short",
+                                    "since_id": mid})
+    t.ok(sc(r).get("cursor_stale") is True,
+         "a since_id that expired is stale", r)
     a.close()
 
 sys.exit(t.done())
@@ -452,5 +512,11 @@ fi
 tap_check "bridged stops" bridged_stop
 if tap_check "bridged starts without a relay" bridged_start; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 4
+fi
+tap_check "bridged stops" bridged_stop
+if tap_check "bridged starts with relay retain 2s" \
+    bridged_start "relay database \"$TESTDIR/relay/relay.db\"
+relay retain 2s"; then
+	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 5
 fi
 tap_end
