@@ -484,6 +484,67 @@ elif phase == "5":
          "a since_id that expired is stale", r)
     a.close()
 
+elif phase == "6":
+    # over HTTP: the client block is the principal; resources answered
+    import http.client
+    port = int(os.environ["RELAY_HTTP_PORT"])
+    H = {"Content-Type": "application/json",
+         "Accept": "application/json, text/event-stream"}
+
+    def post(body, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=T)
+        h = dict(H)
+        h.update(headers or {})
+        c.request("POST", "/mcp", json.dumps(body), h)
+        r = c.getresponse()
+        b = r.read().decode()
+        c.close()
+        msgs = []
+        if b.lstrip().startswith("{"):
+            msgs.append(json.loads(b))
+        else:
+            for line in b.splitlines():
+                if line.startswith("data:") and line[5:].strip():
+                    msgs.append(json.loads(line[5:]))
+        return r, [m for m in msgs if "id" in m and "method" not in m]
+    r, ms = post({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-11-25",
+                             "capabilities": {},
+                             "clientInfo": {"name": "t-relay",
+                                            "version": "1"}}})
+    sid = r.getheader("Mcp-Session-Id")
+    S = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "2025-11-25"}
+    post({"jsonrpc": "2.0", "method": "notifications/initialized"}, S)
+    r, ms = post({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                  "params": {"name": "channel_send", "arguments": {
+                      "channel": "web:notes", "content": "over http"}}}, S)
+    t.ok(ms and not ms[0]["result"].get("isError"),
+         "channel_send over HTTP", ms)
+    r, ms = post({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+                  "params": {"uri": "bridged://channel/web:notes"}}, S)
+    t.ok(r.status == 200 and ms and json.loads(ms[0]["result"]["contents"]
+         [0]["text"])["messages"][0]["content"] == "over http",
+         "resources/read over HTTP is answered", r.status, ms)
+    m = Client.modern_meta()
+    r, ms = post({"jsonrpc": "2.0", "id": 4, "method": "resources/list",
+                  "params": {"_meta": m}},
+                 {"MCP-Protocol-Version": m[
+                  "io.modelcontextprotocol/protocolVersion"],
+                  "Mcp-Method": "resources/list"})
+    t.ok(r.status == 200 and ms and [x["uri"] for x in ms[0]["result"]
+         ["resources"]] == ["bridged://channel/web:notes"] and
+         ms[0]["result"].get("resultType") == "complete",
+         "a 2026-07-28 resources/list over HTTP: the client's channels",
+         r.status, ms)
+    a = session()
+    r = call(a, "channel_receive", {"channel": "web:notes"})
+    t.ok(r.get("isError") and "uid 0" in result_text(r),
+         "the HTTP client's channel is not the socket's uid 0's", r)
+    rc = ctl("-j", "show", "channels")
+    t.ok('"creator":"web"' in rc.stdout, "its creator is the client "
+         "block's name", rc.stdout)
+    a.close()
+
 sys.exit(t.done())
 EOF
 
@@ -518,5 +579,14 @@ if tap_check "bridged starts with relay retain 2s" \
     bridged_start "relay database \"$TESTDIR/relay/relay.db\"
 relay retain 2s"; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 5
+fi
+tap_check "bridged stops" bridged_stop
+RELAY_HTTP_PORT=$(free_port)
+export RELAY_HTTP_PORT
+if tap_check "bridged starts with a relay and an HTTP listener" \
+    bridged_start "relay database \"$TESTDIR/relay/relay.db\"
+listen on 127.0.0.1 port $RELAY_HTTP_PORT
+client \"web\" { token none }"; then
+	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 6
 fi
 tap_end
