@@ -79,6 +79,7 @@ static void	 help(FILE *);
 static int	 ctl_run(const char *, const struct command *, int,
 		    const void *, size_t);
 static int	 ctl_showq(struct parse_result *, struct ctl_showq *);
+static int	 ctl_follow_channel(const char *, const char *, int);
 static int	 relay(const char *);
 static void	 relay_restore(void);
 static void	 relay_nonblock(int, int);
@@ -135,7 +136,7 @@ main(int argc, char *argv[])
 			printf("commands (see bridgectl(8)):\n"
 			    "  show sessions|delegations [all] [since T]\n"
 			    "  show hosts|jobs|forwards|channels\n"
-			    "  show channel NAME\n"
+			    "  show channel NAME [-f]\n"
 			    "  clear channel NAME\n"
 			    "  show log [-f] [-n count]\n"
 			    "  show audit [since T] [host H] [tool T] "
@@ -189,6 +190,9 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].action != res->action)
 			continue;
+		/* show channel NAME -f: its messages as they come */
+		if (res->action == SHOW_CHANNEL && res->follow)
+			return ctl_follow_channel(sockpath, res->channel, json);
 		/* show/clear channel NAME: the name */
 		if (res->channel != NULL)
 			return ctl_run(sockpath, &commands[i], json,
@@ -294,6 +298,79 @@ ctl_run(const char *sockpath, const struct command *cmd, int json,
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
 	return status;
+}
+
+/*
+ * show channel NAME -f: the latest messages, then each one sent, a line
+ * each (JSON with -j), until bridged stops or we are interrupted.
+ * Content comes from agents: what reaches the terminal is sanitized.
+ */
+static int
+ctl_follow_channel(const char *sockpath, const char *name, int json)
+{
+	struct imsgbuf	 ibuf;
+	struct imsg	 imsg;
+	json_t		*o;
+	json_error_t	 jerr;
+	char		*line, *who, *what, *when;
+	const char	*s;
+	int		 fd;
+
+	fd = ctl_request(sockpath, &ibuf, IMSG_CTL_FOLLOW_CHANNEL, name,
+	    strlen(name));
+	for (;;) {
+		if (ctl_next(&ibuf, &imsg, -1) == 0)
+			errx(1, "bridged closed the connection");
+		switch (imsg.hdr.type) {
+		case IMSG_CTL_DATA:
+			o = json_loadb((const char *)imsg.data, imsg.datalen, 0,
+			    &jerr);
+			if (!json_is_object(o))
+				errx(1, "bad message record from bridged");
+			if (json) {
+				if ((line = json_dumps(o, JSON_COMPACT)) ==
+				    NULL)
+					errx(1, "cannot encode a record");
+				puts(line);
+				free(line);
+			} else {
+				s = json_string_value(json_object_get(o,
+				    "time"));
+				when = output_sanitize(s ? s : "-",
+				    strlen(s ? s : "-"), 24, NULL);
+				s = json_string_value(json_object_get(o,
+				    "sender"));
+				who = output_sanitize(s ? s : "-",
+				    strlen(s ? s : "-"), 48, NULL);
+				s = json_string_value(json_object_get(o,
+				    "content"));
+				what = output_sanitize(s ? s : "",
+				    strlen(s ? s : ""), 0, NULL);
+				printf("%lld %s %s: %s\n", (long long)
+				    json_integer_value(json_object_get(o,
+				    "id")), when, who, what);
+				free(when);
+				free(who);
+				free(what);
+			}
+			json_decref(o);
+			if (fflush(stdout) == EOF)
+				err(1, "stdout");
+			break;
+		case IMSG_CTL_END:
+			imsg_free(&imsg);
+			imsgbuf_clear(&ibuf);
+			close(fd);
+			return 0;
+		case IMSG_CTL_ERROR:
+			ctl_answer(0, 0, "request failed", &imsg);
+			return 1;
+		default:
+			errx(1, "unexpected message type %u from bridged",
+			    imsg.hdr.type);
+		}
+		imsg_free(&imsg);
+	}
 }
 
 /*

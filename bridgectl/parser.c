@@ -55,6 +55,7 @@ static const struct token t_jend[];
 static const struct token t_vdb[];
 static const struct token t_vhead[];
 static const struct token t_chname[];
+static const struct token t_chfollow[];
 static const struct token t_clear[];
 static const struct token t_clname[];
 
@@ -86,7 +87,15 @@ static const struct token t_show[] = {
 
 /* show channel NAME, clear channel NAME: relay channels */
 static const struct token t_chname[] = {
-	{ PATH,		"<name>",	SHOW_CHANNEL,	t_jend },
+	{ PATH,		"<name>",	SHOW_CHANNEL,	t_chfollow },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
+/* show channel NAME [-f] [-j]: -f follows what is sent to it */
+static const struct token t_chfollow[] = {
+	{ NOTOKEN,	"",		NONE,		NULL },
+	{ FLAG,		"-f",		NONE,		t_chfollow },
+	{ FLAG,		"-j",		NONE,		t_chfollow },
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 

@@ -219,6 +219,7 @@ enum imsg_type {
 	IMSG_RELAY_EVENT,	/* logger->fe: JSON {channel, id, op} */
 	IMSG_CTL_SHOW_CHANNELS,	/* bridgectl->fe: optional channel name */
 	IMSG_CTL_CLEAR_CHANNEL,	/* bridgectl->fe: channel name */
+	IMSG_CTL_FOLLOW_CHANNEL, /* bridgectl->fe: name: show channel -f */
 
 	IMSG_MAX
 };

@@ -43,6 +43,12 @@ struct ctl_conn {
 	struct ctl_showq	 showq;	/* show sessions/delegations all */
 	json_t			*seen;	/* live delegations already sent */
 	int			 relayshow; /* show channel NAME: messages */
+	/* show channel NAME -f: the channel, the last id sent, asking */
+	int			 relayfollow;
+	char			 relaych[RELAY_NAME_LEN];
+	int64_t			 relaylast;
+	int			 relayasking;
+	int			 relaypending;	/* sends while asking */
 };
 
 /* a follower that stops reading is dropped past this */
@@ -318,6 +324,7 @@ control_dispatch(int fd, short event, void *arg)
 			break;
 		case IMSG_CTL_SHOW_CHANNELS:
 		case IMSG_CTL_CLEAR_CHANNEL:
+		case IMSG_CTL_FOLLOW_CHANNEL:
 			control_relay(c, &imsg);
 			break;
 		case IMSG_CTL_SHOW_LOG:
@@ -789,6 +796,12 @@ control_end_followers(void)
 	struct ctl_conn	*c;
 
 	TAILQ_FOREACH(c, &conns, entry) {
+		if (c->relayfollow) {
+			/* show channel -f: the end of the messages */
+			c->relayfollow = 0;
+			control_reply(c, IMSG_CTL_END, NULL);
+			continue;
+		}
 		if (!c->follow)
 			continue;
 		c->follow = 0;
@@ -887,9 +900,81 @@ control_relay(struct ctl_conn *c, struct imsg *imsg)
 		    (int)c->uid);
 	c->busy = 1;
 	c->relayshow = !clear && imsg->datalen > 0;
+	if (imsg->hdr.type == IMSG_CTL_FOLLOW_CHANNEL) {
+		if (imsg->datalen == 0) {
+			json_decref(req);
+			control_reply(c, IMSG_CTL_ERROR, "malformed request");
+			return;
+		}
+		c->relayfollow = 1;
+		c->relayasking = 1;
+		strlcpy(c->relaych, name, sizeof(c->relaych));
+	}
 	if (relay_ctl_ask(c->id, req) != 0)
 		control_reply(c, IMSG_CTL_ERROR, "the relay is not available "
 		    "now (the logger is restarting)");
+}
+
+/*
+ * show channel -f: the rows of an answer (the show's latest messages,
+ * then each tail), sent as they come; the connection stays open, busy,
+ * until bridgectl goes or the daemon stops.
+ */
+static void
+follow_rows(struct ctl_conn *c, json_t *ans)
+{
+	json_t	*msgs, *m, *ch;
+	size_t	 i;
+
+	if ((msgs = json_object_get(ans, "messages")) == NULL) {
+		ch = json_array_get(json_object_get(ans, "channels"), 0);
+		if (ch == NULL) {
+			c->relayfollow = 0;
+			control_reply(c, IMSG_CTL_ERROR, "no such channel");
+			return;
+		}
+		msgs = json_object_get(ch, "messages");
+		c->relaylast = json_integer_value(json_object_get(ch,
+		    "last_id"));
+	}
+	json_array_foreach(msgs, i, m) {
+		control_send_json(c, m);
+		if (json_integer_value(json_object_get(m, "id")) > c->relaylast)
+			c->relaylast = json_integer_value(json_object_get(m,
+			    "id"));
+	}
+	c->relayasking = 0;
+	if (c->iev.ibuf.queued > CONTROL_FOLLOW_MAXQ) {
+		log_warnx("control: channel follower pid %d does not read; "
+		    "dropped", (int)c->pid);
+		control_close(c);
+		return;
+	}
+	if (c->relaypending || json_is_true(json_object_get(ans, "more"))) {
+		c->relaypending = 0;
+		control_relay_event(c->relaych);
+	}
+}
+
+/* something was sent to channel: its followers ask what */
+void
+control_relay_event(const char *channel)
+{
+	struct ctl_conn	*c, *next;
+	json_t		*req;
+
+	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+		if (!c->relayfollow || strcmp(c->relaych, channel) != 0)
+			continue;
+		if (c->relayasking) {
+			c->relaypending = 1;
+			continue;
+		}
+		req = json_pack("{s:s, s:s, s:I}", "op", "tail", "channel",
+		    channel, "since", (json_int_t)c->relaylast);
+		if (relay_ctl_ask(c->id, req) == 0)
+			c->relayasking = 1;
+	}
 }
 
 /* the logger's answer to control_relay (NULL: none came), stolen */
@@ -905,6 +990,13 @@ control_relay_reply(uint32_t id, json_t *ans)
 		json_decref(ans);
 		return;
 	}
+	if (c->relayfollow && ans != NULL && json_object_get(ans, "error") ==
+	    NULL) {
+		follow_rows(c, ans);
+		json_decref(ans);
+		return;
+	}
+	c->relayfollow = 0;
 	if (ans == NULL)
 		control_reply(c, IMSG_CTL_ERROR, "the relay did not answer "
 		    "(the logger died)");

@@ -670,6 +670,7 @@ relay_dispatch(struct imsg *imsg)
 		}
 		relay_resources_event(ch, json_string_value(json_object_get(o,
 		    "op")));
+		control_relay_event(ch);
 		json_decref(o);
 		return;
 	}

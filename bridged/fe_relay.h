@@ -43,5 +43,7 @@ void	 m_resources_subscribe(struct mcp_session *, json_t *, json_t *);
 
 /* fe_control.c: the logger's answer (NULL: none) to bridgectl, stolen */
 void	 control_relay_reply(uint32_t, json_t *);
+/* fe_control.c: a send on channel: show channel -f followers ask */
+void	 control_relay_event(const char *);
 
 #endif /* FE_RELAY_H */

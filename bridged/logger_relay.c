@@ -79,6 +79,7 @@ static json_t	*do_receive(json_t *, const char *);
 static json_t	*do_ack(json_t *, const char *);
 static json_t	*do_list(json_t *, const char *, int);
 static json_t	*do_clear(json_t *, const char *, json_t **);
+static json_t	*do_tail(json_t *);
 static json_t	*messages_after(const char *, int64_t, int, size_t, size_t,
 		    int *);
 
@@ -670,6 +671,23 @@ do_list(json_t *req, const char *principal, int last)
 	return json_pack("{s:o}", "channels", arr);
 }
 
+/* bridgectl show channel -f: what came after since, whoever may read */
+static json_t *
+do_tail(json_t *req)
+{
+	const char	*ch = str(req, "channel");
+	json_t		*msgs;
+	int		 more;
+
+	if (ch == NULL || !json_is_true(json_object_get(req, "admin")) ||
+	    !json_is_integer(json_object_get(req, "since")))
+		return rerror("relay: malformed request");
+	if ((msgs = messages_after(ch, json_integer_value(json_object_get(req,
+	    "since")), RELAY_LIMIT_MAX, 1 << 20, 0, &more)) == NULL)
+		return rerror("relay: %s", sqlite3_errmsg(rdb));
+	return json_pack("{s:o, s:b}", "messages", msgs, "more", more);
+}
+
 /* all messages and cursors of a channel go; the channel stays, empty */
 static json_t *
 do_clear(json_t *req, const char *principal, json_t **event)
@@ -750,6 +768,8 @@ relay_request(struct imsgev *iev, uint32_t peerid, const void *data,
 		    "last")) : 20);
 	else if (strcmp(op, "clear") == 0)
 		ans = do_clear(req, principal, &event);
+	else if (strcmp(op, "tail") == 0)
+		ans = do_tail(req);
 	else
 		ans = rerror("relay: unknown request \"%s\"", op);
 	json_decref(req);

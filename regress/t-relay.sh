@@ -371,6 +371,26 @@ elif phase == "2":
     rc = ctl("show", "channel", "bad/name")
     t.ok(rc.returncode != 0 and "letters" in rc.stderr,
          "a bad channel name is refused", rc.stderr)
+    # bridgectl show channel -f: the latest, then a send live
+    import select
+    call(a, "channel_send", {"channel": "proj:live", "content": "first"})
+    f = subprocess.Popen([CTL, "-s", CTLSOCK, "show", "channel",
+                          "proj:live", "-f"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+
+    def line(secs=30):
+        if select.select([f.stdout], [], [], secs)[0]:
+            return f.stdout.readline()
+        return "(nothing in %d s)" % secs
+    line1 = line()
+    call(a, "channel_send", {"channel": "proj:live",
+                             "content": "second\x1b[31m"})
+    line2 = line()
+    f.terminate()
+    f.wait(10)
+    t.ok("uid 0: first" in line1 and "uid 0: second?[31m" in line2,
+         "bridgectl show channel -f shows a send live, sanitized",
+         line1, line2)
     rc = ctl("clear", "channel", "proj:worker")
     t.ok(rc.returncode == 0 and "7 messages cleared" in rc.stdout + rc.stderr,
          "bridgectl clear channel NAME", rc.stdout, rc.stderr)
