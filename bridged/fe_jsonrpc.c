@@ -454,10 +454,18 @@ mcp_capabilities(void)
 	 * prompts: served, and empty (fe_era.c); resources: the relay's
 	 * channels, which can be subscribed to when the relay is on
 	 */
-	return json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{s:b, s:b}}", "tools",
+	json_t	*caps;
+	int	 relay = frontend_conf != NULL &&
+		    frontend_conf->relay_db[0] != '\0';
+
+	caps = json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{s:b, s:b}}", "tools",
 	    "listChanged", 1, "logging", "prompts", "listChanged", 0,
-	    "resources", "subscribe", frontend_conf != NULL &&
-	    frontend_conf->relay_db[0] != '\0', "listChanged", 0);
+	    "resources", "subscribe", relay, "listChanged", 0);
+	/* Claude Code's channels: subscribed channels' messages pushed */
+	if (caps != NULL && relay)
+		json_object_set_new(caps, "experimental", json_pack("{s:{}}",
+		    "claude/channel"));
+	return caps;
 }
 
 int

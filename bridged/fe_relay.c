@@ -669,7 +669,7 @@ relay_dispatch(struct imsg *imsg)
 				w->asking = 1;
 		}
 		relay_resources_event(ch, json_string_value(json_object_get(o,
-		    "op")));
+		    "op")), json_integer_value(json_object_get(o, "id")));
 		control_relay_event(ch);
 		json_decref(o);
 		return;

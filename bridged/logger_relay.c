@@ -80,6 +80,7 @@ static json_t	*do_ack(json_t *, const char *);
 static json_t	*do_list(json_t *, const char *, int);
 static json_t	*do_clear(json_t *, const char *, json_t **);
 static json_t	*do_tail(json_t *);
+static json_t	*do_get(json_t *, const char *);
 static json_t	*messages_after(const char *, int64_t, int, size_t, size_t,
 		    int *);
 
@@ -688,6 +689,38 @@ do_tail(json_t *req)
 	return json_pack("{s:o, s:b}", "messages", msgs, "more", more);
 }
 
+/* one message, if the principal may read it (claude/channel pushes) */
+static json_t *
+do_get(json_t *req, const char *principal)
+{
+	const char	*ch = str(req, "channel");
+	json_t		*v = json_object_get(req, "id"), *msgs, *m;
+	char		*creator;
+	int		 more;
+
+	if (ch == NULL || !json_is_integer(v))
+		return rerror("relay: malformed request");
+	if ((creator = creator_of(ch)) == NULL)
+		return rerror("no channel \"%s\"", ch);
+	if (!may(ch, creator, principal, RELAY_RECEIVE)) {
+		free(creator);
+		return refused("channel_receive", ch, principal);
+	}
+	free(creator);
+	msgs = messages_after(ch, json_integer_value(v) - 1, 1, 1 << 20, 0,
+	    &more);
+	m = json_array_get(msgs, 0);
+	if (m == NULL || json_integer_value(json_object_get(m, "id")) !=
+	    json_integer_value(v)) {
+		json_decref(msgs);
+		return rerror("no message %lld in channel \"%s\"",
+		    (long long)json_integer_value(v), ch);
+	}
+	m = json_pack("{s:O}", "message", m);
+	json_decref(msgs);
+	return m;
+}
+
 /* all messages and cursors of a channel go; the channel stays, empty */
 static json_t *
 do_clear(json_t *req, const char *principal, json_t **event)
@@ -770,6 +803,8 @@ relay_request(struct imsgev *iev, uint32_t peerid, const void *data,
 		ans = do_clear(req, principal, &event);
 	else if (strcmp(op, "tail") == 0)
 		ans = do_tail(req);
+	else if (strcmp(op, "get") == 0)
+		ans = do_get(req, principal);
 	else
 		ans = rerror("relay: unknown request \"%s\"", op);
 	json_decref(req);
