@@ -42,13 +42,6 @@ struct ctl_conn {
 	int			 follow; /* show log -f: 1 backlog, 2 live */
 	struct ctl_showq	 showq;	/* show sessions/delegations all */
 	json_t			*seen;	/* live delegations already sent */
-	int			 relayshow; /* show channel NAME: messages */
-	/* show channel NAME -f: the channel, the last id sent, asking */
-	int			 relayfollow;
-	char			 relaych[RELAY_NAME_LEN];
-	int64_t			 relaylast;
-	int			 relayasking;
-	int			 relaypending;	/* sends while asking */
 };
 
 /* a follower that stops reading is dropped past this */
@@ -57,7 +50,6 @@ struct ctl_conn {
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
-static void	 control_relay(struct ctl_conn *, struct imsg *);
 static struct ctl_conn *control_byid(uint32_t);
 static void	 control_send_json(struct ctl_conn *, json_t *);
 static void	 control_reply(struct ctl_conn *, uint32_t, const char *);
@@ -143,6 +135,7 @@ control_close(struct ctl_conn *c)
 {
 	if (c->follow)
 		audit_follow(-1);
+	ctlrelay_gone(c->id);
 	TAILQ_REMOVE(&conns, c, entry);
 	imsgev_clear(&c->iev);
 	json_decref(c->waitw);
@@ -325,7 +318,9 @@ control_dispatch(int fd, short event, void *arg)
 		case IMSG_CTL_SHOW_CHANNELS:
 		case IMSG_CTL_CLEAR_CHANNEL:
 		case IMSG_CTL_FOLLOW_CHANNEL:
-			control_relay(c, &imsg);
+			/* fe_ctlrelay.c answers, through control_conn_* */
+			c->busy = 1;
+			ctlrelay_request(c->id, c->uid, &imsg);
 			break;
 		case IMSG_CTL_SHOW_LOG:
 		case IMSG_CTL_SHOW_AUDIT:
@@ -796,9 +791,9 @@ control_end_followers(void)
 	struct ctl_conn	*c;
 
 	TAILQ_FOREACH(c, &conns, entry) {
-		if (c->relayfollow) {
+		if (ctlrelay_following(c->id)) {
 			/* show channel -f: the end of the messages */
-			c->relayfollow = 0;
+			ctlrelay_gone(c->id);
 			control_reply(c, IMSG_CTL_END, NULL);
 			continue;
 		}
@@ -864,165 +859,32 @@ control_filters(struct ctl_conn *c, const struct log_query *q)
 }
 
 /*
- * bridgectl show channels, show channel NAME, clear channel NAME: asked
- * of the logger, which holds the relay (logger_relay.c), as an operator
- * who sees every channel.
+ * For fe_ctlrelay.c, which knows connections by id: a row, the answer
+ * that ends a request, the end of a connection.  -1: no such
+ * connection; -2: it does not read what it is sent (it is closed).
  */
-static void
-control_relay(struct ctl_conn *c, struct imsg *imsg)
+int
+control_conn_send(uint32_t id, json_t *row)
 {
-	char	 name[RELAY_NAME_LEN];
-	json_t	*req;
-	int	 clear = imsg->hdr.type == IMSG_CTL_CLEAR_CHANNEL;
+	struct ctl_conn	*c;
 
-	if (imsg->datalen >= sizeof(name) || (clear && imsg->datalen == 0)) {
-		control_reply(c, IMSG_CTL_ERROR, "malformed request");
-		return;
-	}
-	memcpy(name, imsg->data, imsg->datalen);
-	name[imsg->datalen] = '\0';
-	if (imsg->datalen > 0 && !relay_name_ok(name)) {
-		control_reply(c, IMSG_CTL_ERROR, "a channel name has 1 to 127 "
-		    "letters, digits, \".\", \"_\", \"-\" and \":\"");
-		return;
-	}
-	if (frontend_conf->relay_db[0] == '\0') {
-		control_reply(c, IMSG_CTL_ERROR, "the relay is off: no relay "
-		    "database in bridged.conf");
-		return;
-	}
-	req = json_pack("{s:s}", "op", clear ? "clear" : imsg->datalen > 0 ?
-	    "show" : "list");
-	if (req != NULL && imsg->datalen > 0)
-		json_object_set_new(req, "channel", json_string(name));
-	if (req != NULL && clear)
-		log_info("control: clear channel %s by uid %d", name,
-		    (int)c->uid);
-	c->busy = 1;
-	c->relayshow = !clear && imsg->datalen > 0;
-	if (imsg->hdr.type == IMSG_CTL_FOLLOW_CHANNEL) {
-		if (imsg->datalen == 0) {
-			json_decref(req);
-			control_reply(c, IMSG_CTL_ERROR, "malformed request");
-			return;
-		}
-		c->relayfollow = 1;
-		c->relayasking = 1;
-		strlcpy(c->relaych, name, sizeof(c->relaych));
-	}
-	if (relay_ctl_ask(c->id, req) != 0)
-		control_reply(c, IMSG_CTL_ERROR, "the relay is not available "
-		    "now (the logger is restarting)");
-}
-
-/*
- * show channel -f: the rows of an answer (the show's latest messages,
- * then each tail), sent as they come; the connection stays open, busy,
- * until bridgectl goes or the daemon stops.
- */
-static void
-follow_rows(struct ctl_conn *c, json_t *ans)
-{
-	json_t	*msgs, *m, *ch;
-	size_t	 i;
-
-	if ((msgs = json_object_get(ans, "messages")) == NULL) {
-		ch = json_array_get(json_object_get(ans, "channels"), 0);
-		if (ch == NULL) {
-			c->relayfollow = 0;
-			control_reply(c, IMSG_CTL_ERROR, "no such channel");
-			return;
-		}
-		msgs = json_object_get(ch, "messages");
-		c->relaylast = json_integer_value(json_object_get(ch,
-		    "last_id"));
-	}
-	json_array_foreach(msgs, i, m) {
-		control_send_json(c, m);
-		if (json_integer_value(json_object_get(m, "id")) > c->relaylast)
-			c->relaylast = json_integer_value(json_object_get(m,
-			    "id"));
-	}
-	c->relayasking = 0;
+	if ((c = control_byid(id)) == NULL)
+		return -1;
+	control_send_json(c, row);
 	if (c->iev.ibuf.queued > CONTROL_FOLLOW_MAXQ) {
 		log_warnx("control: channel follower pid %d does not read; "
 		    "dropped", (int)c->pid);
 		control_close(c);
-		return;
+		return -2;
 	}
-	if (c->relaypending || json_is_true(json_object_get(ans, "more"))) {
-		c->relaypending = 0;
-		control_relay_event(c->relaych);
-	}
+	return 0;
 }
 
-/* something was sent to channel: its followers ask what */
 void
-control_relay_event(const char *channel)
-{
-	struct ctl_conn	*c, *next;
-	json_t		*req;
-
-	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
-		if (!c->relayfollow || strcmp(c->relaych, channel) != 0)
-			continue;
-		if (c->relayasking) {
-			c->relaypending = 1;
-			continue;
-		}
-		req = json_pack("{s:s, s:s, s:I}", "op", "tail", "channel",
-		    channel, "since", (json_int_t)c->relaylast);
-		if (relay_ctl_ask(c->id, req) == 0)
-			c->relayasking = 1;
-	}
-}
-
-/* the logger's answer to control_relay (NULL: none came), stolen */
-void
-control_relay_reply(uint32_t id, json_t *ans)
+control_conn_reply(uint32_t id, uint32_t type, const char *msg)
 {
 	struct ctl_conn	*c;
-	json_t		*err, *o, *m;
-	size_t		 i;
-	char		 msg[256];
 
-	if ((c = control_byid(id)) == NULL) {
-		json_decref(ans);
-		return;
-	}
-	if (c->relayfollow && ans != NULL && json_object_get(ans, "error") ==
-	    NULL) {
-		follow_rows(c, ans);
-		json_decref(ans);
-		return;
-	}
-	c->relayfollow = 0;
-	if (ans == NULL)
-		control_reply(c, IMSG_CTL_ERROR, "the relay did not answer "
-		    "(the logger died)");
-	else if (json_is_string(err = json_object_get(ans, "error")))
-		control_reply(c, IMSG_CTL_ERROR, json_string_value(err));
-	else if (json_object_get(ans, "cleared") != NULL) {
-		snprintf(msg, sizeof(msg), "channel %s: %lld messages cleared",
-		    json_string_value(json_object_get(ans, "channel")),
-		    (long long)json_integer_value(json_object_get(ans,
-		    "cleared")));
-		control_reply(c, IMSG_CTL_OK, msg);
-	} else if (c->relayshow) {
-		/* show channel NAME: its messages, one record each */
-		o = json_array_get(json_object_get(ans, "channels"), 0);
-		if (o == NULL)
-			control_reply(c, IMSG_CTL_ERROR, "no such channel");
-		else {
-			json_array_foreach(json_object_get(o, "messages"), i,
-			    m)
-				control_send_json(c, m);
-			control_reply(c, IMSG_CTL_END, NULL);
-		}
-	} else {
-		json_array_foreach(json_object_get(ans, "channels"), i, o)
-			control_send_json(c, o);
-		control_reply(c, IMSG_CTL_END, NULL);
-	}
-	json_decref(ans);
+	if ((c = control_byid(id)) != NULL)
+		control_reply(c, type, msg);
 }

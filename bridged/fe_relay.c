@@ -44,6 +44,51 @@
 #define CONSUMER_MAX	64
 #define IDEM_MAX	128
 
+#define CHANNEL_PARAM \
+	{ "channel", "string", 1, "Channel name, like \"project:role\": " \
+	    "1 to 127 letters, digits, \".\", \"_\", \"-\" and \":\"" }
+const struct tool_param relay_send_params[] = {
+	CHANNEL_PARAM,
+	{ "content", "string", 1, "The message (text, at most relay max "
+	    "message bytes, 64K by default)" },
+	{ "sender", "string", 0, "Who sends it, as receivers will see it "
+	    "(default: this session's principal)" },
+	{ "idempotency_key", "string", 0, "A key of yours: sending again "
+	    "with the same key on the same channel returns the first "
+	    "message's id instead of sending twice" },
+	{ NULL, NULL, 0, NULL }
+};
+const struct tool_param relay_receive_params[] = {
+	CHANNEL_PARAM,
+	{ "since_id", "integer", 0, "Return messages after this id (the "
+	    "next_since_id of the last receive); default: the consumer's "
+	    "cursor, else from the oldest" },
+	{ "limit", "integer", 0, "At most this many messages (1 to 1000, "
+	    "default 50)" },
+	{ "wait", "number", 0, "Seconds (at most 55) to wait for a message "
+	    "when there is none yet; default 0, answer at once" },
+	{ "consumer", "string", 0, "A durable cursor's name: without "
+	    "since_id, receive after the id last given to channel_ack" },
+	{ "content_offset", "integer", 0, "For a message too long for one "
+	    "result (truncated): the byte offset to go on from, as "
+	    "next_content_offset said, with the same since_id" },
+	{ NULL, NULL, 0, NULL }
+};
+const struct tool_param relay_ack_params[] = {
+	CHANNEL_PARAM,
+	{ "consumer", "string", 1, "The cursor's name (letters, digits, "
+	    "\".\", \"_\", \"-\", \":\")" },
+	{ "id", "integer", 1, "The id of the last message dealt with" },
+	{ NULL, NULL, 0, NULL }
+};
+const struct tool_param relay_clear_params[] = {
+	CHANNEL_PARAM,
+	{ NULL, NULL, 0, NULL }
+};
+const struct tool_param relay_none_params[] = {
+	{ NULL, NULL, 0, NULL }
+};
+
 /* an answer arriving in chunks, by peerid */
 struct rpend {
 	TAILQ_ENTRY(rpend)	 entry;
