@@ -389,6 +389,10 @@ relay_receive_run(struct mcp_call *call, json_t *args)
 		    CONSUMER_MAX);
 		return 0;
 	}
+	/* a wait ends before the call's own timeout (limits) would */
+	if (w > 0 && w >= frontend_conf->limits.call_timeout)
+		w = frontend_conf->limits.call_timeout > 1 ?
+		    frontend_conf->limits.call_timeout - 1 : 0.5;
 	/* the deadline of the wait, kept with the call */
 	json_decref(call->data);
 	call->data = json_pack("{s:f}", "wait", w);

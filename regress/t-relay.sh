@@ -523,6 +523,13 @@ elif phase == "5":
                                     "since_id": mid})
     t.ok(sc(r).get("cursor_stale") is True,
          "a since_id that expired is stale", r)
+    # call timeout 3: a longer wait ends before the call would time out
+    s0 = time.monotonic()
+    r = call(a, "channel_receive", {"channel": "proj:short", "wait": 50})
+    took = time.monotonic() - s0
+    t.ok(not r.get("isError") and sc(r).get("messages") == [] and
+         1.5 < took < 30, "a wait longer than limits { call timeout } "
+         "ends before it, without an error (%.1f s)" % took, r)
     a.close()
 
 elif phase == "6":
@@ -618,7 +625,8 @@ fi
 tap_check "bridged stops" bridged_stop
 if tap_check "bridged starts with relay retain 2s" \
     bridged_start "relay database \"$TESTDIR/relay/relay.db\"
-relay retain 2s"; then
+relay retain 2s
+limits { call timeout 3 }"; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 5
 fi
 tap_check "bridged stops" bridged_stop
