@@ -422,6 +422,7 @@ struct limits {
 #define RELAY_MSG_DEF		(64 * 1024)	/* bytes of content */
 #define RELAY_MSG_MAX		(160 * 1024)	/* fits one imsg */
 #define RELAY_CHANNEL_DEF	10000		/* messages per channel */
+#define RELAY_PRINCIPAL_DEF	100000		/* messages per principal */
 #define RELAY_RULES_MAX		32
 #define RELAY_PATTERN_LEN	128
 #define RELAY_NAME_LEN		128		/* channel names */
@@ -460,6 +461,7 @@ struct bridged_conf {
 	int64_t			 relay_retain;	/* seconds */
 	uint32_t		 relay_msg_max;	/* bytes of content */
 	uint32_t		 relay_channel_max; /* messages per channel */
+	uint32_t		 relay_principal_max; /* messages it has sent */
 	uint32_t		 nrelay_rules;
 	struct relay_rule	 relay_rules[RELAY_RULES_MAX];
 };

@@ -43,6 +43,7 @@ config_new(void)
 	conf->relay_retain = RELAY_RETAIN_DEF;
 	conf->relay_msg_max = RELAY_MSG_DEF;
 	conf->relay_channel_max = RELAY_CHANNEL_DEF;
+	conf->relay_principal_max = RELAY_PRINCIPAL_DEF;
 	conf->limits.forwards_max = CONF_FWD_SESSION_MAX;
 	conf->limits.keepalive = CONF_KEEPALIVE;
 	conf->limits.idle_timeout = CONF_IDLE_TIMEOUT;

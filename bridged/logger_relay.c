@@ -61,6 +61,7 @@ static const char rschema[] =
     " sender TEXT NOT NULL, principal TEXT NOT NULL,"
     " content TEXT NOT NULL, time INTEGER NOT NULL, idem TEXT);"
     "CREATE INDEX IF NOT EXISTS messages_channel ON messages(channel, id);"
+    "CREATE INDEX IF NOT EXISTS messages_principal ON messages(principal);"
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON"
     " messages(channel, idem) WHERE idem IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS cursors ("
@@ -81,6 +82,8 @@ static json_t	*do_list(json_t *, const char *, int);
 static json_t	*do_clear(json_t *, const char *, json_t **);
 static json_t	*do_tail(json_t *);
 static json_t	*do_get(json_t *, const char *);
+static int64_t	 one_int(const char *, const char *, const char *, int64_t,
+		    int64_t);
 static json_t	*messages_after(const char *, int64_t, int, size_t, size_t,
 		    int *);
 
@@ -317,6 +320,17 @@ do_send(json_t *req, const char *principal, json_t **event)
 		return rerror("channel_send: channel \"%s\" is full (%lld "
 		    "messages, relay max channel in bridged.conf): clear it "
 		    "with channel_clear or wait for old ones to expire", ch,
+		    (long long)count);
+	}
+	/* the quota: what one principal may have kept, over all channels */
+	count = one_int("SELECT count(*) FROM messages WHERE principal = ?",
+	    principal, NULL, -1, 0);
+	if (count >= rconf->relay_principal_max) {
+		rsql("ROLLBACK");
+		free(creator);
+		return rerror("channel_send: %s already has %lld messages kept "
+		    "(relay max principal in bridged.conf): clear a channel "
+		    "or wait for old ones to expire", principal,
 		    (long long)count);
 	}
 	now = (int64_t)time(NULL) * 1000;

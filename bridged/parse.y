@@ -130,6 +130,7 @@ enum once {
 	ONCE_RELAY_RETAIN,
 	ONCE_RELAY_MSG,
 	ONCE_RELAY_CHAN,
+	ONCE_RELAY_PRINC,
 	ONCE_MAX
 };
 
@@ -242,7 +243,7 @@ static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
 %token	VIA
 %token	ERROR
 %token	CLIENT NONE ON TOKEN
-%token	RELAY MESSAGE CHANNEL SEND RECEIVE CLEAR
+%token	RELAY MESSAGE CHANNEL SEND RECEIVE CLEAR PRINCIPAL
 %token	<string>	STRING NUMBER
 %type	<number>	caplist cap protlist prot relayrights relayright
 %type	<string>	relayfor
@@ -464,6 +465,15 @@ relayopt	: RETAIN anysize {
 			    0 && getnum(&@3, $3, 1, 10000000,
 			    "relay max channel", &n) == 0)
 				conf->relay_channel_max = n;
+			free($3);
+		}
+		| MAXIMUM PRINCIPAL NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_RELAY_PRINC, "relay max principal") ==
+			    0 && getnum(&@3, $3, 1, 100000000,
+			    "relay max principal", &n) == 0)
+				conf->relay_principal_max = n;
 			free($3);
 		}
 		;
@@ -1093,6 +1103,7 @@ static const struct keyword keywords[] = {
 	{ "permissions",	PERMISSIONS },
 	{ "persistent",		PERSISTENT },
 	{ "port",		PORT },
+	{ "principal",		PRINCIPAL },
 	{ "protect",		PROTECT },
 	{ "quota",		QUOTA },
 	{ "read",		READ },

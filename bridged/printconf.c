@@ -79,7 +79,8 @@ print_relay(const struct bridged_conf *conf)
 		print_period(conf->relay_retain);
 		printf("\n\tmax message ");
 		print_size(conf->relay_msg_max);
-		printf("\n\tmax channel %u\n}\n", conf->relay_channel_max);
+		printf("\n\tmax channel %u\n\tmax principal %u\n}\n",
+		    conf->relay_channel_max, conf->relay_principal_max);
 	}
 	for (i = 0; i < conf->nrelay_rules; i++) {
 		r = &conf->relay_rules[i];

@@ -568,6 +568,15 @@ elif phase == "6":
                       "channel": "web:notes", "content": "over http"}}}, S)
     t.ok(ms and not ms[0]["result"].get("isError"),
          "channel_send over HTTP", ms)
+    for i in range(3):
+        r, qs = post({"jsonrpc": "2.0", "id": 10 + i, "method":
+                      "tools/call", "params": {"name": "channel_send",
+                      "arguments": {"channel": "web:other",
+                                    "content": "q%d" % i}}}, S)
+    res = [q["result"] for q in qs]
+    t.ok(res and res[-1].get("isError") and "max principal" in
+         result_text(res[-1]), "the 4th message of a principal with "
+         "relay max principal 3 is refused", res)
     r, ms = post({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
                   "params": {"uri": "bridged://channel/web:notes"}}, S)
     t.ok(r.status == 200 and ms and json.loads(ms[0]["result"]["contents"]
@@ -580,7 +589,8 @@ elif phase == "6":
                   "io.modelcontextprotocol/protocolVersion"],
                   "Mcp-Method": "resources/list"})
     t.ok(r.status == 200 and ms and [x["uri"] for x in ms[0]["result"]
-         ["resources"]] == ["bridged://channel/web:notes"] and
+         ["resources"]] == ["bridged://channel/web:notes",
+                            "bridged://channel/web:other"] and
          ms[0]["result"].get("resultType") == "complete",
          "a 2026-07-28 resources/list over HTTP: the client's channels",
          r.status, ms)
@@ -634,6 +644,7 @@ RELAY_HTTP_PORT=$(free_port)
 export RELAY_HTTP_PORT
 if tap_check "bridged starts with a relay and an HTTP listener" \
     bridged_start "relay database \"$TESTDIR/relay/relay.db\"
+relay max principal 3
 listen on 127.0.0.1 port $RELAY_HTTP_PORT
 client \"web\" { token none }"; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 6
