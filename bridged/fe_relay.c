@@ -698,7 +698,8 @@ relay_dispatch(struct imsg *imsg)
 	size_t		 len = imsg->datalen;
 
 	if (imsg->hdr.type == IMSG_RELAY_EVENT) {
-		if ((o = json_loadb((const char *)imsg->data, len, 0, &jerr)) == NULL)
+		o = json_loadb((const char *)imsg->data, len, 0, &jerr);
+		if (o == NULL)
 			return;
 		ch = json_string_value(json_object_get(o, "channel"));
 		if (ch == NULL) {

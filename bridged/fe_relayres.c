@@ -219,8 +219,8 @@ push_send(struct mcp_session *s, json_t *m)
 	snprintf(idbuf, sizeof(idbuf), "%lld",
 	    (long long)json_integer_value(json_object_get(m, "id")));
 	mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o, s:{s:O, s:s, s:O, "
-	    "s:O}}}", "jsonrpc", "2.0", "method", "notifications/claude/channel",
-	    "params", "content", text != NULL ? json_string(text) :
+	    "s:O}}}", "jsonrpc", "2.0", "method",
+	    "notifications/claude/channel", "params", "content", text != NULL ? json_string(text) :
 	    json_incref(c),
 	    "meta", "channel", json_object_get(m, "channel"), "message_id",
 	    idbuf, "sender", json_object_get(m, "sender"), "time",

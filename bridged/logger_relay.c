@@ -623,7 +623,7 @@ do_list(json_t *req, const char *principal, int last)
 	json_t		*arr, *o, *senders, *msgs;
 	const char	*name, *creator, *only = str(req, "channel");
 	int		 admin = json_is_true(json_object_get(req, "admin"));
-	int64_t		 lastid, lastms, count;
+	int64_t		 lastid, lastms, count, from;
 	time_t		 secs;
 	struct tm	 tm;
 	char		 tbuf[40];
@@ -673,10 +673,12 @@ do_list(json_t *req, const char *principal, int last)
 		} else
 			json_object_set_new(o, "last_time", json_null());
 		if (last > 0) {
-			msgs = messages_after(name, one_int("SELECT coalesce(min(id), 1) - 1 FROM "
+			/* the latest `last': after the one before them */
+			from = one_int("SELECT coalesce(min(id), 1) - 1 FROM "
 			    "(SELECT id FROM messages WHERE channel = ? ORDER "
-			    "BY id DESC LIMIT ?)", name, NULL, last, 0),
-			    last, 1 << 20, 0, &more);
+			    "BY id DESC LIMIT ?)", name, NULL, last, 0);
+			msgs = messages_after(name, from, last, 1 << 20, 0,
+			    &more);
 			json_object_set_new(o, "messages", msgs != NULL ? msgs :
 			    json_array());
 		}
