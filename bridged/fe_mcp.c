@@ -73,6 +73,7 @@ struct mcp_refused {
 static void	 accept_cb(int, short, void *);
 static void	 accept_resume(int, short, void *);
 static void	 session_new(int);
+static void	 session_start(int, int, uid_t, pid_t, const char *);
 static void	 session_read(int, short, void *);
 static void	 session_write(int, short, void *);
 static int	 session_flush(struct mcp_session *);
@@ -245,7 +246,6 @@ accept_cb(int fd, short ev, void *arg)
 static void
 session_new(int fd)
 {
-	struct mcp_session	*s;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof(cred);
 
@@ -261,36 +261,58 @@ session_new(int fd)
 		refuse_new(fd, &cred);
 		return;
 	}
+	session_start(fd, fd, cred.uid, cred.pid, "unix");
+}
+
+/*
+ * bridged -i: the one session on the descriptors that were our stdin
+ * and stdout, which the parent passed on.  The principal is the uid
+ * bridged runs as; pid is the client that spawned it.
+ */
+void
+mcp_stdio(int in, int out, uid_t uid, pid_t pid)
+{
+	session_start(in, out, uid, pid, "stdio");
+}
+
+static void
+session_start(int fd, int wfd, uid_t uid, pid_t pid, const char *transport)
+{
+	struct mcp_session	*s;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->out = evbuffer_new()) == NULL) {
 		log_warn("%s", __func__);
 		free(s);
 		close(fd);
+		if (wfd != fd)
+			close(wfd);
 		return;
 	}
 	s->id = mcp_session_newid();
 	s->fd = fd;
-	s->uid = cred.uid;
-	s->pid = cred.pid;
+	s->wfd = wfd;
+	s->uid = uid;
+	s->pid = pid;
 	s->since = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->state = SESSION_NEW;
 	s->loglevel = 1;	/* info */
 	s->req.loglevel = -1;
-	s->transport = "unix";
+	s->transport = transport;
 	snprintf(s->principal, sizeof(s->principal), "uid %u",
-	    (unsigned)cred.uid);
+	    (unsigned)uid);
 	TAILQ_INIT(&s->calls);
 	TAILQ_INIT(&s->subs);
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
-	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
+	event_set(&s->evw, wfd, EV_WRITE | EV_PERSIST, session_write, s);
 	evtimer_set(&s->evfree, session_free, s);
 	evtimer_set(&s->evhup, session_hupcheck, s);
 	event_add(&s->evr, NULL);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
-	log_info("session %u: connected, uid %u pid %d", s->id,
-	    (unsigned)s->uid, (int)s->pid);
+	log_info("session %u: connected (%s), uid %u pid %d", s->id,
+	    transport, (unsigned)s->uid, (int)s->pid);
 	mcp_session_record(s, "start");
 }
 
@@ -321,6 +343,7 @@ mcp_session_open(const struct mcp_output *out, void *arg,
 		return NULL;
 	s->id = mcp_session_newid();
 	s->fd = -1;
+	s->wfd = -1;
 	s->uid = uid;
 	s->pid = -1;
 	s->since = time(NULL);
@@ -422,8 +445,10 @@ session_close(struct mcp_session *s, int flush)
 	event_del(&s->evr);
 	event_del(&s->evw);
 	evtimer_del(&s->evhup);
+	if (s->wfd != s->fd)
+		close(s->wfd);
 	close(s->fd);
-	s->fd = -1;
+	s->fd = s->wfd = -1;
 	evtimer_add(&s->evfree, &tv);
 }
 
@@ -440,6 +465,9 @@ session_free(int fd, short ev, void *arg)
 	log_info("session %u: closed after %llu requests", s->id,
 	    (unsigned long long)s->requests);
 	mcp_session_record(s, "end");
+	/* bridged -i serves one session: its end is the daemon's */
+	if (strcmp(s->transport, "stdio") == 0)
+		frontend_compose(PROC_PARENT, IMSG_STDIO_DONE, 0, -1, NULL, 0);
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
 	evtimer_del(&s->evfree);
@@ -471,14 +499,16 @@ mcp_session_check_done(struct mcp_session *s)
 /*
  * Has the client gone altogether?  A UNIX stream socket reports a
  * hang-up once the peer has closed it (or shut down both directions),
- * not after a shutdown of its writing side only.
+ * not after a shutdown of its writing side only.  On stdio the end of
+ * stdin is the half-close; the client is gone when stdout has no
+ * reader (a pipe says POLLERR, a socket POLLHUP).
  */
 static int
 session_hungup(struct mcp_session *s)
 {
 	struct pollfd	 pfd;
 
-	pfd.fd = s->fd;
+	pfd.fd = s->wfd;
 	pfd.events = 0;
 	pfd.revents = 0;
 	if (poll(&pfd, 1, 0) == -1)
@@ -828,9 +858,15 @@ session_flush(struct mcp_session *s)
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = iov;
 		mh.msg_iovlen = cnt;
-		/* sendmsg, not write: no SIGPIPE when the client is gone */
-		if ((n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)) ==
-		    -1) {
+		/*
+		 * sendmsg, not write: no SIGPIPE when the client is gone.
+		 * stdout may be a pipe; SIGPIPE is ignored (proc.c).
+		 */
+		if (s->wfd != s->fd)
+			n = writev(s->wfd, iov, cnt);
+		else
+			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)

@@ -99,6 +99,7 @@ struct mcp_session {
 	TAILQ_ENTRY(mcp_session) entry;
 	uint32_t		 id;
 	int			 fd;
+	int			 wfd;		/* fd, or stdout for -i */
 	struct event		 evr;
 	struct event		 evw;
 	struct event		 evfree;
@@ -125,7 +126,7 @@ struct mcp_session {
 	 * whose hosts (fe_http.c) limit what its calls may use.
 	 */
 	char			 principal[MCP_PRINCIPAL_LEN];
-	const char		*transport;	/* "unix", "http" */
+	const char		*transport;	/* "unix", "http", "stdio" */
 	const struct mcp_output	*output;	/* NULL: the socket, fd */
 	void			*output_arg;
 	int			 loglevel;	/* index into log_levels */
