@@ -147,6 +147,11 @@ struct mcp_session {
 	int			 nsubs;
 };
 
+/* fe_refuse.c: a client over the session limit, told so by its id */
+struct ucred;
+void	 mcp_refuse_new(int, const struct ucred *);
+void	 mcp_refused_close_all(void);
+
 /* fe_subs.c: subscriptions/listen (2026-07-28) on a connection */
 struct mcp_sub;
 void	 m_subs_listen(struct mcp_session *, json_t *, json_t *);
