@@ -193,8 +193,13 @@ export REGRESS_SSH
 sed -i 's|^mount --rbind "\$TD" /run/stage$|&\nmkdir /run/stage-ssh; mount --rbind "$REGRESS_SSH" /run/stage-ssh|' \
     "$TESTDIR/pid1.sh"
 
+# the binary as installed would be, where the unit's PrivateTmp and
+# ProtectHome do not hide it (a clone under /tmp or /root would be)
+mkdir -p "$TESTDIR/sbin"
+cp "$BRIDGED" "$TESTDIR/sbin/bridged"
 unshare --mount bash "$TESTDIR/pid1.sh" "$TESTDIR" "$rwpaths" "$rtmode" \
-    "$umask_v" "$bset" "$nnp" "$BRIDGED" "$TESTDIR/bridged.conf" \
+    "$umask_v" "$bset" "$nnp" "$TESTDIR/sbin/bridged" \
+    "$TESTDIR/bridged.conf" \
     </dev/null >"$TESTDIR/bridged.log" 2>&1 &
 BRIDGED_PID=$!
 export BRIDGED_PID
