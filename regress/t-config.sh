@@ -4,15 +4,15 @@
 #
 #   regress/t-config.sh [path/to/bridged]
 #
-# conf/N.conf      "bridged -nv [N.args] -f N.conf" must print N.ok on
+# conf/N.conf      "bridged -nnv [N.args] -f N.conf" must print N.ok on
 #                  stdout and succeed; that printout must parse again and
 #                  print itself (round trip).
-# conf/bad-N.conf  "bridged -n [bad-N.args] -f bad-N.conf" must fail and
+# conf/bad-N.conf  "bridged -nn [bad-N.args] -f bad-N.conf" must fail and
 #                  print exactly bad-N.err on stderr, nothing on stdout.
-# conf/warn-N.conf "bridged -n -f warn-N.conf" must succeed and print
+# conf/warn-N.conf "bridged -nn -f warn-N.conf" must succeed and print
 #                  exactly warn-N.err (its warnings, if any, and
 #                  "configuration OK") on stderr, nothing on stdout.
-# etc/bridged.conf must pass "bridged -n".
+# etc/bridged.conf must pass "bridged -nn" (its files are not here).
 #
 # Prints TAP lines; exits non-zero when any case failed.
 
@@ -59,7 +59,7 @@ cd "$here/conf" || exit 1
 for conf in $(ls [0-9]*.conf | sort -n); do
 	t=${conf%.conf}
 	case_args "$t.args"
-	"$bin" -nv "${args[@]}" -f "$conf" >"$tmp/out" 2>"$tmp/err"
+	"$bin" -nnv "${args[@]}" -f "$conf" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -ne 0 ]; then
 		fail "$conf: -nv exits $rc" "$(cat "$tmp/err")"
@@ -78,7 +78,7 @@ for conf in $(ls [0-9]*.conf | sort -n); do
 
 	# the printout is itself a config that prints the same
 	cp "$tmp/out" "$tmp/rt.conf"
-	"$bin" -nv -f "$tmp/rt.conf" >"$tmp/rt.out" 2>"$tmp/err"
+	"$bin" -nnv -f "$tmp/rt.conf" >"$tmp/rt.out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -ne 0 ]; then
 		fail "$conf: printout does not parse (exit $rc)" \
@@ -93,7 +93,7 @@ done
 for conf in $(ls bad-*.conf | sort -t- -k2 -n); do
 	t=${conf%.conf}
 	case_args "$t.args"
-	"$bin" -n "${args[@]}" -f "$conf" >"$tmp/out" 2>"$tmp/err"
+	"$bin" -nn "${args[@]}" -f "$conf" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		fail "$conf: -n accepts a bad config"
@@ -110,7 +110,7 @@ done
 
 for conf in $(ls warn-*.conf | sort -t- -k2 -n); do
 	t=${conf%.conf}
-	"$bin" -n -f "$conf" >"$tmp/out" 2>"$tmp/err"
+	"$bin" -nn -f "$conf" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -ne 0 ]; then
 		fail "$conf: -n exits $rc" "$(cat "$tmp/err")"
@@ -127,16 +127,16 @@ done
 
 # the documented example must stay valid, and round-trip too
 example=$here/../etc/bridged.conf
-"$bin" -n -f "$example" >"$tmp/out" 2>"$tmp/err"
+"$bin" -nn -f "$example" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q "configuration OK" "$tmp/out" "$tmp/err"; then
 	pass "etc/bridged.conf passes -n"
 else
 	fail "etc/bridged.conf fails -n (exit $rc)" "$(cat "$tmp/err")"
 fi
-"$bin" -nv -f "$example" >"$tmp/out" 2>/dev/null
+"$bin" -nnv -f "$example" >"$tmp/out" 2>/dev/null
 cp "$tmp/out" "$tmp/rt.conf"
-if "$bin" -nv -f "$tmp/rt.conf" >"$tmp/rt.out" 2>/dev/null &&
+if "$bin" -nnv -f "$tmp/rt.conf" >"$tmp/rt.out" 2>/dev/null &&
     diff -q "$tmp/out" "$tmp/rt.out" >/dev/null; then
 	pass "etc/bridged.conf printout parses back to the same config"
 else
