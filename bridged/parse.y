@@ -1669,8 +1669,9 @@ yyreport_syntax_error(const yypcontext_t *ctx)
 	}
 	inhost = b != NULL && b->first != HOST && nblocks >= 2 &&
 	    blocks[nblocks - 2].first == HOST;
-	if (b != NULL && ((line_tokno == 1 && starts_statement(last_tok,
-	    inhost)) || (line_tokno == 2 && line_first == HOST &&
+	if (b != NULL && ((line_tokno == 1 && (starts_statement(last_tok,
+	    inhost) || (last_tok == HOST && b->first != HOST))) ||
+	    (line_tokno == 2 && line_first == HOST &&
 	    (last_tok == STRING || last_tok == NUMBER)))) {
 		conf_err(loc, "%s inside the %s block opened on line %d: is "
 		    "its } missing?", line_words, b->label, b->line);
