@@ -1652,7 +1652,7 @@ yyreport_syntax_error(const yypcontext_t *ctx)
 
 	if (lexerr_fname == loc->fname && lexerr_line == loc->first_line)
 		return 0;	/* the lexer said what is wrong */
-	if (abandoned || (mute_depth > 0 && nblocks >= mute_depth)) {
+	if (abandoned) {
 		errors++;
 		return 0;
 	}
@@ -1661,7 +1661,9 @@ yyreport_syntax_error(const yypcontext_t *ctx)
 	if ((n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS)) < 0)
 		n = 0;
 	strlcpy(word, tok_text[0] != '\0' ? tok_text : "this", sizeof(word));
+	/* a missing } is said even in a block that had an error before */
 	if (tok == YYSYMBOL_YYEOF && b != NULL) {
+		mute_depth = 0;
 		conf_err(loc, "end of file inside the %s block opened on "
 		    "line %d: a } is missing", b->label, b->line);
 		abandoned = 1;
@@ -1673,9 +1675,14 @@ yyreport_syntax_error(const yypcontext_t *ctx)
 	    inhost) || (last_tok == HOST && b->first != HOST))) ||
 	    (line_tokno == 2 && line_first == HOST &&
 	    (last_tok == STRING || last_tok == NUMBER)))) {
+		mute_depth = 0;
 		conf_err(loc, "%s inside the %s block opened on line %d: is "
 		    "its } missing?", line_words, b->label, b->line);
 		abandoned = 1;
+		return 0;
+	}
+	if (mute_depth > 0 && nblocks >= mute_depth) {
+		errors++;
 		return 0;
 	}
 	if (line_tokno == 2 && line_first == STRING && last_tok != '=') {
