@@ -13,6 +13,9 @@
 #                  exactly warn-N.err (its warnings, if any, and
 #                  "configuration OK") on stderr, nothing on stdout.
 # etc/bridged.conf must pass "bridged -nn" (its files are not here).
+# Then "bridged -n" on a config whose users, group, keys, known hosts
+# and transfer root are made here, wrong in every way it checks, must
+# print each message at its line; -nn must accept it; fixed, -n too.
 #
 # Prints TAP lines; exits non-zero when any case failed.
 
