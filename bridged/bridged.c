@@ -237,6 +237,12 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
+	/*
+	 * -n looks at the users, groups and files the config names, as
+	 * start-up and a reload do; -nn checks only the file itself (one
+	 * written for another machine, say).
+	 */
+	conf_check_local = noaction < 2;
 	if ((conf = parse_config(conffile, 0)) == NULL)
 		exit(1);
 	if (noaction) {

@@ -636,8 +636,20 @@ struct fwd_closereq {
 };
 
 /* parse.y */
+extern int		 conf_check_local;	/* run confcheck.c's checks */
 struct bridged_conf	*parse_config(const char *, int);
 int			 cmdline_symset(char *);
+
+/* confcheck.c: what -n can check on this machine */
+int			 confcheck_user(const char *, int, char *, size_t);
+int			 confcheck_group(const char *, char *, size_t);
+int			 confcheck_dir(const char *, const char *, char *,
+			    size_t);
+int			 confcheck_identity(const char *, char *, size_t);
+int			 confcheck_known(const struct host *, char *, size_t);
+
+/* ssh_conn.c: known_hosts patterns, 1 match, -1 negated, 0 none */
+int			 hostpattern_match(char *, const char *);
 
 /* config.c */
 struct bridged_conf	*config_new(void);

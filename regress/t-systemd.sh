@@ -132,7 +132,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p "$TD"
 mount --rbind /run/stage "$TD"
 # the run's ssh keys and known hosts live beside the test directory
-if [ -d "$REGRESS_SSH" ]; then
+if [ -n "${REGRESS_SSH:-}" ]; then
 	mkdir -p "$REGRESS_SSH"
 	mount --rbind /run/stage-ssh "$REGRESS_SSH"
 fi
