@@ -108,13 +108,17 @@ static char			 self[PATH_MAX];
 static int			 debug, verbose;
 static int			 shutting_down, exit_status;
 static int			 mcp_fd = -1, ctl_fd = -1;
+static int			 stdio_mode, stdio_in = -1, stdio_out = -1;
 static struct event		 ev_drain;
 static char			 logdirs[3][PATH_MAX];
+
+static void		 stdio_take(void);
+static void		 stdio_send(void);
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bridged [-dhnVv] [-D macro=value] "
+	fprintf(stderr, "usage: bridged [-dhinVv] [-D macro=value] "
 	    "[-f file]\n");
 	exit(1);
 }
@@ -147,11 +151,11 @@ main(int argc, char *argv[])
 	arg0len = strlen(argv[0]);
 	setproctitle_init(argc, argv, environ);
 	memset(&pa, 0, sizeof(pa));
-	while ((ch = getopt(argc, argv, "C:D:df:hH:L:nP:U:Vv")) != -1) {
+	while ((ch = getopt(argc, argv, "C:D:df:hH:iL:nP:U:Vv")) != -1) {
 		switch (ch) {
 		case 'h':
 			/* asked for: to stdout, and no error */
-			printf("usage: bridged [-dhnVv] [-D macro=value] "
+			printf("usage: bridged [-dhinVv] [-D macro=value] "
 			    "[-f file]\n");
 			exit(0);
 		case 'V':
@@ -173,6 +177,9 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			pa.host = optarg;
+			break;
+		case 'i':
+			stdio_mode = 1;
 			break;
 		case 'L':
 			if (ndirs >= 3)
@@ -230,6 +237,12 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 
+	/*
+	 * -n looks at the users, groups and files the config names, as
+	 * start-up and a reload do; -nn checks only the file itself (one
+	 * written for another machine, say).
+	 */
+	conf_check_local = noaction < 2;
 	if ((conf = parse_config(conffile, 0)) == NULL)
 		exit(1);
 	if (noaction) {
@@ -240,6 +253,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "configuration OK\n");
 		exit(0);
 	}
+
+	if (stdio_mode)
+		stdio_take();
 
 	/* children are re-executed from an absolute path */
 	if (readlink("/proc/self/exe", self, sizeof(self) - 1) == -1)
@@ -277,15 +293,21 @@ main(int argc, char *argv[])
 	if (geteuid() == 0)
 		make_dir(conf->chroot, 0, 0, 0755);
 
-	mcp_fd = bind_unix(conf->socket_path, conf->socket_mode, sockgid);
+	/* bridged -i serves its one session: no socket, no listener */
+	if (!stdio_mode)
+		mcp_fd = bind_unix(conf->socket_path, conf->socket_mode,
+		    sockgid);
 	ctl_fd = bind_unix(conf->ctl_path, 0600, (gid_t)-1);
-	if (http_tokens_load(conf, warning, sizeof(warning)) == -1)
-		fatalx("%s", warning);
-	http_bind(conf);
+	if (!stdio_mode) {
+		if (http_tokens_load(conf, warning, sizeof(warning)) == -1)
+			fatalx("%s", warning);
+		http_bind(conf);
+	}
 
-	if (!debug && daemon(0, 0) == -1)
+	/* -i: the client that spawned us waits; stderr is our log */
+	if (!debug && !stdio_mode && daemon(0, 0) == -1)
 		fatal("daemon");
-	log_init(debug, LOG_DAEMON);
+	log_init(debug || stdio_mode, LOG_DAEMON);
 	log_procinit("parent");
 	setproctitle("parent");
 	/*
@@ -322,6 +344,57 @@ main(int argc, char *argv[])
 
 	event_dispatch();
 	return exit_status;
+}
+
+/*
+ * bridged -i: stdin and stdout are the MCP client's.  They move to
+ * descriptors of their own, for the frontend alone; 0 and 1 become
+ * /dev/null, so that no child and no stray printf can write anything
+ * but MCP to the client.  stderr stays: it is our log.
+ */
+static void
+stdio_take(void)
+{
+	struct stat	 st;
+	int		 i, fd, *to;
+
+	for (i = 0; i < 2; i++) {
+		to = i == 0 ? &stdio_in : &stdio_out;
+		if (fstat(i, &st) == -1)
+			errx(1, "-i: %s is not open", i ? "stdout" : "stdin");
+		/* what the event loop cannot watch (a file, /dev/null) */
+		if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+		    !isatty(i))
+			errx(1, "-i: %s must be a pipe, a socket or a "
+			    "terminal", i ? "stdout" : "stdin");
+		if ((*to = fcntl(i, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) ==
+		    -1)
+			err(1, "-i: %s", i ? "stdout" : "stdin");
+		if (fcntl(*to, F_SETFL, fcntl(*to, F_GETFL) | O_NONBLOCK) ==
+		    -1)
+			err(1, "-i: %s: O_NONBLOCK", i ? "stdout" : "stdin");
+	}
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		err(1, "-i: /dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		err(1, "-i: dup2");
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* the two descriptors go to the frontend, once: imsg closes ours */
+static void
+stdio_send(void)
+{
+	struct stdio_peer	 sp;
+
+	sp.uid = (uint32_t)getuid();
+	sp.pid = (int32_t)getppid();
+	if (imsgev_compose(&fe->iev, IMSG_STDIO_OUT, 0, stdio_out, NULL,
+	    0) == -1 || imsgev_compose(&fe->iev, IMSG_STDIO_IN, 0, stdio_in,
+	    &sp, sizeof(sp)) == -1)
+		fatal("sending stdin and stdout");
+	stdio_in = stdio_out = -1;
 }
 
 static void
@@ -612,12 +685,14 @@ start(struct child *c)
 			if (w->id == PROC_SSH && w->alive && !w->exiting)
 				wire(fe, w);
 		/* our copies stay: a restarted frontend gets them again */
-		if (imsgev_compose(&fe->iev, IMSG_MCP_LISTEN, 0,
-		    dup(mcp_fd), NULL, 0) == -1 ||
+		if ((mcp_fd != -1 && imsgev_compose(&fe->iev,
+		    IMSG_MCP_LISTEN, 0, dup(mcp_fd), NULL, 0) == -1) ||
 		    imsgev_compose(&fe->iev, IMSG_CTL_LISTEN, 0,
 		    dup(ctl_fd), NULL, 0) == -1)
 			fatal("sending listening sockets");
 		http_send_listeners(&fe->iev);
+		if (stdio_in != -1)
+			stdio_send();
 		break;
 	case PROC_LOGGER:
 		if (fe->alive)
@@ -875,6 +950,13 @@ parent_dispatch(int fd, short event, void *arg)
 			if (shutting_down)
 				parent_finish(0, 0, NULL);
 			break;
+		case IMSG_STDIO_DONE:
+			if (c->id != PROC_FRONTEND || imsg.datalen != 0 ||
+			    !stdio_mode)
+				goto bad;
+			log_info("the stdio session has ended: shutting down");
+			parent_shutdown(0);
+			break;
 		case IMSG_CTL_RELOAD:
 			if (c->id != PROC_FRONTEND || imsg.datalen != 0)
 				goto bad;
@@ -1129,7 +1211,8 @@ parent_sig(int sig, short event, void *arg)
 			child_died(c, status);
 		}
 		if (!child_any() && shutting_down) {
-			unlink(conf->socket_path);
+			if (mcp_fd != -1)
+				unlink(conf->socket_path);
 			unlink(conf->ctl_path);
 			log_info("exiting");
 			exit(exit_status);
@@ -1202,6 +1285,13 @@ child_died(struct child *c, int status)
 		return;
 	}
 	c->want = 0;
+	if (stdio_mode && c->id == PROC_FRONTEND) {
+		/* its one session died with it: there is nothing to serve */
+		log_warnx("bridged -i: the frontend died (%s): exiting",
+		    c->why);
+		parent_shutdown(1);
+		return;
+	}
 
 	c->deaths[c->ndeaths++ % RESTARTS_MAX] = now;
 	for (i = 0; i < RESTARTS_MAX; i++)
@@ -1310,7 +1400,8 @@ parent_finish(int fd, short event, void *arg)
 			kill(c->pid, SIGTERM);
 	done = 1;
 	if (!child_any()) {
-		unlink(conf->socket_path);
+		if (mcp_fd != -1)
+			unlink(conf->socket_path);
 		unlink(conf->ctl_path);
 		log_info("exiting");
 		exit(exit_status);

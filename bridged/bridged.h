@@ -39,6 +39,12 @@ enum bridged_proc {
  * of every message against its type; a type a peer does not expect is
  * fatal for that peer.
  */
+/* bridged -i: who the stdio session is (IMSG_STDIO_IN) */
+struct stdio_peer {
+	uint32_t	uid;		/* bridged's: the principal */
+	int32_t		pid;		/* the client that spawned it */
+};
+
 enum imsg_type {
 	IMSG_NONE = 0,
 
@@ -57,6 +63,9 @@ enum imsg_type {
 	IMSG_MCP_LISTEN,	/* fd: listening MCP socket (frontend) */
 	IMSG_CTL_LISTEN,	/* fd: listening control socket (frontend) */
 	IMSG_HTTP_LISTEN,	/* u_int32 listener id, fd: HTTP (frontend) */
+	IMSG_STDIO_OUT,		/* fd: bridged -i's stdout (frontend) */
+	IMSG_STDIO_IN,		/* struct stdio_peer, fd: its stdin */
+	IMSG_STDIO_DONE,	/* fe->parent: empty: the stdio session ended */
 	IMSG_LOG_VERBOSE,	/* int verbosity */
 	IMSG_SHUTDOWN,		/* int drain seconds: stop accepting, drain */
 
@@ -677,8 +686,20 @@ struct fwd_closereq {
 };
 
 /* parse.y */
+extern int		 conf_check_local;	/* run confcheck.c's checks */
 struct bridged_conf	*parse_config(const char *, int);
 int			 cmdline_symset(char *);
+
+/* confcheck.c: what -n can check on this machine */
+int			 confcheck_user(const char *, int, char *, size_t);
+int			 confcheck_group(const char *, char *, size_t);
+int			 confcheck_dir(const char *, const char *, char *,
+			    size_t);
+int			 confcheck_identity(const char *, char *, size_t);
+int			 confcheck_known(const struct host *, char *, size_t);
+
+/* ssh_conn.c: known_hosts patterns, 1 match, -1 negated, 0 none */
+int			 hostpattern_match(char *, const char *);
 
 /* config.c */
 struct bridged_conf	*config_new(void);

@@ -55,24 +55,11 @@
 #define MCP_OUT_MIN		(8 * 1024 * 1024)
 #define MCP_IBUF_KEEP		(64 * 1024)	/* shrink input buffer above */
 #define SESSION_HUP_MS		500	/* a half-closed client still there? */
-#define REFUSE_WAIT_MS		5000	/* a refused client has this to ask */
-#define REFUSE_MAX		16	/* refused clients waiting at once */
-
-/* a client over the session limit, waiting to be told so */
-struct mcp_refused {
-	TAILQ_ENTRY(mcp_refused) entry;
-	int			 fd;
-	uid_t			 uid;
-	pid_t			 pid;
-	size_t			 nread;
-	struct event		 evr;
-	struct event		 evt;
-	struct idscan		 scan;
-};
 
 static void	 accept_cb(int, short, void *);
 static void	 accept_resume(int, short, void *);
 static void	 session_new(int);
+static void	 session_start(int, int, uid_t, pid_t, const char *);
 static void	 session_read(int, short, void *);
 static void	 session_write(int, short, void *);
 static int	 session_flush(struct mcp_session *);
@@ -84,16 +71,9 @@ static void	 session_free(int, short, void *);
 static int	 session_hungup(struct mcp_session *);
 static void	 session_hupcheck(int, short, void *);
 static void	 session_toolong(struct mcp_session *);
-static void	 refuse_new(int, const struct ucred *);
-static void	 refuse_read(int, short, void *);
-static void	 refuse_timeout(int, short, void *);
-static void	 refuse_answer(int, json_t *);
-static void	 refuse_close(struct mcp_refused *);
 
 static TAILQ_HEAD(, mcp_session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static int		 nsessions;	/* open, not yet freed */
-static TAILQ_HEAD(, mcp_refused) refused = TAILQ_HEAD_INITIALIZER(refused);
-static int		 nrefused;
 static uint32_t		 next_session_id = 1;
 static int		 listen_fd = -1;
 static struct event	 ev_accept;
@@ -245,7 +225,6 @@ accept_cb(int fd, short ev, void *arg)
 static void
 session_new(int fd)
 {
-	struct mcp_session	*s;
 	struct ucred		 cred;
 	socklen_t		 len = sizeof(cred);
 
@@ -258,39 +237,61 @@ session_new(int fd)
 		log_warnx("refusing MCP session from uid %u pid %d: %d "
 		    "sessions open, the limit", (unsigned)cred.uid,
 		    (int)cred.pid, nsessions);
-		refuse_new(fd, &cred);
+		mcp_refuse_new(fd, &cred);
 		return;
 	}
+	session_start(fd, fd, cred.uid, cred.pid, "unix");
+}
+
+/*
+ * bridged -i: the one session on the descriptors that were our stdin
+ * and stdout, which the parent passed on.  The principal is the uid
+ * bridged runs as; pid is the client that spawned it.
+ */
+void
+mcp_stdio(int in, int out, uid_t uid, pid_t pid)
+{
+	session_start(in, out, uid, pid, "stdio");
+}
+
+static void
+session_start(int fd, int wfd, uid_t uid, pid_t pid, const char *transport)
+{
+	struct mcp_session	*s;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->out = evbuffer_new()) == NULL) {
 		log_warn("%s", __func__);
 		free(s);
 		close(fd);
+		if (wfd != fd)
+			close(wfd);
 		return;
 	}
 	s->id = mcp_session_newid();
 	s->fd = fd;
-	s->uid = cred.uid;
-	s->pid = cred.pid;
+	s->wfd = wfd;
+	s->uid = uid;
+	s->pid = pid;
 	s->since = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->state = SESSION_NEW;
 	s->loglevel = 1;	/* info */
 	s->req.loglevel = -1;
-	s->transport = "unix";
+	s->transport = transport;
 	snprintf(s->principal, sizeof(s->principal), "uid %u",
-	    (unsigned)cred.uid);
+	    (unsigned)uid);
 	TAILQ_INIT(&s->calls);
 	TAILQ_INIT(&s->subs);
 	event_set(&s->evr, fd, EV_READ | EV_PERSIST, session_read, s);
-	event_set(&s->evw, fd, EV_WRITE | EV_PERSIST, session_write, s);
+	event_set(&s->evw, wfd, EV_WRITE | EV_PERSIST, session_write, s);
 	evtimer_set(&s->evfree, session_free, s);
 	evtimer_set(&s->evhup, session_hupcheck, s);
 	event_add(&s->evr, NULL);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
-	log_info("session %u: connected, uid %u pid %d", s->id,
-	    (unsigned)s->uid, (int)s->pid);
+	log_info("session %u: connected (%s), uid %u pid %d", s->id,
+	    transport, (unsigned)s->uid, (int)s->pid);
 	mcp_session_record(s, "start");
 }
 
@@ -330,6 +331,7 @@ mcp_session_open(const struct mcp_output *out, void *arg,
 		return NULL;
 	s->id = mcp_session_newid();
 	s->fd = -1;
+	s->wfd = -1;
 	s->uid = uid;
 	s->pid = -1;
 	s->since = time(NULL);
@@ -431,8 +433,10 @@ session_close(struct mcp_session *s, int flush)
 	event_del(&s->evr);
 	event_del(&s->evw);
 	evtimer_del(&s->evhup);
+	if (s->wfd != s->fd)
+		close(s->wfd);
 	close(s->fd);
-	s->fd = -1;
+	s->fd = s->wfd = -1;
 	evtimer_add(&s->evfree, &tv);
 }
 
@@ -449,6 +453,9 @@ session_free(int fd, short ev, void *arg)
 	log_info("session %u: closed after %llu requests", s->id,
 	    (unsigned long long)s->requests);
 	mcp_session_record(s, "end");
+	/* bridged -i serves one session: its end is the daemon's */
+	if (strcmp(s->transport, "stdio") == 0)
+		frontend_compose(PROC_PARENT, IMSG_STDIO_DONE, 0, -1, NULL, 0);
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
 	evtimer_del(&s->evfree);
@@ -481,14 +488,16 @@ mcp_session_check_done(struct mcp_session *s)
 /*
  * Has the client gone altogether?  A UNIX stream socket reports a
  * hang-up once the peer has closed it (or shut down both directions),
- * not after a shutdown of its writing side only.
+ * not after a shutdown of its writing side only.  On stdio the end of
+ * stdin is the half-close; the client is gone when stdout has no
+ * reader (a pipe says POLLERR, a socket POLLHUP).
  */
 static int
 session_hungup(struct mcp_session *s)
 {
 	struct pollfd	 pfd;
 
-	pfd.fd = s->fd;
+	pfd.fd = s->wfd;
 	pfd.events = 0;
 	pfd.revents = 0;
 	if (poll(&pfd, 1, 0) == -1)
@@ -511,149 +520,6 @@ session_hupcheck(int fd, short ev, void *arg)
 		return;
 	}
 	mcp_session_check_done(s);
-}
-
-/*
- * Clients over the session limit.  They hold a descriptor, one small
- * struct and no line buffer (their input goes through the id scanner)
- * for at most REFUSE_WAIT_MS and line_max bytes; at most REFUSE_MAX of
- * them wait at once, and one more is told at once, with id null.
- */
-static void
-refuse_new(int fd, const struct ucred *cred)
-{
-	struct mcp_refused	*r;
-	struct timeval		 tv = { REFUSE_WAIT_MS / 1000,
-				    (REFUSE_WAIT_MS % 1000) * 1000 };
-
-	if (nrefused >= REFUSE_MAX || (r = calloc(1, sizeof(*r))) == NULL) {
-		refuse_answer(fd, NULL);
-		close(fd);
-		return;
-	}
-	r->fd = fd;
-	r->uid = cred->uid;
-	r->pid = cred->pid;
-	idscan_init(&r->scan);
-	event_set(&r->evr, fd, EV_READ | EV_PERSIST, refuse_read, r);
-	evtimer_set(&r->evt, refuse_timeout, r);
-	event_add(&r->evr, NULL);
-	evtimer_add(&r->evt, &tv);
-	TAILQ_INSERT_TAIL(&refused, r, entry);
-	nrefused++;
-}
-
-static void
-refuse_read(int fd, short ev, void *arg)
-{
-	static char		 buf[MCP_READ_CHUNK];
-	struct mcp_refused	*r = arg;
-	const char		*p, *nl;
-	json_t			*id;
-	ssize_t			 n;
-	size_t			 piece;
-	int			 notification;
-
-	if ((n = read(fd, buf, sizeof(buf))) == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		refuse_close(r);
-		return;
-	}
-	if (n == 0) {
-		/* a last line without its newline still counts */
-		if (r->nread > 0)
-			refuse_answer(r->fd, idscan_end(&r->scan, NULL));
-		refuse_close(r);
-		return;
-	}
-	for (p = buf; n > 0; p += piece + 1, n -= piece + 1) {
-		nl = memchr(p, '\n', n);
-		piece = nl != NULL ? (size_t)(nl - p) : (size_t)n;
-		r->nread += piece;
-		idscan_feed(&r->scan, p, piece);
-		if (r->nread > frontend_conf->limits.line_max) {
-			refuse_answer(r->fd, NULL);
-			refuse_close(r);
-			return;
-		}
-		if (nl == NULL)
-			break;
-		id = idscan_end(&r->scan, &notification);
-		if (notification || r->nread == 0) {
-			/* never answered; blank lines are no request */
-			idscan_init(&r->scan);
-			r->nread = 0;
-			continue;
-		}
-		log_info("MCP client uid %u pid %d told of the session limit",
-		    (unsigned)r->uid, (int)r->pid);
-		refuse_answer(r->fd, id);
-		refuse_close(r);
-		return;
-	}
-}
-
-static void
-refuse_timeout(int fd, short ev, void *arg)
-{
-	struct mcp_refused	*r = arg;
-
-	refuse_answer(r->fd, NULL);
-	refuse_close(r);
-}
-
-/*
- * Best effort, without waiting: the answer is small and the socket's
- * buffer empty.  data.closed tells bridgectl mcp (and any client that
- * looks) that this error ends the connection.
- */
-static void
-refuse_answer(int fd, json_t *id)
-{
-	struct iovec	 iov;
-	struct msghdr	 mh;
-	json_t		*m;
-	char		*text, *line;
-	int		 max = frontend_conf->limits.sessions_max;
-
-	m = json_pack("{s:s, s:O, s:{s:i, s:o, s:{s:b, s:i}}}",
-	    "jsonrpc", "2.0", "id", id != NULL ? id : json_null(),
-	    "error", "code", -32000, "message", json_sprintf("session limit "
-	    "%d reached (limits { sessions }): bridged serves at most %d MCP "
-	    "session%s at once; close another or raise the limit in "
-	    "bridged.conf", max, max, max == 1 ? "" : "s"),
-	    "data", "closed", 1, "limit", max);
-	if (m == NULL)
-		return;
-	text = json_dumps(m, JSON_COMPACT);
-	json_decref(m);
-	if (text == NULL)
-		return;
-	if (asprintf(&line, "%s\n", text) == -1) {
-		free(text);
-		return;
-	}
-	free(text);
-	iov.iov_base = line;
-	iov.iov_len = strlen(line);
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	(void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	free(line);
-}
-
-static void
-refuse_close(struct mcp_refused *r)
-{
-	event_del(&r->evr);
-	evtimer_del(&r->evt);
-	close(r->fd);
-	idscan_clear(&r->scan);
-	TAILQ_REMOVE(&refused, r, entry);
-	nrefused--;
-	free(r);
 }
 
 static void
@@ -838,9 +704,15 @@ session_flush(struct mcp_session *s)
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = iov;
 		mh.msg_iovlen = cnt;
-		/* sendmsg, not write: no SIGPIPE when the client is gone */
-		if ((n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)) ==
-		    -1) {
+		/*
+		 * sendmsg, not write: no SIGPIPE when the client is gone.
+		 * stdout may be a pipe; SIGPIPE is ignored (proc.c).
+		 */
+		if (s->wfd != s->fd)
+			n = writev(s->wfd, iov, cnt);
+		else
+			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
@@ -970,12 +842,10 @@ void
 mcp_close_all(void)
 {
 	struct mcp_session	*s;
-	struct mcp_refused	*r;
 
 	TAILQ_FOREACH(s, &sessions, entry)
 		session_close(s, 1);
-	while ((r = TAILQ_FIRST(&refused)) != NULL)
-		refuse_close(r);
+	mcp_refused_close_all();
 }
 
 /*

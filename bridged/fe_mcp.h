@@ -99,6 +99,7 @@ struct mcp_session {
 	TAILQ_ENTRY(mcp_session) entry;
 	uint32_t		 id;
 	int			 fd;
+	int			 wfd;		/* fd, or stdout for -i */
 	struct event		 evr;
 	struct event		 evw;
 	struct event		 evfree;
@@ -125,7 +126,7 @@ struct mcp_session {
 	 * whose hosts (fe_http.c) limit what its calls may use.
 	 */
 	char			 principal[MCP_PRINCIPAL_LEN];
-	const char		*transport;	/* "unix", "http" */
+	const char		*transport;	/* "unix", "http", "stdio" */
 	const struct mcp_output	*output;	/* NULL: the socket, fd */
 	void			*output_arg;
 	int			 loglevel;	/* index into log_levels */
@@ -151,6 +152,10 @@ struct mcp_session {
 struct mcp_session *mcp_session_next(struct mcp_session *);
 /* fe_subs.c: a resource changed; the streams that named it are told */
 int	 mcp_subs_resource_updated(struct mcp_session *, const char *);
+/* fe_refuse.c: a client over the session limit, told so by its id */
+struct ucred;
+void	 mcp_refuse_new(int, const struct ucred *);
+void	 mcp_refused_close_all(void);
 
 /* fe_subs.c: subscriptions/listen (2026-07-28) on a connection */
 struct mcp_sub;

@@ -35,6 +35,7 @@ struct bridged_conf	*frontend_conf;
 static struct imsgev	*peers[PROC_MAX];
 static int		 shutting_down;
 static int		 logger_seen;	/* >1: a restarted logger */
+static int		 stdio_out = -1;	/* bridged -i, until its stdin */
 
 /* the siblings the parent may hand us a socket to */
 static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
@@ -135,6 +136,7 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 	struct imsgev		*iev = peers[PROC_PARENT];
 	struct bridged_conf	*nconf;
 	struct imsg		 imsg;
+	struct stdio_peer	 sp;
 	int			 v, status;
 
 	if (!proc_peer_io(iev, event)) {
@@ -194,6 +196,22 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 				fatalx("bad IMSG_HTTP_LISTEN");
 			memcpy(&v, imsg.data, sizeof(uint32_t));
 			http_listen((uint32_t)v, imsg.fd);
+			imsg.fd = -1;
+			break;
+		case IMSG_STDIO_OUT:
+			if (imsg.datalen != 0 || imsg.fd == -1 ||
+			    stdio_out != -1)
+				fatalx("bad IMSG_STDIO_OUT");
+			stdio_out = imsg.fd;
+			imsg.fd = -1;
+			break;
+		case IMSG_STDIO_IN:
+			if (imsg.datalen != sizeof(sp) || imsg.fd == -1 ||
+			    stdio_out == -1 || frontend_conf == NULL)
+				fatalx("bad IMSG_STDIO_IN");
+			memcpy(&sp, imsg.data, sizeof(sp));
+			mcp_stdio(imsg.fd, stdio_out, (uid_t)sp.uid,
+			    (pid_t)sp.pid);
 			imsg.fd = -1;
 			break;
 		case IMSG_LOG_VERBOSE:

@@ -34,6 +34,7 @@ int	 frontend_shutting_down(void);
 /* fe_mcp.c, fe_jsonrpc.c: MCP sessions on the UNIX socket, JSON-RPC */
 void	 mcp_init(void);
 void	 mcp_listen(int);		/* listening socket from parent */
+void	 mcp_stdio(int, int, uid_t, pid_t); /* bridged -i: in, out */
 void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
 void	 mcp_close_all(void);
 /* a new config: tell the sessions when their tool list changed */

@@ -159,6 +159,36 @@ static int			 once_line[ONCE_MAX];
 static const char		*default_fname;
 static YYLTYPE			 host_loc;
 static int			 default_line;
+static YYLTYPE			 user_loc, group_loc, troot_loc;
+
+/*
+ * What the syntax errors say (yylex() keeps it): the words of the line
+ * so far, its first token, and the blocks open around it, so that an
+ * error can name the word it met, the keyword it could have meant and
+ * the line of a block whose "}" is missing.
+ */
+#define BLOCK_DEPTH_MAX	8
+struct openblock {
+	const char	*fname;
+	int		 line;
+	int		 first;		/* the first token of its line */
+	char		 label[96];	/* "host \"a\"", "exec allow" */
+};
+static struct openblock		 blocks[BLOCK_DEPTH_MAX];
+static int			 nblocks;	/* blocks open */
+static int			 mute_depth;	/* errors muted in it */
+static int			 abandoned;	/* a } is missing: stop */
+static int			 mute_next;	/* this error mutes its block */
+static char			 line_first_word[64];
+static int			 line_tokno;	/* of the token just read */
+static int			 line_first;	/* the line's first token */
+static int			 line_new = 1;
+static int			 last_tok, prev_tok;
+static char			 tok_text[80];	/* the token just read */
+static char			 line_words[96];
+
+/* bridged -n, start-up and reload: look at the files and users named */
+int				 conf_check_local;
 
 /* where each "via" was written, to report a jump host that does not fit */
 struct viaref {
@@ -170,6 +200,10 @@ static TAILQ_HEAD(, viaref)	 viarefs = TAILQ_HEAD_INITIALIZER(viarefs);
 
 int		 yyparse(void);
 static int	 yylex(void);
+static int	 yylex_raw(void);
+static int	 followed_by_eq(void);
+static int	 starts_statement(int, int);
+static int	 distance(const char *, const char *);
 static void	 yyerror(const char *);
 static void	 conf_err(const YYLTYPE *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
@@ -201,6 +235,8 @@ static int	 getsize(const YYLTYPE *, const char *, long long, long long,
 static int	 getmode(const YYLTYPE *, const char *, mode_t *);
 static void	 host_begin(const YYLTYPE *, const char *);
 static void	 host_end(void);
+static void	 host_check_local(void);
+static void	 global_check_local(const char *);
 static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
 		    const char *);
 static void	 client_begin(const YYLTYPE *, const char *);
@@ -221,30 +257,105 @@ static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
 %}
 
 %locations
+%define parse.error custom
 
 %union {
 	long long	 number;
 	char		*string;
 }
 
-%token	ADDRESS ALLOW ALLOWED AUDIT BASE CALL CHROOT CLAUDE CONCURRENT
-%token	CONTROL DATABASE DAY DEFAULT DELEGATE DELETE DIRECTORY DRAIN EXEC
-%token	FILENAME FORWARD FROM GROUP HOST HOSTS IDENTITY INCLUDE KEEP KEY
-%token	KNOWN LIMITS LINE LOG MAXIMUM MINUTE MODE OUTPUT OVERWRITE PER
-%token	PERMISSION PERMISSIONS PORT PROTECT QUOTA READ REMOTE RESULT ROOT ROTATE
-%token	SESSIONS SIZE SKIP SOCKET TIMEOUT TO TOOLS TRANSFER USER WRITE
-%token	ALL CONNECTIONS FORWARDS LIST LISTEN PERSISTENT
-%token	PATTERN SCAN
-%token	JOB RETENTION
-%token	CLOSED FAIL MUTATING RETAIN
-%token	KEEPALIVE COUNT
-%token	IDLE
-%token	FOR
-%token	VIA
-%token	ERROR
-%token	CLIENT NONE ON TOKEN
-%token	RELAY MESSAGE CHANNEL SEND RECEIVE CLEAR PRINCIPAL
-%token	<string>	STRING NUMBER
+/* each keyword with its spelling: syntax errors name what was expected */
+%token	ADDRESS      "address"
+%token	ALLOW        "allow"
+%token	ALLOWED      "allowed"
+%token	AUDIT        "audit"
+%token	BASE         "base"
+%token	CALL         "call"
+%token	CHROOT       "chroot"
+%token	CLAUDE       "claude"
+%token	CONCURRENT   "concurrent"
+%token	CONTROL      "control"
+%token	DATABASE     "database"
+%token	DAY          "day"
+%token	DEFAULT      "default"
+%token	DELEGATE     "delegate"
+%token	DELETE       "delete"
+%token	DIRECTORY    "dir"
+%token	DRAIN        "drain"
+%token	EXEC         "exec"
+%token	FILENAME     "file"
+%token	FORWARD      "forward"
+%token	FROM         "from"
+%token	GROUP        "group"
+%token	HOST         "host"
+%token	HOSTS        "hosts"
+%token	IDENTITY     "identity"
+%token	INCLUDE      "include"
+%token	KEEP         "keep"
+%token	KEY          "key"
+%token	KNOWN        "known"
+%token	LIMITS       "limits"
+%token	LINE         "line"
+%token	LOG          "log"
+%token	MAXIMUM      "max"
+%token	MINUTE       "minute"
+%token	MODE         "mode"
+%token	OUTPUT       "output"
+%token	OVERWRITE    "overwrite"
+%token	PER          "per"
+%token	PERMISSION   "permission"
+%token	PERMISSIONS  "permissions"
+%token	PORT         "port"
+%token	PROTECT      "protect"
+%token	QUOTA        "quota"
+%token	READ         "read"
+%token	REMOTE       "remote"
+%token	RESULT       "result"
+%token	ROOT         "root"
+%token	ROTATE       "rotate"
+%token	SESSIONS     "sessions"
+%token	SIZE         "size"
+%token	SKIP         "skip"
+%token	SOCKET       "socket"
+%token	TIMEOUT      "timeout"
+%token	TO           "to"
+%token	TOOLS        "tools"
+%token	TRANSFER     "transfer"
+%token	USER         "user"
+%token	WRITE        "write"
+%token	ALL          "all"
+%token	CONNECTIONS  "connections"
+%token	FORWARDS     "forwards"
+%token	LIST         "list"
+%token	LISTEN       "listen"
+%token	PERSISTENT   "persistent"
+%token	PATTERN      "pattern"
+%token	SCAN         "scan"
+%token	JOB          "job"
+%token	RETENTION    "retention"
+%token	CLOSED       "closed"
+%token	FAIL         "fail"
+%token	MUTATING     "mutating"
+%token	RETAIN       "retain"
+%token	KEEPALIVE    "keepalive"
+%token	COUNT        "count"
+%token	IDLE         "idle"
+%token	FOR          "for"
+%token	VIA          "via"
+%token	ERROR        "invalid word"
+%token	CLIENT       "client"
+%token	NONE         "none"
+%token	ON           "on"
+%token	TOKEN        "token"
+%token	RELAY        "relay"
+%token	MESSAGE      "message"
+%token	CHANNEL      "channel"
+%token	SEND         "send"
+%token	RECEIVE      "receive"
+%token	CLEAR        "clear"
+%token	PRINCIPAL    "principal"
+%token	<string>	STRING "string"
+%token	<string>	NUMBER "number"
 %type	<number>	caplist cap protlist prot relayrights relayright
 %type	<string>	relayfor
 %type	<string>	anysize string fwdlisten
@@ -281,9 +392,10 @@ varset		: STRING '=' STRING {
 		;
 
 main		: USER string {
-			if (once(&@1, ONCE_USER, "user") == 0)
-				setstr(&@2, conf->user, sizeof(conf->user),
-				    $2, "user", STR_NONEMPTY);
+			if (once(&@1, ONCE_USER, "user") == 0 &&
+			    setstr(&@2, conf->user, sizeof(conf->user),
+			    $2, "user", STR_NONEMPTY) == 0)
+				user_loc = @2;
 			free($2);
 		}
 		| CHROOT string {
@@ -342,10 +454,11 @@ main		: USER string {
 			once_reset(ONCE_L_ROTATE, ONCE_L_KEEP);
 		} logopts
 		| TRANSFER ROOT string {
-			if (once(&@1, ONCE_TRANSFER, "transfer root") == 0)
-				setstr(&@3, conf->transfer_root,
-				    sizeof(conf->transfer_root), $3,
-				    "transfer root", STR_ABSPATH);
+			if (once(&@1, ONCE_TRANSFER, "transfer root") == 0 &&
+			    setstr(&@3, conf->transfer_root,
+			    sizeof(conf->transfer_root), $3,
+			    "transfer root", STR_ABSPATH) == 0)
+				troot_loc = @3;
 			free($3);
 		}
 		| FORWARD LIST ALL {
@@ -406,10 +519,11 @@ sockopts	: /* empty */
 			free($3);
 		}
 		| sockopts GROUP string {
-			if (once(&@2, ONCE_S_GROUP, "socket group") == 0)
-				setstr(&@3, conf->socket_group,
-				    sizeof(conf->socket_group), $3,
-				    "socket group", STR_NONEMPTY);
+			if (once(&@2, ONCE_S_GROUP, "socket group") == 0 &&
+			    setstr(&@3, conf->socket_group,
+			    sizeof(conf->socket_group), $3,
+			    "socket group", STR_NONEMPTY) == 0)
+				group_loc = @3;
 			free($3);
 		}
 		;
@@ -736,6 +850,11 @@ hostopt		: ADDRESS string {
 				    STR_ABSPATH);
 			}
 			free($3);
+		}
+		| BASE DIRECTORY NONE {
+			/* said out loud: the file tools reach everywhere */
+			if (once(&@1, ONCE_H_BASEDIR, "base dir") == 0)
+				curhost->base_dir_line = @1.first_line;
 		}
 		| ALLOW caplist {
 			if (curhost->allow_line == 0)
@@ -1164,11 +1283,18 @@ conf_err(const YYLTYPE *loc, const char *fmt, ...)
 	va_list	 ap;
 
 	errors++;
+	/* after a syntax error in a block, the rest of it is a cascade */
+	if (mute_depth > 0 && nblocks >= mute_depth)
+		return;
 	fprintf(stderr, "%s:%d: ", loc->fname, loc->first_line);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (mute_next) {
+		mute_depth = nblocks;
+		mute_next = 0;
+	}
 }
 
 /* An error found by the lexer, which then hands the parser an ERROR. */
@@ -1283,8 +1409,26 @@ is_number(const char *s)
 	return 1;
 }
 
+/* is the next thing on the line an "="? (reads nothing for good) */
 static int
-yylex(void)
+followed_by_eq(void)
+{
+	char	 blanks[64];
+	size_t	 n = 0;
+	int	 c;
+
+	while (n < sizeof(blanks) && ((c = lgetc(0)) == ' ' || c == '\t'))
+		blanks[n++] = c;
+	if (n == sizeof(blanks))
+		c = lgetc(0);
+	lungetc(c);
+	while (n > 0)
+		lungetc(blanks[--n]);
+	return c == '=';
+}
+
+static int
+yylex_raw(void)
 {
 	char		 buf[TOKEN_MAX];
 	char		*p;
@@ -1388,8 +1532,16 @@ top:
 		} while (word_char(c = lgetc(0)));
 		lungetc(c);
 		*p = '\0';
-		if ((token = lookup(buf)) != STRING)
+		if ((token = lookup(buf)) != STRING) {
+			strlcpy(tok_text, buf, sizeof(tok_text));
+			if (followed_by_eq()) {
+				lex_err("macro name \"%s\" is a reserved word: "
+				    "choose another (bridged.conf(5) lists "
+				    "them)", buf);
+				return findeol();
+			}
 			return token;
+		}
 		if ((yylval.string = strdup(buf)) == NULL)
 			fatal("%s", __func__);
 		return is_number(buf) ? NUMBER : STRING;
@@ -1419,6 +1571,267 @@ top:
 		return findeol();
 	}
 	return c;
+}
+
+/*
+ * The lexer as the parser sees it: yylex_raw()'s tokens, with what a
+ * syntax error will want to say about them noted down.
+ */
+static int
+yylex(void)
+{
+	struct openblock	*b;
+	char			 word[80];
+	int			 t;
+
+	if (abandoned)
+		return 0;	/* the rest would be a cascade */
+	tok_text[0] = '\0';
+	t = yylex_raw();
+	if (line_new) {
+		line_tokno = 0;
+		line_words[0] = '\0';
+		line_first = t;
+		line_new = 0;
+		line_first_word[0] = '\0';
+		if (t == STRING)
+			strlcpy(line_first_word, yylval.string,
+			    sizeof(line_first_word));
+	}
+	line_tokno++;
+	prev_tok = last_tok;
+	last_tok = t;
+	switch (t) {
+	case STRING:
+		snprintf(word, sizeof(word), "\"%.60s%s\"", yylval.string,
+		    strlen(yylval.string) > 60 ? "..." : "");
+		strlcpy(tok_text, word, sizeof(tok_text));
+		break;
+	case NUMBER:
+		strlcpy(tok_text, yylval.string, sizeof(tok_text));
+		break;
+	case '\n':
+	case 0:
+		line_new = 1;
+		strlcpy(tok_text, t == 0 ? "end of file" : "end of line",
+		    sizeof(tok_text));
+		break;
+	case ERROR:
+		break;
+	default:
+		if (t < 256)
+			snprintf(tok_text, sizeof(tok_text), "%c", t);
+		break;
+	}
+	if (t == '{') {
+		if (nblocks < BLOCK_DEPTH_MAX) {
+			b = &blocks[nblocks];
+			b->fname = yylloc.fname;
+			b->line = yylloc.first_line;
+			b->first = line_first;
+			strlcpy(b->label, line_words, sizeof(b->label));
+		}
+		nblocks++;
+	} else if (t == '}') {
+		if (nblocks > 0)
+			nblocks--;
+		if (mute_depth > 0 && nblocks < mute_depth)
+			mute_depth = 0;
+	} else if (t != '\n' && t != 0 && tok_text[0] != '\0') {
+		if (line_words[0] != '\0')
+			strlcat(line_words, " ", sizeof(line_words));
+		strlcat(line_words, tok_text, sizeof(line_words));
+	}
+	return t;
+}
+
+/* a token's spelling for a message: the alias without its quotes */
+static void
+symbol_text(yysymbol_kind_t k, char *buf, size_t len)
+{
+	const char	*n = yysymbol_name(k);
+	size_t		 l = strlen(n);
+
+	if (k == YYSYMBOL_YYEOF)
+		strlcpy(buf, "end of file", len);
+	else if (strcmp(n, "'\\n'") == 0)
+		strlcpy(buf, "end of line", len);
+	else if (l >= 2 && (n[0] == '"' || n[0] == '\'') && n[l - 1] == n[0])
+		snprintf(buf, len, "%.*s", (int)l - 2, n + 1);
+	else
+		strlcpy(buf, n, len);
+}
+
+/* does the keyword t begin a statement outside any block, or in a host? */
+static int
+starts_statement(int t, int inhost)
+{
+	switch (t) {
+	case USER: case CHROOT: case SOCKET: case CONTROL: case AUDIT:
+	case LOG: case TRANSFER: case FORWARD: case JOB: case LISTEN:
+	case LIMITS: case DEFAULT: case CLIENT: case INCLUDE:
+		return 1;
+	case ADDRESS: case PORT: case VIA: case IDENTITY: case KNOWN:
+	case BASE: case ALLOW: case EXEC: case PROTECT: case QUOTA:
+	case SCAN: case DELEGATE: case MAXIMUM:
+		return inhost;
+	}
+	return 0;
+}
+
+/* letters to change to get from a to b, up to 3 (more is "far") */
+static int
+distance(const char *a, const char *b)
+{
+	int	 d[24][24], i, j, la = strlen(a), lb = strlen(b), c;
+
+	if (la >= 24 || lb >= 24 || abs(la - lb) > 2)
+		return 3;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c)
+				c = d[i - 2][j - 2] + 1;
+			d[i][j] = c;
+		}
+	return d[la][lb];
+}
+
+/* the expected keyword (any, without exp) closest to a word, or NULL */
+static const char *
+closest(const char *word, const yysymbol_kind_t *exp, int n)
+{
+	const char	*best = NULL;
+	size_t		 i;
+	int		 j, dist, bestd = 3;
+
+	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+		for (j = 0; j < n; j++)
+			if (exp[j] == YYTRANSLATE(keywords[i].k_val))
+				break;
+		if (exp != NULL ? j == n :
+		    !starts_statement(keywords[i].k_val, 0))
+			continue;
+		dist = distance(word, keywords[i].k_name);
+		if (dist < bestd && (dist < 2 || strlen(word) > 3)) {
+			bestd = dist;
+			best = keywords[i].k_name;
+		}
+	}
+	return best;
+}
+
+/*
+ * A syntax error: say what was met and what was expected; a keyword
+ * that begins a statement outside the block it is in means a missing
+ * "}", which ends the parse (what follows would be a cascade); after
+ * one error in a block the rest of that block is not reported.
+ */
+static int
+yyreport_syntax_error(const yypcontext_t *ctx)
+{
+	const YYLTYPE		*loc = yypcontext_location(ctx);
+	yysymbol_kind_t		 exp[YYNTOKENS], tok = yypcontext_token(ctx);
+	struct openblock	*b = NULL;
+	char			 list[512], name[64], word[96];
+	const char		*near, *in;
+	int			 n, i, inhost;
+
+	if (lexerr_fname == loc->fname && lexerr_line == loc->first_line)
+		return 0;	/* the lexer said what is wrong */
+	if (abandoned) {
+		errors++;
+		return 0;
+	}
+	if (nblocks > 0 && nblocks <= BLOCK_DEPTH_MAX)
+		b = &blocks[nblocks - 1];
+	if ((n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS)) < 0)
+		n = 0;
+	strlcpy(word, tok_text[0] != '\0' ? tok_text : "this", sizeof(word));
+	/* a missing } is said even in a block that had an error before */
+	if (tok == YYSYMBOL_YYEOF && b != NULL) {
+		mute_depth = 0;
+		conf_err(loc, "end of file inside the %s block opened on "
+		    "line %d: a } is missing", b->label, b->line);
+		abandoned = 1;
+		return 0;
+	}
+	inhost = b != NULL && b->first != HOST && nblocks >= 2 &&
+	    blocks[nblocks - 2].first == HOST;
+	if (b != NULL && ((line_tokno == 1 && (starts_statement(last_tok,
+	    inhost) || (last_tok == HOST && b->first != HOST))) ||
+	    (line_tokno == 2 && line_first == HOST &&
+	    (last_tok == STRING || last_tok == NUMBER)))) {
+		mute_depth = 0;
+		conf_err(loc, "%s inside the %s block opened on line %d: is "
+		    "its } missing?", line_words, b->label, b->line);
+		abandoned = 1;
+		return 0;
+	}
+	if (mute_depth > 0 && nblocks >= mute_depth) {
+		errors++;
+		return 0;
+	}
+	if (line_tokno == 2 && line_first == STRING && last_tok != '=') {
+		/* a word that is no keyword, taken for a macro's name */
+		near = closest(line_first_word, NULL, 0);
+		if (b != NULL)
+			mute_next = 1;
+		if (near != NULL)
+			conf_err(loc, "unknown keyword \"%s\": did you mean "
+			    "%s?", line_first_word, near);
+		else
+			conf_err(loc, "unknown keyword \"%s\" (bridged.conf(5) "
+			    "lists the keywords)", line_first_word);
+		return 0;
+	}
+	in = "";
+	if (b != NULL) {
+		mute_next = 1;
+		in = b->first == HOST ? " in a host block" :
+		    b->first == LIMITS ? " in limits" :
+		    b->first == DELEGATE ? " in delegate" :
+		    b->first == CLIENT ? " in a client block" : "";
+	}
+	if (last_tok == STRING && (line_tokno == 1 || prev_tok == '{')) {
+		near = closest(yylval.string, exp, n);
+		if (near != NULL)
+			conf_err(loc, "unknown keyword %s%s: did you mean "
+			    "%s?", word, in, near);
+		else
+			conf_err(loc, "unknown keyword %s%s (bridged.conf(5) "
+			    "lists the keywords)", word, in);
+		return 0;
+	}
+	if (n == 0 || n > 8) {
+		conf_err(loc, "syntax error at %s%s", word, in);
+		return 0;
+	}
+	list[0] = '\0';
+	for (i = 0; i < n; i++) {
+		symbol_text(exp[i], name, sizeof(name));
+		if (i > 0)
+			strlcat(list, i == n - 1 ? " or " : ", ",
+			    sizeof(list));
+		strlcat(list, name, sizeof(list));
+	}
+	if (n > 1 && last_tok == STRING && (near = closest(yylval.string,
+	    exp, n)) != NULL)
+		conf_err(loc, "syntax error at %s%s: expected %s (did you "
+		    "mean %s?)", word, in, list, near);
+	else
+		conf_err(loc, "syntax error at %s%s: expected %s", word, in,
+		    list);
+	return 0;
 }
 
 /* File names outlive their struct file: locations point at them. */
@@ -1843,6 +2256,34 @@ host_begin(const YYLTYPE *loc, const char *name)
 	host_loc = *loc;
 }
 
+/* the host's files, where bridged -n can see them */
+static void
+host_check_local(void)
+{
+	YYLTYPE	 loc = host_loc;
+	char	 err[PATH_MAX * 2 + 256];
+
+	if (curhost->identity[0] != '\0') {
+		loc.first_line = once_line[ONCE_H_IDENTITY];
+		if (confcheck_identity(curhost->identity, err,
+		    sizeof(err)) == -1)
+			conf_err(&loc, "%s", err);
+	} else if (once_line[ONCE_H_IDENTITY] == 0)
+		conf_err(&host_loc, "host \"%s\" has no identity: give "
+		    "identity \"/path/to/private_key\"", curhost->name);
+	if (curhost->address[0] == '\0' || curhost->host_key[0] != '\0')
+		return;
+	if (curhost->known_hosts[0] == '\0') {
+		conf_err(&host_loc, "host \"%s\" has neither known hosts "
+		    "nor host key: its key could not be checked; give known "
+		    "hosts \"/path/to/known_hosts\"", curhost->name);
+		return;
+	}
+	loc.first_line = once_line[ONCE_H_KNOWN];
+	if (confcheck_known(curhost, err, sizeof(err)) == -1)
+		conf_err(&loc, "%s", err);
+}
+
 static void
 host_end(void)
 {
@@ -1853,6 +2294,13 @@ host_end(void)
 		if (curhost->user[0] == '\0')
 			conf_err(&host_loc, "host \"%s\" has no user",
 			    curhost->name);
+		if (conf_check_local)
+			host_check_local();
+		if (once_line[ONCE_H_BASEDIR] == 0)
+			conf_err(&host_loc, "host \"%s\" has no base dir: "
+			    "give base dir \"/path\" to confine the file "
+			    "tools to it, or base dir none to leave them the "
+			    "whole file system", curhost->name);
 	}
 	curhost = NULL;
 }
@@ -2167,6 +2615,32 @@ fwd_add(const YYLTYPE *loc, int dir, const char *dest, const char *port,
 }
 
 /*
+ * The global settings bridged -n can check here.  The default user
+ * matters only to a daemon started as root, which is when it is used.
+ */
+static void
+global_check_local(const char *filename)
+{
+	char	 err[PATH_MAX * 2 + 256];
+
+	if (confcheck_user(conf->user, user_loc.fname != NULL, err,
+	    sizeof(err)) == -1) {
+		if (user_loc.fname != NULL)
+			conf_err(&user_loc, "%s", err);
+		else {
+			fprintf(stderr, "%s: the default %s\n", filename, err);
+			errors++;
+		}
+	}
+	if (group_loc.fname != NULL &&
+	    confcheck_group(conf->socket_group, err, sizeof(err)) == -1)
+		conf_err(&group_loc, "%s", err);
+	if (troot_loc.fname != NULL && confcheck_dir("transfer root",
+	    conf->transfer_root, err, sizeof(err)) == -1)
+		conf_err(&troot_loc, "%s", err);
+}
+
+/*
  * Parse a config file.  Returns NULL when there was any error (each one
  * already printed as FILE:LINE: message).  With verbose set, macros the
  * file defines but never uses are reported as warnings.
@@ -2188,6 +2662,12 @@ parse_config(const char *filename, int verbose)
 	lexerr_line = 0;
 	default_fname = NULL;
 	default_line = 0;
+	nblocks = mute_depth = abandoned = mute_next = 0;
+	line_new = 1;
+	line_tokno = line_first = last_tok = prev_tok = 0;
+	memset(&user_loc, 0, sizeof(user_loc));
+	memset(&group_loc, 0, sizeof(group_loc));
+	memset(&troot_loc, 0, sizeof(troot_loc));
 	curhost = NULL;
 	curclient = NULL;
 	curlist = NULL;
@@ -2211,6 +2691,8 @@ parse_config(const char *filename, int verbose)
 	via_check();
 	via_clear();
 	clients_check();
+	if (conf_check_local)
+		global_check_local(filename);
 
 	if (conf->default_host[0] != '\0') {
 		if (config_host_byname(conf, conf->default_host) == NULL) {

@@ -228,7 +228,8 @@ print_host(const struct host *h)
 		printf("\tbase dir ");
 		print_str(h->base_dir);
 		printf("\n");
-	}
+	} else
+		printf("\tbase dir none\n");
 
 	if (h->caps != 0) {
 		printf("\tallow");
@@ -311,14 +312,11 @@ print_host(const struct host *h)
 	}
 	if (h->fwd_persist)
 		printf("\tforward persistent\n");
-	if (h->fwd_max != CONF_FWD_HOST_MAX)
-		printf("\tforward max %d\n", h->fwd_max);
-	if (h->fwd_conns_max != CONF_FWD_CONNS_MAX)
-		printf("\tforward connections %d\n", h->fwd_conns_max);
-	if (h->max_sessions != CONF_MAX_SESSIONS)
-		printf("\tmax sessions %d\n", h->max_sessions);
-	if (h->max_conns != CONF_MAX_CONNS)
-		printf("\tmax connections %d\n", h->max_conns);
+	/* defaults too: -nv shows what the daemon will use */
+	printf("\tforward max %d\n", h->fwd_max);
+	printf("\tforward connections %d\n", h->fwd_conns_max);
+	printf("\tmax sessions %d\n", h->max_sessions);
+	printf("\tmax connections %d\n", h->max_conns);
 	printf("}\n");
 }
 
@@ -346,8 +344,8 @@ print_config(struct bridged_conf *conf)
 		print_str(conf->audit_db);
 		printf("\n");
 	}
-	if (conf->audit_fail_all)
-		printf("audit fail closed all\n");
+	printf("audit fail closed %s\n", conf->audit_fail_all ? "all" :
+	    "mutating");
 	if (conf->audit_retain > 0) {
 		/* the largest unit that divides it, as one would write it */
 		if (conf->audit_retain % 86400 == 0)
@@ -377,34 +375,21 @@ print_config(struct bridged_conf *conf)
 		print_str(conf->transfer_root);
 		printf("\n");
 	}
-	/* only when set: the default needs no line of its own */
-	if (conf->job_retention != CONF_JOB_RETENTION)
-		printf("job retention %d\n", conf->job_retention);
+	printf("job retention %d\n", conf->job_retention);
 
 	printf("limits {\n\tline size ");
 	print_size(conf->limits.line_max);
 	printf("\n\toutput size ");
 	print_size(conf->limits.output_max);
-	/* only when set, so older printouts stay as they were */
-	if (conf->limits.result_max != CONF_RESULT_MAX) {
-		printf("\n\tresult size ");
-		print_size(conf->limits.result_max);
-	}
+	printf("\n\tresult size ");
+	print_size(conf->limits.result_max);
 	printf("\n\tsessions %d\n", conf->limits.sessions_max);
 	printf("\tdrain timeout %d\n", conf->limits.drain_timeout);
 	printf("\tcall timeout %d\n", conf->limits.call_timeout);
-	/* only when set, so older printouts stay as they were */
-	if (conf->limits.forwards_max != CONF_FWD_SESSION_MAX)
-		printf("\tforwards %d\n", conf->limits.forwards_max);
-	if (conf->limits.keepalive != CONF_KEEPALIVE ||
-	    conf->limits.keepalive_count != CONF_KEEPALIVE_COUNT) {
-		printf("\tkeepalive %d", conf->limits.keepalive);
-		if (conf->limits.keepalive_count != CONF_KEEPALIVE_COUNT)
-			printf(" count %d", conf->limits.keepalive_count);
-		printf("\n");
-	}
-	if (conf->limits.idle_timeout != CONF_IDLE_TIMEOUT)
-		printf("\tidle timeout %d\n", conf->limits.idle_timeout);
+	printf("\tforwards %d\n", conf->limits.forwards_max);
+	printf("\tkeepalive %d count %d\n", conf->limits.keepalive,
+	    conf->limits.keepalive_count);
+	printf("\tidle timeout %d\n", conf->limits.idle_timeout);
 	printf("}\n");
 	if (conf->fwd_list_all)
 		printf("forward list all\n");

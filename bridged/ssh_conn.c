@@ -88,7 +88,6 @@ static int	 hostkey_verify(struct sshhost *, ssh_session, char *,
 static int	 hostkey_known(struct sshhost *, ssh_key, const char *,
 		    const char *, char *, size_t);
 static int	 hostkey_import(const char *, const char *, ssh_key *);
-static int	 hostpattern_match(char *, const char *);
 static int	 wildmatch(const char *, const char *);
 static char	*key_fingerprint(ssh_key);
 static void	 wait_cancel(struct sshcall *);
@@ -900,7 +899,7 @@ wildmatch(const char *p, const char *s)
 }
 
 /* 1 match, -1 negated match, 0 no match (as in OpenSSH's match_hostname) */
-static int
+int
 hostpattern_match(char *patterns, const char *name)
 {
 	char	*pat, *sp = NULL;

@@ -17,6 +17,7 @@ host \"noexec\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow read
 }"; then
 	tap_end

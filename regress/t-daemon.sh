@@ -186,6 +186,33 @@ fi
 grep -q "bridged.conf:[0-9]*: " "$TESTDIR/bridged.log" &&
     tap_ok "the broken line is reported as file:line" ||
     tap_fail "the broken line is reported as file:line"
+
+# a reload looks at the files the config names, as -n does
+sed "s|^\(.*\)identity \".*\"|\1identity \"$TESTDIR/gone_key\"|" \
+    "$TESTDIR/good.conf" >"$BRIDGED_CONF"
+if ctl reload >"$TESTDIR/reload2.out" 2>&1; then
+	tap_fail "reload with a missing identity fails"
+elif grep -q "bridged.conf:[0-9]*: identity \"$TESTDIR/gone_key\" does not exist: make a key" \
+    "$TESTDIR/reload2.out"; then
+	tap_ok "reload with a missing identity fails, naming file:line and what to do"
+else
+	tap_fail "reload with a missing identity: the error names it" \
+	    "$(cat "$TESTDIR/reload2.out")"
+fi
+
+# so does the start: a socket group that does not exist, at its line
+sed 's|^\(socket "[^"]*"\).*$|\1 group "no-such-group-bridged"|' \
+    "$TESTDIR/good.conf" >"$TESTDIR/badgroup.conf"
+timeout 60 "$BRIDGED" -d -f "$TESTDIR/badgroup.conf" </dev/null \
+    >"$TESTDIR/badgroup.out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "badgroup.conf:[0-9]*: socket group \"no-such-group-bridged\" does not exist: create it" \
+    "$TESTDIR/badgroup.out"; then
+	tap_ok "start with an unknown socket group: exit 1, file:line and what to do"
+else
+	tap_fail "start with an unknown socket group (exit $rc)" \
+	    "$(cat "$TESTDIR/badgroup.out")"
+fi
 cp "$TESTDIR/good.conf" "$BRIDGED_CONF"
 
 # the logger wrote session records, one JSON object per line

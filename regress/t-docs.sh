@@ -3,7 +3,8 @@
 # t-docs.sh: the documentation covers what the code has.  Reads the source
 # tree only (no daemon, nothing built):
 #
-#   - every keyword of parse.y's keyword table is in bridged.conf(5);
+#   - every keyword of parse.y's keyword table is in bridged.conf(5), and
+#     its list of reserved words is exactly that table;
 #   - every tool of fe_tools.c's tool table is in bridged(8) and the README;
 #   - every bridgectl command word (parser.c's token tables) is in
 #     bridgectl(8), and each "command subcommand" pair as a command;
@@ -81,11 +82,26 @@ if [ "$(wc -w <<<"$kws")" -lt 40 ]; then
 else
 	pass "keyword table of parse.y found ($(wc -w <<<"$kws") keywords)"
 fi
+# the list of reserved words does not count as documenting them
+reserved=$(awk '/^The reserved words are:/ { on = 1; next }
+	on && /^\.Ed/ { exit }
+	on && /^\.Ic/ { gsub(/^\.Ic |,/, ""); print }' "$conf5" | tr ' ' '\n' |
+    sed '/^$/d')
+awk '/^The reserved words are:/ { skip = 1 } !skip { print }
+	skip && /^\.Ed/ { skip = 0 }' "$conf5" >"${TMPDIR:-/tmp}/t-docs.$$"
 missing=
 for k in $kws; do
-	on_macro_line "$k" "$conf5" || missing="$missing$k"$'\n'
+	on_macro_line "$k" "${TMPDIR:-/tmp}/t-docs.$$" ||
+	    missing="$missing$k"$'\n'
 done
+rm -f "${TMPDIR:-/tmp}/t-docs.$$"
 check "every config keyword is in bridged.conf.5" "$missing"
+if [ "$(sort <<<"$kws")" = "$(sort <<<"$reserved")" ]; then
+	pass "bridged.conf.5 lists exactly the reserved words of parse.y"
+else
+	fail "bridged.conf.5's reserved words differ from parse.y's" \
+	    "$(diff <(sort <<<"$kws") <(sort <<<"$reserved") | grep '^[<>]')"
+fi
 
 # (b) tools: .name = "x" and REMOTE("x", / JOBTOOL("x", entries
 tools=$(table_strings "$tools_c" 'static const struct tool tools[] = {' |

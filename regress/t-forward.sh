@@ -50,6 +50,7 @@ host \"fwd\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow forward, exec
 	forward to \"127.0.0.1\" port $ECHO_PORT
 	forward from remote to \"127.0.0.1\" port $ECHO_PORT
@@ -64,6 +65,7 @@ host \"nofwd\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow read, forward
 	forward to \"127.0.0.1\" port 1
 }"

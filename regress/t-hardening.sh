@@ -44,6 +44,7 @@ host \"fwd\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow forward, exec
 	forward to \"127.0.0.1\" port $ECHO_PORT
 	forward to \"127.0.0.1\" port $ECHO_PORT listen port 81

@@ -44,12 +44,17 @@ host "$1" {
 EOB
 }
 
+# bridged checks known hosts when it starts: kh_badkey loses the target's
+# key after the start, as a file may that changes under a daemon
+cp "$KH2" "$TESTDIR/kh_badkey"
+# nothing listens on DOWN, but -n wants the host in known hosts
+echo "[127.0.0.1]:$DOWN $SSH_HOST_KEY_PUB" >"$TESTDIR/kh_down"
 EXTRA=$(
 	hostblock target 127.0.0.2 "$P2" "$KH2" local
 	hostblock hop2 127.0.0.1 "$P1" "$KH1" local
 	hostblock deep 127.0.0.2 "$P2" "$KH2" hop2
-	hostblock badkey 127.0.0.2 "$P2" "$KH1" local
-	hostblock down 127.0.0.1 "$DOWN" "$KH1"
+	hostblock badkey 127.0.0.2 "$P2" "$TESTDIR/kh_badkey" local
+	hostblock down 127.0.0.1 "$DOWN" "$TESTDIR/kh_down"
 	hostblock viadown 127.0.0.2 "$P2" "$KH2" down
 	hostblock beyond 127.0.0.1 "$P1" "$KH1" target
 	hostblock narrow 127.0.0.1 "$P1" "$KH1" "" \
@@ -63,6 +68,7 @@ if ! tap_check "bridged starts with hosts behind jump hosts" \
     bridged_start "$EXTRA"; then
 	tap_end
 fi
+cp "$KH1" "$TESTDIR/kh_badkey"
 
 FP2=$(ssh-keygen -l -E sha256 -f "$TESTDIR/sshd2_host_ed25519.pub" |
     cut -d' ' -f2)
@@ -362,11 +368,13 @@ tap_check "bridged stops cleanly" bridged_stop
 
 # --- idle: the jump host's worker stays while it carries a tunnel, goes
 # after the target's; the next call starts both again
+cp "$KH2" "$TESTDIR/kh_badkey"
 if ! tap_check "bridged starts again with idle timeout 2" \
     bridged_start "limits { idle timeout 2 }
 $EXTRA"; then
 	tap_end
 fi
+cp "$KH1" "$TESTDIR/kh_badkey"
 export BRIDGED_PID
 tap_run "$PYTHON" - <<'EOF'
 import os

@@ -20,6 +20,7 @@ host "$1" {
 	user "$SSH_USER"
 	identity "$SSH_USER_KEY"
 	known hosts "$SSH_KNOWN_HOSTS"
+	base dir none
 	allow exec
 	$2
 }

@@ -238,6 +238,7 @@ host \"fwd\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow forward
 	forward to \"127.0.0.1\" port $ESC_PORT
 	forward persistent

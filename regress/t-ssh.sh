@@ -17,16 +17,28 @@ ssh-keygen -q -t ed25519 -N '' -C other-host -f "$TESTDIR/other_host"
 ssh-keygen -q -t ed25519 -N '' -C other-user -f "$TESTDIR/other_user"
 OTHER=$(cut -d' ' -f1,2 "$TESTDIR/other_host.pub")
 echo "[127.0.0.1]:$PORT $OTHER" >"$TESTDIR/kh_changed"
-echo "# nothing for us here" >"$TESTDIR/kh_unknown"
-echo "127.0.0.1 $SSH_HOST_KEY_PUB" >>"$TESTDIR/kh_unknown"
+# bridged checks known hosts and identities when it starts, so these
+# become bad after the start (as files do that change under a daemon)
+badfiles()
+{
+	echo "# nothing for us here" >"$TESTDIR/kh_unknown"
+	echo "127.0.0.1 $SSH_HOST_KEY_PUB" >>"$TESTDIR/kh_unknown"
+	cp "$KH" "$TESTDIR/kh_hashed"
+	ssh-keygen -q -H -f "$TESTDIR/kh_hashed" >/dev/null 2>&1
+	rm -f "$TESTDIR/kh_hashed.old" "$TESTDIR/no_such_key"
+}
+for f in kh_unknown kh_hashed; do
+	cp "$KH" "$TESTDIR/$f"
+done
+cp "$SSH_USER_KEY" "$TESTDIR/no_such_key"
+chmod 0600 "$TESTDIR/no_such_key"
 { echo "@revoked [127.0.0.1]:$PORT $SSH_HOST_KEY_PUB"; cat "$KH"; } \
     >"$TESTDIR/kh_revoked"
-cp "$KH" "$TESTDIR/kh_hashed"
-ssh-keygen -q -H -f "$TESTDIR/kh_hashed" >/dev/null 2>&1
-rm -f "$TESTDIR/kh_hashed.old"
 { echo "# comment"; echo; echo "other.example,!nope,[127.0.0.?]:$PORT" \
     "$SSH_HOST_KEY_PUB a comment"; } >"$TESTDIR/kh_wild"
 DOWN=$(free_port)
+# nothing listens there, but -n wants the host in known hosts
+echo "[127.0.0.1]:$DOWN $SSH_HOST_KEY_PUB" >"$TESTDIR/kh_down"
 
 # host NAME [extra lines]: a host like "local" with some lines changed
 hostblock()
@@ -39,6 +51,7 @@ host "$name" {
 	identity "$key"
 	$kh
 	$extra
+	base dir none
 	allow exec
 }
 EOB
@@ -61,12 +74,14 @@ EXTRA=$(
 	hostblock badauth "known hosts \"$KH\"" "$TESTDIR/other_user" \
 	    "$PORT"
 	hostblock noid "known hosts \"$KH\"" "$TESTDIR/no_such_key" "$PORT"
-	hostblock down "known hosts \"$KH\"" "$SSH_USER_KEY" "$DOWN"
+	hostblock down "known hosts \"$TESTDIR/kh_down\"" "$SSH_USER_KEY" \
+	    "$DOWN"
 )
 
 if ! tap_check "bridged starts with ten hosts" bridged_start "$EXTRA"; then
 	tap_end
 fi
+badfiles
 
 HOSTFP=$(ssh-keygen -l -E sha256 -f "$SSH_DIR/host_ed25519.pub" |
     cut -d' ' -f2)

@@ -132,7 +132,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p "$TD"
 mount --rbind /run/stage "$TD"
 # the run's ssh keys and known hosts live beside the test directory
-if [ -d "$REGRESS_SSH" ]; then
+if [ -n "${REGRESS_SSH:-}" ]; then
 	mkdir -p "$REGRESS_SSH"
 	mount --rbind /run/stage-ssh "$REGRESS_SSH"
 fi
@@ -193,8 +193,17 @@ export REGRESS_SSH
 sed -i 's|^mount --rbind "\$TD" /run/stage$|&\nmkdir /run/stage-ssh; mount --rbind "$REGRESS_SSH" /run/stage-ssh|' \
     "$TESTDIR/pid1.sh"
 
+# the binary as installed would be, where the unit's PrivateTmp and
+# ProtectHome do not hide it (a clone under /tmp or /root would be)
+mkdir -p "$TESTDIR/sbin"
+cp "$BRIDGED" "$TESTDIR/sbin/bridged"
+cp "$BRIDGECTL" "$TESTDIR/sbin/bridgectl"
+CTL_IN=$TESTDIR/sbin/bridgectl
+cp "$MCPCLIENT" "$TESTDIR/sbin/mcpclient.py"
+MCP_IN=$TESTDIR/sbin/mcpclient.py
 unshare --mount bash "$TESTDIR/pid1.sh" "$TESTDIR" "$rwpaths" "$rtmode" \
-    "$umask_v" "$bset" "$nnp" "$BRIDGED" "$TESTDIR/bridged.conf" \
+    "$umask_v" "$bset" "$nnp" "$TESTDIR/sbin/bridged" \
+    "$TESTDIR/bridged.conf" \
     </dev/null >"$TESTDIR/bridged.log" 2>&1 &
 BRIDGED_PID=$!
 export BRIDGED_PID
@@ -208,7 +217,7 @@ i=0
 up=
 while [ $i -lt 300 ] && kill -0 "$BRIDGED_PID" 2>/dev/null; do
 	if inside test -S /run/bridged/ctl.sock 2>/dev/null &&
-	    inside "$BRIDGECTL" show hosts >/dev/null 2>&1; then
+	    inside "$CTL_IN" show hosts >/dev/null 2>&1; then
 		up=1
 		break
 	fi
@@ -240,13 +249,13 @@ fi
 [ "$(sed -n 's/^Umask:[[:space:]]*//p' "$st")" = "$umask_v" ] &&
     tap_ok "umask $umask_v" || tap_fail "umask $umask_v" "$(grep Umask "$st")"
 
-inside "$PYTHON" "$MCPCLIENT" -s /run/bridged/mcp.sock --init \
+inside /usr/bin/env python3 "$MCP_IN" -s /run/bridged/mcp.sock --init \
     --call Bash '{"command":"echo confined"}' >"$TESTDIR/call.out" 2>&1
 grep -q confined "$TESTDIR/call.out" &&
     tap_ok "a Bash call through the default socket /run/bridged/mcp.sock" ||
     tap_fail "a Bash call through /run/bridged/mcp.sock" \
     "$(cat "$TESTDIR/call.out")"
-inside "$BRIDGECTL" verify >"$TESTDIR/verify.out" 2>&1 &&
+inside "$CTL_IN" verify >"$TESTDIR/verify.out" 2>&1 &&
     grep -q "records verified" "$TESTDIR/verify.out" &&
     tap_ok "the audit database under /var/db/bridged verifies" ||
     tap_fail "the audit database verifies" "$(cat "$TESTDIR/verify.out")"
@@ -256,7 +265,7 @@ inside test -s /var/log/bridged/bridge.log &&
 mode=$(inside stat -c %a /var/db/bridged/audit.db)
 [ "$mode" = 600 ] && tap_ok "the database file is mode 0600 (UMask)" ||
     tap_fail "the database file is mode 0600 (UMask)" "mode $mode"
-inside "$BRIDGECTL" reload >"$TESTDIR/reload.out" 2>&1 &&
+inside "$CTL_IN" reload >"$TESTDIR/reload.out" 2>&1 &&
     tap_ok "reload" || tap_fail "reload" "$(cat "$TESTDIR/reload.out")"
 
 kill -TERM "$BRIDGED_PID"

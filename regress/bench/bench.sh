@@ -70,6 +70,7 @@ host \"h$i\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow exec
 }"
 	[ $i -le 10 ] && hosts="$hosts${hosts:+,}h$i"

@@ -2,6 +2,10 @@
 // real client library, printing TAP lines for regress/t-sdk.sh.
 //
 // usage: node sdk-client.mjs v1.11|v2 BRIDGECTL MCP_SOCK BASE_DIR
+//        node sdk-client.mjs v1.11|v2 COMMAND ARG... BASE_DIR
+//
+// The second form spawns COMMAND ARG... itself (t-stdio.sh: bridged -i
+// -f CONF) and checks that it has exited once the client has closed.
 //
 // v1.11 is the TypeScript SDK 1.11 client (it speaks 2025-03-26 and
 // refuses a server that answers anything it does not know); v2 is the
@@ -11,7 +15,11 @@
 import fs from "node:fs";
 import path from "node:path";
 
-const [which, bridgectl, sock, base] = process.argv.slice(2);
+const [which, ...rest] = process.argv.slice(2);
+const base = rest.pop();
+const command = rest[0];
+const args = rest.length === 2 ? ["mcp", rest[1]] : rest.slice(1);
+const spawned = rest.length !== 2;
 let n = 0, failed = 0;
 
 function ok(cond, what, got) {
@@ -51,7 +59,7 @@ async function load() {
 async function main() {
 	const { Client, StdioClientTransport, opts } = await load();
 	const transport = new StdioClientTransport({
-		command: bridgectl, args: ["mcp", sock], stderr: "pipe",
+		command, args, stderr: "pipe",
 	});
 	let stderr = "";
 	transport.stderr?.on("data", (d) => { stderr += d; });
@@ -63,7 +71,7 @@ async function main() {
 		ok(true, "connects");
 	} catch (e) {
 		ok(false, "connects", String(e));
-		console.log(`# bridgectl stderr: ${stderr}`);
+		console.log(`# ${command} stderr: ${stderr}`);
 		return;
 	}
 	if (which === "v2") {
@@ -119,8 +127,23 @@ async function main() {
 		    "an unknown tool is a JSON-RPC error naming it", String(e));
 	}
 
+	/* SDK 1.11 has no pid getter: its child process then */
+	const pid = transport.pid ?? transport._process?.pid;
 	await client.close();
 	ok(true, "closes");
+	if (spawned) {
+		/* the SDK ends stdin, then waits; gone in time or it is a bug */
+		let alive = true;
+		for (let i = 0; i < 300 && alive; i++) {
+			try {
+				process.kill(pid, 0);
+				await new Promise((r) => setTimeout(r, 100));
+			} catch {
+				alive = false;
+			}
+		}
+		ok(!alive, "the server it spawned has exited", stderr);
+	}
 }
 
 try {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ main(void)
 	struct host		*h1, *h2, *h;
 	struct strlist		 sl;
 	struct fwdrule		*fr;
+	char			 err[1024];
 	int			 fd, n;
 
 	if ((fd = mkstemp(path)) == -1) {
@@ -93,10 +95,12 @@ main(void)
 	    "\tallow read, exec\n"
 	    "\texec allow { \"git\" }\n"
 	    "\tforward to \"127.0.0.1\" port 5432\n"
+	    "\tbase dir \"/srv\"\n"
 	    "}\n"
 	    "host \"b\" {\n"
 	    "\taddress \"b.example\"\n"
 	    "\tuser \"u\"\n"
+	    "\tbase dir none\n"
 	    "}\n");
 	conf = parse_config(path, 0);
 	ok(conf != NULL, "parse a two-host config");
@@ -113,6 +117,11 @@ main(void)
 	    fr->dir == FWD_TO && fr->port == 5432, "forward rule");
 	ok(config_default_host(conf) == NULL,
 	    "two hosts, no default host given: none");
+	ok(h != NULL && strcmp(h->base_dir, "/srv") == 0 &&
+	    h->base_dir_line == 8, "base dir and its line");
+	h = config_host_byname(conf, "b");
+	ok(h != NULL && h->base_dir[0] == '\0' && h->base_dir_line == 13,
+	    "base dir none: unconfined, its line kept");
 	config_free(conf);
 
 	/* a -D macro wins over the file and survives to the next parse */
@@ -130,7 +139,36 @@ main(void)
 	write_conf("host \"a\" {\n\tuser \"u\"\n}\n");
 	ok(freopen("/dev/null", "w", stderr) != NULL, "silence stderr");
 	ok(parse_config(path, 0) == NULL, "host without address rejected");
-	write_conf("host \"only\" {\n\taddress \"x\"\n\tuser \"u\"\n}\n");
+	write_conf("host \"a\" {\n\taddress \"x\"\n\tuser \"u\"\n}\n");
+	ok(parse_config(path, 0) == NULL, "host without base dir rejected");
+	/* the local checks: an identity that is not there */
+	write_conf("host \"a\" {\n\taddress \"x\"\n\tuser \"u\"\n"
+	    "\tbase dir none\n\tidentity \"/nonexistent/key\"\n"
+	    "\thost key \"ssh-ed25519 AAAA\"\n}\n");
+	conf = parse_config(path, 0);
+	ok(conf != NULL, "identity not looked at without conf_check_local");
+	config_free(conf);
+	conf_check_local = 1;
+	ok(parse_config(path, 0) == NULL, "a missing identity is refused "
+	    "with conf_check_local");
+	conf_check_local = 0;
+	ok(confcheck_identity("/nonexistent/key", err, sizeof(err)) == -1 &&
+	    strstr(err, "ssh-keygen") != NULL, "missing identity: says how "
+	    "to make one");
+	ok(chmod(path, 0644) == 0 && confcheck_identity(path, err,
+	    sizeof(err)) == -1 && strstr(err, "chmod 600") != NULL, "identity mode 0644: chmod 600");
+	ok(chmod(path, 0600) == 0 && confcheck_identity(path, err,
+	    sizeof(err)) == -1 && strstr(err, "not a private key") != NULL,
+	    "identity that is no key");
+	ok(confcheck_dir("transfer root", "/nonexistent/dir", err,
+	    sizeof(err)) == -1 && strstr(err, "mkdir -p") != NULL,
+	    "missing transfer root: mkdir -p");
+	ok(confcheck_group("no-such-group-bridged", err, sizeof(err)) == -1 &&
+	    strstr(err, "does not exist") != NULL, "unknown group");
+	ok(confcheck_user("no-such-user-bridged", 1, err, sizeof(err)) == -1,
+	    "unknown user");
+	write_conf("host \"only\" {\n\taddress \"x\"\n\tuser \"u\"\n"
+	    "\tbase dir none\n}\n");
 	conf = parse_config(path, 0);
 	ok(conf != NULL && config_default_host(conf) != NULL &&
 	    strcmp(config_default_host(conf)->name, "only") == 0,

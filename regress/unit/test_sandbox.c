@@ -76,7 +76,7 @@ enter(int kind)
 		sandbox_sshworker();
 		break;
 	default:
-		sandbox_logger(dir1, dir2);
+		sandbox_logger(dir1, dir2, NULL);
 		break;
 	}
 }

@@ -1,0 +1,229 @@
+/*
+ * confcheck.c: what the parser can check on this machine beyond the
+ * grammar, so that "bridged -n" fails where start-up or an agent's
+ * first call would: users and groups that do not exist, keys the
+ * parent could not use, known hosts without the host, a transfer root
+ * that is not there.  Each check fills err with a message that says
+ * what to do; parse.y puts the file and line in front of it.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "bridged.h"
+#include "imsg.h"
+
+/* as parent_connect.c reads them */
+#define CHECK_IDENTITY_MAX	(64 * 1024)
+#define CHECK_KNOWN_MAX		(IMSG_MAXPAYLOAD - 1024)
+
+/* the default user (given 0) matters only to a daemon started as root */
+int
+confcheck_user(const char *user, int given, char *err, size_t errlen)
+{
+	struct passwd	*pw;
+
+	if (!given && geteuid() != 0)
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "user \"%s\" does not exist: create it "
+		    "(useradd --system --no-create-home --shell "
+		    "/usr/sbin/nologin %s) or name another with user", user,
+		    user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "user \"%s\" is root: the children "
+		    "must not be; name an unprivileged user", user);
+		return -1;
+	}
+	return 0;
+}
+
+int
+confcheck_group(const char *group, char *err, size_t errlen)
+{
+	if (getgrnam(group) == NULL) {
+		snprintf(err, errlen, "socket group \"%s\" does not exist: "
+		    "create it (groupadd --system %s) or name another",
+		    group, group);
+		return -1;
+	}
+	return 0;
+}
+
+int
+confcheck_dir(const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s \"%s\": %s: create it (mkdir -p "
+		    "%s)", what, path, strerror(errno), path);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s \"%s\" is not a directory", what,
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+/* libssh asks for a passphrase only when the key has one */
+static int
+askpass(const char *prompt, char *buf, size_t len, int echo, int verify,
+    void *arg)
+{
+	(void)prompt;
+	(void)echo;
+	(void)verify;
+	if (len > 0)
+		buf[0] = '\0';
+	*(int *)arg = 1;
+	return -1;
+}
+
+int
+confcheck_identity(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+	ssh_key		 key = NULL;
+	int		 fd, asked = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "identity \"%s\" does not exist:"
+			    " make a key without a passphrase (ssh-keygen -t "
+			    "ed25519 -N '' -f %s) and add its .pub to the "
+			    "remote authorized_keys", path, path);
+		else
+			snprintf(err, errlen, "identity \"%s\" cannot be read:"
+			    " %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "identity \"%s\" is not a regular file",
+		    path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "identity \"%s\" is accessible by others"
+		    " (mode %03o): chmod 600 %s", path,
+		    (unsigned int)(st.st_mode & 0777), path);
+		return -1;
+	}
+	if (st.st_size == 0 || st.st_size > CHECK_IDENTITY_MAX) {
+		snprintf(err, errlen, "identity \"%s\" is %s: it must be a "
+		    "private key", path, st.st_size == 0 ? "empty" :
+		    "too large");
+		return -1;
+	}
+	if (ssh_pki_import_privkey_file(path, NULL, askpass, &asked,
+	    &key) == SSH_OK) {
+		ssh_key_free(key);
+		return 0;
+	}
+	if (asked)
+		snprintf(err, errlen, "identity \"%s\" is protected by a "
+		    "passphrase, which bridged cannot give: remove it "
+		    "(ssh-keygen -p -N '' -f %s)", path, path);
+	else
+		snprintf(err, errlen, "identity \"%s\" is not a private key "
+		    "libssh can read (an OpenSSH or PEM private key, not the "
+		    ".pub)", path);
+	return -1;
+}
+
+/*
+ * The host's name in known hosts, as the ssh worker looks it up
+ * (ssh_conn.c): "address", or "[address]:port" off port 22.  A pinned
+ * host key makes the file unused.
+ */
+int
+confcheck_known(const struct host *h, char *err, size_t errlen)
+{
+	struct stat	 st;
+	FILE		*fp;
+	char		 name[HOST_ADDR_LEN + 16], port[16];
+	char		*line = NULL, *p, *pat, *type;
+	size_t		 size = 0;
+	unsigned int	 pnum = h->port ? h->port : CONF_SSH_PORT;
+	int		 found = 0, hashed = 0;
+
+	if (h->host_key[0] != '\0')
+		return 0;
+	if (pnum == CONF_SSH_PORT)
+		strlcpy(name, h->address, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "[%s]:%u", h->address, pnum);
+	for (p = name; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	snprintf(port, sizeof(port), "-p %u ", pnum);
+
+	if ((fp = fopen(h->known_hosts, "re")) == NULL) {
+		snprintf(err, errlen, "known hosts \"%s\": %s: make it "
+		    "(ssh-keyscan %s%s > %s, and check the key's fingerprint)",
+		    h->known_hosts, strerror(errno),
+		    pnum == CONF_SSH_PORT ? "" : port, h->address,
+		    h->known_hosts);
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CHECK_KNOWN_MAX) {
+		snprintf(err, errlen, "known hosts \"%s\" is not a regular "
+		    "file of at most %d bytes", h->known_hosts,
+		    CHECK_KNOWN_MAX);
+		fclose(fp);
+		return -1;
+	}
+	while (!found && getline(&line, &size, fp) != -1) {
+		line[strcspn(line, "\r\n")] = '\0';
+		p = line + strspn(line, " \t");
+		if (*p == '#' || *p == '@' || *p == '\0')
+			continue;
+		pat = p;
+		p += strcspn(p, " \t");
+		if (*p == '\0')
+			continue;
+		*p++ = '\0';
+		p += strspn(p, " \t");
+		type = p;
+		if (*type == '\0')
+			continue;
+		if (strncmp(pat, "|1|", 3) == 0) {
+			hashed++;
+			continue;
+		}
+		if (hostpattern_match(pat, name) == 1)
+			found = 1;
+	}
+	free(line);
+	fclose(fp);
+	if (found)
+		return 0;
+	snprintf(err, errlen, "known hosts \"%s\" has no key for %s: add it "
+	    "(ssh-keyscan %s%s >> %s, and check the key's fingerprint) or "
+	    "pin it with host key%s", h->known_hosts, name,
+	    pnum == CONF_SSH_PORT ? "" : port, h->address, h->known_hosts,
+	    hashed ? " (hashed entries are not read: run ssh-keyscan "
+	    "without -H)" : "");
+	return -1;
+}
