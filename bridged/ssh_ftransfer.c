@@ -44,6 +44,22 @@ struct xfer {
 	char			 local[PATH_MAX];
 };
 
+/* a Download read in flight */
+struct xreq {
+	int			 id;
+	uint32_t		 len;
+};
+
+/*
+ * Download: 16 reads of 64 KiB in flight (every sftp-server answers 64 KiB;
+ * 1 MiB in flight fills a fast link); Upload: local reads of 1 MiB, SFTP
+ * writes of up to 252 KiB (xfer_wlen()).
+ */
+#define XFER_REQS	16
+#define XFER_REQLEN	(64 * 1024)
+#define XFER_LOCAL	(1024 * 1024)
+#define XFER_WLEN	(252 * 1024)
+
 static void	 xfer_start(struct sshcall *, int);
 static void	 xfer_cancel(struct sshcall *);
 static void	 xfer_run(struct xfer *, int);
@@ -51,6 +67,14 @@ static int	 xfer_upload(struct sshcall *, struct xfer *, int, char *,
 		    uint64_t *);
 static int	 xfer_download(struct sshcall *, struct xfer *, int, char *,
 		    uint64_t *);
+
+static void	 xfer_drain(sftp_session, sftp_file, struct xreq *, int *, int *,
+		    uint64_t);
+static int	 xfer_transport(sftp_session);
+static int	 xfer_local(struct xfer *, int, const char *, size_t, char *);
+static size_t	 xfer_wlen(sftp_session);
+static int	 xfer_write(sftp_session, sftp_file, const char *, const char *,
+		    size_t, size_t, char *);
 
 static TAILQ_HEAD(, xfer)	 xfers = TAILQ_HEAD_INITIALIZER(xfers);
 static uint32_t			 xfer_ids;
@@ -325,6 +349,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	struct stat	 st;
 	char		*buf, tmp[PATH_MAX];
 	ssize_t		 n;
+	size_t		 wlen;
 	mode_t		 mode;
 
 	if ((sftp = files_sftp(call, err)) == NULL)
@@ -345,10 +370,11 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		return -1;
 	if (temp_create(call, sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
-	if ((buf = malloc(XFER_CHUNK)) == NULL)
+	wlen = xfer_wlen(sftp);
+	if ((buf = malloc(XFER_LOCAL)) == NULL)
 		fatal(NULL);
 	for (;;) {
-		if ((n = read(fd, buf, XFER_CHUNK)) == -1) {
+		if ((n = read(fd, buf, XFER_LOCAL)) == -1) {
 			if (errno == EINTR)
 				continue;
 			snprintf(err, ERRSZ, "local_path %s: read: %s",
@@ -357,7 +383,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		}
 		if (n == 0)
 			break;
-		if (temp_write(sftp, f, tmp, buf, n, err) == -1)
+		if (xfer_write(sftp, f, tmp, buf, n, wlen, err) == -1)
 			goto fail;
 		*bytes += n;
 		sshcall_tick(call, 0, (double)*bytes, (double)st.st_size,
@@ -387,14 +413,25 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	return -1;
 }
 
+/*
+ * Reads in flight, XFER_REQS of XFER_REQLEN: the file comes at the speed
+ * of the link, not of one round trip per request.  Only as far as the size
+ * the stat saw: what is beyond (a file that grew) is read one request at a
+ * time to the end, and a short read before the end (a file that shrank, a
+ * server that reads less) drops what is in flight and asks again from
+ * where the data stopped, so every byte lands at its offset.
+ */
 static int
 xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
     uint64_t *bytes)
 {
+	struct xreq	 q[XFER_REQS];
 	sftp_session	 sftp;
 	sftp_file	 f;
 	char		*buf;
-	ssize_t		 n, w, off;
+	uint64_t	 next = 0;
+	ssize_t		 n;
+	int		 head = 0, nq = 0, id;
 
 	if ((sftp = files_sftp(call, err)) == NULL)
 		return -1;
@@ -402,28 +439,45 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 		fx_err(err, sftp, "remote_path", x->remote);
 		return -1;
 	}
-	if ((buf = malloc(XFER_CHUNK)) == NULL)
+	if ((buf = malloc(XFER_REQLEN)) == NULL)
 		fatal(NULL);
 	for (;;) {
-		if ((n = sftp_read(f, buf, XFER_CHUNK)) < 0) {
-			fx_err(err, sftp, "read", x->remote);
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		for (off = 0; off < n; off += w) {
-			if ((w = write(fd, buf + off, n - off)) == -1) {
-				if (errno == EINTR) {
-					w = 0;
-					continue;
-				}
-				snprintf(err, ERRSZ, "local_path %s: write: "
-				    "%s%s (the local file is incomplete)",
-				    x->local, strerror(errno), errno == EFBIG ?
-				    ", the ssh worker's file size limit" : "");
+		while (nq < XFER_REQS && next < x->size) {
+			if ((id = sftp_async_read_begin(f, XFER_REQLEN)) < 0) {
+				fx_err(err, sftp, "read", x->remote);
 				goto fail;
 			}
+			q[(head + nq) % XFER_REQS].id = id;
+			q[(head + nq) % XFER_REQS].len = XFER_REQLEN;
+			nq++;
+			next += XFER_REQLEN;
 		}
+		if (nq > 0) {
+			n = sftp_async_read(f, buf, q[head].len, q[head].id);
+			nq--;
+			head = (head + 1) % XFER_REQS;
+			if (n < 0) {
+				fx_err(err, sftp, "read", x->remote);
+				goto fail;
+			}
+			if ((uint32_t)n < XFER_REQLEN) {
+				/* EOF or short: the rest in flight is off */
+				xfer_drain(sftp, f, q, &head, &nq, *bytes + n);
+				next = x->size = *bytes + n;
+			}
+		} else {
+			/* past the size seen: to the end, one at a time */
+			sftp_seek64(f, *bytes);
+			if ((n = sftp_read(f, buf, XFER_REQLEN)) < 0) {
+				fx_err(err, sftp, "read", x->remote);
+				goto fail;
+			}
+			if (n == 0)
+				break;
+			next = x->size = *bytes + n;
+		}
+		if (n > 0 && xfer_local(x, fd, buf, n, err) == -1)
+			goto fail;
 		*bytes += n;
 		sshcall_tick(call, 0, (double)*bytes, (double)x->size,
 		    "Download: %llu of %llu bytes", (unsigned long long)*bytes,
@@ -434,7 +488,113 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 	sftp_close(f);
 	return 0;
  fail:
+	xfer_drain(sftp, f, q, &head, &nq, *bytes);
 	free(buf);
 	sftp_close(f);
 	return -1;
+}
+
+/*
+ * The answers to reads in flight, thrown away: libssh keeps each until it
+ * is asked for.  An EOF marks the file, and a marked file hands back no
+ * answer at all, so the mark is cleared before each.
+ */
+static void
+xfer_drain(sftp_session sftp, sftp_file f, struct xreq *q, int *head, int *nq,
+    uint64_t off)
+{
+	char	*scratch;
+
+	if (*nq == 0 || files_lost || !ssh_is_connected(sftp->session))
+		return;
+	if ((scratch = malloc(XFER_REQLEN)) == NULL)
+		fatal(NULL);
+	while (*nq > 0) {
+		sftp_seek64(f, off);
+		if (sftp_async_read(f, scratch, q[*head].len, q[*head].id) <
+		    0 && xfer_transport(sftp)) {
+			/* the connection failed: nothing more will come */
+			*nq = 0;
+			break;
+		}
+		*head = (*head + 1) % XFER_REQS;
+		(*nq)--;
+	}
+	free(scratch);
+	sftp_seek64(f, off);
+}
+
+/*
+ * No SFTP status came with the error: the transport failed or timed out (as
+ * fx_str() sees it), and waiting for more answers would only wait again.
+ */
+static int
+xfer_transport(sftp_session sftp)
+{
+	if (files_lost || !ssh_is_connected(sftp->session))
+		return 1;
+	switch (sftp_get_error(sftp)) {
+	case SSH_FX_OK:
+	case SSH_FX_NO_CONNECTION:
+	case SSH_FX_CONNECTION_LOST:
+		return 1;
+	}
+	return 0;
+}
+
+/* all of buf into the local file */
+static int
+xfer_local(struct xfer *x, int fd, const char *buf, size_t n, char *err)
+{
+	size_t	 off;
+	ssize_t	 w;
+
+	for (off = 0; off < n; off += w) {
+		if ((w = write(fd, buf + off, n - off)) == -1) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			snprintf(err, ERRSZ, "local_path %s: write: %s%s (the "
+			    "local file is incomplete)", x->local,
+			    strerror(errno), errno == EFBIG ?
+			    ", the ssh worker's file size limit" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * How much one SFTP write carries.  libssh 0.10 waits for each write's
+ * status before the next, so fewer, larger writes are what speeds an
+ * upload up.  A server that announces limits@openssh.com is an OpenSSH
+ * sftp-server, which takes messages of up to 256 KiB; others get the 32 KiB
+ * every server must take.
+ */
+static size_t
+xfer_wlen(sftp_session sftp)
+{
+	if (sftp_extension_supported(sftp, "limits@openssh.com", "1"))
+		return XFER_WLEN;
+	return SFTP_CHUNK;
+}
+
+/* all of data into the temp file f, named tmp, in writes of wlen */
+static int
+xfer_write(sftp_session sftp, sftp_file f, const char *tmp, const char *data,
+    size_t len, size_t wlen, char *err)
+{
+	size_t	 off;
+	ssize_t	 n;
+
+	for (off = 0; off < len; off += n) {
+		n = sftp_write(f, data + off, len - off > wlen ? wlen :
+		    len - off);
+		if (n <= 0) {
+			fx_err(err, sftp, "write", tmp);
+			return -1;
+		}
+	}
+	return 0;
 }
