@@ -57,6 +57,7 @@ struct xreq {
  */
 #define XFER_REQS	16
 #define XFER_REQLEN	(64 * 1024)
+#define XFER_REQMIN	(4 * 1024)
 #define XFER_LOCAL	(1024 * 1024)
 #define XFER_WLEN	(252 * 1024)
 
@@ -417,9 +418,10 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
  * Reads in flight, XFER_REQS of XFER_REQLEN: the file comes at the speed
  * of the link, not of one round trip per request.  Only as far as the size
  * the stat saw: what is beyond (a file that grew) is read one request at a
- * time to the end, and a short read before the end (a file that shrank, a
- * server that reads less) drops what is in flight and asks again from
- * where the data stopped, so every byte lands at its offset.
+ * time to the end.  A short read (a server that reads less at a time, a
+ * file that shrank) drops what is in flight and asks again from where the
+ * data stopped, in requests of what the server gave, so every byte lands
+ * at its offset; an EOF before the size ends the reads in flight.
  */
 static int
 xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
@@ -430,6 +432,7 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 	sftp_file	 f;
 	char		*buf;
 	uint64_t	 next = 0;
+	uint32_t	 reqlen = XFER_REQLEN, want;
 	ssize_t		 n;
 	int		 head = 0, nq = 0, id;
 
@@ -443,32 +446,37 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 		fatal(NULL);
 	for (;;) {
 		while (nq < XFER_REQS && next < x->size) {
-			if ((id = sftp_async_read_begin(f, XFER_REQLEN)) < 0) {
+			if ((id = sftp_async_read_begin(f, reqlen)) < 0) {
 				fx_err(err, sftp, "read", x->remote);
 				goto fail;
 			}
 			q[(head + nq) % XFER_REQS].id = id;
-			q[(head + nq) % XFER_REQS].len = XFER_REQLEN;
+			q[(head + nq) % XFER_REQS].len = reqlen;
 			nq++;
-			next += XFER_REQLEN;
+			next += reqlen;
 		}
 		if (nq > 0) {
-			n = sftp_async_read(f, buf, q[head].len, q[head].id);
+			want = q[head].len;
+			n = sftp_async_read(f, buf, want, q[head].id);
 			nq--;
 			head = (head + 1) % XFER_REQS;
 			if (n < 0) {
 				fx_err(err, sftp, "read", x->remote);
 				goto fail;
 			}
-			if ((uint32_t)n < XFER_REQLEN) {
-				/* EOF or short: the rest in flight is off */
+			if ((uint32_t)n < want) {
+				/* the rest in flight asked at the wrong offsets */
 				xfer_drain(sftp, f, q, &head, &nq, *bytes + n);
-				next = x->size = *bytes + n;
+				next = *bytes + n;
+				if (n == 0)
+					x->size = next;
+				else
+					reqlen = n < XFER_REQMIN ? XFER_REQMIN : n;
 			}
 		} else {
 			/* past the size seen: to the end, one at a time */
 			sftp_seek64(f, *bytes);
-			if ((n = sftp_read(f, buf, XFER_REQLEN)) < 0) {
+			if ((n = sftp_read(f, buf, reqlen)) < 0) {
 				fx_err(err, sftp, "read", x->remote);
 				goto fail;
 			}
