@@ -55,9 +55,10 @@ struct xreq {
  * 1 MiB in flight fills a fast link); Upload: local reads of 1 MiB, SFTP
  * writes of up to 252 KiB (xfer_wlen()).
  */
-#define XFER_REQS	16
+#define XFER_REQS	32
 #define XFER_REQLEN	(64 * 1024)
 #define XFER_REQMIN	(4 * 1024)
+#define XFER_INFLIGHT	(2 * 1024 * 1024)
 #define XFER_LOCAL	(1024 * 1024)
 #define XFER_WLEN	(252 * 1024)
 
@@ -432,9 +433,9 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 	sftp_file	 f;
 	char		*buf;
 	uint64_t	 next = 0;
-	uint32_t	 reqlen = XFER_REQLEN, want;
+	uint32_t	 reqlen, want;
 	ssize_t		 n;
-	int		 head = 0, nq = 0, id;
+	int		 head = 0, nq = 0, id, nreq;
 
 	if ((sftp = files_sftp(call, err)) == NULL)
 		return -1;
@@ -442,10 +443,15 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 		fx_err(err, sftp, "remote_path", x->remote);
 		return -1;
 	}
-	if ((buf = malloc(XFER_REQLEN)) == NULL)
+	/* as large as the server reads, about 2 MiB in flight */
+	reqlen = xfer_wlen(sftp) == XFER_WLEN ? XFER_WLEN : XFER_REQLEN;
+	nreq = XFER_INFLIGHT / reqlen;
+	if (nreq > XFER_REQS)
+		nreq = XFER_REQS;
+	if ((buf = malloc(XFER_WLEN)) == NULL)
 		fatal(NULL);
 	for (;;) {
-		while (nq < XFER_REQS && next < x->size) {
+		while (nq < nreq && next < x->size) {
 			if ((id = sftp_async_read_begin(f, reqlen)) < 0) {
 				fx_err(err, sftp, "read", x->remote);
 				goto fail;
@@ -515,7 +521,7 @@ xfer_drain(sftp_session sftp, sftp_file f, struct xreq *q, int *head, int *nq,
 
 	if (*nq == 0 || files_lost || !ssh_is_connected(sftp->session))
 		return;
-	if ((scratch = malloc(XFER_REQLEN)) == NULL)
+	if ((scratch = malloc(XFER_WLEN)) == NULL)
 		fatal(NULL);
 	while (*nq > 0) {
 		sftp_seek64(f, off);

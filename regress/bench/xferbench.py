@@ -7,7 +7,8 @@ then the same with the sftp CLI (SFTP-ARGV: sftp and its options up to the
 destination) put and get on the same sshd, in one session whose connection
 is not timed (nor is bridged's).  Every copy is compared with the
 original.  Three runs of each, interleaved; prints the median MB/s of each
-and bridged's ratio to the sftp CLI (issue 16: >= 0.9).
+and bridged's ratio to the sftp CLI (issue 16: >= 0.9); Upload also beside
+put -f, which fsyncs the file as Upload does.
 """
 import os
 import subprocess
@@ -90,7 +91,7 @@ def main():
     c = mcpclient.Client(socket_path=sock, timeout=300)
     c.initialize()
     cli = Sftp(argv)
-    up, dn, cup, cdn = [], [], [], []
+    up, dn, cup, cdn, cupf = [], [], [], [], []
     for _ in range(RUNS):
         up.append(mb / call(c, "Upload", {"host": host,
                                           "local_path": "xfer.src",
@@ -110,12 +111,19 @@ def main():
         cdn.append(mb / cli.run("get %s %s" % (rcli, dcli)))
         if not same(src, dcli):
             raise SystemExit("xferbench: sftp get's copy differs")
+        # Upload fsyncs the file before it is renamed into place: so
+        # does put -f
+        cupf.append(mb / cli.run("put -f %s %s.f" % (src, rcli)))
+        if not same(src, rcli + ".f"):
+            raise SystemExit("xferbench: sftp put -f's copy differs")
+        os.unlink(rcli + ".f")
         for p in (rup, down, rcli, dcli):
             os.unlink(p)
     c.close()
     cli.close()
     os.unlink(src)
     for name, a, b, what in (("Upload", up, cup, "put"),
+                             ("Upload", up, cupf, "put -f (fsync)"),
                              ("Download", dn, cdn, "get")):
         a, b = median(a), median(b)
         print("%s, %d MB, median of %d: bridged %.1f MB/s, sftp %s "
