@@ -3,8 +3,11 @@
 and answers every READ with at most CAP bytes (a server that reads less
 than asked), and gives the size of a file whose name holds "lying" as half
 its real size in STAT, LSTAT and FSTAT answers (a file that grew after its
-stat).  Appends "capped" to LOG the first time it shortens a read and
-"lied" the first time it halves a size, so the test knows it did.  For
+stat).  A WRITE past the first MiB of a file whose name holds "failwrite"
+is answered here at once with a failure status, ahead of the answers the
+server still owes (answers out of order).  Appends "capped" to LOG the
+first time it shortens a read, "lied" the first time it halves a size and
+"failed" the first time it fails a write, so the test knows it did.  For
 t-xfer."""
 import struct
 import subprocess
@@ -12,7 +15,8 @@ import sys
 import threading
 
 FXP_LSTAT, FXP_FSTAT, FXP_OPEN, FXP_READ, FXP_STAT = 7, 8, 3, 5, 17
-FXP_HANDLE, FXP_ATTRS = 102, 105
+FXP_WRITE, FXP_STATUS, FXP_HANDLE, FXP_ATTRS = 6, 101, 102, 105
+FX_FAILURE = 4
 
 
 def packets(f):
@@ -49,7 +53,13 @@ def main():
     p = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE)
     lying_ids, open_ids, lying_handles = set(), set(), set()
+    fail_ids, fail_handles = set(), set()
     lock = threading.Lock()
+    out = threading.Lock()
+
+    def answer(b):
+        with out:
+            send(sys.stdout.buffer, b)
 
     def up():
         for b in packets(sys.stdin.buffer):
@@ -60,12 +70,28 @@ def main():
                 if b"lying" in path:
                     with lock:
                         (open_ids if t == FXP_OPEN else lying_ids).add(rid)
+                if b"failwrite" in path and t == FXP_OPEN:
+                    with lock:
+                        fail_ids.add(rid)
             elif t == FXP_FSTAT:
                 rid = struct.unpack(">I", b[1:5])[0]
                 h, _ = sstr(b, 5)
                 with lock:
                     if h in lying_handles:
                         lying_ids.add(rid)
+            elif t == FXP_WRITE:
+                rid = struct.unpack(">I", b[1:5])[0]
+                h, off = sstr(b, 5)
+                at = struct.unpack(">Q", b[off:off + 8])[0]
+                with lock:
+                    bad = h in fail_handles and at >= 1 << 20
+                if bad:
+                    note("failed")
+                    msg = b"injected write failure"
+                    answer(struct.pack(">BII", FXP_STATUS, rid, FX_FAILURE) +
+                           struct.pack(">I", len(msg)) + msg +
+                           struct.pack(">I", 0))
+                    continue
             elif t == FXP_READ:
                 h, off = sstr(b, 5)
                 n = struct.unpack(">I", b[off + 8:off + 12])[0]
@@ -83,6 +109,9 @@ def main():
             if t == FXP_HANDLE and rid in open_ids:
                 open_ids.discard(rid)
                 lying_handles.add(sstr(b, 5)[0])
+            elif t == FXP_HANDLE and rid in fail_ids:
+                fail_ids.discard(rid)
+                fail_handles.add(sstr(b, 5)[0])
             elif t == FXP_ATTRS and rid in lying_ids:
                 lying_ids.discard(rid)
                 flags = struct.unpack(">I", b[5:9])[0]
@@ -90,7 +119,7 @@ def main():
                     size = struct.unpack(">Q", b[9:17])[0]
                     note("lied")
                     b = b[:9] + struct.pack(">Q", size // 2) + b[17:]
-        send(sys.stdout.buffer, b)
+        answer(b)
     p.wait()
 
 

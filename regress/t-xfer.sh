@@ -6,7 +6,9 @@
 # is stated at half its size (a file that grew after the check).  Each
 # Download must still be byte-identical and say the real byte count; an
 # Upload and a Download of a few MB on the plain sshd too, both ways
-# byte-identical; a Download of a file cut short meanwhile ends cleanly.
+# byte-identical; an Upload whose write fails mid-way, its answer ahead of
+# those still due, is a clear error that leaves nothing and the channel in
+# step.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -110,10 +112,24 @@ for n in (0, 1, 65536, 65537, 10007 * 3):
              same(os.path.join(troot, "e%d.%s" % (n, host)), d),
              "Download of %d bytes from %s: identical" % (n, host), x)
 
+# a write that fails with others in flight, its answer ahead of theirs:
+# a clear error, no target, no temp file, and the channel still in step
+e, x = call("Upload", {"host": "capped", "local_path": "six.bin",
+                       "remote_path": os.path.join(base, "failwrite.bin")})
+t.ok(e and "write" in x and "failure" in x,
+     "Upload: a write refused mid-way is a clear error", x)
+left = [n for n in os.listdir(base) if "failwrite" in n]
+t.ok(not left, "Upload: neither the target nor a temp file is left", left)
+e, x = call("Download", {"host": "capped", "local_path": "after.down",
+                         "remote_path": os.path.join(base, "six.bin"),
+                         "overwrite": True})
+t.ok(not e and same(os.path.join(troot, "after.down"), data),
+     "Download after the failed Upload: identical (answers all read)", x)
+
 with open(os.path.join(os.environ["TESTDIR"], "sftpcap.log")) as f:
     said = f.read().split()
-t.ok("capped" in said and "lied" in said,
-     "the capped server did shorten reads and halve a size", said)
+t.ok("capped" in said and "lied" in said and "failed" in said,
+     "the capped server did shorten reads, halve a size, fail a write", said)
 
 # the worker is fine after all of it: no reads left behind in libssh
 e, x = call("Read", {"host": "capped", "file_path": os.path.join(base,
