@@ -51,9 +51,11 @@ struct xreq {
 };
 
 /*
- * Download: 16 reads of 64 KiB in flight (every sftp-server answers 64 KiB;
- * 1 MiB in flight fills a fast link); Upload: local reads of 1 MiB, SFTP
- * writes of up to 252 KiB (xfer_wlen()).
+ * About XFER_INFLIGHT of requests in flight both ways, 2 MiB as the sftp
+ * CLI keeps: Download reads of 64 KiB (every sftp-server answers that
+ * much) or of 252 KiB (xfer_wlen()), at most XFER_REQS of them; Upload
+ * local reads of 1 MiB, SFTP writes of 32 or 252 KiB (xfer_wlen()), at
+ * most XFER_WREQS of them.
  */
 #define XFER_REQS	32
 #define XFER_REQLEN	(64 * 1024)
@@ -443,7 +445,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 }
 
 /*
- * Reads in flight, XFER_REQS of XFER_REQLEN: the file comes at the speed
+ * Reads in flight, about XFER_INFLIGHT of them: the file comes at the speed
  * of the link, not of one round trip per request.  Only as far as the size
  * the stat saw: what is beyond (a file that grew) is read one request at a
  * time to the end.  A short read (a server that reads less at a time, a
@@ -607,11 +609,10 @@ xfer_local(struct xfer *x, int fd, const char *buf, size_t n, char *err)
 }
 
 /*
- * How much one SFTP write carries.  libssh 0.10 waits for each write's
- * status before the next, so fewer, larger writes are what speeds an
- * upload up.  A server that announces limits@openssh.com is an OpenSSH
- * sftp-server, which takes messages of up to 256 KiB; others get the 32 KiB
- * every server must take.
+ * How much one SFTP request carries: fewer, larger requests cost less
+ * per byte.  A server that announces limits@openssh.com is an OpenSSH
+ * sftp-server, which takes messages of up to 256 KiB and reads that much;
+ * others get the 32 KiB every server must take.
  */
 static size_t
 xfer_wlen(sftp_session sftp)
