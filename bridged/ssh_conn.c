@@ -98,6 +98,9 @@ static long long now_ms(void);
 static void	 errf(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 
+/* socket polls per readable event: 64 of libssh's 4 KiB reads */
+#define CONN_POLLS	64
+
 static TAILQ_HEAD(, sshconn)	 allconns = TAILQ_HEAD_INITIALIZER(allconns);
 static struct event		 ev_keepalive;
 static uint32_t			 conn_seq;
@@ -973,10 +976,23 @@ conn_readable(int fd, short event, void *arg)
 {
 	struct sshconn	*c = arg;
 	uint32_t	 id = c->id;
+	size_t		 before;
+	int		 i;
 
 	if (c->session == NULL || c->dying)
 		return;
-	(void)ssh_event_dopoll(c->sev, 0);
+	/*
+	 * libssh reads at most 4 KiB from the socket per poll: a loop turn
+	 * for each would make bulk data (forwards) crawl.  Up to 256 KiB
+	 * here, while more is there, before the rest of the loop has its
+	 * turn.
+	 */
+	for (i = 0; i < CONN_POLLS; i++) {
+		before = c->sockcount.in_bytes;
+		if (ssh_event_dopoll(c->sev, 0) == SSH_ERROR ||
+		    c->sockcount.in_bytes == before)
+			break;
+	}
 	conn_quickack(c);
 	conn_rx(c);
 	if (sshconn_check(c))

@@ -44,6 +44,43 @@ struct xfer {
 	char			 local[PATH_MAX];
 };
 
+/* a Download read in flight */
+struct xreq {
+	int			 id;
+	uint32_t		 len;
+};
+
+/*
+ * About XFER_INFLIGHT of requests in flight both ways, 2 MiB as the sftp
+ * CLI keeps: Download reads of 64 KiB (every sftp-server answers that
+ * much) or of 252 KiB (xfer_wlen()), at most XFER_REQS of them; Upload
+ * local reads of 1 MiB, SFTP writes of 32 or 252 KiB (xfer_wlen()), at
+ * most XFER_WREQS of them.
+ */
+#define XFER_REQS	32
+#define XFER_REQLEN	(64 * 1024)
+#define XFER_REQMIN	(4 * 1024)
+#define XFER_INFLIGHT	(2 * 1024 * 1024)
+#define XFER_LOCAL	(1024 * 1024)
+#define XFER_WLEN	(252 * 1024)
+
+/* Upload's writes in flight (xwp_write()) */
+#define XFER_WREQS	16
+#define XWP_HANDLE_MAX	256		/* the protocol's longest handle */
+#define XWP_ANSWER_MAX	(64 * 1024)	/* a STATUS with its message */
+
+struct xwpipe {
+	sftp_session		 sftp;
+	sftp_file		 f;
+	const char		*tmp;
+	size_t			 wlen;		/* bytes per request */
+	int			 depth;		/* requests in flight */
+	uint32_t		 ids[XFER_WREQS];
+	int			 nq;
+	int			 failed;	/* err says why */
+	int			 dead;		/* no answer will come */
+};
+
 static void	 xfer_start(struct sshcall *, int);
 static void	 xfer_cancel(struct sshcall *);
 static void	 xfer_run(struct xfer *, int);
@@ -51,6 +88,20 @@ static int	 xfer_upload(struct sshcall *, struct xfer *, int, char *,
 		    uint64_t *);
 static int	 xfer_download(struct sshcall *, struct xfer *, int, char *,
 		    uint64_t *);
+
+static void	 xfer_drain(sftp_session, sftp_file, struct xreq *, int *, int *,
+		    uint64_t);
+static int	 xfer_transport(sftp_session);
+static int	 xfer_local(struct xfer *, int, const char *, size_t, char *);
+static size_t	 xfer_wlen(sftp_session);
+static void	 xwp_init(struct xwpipe *, sftp_session, sftp_file,
+		    const char *);
+static int	 xwp_dead(struct xwpipe *, char *, const char *);
+static int	 xwp_read(struct xwpipe *, unsigned char *, size_t);
+static int	 xwp_wait(struct xwpipe *, char *);
+static int	 xwp_send(struct xwpipe *, const char *, uint32_t, char *);
+static int	 xwp_write(struct xwpipe *, const char *, size_t, char *);
+static int	 xwp_flush(struct xwpipe *, char *);
 
 static TAILQ_HEAD(, xfer)	 xfers = TAILQ_HEAD_INITIALIZER(xfers);
 static uint32_t			 xfer_ids;
@@ -323,6 +374,7 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	sftp_session	 sftp;
 	sftp_file	 f;
 	struct stat	 st;
+	struct xwpipe	 wp;
 	char		*buf, tmp[PATH_MAX];
 	ssize_t		 n;
 	mode_t		 mode;
@@ -345,10 +397,11 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		return -1;
 	if (temp_create(call, sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
-	if ((buf = malloc(XFER_CHUNK)) == NULL)
+	xwp_init(&wp, sftp, f, tmp);
+	if ((buf = malloc(XFER_LOCAL)) == NULL)
 		fatal(NULL);
 	for (;;) {
-		if ((n = read(fd, buf, XFER_CHUNK)) == -1) {
+		if ((n = read(fd, buf, XFER_LOCAL)) == -1) {
 			if (errno == EINTR)
 				continue;
 			snprintf(err, ERRSZ, "local_path %s: read: %s",
@@ -357,13 +410,15 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		}
 		if (n == 0)
 			break;
-		if (temp_write(sftp, f, tmp, buf, n, err) == -1)
+		if (xwp_write(&wp, buf, n, err) == -1)
 			goto fail;
 		*bytes += n;
 		sshcall_tick(call, 0, (double)*bytes, (double)st.st_size,
 		    "Upload: %llu of %llu bytes", (unsigned long long)*bytes,
 		    (unsigned long long)st.st_size);
 	}
+	if (xwp_flush(&wp, err) == -1)
+		goto fail;
 	if (temp_close(sftp, &f, tmp, err) == -1)
 		goto fail;
 	if (sftp_chmod(sftp, tmp, mode) != 0) {
@@ -382,19 +437,34 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 	free(buf);
 	return 0;
  fail:
+	/* the answers still due, out of the channel before anything else */
+	xwp_flush(&wp, NULL);
 	free(buf);
 	temp_discard(call, sftp, f, tmp);
 	return -1;
 }
 
+/*
+ * Reads in flight, about XFER_INFLIGHT of them: the file comes at the speed
+ * of the link, not of one round trip per request.  Only as far as the size
+ * the stat saw: what is beyond (a file that grew) is read one request at a
+ * time to the end.  A short read (a server that reads less at a time, a
+ * file that shrank) drops what is in flight and asks again from where the
+ * data stopped, in requests of what the server gave, so every byte lands
+ * at its offset; an EOF before the size ends the reads in flight.
+ */
 static int
 xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
     uint64_t *bytes)
 {
+	struct xreq	 q[XFER_REQS];
 	sftp_session	 sftp;
 	sftp_file	 f;
 	char		*buf;
-	ssize_t		 n, w, off;
+	uint64_t	 next = 0;
+	uint32_t	 reqlen, want;
+	ssize_t		 n;
+	int		 head = 0, nq = 0, id, nreq;
 
 	if ((sftp = files_sftp(call, err)) == NULL)
 		return -1;
@@ -402,28 +472,55 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 		fx_err(err, sftp, "remote_path", x->remote);
 		return -1;
 	}
-	if ((buf = malloc(XFER_CHUNK)) == NULL)
+	/* as large as the server reads, about 2 MiB in flight */
+	reqlen = xfer_wlen(sftp) == XFER_WLEN ? XFER_WLEN : XFER_REQLEN;
+	nreq = XFER_INFLIGHT / reqlen;
+	if (nreq > XFER_REQS)
+		nreq = XFER_REQS;
+	if ((buf = malloc(XFER_WLEN)) == NULL)
 		fatal(NULL);
 	for (;;) {
-		if ((n = sftp_read(f, buf, XFER_CHUNK)) < 0) {
-			fx_err(err, sftp, "read", x->remote);
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		for (off = 0; off < n; off += w) {
-			if ((w = write(fd, buf + off, n - off)) == -1) {
-				if (errno == EINTR) {
-					w = 0;
-					continue;
-				}
-				snprintf(err, ERRSZ, "local_path %s: write: "
-				    "%s%s (the local file is incomplete)",
-				    x->local, strerror(errno), errno == EFBIG ?
-				    ", the ssh worker's file size limit" : "");
+		while (nq < nreq && next < x->size) {
+			if ((id = sftp_async_read_begin(f, reqlen)) < 0) {
+				fx_err(err, sftp, "read", x->remote);
 				goto fail;
 			}
+			q[(head + nq) % XFER_REQS].id = id;
+			q[(head + nq) % XFER_REQS].len = reqlen;
+			nq++;
+			next += reqlen;
 		}
+		if (nq > 0) {
+			want = q[head].len;
+			n = sftp_async_read(f, buf, want, q[head].id);
+			nq--;
+			head = (head + 1) % XFER_REQS;
+			if (n < 0) {
+				fx_err(err, sftp, "read", x->remote);
+				goto fail;
+			}
+			if ((uint32_t)n < want) {
+				/* the rest in flight asked at the wrong offsets */
+				xfer_drain(sftp, f, q, &head, &nq, *bytes + n);
+				next = *bytes + n;
+				if (n == 0)
+					x->size = next;
+				else
+					reqlen = n < XFER_REQMIN ? XFER_REQMIN : n;
+			}
+		} else {
+			/* past the size seen: to the end, one at a time */
+			sftp_seek64(f, *bytes);
+			if ((n = sftp_read(f, buf, reqlen)) < 0) {
+				fx_err(err, sftp, "read", x->remote);
+				goto fail;
+			}
+			if (n == 0)
+				break;
+			next = x->size = *bytes + n;
+		}
+		if (n > 0 && xfer_local(x, fd, buf, n, err) == -1)
+			goto fail;
 		*bytes += n;
 		sshcall_tick(call, 0, (double)*bytes, (double)x->size,
 		    "Download: %llu of %llu bytes", (unsigned long long)*bytes,
@@ -434,7 +531,257 @@ xfer_download(struct sshcall *call, struct xfer *x, int fd, char *err,
 	sftp_close(f);
 	return 0;
  fail:
+	xfer_drain(sftp, f, q, &head, &nq, *bytes);
 	free(buf);
 	sftp_close(f);
 	return -1;
+}
+
+/*
+ * The answers to reads in flight, thrown away: libssh keeps each until it
+ * is asked for.  An EOF marks the file, and a marked file hands back no
+ * answer at all, so the mark is cleared before each.
+ */
+static void
+xfer_drain(sftp_session sftp, sftp_file f, struct xreq *q, int *head, int *nq,
+    uint64_t off)
+{
+	char	*scratch;
+
+	if (*nq == 0 || files_lost || !ssh_is_connected(sftp->session))
+		return;
+	if ((scratch = malloc(XFER_WLEN)) == NULL)
+		fatal(NULL);
+	while (*nq > 0) {
+		sftp_seek64(f, off);
+		if (sftp_async_read(f, scratch, q[*head].len, q[*head].id) <
+		    0 && xfer_transport(sftp)) {
+			/* the connection failed: nothing more will come */
+			*nq = 0;
+			break;
+		}
+		*head = (*head + 1) % XFER_REQS;
+		(*nq)--;
+	}
+	free(scratch);
+	sftp_seek64(f, off);
+}
+
+/*
+ * No SFTP status came with the error: the transport failed or timed out (as
+ * fx_str() sees it), and waiting for more answers would only wait again.
+ */
+static int
+xfer_transport(sftp_session sftp)
+{
+	if (files_lost || !ssh_is_connected(sftp->session))
+		return 1;
+	switch (sftp_get_error(sftp)) {
+	case SSH_FX_OK:
+	case SSH_FX_NO_CONNECTION:
+	case SSH_FX_CONNECTION_LOST:
+		return 1;
+	}
+	return 0;
+}
+
+/* all of buf into the local file */
+static int
+xfer_local(struct xfer *x, int fd, const char *buf, size_t n, char *err)
+{
+	size_t	 off;
+	ssize_t	 w;
+
+	for (off = 0; off < n; off += w) {
+		if ((w = write(fd, buf + off, n - off)) == -1) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			snprintf(err, ERRSZ, "local_path %s: write: %s%s (the "
+			    "local file is incomplete)", x->local,
+			    strerror(errno), errno == EFBIG ?
+			    ", the ssh worker's file size limit" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * How much one SFTP request carries: fewer, larger requests cost less
+ * per byte.  A server that announces limits@openssh.com is an OpenSSH
+ * sftp-server, which takes messages of up to 256 KiB and reads that much;
+ * others get the 32 KiB every server must take.
+ */
+static size_t
+xfer_wlen(sftp_session sftp)
+{
+	if (sftp_extension_supported(sftp, "limits@openssh.com", "1"))
+		return XFER_WLEN;
+	return SFTP_CHUNK;
+}
+
+/*
+ * Upload's writes, several in flight.  libssh 0.10 has no asynchronous
+ * write: sftp_write() sends one request and waits for its status, a round
+ * trip per request.  Here the WRITE requests go out on the SFTP channel
+ * itself (the file's handle and offset and the session's id counter are
+ * fields of libssh 0.10's public sftp.h) and their STATUS answers are read
+ * back here, all of them before any other SFTP call uses the channel: the
+ * worker runs one file tool at a time, blocking.  Answers may come in any
+ * order; one for a request not made ends the transfer.
+ */
+static void
+xwp_init(struct xwpipe *wp, sftp_session sftp, sftp_file f, const char *tmp)
+{
+	memset(wp, 0, sizeof(*wp));
+	wp->sftp = sftp;
+	wp->f = f;
+	wp->tmp = tmp;
+	wp->wlen = xfer_wlen(sftp);
+	wp->depth = XFER_INFLIGHT / wp->wlen;
+	if (wp->depth > XFER_WREQS)
+		wp->depth = XFER_WREQS;
+}
+
+static void
+put32(unsigned char **p, uint32_t v)
+{
+	(*p)[0] = v >> 24;
+	(*p)[1] = v >> 16;
+	(*p)[2] = v >> 8;
+	(*p)[3] = v;
+	*p += 4;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* the transport failed or timed out: no answer will come */
+static int
+xwp_dead(struct xwpipe *wp, char *err, const char *why)
+{
+	if (!wp->failed && err != NULL) {
+		files_lost = 1;
+		snprintf(err, ERRSZ, "write %s: %s", wp->tmp,
+		    sshconn_error(wp->sftp->session, why));
+	}
+	wp->failed = wp->dead = 1;
+	wp->nq = 0;
+	return -1;
+}
+
+/* exactly n bytes of the channel, blocking */
+static int
+xwp_read(struct xwpipe *wp, unsigned char *dst, size_t n)
+{
+	size_t	 got = 0;
+	int	 r;
+
+	while (got < n) {
+		r = ssh_channel_read(wp->sftp->channel, dst + got, n - got, 0);
+		if (r <= 0)
+			return -1;	/* error, EOF, or the timeout passed */
+		got += r;
+	}
+	return 0;
+}
+
+/* one answer; -1 when none can come any more */
+static int
+xwp_wait(struct xwpipe *wp, char *err)
+{
+	unsigned char	 b[XWP_ANSWER_MAX];
+	uint32_t	 len, id, code;
+	int		 i;
+
+	if (xwp_read(wp, b, 4) == -1)
+		return xwp_dead(wp, err, "the connection failed");
+	len = get32(b);
+	if (len < 9 || len > sizeof(b) || xwp_read(wp, b, len) == -1)
+		return xwp_dead(wp, err, "the connection failed");
+	id = get32(b + 1);
+	for (i = 0; i < wp->nq; i++)
+		if (wp->ids[i] == id)
+			break;
+	if (b[0] != SSH_FXP_STATUS || i == wp->nq)
+		return xwp_dead(wp, err, "the SFTP server answered a request "
+		    "not made");
+	wp->ids[i] = wp->ids[--wp->nq];
+	code = get32(b + 5);
+	if (code != SSH_FX_OK && !wp->failed) {
+		wp->failed = 1;
+		if (err != NULL) {
+			/* fx_err() says what the status means */
+			wp->sftp->errnum = code;
+			fx_err(err, wp->sftp, "write", wp->tmp);
+		}
+	}
+	return 0;
+}
+
+/* one WRITE request of len bytes at the file's offset */
+static int
+xwp_send(struct xwpipe *wp, const char *data, uint32_t len, char *err)
+{
+	unsigned char	 hdr[4 + 1 + 4 + 4 + XWP_HANDLE_MAX + 8 + 4], *p = hdr;
+	ssh_string	 h = wp->f->handle;
+	size_t		 hlen = ssh_string_len(h);
+	uint32_t	 id;
+	uint64_t	 off = wp->f->offset;
+
+	if (hlen > XWP_HANDLE_MAX) {
+		snprintf(err, ERRSZ, "write %s: the SFTP server's file handle "
+		    "is longer than the protocol allows", wp->tmp);
+		wp->failed = 1;
+		return -1;
+	}
+	id = ++wp->sftp->id_counter;
+	put32(&p, 1 + 4 + 4 + hlen + 8 + 4 + len);
+	*p++ = SSH_FXP_WRITE;
+	put32(&p, id);
+	put32(&p, hlen);
+	memcpy(p, ssh_string_data(h), hlen);
+	p += hlen;
+	put32(&p, off >> 32);
+	put32(&p, off & 0xffffffff);
+	put32(&p, len);
+	if (ssh_channel_write(wp->sftp->channel, hdr, p - hdr) != p - hdr ||
+	    ssh_channel_write(wp->sftp->channel, data, len) != (int)len)
+		return xwp_dead(wp, err, "the connection failed");
+	wp->f->offset += len;
+	wp->ids[wp->nq++] = id;
+	return 0;
+}
+
+/* all of data, in writes of wlen, at most depth of them unanswered */
+static int
+xwp_write(struct xwpipe *wp, const char *data, size_t len, char *err)
+{
+	size_t	 off, n;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off > wp->wlen ? wp->wlen : len - off;
+		while (wp->nq >= wp->depth && !wp->dead)
+			if (xwp_wait(wp, err) == -1)
+				return -1;
+		if (wp->failed || xwp_send(wp, data + off, n, err) == -1)
+			return -1;
+	}
+	return wp->failed ? -1 : 0;
+}
+
+/* every answer still due; -1 if any write failed */
+static int
+xwp_flush(struct xwpipe *wp, char *err)
+{
+	while (wp->nq > 0 && !wp->dead)
+		if (xwp_wait(wp, err) == -1)
+			break;
+	return wp->failed ? -1 : 0;
 }

@@ -8,7 +8,8 @@
 # bridged:	bridged_start [EXTRA-CONFIG-TEXT], bridged_stop, bridged_alive
 #
 # Knobs a test may set before starting: SSHD_MAX_SESSIONS (sshd's
-# MaxSessions, default 64; OpenSSH's stock value is 10), BRIDGED_RUNAS=USER
+# MaxSessions, default 64; OpenSSH's stock value is 10), SSHD_SFTP (the
+# sftp subsystem's command, default internal-sftp), BRIDGED_RUNAS=USER
 # (run the daemon as USER with no "user" in its config, as a developer
 # running it as themselves would: no chroot, no setuid; its sockets, key
 # copy and writable directories go under $TESTDIR/run, owned by USER),
@@ -309,7 +310,7 @@ UsePAM no
 PermitRootLogin prohibit-password
 AllowUsers $SSH_USER
 LogLevel ${SSHD_LOGLEVEL:-VERBOSE}
-Subsystem sftp internal-sftp
+Subsystem sftp ${SSHD_SFTP:-internal-sftp}
 AllowTcpForwarding yes
 GatewayPorts no
 X11Forwarding no

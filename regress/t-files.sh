@@ -359,6 +359,20 @@ ok_call("Download: into the transfer root", "Download",
 dl = os.path.join(TROOT, "down.bin")
 t.ok(os.path.exists(dl) and open(dl, "rb").read() == data,
      "Download: round trip is identical (cmp)")
+# several SFTP reads in flight (Download) and large writes (Upload): a size
+# that is no multiple of any request, both ways, byte-identical
+odd = os.urandom(3 * 1024 * 1024 + 12345)
+write(os.path.join(TROOT, "in", "odd.bin"), odd)
+ok_call("Upload: 3 MB + 12345 bytes", "Upload",
+        {"local_path": "in/odd.bin", "remote_path": p("odd.bin")},
+        r"Uploaded 3158073 bytes")
+t.ok(open(p("odd.bin"), "rb").read() == odd,
+     "Upload: the odd-sized remote copy is identical")
+ok_call("Download: 3 MB + 12345 bytes, reads in flight", "Download",
+        {"remote_path": p("odd.bin"), "local_path": "odd.bin"},
+        r"Downloaded 3158073 bytes")
+t.ok(open(os.path.join(TROOT, "odd.bin"), "rb").read() == odd,
+     "Download: the odd-sized local copy is identical")
 ok_call("Download: an existing local file is not overwritten by default",
         "Download", {"remote_path": p("a.txt"), "local_path": "down.bin"},
         r"exists.*overwrite", err=True)

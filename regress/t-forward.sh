@@ -319,6 +319,12 @@ out = ctl("show", "forwards")
 t.ok(out.returncode == 0 and "LISTEN -> DESTINATION" in out.stdout and
      "127.0.0.1:%d -> 127.0.0.1:%d" % (rport, ECHO) in out.stdout,
      "show forwards: the table", out.stdout, out.stderr)
+# bulk both ways through the reverse forward: 8 MB out, echoed back, in
+# large reads and many socket polls per event (issue 16)
+d = os.urandom(8 * 1024 * 1024 + 777)
+got = roundtrip(rport, d, chunk=1 << 20) if rport else b""
+t.ok(got == d, "reverse forward: 8 MB out and back byte-identical",
+     "got %d bytes" % len(got))
 
 # --- destinations that do not answer: the connection just ends ---
 r, x, sc = fopen(c, direction="local", dest_port=DEAD)

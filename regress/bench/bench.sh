@@ -21,6 +21,9 @@
 #   200 sessions	200 MCP sessions at once, 5 Bash calls each in its
 #			persistent shell (20 pooled connections of 10):
 #			calls/s, p50, p99, errors
+#   forwards, transfers	(bulk) 100 MB through local and reverse forwards
+#			beside ssh -L/-R; Upload/Download beside sftp put/get
+#			(goals: >= 0.9x); `bench.sh bulk' runs only these
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -60,7 +63,48 @@ hold()
 	cat "$TESTDIR/hosts.$2.out"
 }
 
+# forwards and transfers, 100 MB each, beside OpenSSH on the same sshd
+# (issues 7 and 16): local and reverse forwards beside ssh -L and ssh -R,
+# Upload and Download beside the sftp CLI's put and get; a daemon of its
+# own with a host that allows forwards to the sink and writes
+bulk()
+{
+	local sink fwdhost
+	[ -n "${BRIDGED_PID:-}" ] && bridged_stop
+	sink=$(free_port)
+	mkdir -p "$TESTDIR/troot"
+	fwdhost="transfer root \"$TESTDIR/troot\"
+host \"fwd\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir \"$TESTDIR/base\"
+	allow read, write, forward
+	forward to \"127.0.0.1\" port $sink
+	forward from remote to \"127.0.0.1\" port $sink
+}"
+	bridged_start "$fwdhost" ||
+	    { echo "bench: bridged did not start" >&2; exit 1; }
+	# shellcheck disable=SC2046
+	"$PYTHON" "$REGRESS_DIR/bench/fwdbench.py" "$MCP_SOCK" fwd "$sink" \
+	    100 ssh $(ssh_opts) 127.0.0.1 || exit 1
+	"$PYTHON" "$REGRESS_DIR/bench/xferbench.py" "$MCP_SOCK" fwd \
+	    "$TESTDIR/troot" "$TESTDIR/base" 100 sftp -F /dev/null \
+	    -i "$SSH_USER_KEY" -o IdentitiesOnly=yes \
+	    -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
+	    127.0.0.1 || exit 1
+}
+
 sshd_start || { echo "bench: sshd did not start" >&2; exit 1; }
+# bench.sh bulk: the forwards and transfers alone
+if [ "${1:-}" = bulk ]; then
+	bulk
+	bridged_stop
+	exit 0
+fi
 hosts=""
 extra=""
 for i in 1 2 3 4 5 6 7 8 9 10 11; do
@@ -161,23 +205,7 @@ exec 8>&- 9>&-
 # shellcheck disable=SC2086
 wait $HOLD_PIDS
 
-# one local forward, 100 MB, beside ssh -L on the same sshd (issue 7):
-# a daemon of its own with a host that allows forwards to the sink
-bridged_stop
-sink=$(free_port)
-fwdhost="
-host \"fwd\" {
-	address \"127.0.0.1\" port $SSHD_PORT
-	user \"$SSH_USER\"
-	identity \"$SSH_USER_KEY\"
-	known hosts \"$SSH_KNOWN_HOSTS\"
-	allow forward
-	forward to \"127.0.0.1\" port $sink
-}"
-bridged_start "$fwdhost" || { echo "bench: bridged did not start" >&2; exit 1; }
-# shellcheck disable=SC2046
-"$PYTHON" "$REGRESS_DIR/bench/fwdbench.py" "$MCP_SOCK" fwd "$sink" 100 \
-    ssh $(ssh_opts) 127.0.0.1 || exit 1
+bulk
 
 # 200 sessions x 5 Bash over the pool (issue 10): 200 shells at once, on
 # an sshd with OpenSSH's stock MaxSessions 10 whose bash skips ~/.bashrc

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""fwdbench.py SOCKET HOST PORT MB SSH-ARGV...: throughput of one local forward.
+"""fwdbench.py SOCKET HOST PORT MB SSH-ARGV...: throughput of forwards.
 
-A sink on 127.0.0.1 PORT (which HOST must allow with "forward to") reads everything and answers the byte count at EOF.
-MB megabytes are pushed through a bridged local forward (forward_open on
-HOST) and then through "ssh -N -L" (SSH-ARGV: the ssh command and its
-options up to the destination, e.g. ssh -p 2222 ... 127.0.0.1) to the
-same sink; prints MB/s of each, counted from connect to the sink's answer.
+A sink on 127.0.0.1 PORT (which HOST must allow with "forward to") reads
+everything and answers the byte count and CRC-32 at EOF.  MB megabytes of
+random data are pushed through a bridged local forward (forward_open on
+HOST) and through "ssh -N -L" (SSH-ARGV: the ssh command and its options
+up to the destination, e.g. ssh -p 2222 ... 127.0.0.1) to the same sink;
+then through a bridged reverse forward and "ssh -N -R" (the host's port is
+on 127.0.0.1 too: the sshd runs here).  Three runs of each, interleaved;
+prints the median MB/s of each, counted from connect to the sink's answer,
+and bridged's ratio to OpenSSH (issue 16: >= 0.9).
 """
 import os
 import socket
@@ -14,11 +18,13 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import mcpclient  # noqa: E402
 
 CHUNK = 256 * 1024
+RUNS = 3
 
 
 def sink_server(port):
@@ -28,13 +34,14 @@ def sink_server(port):
     s.listen(8)
 
     def serve(c):
-        n = 0
+        n, crc = 0, 0
         while True:
             b = c.recv(1 << 20)
             if not b:
                 break
             n += len(b)
-        c.sendall(struct.pack("!Q", n))
+            crc = zlib.crc32(b, crc)
+        c.sendall(struct.pack("!QI", n, crc))
         c.close()
 
     def loop():
@@ -45,26 +52,38 @@ def sink_server(port):
     return s.getsockname()[1]
 
 
-def push(port, total):
-    buf = os.urandom(CHUNK)
+BUF = os.urandom(CHUNK)
+
+
+def expect(total):
+    crc, left = 0, total
+    while left > 0:
+        n = min(left, CHUNK)
+        crc = zlib.crc32(BUF[:n], crc)
+        left -= n
+    return crc
+
+
+def push(port, total, crc):
     t0 = time.perf_counter()
     s = socket.create_connection(("127.0.0.1", port), timeout=120)
     left = total
     while left > 0:
         n = min(left, CHUNK)
-        s.sendall(buf[:n])
+        s.sendall(BUF[:n])
         left -= n
     s.shutdown(socket.SHUT_WR)
     got = b""
-    while len(got) < 8:
-        b = s.recv(8 - len(got))
+    while len(got) < 12:
+        b = s.recv(12 - len(got))
         if not b:
             break
         got += b
     t1 = time.perf_counter()
     s.close()
-    if len(got) != 8 or struct.unpack("!Q", got)[0] != total:
-        raise SystemExit("fwdbench: the sink did not get %d bytes" % total)
+    if len(got) != 12 or struct.unpack("!QI", got) != (total, crc):
+        raise SystemExit("fwdbench: the sink did not get the %d bytes "
+                         "sent" % total)
     return t1 - t0
 
 
@@ -76,6 +95,26 @@ def free_port():
     return p
 
 
+def ssh_forward(sshargv, flag, sink):
+    lport = free_port()
+    p = subprocess.Popen(sshargv[:1] + ["-N", "-o", "ExitOnForwardFailure=yes",
+                                        flag, "127.0.0.1:%d:127.0.0.1:%d" %
+                                        (lport, sink)] + sshargv[1:],
+                         stdin=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", lport), 1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return p, lport
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+
 def main():
     if len(sys.argv) < 6:
         raise SystemExit(__doc__)
@@ -83,43 +122,39 @@ def main():
     port, mb = int(sys.argv[3]), int(sys.argv[4])
     sshargv = sys.argv[5:]
     total = mb * 1024 * 1024
+    crc = expect(total)
+    small = expect(1024 * 1024)
     sink = sink_server(port)
 
     c = mcpclient.Client(socket_path=sock, timeout=60)
     c.initialize()
-    r = c.call_tool("forward_open", {"host": host, "direction": "local",
-                                     "dest_host": "127.0.0.1",
-                                     "dest_port": sink})
-    sc = r.get("structuredContent") or {}
-    if r.get("isError") or not sc.get("listen_port"):
-        raise SystemExit("fwdbench: forward_open: %s" %
-                         mcpclient.result_text(r))
-    push(sc["listen_port"], 1024 * 1024)          # warm
-    dt = push(sc["listen_port"], total)
-    print("local forward, %d MB through bridged: %.1f MB/s (%.2f s)" %
-          (mb, mb / dt, dt))
-    c.call_tool("forward_close", {"id": sc["id"]})
+    for direction, flag, name in (("local", "-L", "local forward"),
+                                  ("remote", "-R", "reverse forward")):
+        r = c.call_tool("forward_open", {"host": host,
+                                         "direction": direction,
+                                         "dest_host": "127.0.0.1",
+                                         "dest_port": sink})
+        sc = r.get("structuredContent") or {}
+        if r.get("isError") or not sc.get("listen_port"):
+            raise SystemExit("fwdbench: forward_open: %s" %
+                             mcpclient.result_text(r))
+        p, lport = ssh_forward(sshargv, flag, sink)
+        ours, theirs = [], []
+        try:
+            push(sc["listen_port"], 1024 * 1024, small)     # warm
+            push(lport, 1024 * 1024, small)
+            for _ in range(RUNS):
+                ours.append(mb / push(sc["listen_port"], total, crc))
+                theirs.append(mb / push(lport, total, crc))
+        finally:
+            p.terminate()
+            p.wait(10)
+            c.call_tool("forward_close", {"id": sc["id"]})
+        a, b = median(ours), median(theirs)
+        print("%s, %d MB, median of %d: bridged %.1f MB/s, ssh %s "
+              "%.1f MB/s: %.2fx (goal >= 0.9)" %
+              (name, mb, RUNS, a, flag, b, a / b))
     c.close()
-
-    lport = free_port()
-    p = subprocess.Popen(sshargv[:1] + ["-N", "-o", "ExitOnForwardFailure=yes",
-                                        "-L", "127.0.0.1:%d:127.0.0.1:%d" %
-                                        (lport, sink)] + sshargv[1:],
-                         stdin=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", lport), 1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        push(lport, 1024 * 1024)
-        dt = push(lport, total)
-        print("ssh -L, %d MB on the same sshd:        %.1f MB/s (%.2f s)" %
-              (mb, mb / dt, dt))
-    finally:
-        p.terminate()
-        p.wait(10)
 
 
 if __name__ == "__main__":
