@@ -11,7 +11,7 @@
 #   counted in characters and never cut inside a sequence.
 # - notifications/progress on a 3 s Bash with a progressToken (strictly
 #   increasing, elapsed seconds and output bytes), none without one; on
-#   Upload and Download (bytes of the total).
+#   Upload and Download (bytes of the total); on a 3 s Grep (a FIFO).
 # - notifications/message on a reconnect, on a refusal and on a cut
 #   result, at or above the level set with logging/setLevel ("info"
 #   until then), with no secret of regress/secrets.txt in them.
@@ -42,6 +42,7 @@ import os
 import random
 import re
 import string
+import subprocess
 import sys
 import time
 
@@ -210,6 +211,24 @@ t.ok(ps and all(re.search(r"for \d+ s, \d+ bytes of output", p.get(
 r = call("Bash", {"command": "sleep 3"})
 t.ok(not notes("notifications/progress"),
      "no progress without a progressToken", c.notifications)
+
+# a search that takes 3 s: grep on a FIFO whose writer waits (the host
+# is this machine), with a progressToken
+fifo = os.path.join(BASE, "slow.fifo")
+os.mkfifo(fifo)
+writer = subprocess.Popen(["sh", "-c", "sleep 3; echo 'a slow match' > '%s'"
+                           % fifo])
+r = call("Grep", {"pattern": "slow match", "path": fifo,
+                  "output_mode": "content"}, meta={"progressToken": "g"})
+writer.wait()
+os.unlink(fifo)
+ps = notes("notifications/progress")
+t.ok("a slow match" in result_text(r) and len(ps) >= 1 and
+     all(p.get("progressToken") == "g" for p in ps) and
+     [p["progress"] for p in ps] == sorted(set(p["progress"] for p in ps))
+     and all(re.search(r"Grep: running on host .* for \d+ s", p.get(
+         "message", "")) for p in ps),
+     "Grep: progress (seconds) on a search longer than a second", ps, r)
 
 data = os.urandom(24 * 1024 * 1024)
 with open(os.path.join(TROOT, "in", "up.bin"), "wb") as f:
