@@ -220,6 +220,7 @@ host \"pool\" {
 	user \"$SSH_USER\"
 	identity \"$SSH_USER_KEY\"
 	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir none
 	allow exec
 	max connections 30
 }"
