@@ -840,29 +840,44 @@ tools_list_changed(void)
 	return changed;
 }
 
-/* A tool not listed may still be called (a stale list): say why not. */
-int
-tool_offered(struct mcp_call *call)
+/*
+ * A call refused for the capabilities in missing: the name of the first
+ * to put in the refusal, or NULL when the call was answered here (the
+ * relay is off: no host line would help).
+ */
+static const char *
+cap_missing(struct mcp_call *call, uint32_t missing)
 {
-	uint32_t	 need, missing, bit;
+	uint32_t	 bit;
 	const char	*name;
 
-	need = tool_needs(call->tool);
-	if ((missing = need & ~tools_conf_caps(frontend_conf)) == 0)
-		return 0;
 	call->refused = 1;
 	if (missing & CAP_RELAY) {
 		mcp_call_text(call, 1, "%s: the relay is off, so this tool is "
 		    "not offered; an operator would add relay database "
 		    "\"PATH\" to bridged.conf and restart bridged",
 		    call->tool->name);
-		return -1;
+		return NULL;
 	}
 	for (bit = 1; (missing & bit) == 0; bit <<= 1)
 		;
 	if ((name = cap_name(bit)) == NULL)
 		name = "?";
-	call->refused = 1;
+	return name;
+}
+
+/* A tool not listed may still be called (a stale list): say why not. */
+int
+tool_offered(struct mcp_call *call)
+{
+	uint32_t	 need, missing;
+	const char	*name;
+
+	need = tool_needs(call->tool);
+	if ((missing = need & ~tools_conf_caps(frontend_conf)) == 0)
+		return 0;
+	if ((name = cap_missing(call, missing)) == NULL)
+		return -1;
 	mcp_call_text(call, 1, "%s: no configured host allows %s, so this "
 	    "tool is not offered; an operator would add \"%s\" to a host's "
 	    "\"allow\" line in bridged.conf and run bridgectl reload",
@@ -955,24 +970,13 @@ tool_host(struct mcp_call *call, json_t *args)
 int
 tool_allow(struct mcp_call *call, struct host *h, uint32_t cap)
 {
-	uint32_t	 bit, missing;
+	uint32_t	 missing;
 	const char	*name;
 
 	if ((missing = cap & ~h->caps) == 0)
 		return 0;
-	call->refused = 1;
-	if (missing & CAP_RELAY) {
-		mcp_call_text(call, 1, "%s: the relay is off, so this tool is "
-		    "not offered; an operator would add relay database "
-		    "\"PATH\" to bridged.conf and restart bridged",
-		    call->tool->name);
+	if ((name = cap_missing(call, missing)) == NULL)
 		return -1;
-	}
-	for (bit = 1; (missing & bit) == 0; bit <<= 1)
-		;
-	if ((name = cap_name(bit)) == NULL)
-		name = "?";
-	call->refused = 1;
 	if (h->allow_line > 0)
 		mcp_call_text(call, 1, "host \"%s\" does not allow %s; add "
 		    "\"%s\" to its \"allow\" line (bridged.conf line %d)",
