@@ -272,6 +272,8 @@ enum imsg_type {
 #define CAP_FORWARD		0x10
 /* not a host's: set when "relay database" is given (fe_tools.c lists) */
 #define CAP_RELAY		0x20
+/* not a host's: a client block's "probe tools" (fe_probes.c) */
+#define CAP_PROBE		0x40
 
 #define PROTECT_OVERWRITE	0x01
 #define PROTECT_DELETE		0x02
@@ -406,6 +408,7 @@ struct client {
 	uint32_t		 token_len;
 	uint16_t		 port;		/* 0: any listener */
 	struct strlist		 hosts;		/* what it may use */
+	int			 probes;	/* "probe tools": listed */
 	int			 line;
 };
 TAILQ_HEAD(clientlist, client);

@@ -33,7 +33,7 @@
 #endif
 
 #define META_VERSION	"io.modelcontextprotocol/protocolVersion"
-#define META_CAPS	"io.modelcontextprotocol/clientCapabilities"
+#define META_CAPS	MCP_META_CAPS
 #define META_INFO	"io.modelcontextprotocol/clientInfo"
 #define META_LOGLEVEL	"io.modelcontextprotocol/logLevel"
 #define META_SERVER	"io.modelcontextprotocol/serverInfo"
@@ -200,15 +200,25 @@ mcp_era_request(struct mcp_session *s, json_t *id, const char *method,
  * short, and whatever makes it (the config) may change under a cache.
  */
 json_t *
-mcp_era_tools(const struct mcp_era *era)
+mcp_era_tools(struct mcp_session *s)
 {
-	json_t		*all, *out, *t, *c, *props;
-	size_t		 i, j, n;
-	int		 flags = era != NULL ? era->flags : 0;
+	const struct mcp_era	*era = mcp_era_req(s);
+	json_t			*all, *extra, *out, *t, *c, *props;
+	size_t			 i, j, n;
+	int			 flags = era != NULL ? era->flags : 0;
 
-	all = tools_list_json();
-	if ((out = json_array()) == NULL)
+	if ((all = json_copy(tools_list_json())) == NULL)
 		return NULL;
+	/* a client block's own tools (probe tools) after the others */
+	if (session_caps(s) != 0) {
+		extra = tools_extra_json(session_caps(s));
+		json_array_extend(all, extra);
+		json_decref(extra);
+	}
+	if ((out = json_array()) == NULL) {
+		json_decref(all);
+		return NULL;
+	}
 	json_array_foreach(all, i, t) {
 		if ((c = json_deep_copy(t)) == NULL)
 			continue;
@@ -230,6 +240,7 @@ mcp_era_tools(const struct mcp_era *era)
 			    "x-mcp-header", json_string("Host"));
 		json_array_append_new(out, c);
 	}
+	json_decref(all);
 	if (!(flags & ERA_MODERN))
 		return out;
 	/* a deterministic order: by name (insertion sort, the list is short) */

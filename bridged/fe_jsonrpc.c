@@ -418,6 +418,9 @@ m_initialize(struct mcp_session *s, json_t *id, json_t *params)
 	}
 
 	s->era = mcp_era_legacy(want);
+	/* what the client can do, for tools that rely on it (client_cap) */
+	json_decref(s->client_caps);
+	s->client_caps = json_is_object(v) ? json_incref(v) : json_object();
 	proto = s->era->version;
 	strlcpy(s->protocol, proto, sizeof(s->protocol));
 	mcp_shown(s->client, sizeof(s->client),
@@ -522,9 +525,40 @@ m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
 		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "invalid cursor");
 		return;
 	}
-	r = json_pack("{s:o}", "tools", mcp_era_tools(mcp_era_req(s)));
+	r = json_pack("{s:o}", "tools", mcp_era_tools(s));
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
+}
+
+/*
+ * A tool that relies on a client capability runs only for a request
+ * whose client declared it: a 2026-07-28 request in its _meta, a
+ * legacy one at initialize.  -1: refused with -32021, answered.
+ */
+static int
+client_cap_missing(struct mcp_session *s, json_t *id, json_t *params,
+    const struct tool *tool)
+{
+	const struct mcp_era	*era = mcp_era_req(s);
+	json_t			*caps, *e;
+
+	if (era != NULL && (era->flags & ERA_MODERN))
+		caps = json_object_get(json_object_get(params, "_meta"),
+		    MCP_META_CAPS);
+	else
+		caps = s->client_caps;
+	if (json_is_object(json_object_get(caps, tool->client_cap)))
+		return 0;
+	e = json_pack("{s:s, s:O, s:{s:i, s:s+, s:{s:{s:{}}}}}",
+	    "jsonrpc", "2.0", "id", id, "error", "code", JSONRPC_MISSING_CAP,
+	    "message", "Missing required client capability: ",
+	    tool->client_cap, "data", "requiredCapabilities",
+	    tool->client_cap);
+	if (e == NULL)
+		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
+	else
+		mcp_send_json(s, e);
+	return -1;
 }
 
 static void
@@ -548,12 +582,17 @@ m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
 		    "tools/call: name must be a string naming a tool");
 		return;
 	}
-	if ((tool = tool_find(json_string_value(v))) == NULL) {
+	/* a principal's own tools (probe tools) exist for it alone */
+	if ((tool = tool_find(json_string_value(v))) == NULL ||
+	    (tool->list_cap & CAP_PROBE & ~session_caps(s)) != 0) {
 		mcp_shown(name, sizeof(name), json_string_value(v));
 		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
 		    "unknown tool: %s", name);
 		return;
 	}
+	if (tool->client_cap != NULL && client_cap_missing(s, id, params,
+	    tool) == -1)
+		return;
 	args = json_object_get(params, "arguments");
 	if (args != NULL && !json_is_object(args)) {
 		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,

@@ -465,6 +465,7 @@ session_free(int fd, short ev, void *arg)
 		evbuffer_free(s->out);
 	free(s->ibuf);
 	json_decref(s->relay_subs);
+	json_decref(s->client_caps);
 	free(s);
 }
 

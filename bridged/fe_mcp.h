@@ -95,6 +95,9 @@ enum session_state {
 	SESSION_READY,		/* notifications/initialized seen */
 };
 
+/* where a 2026-07-28 request's _meta says what its client can do */
+#define MCP_META_CAPS	"io.modelcontextprotocol/clientCapabilities"
+
 struct mcp_session {
 	TAILQ_ENTRY(mcp_session) entry;
 	uint32_t		 id;
@@ -146,6 +149,7 @@ struct mcp_session {
 	TAILQ_HEAD(, mcp_sub)	 subs;		/* subscriptions/listen */
 	int			 nsubs;
 	json_t			*relay_subs;	/* resources/subscribe: names */
+	json_t			*client_caps;	/* legacy: from initialize */
 };
 
 /* the live sessions in turn: NULL gives the first (fe_relayres.c) */
@@ -194,7 +198,7 @@ const struct mcp_era	*mcp_era_legacy(const char *);
 const struct mcp_era	*mcp_era_req(struct mcp_session *);
 int	 mcp_era_request(struct mcp_session *, json_t *, const char *,
 	    json_t *);
-json_t	*mcp_era_tools(const struct mcp_era *);	/* borrowed */
+json_t	*mcp_era_tools(struct mcp_session *);	/* new */
 void	 mcp_era_cacheable(struct mcp_session *, json_t *);
 json_t	*mcp_era_stamp(const struct mcp_era *, json_t *);
 json_t	*mcp_era_call_result(struct mcp_call *, json_t *);

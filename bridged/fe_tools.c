@@ -268,6 +268,15 @@ static const struct tool_param job_list_params[] = {
 	.output_schema = o, .annotations = a, .cap = 0,			\
 	.list_cap = CAP_RELAY, .run = r, .cancel = relay_cancel }
 
+/* listed for a principal's own CAP_PROBE only; no host, no files */
+static const struct tool_param probe_params[] = {
+	{ NULL, NULL, 0, NULL }
+};
+#define PROBETOOL(n, t, d, c, r) {					\
+	.name = n, .title = t, .description = d, .params = probe_params,	\
+	.annotations = TOOL_READONLY | TOOL_IDEMPOTENT, .cap = 0,	\
+	.list_cap = CAP_PROBE, .run = r, .client_cap = c }
+
 #define JOBTOOL(n, t, d, p, a, o) {					\
 	.name = (n), .title = (t), .description = (d), .params = (p),	\
 	.output_schema = (o), .annotations = (a), .cap = 0,		\
@@ -631,6 +640,23 @@ static const struct tool tools[] = {
 	    CH_INFO_PROPS ",\"messages\":{\"type\":\"array\",\"items\":"
 	    CH_MSG_SCHEMA "}}}}},\"required\":[\"channels\"]}",
 	    relay_list_run),
+	/*
+	 * The official conformance suite calls these by name to reach
+	 * paths no production tool takes; listed only for a client block
+	 * with "probe tools", and they touch nothing (fe_probes.c).
+	 */
+	PROBETOOL("test_missing_capability", "Probe: a tool that needs "
+	    "sampling", "Conformance probe: relies on the client's sampling "
+	    "capability, so a request that did not declare it is refused "
+	    "with -32021; does nothing else.", "sampling", probe_missing_run),
+	PROBETOOL("test_streaming_elicitation", "Probe: a streamed answer",
+	    "Conformance probe: needs the elicitation capability; answers "
+	    "after a progress notification (when asked for) and never "
+	    "sends the client a request.", "elicitation", probe_stream_run),
+	PROBETOOL("test_logging_tool", "Probe: log messages",
+	    "Conformance probe: sends a log message at info and one at "
+	    "debug, each only when the request's log level lets it "
+	    "through, then answers.", NULL, probe_log_run),
 };
 #define NTOOLS	(sizeof(tools) / sizeof(tools[0]))
 
@@ -821,6 +847,25 @@ tools_list_json(void)
 			fatalx("%s: out of memory", __func__);
 	offered_caps = caps;
 	return tools_offered;
+}
+
+/*
+ * The tools a principal has beyond the configuration's (CAP_PROBE), in
+ * table order: a new array, since few sessions have any.
+ */
+json_t *
+tools_extra_json(uint32_t caps)
+{
+	json_t	*out;
+	size_t	 i;
+
+	tools_init();
+	if ((out = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < NTOOLS; i++)
+		if ((tool_needs(&tools[i]) & caps & CAP_PROBE) != 0)
+			json_array_append(out, json_array_get(tools_all, i));
+	return out;
 }
 
 /*

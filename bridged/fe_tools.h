@@ -78,6 +78,12 @@ struct tool {
 	void		(*reply)(struct mcp_call *, struct imsg *);
 	/* the call ends unanswered (cancelled, timed out): stop the work */
 	void		(*cancel)(struct mcp_call *);
+	/*
+	 * A client capability the tool relies on ("sampling"), or NULL: a
+	 * request that did not declare it is refused with -32021 before
+	 * the tool runs (fe_jsonrpc.c).
+	 */
+	const char	*client_cap;
 };
 
 struct mcp_call {
@@ -134,6 +140,8 @@ void			 tools_init(void);
  * borrowed, valid until the next call or reload; in a fixed order.
  */
 json_t			*tools_list_json(void);
+/* and the tools of a principal's own capabilities (CAP_PROBE): new */
+json_t			*tools_extra_json(uint32_t);
 /* the CAP_* some host of conf allows */
 uint32_t		 tools_conf_caps(const struct bridged_conf *);
 /* has the list changed since the last call (after a reload)? */
@@ -147,6 +155,12 @@ int			 tool_allow(struct mcp_call *, struct host *,
 /* fe_hosts.c: host JSON for the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
 json_t			*host_json(struct host *);
+
+/* fe_probes.c: the conformance probes of a client block's "probe tools" */
+uint32_t session_caps(struct mcp_session *);	/* CAP_PROBE or 0 */
+int	 probe_missing_run(struct mcp_call *, json_t *);
+int	 probe_stream_run(struct mcp_call *, json_t *);
+int	 probe_log_run(struct mcp_call *, json_t *);
 
 /* fe_remote.c: tools that run on a host through the ssh worker */
 json_t	*params_schema(const struct tool_param *);

@@ -126,6 +126,7 @@ enum once {
 	ONCE_A_RETAIN,
 	ONCE_C_TOKEN,
 	ONCE_C_PORT,
+	ONCE_C_PROBE,
 	ONCE_RELAY_DB,
 	ONCE_RELAY_RETAIN,
 	ONCE_RELAY_MSG,
@@ -347,6 +348,7 @@ static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
 %token	NONE         "none"
 %token	ON           "on"
 %token	TOKEN        "token"
+%token	PROBE        "probe"
 %token	RELAY        "relay"
 %token	MESSAGE      "message"
 %token	CHANNEL      "channel"
@@ -723,7 +725,8 @@ anysize		: NUMBER	{ $$ = $1; }
 		;
 
 /*
- * client "NAME" { token file "PATH" | token none  port N  hosts "a", "b" }
+ * client "NAME" { token file "PATH" | token none  port N  hosts "a", "b"
+ *     probe tools }
  * on one line or several.
  */
 clientblock	: CLIENT string '{' {
@@ -765,6 +768,10 @@ clientopt	: TOKEN FILENAME string {
 			free($2);
 		}
 		| HOSTS clienthosts
+		| PROBE TOOLS {
+			if (once(&@1, ONCE_C_PROBE, "probe tools") == 0)
+				curclient->probes = 1;
+		}
 		;
 
 clienthosts	: string {
@@ -1223,6 +1230,7 @@ static const struct keyword keywords[] = {
 	{ "persistent",		PERSISTENT },
 	{ "port",		PORT },
 	{ "principal",		PRINCIPAL },
+	{ "probe",		PROBE },
 	{ "protect",		PROTECT },
 	{ "quota",		QUOTA },
 	{ "read",		READ },
@@ -2348,7 +2356,7 @@ client_begin(const YYLTYPE *loc, const char *name)
 {
 	if ((curclient = config_client_new(conf)) == NULL)
 		fatal("%s", __func__);
-	once_reset(ONCE_C_TOKEN, ONCE_C_PORT);
+	once_reset(ONCE_C_TOKEN, ONCE_C_PROBE);
 	curclient_token = 0;
 	if (!valid_hostname(name))
 		conf_err(loc, "invalid client name \"%s\" (letters, digits,"

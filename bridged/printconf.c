@@ -182,6 +182,8 @@ print_http(const struct bridged_conf *conf)
 			}
 			printf("\n");
 		}
+		if (c->probes)
+			printf("\tprobe tools\n");
 		printf("}\n");
 	}
 }
