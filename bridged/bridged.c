@@ -94,6 +94,7 @@ static int		 child_any(void);
 static struct child	*worker_byhost(const char *);
 static void		 worker_start(const char *);
 static void		 publish_workers(void);
+static void		 publish_off(struct bridged_conf *);
 static void		 worker_fail(const char *, const char *, ...)
 			    __attribute__((__format__ (printf, 2, 3)));
 static int		 worker_owns(struct child *, struct imsg *);
@@ -255,8 +256,10 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
-	if (stdio_mode)
+	if (stdio_mode) {
 		stdio_take();
+		publish_off(conf);
+	}
 
 	/* children are re-executed from an absolute path */
 	if (readlink("/proc/self/exe", self, sizeof(self) - 1) == -1)
@@ -880,6 +883,24 @@ publish_workers(void)
 }
 
 /*
+ * bridged -i binds no HTTP listener: a published port would lead
+ * nowhere, so there is none (and the frontend knows of none).
+ */
+static void
+publish_off(struct bridged_conf *c)
+{
+	struct host	*h;
+
+	TAILQ_FOREACH(h, &c->hosts, entry)
+		if (h->publish_port != 0) {
+			log_warnx("bridged -i: host \"%s\": publish port %d "
+			    "ignored, there is no HTTP listener", h->name,
+			    h->publish_port);
+			h->publish_port = 0;
+		}
+}
+
+/*
  * parent_jump.c needs the worker of a jump host, which the frontend may
  * never have asked for: start it, and say whether to wait for it.
  */
@@ -1173,6 +1194,8 @@ parent_reload(uint32_t peerid)
 		    strcmp(nconf->audit_db, conf->audit_db) != 0)
 			log_warnx("reload: socket, user, chroot, log and "
 			    "audit paths change only on restart");
+		if (stdio_mode)
+			publish_off(nconf);
 		hostids_keep(conf, nconf);
 		TAILQ_FOREACH(c, &children, entry)
 			if (c->alive)

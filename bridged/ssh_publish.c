@@ -108,7 +108,8 @@ publish_tick(struct sshhost *host)
 		return;
 	if (l == NULL) {
 		/* the parser refuses this; our copy of it should not differ */
-		pub_set(host, PUB_ERROR, "no loopback listen on for publish");
+		pub_set(host, PUB_ERROR, "the listen on it leads to is not"
+		    " bound (a changed listen on takes a restart)");
 		return;
 	}
 	if ((c = sshconn_any(host)) == NULL) {

@@ -8,7 +8,8 @@
 # audit has its open record.  A reload that moves it to a port already
 # taken on the host leaves it in a visible error state while the worker
 # still serves Bash; freed and reconnected, it comes up there.  A reload
-# that removes it closes it.  bridged -n refuses it without listen on.
+# that removes it closes it.  bridged -n refuses it without listen on;
+# bridged -i (no listener) sets it aside.
 # regress-timeout: 400
 
 . "$(dirname "$0")/lib.sh"
@@ -321,4 +322,12 @@ else
 	tap_fail "bridged is still running"
 fi
 tap_check "bridged stops cleanly" bridged_stop
+
+# bridged -i binds no listener: the publish line is set aside, saying so
+_bridged_config "$(pub_conf "$PUB")" >"$TESTDIR/stdio.conf"
+: | timeout 60 "$BRIDGED" -i -f "$TESTDIR/stdio.conf" \
+    2>"$TESTDIR/stdio.err" | cat >/dev/null
+tap_check "bridged -i ignores publish (no HTTP listener), saying so" \
+    grep -q "publish port $PUB ignored, there is no HTTP listener" \
+    "$TESTDIR/stdio.err"
 tap_end
