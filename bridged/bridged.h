@@ -358,6 +358,14 @@ struct host {
 	int			 fwd_persist;	/* persistent forwards allowed */
 	int			 fwd_max;	/* forwards open on the host */
 	int			 fwd_conns_max;	/* connections per forward */
+	/*
+	 * publish port N [to port P]: a reverse forward bridged holds on
+	 * the host's 127.0.0.1:N to its listen on ... port P (the parser
+	 * fills in P when the config leaves it out).
+	 */
+	int			 publish_port;	/* 0: none */
+	uint16_t		 publish_to;	/* the listener's port */
+	int			 publish_line;
 	/* the pool (ssh_conn.c): "max sessions N", "max connections N" */
 	int			 max_sessions;	/* channels on one connection */
 	int			 max_conns;	/* connections to the host */
@@ -718,6 +726,8 @@ struct client		*config_client_byname(struct bridged_conf *,
 			    const char *);
 void			 config_client_free(struct client *);
 int			 config_addr_loopback(const char *);
+const struct listener	*config_publish_listener(const struct bridged_conf *,
+			    const struct host *, const char **);
 int			 config_warning(const struct bridged_conf *, char *,
 			    size_t);
 int			 strlist_add(struct strlist *, const char *);

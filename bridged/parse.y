@@ -121,6 +121,7 @@ enum once {
 	ONCE_H_FPERSIST,
 	ONCE_H_FMAX,
 	ONCE_H_FCONNS,
+	ONCE_H_PUBLISH,
 	ONCE_JOBKEEP,
 	ONCE_A_FAIL,
 	ONCE_A_RETAIN,
@@ -243,6 +244,9 @@ static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
 static void	 client_begin(const YYLTYPE *, const char *);
 static void	 client_host(const YYLTYPE *, const char *);
 static void	 client_end(void);
+static void	 publish_set(const YYLTYPE *, const YYLTYPE *, const char *,
+		    const char *);
+static void	 publish_check(void);
 static void	 clients_check(void);
 static void	 list_add(const YYLTYPE *, const char *);
 static void	 fwd_add(const YYLTYPE *, int, const char *, const char *,
@@ -356,11 +360,12 @@ static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
 %token	RECEIVE      "receive"
 %token	CLEAR        "clear"
 %token	PRINCIPAL    "principal"
+%token	PUBLISH      "publish"
 %token	<string>	STRING "string"
 %token	<string>	NUMBER "number"
 %type	<number>	caplist cap protlist prot relayrights relayright
 %type	<string>	relayfor
-%type	<string>	anysize string fwdlisten
+%type	<string>	anysize string fwdlisten publishto
 %destructor { free($$); } <string>
 
 %%
@@ -991,6 +996,11 @@ hostopt		: ADDRESS string {
 				curhost->fwd_conns_max = n;
 			free($3);
 		}
+		| PUBLISH PORT NUMBER publishto {
+			publish_set(&@1, &@3, $3, $4);
+			free($3);
+			free($4);
+		}
 		| MAXIMUM SESSIONS NUMBER {
 			long long	 n;
 
@@ -1034,6 +1044,11 @@ portspec	: PORT NUMBER {
 				curhost->port = n;
 			free($2);
 		}
+		;
+
+/* publish ... to port P: the listener the published port leads to */
+publishto	: /* empty */		{ $$ = NULL; }
+		| TO PORT NUMBER	{ $$ = $3; }
 		;
 
 /* a listen port the rule names: how a port below 1024 is allowed */
@@ -1232,6 +1247,7 @@ static const struct keyword keywords[] = {
 	{ "principal",		PRINCIPAL },
 	{ "probe",		PROBE },
 	{ "protect",		PROTECT },
+	{ "publish",		PUBLISH },
 	{ "quota",		QUOTA },
 	{ "read",		READ },
 	{ "receive",		RECEIVE },
@@ -1681,7 +1697,7 @@ starts_statement(int t, int inhost)
 		return 1;
 	case ADDRESS: case PORT: case VIA: case IDENTITY: case KNOWN:
 	case BASE: case ALLOW: case EXEC: case PROTECT: case QUOTA:
-	case SCAN: case DELEGATE: case MAXIMUM:
+	case SCAN: case DELEGATE: case MAXIMUM: case PUBLISH:
 		return inhost;
 	}
 	return 0;
@@ -2247,7 +2263,7 @@ host_begin(const YYLTYPE *loc, const char *name)
 	if ((curhost = config_host_new(conf)) == NULL)
 		fatal("%s", __func__);
 	once_reset(ONCE_H_ADDRESS, ONCE_D_SKIP);
-	once_reset(ONCE_H_FLISTEN, ONCE_H_FCONNS);
+	once_reset(ONCE_H_FLISTEN, ONCE_H_PUBLISH);
 	once_reset(ONCE_H_MAXSESS, ONCE_H_MAXCONNS);
 	if (!valid_hostname(name))
 		conf_err(loc, "invalid host name \"%s\" (letters, digits,"
@@ -2467,6 +2483,93 @@ clients_check(void)
 					break;
 				}
 			}
+		}
+	}
+}
+
+/*
+ * publish port N [to port P]: bridged holds a reverse forward from the
+ * host's 127.0.0.1:N to one of its own HTTP listeners.
+ */
+static void
+publish_set(const YYLTYPE *loc, const YYLTYPE *nloc, const char *port,
+    const char *to)
+{
+	long long	 n, t = 0;
+
+	if (once(loc, ONCE_H_PUBLISH, "publish") != 0)
+		return;
+	if (getnum(nloc, port, 1, 65535, "publish port", &n) == -1 ||
+	    (to != NULL && getnum(nloc, to, 1, 65535, "publish to port",
+	    &t) == -1))
+		return;
+	curhost->publish_port = n;
+	curhost->publish_to = t;
+	curhost->publish_line = loc->first_line;
+}
+
+/*
+ * Once the whole file is read: the listener a published port leads to
+ * (the one "to port" names, else the first listen on) must exist and be
+ * on loopback, since agents on the host name it 127.0.0.1; and no client
+ * there may be token none, which would make everyone who can reach the
+ * host's loopback that client.
+ */
+static void
+publish_check(void)
+{
+	struct host	*h;
+	struct listener	*l;
+	struct client	*c;
+
+	TAILQ_FOREACH(h, &conf->hosts, entry) {
+		if (h->publish_port == 0)
+			continue;
+		if (TAILQ_EMPTY(&conf->listeners)) {
+			fprintf(stderr, "%s:%d: host \"%s\": publish port %d "
+			    "needs an HTTP listener to lead to: add listen on "
+			    "127.0.0.1 port P\n", host_loc.fname,
+			    h->publish_line, h->name, h->publish_port);
+			errors++;
+			continue;
+		}
+		if (h->publish_to == 0)
+			l = TAILQ_FIRST(&conf->listeners);
+		else
+			TAILQ_FOREACH(l, &conf->listeners, entry)
+				if (l->port == h->publish_to)
+					break;
+		if (l == NULL) {
+			fprintf(stderr, "%s:%d: host \"%s\": publish port %d "
+			    "to port %u: no listen on names that port\n",
+			    host_loc.fname, h->publish_line, h->name,
+			    h->publish_port, h->publish_to);
+			errors++;
+			continue;
+		}
+		h->publish_to = l->port;
+		if (!l->loopback) {
+			fprintf(stderr, "%s:%d: host \"%s\": publish port %d "
+			    "leads to listen on %s port %u, which is not "
+			    "loopback: publish to a listener on 127.0.0.1 "
+			    "(publish port %d to port P)\n", host_loc.fname,
+			    h->publish_line, h->name, h->publish_port,
+			    l->addr, l->port, h->publish_port);
+			errors++;
+			continue;
+		}
+		TAILQ_FOREACH(c, &conf->clients, entry) {
+			if (c->name[0] == '\0' || c->token_file[0] != '\0' ||
+			    (c->port != 0 && c->port != l->port))
+				continue;
+			fprintf(stderr, "%s:%d: host \"%s\": publish port %d "
+			    "leads to listen on %s port %u, where client "
+			    "\"%s\" has token none: whoever reaches the host's "
+			    "127.0.0.1 would be that client; give it a token "
+			    "file or publish to another port\n",
+			    host_loc.fname, h->publish_line, h->name,
+			    h->publish_port, l->addr, l->port, c->name);
+			errors++;
 		}
 	}
 }
@@ -2699,6 +2802,7 @@ parse_config(const char *filename, int verbose)
 	via_check();
 	via_clear();
 	clients_check();
+	publish_check();
 	if (conf_check_local)
 		global_check_local(filename);
 

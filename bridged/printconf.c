@@ -317,6 +317,9 @@ print_host(const struct host *h)
 	/* defaults too: -nv shows what the daemon will use */
 	printf("\tforward max %d\n", h->fwd_max);
 	printf("\tforward connections %d\n", h->fwd_conns_max);
+	if (h->publish_port != 0)
+		printf("\tpublish port %d to port %u\n", h->publish_port,
+		    h->publish_to);
 	printf("\tmax sessions %d\n", h->max_sessions);
 	printf("\tmax connections %d\n", h->max_conns);
 	printf("}\n");
