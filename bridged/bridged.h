@@ -316,6 +316,7 @@ TAILQ_HEAD(fwdrules, fwdrule);
 /* listening below this port takes a rule that names it (listen port) */
 #define FWD_PRIVPORT		1024
 
+#define DELEG_RELAY_LEN		128	/* as RELAY_PATTERN_LEN */
 struct delegate_conf {
 	char			 claude[PATH_MAX];	/* default "claude" */
 	int			 timeout;		/* seconds, default 600 */
@@ -323,6 +324,9 @@ struct delegate_conf {
 	char			 permission_mode[32];	/* "" = not given */
 	int			 skip_permissions;	/* 1: explicitly asked */
 	struct strlist		 allowed_tools;
+	/* relay "PATTERN": the back-channel (fe_backchan.c), "" = none */
+	char			 relay[DELEG_RELAY_LEN];
+	int			 relay_line;
 };
 
 struct host {
