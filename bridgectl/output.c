@@ -222,6 +222,8 @@ static const struct field forward_fields[] = {
 	{ "bytes_sent",		FT_INT },
 	{ "bytes_received",	FT_INT },
 	{ "since",		FT_INT },
+	{ "published",		FT_BOOL },
+	{ "error",		FT_STR },
 	{ NULL,			0 }
 };
 
@@ -652,16 +654,25 @@ fmt_address(json_t *o, const char *key, time_t now)
 	return xprintf("%s:%lld", addr, (long long)port);
 }
 
-/* a forward: "listen -> destination", "(persistent)" when it is */
+/*
+ * a forward: "listen -> destination", "(persistent)" when it is; a
+ * host's published port "(published, up)", or down or in error, and why
+ */
 static char *
 fmt_route(json_t *o, const char *key, time_t now)
 {
-	const char	*l, *d;
+	const char	*l, *d, *st, *e;
 
 	l = jstr(o, key);
 	d = jstr(o, "destination");
 	if (l == NULL && d == NULL)
 		return NULL;
+	if (json_is_true(json_object_get(o, "published"))) {
+		st = jstr(o, "state");
+		e = jstr(o, "error");
+		return xprintf("%s -> %s (published, %s%s%s)", l ? l : "-",
+		    d ? d : "-", st ? st : "?", e ? ": " : "", e ? e : "");
+	}
 	return xprintf("%s -> %s%s", l ? l : "-", d ? d : "-",
 	    json_is_true(json_object_get(o, "persistent")) ?
 	    " (persistent)" : "");

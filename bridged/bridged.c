@@ -93,6 +93,7 @@ static void		 child_restart(int, short, void *);
 static int		 child_any(void);
 static struct child	*worker_byhost(const char *);
 static void		 worker_start(const char *);
+static void		 publish_workers(void);
 static void		 worker_fail(const char *, const char *, ...)
 			    __attribute__((__format__ (printf, 2, 3)));
 static int		 worker_owns(struct child *, struct imsg *);
@@ -333,11 +334,15 @@ main(int argc, char *argv[])
 	signal_add(&ev_int, NULL);
 	signal_add(&ev_chld, NULL);
 
-	/* ssh workers start when the frontend first needs their host */
+	/*
+	 * ssh workers start when the frontend first needs their host, or
+	 * now for a host that publishes a port: it holds that forward.
+	 */
 	fe = child_new(PROC_FRONTEND, NULL);
 	lg = child_new(PROC_LOGGER, NULL);
 	start(lg);
 	start(fe);
+	publish_workers();
 	parent_record(json_pack("{s:s, s:s, s:s, s:I}", "type", "daemon",
 	    "event", "start", "version", BRIDGED_VERSION, "pid",
 	    (json_int_t)getpid()));
@@ -852,6 +857,29 @@ worker_start(const char *host)
 }
 
 /*
+ * A host with "publish port" needs its worker whether or not anyone
+ * calls it: the worker holds the forward (ssh_publish.c) and never goes
+ * idle.  At start, and after a reload that added one.
+ */
+static void
+publish_workers(void)
+{
+	struct host	*h;
+	struct child	*c;
+
+	TAILQ_FOREACH(h, &conf->hosts, entry) {
+		if (h->publish_port == 0)
+			continue;
+		if ((c = worker_byhost(h->name)) != NULL && c->alive &&
+		    !c->exiting)
+			continue;
+		log_debug("host \"%s\": starting its worker for publish port"
+		    " %d", h->name, h->publish_port);
+		worker_start(h->name);
+	}
+}
+
+/*
  * parent_jump.c needs the worker of a jump host, which the frontend may
  * never have asked for: start it, and say whether to wait for it.
  */
@@ -1152,6 +1180,7 @@ parent_reload(uint32_t peerid)
 				    c->id == PROC_FRONTEND);
 		config_free(conf);
 		conf = nconf;
+		publish_workers();
 		status = 0;
 		snprintf(msg, sizeof(msg), "configuration reloaded from %s",
 		    conffile);
@@ -1237,6 +1266,7 @@ child_died(struct child *c, int status)
 	struct timeval	 tv;
 	time_t		 now = time(NULL);
 	int		 i, recent = 0, sig = 0, njump = 0;
+	struct host	*h;
 	char		 msg[256];
 
 	c->alive = 0;
@@ -1275,6 +1305,10 @@ child_died(struct child *c, int status)
 	if (c->exiting && !WIFSIGNALED(status)) {
 		/* an idle worker, or one whose host left the config */
 		log_debug("%s (pid %d) has gone", c->title, c->pid);
+		/* one that went idle as a reload gave it a publish port */
+		if (c->id == PROC_SSH && (h = config_host_byname(conf,
+		    c->host)) != NULL && h->publish_port != 0)
+			c->want = 1;
 		if (c->want || njump > 0) {
 			c->want = 0;
 			worker_start(c->host);

@@ -743,6 +743,8 @@ struct client		*config_client_byname(struct bridged_conf *,
 			    const char *);
 void			 config_client_free(struct client *);
 int			 config_addr_loopback(const char *);
+const struct listener	*config_publish_listener(const struct bridged_conf *,
+			    const struct host *, const char **);
 int			 config_warning(const struct bridged_conf *, char *,
 			    size_t);
 int			 strlist_add(struct strlist *, const char *);

@@ -167,6 +167,29 @@ config_addr_loopback(const char *addr)
 }
 
 /*
+ * Where a host's published port leads (publish port N to port P): the
+ * listener, and the address the parent connects to for it.  NULL: the
+ * host publishes nothing, or the listener is gone (the parser refuses
+ * that, a peer may not).
+ */
+const struct listener *
+config_publish_listener(const struct bridged_conf *conf, const struct host *h,
+    const char **addr)
+{
+	const struct listener	*l;
+
+	if (h->publish_port == 0)
+		return NULL;
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (l->port == h->publish_to && l->loopback)
+			break;
+	if (l != NULL && addr != NULL)
+		*addr = strcmp(l->addr, "localhost") == 0 ? "127.0.0.1" :
+		    l->addr;
+	return l;
+}
+
+/*
  * A new host with its defaults, appended to the list.  Ids follow config
  * order starting at 1, so 0 never names a host.
  */

@@ -9,7 +9,8 @@
  * against the configuration here, so a compromised worker can listen only
  * on the addresses the host allows, below port 1024 only on a port a
  * "forward to" rule of the host names ("listen port"), and connect only
- * to the destinations of the host's "forward from remote to" rules.
+ * to the destinations of the host's "forward from remote to" rules, or
+ * to the HTTP listener its "publish port" leads to.
  */
 
 #include <sys/types.h>
@@ -190,11 +191,17 @@ parent_fwd_connect(struct imsgev *iev, struct bridged_conf *conf,
 	struct host		*h;
 	struct fwdrule		*fr;
 	struct fconnect		*fc;
+	const struct listener	*l;
+	const char		*laddr;
 
 	if (fwd_getreq(imsg, &req) == -1)
 		fatalx("bad IMSG_FWD_CONNECT size %zu", imsg->datalen);
-	if ((h = config_host_byid(conf, req.hostid)) == NULL ||
-	    (h->caps & CAP_FORWARD) == 0) {
+	/* the host's published port leads to its listener, and only there */
+	if ((h = config_host_byid(conf, req.hostid)) != NULL &&
+	    (l = config_publish_listener(conf, h, &laddr)) != NULL &&
+	    l->port == req.port && strcmp(laddr, req.addr) == 0)
+		goto allowed;
+	if (h == NULL || (h->caps & CAP_FORWARD) == 0) {
 		fwd_reply(iev, IMSG_FWD_CONNECTED, req.reqid, -1, EPERM, 0,
 		    "host %u does not allow forward", req.hostid);
 		return;
@@ -213,6 +220,7 @@ parent_fwd_connect(struct imsgev *iev, struct bridged_conf *conf,
 		return;
 	}
 
+ allowed:
 	if ((fc = calloc(1, sizeof(*fc))) == NULL)
 		fatal(NULL);
 	fc->iev = iev;

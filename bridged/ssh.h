@@ -68,6 +68,13 @@ struct sshhost {
 	struct event		 ev_grow;	/* retry a failed extra one */
 	time_t			 grow_after;	/* no new connection before */
 	char			 grow_err[256];	/* why the last one failed */
+	/* ssh_publish.c's: the reverse forward of "publish port N" */
+	int			 pub_state;	/* enum pub_state */
+	uint32_t		 pub_tried;	/* connection it was tried on */
+	time_t			 pub_retry;	/* no new connection before */
+	int			 pub_backoff;	/* seconds, doubling */
+	time_t			 pub_since;	/* of pub_state */
+	char			 pub_error[256]; /* why it is not up */
 };
 
 /*
@@ -296,8 +303,22 @@ void	 forward_connected(struct imsg *);	/* IMSG_FWD_CONNECTED */
 void	 forward_poll(struct sshconn *);	/* packets were processed */
 void	 forward_session_end(uint32_t);
 void	 forward_conn_lost(struct sshhost *, struct sshconn *);
-void	 forward_ctl_list(uint32_t);
+void	 forward_ctl_list(uint32_t, struct sshhost *);
 void	 forward_ctl_close(uint32_t, struct imsg *);
+
+/*
+ * ssh_publish.c: "publish port N" (bridged.conf(5)), a reverse forward
+ * held whenever the host's connection is up, leading to a listener.
+ */
+enum pub_state {
+	PUB_NONE = 0,		/* nothing published */
+	PUB_DOWN,		/* no connection (yet, or any more) */
+	PUB_UP,
+	PUB_ERROR,		/* the host refused it; pub_error says why */
+};
+void	 publish_tick(struct sshhost *);	/* make, check, re-make */
+int	 publish_wanted(struct sshhost *);	/* keeps the worker */
+json_t	*publish_ctl_json(struct sshhost *);	/* show forwards, not up */
 
 /* ssh_jump.c: "via": direct-tcpip channels of our host's pool that carry
  * another host's connection, pumped to the descriptor the parent gave */

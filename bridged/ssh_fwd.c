@@ -44,11 +44,8 @@
 static void	 fwd_open_local(struct sshcall *, struct fwd *);
 static void	 fwd_open_remote(struct sshcall *, struct fwd *);
 static void	 fwd_opened(struct fwd *);
-static void	 fwd_close(struct fwd *, const char *, int);
 static void	 fwd_cancel(struct sshcall *);
 static struct fwd *fwd_byid(uint32_t);
-static json_t	*fwd_json(struct fwd *);
-static void	 fwd_record(struct fwd *, const char *, const char *);
 static void	 fwd_refused(struct sshcall *, const char *, const char *,
 		    uint16_t, const char *, ...)
 		    __attribute__((__format__ (printf, 5, 6)));
@@ -59,6 +56,12 @@ static char	*rules_text(struct host *, int);
 
 struct fwdlist		 fwds = TAILQ_HEAD_INITIALIZER(fwds);
 static uint32_t		 fwd_nextid;
+
+uint32_t
+fwd_newid(void)
+{
+	return ssh_newid(&fwd_nextid);
+}
 
 long long
 fwd_ms_since(const struct timespec *t)
@@ -304,7 +307,7 @@ forward_open(struct sshcall *call)
 	TAILQ_FOREACH(of, &fwds, entry) {
 		if (of->sessid == call->sessid)
 			nsess++;
-		if (of->host == host)
+		if (of->host == host && !of->publish)
 			nhost++;
 	}
 	if (nsess >= ssh_conf->limits.forwards_max) {
@@ -329,7 +332,7 @@ forward_open(struct sshcall *call)
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		fatal(NULL);
-	f->id = ssh_newid(&fwd_nextid);
+	f->id = fwd_newid();
 	f->sessid = call->sessid;
 	f->host = host;
 	f->conn = sshconn_any(host);
@@ -506,7 +509,7 @@ forward_listenfd(struct imsg *imsg)
 	f->accept_on = 1;
 	fwd_opened(f);
 }
-static void
+void
 fwd_record(struct fwd *f, const char *event, const char *why)
 {
 	json_t	*r;
@@ -521,10 +524,17 @@ fwd_record(struct fwd *f, const char *event, const char *why)
 	    "persistent", f->persist, "rule", "");
 	if (r == NULL)
 		return;
-	json_object_set_new(r, "rule", json_pack("{s:s, s:s, s:I, s:i}",
-	    "kind", f->dir == FWD_TO ? "forward to" :
-	    "forward from remote to", "host", f->dest_host,
-	    "port", (json_int_t)f->dest_port, "line", f->rule_line));
+	if (f->publish) {
+		json_object_set_new(r, "published", json_true());
+		json_object_set_new(r, "rule", json_pack("{s:s, s:I, s:I,"
+		    " s:i}", "kind", "publish", "port",
+		    (json_int_t)f->listen_port, "to_port",
+		    (json_int_t)f->dest_port, "line", f->rule_line));
+	} else
+		json_object_set_new(r, "rule", json_pack("{s:s, s:s, s:I,"
+		    " s:i}", "kind", f->dir == FWD_TO ? "forward to" :
+		    "forward from remote to", "host", f->dest_host,
+		    "port", (json_int_t)f->dest_port, "line", f->rule_line));
 	if (why != NULL) {
 		json_object_set_new(r, "reason", json_string(why));
 		json_object_set_new(r, "connections",
@@ -540,7 +550,7 @@ fwd_record(struct fwd *f, const char *event, const char *why)
 }
 
 /* close a forward and every connection on it; lost: the session is gone */
-static void
+void
 fwd_close(struct fwd *f, const char *why, int lost)
 {
 	struct fconn	*fc;
@@ -604,7 +614,7 @@ forward_conn_lost(struct sshhost *host, struct sshconn *conn)
 			fwd_close(f, "the connection to the host was lost", 1);
 }
 
-static json_t *
+json_t *
 fwd_json(struct fwd *f)
 {
 	json_t	*o;
@@ -629,6 +639,12 @@ fwd_json(struct fwd *f)
 	    "since", (json_int_t)f->since, "rule_line", f->rule_line);
 	if (o == NULL)
 		fatalx("%s: json", __func__);
+	if (f->publish) {
+		/* not an agent's: the configuration's, held while up */
+		json_object_set_new(o, "published", json_true());
+		json_object_set_new(o, "state", json_string(
+		    f->state == FWD_ACTIVE ? "up" : "down"));
+	}
 	return o;
 }
 
@@ -693,6 +709,14 @@ forward_close(struct sshcall *call)
 		    " MCP session; forward_list shows the open ones", id);
 		return;
 	}
+	if (f->publish) {
+		sshcall_text(call, 1, "forward_close: forward %lld is the"
+		    " published port of host \"%s\" (publish port %u,"
+		    " bridged.conf line %d): it belongs to the configuration"
+		    " and stays open; it cannot be closed with forward_close",
+		    id, f->host->name, f->listen_port, f->rule_line);
+		return;
+	}
 	snprintf(why, sizeof(why), "closed by forward_close (session %u)",
 	    call->sessid);
 	fwd_close(f, why, 0);
@@ -709,16 +733,22 @@ forward_noconnect(const char *tool)
 
 /* bridgectl show forwards: one JSON object each, then IMSG_SSH_END */
 void
-forward_ctl_list(uint32_t peerid)
+forward_ctl_list(uint32_t peerid, struct sshhost *sh)
 {
 	struct fwd	*f;
-	json_t		*o;
+	json_t		*o, *arr;
+	size_t		 i;
 	char		*s;
 
-	TAILQ_FOREACH(f, &fwds, entry) {
-		o = fwd_json(f);
+	if ((arr = json_array()) == NULL)
+		fatal(NULL);
+	TAILQ_FOREACH(f, &fwds, entry)
+		json_array_append_new(arr, fwd_json(f));
+	/* a published port that is not up is shown all the same */
+	if (sh != NULL && (o = publish_ctl_json(sh)) != NULL)
+		json_array_append_new(arr, o);
+	json_array_foreach(arr, i, o) {
 		s = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
 		if (s == NULL)
 			fatal(NULL);
 		if (ssh_compose(PROC_FRONTEND, IMSG_SSH_FWD_INFO, peerid, -1,
@@ -726,6 +756,7 @@ forward_ctl_list(uint32_t peerid)
 			fatal("%s: compose", __func__);
 		free(s);
 	}
+	json_decref(arr);
 	if (ssh_compose(PROC_FRONTEND, IMSG_SSH_END, peerid, -1, NULL, 0) ==
 	    -1)
 		fatal("%s: compose", __func__);
@@ -737,7 +768,8 @@ forward_ctl_close(uint32_t peerid, struct imsg *imsg)
 {
 	struct fwd_closereq	 req;
 	struct fwd		*f;
-	char			 msg[128], out[sizeof(int32_t) + 128];
+	char			 msg[HOST_NAME_LEN + 160];
+	char			 out[sizeof(int32_t) + sizeof(msg)];
 	int32_t			 status;
 
 	if (imsg->datalen != sizeof(req))
@@ -746,6 +778,12 @@ forward_ctl_close(uint32_t peerid, struct imsg *imsg)
 	if ((f = fwd_byid(req.id)) == NULL) {
 		status = -1;
 		snprintf(msg, sizeof(msg), "no forward %u", req.id);
+	} else if (f->publish) {
+		status = -1;
+		snprintf(msg, sizeof(msg), "forward %u is host \"%s\"'s"
+		    " publish port %u (bridged.conf line %d): remove it there"
+		    " and reload", req.id, f->host->name, f->listen_port,
+		    f->rule_line);
 	} else {
 		status = 0;
 		snprintf(msg, sizeof(msg), "closed by bridgectl (uid %d pid"

@@ -74,6 +74,7 @@ struct fwd {
 	int			 dir;		/* FWD_TO or FWD_FROM_REMOTE */
 	int			 state;
 	int			 persist;
+	int			 publish;	/* the host's publish port */
 	int			 rule_line;
 	char			 dest_host[HOST_ADDR_LEN];
 	uint16_t		 dest_port;
@@ -104,6 +105,10 @@ void		 fwd_record_send(json_t *);		/* steals */
 /* IMSG_FWD_LISTENFD, IMSG_FWD_CONNECTED: the reply; its fd or -1 */
 int		 fwd_reply_get(struct imsg *, struct fwd_reply *,
 		    const char *);
+void		 fwd_record(struct fwd *, const char *, const char *);
+void		 fwd_close(struct fwd *, const char *, int);
+json_t		*fwd_json(struct fwd *);
+uint32_t	 fwd_newid(void);
 
 /* ssh_fwdconn.c: connections on a forward */
 void		 fwd_accept(int, short, void *);	/* local */

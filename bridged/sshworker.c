@@ -175,8 +175,11 @@ static void
 ssh_tick(int fd, short event, void *arg)
 {
 	struct timeval	 tv = { 0, SSH_TICK_MS * 1000 };
+	struct sshhost	*sh;
 	int		 limit;
 
+	TAILQ_FOREACH(sh, &sshhosts, entry)
+		publish_tick(sh);
 	ssh_push_state();
 	limit = ssh_conf != NULL ? ssh_conf->limits.idle_timeout : 0;
 	if (!ssh_idle()) {
@@ -192,6 +195,12 @@ ssh_tick(int fd, short event, void *arg)
 static int
 ssh_idle(void)
 {
+	struct sshhost	*sh;
+
+	/* a published port is held for as long as it is configured */
+	TAILQ_FOREACH(sh, &sshhosts, entry)
+		if (publish_wanted(sh))
+			return 0;
 	return TAILQ_EMPTY(&running) && TAILQ_EMPTY(&pending) &&
 	    TAILQ_EMPTY(&seen) && TAILQ_EMPTY(&fwds) &&
 	    TAILQ_EMPTY(&delegs) && shell_kills_pending() == 0 &&
@@ -951,7 +960,8 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 		case IMSG_SSH_FWD_LIST:
 			if (imsg.datalen != 0)
 				fatalx("bad IMSG_SSH_FWD_LIST");
-			forward_ctl_list(imsg.hdr.peerid);
+			forward_ctl_list(imsg.hdr.peerid,
+			    TAILQ_FIRST(&sshhosts));
 			break;
 		case IMSG_SSH_FWD_CLOSE:
 			forward_ctl_close(imsg.hdr.peerid, &imsg);
