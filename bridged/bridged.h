@@ -230,6 +230,14 @@ enum imsg_type {
 	IMSG_CTL_CLEAR_CHANNEL,	/* bridgectl->fe: channel name */
 	IMSG_CTL_FOLLOW_CHANNEL, /* bridgectl->fe: name: show channel -f */
 
+	/*
+	 * The back-channel of a delegation (ssh_deleg.c, fe_backchan.c): the
+	 * worker names the run a token is for before claude starts, and
+	 * says when it ended, whatever the way.
+	 */
+	IMSG_SSH_BACKCHAN,	/* ssh->fe: struct ssh_backchan */
+	IMSG_SSH_BACKCHAN_END,	/* ssh->fe: u_int32 back-channel id */
+
 	IMSG_MAX
 };
 
@@ -318,6 +326,7 @@ TAILQ_HEAD(fwdrules, fwdrule);
 /* listening below this port takes a rule that names it (listen port) */
 #define FWD_PRIVPORT		1024
 
+#define DELEG_RELAY_LEN		128	/* as RELAY_PATTERN_LEN */
 struct delegate_conf {
 	char			 claude[PATH_MAX];	/* default "claude" */
 	int			 timeout;		/* seconds, default 600 */
@@ -325,6 +334,9 @@ struct delegate_conf {
 	char			 permission_mode[32];	/* "" = not given */
 	int			 skip_permissions;	/* 1: explicitly asked */
 	struct strlist		 allowed_tools;
+	/* relay "PATTERN": the back-channel (fe_backchan.c), "" = none */
+	char			 relay[DELEG_RELAY_LEN];
+	int			 relay_line;
 };
 
 struct host {
@@ -657,6 +669,14 @@ enum hist_kind {
 };
 #define HIST_LIMIT_DEF		1000
 #define JOB_ID_LEN		24
+
+/* IMSG_SSH_BACKCHAN: the run back-channel id is for */
+struct ssh_backchan {
+	uint32_t		 id;
+	uint32_t		 deleg;		/* the delegation's id */
+	char			 job_id[JOB_ID_LEN];	/* "": foreground */
+	char			 session_id[40];	/* claude's, a UUID */
+};
 struct log_histq {
 	uint32_t		 kind;		/* enum hist_kind */
 	uint32_t		 limit;		/* 0: HIST_LIMIT_DEF */

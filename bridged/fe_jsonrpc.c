@@ -29,6 +29,7 @@
 #include "log.h"
 #include "fe_mcp.h"
 #include "fe_tools.h"
+#include "fe_backchan.h"
 #include "fe_tasks.h"
 #include "fe_relay.h"
 
@@ -525,7 +526,7 @@ m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
 		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "invalid cursor");
 		return;
 	}
-	r = json_pack("{s:o}", "tools", mcp_era_tools(s));
+	r = json_pack("{s:o}", "tools", backchan_tools(s, mcp_era_tools(s)));
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
 }
@@ -599,6 +600,9 @@ m_tools_call(struct mcp_session *s, json_t *id, json_t *params)
 		    "tools/call: arguments must be an object");
 		return;
 	}
+	/* a delegation's back-channel: its relay tools and channels only */
+	if (backchan_tool_refuses(s, id, tool, args) == -1)
+		return;
 	token = NULL;
 	if ((meta = json_object_get(params, "_meta")) != NULL) {
 		if (!json_is_object(meta)) {
@@ -896,6 +900,7 @@ call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 
 	if ((call->cancelled || call->timedout) && call->tool->cancel != NULL)
 		call->tool->cancel(call);
+	backchan_call_end(call);
 
 	json_decref(call->id);
 	json_decref(call->args);

@@ -38,6 +38,7 @@
 #include "fe_mcp.h"
 #include "fe_tools.h"
 #include "fe_relay.h"
+#include "fe_backchan.h"
 
 #define WAIT_MAX	55	/* seconds a receive may wait */
 #define SENDER_MAX	128
@@ -215,6 +216,7 @@ base_req(struct mcp_call *call, const char *op)
 	    call_principal(call), "session", (json_int_t)call->sessid)) ==
 	    NULL)
 		return NULL;
+	backchan_relay_req(call, req);
 	return req;
 }
 
@@ -311,6 +313,8 @@ relay_send_run(struct mcp_call *call, json_t *args)
 	/* without one, the principal is the sender */
 	json_object_set_new(req, "sender", sender != NULL ?
 	    json_string(sender) : call_principal(call));
+	/* a delegate's messages carry its claude session id */
+	backchan_relay_req(call, req);
 	if (idem != NULL)
 		json_object_set_new(req, "idem", json_string(idem));
 	return send_to_logger(call, req);

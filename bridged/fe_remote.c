@@ -24,6 +24,7 @@
 #include "log.h"
 #include "policy.h"
 #include "fe_tools.h"
+#include "fe_backchan.h"
 
 #define PARAM_NAME_SHOWN	64
 /* seconds past a Bash timeout before the frontend answers for the host */
@@ -327,6 +328,9 @@ remote_run(struct mcp_call *call, json_t *args)
 		return 0;
 	if (tool_allow(call, h, call->tool->cap) == -1)
 		return 0;
+	if (strcmp(call->tool->name, "ask_claude") == 0 &&
+	    backchan_check(call, h, args) == -1)
+		return 0;
 	if (remote_policy(call, h, args) == -1)
 		return 0;
 	strlcpy(call->worker, h->name, sizeof(call->worker));
@@ -555,12 +559,19 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 {
 	struct ssh_callreq	 req;
 	struct timeval		 tv;
+	json_t			*sent;
 	char			*s;
 	size_t			 len, off, n;
 
 	if (!call->audit_ok)
 		return audit_intent(call, hostid, remote_send_audited);
-	if ((s = json_dumps(args, JSON_COMPACT)) == NULL)
+	/* ask_claude's back-channel: after the record, never in it */
+	if ((sent = backchan_args(call, hostid != 0 ? config_host_byid(
+	    frontend_conf, hostid) : NULL, args)) == NULL)
+		return -1;
+	s = json_dumps(sent, JSON_COMPACT);
+	json_decref(sent);
+	if (s == NULL)
 		return -1;
 	len = strlen(s);
 	if (len > SSH_ARGS_MAX) {

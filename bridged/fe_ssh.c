@@ -32,6 +32,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "fe_backchan.h"
 
 /* what may wait for one worker to start; a client past it is refused */
 #define QUEUE_MAX_BYTES		(64 * 1024 * 1024)
@@ -363,6 +364,8 @@ worker_gone(struct fe_worker *w)
 	w->leaving = 0;
 	w->pid = 0;
 	w->have_st = 0;
+	/* its runs died with it (their watchdogs), and so do their tokens */
+	backchan_host_gone(w->host);
 	if (!leaving) {
 		if (!frontend_shutting_down())
 			log_warnx("host \"%s\": lost its ssh worker", w->host);
@@ -452,6 +455,11 @@ worker_dispatch(int fd, short event, void *arg)
 		case IMSG_SSH_LOG:
 			if ((imsg.hdr.peerid & CTL_REQID_BIT) ||
 			    mcp_dispatch_ssh(w->host, &imsg) == -1)
+				goto bad;
+			break;
+		case IMSG_SSH_BACKCHAN:
+		case IMSG_SSH_BACKCHAN_END:
+			if (backchan_dispatch(w->host, &imsg) == -1)
 				goto bad;
 			break;
 		case IMSG_SSH_END:

@@ -212,6 +212,9 @@ static const struct tool_param ask_claude_params[] = {
 	{ "max_turns", "integer", 0, "Passed as --max-turns" },
 	{ "background", "boolean", 0, "Return a job_id at once; collect "
 	    "the result with job_wait or job_status (default false)" },
+	{ "report_channel", "string", 0, "A relay channel for claude to "
+	    "report on while it works (hosts with delegate relay: within "
+	    "its pattern); read it with channel_receive" },
 	HOST_PARAM,
 	{ NULL, NULL, 0, NULL }
 };
@@ -504,7 +507,11 @@ static const struct tool tools[] = {
 		    "base dir) with the permission settings of bridged.conf. "
 		    " Killed at its timeout or when the call is cancelled.  "
 		    "For long tasks use background: true and collect the "
-		    "result with job_wait; jobs outlive the MCP session.",
+		    "result with job_wait; jobs outlive the MCP session.  "
+		    "On a host whose delegations have a back-channel, claude "
+		    "gets the relay tools (mcp__bridged__channel_send, ...) "
+		    "for the channels of its pattern, and report_channel "
+		    "names the one it is told to report on.",
 		.params = ask_claude_params,
 		.output_schema =
 		    "{\"type\":\"object\",\"properties\":{"

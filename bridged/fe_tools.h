@@ -131,6 +131,7 @@ struct mcp_call {
 	json_t			*task_req;	/* tools/call's task param */
 	int			 audit_timeout;	/* the worker says: timeout */
 	char			*audit_why;	/* its reason, for the record */
+	uint32_t		 backchan;	/* ask_claude: its token's run */
 };
 
 /* fe_tools.c */

@@ -24,6 +24,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "fe_backchan.h"
 #include "sandbox.h"
 
 static void	 frontend_sig(int, short, void *);
@@ -162,6 +163,7 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 				    "some");
 				/* what the hosts allow may have changed */
 				mcp_config_changed();
+				backchan_reload();
 			}
 			break;
 		case IMSG_PEER_FD:

@@ -113,6 +113,8 @@ void	 http_stop_accepting(void);
 json_t	*http_listeners_json(void);
 struct mcp_call;
 int	 http_principal_refuses(struct mcp_call *, const char *);
+/* every byte compared, whatever differs first (fe_http.c) */
+int	 ct_equal(const char *, const char *, size_t);
 
 /* fe_mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);

@@ -51,6 +51,13 @@ static sqlite3			*rdb;
 static char			 rdb_path[PATH_MAX];
 static const struct bridged_conf *rconf;
 static struct event		 ev_rprune;
+/*
+ * A delegation's back-channel (fe_backchan.c), for the request being
+ * served: scope, the channels it is confined to; owner, the principal
+ * that made the ask_claude call, whose channels it shares and who owns
+ * those it creates.  NULL for everyone else.
+ */
+static const char		*rscope, *rowner;
 
 static const char rschema[] =
     "CREATE TABLE IF NOT EXISTS channels ("
@@ -217,7 +224,12 @@ may(const char *channel, const char *creator, const char *principal,
 	const struct relay_rule	*r;
 	uint32_t		 i;
 
+	if (rscope != NULL && fnmatch(rscope, channel, 0) != 0)
+		return 0;
 	if (creator != NULL && strcmp(creator, principal) == 0)
+		return 1;
+	if (rscope != NULL && rowner != NULL && creator != NULL &&
+	    strcmp(creator, rowner) == 0)
 		return 1;
 	for (i = 0; i < rconf->nrelay_rules; i++) {
 		r = &rconf->relay_rules[i];
@@ -279,6 +291,11 @@ do_send(json_t *req, const char *principal, json_t **event)
 	if (ch == NULL || content == NULL || sender == NULL)
 		return rerror("relay: malformed request");
 	creator = creator_of(ch);
+	if (rscope != NULL && fnmatch(rscope, ch, 0) != 0) {
+		free(creator);
+		return rerror("channel_send: %s may use only the channels "
+		    "matching \"%s\"", principal, rscope);
+	}
 	if (creator != NULL && !may(ch, creator, principal, RELAY_SEND)) {
 		free(creator);
 		return refused("channel_send", ch, principal);
@@ -340,7 +357,9 @@ do_send(json_t *req, const char *principal, json_t **event)
 		    SQLITE_OK)
 			goto dberr;
 		sqlite3_bind_text(st, 1, ch, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, principal, -1, SQLITE_STATIC);
+		/* a delegate's channel is its caller's: it outlives the token */
+		sqlite3_bind_text(st, 2, rscope != NULL && rowner != NULL ?
+		    rowner : principal, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, now);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto dberr;
@@ -796,6 +815,8 @@ relay_request(struct imsgev *iev, uint32_t peerid, const void *data,
 		reply(iev, peerid, rerror("relay: malformed request"));
 		return;
 	}
+	rscope = str(req, "scope");
+	rowner = str(req, "owner");
 	if (rdb == NULL)
 		ans = rerror("the relay is not available: %s",
 		    rconf == NULL || rconf->relay_db[0] == '\0' ?
@@ -823,6 +844,7 @@ relay_request(struct imsgev *iev, uint32_t peerid, const void *data,
 		ans = do_get(req, principal);
 	else
 		ans = rerror("relay: unknown request \"%s\"", op);
+	rscope = rowner = NULL;
 	json_decref(req);
 	reply(iev, peerid, ans);
 	/* after the reply: a receive parked on it is woken by this */

@@ -107,6 +107,7 @@ enum once {
 	ONCE_D_MAXCONC,
 	ONCE_D_PERMMODE,
 	ONCE_D_SKIP,
+	ONCE_D_RELAY,
 	ONCE_S_MODE,
 	ONCE_S_GROUP,
 	ONCE_L_ROTATE,
@@ -259,6 +260,9 @@ static int	 valid_hostkey(const char *);
 static void	 keywords_check(void);
 static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
 		    const char *, long long);
+static int	 relay_pattern_ok(const char *);
+static void	 deleg_relay_set(const YYLTYPE *, const char *);
+static void	 deleg_relay_check(void);
 %}
 
 %locations
@@ -952,7 +956,7 @@ hostopt		: ADDRESS string {
 		| DELEGATE '{' {
 			if (once(&@1, ONCE_H_DELEGATE, "delegate") == 0)
 				curhost->has_delegate = 1;
-			once_reset(ONCE_D_CLAUDE, ONCE_D_SKIP);
+			once_reset(ONCE_D_CLAUDE, ONCE_D_RELAY);
 		} delegbody
 		| FORWARD TO string PORT NUMBER fwdlisten {
 			fwd_add(&@1, FWD_TO, $3, $5, $6);
@@ -1170,6 +1174,11 @@ delegopt	: CLAUDE string {
 		| SKIP PERMISSIONS {
 			if (once(&@1, ONCE_D_SKIP, "skip permissions") == 0)
 				curhost->delegate.skip_permissions = 1;
+		}
+		| RELAY string {
+			if (once(&@1, ONCE_D_RELAY, "delegate relay") == 0)
+				deleg_relay_set(&@2, $2);
+			free($2);
 		}
 		;
 
@@ -2262,7 +2271,7 @@ host_begin(const YYLTYPE *loc, const char *name)
 {
 	if ((curhost = config_host_new(conf)) == NULL)
 		fatal("%s", __func__);
-	once_reset(ONCE_H_ADDRESS, ONCE_D_SKIP);
+	once_reset(ONCE_H_ADDRESS, ONCE_D_RELAY);
 	once_reset(ONCE_H_FLISTEN, ONCE_H_PUBLISH);
 	once_reset(ONCE_H_MAXSESS, ONCE_H_MAXCONNS);
 	if (!valid_hostname(name))
@@ -2803,6 +2812,7 @@ parse_config(const char *filename, int verbose)
 	via_clear();
 	clients_check();
 	publish_check();
+	deleg_relay_check();
 	if (conf_check_local)
 		global_check_local(filename);
 
@@ -2844,7 +2854,6 @@ relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
     const char *principal, long long rights)
 {
 	struct relay_rule	*r;
-	const char		*p;
 
 	if (conf->nrelay_rules >= RELAY_RULES_MAX) {
 		conf_err(loc, "relay allow: at most %d rules", RELAY_RULES_MAX);
@@ -2855,15 +2864,12 @@ relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
 		    "characters", RELAY_PATTERN_LEN - 1);
 		return;
 	}
-	for (p = pattern; *p != '\0'; p++)
-		if (strchr("abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-*?", *p) ==
-		    NULL) {
-			conf_err(ploc, "relay allow: \"%s\": a pattern has "
-			    "only letters, digits, \".\", \"_\", \":\", \"-\","
-			    " \"*\" and \"?\"", pattern);
-			return;
-		}
+	if (!relay_pattern_ok(pattern)) {
+		conf_err(ploc, "relay allow: \"%s\": a pattern has only "
+		    "letters, digits, \".\", \"_\", \":\", \"-\", \"*\" and "
+		    "\"?\"", pattern);
+		return;
+	}
 	if (principal != NULL && (*principal == '\0' ||
 	    strlen(principal) >= sizeof(r->principal))) {
 		conf_err(ploc, "relay allow: the principal after \"for\" must "
@@ -2876,4 +2882,72 @@ relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
 	    sizeof(r->principal));
 	r->rights = rights;
 	r->line = loc->first_line;
+}
+
+/* the channel characters and fnmatch's * and ? */
+static int
+relay_pattern_ok(const char *pattern)
+{
+	const char	*p;
+
+	for (p = pattern; *p != '\0'; p++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-*?", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * delegate { relay "PATTERN" }: each ask_claude run on the host gets a
+ * back-channel to the relay channels matching PATTERN (fe_backchan.c).
+ */
+static void
+deleg_relay_set(const YYLTYPE *loc, const char *pattern)
+{
+	struct delegate_conf	*d = &curhost->delegate;
+
+	if (*pattern == '\0' || strlen(pattern) >= sizeof(d->relay)) {
+		conf_err(loc, "delegate relay: the pattern must have 1 to %zu "
+		    "characters", sizeof(d->relay) - 1);
+		return;
+	}
+	if (!relay_pattern_ok(pattern)) {
+		conf_err(loc, "delegate relay \"%s\": a pattern has only "
+		    "letters, digits, \".\", \"_\", \":\", \"-\", \"*\" and "
+		    "\"?\"", pattern);
+		return;
+	}
+	strlcpy(d->relay, pattern, sizeof(d->relay));
+	d->relay_line = loc->first_line;
+}
+
+/*
+ * Once the whole file is read: a back-channel reaches bridged through
+ * the host's published port and lands on the relay, so it needs both.
+ */
+static void
+deleg_relay_check(void)
+{
+	struct host	*h;
+
+	TAILQ_FOREACH(h, &conf->hosts, entry) {
+		if (h->delegate.relay[0] == '\0')
+			continue;
+		if (h->publish_port == 0) {
+			fprintf(stderr, "%s:%d: host \"%s\": delegate relay "
+			    "\"%s\" needs publish port N in the host block: "
+			    "the delegated claude reaches bridged through "
+			    "it\n", host_loc.fname, h->delegate.relay_line,
+			    h->name, h->delegate.relay);
+			errors++;
+		}
+		if (conf->relay_db[0] == '\0') {
+			fprintf(stderr, "%s:%d: host \"%s\": delegate relay "
+			    "\"%s\" needs the relay: add relay database "
+			    "\"PATH\"\n", host_loc.fname,
+			    h->delegate.relay_line, h->name,
+			    h->delegate.relay);
+			errors++;
+		}
+	}
 }

@@ -295,6 +295,11 @@ print_host(const struct host *h)
 		}
 		if (h->delegate.skip_permissions)
 			printf("\t\tskip permissions\n");
+		if (h->delegate.relay[0] != '\0') {
+			printf("\t\trelay ");
+			print_str(h->delegate.relay);
+			printf("\n");
+		}
 		printf("\t}\n");
 	}
 

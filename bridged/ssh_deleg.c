@@ -218,7 +218,8 @@ delegate_ask(struct sshcall *call)
 	struct delegate_conf	*dc;
 	struct strentry		*se;
 	struct deleg		*d;
-	struct sbuf		 cmd = { 0 }, prompt = { 0 };
+	struct sbuf		 cmd = { 0 }, prompt = { 0 }, in = { 0 };
+	struct delegbc		*bc;
 	const char		*task, *context, *resume, *cwdarg;
 	char			 err[ERRSZ], cwd[PATH_MAX], feed[64];
 	long long		 timeout, maxturns;
@@ -271,9 +272,19 @@ delegate_ask(struct sshcall *call)
 	}
 	if (timeout == 0 || timeout > dc->timeout)
 		timeout = dc->timeout;
+	/* the back-channel the frontend gave this run (ssh_delegbc.c) */
+	if (delegbc_new(call, resume, &bc, err, sizeof(err)) == -1) {
+		sshcall_text(call, 1, "ask_claude: %s; nothing was run", err);
+		return;
+	}
 
 	/* the command line: config, checked numbers and a UUID only */
 	sb_str(&cmd, "printf '%s\\n' \"$$\"; ");
+	/* stdin: the --mcp-config file's bytes first, then the prompt */
+	if (bc != NULL) {
+		delegbc_json(&in, bc);
+		delegbc_cmd_file(&cmd, bc);
+	}
 	if (cwd[0] != '\0') {
 		sb_str(&cmd, "cd -- ");
 		shquote(&cmd, cwd);
@@ -298,6 +309,8 @@ delegate_ask(struct sshcall *call)
 		sb_str(&prompt, "\n\n## Context\n\n");
 		sb_str(&prompt, context);
 	}
+	if (bc != NULL)
+		delegbc_prompt(&prompt, bc);
 
 	/* claude reads the prompt's bytes; then the watchdog reads on */
 	snprintf(feed, sizeof(feed), "head -c %zu", prompt.len);
@@ -315,23 +328,36 @@ delegate_ask(struct sshcall *call)
 		sb_str(&cmd, " --permission-mode ");
 		shquote(&cmd, dc->permission_mode);
 	}
-	if (!TAILQ_EMPTY(&dc->allowed_tools)) {
+	if (bc != NULL)
+		delegbc_cmd_args(&cmd, bc);
+	if (!TAILQ_EMPTY(&dc->allowed_tools) || bc != NULL) {
 		sb_str(&cmd, " --allowedTools");
 		TAILQ_FOREACH(se, &dc->allowed_tools, entry) {
 			sb_str(&cmd, " ");
 			shquote(&cmd, se->s);
 		}
+		if (bc != NULL)
+			delegbc_allowed(&cmd, bc);
 	}
 	if (dc->skip_permissions)
 		sb_str(&cmd, " --dangerously-skip-permissions");
 
-	/* what a dead worker left on the host goes first */
-	files_sweep(call, 0);
 	d = deleg_new(call, bg);
 	d->bg = bg;
 	d->timeout = timeout;
 	d->task = task_line(task);
-	d->prompt = prompt;	/* d frees it */
+	/* d frees it; the back-channel file's bytes go first */
+	if (bc != NULL) {
+		sb_add(&in, prompt.p, prompt.len);
+		explicit_bzero(prompt.p, prompt.len);
+		sb_free(&prompt);
+		d->prompt = in;
+		d->bc = bc;
+		delegbc_started(d);
+	} else
+		d->prompt = prompt;
+	/* what a dead worker left on the host goes first (not d's file) */
+	files_sweep(call, 0);
 	ssh_callbacks_init(&d->cb);
 	d->cb.userdata = d;
 	d->cb.channel_data_function = deleg_data;
@@ -684,6 +710,8 @@ deleg_finish(struct deleg *d)
 	d->duration_ms = deleg_ms(d);
 	d->ended = time(NULL);
 	deleg_outcome(d);
+	/* its token and the file that holds it go with the run */
+	delegbc_end(d, d->host, 1);
 	/* the host may leave the configuration; only its name is kept */
 	d->host = NULL;
 	log_info("delegation %u%s%s on host \"%s\": %s after %lld ms",
@@ -804,6 +832,8 @@ delegate_conn_lost(struct sshhost *host, struct sshconn *conn)
 		if (d->probe != NULL)
 			dprobe_free(d->probe);
 		deleg_dropchannel(d);
+		/* the file goes over another connection, if there is one */
+		delegbc_end(d, conn != NULL ? host : NULL, 1);
 		d->host = NULL;
 		if (d->state == D_RUNNING) {
 			d->state = D_LOST;

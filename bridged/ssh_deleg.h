@@ -108,6 +108,8 @@ struct deleg {
 	json_t			*result;	/* MCP result (jobs) */
 	json_t			*structured;	/* its fields */
 	struct dprobe		*probe;
+	struct delegbc		*bc;		/* back-channel (ssh_delegbc.c) */
+	int			 bc_file;	/* its file may be on the host */
 	TAILQ_HEAD(, dwait)	 waiters;
 	struct event		 ev_timeout;
 	struct event		 ev_progress;
@@ -147,6 +149,18 @@ int		 deleg_job_allowed(struct sshcall *, struct deleg *);
 int		 deleg_job_known(const char *);
 void		 deleg_nojob(struct sshcall *, const char *, const char *);
 int		 deleg_mine(struct sshcall *, struct deleg *);
+
+/* ssh_delegbc.c: the run's back-channel to the relay */
+struct delegbc;
+int		 delegbc_new(struct sshcall *, const char *, struct delegbc **,
+		    char *, size_t);
+void		 delegbc_json(struct sbuf *, struct delegbc *);
+void		 delegbc_cmd_file(struct sbuf *, struct delegbc *);
+void		 delegbc_cmd_args(struct sbuf *, struct delegbc *);
+void		 delegbc_allowed(struct sbuf *, struct delegbc *);
+void		 delegbc_prompt(struct sbuf *, struct delegbc *);
+void		 delegbc_started(struct deleg *);
+void		 delegbc_end(struct deleg *, struct sshhost *, int);
 
 /* ssh_delegdb.c: end records in the audit database, jobs found there */
 void		 delegdb_record(json_t *);

@@ -105,6 +105,8 @@ deleg_free(struct deleg *d)
 
 	while ((w = TAILQ_FIRST(&d->waiters)) != NULL)
 		dwait_answer(w);
+	/* never started: nothing was written, the token goes */
+	delegbc_end(d, NULL, 0);
 	if (d->probe != NULL)
 		dprobe_free(d->probe);
 	deleg_dropchannel(d);

@@ -74,6 +74,10 @@ int	 write_atomic(struct sshcall *, sftp_session, const char *,
  * call->conn, blocking); the shell tools and ask_claude only start it.
  */
 void	 files_sweep(struct sshcall *, int);
+void	 files_sweep_again(struct sshhost *);	/* the next tool sweeps */
+const char *files_key(struct sshhost *);	/* the host block's KEY */
+/* ssh_delegbc.c: "|NAME" of each back-channel file in use on host */
+void	 delegbc_keep(struct sshhost *, struct sbuf *);
 void	 files_conn_lost(struct sshhost *, struct sshconn *);
 int	 files_shutdown(void);			/* commands sent */
 

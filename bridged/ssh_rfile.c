@@ -1016,8 +1016,13 @@ files_sweep(struct sshcall *call, int wait)
 	    " d=${p%/*}; case $d/ in \"$B\"/*) ;; *) continue;; esac;"
 	    " [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd -P)\" = \"$d\" ] ||"
 	    " continue; [ -f \"$p\" ] && [ ! -L \"$p\" ] && rm -f -- \"$p\" &&"
-	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; done;"
-	    " echo \"removed $n\"");
+	    " n=$((n + 1)); done <\"$m\"; rm -f -- \"$m\"; done;");
+	/* the back-channel files of runs gone (ssh_delegbc.c) */
+	sb_printf(&cmd, " for m in \"$D\"/mcp-%s-*.json; do case ${m##*/} in"
+	    " -", b->key);
+	delegbc_keep(call->host, &cmd);
+	sb_str(&cmd, ") continue;; esac; [ -f \"$m\" ] && [ ! -L \"$m\" ] &&"
+	    " rm -f -- \"$m\" && n=$((n + 1)); done; echo \"removed $n\"");
 	if (!wait) {
 		if (kill_command(call->host, cmd.p) == -1)
 			b->swept = 0;
@@ -1045,6 +1050,25 @@ files_sweep(struct sshcall *call, int wait)
 	files_lost = lost;
 	files_unblock(id, was);
 	sb_free(&cmd);
+}
+
+/* something is left to sweep: the next tool on host does */
+void
+files_sweep_again(struct sshhost *host)
+{
+	struct tempbook	*b;
+
+	if ((b = book_get(host)) != NULL)
+		b->swept = 0;
+}
+
+/* the host block's KEY (see the top), NULL when it is gone */
+const char *
+files_key(struct sshhost *host)
+{
+	struct tempbook	*b;
+
+	return (b = book_get(host)) != NULL ? b->key : NULL;
 }
 
 /*
