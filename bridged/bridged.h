@@ -389,9 +389,12 @@ struct listener {
 	char			 addr[LISTEN_ADDR_LEN];	/* numeric or localhost */
 	uint16_t		 port;
 	int			 loopback;	/* 127/8, ::1 or localhost */
+	int			 max_conns;	/* open at once, from accept */
 	int			 line;
 };
 TAILQ_HEAD(listenerlist, listener);
+#define LISTEN_CONNS_DEF	64	/* listen on ... max connections */
+#define CLIENT_CONNS_DEF	32	/* client { max connections } */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -406,6 +409,8 @@ struct client {
 	uint32_t		 token_len;
 	uint16_t		 port;		/* 0: any listener */
 	struct strlist		 hosts;		/* what it may use */
+	int			 max_conns;	/* its connections at once */
+	int			 max_sessions;	/* 0: limits { sessions } */
 	int			 line;
 };
 TAILQ_HEAD(clientlist, client);

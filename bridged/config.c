@@ -115,6 +115,7 @@ config_listener_new(struct bridged_conf *conf)
 		return NULL;
 	last = TAILQ_LAST(&conf->listeners, listenerlist);
 	l->id = last == NULL ? 1 : last->id + 1;
+	l->max_conns = LISTEN_CONNS_DEF;
 	TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
 	return l;
 }
@@ -128,6 +129,7 @@ config_client_new(struct bridged_conf *conf)
 		return NULL;
 	last = TAILQ_LAST(&conf->clients, clientlist);
 	c->id = last == NULL ? 1 : last->id + 1;
+	c->max_conns = CLIENT_CONNS_DEF;
 	TAILQ_INIT(&c->hosts);
 	TAILQ_INSERT_TAIL(&conf->clients, c, entry);
 	return c;
