@@ -733,6 +733,44 @@ http_principal_refuses(struct mcp_call *call, const char *host)
 	return 1;
 }
 
+/*
+ * What the principal behind a session may see: only the hosts its
+ * client block lists (the hosts tool, job_list, forward_list) and only
+ * the tools one of them allows.  A socket client (uid) is not limited.
+ */
+int
+http_principal_may(const struct mcp_session *s, const char *host)
+{
+	struct client	*c;
+	struct strentry	*se;
+
+	if (s == NULL || s->output == NULL)
+		return 1;
+	if ((c = config_client_byname(frontend_conf, s->principal)) == NULL)
+		return 0;
+	TAILQ_FOREACH(se, &c->hosts, entry)
+		if (strcmp(se->s, host) == 0)
+			return 1;
+	return 0;
+}
+
+uint32_t
+http_principal_caps(const struct mcp_session *s)
+{
+	struct host	*h;
+	uint32_t	 caps = 0;
+
+	if (s == NULL || s->output == NULL)
+		return UINT32_MAX;
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry)
+		if (http_principal_may(s, h->name))
+			caps |= h->caps;
+	/* the relay tools need no host, only the relay (and its rules) */
+	if (frontend_conf->relay_db[0] != '\0')
+		caps |= CAP_RELAY;
+	return caps;
+}
+
 /* the principal's key for the state of its modern calls (fe_scope.c) */
 uid_t
 http_principal_uid(const char *name)

@@ -523,6 +523,9 @@ m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
 		return;
 	}
 	r = json_pack("{s:o}", "tools", mcp_era_tools(mcp_era_req(s)));
+	if (r != NULL)
+		tools_list_trim(json_object_get(r, "tools"),
+		    http_principal_caps(s));
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
 }
