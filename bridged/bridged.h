@@ -716,6 +716,8 @@ struct host		*config_host_byid(struct bridged_conf *, uint32_t);
 struct host		*config_default_host(struct bridged_conf *);
 struct listener		*config_listener_new(struct bridged_conf *);
 struct client		*config_client_new(struct bridged_conf *);
+int			 config_relay_may(const struct bridged_conf *,
+			    const char *, const char *, const char *, uint32_t);
 struct client		*config_client_byname(struct bridged_conf *,
 			    const char *);
 void			 config_client_free(struct client *);
