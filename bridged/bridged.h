@@ -411,9 +411,12 @@ struct listener {
 	char			 addr[LISTEN_ADDR_LEN];	/* numeric or localhost */
 	uint16_t		 port;
 	int			 loopback;	/* 127/8, ::1 or localhost */
+	int			 max_conns;	/* open at once, from accept */
 	int			 line;
 };
 TAILQ_HEAD(listenerlist, listener);
+#define LISTEN_CONNS_DEF	64	/* listen on ... max connections */
+#define CLIENT_CONNS_DEF	32	/* client { max connections } */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -429,6 +432,8 @@ struct client {
 	uint16_t		 port;		/* 0: any listener */
 	struct strlist		 hosts;		/* what it may use */
 	int			 probes;	/* "probe tools": listed */
+	int			 max_conns;	/* its connections at once */
+	int			 max_sessions;	/* 0: limits { sessions } */
 	int			 line;
 };
 TAILQ_HEAD(clientlist, client);
@@ -742,6 +747,8 @@ struct host		*config_host_byid(struct bridged_conf *, uint32_t);
 struct host		*config_default_host(struct bridged_conf *);
 struct listener		*config_listener_new(struct bridged_conf *);
 struct client		*config_client_new(struct bridged_conf *);
+int			 config_relay_may(const struct bridged_conf *,
+			    const char *, const char *, const char *, uint32_t);
 struct client		*config_client_byname(struct bridged_conf *,
 			    const char *);
 void			 config_client_free(struct client *);

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ config_listener_new(struct bridged_conf *conf)
 		return NULL;
 	last = TAILQ_LAST(&conf->listeners, listenerlist);
 	l->id = last == NULL ? 1 : last->id + 1;
+	l->max_conns = LISTEN_CONNS_DEF;
 	TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
 	return l;
 }
@@ -128,9 +130,39 @@ config_client_new(struct bridged_conf *conf)
 		return NULL;
 	last = TAILQ_LAST(&conf->clients, clientlist);
 	c->id = last == NULL ? 1 : last->id + 1;
+	c->max_conns = CLIENT_CONNS_DEF;
 	TAILQ_INIT(&c->hosts);
 	TAILQ_INSERT_TAIL(&conf->clients, c, entry);
 	return c;
+}
+
+/*
+ * May principal do right on the relay channel?  Its creator may do
+ * anything; anyone else needs a relay allow rule that matches the name
+ * and names the principal or nobody.  creator NULL: the channel does not
+ * exist (yet).  The logger decides with it where the creator is stored;
+ * the frontend with the creator an event names, before it notifies.
+ */
+int
+config_relay_may(const struct bridged_conf *conf, const char *channel,
+    const char *creator, const char *principal, uint32_t right)
+{
+	const struct relay_rule	*r;
+	uint32_t		 i;
+
+	if (conf == NULL)
+		return 0;
+	if (creator != NULL && strcmp(creator, principal) == 0)
+		return 1;
+	for (i = 0; i < conf->nrelay_rules; i++) {
+		r = &conf->relay_rules[i];
+		if ((r->rights & right) == right &&
+		    (r->principal[0] == '\0' ||
+		    strcmp(r->principal, principal) == 0) &&
+		    fnmatch(r->pattern, channel, 0) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 struct client *

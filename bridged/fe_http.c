@@ -29,11 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/listener.h>
+#include <event2/bufferevent.h>
 #include <jansson.h>
 
 #include "bridged.h"
@@ -46,8 +48,8 @@
 
 #define HTTP_HEADERS_MAX	(16 * 1024)
 #define HTTP_TIMEOUT		10	/* seconds to send headers, body */
-#define HTTP_CONNS_MAX		64	/* per listener */
-#define HTTP_CLIENT_CONNS_MAX	32	/* per principal */
+#define HTTP_REFUSED_LOG	10	/* seconds between refusal logs */
+#define HTTP_RETRY_AFTER	"2"	/* seconds, over a cap */
 
 struct http_listener {
 	TAILQ_ENTRY(http_listener)	 entry;
@@ -57,13 +59,25 @@ struct http_listener {
 	int				 nconns;
 	uint64_t			 requests;
 	uint64_t			 refused;
+	uint64_t			 unlogged;	/* over the cap, not said */
+	time_t				 logged;
 };
 
-/* a connection once its first request arrived: for the caps */
+/*
+ * A connection from its accept on (evhttp's bufferevent callback), so
+ * that the listener's cap holds before a byte is read.  Until we hold
+ * its evhttp_connection (next turn of the loop, or its first request)
+ * we keep a reference on its bufferevent: if evhttp let it go in
+ * between, the memory is still ours to look at.
+ */
 struct http_conn {
 	TAILQ_ENTRY(http_conn)		 entry;
-	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon;	/* adopted */
 	struct http_listener		*l;
+	struct event			 start;
+	int				 over;	/* past the listener's cap */
+	int				 answered; /* its 503 is written */
 	char				 principal[CLIENT_NAME_LEN];
 };
 
@@ -72,6 +86,11 @@ static TAILQ_HEAD(, http_listener) listeners =
 static TAILQ_HEAD(, http_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 
 static void	 http_request(struct evhttp_request *, void *);
+static struct bufferevent *conn_accept(struct event_base *, void *);
+static void	 conn_start(int, short, void *);
+static void	 conn_adopt(struct http_conn *, struct evhttp_connection *);
+static void	 conn_refuse(struct http_conn *);
+static int	 conn_refusal(char *, size_t, struct http_listener *);
 static struct http_conn *conn_find(struct evhttp_connection *);
 static void	 conn_closed(struct evhttp_connection *, void *);
 static int	 host_allowed(struct listener *, const char *, int);
@@ -134,6 +153,7 @@ http_listen(uint32_t id, int fd)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(hl->http, http_request, hl);
+	evhttp_set_bevcb(hl->http, conn_accept, hl);
 	if ((hl->bound = evhttp_accept_socket_with_handle(hl->http, fd)) ==
 	    NULL)
 		fatalx("%s: cannot serve listener %u", __func__, id);
@@ -171,11 +191,12 @@ http_listeners_json(void)
 			if (c->port == 0 || c->port == l->port)
 				json_array_append_new(names,
 				    json_string(c->name));
-		o = json_pack("{s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:I, s:o,"
-		    " s:I}", "id", (json_int_t)hl->id, "address", l->addr,
+		o = json_pack("{s:I, s:s, s:I, s:b, s:s, s:I, s:I, s:I, s:I,"
+		    " s:o, s:I}", "id", (json_int_t)hl->id, "address", l->addr,
 		    "port", (json_int_t)l->port, "loopback", l->loopback,
 		    "state", hl->bound != NULL ? "listening" : "closed",
 		    "connections", (json_int_t)hl->nconns,
+		    "max_connections", (json_int_t)l->max_conns,
 		    "requests", (json_int_t)hl->requests,
 		    "refused", (json_int_t)hl->refused,
 		    "clients", names != NULL ? names : json_array(),
@@ -376,24 +397,156 @@ authenticate(struct evhttp_request *req, struct listener *l, int *why)
 	return found;
 }
 
+/*
+ * evhttp asks for a connection's bufferevent as it accepts it: the
+ * listener's cap is counted here, before anything is read.  One past
+ * the cap is answered 503 at once, whatever it sends, and closed.
+ */
+static struct bufferevent *
+conn_accept(struct event_base *base, void *arg)
+{
+	struct http_listener	*hl = arg;
+	struct listener		*l = conf_listener(hl->id);
+	struct http_conn	*hc;
+	struct timeval		 now = { 0, 0 };
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return NULL;
+	if ((hc->bev = bufferevent_socket_new(base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(hc);
+		return NULL;
+	}
+	bufferevent_incref(hc->bev);
+	hc->l = hl;
+	if (hl->nconns >= (l != NULL ? l->max_conns : LISTEN_CONNS_DEF)) {
+		hc->over = 1;
+		hl->refused++;
+		hl->unlogged++;
+	} else
+		hl->nconns++;
+	/* evhttp makes the connection once we return */
+	evtimer_set(&hc->start, conn_start, hc);
+	event_base_set(base, &hc->start);
+	evtimer_add(&hc->start, &now);
+	TAILQ_INSERT_TAIL(&conns, hc, entry);
+	return hc->bev;
+}
+
+/* the connection is made: hold it by its closecb from now on */
+static void
+conn_start(int fd, short ev, void *arg)
+{
+	struct http_conn	*hc = arg;
+	bufferevent_event_cb	 eventcb;
+	void			*cbarg;
+
+	bufferevent_getcb(hc->bev, NULL, NULL, &eventcb, &cbarg);
+	if (eventcb == NULL || cbarg == NULL) {
+		/* evhttp gave it up already (the client left at once) */
+		if (!hc->over)
+			hc->l->nconns--;
+		TAILQ_REMOVE(&conns, hc, entry);
+		bufferevent_decref(hc->bev);
+		free(hc);
+		return;
+	}
+	conn_adopt(hc, cbarg);
+	if (hc->over)
+		conn_refuse(hc);
+}
+
+static void
+conn_adopt(struct http_conn *hc, struct evhttp_connection *evcon)
+{
+	if (hc->evcon != NULL)
+		return;
+	evtimer_del(&hc->start);
+	hc->evcon = evcon;
+	evhttp_connection_set_closecb(evcon, conn_closed, hc);
+	/* evhttp's own reference keeps it from here */
+	bufferevent_decref(hc->bev);
+}
+
+/* the whole answer to a connection over the listener's cap */
+static int
+conn_refusal(char *buf, size_t size, struct http_listener *hl)
+{
+	struct listener	*l = conf_listener(hl->id);
+	char		 body[512];
+	int		 n;
+
+	n = snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":null,"
+	    "\"error\":{\"code\":-32000,\"message\":\"too many connections"
+	    " on this listener: %d are open, the limit (listen on ... max "
+	    "connections); retry in a moment\"}}\n",
+	    l != NULL ? l->max_conns : hl->nconns);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -1;
+	n = snprintf(buf, size, "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+	    "Retry-After: %s\r\nConnection: close\r\n"
+	    "Content-Length: %d\r\n\r\n%s", HTTP_RETRY_AFTER, n, body);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Over the cap: the 503 goes out on the bare socket (a fresh one has
+ * room for it), then our half closes; evhttp drops the connection when
+ * the client goes or its timeout ends, and what it asks meanwhile is
+ * not served.  Refusals are logged, a few at a time.
+ */
+static void
+conn_refuse(struct http_conn *hc)
+{
+	struct http_listener	*hl = hc->l;
+	struct listener		*l = conf_listener(hl->id);
+	char			 buf[1024];
+	int			 fd, n;
+	time_t			 now = time(NULL);
+
+	if (!hc->answered && (fd = bufferevent_getfd(hc->bev)) != -1 &&
+	    (n = conn_refusal(buf, sizeof(buf), hl)) > 0) {
+		hc->answered = 1;
+		if (write(fd, buf, n) != n)
+			log_debug("%s: write: short", __func__);
+		shutdown(fd, SHUT_WR);
+	}
+	if (hl->unlogged > 0 && now - hl->logged >= HTTP_REFUSED_LOG) {
+		log_warnx("HTTP listener %s port %u: %llu connection%s refused"
+		    " at accept: %d open, the limit (max connections)",
+		    l != NULL ? l->addr : "?", l != NULL ? l->port : 0,
+		    (unsigned long long)hl->unlogged,
+		    hl->unlogged == 1 ? "" : "s", hl->nconns);
+		hl->unlogged = 0;
+		hl->logged = now;
+	}
+}
+
 static struct http_conn *
 conn_find(struct evhttp_connection *evcon)
 {
 	struct http_conn	*hc;
+	struct bufferevent	*bev;
 
+	bev = evhttp_connection_get_bufferevent(evcon);
 	TAILQ_FOREACH(hc, &conns, entry)
-		if (hc->evcon == evcon)
+		if (hc->bev == bev)
 			return hc;
 	return NULL;
 }
 
+/* evhttp is letting the connection go */
 static void
 conn_closed(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_conn	*hc = arg;
 
 	httpsess_conn_gone(evcon);
-	hc->l->nconns--;
+	if (!hc->over)
+		hc->l->nconns--;
 	TAILQ_REMOVE(&conns, hc, entry);
 	free(hc);
 }
@@ -454,26 +607,30 @@ http_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 503, NULL);
 		return;
 	}
-	if ((hc = conn_find(evcon)) == NULL) {
-		if (hl->nconns >= HTTP_CONNS_MAX) {
-			hl->refused++;
-			evhttp_add_header(evhttp_request_get_output_headers(
-			    req), "Connection", "close");
-			http_refuse(req, 503, NULL, -32000, "too many "
-			    "connections on this listener: the limit is %d",
-			    HTTP_CONNS_MAX);
-			return;
-		}
-		if ((hc = calloc(1, sizeof(*hc))) == NULL) {
+	if ((hc = conn_find(evcon)) == NULL || hc->over) {
+		/* past the cap (or unaccounted for): nothing is served */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		if (hc != NULL && hc->answered) {
+			/* its 503 went out; this write fails and frees it */
 			evhttp_send_error(req, 503, NULL);
 			return;
 		}
-		hc->evcon = evcon;
-		hc->l = hl;
-		hl->nconns++;
-		TAILQ_INSERT_TAIL(&conns, hc, entry);
-		evhttp_connection_set_closecb(evcon, conn_closed, hc);
+		if (hc != NULL) {
+			/* it spoke before the refusal went out: answer it */
+			conn_adopt(hc, evcon);
+			hc->answered = 1;
+			conn_refuse(hc);
+		} else
+			hl->refused++;
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", HTTP_RETRY_AFTER);
+		http_refuse(req, 503, NULL, -32000, "too many connections on "
+		    "this listener: %d are open, the limit (listen on ... max "
+		    "connections); retry in a moment", l->max_conns);
+		return;
 	}
+	conn_adopt(hc, evcon);
 
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -510,13 +667,16 @@ http_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (hc->principal[0] == '\0') {
-		if (principal_conns(c->name) >= HTTP_CLIENT_CONNS_MAX) {
+		if (principal_conns(c->name) >= c->max_conns) {
 			hl->refused++;
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    req), "Connection", "close");
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    req), "Retry-After", HTTP_RETRY_AFTER);
 			http_refuse(req, 429, NULL, -32000, "client \"%s\" "
-			    "has %d connections open, the limit", c->name,
-			    HTTP_CLIENT_CONNS_MAX);
+			    "has %d connections open, the limit (its max "
+			    "connections); close one or retry later", c->name,
+			    c->max_conns);
 			return;
 		}
 		strlcpy(hc->principal, c->name, sizeof(hc->principal));
@@ -575,6 +735,44 @@ http_principal_refuses(struct mcp_call *call, const char *host)
 	    "(hosts \"...\")", call->tool->name, s->principal, host,
 	    c == NULL ? " (it is no longer configured)" : "");
 	return 1;
+}
+
+/*
+ * What the principal behind a session may see: only the hosts its
+ * client block lists (the hosts tool, job_list, forward_list) and only
+ * the tools one of them allows.  A socket client (uid) is not limited.
+ */
+int
+http_principal_may(const struct mcp_session *s, const char *host)
+{
+	struct client	*c;
+	struct strentry	*se;
+
+	if (s == NULL || s->output == NULL)
+		return 1;
+	if ((c = config_client_byname(frontend_conf, s->principal)) == NULL)
+		return 0;
+	TAILQ_FOREACH(se, &c->hosts, entry)
+		if (strcmp(se->s, host) == 0)
+			return 1;
+	return 0;
+}
+
+uint32_t
+http_principal_caps(const struct mcp_session *s)
+{
+	struct host	*h;
+	uint32_t	 caps = 0;
+
+	if (s == NULL || s->output == NULL)
+		return UINT32_MAX;
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry)
+		if (http_principal_may(s, h->name))
+			caps |= h->caps;
+	/* the relay tools need no host, only the relay (and its rules) */
+	if (frontend_conf->relay_db[0] != '\0')
+		caps |= CAP_RELAY;
+	return caps;
 }
 
 /* the principal's key for the state of its modern calls (fe_scope.c) */

@@ -91,6 +91,8 @@ struct hsess {
 
 static TAILQ_HEAD(, hsess)	 hsessions = TAILQ_HEAD_INITIALIZER(hsessions);
 
+static int	 principal_full(struct evhttp_request *,
+		    const struct client *, json_t *);
 static void	 out_send(struct mcp_session *, json_t *);
 static void	 out_close(struct mcp_session *);
 static const struct mcp_output http_output = { out_send, out_close };
@@ -232,6 +234,35 @@ hs_find(struct evhttp_request *req, const struct client *c, int *status)
 	/* another principal's session is as good as none */
 	*status = 404;
 	return NULL;
+}
+
+/*
+ * A client block's max sessions: its legacy sessions and its modern
+ * requests in flight (a subscriptions/listen stream among them) count;
+ * over it the new one is refused 429 (msg is released).
+ */
+static int
+principal_full(struct evhttp_request *req, const struct client *c,
+    json_t *msg)
+{
+	struct hsess	*hs;
+	int		 n = 0;
+
+	if (c->max_sessions == 0)
+		return 0;
+	TAILQ_FOREACH(hs, &hsessions, entry)
+		if (hs->s != NULL && strcmp(hs->principal, c->name) == 0)
+			n++;
+	if (n < c->max_sessions)
+		return 0;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", "2");
+	http_refuse(req, 429, json_object_get(msg, "id"), -32000, "client "
+	    "\"%s\" has %d sessions open, the limit (its max sessions): end "
+	    "one (DELETE /mcp with its Mcp-Session-Id) or retry later",
+	    c->name, n);
+	json_decref(msg);
+	return 1;
 }
 
 int
@@ -671,6 +702,8 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 			json_decref(msg);
 			return;
 		}
+		if (principal_full(req, c, msg))
+			return;
 		if ((hs = hs_new(c, listener, 1)) == NULL) {
 			json_decref(msg);
 			http_refuse(req, 503, NULL, -32000, "too many sessions:"
@@ -680,6 +713,8 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		}
 	} else if (init && http_header_trim(req, "Mcp-Session-Id", ver,
 	    sizeof(ver)) == -1) {
+		if (principal_full(req, c, msg))
+			return;
 		if ((hs = hs_new(c, listener, 0)) == NULL) {
 			json_decref(msg);
 			http_refuse(req, 503, NULL, -32000, "too many sessions:"

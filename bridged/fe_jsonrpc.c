@@ -527,6 +527,9 @@ m_tools_list(struct mcp_session *s, json_t *id, json_t *params)
 		return;
 	}
 	r = json_pack("{s:o}", "tools", backchan_tools(s, mcp_era_tools(s)));
+	if (r != NULL)
+		tools_list_trim(json_object_get(r, "tools"),
+		    http_principal_caps(s) | session_caps(s));
 	mcp_era_cacheable(s, r);
 	mcp_send_result(s, id, r);
 }

@@ -723,7 +723,8 @@ relay_dispatch(struct imsg *imsg)
 				w->asking = 1;
 		}
 		relay_resources_event(ch, json_string_value(json_object_get(o,
-		    "op")), json_integer_value(json_object_get(o, "id")));
+		    "op")), json_integer_value(json_object_get(o, "id")),
+		    json_string_value(json_object_get(o, "creator")));
 		control_relay_event(ch);
 		json_decref(o);
 		return;

@@ -56,7 +56,8 @@ int	 relay_ctl_ask(uint32_t, json_t *);
 int	 relay_res_ask(uint32_t, json_t *);
 
 /* fe_relayres.c: bridged://channel/NAME resources and their pushes */
-void	 relay_resources_event(const char *, const char *, json_int_t);
+void	 relay_resources_event(const char *, const char *, json_int_t,
+	    const char *);
 void	 relay_res_reply(uint32_t, json_t *);
 const char *relay_uri_channel(const char *);
 void	 m_resources_list(struct mcp_session *, json_t *, json_t *);

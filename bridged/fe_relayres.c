@@ -47,6 +47,7 @@ struct rres {
 	const struct mcp_era	*era;
 	char			 channel[RELAY_NAME_LEN]; /* "": list */
 	int			 push;		/* claude/channel: no answer */
+	int			 sub;		/* resources/subscribe */
 };
 
 static TAILQ_HEAD(, rres)	 rreses = TAILQ_HEAD_INITIALIZER(rreses);
@@ -65,7 +66,7 @@ relay_uri_channel(const char *uri)
 }
 
 static int
-res_ask(struct mcp_session *s, json_t *id, const char *channel)
+res_ask(struct mcp_session *s, json_t *id, const char *channel, int sub)
 {
 	struct rres	*r;
 	json_t		*req;
@@ -79,9 +80,13 @@ res_ask(struct mcp_session *s, json_t *id, const char *channel)
 	r->era = mcp_era_req(s);
 	strlcpy(r->channel, channel != NULL ? channel : "",
 	    sizeof(r->channel));
-	req = json_pack("{s:s, s:s, s:I}", "op", channel != NULL ? "show" :
-	    "list", "principal", s->principal, "session", (json_int_t)s->id);
-	if (req != NULL && channel != NULL) {
+	r->sub = sub;
+	req = json_pack("{s:s, s:s, s:I}", "op", sub ? "may" : channel !=
+	    NULL ? "show" : "list", "principal", s->principal, "session",
+	    (json_int_t)s->id);
+	if (req != NULL && sub)
+		json_object_set_new(req, "channel", json_string(channel));
+	else if (req != NULL && channel != NULL) {
 		json_object_set_new(req, "channel", json_string(channel));
 		json_object_set_new(req, "last", json_integer(RES_READ_LAST));
 	}
@@ -102,7 +107,7 @@ m_resources_list(struct mcp_session *s, json_t *id, json_t *params)
 		m_empty_list(s, id, params);
 		return;
 	}
-	if (res_ask(s, id, NULL) == -1)
+	if (res_ask(s, id, NULL, 0) == -1)
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "resources/list: the "
 		    "relay is not available now (the logger is restarting)");
 }
@@ -119,7 +124,7 @@ m_resources_read(struct mcp_session *s, json_t *id, json_t *params)
 		    RES_PREFIX "NAME (see resources/list)");
 		return;
 	}
-	if (res_ask(s, id, ch) == -1)
+	if (res_ask(s, id, ch, 0) == -1)
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "resources/read: the "
 		    "relay is not available now (the logger is restarting)");
 }
@@ -152,10 +157,47 @@ m_resources_subscribe(struct mcp_session *s, json_t *id, json_t *params)
 			    "session", RES_SUBS_MAX);
 			return;
 		}
-		json_array_append_new(s->relay_subs, json_string(ch));
+		/* the logger knows the creator: it says whether we may */
+		if (res_ask(s, id, ch, 1) == -1)
+			mcp_send_error(s, id, JSONRPC_INTERNAL,
+			    "resources/subscribe: the relay is not available "
+			    "now (the logger is restarting)");
+		return;
 	} else if (!sub && i < json_array_size(s->relay_subs))
 		json_array_remove(s->relay_subs, i);
 	mcp_send_result(s, id, json_object());
+}
+
+/* resources/subscribe, once the logger said whether the principal may */
+static void
+sub_answer(struct mcp_session *s, struct rres *r, int may)
+{
+	json_t	*v;
+	size_t	 i;
+
+	if (!may) {
+		mcp_send_error(s, r->id, JSONRPC_INVALID_PARAMS,
+		    "resources/subscribe: principal \"%s\" may not receive "
+		    "from channel \"%s\" (the channel's creator and the relay "
+		    "allow rules that grant receive may)", s->principal,
+		    r->channel);
+		return;
+	}
+	if (s->relay_subs == NULL)
+		s->relay_subs = json_array();
+	json_array_foreach(s->relay_subs, i, v)
+		if (strcmp(json_string_value(v), r->channel) == 0)
+			break;
+	if (i == json_array_size(s->relay_subs)) {
+		if (i >= RES_SUBS_MAX) {
+			mcp_send_error(s, r->id, JSONRPC_INVALID_REQUEST,
+			    "resources/subscribe: at most %d channels per "
+			    "session", RES_SUBS_MAX);
+			return;
+		}
+		json_array_append_new(s->relay_subs, json_string(r->channel));
+	}
+	mcp_send_result(s, r->id, json_object());
 }
 
 /* does a session (legacy subscription) want channel's updates? */
@@ -228,15 +270,23 @@ push_send(struct mcp_session *s, json_t *m)
 	free(text);
 }
 
-/* a send or clear was committed on channel: tell its subscribers */
+/*
+ * A send or clear was committed on channel: tell its subscribers, those
+ * whose principal may receive from it (the rule of channel_receive, with
+ * the creator the event names): a subscription is no way around it.
+ */
 void
-relay_resources_event(const char *channel, const char *op, json_int_t id)
+relay_resources_event(const char *channel, const char *op, json_int_t id,
+    const char *creator)
 {
 	struct mcp_session	*s;
 	char			 uri[sizeof(RES_PREFIX) + RELAY_NAME_LEN];
 
 	snprintf(uri, sizeof(uri), RES_PREFIX "%s", channel);
 	for (s = mcp_session_next(NULL); s != NULL; s = mcp_session_next(s)) {
+		if (!config_relay_may(frontend_conf, channel, creator,
+		    s->principal, RELAY_RECEIVE))
+			continue;
 		if (session_wants(s, channel)) {
 			mcp_send_json(s, json_pack("{s:s, s:s, s:{s:s}}",
 			    "jsonrpc", "2.0", "method",
@@ -289,6 +339,11 @@ relay_res_reply(uint32_t peerid, json_t *ans)
 		/* not readable by this principal, or gone: nothing to push */
 		if (ans != NULL && json_object_get(ans, "message") != NULL)
 			push_send(s, json_object_get(ans, "message"));
+		goto done;
+	}
+	if (r->sub && ans != NULL && json_is_boolean(json_object_get(ans,
+	    "may"))) {
+		sub_answer(s, r, json_is_true(json_object_get(ans, "may")));
 		goto done;
 	}
 	if (ans == NULL || json_is_string(err = json_object_get(ans,

@@ -347,6 +347,7 @@ gather_start(struct mcp_call *call, const char *key)
 {
 	struct host	*h;
 	json_t		*names;
+	size_t		 i;
 
 	if ((h = config_default_host(frontend_conf)) == NULL &&
 	    (h = TAILQ_FIRST(&frontend_conf->hosts)) == NULL) {
@@ -356,7 +357,19 @@ gather_start(struct mcp_call *call, const char *key)
 	}
 	if ((names = fe_ssh_names()) == NULL)
 		return -1;
-	if (json_array_size(names) == 0)
+	/* an HTTP principal asks only the hosts it may use */
+	for (i = 0; i < json_array_size(names); )
+		if (!http_principal_may(call->session, json_string_value(
+		    json_array_get(names, i))))
+			json_array_remove(names, i);
+		else
+			i++;
+	if (json_array_size(names) == 0 &&
+	    !http_principal_may(call->session, h->name))
+		TAILQ_FOREACH(h, &frontend_conf->hosts, entry)
+			if (http_principal_may(call->session, h->name))
+				break;
+	if (json_array_size(names) == 0 && h != NULL)
 		json_array_append_new(names, json_string(h->name));
 	call->data = json_pack("{s:o, s:s, s:s, s:[], s:i}", "todo", names,
 	    "key", key, "text", "", "items", "n", 0);
@@ -482,9 +495,14 @@ gather_add(struct mcp_call *call, json_t *r)
 		}
 	}
 	if (n > 0 && strcmp(key, "jobs") == 0) {
-		/* a job a worker still holds is in the database too: once */
+		/*
+		 * A job a worker still holds is in the database too: once.
+		 * The database's are every host's: a principal sees its own.
+		 */
 		json_array_foreach(items, i, it)
-			if (!gather_has_job(call, it))
+			if (!gather_has_job(call, it) &&
+			    http_principal_may(call->session, json_string_value(
+			    json_object_get(it, "host")) ?: ""))
 				json_array_append(json_object_get(call->data,
 				    "items"), it);
 		json_object_set_new(call->data, "n", json_integer(

@@ -876,6 +876,26 @@ tools_extra_json(uint32_t caps)
 }
 
 /*
+ * A list for one principal: without the tools none of its hosts allows
+ * (an HTTP client block names the hosts it may use).
+ */
+void
+tools_list_trim(json_t *list, uint32_t caps)
+{
+	const struct tool	*t;
+	size_t			 i;
+
+	for (i = 0; i < json_array_size(list); ) {
+		t = tool_find(json_string_value(json_object_get(
+		    json_array_get(list, i), "name")));
+		if (t != NULL && (tool_needs(t) & ~caps) != 0)
+			json_array_remove(list, i);
+		else
+			i++;
+	}
+}
+
+/*
  * After a new configuration: does the list differ from the one the
  * sessions were last told of?  Every capability gates some tool, so
  * the union of the hosts' capabilities decides the list.
@@ -1063,6 +1083,9 @@ hosts_run(struct mcp_call *call, json_t *args)
 	if ((arr = json_array()) == NULL)
 		return -1;
 	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+		/* an HTTP principal sees the hosts it may use */
+		if (!http_principal_may(call->session, h->name))
+			continue;
 		if ((o = host_json(h)) == NULL ||
 		    json_array_append_new(arr, o) == -1) {
 			json_decref(arr);

@@ -150,6 +150,7 @@ int			 tools_list_changed(void);
 /* 0: the tool is offered; -1: no host allows it, the call answered */
 int			 tool_offered(struct mcp_call *);
 const struct tool	*tool_find(const char *);
+void			 tools_list_trim(json_t *, uint32_t);
 struct host		*tool_host(struct mcp_call *, json_t *);
 int			 tool_allow(struct mcp_call *, struct host *,
 			    uint32_t);

@@ -112,9 +112,12 @@ void	 http_listen(uint32_t, int);
 void	 http_stop_accepting(void);
 json_t	*http_listeners_json(void);
 struct mcp_call;
+struct mcp_session;
 int	 http_principal_refuses(struct mcp_call *, const char *);
 /* every byte compared, whatever differs first (fe_http.c) */
 int	 ct_equal(const char *, const char *, size_t);
+int	 http_principal_may(const struct mcp_session *, const char *);
+uint32_t http_principal_caps(const struct mcp_session *);
 
 /* fe_mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);

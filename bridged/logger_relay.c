@@ -82,6 +82,7 @@ static json_t	*rerror(const char *, ...)
 		    __attribute__((__format__ (printf, 1, 2)));
 static int	 may(const char *, const char *, const char *, uint32_t);
 static char	*creator_of(const char *);
+static json_t	*do_may(json_t *, const char *);
 static json_t	*do_send(json_t *, const char *, json_t **);
 static json_t	*do_receive(json_t *, const char *);
 static json_t	*do_ack(json_t *, const char *);
@@ -221,25 +222,13 @@ static int
 may(const char *channel, const char *creator, const char *principal,
     uint32_t right)
 {
-	const struct relay_rule	*r;
-	uint32_t		 i;
-
+	/* a delegation's scope: its pattern, and its caller's channels */
 	if (rscope != NULL && fnmatch(rscope, channel, 0) != 0)
 		return 0;
-	if (creator != NULL && strcmp(creator, principal) == 0)
-		return 1;
 	if (rscope != NULL && rowner != NULL && creator != NULL &&
 	    strcmp(creator, rowner) == 0)
 		return 1;
-	for (i = 0; i < rconf->nrelay_rules; i++) {
-		r = &rconf->relay_rules[i];
-		if ((r->rights & right) == right &&
-		    (r->principal[0] == '\0' ||
-		    strcmp(r->principal, principal) == 0) &&
-		    fnmatch(r->pattern, channel, 0) == 0)
-			return 1;
-	}
-	return 0;
+	return config_relay_may(rconf, channel, creator, principal, right);
 }
 
 static char *
@@ -400,8 +389,13 @@ do_send(json_t *req, const char *principal, json_t **event)
 	    "id", (json_int_t)id, "size", (json_int_t)strlen(content),
 	    "sha256", hex);
 	logger_record(rec);
-	*event = json_pack("{s:s, s:s, s:I}", "op", "send", "channel", ch,
-	    "id", (json_int_t)id);
+	/* the creator goes along: the frontend tells only who may receive */
+	*event = json_pack("{s:s, s:s, s:I, s:s}", "op", "send", "channel", ch,
+	    "id", (json_int_t)id, "creator", principal);
+	if (*event != NULL && (creator = creator_of(ch)) != NULL) {
+		json_object_set_new(*event, "creator", json_string(creator));
+		free(creator);
+	}
 	return json_pack("{s:I}", "id", (json_int_t)id);
  dberr:
 	log_warnx("relay: send: %s", sqlite3_errmsg(rdb));
@@ -724,6 +718,26 @@ do_tail(json_t *req)
 	return json_pack("{s:o, s:b}", "messages", msgs, "more", more);
 }
 
+/*
+ * May the principal receive from the channel (resources/subscribe)?  As
+ * for channel_receive, one that does not exist yet may be waited on;
+ * what is sent there later is told only to those who may receive it.
+ */
+static json_t *
+do_may(json_t *req, const char *principal)
+{
+	const char	*ch = str(req, "channel");
+	char		*creator;
+	int		 ok;
+
+	if (ch == NULL)
+		return rerror("relay: malformed request");
+	creator = creator_of(ch);
+	ok = creator == NULL || may(ch, creator, principal, RELAY_RECEIVE);
+	free(creator);
+	return json_pack("{s:b}", "may", ok);
+}
+
 /* one message, if the principal may read it (claude/channel pushes) */
 static json_t *
 do_get(json_t *req, const char *principal)
@@ -774,7 +788,6 @@ do_clear(json_t *req, const char *principal, json_t **event)
 		free(creator);
 		return refused("channel_clear", ch, principal);
 	}
-	free(creator);
 	n = one_int("SELECT count(*) FROM messages WHERE channel = ?", ch,
 	    NULL, -1, 0);
 	if (rsql("BEGIN IMMEDIATE") == -1)
@@ -793,7 +806,9 @@ do_clear(json_t *req, const char *principal, json_t **event)
 	    json_object_get(req, "session") : json_null(),
 	    "messages", (json_int_t)n);
 	logger_record(rec);
-	*event = json_pack("{s:s, s:s}", "op", "clear", "channel", ch);
+	*event = json_pack("{s:s, s:s, s:s}", "op", "clear", "channel", ch,
+	    "creator", creator);
+	free(creator);
 	return json_pack("{s:s, s:I}", "channel", ch, "cleared",
 	    (json_int_t)n);
 }
@@ -842,6 +857,8 @@ relay_request(struct imsgev *iev, uint32_t peerid, const void *data,
 		ans = do_tail(req);
 	else if (strcmp(op, "get") == 0)
 		ans = do_get(req, principal);
+	else if (strcmp(op, "may") == 0)
+		ans = do_may(req, principal);
 	else
 		ans = rerror("relay: unknown request \"%s\"", op);
 	rscope = rowner = NULL;

@@ -129,6 +129,8 @@ enum once {
 	ONCE_C_TOKEN,
 	ONCE_C_PORT,
 	ONCE_C_PROBE,
+	ONCE_C_MAXCONNS,
+	ONCE_C_MAXSESS,
 	ONCE_RELAY_DB,
 	ONCE_RELAY_RETAIN,
 	ONCE_RELAY_MSG,
@@ -241,7 +243,7 @@ static void	 host_end(void);
 static void	 host_check_local(void);
 static void	 global_check_local(const char *);
 static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
-		    const char *);
+		    const char *, const YYLTYPE *, const char *);
 static void	 client_begin(const YYLTYPE *, const char *);
 static void	 client_host(const YYLTYPE *, const char *);
 static void	 client_end(void);
@@ -369,7 +371,7 @@ static void	 deleg_relay_check(void);
 %token	<string>	NUMBER "number"
 %type	<number>	caplist cap protlist prot relayrights relayright
 %type	<string>	relayfor
-%type	<string>	anysize string fwdlisten publishto
+%type	<string>	anysize string fwdlisten publishto listenmax
 %destructor { free($$); } <string>
 
 %%
@@ -485,10 +487,11 @@ main		: USER string {
 				conf->job_retention = n;
 			free($3);
 		}
-		| LISTEN ON string PORT NUMBER {
-			listen_add(&@1, &@3, $3, $5);
+		| LISTEN ON string PORT NUMBER listenmax {
+			listen_add(&@1, &@3, $3, $5, &@6, $6);
 			free($3);
 			free($5);
+			free($6);
 		}
 		| RELAY DATABASE string {
 			if (once(&@1, ONCE_RELAY_DB, "relay database") == 0)
@@ -735,7 +738,7 @@ anysize		: NUMBER	{ $$ = $1; }
 
 /*
  * client "NAME" { token file "PATH" | token none  port N  hosts "a", "b"
- *     probe tools }
+ *     probe tools  max connections N  max sessions N }
  * on one line or several.
  */
 clientblock	: CLIENT string '{' {
@@ -780,6 +783,25 @@ clientopt	: TOKEN FILENAME string {
 		| PROBE TOOLS {
 			if (once(&@1, ONCE_C_PROBE, "probe tools") == 0)
 				curclient->probes = 1;
+		}
+		| MAXIMUM CONNECTIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_C_MAXCONNS,
+			    "max connections") == 0 &&
+			    getnum(&@3, $3, 1, 10000, "max connections",
+			    &n) == 0)
+				curclient->max_conns = n;
+			free($3);
+		}
+		| MAXIMUM SESSIONS NUMBER {
+			long long	 n;
+
+			if (once(&@1, ONCE_C_MAXSESS, "max sessions") == 0 &&
+			    getnum(&@3, $3, 1, 10000, "max sessions",
+			    &n) == 0)
+				curclient->max_sessions = n;
+			free($3);
 		}
 		;
 
@@ -1053,6 +1075,11 @@ portspec	: PORT NUMBER {
 /* publish ... to port P: the listener the published port leads to */
 publishto	: /* empty */		{ $$ = NULL; }
 		| TO PORT NUMBER	{ $$ = $3; }
+		;
+
+/* listen on ... max connections N: open at once, counted at accept */
+listenmax	: /* empty */			{ $$ = NULL; }
+		| MAXIMUM CONNECTIONS NUMBER	{ $$ = $3; }
 		;
 
 /* a listen port the rule names: how a port below 1024 is allowed */
@@ -2341,14 +2368,17 @@ host_end(void)
 /* listen on ADDR port N: a numeric address or localhost, once each */
 static void
 listen_add(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr,
-    const char *port)
+    const char *port, const YYLTYPE *mloc, const char *max)
 {
 	struct listener	*l;
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
-	long long	 n;
+	long long	 n, m = LISTEN_CONNS_DEF;
 
 	if (getnum(loc, port, 1, 65535, "listen port", &n) == -1)
+		return;
+	if (max != NULL && getnum(mloc, max, 1, 10000, "max connections",
+	    &m) == -1)
 		return;
 	if (strcmp(addr, "localhost") != 0 &&
 	    inet_pton(AF_INET, addr, &a4) != 1 &&
@@ -2373,6 +2403,7 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *aloc, const char *addr,
 	strlcpy(l->addr, addr, sizeof(l->addr));
 	l->port = n;
 	l->loopback = config_addr_loopback(addr);
+	l->max_conns = m;
 	l->line = loc->first_line;
 }
 
@@ -2381,7 +2412,7 @@ client_begin(const YYLTYPE *loc, const char *name)
 {
 	if ((curclient = config_client_new(conf)) == NULL)
 		fatal("%s", __func__);
-	once_reset(ONCE_C_TOKEN, ONCE_C_PROBE);
+	once_reset(ONCE_C_TOKEN, ONCE_C_MAXSESS);
 	curclient_token = 0;
 	if (!valid_hostname(name))
 		conf_err(loc, "invalid client name \"%s\" (letters, digits,"

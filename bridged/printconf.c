@@ -159,7 +159,10 @@ print_http(const struct bridged_conf *conf)
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		printf("listen on ");
 		print_str(l->addr);
-		printf(" port %u\n", l->port);
+		printf(" port %u", l->port);
+		if (l->max_conns != LISTEN_CONNS_DEF)
+			printf(" max connections %d", l->max_conns);
+		printf("\n");
 	}
 	TAILQ_FOREACH(c, &conf->clients, entry) {
 		printf("\nclient ");
@@ -182,6 +185,10 @@ print_http(const struct bridged_conf *conf)
 			}
 			printf("\n");
 		}
+		if (c->max_conns != CLIENT_CONNS_DEF)
+			printf("\tmax connections %d\n", c->max_conns);
+		if (c->max_sessions != 0)
+			printf("\tmax sessions %d\n", c->max_sessions);
 		if (c->probes)
 			printf("\tprobe tools\n");
 		printf("}\n");

@@ -598,6 +598,57 @@ elif phase == "6":
     r = call(a, "channel_receive", {"channel": "web:notes"})
     t.ok(r.get("isError") and "uid 0" in result_text(r),
          "the HTTP client's channel is not the socket's uid 0's", r)
+    # subscribing is no way around it (the rule of channel_receive)
+    e = a.request("resources/subscribe", {"uri":
+                  "bridged://channel/web:notes"}, expect_error=True)
+    t.ok(e.get("code") == -32602 and "may not receive" in
+         e.get("message", "") and "uid 0" in e.get("message", ""),
+         "resources/subscribe to a channel it may not receive: refused, "
+         "saying why", e)
+    a.request("resources/subscribe", {"uri": "bridged://channel/web:later"})
+    a.request("resources/subscribe", {"uri": "bridged://channel/mine:own"})
+    lm = Client(socket_path=SOCK, timeout=T)
+    lm.send({"jsonrpc": "2.0", "id": "rs6", "method":
+             "subscriptions/listen", "params": {"_meta":
+             Client.modern_meta(), "notifications": {
+             "resourceSubscriptions": ["bridged://channel/web:notes",
+             "bridged://channel/web:later", "bridged://channel/mine:own"]}}})
+
+    def pump6(c, cond, secs=30):
+        deadline = time.monotonic() + secs
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            try:
+                c._file(c.recv_line(timeout=0.5))
+            except Exception:
+                pass
+        return True
+
+    def upd(c, ch):
+        return [n for n in c.notifications if n.get("method") ==
+                "notifications/resources/updated" and
+                n["params"].get("uri") == "bridged://channel/" + ch]
+    pump6(lm, lambda: [n for n in lm.notifications if n.get("method") ==
+          "notifications/subscriptions/acknowledged"])
+    # web creates web:later, then sends to web:notes; then uid 0 to its own
+    for ch, i in (("web:later", 20), ("web:notes", 21)):
+        r, ms = post({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                      "params": {"name": "channel_send", "arguments": {
+                          "channel": ch, "content": "private"}}}, S)
+    call(a, "channel_send", {"channel": "mine:own", "content": "mine"})
+    t.ok(pump6(a, lambda: upd(a, "mine:own")) and not upd(a, "web:later")
+         and not [n for n in a.notifications if n.get("method") ==
+                  "notifications/claude/channel" and "private" in
+                  json.dumps(n)],
+         "a subscription to a channel another principal then created: no "
+         "notification of its sends (its own channel's came)",
+         a.notifications)
+    t.ok(pump6(lm, lambda: upd(lm, "mine:own")) and not upd(lm, "web:later")
+         and not upd(lm, "web:notes"), "a 2026-07-28 stream naming "
+         "channels it may not receive: told of none of them",
+         lm.notifications)
+    lm.close()
     rc = ctl("-j", "show", "channels")
     t.ok('"creator":"web"' in rc.stdout, "its creator is the client "
          "block's name", rc.stdout)
