@@ -48,6 +48,9 @@
 #define BC_TOKEN_BYTES		32
 #define BC_TOKEN_LEN		(BC_TOKEN_BYTES * 2)
 
+/* connections a delegate's principal may hold open at once */
+#define BACKCHAN_CONNS_MAX	8
+
 struct backchan {
 	TAILQ_ENTRY(backchan)	 entry;
 	uint32_t		 id;
@@ -193,6 +196,8 @@ backchan_args(struct mcp_call *call, struct host *h, json_t *args)
 		    b->id);
 		strlcpy(b->sender, b->cl.name, sizeof(b->sender));
 		b->cl.port = h->publish_to;
+		/* one claude: a POST and its server stream, with room */
+		b->cl.max_conns = BACKCHAN_CONNS_MAX;
 		TAILQ_INIT(&b->cl.hosts);
 		arc4random_buf(raw, sizeof(raw));
 		for (i = 0; i < sizeof(raw); i++)
