@@ -48,6 +48,9 @@
 #define BC_TOKEN_BYTES		32
 #define BC_TOKEN_LEN		(BC_TOKEN_BYTES * 2)
 
+/* every delegate's principal name starts so; no client block's may */
+#define BC_PRINCIPAL		"delegate:"
+
 /* connections a delegate's principal may hold open at once */
 #define BACKCHAN_CONNS_MAX	8
 
@@ -93,17 +96,6 @@ bc_byprincipal(const char *name)
 		if (strcmp(b->cl.name, name) == 0)
 			return b;
 	return NULL;
-}
-
-int
-backchan_count(void)
-{
-	struct backchan	*b;
-	int		 n = 0;
-
-	TAILQ_FOREACH(b, &bcs, entry)
-		n++;
-	return n;
 }
 
 /*
@@ -192,7 +184,7 @@ backchan_args(struct mcp_call *call, struct host *h, json_t *args)
 		strlcpy(b->caller, json_string_value(p), sizeof(b->caller));
 		json_decref(p);
 		/* until the worker names the run (IMSG_SSH_BACKCHAN) */
-		snprintf(b->cl.name, sizeof(b->cl.name), "delegate:run%u",
+		snprintf(b->cl.name, sizeof(b->cl.name), BC_PRINCIPAL "run%u",
 		    b->id);
 		strlcpy(b->sender, b->cl.name, sizeof(b->sender));
 		b->cl.port = h->publish_to;
@@ -279,9 +271,19 @@ backchan_tool_refuses(struct mcp_session *s, json_t *id,
 	struct backchan	*b;
 	json_t		*ch;
 
-	if (s == NULL || s->output == NULL ||
-	    (b = bc_byprincipal(s->principal)) == NULL)
+	if (s == NULL || s->output == NULL)
 		return 0;
+	/* fail closed: a delegate's name whose token is gone may do nothing */
+	if ((b = bc_byprincipal(s->principal)) == NULL) {
+		if (strncmp(s->principal, BC_PRINCIPAL, strlen(BC_PRINCIPAL))
+		    != 0)
+			return 0;
+		mcp_send_result(s, id, json_pack("{s:[{s:s, s:s+}], s:b}",
+		    "content", "type", "text", "text", tool->name, ": this "
+		    "delegation's back-channel has ended; its token is no "
+		    "longer valid", "isError", 1));
+		return -1;
+	}
 	if (!bc_tool_ok(tool)) {
 		mcp_send_result(s, id, json_pack("{s:[{s:s, s:s+++}], s:b}",
 		    "content", "type", "text", "text", tool->name, ": this "
@@ -352,6 +354,8 @@ backchan_dispatch(const char *host, struct imsg *imsg)
 {
 	struct ssh_backchan	 sb;
 	struct backchan		*b;
+	struct mcp_session	*s;
+	char			 was[CLIENT_NAME_LEN];
 	uint32_t		 id;
 
 	switch (imsg->hdr.type) {
@@ -364,14 +368,21 @@ backchan_dispatch(const char *host, struct imsg *imsg)
 		if ((b = bc_byid(sb.id)) == NULL || strcmp(b->host, host) != 0)
 			return 0;	/* revoked meanwhile */
 		b->started = 1;
+		strlcpy(was, b->cl.name, sizeof(was));
 		if (sb.job_id[0] != '\0')
-			snprintf(b->cl.name, sizeof(b->cl.name), "delegate:%s",
-			    sb.job_id);
+			snprintf(b->cl.name, sizeof(b->cl.name),
+			    BC_PRINCIPAL "%s", sb.job_id);
 		else
-			snprintf(b->cl.name, sizeof(b->cl.name), "delegate:%u",
-			    sb.deleg);
+			snprintf(b->cl.name, sizeof(b->cl.name),
+			    BC_PRINCIPAL "%u", sb.deleg);
 		strlcpy(b->sender, sb.session_id[0] != '\0' ? sb.session_id :
 		    b->cl.name, sizeof(b->sender));
+		/* a session opened before the run was named follows it */
+		for (s = mcp_session_next(NULL); s != NULL;
+		    s = mcp_session_next(s))
+			if (s->output != NULL && strcmp(s->principal, was) == 0)
+				strlcpy(s->principal, b->cl.name,
+				    sizeof(s->principal));
 		log_info("back-channel %u of host \"%s\": %s, sender %s",
 		    b->id, host, b->cl.name, b->sender);
 		return 0;

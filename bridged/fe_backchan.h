@@ -49,6 +49,5 @@ int	 backchan_dispatch(const char *, struct imsg *);
 void	 backchan_host_gone(const char *);
 void	 backchan_reload(void);
 /* bridgectl show sessions, tests: how many tokens are live */
-int	 backchan_count(void);
 
 #endif /* FE_BACKCHAN_H */
