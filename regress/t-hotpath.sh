@@ -4,7 +4,8 @@
 # unset it, and the shell goes on), the command's status and cwd still
 # come back; a Read of files whose size is a whole buffer, one byte more,
 # or none returns every byte; many calls
-# in a row leave no SFTP handle open on the host.  Then a bound no 10x
+# in a row leave no SFTP handle open on the host; the shell writes each
+# marker line in one write(2) and reads a short line.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -106,6 +107,43 @@ for d in os.listdir("/proc"):
     except OSError:
         continue
 t.ok(not held, "no file handle left open by the host's sftp-server", held)
+
+# the shell's own system calls for a `true': the marker lines are one
+# write(2) each (no newline ahead of the marker: bash's stdout is
+# line-buffered), and the line it reads a byte at a time is short
+def shell_pid():
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--norc" in argv and b"-s" in argv and \
+                sshd in ancestors(int(d)):
+            return int(d)
+    return None
+
+def io(pid):
+    with open("/proc/%d/io" % pid) as f:
+        return dict((k, int(v)) for k, v in
+                    (ln.split(": ") for ln in f.read().splitlines()))
+
+bash("true")
+sp = shell_pid()
+if sp is None:
+    t.ok(False, "the persistent shell is found under sshd")
+else:
+    a = io(sp)
+    for i in range(50):
+        bash("true")
+    b = io(sp)
+    w = (b["syscw"] - a["syscw"]) / 50.0
+    r = (b["syscr"] - a["syscr"]) / 50.0
+    t.ok(w == 2, "a Bash call costs the shell 2 writes (one per marker "
+         "line)", w)
+    t.ok(r <= 64, "a Bash `true' is read in at most 64 bytes", r)
 c.close()
 EOF
 
