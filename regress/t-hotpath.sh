@@ -5,7 +5,8 @@
 # come back; a Read of files whose size is a whole buffer, one byte more,
 # or none returns every byte; many calls
 # in a row leave no SFTP handle open on the host; the shell writes each
-# marker line in one write(2) and reads a short line.  Then a bound no 10x
+# marker line in one write(2) and reads a short line; back-to-back calls
+# take one audit transaction each.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -144,6 +145,24 @@ else:
     t.ok(w == 2, "a Bash call costs the shell 2 writes (one per marker "
          "line)", w)
     t.ok(r <= 64, "a Bash `true' is read in at most 64 bytes", r)
+
+# calls back to back: a call's outcome, sent after its answer, is
+# committed with the next call's intent, one transaction a call instead
+# of two (each writes the table's page and its 3 indexes' to the WAL:
+# about 7 pages a call apart, under 5 shared)
+import sqlite3
+dbpath = os.path.join(os.environ["TESTDIR"], "db", "audit.db")
+db = sqlite3.connect(dbpath, timeout=10)
+bash("true")
+# an empty WAL to start from: its frames are then this test's calls'
+a = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+w0 = os.path.getsize(dbpath + "-wal")
+for i in range(40):
+    bash("true")
+per = (os.path.getsize(dbpath + "-wal") - 32) / (4096 + 24) / 40.0
+t.ok(a[0] == 0 and w0 == 0 and 0 < per < 6,
+     "a Bash call costs the audit WAL under 6 pages (%.1f)" % per, (a, w0))
+db.close()
 c.close()
 EOF
 
