@@ -7,7 +7,12 @@
  * that arrive in one turn of the event loop are sealed into the hash
  * chain and committed in one transaction (logger_audit.c), then written to the
  * text log (logger_textlog.c).  An intent is acknowledged only after that: the
- * frontend starts a mutating act only on a positive answer.  When the
+ * frontend starts a mutating act only on a positive answer.  A turn that
+ * brought no intent is committed FLUSH_DEFER_MS later, or with the next
+ * intent if one comes first: a call's outcome, sent after its answer, then
+ * shares the next call's transaction instead of holding up its intent.
+ * Whoever reads the records (queries, verify, follow, rotation, exit)
+ * commits what is queued first.  When the
  * database or the disk fails, the records stay queued (bounded) and are
  * retried every second; intents get a negative answer meanwhile, so the
  * daemon refuses to act rather than act unrecorded.
@@ -42,6 +47,10 @@
 /* room for seq, time, prev and hash in one IMSG_LOG_DATA */
 #define RECORD_MAX		(IMSG_MAXPAYLOAD - 1024)
 #define MAX_HEADS		64
+/* a turn without an intent waits this long for one to share its commit */
+#define FLUSH_DEFER_MS		10
+/* ... unless this many records are already waiting */
+#define FLUSH_DEFER_MAX		256
 
 static void	 logger_sig(int, short, void *);
 static void	 logger_dispatch_parent(int, short, void *);
@@ -50,6 +59,8 @@ static void	 logger_configure(struct bridged_conf *);
 static void	 enqueue(int, uint32_t, int, const void *, size_t);
 static void	 enqueue_json(json_t *, uint64_t);
 static void	 flush(void);
+static void	 flush_turn(void);
+static void	 flush_deferred(int, short, void *);
 static void	 flush_failed(const char *);
 static int	 seal(struct arec *, struct chain *);
 static void	 unseal(void);
@@ -95,7 +106,8 @@ static uint64_t			 lost;
 static char			 failure[256];	/* "": healthy */
 static time_t			 failed_since;
 static int			 follow;
-static struct event		 ev_retry, ev_prune;
+static struct event		 ev_retry, ev_prune, ev_defer;
+static int			 queued_intent;	/* one waits in queue */
 
 static struct imsgev *
 lpeer_iev(int handle)
@@ -153,6 +165,7 @@ logger_main(struct proc_args *pa)
 	    logger_dispatch_parent, logger_sig);
 	evtimer_set(&ev_retry, retry, NULL);
 	evtimer_set(&ev_prune, prune, NULL);
+	evtimer_set(&ev_defer, flush_deferred, NULL);
 	sandbox_logger(pa->dirs[0], pa->dirs[1], pa->dirs[2]);
 	proc_child_ready(parent, "logger");
 	event_dispatch();
@@ -295,6 +308,7 @@ enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
 	TAILQ_INSERT_TAIL(&queue, r, entry);
 	qcount++;
 	qbytes += len;
+	queued_intent |= intent;
 }
 
 /* a record of the logger's own; prune > 0 makes it a checkpoint */
@@ -478,8 +492,10 @@ flush(void)
 	int		 want_db, want_text, intents = 0, text_failed = 0;
 	char		 hex[HASH_HEXLEN];
 
+	evtimer_del(&ev_defer);
 	if (TAILQ_EMPTY(&queue) || conf == NULL)
 		return;
+	queued_intent = 0;
 	want_db = conf->audit_db[0] != '\0';
 	want_text = conf->log_file[0] != '\0';
 	err[0] = '\0';
@@ -591,6 +607,34 @@ flush(void)
 		evtimer_del(&ev_retry);
 		flush();
 	}
+}
+
+/*
+ * The end of a turn of the loop: an intent is committed now, its act
+ * waits for it; other records wait a little for one (see the top).
+ * While writing fails, everything goes through flush() as before, so an
+ * intent is answered at once.
+ */
+static void
+flush_turn(void)
+{
+	struct timeval	 tv = { 0, FLUSH_DEFER_MS * 1000 };
+
+	if (TAILQ_EMPTY(&queue))
+		return;
+	if (queued_intent || qcount >= FLUSH_DEFER_MAX ||
+	    failure[0] != '\0') {
+		flush();
+		return;
+	}
+	if (!evtimer_pending(&ev_defer, NULL))
+		evtimer_add(&ev_defer, &tv);
+}
+
+static void
+flush_deferred(int fd, short event, void *arg)
+{
+	flush();
 }
 
 static void
@@ -966,7 +1010,7 @@ logger_dispatch_peer(int fd, short event, void *arg)
 		gone = 1;
 		break;
 	}
-	flush();
+	flush_turn();
 	if (gone)
 		lpeer_free(p);
 	else

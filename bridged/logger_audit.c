@@ -44,6 +44,7 @@ struct acols {
 };
 
 static int	 exec_sql(const char *, char *, size_t);
+static int	 exec_tx(int, char *, size_t);
 static int	 columns(json_t *, struct acols *);
 static int64_t	 parse_time(const char *);
 static void	 seterr(char *, size_t, const char *, ...)
@@ -54,6 +55,13 @@ static int	 vfs_fullpathname(sqlite3_vfs *, const char *, int, char *);
 
 static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
+/* a commit's own statements, parsed once: a call's intent pays for none */
+enum { ST_BEGIN, ST_COMMIT, ST_FULL, ST_NORMAL, ST_N };
+static const char	*st_sql[ST_N] = {
+	"BEGIN IMMEDIATE", "COMMIT", "PRAGMA synchronous=FULL",
+	"PRAGMA synchronous=NORMAL"
+};
+static sqlite3_stmt	*st_tx[ST_N];
 static int		 db_full;	/* synchronous=FULL is in effect */
 
 static const char schema[] =
@@ -104,6 +112,20 @@ exec_sql(const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+exec_tx(int which, char *err, size_t errlen)
+{
+	int	 rc;
+
+	rc = sqlite3_step(st_tx[which]);
+	sqlite3_reset(st_tx[which]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		seterr(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
 int
 audit_isopen(void)
 {
@@ -113,9 +135,16 @@ audit_isopen(void)
 void
 audit_close(void)
 {
+	int	 i;
+
 	if (st_insert != NULL)
 		sqlite3_finalize(st_insert);
 	st_insert = NULL;
+	for (i = 0; i < ST_N; i++) {
+		if (st_tx[i] != NULL)
+			sqlite3_finalize(st_tx[i]);
+		st_tx[i] = NULL;
+	}
 	if (db != NULL)
 		sqlite3_close_v2(db);
 	db = NULL;
@@ -166,7 +195,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 {
 	sqlite3_stmt	*st = NULL;
 	const char	*h;
-	int		 rc;
+	int		 rc, i;
 
 	audit_close();
 	memset(c, 0, sizeof(*c));
@@ -190,6 +219,10 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	    "VALUES (?,?,?,?,?,?,?,?,?,?,?)", -1, &st_insert, NULL) !=
 	    SQLITE_OK)
 		goto dberr;
+	for (i = 0; i < ST_N; i++)
+		if (sqlite3_prepare_v2(db, st_sql[i], -1, &st_tx[i], NULL) !=
+		    SQLITE_OK)
+			goto dberr;
 	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM records ORDER BY "
 	    "seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
@@ -328,12 +361,11 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 	 * next intent's sync or checkpoint: one fsync a call, not two.
 	 */
 	if (durable != db_full) {
-		if (exec_sql(durable ? "PRAGMA synchronous=FULL" :
-		    "PRAGMA synchronous=NORMAL", err, errlen) == -1)
+		if (exec_tx(durable ? ST_FULL : ST_NORMAL, err, errlen) == -1)
 			return -1;
 		db_full = durable;
 	}
-	if (exec_sql("BEGIN IMMEDIATE", err, errlen) == -1)
+	if (exec_tx(ST_BEGIN, err, errlen) == -1)
 		return -1;
 	TAILQ_FOREACH(r, q, entry) {
 		if (r->canon == NULL)
@@ -372,7 +404,7 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (exec_sql("COMMIT", err, errlen) == -1)
+	if (exec_tx(ST_COMMIT, err, errlen) == -1)
 		goto fail;
 	return 0;
  fail:

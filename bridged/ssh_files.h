@@ -48,6 +48,28 @@ uint64_t attr_mtime(sftp_attributes);
 int	 attr_type(sftp_attributes);
 int	 files_readall(sftp_file, struct sbuf *, size_t, char *);
 
+/*
+ * Path requests (SSH_FXP_REALPATH, _LSTAT, _STAT) sent together, their
+ * answers read back in any order (ssh_sftpq.c): one round trip for all
+ */
+struct sftpq {
+	int		 type;		/* SSH_FXP_REALPATH, _LSTAT or _STAT */
+	const char	*path;
+	uint32_t	 id;
+	int		 done;
+	int		 ok;		/* else status says why not */
+	uint32_t	 status;
+	char		 name[PATH_MAX];	/* REALPATH's answer */
+	int		 hassize;	/* LSTAT's and STAT's */
+	uint64_t	 size;
+	int		 hasperm;
+	uint32_t	 perm;
+};
+int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
+
+/* what a resolve learnt of a regular file, for the tool that reads it */
+int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);
+
 /* a fixed command with shquote()d arguments on an exec channel */
 int	 remote_exec(struct sshcall *, const char *, size_t, int, size_t,
 	    struct rexec *, char *);

@@ -214,16 +214,20 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 	if (budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
 		budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
 	cap = 4 * budget;
-	if ((a = sftp_stat(sftp, path)) == NULL) {
+	/* the resolve may have just learnt it: a round trip less */
+	if (sshpolicy_known(call, path, &size))
+		type = S_IFREG;
+	else if ((a = sftp_stat(sftp, path)) == NULL) {
 		if (fx_missing(sftp))
 			sb_printf(out, "File does not exist: %s", path);
 		else
 			sb_printf(out, "%s: %s", path, fx_str(sftp));
 		return -1;
+	} else {
+		type = attr_type(a);
+		size = a->size;
+		sftp_attributes_free(a);
 	}
-	type = attr_type(a);
-	size = a->size;
-	sftp_attributes_free(a);
 	if (type == S_IFDIR) {
 		sb_printf(out, "%s is a directory, not a file; use ListDir "
 		    "or Glob to see what it holds", path);

@@ -54,6 +54,16 @@ enum rmode {
 
 static int	 resolve(struct sshcall *, sftp_session, const char *,
 		    const char *, enum rmode, char *, char *, char *);
+static int	 resolve_read_fast(struct sshcall *, sftp_session, char *);
+
+/* what the last resolve_read_fast() learnt, for that call's Read */
+static struct {
+	int		 valid;
+	uint32_t	 reqid;
+	uint32_t	 connid;
+	uint64_t	 size;
+	char		 path[PATH_MAX];
+} known;
 static int	 write_tool(const char *);
 static void	 view_reset(void);
 static const struct policy_view *view_get(struct sshcall *, sftp_session,
@@ -263,6 +273,68 @@ resolve_arg(struct sshcall *call, sftp_session sftp, const char *base,
 		return -1;
 	json_object_set_new(obj, name, json_string(out));
 	return 0;
+}
+
+/*
+ * Read's path in one round trip, the common case: the base dir's realpath,
+ * the path's lstat and its realpath asked together (ssh_sftpq.c), where
+ * one at a time they are three.  1: resolved, a regular file (no link)
+ * inside base dir, its size kept for read_one(); 0: anything else (a
+ * link, a directory, nothing there, outside, an error), which
+ * resolve_arg() then resolves and words one request at a time as ever;
+ * -1 with err: the connection failed.
+ */
+static int
+resolve_read_fast(struct sshcall *call, sftp_session sftp, char *err)
+{
+	struct host	*h = call->host->conf;
+	struct sftpq	 q[3];
+	json_t		*v, *canon;
+	char		 norm[PATH_MAX], e[POLICY_ERR_MAX];
+
+	v = json_object_get(call->args, "file_path");
+	if (!json_is_string(v) || policy_path_check(h, "file_path",
+	    json_string_value(v), json_string_length(v), norm, sizeof(norm),
+	    e, sizeof(e)) == -1)
+		return 0;
+	memset(q, 0, sizeof(q));
+	q[0].type = SSH_FXP_REALPATH;
+	q[0].path = h->base_dir;
+	q[1].type = SSH_FXP_LSTAT;
+	q[1].path = norm;
+	q[2].type = SSH_FXP_REALPATH;
+	q[2].path = norm;
+	if (sftpq_run(sftp, q, 3, err) == -1)
+		return -1;
+	if (!q[0].ok || !q[1].ok || !q[2].ok || !q[1].hasperm ||
+	    !q[1].hassize || (q[1].perm & S_IFMT) != S_IFREG ||
+	    !policy_path_within(q[0].name, q[2].name) ||
+	    (canon = json_string(q[2].name)) == NULL)
+		return 0;
+	if (json_object_set_new(call->args, "file_path", canon) == -1)
+		return 0;
+	known.valid = 1;
+	known.reqid = call->reqid;
+	known.connid = call->conn->id;
+	known.size = q[1].size;
+	strlcpy(known.path, q[2].name, sizeof(known.path));
+	return 1;
+}
+
+/*
+ * A regular file this call's resolve found at path, and its size then:
+ * the tool need not stat it again.  Once.
+ */
+int
+sshpolicy_known(struct sshcall *call, const char *path, uint64_t *size)
+{
+	if (!known.valid || call->conn == NULL ||
+	    known.reqid != call->reqid || known.connid != call->conn->id ||
+	    strcmp(known.path, path) != 0)
+		return 0;
+	known.valid = 0;
+	*size = known.size;
+	return 1;
 }
 
 /* the tools that create or replace remote files */
@@ -479,9 +551,16 @@ sshpolicy_resolve(struct sshcall *call)
 	if (h->base_dir[0] == '\0' && (h->protect & PROTECT_OVERWRITE) == 0 &&
 	    !(write_tool(t) && policy_write_guarded(h)))
 		return 0;
+	known.valid = 0;
 	was = files_block(s);
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		rc = -1;
+		goto done;
+	}
+	if (h->base_dir[0] != '\0' && strcmp(t, "Read") == 0 &&
+	    (rc = resolve_read_fast(call, sftp, err)) != 0) {
+		if (rc == 1)
+			rc = 0;
 		goto done;
 	}
 	base[0] = '\0';

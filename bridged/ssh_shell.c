@@ -9,22 +9,26 @@
  * ends: when the channel closes, or sshd goes with the connection or the
  * worker, whatever the shell is running goes too.  A command is sent as
  *
- *	eval 'COMMAND' </dev/null; printf '\n%s %d %s %s\n' M "$?" "$PWD" M;
- *	printf '\n%s\n' M >&2
+ *	eval 'COMMAND' </dev/null; printf '%s %d %s %s\n' M "$?" "$PWD" M;
+ *	printf '%s\n' M >&2
  *
  * with the command single-quoted by shquote() and M a fresh random
- * 32-hex-digit marker: the command cannot know M, so nothing it prints
- * can end its own output early.  bash reads a pipe one byte at a time
- * (a read(2) per byte), so where the shell is bash the two printfs are a
- * function the set-up defined read-only (MARK_FN: it cannot be
- * redefined or unset) and a command is sent as
+ * marker of 22 letters and digits (131 bits): the command cannot know M,
+ * so nothing it prints can end its own output early.  Each marker line
+ * has its newline at its end only: bash's stdout is line-buffered, and a
+ * newline ahead of M would be a write, an SSH packet and a wake-up of
+ * ours of its own.  bash reads a pipe one byte at a time (a read(2) per
+ * byte), so where the shell is bash the two printfs are a function the
+ * set-up defined read-only (MARK_FN: it cannot be redefined or unset) and
+ * a command is sent as
  *
  *	eval 'COMMAND' </dev/null; \__bridged_mark M
  *
  * (the backslash keeps an alias from standing in for it); the function
- * takes the command's status from $? as it is entered.  The command is done when the marker
- * line has arrived on both stdout and stderr; the stdout line also
- * carries the exit status and the working directory.
+ * takes the command's status from $? as it is entered.  The command is
+ * done when the marker line has arrived on both stdout and stderr; the
+ * stdout line also carries the exit status and the working directory.
+ * What came before M on each stream is the command's output, to the byte.
  *
  * Channel data is delivered by libssh callbacks (ssh_conn.c drives libssh
  * from libevent); the callbacks only buffer and note what happened, and
@@ -63,7 +67,7 @@
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
-#define MARKER_LEN		32
+#define MARKER_LEN		22	/* of 62 letters and digits: 131 bits */
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 #define BASH_NOTE_ROOM		900	/* characters for the notes at the end */
 #define MARK_FN			"__bridged_mark"
@@ -238,12 +242,15 @@ ms_now(void)
 static void
 marker_new(char *m)
 {
-	unsigned char	 r[MARKER_LEN / 2];
-	size_t		 i;
+	static const char	 digits[] = "0123456789"
+				    "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	size_t			 i;
 
-	arc4random_buf(r, sizeof(r));
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(m + 2 * i, 3, "%02x", r[i]);
+	/* fewer bytes than hex for as many bits: bash reads them one by one */
+	for (i = 0; i < MARKER_LEN; i++)
+		m[i] = digits[arc4random_uniform(sizeof(digits) - 1)];
+	m[MARKER_LEN] = '\0';
 }
 
 /* ---- Bash ------------------------------------------------------------ */
@@ -407,8 +414,8 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 	 * function was entered, the command's status.
 	 */
 	sb_str(&setup, "if [ -n \"${BASH_VERSION:-}\" ]; then " MARK_FN "()"
-	    " { builtin printf '\\n%s %d %s %s\\n' \"$1\" \"$?\" \"$PWD\""
-	    " \"$1\"; builtin printf '\\n%s\\n' \"$1\" >&2; }; readonly -f "
+	    " { builtin printf '%s %d %s %s\\n' \"$1\" \"$?\" \"$PWD\""
+	    " \"$1\"; builtin printf '%s\\n' \"$1\" >&2; }; readonly -f "
 	    MARK_FN "; fi;"
 	    " printf '%s %s' \"$$\" \"${1:-0}\"; [ -n \"${BASH_VERSION:-}\" ]"
 	    " && printf ' f'; echo; set --");
@@ -561,8 +568,8 @@ shell_send(struct shell *sh)
 		sb_printf(&line, " </dev/null; \\" MARK_FN " %s\n",
 		    c->marker);
 	else
-		sb_printf(&line, " </dev/null; printf '\\n%%s %%d %%s %%s\\n'"
-		    " %s \"$?\" \"$PWD\" %s; printf '\\n%%s\\n' %s >&2\n",
+		sb_printf(&line, " </dev/null; printf '%%s %%d %%s %%s\\n'"
+		    " %s \"$?\" \"$PWD\" %s; printf '%%s\\n' %s >&2\n",
 		    c->marker, c->marker, c->marker);
 	for (off = 0; off < line.len; off += n) {
 		n = ssh_channel_write(sh->ch, line.p + off, line.len - off);
@@ -626,27 +633,30 @@ shell_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
 	shell_sched(sh);
 }
 
-/* find the markers: "\nM STATUS PWD M\n" on stdout, "\nM\n" on stderr */
+/*
+ * find the markers: "M STATUS PWD M\n" on stdout, "M\n" on stderr; what
+ * precedes M is the command's output, a last line without its newline too
+ */
 static void
 cmd_scan(struct cmd *c)
 {
-	char		 pat[MARKER_LEN + 3], *p, *e, *end, *sp;
+	char		 pat[MARKER_LEN + 2], *p, *e, *end, *sp;
 	const char	*errstr;
 
 	if (!c->outdone && c->out.winlen > 0) {
-		pat[0] = '\n';
-		memcpy(pat + 1, c->marker, MARKER_LEN);
-		pat[MARKER_LEN + 1] = ' ';
-		p = memmem(c->out.win, c->out.winlen, pat, MARKER_LEN + 2);
+		memcpy(pat, c->marker, MARKER_LEN);
+		pat[MARKER_LEN] = ' ';
+		p = memmem(c->out.win, c->out.winlen, pat, MARKER_LEN + 1);
 		end = c->out.win + c->out.winlen;
 		pat[0] = ' ';
+		memcpy(pat + 1, c->marker, MARKER_LEN);
 		pat[MARKER_LEN + 1] = '\n';
-		if (p != NULL && (e = memmem(p + MARKER_LEN + 2, end - (p +
-		    MARKER_LEN + 2), pat, MARKER_LEN + 2)) != NULL) {
+		if (p != NULL && (e = memmem(p + MARKER_LEN + 1, end - (p +
+		    MARKER_LEN + 1), pat, MARKER_LEN + 2)) != NULL) {
 			c->outlen = c->out.total - c->out.winlen +
 			    (p - c->out.win);
 			*e = '\0';
-			p += MARKER_LEN + 2;
+			p += MARKER_LEN + 1;
 			if ((sp = strchr(p, ' ')) != NULL) {
 				*sp++ = '\0';
 				strlcpy(c->cwd, sp, sizeof(c->cwd));
@@ -658,10 +668,9 @@ cmd_scan(struct cmd *c)
 		}
 	}
 	if (!c->errdone && c->err.winlen > 0) {
-		pat[0] = '\n';
-		memcpy(pat + 1, c->marker, MARKER_LEN);
-		pat[MARKER_LEN + 1] = '\n';
-		p = memmem(c->err.win, c->err.winlen, pat, MARKER_LEN + 2);
+		memcpy(pat, c->marker, MARKER_LEN);
+		pat[MARKER_LEN] = '\n';
+		p = memmem(c->err.win, c->err.winlen, pat, MARKER_LEN + 1);
 		if (p != NULL) {
 			c->errlen = c->err.total - c->err.winlen +
 			    (p - c->err.win);

@@ -4,7 +4,10 @@
 # unset it, and the shell goes on), the command's status and cwd still
 # come back; a Read of files whose size is a whole buffer, one byte more,
 # or none returns every byte; many calls
-# in a row leave no SFTP handle open on the host.  Then a bound no 10x
+# in a row leave no SFTP handle open on the host; a small Read asks its
+# first three SFTP requests at once and no stat more; the shell writes each
+# marker line in one write(2) and reads a short line; back-to-back calls
+# take one audit transaction each.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -106,6 +109,91 @@ for d in os.listdir("/proc"):
     except OSError:
         continue
 t.ok(not held, "no file handle left open by the host's sftp-server", held)
+
+# a small Read's SFTP requests, counted where internal-sftp answers them:
+# the base dir's realpath, the path's lstat and realpath go together (one
+# read of the server's), what the lstat learnt spares a stat, then open,
+# read and close: 6 answers (was 7), about 6 reads (was 8, one a request)
+def sftp_pids():
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if b"internal-sftp" in f.read() and \
+                        sshd in ancestors(int(d)):
+                    found.append(int(d))
+        except (OSError, ValueError):
+            continue
+    return found
+
+def io(pid):
+    with open("/proc/%d/io" % pid) as f:
+        return dict((k, int(v)) for k, v in
+                    (ln.split(": ") for ln in f.read().splitlines()))
+
+sp = sftp_pids()
+if len(sp) != 1:
+    t.ok(False, "one internal-sftp process under sshd", sp)
+else:
+    a = io(sp[0])
+    for i in range(50):
+        r = c.call_tool("Read", {"file_path": p})
+    b = io(sp[0])
+    w = (b["syscw"] - a["syscw"]) / 50.0
+    rd = (b["syscr"] - a["syscr"]) / 50.0
+    t.ok(not r.get("isError") and w <= 6 and rd < 7.5,
+         "a small Read: 6 SFTP answers, its first 3 requests together",
+         "writes %.2f reads %.2f" % (w, rd))
+
+# the shell's own system calls for a `true': the marker lines are one
+# write(2) each (no newline ahead of the marker: bash's stdout is
+# line-buffered), and the line it reads a byte at a time is short
+def shell_pid():
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--norc" in argv and b"-s" in argv and \
+                sshd in ancestors(int(d)):
+            return int(d)
+    return None
+
+bash("true")
+sp = shell_pid()
+if sp is None:
+    t.ok(False, "the persistent shell is found under sshd")
+else:
+    a = io(sp)
+    for i in range(50):
+        bash("true")
+    b = io(sp)
+    w = (b["syscw"] - a["syscw"]) / 50.0
+    r = (b["syscr"] - a["syscr"]) / 50.0
+    t.ok(w == 2, "a Bash call costs the shell 2 writes (one per marker "
+         "line)", w)
+    t.ok(r <= 64, "a Bash `true' is read in at most 64 bytes", r)
+
+# calls back to back: a call's outcome, sent after its answer, is
+# committed with the next call's intent, one transaction a call instead
+# of two (each writes the table's page and its 3 indexes' to the WAL:
+# about 7 pages a call apart, under 5 shared)
+import sqlite3
+dbpath = os.path.join(os.environ["TESTDIR"], "db", "audit.db")
+db = sqlite3.connect(dbpath, timeout=10)
+bash("true")
+# an empty WAL to start from: its frames are then this test's calls'
+a = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+w0 = os.path.getsize(dbpath + "-wal")
+for i in range(40):
+    bash("true")
+per = (os.path.getsize(dbpath + "-wal") - 32) / (4096 + 24) / 40.0
+t.ok(a[0] == 0 and w0 == 0 and 0 < per < 6,
+     "a Bash call costs the audit WAL under 6 pages (%.1f)" % per, (a, w0))
+db.close()
 c.close()
 EOF
 

@@ -1,0 +1,235 @@
+/*
+ * ssh_sftpq.c: SFTP requests on paths sent together, their answers read
+ * back in any order: one round trip to the host for what libssh 0.10's
+ * calls (sftp_canonicalize_path, sftp_lstat, sftp_stat) make one each.
+ *
+ * As Upload's writes do (ssh_ftransfer.c), the requests go out on the SFTP
+ * channel itself, numbered with the session's id counter (fields of libssh
+ * 0.10's public sftp.h), and every answer is read here before any other
+ * SFTP call uses the channel: the worker runs one file tool at a time,
+ * blocking.  An answer to a request not made, or one that cannot be
+ * parsed, leaves the channel out of step: the connection is given up
+ * (files_lost), as after a transport failure.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
+
+#include "bridged.h"
+#include "log.h"
+#include "ssh.h"
+#include "ssh_files.h"
+
+/* an answer longer than this is not one to a path request of ours */
+#define SFTPQ_ANSWER_MAX	(256 * 1024)
+
+struct rd {
+	const unsigned char	*p;
+	size_t			 left;
+};
+
+static int	 rd_u32(struct rd *, uint32_t *);
+static int	 rd_u64(struct rd *, uint64_t *);
+static int	 rd_str(struct rd *, const unsigned char **, uint32_t *);
+static int	 rd_attrs(struct rd *, struct sftpq *);
+static int	 chan_read(sftp_session, unsigned char *, size_t);
+static int	 answer(struct sftpq *, int, const unsigned char *, size_t);
+
+static int
+rd_u32(struct rd *r, uint32_t *v)
+{
+	if (r->left < 4)
+		return -1;
+	*v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
+	    (uint32_t)r->p[2] << 8 | r->p[3];
+	r->p += 4;
+	r->left -= 4;
+	return 0;
+}
+
+static int
+rd_u64(struct rd *r, uint64_t *v)
+{
+	uint32_t	 hi, lo;
+
+	if (rd_u32(r, &hi) == -1 || rd_u32(r, &lo) == -1)
+		return -1;
+	*v = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
+static int
+rd_str(struct rd *r, const unsigned char **s, uint32_t *len)
+{
+	if (rd_u32(r, len) == -1 || r->left < *len)
+		return -1;
+	*s = r->p;
+	r->p += *len;
+	r->left -= *len;
+	return 0;
+}
+
+/* the attributes of SFTP version 3 (draft-ietf-secsh-filexfer-02) */
+static int
+rd_attrs(struct rd *r, struct sftpq *q)
+{
+	const unsigned char	*s;
+	uint32_t		 flags, v, n, len;
+
+	if (rd_u32(r, &flags) == -1)
+		return -1;
+	if (flags & SSH_FILEXFER_ATTR_SIZE) {
+		if (rd_u64(r, &q->size) == -1)
+			return -1;
+		q->hassize = 1;
+	}
+	if ((flags & SSH_FILEXFER_ATTR_UIDGID) &&
+	    (rd_u32(r, &v) == -1 || rd_u32(r, &v) == -1))
+		return -1;
+	if (flags & SSH_FILEXFER_ATTR_PERMISSIONS) {
+		if (rd_u32(r, &q->perm) == -1)
+			return -1;
+		q->hasperm = 1;
+	}
+	if ((flags & SSH_FILEXFER_ATTR_ACMODTIME) &&
+	    (rd_u32(r, &v) == -1 || rd_u32(r, &v) == -1))
+		return -1;
+	if (flags & SSH_FILEXFER_ATTR_EXTENDED) {
+		if (rd_u32(r, &n) == -1)
+			return -1;
+		while (n-- > 0)
+			if (rd_str(r, &s, &len) == -1 ||
+			    rd_str(r, &s, &len) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* exactly n bytes of the channel, blocking */
+static int
+chan_read(sftp_session sftp, unsigned char *dst, size_t n)
+{
+	size_t	 got = 0;
+	int	 r;
+
+	while (got < n) {
+		r = ssh_channel_read(sftp->channel, dst + got, n - got, 0);
+		if (r <= 0)
+			return -1;	/* error, EOF, or the timeout passed */
+		got += r;
+	}
+	return 0;
+}
+
+/* one answer's body (after its type and id) into the request it is for */
+static int
+answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
+{
+	struct rd		 r = { p, len };
+	const unsigned char	*s;
+	uint32_t		 n, slen;
+
+	q->done = 1;
+	if (type == SSH_FXP_STATUS)
+		return rd_u32(&r, &q->status);
+	if (q->type == SSH_FXP_REALPATH && type == SSH_FXP_NAME) {
+		if (rd_u32(&r, &n) == -1 || n != 1 ||
+		    rd_str(&r, &s, &slen) == -1)
+			return -1;
+		/* a name that does not fit, or holds a NUL, is not used */
+		if (slen >= sizeof(q->name) || memchr(s, '\0', slen) != NULL)
+			q->status = SSH_FX_FAILURE;
+		else {
+			memcpy(q->name, s, slen);
+			q->name[slen] = '\0';
+			q->ok = 1;
+		}
+		return 0;
+	}
+	if (q->type != SSH_FXP_REALPATH && type == SSH_FXP_ATTRS) {
+		if (rd_attrs(&r, q) == -1)
+			return -1;
+		q->ok = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Send the n requests, then read their n answers.  0: each request has
+ * its answer (ok, or the status the server gave); -1 with err: the
+ * connection failed or the server answered out of turn, and is lost.
+ */
+int
+sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
+{
+	unsigned char	 hdr[4 + 1 + 4 + 4], *b = NULL;
+	uint32_t	 len, id, plen;
+	int		 i, k, type;
+	const char	*why = "the connection failed";
+
+	for (i = 0; i < n; i++) {
+		plen = strlen(q[i].path);
+		q[i].id = ++sftp->id_counter;
+		q[i].done = q[i].ok = q[i].hassize = q[i].hasperm = 0;
+		q[i].status = SSH_FX_OK;
+		len = 1 + 4 + 4 + plen;
+		hdr[0] = len >> 24;
+		hdr[1] = len >> 16;
+		hdr[2] = len >> 8;
+		hdr[3] = len;
+		hdr[4] = q[i].type;
+		hdr[5] = q[i].id >> 24;
+		hdr[6] = q[i].id >> 16;
+		hdr[7] = q[i].id >> 8;
+		hdr[8] = q[i].id;
+		hdr[9] = plen >> 24;
+		hdr[10] = plen >> 16;
+		hdr[11] = plen >> 8;
+		hdr[12] = plen;
+		if (ssh_channel_write(sftp->channel, hdr, sizeof(hdr)) !=
+		    (int)sizeof(hdr) || ssh_channel_write(sftp->channel,
+		    q[i].path, plen) != (int)plen)
+			goto lost;
+	}
+	for (i = 0; i < n; i++) {
+		if (chan_read(sftp, hdr, 4) == -1)
+			goto lost;
+		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+		    (uint32_t)hdr[2] << 8 | hdr[3];
+		if (len < 5 || len > SFTPQ_ANSWER_MAX) {
+			why = "the SFTP server's answer has a bad length";
+			goto lost;
+		}
+		if ((b = malloc(len)) == NULL)
+			fatal(NULL);
+		if (chan_read(sftp, b, len) == -1)
+			goto lost;
+		type = b[0];
+		id = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+		    (uint32_t)b[3] << 8 | b[4];
+		for (k = 0; k < n; k++)
+			if (q[k].id == id && !q[k].done)
+				break;
+		if (k == n || answer(&q[k], type, b + 5, len - 5) == -1) {
+			why = "the SFTP server answered a request not made";
+			goto lost;
+		}
+		free(b);
+		b = NULL;
+	}
+	return 0;
+ lost:
+	free(b);
+	files_lost = 1;
+	snprintf(err, ERRSZ, "SFTP: %s", sshconn_error(sftp->session, why));
+	return -1;
+}
