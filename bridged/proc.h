@@ -54,6 +54,11 @@ int		 proc_compose(struct imsgev **, enum bridged_proc, uint32_t,
 		    uint32_t, int, const void *, size_t);
 void		 proc_verbose(struct imsg *);
 
+/* the parent's directories and sockets (parent_sock.c); fatal on error */
+void		 make_dir(const char *, uid_t, gid_t, mode_t);
+void		 sockdir_check(const char *, const char *);
+int		 bind_unix(const char *, mode_t, gid_t);
+
 /* config sent to children over imsg (confimsg.c) */
 /* secrets: the client tokens too (the frontend only) */
 void		 config_send(struct imsgev *, struct bridged_conf *, int);
