@@ -67,6 +67,7 @@
 
 #define BASH_TIMEOUT_DEF	120000		/* ms */
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
+#define SHELL_EXIT_GRACE_MS	2000	/* after the exit, for its output */
 #define MARKER_LEN		22	/* of 62 letters and digits: 131 bits */
 #define WIN_MAX			(2 * (PATH_MAX + 256))
 #define BASH_NOTE_ROOM		900	/* characters for the notes at the end */
@@ -134,6 +135,7 @@ struct shell {
 	long			 pid;		/* remote $$, 0 unknown */
 	long			 pgid;		/* its session's group, 0 unknown */
 	int			 gone;		/* exited or closed */
+	int			 exited;	/* its status came: send nothing */
 	int			 markfn;	/* MARK_FN is defined */
 	int			 exitstatus;
 	char			 exitsignal[32];
@@ -142,6 +144,7 @@ struct shell {
 	char			 cwd[PATH_MAX];
 	TAILQ_HEAD(, cmd)	 cmds;		/* first: running */
 	struct event		 ev_proc;
+	struct event		 ev_exit;	/* exited: wait for its output */
 };
 
 static void	 obuf_init(struct obuf *, size_t);
@@ -162,6 +165,8 @@ static int	 shell_data(ssh_session, ssh_channel, void *, uint32_t, int,
 		    void *);
 static void	 shell_close(ssh_session, ssh_channel, void *);
 static void	 shell_exit_status(ssh_session, ssh_channel, int, void *);
+static void	 shell_exited(struct shell *);
+static void	 shell_exit_grace(int, short, void *);
 static void	 shell_exit_signal(ssh_session, ssh_channel, const char *, int,
 		    const char *, const char *, void *);
 static struct cmd *cmd_new(struct shell *, struct sshcall *, const char *,
@@ -346,6 +351,7 @@ shell_start(uint32_t sessid, struct sshhost *host)
 		sh->host = host;
 		TAILQ_INIT(&sh->cmds);
 		evtimer_set(&sh->ev_proc, shell_proc, sh);
+		evtimer_set(&sh->ev_exit, shell_exit_grace, sh);
 		TAILQ_INSERT_TAIL(&shells, sh, entry);
 	}
 	sh->ch = NULL;
@@ -353,6 +359,7 @@ shell_start(uint32_t sessid, struct sshhost *host)
 	sh->pid = 0;
 	sh->pgid = 0;
 	sh->gone = 0;
+	sh->exited = 0;
 	sh->exitstatus = -1;
 	sh->exitsignal[0] = '\0';
 	strlcpy(sh->cwd, host->conf->base_dir, sizeof(sh->cwd));
@@ -448,6 +455,7 @@ shell_dropchannel(struct shell *sh)
 	/* the next shell defines its own */
 	sh->markfn = 0;
 	evtimer_del(&sh->ev_proc);
+	evtimer_del(&sh->ev_exit);
 }
 
 static void
@@ -557,8 +565,8 @@ shell_send(struct shell *sh)
 	size_t		 off;
 	int		 n;
 
-	if (sh->ch == NULL || sh->gone || (c = TAILQ_FIRST(&sh->cmds)) ==
-	    NULL || c->sent)
+	if (sh->ch == NULL || sh->gone || sh->exited ||
+	    (c = TAILQ_FIRST(&sh->cmds)) == NULL || c->sent)
 		return;
 	c->sent = 1;
 	/* built now: the shell it goes to decides its form */
@@ -612,14 +620,40 @@ shell_close(ssh_session s, ssh_channel ch, void *arg)
 	shell_sched(sh);
 }
 
+/*
+ * sshd may send the exit status before the last of the shell's output
+ * (it reports the child's exit at once, and drains the pipes after):
+ * the shell is gone when the channel closes, or SHELL_EXIT_GRACE_MS
+ * after the status when something the shell started still holds its
+ * output open and the close would never come.
+ */
+static void
+shell_exited(struct shell *sh)
+{
+	struct timeval	 tv = { SHELL_EXIT_GRACE_MS / 1000,
+	    (SHELL_EXIT_GRACE_MS % 1000) * 1000 };
+
+	sh->exited = 1;
+	if (!evtimer_pending(&sh->ev_exit, NULL))
+		evtimer_add(&sh->ev_exit, &tv);
+}
+
+static void
+shell_exit_grace(int fd, short event, void *arg)
+{
+	struct shell	*sh = arg;
+
+	sh->gone = 1;
+	shell_sched(sh);
+}
+
 static void
 shell_exit_status(ssh_session s, ssh_channel ch, int status, void *arg)
 {
 	struct shell	*sh = arg;
 
 	sh->exitstatus = status;
-	sh->gone = 1;
-	shell_sched(sh);
+	shell_exited(sh);
 }
 
 static void
@@ -629,8 +663,7 @@ shell_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
 	struct shell	*sh = arg;
 
 	strlcpy(sh->exitsignal, sig ? sig : "?", sizeof(sh->exitsignal));
-	sh->gone = 1;
-	shell_sched(sh);
+	shell_exited(sh);
 }
 
 /*

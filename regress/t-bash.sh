@@ -183,6 +183,17 @@ r = bash("pwd")
 t.ok(text(r).startswith("warning:") and "reset" in text(r) and
      text(r).endswith(BASE + "\nexit status: 0"),
      "after exit: a fresh shell, with a warning", r)
+# sshd may report the exit before the last output (it drains the pipe
+# after), so the answer waits for the channel's close; something the
+# shell started that holds the output open must not hold the answer
+t0 = time.time()
+r = bash("sleep 60 & exit 5")
+t.ok("exit status: 5" in text(r) and time.time() - t0 < 30,
+     "a leftover holding the output open: answered %.1f s after the exit"
+     % (time.time() - t0), r)
+r = bash("pwd")
+t.ok(text(r).endswith(BASE + "\nexit status: 0"), "and the next shell "
+     "works", r)
 
 # --- sessions have their own shells ---
 c2 = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
