@@ -384,12 +384,18 @@ parent_dispatch(int fd, short event, void *arg)
 	ssize_t			 n;
 	int			 v;
 
+	/*
+	 * A child's socket that fails is that child's end, never ours: it
+	 * is closed, and SIGCHLD tells how the child went (one that is
+	 * still there is killed and restarted like any other death).
+	 */
 	if (event & EV_READ) {
-		if ((n = imsgbuf_read(ibuf)) == -1 && errno != EAGAIN &&
-		    errno != ECONNRESET)
-			fatal("read from %s", c->title);
-		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
-			/* the child is gone; SIGCHLD tells how */
+		n = imsgbuf_read(ibuf);
+		if (n == 0 || (n == -1 && errno != EAGAIN)) {
+			if (n == -1 && errno != ECONNRESET) {
+				log_warn("read from %s: killing it", c->title);
+				kill(c->pid, SIGKILL);
+			}
 			imsgev_clear(&c->iev);
 			close(c->iev.ibuf.fd);
 			c->iev.ibuf.fd = -1;
@@ -397,8 +403,16 @@ parent_dispatch(int fd, short event, void *arg)
 		}
 	}
 	if (event & EV_WRITE) {
-		if (imsgbuf_write(ibuf) == -1 && errno != EPIPE)
-			fatal("write to %s", c->title);
+		if (imsgbuf_write(ibuf) == -1 && errno != EAGAIN) {
+			if (errno != EPIPE && errno != ECONNRESET) {
+				log_warn("write to %s: killing it", c->title);
+				kill(c->pid, SIGKILL);
+			}
+			imsgev_clear(&c->iev);
+			close(c->iev.ibuf.fd);
+			c->iev.ibuf.fd = -1;
+			return;
+		}
 	}
 
 	for (;;) {
@@ -706,10 +720,9 @@ parent_shutdown(int failed)
 		return;
 	shutting_down = 1;
 	drain = failed ? 0 : conf->limits.drain_timeout;
-	if (fe->alive && drain > 0) {
-		if (imsgev_compose(&fe->iev, IMSG_SHUTDOWN, 0, -1, &drain,
-		    sizeof(drain)) == -1)
-			fatal("shutdown");
+	/* a frontend that cannot be told (it has just died) drains nothing */
+	if (fe->alive && drain > 0 && imsgev_compose(&fe->iev, IMSG_SHUTDOWN,
+	    0, -1, &drain, sizeof(drain)) == 0) {
 		timerclear(&tv);
 		tv.tv_sec = drain;
 		evtimer_set(&ev_drain, parent_finish, NULL);

@@ -33,6 +33,8 @@
 #include "parent.h"
 
 static void	 spawn(struct child *);
+static int	 wire_end(struct child *, uint32_t, int, const void *,
+		    size_t);
 static void	 child_restart(int, short, void *);
 static void	 child_stderr(int, short, void *);
 
@@ -208,54 +210,78 @@ start(struct child *c)
 }
 
 /*
+ * One end of a socketpair to a child.  A child whose socket has closed
+ * (it died, SIGCHLD has not yet said so) takes nothing: never fatal, it
+ * is restarted and wired again.  -1: fd closed.
+ */
+static int
+wire_end(struct child *to, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	if (imsgev_compose(&to->iev, type, 0, fd, data, len) == -1) {
+		log_warn("wire: %s", to->title);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A socketpair between two children, one end to each.  An ssh worker is
  * announced to its sibling with IMSG_SSH_PEER (there are many); the
  * worker, the frontend and the logger each learn of the others with
- * IMSG_PEER_FD.
+ * IMSG_PEER_FD.  If one end cannot be sent, the other is closed, and
+ * the child that got it sees its peer go.
  */
 void
 wire(struct child *a, struct child *b)
 {
 	struct ssh_peer	 sp;
 	uint32_t	 peer;
-	int		 fds[2];
+	int		 fds[2], r;
 
+	if (a->iev.ibuf.fd == -1 || b->iev.ibuf.fd == -1) {
+		log_debug("wire: %s or %s has gone", a->title, b->title);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, fds) == -1)
-		fatal("socketpair");
+	    0, fds) == -1) {
+		log_warn("wire: socketpair");
+		return;
+	}
+	memset(&sp, 0, sizeof(sp));
 	if (b->id == PROC_SSH) {
 		/* a is the frontend */
-		memset(&sp, 0, sizeof(sp));
 		strlcpy(sp.host, b->host, sizeof(sp.host));
 		sp.pid = b->pid;
 		sp.restarts = b->ndeaths;
-		if (imsgev_compose(&a->iev, IMSG_SSH_PEER, 0, fds[0], &sp,
-		    sizeof(sp)) == -1)
-			fatal("wire");
+		r = wire_end(a, IMSG_SSH_PEER, fds[0], &sp, sizeof(sp));
+		peer = a->id;
+		if (r == -1)
+			close(fds[1]);
+		else
+			(void)wire_end(b, IMSG_PEER_FD, fds[1], &peer,
+			    sizeof(peer));
 	} else if (a->id == PROC_SSH) {
 		/* b is the logger */
-		memset(&sp, 0, sizeof(sp));
 		strlcpy(sp.host, a->host, sizeof(sp.host));
 		sp.pid = a->pid;
-		if (imsgev_compose(&b->iev, IMSG_SSH_PEER, 0, fds[1], &sp,
-		    sizeof(sp)) == -1)
-			fatal("wire");
-	} else {
-		peer = a->id;
-		if (imsgev_compose(&b->iev, IMSG_PEER_FD, 0, fds[1], &peer,
-		    sizeof(peer)) == -1)
-			fatal("wire");
-	}
-	if (b->id == PROC_SSH) {
-		peer = a->id;
-		if (imsgev_compose(&b->iev, IMSG_PEER_FD, 0, fds[1], &peer,
-		    sizeof(peer)) == -1)
-			fatal("wire");
-	} else {
+		r = wire_end(b, IMSG_SSH_PEER, fds[1], &sp, sizeof(sp));
 		peer = b->id;
-		if (imsgev_compose(&a->iev, IMSG_PEER_FD, 0, fds[0], &peer,
-		    sizeof(peer)) == -1)
-			fatal("wire");
+		if (r == -1)
+			close(fds[0]);
+		else
+			(void)wire_end(a, IMSG_PEER_FD, fds[0], &peer,
+			    sizeof(peer));
+	} else {
+		peer = a->id;
+		r = wire_end(b, IMSG_PEER_FD, fds[1], &peer, sizeof(peer));
+		peer = b->id;
+		if (r == -1)
+			close(fds[0]);
+		else
+			(void)wire_end(a, IMSG_PEER_FD, fds[0], &peer,
+			    sizeof(peer));
 	}
 }
 

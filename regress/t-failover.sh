@@ -7,7 +7,8 @@
 # again is left down while b carries on; SIGKILL of the frontend loses
 # its clients (bridgectl mcp exits non-zero with a reason), the daemon
 # restarts it and new clients work; the logger too; an idle worker exits
-# after "idle timeout" and comes back on the next call.
+# after "idle timeout" and comes back on the next call.  A worker killed
+# while the parent is stopped does not take the parent down.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -289,6 +290,69 @@ t.done()
 EOF
 
 tap_check "bridged stops cleanly" bridged_stop
+
+# A worker killed while the parent is stopped: when the parent runs
+# again it may hear the frontend ask for the worker before SIGCHLD says
+# it died, and the dead worker's socket must not be fatal (it was:
+# "parent: wire: Broken pipe" took the daemon down).
+if tap_check "bridged starts for the stopped-parent rounds" bridged_start; then
+	export REGRESS_DIR
+	tap_run timeout 200 python3 - "$BRIDGED_PID" <<'PY'
+import os, signal, subprocess, sys, threading, time
+sys.path.insert(0, os.environ["REGRESS_DIR"])
+from mcpclient import Client
+ppid = int(sys.argv[1])
+def worker():
+    for _ in range(100):
+        p = subprocess.run(["pgrep", "-P", str(ppid), "-f", "ssh local"],
+                           capture_output=True, text=True).stdout.split()
+        if p:
+            return int(p[0])
+        time.sleep(0.1)
+    return None
+n = bad = 0
+c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
+c.initialize()
+for rnd in range(4):
+    c.call_tool("Bash", {"command": "true"})
+    w = worker()
+    os.kill(ppid, signal.SIGSTOP)
+    if w:
+        os.kill(w, signal.SIGKILL)
+    # the frontend sees the worker go (its socket), the parent cannot
+    # yet: its SIGCHLD waits for SIGCONT; the call then asks for a worker
+    time.sleep(0.5)
+    res = {}
+    def call():
+        try:
+            res["r"] = c.call_tool("Bash", {"command": "echo again"})
+        except Exception as e:
+            res["e"] = e
+    th = threading.Thread(target=call)
+    th.start()
+    time.sleep(0.5)
+    os.kill(ppid, signal.SIGCONT)
+    th.join(60)
+    alive = subprocess.run(["kill", "-0", str(ppid)]).returncode == 0
+    n += 1
+    ok = alive and w is not None and "r" in res
+    bad += not ok
+    print("%s %d - round %d: worker killed under a stopped parent; the "
+          "daemon lives on and the call is answered" %
+          ("ok" if ok else "not ok", n, rnd + 1))
+    if not ok:
+        print("#   worker %s alive %s %r" % (w, alive, res))
+        break
+r = c.call_tool("Bash", {"command": "echo fine"})
+n += 1
+ok = "fine" in r["content"][0]["text"]
+bad += not ok
+print("%s %d - and the host works afterwards" % ("ok" if ok else "not ok", n))
+print("1..%d" % n)
+sys.exit(1 if bad else 0)
+PY
+	tap_check "bridged stops cleanly after them" bridged_stop
+fi
 
 # a frontend that keeps dying: the daemon says so and exits 1
 if tap_check "bridged starts again" bridged_start; then
