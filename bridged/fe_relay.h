@@ -48,7 +48,10 @@ int	 relay_name_ok(const char *);
 /* IMSG_RELAY_DATA/REPLY/EVENT from the logger */
 void	 relay_dispatch(struct imsg *);
 void	 relay_logger_down(void);
-/* bridgectl: a request for connection id; answered by control_relay_reply */
+/*
+ * bridgectl: a request for connection id; answered by control_relay_reply.
+ * Its principal is "bridgectl" unless req names one ("bridgectl uid N").
+ */
 int	 relay_ctl_ask(uint32_t, json_t *);
 
 /* resources/list, resources/read: their own ids (fe_relayres.c) */
