@@ -97,6 +97,7 @@ enum session_state {
 
 /* where a 2026-07-28 request's _meta says what its client can do */
 #define MCP_META_CAPS	"io.modelcontextprotocol/clientCapabilities"
+#define MCP_META_SUBID	"io.modelcontextprotocol/subscriptionId"
 
 struct mcp_session {
 	TAILQ_ENTRY(mcp_session) entry;
@@ -150,6 +151,7 @@ struct mcp_session {
 	int			 nsubs;
 	json_t			*relay_subs;	/* resources/subscribe: names */
 	json_t			*client_caps;	/* legacy: from initialize */
+	uint64_t		 tools_digest;	/* its tools/list, fe_listchg.c */
 };
 
 /* the live sessions in turn: NULL gives the first (fe_relayres.c) */

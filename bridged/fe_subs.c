@@ -37,7 +37,7 @@
 #include "fe_relay.h"
 
 #define SUBS_MAX		16	/* per connection */
-#define SUB_ID_KEY		"io.modelcontextprotocol/subscriptionId"
+#define SUB_ID_KEY		MCP_META_SUBID
 
 struct mcp_sub {
 	TAILQ_ENTRY(mcp_sub)	 entry;
