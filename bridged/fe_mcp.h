@@ -168,6 +168,8 @@ struct mcp_sub;
 void	 m_subs_listen(struct mcp_session *, json_t *, json_t *);
 int	 mcp_subs_cancel(struct mcp_session *, json_t *);
 int	 mcp_subs_tools_changed(struct mcp_session *);
+/* the logger's answer on a stream's channels (NULL: none), borrowed */
+void	 mcp_subs_access(struct mcp_session *, uint32_t, json_t *);
 void	 mcp_subs_end(struct mcp_session *, int);
 
 /* fe_mcp.c: output to a session; every JSON value passed in is stolen */

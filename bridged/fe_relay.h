@@ -57,8 +57,11 @@ int	 relay_ctl_ask(uint32_t, json_t *);
 /* resources/list, resources/read: their own ids (fe_relayres.c) */
 #define RELAY_RES_BIT	0x40000000U
 int	 relay_res_ask(uint32_t, json_t *);
+/* fe_relayres.c: a listen stream's channels, answered to fe_subs.c */
+int	 relay_listen_ask(struct mcp_session *, uint32_t, json_t *);
 
 /* fe_relayres.c: bridged://channel/NAME resources and their pushes */
+#define RELAY_URI_PREFIX	"bridged://channel/"
 void	 relay_resources_event(const char *, const char *, json_int_t,
 	    const char *);
 void	 relay_res_reply(uint32_t, json_t *);

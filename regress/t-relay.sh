@@ -649,6 +649,17 @@ elif phase == "6":
                 n["params"].get("uri") == "bridged://channel/" + ch]
     pump6(lm, lambda: [n for n in lm.notifications if n.get("method") ==
           "notifications/subscriptions/acknowledged"])
+    ack6 = [n for n in lm.notifications if n.get("method") ==
+            "notifications/subscriptions/acknowledged"]
+    p6 = ack6[0]["params"] if ack6 else {}
+    t.ok(p6.get("notifications", {}).get("resourceSubscriptions") ==
+         ["bridged://channel/web:later", "bridged://channel/mine:own"] and
+         [x["uri"] for x in p6["_meta"].get("bridged/notHonored", [])] ==
+         ["bridged://channel/web:notes"] and "may not receive" in
+         p6["_meta"]["bridged/notHonored"][0]["reason"],
+         "the stream's acknowledgement leaves out the channel it may not "
+         "receive (web's), naming it in bridged/notHonored; one not yet "
+         "created is honoured", ack6)
     # web creates web:later, then sends to web:notes; then uid 0 to its own
     for ch, i in (("web:later", 20), ("web:notes", 21)):
         r, ms = post({"jsonrpc": "2.0", "id": i, "method": "tools/call",
