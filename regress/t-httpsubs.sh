@@ -37,7 +37,7 @@ tap_check "bridged starts" bridged_start "$EXTRA" || tap_end
 
 export REGRESS_DIR TESTDIR BRIDGECTL CTL_SOCK BRIDGED_CONF MCP_SOCK
 tap_run timeout 170 "$PYTHON" - "$P" <<'PY'
-import http.client, json, os, queue, subprocess, sys, threading, time
+import http.client, json, os, queue, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.environ["REGRESS_DIR"])
 from mcpclient import Client
 port = int(sys.argv[1])
@@ -125,6 +125,11 @@ class Stream:
             if cond(m): return m
         return None
     def close(self):
+        # the reader holds the response: shut the socket under it first
+        try:
+            self.c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.c.close()
 
 def method(name):
