@@ -463,6 +463,7 @@ struct limits {
 #define RELAY_RULES_MAX		32
 #define RELAY_PATTERN_LEN	128
 #define RELAY_NAME_LEN		128		/* channel names */
+#define RELAY_LISTEN_MAX	64		/* channels one listen stream names */
 #define RELAY_SEND		0x01
 #define RELAY_RECEIVE		0x02
 #define RELAY_CLEAR		0x04

@@ -89,6 +89,7 @@ ctlrelay_request(uint32_t id, uid_t uid, struct imsg *imsg)
 	char		 name[RELAY_NAME_LEN];
 	struct creq	*r;
 	json_t		*req;
+	char		*who;
 	int		 kind;
 
 	switch (imsg->hdr.type) {
@@ -136,8 +137,15 @@ ctlrelay_request(uint32_t id, uid_t uid, struct imsg *imsg)
 	    kind == CREQ_LIST ? "list" : "show");
 	if (req != NULL && kind != CREQ_LIST)
 		json_object_set_new(req, "channel", json_string(name));
-	if (kind == CREQ_CLEAR)
+	if (kind == CREQ_CLEAR) {
+		/* its audit record names the operator who cleared it */
 		log_info("control: clear channel %s by uid %d", name, (int)uid);
+		if (req != NULL && asprintf(&who, "bridgectl uid %u",
+		    (unsigned)uid) != -1) {
+			json_object_set_new(req, "principal", json_string(who));
+			free(who);
+		}
+	}
 	TAILQ_INSERT_TAIL(&creqs, r, entry);
 	if (relay_ctl_ask(id, req) != 0) {
 		creq_free(r);

@@ -12,6 +12,8 @@
  *
  *   a response        to the POST that carried its request id;
  *   progress          to the POST whose request carried its token;
+ *   a subscription's  to the POST of its subscriptions/listen, which
+ *   notification      stays open as an SSE stream until cancelled;
  *   anything else     (logging, list_changed) to the session's GET
  *                     stream, else the POST being dispatched.
  *
@@ -109,6 +111,7 @@ static void	 post_sse_start(struct hpost *);
 static void	 post_event(struct hpost *, const char *, int);
 static void	 post_finish(struct hpost *, json_t *);
 static void	 post_ping(int, short, void *);
+static int	 ids_has(json_t *, json_t *);
 static int	 ids_take(json_t *, json_t *);
 static int	 status_of(json_t *, int);
 static int	 accepts(struct evhttp_request *, const char *);
@@ -456,7 +459,7 @@ out_send(struct mcp_session *s, json_t *msg)
 {
 	struct hsess	*hs = s->output_arg;
 	struct hpost	*p = NULL, *q;
-	json_t		*v, *tok;
+	json_t		*v, *tok, *sid;
 	char		*text;
 	size_t		 i;
 	int		 response;
@@ -488,6 +491,15 @@ out_send(struct mcp_session *s, json_t *msg)
 				if (p != NULL)
 					break;
 			}
+		/* a subscription's notification rides its listen stream */
+		sid = json_object_get(json_object_get(json_object_get(msg,
+		    "params"), "_meta"), MCP_META_SUBID);
+		if (p == NULL && sid != NULL)
+			TAILQ_FOREACH(q, &hs->posts, entry)
+				if (!q->get && ids_has(q->ids, sid)) {
+					p = q;
+					break;
+				}
 		if (p == NULL)
 			TAILQ_FOREACH(q, &hs->posts, entry)
 				if (q->get && q->req != NULL)
@@ -541,6 +553,18 @@ out_send(struct mcp_session *s, json_t *msg)
 		else if (p != hs->cur)
 			post_free(p);
 	}
+}
+
+static int
+ids_has(json_t *ids, json_t *id)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(ids, i, v)
+		if (json_equal(v, id))
+			return 1;
+	return 0;
 }
 
 /* remove id from the array; 1 when it was there */
@@ -699,6 +723,16 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 
 	if (modern) {
 		if (httphdr_modern(req, msg) == -1) {
+			json_decref(msg);
+			return;
+		}
+		/* its notifications can only come as a stream */
+		if (method != NULL && strcmp(method, "subscriptions/listen") ==
+		    0 && !accepts(req, "text/event-stream")) {
+			http_refuse(req, 406, json_object_get(msg, "id"),
+			    JSONRPC_INVALID_REQUEST, "subscriptions/listen "
+			    "answers with an SSE stream: Accept must list "
+			    "text/event-stream");
 			json_decref(msg);
 			return;
 		}

@@ -850,36 +850,6 @@ mcp_close_all(void)
 }
 
 /*
- * After a reload: when the tools some host allows are not those of the
- * last configuration, every initialized session is told (legacy era:
- * notifications/tools/list_changed, for which initialize advertises
- * tools.listChanged) and lists them again.  Sessions still waiting for
- * notifications/initialized list them after it anyway.
- */
-void
-mcp_config_changed(void)
-{
-	struct mcp_session	*s;
-	int			 n = 0;
-
-	if (!tools_list_changed())
-		return;
-	TAILQ_FOREACH(s, &sessions, entry) {
-		/* 2026-07-28: on the subscriptions that asked, any state */
-		if (!s->dead)
-			n += mcp_subs_tools_changed(s);
-		if (s->dead || s->state != SESSION_READY)
-			continue;
-		mcp_send_json(s, json_pack("{s:s, s:s}", "jsonrpc", "2.0",
-		    "method", "notifications/tools/list_changed"));
-		n++;
-	}
-	log_info("the tools offered changed with the configuration: %d "
-	    "session%s and subscription%s told", n, n == 1 ? "" : "s",
-	    n == 1 ? "" : "s");
-}
-
-/*
  * bridgectl kill session: close it as if the client had gone; its calls
  * in flight are cancelled (the worker stops their work) and recorded.
  */

@@ -97,6 +97,7 @@ enum session_state {
 
 /* where a 2026-07-28 request's _meta says what its client can do */
 #define MCP_META_CAPS	"io.modelcontextprotocol/clientCapabilities"
+#define MCP_META_SUBID	"io.modelcontextprotocol/subscriptionId"
 
 struct mcp_session {
 	TAILQ_ENTRY(mcp_session) entry;
@@ -150,6 +151,7 @@ struct mcp_session {
 	int			 nsubs;
 	json_t			*relay_subs;	/* resources/subscribe: names */
 	json_t			*client_caps;	/* legacy: from initialize */
+	uint64_t		 tools_digest;	/* its tools/list, fe_listchg.c */
 };
 
 /* the live sessions in turn: NULL gives the first (fe_relayres.c) */
@@ -166,6 +168,8 @@ struct mcp_sub;
 void	 m_subs_listen(struct mcp_session *, json_t *, json_t *);
 int	 mcp_subs_cancel(struct mcp_session *, json_t *);
 int	 mcp_subs_tools_changed(struct mcp_session *);
+/* the logger's answer on a stream's channels (NULL: none), borrowed */
+void	 mcp_subs_access(struct mcp_session *, uint32_t, json_t *);
 void	 mcp_subs_end(struct mcp_session *, int);
 
 /* fe_mcp.c: output to a session; every JSON value passed in is stolen */

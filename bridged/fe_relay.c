@@ -195,7 +195,9 @@ ask(uint32_t peerid, int ctl, json_t *req)
 int
 relay_ctl_ask(uint32_t id, json_t *req)
 {
-	json_object_set_new(req, "principal", json_string("bridgectl"));
+	/* the operator, as an audit record of what it did names it */
+	if (json_object_get(req, "principal") == NULL)
+		json_object_set_new(req, "principal", json_string("bridgectl"));
 	json_object_set_new(req, "admin", json_true());
 	return ask(id, 1, req);
 }

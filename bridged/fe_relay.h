@@ -48,14 +48,20 @@ int	 relay_name_ok(const char *);
 /* IMSG_RELAY_DATA/REPLY/EVENT from the logger */
 void	 relay_dispatch(struct imsg *);
 void	 relay_logger_down(void);
-/* bridgectl: a request for connection id; answered by control_relay_reply */
+/*
+ * bridgectl: a request for connection id; answered by control_relay_reply.
+ * Its principal is "bridgectl" unless req names one ("bridgectl uid N").
+ */
 int	 relay_ctl_ask(uint32_t, json_t *);
 
 /* resources/list, resources/read: their own ids (fe_relayres.c) */
 #define RELAY_RES_BIT	0x40000000U
 int	 relay_res_ask(uint32_t, json_t *);
+/* fe_relayres.c: a listen stream's channels, answered to fe_subs.c */
+int	 relay_listen_ask(struct mcp_session *, uint32_t, json_t *);
 
 /* fe_relayres.c: bridged://channel/NAME resources and their pushes */
+#define RELAY_URI_PREFIX	"bridged://channel/"
 void	 relay_resources_event(const char *, const char *, json_int_t,
 	    const char *);
 void	 relay_res_reply(uint32_t, json_t *);

@@ -34,7 +34,7 @@
 #include "fe_relay.h"
 #include "policy.h"
 
-#define RES_PREFIX	"bridged://channel/"
+#define RES_PREFIX	RELAY_URI_PREFIX
 #define RES_READ_LAST	50	/* messages resources/read shows */
 #define RES_SUBS_MAX	64	/* channels one session subscribes to */
 
@@ -48,6 +48,7 @@ struct rres {
 	char			 channel[RELAY_NAME_LEN]; /* "": list */
 	int			 push;		/* claude/channel: no answer */
 	int			 sub;		/* resources/subscribe */
+	uint32_t		 listen;	/* a listen stream's serial */
 };
 
 static TAILQ_HEAD(, rres)	 rreses = TAILQ_HEAD_INITIALIZER(rreses);
@@ -92,6 +93,33 @@ res_ask(struct mcp_session *s, json_t *id, const char *channel, int sub)
 	}
 	if (relay_res_ask(r->peerid, req) != 0) {
 		json_decref(r->id);
+		free(r);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&rreses, r, entry);
+	return 0;
+}
+
+/*
+ * A subscriptions/listen stream's channels (names): may its principal
+ * receive from each?  The answer goes to mcp_subs_access (fe_subs.c)
+ * with the stream's serial, which a later stream never reuses.
+ */
+int
+relay_listen_ask(struct mcp_session *s, uint32_t serial, json_t *channels)
+{
+	struct rres	*r;
+	json_t		*req;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -1;
+	r->peerid = RELAY_RES_BIT | (++rres_next & 0x0fffffff);
+	r->sessid = s->id;
+	r->listen = serial;
+	req = json_pack("{s:s, s:s, s:I, s:O}", "op", "may", "principal",
+	    s->principal, "session", (json_int_t)s->id, "channels",
+	    channels);
+	if (relay_res_ask(r->peerid, req) != 0) {
 		free(r);
 		return -1;
 	}
@@ -335,6 +363,10 @@ relay_res_reply(uint32_t peerid, json_t *ans)
 	TAILQ_REMOVE(&rreses, r, entry);
 	if ((s = mcp_session_byid(r->sessid)) == NULL)
 		goto done;
+	if (r->listen != 0) {
+		mcp_subs_access(s, r->listen, ans);
+		goto done;
+	}
 	if (r->push) {
 		/* not readable by this principal, or gone: nothing to push */
 		if (ans != NULL && json_object_get(ans, "message") != NULL)

@@ -15,13 +15,19 @@
  * fe_tools.c), and resourceSubscriptions for channel URIs,
  * bridged://channel/NAME, while the relay is on: each send to or clear
  * of such a channel is a notifications/resources/updated on the stream.
+ * Those channels are first asked of the logger (which knows each one's
+ * creator): one the principal may not receive from is left out of the
+ * acknowledgement, as is any other URI not honoured, each named with
+ * the reason in the acknowledgement's _meta "bridged/notHonored".  Until
+ * the logger answers the stream is pending: nothing else is sent on it.
  * A subscription belongs to the connection it came on and holds its id
- * and the URIs it asked for.
+ * and the URIs it honours.
  */
 
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +43,31 @@
 #include "fe_relay.h"
 
 #define SUBS_MAX		16	/* per connection */
-#define SUB_ID_KEY		"io.modelcontextprotocol/subscriptionId"
+#define LEFT_MAX		16	/* URIs named as not honoured */
+#define LEFT_KEY		"bridged/notHonored"
+#define SUB_ID_KEY		MCP_META_SUBID
 
 struct mcp_sub {
 	TAILQ_ENTRY(mcp_sub)	 entry;
 	json_t			*id;		/* the listen request's */
+	uint32_t		 serial;	/* never reused */
 	int			 tools;		/* toolsListChanged */
 	json_t			*uris;		/* resourceSubscriptions */
+	json_t			*asked;		/* channels the logger is asked */
+	json_t			*left;		/* [{uri, reason}] not honoured */
+	int			 acked;		/* acknowledgement sent */
+	int			 missed;	/* the tools changed meanwhile */
 };
 
+static uint32_t	 sub_serial;
+
 static json_t	*sub_meta(struct mcp_sub *);
+static int	 name_in(json_t *, const char *);
 static void	 sub_free(struct mcp_session *, struct mcp_sub *);
+static void	 sub_leave(struct mcp_sub *, const char *, const char *, ...)
+		    __attribute__((__format__ (printf, 3, 4)));
+static void	 sub_ack(struct mcp_session *, struct mcp_sub *);
+static void	 sub_tools(struct mcp_session *, struct mcp_sub *);
 
 static json_t *
 sub_meta(struct mcp_sub *sub)
@@ -62,7 +82,67 @@ sub_free(struct mcp_session *s, struct mcp_sub *sub)
 	s->nsubs--;
 	json_decref(sub->id);
 	json_decref(sub->uris);
+	json_decref(sub->asked);
+	json_decref(sub->left);
 	free(sub);
+}
+
+/* a URI the stream asked for and will not be told of, and why */
+static void
+sub_leave(struct mcp_sub *sub, const char *uri, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*why, shown[MCP_SHOWN_LEN];
+
+	if (json_array_size(sub->left) >= LEFT_MAX)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&why, fmt, ap) == -1)
+		why = NULL;
+	va_end(ap);
+	if (why == NULL)
+		return;
+	mcp_shown(shown, sizeof(shown), uri);
+	json_array_append_new(sub->left, json_pack("{s:s, s:s}", "uri", shown,
+	    "reason", why));
+	free(why);
+}
+
+/* the part honoured: no prompts; channel URIs the principal may read */
+static void
+sub_ack(struct mcp_session *s, struct mcp_sub *sub)
+{
+	json_t	*ack, *meta;
+
+	ack = json_object();
+	if (sub->tools)
+		json_object_set_new(ack, "toolsListChanged", json_true());
+	if (json_array_size(sub->uris) > 0)
+		json_object_set(ack, "resourceSubscriptions", sub->uris);
+	meta = sub_meta(sub);
+	if (meta != NULL && json_array_size(sub->left) > 0)
+		json_object_set(meta, LEFT_KEY, sub->left);
+	mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o, s:o}}", "jsonrpc",
+	    "2.0", "method", "notifications/subscriptions/acknowledged",
+	    "params", "_meta", meta, "notifications", ack));
+	sub->acked = 1;
+	log_debug("session %u: subscription opened%s, %zu channel%s, %zu "
+	    "URI%s not honoured", s->id, sub->tools ? " (tools list)" : "",
+	    json_array_size(sub->uris), json_array_size(sub->uris) == 1 ? "" :
+	    "s", json_array_size(sub->left), json_array_size(sub->left) == 1 ?
+	    "" : "s");
+	/* a reload while the logger was asked: told now, after the ack */
+	if (sub->missed)
+		sub_tools(s, sub);
+}
+
+static void
+sub_tools(struct mcp_session *s, struct mcp_sub *sub)
+{
+	mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o}}", "jsonrpc", "2.0",
+	    "method", "notifications/tools/list_changed", "params", "_meta",
+	    sub_meta(sub)));
+	sub->missed = 0;
 }
 
 /* subscriptions/listen (2026-07-28 only: the method table says so) */
@@ -70,9 +150,9 @@ void
 m_subs_listen(struct mcp_session *s, json_t *id, json_t *params)
 {
 	struct mcp_sub	*sub;
-	json_t		*want, *v, *ack;
+	json_t		*want, *v;
 	const struct mcp_era *era = mcp_era_req(s);
-	const char	*k;
+	const char	*k, *uri, *ch;
 	size_t		 i;
 
 	/* a legacy session has its notifications unasked */
@@ -123,38 +203,110 @@ m_subs_listen(struct mcp_session *s, json_t *id, json_t *params)
 		    SUBS_MAX);
 		return;
 	}
-	if ((sub = calloc(1, sizeof(*sub))) == NULL) {
+	if ((sub = calloc(1, sizeof(*sub))) == NULL ||
+	    (sub->uris = json_array()) == NULL ||
+	    (sub->asked = json_array()) == NULL ||
+	    (sub->left = json_array()) == NULL) {
+		if (sub != NULL) {
+			json_decref(sub->uris);
+			json_decref(sub->asked);
+			free(sub);
+		}
 		mcp_send_error(s, id, JSONRPC_INTERNAL, "out of memory");
 		return;
 	}
 	sub->id = json_incref(id);
+	if ((sub->serial = ++sub_serial) == 0)
+		sub->serial = ++sub_serial;
 	sub->tools = json_is_true(json_object_get(want, "toolsListChanged"));
-	/* the channel URIs among them, when the relay is on */
-	sub->uris = json_array();
-	json_array_foreach(json_object_get(want, "resourceSubscriptions"), i,
-	    v)
-		if (frontend_conf->relay_db[0] != '\0' &&
-		    relay_uri_channel(json_string_value(v)) != NULL &&
-		    json_array_size(sub->uris) < 64)
-			json_array_append(sub->uris, v);
 	TAILQ_INSERT_TAIL(&s->subs, sub, entry);
 	s->nsubs++;
 
-	/* the part honoured: no prompts; channel URIs, no other resources */
-	ack = json_object();
-	if (sub->tools)
-		json_object_set_new(ack, "toolsListChanged", json_true());
-	if (json_array_size(sub->uris) > 0)
-		json_object_set(ack, "resourceSubscriptions", sub->uris);
-	mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o, s:o}}", "jsonrpc",
-	    "2.0", "method", "notifications/subscriptions/acknowledged",
-	    "params", "_meta", sub_meta(sub), "notifications", ack));
-	log_debug("session %u: subscription opened%s", s->id,
-	    sub->tools ? " (tools list)" : "");
+	/* the channel URIs among them, when the relay is on */
+	json_array_foreach(json_object_get(want, "resourceSubscriptions"), i,
+	    v) {
+		uri = json_string_value(v);
+		if ((ch = relay_uri_channel(uri)) == NULL)
+			sub_leave(sub, uri, "not a resource of bridged: its "
+			    "resources are relay channels, bridged://channel/"
+			    "NAME");
+		else if (frontend_conf->relay_db[0] == '\0')
+			sub_leave(sub, uri, "the relay is off (no relay "
+			    "database in bridged.conf)");
+		else if (name_in(sub->asked, ch))
+			continue;	/* named twice */
+		else if (json_array_size(sub->asked) >= RELAY_LISTEN_MAX)
+			sub_leave(sub, uri, "more than %d channels on one "
+			    "stream: open another", RELAY_LISTEN_MAX);
+		else
+			json_array_append_new(sub->asked, json_string(ch));
+	}
+	if (json_array_size(sub->asked) == 0) {
+		sub_ack(s, sub);
+		return;
+	}
+	/* the logger knows each channel's creator: it says which we may */
+	if (relay_listen_ask(s, sub->serial, sub->asked) == -1)
+		mcp_subs_access(s, sub->serial, NULL);
 	return;
  badres:
 	mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "subscriptions/listen: "
 	    "notifications.resourceSubscriptions must be an array of URIs");
+}
+
+static int
+name_in(json_t *names, const char *name)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(names, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The logger's answer on a pending stream's channels (NULL: none came):
+ * those the principal may receive from are honoured, the others named
+ * as not; then the stream is acknowledged and open.
+ */
+void
+mcp_subs_access(struct mcp_session *s, uint32_t serial, json_t *ans)
+{
+	struct mcp_sub	*sub;
+	json_t		*may, *v, *err;
+	const char	*ch;
+	char		 uri[sizeof(RELAY_URI_PREFIX) + RELAY_NAME_LEN];
+	size_t		 i;
+
+	TAILQ_FOREACH(sub, &s->subs, entry)
+		if (sub->serial == serial)
+			break;
+	if (sub == NULL || sub->acked)
+		return;		/* cancelled meanwhile */
+	may = json_object_get(ans, "may");
+	err = json_object_get(ans, "error");
+	json_array_foreach(sub->asked, i, v) {
+		ch = json_string_value(v);
+		snprintf(uri, sizeof(uri), RELAY_URI_PREFIX "%s", ch);
+		if (json_is_true(json_object_get(may, ch)))
+			json_array_append_new(sub->uris, json_string(uri));
+		else if (json_is_object(may))
+			sub_leave(sub, uri, "principal \"%s\" may not receive "
+			    "from channel \"%s\" (the channel's creator and "
+			    "the relay allow rules that grant receive may)",
+			    s->principal, ch);
+		else
+			sub_leave(sub, uri, "the relay could not say whether "
+			    "this principal may receive from it (%s): listen "
+			    "again later", json_is_string(err) ?
+			    json_string_value(err) : ans == NULL ? "the logger "
+			    "is restarting" : "no answer");
+	}
+	json_decref(sub->asked);
+	sub->asked = NULL;
+	sub_ack(s, sub);
 }
 
 /* notifications/cancelled for rid: 1 when it ended a subscription */
@@ -183,9 +335,11 @@ mcp_subs_tools_changed(struct mcp_session *s)
 	TAILQ_FOREACH(sub, &s->subs, entry) {
 		if (!sub->tools)
 			continue;
-		mcp_send_json(s, json_pack("{s:s, s:s, s:{s:o}}", "jsonrpc",
-		    "2.0", "method", "notifications/tools/list_changed",
-		    "params", "_meta", sub_meta(sub)));
+		/* nothing on a stream before its acknowledgement */
+		if (!sub->acked)
+			sub->missed = 1;
+		else
+			sub_tools(s, sub);
 		n++;
 	}
 	return n;

@@ -671,8 +671,6 @@ static const struct tool tools[] = {
 static json_t	*tools_all;
 static json_t	*tools_offered;
 static uint32_t	 offered_caps;
-static uint32_t	 announced_caps;
-static int	 announced;
 
 static int
 tool_name_ok(const char *name)
@@ -893,23 +891,6 @@ tools_list_trim(json_t *list, uint32_t caps)
 		else
 			i++;
 	}
-}
-
-/*
- * After a new configuration: does the list differ from the one the
- * sessions were last told of?  Every capability gates some tool, so
- * the union of the hosts' capabilities decides the list.
- */
-int
-tools_list_changed(void)
-{
-	uint32_t	 caps = tools_conf_caps(frontend_conf);
-	int		 changed;
-
-	changed = announced && caps != announced_caps;
-	announced = 1;
-	announced_caps = caps;
-	return changed;
 }
 
 /*

@@ -145,8 +145,6 @@ json_t			*tools_list_json(void);
 json_t			*tools_extra_json(uint32_t);
 /* the CAP_* some host of conf allows */
 uint32_t		 tools_conf_caps(const struct bridged_conf *);
-/* has the list changed since the last call (after a reload)? */
-int			 tools_list_changed(void);
 /* 0: the tool is offered; -1: no host allows it, the call answered */
 int			 tool_offered(struct mcp_call *);
 const struct tool	*tool_find(const char *);

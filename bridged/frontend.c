@@ -155,8 +155,11 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 		case IMSG_CONF_CLIENTHOST:
 		case IMSG_CONF_END:
 			if ((nconf = config_recv(&imsg)) != NULL) {
-				if (frontend_conf != NULL)
+				if (frontend_conf != NULL) {
+					/* what each session lists, before */
+					mcp_config_changing();
 					config_free(frontend_conf);
+				}
 				frontend_conf = nconf;
 				log_debug("configuration with %s hosts",
 				    TAILQ_EMPTY(&nconf->hosts) ? "no" :

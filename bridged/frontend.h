@@ -38,6 +38,7 @@ void	 mcp_stdio(int, int, uid_t, pid_t); /* bridged -i: in, out */
 void	 mcp_stop_accepting(void);	/* shutdown: no new sessions */
 void	 mcp_close_all(void);
 /* a new config: tell the sessions when their tool list changed */
+void	 mcp_config_changing(void);	/* fe_listchg.c */
 void	 mcp_config_changed(void);
 int	 mcp_inflight(void);		/* tool calls not yet answered */
 json_t	*mcp_sessions_json(void);	/* array, for bridgectl */

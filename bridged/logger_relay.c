@@ -722,20 +722,45 @@ do_tail(json_t *req)
  * May the principal receive from the channel (resources/subscribe)?  As
  * for channel_receive, one that does not exist yet may be waited on;
  * what is sent there later is told only to those who may receive it.
+ * A subscriptions/listen stream asks for its channels at once: with
+ * "channels" [NAME, ...] the answer is "may" {NAME: true|false, ...}.
  */
+static int
+may_receive(const char *ch, const char *principal)
+{
+	char	*creator;
+	int	 ok;
+
+	creator = creator_of(ch);
+	ok = creator == NULL || may(ch, creator, principal, RELAY_RECEIVE);
+	free(creator);
+	return ok;
+}
+
 static json_t *
 do_may(json_t *req, const char *principal)
 {
 	const char	*ch = str(req, "channel");
-	char		*creator;
-	int		 ok;
+	json_t		*chs = json_object_get(req, "channels"), *v, *out;
+	size_t		 i;
 
+	if (json_is_array(chs) && json_array_size(chs) <= RELAY_LISTEN_MAX) {
+		if ((out = json_object()) == NULL)
+			return rerror("relay: out of memory");
+		json_array_foreach(chs, i, v) {
+			if (!json_is_string(v)) {
+				json_decref(out);
+				return rerror("relay: malformed request");
+			}
+			json_object_set_new(out, json_string_value(v),
+			    json_boolean(may_receive(json_string_value(v),
+			    principal)));
+		}
+		return json_pack("{s:o}", "may", out);
+	}
 	if (ch == NULL)
 		return rerror("relay: malformed request");
-	creator = creator_of(ch);
-	ok = creator == NULL || may(ch, creator, principal, RELAY_RECEIVE);
-	free(creator);
-	return json_pack("{s:b}", "may", ok);
+	return json_pack("{s:b}", "may", may_receive(ch, principal));
 }
 
 /* one message, if the principal may read it (claude/channel pushes) */

@@ -415,6 +415,14 @@ elif phase == "2":
     rc = ctl("clear", "channel", "proj:worker")
     t.ok(rc.returncode == 0 and "7 messages cleared" in rc.stdout + rc.stderr,
          "bridgectl clear channel NAME", rc.stdout, rc.stderr)
+    rc = ctl("-j", "show", "audit")
+    recs = [json.loads(l) for l in rc.stdout.splitlines() if l.strip()]
+    clr = [x for x in recs if x.get("type") == "relay" and
+           x.get("event") == "clear" and x.get("channel") == "proj:worker"]
+    t.ok(len(clr) == 1 and clr[0].get("principal") == "bridgectl uid %d"
+         % os.getuid() and clr[0].get("messages") == 7,
+         "its audit record names the operator (bridgectl uid N) and the "
+         "count", clr, rc.stderr)
     r = call(a, "channel_receive", {"channel": "proj:worker",
                                     "since_id": ids[3]})
     t.ok(sc(r).get("cursor_stale") is True,
@@ -451,7 +459,8 @@ elif phase == "3":
          "content too large once encoded is refused, saying why", r)
 
     # 20 senders at once: none lost, none twice, each one's order kept
-    N, M = 20, 100
+    s0 = time.monotonic()
+    N, M = 20, 500
     errs = []
 
     def sender(k):
@@ -469,7 +478,7 @@ elif phase == "3":
     for th in ths:
         th.start()
     for th in ths:
-        th.join(300)
+        th.join(600)
     seen, since = [], 0
     while True:
         r = call(a, "channel_receive", {"channel": "proj:crowd",
@@ -487,7 +496,8 @@ elif phase == "3":
          len(set(contents)) == N * M and ordered and
          [m["id"] for m in seen] == sorted(m["id"] for m in seen),
          "%d senders x %d messages: none lost or duplicated, each "
-         "sender's order kept" % (N, M), errs[:3], len(contents), r)
+         "sender's order kept (%.1f s)" % (N, M, time.monotonic() - s0),
+         errs[:3], len(contents), r)
     a.close()
 
 elif phase == "4":
@@ -595,6 +605,14 @@ elif phase == "6":
          "a 2026-07-28 resources/list over HTTP: the client's channels",
          r.status, ms)
     a = session()
+    # the default max message (64K): a 2 MB message is refused whole
+    r = call(a, "channel_send", {"channel": "mine:big", "content":
+             "y" * (2 * 1024 * 1024)})
+    t.ok(r.get("isError") and "max message" in result_text(r) and
+         "65536" in result_text(r), "a 2 MB message with the default "
+         "max message is refused, naming the limit", r)
+    r = call(a, "channel_list")
+    t.ok("mine:big" not in json.dumps(r), "and nothing of it is kept", r)
     r = call(a, "channel_receive", {"channel": "web:notes"})
     t.ok(r.get("isError") and "uid 0" in result_text(r),
          "the HTTP client's channel is not the socket's uid 0's", r)
@@ -631,6 +649,17 @@ elif phase == "6":
                 n["params"].get("uri") == "bridged://channel/" + ch]
     pump6(lm, lambda: [n for n in lm.notifications if n.get("method") ==
           "notifications/subscriptions/acknowledged"])
+    ack6 = [n for n in lm.notifications if n.get("method") ==
+            "notifications/subscriptions/acknowledged"]
+    p6 = ack6[0]["params"] if ack6 else {}
+    t.ok(p6.get("notifications", {}).get("resourceSubscriptions") ==
+         ["bridged://channel/web:later", "bridged://channel/mine:own"] and
+         [x["uri"] for x in p6["_meta"].get("bridged/notHonored", [])] ==
+         ["bridged://channel/web:notes"] and "may not receive" in
+         p6["_meta"]["bridged/notHonored"][0]["reason"],
+         "the stream's acknowledgement leaves out the channel it may not "
+         "receive (web's), naming it in bridged/notHonored; one not yet "
+         "created is honoured", ack6)
     # web creates web:later, then sends to web:notes; then uid 0 to its own
     for ch, i in (("web:later", 20), ("web:notes", 21)):
         r, ms = post({"jsonrpc": "2.0", "id": i, "method": "tools/call",
