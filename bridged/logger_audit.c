@@ -80,7 +80,17 @@ static const char schema[] =
     " hash TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS records_time ON records(time);"
     "CREATE INDEX IF NOT EXISTS records_session ON records(session);"
-    "CREATE INDEX IF NOT EXISTS records_type ON records(type);";
+    /*
+     * By type, only the rows asked for by type: the ends of sessions,
+     * delegations and jobs (history) and checkpoints (verify).  A call's
+     * records are in neither, so its commit writes one index page less
+     * (an index of every row's type was a page in every commit).
+     */
+    "DROP INDEX IF EXISTS records_type;"
+    "CREATE INDEX IF NOT EXISTS records_end ON records(type)"
+    " WHERE event = 'end';"
+    "CREATE INDEX IF NOT EXISTS records_checkpoint ON records(seq)"
+    " WHERE type = 'checkpoint';";
 
 static void
 seterr(char *err, size_t len, const char *fmt, ...)
