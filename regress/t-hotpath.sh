@@ -179,6 +179,53 @@ else:
          "line)", w)
     t.ok(r <= 64, "a Bash `true' is read in at most 64 bytes", r)
 
+# the worker's own system calls for a `true', counted by strace where it
+# can attach: about 12 (the frontend's message, the write to sshd, the
+# polls and the read of the answer, the answer); a marker's letters drawn
+# one by one were a getpid(2) each, 34 in all
+import shutil, signal, subprocess
+def worker_pid():
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == int(os.environ["BRIDGED_PID"]) and \
+                argv.startswith(b"bridged: ssh local"):
+            return int(d)
+    return None
+
+wk = worker_pid()
+out = os.path.join(os.environ["TESTDIR"], "worker.strace")
+if shutil.which("strace") is None or wk is None:
+    t.skip("a Bash call's system calls in the worker",
+           "no strace" if wk else "no worker found")
+else:
+    st = subprocess.Popen(["strace", "-c", "-p", str(wk), "-o", out],
+                          stderr=subprocess.PIPE, text=True)
+    first = st.stderr.readline()	# "Process N attached", or why not
+    if "attached" not in first:
+        st.wait()
+        t.skip("a Bash call's system calls in the worker",
+               "strace cannot attach: " + first.strip())
+    else:
+        for i in range(100):
+            bash("true")
+        st.send_signal(signal.SIGINT)
+        st.wait()
+        total = None
+        with open(out) as f:
+            for ln in f:
+                w = ln.split()
+                if w and w[-1] == "total":
+                    total = int(w[3])
+        t.ok(total is not None and total / 100.0 <= 20,
+             "a Bash call costs the worker at most 20 system calls "
+             "(%.1f)" % ((total or 0) / 100.0), total)
+
 # calls back to back: a call's outcome, sent after its answer, is
 # committed with the next call's intent, one transaction a call instead
 # of two; each writes the table's page and its 2 indexes' to the WAL (a
