@@ -57,7 +57,10 @@ static void	 logger_dispatch_parent(int, short, void *);
 static void	 logger_dispatch_peer(int, short, void *);
 static void	 logger_configure(struct bridged_conf *);
 static void	 enqueue(int, uint32_t, int, const void *, size_t);
+static void	 enqueue_refuse(int, uint32_t, int, const char *);
+static void	 enqueue_obj(int, uint32_t, int, json_t *, size_t);
 static void	 enqueue_json(json_t *, uint64_t);
+static void	 arec_free(struct arec *);
 static void	 flush(void);
 static void	 flush_turn(void);
 static void	 flush_deferred(int, short, void *);
@@ -256,52 +259,84 @@ logger_record(json_t *o)
 static void
 enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
 {
-	struct arec	 tmp, *r;
-	struct timeval	 tv;
 	json_t		*o;
 	json_error_t	 jerr;
 
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.from = from;
-	tmp.ackid = ackid;
-	tmp.intent = intent;
 	if (len == 0 || len > RECORD_MAX ||
 	    (o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
 		log_warnx("audit: malformed record of %zu bytes from %s "
 		    "dropped", len, from >= 0 ? proc_names[from] : "?");
-		if (intent)
-			ack(&tmp, -1, "malformed record");
+		enqueue_refuse(from, ackid, intent, "malformed record");
 		return;
 	}
 	if (!json_is_object(o)) {
 		json_decref(o);
 		log_warnx("audit: record from %s is not an object",
 		    from >= 0 ? proc_names[from] : "?");
-		if (intent)
-			ack(&tmp, -1, "malformed record");
+		enqueue_refuse(from, ackid, intent, "malformed record");
 		return;
 	}
-	json_decref(o);
+	enqueue_obj(from, ackid, intent, o, len);
+}
+
+/* an intent that will not be queued is answered at once */
+static void
+enqueue_refuse(int from, uint32_t ackid, int intent, const char *why)
+{
+	struct arec	 tmp;
+
+	if (!intent)
+		return;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.from = from;
+	tmp.ackid = ackid;
+	tmp.intent = 1;
+	ack(&tmp, -1, why);
+}
+
+/*
+ * Queue the object o (taken) of len bytes as received.  What is kept is
+ * its redacted copy, parsed here once for all: sealing and the database's
+ * columns read that copy, not the text again.
+ */
+static void
+enqueue_obj(int from, uint32_t ackid, int intent, json_t *o, size_t len)
+{
+	struct arec	*r;
+	struct timeval	 tv;
+	json_t		*red;
+
 	if (qcount >= QUEUE_MAX_RECORDS || qbytes + len > QUEUE_MAX_BYTES) {
+		json_decref(o);
 		if (intent)
-			ack(&tmp, -1, "audit backlog full");
+			enqueue_refuse(from, ackid, intent,
+			    "audit backlog full");
 		else if (lost++ == 0)
 			log_warnx("audit: backlog full, records are being "
 			    "lost");
 		return;
 	}
-	if ((r = malloc(sizeof(*r))) == NULL ||
-	    (tmp.text = malloc(len + 1)) == NULL) {
-		free(r);
-		if (intent)
-			ack(&tmp, -1, "out of memory");
+	/*
+	 * Whoever made the record, it is kept with its secrets redacted:
+	 * the one redaction (policyscan.c) for every kind of record.
+	 */
+	red = policy_redact_json(o);
+	json_decref(o);
+	if (red == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
+		json_decref(red);
+		enqueue_refuse(from, ackid, intent, "out of memory");
 		lost++;
 		return;
 	}
-	*r = tmp;
-	memcpy(r->text, data, len);
-	r->text[len] = '\0';
+	/* the chain's members are the logger's to set */
+	json_object_del(red, "hash");
+	if (!json_is_string(json_object_get(red, "type")))
+		json_object_set_new(red, "type", json_string("record"));
+	r->obj = red;
+	r->from = from;
+	r->ackid = ackid;
+	r->intent = intent;
 	r->len = len;
 	gettimeofday(&tv, NULL);
 	r->ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
@@ -315,55 +350,56 @@ enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
 static void
 enqueue_json(json_t *o, uint64_t prunethrough)
 {
-	char	*s;
+	size_t	 len;
 
 	if (o == NULL)
 		return;
-	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
-		enqueue(-1, 0, 0, s, strlen(s));
-		if (prunethrough > 0 && !TAILQ_EMPTY(&queue))
-			TAILQ_LAST(&queue, arecq)->prune = prunethrough;
-		free(s);
+	/* its size as if received, for the queue's bounds */
+	if ((len = json_dumpb(o, NULL, 0, JSON_COMPACT)) == 0) {
+		json_decref(o);
+		return;
 	}
-	json_decref(o);
+	enqueue_obj(-1, 0, 0, o, len);
+	if (prunethrough > 0 && !TAILQ_EMPTY(&queue))
+		TAILQ_LAST(&queue, arecq)->prune = prunethrough;
 }
 
+/* free a record that left the queue */
+static void
+arec_free(struct arec *r)
+{
+	json_decref(r->obj);
+	free(r->canon);
+	free(r);
+}
+
+/*
+ * The record's place in the chain: seq, time and prev set in its object
+ * (again after a failed commit: they are replaced), the canonical text
+ * dumped and hashed.
+ */
 static int
 seal(struct arec *r, struct chain *c)
 {
 	SHA2_CTX	 ctx;
 	struct tm	 tm;
-	json_error_t	 jerr;
-	json_t		*o, *red;
 	time_t		 secs;
 	uint8_t		 d[HASH_LEN];
 	char		 prev[HASH_HEXLEN], tbuf[40];
+	json_t		*o = r->obj;
 
-	if ((o = json_loads(r->text, 0, &jerr)) == NULL)
-		return -1;
-	/*
-	 * Whoever made the record, it is kept with its secrets redacted:
-	 * the one redaction (policyscan.c) for every kind of record.
-	 */
-	red = policy_redact_json(o);
-	json_decref(o);
-	if ((o = red) == NULL)
-		return -1;
 	secs = r->ms / 1000;
 	gmtime_r(&secs, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf),
 	    ".%03dZ", (int)(r->ms % 1000));
 	hex_encode(c->hash, HASH_LEN, prev);
-	json_object_del(o, "hash");
-	if (!json_is_string(json_object_get(o, "type")))
-		json_object_set_new(o, "type", json_string("record"));
-	json_object_set_new(o, "seq", json_integer((json_int_t)c->seq + 1));
-	json_object_set_new(o, "time", json_string(tbuf));
-	json_object_set_new(o, "prev", json_string(prev));
+	if (json_object_set_new(o, "seq", json_integer((json_int_t)c->seq +
+	    1)) == -1 || json_object_set_new(o, "time", json_string(tbuf)) ==
+	    -1 || json_object_set_new(o, "prev", json_string(prev)) == -1)
+		return -1;
 	r->canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_ENSURE_ASCII);
-	json_decref(o);
 	if (r->canon == NULL)
 		return -1;
 	SHA256Init(&ctx);
@@ -505,8 +541,7 @@ flush(void)
 		while ((r = TAILQ_FIRST(&queue)) != NULL) {
 			ack(r, 0, NULL);
 			TAILQ_REMOVE(&queue, r, entry);
-			free(r->text);
-			free(r);
+			arec_free(r);
 		}
 		qcount = qbytes = 0;
 		return;
@@ -587,9 +622,7 @@ flush(void)
 		TAILQ_REMOVE(&queue, r, entry);
 		qcount--;
 		qbytes -= r->len;
-		free(r->text);
-		free(r->canon);
-		free(r);
+		arec_free(r);
 		if (!want_db)
 			nok--;
 	}

@@ -32,10 +32,16 @@ struct chain {
 	uint8_t		 hash[HASH_LEN];	/* its hash, zeros: none */
 };
 
+struct json_t;
 struct arec {
 	TAILQ_ENTRY(arec)	 entry;
-	char			*text;		/* as received: JSON object */
-	size_t			 len;
+	/*
+	 * As received, parsed once and redacted (logger.c); sealing adds
+	 * seq, time and prev to it, and the database's columns are read
+	 * from it: the received bytes are not parsed again.
+	 */
+	struct json_t		*obj;
+	size_t			 len;		/* as received, bytes */
 	int64_t			 ms;		/* received, unix ms */
 	int			 from;		/* PROC_* to ack, -1: none */
 	uint32_t		 ackid;
@@ -80,7 +86,6 @@ int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],
 const char *audit_vfs(void);
 
 /* logger.c: a record of the logger's own, into the chain (not stolen) */
-struct json_t;
 void	 logger_record(struct json_t *);
 
 /* logger_relay.c: the relay's store (IMSG_RELAY_REQ) */

@@ -519,11 +519,9 @@ int
 temp_create(struct sshcall *call, sftp_session sftp, const char *path,
     mode_t mode, char *tmp, sftp_file *fp, char *err)
 {
-	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 	const char		*slash, *base;
 	char			 rnd[7];
-	int			 dirlen, i, try, n;
+	int			 dirlen, try, n;
 
 	slash = strrchr(path, '/');
 	base = slash ? slash + 1 : path;
@@ -533,9 +531,7 @@ temp_create(struct sshcall *call, sftp_session sftp, const char *path,
 		return -1;
 	}
 	for (try = 0; try < TEMP_TRIES; try++) {
-		for (i = 0; i < 6; i++)
-			rnd[i] = chars[arc4random_uniform(sizeof(chars) - 1)];
-		rnd[6] = '\0';
+		rand_alnum(rnd, sizeof(rnd) - 1);
 		/* keep the name within NAME_MAX however long base is */
 		n = snprintf(tmp, PATH_MAX, "%.*s.%.200s.bridged-%s", dirlen,
 		    path, base, rnd);
@@ -759,14 +755,9 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 static void
 book_name(struct tempbook *b)
 {
-	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 	char			 rnd[9];
-	int			 i;
 
-	for (i = 0; i < 8; i++)
-		rnd[i] = chars[arc4random_uniform(sizeof(chars) - 1)];
-	rnd[8] = '\0';
+	rand_alnum(rnd, sizeof(rnd) - 1);
 	snprintf(b->name, sizeof(b->name), "%s/temps-%s-%s", TEMPS_DIR,
 	    b->key, rnd);
 }

@@ -247,15 +247,8 @@ ms_now(void)
 static void
 marker_new(char *m)
 {
-	static const char	 digits[] = "0123456789"
-				    "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-	size_t			 i;
-
 	/* fewer bytes than hex for as many bits: bash reads them one by one */
-	for (i = 0; i < MARKER_LEN; i++)
-		m[i] = digits[arc4random_uniform(sizeof(digits) - 1)];
-	m[MARKER_LEN] = '\0';
+	rand_alnum(m, MARKER_LEN);
 }
 
 /* ---- Bash ------------------------------------------------------------ */

@@ -281,3 +281,32 @@ hex_decode(const char *s, uint8_t *out, size_t n)
 	}
 	return 0;
 }
+
+/*
+ * n random letters and digits and a NUL into out (n + 1 bytes): one
+ * arc4random_buf for them all, where a call per letter would be a
+ * getpid(2) per letter (libbsd's fork check) on a hot path (the shell's
+ * markers).  A byte of 248 or more is drawn again, so each of the 62 is
+ * as likely as the others.
+ */
+void
+rand_alnum(char *out, size_t n)
+{
+	static const char	 set[] = "0123456789"
+				    "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	uint8_t			 r[64];
+	size_t			 i = 0, j = sizeof(r);
+
+	while (i < n) {
+		if (j == sizeof(r)) {
+			arc4random_buf(r, sizeof(r));
+			j = 0;
+		}
+		if (r[j] < 248)
+			out[i++] = set[r[j] % 62];
+		j++;
+	}
+	out[n] = '\0';
+	explicit_bzero(r, sizeof(r));
+}

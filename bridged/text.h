@@ -28,6 +28,8 @@ void	 utf8_clean(struct sbuf *, const char *, size_t, int);
 size_t	 nul_escape(struct sbuf *, const char *, size_t);
 #define NUL_SHOWN	"\\0"
 size_t	 utf8_cut(const char *, size_t, size_t);
+/* n random letters and digits, NUL-terminated (n + 1 bytes) */
+void	 rand_alnum(char *, size_t);
 /* characters as a result shows them; bytes of the first max of them */
 size_t	 utf8_chars(const char *, size_t);
 size_t	 utf8_prefix(const char *, size_t, size_t);

@@ -24,6 +24,7 @@
 #   forwards, transfers	(bulk) 100 MB through local and reverse forwards
 #			beside ssh -L/-R; Upload/Download beside sftp put/get
 #			(goals: >= 0.9x); `bench.sh bulk' runs only these
+#			and `bench.sh hot' only the hot paths
 
 . "$(dirname "$0")/../lib.sh"
 
@@ -98,10 +99,61 @@ host \"fwd\" {
 	    127.0.0.1 || exit 1
 }
 
+# issue 16: the hot paths beside their references, interleaved in one run;
+# then where a Bash call's time goes: syscall tracepoints of the client,
+# the frontend, the logger and the worker (perf; skipped without it)
+hot()
+{
+	local cl fe lg wk ev e pr
+	echo abc >"$TESTDIR/base/small.txt"
+	# shellcheck disable=SC2046
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 500 \
+	    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 ||
+	    exit 1
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" conc "$MCP_SOCK" 3 1 2 4 8 ||
+	    exit 1
+	if ! command -v perf >/dev/null 2>&1; then
+		echo "stages: perf is not installed"
+		return
+	fi
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" calls "$MCP_SOCK" 300 1.5 &
+	cl=$!
+	sleep 0.5
+	fe=$(pgrep -P "$BRIDGED_PID" -f "frontend" | head -n 1)
+	lg=$(pgrep -P "$BRIDGED_PID" -f "logger" | head -n 1)
+	wk=$(pgrep -P "$BRIDGED_PID" -f "ssh local" | head -n 1)
+	ev=""
+	for e in enter_sendto exit_recvfrom exit_read enter_sendmsg \
+	    exit_recvmsg enter_fdatasync exit_fdatasync; do
+		ev="$ev -e syscalls:sys_$e"
+	done
+	# shellcheck disable=SC2086
+	if perf record -q -k mono $ev -p "$cl,$fe,$lg,$wk" \
+	    -o "$TESTDIR/perf.data" >/dev/null 2>&1 & then
+		pr=$!
+		wait "$cl"
+		sleep 0.2
+		kill -INT "$pr" 2>/dev/null
+		wait "$pr"
+		perf script -i "$TESTDIR/perf.data" -F pid,time,event \
+		    >"$TESTDIR/perf.txt" 2>/dev/null &&
+		    "$PYTHON" "$REGRESS_DIR/bench/hotbench.py" stages \
+		    "$TESTDIR/perf.txt" "$fe" "$lg" "$wk" "$cl"
+	fi
+	wait "$cl" 2>/dev/null
+}
+
 sshd_start || { echo "bench: sshd did not start" >&2; exit 1; }
 # bench.sh bulk: the forwards and transfers alone
 if [ "${1:-}" = bulk ]; then
 	bulk
+	bridged_stop
+	exit 0
+fi
+# bench.sh hot: the hot paths alone
+if [ "${1:-}" = hot ]; then
+	bridged_start || { echo "bench: bridged did not start" >&2; exit 1; }
+	hot
 	bridged_stop
 	exit 0
 fi
@@ -130,44 +182,7 @@ mem "idle, no host connected"
 "$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" raw 500 \
     ssh $(ssh_opts) 127.0.0.1 sh || exit 1
 
-# issue 16: the hot paths beside their references, interleaved in one run
-echo abc >"$TESTDIR/base/small.txt"
-# shellcheck disable=SC2046
-"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 500 \
-    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 || exit 1
-"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" conc "$MCP_SOCK" 3 1 2 4 8 ||
-    exit 1
-# where a Bash call's time goes: syscall tracepoints of the client, the
-# frontend, the logger and the worker (perf; skipped without it)
-if command -v perf >/dev/null 2>&1; then
-	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" calls "$MCP_SOCK" 300 1.5 &
-	cl=$!
-	sleep 0.5
-	fe=$(pgrep -P "$BRIDGED_PID" -f "frontend" | head -n 1)
-	lg=$(pgrep -P "$BRIDGED_PID" -f "logger" | head -n 1)
-	wk=$(pgrep -P "$BRIDGED_PID" -f "ssh local" | head -n 1)
-	ev=""
-	for e in enter_sendto exit_recvfrom exit_read enter_sendmsg \
-	    exit_recvmsg enter_fdatasync exit_fdatasync; do
-		ev="$ev -e syscalls:sys_$e"
-	done
-	# shellcheck disable=SC2086
-	if perf record -q -k mono $ev -p "$cl,$fe,$lg,$wk" \
-	    -o "$TESTDIR/perf.data" >/dev/null 2>&1 & then
-		pr=$!
-		wait "$cl"
-		sleep 0.2
-		kill -INT "$pr" 2>/dev/null
-		wait "$pr"
-		perf script -i "$TESTDIR/perf.data" -F pid,time,event \
-		    >"$TESTDIR/perf.txt" 2>/dev/null &&
-		    "$PYTHON" "$REGRESS_DIR/bench/hotbench.py" stages \
-		    "$TESTDIR/perf.txt" "$fe" "$lg" "$wk" "$cl"
-	fi
-	wait "$cl" 2>/dev/null
-else
-	echo "stages: perf is not installed"
-fi
+hot
 
 big=$TESTDIR/base/big.txt
 "$PYTHON" -c '
