@@ -108,3 +108,41 @@ host_json(struct host *h)
 	json_object_set_new(o, "worker_restarts", json_integer(restarts));
 	return o;
 }
+
+/*
+ * hosts: the configuration joined with what each host's worker last
+ * reported (fe_ssh.c); answered here, without waiting on any host.
+ */
+int
+hosts_run(struct mcp_call *call, json_t *args)
+{
+	struct host	*h;
+	const char	*key;
+	json_t		*v, *arr, *o;
+
+	json_object_foreach(args, key, v) {
+		char	 k[64];
+
+		strlcpy(k, key, sizeof(k));
+		mcp_utf8_trunc(k);
+		mcp_call_text(call, 1, "hosts takes no arguments; remove "
+		    "\"%s\"", k);
+		return 0;
+	}
+	if ((arr = json_array()) == NULL)
+		return -1;
+	TAILQ_FOREACH(h, &frontend_conf->hosts, entry) {
+		/* an HTTP principal sees the hosts it may use */
+		if (!http_principal_may(call->session, h->name))
+			continue;
+		if ((o = host_json(h)) == NULL ||
+		    json_array_append_new(arr, o) == -1) {
+			json_decref(arr);
+			return -1;
+		}
+	}
+	if ((o = json_pack("{s:o}", "hosts", arr)) == NULL)
+		return -1;
+	mcp_call_structured(call, o);
+	return 0;
+}

@@ -134,6 +134,10 @@ struct mcp_call {
 	uint32_t		 backchan;	/* ask_claude: its token's run */
 };
 
+/* fe_tooltab.c: the one table of tools */
+extern const struct tool tool_table[];
+extern const size_t	 tool_count;
+
 /* fe_tools.c */
 void			 tools_init(void);
 /*
@@ -155,6 +159,7 @@ int			 tool_allow(struct mcp_call *, struct host *,
 /* fe_hosts.c: host JSON for the hosts tool and bridgectl show hosts */
 json_t			*host_state_json(const struct host_state *);
 json_t			*host_json(struct host *);
+int			 hosts_run(struct mcp_call *, json_t *);	/* tool */
 
 /* fe_probes.c: the conformance probes of a client block's "probe tools" */
 uint32_t session_caps(struct mcp_session *);	/* CAP_PROBE or 0 */

@@ -5,7 +5,7 @@
 #
 #   - every keyword of parse.y's keyword table is in bridged.conf(5), and
 #     its list of reserved words is exactly that table;
-#   - every tool of fe_tools.c's tool table is in bridged(8) and the README;
+#   - every tool of fe_tooltab.c's tool table is in bridged(8) and the README;
 #   - every bridgectl command word (parser.c's token tables) is in
 #     bridgectl(8), and each "command subcommand" pair as a command;
 #   - every flag of bridged's and bridgectl's getopt strings is in their
@@ -65,7 +65,7 @@ on_macro_line() {
 }
 
 parse_y=$top/bridged/parse.y
-tools_c=$top/bridged/fe_tools.c
+tools_c=$top/bridged/fe_tooltab.c
 parser_c=$top/bridgectl/parser.c
 bridged_c=$top/bridged/bridged.c
 bridgectl_c=$top/bridgectl/bridgectl.c
@@ -104,13 +104,13 @@ else
 fi
 
 # (b) tools: .name = "x" and REMOTE("x", / JOBTOOL("x", entries
-tools=$(table_strings "$tools_c" 'static const struct tool tools[] = {' |
+tools=$(table_strings "$tools_c" 'const struct tool tool_table[] = {' |
     sed -n -e 's/^[[:space:]]*\.name = "\([^"]*\)".*/\1/p' \
     -e 's/^[[:space:]]*[A-Z][A-Z_]*("\([^"]*\)".*/\1/p')
 if [ "$(wc -w <<<"$tools")" -lt 20 ]; then
-	fail "tool table of fe_tools.c found" "got: $tools"
+	fail "tool table of fe_tooltab.c found" "got: $tools"
 else
-	pass "tool table of fe_tools.c found ($(wc -w <<<"$tools") tools)"
+	pass "tool table of fe_tooltab.c found ($(wc -w <<<"$tools") tools)"
 fi
 missing=
 for t in $tools; do
