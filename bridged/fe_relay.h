@@ -17,7 +17,7 @@ struct mcp_session;
 
 /*
  * fe_relay.c: the tools' parameters, run and cancel functions and the
- * schemas of their results, for the one tool table (fe_tools.c)
+ * schemas of their results, for the one tool table (fe_tooltab.c)
  */
 extern const struct tool_param relay_send_params[];
 extern const struct tool_param relay_receive_params[];
