@@ -95,6 +95,10 @@ int	 write_atomic(struct sshcall *, sftp_session, const char *,
  * the record is open on went.  The file tools wait for it (1 on
  * call->conn, blocking); the shell tools and ask_claude only start it.
  */
+/* ssh_ftemp.c: temps in the making, recorded on the host */
+void	 book_add(struct sshcall *, sftp_session, const char *);
+void	 book_undo(struct sshcall *, sftp_session);
+void	 book_left(struct sshhost *);	/* a temp could not go */
 void	 files_sweep(struct sshcall *, int);
 void	 files_sweep_again(struct sshhost *);	/* the next tool sweeps */
 const char *files_key(struct sshhost *);	/* the host block's KEY */
