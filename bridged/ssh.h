@@ -180,6 +180,9 @@ struct sshconn *sshconn_any(struct sshhost *);	/* one that is up */
 struct sshconn *sshconn_byid(uint32_t);
 /* libssh's error text, or fallback when it has none */
 const char *sshconn_error(ssh_session, const char *);
+/* ssh_hostkey.c: strict checking; the fingerprint as ssh-keygen -l */
+int	 hostkey_verify(struct sshhost *, ssh_session, char *, size_t);
+char	*key_fingerprint(ssh_key);
 void	 sshconn_want_write(struct sshconn *);	/* output pending */
 void	 sshconn_settle(struct sshconn *);	/* before a global request */
 /* libssh calls that must not wait: returns the mode to put back */
