@@ -707,7 +707,6 @@ deleg_watched(struct task *t, json_t *r)
 	task_message(t, "job %s on host \"%s\": %s after %lld s", t->job,
 	    t->host, state, (long long)json_integer_value(json_object_get(sc,
 	    "duration_ms")) / 1000);
-	json_decref(r);
 	/* stopped by someone else (job_cancel, bridgectl): cancelled */
 	if (strcmp(state, "cancelled") == 0 || strcmp(state, "killed") == 0)
 		task_end(t, T_CANCELLED, fin);
@@ -719,6 +718,8 @@ deleg_watched(struct task *t, json_t *r)
 	} else
 		task_end(t, iserr && t->era == TASK_ERA_LEGACY ? T_FAILED :
 		    T_COMPLETED, fin);
+	/* state and body are r's */
+	json_decref(r);
 }
 
 /* keep the first TASK_OUT_MAX bytes of the command's output */
