@@ -153,6 +153,7 @@ fe_jobs_note(const char *host, pid_t wpid, struct imsg *imsg)
 	struct ssh_jobnote	 n;
 	struct fejob		*j;
 	struct fehost		*fh;
+	struct host		*h;
 	unsigned int		 seq;
 	size_t			 tlen;
 	char			*text;
@@ -166,6 +167,11 @@ fe_jobs_note(const char *host, pid_t wpid, struct imsg *imsg)
 	if ((n.kind != JOBNOTE_DELEG && n.kind != JOBNOTE_BASH) ||
 	    n.event < JOBNOTE_START || n.event > JOBNOTE_GONE ||
 	    n.id[0] == '\0')
+		return -1;
+	/* a job id names its host (SSH_ID_SPAN): a worker names only its own */
+	if (n.kind == JOBNOTE_DELEG && (sscanf(n.id, "job_%u_", &seq) != 1 ||
+	    (h = config_host_byid(frontend_conf, seq / SSH_ID_SPAN)) == NULL ||
+	    strcmp(h->name, host) != 0 || n.deleg != seq))
 		return -1;
 	j = fejob_find(n.kind, host, n.sessid, n.id);
 	if (n.event != JOBNOTE_START) {
