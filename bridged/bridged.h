@@ -238,6 +238,16 @@ enum imsg_type {
 	IMSG_SSH_BACKCHAN,	/* ssh->fe: struct ssh_backchan */
 	IMSG_SSH_BACKCHAN_END,	/* ssh->fe: u_int32 back-channel id */
 
+	/*
+	 * Background jobs and their worker's death (ssh_jobnote.c,
+	 * fe_jobs.c): the worker tells the frontend of each background job
+	 * it starts and ends, so that a job whose worker dies is reported
+	 * lost rather than unknown; the parent says how a worker died.
+	 */
+	IMSG_SSH_JOBNOTE,	/* ssh->fe: struct ssh_jobnote [+ task text] */
+	IMSG_SSH_JOBSEQ,	/* fe->ssh: u_int32: bash ids start above it */
+	IMSG_SSH_DIED,		/* parent->fe: struct ssh_peer + how it died */
+
 	IMSG_MAX
 };
 
@@ -683,6 +693,30 @@ struct ssh_backchan {
 	char			 job_id[JOB_ID_LEN];	/* "": foreground */
 	char			 session_id[40];	/* claude's, a UUID */
 };
+/* IMSG_SSH_JOBNOTE: a background job of the worker began or ended */
+enum jobnote_kind {
+	JOBNOTE_DELEG = 1,	/* ask_claude background: id is the job_id */
+	JOBNOTE_BASH,		/* Bash run_in_background: id is "bash_N" */
+};
+enum jobnote_event {
+	JOBNOTE_START = 1,	/* running; the task or command follows */
+	JOBNOTE_END,		/* ended: status says how */
+	JOBNOTE_GONE,		/* forgotten by the worker (bash) */
+};
+#define JOBNOTE_TEXT_MAX	256
+struct ssh_jobnote {
+	uint32_t		 kind;		/* enum jobnote_kind */
+	uint32_t		 event;		/* enum jobnote_event */
+	uint32_t		 sessid;	/* MCP session or scope */
+	uint32_t		 uid;
+	uint32_t		 has_uid;
+	uint32_t		 deleg;		/* the delegation's id */
+	int32_t			 timeout;	/* seconds (delegations) */
+	int64_t			 started;	/* unix seconds */
+	char			 id[JOB_ID_LEN];
+	char			 status[128];	/* JOBNOTE_END */
+};
+
 struct log_histq {
 	uint32_t		 kind;		/* enum hist_kind */
 	uint32_t		 limit;		/* 0: HIST_LIMIT_DEF */

@@ -1105,6 +1105,9 @@ mcp_worker_gone(const char *host, const char *why)
 		    "its ssh worker has gone", call->sessid, call->reqid,
 		    call->tool->name, host);
 		call->worker[0] = '\0';
+		/* a call on a job of the dead worker: that job is lost */
+		if (fe_jobs_answer(call))
+			continue;
 		mcp_call_text(call, 1, "%s: %s", call->tool->name, why);
 	}
 }

@@ -450,6 +450,7 @@ session_free(int fd, short ev, void *arg)
 	/* its persistent shells on every host go with it */
 	(void)fe_ssh_broadcast(IMSG_SSH_SESSION_END, 0, &s->id,
 	    sizeof(s->id), NULL);
+	fe_jobs_session_end(s->id);
 	log_info("session %u: closed after %llu requests", s->id,
 	    (unsigned long long)s->requests);
 	mcp_session_record(s, "end");

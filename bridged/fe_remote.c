@@ -328,6 +328,9 @@ remote_run(struct mcp_call *call, json_t *args)
 		return 0;
 	if (tool_allow(call, h, call->tool->cap) == -1)
 		return 0;
+	/* a background command lost with its worker (fe_jobs.c) */
+	if (fe_jobs_answer(call))
+		return 0;
 	if (strcmp(call->tool->name, "ask_claude") == 0 &&
 	    backchan_check(call, h, args) == -1)
 		return 0;
@@ -375,6 +378,12 @@ gather_start(struct mcp_call *call, const char *key)
 	    "key", key, "text", "", "items", "n", 0);
 	if (call->data == NULL)
 		return -1;
+	/* jobs lost with their worker first: no worker lists them */
+	if (strcmp(key, "jobs") == 0) {
+		fe_jobs_list(call, json_object_get(call->data, "items"));
+		json_object_set_new(call->data, "n", json_integer(
+		    json_array_size(json_object_get(call->data, "items"))));
+	}
 	return gather_next(call);
 }
 
@@ -414,6 +423,9 @@ remote_run_nohost(struct mcp_call *call, json_t *args)
 		return 0;
 	if (strcmp(call->tool->name, "job_list") == 0)
 		return gather_start(call, "jobs");
+	/* a job lost with its worker: no worker knows it (fe_jobs.c) */
+	if (fe_jobs_answer(call))
+		return 0;
 	if ((host = job_host(args)) == NULL) {
 		mcp_call_text(call, 1, "%s: no host is configured",
 		    call->tool->name);
@@ -537,21 +549,23 @@ static void
 gather_jobs_text(struct mcp_call *call)
 {
 	json_t		*it;
-	const char	*note;
+	const char	*note, *reason;
 	char		*all = NULL, *line;
 	size_t		 i;
 
 	note = strstr(json_string_value(json_object_get(call->data, "text")),
 	    "(finished jobs");
 	json_array_foreach(json_object_get(call->data, "items"), i, it) {
-		if (asprintf(&line, "%s%s  host %s  %s  %lld s  %s\n",
+		reason = json_string_value(json_object_get(it, "reason"));
+		if (asprintf(&line, "%s%s  host %s  %s  %lld s  %s%s%s\n",
 		    all ? all : "",
 		    json_string_value(json_object_get(it, "job_id")) ?: "?",
 		    json_string_value(json_object_get(it, "host")) ?: "?",
 		    json_string_value(json_object_get(it, "state")) ?: "?",
 		    (long long)(json_integer_value(json_object_get(it,
 		    "duration_ms")) / 1000),
-		    json_string_value(json_object_get(it, "task")) ?: "") == -1)
+		    json_string_value(json_object_get(it, "task")) ?: "",
+		    reason ? "\n    " : "", reason ? reason : "") == -1)
 			break;
 		free(all);
 		all = line;

@@ -123,6 +123,7 @@ scope_end(struct scope *sc)
 	log_debug("shell %s of uid %u ended", sc->handle, (unsigned)sc->uid);
 	(void)fe_ssh_broadcast(IMSG_SSH_SESSION_END, 0, &sc->sessid,
 	    sizeof(sc->sessid), NULL);
+	fe_jobs_session_end(sc->sessid);
 	TAILQ_REMOVE(&scopes, sc, entry);
 	free(sc);
 }

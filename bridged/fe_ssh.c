@@ -301,6 +301,7 @@ fe_ssh_peer(struct imsg *imsg)
 {
 	struct ssh_peer		 sp;
 	struct fe_worker	*w;
+	uint32_t		 seq;
 
 	if (imsg->datalen != sizeof(sp) || imsg->fd == -1)
 		fatalx("bad IMSG_SSH_PEER");
@@ -315,6 +316,10 @@ fe_ssh_peer(struct imsg *imsg)
 	imsgev_init(w->iev, imsg->fd, "ssh worker", worker_dispatch, w);
 	imsgev_add(w->iev);
 	imsg->fd = -1;
+	/* first of all: its bash ids go on above its predecessor's */
+	if ((seq = fe_jobs_bashseq(w->host)) > 0 && imsgev_compose(w->iev,
+	    IMSG_SSH_JOBSEQ, 0, -1, &seq, sizeof(seq)) == -1)
+		log_warn("host \"%s\": IMSG_SSH_JOBSEQ", w->host);
 	w->pid = sp.pid;
 	w->restarts = sp.restarts;
 	w->starting = 0;
@@ -356,6 +361,7 @@ worker_gone(struct fe_worker *w)
 {
 	char	 why[512];
 	int	 leaving = w->leaving;
+	pid_t	 pid = w->pid;
 
 	imsgev_clear(w->iev);
 	close(w->iev->ibuf.fd);
@@ -367,6 +373,8 @@ worker_gone(struct fe_worker *w)
 	/* its runs died with it (their watchdogs), and so do their tokens */
 	backchan_host_gone(w->host);
 	if (!leaving) {
+		/* before its calls fail: those on its jobs are told "lost" */
+		fe_jobs_worker_gone(w->host, pid);
 		if (!frontend_shutting_down())
 			log_warnx("host \"%s\": lost its ssh worker", w->host);
 		snprintf(why, sizeof(why), "the connection to host \"%s\" "
@@ -460,6 +468,10 @@ worker_dispatch(int fd, short event, void *arg)
 		case IMSG_SSH_BACKCHAN:
 		case IMSG_SSH_BACKCHAN_END:
 			if (backchan_dispatch(w->host, &imsg) == -1)
+				goto bad;
+			break;
+		case IMSG_SSH_JOBNOTE:
+			if (fe_jobs_note(w->host, w->pid, &imsg) == -1)
 				goto bad;
 			break;
 		case IMSG_SSH_END:

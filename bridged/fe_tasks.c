@@ -707,13 +707,19 @@ deleg_watched(struct task *t, json_t *r)
 	task_message(t, "job %s on host \"%s\": %s after %lld s", t->job,
 	    t->host, state, (long long)json_integer_value(json_object_get(sc,
 	    "duration_ms")) / 1000);
-	json_decref(r);
 	/* stopped by someone else (job_cancel, bridgectl): cancelled */
 	if (strcmp(state, "cancelled") == 0 || strcmp(state, "killed") == 0)
 		task_end(t, T_CANCELLED, fin);
-	else
+	else if (strcmp(state, "lost") == 0) {
+		/* its worker died (fe_jobs.c): failed, in every era, and why */
+		task_message(t, "job %s on host \"%s\": %s", t->job, t->host,
+		    body);
+		task_end(t, T_FAILED, fin);
+	} else
 		task_end(t, iserr && t->era == TASK_ERA_LEGACY ? T_FAILED :
 		    T_COMPLETED, fin);
+	/* state and body are r's */
+	json_decref(r);
 }
 
 /* keep the first TASK_OUT_MAX bytes of the command's output */
@@ -753,6 +759,14 @@ bash_watched(struct task *t, json_t *r)
 	size_t		 n;
 	int		 code, iserr;
 
+	/* its worker died (fe_jobs.c): failed, in every era, and why */
+	if (strncmp(text, "status: lost", 12) == 0) {
+		task_message(t, "%s on host \"%s\": %s", t->job, t->host,
+		    text + 8);
+		task_end(t, T_FAILED, task_text_result(text + 8, 1));
+		json_decref(r);
+		return;
+	}
 	if (strncmp(text, "status: ", 8) != 0) {
 		task_message(t, "%s on host \"%s\": %s", t->job, t->host, text);
 		task_end(t, t->era == TASK_ERA_LEGACY ? T_FAILED :

@@ -138,6 +138,10 @@ struct mcp_call {
 extern const struct tool tool_table[];
 extern const size_t	 tool_count;
 
+/* fe_jobs.c: a call on a job lost with its worker: answered (1) */
+int			 fe_jobs_answer(struct mcp_call *);
+void			 fe_jobs_list(struct mcp_call *, json_t *);
+
 /* fe_tools.c */
 void			 tools_init(void);
 /*

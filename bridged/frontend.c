@@ -181,6 +181,9 @@ frontend_dispatch_parent(int fd, short event, void *arg)
 		case IMSG_SSH_STARTFAIL:
 			fe_ssh_startfail(&imsg);
 			break;
+		case IMSG_SSH_DIED:
+			fe_jobs_died(&imsg);
+			break;
 		case IMSG_MCP_LISTEN:
 			if (imsg.datalen != 0 || imsg.fd == -1 ||
 			    frontend_conf == NULL)

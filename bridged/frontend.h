@@ -65,6 +65,13 @@ int	 fe_ssh_state(const char *, struct host_state *, pid_t *, uint32_t *);
 void	 fe_ssh_peer(struct imsg *);		/* IMSG_SSH_PEER */
 void	 fe_ssh_startfail(struct imsg *);	/* IMSG_SSH_STARTFAIL */
 
+/* fe_jobs.c: the workers' background jobs, lost when a worker dies */
+int	 fe_jobs_note(const char *, pid_t, struct imsg *); /* IMSG_SSH_JOBNOTE */
+uint32_t fe_jobs_bashseq(const char *);
+void	 fe_jobs_worker_gone(const char *, pid_t);
+void	 fe_jobs_died(struct imsg *);		/* IMSG_SSH_DIED */
+void	 fe_jobs_session_end(uint32_t);
+
 /* fe_control.c: bridgectl on the control socket */
 void	 control_listen(int);
 void	 control_stop(void);

@@ -37,6 +37,7 @@ static int	 wire_end(struct child *, uint32_t, int, const void *,
 		    size_t);
 static void	 child_restart(int, short, void *);
 static void	 child_stderr(int, short, void *);
+static void	 worker_died(struct child *);
 
 struct child *
 child_new(enum bridged_proc id, const char *host)
@@ -329,6 +330,29 @@ worker_fail(const char *host, const char *fmt, ...)
 		log_warn("start failure to the frontend");
 }
 
+/*
+ * IMSG_SSH_DIED: how a host's worker died, for the frontend, which sees
+ * only its socket close and reports its background jobs lost with this.
+ */
+static void
+worker_died(struct child *c)
+{
+	struct ssh_peer	 sp;
+	struct iovec	 iov[2];
+
+	memset(&sp, 0, sizeof(sp));
+	strlcpy(sp.host, c->host, sizeof(sp.host));
+	sp.pid = c->pid;
+	sp.restarts = c->ndeaths;
+	iov[0].iov_base = &sp;
+	iov[0].iov_len = sizeof(sp);
+	iov[1].iov_base = c->why;
+	iov[1].iov_len = strlen(c->why);
+	if (fe->alive && imsgev_composev(&fe->iev, IMSG_SSH_DIED, 0, -1,
+	    iov, 2) == -1)
+		log_warn("worker death to the frontend");
+}
+
 /* IMSG_SSH_START: the frontend needs the worker of a host */
 void
 worker_start(const char *host)
@@ -511,6 +535,8 @@ child_died(struct child *c, int status)
 		return;
 	}
 	c->want = 0;
+	if (c->id == PROC_SSH)
+		worker_died(c);
 	if (stdio_mode && c->id == PROC_FRONTEND) {
 		/* its one session died with it: there is nothing to serve */
 		log_warnx("bridged -i: the frontend died (%s): exiting",

@@ -251,6 +251,12 @@ int	 shell_kills_pending(void);	/* kill commands still running */
 /* a connection died (NULL: the host is gone): what was on it goes */
 void	 shell_conn_lost(struct sshhost *, struct sshconn *);
 
+/* ssh_bgjob.c: ids of a restarted worker go on from its predecessor's */
+void	 bgjob_seq_floor(uint32_t);	/* IMSG_SSH_JOBSEQ */
+/* ssh_jobnote.c: a background job began or ended, for the frontend */
+struct ssh_jobnote;
+void	 jobnote_send(const struct ssh_jobnote *, const char *);
+
 /* ssh_deleg.c: ask_claude; ssh_delegjob.c: the job_* tools (jobs outlive
  * sessions) and bridgectl; see ssh_deleg.h */
 void	 delegate_ask(struct sshcall *);

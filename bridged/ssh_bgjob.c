@@ -66,6 +66,8 @@ struct jobwait {
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	uint32_t		 sessid;
+	uid_t			 uid;
+	int			 noted;		/* the frontend knows of it */
 	struct sshhost		*host;
 	struct sshconn		*conn;		/* where ch is */
 	struct sshopen		*opening;	/* the pool is opening ch */
@@ -114,6 +116,7 @@ static struct job *job_arg(struct sshcall *);
 static void	 job_opened(void *, ssh_channel, struct sshconn *,
 		    const char *);
 static void	 job_start_cancel(struct sshcall *);
+static void	 job_note(struct job *, enum jobnote_event);
 
 static TAILQ_HEAD(, job)	 jobs = TAILQ_HEAD_INITIALIZER(jobs);
 static unsigned int		 job_seq;
@@ -164,6 +167,7 @@ bgjob_start(struct sshcall *call, const char *command)
 	    (j->command = strdup(command)) == NULL)
 		fatal(NULL);
 	j->sessid = call->sessid;
+	j->uid = call->uid;
 	j->host = host;
 	snprintf(j->id, sizeof(j->id), "bash_%u", ++job_seq);
 	j->state = JOB_STARTING;
@@ -211,8 +215,45 @@ job_opened(void *arg, ssh_channel ch, struct sshconn *conn, const char *why)
 	/* it may have ended before we were told it started */
 	if (j->closed)
 		job_sched(j);
+	job_note(j, JOBNOTE_START);
 	sshcall_text(call, 0, "Command running in background with ID: %s",
 	    j->id);
+}
+
+/*
+ * The frontend knows of each background command, so that one whose
+ * worker dies is reported lost, not unknown (ssh_jobnote.c).
+ */
+static void
+job_note(struct job *j, enum jobnote_event ev)
+{
+	struct ssh_jobnote	 n;
+
+	if (ev == JOBNOTE_START)
+		j->noted = 1;
+	else if (!j->noted)
+		return;
+	memset(&n, 0, sizeof(n));
+	n.kind = JOBNOTE_BASH;
+	n.event = ev;
+	n.sessid = j->sessid;
+	n.uid = j->uid;
+	n.has_uid = 1;
+	n.started = j->started;
+	strlcpy(n.id, j->id, sizeof(n.id));
+	if (ev == JOBNOTE_END)
+		job_status(j, n.status, sizeof(n.status));
+	jobnote_send(&n, ev == JOBNOTE_START ? j->command : NULL);
+	if (ev == JOBNOTE_GONE)
+		j->noted = 0;
+}
+
+/* IMSG_SSH_JOBSEQ: a new bash_N never names a dead worker's command */
+void
+bgjob_seq_floor(uint32_t seq)
+{
+	if (job_seq < seq)
+		job_seq = seq;
 }
 
 static void
@@ -364,6 +405,7 @@ job_proc(int fd, short event, void *arg)
 		j->state = JOB_KILLED;
 	else
 		j->state = JOB_EXITED;
+	job_note(j, JOBNOTE_END);
 	while ((w = TAILQ_FIRST(&j->waiters)) != NULL)
 		job_answer(w);
 }
@@ -646,6 +688,7 @@ shell_kill(struct sshcall *call)
 		/* not started far enough to know its group: hang up */
 		job_dropchannel(j);
 		j->state = JOB_KILLED;
+		job_note(j, JOBNOTE_END);
 		sshcall_text(call, 0, "%s (%s): stopped before it started",
 		    j->id, j->command);
 		return;
@@ -674,6 +717,7 @@ job_free(struct job *j)
 	}
 	while ((w = TAILQ_FIRST(&j->waiters)) != NULL)
 		job_answer(w);
+	job_note(j, JOBNOTE_GONE);
 	job_dropchannel(j);
 	evtimer_del(&j->ev_proc);
 	TAILQ_REMOVE(&jobs, j, entry);
@@ -734,8 +778,10 @@ bgjob_conn_lost(struct sshhost *host, struct sshconn *conn)
 			continue;
 		job_dropchannel(j);
 		evtimer_del(&j->ev_proc);
-		if (j->state <= JOB_RUNNING)
+		if (j->state <= JOB_RUNNING) {
 			j->state = JOB_LOST;
+			job_note(j, JOBNOTE_END);
+		}
 		while (!TAILQ_EMPTY(&j->waiters))
 			job_answer(TAILQ_FIRST(&j->waiters));
 	}

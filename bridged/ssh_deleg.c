@@ -76,6 +76,7 @@ static void	 deleg_timeout(int, short, void *);
 static void	 deleg_progress(int, short, void *);
 static void	 deleg_finish(struct deleg *);
 static void	 deleg_answer(struct deleg *);
+static void	 deleg_note(struct deleg *, enum jobnote_event);
 static void	 deleg_record(struct deleg *, const char *);
 static int	 deleg_running(struct sshhost *);
 static int	 deleg_data(ssh_session, ssh_channel, void *, uint32_t, int,
@@ -439,6 +440,7 @@ ask_started(void *arg, ssh_channel ch, struct sshconn *conn,
 		deleg_sched(d);
 
 	deleg_record(d, "start");
+	deleg_note(d, JOBNOTE_START);
 	log_info("delegation %u%s%s on host \"%s\" started (timeout %d s)",
 	    d->id, bg ? " " : "", d->job_id, host->name, d->timeout);
 
@@ -718,6 +720,7 @@ deleg_finish(struct deleg *d)
 	    d->id, d->job_id[0] ? " " : "", d->job_id, d->hostname,
 	    deleg_state_name(d->state), d->duration_ms);
 	deleg_record(d, "end");
+	deleg_note(d, JOBNOTE_END);
 	deleg_answer(d);
 	while ((w = TAILQ_FIRST(&d->waiters)) != NULL)
 		dwait_answer(w);
@@ -741,6 +744,30 @@ deleg_answer(struct deleg *d)
 	call->state = NULL;
 	call->cancel = NULL;
 	sshcall_result(call, json_deep_copy(d->result));
+}
+
+/* a job's start and end to the frontend, which outlives us (fe_jobs.c) */
+static void
+deleg_note(struct deleg *d, enum jobnote_event ev)
+{
+	struct ssh_jobnote	 n;
+
+	if (d->job_id[0] == '\0')
+		return;
+	memset(&n, 0, sizeof(n));
+	n.kind = JOBNOTE_DELEG;
+	n.event = ev;
+	n.sessid = d->sessid;
+	n.uid = d->uid;
+	n.has_uid = d->has_uid;
+	n.deleg = d->id;
+	n.timeout = d->timeout;
+	n.started = d->started;
+	strlcpy(n.id, d->job_id, sizeof(n.id));
+	if (ev == JOBNOTE_END)
+		strlcpy(n.status, deleg_state_name(d->state),
+		    sizeof(n.status));
+	jobnote_send(&n, ev == JOBNOTE_START ? d->task : NULL);
 }
 
 /* an audit record of the start and the end, through the logger */

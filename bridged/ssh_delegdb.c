@@ -501,7 +501,7 @@ delegdb_dispatch(struct imsg *imsg)
 	struct log_status	 ls;
 	struct lookup		*l;
 	struct deleg		 d;
-	json_t			*o;
+	json_t			*o, *job, *v;
 	json_error_t		 jerr;
 	char			 why[256];
 	size_t			 n;
@@ -545,7 +545,11 @@ delegdb_dispatch(struct imsg *imsg)
 	/* job_list: those the worker still holds are listed already */
 	if (deleg_fromrec(o, &d) == 0 && !deleg_job_known(d.job_id) &&
 	    deleg_mine(l->call, &d)) {
-		json_array_append_new(l->jobs, deleg_json(&d));
+		job = deleg_json(&d);
+		/* lost with its worker: why, as the frontend wrote it */
+		if (json_is_string(v = json_object_get(o, "reason")))
+			json_object_set(job, "reason", v);
+		json_array_append_new(l->jobs, job);
 		deleg_list_line(&l->text, &d);
 		l->n++;
 	}

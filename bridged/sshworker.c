@@ -928,6 +928,12 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 			memcpy(&sessid, imsg.data, sizeof(sessid));
 			session_forget(sessid);
 			break;
+		case IMSG_SSH_JOBSEQ:
+			if (imsg.datalen != sizeof(u32))
+				fatalx("bad IMSG_SSH_JOBSEQ");
+			memcpy(&u32, imsg.data, sizeof(u32));
+			bgjob_seq_floor(u32);
+			break;
 		case IMSG_SSH_IDLE_OK:
 			if (imsg.datalen != 0)
 				fatalx("bad IMSG_SSH_IDLE_OK");
