@@ -19,6 +19,10 @@
 
 #define TERMINATE(a)	((a)[sizeof(a) - 1] = '\0')
 
+/* the struct, relay rules and their groups' uids inside, is one message */
+_Static_assert(sizeof(struct bridged_conf) <= IMSG_MAXPAYLOAD,
+    "struct bridged_conf does not fit one imsg");
+
 static struct bridged_conf	*pending;
 
 static void
