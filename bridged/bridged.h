@@ -477,11 +477,19 @@ struct limits {
 #define RELAY_SEND		0x01
 #define RELAY_RECEIVE		0x02
 #define RELAY_CLEAR		0x04
+/*
+ * for group "NAME": the parent resolves the group when it parses (the
+ * children have no NSS) into the uids of its members, as of that parse.
+ */
+#define RELAY_GROUP_MAX		256		/* uids of one group rule */
 struct relay_rule {
 	char			 pattern[RELAY_PATTERN_LEN];	/* fnmatch */
 	char			 principal[64];	/* "": every principal */
+	char			 group[CONF_USER_LEN];	/* "": no group */
 	uint32_t		 rights;	/* RELAY_* */
 	int			 line;
+	uint32_t		 nuids;		/* the group's, sorted */
+	uint32_t		 uids[RELAY_GROUP_MAX];
 };
 
 struct bridged_conf {
@@ -768,6 +776,8 @@ int			 confcheck_dir(const char *, const char *, char *,
 			    size_t);
 int			 confcheck_identity(const char *, char *, size_t);
 int			 confcheck_known(const struct host *, char *, size_t);
+int			 confcheck_relay_group(struct relay_rule *, char *,
+			    size_t);
 
 /* ssh_conn.c: known_hosts patterns, 1 match, -1 negated, 0 none */
 int			 hostpattern_match(char *, const char *);
@@ -784,6 +794,7 @@ struct listener		*config_listener_new(struct bridged_conf *);
 struct client		*config_client_new(struct bridged_conf *);
 int			 config_relay_may(const struct bridged_conf *,
 			    const char *, const char *, const char *, uint32_t);
+int			 config_principal_uid(const char *, uint32_t *);
 struct client		*config_client_byname(struct bridged_conf *,
 			    const char *);
 void			 config_client_free(struct client *);

@@ -4,7 +4,9 @@
  * first call would: users and groups that do not exist, keys the
  * parent could not use, known hosts without the host, a transfer root
  * that is not there.  Each check fills err with a message that says
- * what to do; parse.y puts the file and line in front of it.
+ * what to do; parse.y puts the file and line in front of it.  It also
+ * resolves the groups of relay allow rules, which only this machine
+ * can.
  */
 
 #include <sys/types.h>
@@ -226,4 +228,72 @@ confcheck_known(const struct host *h, char *err, size_t errlen)
 	    hashed ? " (hashed entries are not read: run ssh-keyscan "
 	    "without -H)" : "");
 	return -1;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* one uid into the rule, once; -1 when it is full */
+static int
+group_add_uid(struct relay_rule *r, uid_t uid)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < r->nuids; i++)
+		if (r->uids[i] == (uint32_t)uid)
+			return 0;
+	if (r->nuids >= RELAY_GROUP_MAX)
+		return -1;
+	r->uids[r->nuids++] = (uint32_t)uid;
+	return 0;
+}
+
+/*
+ * relay allow "PATTERN" for group "NAME": the uids of the group's members
+ * now, those it lists and those whose primary group it is.  The children
+ * that decide have no NSS, so the parent does this when it parses (start,
+ * -n, each reload) and the uids cross with the rule.  A listed name
+ * without a passwd entry is left out: no socket peer can have its uid.
+ */
+int
+confcheck_relay_group(struct relay_rule *r, char *err, size_t errlen)
+{
+	struct group	*gr;
+	struct passwd	*pw;
+	gid_t		 gid;
+	char		**mem;
+	int		 full = 0;
+
+	r->nuids = 0;
+	errno = 0;
+	if ((gr = getgrnam(r->group)) == NULL) {
+		snprintf(err, errlen, "relay allow: group \"%s\" does not "
+		    "exist: create it (groupadd %s) or name another",
+		    r->group, r->group);
+		return -1;
+	}
+	gid = gr->gr_gid;
+	for (mem = gr->gr_mem; mem != NULL && *mem != NULL && !full; mem++)
+		if ((pw = getpwnam(*mem)) != NULL &&
+		    group_add_uid(r, pw->pw_uid) == -1)
+			full = 1;
+	setpwent();
+	while (!full && (pw = getpwent()) != NULL)
+		if (pw->pw_gid == gid && group_add_uid(r, pw->pw_uid) == -1)
+			full = 1;
+	endpwent();
+	if (full) {
+		snprintf(err, errlen, "relay allow: group \"%s\" has more "
+		    "than %d members (listed or with it as primary group): "
+		    "name a smaller group", r->group, RELAY_GROUP_MAX);
+		r->nuids = 0;
+		return -1;
+	}
+	qsort(r->uids, r->nuids, sizeof(r->uids[0]), uid_cmp);
+	return 0;
 }

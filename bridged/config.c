@@ -137,9 +137,56 @@ config_client_new(struct bridged_conf *conf)
 }
 
 /*
+ * The uid of a UNIX-socket principal, "uid N" as fe_mcp.c writes it:
+ * 0, or -1 for any other principal.  An HTTP principal is a client
+ * block's name, which has no blank, and a back-channel's starts with
+ * "delegate:", so neither can pass for one.
+ */
+int
+config_principal_uid(const char *principal, uint32_t *uid)
+{
+	const char	*p;
+	uint64_t	 n = 0;
+
+	if (strncmp(principal, "uid ", 4) != 0)
+		return -1;
+	p = principal + 4;
+	/* the digits as %u prints them: no sign, blank or leading 0 */
+	if (*p == '\0' || (*p == '0' && p[1] != '\0'))
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(*p - '0');
+		if (n > UINT32_MAX)
+			return -1;
+	}
+	*uid = (uint32_t)n;
+	return 0;
+}
+
+/* Does the rule name principal: itself, its group or everyone? */
+static int
+relay_rule_names(const struct relay_rule *r, const char *principal)
+{
+	uint32_t	 uid, i;
+
+	if (r->group[0] != '\0') {
+		if (config_principal_uid(principal, &uid) == -1)
+			return 0;
+		for (i = 0; i < r->nuids && i < RELAY_GROUP_MAX; i++)
+			if (r->uids[i] == uid)
+				return 1;
+		return 0;
+	}
+	return r->principal[0] == '\0' || strcmp(r->principal, principal) == 0;
+}
+
+/*
  * May principal do right on the relay channel?  Its creator may do
  * anything; anyone else needs a relay allow rule that matches the name
- * and names the principal or nobody.  creator NULL: the channel does not
+ * and names the principal, a group its uid was in when the parent last
+ * parsed the config, or nobody.  creator NULL: the channel does not
  * exist (yet).  The logger decides with it where the creator is stored;
  * the frontend with the creator an event names, before it notifies.
  */
@@ -154,11 +201,10 @@ config_relay_may(const struct bridged_conf *conf, const char *channel,
 		return 0;
 	if (creator != NULL && strcmp(creator, principal) == 0)
 		return 1;
-	for (i = 0; i < conf->nrelay_rules; i++) {
+	for (i = 0; i < conf->nrelay_rules && i < RELAY_RULES_MAX; i++) {
 		r = &conf->relay_rules[i];
 		if ((r->rights & right) == right &&
-		    (r->principal[0] == '\0' ||
-		    strcmp(r->principal, principal) == 0) &&
+		    relay_rule_names(r, principal) &&
 		    fnmatch(r->pattern, channel, 0) == 0)
 			return 1;
 	}

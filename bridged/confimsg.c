@@ -19,6 +19,10 @@
 
 #define TERMINATE(a)	((a)[sizeof(a) - 1] = '\0')
 
+/* the struct, relay rules and their groups' uids inside, is one message */
+_Static_assert(sizeof(struct bridged_conf) <= IMSG_MAXPAYLOAD,
+    "struct bridged_conf does not fit one imsg");
+
 static struct bridged_conf	*pending;
 
 static void
@@ -137,7 +141,8 @@ config_recv(struct imsg *imsg)
 	struct conf_hoststr	 hs;
 	struct listener		*l;
 	struct client		*c;
-	uint32_t		 cid;
+	struct relay_rule	*rr;
+	uint32_t		 cid, i;
 	char			*s;
 	size_t			 slen;
 
@@ -161,6 +166,17 @@ config_recv(struct imsg *imsg)
 		TERMINATE(pending->log_file);
 		TERMINATE(pending->transfer_root);
 		TERMINATE(pending->default_host);
+		if (pending->nrelay_rules > RELAY_RULES_MAX)
+			fatalx("config: %u relay rules", pending->nrelay_rules);
+		for (i = 0; i < pending->nrelay_rules; i++) {
+			rr = &pending->relay_rules[i];
+			TERMINATE(rr->pattern);
+			TERMINATE(rr->principal);
+			TERMINATE(rr->group);
+			if (rr->nuids > RELAY_GROUP_MAX)
+				fatalx("config: relay rule with %u uids",
+				    rr->nuids);
+		}
 		return NULL;
 	case IMSG_CONF_HOST:
 		check_size(imsg, sizeof(*h));

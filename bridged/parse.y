@@ -261,7 +261,7 @@ static int	 valid_hostname(const char *);
 static int	 valid_hostkey(const char *);
 static void	 keywords_check(void);
 static void	 relay_rule_add(const YYLTYPE *, const YYLTYPE *, const char *,
-		    const char *, long long);
+		    const YYLTYPE *, const char *, const char *, long long);
 static int	 relay_pattern_ok(const char *);
 static void	 deleg_relay_set(const YYLTYPE *, const char *);
 static void	 deleg_relay_check(void);
@@ -504,9 +504,14 @@ main		: USER string {
 		| RELAY '{' relayl error '}'	{ yyerrok; }
 		| RELAY relayopt
 		| RELAY ALLOW string relayfor '{' relayrights '}' {
-			relay_rule_add(&@1, &@3, $3, $4, $6);
+			relay_rule_add(&@1, &@3, $3, &@4, $4, NULL, $6);
 			free($3);
 			free($4);
+		}
+		| RELAY ALLOW string FOR GROUP string '{' relayrights '}' {
+			relay_rule_add(&@1, &@3, $3, &@6, NULL, $6, $8);
+			free($3);
+			free($6);
 		}
 		| LIMITS '{' limitsl '}'
 		| LIMITS '{' limitsl error '}'	{ yyerrok; }
@@ -606,7 +611,10 @@ relayopt	: RETAIN anysize {
 		}
 		;
 
-/* relay allow "PATTERN" [for "PRINCIPAL"] { send, receive, clear } */
+/*
+ * relay allow "PATTERN" [for "PRINCIPAL" | for group "NAME"]
+ *     { send, receive, clear }
+ */
 relayfor	: /* empty */		{ $$ = NULL; }
 		| FOR string		{ $$ = $2; }
 		;
@@ -2877,14 +2885,19 @@ parse_config(const char *filename, int verbose)
 }
 
 /*
- * relay allow "PATTERN" [for "PRINCIPAL"] { RIGHTS }: a channel name
- * pattern of the channel characters and fnmatch's * and ?.
+ * relay allow "PATTERN" [for "PRINCIPAL" | for group "NAME"] { RIGHTS }:
+ * a channel name pattern of the channel characters and fnmatch's * and
+ * ?.  A group is resolved to its members' uids here, on this machine,
+ * unless -nn checks the file alone.
  */
 static void
 relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
-    const char *principal, long long rights)
+    const YYLTYPE *floc, const char *principal, const char *group,
+    long long rights)
 {
 	struct relay_rule	*r;
+	char			 err[512];
+	const char		*g;
 
 	if (conf->nrelay_rules >= RELAY_RULES_MAX) {
 		conf_err(loc, "relay allow: at most %d rules", RELAY_RULES_MAX);
@@ -2903,16 +2916,35 @@ relay_rule_add(const YYLTYPE *loc, const YYLTYPE *ploc, const char *pattern,
 	}
 	if (principal != NULL && (*principal == '\0' ||
 	    strlen(principal) >= sizeof(r->principal))) {
-		conf_err(ploc, "relay allow: the principal after \"for\" must "
+		conf_err(floc, "relay allow: the principal after \"for\" must "
 		    "have 1 to %zu characters", sizeof(r->principal) - 1);
 		return;
 	}
+	if (group != NULL) {
+		if (*group == '\0' || strlen(group) >= sizeof(r->group)) {
+			conf_err(floc, "relay allow: the group after \"for "
+			    "group\" must have 1 to %zu characters",
+			    sizeof(r->group) - 1);
+			return;
+		}
+		for (g = group; *g != '\0'; g++)
+			if ((unsigned char)*g < ' ' || *g == 0x7f) {
+				conf_err(floc, "relay allow: the group after "
+				    "\"for group\" has a control character");
+				return;
+			}
+	}
 	r = &conf->relay_rules[conf->nrelay_rules++];
+	memset(r, 0, sizeof(*r));
 	strlcpy(r->pattern, pattern, sizeof(r->pattern));
 	strlcpy(r->principal, principal != NULL ? principal : "",
 	    sizeof(r->principal));
+	strlcpy(r->group, group != NULL ? group : "", sizeof(r->group));
 	r->rights = rights;
 	r->line = loc->first_line;
+	if (group != NULL && conf_check_local &&
+	    confcheck_relay_group(r, err, sizeof(err)) == -1)
+		conf_err(floc, "%s", err);
 }
 
 /* the channel characters and fnmatch's * and ? */

@@ -90,6 +90,11 @@ print_relay(const struct bridged_conf *conf)
 			printf(" for ");
 			print_str(r->principal);
 		}
+		/* as written: the uids are this machine's, as of the parse */
+		if (r->group[0] != '\0') {
+			printf(" for group ");
+			print_str(r->group);
+		}
 		printf(" {%s%s%s }\n",
 		    (r->rights & RELAY_SEND) ? " send" : "",
 		    (r->rights & RELAY_RECEIVE) ? " receive" : "",

@@ -16,6 +16,7 @@
 # Then "bridged -n" on a config whose users, group, keys, known hosts
 # and transfer root are made here, wrong in every way it checks, must
 # print each message at its line; -nn must accept it; fixed, -n too.
+# So must a relay allow for a group that does not exist.
 #
 # Prints TAP lines; exits non-zero when any case failed.
 
@@ -219,6 +220,28 @@ if "$bin" -nn -f "$L/local.conf" >/dev/null 2>"$tmp/err"; then
 	pass "-nn checks the file alone"
 else
 	fail "-nn looks beyond the file" "$(cat "$tmp/err")"
+fi
+# relay allow for group: -n resolves the group as start-up and a reload
+# do, so an unknown one is an error at its line; -nn leaves it be
+{
+	echo 'user "nobody"'
+	echo 'relay allow "t:*" for group "root" { receive }'
+	echo 'relay allow "u:*" for group "no-such-group-bridged" { send }'
+} >"$L/rgroup.conf"
+echo "$L/rgroup.conf:3: relay allow: group \"no-such-group-bridged\" does not exist: create it (groupadd no-such-group-bridged) or name another" >"$L/rgroup.err"
+"$bin" -n -f "$L/rgroup.conf" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ]; then
+	fail "-n accepts relay allow for an unknown group"
+elif d=$(diff -u "$L/rgroup.err" "$tmp/err"); then
+	pass "-n: relay allow for an unknown group is an error at its line, a known one is not"
+else
+	fail "-n: relay allow group messages differ" "$d"
+fi
+if "$bin" -nn -f "$L/rgroup.conf" >/dev/null 2>"$tmp/err"; then
+	pass "-nn does not look the relay groups up"
+else
+	fail "-nn looks relay groups up" "$(cat "$tmp/err")"
 fi
 # the same hosts made right pass -n
 {

@@ -9,7 +9,9 @@
 # channel, principal, size and hash but never the content; received
 # content is scanned for prompt injection; the channels are MCP
 # resources (resources/read, resources/updated after a subscribe);
-# bridgectl show channels, show channel, clear channel.
+# bridgectl show channels, show channel, clear channel; relay allow for
+# group (a group made here, nobody in it and then not, bridgectl reload;
+# an HTTP client never in a group).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -63,18 +65,18 @@ def ctl(*args):
                           capture_output=True, text=True, timeout=60)
 
 
-def as_nobody(calls):
-    """Run tool calls as uid 65534 in a child; their results."""
+def as_uid(uid, fn):
+    """Run fn(session) as uid in a child; what it returns (JSON)."""
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(rfd)
             os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
+            os.setgid(uid)
+            os.setuid(uid)
             c = session()
-            out = [call(c, n, a) for n, a in calls]
+            out = fn(c)
             os.write(wfd, json.dumps(out).encode())
         except Exception as e:
             os.write(wfd, json.dumps({"exc": str(e)}).encode())
@@ -89,6 +91,23 @@ def as_nobody(calls):
     os.close(rfd)
     os.waitpid(pid, 0)
     return json.loads(data)
+
+
+def as_nobody(calls):
+    """Run tool calls as uid 65534 in a child; their results."""
+    return as_uid(65534, lambda c: [call(c, n, a) for n, a in calls])
+
+
+def pump_until(c, cond, secs=30):
+    deadline = time.monotonic() + secs
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        try:
+            c._file(c.recv_line(timeout=0.5))
+        except Exception:
+            pass
+    return True
 
 
 if phase == "1":
@@ -681,6 +700,89 @@ elif phase == "6":
     rc = ctl("-j", "show", "channels")
     t.ok('"creator":"web"' in rc.stdout, "its creator is the client "
          "block's name", rc.stdout)
+    # relay allow "mine:*" for group "root": uid 0's group, not web's
+    r, ms = post({"jsonrpc": "2.0", "id": 30, "method": "tools/call",
+                  "params": {"name": "channel_receive", "arguments": {
+                      "channel": "mine:own"}}}, S)
+    t.ok(ms and ms[0]["result"].get("isError") and "web" in
+         json.dumps(ms[0]["result"]), "an HTTP client never matches a "
+         "relay allow for group rule", ms)
+    a.close()
+
+elif phase == "7":
+    # relay allow "team:*" for group G { send, receive }; nobody is in G
+    group = os.environ["RELAY_GROUP"]
+    a = session()
+    call(a, "channel_send", {"channel": "team:x", "content": "for the team"})
+    call(a, "channel_send", {"channel": "proj:own", "content": "root's"})
+    uri = "bridged://channel/team:x"
+
+    def member(c):
+        rcv = call(c, "channel_receive", {"channel": "team:x"})
+        own = call(c, "channel_receive", {"channel": "proj:own"})
+        sub = c.request_raw("resources/subscribe", {"uri": uri})
+        snd = call(c, "channel_send", {"channel": "team:x",
+                                       "content": "from nobody"})
+        upd = pump_until(c, lambda: [n for n in c.notifications if
+                         n.get("method") == "notifications/resources/"
+                         "updated" and n["params"].get("uri") == uri])
+        return [rcv, own, sub, snd, upd]
+    out = as_uid(65534, member)
+    if isinstance(out, dict):
+        t.ok(False, "the member's session ran", out)
+    else:
+        t.ok([m["content"] for m in sc(out[0]).get("messages", [])] ==
+             ["for the team"], "a member of the group may receive root's "
+             "channel team:x", out[0])
+        t.ok(out[1].get("isError") and "uid 65534" in result_text(out[1]),
+             "but not a channel outside the rule's pattern", out[1])
+        t.ok("result" in out[2], "it may subscribe to team:x (the "
+             "logger's decision)", out[2])
+        t.ok(not out[3].get("isError"), "and send to it", out[3])
+        t.ok(out[4] is True, "its subscription is told of the send (the "
+             "frontend's decision)", out)
+
+    def outsider(c):
+        rcv = call(c, "channel_receive", {"channel": "team:x"})
+        snd = call(c, "channel_send", {"channel": "team:x",
+                                       "content": "intrude"})
+        sub = c.request_raw("resources/subscribe", {"uri": uri})
+        return [rcv, snd, sub]
+    out = as_uid(65533, outsider)
+    if isinstance(out, dict):
+        t.ok(False, "the outsider's session ran", out)
+    else:
+        t.ok(out[0].get("isError") and "uid 65533" in result_text(out[0]),
+             "a uid not in the group may not receive team:x", out[0])
+        t.ok(out[1].get("isError"), "nor send to it", out[1])
+        t.ok("may not receive" in json.dumps(out[2].get("error")),
+             "nor subscribe to it", out[2])
+
+    def receives(c):
+        r = call(c, "channel_receive", {"channel": "team:x"})
+        return [r, not r.get("isError")]
+    gp = subprocess.run(["gpasswd", "-d", "nobody", group],
+                        capture_output=True, text=True, timeout=60)
+    t.ok(gp.returncode == 0, "nobody taken out of the group", gp.stderr)
+    out = as_uid(65534, receives)
+    t.ok(isinstance(out, list) and out[1] is True, "until a reload, the "
+         "membership is the start's: nobody still receives", out)
+    rc = ctl("reload")
+    t.ok(rc.returncode == 0, "bridgectl reload", rc.stdout, rc.stderr)
+    # the logger takes the new config after the reply: give it time
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        out = as_uid(65534, receives)
+        if isinstance(out, list) and out[1] is False:
+            break
+        time.sleep(0.2)
+    t.ok(isinstance(out, list) and out[1] is False and "uid 65534" in
+         result_text(out[0]), "after the reload nobody, no longer in the "
+         "group, may not receive team:x", out)
+    out = as_uid(65534, lambda c: c.request_raw("resources/subscribe",
+                                                 {"uri": uri}))
+    t.ok("may not receive" in json.dumps(out.get("error")),
+         "nor subscribe to it", out)
     a.close()
 
 sys.exit(t.done())
@@ -725,8 +827,31 @@ export RELAY_HTTP_PORT
 if tap_check "bridged starts with a relay and an HTTP listener" \
     bridged_start "relay database \"$TESTDIR/relay/relay.db\"
 relay max principal 3
+relay allow \"mine:*\" for group \"root\" { receive }
 listen on 127.0.0.1 port $RELAY_HTTP_PORT
 client \"web\" { token none }"; then
 	tap_run "$PYTHON" "$TESTDIR/relay_test.py" 6
+fi
+tap_check "bridged stops" bridged_stop
+
+# relay allow for group: a group made for the test, with nobody in it;
+# gone again at the end whatever happens
+RELAY_GROUP=bridgedrt$$
+export RELAY_GROUP
+if [ "$(id -u)" -ne 0 ]; then
+	tap_skip "relay allow for group" "needs root (groupadd, setuid)"
+elif ! groupadd "$RELAY_GROUP" || ! gpasswd -a nobody "$RELAY_GROUP" \
+    >/dev/null; then
+	groupdel "$RELAY_GROUP" 2>/dev/null
+	tap_fail "a group for the test (groupadd $RELAY_GROUP)"
+else
+	trap 'rc=$?; groupdel "$RELAY_GROUP" 2>/dev/null; (exit $rc);
+	    _regress_cleanup' EXIT
+	if tap_check "bridged starts with relay allow for group" \
+	    bridged_start "relay database \"$TESTDIR/relay/relay.db\"
+relay allow \"team:*\" for group \"$RELAY_GROUP\" { send, receive }"; then
+		chmod 0666 "$MCP_SOCK"
+		tap_run "$PYTHON" "$TESTDIR/relay_test.py" 7
+	fi
 fi
 tap_end

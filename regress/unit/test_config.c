@@ -38,7 +38,9 @@ main(void)
 	struct host		*h1, *h2, *h;
 	struct strlist		 sl;
 	struct fwdrule		*fr;
+	struct relay_rule	*rr;
 	char			 err[1024];
+	uint32_t		 uid;
 	int			 fd, n;
 
 	if ((fd = mkstemp(path)) == -1) {
@@ -87,6 +89,51 @@ main(void)
 	    strcmp(cap_name(CAP_FORWARD), "forward") == 0, "cap_name");
 	ok(cap_name(0) == NULL && cap_name(CAP_READ | CAP_WRITE) == NULL,
 	    "cap_name of no single bit");
+
+	/* relay rules: a socket principal's uid, a group's uids */
+	ok(config_principal_uid("uid 0", &uid) == 0 && uid == 0 &&
+	    config_principal_uid("uid 4294967295", &uid) == 0 &&
+	    uid == 4294967295U, "config_principal_uid of uid 0 and the "
+	    "largest");
+	ok(config_principal_uid("uid 4294967296", &uid) == -1 &&
+	    config_principal_uid("uid 01", &uid) == -1 &&
+	    config_principal_uid("uid -1", &uid) == -1 &&
+	    config_principal_uid("uid +1", &uid) == -1 &&
+	    config_principal_uid("uid  1", &uid) == -1 &&
+	    config_principal_uid("uid 1 ", &uid) == -1 &&
+	    config_principal_uid("uid ", &uid) == -1 &&
+	    config_principal_uid("uid1", &uid) == -1 &&
+	    config_principal_uid("web", &uid) == -1 &&
+	    config_principal_uid("delegate:run1", &uid) == -1,
+	    "config_principal_uid refuses all but \"uid N\" as printed");
+	conf = config_new();
+	rr = &conf->relay_rules[conf->nrelay_rules++];
+	strlcpy(rr->pattern, "team:*", sizeof(rr->pattern));
+	strlcpy(rr->group, "team", sizeof(rr->group));
+	rr->rights = RELAY_SEND | RELAY_RECEIVE;
+	rr->uids[rr->nuids++] = 0;
+	rr->uids[rr->nuids++] = 65534;
+	ok(config_relay_may(conf, "team:x", "uid 7", "uid 65534",
+	    RELAY_RECEIVE) && config_relay_may(conf, "team:x", "uid 7",
+	    "uid 0", RELAY_SEND), "a group rule lets its uids in");
+	ok(!config_relay_may(conf, "team:x", "uid 7", "uid 65533",
+	    RELAY_RECEIVE) && !config_relay_may(conf, "other:x", "uid 7",
+	    "uid 65534", RELAY_RECEIVE) && !config_relay_may(conf, "team:x",
+	    "uid 7", "uid 65534", RELAY_CLEAR), "but no other uid, channel "
+	    "or right");
+	ok(!config_relay_may(conf, "team:x", "uid 7", "web",
+	    RELAY_RECEIVE) && !config_relay_may(conf, "team:x", "uid 7",
+	    "delegate:run1", RELAY_RECEIVE) && !config_relay_may(conf,
+	    "team:x", "uid 7", "uid 065534", RELAY_RECEIVE),
+	    "an HTTP or back-channel principal never matches a group rule");
+	rr->nuids = 0;
+	ok(!config_relay_may(conf, "team:x", "uid 7", "uid 65534",
+	    RELAY_RECEIVE) && !config_relay_may(conf, "team:x", "uid 7",
+	    "web", RELAY_RECEIVE), "a group rule of no uids is nobody's, "
+	    "not everyone's");
+	ok(config_relay_may(conf, "team:x", "uid 7", "uid 7", RELAY_CLEAR),
+	    "the creator may anything still");
+	config_free(conf);
 
 	write_conf("p = 22\n"
 	    "host \"a\" {\n"
