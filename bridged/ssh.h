@@ -303,6 +303,7 @@ int	 sshpolicy_write_ok(struct sshcall *, sftp_session, const char *,
 	    char *);
 /* sshworker.c: for a unit test, serve a frontend on fd with a config */
 void	 sshworker_test_serve(int, struct bridged_conf *);
+void	 sshworker_test_logger(int);
 
 /* ssh_fwd.c: forward_open, forward_list, forward_close; bridgectl;
  * ssh_fwdconn.c: the connections (forward_connected, forward_poll) */

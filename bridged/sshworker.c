@@ -304,6 +304,17 @@ sshworker_test_serve(int fd, struct bridged_conf *conf)
 	imsgev_add(peers[PROC_FRONTEND]);
 }
 
+/* ... and a logger on fd, for the held calls' durable-acks */
+void
+sshworker_test_logger(int fd)
+{
+	if ((peers[PROC_LOGGER] = calloc(1, sizeof(struct imsgev))) == NULL)
+		fatal(NULL);
+	imsgev_init(peers[PROC_LOGGER], fd, "logger", ssh_dispatch_logger,
+	    NULL);
+	imsgev_add(peers[PROC_LOGGER]);
+}
+
 static void
 ssh_sig(int sig, short event, void *arg)
 {
