@@ -488,6 +488,8 @@ tell_worker(struct arec *r)
 		log_warn("audit: durable-ack to %s", p->name);
 		return -1;
 	}
+	/* the act waits for this alone: out now, not at the loop's turn */
+	(void)imsgbuf_write(&p->iev.ibuf);
 	return 0;
 }
 
