@@ -148,8 +148,11 @@ intent_held(struct mcp_call *call, const char *s)
 	r = frontend_compose(PROC_LOGGER, IMSG_LOG_INTENT_HELD, call->reqid,
 	    -1, buf, sizeof(lh) + len);
 	free(buf);
-	if (r == 0)
+	if (r == 0) {
 		call->audit_token = lh.token;
+		/* the fsync is the long wait: it starts before the call leaves */
+		frontend_push(PROC_LOGGER);
+	}
 	return r;
 }
 

@@ -25,6 +25,7 @@ extern struct bridged_conf	*frontend_conf;	/* current config */
 /* send to a peer process (PROC_PARENT, PROC_LOGGER; ssh: fe_ssh.c) */
 int	 frontend_compose(enum bridged_proc, uint32_t, uint32_t, int,
 	    const void *, size_t);
+void	 frontend_push(enum bridged_proc);
 /* hand an audit/log record to the logger (JSON object, not stolen) */
 void	 frontend_record(json_t *);
 /* the drain after SIGTERM may be complete: frontend checks mcp_inflight */
