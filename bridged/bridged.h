@@ -157,10 +157,11 @@ enum imsg_type {
 
 	/*
 	 * Audit (logger.c, logger_audit.c, logger_textlog.c; frontend side in
-	 * fe_audit.c).  An intent is a record the frontend waits for: the
+	 * fe_audit.c).  An intent is a record whose act waits for it: the
 	 * logger answers IMSG_LOG_ACK with the same peerid once it is
-	 * durable, or with an error.  Queries carry the control
-	 * connection's id in peerid and are answered by IMSG_LOG_DATA
+	 * durable, or with an error (and, for a call held in its worker,
+	 * tells that worker first: IMSG_LOG_DURABLE).  Queries carry the
+	 * control connection's id in peerid and are answered by IMSG_LOG_DATA
 	 * records then IMSG_LOG_END; peerid 0 on IMSG_LOG_DATA is the
 	 * live feed asked for with IMSG_LOG_FOLLOW.
 	 */

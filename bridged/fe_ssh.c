@@ -180,9 +180,10 @@ queue_drop(struct fe_worker *w, uint32_t peerid)
 /*
  * A held call whose intent failed, asked back from its worker, which
  * answers IMSG_SSH_DROPPED if it still holds it (and says nothing if it
- * has started it: its answer follows).  1: nothing can hold it (it never
- * left, its worker is gone, or cannot be told: then it never hears the
- * logger either, which has refused the intent or is gone).
+ * has started it: its answer follows).  1: nothing holds it (it never
+ * left, or its worker is gone), or the worker cannot be told (out of
+ * memory): it is taken as dropped, which it is unless the logger said
+ * "durable" to the worker and then died before it could tell us.
  */
 int
 fe_ssh_unhold(const char *host, uint32_t reqid)
