@@ -129,28 +129,40 @@ t.ok(not os.path.exists(m2), "the refused call never ran")
 lg = child("logger")
 
 # --- cancelled while held: never runs, not even once the ack comes ---
+# (the worker stopped too, so that the cancel is seen to reach it before
+# the logger is let go: nothing here depends on timing)
 m3 = marker("m3")
 os.kill(lg, signal.SIGSTOP)
+os.kill(wk, signal.SIGSTOP)
 rid = send_bash("touch %s" % m3)
 until(lambda: recvq(lg) > 0, 20)
-time.sleep(0.3)
+until(lambda: recvq(wk) > 0, 20)
+q = recvq(wk)
 c.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
-time.sleep(0.5)
+cancelled = until(lambda: recvq(wk) > q, 20)
+os.kill(wk, signal.SIGCONT)
+until(lambda: recvq(wk) == 0, 20)
 os.kill(lg, signal.SIGCONT)
-t.ok(sync() and not os.path.exists(m3),
+t.ok(cancelled and sync() and not os.path.exists(m3),
      "a held call cancelled never runs when its intent becomes durable")
 
 # --- timed out while held (1 s + the grace): never runs ---
 m4 = marker("m4")
 os.kill(lg, signal.SIGSTOP)
+os.kill(wk, signal.SIGSTOP)
 rid = send_bash("touch %s" % m4, timeout=1000)
+until(lambda: recvq(wk) > 0, 20)
+q = recvq(wk)
 r = answer(rid, 30)
+cancelled = until(lambda: recvq(wk) > q, 20)
+os.kill(wk, signal.SIGCONT)
+until(lambda: recvq(wk) == 0, 20)
 os.kill(lg, signal.SIGCONT)
 t.ok(r.get("isError") and "did not confirm the intent within" in
      result_text(r), "a held call times out with its own timeout, and "
      "says the logger did not answer", r)
-t.ok(sync() and not os.path.exists(m4), "the timed-out held call never "
-     "runs when its intent becomes durable")
+t.ok(cancelled and sync() and not os.path.exists(m4), "the timed-out held "
+     "call never runs when its intent becomes durable")
 
 # --- held past the worker's limit: refused, never runs ---
 m5 = marker("m5")
