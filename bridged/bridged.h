@@ -108,6 +108,14 @@ enum imsg_type {
 	IMSG_SSH_LOG,		/* struct ssh_log + message text */
 	IMSG_SSH_RESULT_DATA,	/* chunk of the result (JSON text) */
 	IMSG_SSH_RESULT,	/* empty: the result is complete */
+	/*
+	 * A call sent with CALL_HELD waits in the worker (ssh_hold.c) for
+	 * the logger's IMSG_LOG_DURABLE.  If its intent fails, the frontend
+	 * asks for it back with IMSG_SSH_DROP; a held call let go unrun
+	 * (asked, the logger gone, held too long) is told IMSG_SSH_DROPPED.
+	 */
+	IMSG_SSH_DROP,		/* fe->ssh: empty: let held call peerid go */
+	IMSG_SSH_DROPPED,	/* ssh->fe: why (text): it never ran */
 
 	/* ssh worker <-> parent: the worker makes no connection itself */
 	IMSG_SSH_CONNECT,	/* ssh->parent: struct ssh_connect */
@@ -149,15 +157,23 @@ enum imsg_type {
 
 	/*
 	 * Audit (logger.c, logger_audit.c, logger_textlog.c; frontend side in
-	 * fe_audit.c).  An intent is a record the frontend waits for: the
+	 * fe_audit.c).  An intent is a record whose act waits for it: the
 	 * logger answers IMSG_LOG_ACK with the same peerid once it is
-	 * durable, or with an error.  Queries carry the control
-	 * connection's id in peerid and are answered by IMSG_LOG_DATA
+	 * durable, or with an error (and, for a call held in its worker,
+	 * tells that worker first: IMSG_LOG_DURABLE).  Queries carry the
+	 * control connection's id in peerid and are answered by IMSG_LOG_DATA
 	 * records then IMSG_LOG_END; peerid 0 on IMSG_LOG_DATA is the
 	 * live feed asked for with IMSG_LOG_FOLLOW.
 	 */
 	IMSG_LOG_INTENT,	/* fe->logger: JSON record; peerid = reqid */
 	IMSG_LOG_ACK,		/* logger->fe: struct log_status + text */
+	/*
+	 * An intent whose call already waits in the host's worker: once it
+	 * is durable the logger tells that worker (IMSG_LOG_DURABLE, only
+	 * on success) before it acks the frontend.
+	 */
+	IMSG_LOG_INTENT_HELD,	/* fe->logger: struct log_held + JSON record */
+	IMSG_LOG_DURABLE,	/* logger->ssh: struct log_held; peerid reqid */
 	IMSG_LOG_QUERY,		/* fe->logger: struct log_query */
 	IMSG_LOG_VERIFY,	/* fe->logger: optional "SEQ:HASH" text */
 	IMSG_LOG_ROTATE,	/* fe->logger: empty */
@@ -564,10 +580,12 @@ struct ssh_callreq {
 	uint32_t		 argslen;	/* bytes of JSON sent before */
 	uint32_t		 flags;		/* CALL_* */
 	uint32_t		 uid;		/* the principal: peer uid */
+	uint64_t		 token;		/* CALL_HELD: struct log_held's */
 	char			 tool[64];
 };
 #define CALL_LIVE_ONLY		0x01	/* job_list: no audit database part */
 #define CALL_PROGRESS		0x02	/* the client asked for progress */
+#define CALL_HELD		0x04	/* wait for the logger's durable-ack */
 #define SSH_ARGS_MAX		(8 * 1024 * 1024)
 #define SSH_RESULT_MAX		(16 * 1024 * 1024)
 
@@ -669,6 +687,19 @@ struct ssh_localfd {
 struct log_status {
 	int32_t			 status;	/* 0 ok, -1 error */
 	/* followed by a message, may be empty */
+};
+/* an intent's status: durable, but its held call's worker was not told */
+#define LOG_DURABLE_UNTOLD	1
+
+/*
+ * A held call's intent: the worker that holds it and the call's token,
+ * random per call, so that a durable-ack can only ever release the call
+ * it was made for (not a later one with the same request id).
+ */
+struct log_held {
+	uint64_t		 token;
+	char			 host[HOST_NAME_LEN];
+	/* IMSG_LOG_INTENT_HELD: followed by the record's JSON text */
 };
 
 /* bridgectl show log / show audit: empty strings and 0 match anything */

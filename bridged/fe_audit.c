@@ -3,10 +3,16 @@
  *
  * Intent before act: a tool call that runs on a host sends the logger an
  * intent record (who, what, where, the redacted arguments) and waits for
- * IMSG_LOG_ACK.  Only a positive answer lets the call go on to the ssh
- * worker.  A negative answer or no logger at all (it died and is being
+ * IMSG_LOG_ACK.  Only a positive answer lets the call act.  When the
+ * host's worker is running, the call goes to it at once, held
+ * (CALL_HELD): the worker starts it when the logger tells it, on its own
+ * socket, that this call's intent is durable (ssh_hold.c), and we are
+ * not woken in between.  Otherwise the call leaves here on the ack.
+ * A negative answer or no logger at all (it died and is being
  * restarted) refuses every call that changes anything; read-only calls
- * go on unless the config says "audit fail closed all".
+ * go on unless the config says "audit fail closed all".  A held call is
+ * first asked back from its worker, which answers IMSG_SSH_DROPPED if it
+ * never ran it; what follows is decided then, once.
  *
  * Records made while the logger is gone wait here, bounded, and go to its
  * replacement; beyond the bound they are counted and reported as lost.
@@ -41,8 +47,11 @@ struct backrec {
 	char			 text[];
 };
 
+static int	 intent_held(struct mcp_call *, const char *);
 static int	 proceed(struct mcp_call *, int, const char *);
 static void	 refused_flush(void);
+static void	 fail(struct mcp_call *, const char *);
+static void	 held_dropped(struct mcp_call *, const char *);
 
 /* the daemon log says "refused: audit unavailable" this often at most */
 #define REFUSED_LOG_INTERVAL	10	/* seconds */
@@ -69,7 +78,7 @@ audit_intent(struct mcp_call *call, uint32_t hostid,
 {
 	json_t	*r, *args;
 	char	*s;
-	int	 sent = -1;
+	int	 sent = -1, held;
 
 	call->audit_hostid = hostid;
 	call->audit_act = act;
@@ -98,8 +107,13 @@ audit_intent(struct mcp_call *call, uint32_t hostid,
 		}
 	}
 	json_decref(r);
-	sent = frontend_compose(PROC_LOGGER, IMSG_LOG_INTENT, call->reqid, -1,
-	    s, strlen(s));
+	/* a worker that is running hears from the logger directly */
+	held = call->worker[0] != '\0' && fe_ssh_running(call->worker);
+	if (held)
+		sent = intent_held(call, s);
+	else
+		sent = frontend_compose(PROC_LOGGER, IMSG_LOG_INTENT,
+		    call->reqid, -1, s, strlen(s));
 	if (sent == -1) {
 		/* recorded late, by the logger that replaces this one */
 		audit_backlog(s, strlen(s));
@@ -109,7 +123,37 @@ audit_intent(struct mcp_call *call, uint32_t hostid,
 	}
 	free(s);
 	call->audit_wait = 1;
-	return 0;
+	if (!held)
+		return 0;
+	call->audit_held = 1;
+	return act(call);
+}
+
+/* the intent with the worker that will hold its call and a fresh token */
+static int
+intent_held(struct mcp_call *call, const char *s)
+{
+	struct log_held	 lh;
+	char		*buf;
+	size_t		 len = strlen(s);
+	int		 r;
+
+	memset(&lh, 0, sizeof(lh));
+	arc4random_buf(&lh.token, sizeof(lh.token));
+	strlcpy(lh.host, call->worker, sizeof(lh.host));
+	if ((buf = malloc(sizeof(lh) + len)) == NULL)
+		return -1;
+	memcpy(buf, &lh, sizeof(lh));
+	memcpy(buf + sizeof(lh), s, len);
+	r = frontend_compose(PROC_LOGGER, IMSG_LOG_INTENT_HELD, call->reqid,
+	    -1, buf, sizeof(lh) + len);
+	free(buf);
+	if (r == 0) {
+		call->audit_token = lh.token;
+		/* the fsync is the long wait: it starts before the call leaves */
+		frontend_push(PROC_LOGGER);
+	}
+	return r;
 }
 
 /* how many refusals went unlogged: said once, when it matters */
@@ -134,6 +178,9 @@ proceed(struct mcp_call *call, int status, const char *why)
 		refused_flush();
 		refused_last = 0;
 		call->audit_ok = 1;
+		/* a held call: its worker has been told, by the logger */
+		if (call->audit_held)
+			return 0;
 		return call->audit_act(call);
 	}
 	if (audit_mutating(call->tool) || frontend_conf->audit_fail_all) {
@@ -185,10 +232,85 @@ audit_ack(struct imsg *imsg)
 	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL ||
 	    !call->audit_wait)
 		return;
-	if (proceed(call, ls.status == 0 ? 0 : -1, why[0] ? why :
-	    "the logger could not write the record") == -1)
+	if (ls.status == LOG_DURABLE_UNTOLD && call->audit_held) {
+		/* on the disk, but its worker was not told: asked back */
+		(void)proceed(call, 0, NULL);
+		fail(call, "its worker could not be told the intent was "
+		    "durable");
+		return;
+	}
+	if (ls.status == 0 || ls.status == LOG_DURABLE_UNTOLD) {
+		if (proceed(call, 0, NULL) == -1)
+			mcp_call_text(call, 1, "internal error: %s could not "
+			    "start", call->tool->name);
+		return;
+	}
+	fail(call, why[0] ? why : "the logger could not write the record");
+}
+
+/* its intent failed: refused, or on unaudited (proceed) */
+static void
+fail(struct mcp_call *call, const char *why)
+{
+	if (!call->audit_held) {
+		if (proceed(call, -1, why) == -1)
+			mcp_call_text(call, 1, "internal error: %s could not "
+			    "start", call->tool->name);
+		return;
+	}
+	/* held by its worker: first it must be known not to have run */
+	if (call->audit_dropping)
+		return;
+	call->audit_dropping = 1;
+	strlcpy(call->audit_holdwhy, why, sizeof(call->audit_holdwhy));
+	if (fe_ssh_unhold(call->worker, call->reqid))
+		held_dropped(call, why);
+}
+
+/*
+ * A held call that never ran.  Its intent durable (the worker was not
+ * told in time): it goes again, unheld, as on any ack.  Else it is
+ * refused, or goes on unaudited if it reads only (proceed).
+ */
+static void
+held_dropped(struct mcp_call *call, const char *why)
+{
+	call->audit_held = 0;
+	call->audit_dropping = 0;
+	if (call->audit_holdwhy[0] != '\0')
+		why = call->audit_holdwhy;
+	if (call->audit_ok) {
+		call->audit_wait = 0;
+		if (call->audit_act(call) == -1)
+			mcp_call_text(call, 1, "internal error: %s could not "
+			    "start", call->tool->name);
+		return;
+	}
+	if (proceed(call, -1, why) == -1)
 		mcp_call_text(call, 1, "internal error: %s could not start",
 		    call->tool->name);
+}
+
+/* IMSG_SSH_DROPPED from host's worker: a held call let go unrun */
+void
+audit_dropped(const char *host, struct imsg *imsg)
+{
+	struct mcp_call	*call;
+	char		 why[256];
+	size_t		 n = imsg->datalen;
+
+	if (n >= sizeof(why))
+		n = sizeof(why) - 1;
+	memcpy(why, imsg->data, n);
+	why[n] = '\0';
+	mcp_utf8_trunc(why);
+	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL ||
+	    !call->audit_held || strcmp(call->worker, host) != 0) {
+		log_debug("host \"%s\": call %u dropped, not held", host,
+		    imsg->hdr.peerid);
+		return;
+	}
+	held_dropped(call, why[0] ? why : "its worker let it go");
 }
 
 /* records while the logger is away */
@@ -262,11 +384,9 @@ audit_logger_down(void)
 	n = mcp_audit_waiting(ids, WAITING_MAX);
 	for (i = 0; i < n; i++)
 		if ((call = mcp_call_byreqid(ids[i])) != NULL &&
-		    call->audit_wait &&
-		    proceed(call, -1, "the logger died before the intent "
-		    "was written") == -1)
-			mcp_call_text(call, 1, "internal error: %s could not "
-			    "start", call->tool->name);
+		    call->audit_wait)
+			fail(call, "the logger died before the intent was "
+			    "written");
 	control_logger_gone();
 }
 

@@ -825,7 +825,12 @@ call_timeout(int fd, short ev, void *arg)
 	    call->worker[0] ? " on host \"" : "", call->worker,
 	    call->worker[0] ? "\"" : "");
 	call->timedout = 1;
-	if (call->worker[0] != '\0')
+	/* held in its worker for the logger (fe_audit.c): not the host */
+	if (call->audit_wait && call->audit_held)
+		mcp_call_text(call, 1, "%s: the audit logger did not confirm "
+		    "the intent within %lld s; bridged stops the call",
+		    call->tool->name, s);
+	else if (call->worker[0] != '\0')
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
 		    " answer within %lld s; bridged stops what the call started"
 		    " there", call->tool->name, call->worker, s);

@@ -595,7 +595,8 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	char			*s;
 	size_t			 len, off, n;
 
-	if (!call->audit_ok)
+	/* a held call goes now, and waits in its worker for the logger */
+	if (!call->audit_ok && !call->audit_held)
 		return audit_intent(call, hostid, remote_send_audited);
 	/* ask_claude's back-channel: after the record, never in it */
 	if ((sent = backchan_args(call, hostid != 0 ? config_host_byid(
@@ -620,6 +621,10 @@ remote_send(struct mcp_call *call, uint32_t hostid, json_t *args)
 	req.flags = call->gather_flags;
 	if (call->progress_token != NULL)
 		req.flags |= CALL_PROGRESS;
+	if (call->audit_held) {
+		req.flags |= CALL_HELD;
+		req.token = call->audit_token;
+	}
 	if (hostid != 0 && fe_ssh_take_lost(call->worker))
 		call->warn_lost = 1;
 	strlcpy(req.tool, call->tool->name, sizeof(req.tool));

@@ -177,6 +177,29 @@ queue_drop(struct fe_worker *w, uint32_t peerid)
 	return found;
 }
 
+/*
+ * A held call whose intent failed, asked back from its worker, which
+ * answers IMSG_SSH_DROPPED if it still holds it (and says nothing if it
+ * has started it: its answer follows).  1: nothing holds it (it never
+ * left, or its worker is gone), or the worker cannot be told (out of
+ * memory): it is taken as dropped, which it is unless the logger said
+ * "durable" to the worker and then died before it could tell us.
+ */
+int
+fe_ssh_unhold(const char *host, uint32_t reqid)
+{
+	struct fe_worker	*w;
+
+	if ((w = worker_get(host, 0)) == NULL || queue_drop(w, reqid) ||
+	    w->iev == NULL)
+		return 1;
+	if (imsgev_compose(w->iev, IMSG_SSH_DROP, reqid, -1, NULL, 0) == -1) {
+		log_warn("host \"%s\": asking for call %u back", host, reqid);
+		return 1;
+	}
+	return 0;
+}
+
 /* to every worker running (or about to); returns how many */
 int
 fe_ssh_broadcast(uint32_t type, uint32_t peerid, const void *data,
@@ -464,6 +487,13 @@ worker_dispatch(int fd, short event, void *arg)
 			if ((imsg.hdr.peerid & CTL_REQID_BIT) ||
 			    mcp_dispatch_ssh(w->host, &imsg) == -1)
 				goto bad;
+			break;
+		case IMSG_SSH_DROPPED:
+			/* a held call let go unrun: its text says why */
+			if ((imsg.hdr.peerid & CTL_REQID_BIT) ||
+			    imsg.datalen > 1024)
+				goto bad;
+			audit_dropped(w->host, &imsg);
 			break;
 		case IMSG_SSH_BACKCHAN:
 		case IMSG_SSH_BACKCHAN_END:

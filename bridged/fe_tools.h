@@ -122,6 +122,15 @@ struct mcp_call {
 	uint32_t		 audit_hostid;
 	int			(*audit_act)(struct mcp_call *);
 	/*
+	 * Sent with its intent to a running worker, which holds it until
+	 * the logger says the intent is durable (ssh_hold.c); dropping: the
+	 * intent failed and the worker was asked for it back, why saved.
+	 */
+	int			 audit_held;
+	int			 audit_dropping;
+	uint64_t		 audit_token;
+	char			 audit_holdwhy[256];
+	/*
 	 * fe_tasks.c: a call made for a task.  filter sees how the call
 	 * ends (result stolen, NULL when it ends unanswered) and returns
 	 * what its session is sent, or NULL; task names the task.

@@ -85,6 +85,14 @@ frontend_compose(enum bridged_proc to, uint32_t type, uint32_t peerid,
 	return proc_compose(peers, to, type, peerid, fd, data, len);
 }
 
+/* what is queued for a sibling, written now (what the socket takes) */
+void
+frontend_push(enum bridged_proc to)
+{
+	if (peers[to] != NULL && peers[to]->ibuf.queued > 0)
+		(void)imsgbuf_write(&peers[to]->ibuf);
+}
+
 void
 frontend_record(json_t *rec)
 {

@@ -25,6 +25,7 @@ extern struct bridged_conf	*frontend_conf;	/* current config */
 /* send to a peer process (PROC_PARENT, PROC_LOGGER; ssh: fe_ssh.c) */
 int	 frontend_compose(enum bridged_proc, uint32_t, uint32_t, int,
 	    const void *, size_t);
+void	 frontend_push(enum bridged_proc);
 /* hand an audit/log record to the logger (JSON object, not stolen) */
 void	 frontend_record(json_t *);
 /* the drain after SIGTERM may be complete: frontend checks mcp_inflight */
@@ -59,6 +60,8 @@ int	 fe_ssh_send_running(const char *, uint32_t, uint32_t, const void *,
 /* to every running worker; their names into the object when not NULL */
 int	 fe_ssh_broadcast(uint32_t, uint32_t, const void *, size_t, json_t *);
 int	 fe_ssh_running(const char *);
+/* a held call asked back: 1 if nothing holds it, 0 if DROPPED follows */
+int	 fe_ssh_unhold(const char *, uint32_t);
 int	 fe_ssh_take_lost(const char *);
 json_t	*fe_ssh_names(void);
 int	 fe_ssh_state(const char *, struct host_state *, pid_t *, uint32_t *);
@@ -99,6 +102,7 @@ void	 audit_backlog(const char *, size_t);
 void	 audit_logger_up(void);
 void	 audit_logger_down(void);
 void	 audit_ack(struct imsg *);
+void	 audit_dropped(const char *, struct imsg *);	/* IMSG_SSH_DROPPED */
 void	 audit_take_why(struct mcp_call *, json_t *);
 char	*audit_why(struct mcp_call *, json_t *, const char *);
 void	 audit_follow(int);		/* +1 / -1 followers of show log */

@@ -56,9 +56,11 @@ static void	 logger_sig(int, short, void *);
 static void	 logger_dispatch_parent(int, short, void *);
 static void	 logger_dispatch_peer(int, short, void *);
 static void	 logger_configure(struct bridged_conf *);
-static void	 enqueue(int, uint32_t, int, const void *, size_t);
+static void	 enqueue(int, uint32_t, int, const struct log_held *,
+		    const void *, size_t);
 static void	 enqueue_refuse(int, uint32_t, int, const char *);
-static void	 enqueue_obj(int, uint32_t, int, json_t *, size_t);
+static void	 enqueue_obj(int, uint32_t, int, const struct log_held *,
+		    json_t *, size_t);
 static void	 enqueue_json(json_t *, uint64_t);
 static void	 arec_free(struct arec *);
 static void	 flush(void);
@@ -68,6 +70,7 @@ static void	 flush_failed(const char *);
 static int	 seal(struct arec *, struct chain *);
 static void	 unseal(void);
 static void	 ack(struct arec *, int, const char *);
+static int	 tell_worker(struct arec *);
 static void	 retry(int, short, void *);
 static void	 prune(int, short, void *);
 static void	 prune_arm(void);
@@ -80,6 +83,7 @@ static void	 reply_to(int, uint32_t, int, const char *);
 static int	 history_cb(uint64_t, const char *, size_t, void *);
 struct lpeer;
 static void	 do_history(struct lpeer *, struct imsg *);
+static void	 do_intent_held(struct lpeer *, struct imsg *);
 static void	 do_query(struct imsg *);
 static void	 do_verify(struct imsg *);
 static void	 do_rotate(struct imsg *);
@@ -99,7 +103,7 @@ struct lpeer {
 	char			 name[HOST_NAME_LEN + 8];
 	struct imsgev		 iev;
 };
-static TAILQ_HEAD(, lpeer)	 lpeers = TAILQ_HEAD_INITIALIZER(lpeers);
+static TAILQ_HEAD(lpeerq, lpeer) lpeers = TAILQ_HEAD_INITIALIZER(lpeers);
 static int			 lpeer_next = 1;
 static struct lpeer		*fe_peer;	/* the frontend, or NULL */
 static struct chain		 chain;
@@ -257,7 +261,8 @@ logger_record(json_t *o)
  * and counted, an intent is refused.
  */
 static void
-enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
+enqueue(int from, uint32_t ackid, int intent, const struct log_held *held,
+    const void *data, size_t len)
 {
 	json_t		*o;
 	json_error_t	 jerr;
@@ -277,7 +282,7 @@ enqueue(int from, uint32_t ackid, int intent, const void *data, size_t len)
 		enqueue_refuse(from, ackid, intent, "malformed record");
 		return;
 	}
-	enqueue_obj(from, ackid, intent, o, len);
+	enqueue_obj(from, ackid, intent, held, o, len);
 }
 
 /* an intent that will not be queued is answered at once */
@@ -301,7 +306,8 @@ enqueue_refuse(int from, uint32_t ackid, int intent, const char *why)
  * columns read that copy, not the text again.
  */
 static void
-enqueue_obj(int from, uint32_t ackid, int intent, json_t *o, size_t len)
+enqueue_obj(int from, uint32_t ackid, int intent, const struct log_held *held,
+    json_t *o, size_t len)
 {
 	struct arec	*r;
 	struct timeval	 tv;
@@ -337,6 +343,10 @@ enqueue_obj(int from, uint32_t ackid, int intent, json_t *o, size_t len)
 	r->from = from;
 	r->ackid = ackid;
 	r->intent = intent;
+	if (held != NULL) {
+		r->held = 1;
+		r->hold = *held;
+	}
 	r->len = len;
 	gettimeofday(&tv, NULL);
 	r->ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
@@ -359,7 +369,7 @@ enqueue_json(json_t *o, uint64_t prunethrough)
 		json_decref(o);
 		return;
 	}
-	enqueue_obj(-1, 0, 0, o, len);
+	enqueue_obj(-1, 0, 0, NULL, o, len);
 	if (prunethrough > 0 && !TAILQ_EMPTY(&queue))
 		TAILQ_LAST(&queue, arecq)->prune = prunethrough;
 }
@@ -425,6 +435,11 @@ unseal(void)
 	}
 }
 
+/*
+ * The answer to an intent.  A durable one whose call waits in a worker
+ * is told to that worker first, so the act starts without the frontend
+ * in between; the frontend hears whether the worker was told.
+ */
 static void
 ack(struct arec *r, int status, const char *msg)
 {
@@ -435,6 +450,8 @@ ack(struct arec *r, int status, const char *msg)
 	    NULL)
 		return;
 	r->acked = 1;
+	if (status == 0 && r->held && tell_worker(r) == -1)
+		status = LOG_DURABLE_UNTOLD;
 	ls.status = status;
 	iov[0].iov_base = &ls;
 	iov[0].iov_len = sizeof(ls);
@@ -443,6 +460,55 @@ ack(struct arec *r, int status, const char *msg)
 	if (imsgev_composev(lpeer_iev(r->from), IMSG_LOG_ACK, r->ackid, -1, iov,
 	    2) == -1)
 		log_warn("audit: ack");
+}
+
+/*
+ * IMSG_LOG_DURABLE to the worker named in the intent: the newest socket
+ * of that name (a restarted worker's; the call's token keeps an ack
+ * meant for its dead predecessor from releasing anything).  -1: there
+ * is no such worker here, or it could not be sent.
+ */
+static int
+tell_worker(struct arec *r)
+{
+	struct lpeer	*p;
+	char		 name[sizeof(p->name)];
+
+	snprintf(name, sizeof(name), "ssh %s", r->hold.host);
+	TAILQ_FOREACH_REVERSE(p, &lpeers, lpeerq, entry)
+		if (p->kind == PROC_SSH && strcmp(p->name, name) == 0)
+			break;
+	if (p == NULL) {
+		log_debug("audit: intent %u: no worker \"%s\" to tell",
+		    r->ackid, r->hold.host);
+		return -1;
+	}
+	if (imsgev_compose(&p->iev, IMSG_LOG_DURABLE, r->ackid, -1, &r->hold,
+	    sizeof(r->hold)) == -1) {
+		log_warn("audit: durable-ack to %s", p->name);
+		return -1;
+	}
+	/* the act waits for this alone: out now, not at the loop's turn */
+	(void)imsgbuf_write(&p->iev.ibuf);
+	return 0;
+}
+
+/* the frontend's intent for a call already sent, held, to its worker */
+static void
+do_intent_held(struct lpeer *p, struct imsg *imsg)
+{
+	struct log_held	 h;
+
+	if (imsg->datalen < sizeof(h)) {
+		log_warnx("audit: short held intent from %s", p->name);
+		enqueue_refuse(p->handle, imsg->hdr.peerid, 1,
+		    "malformed record");
+		return;
+	}
+	memcpy(&h, imsg->data, sizeof(h));
+	h.host[sizeof(h.host) - 1] = '\0';
+	enqueue(p->handle, imsg->hdr.peerid, 1, &h,
+	    (const char *)imsg->data + sizeof(h), imsg->datalen - sizeof(h));
 }
 
 static void
@@ -946,7 +1012,7 @@ logger_dispatch_parent(int fd, short event, void *arg)
 			break;
 		case IMSG_LOG_RECORD:
 			/* daemon events: start, reload, child deaths */
-			enqueue(-1, 0, 0, imsg.data, imsg.datalen);
+			enqueue(-1, 0, 0, NULL, imsg.data, imsg.datalen);
 			break;
 		default:
 			fatalx("unexpected message %u from parent",
@@ -996,8 +1062,13 @@ logger_dispatch_peer(int fd, short event, void *arg)
 		case IMSG_LOG_RECORD:
 		case IMSG_LOG_INTENT:
 			enqueue(p->handle, imsg.hdr.peerid,
-			    imsg.hdr.type == IMSG_LOG_INTENT, imsg.data,
+			    imsg.hdr.type == IMSG_LOG_INTENT, NULL, imsg.data,
 			    imsg.datalen);
+			break;
+		case IMSG_LOG_INTENT_HELD:
+			if (!fe)
+				goto bad;
+			do_intent_held(p, &imsg);
 			break;
 		case IMSG_LOG_QUERY:
 			if (!fe)

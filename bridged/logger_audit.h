@@ -47,6 +47,8 @@ struct arec {
 	uint32_t		 ackid;
 	int			 intent;
 	int			 acked;
+	int			 held;		/* its call waits in a worker */
+	struct log_held		 hold;		/* which, and its token */
 	uint64_t		 prune;		/* checkpoint: delete <= this */
 	/* set while sealed */
 	uint64_t		 seq;

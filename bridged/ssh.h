@@ -157,6 +157,8 @@ void	 sshcall_tick(struct sshcall *, int, double, double, const char *, ...)
 	    __attribute__((__format__ (printf, 5, 6)));
 void	 sshcall_log(struct sshcall *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
+/* run a call now (its intent durable if it needed one) */
+void	 sshcall_start(struct sshcall *, uint32_t);
 size_t	 ssh_output_max(void);
 size_t	 ssh_result_budget(void);	/* characters for a tool's text */
 #define SSH_RESULT_RESERVE	1024	/* left for warnings around it */
@@ -164,6 +166,16 @@ size_t	 ssh_result_budget(void);	/* characters for a tool's text */
 #define SSH_LOG_MAX		4096	/* bytes of a log message */
 uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
 struct sshhost *ssh_host_byid(uint32_t);
+
+/* ssh_hold.c: calls that wait for the logger's word on their intent */
+int	 hold_add(struct sshcall *, uint32_t, uint64_t);
+void	 hold_durable(struct imsg *);		/* IMSG_LOG_DURABLE */
+void	 hold_release(uint32_t);		/* IMSG_SSH_DROP */
+int	 hold_cancel(uint32_t);
+void	 hold_frontend_gone(void);
+void	 hold_logger_gone(void);
+void	 hold_expire(void);
+size_t	 hold_count(void);
 
 /* ssh_conn.c: connections, host keys, authentication, keepalive, loss */
 void	 sshconn_init(void);
@@ -300,6 +312,7 @@ int	 sshpolicy_write_ok(struct sshcall *, sftp_session, const char *,
 	    char *);
 /* sshworker.c: for a unit test, serve a frontend on fd with a config */
 void	 sshworker_test_serve(int, struct bridged_conf *);
+void	 sshworker_test_logger(int);
 
 /* ssh_fwd.c: forward_open, forward_list, forward_close; bridgectl;
  * ssh_fwdconn.c: the connections (forward_connected, forward_poll) */

@@ -180,6 +180,7 @@ ssh_tick(int fd, short event, void *arg)
 
 	TAILQ_FOREACH(sh, &sshhosts, entry)
 		publish_tick(sh);
+	hold_expire();
 	ssh_push_state();
 	limit = ssh_conf != NULL ? ssh_conf->limits.idle_timeout : 0;
 	if (!ssh_idle()) {
@@ -202,6 +203,7 @@ ssh_idle(void)
 		if (publish_wanted(sh))
 			return 0;
 	return TAILQ_EMPTY(&running) && TAILQ_EMPTY(&pending) &&
+	    hold_count() == 0 &&
 	    TAILQ_EMPTY(&seen) && TAILQ_EMPTY(&fwds) &&
 	    TAILQ_EMPTY(&delegs) && shell_kills_pending() == 0 &&
 	    !jump_busy();
@@ -274,6 +276,7 @@ ssh_frontend_gone(enum bridged_proc id)
 
 	proc_peer_free(peers, id);
 	st_sent_ok = 0;
+	hold_frontend_gone();
 	TAILQ_FOREACH_SAFE(call, &running, rentry, next)
 		if (!call->cancelled) {
 			call->cancelled = 1;
@@ -299,6 +302,17 @@ sshworker_test_serve(int fd, struct bridged_conf *conf)
 	imsgev_init(peers[PROC_FRONTEND], fd, "frontend",
 	    ssh_dispatch_frontend, NULL);
 	imsgev_add(peers[PROC_FRONTEND]);
+}
+
+/* ... and a logger on fd, for the held calls' durable-acks */
+void
+sshworker_test_logger(int fd)
+{
+	if ((peers[PROC_LOGGER] = calloc(1, sizeof(struct imsgev))) == NULL)
+		fatal(NULL);
+	imsgev_init(peers[PROC_LOGGER], fd, "logger", ssh_dispatch_logger,
+	    NULL);
+	imsgev_add(peers[PROC_LOGGER]);
 }
 
 static void
@@ -521,7 +535,6 @@ call_start(struct imsg *imsg)
 {
 	struct ssh_callreq	 req;
 	struct pendargs		*pa;
-	const struct ssh_tool	*tool;
 	struct sshcall		*call;
 	json_error_t		 jerr;
 
@@ -548,8 +561,25 @@ call_start(struct imsg *imsg)
 	    &jerr);
 	free(pa->buf);
 	free(pa);
-	TAILQ_INSERT_TAIL(&running, call, rentry);
+	if ((req.flags & CALL_HELD) && call->args != NULL) {
+		/* nothing of it runs before the logger says "durable" */
+		if (hold_add(call, req.hostid, req.token) == 0)
+			return;
+	}
+	sshcall_start(call, req.hostid);
+}
 
+/*
+ * The rest of a call's start: checked again (the frontend checked
+ * first), then handed to its tool.  A held call comes here once the
+ * logger has its intent on the disk (ssh_hold.c).
+ */
+void
+sshcall_start(struct sshcall *call, uint32_t hostid)
+{
+	const struct ssh_tool	*tool;
+
+	TAILQ_INSERT_TAIL(&running, call, rentry);
 	if (call->args == NULL || !json_is_object(call->args)) {
 		sshcall_text(call, 1, "internal error: bad arguments");
 		return;
@@ -560,13 +590,13 @@ call_start(struct imsg *imsg)
 		return;
 	}
 	/* the job tools work on the daemon's job table, on no host */
-	if (req.hostid == 0 && delegate_hostless(call->tool)) {
+	if (hostid == 0 && delegate_hostless(call->tool)) {
 		tool->run(call);
 		return;
 	}
-	if ((call->host = ssh_host_byid(req.hostid)) == NULL) {
+	if ((call->host = ssh_host_byid(hostid)) == NULL) {
 		sshcall_text(call, 1, "host %u is no longer configured",
-		    req.hostid);
+		    hostid);
 		return;
 	}
 	/* the frontend checked; a compromised one must not be enough */
@@ -584,6 +614,8 @@ call_cancel(uint32_t reqid)
 {
 	struct sshcall	*call;
 
+	if (hold_cancel(reqid))
+		return;
 	TAILQ_FOREACH(call, &running, rentry)
 		if (call->reqid == reqid)
 			break;
@@ -922,6 +954,11 @@ ssh_dispatch_frontend(int fd, short event, void *arg)
 				fatalx("bad IMSG_SSH_CANCEL");
 			call_cancel(imsg.hdr.peerid);
 			break;
+		case IMSG_SSH_DROP:
+			if (imsg.datalen != 0)
+				fatalx("bad IMSG_SSH_DROP");
+			hold_release(imsg.hdr.peerid);
+			break;
 		case IMSG_SSH_SESSION_END:
 			if (imsg.datalen != sizeof(sessid))
 				fatalx("bad IMSG_SSH_SESSION_END");
@@ -996,6 +1033,8 @@ logger_gone(enum bridged_proc id)
 	proc_peer_free(peers, id);
 	/* job lookups it had not answered get their answer without it */
 	delegdb_logger_gone();
+	/* and the calls it had not said were durable never run */
+	hold_logger_gone();
 }
 
 static void
@@ -1015,6 +1054,10 @@ ssh_dispatch_logger(int fd, short event, void *arg)
 		case IMSG_LOG_END:
 			/* stored jobs, for the job tools */
 			delegdb_dispatch(&imsg);
+			break;
+		case IMSG_LOG_DURABLE:
+			/* a held call's intent: from this socket only */
+			hold_durable(&imsg);
 			break;
 		default:
 			fatalx("unexpected message %u from logger",

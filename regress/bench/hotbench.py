@@ -234,9 +234,9 @@ def bench_stages(path, fe, lg, w, cl):
     """
     Each Bash call shows, in order: the client sends (sendto, CL); the
     frontend reads it (read, FE) and sends the intent (sendmsg to the
-    logger); the logger receives it, fdatasyncs and acks (sendmsg); the
-    frontend receives the ack and sends the call (sendmsg to the worker);
-    the worker receives it and writes to sshd (sendto); the last read
+    logger) and the call, held, to the worker; the logger receives the
+    intent, fdatasyncs and tells the worker it is durable (sendmsg); the
+    worker receives that and writes to sshd (sendto); the last read
     from sshd (recvfrom) before the worker's answer (sendmsg); the
     frontend receives it and answers (sendmsg to the client); the
     client's recvfrom returns.
@@ -258,7 +258,7 @@ def bench_stages(path, fe, lg, w, cl):
                               "frontend: request -> logger",
                               "logger: intent to fdatasync",
                               "logger: fdatasync",
-                              "logger ack -> frontend -> worker",
+                              "logger durable-ack -> worker",
                               "worker -> sshd -> shell -> worker",
                               "worker: the answer",
                               "worker -> frontend -> client")}
@@ -295,7 +295,7 @@ def bench_stages(path, fe, lg, w, cl):
             stages["frontend: request -> logger"].append(t[3] - t[1])
             stages["logger: intent to fdatasync"].append(t[4] - t[3])
             stages["logger: fdatasync"].append(t[5] - t[4])
-            stages["logger ack -> frontend -> worker"].append(t[6] - t[5])
+            stages["logger durable-ack -> worker"].append(t[6] - t[5])
             stages["worker -> sshd -> shell -> worker"].append(t[7] - t[6])
             stages["worker: the answer"].append(t[8] - t[7])
             stages["worker -> frontend -> client"].append(t[9] - t[8])

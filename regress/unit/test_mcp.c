@@ -7,6 +7,9 @@
  * sent to a host waits in fe_ssh.c and the test answers calls itself
  * through mcp_dispatch_ssh, naming the worker the reply comes from; later
  * a socket handed over as IMSG_SSH_PEER plays alpha's worker for real.
+ * Calls that need an intent then leave at once for it, held with their
+ * intent's token; the test plays the logger's answers (audit_ack) and
+ * the worker's IMSG_SSH_DROPPED to check what the frontend does next.
  */
 
 #include <sys/types.h>
@@ -64,6 +67,10 @@ static int		 nstarts;
 static enum bridged_proc start_proc;
 static size_t		 start_len;
 static struct ssh_peer	 start_peer;
+/* the last IMSG_LOG_INTENT_HELD: its call and token */
+static uint32_t		 held_reqid;
+static struct log_held	 held_lh;
+static int		 nheld;
 
 /*
  * proc.c's table of child mains names this one; fe_ssh.c needs proc.c
@@ -80,6 +87,11 @@ frontend_compose(enum bridged_proc proc, uint32_t type, uint32_t peerid,
     int fd, const void *data, size_t len)
 {
 	ncomposed++;
+	if (type == IMSG_LOG_INTENT_HELD && len >= sizeof(held_lh)) {
+		nheld++;
+		held_reqid = peerid;
+		memcpy(&held_lh, data, sizeof(held_lh));
+	}
 	if (type == IMSG_SSH_START) {
 		nstarts++;
 		start_proc = proc;
@@ -120,6 +132,11 @@ int
 frontend_shutting_down(void)
 {
 	return shutting_down;
+}
+
+void
+frontend_push(enum bridged_proc to)
+{
 }
 
 /* helpers */
@@ -467,6 +484,79 @@ send_job_list(struct tclient *c, const char *idjson, const char *meta)
 	    meta != NULL ? meta : "");
 	client_sendline(c, line);
 }
+
+/* a tools/call of tool with args (JSON text) */
+static void
+send_tool(struct tclient *c, const char *idjson, const char *tool,
+    const char *args)
+{
+	char	 line[512];
+
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\","
+	    "\"arguments\":%s}}", idjson, tool, args);
+	client_sendline(c, line);
+}
+
+/*
+ * The worker's end: the next call down, its arguments first.  1 when it
+ * came, with its request id and struct ssh_callreq.
+ */
+static int
+call_next(struct imsgbuf *wb, uint32_t *reqid, struct ssh_callreq *req)
+{
+	struct imsg	 m;
+	int		 good;
+
+	good = worker_next(wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL_DATA;
+	if (good)
+		imsg_free(&m);
+	good = good && worker_next(wb, &m, 1000) == 1 &&
+	    m.hdr.type == IMSG_SSH_CALL && m.datalen == sizeof(*req);
+	if (good) {
+		*reqid = m.hdr.peerid;
+		memcpy(req, m.data, sizeof(*req));
+		imsg_free(&m);
+	}
+	return good;
+}
+
+/* the worker's end: 1 if the next message is type for reqid */
+static int
+worker_got(struct imsgbuf *wb, uint32_t type, uint32_t reqid)
+{
+	struct imsg	 m;
+	int		 good;
+
+	if (worker_next(wb, &m, 1000) != 1)
+		return 0;
+	good = m.hdr.type == type && m.hdr.peerid == reqid;
+	imsg_free(&m);
+	return good;
+}
+
+/* the logger's answer to call reqid's intent */
+static void
+log_ack(uint32_t reqid, int32_t status, const char *why)
+{
+	struct imsg	 imsg;
+	char		 buf[sizeof(struct log_status) + 128];
+	size_t		 n = strlen(why);
+
+	memcpy(buf, &status, sizeof(status));
+	memcpy(buf + sizeof(struct log_status), why, n);
+	memset(&imsg, 0, sizeof(imsg));
+	imsg.hdr.type = IMSG_LOG_ACK;
+	imsg.hdr.peerid = reqid;
+	imsg.data = (uint8_t *)buf;
+	imsg.datalen = sizeof(struct log_status) + n;
+	audit_ack(&imsg);
+	pump(10);
+}
+
+#define WORKER_OK	"{\"content\":[{\"type\":\"text\",\"text\":" \
+	"\"ran\"}]}"
 
 /* the job the test's worker lists came through as the call's result */
 static int
@@ -1743,6 +1833,127 @@ main(void)
 	ok(r && id_int(r, 46) && is_worker_jobs(result(r)),
 	    "answered through the worker's socket");
 	json_decref(r);
+
+	/*
+	 * A call that needs an intent leaves with it: the intent to the
+	 * logger naming alpha and a token, the call down at once with
+	 * CALL_HELD and the same token.  A positive ack sends the worker
+	 * nothing (the logger tells it); the answer is the worker's.
+	 */
+	before = nheld;
+	send_tool(&a, "60", "Bash", "{\"command\":\"true\"}");
+	good = call_next(&wb, &reqid, &req);
+	ok(good && nheld == before + 1 && held_reqid == reqid &&
+	    strcmp(held_lh.host, "alpha") == 0 && (req.flags & CALL_HELD) &&
+	    req.token == held_lh.token && held_lh.token != 0,
+	    "a Bash call leaves with its intent: held at the running worker, "
+	    "the intent naming it and the call's token");
+	log_ack(reqid, 0, "");
+	ok(worker_next(&wb, &m, 50) == 0 && client_recv(&a, 20) == NULL,
+	    "its intent durable: nothing more to the worker, no answer yet");
+	worker_send(&wb, IMSG_SSH_RESULT_DATA, reqid, WORKER_OK,
+	    strlen(WORKER_OK));
+	worker_send(&wb, IMSG_SSH_RESULT, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 60) && strcmp(first_text(result(r)), "ran") == 0,
+	    "the worker's answer is the call's");
+	json_decref(r);
+
+	/* refused intent: asked back first, refused once it never ran */
+	send_tool(&a, "61", "Bash", "{\"command\":\"touch x\"}");
+	good = call_next(&wb, &reqid, &req);
+	log_ack(reqid, -1, "disk full");
+	ok(good && worker_got(&wb, IMSG_SSH_DROP, reqid) &&
+	    client_recv(&a, 20) == NULL, "a refused intent: the held call is "
+	    "asked back (IMSG_SSH_DROP), not yet answered");
+	worker_send(&wb, IMSG_SSH_DROPPED, reqid, "let go", 6);
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(r && id_int(r, 61) && json_is_true(json_object_get(res,
+	    "isError")) && strstr(first_text(res), "audit unavailable: disk "
+	    "full") != NULL && worker_next(&wb, &m, 50) == 0,
+	    "dropped by the worker: refused with the logger's reason, once");
+	json_decref(r);
+
+	/* ... unless the worker had started it: its answer stands */
+	send_tool(&a, "62", "Bash", "{\"command\":\"true\"}");
+	good = call_next(&wb, &reqid, &req);
+	log_ack(reqid, -1, "disk full");
+	good = good && worker_got(&wb, IMSG_SSH_DROP, reqid);
+	worker_send(&wb, IMSG_SSH_RESULT_DATA, reqid, WORKER_OK,
+	    strlen(WORKER_OK));
+	worker_send(&wb, IMSG_SSH_RESULT, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	ok(good && r && id_int(r, 62) && strcmp(first_text(result(r)),
+	    "ran") == 0, "asked back after it started: the worker's answer "
+	    "stands (no refusal for a call that ran)");
+	json_decref(r);
+
+	/* a read goes on unaudited: sent again, unheld */
+	send_tool(&a, "63", "Read", "{\"file_path\":\"/srv/work/f\"}");
+	good = call_next(&wb, &reqid, &req) && (req.flags & CALL_HELD);
+	log_ack(reqid, -1, "disk full");
+	good = good && worker_got(&wb, IMSG_SSH_DROP, reqid);
+	worker_send(&wb, IMSG_SSH_DROPPED, reqid, "let go", 6);
+	first_reqid = reqid;
+	good = good && call_next(&wb, &reqid, &req) && reqid == first_reqid &&
+	    (req.flags & CALL_HELD) == 0;
+	ok(good, "a Read whose intent failed is sent again, not held");
+	worker_send(&wb, IMSG_SSH_RESULT_DATA, reqid, WORKER_OK,
+	    strlen(WORKER_OK));
+	worker_send(&wb, IMSG_SSH_RESULT, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 63) && strcmp(first_text(result(r)), "ran") == 0,
+	    "and answered (reads go on)");
+	json_decref(r);
+
+	/* durable, but the worker was not told: asked back, sent again */
+	send_tool(&a, "64", "Bash", "{\"command\":\"true\"}");
+	good = call_next(&wb, &reqid, &req);
+	log_ack(reqid, LOG_DURABLE_UNTOLD, "");
+	good = good && worker_got(&wb, IMSG_SSH_DROP, reqid);
+	worker_send(&wb, IMSG_SSH_DROPPED, reqid, "let go", 6);
+	first_reqid = reqid;
+	good = good && call_next(&wb, &reqid, &req) && reqid == first_reqid &&
+	    (req.flags & CALL_HELD) == 0;
+	ok(good, "durable but its worker untold: asked back, then sent "
+	    "unheld");
+	worker_send(&wb, IMSG_SSH_RESULT_DATA, reqid, WORKER_OK,
+	    strlen(WORKER_OK));
+	worker_send(&wb, IMSG_SSH_RESULT, reqid, NULL, 0);
+	r = client_recv(&a, 3000);
+	ok(r && id_int(r, 64) && strcmp(first_text(result(r)), "ran") == 0,
+	    "and answered");
+	json_decref(r);
+
+	/* the logger dies with the intent unanswered */
+	send_tool(&a, "65", "Bash", "{\"command\":\"touch y\"}");
+	good = call_next(&wb, &reqid, &req);
+	audit_logger_down();
+	pump(10);
+	good = good && worker_got(&wb, IMSG_SSH_DROP, reqid);
+	worker_send(&wb, IMSG_SSH_DROPPED, reqid, "let go", 6);
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(good && r && id_int(r, 65) && json_is_true(json_object_get(res,
+	    "isError")) && strstr(first_text(res), "logger died") != NULL,
+	    "the logger gone: asked back, then refused");
+	json_decref(r);
+
+	/* the worker lets a held call go by itself: refused with its why */
+	send_tool(&a, "66", "Bash", "{\"command\":\"touch z\"}");
+	good = call_next(&wb, &reqid, &req);
+	worker_send(&wb, IMSG_SSH_DROPPED, reqid, "held too long", 13);
+	r = client_recv(&a, 3000);
+	res = result(r);
+	ok(good && r && id_int(r, 66) && json_is_true(json_object_get(res,
+	    "isError")) && strstr(first_text(res), "audit unavailable: held "
+	    "too long") != NULL, "dropped by the worker unasked: refused "
+	    "with its reason");
+	json_decref(r);
+	log_ack(reqid, 0, "");
+	ok(worker_next(&wb, &m, 50) == 0 && client_recv(&a, 20) == NULL,
+	    "its late ack changes nothing");
 
 	/* a message it may not send costs the worker its socket, and calls */
 	send_job_list(&a, "47", NULL);

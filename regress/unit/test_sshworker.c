@@ -4,6 +4,11 @@
  * of base dir, commands past the exec allowlist, deletion under protect
  * delete.  (A call the policy lets through would make the worker ask
  * its parent for a connection; there is none here, so none is sent.)
+ * A held call (CALL_HELD) does nothing until the logger's socket says
+ * its intent is durable with its token: not with another token, not
+ * from the frontend; a durable-ack ahead of its call lets it run as it
+ * comes; one asked back (IMSG_SSH_DROP) or whose logger goes is told
+ * IMSG_SSH_DROPPED and never runs.
  */
 
 #include <sys/types.h>
@@ -25,7 +30,47 @@
 #include "tap.h"
 
 static struct imsgbuf	 fe;		/* our end: we are the frontend */
+static struct imsgbuf	 lg;		/* and the logger */
 static uint32_t		 nextid = 1;
+static int		 dropped;	/* IMSG_SSH_DROPPED came */
+
+static int	 wait_result(uint32_t, char *, size_t, int);
+
+/* send one call, held until a durable-ack with token if flags say so */
+static uint32_t
+send_call(const char *tool, const char *args, uint32_t flags,
+    uint64_t token)
+{
+	struct ssh_callreq	 req;
+	uint32_t		 id = nextid++;
+
+	memset(&req, 0, sizeof(req));
+	req.hostid = 1;
+	req.sessid = 1;
+	req.argslen = strlen(args);
+	req.flags = flags;
+	req.token = token;
+	strlcpy(req.tool, tool, sizeof(req.tool));
+	if (imsg_compose(&fe, IMSG_SSH_CALL_DATA, id, 0, -1, args,
+	    strlen(args)) == -1 || imsg_compose(&fe, IMSG_SSH_CALL, id, 0, -1,
+	    &req, sizeof(req)) == -1 || imsgbuf_flush(&fe) == -1)
+		return 0;
+	return id;
+}
+
+/* the logger's word that call id's intent is durable */
+static void
+durable(struct imsgbuf *to, uint32_t id, uint64_t token)
+{
+	struct log_held	 lh;
+
+	memset(&lh, 0, sizeof(lh));
+	lh.token = token;
+	strlcpy(lh.host, "h", sizeof(lh.host));
+	if (imsg_compose(to, IMSG_LOG_DURABLE, id, 0, -1, &lh,
+	    sizeof(lh)) == -1 || imsgbuf_flush(to) == -1)
+		fprintf(stderr, "durable: cannot send\n");
+}
 
 /*
  * Send one call and run the worker's loop until its result is back or
@@ -34,27 +79,32 @@ static uint32_t		 nextid = 1;
 static int
 call(const char *tool, const char *args, char *out, size_t outsz)
 {
-	struct ssh_callreq	 req;
+	uint32_t	 id;
+
+	if ((id = send_call(tool, args, 0, 0)) == 0)
+		return -1;
+	return wait_result(id, out, outsz, 50);
+}
+
+/*
+ * Run the worker's loop for up to rounds * 20 ms: 1 (2 if isError) when
+ * call id's result came, its text in out; 0 when none came (dropped
+ * says whether IMSG_SSH_DROPPED did, its text in out).
+ */
+static int
+wait_result(uint32_t id, char *out, size_t outsz, int rounds)
+{
 	struct imsg		 imsg;
 	struct pollfd		 pfd;
 	json_t			*r, *t;
 	json_error_t		 je;
 	char			*buf = NULL;
 	size_t			 len = 0;
-	uint32_t		 id = nextid++;
 	int			 i, n, done = 0;
 
 	out[0] = '\0';
-	memset(&req, 0, sizeof(req));
-	req.hostid = 1;
-	req.sessid = 1;
-	req.argslen = strlen(args);
-	strlcpy(req.tool, tool, sizeof(req.tool));
-	if (imsg_compose(&fe, IMSG_SSH_CALL_DATA, id, 0, -1, args,
-	    strlen(args)) == -1 || imsg_compose(&fe, IMSG_SSH_CALL, id, 0, -1,
-	    &req, sizeof(req)) == -1 || imsgbuf_flush(&fe) == -1)
-		return -1;
-	for (i = 0; i < 50 && !done; i++) {
+	dropped = 0;
+	for (i = 0; i < rounds && !done; i++) {
 		event_loop(EVLOOP_NONBLOCK);
 		pfd.fd = fe.fd;
 		pfd.events = POLLIN;
@@ -71,6 +121,12 @@ call(const char *tool, const char *args, char *out, size_t outsz)
 			} else if (imsg.hdr.peerid == id &&
 			    imsg.hdr.type == IMSG_SSH_RESULT)
 				done = 1;
+			else if (imsg.hdr.peerid == id &&
+			    imsg.hdr.type == IMSG_SSH_DROPPED) {
+				dropped = 1;
+				snprintf(out, outsz, "%.*s",
+				    (int)imsg.datalen, (char *)imsg.data);
+			}
 			imsg_free(&imsg);
 		}
 	}
@@ -95,9 +151,11 @@ main(void)
 	struct bridged_conf	*conf;
 	struct host		*h;
 	char			 out[2048];
-	int			 sp[2], r;
+	int			 sp[2], lp[2], r;
+	uint32_t		 id;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, lp) == -1)
 		return 1;
 	event_init();
 	if ((conf = config_new()) == NULL ||
@@ -114,7 +172,9 @@ main(void)
 	h->protect = PROTECT_DELETE;
 	h->protect_line = 6;
 	sshworker_test_serve(sp[1], conf);
+	sshworker_test_logger(lp[1]);
 	imsgbuf_init(&fe, sp[0]);
+	imsgbuf_init(&lg, lp[0]);
 
 	r = call("Read", "{\"file_path\":\"/srv/base/../../etc/passwd\"}",
 	    out, sizeof(out));
@@ -144,5 +204,51 @@ main(void)
 	/* jansson refuses \u0000 in the worker before the policy does */
 	ok(r == 2 && (strstr(out, "NUL") || strstr(out, "bad arguments")),
 	    "NUL in a path refused: %s", out);
+
+	/* held calls: a refusal by policy shows the call ran */
+#define OUTSIDE	"{\"file_path\":\"/etc/passwd\"}"
+	id = send_call("Read", OUTSIDE, CALL_HELD, 0x1234567890abcdefULL);
+	r = wait_result(id, out, sizeof(out), 10);
+	ok(r == 0 && !dropped, "a held call does nothing before its ack");
+	durable(&lg, id, 0x1234567890abcdeeULL);
+	r = wait_result(id, out, sizeof(out), 10);
+	ok(r == 0 && !dropped, "nor on a durable-ack with another token");
+	durable(&lg, id, 0x1234567890abcdefULL);
+	r = wait_result(id, out, sizeof(out), 50);
+	ok(r == 2 && strstr(out, "outside the base dir"),
+	    "its durable-ack from the logger runs it: %s", out);
+	/* the ack first (the two sockets race): the call runs as it comes */
+	durable(&lg, nextid, 77);
+	id = send_call("Read", OUTSIDE, CALL_HELD, 77);
+	r = wait_result(id, out, sizeof(out), 50);
+	ok(r == 2 && strstr(out, "outside the base dir"),
+	    "a durable-ack ahead of its call lets it run as it comes: %s",
+	    out);
+	/* asked back: dropped, and a later ack runs nothing */
+	id = send_call("Read", OUTSIDE, CALL_HELD, 78);
+	if (imsg_compose(&fe, IMSG_SSH_DROP, id, 0, -1, NULL, 0) == -1 ||
+	    imsgbuf_flush(&fe) == -1)
+		return 1;
+	r = wait_result(id, out, sizeof(out), 50);
+	ok(r == 0 && dropped, "a held call asked back is dropped: %s", out);
+	durable(&lg, id, 78);
+	r = wait_result(id, out, sizeof(out), 10);
+	ok(r == 0 && !dropped, "and never runs on a late durable-ack");
+	/* cancelled while held: it ends unanswered and never runs */
+	id = send_call("Read", OUTSIDE, CALL_HELD, 79);
+	if (imsg_compose(&fe, IMSG_SSH_CANCEL, id, 0, -1, NULL, 0) == -1 ||
+	    imsgbuf_flush(&fe) == -1)
+		return 1;
+	r = wait_result(id, out, sizeof(out), 10);
+	durable(&lg, id, 79);
+	r += wait_result(id, out, sizeof(out), 10);
+	ok(r == 0 && !dropped, "a held call cancelled never runs");
+	/* the logger goes: what it had not acked is dropped */
+	id = send_call("Read", OUTSIDE, CALL_HELD, 80);
+	r = wait_result(id, out, sizeof(out), 5);
+	close(lp[0]);
+	r += wait_result(id, out, sizeof(out), 50);
+	ok(r == 0 && dropped && strstr(out, "logger"),
+	    "the logger gone: a held call is dropped unrun: %s", out);
 	return tap_done();
 }

@@ -77,6 +77,11 @@ frontend_shutting_down(void)
 	return 0;
 }
 
+void
+frontend_push(enum bridged_proc to)
+{
+}
+
 static void
 pump(int ms)
 {
