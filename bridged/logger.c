@@ -41,12 +41,12 @@
 #include "policy.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "logger.h"
 
 #define QUEUE_MAX_RECORDS	10000
 #define QUEUE_MAX_BYTES		(32 * 1024 * 1024)
 /* room for seq, time, prev and hash in one IMSG_LOG_DATA */
 #define RECORD_MAX		(IMSG_MAXPAYLOAD - 1024)
-#define MAX_HEADS		64
 /* a turn without an intent waits this long for one to share its commit */
 #define FLUSH_DEFER_MS		10
 /* ... unless this many records are already waiting */
@@ -63,7 +63,6 @@ static void	 enqueue_obj(int, uint32_t, int, const struct log_held *,
 		    json_t *, size_t);
 static void	 enqueue_json(json_t *, uint64_t);
 static void	 arec_free(struct arec *);
-static void	 flush(void);
 static void	 flush_turn(void);
 static void	 flush_deferred(int, short, void *);
 static void	 flush_failed(const char *);
@@ -72,21 +71,11 @@ static void	 unseal(void);
 static void	 ack(struct arec *, int, const char *);
 static int	 tell_worker(struct arec *);
 static void	 retry(int, short, void *);
-static void	 prune(int, short, void *);
 static void	 prune_arm(void);
 static int	 text_catchup(void);
 static int	 text_cb(uint64_t, const char *, size_t, void *);
 static int	 feed_cb(uint64_t, const char *, size_t, void *);
-static int	 query_cb(uint64_t, const char *, size_t, void *);
-static void	 reply_end(uint32_t, int, const char *);
-static void	 reply_to(int, uint32_t, int, const char *);
-static int	 history_cb(uint64_t, const char *, size_t, void *);
-struct lpeer;
-static void	 do_history(struct lpeer *, struct imsg *);
 static void	 do_intent_held(struct lpeer *, struct imsg *);
-static void	 do_query(struct imsg *);
-static void	 do_verify(struct imsg *);
-static void	 do_rotate(struct imsg *);
 
 static struct bridged_conf	*conf;
 static struct imsgev		*parent;
@@ -96,16 +85,9 @@ static struct imsgev		*parent;
  * intent's ack, a job lookup) is dropped rather than given to its
  * successor.
  */
-struct lpeer {
-	TAILQ_ENTRY(lpeer)	 entry;
-	int			 handle;
-	enum bridged_proc	 kind;
-	char			 name[HOST_NAME_LEN + 8];
-	struct imsgev		 iev;
-};
 static TAILQ_HEAD(lpeerq, lpeer) lpeers = TAILQ_HEAD_INITIALIZER(lpeers);
 static int			 lpeer_next = 1;
-static struct lpeer		*fe_peer;	/* the frontend, or NULL */
+struct lpeer			*fe_peer;	/* the frontend, or NULL */
 static struct chain		 chain;
 static struct arecq		 queue = TAILQ_HEAD_INITIALIZER(queue);
 static size_t			 qcount, qbytes;
@@ -116,7 +98,7 @@ static int			 follow;
 static struct event		 ev_retry, ev_prune, ev_defer;
 static int			 queued_intent;	/* one waits in queue */
 
-static struct imsgev *
+struct imsgev *
 lpeer_iev(int handle)
 {
 	struct lpeer	*p;
@@ -171,7 +153,7 @@ logger_main(struct proc_args *pa)
 	parent = proc_child_init(pa, "logger",
 	    logger_dispatch_parent, logger_sig);
 	evtimer_set(&ev_retry, retry, NULL);
-	evtimer_set(&ev_prune, prune, NULL);
+	evtimer_set(&ev_prune, logger_prune, NULL);
 	evtimer_set(&ev_defer, flush_deferred, NULL);
 	sandbox_logger(pa->dirs[0], pa->dirs[1], pa->dirs[2]);
 	proc_child_ready(parent, "logger");
@@ -183,7 +165,7 @@ static void
 logger_sig(int sig, short event, void *arg)
 {
 	if (sig == SIGTERM || sig == SIGINT) {
-		flush();
+		logger_flush();
 		if (!TAILQ_EMPTY(&queue))
 			log_warnx("exiting with %zu audit records unwritten: "
 			    "%s", qcount, failure);
@@ -243,7 +225,7 @@ logger_configure(struct bridged_conf *nconf)
 		    (json_int_t)getpid(), "chain", (json_int_t)chain.seq), 0);
 	relay_configure(conf);
 	prune_arm();
-	flush();
+	logger_flush();
 }
 
 /* a record of the logger's own (the relay's sends and clears) */
@@ -583,8 +565,8 @@ feed_cb(uint64_t seq, const char *line, size_t len, void *arg)
  * Commit everything queued.  The chain advances only when the records
  * are in the database (or, without one, in the text log).
  */
-static void
-flush(void)
+void
+logger_flush(void)
 {
 	struct chain	 tmp;
 	struct arec	*r, *next;
@@ -704,14 +686,14 @@ flush(void)
 		failure[0] = '\0';
 		lost = 0;
 		evtimer_del(&ev_retry);
-		flush();
+		logger_flush();
 	}
 }
 
 /*
  * The end of a turn of the loop: an intent is committed now, its act
  * waits for it; other records wait a little for one (see the top).
- * While writing fails, everything goes through flush() as before, so an
+ * While writing fails, everything goes through logger_flush() as before, so an
  * intent is answered at once.
  */
 static void
@@ -723,7 +705,7 @@ flush_turn(void)
 		return;
 	if (queued_intent || qcount >= FLUSH_DEFER_MAX ||
 	    failure[0] != '\0') {
-		flush();
+		logger_flush();
 		return;
 	}
 	if (!evtimer_pending(&ev_defer, NULL))
@@ -733,7 +715,7 @@ flush_turn(void)
 static void
 flush_deferred(int fd, short event, void *arg)
 {
-	flush();
+	logger_flush();
 }
 
 static void
@@ -742,7 +724,7 @@ retry(int fd, short event, void *arg)
 	struct timeval	 tv = { 1, 0 };
 
 	if (!TAILQ_EMPTY(&queue))
-		flush();
+		logger_flush();
 	else if (failure[0] != '\0' && conf != NULL &&
 	    conf->log_file[0] != '\0' && audit_isopen()) {
 		/* only the text log was behind */
@@ -756,8 +738,8 @@ retry(int fd, short event, void *arg)
 }
 
 /* retention: prune, then the checkpoint that keeps the chain whole */
-static void
-prune(int fd, short event, void *arg)
+void
+logger_prune(int fd, short event, void *arg)
 {
 	struct timeval	 tv;
 	uint64_t	 through, nrows;
@@ -765,7 +747,7 @@ prune(int fd, short event, void *arg)
 
 	if (conf == NULL || conf->audit_retain <= 0 || !audit_isopen())
 		return;
-	flush();
+	logger_flush();
 	gettimeofday(&tv, NULL);
 	if (audit_prune_point(((int64_t)tv.tv_sec - conf->audit_retain) *
 	    1000, &through, hash, &nrows) == 0) {
@@ -776,7 +758,7 @@ prune(int fd, short event, void *arg)
 		    "checkpoint", "pruned_through", (json_int_t)through,
 		    "pruned_hash", hash, "rows", (json_int_t)nrows,
 		    "retain", (json_int_t)conf->audit_retain), through);
-		flush();
+		logger_flush();
 	}
 	prune_arm();
 }
@@ -793,177 +775,6 @@ prune_arm(void)
 		tv.tv_sec = conf->audit_retain / 4 > 0 ?
 		    conf->audit_retain / 4 : 1;
 	evtimer_add(&ev_prune, &tv);
-}
-
-static int
-query_cb(uint64_t seq, const char *line, size_t len, void *arg)
-{
-	uint32_t	*id = arg;
-
-	if (fe_peer == NULL ||
-	    imsgev_compose(&fe_peer->iev, IMSG_LOG_DATA, *id, -1, line,
-	    len) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-reply_end(uint32_t id, int status, const char *msg)
-{
-	reply_to(fe_peer != NULL ? fe_peer->handle : -1, id, status, msg);
-}
-
-/* IMSG_LOG_END to whoever asked */
-static void
-reply_to(int to, uint32_t id, int status, const char *msg)
-{
-	struct log_status	 ls;
-	struct iovec		 iov[2];
-	struct imsgev		*iev;
-
-	if ((iev = lpeer_iev(to)) == NULL)
-		return;
-	ls.status = status;
-	iov[0].iov_base = &ls;
-	iov[0].iov_len = sizeof(ls);
-	iov[1].iov_base = (void *)(uintptr_t)msg;
-	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
-	if (imsgev_composev(iev, IMSG_LOG_END, id, -1, iov, 2) == -1)
-		log_warn("audit: reply");
-}
-
-struct histreply {
-	int			 to;
-	uint32_t		 id;
-};
-
-static int
-history_cb(uint64_t seq, const char *rec, size_t len, void *arg)
-{
-	struct histreply	*hr = arg;
-
-	if (lpeer_iev(hr->to) == NULL || len > IMSG_MAXPAYLOAD ||
-	    imsgev_compose(lpeer_iev(hr->to), IMSG_LOG_DATA, hr->id, -1, rec,
-	    len) == -1)
-		return -1;
-	return 0;
-}
-
-/* ended sessions and delegations, job results: from the frontend or ssh */
-static void
-do_history(struct lpeer *p, struct imsg *imsg)
-{
-	int			 from = p->handle;
-	struct log_histq	 q;
-	struct histreply	 hr;
-	char			 err[256];
-
-	hr.to = from;
-	hr.id = imsg->hdr.peerid;
-	if (imsg->datalen != sizeof(q)) {
-		reply_to(from, hr.id, -1, "malformed history query");
-		return;
-	}
-	memcpy(&q, imsg->data, sizeof(q));
-	q.job_id[sizeof(q.job_id) - 1] = '\0';
-	/* the ssh worker reads back its jobs, nothing else */
-	if (p->kind == PROC_SSH && q.kind != HIST_JOB && q.kind != HIST_JOBS) {
-		reply_to(from, hr.id, -1, "not a job query");
-		return;
-	}
-	/* what was just recorded is part of the answer */
-	flush();
-	if (audit_history(&q, history_cb, &hr, err, sizeof(err)) == -1)
-		reply_to(from, hr.id, -1, err);
-	else
-		reply_to(from, hr.id, 0, NULL);
-}
-
-static void
-do_query(struct imsg *imsg)
-{
-	struct log_query	 q;
-	uint32_t		 id = imsg->hdr.peerid;
-	char			 err[256];
-
-	if (imsg->datalen != sizeof(q)) {
-		reply_end(id, -1, "malformed query");
-		return;
-	}
-	memcpy(&q, imsg->data, sizeof(q));
-	q.host[sizeof(q.host) - 1] = '\0';
-	q.tool[sizeof(q.tool) - 1] = '\0';
-	q.outcome[sizeof(q.outcome) - 1] = '\0';
-	flush();
-	if (audit_query(&q, query_cb, &id, err, sizeof(err)) == -1)
-		reply_end(id, -1, err);
-	else
-		reply_end(id, 0, NULL);
-}
-
-static void
-do_verify(struct imsg *imsg)
-{
-	struct ahead	 heads[MAX_HEADS];
-	char		 msg[512], arg[160], *colon;
-	const char	*errstr;
-	size_t		 n;
-
-	flush();
-	n = textlog_heads(heads, MAX_HEADS - 1);
-	if (imsg->datalen > 0) {
-		if (imsg->datalen >= sizeof(arg) ||
-		    memchr(imsg->data, '\0', imsg->datalen) != NULL) {
-			reply_end(imsg->hdr.peerid, -1, "bad head: give "
-			    "SEQ:HASH");
-			return;
-		}
-		memcpy(arg, imsg->data, imsg->datalen);
-		arg[imsg->datalen] = '\0';
-		if ((colon = strchr(arg, ':')) == NULL ||
-		    strlen(colon + 1) != HASH_HEXLEN - 1) {
-			reply_end(imsg->hdr.peerid, -1, "bad head: give "
-			    "SEQ:HASH (64 hex digits)");
-			return;
-		}
-		*colon = '\0';
-		heads[n].seq = strtonum(arg, 1, INT64_MAX, &errstr);
-		if (errstr != NULL) {
-			reply_end(imsg->hdr.peerid, -1, "bad head: seq is not "
-			    "a number");
-			return;
-		}
-		strlcpy(heads[n].hash, colon + 1, sizeof(heads[n].hash));
-		strlcpy(heads[n].source, "the head given", sizeof(
-		    heads[n].source));
-		n++;
-	}
-	if (audit_verify(heads, n, msg, sizeof(msg)) == -1) {
-		log_warnx("audit: verify: %s", msg);
-		reply_end(imsg->hdr.peerid, -1, msg);
-	} else
-		reply_end(imsg->hdr.peerid, 0, msg);
-}
-
-static void
-do_rotate(struct imsg *imsg)
-{
-	char		 msg[256], hex[HASH_HEXLEN];
-	uint64_t	 seq;
-
-	flush();
-	if (textlog_rotate(msg, sizeof(msg)) == -1) {
-		reply_end(imsg->hdr.peerid, -1, msg);
-		return;
-	}
-	if (textlog_last(&seq, hex) == 0)
-		snprintf(msg, sizeof(msg), "log rotated; head %" PRIu64 ":%s",
-		    seq, hex);
-	else
-		strlcpy(msg, "log rotated", sizeof(msg));
-	log_info("audit: %s", msg);
-	reply_end(imsg->hdr.peerid, 0, msg);
-	prune(0, 0, NULL);
 }
 
 static void
@@ -1022,7 +833,7 @@ logger_dispatch_parent(int fd, short event, void *arg)
 			close(imsg.fd);
 		imsg_free(&imsg);
 	}
-	flush();
+	logger_flush();
 	imsgev_add(iev);
 }
 
@@ -1099,7 +910,7 @@ logger_dispatch_peer(int fd, short event, void *arg)
 			if (!fe || imsg.datalen != sizeof(on))
 				goto bad;
 			memcpy(&on, imsg.data, sizeof(on));
-			flush();
+			logger_flush();
 			follow = on != 0;
 			break;
 		default:
