@@ -147,15 +147,11 @@ struct ssh_tool {
 /* sshworker.c */
 extern struct bridged_conf	*ssh_conf;
 void	 ssh_flush_frontend(void);
+struct imsgev *ssh_peer_iev(enum bridged_proc);	/* NULL: none now */
 int	 ssh_compose(enum bridged_proc, uint32_t, uint32_t, int,
 	    const void *, size_t);
 void	 sshcall_result(struct sshcall *, json_t *);	/* steals */
 void	 sshcall_text(struct sshcall *, int, const char *, ...)
-	    __attribute__((__format__ (printf, 3, 4)));
-void	 sshcall_progress(struct sshcall *, double, double, const char *);
-void	 sshcall_tick(struct sshcall *, int, double, double, const char *, ...)
-	    __attribute__((__format__ (printf, 5, 6)));
-void	 sshcall_log(struct sshcall *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));
 /* run a call now (its intent durable if it needed one) */
 void	 sshcall_start(struct sshcall *, uint32_t);
@@ -163,6 +159,13 @@ size_t	 ssh_output_max(void);
 size_t	 ssh_result_budget(void);	/* characters for a tool's text */
 #define SSH_RESULT_RESERVE	1024	/* left for warnings around it */
 #define SSH_PROGRESS_MS		1000	/* between two progress messages */
+/* ssh_answer.c: what goes with an answer */
+void	 ssh_result_nuls(json_t *);	/* NULs shown as \0, and said so */
+void	 sshcall_progress(struct sshcall *, double, double, const char *);
+void	 sshcall_tick(struct sshcall *, int, double, double, const char *, ...)
+	    __attribute__((__format__ (printf, 5, 6)));
+void	 sshcall_log(struct sshcall *, int, const char *, ...)
+	    __attribute__((__format__ (printf, 3, 4)));
 #define SSH_LOG_MAX		4096	/* bytes of a log message */
 uint32_t ssh_newid(uint32_t *);		/* delegation and forward ids */
 struct sshhost *ssh_host_byid(uint32_t);
