@@ -57,7 +57,6 @@ static int	 has_nul(json_t *);
 static void	 handle_message(struct mcp_session *, json_t *, int);
 static void	 handle_batch(struct mcp_session *, json_t *);
 
-static void	 m_initialize(struct mcp_session *, json_t *, json_t *);
 static void	 m_ping(struct mcp_session *, json_t *, json_t *);
 static void	 m_set_level(struct mcp_session *, json_t *, json_t *);
 static void	 m_tools_list(struct mcp_session *, json_t *, json_t *);
@@ -367,109 +366,6 @@ handle_batch(struct mcp_session *s, json_t *msg)
 		handle_message(s, v, has_nul(v));
 	s->batch = NULL;
 	mcp_batch_close(s, b);
-}
-
-static void
-m_initialize(struct mcp_session *s, json_t *id, json_t *params)
-{
-	json_t		*v, *info, *name, *version, *r;
-	const char	*want, *proto;
-
-	if (s->state != SESSION_NEW) {
-		mcp_send_error(s, id, JSONRPC_INVALID_REQUEST,
-		    "session already initialized");
-		return;
-	}
-	if (!json_is_object(params)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS, "initialize: "
-		    "params must be an object with protocolVersion, "
-		    "capabilities and clientInfo");
-		return;
-	}
-	v = json_object_get(params, "protocolVersion");
-	if (!json_is_string(v)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-		    "initialize: protocolVersion must be a string");
-		return;
-	}
-	want = json_string_value(v);
-	v = json_object_get(params, "capabilities");
-	if (v != NULL && !json_is_object(v)) {
-		mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-		    "initialize: capabilities must be an object");
-		return;
-	}
-	info = json_object_get(params, "clientInfo");
-	name = version = NULL;
-	if (info != NULL) {
-		if (!json_is_object(info)) {
-			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-			    "initialize: clientInfo must be an object");
-			return;
-		}
-		name = json_object_get(info, "name");
-		version = json_object_get(info, "version");
-		if ((name != NULL && !json_is_string(name)) ||
-		    (version != NULL && !json_is_string(version))) {
-			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
-			    "initialize: clientInfo name and version must be "
-			    "strings");
-			return;
-		}
-	}
-
-	s->era = mcp_era_legacy(want);
-	/* what the client can do, for tools that rely on it (client_cap) */
-	json_decref(s->client_caps);
-	s->client_caps = json_is_object(v) ? json_incref(v) : json_object();
-	proto = s->era->version;
-	strlcpy(s->protocol, proto, sizeof(s->protocol));
-	mcp_shown(s->client, sizeof(s->client),
-	    name != NULL ? json_string_value(name) : "");
-	mcp_shown(s->client_version, sizeof(s->client_version),
-	    version != NULL ? json_string_value(version) : "");
-
-	r = json_pack("{s:s, s:o, s:{s:s, s:s, s:s}, s:s}",
-	    "protocolVersion", proto,
-	    "capabilities", mcp_capabilities(),
-	    "serverInfo", "name", "bridged", "title", "bridged",
-	    "version", BRIDGED_VERSION,
-	    "instructions", mcp_instructions);
-	if (r == NULL) {
-		mcp_send_error(s, id, JSONRPC_INTERNAL, "internal error");
-		return;
-	}
-	/* the revisions that have tasks (dates compare as strings) */
-	if (strcmp(proto, TASKS_LEGACY_VERSION) >= 0)
-		json_object_set_new(json_object_get(r, "capabilities"),
-		    "tasks", tasks_capability(TASK_ERA_LEGACY));
-	s->state = SESSION_INITIALIZED;
-	log_info("session %u: client \"%s\" %s, protocol %s", s->id,
-	    s->client, s->client_version, s->protocol);
-	mcp_session_record(s, "initialize");
-	mcp_send_result(s, id, r);
-}
-
-/* initialize's capabilities: legacy sessions are sent list_changed */
-json_t *
-mcp_capabilities(void)
-{
-	/*
-	 * prompts: served, and empty (fe_era.c); resources: the relay's
-	 * channels, which can be subscribed to when the relay is on
-	 */
-	json_t	*caps;
-	int	 relay = frontend_conf != NULL &&
-		    frontend_conf->relay_db[0] != '\0';
-
-	caps = json_pack("{s:{s:b}, s:{}, s:{s:b}, s:{s:b, s:b}}", "tools",
-	    "listChanged", 1, "logging", "prompts", "listChanged", 0,
-	    "resources", "subscribe", relay, "listChanged", 0);
-	/* Claude Code's channels: subscribed channels' messages pushed */
-	if (caps != NULL && relay)
-		json_object_set_new(caps, "experimental", json_pack("{s:{}}",
-		    "claude/channel"));
-	return caps;
 }
 
 int

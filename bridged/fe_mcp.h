@@ -211,7 +211,9 @@ void	 m_empty_list(struct mcp_session *, json_t *, json_t *);
 
 /* fe_jsonrpc.c: what initialize and server/discover tell a client */
 extern const char	 mcp_instructions[];
+/* fe_era.c: the capabilities; initialize, which picks the revision */
 json_t	*mcp_capabilities(void);
+void	 m_initialize(struct mcp_session *, json_t *, json_t *);
 /* fe_era.c: 2025-03-26 batches; 1 when a batch took the response */
 struct mcp_batch *mcp_batch_open(void);
 void	 mcp_batch_close(struct mcp_session *, struct mcp_batch *);
