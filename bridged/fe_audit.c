@@ -228,7 +228,16 @@ audit_ack(struct imsg *imsg)
 	memcpy(why, imsg->data + sizeof(ls), n);
 	why[n] = '\0';
 	mcp_utf8_trunc(why);
-	/* the call may have ended meanwhile (cancelled, timed out) */
+	/*
+	 * Writing again: the count of the quiet refusals is due, whether
+	 * or not the call is still here (a held call's worker may have
+	 * been told, run it and answered before this ack is read).
+	 */
+	if (ls.status == 0 || ls.status == LOG_DURABLE_UNTOLD) {
+		refused_flush();
+		refused_last = 0;
+	}
+	/* the call may have ended meanwhile (cancelled, timed out, done) */
 	if ((call = mcp_call_byreqid(imsg->hdr.peerid)) == NULL ||
 	    !call->audit_wait)
 		return;
