@@ -251,6 +251,20 @@ _regress_kill()
 	return 0
 }
 
+# stub_claude_install: $TESTDIR/bin/claude runs regress/stub-claude with
+# its state in STUB_STATE ($TESTDIR/claude-state, made here), for a
+# delegate block's claude "..."
+stub_claude_install()
+{
+	STUB_STATE=$TESTDIR/claude-state
+	mkdir -p "$TESTDIR/bin" "$STUB_STATE" || return 1
+	cat >"$TESTDIR/bin/claude" <<EOF
+#!/bin/sh
+exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
+EOF
+	chmod 0755 "$TESTDIR/bin/claude"
+}
+
 # --- sshd ------------------------------------------------------------------
 
 # a TCP port on 127.0.0.1 that nobody listens on right now

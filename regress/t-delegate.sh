@@ -19,13 +19,8 @@ sshd_start || { tap_fail "sshd starts"; tap_end; }
 
 # the stub, with its state directory baked in (sshd passes no environment);
 # that directory in its command line lets pgrep find this test's stubs only
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE" "$TESTDIR/base/sub"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
+mkdir -p "$TESTDIR/base/sub"
 
 hostblock()
 {

@@ -10,13 +10,7 @@
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 P1=$(free_port)
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
 printf '%s\n' ci-token-0123456789abcdefXYZ >"$TESTDIR/ci.token"
 printf '%s\n' none-token-0123456789abcdefXYZ >"$TESTDIR/none.token"
 printf '%s\n' mover-token-0123456789abcdefXYZ >"$TESTDIR/mover.token"

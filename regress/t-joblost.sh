@@ -16,13 +16,8 @@
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE" "$TESTDIR/base"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
+mkdir -p "$TESTDIR/base"
 
 tap_check "bridged starts" bridged_start "job retention 1h
 host \"deleg\" {

@@ -14,13 +14,8 @@
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE" "$TESTDIR/base"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
+mkdir -p "$TESTDIR/base"
 
 # conf RETENTION [EXTRA]: a delegating host, and the job retention
 conf()

@@ -14,13 +14,7 @@
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
 
 if ! tap_check "bridged starts" bridged_start "job retention 1h
 host \"deleg\" {

@@ -22,13 +22,8 @@ U=$(( (RANDOM * 32768 + RANDOM) % 800000 + 100000 ))
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE" "$TESTDIR/base"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
+mkdir -p "$TESTDIR/base"
 
 CONF_EXTRA="limits { line size 16M }
 host \"deleg\" {

@@ -22,13 +22,8 @@
 
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 
-STUB_STATE=$TESTDIR/claude-state
-mkdir -p "$TESTDIR/bin" "$STUB_STATE" "$TESTDIR/troot/in"
-cat >"$TESTDIR/bin/claude" <<EOF
-#!/bin/sh
-exec $PYTHON '$REGRESS_DIR/stub-claude' --stub-state '$STUB_STATE' "\$@"
-EOF
-chmod 0755 "$TESTDIR/bin/claude"
+stub_claude_install
+mkdir -p "$TESTDIR/troot/in"
 
 # a daemon event that would carry a secret: the config file's path
 DAEMON_CANARY=D$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' |
