@@ -13,7 +13,7 @@ SYSTEMDUNITDIR	?= $(shell pkg-config --variable=systemdsystemunitdir \
 DEPS		 = build-essential pkg-config bison libbsd-dev libevent-dev \
 		   libssh-dev libsqlite3-dev libjansson-dev libseccomp-dev \
 		   libmd-dev openssh-server openssh-client python3 sqlite3 gdb \
-		   procps mandoc systemd
+		   procps mandoc systemd strace iproute2
 
 all:
 	$(MAKE) -C bridged
