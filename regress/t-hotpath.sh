@@ -143,7 +143,11 @@ else:
     b = io(sp[0])
     w = (b["syscw"] - a["syscw"]) / 50.0
     rd = (b["syscr"] - a["syscr"]) / 50.0
-    t.ok(not r.get("isError") and w <= 6 and rd < 7.5,
+    # bounds between the old code's 7 writes and 8 reads (one read per
+    # request, which it sent one at a time) and ours, with room for a
+    # stray write in 50 Reads and for requests that a loaded machine
+    # delivers in pieces (up to 7.66 reads seen)
+    t.ok(not r.get("isError") and w < 6.5 and rd < 8,
          "a small Read: 6 SFTP answers, its first 3 requests together",
          "writes %.2f reads %.2f" % (w, rd))
 
