@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <signal.h>
 #include <stdlib.h>
@@ -31,12 +32,17 @@ static void	 frontend_sig(int, short, void *);
 static void	 frontend_dispatch_parent(int, short, void *);
 static void	 frontend_dispatch_logger(int, short, void *);
 static void	 peer_gone(enum bridged_proc);
+static void	 frontend_lazy(int, short, void *);
+
+/* a record waits this long at most to leave with a message */
+#define RECORD_LAZY_MS	10
 
 struct bridged_conf	*frontend_conf;
 static struct imsgev	*peers[PROC_MAX];
 static int		 shutting_down;
 static int		 logger_seen;	/* >1: a restarted logger */
 static int		 stdio_out = -1;	/* bridged -i, until its stdin */
+static struct event	 ev_lazy;		/* records are due */
 
 /* the siblings the parent may hand us a socket to */
 static void (*const peer_dispatch[PROC_MAX])(int, short, void *) = {
@@ -48,6 +54,7 @@ frontend_main(struct proc_args *pa)
 {
 	peers[PROC_PARENT] = proc_child_init(pa, "frontend",
 	    frontend_dispatch_parent, frontend_sig);
+	evtimer_set(&ev_lazy, frontend_lazy, NULL);
 	mcp_init();
 	sandbox_frontend();
 	proc_child_ready(peers[PROC_PARENT], "frontend");
@@ -93,21 +100,41 @@ frontend_push(enum bridged_proc to)
 		(void)imsgbuf_write(&peers[to]->ibuf);
 }
 
+/*
+ * A record nobody waits for (an outcome, a session's end): the logger
+ * commits it later anyway, with the next intent or FLUSH_DEFER_MS on.
+ * It is queued lazily and leaves with the next message for the logger
+ * (in order, ahead of it) or within RECORD_LAZY_MS, so that the logger
+ * is not woken between a call's answer and the client's next request.
+ */
 void
 frontend_record(json_t *rec)
 {
-	char	*s;
+	struct iovec	 iov;
+	struct timeval	 tv = { 0, RECORD_LAZY_MS * 1000 };
+	char		*s;
 
 	if ((s = json_dumps(rec, JSON_COMPACT)) == NULL)
 		return;
-	if (strlen(s) > IMSG_MAXPAYLOAD - 4096)
-		log_warnx("record of %zu bytes not logged", strlen(s));
+	iov.iov_base = s;
+	iov.iov_len = strlen(s);
+	if (iov.iov_len > IMSG_MAXPAYLOAD - 4096)
+		log_warnx("record of %zu bytes not logged", iov.iov_len);
 	else if (peers[PROC_LOGGER] == NULL)
-		audit_backlog(s, strlen(s));	/* for its replacement */
-	else if (imsgev_compose(peers[PROC_LOGGER], IMSG_LOG_RECORD, 0, -1,
-	    s, strlen(s)) == -1)
+		audit_backlog(s, iov.iov_len);	/* for its replacement */
+	else if (imsgev_compose_lazy(peers[PROC_LOGGER], IMSG_LOG_RECORD, 0,
+	    &iov, 1) == -1)
 		log_warn("record");
+	else if (!evtimer_pending(&ev_lazy, NULL))
+		evtimer_add(&ev_lazy, &tv);
 	free(s);
+}
+
+static void
+frontend_lazy(int fd, short event, void *arg)
+{
+	if (peers[PROC_LOGGER] != NULL)
+		imsgev_flush_lazy(peers[PROC_LOGGER]);
 }
 
 int
@@ -119,8 +146,11 @@ frontend_shutting_down(void)
 void
 frontend_check_drained(void)
 {
-	if (shutting_down && mcp_inflight() == 0)
+	if (shutting_down && mcp_inflight() == 0) {
+		/* the last records go before the parent ends the logger */
+		frontend_push(PROC_LOGGER);
 		frontend_compose(PROC_PARENT, IMSG_DRAINED, 0, -1, NULL, 0);
+	}
 }
 
 static void

@@ -527,11 +527,12 @@ imsgev_add(struct imsgev *iev)
 		iev->wstate = IEV_WIDLE;
 	}
 	if (iev->ibuf.queued == 0) {
+		iev->lazy = 0;
 		if (iev->wstate != IEV_WIDLE) {
 			event_del(&iev->evw);
 			iev->wstate = IEV_WIDLE;
 		}
-	} else if (iev->wstate == IEV_WIDLE) {
+	} else if (iev->wstate == IEV_WIDLE && !iev->lazy) {
 		event_active(&iev->evw, EV_WRITE, 1);
 		iev->wstate = IEV_WSOON;
 	}
@@ -546,6 +547,7 @@ imsgev_clear(struct imsgev *iev)
 	}
 	iev->events = 0;
 	iev->wstate = IEV_WIDLE;
+	iev->lazy = 0;
 	imsgbuf_clear(&iev->ibuf);
 }
 
@@ -562,6 +564,7 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 	if (imsg_compose(&iev->ibuf, type, peerid, iev->ibuf.pid, fd, data,
 	    datalen) == -1)
 		return -1;
+	iev->lazy = 0;
 	imsgev_add(iev);
 	return 0;
 }
@@ -577,6 +580,41 @@ imsgev_composev(struct imsgev *iev, uint32_t type, uint32_t peerid, int fd,
 	if (imsg_composev(&iev->ibuf, type, peerid, iev->ibuf.pid, fd, iov,
 	    iovcnt) == -1)
 		return -1;
+	iev->lazy = 0;
 	imsgev_add(iev);
 	return 0;
+}
+
+/*
+ * Queued, not written: it goes with the next message that is, or at
+ * imsgev_flush_lazy().  The sender keeps a timer that calls it, so a
+ * lazy message waits a bounded while.  No descriptors: they are not
+ * worth keeping open longer than needed.
+ */
+int
+imsgev_compose_lazy(struct imsgev *iev, uint32_t type, uint32_t peerid,
+    const struct iovec *iov, int iovcnt)
+{
+	int	 was_empty = iev->ibuf.queued == 0;
+
+	if (iev->ibuf.fd == -1) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (imsg_composev(&iev->ibuf, type, peerid, iev->ibuf.pid, -1, iov,
+	    iovcnt) == -1)
+		return -1;
+	if (was_empty)
+		iev->lazy = 1;
+	imsgev_add(iev);
+	return 0;
+}
+
+void
+imsgev_flush_lazy(struct imsgev *iev)
+{
+	if (iev->ibuf.fd == -1)
+		return;
+	iev->lazy = 0;
+	imsgev_add(iev);
 }

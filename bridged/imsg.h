@@ -87,7 +87,11 @@ int	imsg_composev(struct imsgbuf *, uint32_t, uint32_t, uint32_t, int,
  * once; writing is asked for only while bytes are queued, and first
  * without the kernel (event_active: written at the end of this turn of
  * the loop, with whatever else was queued meanwhile), so a message
- * costs no epoll_ctl at all unless the socket is full.
+ * costs no epoll_ctl at all unless the socket is full.  A message that
+ * nobody waits for (an ack the peer only books, a record committed
+ * later anyway) may be queued lazily: it leaves with the next one that
+ * is not, or when its sender's timer calls imsgev_flush_lazy(), and
+ * wakes the peer no sooner.
  */
 struct imsgev {
 	struct imsgbuf	 ibuf;
@@ -97,6 +101,7 @@ struct imsgev {
 	void		*arg;
 	short		 events;	/* != 0: ev, evw set up, ev added */
 	short		 wstate;	/* IEV_W*: where evw is */
+	short		 lazy;		/* all that is queued may wait */
 	const char	*name;		/* peer name for diagnostics */
 };
 #define IEV_WIDLE	0	/* not scheduled */
@@ -111,5 +116,8 @@ int	imsgev_compose(struct imsgev *, uint32_t, uint32_t, int,
 	    const void *, size_t);	/* pid filled in; arms write */
 int	imsgev_composev(struct imsgev *, uint32_t, uint32_t, int,
 	    const struct iovec *, int);
+int	imsgev_compose_lazy(struct imsgev *, uint32_t, uint32_t,
+	    const struct iovec *, int);	/* leaves with the next one */
+void	imsgev_flush_lazy(struct imsgev *);	/* written this turn */
 
 #endif /* IMSG_H */

@@ -51,6 +51,8 @@
 #define FLUSH_DEFER_MS		10
 /* ... unless this many records are already waiting */
 #define FLUSH_DEFER_MAX		256
+/* a positive ack for a held call, told to its worker, waits at most */
+#define ACK_LAZY_MS		10
 
 static void	 logger_sig(int, short, void *);
 static void	 logger_dispatch_parent(int, short, void *);
@@ -65,6 +67,7 @@ static void	 enqueue_json(json_t *, uint64_t);
 static void	 arec_free(struct arec *);
 static void	 flush_turn(void);
 static void	 flush_deferred(int, short, void *);
+static void	 flush_lazy(int, short, void *);
 static void	 flush_failed(const char *);
 static int	 seal(struct arec *, struct chain *);
 static void	 unseal(void);
@@ -95,7 +98,7 @@ static uint64_t			 lost;
 static char			 failure[256];	/* "": healthy */
 static time_t			 failed_since;
 static int			 follow;
-static struct event		 ev_retry, ev_prune, ev_defer;
+static struct event		 ev_retry, ev_prune, ev_defer, ev_lazy;
 static int			 queued_intent;	/* one waits in queue */
 
 struct imsgev *
@@ -155,6 +158,7 @@ logger_main(struct proc_args *pa)
 	evtimer_set(&ev_retry, retry, NULL);
 	evtimer_set(&ev_prune, logger_prune, NULL);
 	evtimer_set(&ev_defer, flush_deferred, NULL);
+	evtimer_set(&ev_lazy, flush_lazy, NULL);
 	sandbox_logger(pa->dirs[0], pa->dirs[1], pa->dirs[2]);
 	proc_child_ready(parent, "logger");
 	event_dispatch();
@@ -420,28 +424,53 @@ unseal(void)
 /*
  * The answer to an intent.  A durable one whose call waits in a worker
  * is told to that worker first, so the act starts without the frontend
- * in between; the frontend hears whether the worker was told.
+ * in between; the frontend hears whether the worker was told.  That it
+ * was is news the frontend only books (the worker's answer may well come
+ * first): it is queued lazily and goes with the next message, within
+ * ACK_LAZY_MS, so the frontend is not woken while the call runs.
  */
 static void
 ack(struct arec *r, int status, const char *msg)
 {
 	struct log_status	 ls;
 	struct iovec		 iov[2];
+	struct imsgev		*iev;
+	struct timeval		 tv = { 0, ACK_LAZY_MS * 1000 };
+	int			 lazy = 0, rv;
 
-	if (!r->intent || r->acked || r->from < 0 || lpeer_iev(r->from) ==
-	    NULL)
+	if (!r->intent || r->acked || r->from < 0 ||
+	    (iev = lpeer_iev(r->from)) == NULL)
 		return;
 	r->acked = 1;
-	if (status == 0 && r->held && tell_worker(r) == -1)
-		status = LOG_DURABLE_UNTOLD;
+	if (status == 0 && r->held) {
+		if (tell_worker(r) == -1)
+			status = LOG_DURABLE_UNTOLD;
+		else
+			lazy = 1;
+	}
 	ls.status = status;
 	iov[0].iov_base = &ls;
 	iov[0].iov_len = sizeof(ls);
 	iov[1].iov_base = (void *)(uintptr_t)msg;
 	iov[1].iov_len = msg != NULL ? strlen(msg) : 0;
-	if (imsgev_composev(lpeer_iev(r->from), IMSG_LOG_ACK, r->ackid, -1, iov,
-	    2) == -1)
+	if (lazy) {
+		rv = imsgev_compose_lazy(iev, IMSG_LOG_ACK, r->ackid, iov, 2);
+		if (rv == 0 && !evtimer_pending(&ev_lazy, NULL))
+			evtimer_add(&ev_lazy, &tv);
+	} else
+		rv = imsgev_composev(iev, IMSG_LOG_ACK, r->ackid, -1, iov, 2);
+	if (rv == -1)
 		log_warn("audit: ack");
+}
+
+/* the lazy acks are due */
+static void
+flush_lazy(int fd, short event, void *arg)
+{
+	struct lpeer	*p;
+
+	TAILQ_FOREACH(p, &lpeers, entry)
+		imsgev_flush_lazy(&p->iev);
 }
 
 /*

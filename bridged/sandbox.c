@@ -253,12 +253,14 @@ static const struct sb_rule sb_sshworker_rules[] = {
  * first few; logger_audit.c gives it names that need none).  stat(2)
  * of a path stays: SQLite needs it on its own files and seccomp cannot
  * tell those from others -- metadata of any path is still readable.
+ * fstatfs of a descriptor it holds: the room on the audit disk, before
+ * the WAL is sized (logger_audit.c).
  */
 static const struct sb_rule sb_logger_rules[] = {
 	ALLOW_IF(openat, ARG_NONE(2, O_PATH)),
 	ALLOW(newfstatat),
 	ALLOW(pread64), ALLOW(pwrite64), ALLOW(fsync), ALLOW(fdatasync),
-	ALLOW(ftruncate), ALLOW(fallocate),
+	ALLOW(ftruncate), ALLOW(fallocate), ALLOW(fstatfs),
 	ALLOW_IF(fcntl, ARG_EQ(1, F_GETLK)),
 	ALLOW_IF(fcntl, ARG_EQ(1, F_SETLK)),
 	ALLOW(unlinkat), ALLOW(renameat2),

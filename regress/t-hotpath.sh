@@ -9,7 +9,7 @@
 # marker line in one write(2) and reads a short line; back-to-back calls
 # take one audit transaction each, of under 4.5 WAL pages (the index by
 # type is partial: a call's records are not in it; an old database's
-# index is replaced).  Then a bound no 10x
+# index is replaced), in a WAL the logger sized ahead.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -35,6 +35,14 @@ def bash(cmd):
     return bool(r.get("isError")), result_text(r)
 
 e, x = bash("cd /tmp && (exit 7)")
+# the logger wrote the WAL with zeros ahead, to a little over the size
+# where it starts again from the top (1000 pages and their headers): an
+# intent's fdatasync then writes frames into blocks the file has, and
+# no inode.  One call in, a WAL that grows would be a few pages long.
+ws = os.path.getsize(os.path.join(os.environ["TESTDIR"], "db",
+                                  "audit.db-wal"))
+t.ok(ws >= 1000 * (4096 + 24) + 32, "the audit WAL is sized ahead (%d bytes)"
+     % ws)
 t.ok(not e and x.endswith("exit status: 7"), "a command's status comes back",
      x)
 e, x = bash("pwd")
@@ -229,6 +237,65 @@ else:
         t.ok(total is not None and total / 100.0 <= 20,
              "a Bash call costs the worker at most 20 system calls "
              "(%.1f)" % ((total or 0) / 100.0), total)
+
+# who is woken during a call: the frontend hears that the logger told
+# the worker (a held call's ack) lazily, with the next message or within
+# 10 ms, not once a call; and it sends a call's outcome to the logger
+# with the next call's intent, not on its own.  Counted in the frontend
+# while 100 calls run: recvmsg(2) (each a wake-up) about one a call, the
+# worker's answer (the old code: two, and the ack); sendmsg(2) about
+# three, the intent, the held call and the answer (the old code: four,
+# and the outcome).  The bounds grow with the time the calls took (the
+# lazy messages' 10 ms timer), so a slow machine cannot fail them.
+import time
+def proc_pid(title):
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == int(os.environ["BRIDGED_PID"]) and \
+                argv.startswith(b"bridged: " + title):
+            return int(d)
+    return None
+
+fe = proc_pid(b"frontend")
+out = os.path.join(os.environ["TESTDIR"], "frontend.strace")
+what = ("the frontend is not woken for a held call's ack",
+        "the frontend sends a call's outcome with the next intent")
+if shutil.which("strace") is None or fe is None:
+    for w in what:
+        t.skip(w, "no strace" if fe else "no frontend found")
+else:
+    st = subprocess.Popen(["strace", "-e", "trace=recvmsg,sendmsg", "-p",
+                           str(fe), "-o", out], stderr=subprocess.PIPE,
+                          text=True)
+    first = st.stderr.readline()
+    if "attached" not in first:
+        st.wait()
+        for w in what:
+            t.skip(w, "strace cannot attach: " + first.strip())
+    else:
+        bash("true")
+        t0 = time.monotonic()
+        for i in range(100):
+            bash("true")
+        ms = (time.monotonic() - t0) * 1000.0
+        st.send_signal(signal.SIGINT)
+        st.wait()
+        n = {"recvmsg": 0, "sendmsg": 0}
+        with open(out) as f:
+            for ln in f:
+                k = ln.split("(", 1)[0]
+                if k in n and "EAGAIN" not in ln:
+                    n[k] += 1
+        t.ok(n["recvmsg"] <= 150 + ms / 10.0, what[0] + " (%d recvmsg in "
+             "100 calls, %.0f ms)" % (n["recvmsg"], ms), n)
+        t.ok(n["sendmsg"] <= 350 + ms / 10.0, what[1] + " (%d sendmsg in "
+             "100 calls, %.0f ms)" % (n["sendmsg"], ms), n)
 
 # calls back to back: a call's outcome, sent after its answer, is
 # committed with the next call's intent, one transaction a call instead
