@@ -70,14 +70,18 @@
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
 #define SHELL_EXIT_GRACE_MS	2000	/* after the exit, for its output */
 #define MARK_FN			"__bridged_mark"
+/* true in bash reading its commands from /dev/fd/3 (SHELL_EXEC) */
+#define BASH_FD3		"[ -n \"${BASH_VERSION:-}\" ] &&" \
+				" [ \"${BASH_SOURCE:-}\" = /dev/fd/3 ]"
 
 /*
  * Which shell runs commands: bash without start files, else sh, reading
  * the commands through the watchdog's cat (ssh_killtree.c), with the
  * session's process group id (the first process's pid) as $1.
  */
-#define SHELL_EXEC	"{ command -v bash >/dev/null 2>&1 && exec bash" \
-			" --noprofile --norc -s \"$$\"; exec sh -s \"$$\"; }"
+#define SHELL_EXEC	"{ command -v bash >/dev/null 2>&1 &&" \
+			" [ -r /dev/fd/0 ] && exec bash --noprofile --norc" \
+			" /dev/fd/3 \"$$\" 3<&0 </dev/null; exec sh -s \"$$\"; }"
 
 struct shell {
 	TAILQ_ENTRY(shell)	 entry;
@@ -319,12 +323,12 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 	 * MARK_FN (a third field says so).  Its first line keeps $? as the
 	 * function was entered, the command's status.
 	 */
-	sb_str(&setup, "if [ -n \"${BASH_VERSION:-}\" ]; then " MARK_FN "()"
-	    " { builtin printf '%s %d %s %s\\n' \"$1\" \"$?\" \"$PWD\""
-	    " \"$1\"; builtin printf '%s\\n' \"$1\" >&2; }; readonly -f "
-	    MARK_FN "; fi;"
-	    " printf '%s %s' \"$$\" \"${1:-0}\"; [ -n \"${BASH_VERSION:-}\" ]"
-	    " && printf ' f'; echo; set --");
+	sb_str(&setup, "if " BASH_FD3 "; then exec 3<&-; BASH_ARGV0=bash; "
+	    MARK_FN "() { builtin printf '%s %d %s %s\\n' \"$1\" \"$?\""
+	    " \"$PWD\" \"$1\"; builtin printf '%s\\n' \"$1\" >&2; };"
+	    " readonly -f " MARK_FN "; fi;"
+	    " printf '%s %s' \"$$\" \"${1:-0}\"; " BASH_FD3 " && printf ' f';"
+	    " echo; set --");
 	if (host->conf->base_dir[0] != '\0') {
 		sb_str(&setup, "; cd -- ");
 		shquote(&setup, host->conf->base_dir);
@@ -472,8 +476,7 @@ shell_send(struct shell *sh)
 	sb_str(&line, "eval ");
 	shquote(&line, c->command);
 	if (sh->markfn)
-		sb_printf(&line, " </dev/null; \\" MARK_FN " %s\n",
-		    c->marker);
+		sb_printf(&line, "; \\" MARK_FN " %s\n", c->marker);
 	else
 		sb_printf(&line, " </dev/null; printf '%%s %%d %%s %%s\\n'"
 		    " %s \"$?\" \"$PWD\" %s; printf '%%s\\n' %s >&2\n",
