@@ -278,6 +278,7 @@ fe_jobs_died(struct imsg *imsg)
 		fatalx("bad IMSG_SSH_DIED");
 	memcpy(&sp, imsg->data, sizeof(sp));
 	sp.host[sizeof(sp.host) - 1] = '\0';
+	fe_ssh_died(sp.host, sp.pid);
 	if ((fh = fehost_get(sp.host, 1)) == NULL)
 		return;
 	len = imsg->datalen - sizeof(sp);

@@ -36,6 +36,8 @@
 
 /* what may wait for one worker to start; a client past it is refused */
 #define QUEUE_MAX_BYTES		(64 * 1024 * 1024)
+/* a worker whose socket closed, not known to the parent as dead */
+#define DYING_WAIT_MS		2000
 
 struct qmsg {
 	TAILQ_ENTRY(qmsg)	 entry;
@@ -52,7 +54,10 @@ struct fe_worker {
 	int			 starting;	/* the parent was asked */
 	int			 leaving;	/* told it may go */
 	int			 lost;		/* died: warn the next call */
+	int			 dying;		/* until the parent says so */
+	struct event		 ev_dying;
 	pid_t			 pid;
+	pid_t			 deadpid;	/* the parent said it died */
 	uint32_t		 restarts;
 	struct host_state	 st;		/* last reported */
 	int			 have_st;
@@ -64,6 +69,7 @@ struct fe_worker {
 static void		 worker_dispatch(int, short, void *);
 static void		 worker_gone(struct fe_worker *);
 static void		 worker_ask(struct fe_worker *);
+static void		 worker_dead(int, short, void *);
 static void		 worker_flush(struct fe_worker *);
 static void		 queue_free(struct fe_worker *);
 static int		 queue_drop(struct fe_worker *, uint32_t);
@@ -85,6 +91,7 @@ worker_get(const char *host, int create)
 		return NULL;
 	strlcpy(w->host, host, sizeof(w->host));
 	TAILQ_INIT(&w->queue);
+	evtimer_set(&w->ev_dying, worker_dead, w);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
 	return w;
 }
@@ -95,7 +102,7 @@ worker_ask(struct fe_worker *w)
 {
 	struct ssh_peer	 sp;
 
-	if (w->starting || frontend_shutting_down())
+	if (w->starting || w->dying || frontend_shutting_down())
 		return;
 	memset(&sp, 0, sizeof(sp));
 	strlcpy(sp.host, w->host, sizeof(sp.host));
@@ -318,6 +325,31 @@ worker_flush(struct fe_worker *w)
 	}
 }
 
+/* IMSG_SSH_DIED (fe_jobs.c has its cause): it may be asked for again */
+void
+fe_ssh_died(const char *host, pid_t pid)
+{
+	struct fe_worker	*w;
+
+	if ((w = worker_get(host, 0)) == NULL)
+		return;
+	w->deadpid = pid;
+	if (w->dying && (w->pid == 0 || w->pid == pid))
+		worker_dead(-1, 0, w);
+}
+
+/* the parent has said it died, or it was given DYING_WAIT_MS */
+static void
+worker_dead(int fd, short event, void *arg)
+{
+	struct fe_worker	*w = arg;
+
+	w->dying = 0;
+	evtimer_del(&w->ev_dying);
+	if (w->iev == NULL && !TAILQ_EMPTY(&w->queue))
+		worker_ask(w);
+}
+
 /* IMSG_SSH_PEER: the parent started (or re-wired) a host's worker */
 void
 fe_ssh_peer(struct imsg *imsg)
@@ -347,6 +379,8 @@ fe_ssh_peer(struct imsg *imsg)
 	w->restarts = sp.restarts;
 	w->starting = 0;
 	w->leaving = 0;
+	w->dying = 0;
+	evtimer_del(&w->ev_dying);
 	w->failed[0] = '\0';
 	log_debug("host \"%s\": ssh worker pid %d", w->host, (int)w->pid);
 	worker_flush(w);
@@ -407,6 +441,20 @@ worker_gone(struct fe_worker *w)
 		mcp_worker_gone(w->host, why);
 		control_worker_gone(w->host);
 		w->lost = 1;
+		/*
+		 * Not asked for again before the parent has seen it die
+		 * (IMSG_SSH_DIED): until then the parent takes it for alive
+		 * and would wire us to the dead one.  It restarts it and
+		 * wires the new one itself; a worker that closed its socket
+		 * and lives on is asked for after DYING_WAIT_MS.
+		 */
+		if (w->deadpid != pid) {
+			struct timeval	 tv = { DYING_WAIT_MS / 1000,
+			    (DYING_WAIT_MS % 1000) * 1000 };
+
+			w->dying = 1;
+			evtimer_add(&w->ev_dying, &tv);
+		}
 	}
 	/* what came while it was leaving goes to the next one */
 	if (!TAILQ_EMPTY(&w->queue))

@@ -110,13 +110,21 @@ frontend_push(enum bridged_proc to)
 void
 frontend_record(json_t *rec)
 {
-	struct iovec	 iov;
-	struct timeval	 tv = { 0, RECORD_LAZY_MS * 1000 };
-	char		*s;
+	char	*s;
 
 	if ((s = json_dumps(rec, JSON_COMPACT)) == NULL)
 		return;
-	iov.iov_base = s;
+	frontend_record_text(s);
+	free(s);
+}
+
+void
+frontend_record_text(const char *s)
+{
+	struct iovec	 iov;
+	struct timeval	 tv = { 0, RECORD_LAZY_MS * 1000 };
+
+	iov.iov_base = (void *)(uintptr_t)s;
 	iov.iov_len = strlen(s);
 	if (iov.iov_len > IMSG_MAXPAYLOAD - 4096)
 		log_warnx("record of %zu bytes not logged", iov.iov_len);
@@ -127,7 +135,6 @@ frontend_record(json_t *rec)
 		log_warn("record");
 	else if (!evtimer_pending(&ev_lazy, NULL))
 		evtimer_add(&ev_lazy, &tv);
-	free(s);
 }
 
 static void

@@ -28,6 +28,7 @@ int	 frontend_compose(enum bridged_proc, uint32_t, uint32_t, int,
 void	 frontend_push(enum bridged_proc);
 /* hand an audit/log record to the logger (JSON object, not stolen) */
 void	 frontend_record(json_t *);
+void	 frontend_record_text(const char *);
 /* the drain after SIGTERM may be complete: frontend checks mcp_inflight */
 void	 frontend_check_drained(void);
 int	 frontend_shutting_down(void);
@@ -67,6 +68,7 @@ json_t	*fe_ssh_names(void);
 int	 fe_ssh_state(const char *, struct host_state *, pid_t *, uint32_t *);
 void	 fe_ssh_peer(struct imsg *);		/* IMSG_SSH_PEER */
 void	 fe_ssh_startfail(struct imsg *);	/* IMSG_SSH_STARTFAIL */
+void	 fe_ssh_died(const char *, pid_t);
 
 /* fe_jobs.c: the workers' background jobs, lost when a worker dies */
 int	 fe_jobs_note(const char *, pid_t, struct imsg *); /* IMSG_SSH_JOBNOTE */

@@ -228,6 +228,29 @@ wire_end(struct child *to, uint32_t type, int fd, const void *data,
 }
 
 /*
+ * What is queued for a child, written now.  A socket that fails is the
+ * child's end (as in the dispatch, bridged.c): closed, and SIGCHLD
+ * tells how the child went.  -1: it has gone.
+ */
+static int
+child_flush(struct child *c)
+{
+	if (c->iev.ibuf.fd == -1)
+		return -1;
+	if (imsgbuf_write(&c->iev.ibuf) == -1 && errno != EAGAIN) {
+		if (errno != EPIPE && errno != ECONNRESET) {
+			log_warn("write to %s: killing it", c->title);
+			kill(c->pid, SIGKILL);
+		}
+		imsgev_clear(&c->iev);
+		close(c->iev.ibuf.fd);
+		c->iev.ibuf.fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * A socketpair between two children, one end to each.  An ssh worker is
  * announced to its sibling with IMSG_SSH_PEER (there are many); the
  * worker, the frontend and the logger each learn of the others with
@@ -252,17 +275,25 @@ wire(struct child *a, struct child *b)
 	}
 	memset(&sp, 0, sizeof(sp));
 	if (b->id == PROC_SSH) {
-		/* a is the frontend */
+		/*
+		 * a is the frontend.  The worker's end goes first, written
+		 * now: a worker that has died (its SIGCHLD not yet seen,
+		 * the frontend already asking for it again) takes nothing,
+		 * and the frontend gets no socket to nobody, whose EOF would
+		 * fail the call it asked for.  The restarted worker is wired
+		 * by start().
+		 */
+		peer = a->id;
+		if (wire_end(b, IMSG_PEER_FD, fds[1], &peer, sizeof(peer)) ==
+		    -1 || child_flush(b) == -1) {
+			log_debug("wire: %s has gone", b->title);
+			close(fds[0]);
+			return;
+		}
 		strlcpy(sp.host, b->host, sizeof(sp.host));
 		sp.pid = b->pid;
 		sp.restarts = b->ndeaths;
-		r = wire_end(a, IMSG_SSH_PEER, fds[0], &sp, sizeof(sp));
-		peer = a->id;
-		if (r == -1)
-			close(fds[1]);
-		else
-			(void)wire_end(b, IMSG_PEER_FD, fds[1], &peer,
-			    sizeof(peer));
+		(void)wire_end(a, IMSG_SSH_PEER, fds[0], &sp, sizeof(sp));
 	} else if (a->id == PROC_SSH) {
 		/* b is the logger */
 		strlcpy(sp.host, a->host, sizeof(sp.host));

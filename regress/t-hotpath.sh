@@ -328,6 +328,33 @@ else:
         t.ok(n["sendmsg"] <= 350 + ms / 10.0, what[1] + " (%d sendmsg in "
              "100 calls, %.0f ms)" % (n["sendmsg"], ms), n)
 
+# a read does not wait for its intent to be committed (it would go on
+# unaudited without a logger): it goes to its worker at once, and the
+# logger, which told the worker of each Read's commit before, sends
+# nothing for it (counted as the logger's sendmsg(2) calls)
+lg = proc_pid(b"logger")
+out = os.path.join(os.environ["TESTDIR"], "logger.strace")
+what = "a Read goes without waiting for the logger"
+if shutil.which("strace") is None or lg is None:
+    t.skip(what, "no strace" if lg else "no logger found")
+else:
+    st = subprocess.Popen(["strace", "-e", "trace=sendmsg", "-p", str(lg),
+                           "-o", out], stderr=subprocess.PIPE, text=True)
+    first = st.stderr.readline()
+    if "attached" not in first:
+        st.wait()
+        t.skip(what, "strace cannot attach: " + first.strip())
+    else:
+        rs = [c.call_tool("Read", {"file_path": os.path.join(base,
+              "f1.txt")}) for i in range(50)]
+        time.sleep(0.1)
+        st.send_signal(signal.SIGINT)
+        st.wait()
+        with open(out) as f:
+            n = sum(1 for ln in f if ln.startswith("sendmsg("))
+        t.ok(n <= 10 and not any(r.get("isError") for r in rs),
+             what + " (the logger sent %d messages in 50 Reads)" % n, n)
+
 # calls back to back: a call's outcome, sent after its answer, is
 # committed with the next call's intent, one transaction a call instead
 # of two; each writes the table's page and its 2 indexes' to the WAL (a
