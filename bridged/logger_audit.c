@@ -76,11 +76,17 @@ static void	 wal_presize(const char *);
 
 static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
-/* a commit's own statements, parsed once: a call's intent pays for none */
-enum { ST_BEGIN, ST_COMMIT, ST_FULL, ST_NORMAL, ST_N };
+/*
+ * A commit's own statements, parsed once: a call's intent pays for none.
+ * Not the synchronous pragma: SQLite applies it when it is prepared, and
+ * a prepared one stepped later changes nothing (with both prepared at
+ * open, the last, NORMAL, was in force for good and no intent was synced:
+ * t-hotpath counts the fdatasyncs).  It is run with sqlite3_exec() when
+ * a batch's kind changes, which back-to-back calls never make it do.
+ */
+enum { ST_BEGIN, ST_COMMIT, ST_N };
 static const char	*st_sql[ST_N] = {
-	"BEGIN IMMEDIATE", "COMMIT", "PRAGMA synchronous=FULL",
-	"PRAGMA synchronous=NORMAL"
+	"BEGIN IMMEDIATE", "COMMIT"
 };
 static sqlite3_stmt	*st_tx[ST_N];
 static int		 db_full;	/* synchronous=FULL is in effect */
@@ -439,7 +445,8 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 	 * next intent's sync or checkpoint: one fsync a call, not two.
 	 */
 	if (durable != db_full) {
-		if (exec_tx(durable ? ST_FULL : ST_NORMAL, err, errlen) == -1)
+		if (exec_sql(durable ? "PRAGMA synchronous=FULL" :
+		    "PRAGMA synchronous=NORMAL", err, errlen) == -1)
 			return -1;
 		db_full = durable;
 	}

@@ -7,7 +7,8 @@
 # in a row leave no SFTP handle open on the host; a small Read asks its
 # first three SFTP requests at once and no stat more; the shell writes each
 # marker line in one write(2) and reads a short line; back-to-back calls
-# take one audit transaction each, of under 4.5 WAL pages (the index by
+# take one audit transaction each, synced (one fdatasync a call), of
+# under 4.5 WAL pages (the index by
 # type is partial: a call's records are not in it; an old database's
 # index is replaced), in a WAL the logger sized ahead.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
@@ -43,6 +44,47 @@ ws = os.path.getsize(os.path.join(os.environ["TESTDIR"], "db",
                                   "audit.db-wal"))
 t.ok(ws >= 1000 * (4096 + 24) + 32, "the audit WAL is sized ahead (%d bytes)"
      % ws)
+# each Bash call's intent is on the disk before the call acts: one
+# fdatasync of the WAL per call.  (A synchronous pragma prepared once and
+# stepped later did nothing: with NORMAL prepared last, no intent was
+# synced at all.)  Counted first, on a daemon that has done nothing else.
+import shutil, signal, subprocess, time
+def child_pid(title):
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == int(os.environ["BRIDGED_PID"]) and \
+                argv.startswith(b"bridged: " + title):
+            return int(d)
+    return None
+lg0 = child_pid(b"logger")
+what = "each of 50 Bash calls costs the logger an fdatasync"
+if shutil.which("strace") is None or lg0 is None:
+    t.skip(what, "no strace" if lg0 else "no logger found")
+else:
+    out0 = os.path.join(os.environ["TESTDIR"], "logger0.strace")
+    st = subprocess.Popen(["strace", "-e", "trace=fdatasync,fsync", "-p",
+                           str(lg0), "-o", out0], stderr=subprocess.PIPE,
+                          text=True)
+    first = st.stderr.readline()
+    if "attached" not in first:
+        st.wait()
+        t.skip(what, "strace cannot attach: " + first.strip())
+    else:
+        for i in range(50):
+            bash("true")
+        time.sleep(0.1)
+        st.send_signal(signal.SIGINT)
+        st.wait()
+        with open(out0) as f:
+            n = sum(1 for ln in f if ln.startswith(("fdatasync(", "fsync(")))
+        t.ok(50 <= n <= 60, what + " (%d in all)" % n, n)
+
 t.ok(not e and x.endswith("exit status: 7"), "a command's status comes back",
      x)
 e, x = bash("pwd")
