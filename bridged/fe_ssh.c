@@ -67,7 +67,7 @@ struct fe_worker {
 };
 
 static void		 worker_dispatch(int, short, void *);
-static void		 worker_gone(struct fe_worker *);
+static void		 worker_gone(struct fe_worker *, int);
 static void		 worker_ask(struct fe_worker *);
 static void		 worker_dead(int, short, void *);
 static void		 worker_flush(struct fe_worker *);
@@ -365,7 +365,7 @@ fe_ssh_peer(struct imsg *imsg)
 	if ((w = worker_get(sp.host, 1)) == NULL)
 		fatal(NULL);
 	if (w->iev != NULL)
-		worker_gone(w);		/* the old socket: its EOF not seen */
+		worker_gone(w, 0);	/* the old socket: its EOF not seen */
 	if ((w->iev = calloc(1, sizeof(*w->iev))) == NULL)
 		fatal(NULL);
 	imsgev_init(w->iev, imsg->fd, "ssh worker", worker_dispatch, w);
@@ -412,9 +412,12 @@ fe_ssh_startfail(struct imsg *imsg)
 	control_worker_gone(w->host);
 }
 
-/* the worker's socket closed: it died, or went when it was idle */
+/*
+ * The worker's socket closed (eof: it died, or went when it was idle),
+ * or we dropped it.
+ */
 static void
-worker_gone(struct fe_worker *w)
+worker_gone(struct fe_worker *w, int eof)
 {
 	char	 why[512];
 	int	 leaving = w->leaving;
@@ -448,7 +451,7 @@ worker_gone(struct fe_worker *w)
 		 * wires the new one itself; a worker that closed its socket
 		 * and lives on is asked for after DYING_WAIT_MS.
 		 */
-		if (w->deadpid != pid) {
+		if (eof && w->deadpid != pid) {
 			struct timeval	 tv = { DYING_WAIT_MS / 1000,
 			    (DYING_WAIT_MS % 1000) * 1000 };
 
@@ -484,7 +487,7 @@ worker_bad(struct fe_worker *w, const char *what, uint32_t type)
 {
 	log_warnx("host \"%s\": %s (message %u) from its ssh worker: "
 	    "dropping it", w->host, what, type);
-	worker_gone(w);
+	worker_gone(w, 0);
 }
 
 static void
@@ -497,7 +500,7 @@ worker_dispatch(int fd, short event, void *arg)
 	ssize_t			 n;
 
 	if (!proc_peer_io(iev, event)) {
-		worker_gone(w);
+		worker_gone(w, 1);
 		return;
 	}
 	for (;;) {

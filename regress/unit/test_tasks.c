@@ -67,6 +67,11 @@ frontend_record(json_t *r)
 }
 
 void
+frontend_record_text(const char *s)
+{
+}
+
+void
 frontend_check_drained(void)
 {
 }
