@@ -1,9 +1,11 @@
 /*
  * fe_audit.c: the frontend's half of the audit.
  *
- * Intent before act: a tool call that runs on a host sends the logger an
- * intent record (who, what, where, the redacted arguments) and waits for
- * IMSG_LOG_ACK.  Only a positive answer lets the call act.  When the
+ * Intent before act: a tool call that runs on a host and can change
+ * something sends the logger an intent record (who, what, where, the
+ * redacted arguments) and waits for IMSG_LOG_ACK.  Only a positive answer
+ * lets the call act.  A read-only one sends its intent as a record and
+ * goes on at once, unless the config says "audit fail closed all".  When the
  * host's worker is running, the call goes to it at once, held
  * (CALL_HELD): the worker starts it when the logger tells it, on its own
  * socket, that this call's intent is durable (ssh_hold.c), and we are
