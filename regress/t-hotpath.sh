@@ -406,6 +406,23 @@ else:
 import sqlite3
 dbpath = os.path.join(os.environ["TESTDIR"], "db", "audit.db")
 db = sqlite3.connect(dbpath, timeout=10)
+# the last call's outcome and a Read's intent and outcome, queued lazily
+# in the frontend, reach the database with nothing after them to carry
+# them (the frontend's and the logger's 10 ms timers), within 2 s here
+def reads():
+    return db.execute("SELECT count(*) FROM records WHERE tool = 'Read' "
+                      "AND event IN ('intent', 'outcome')").fetchone()[0]
+time.sleep(0.1)
+n0 = reads()
+rq = c.call_tool("Read", {"file_path": os.path.join(base, "f1.txt")})
+t0 = time.monotonic()
+n = n0
+while time.monotonic() - t0 < 2 and n < n0 + 2:
+    time.sleep(0.01)
+    n = reads()
+t.ok(not rq.get("isError") and n == n0 + 2, "a lone Read's intent and "
+     "outcome reach the database unprompted (in %.2f s)" %
+     (time.monotonic() - t0), (n0, n))
 bash("true")
 # an empty WAL to start from: its frames are then this test's calls'
 a = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
