@@ -50,6 +50,7 @@ t.ok(ws >= 1000 * (4096 + 24) + 32, "the audit WAL is sized ahead (%d bytes)"
 # synced at all.)  Counted first, on a daemon that has done nothing else.
 import shutil, signal, subprocess, time
 def child_pid(title):
+    """the daemon's child whose title starts "bridged: TITLE", or None"""
     for d in os.listdir("/proc"):
         try:
             with open("/proc/%s/stat" % d) as f:
@@ -62,28 +63,54 @@ def child_pid(title):
                 argv.startswith(b"bridged: " + title):
             return int(d)
     return None
-lg0 = child_pid(b"logger")
+
+ntraced = 0
+def traced(pid, opts, whats, run):
+    """
+    run() with `strace OPTS` attached to pid: (its output lines, what run
+    returned); or (None, None) once each of whats is skipped, where strace
+    is not installed or cannot attach
+    """
+    global ntraced
+    why = "no strace" if shutil.which("strace") is None else \
+        "no such process" if pid is None else None
+    if why is None:
+        ntraced += 1
+        out = os.path.join(os.environ["TESTDIR"], "%d.strace" % ntraced)
+        st = subprocess.Popen(["strace"] + opts + ["-p", str(pid), "-o",
+                              out], stderr=subprocess.PIPE, text=True)
+        first = st.stderr.readline()	# "Process N attached", or why not
+        if "attached" in first:
+            ret = run()
+            st.send_signal(signal.SIGINT)
+            st.wait()
+            with open(out) as f:
+                return f.read().splitlines(), ret
+        st.wait()
+        why = "strace cannot attach: " + first.strip()
+    for w in (whats,) if isinstance(whats, str) else whats:
+        t.skip(w, why)
+    return None, None
+
+def strace_count(lines, name):
+    """the calls of name (or "total") in `strace -c` lines, or None"""
+    for ln in lines:
+        w = ln.split()
+        if w and w[-1] == name:
+            return int(w[3])
+    return None
+
+def bashes(n):
+    for i in range(n):
+        bash("true")
+    time.sleep(0.1)
+
 what = "each of 50 Bash calls costs the logger an fdatasync"
-if shutil.which("strace") is None or lg0 is None:
-    t.skip(what, "no strace" if lg0 else "no logger found")
-else:
-    out0 = os.path.join(os.environ["TESTDIR"], "logger0.strace")
-    st = subprocess.Popen(["strace", "-e", "trace=fdatasync,fsync", "-p",
-                           str(lg0), "-o", out0], stderr=subprocess.PIPE,
-                          text=True)
-    first = st.stderr.readline()
-    if "attached" not in first:
-        st.wait()
-        t.skip(what, "strace cannot attach: " + first.strip())
-    else:
-        for i in range(50):
-            bash("true")
-        time.sleep(0.1)
-        st.send_signal(signal.SIGINT)
-        st.wait()
-        with open(out0) as f:
-            n = sum(1 for ln in f if ln.startswith(("fdatasync(", "fsync(")))
-        t.ok(50 <= n <= 60, what + " (%d in all)" % n, n)
+lines, _ = traced(child_pid(b"logger"), ["-e", "trace=fdatasync,fsync"],
+                  what, lambda: bashes(50))
+if lines is not None:
+    n = sum(1 for ln in lines if ln.startswith(("fdatasync(", "fsync(")))
+    t.ok(50 <= n <= 60, what + " (%d in all)" % n, n)
 
 t.ok(not e and x.endswith("exit status: 7"), "a command's status comes back",
      x)
@@ -218,7 +245,6 @@ def shell_pid():
             return int(d)
     return None
 
-import shutil, signal, subprocess
 bash("true")
 sp = shell_pid()
 if sp is None:
@@ -237,29 +263,11 @@ else:
     # /dev/null as its stdin for good, so a command's line redirects
     # nothing (eval's </dev/null was 16 system calls, an open among them:
     # about 88 in all, now 64)
-    out = os.path.join(os.environ["TESTDIR"], "shell.strace")
-    st = subprocess.Popen(["strace", "-c", "-p", str(sp), "-o", out],
-                          stderr=subprocess.PIPE, text=True) \
-        if shutil.which("strace") else None
-    first = st.stderr.readline() if st else ""
-    if "attached" not in first:
-        if st:
-            st.wait()
-        t.skip("a Bash call's system calls in the shell",
-               "no strace" if st is None else first.strip())
-    else:
-        for i in range(50):
-            bash("true")
-        st.send_signal(signal.SIGINT)
-        st.wait()
-        total = opens = None
-        with open(out) as f:
-            for ln in f:
-                w = ln.split()
-                if w and w[-1] == "total":
-                    total = int(w[3])
-                elif w and w[-1] == "openat":
-                    opens = int(w[3])
+    lines, _ = traced(sp, ["-c"], "a Bash call's system calls in the shell",
+                      lambda: bashes(50))
+    if lines is not None:
+        total = strace_count(lines, "total")
+        opens = strace_count(lines, "openat")
         t.ok(total is not None and total / 50.0 <= 72 and not opens,
              "a Bash call costs the shell at most 72 system calls, no open "
              "(%.1f)" % ((total or 0) / 50.0), (total, opens))
@@ -268,48 +276,14 @@ else:
 # can attach: about 12 (the frontend's message, the write to sshd, the
 # polls and the read of the answer, the answer); a marker's letters drawn
 # one by one were a getpid(2) each, 34 in all
-import shutil, signal, subprocess
-def worker_pid():
-    for d in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == int(os.environ["BRIDGED_PID"]) and \
-                argv.startswith(b"bridged: ssh local"):
-            return int(d)
-    return None
-
-wk = worker_pid()
-out = os.path.join(os.environ["TESTDIR"], "worker.strace")
-if shutil.which("strace") is None or wk is None:
-    t.skip("a Bash call's system calls in the worker",
-           "no strace" if wk else "no worker found")
-else:
-    st = subprocess.Popen(["strace", "-c", "-p", str(wk), "-o", out],
-                          stderr=subprocess.PIPE, text=True)
-    first = st.stderr.readline()	# "Process N attached", or why not
-    if "attached" not in first:
-        st.wait()
-        t.skip("a Bash call's system calls in the worker",
-               "strace cannot attach: " + first.strip())
-    else:
-        for i in range(100):
-            bash("true")
-        st.send_signal(signal.SIGINT)
-        st.wait()
-        total = None
-        with open(out) as f:
-            for ln in f:
-                w = ln.split()
-                if w and w[-1] == "total":
-                    total = int(w[3])
-        t.ok(total is not None and total / 100.0 <= 20,
-             "a Bash call costs the worker at most 20 system calls "
-             "(%.1f)" % ((total or 0) / 100.0), total)
+lines, _ = traced(child_pid(b"ssh local"), ["-c"],
+                  "a Bash call's system calls in the worker",
+                  lambda: bashes(100))
+if lines is not None:
+    total = strace_count(lines, "total")
+    t.ok(total is not None and total / 100.0 <= 20,
+         "a Bash call costs the worker at most 20 system calls "
+         "(%.1f)" % ((total or 0) / 100.0), total)
 
 # who is woken during a call: the frontend hears that the logger told
 # the worker (a held call's ack) lazily, with the next message or within
@@ -320,82 +294,45 @@ else:
 # three, the intent, the held call and the answer (the old code: four,
 # and the outcome).  The bounds grow with the time the calls took (the
 # lazy messages' 10 ms timer), so a slow machine cannot fail them.
-import time
-def proc_pid(title):
-    for d in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read()
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == int(os.environ["BRIDGED_PID"]) and \
-                argv.startswith(b"bridged: " + title):
-            return int(d)
-    return None
+def timed_bashes(n):
+    bash("true")
+    t0 = time.monotonic()
+    for i in range(n):
+        bash("true")
+    return (time.monotonic() - t0) * 1000.0
 
-fe = proc_pid(b"frontend")
-out = os.path.join(os.environ["TESTDIR"], "frontend.strace")
 what = ("the frontend is not woken for a held call's ack",
         "the frontend sends a call's outcome with the next intent")
-if shutil.which("strace") is None or fe is None:
-    for w in what:
-        t.skip(w, "no strace" if fe else "no frontend found")
-else:
-    st = subprocess.Popen(["strace", "-e", "trace=recvmsg,sendmsg", "-p",
-                           str(fe), "-o", out], stderr=subprocess.PIPE,
-                          text=True)
-    first = st.stderr.readline()
-    if "attached" not in first:
-        st.wait()
-        for w in what:
-            t.skip(w, "strace cannot attach: " + first.strip())
-    else:
-        bash("true")
-        t0 = time.monotonic()
-        for i in range(100):
-            bash("true")
-        ms = (time.monotonic() - t0) * 1000.0
-        st.send_signal(signal.SIGINT)
-        st.wait()
-        n = {"recvmsg": 0, "sendmsg": 0}
-        with open(out) as f:
-            for ln in f:
-                k = ln.split("(", 1)[0]
-                if k in n and "EAGAIN" not in ln:
-                    n[k] += 1
-        t.ok(n["recvmsg"] <= 150 + ms / 10.0, what[0] + " (%d recvmsg in "
-             "100 calls, %.0f ms)" % (n["recvmsg"], ms), n)
-        t.ok(n["sendmsg"] <= 350 + ms / 10.0, what[1] + " (%d sendmsg in "
-             "100 calls, %.0f ms)" % (n["sendmsg"], ms), n)
+lines, ms = traced(child_pid(b"frontend"), ["-e", "trace=recvmsg,sendmsg"],
+                   what, lambda: timed_bashes(100))
+if lines is not None:
+    n = {"recvmsg": 0, "sendmsg": 0}
+    for ln in lines:
+        k = ln.split("(", 1)[0]
+        if k in n and "EAGAIN" not in ln:
+            n[k] += 1
+    t.ok(n["recvmsg"] <= 150 + ms / 10.0, what[0] + " (%d recvmsg in "
+         "100 calls, %.0f ms)" % (n["recvmsg"], ms), n)
+    t.ok(n["sendmsg"] <= 350 + ms / 10.0, what[1] + " (%d sendmsg in "
+         "100 calls, %.0f ms)" % (n["sendmsg"], ms), n)
 
 # a read does not wait for its intent to be committed (it would go on
 # unaudited without a logger): it goes to its worker at once, and the
 # logger, which told the worker of each Read's commit before, sends
 # nothing for it (counted as the logger's sendmsg(2) calls)
-lg = proc_pid(b"logger")
-out = os.path.join(os.environ["TESTDIR"], "logger.strace")
+def reads50():
+    rs = [c.call_tool("Read", {"file_path": os.path.join(base, "f1.txt")})
+          for i in range(50)]
+    time.sleep(0.1)
+    return rs
+
 what = "a Read goes without waiting for the logger"
-if shutil.which("strace") is None or lg is None:
-    t.skip(what, "no strace" if lg else "no logger found")
-else:
-    st = subprocess.Popen(["strace", "-e", "trace=sendmsg", "-p", str(lg),
-                           "-o", out], stderr=subprocess.PIPE, text=True)
-    first = st.stderr.readline()
-    if "attached" not in first:
-        st.wait()
-        t.skip(what, "strace cannot attach: " + first.strip())
-    else:
-        rs = [c.call_tool("Read", {"file_path": os.path.join(base,
-              "f1.txt")}) for i in range(50)]
-        time.sleep(0.1)
-        st.send_signal(signal.SIGINT)
-        st.wait()
-        with open(out) as f:
-            n = sum(1 for ln in f if ln.startswith("sendmsg("))
-        t.ok(n <= 10 and not any(r.get("isError") for r in rs),
-             what + " (the logger sent %d messages in 50 Reads)" % n, n)
+lines, rs = traced(child_pid(b"logger"), ["-e", "trace=sendmsg"], what,
+                   reads50)
+if lines is not None:
+    n = sum(1 for ln in lines if ln.startswith("sendmsg("))
+    t.ok(n <= 10 and not any(r.get("isError") for r in rs),
+         what + " (the logger sent %d messages in 50 Reads)" % n, n)
 
 # calls back to back: a call's outcome, sent after its answer, is
 # committed with the next call's intent, one transaction a call instead
