@@ -2,6 +2,9 @@
 
 PREFIX		?= /usr/local
 SBINDIR		 = $(PREFIX)/sbin
+# bridged-ssh, the ssh worker's program: bridged looks for it in
+# ../libexec from its own directory (confcheck.c), so both follow PREFIX
+LIBEXECDIR	 = $(PREFIX)/libexec
 MANDIR		 = $(PREFIX)/share/man
 SYSCONFDIR	?= /etc
 # systemd's unit directory, when this system has one (else no unit)
@@ -50,9 +53,10 @@ run: deps all
 	regress/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 bridged/bridged $(DESTDIR)$(SBINDIR)/bridged
+	install -m 0755 bridged/bridged-ssh $(DESTDIR)$(LIBEXECDIR)/bridged-ssh
 	install -m 0755 bridgectl/bridgectl $(DESTDIR)$(SBINDIR)/bridgectl
 	install -m 0644 man/bridged.8 man/bridgectl.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 man/bridged.conf.5 $(DESTDIR)$(MANDIR)/man5

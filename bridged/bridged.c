@@ -88,7 +88,6 @@ main(int argc, char *argv[])
 	struct passwd		*pw = NULL;
 	struct group		*gr;
 	const char		*title = NULL;
-	char			 wtitle[HOST_NAME_LEN + 8];
 	char			 warning[PATH_MAX + 256];
 	gid_t			 sockgid = (gid_t)-1;
 	int			 ch, noaction = 0, ndirs = 0, i;
@@ -172,26 +171,31 @@ main(int argc, char *argv[])
 
 	if (title != NULL) {
 		/* a child, re-executed by the parent */
-		if ((p = proc_byname(title)) == NULL || p->run == NULL)
+		if ((p = proc_byname(title)) == NULL)
 			fatalx("unknown process %s", title);
-		if (fcntl(PROC_PARENT_FD, F_GETFD) == -1)
-			fatalx("%s: not started by the bridged parent", title);
-		if ((p->id == PROC_SSH) != (pa.host != NULL))
-			fatalx("%s: -H names the host of an ssh worker", title);
 		pa.debug = debug;
 		pa.verbose = verbose;
-		sandbox_debug = getenv("BRIDGED_SANDBOX_DEBUG") != NULL &&
-		    strcmp(getenv("BRIDGED_SANDBOX_DEBUG"), "1") == 0;
-		if (pa.host != NULL) {
-			snprintf(wtitle, sizeof(wtitle), "%s %s", p->title,
-			    pa.host);
-			proc_settitle(wtitle);
-		} else
-			proc_settitle(p->title);
-		p->run(&pa);
-		/* NOTREACHED */
-		exit(1);
+		switch (p->id) {
+		case PROC_FRONTEND:
+			proc_child_run(p, &pa, frontend_main);
+		case PROC_LOGGER:
+			proc_child_run(p, &pa, logger_main);
+		default:
+			/* an ssh worker is bridged-ssh (ssh_main.c) */
+			fatalx("unknown process %s", title);
+		}
 	}
+
+	/*
+	 * Children are re-executed from absolute paths: this program, and
+	 * the ssh worker's beside it (a build tree) or where it was
+	 * installed.  The parse needs the latter to check identities.
+	 */
+	if (readlink("/proc/self/exe", self, sizeof(self) - 1) == -1)
+		fatal("readlink /proc/self/exe");
+	sshworker_find(self);
+	if (access(sshworker_path, X_OK) == -1)
+		fatal("the ssh worker's program %s", sshworker_path);
 
 	/*
 	 * -n looks at the users, groups and files the config names, as
@@ -214,10 +218,6 @@ main(int argc, char *argv[])
 		stdio_take();
 		publish_off(conf);
 	}
-
-	/* children are re-executed from an absolute path */
-	if (readlink("/proc/self/exe", self, sizeof(self) - 1) == -1)
-		fatal("readlink /proc/self/exe");
 
 	if (geteuid() == 0) {
 		if ((pw = getpwnam(conf->user)) == NULL)

@@ -806,11 +806,24 @@ int			 confcheck_group(const char *, char *, size_t);
 int			 confcheck_dir(const char *, const char *, char *,
 			    size_t);
 int			 confcheck_identity(const char *, char *, size_t);
+/*
+ * The ssh worker's program (confcheck.c), set by sshworker_find from
+ * bridged's own path: DIR/bridged-ssh, else DIR/../libexec/bridged-ssh.
+ * "bridged-ssh -K FILE" exits with one of SSHKEY_*: whether libssh loads
+ * FILE as a private key without a passphrase.
+ */
+#define BRIDGED_SSH_NAME	"bridged-ssh"
+#define SSHKEY_OK		0
+#define SSHKEY_PASSPHRASE	2
+#define SSHKEY_NOTKEY		3
+#define SSHKEY_NOEXEC		127
+extern char		 sshworker_path[PATH_MAX];
+void			 sshworker_find(const char *);
 int			 confcheck_known(const struct host *, char *, size_t);
 int			 confcheck_relay_group(struct relay_rule *, char *,
 			    size_t);
 
-/* ssh_conn.c: known_hosts patterns, 1 match, -1 negated, 0 none */
+/* hostpat.c: known_hosts patterns, 1 match, -1 negated, 0 none */
 int			 hostpattern_match(char *, const char *);
 
 /* config.c */

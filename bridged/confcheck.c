@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <libssh/libssh.h>
 
 #include "bridged.h"
 #include "imsg.h"
@@ -87,17 +86,86 @@ confcheck_dir(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* libssh asks for a passphrase only when the key has one */
-static int
-askpass(const char *prompt, char *buf, size_t len, int echo, int verify,
-    void *arg)
+/*
+ * Where the ssh worker's program is: beside this one when it is there
+ * (a build tree), else in the libexec beside this one's sbin, where
+ * "make install" put it: from bridged's own path, so no path is built
+ * in that a PREFIX could make wrong.  Only bridged-ssh links libssh,
+ * and with it libcrypto: the parent, the frontend and the logger do
+ * without both, and without each process's copy of their relocated
+ * data.
+ */
+char	 sshworker_path[PATH_MAX];
+
+void
+sshworker_find(const char *self)
 {
-	(void)prompt;
-	(void)echo;
-	(void)verify;
-	if (len > 0)
-		buf[0] = '\0';
-	*(int *)arg = 1;
+	char	 dir[PATH_MAX], *slash;
+
+	if (strlcpy(dir, self, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else
+		*slash = '\0';
+	if ((size_t)snprintf(sshworker_path, sizeof(sshworker_path), "%s/%s",
+	    dir, BRIDGED_SSH_NAME) < sizeof(sshworker_path) &&
+	    access(sshworker_path, X_OK) == 0)
+		return;
+	if ((size_t)snprintf(sshworker_path, sizeof(sshworker_path),
+	    "%s/../libexec/%s", dir, BRIDGED_SSH_NAME) >=
+	    sizeof(sshworker_path))
+		sshworker_path[0] = '\0';	/* cannot be run: says so */
+}
+
+/*
+ * Whether libssh can load a key is for libssh to say, so bridged-ssh -K
+ * says it: its exit status is one of SSHKEY_*.  The parent is not
+ * sandboxed and reads the key as the worker's connect would.
+ */
+static int
+identity_load(const char *path, char *err, size_t errlen)
+{
+	char	*argv[] = { BRIDGED_SSH_NAME, "-K", NULL, NULL };
+	pid_t	 pid;
+	int	 status;
+
+	argv[2] = (char *)(uintptr_t)path;
+	if (sshworker_path[0] == '\0')
+		sshworker_find("bridged");
+	switch (pid = fork()) {
+	case -1:
+		snprintf(err, errlen, "identity \"%s\" cannot be checked: "
+		    "fork: %s", path, strerror(errno));
+		return -1;
+	case 0:
+		closefrom(STDERR_FILENO + 1);
+		execv(sshworker_path, argv);
+		_exit(SSHKEY_NOEXEC);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "identity \"%s\" cannot be "
+			    "checked: waitpid: %s", path, strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SSHKEY_OK)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SSHKEY_PASSPHRASE)
+		snprintf(err, errlen, "identity \"%s\" is protected by a "
+		    "passphrase, which bridged cannot give: remove it "
+		    "(ssh-keygen -p -N '' -f %s)", path, path);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == SSHKEY_NOTKEY)
+		snprintf(err, errlen, "identity \"%s\" is not a private key "
+		    "libssh can read (an OpenSSH or PEM private key, not the "
+		    ".pub)", path);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == SSHKEY_NOEXEC)
+		snprintf(err, errlen, "identity \"%s\" cannot be checked: "
+		    "the ssh worker's program %s cannot be run (make install "
+		    "puts it there)", path, sshworker_path);
+	else
+		snprintf(err, errlen, "identity \"%s\" cannot be checked: "
+		    "%s %s", path, sshworker_path, WIFSIGNALED(status) ?
+		    strsignal(WTERMSIG(status)) : "failed");
 	return -1;
 }
 
@@ -105,8 +173,7 @@ int
 confcheck_identity(const char *path, char *err, size_t errlen)
 {
 	struct stat	 st;
-	ssh_key		 key = NULL;
-	int		 fd, asked = 0;
+	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)
@@ -138,20 +205,7 @@ confcheck_identity(const char *path, char *err, size_t errlen)
 		    "too large");
 		return -1;
 	}
-	if (ssh_pki_import_privkey_file(path, NULL, askpass, &asked,
-	    &key) == SSH_OK) {
-		ssh_key_free(key);
-		return 0;
-	}
-	if (asked)
-		snprintf(err, errlen, "identity \"%s\" is protected by a "
-		    "passphrase, which bridged cannot give: remove it "
-		    "(ssh-keygen -p -N '' -f %s)", path, path);
-	else
-		snprintf(err, errlen, "identity \"%s\" is not a private key "
-		    "libssh can read (an OpenSSH or PEM private key, not the "
-		    ".pub)", path);
-	return -1;
+	return identity_load(path, err, errlen);
 }
 
 /*

@@ -65,6 +65,7 @@ spawn(struct child *c)
 {
 	enum bridged_proc	 id = c->id;
 	char			*argv[20];
+	const char		*path;
 	int			 sp[2], ep[2] = { -1, -1 }, argc = 0;
 	pid_t			 pid;
 
@@ -125,8 +126,10 @@ spawn(struct child *c)
 			}
 		}
 		argv[argc] = NULL;
-		execv(self, argv);
-		fatal("execv %s", self);
+		/* the ssh worker is its own program: see confcheck.c */
+		path = id == PROC_SSH ? sshworker_path : self;
+		execv(path, argv);
+		fatal("execv %s", path);
 	}
 	close(sp[1]);
 	if (fcntl(sp[0], F_SETFL, O_NONBLOCK) == -1)

@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,12 +25,13 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 struct proc procs[PROC_MAX] = {
-	{ "parent",	PROC_PARENT,	NULL },
-	{ "frontend",	PROC_FRONTEND,	frontend_main },
-	{ "ssh",	PROC_SSH,	sshworker_main },
-	{ "logger",	PROC_LOGGER,	logger_main },
+	{ "parent",	PROC_PARENT },
+	{ "frontend",	PROC_FRONTEND },
+	{ "ssh",	PROC_SSH },
+	{ "logger",	PROC_LOGGER },
 };
 
 const char *proc_names[PROC_MAX] = {
@@ -44,6 +47,29 @@ proc_byname(const char *name)
 		if (strcmp(procs[i].title, name) == 0)
 			return &procs[i];
 	return NULL;
+}
+
+void
+proc_child_run(struct proc *p, struct proc_args *pa,
+    void (*run)(struct proc_args *))
+{
+	char	 title[HOST_NAME_LEN + 8];
+	char	*v;
+
+	if (fcntl(PROC_PARENT_FD, F_GETFD) == -1)
+		fatalx("%s: not started by the bridged parent", p->title);
+	if ((p->id == PROC_SSH) != (pa->host != NULL))
+		fatalx("%s: -H names the host of an ssh worker", p->title);
+	sandbox_debug = (v = getenv("BRIDGED_SANDBOX_DEBUG")) != NULL &&
+	    strcmp(v, "1") == 0;
+	if (pa->host != NULL) {
+		snprintf(title, sizeof(title), "%s %s", p->title, pa->host);
+		proc_settitle(title);
+	} else
+		proc_settitle(p->title);
+	run(pa);
+	/* NOTREACHED */
+	exit(1);
 }
 
 void

@@ -22,12 +22,18 @@ struct proc_args {
 struct proc {
 	const char	*title;
 	enum bridged_proc id;
-	void		(*run)(struct proc_args *);	/* never returns */
 };
 
 extern struct proc	 procs[PROC_MAX];
 
 struct proc	*proc_byname(const char *);
+/*
+ * A child re-executed by the parent, its options read: check it was
+ * started as one, name it and run it.  Both programs use it: bridged
+ * for the frontend and the logger, bridged-ssh for an ssh worker.
+ */
+void		 proc_child_run(struct proc *, struct proc_args *,
+		    void (*)(struct proc_args *)) __attribute__((__noreturn__));
 void		 proc_droppriv(struct proc_args *, const char *);
 void		 proc_settitle(const char *);
 
@@ -110,9 +116,13 @@ void	parent_fwd_listen(struct imsgev *, struct bridged_conf *,
 void	parent_fwd_connect(struct imsgev *, struct bridged_conf *,
 	    struct imsg *);
 
-/* each child's main, in its own file */
+/*
+ * each child's main, in its own file: the first two in bridged, the
+ * ssh worker's in bridged-ssh (ssh_main.c), the only program that links
+ * libssh and with it libcrypto
+ */
 void	frontend_main(struct proc_args *);
-void	sshworker_main(struct proc_args *);
 void	logger_main(struct proc_args *);
+void	sshworker_main(struct proc_args *);
 
 #endif /* PROC_H */

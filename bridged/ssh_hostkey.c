@@ -4,7 +4,7 @@
  * BASE64") or be listed for the host in the known hosts text the parent
  * read; unknown, changed or revoked keys are refused, with the
  * fingerprint and what to do in the message.  Host patterns match as
- * OpenSSH's do (wildcards, negation); bridged -n uses them too.
+ * OpenSSH's do (hostpat.c).
  */
 
 #include <sys/types.h>
@@ -25,7 +25,6 @@
 static int	 hostkey_known(struct sshhost *, ssh_key, const char *,
 		    const char *, char *, size_t);
 static int	 hostkey_import(const char *, const char *, ssh_key *);
-static int	 wildmatch(const char *, const char *);
 
 /* "SHA256:base64", as ssh-keygen -l prints it; NULL on failure */
 char *
@@ -221,54 +220,4 @@ hostkey_known(struct sshhost *host, ssh_key srv, const char *type,
 	    hashed ? " (hashed entries are not supported: list the host by"
 	    " name, e.g. with ssh-keyscan without -H)" : "");
 	return -1;
-}
-
-/*
- * known_hosts patterns know only "*" and "?" ("[" is literal, as in
- * "[host]:port"); case does not matter.
- */
-static int
-wildmatch(const char *p, const char *s)
-{
-	for (; *p != '\0'; p++, s++) {
-		if (*p == '*') {
-			while (p[1] == '*')
-				p++;
-			if (p[1] == '\0')
-				return 1;
-			for (; *s != '\0'; s++)
-				if (wildmatch(p + 1, s))
-					return 1;
-			return 0;
-		}
-		if (*s == '\0')
-			return 0;
-		if (*p != '?' && tolower((unsigned char)*p) !=
-		    tolower((unsigned char)*s))
-			return 0;
-	}
-	return *s == '\0';
-}
-
-/* 1 match, -1 negated match, 0 no match (as in OpenSSH's match_hostname) */
-int
-hostpattern_match(char *patterns, const char *name)
-{
-	char	*pat, *sp = NULL;
-	int	 neg, got = 0;
-
-	for (pat = strtok_r(patterns, ",", &sp); pat != NULL;
-	    pat = strtok_r(NULL, ",", &sp)) {
-		neg = *pat == '!';
-		if (neg)
-			pat++;
-		if (*pat == '\0')
-			continue;
-		if (wildmatch(pat, name)) {
-			if (neg)
-				return -1;
-			got = 1;
-		}
-	}
-	return got;
 }

@@ -64,6 +64,35 @@ def child_pid(title):
             return int(d)
     return None
 
+# memory (<= 24 MiB PSS with 10 hosts): each process that maps libcrypto
+# pays for its own copy of the library's relocated data, 0.4 MiB, and its
+# Kerberos and libssh's some more.  Only the ssh workers map them: a
+# worker is bridged-ssh, the parent, frontend and logger are bridged
+# without libssh, and a worker does without SQLite.
+def libs(pid):
+    """the names of the shared libraries pid maps, "libssh" and so on"""
+    with open("/proc/%d/maps" % pid) as f:
+        return {os.path.basename(l.split()[5]).split(".so")[0]
+                for l in f if len(l.split()) > 5 and ".so" in l}
+
+procs = {"parent": int(os.environ["BRIDGED_PID"]),
+         "frontend": child_pid(b"frontend"), "logger": child_pid(b"logger"),
+         "ssh worker": child_pid(b"ssh ")}
+for name, pid in procs.items():
+    have = libs(pid) if pid else set()
+    crypto = sorted(have & {"libssh", "libcrypto", "libkrb5",
+                            "libgssapi_krb5"})
+    if name == "ssh worker":
+        t.ok(pid is not None and os.path.basename(os.readlink(
+             "/proc/%d/exe" % pid)) == "bridged-ssh" and
+             len(crypto) == 4 and "libsqlite3" not in have,
+             "the ssh worker is bridged-ssh: libssh and libcrypto, no "
+             "SQLite (%s)" % sorted(have))
+    else:
+        t.ok(pid is not None and crypto == [] and "libc" in have,
+             "the %s maps no libssh, libcrypto or Kerberos (%s)" %
+             (name, crypto))
+
 ntraced = 0
 def traced(pid, opts, whats, run):
     """

@@ -300,12 +300,12 @@ c.close()
 
 # --- state across modern calls: handles bound to the principal ---
 c, d = connect(), connect()
-r = c.modern_call("Bash", {"command": "cd /tmp && export ERAS=42 && pwd"})
+r = c.modern_call("Bash", {"command": "cd /tmp && export ERAS=zq42zq && pwd"})
 sh = r.get("_meta", {}).get("bridged/shell", "")
 t.ok(not r.get("isError") and sh.startswith("sh_") and sh in
      result_text(r), "a modern Bash mints a shell handle and says it", r)
 r = d.modern_call("Bash", {"command": "echo $ERAS; pwd", "shell": sh})
-t.ok(not r.get("isError") and "42" in result_text(r) and
+t.ok(not r.get("isError") and "zq42zq" in result_text(r) and
      "/tmp" in result_text(r) and "bridged/shell" not in r.get("_meta", {}),
      "the handle from another connection of the same uid: same shell", r)
 r = d.modern_call("Bash", {"command": "echo x${ERAS}x"})
@@ -355,7 +355,7 @@ else:
         return out
     o = as_other(other)
     t.ok(o.get("shell", {}).get("isError") and "no shell" in
-         result_text(o["shell"]) and "42" not in result_text(o["shell"]),
+         result_text(o["shell"]) and "zq42zq" not in result_text(o["shell"]),
          "another uid presenting the shell handle: no such shell", o)
     t.ok(o.get("bg", {}).get("isError") and o.get("kill", {}).get("isError")
          and "no background command" in result_text(o["bg"]),

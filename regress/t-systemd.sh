@@ -57,11 +57,12 @@ dest=$TESTDIR/dest
 if make -s -C "$TOP_DIR" install DESTDIR="$dest" PREFIX=/usr \
     SYSTEMDUNITDIR=/lib/systemd/system >"$TESTDIR/install.out" 2>&1 &&
     [ -x "$dest/usr/sbin/bridged" ] && [ -x "$dest/usr/sbin/bridgectl" ] &&
+    [ -x "$dest/usr/libexec/bridged-ssh" ] &&
     [ -f "$dest/etc/examples/bridged.conf" ] &&
     [ ! -e "$dest/etc/bridged.conf" ] &&
     grep -qx "ExecStart=/usr/sbin/bridged -d -f /etc/bridged.conf" \
     "$dest/lib/systemd/system/bridged.service"; then
-	tap_ok "make install: unit in the unit directory, example config"
+	tap_ok "make install: unit in the unit directory, example config, the ssh workers' program in libexec"
 else
 	tap_fail "make install: unit in the unit directory, example config" \
 	    "$(cat "$TESTDIR/install.out"; find "$dest" -type f)"
@@ -194,9 +195,12 @@ sed -i 's|^mount --rbind "\$TD" /run/stage$|&\nmkdir /run/stage-ssh; mount --rbi
     "$TESTDIR/pid1.sh"
 
 # the binary as installed would be, where the unit's PrivateTmp and
-# ProtectHome do not hide it (a clone under /tmp or /root would be)
-mkdir -p "$TESTDIR/sbin"
+# ProtectHome do not hide it (a clone under /tmp or /root would be); the
+# ssh workers' program in the libexec beside sbin, as make install puts
+# it (bridged finds it from its own directory)
+mkdir -p "$TESTDIR/sbin" "$TESTDIR/libexec"
 cp "$BRIDGED" "$TESTDIR/sbin/bridged"
+cp "$(dirname "$BRIDGED")/bridged-ssh" "$TESTDIR/libexec/bridged-ssh"
 cp "$BRIDGECTL" "$TESTDIR/sbin/bridgectl"
 CTL_IN=$TESTDIR/sbin/bridgectl
 cp "$MCPCLIENT" "$TESTDIR/sbin/mcpclient.py"

@@ -204,9 +204,22 @@ main(void)
 	    "to make one");
 	ok(chmod(path, 0644) == 0 && confcheck_identity(path, err,
 	    sizeof(err)) == -1 && strstr(err, "chmod 600") != NULL, "identity mode 0644: chmod 600");
+	/* libssh's verdict is bridged-ssh -K's, the build tree's here */
+	sshworker_find("../../bridged/bridged");
+	ok(strcmp(sshworker_path, "../../bridged/bridged-ssh") == 0,
+	    "the ssh worker's program beside bridged");
 	ok(chmod(path, 0600) == 0 && confcheck_identity(path, err,
 	    sizeof(err)) == -1 && strstr(err, "not a private key") != NULL,
 	    "identity that is no key");
+	strlcpy(sshworker_path, "/nonexistent/bridged-ssh",
+	    sizeof(sshworker_path));
+	ok(confcheck_identity(path, err, sizeof(err)) == -1 &&
+	    strstr(err, "cannot be run") != NULL, "no ssh worker's "
+	    "program: the identity cannot be checked, and it says why");
+	sshworker_find("/nonexistent/sbin/bridged");
+	ok(strcmp(sshworker_path, "/nonexistent/sbin/../libexec/bridged-ssh")
+	    == 0, "none beside bridged: in the libexec beside its sbin, where "
+	    "make install puts it");
 	ok(confcheck_dir("transfer root", "/nonexistent/dir", err,
 	    sizeof(err)) == -1 && strstr(err, "mkdir -p") != NULL,
 	    "missing transfer root: mkdir -p");
