@@ -1,0 +1,144 @@
+/*
+ * hops: what a message's trips between processes cost on this machine,
+ * the floor under bridged's own share of a call.  A Bash call goes
+ * client -> frontend -> logger -> worker -> sshd -> shell -> sshd ->
+ * worker -> frontend -> client: nine trips between processes where a
+ * raw ssh shell takes four, so five more, each waking a process that
+ * sleeps in epoll_wait(2), as the daemon's do.
+ *
+ *	hops ROUNDS
+ *
+ * runs a message of 256 bytes round a ring of this process and 1, then
+ * 6, relays over Unix stream sockets, ROUNDS times each, interleaved,
+ * and prints the medians and the difference: five trips more.
+ */
+
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MSGLEN	256
+#define MAXRING	8
+
+static void
+relay(int in, int out)
+{
+	struct epoll_event	 ev;
+	char			 buf[MSGLEN];
+	ssize_t			 n;
+	int			 ep;
+
+	if ((ep = epoll_create1(0)) == -1)
+		err(1, "epoll_create1");
+	ev.events = EPOLLIN;
+	ev.data.fd = in;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, in, &ev) == -1)
+		err(1, "epoll_ctl");
+	for (;;) {
+		if (epoll_wait(ep, &ev, 1, -1) == -1)
+			err(1, "epoll_wait");
+		if ((n = read(in, buf, sizeof(buf))) <= 0)
+			_exit(0);
+		if (write(out, buf, n) != n)
+			_exit(1);
+	}
+}
+
+/* a ring of k relays: returns the fd to write to and the fd to read */
+static void
+ring(int k, int *to, int *from, pid_t *pids)
+{
+	int	 sp[MAXRING + 1][2], i;
+
+	for (i = 0; i <= k; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]) == -1)
+			err(1, "socketpair");
+	/* relay i reads sp[i][1] and writes sp[i + 1][0] */
+	for (i = 0; i < k; i++) {
+		switch (pids[i] = fork()) {
+		case -1:
+			err(1, "fork");
+		case 0:
+			relay(sp[i][1], sp[i + 1][0]);
+		}
+	}
+	*to = sp[0][0];
+	*from = sp[k][1];
+}
+
+static double
+once(int to, int from)
+{
+	struct timespec	 a, b;
+	char		 buf[MSGLEN];
+	size_t		 got = 0;
+	ssize_t		 n;
+
+	memset(buf, 'x', sizeof(buf));
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (write(to, buf, sizeof(buf)) != sizeof(buf))
+		err(1, "write");
+	while (got < sizeof(buf)) {
+		if ((n = read(from, buf, sizeof(buf) - got)) <= 0)
+			err(1, "read");
+		got += n;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double	 x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char *argv[])
+{
+	pid_t	 p1[1], p6[6];
+	double	*t1, *t6, m1, m6;
+	int	 n, i, to1, from1, to6, from6;
+
+	if (argc != 2 || (n = atoi(argv[1])) < 10)
+		errx(1, "usage: hops ROUNDS (at least 10)");
+	if ((t1 = calloc(n, sizeof(*t1))) == NULL ||
+	    (t6 = calloc(n, sizeof(*t6))) == NULL)
+		err(1, NULL);
+	ring(1, &to1, &from1, p1);
+	ring(6, &to6, &from6, p6);
+	for (i = 0; i < 50; i++) {
+		once(to1, from1);
+		once(to6, from6);
+	}
+	for (i = 0; i < n; i++) {
+		t1[i] = once(to1, from1);
+		t6[i] = once(to6, from6);
+		usleep(200);	/* the relays sleep again, as between calls */
+	}
+	qsort(t1, n, sizeof(*t1), cmp);
+	qsort(t6, n, sizeof(*t6), cmp);
+	m1 = t1[n / 2];
+	m6 = t6[n / 2];
+	printf("a message round 1 relay: median %.3f ms; round 6: median "
+	    "%.3f ms; 5 trips between processes more: +%.3f ms\n", m1, m6,
+	    m6 - m1);
+	/* each relay holds every ring's sockets: no EOF would come */
+	kill(p1[0], SIGTERM);
+	for (i = 0; i < 6; i++)
+		kill(p6[i], SIGTERM);
+	for (i = 0; i < 7; i++)
+		wait(NULL);
+	return 0;
+}
