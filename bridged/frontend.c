@@ -160,6 +160,18 @@ frontend_check_drained(void)
 	}
 }
 
+/*
+ * A record the dead logger never got a byte of (one queued lazily, as
+ * outcomes are, or behind a full socket) goes to the backlog, which its
+ * replacement is sent first.  Intents are not: their calls fail.
+ */
+static void
+record_unsent(uint32_t type, const uint8_t *data, size_t len, void *arg)
+{
+	if (type == IMSG_LOG_RECORD && len > 0)
+		audit_backlog((const char *)data, len);
+}
+
 static void
 peer_gone(enum bridged_proc id)
 {
@@ -167,6 +179,10 @@ peer_gone(enum bridged_proc id)
 	/* at shutdown the others go first: that is no news */
 	if (id != PROC_LOGGER && !shutting_down)
 		log_warnx("lost %s", proc_names[id]);
+	if (id == PROC_LOGGER && !shutting_down) {
+		evtimer_del(&ev_lazy);
+		imsgbuf_unsent(&peers[id]->ibuf, record_unsent, NULL);
+	}
 	proc_peer_free(peers, id);
 	if (id == PROC_PARENT)
 		exit(0);

@@ -462,6 +462,22 @@ imsgbuf_write(struct imsgbuf *ibuf)
 	return 0;
 }
 
+void
+imsgbuf_unsent(struct imsgbuf *ibuf, void (*cb)(uint32_t, const uint8_t *,
+    size_t, void *), void *arg)
+{
+	struct imsg_out	*out;
+	struct imsg_hdr	 hdr;
+
+	TAILQ_FOREACH(out, &ibuf->outq, entry) {
+		if (out->off != 0)
+			continue;	/* begun: the peer may have read it */
+		memcpy(&hdr, out->buf, sizeof(hdr));
+		cb(hdr.type, out->buf + IMSG_HDRSZ, out->len - IMSG_HDRSZ,
+		    arg);
+	}
+}
+
 int
 imsgbuf_flush(struct imsgbuf *ibuf)
 {

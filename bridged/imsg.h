@@ -74,6 +74,12 @@ ssize_t	imsgbuf_read(struct imsgbuf *);
 int	imsgbuf_write(struct imsgbuf *);
 /* write until the queue is empty, blocking socket or not: 0 / -1 */
 int	imsgbuf_flush(struct imsgbuf *);
+/*
+ * each queued message of which not a byte was written, oldest first:
+ * what a peer that died cannot have seen (type, payload, its length)
+ */
+void	imsgbuf_unsent(struct imsgbuf *, void (*)(uint32_t, const uint8_t *,
+	    size_t, void *), void *);
 /* 1 a message was taken, 0 need more bytes, -1 protocol error */
 int	imsg_get(struct imsgbuf *, struct imsg *);
 void	imsg_free(struct imsg *);

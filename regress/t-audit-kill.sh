@@ -6,7 +6,8 @@
 # and calls work again.  Then SIGKILL each process in turn mid-load (a
 # child is restarted and the daemon lives on; the parent takes all): the
 # database passes PRAGMA integrity_check, the text log holds no partial
-# line, and the chain verifies after a restart.
+# line, and the chain verifies after a restart.  Records the frontend
+# had queued and not written when the logger died reach the database.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -144,6 +145,67 @@ t.ok("logger died" in log and "restarting it" in log and
      "logger restarted" in log, "the daemon log says the logger died and "
      "was restarted")
 t.ok("refused: audit unavailable" in log, "and that calls were refused")
+
+# A Read's intent and outcome wait in the frontend up to 10 ms, to leave
+# with its next message to the logger.  A logger that dies in that while
+# never got a byte of them: they go to the backlog, which its replacement
+# is sent first.  The frontend is stopped within 9 ms of the request (its
+# timer, armed after it, has not fired; a try that took longer proves
+# nothing and goes again), the logger killed, and the frontend let go
+# once the parent has started another.
+import signal
+fe = child("frontend")
+c = Client(socket_path=os.environ["MCP_SOCK"], timeout=60)
+c.initialize()
+c.call_tool("Read", {"file_path": TD + "/base/r.txt", "limit": 1})
+time.sleep(0.1)     # its records gone: no timer runs from before t0
+path = None
+for k in range(30):
+    p = TD + "/base/rescue-%d.txt" % k
+    with open(p, "w") as fp:
+        fp.write("rescue %d\n" % k)
+    lg = child("logger")
+    t0 = time.monotonic()
+    r = c.call_tool("Read", {"file_path": p})
+    os.kill(fe, signal.SIGSTOP)
+    if time.monotonic() - t0 < 0.009 and not r.get("isError"):
+        path = p
+        break
+    os.kill(fe, signal.SIGCONT)
+    time.sleep(0.1)
+t.diag("stopped the frontend at try %d" % k)
+if path is not None:
+    os.kill(lg, 9)
+    for i in range(100):
+        nl = child("logger")
+        if nl is not None and nl != lg:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(fe, signal.SIGCONT)
+got = (None, 0)
+for i in range(100):
+    con = sqlite3.connect(DB, timeout=10)
+    row = con.execute("select session, request from records where "
+                      "type = 'call' and event = 'intent' and tool = 'Read' "
+                      "and record like ?", ("%" + os.path.basename(path or
+                                                               "none") +
+                                            "%",)).fetchone()
+    n = 0 if row is None else con.execute(
+        "select count(*) from records where type = 'call' and event = "
+        "'outcome' and session = ? and request = ?", row).fetchone()[0]
+    con.close()
+    got = (row, n)
+    if row is not None and n == 1:
+        break
+    time.sleep(0.1)
+t.ok(path is not None and got[0] is not None and got[1] == 1,
+     "a Read's intent and outcome, queued in the frontend when the logger "
+     "died, are in the database (the backlog)", got)
+r = c.call_tool("Read", {"file_path": TD + "/base/r.txt", "limit": 1})
+t.ok(not r.get("isError"), "and reads go on", r)
+c.close()
+
 rc = subprocess.run(CTL + ["verify"], capture_output=True, text=True)
 t.ok(rc.returncode == 0, "the chain verifies", rc.stdout, rc.stderr)
 sys.exit(t.done())

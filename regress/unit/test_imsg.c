@@ -37,6 +37,7 @@ static void	test_fds(void);
 static void	test_toomanyfds(void);
 static void	test_oversize(void);
 static void	test_fullbuf(void);
+static void	test_unsent(void);
 static void	test_flush(void);
 static void	test_eof(void);
 static void	test_clear(void);
@@ -592,6 +593,73 @@ test_fullbuf(void)
 }
 
 /* imsgbuf_flush waits in poll() while a slow reader catches up */
+struct unsent {
+	int	 first, n, good;
+};
+
+static void
+unsent_cb(uint32_t type, const uint8_t *data, size_t len, void *arg)
+{
+	struct unsent	*u = arg;
+	int		 i = u->first + u->n;
+
+	if (u->n == 0)
+		u->first = i = (FULL_SZ - (int)len);
+	if (type != 500 || len != (size_t)(FULL_SZ - i) ||
+	    !check(data, len, i))
+		u->good = 0;
+	u->n++;
+}
+
+/*
+ * What a dead peer cannot have seen: the messages of which no byte was
+ * written, the tail of the queue; the one begun is not among them.
+ */
+static void
+test_unsent(void)
+{
+	struct imsgbuf	 w, r;
+	struct imsg	 m;
+	struct unsent	 u = { 0, 0, 1 };
+	uint8_t		*buf;
+	int		 sv[2], i, got = 0, inorder = 1;
+
+	mkpair(sv, 1);
+	imsgbuf_init(&w, sv[0]);
+	imsgbuf_init(&r, sv[1]);
+	if ((buf = malloc(FULL_SZ)) == NULL)
+		exit(2);
+	for (i = 0; i < FULL_N; i++) {
+		fill(buf, FULL_SZ - i, i);
+		imsg_compose(&w, 500, i, 0, -1, buf, FULL_SZ - i);
+	}
+	imsgbuf_unsent(&w, unsent_cb, &u);
+	ok(u.n == FULL_N && u.first == 0 && u.good,
+	    "nothing written: every message is unsent, intact");
+	ok(imsgbuf_write(&w) == 0 && w.queued > 0, "part written");
+	/* what the peer could read, without the writer going on */
+	while (imsgbuf_read(&r) > 0)
+		while (imsg_get(&r, &m) == 1) {
+			if (m.hdr.peerid != (uint32_t)got)
+				inorder = 0;
+			got++;
+			imsg_free(&m);
+		}
+	memset(&u, 0, sizeof(u));
+	u.good = 1;
+	imsgbuf_unsent(&w, unsent_cb, &u);
+	ok(inorder && got > 0 && u.good && u.first + u.n == FULL_N &&
+	    u.first >= got && u.first - got <= 1,
+	    "after a partial write: the unsent are the tail (%d of %d from "
+	    "%d), intact; the peer read %d whole, at most one begun between",
+	    u.n, FULL_N, u.first, got);
+	free(buf);
+	imsgbuf_clear(&w);
+	imsgbuf_clear(&r);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void
 test_flush(void)
 {
@@ -836,6 +904,7 @@ main(void)
 	test_toomanyfds();
 	test_oversize();
 	test_fullbuf();
+	test_unsent();
 	test_flush();
 	test_eof();
 	test_clear();
