@@ -122,6 +122,9 @@ sshworker_find(const char *self)
  * says it: its exit status is one of SSHKEY_*.  The parent is not
  * sandboxed and reads the key as the worker's connect would.
  */
+static int	 identity_cached(const char *, const struct stat *, char *,
+		    size_t);
+
 static int
 identity_load(const char *path, char *err, size_t errlen)
 {
@@ -205,7 +208,54 @@ confcheck_identity(const char *path, char *err, size_t errlen)
 		    "too large");
 		return -1;
 	}
-	return identity_load(path, err, errlen);
+	return identity_cached(path, &st, err, errlen);
+}
+
+/*
+ * The hosts of a config often share one key: a file libssh loaded is
+ * not asked about again while it is the same file, unchanged (each ask
+ * is an exec of bridged-ssh, some milliseconds a host at every parse).
+ */
+#define IDCACHE_N	8
+static struct idcache {
+	char		 path[PATH_MAX];
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtim, ctim;
+} idcache[IDCACHE_N];
+static int	 idcache_next;
+
+static int
+identity_cached(const char *path, const struct stat *st, char *err,
+    size_t errlen)
+{
+	struct idcache	*c;
+	int		 i;
+
+	for (i = 0; i < IDCACHE_N; i++) {
+		c = &idcache[i];
+		if (strcmp(c->path, path) == 0 && c->dev == st->st_dev &&
+		    c->ino == st->st_ino && c->size == st->st_size &&
+		    c->mtim.tv_sec == st->st_mtim.tv_sec &&
+		    c->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+		    c->ctim.tv_sec == st->st_ctim.tv_sec &&
+		    c->ctim.tv_nsec == st->st_ctim.tv_nsec)
+			return 0;
+	}
+	if (identity_load(path, err, errlen) == -1)
+		return -1;
+	if (strlen(path) < sizeof(c->path)) {
+		c = &idcache[idcache_next];
+		idcache_next = (idcache_next + 1) % IDCACHE_N;
+		strlcpy(c->path, path, sizeof(c->path));
+		c->dev = st->st_dev;
+		c->ino = st->st_ino;
+		c->size = st->st_size;
+		c->mtim = st->st_mtim;
+		c->ctim = st->st_ctim;
+	}
+	return 0;
 }
 
 /*

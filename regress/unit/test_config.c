@@ -39,7 +39,7 @@ main(void)
 	struct strlist		 sl;
 	struct fwdrule		*fr;
 	struct relay_rule	*rr;
-	char			 err[1024];
+	char			 err[1024], key[64], cmd[256];
 	uint32_t		 uid;
 	int			 fd, n;
 
@@ -216,6 +216,31 @@ main(void)
 	ok(confcheck_identity(path, err, sizeof(err)) == -1 &&
 	    strstr(err, "cannot be run") != NULL, "no ssh worker's "
 	    "program: the identity cannot be checked, and it says why");
+	/*
+	 * A key libssh loaded is not asked about again while the file is
+	 * unchanged: with no program to ask, the same file still passes;
+	 * rewritten, it is asked about, and cannot be.
+	 */
+	sshworker_find("../../bridged/bridged");
+	snprintf(key, sizeof(key), "%s.key", path);
+	unlink(key);
+	err[0] = '\0';
+	ok(snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t ed25519 -N '' -f %s "
+	    ">/dev/null 2>&1", key) > 0 && system(cmd) == 0 &&
+	    confcheck_identity(key, err, sizeof(err)) == 0,
+	    "a key without a passphrase passes (%s)", err);
+	strlcpy(sshworker_path, "/nonexistent/bridged-ssh",
+	    sizeof(sshworker_path));
+	ok(confcheck_identity(key, err, sizeof(err)) == 0,
+	    "the same file again: not asked about again");
+	ok(rename(path, key) == 0 && chmod(key, 0600) == 0 &&
+	    confcheck_identity(key, err, sizeof(err)) == -1 &&
+	    strstr(err, "cannot be run") != NULL, "another file by that name: "
+	    "asked about again");
+	rename(key, path);
+	unlink(key);
+	snprintf(cmd, sizeof(cmd), "%s.pub", key);
+	unlink(cmd);
 	sshworker_find("/nonexistent/sbin/bridged");
 	ok(strcmp(sshworker_path, "/nonexistent/sbin/../libexec/bridged-ssh")
 	    == 0, "none beside bridged: in the libexec beside its sbin, where "
