@@ -15,7 +15,8 @@
  * commits what is queued first.  When the
  * database or the disk fails, the records stay queued (bounded) and are
  * retried every second; intents get a negative answer meanwhile, so the
- * daemon refuses to act rather than act unrecorded.
+ * daemon refuses to act rather than act unrecorded.  The WAL's checkpoints
+ * are ours too (ckpt_arm): never inside an intent's commit.
  */
 
 #include <sys/types.h>
@@ -69,6 +70,8 @@ static void	 flush_turn(void);
 static void	 flush_deferred(int, short, void *);
 static void	 flush_lazy(int, short, void *);
 static void	 flush_failed(const char *);
+static void	 ckpt_arm(void);
+static void	 ckpt_run(int, short, void *);
 static int	 seal(struct arec *, struct chain *);
 static void	 unseal(void);
 static void	 ack(struct arec *, int, const char *);
@@ -98,7 +101,8 @@ static uint64_t			 lost;
 static char			 failure[256];	/* "": healthy */
 static time_t			 failed_since;
 static int			 follow;
-static struct event		 ev_retry, ev_prune, ev_defer, ev_lazy;
+static struct event		 ev_retry, ev_prune, ev_defer, ev_lazy, ev_ckpt;
+static int			 ckpt_behind;	/* the last one was not whole */
 static int			 queued_intent;	/* one waits in queue */
 
 struct imsgev *
@@ -159,6 +163,7 @@ logger_main(struct proc_args *pa)
 	evtimer_set(&ev_prune, logger_prune, NULL);
 	evtimer_set(&ev_defer, flush_deferred, NULL);
 	evtimer_set(&ev_lazy, flush_lazy, NULL);
+	evtimer_set(&ev_ckpt, ckpt_run, NULL);
 	sandbox_logger(pa->dirs[0], pa->dirs[1], pa->dirs[2]);
 	proc_child_ready(parent, "logger");
 	event_dispatch();
@@ -703,6 +708,7 @@ logger_flush(void)
 		if (!want_db)
 			nok--;
 	}
+	ckpt_arm();
 	if (text_failed)
 		flush_failed(err);
 	else if (failure[0] != '\0') {
@@ -717,6 +723,43 @@ logger_flush(void)
 		evtimer_del(&ev_retry);
 		logger_flush();
 	}
+}
+
+/*
+ * After a commit's acks (they leave first: their writes were made
+ * active before this).  A WAL past AUDIT_CKPT_MIN frames is checkpointed
+ * once no commit has come for AUDIT_CKPT_IDLE_MS, which between an
+ * agent's calls is nearly always; calls that never pause get one after
+ * the acks of the commit that took it past AUDIT_CKPT_MAX.  One left
+ * unfinished by a reader's snapshot is tried again when idle only.
+ */
+static void
+ckpt_arm(void)
+{
+	struct timeval	 tv = { 0, AUDIT_CKPT_IDLE_MS * 1000 };
+	int		 n = audit_wal_frames();
+
+	if (n < AUDIT_CKPT_MIN)
+		return;
+	if (n >= AUDIT_CKPT_MAX && !ckpt_behind) {
+		evtimer_del(&ev_ckpt);
+		event_active(&ev_ckpt, EV_TIMEOUT, 1);
+	} else
+		evtimer_add(&ev_ckpt, &tv);
+}
+
+static void
+ckpt_run(int fd, short event, void *arg)
+{
+	char	 err[256];
+
+	if (audit_checkpoint(err, sizeof(err)) == -1) {
+		if (!ckpt_behind)
+			log_warnx("audit: %s", err);
+		ckpt_behind = 1;
+		return;
+	}
+	ckpt_behind = audit_wal_frames() >= AUDIT_CKPT_MIN;
 }
 
 /*

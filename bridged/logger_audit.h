@@ -81,6 +81,16 @@ int	 audit_verify(const struct ahead *, size_t, char *, size_t);
 /* ended sessions, delegations, job results (IMSG_LOG_HISTORY) */
 int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
 	    size_t);
+/*
+ * Checkpoints are the logger's (not SQLite's, inside a commit): at
+ * AUDIT_CKPT_IDLE_MS without a commit once the WAL holds AUDIT_CKPT_MIN
+ * frames, or at once after a commit's acks past AUDIT_CKPT_MAX.
+ */
+#define AUDIT_CKPT_MIN		1000
+#define AUDIT_CKPT_MAX		4000
+#define AUDIT_CKPT_IDLE_MS	5
+int	 audit_wal_frames(void);
+int	 audit_checkpoint(char *, size_t);
 /* the newest record older than cutoff: 0 found, 1 none, -1 error */
 int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],
 	    uint64_t *);

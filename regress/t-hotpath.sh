@@ -141,6 +141,34 @@ if lines is not None:
     n = sum(1 for ln in lines if ln.startswith(("fdatasync(", "fsync(")))
     t.ok(50 <= n <= 60, what + " (%d in all)" % n, n)
 
+# the WAL's checkpoints are the logger's, after a commit's acks or when
+# no commit came for 5 ms, never SQLite's own inside the commit that took
+# the WAL past 1000 frames (that intent's act waited for the copy and two
+# more syncs).  400 calls write some 1600 frames; each sync of the
+# database file is looked at: what came before it, back to the last
+# pwrite to the WAL, sendmsg or epoll_wait, must not be the pwrite (the
+# frames of a commit still going on).
+what = "no checkpoint inside a commit"
+def calls_then_idle():
+    bashes(400)
+    time.sleep(0.3)
+lines, _ = traced(child_pid(b"logger"), ["-y", "-e", "trace=pwrite64,"
+                  "fdatasync,fsync,sendmsg,epoll_wait"], what,
+                  calls_then_idle)
+if lines is not None:
+    last, inside, ckpts = None, 0, 0
+    for ln in lines:
+        if ln.startswith("pwrite64(") and "audit.db-wal>" in ln:
+            last = "frames"
+        elif ln.startswith(("sendmsg(", "epoll_wait(")):
+            last = ln.split("(")[0]
+        elif ln.startswith(("fdatasync(", "fsync(")) and \
+                "audit.db>" in ln:
+            ckpts += 1
+            inside += last == "frames"
+    t.ok(ckpts > 0 and inside == 0, what + " (%d syncs of the database "
+         "file, %d of them inside a commit)" % (ckpts, inside))
+
 t.ok(not e and x.endswith("exit status: 7"), "a command's status comes back",
      x)
 e, x = bash("pwd")
