@@ -2,7 +2,8 @@
 # t-daemon: the daemon as an operator sees it: process titles, sockets
 # (mode, stale file replaced, a live daemon refused, removed on exit),
 # bridgectl show sessions/hosts, log verbose/brief, reload, SIGHUP with a
-# broken config, the log file, SIGTERM.
+# broken config, the log file, SIGTERM; bridged-ssh run by hand, and a
+# bridged without it.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -232,6 +233,31 @@ if [ ! -e "$MCP_SOCK" ] && [ ! -e "$CTL_SOCK" ]; then
 else
 	tap_fail "SIGTERM removes both sockets" "$(ls -l "$TESTDIR")"
 fi
+
+# the ssh workers' program run by hand says what it is, and fails; as a
+# worker not started by the parent it says so; a bridged without its
+# worker's program does not start, and names the path it looked for
+sshp=$(dirname "$BRIDGED")/bridged-ssh
+out=$("$sshp" 2>&1 </dev/null); rc=$?
+case "$rc:$out" in
+1:*"ssh worker of bridged(8)"*) tap_ok "bridged-ssh by hand: usage, exit 1" ;;
+*)	tap_fail "bridged-ssh by hand: usage, exit 1" "$rc: $out" ;;
+esac
+out=$("$sshp" -P ssh -H local 2>&1 </dev/null 3<&-); rc=$?
+case "$rc:$out" in
+1:*"not started by the bridged parent"*)
+	tap_ok "bridged-ssh -P ssh without the parent's socket: refused" ;;
+*)	tap_fail "bridged-ssh -P ssh without the parent's socket: refused" \
+	    "$rc: $out" ;;
+esac
+mkdir -p "$TESTDIR/alone"
+cp "$BRIDGED" "$TESTDIR/alone/bridged"
+out=$("$TESTDIR/alone/bridged" -nn -f "$BRIDGED_CONF" 2>&1); rc=$?
+case "$rc:$out" in
+1:*"ssh worker's program $TESTDIR/alone/../libexec/bridged-ssh"*)
+	tap_ok "bridged without bridged-ssh does not start, says where it looked" ;;
+*)	tap_fail "bridged without bridged-ssh does not start" "$rc: $out" ;;
+esac
 
 # bridgectl against no daemon
 if ctl show sessions >"$TESTDIR/nod.out" 2>&1; then
