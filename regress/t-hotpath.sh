@@ -271,16 +271,22 @@ sp = sftp_pids()
 if len(sp) != 1:
     t.ok(False, "one internal-sftp process under sshd", sp)
 else:
-    a = io(sp[0])
-    for i in range(50):
-        r = c.call_tool("Read", {"file_path": p})
-    b = io(sp[0])
-    w = (b["syscw"] - a["syscw"]) / 50.0
-    rd = (b["syscr"] - a["syscr"]) / 50.0
+    # the fewest of 3 rounds of 50: a machine loaded all along (two
+    # spinning CPUs) made one round 8.28 reads, requests in pieces
+    w = rd = None
+    for rnd in range(3):
+        a = io(sp[0])
+        for i in range(50):
+            r = c.call_tool("Read", {"file_path": p})
+        b = io(sp[0])
+        w1 = (b["syscw"] - a["syscw"]) / 50.0
+        rd1 = (b["syscr"] - a["syscr"]) / 50.0
+        w = w1 if w is None else min(w, w1)
+        rd = rd1 if rd is None else min(rd, rd1)
     # bounds between the old code's 7 writes and 8 reads (one read per
     # request, which it sent one at a time) and ours, with room for a
     # stray write in 50 Reads and for requests that a loaded machine
-    # delivers in pieces (up to 7.66 reads seen)
+    # delivers in pieces (up to 7.66 reads seen in one round)
     t.ok(not r.get("isError") and w < 6.5 and rd < 8,
          "a small Read: 6 SFTP answers, its first 3 requests together",
          "writes %.2f reads %.2f" % (w, rd))
