@@ -402,18 +402,8 @@ parent_dispatch(int fd, short event, void *arg)
 			return;
 		}
 	}
-	if (event & EV_WRITE) {
-		if (imsgbuf_write(ibuf) == -1 && errno != EAGAIN) {
-			if (errno != EPIPE && errno != ECONNRESET) {
-				log_warn("write to %s: killing it", c->title);
-				kill(c->pid, SIGKILL);
-			}
-			imsgev_clear(&c->iev);
-			close(c->iev.ibuf.fd);
-			c->iev.ibuf.fd = -1;
-			return;
-		}
-	}
+	if ((event & EV_WRITE) && child_flush(c) == -1)
+		return;
 
 	for (;;) {
 		/* a child that sends nonsense is killed, not obeyed */

@@ -62,6 +62,7 @@ void		 stdio_send(void);
 /* parent_child.c */
 struct child	*child_new(enum bridged_proc, const char *);
 void		 start(struct child *);
+int		 child_flush(struct child *);
 void		 wire(struct child *, struct child *);
 void		 send_all(uint32_t, const void *, size_t);
 void		 child_died(struct child *, int);

@@ -231,11 +231,11 @@ wire_end(struct child *to, uint32_t type, int fd, const void *data,
 }
 
 /*
- * What is queued for a child, written now.  A socket that fails is the
- * child's end (as in the dispatch, bridged.c): closed, and SIGCHLD
- * tells how the child went.  -1: it has gone.
+ * What is queued for a child, written now (wire() and the parent's
+ * dispatch on EV_WRITE).  A socket that fails is the child's end:
+ * closed, and SIGCHLD tells how the child went.  -1: it has gone.
  */
-static int
+int
 child_flush(struct child *c)
 {
 	if (c->iev.ibuf.fd == -1)
