@@ -9,8 +9,9 @@
 #   Bash true		500 round trips through the full path, beside the
 #			same over a raw persistent ssh shell
 #   hot paths	(hotbench.py, issue 16) Bash true and Read of a small
-#			file beside a raw ssh shell and an fdatasync on the
-#			audit disk, interleaved; what five trips between
+#			file beside a raw ssh shell (sh; bash and cat | bash
+#			too, the Bash tool's shell and its watchdog) and an
+#			fdatasync on the audit disk, interleaved; what five trips between
 #			processes cost here (hops.c: a Bash call makes five
 #			more than a raw shell); 1, 2, 4, 8 sessions at once;
 #			where a Bash call's time goes, stage by stage (perf)
