@@ -13,9 +13,9 @@
  *	   "forward from remote to" rule allows.
  *
  * A forward lives on one connection of the host's pool (its first when
- * it was opened) and goes with it.  The connections themselves, and how
- * bytes move on them without ever blocking the worker, are
- * ssh_fwdconn.c's.
+ * it was opened) and goes with it.  The connections themselves are
+ * ssh_fwdconn.c's, and how bytes move on them without ever blocking the
+ * worker ssh_pump.c's.
  */
 
 #include <sys/types.h>

@@ -21,6 +21,7 @@
 #include "bridged.h"
 #include "imsg.h"
 #include "ssh.h"
+#include "ssh_pump.h"
 
 #define FWD_REMOTE_ADDR		"127.0.0.1"	/* the remote listens here */
 
@@ -42,26 +43,8 @@ struct fconn {
 	struct fwd		*fwd;
 	uint32_t		 id;		/* unique in the worker */
 	int			 state;
-	int			 fd;
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
-	struct event		 ev_read;
-	struct event		 ev_write;
-	struct event		 ev_step;
+	struct pump		 pump;		/* the local socket and ch */
 	struct event		 ev_timeout;
-	int			 rd_on;
-	int			 wr_on;
-	struct evbuffer		*tolocal;	/* from the channel */
-	struct evbuffer		*toremote;	/* from the local socket */
-	int			 ch_pending;	/* libssh holds data for us */
-	int			 win_wait;	/* reading stopped: window shut */
-	int			 local_eof;	/* read EOF on the local side */
-	int			 eof_sent;	/* channel EOF sent */
-	int			 remote_eof;
-	int			 remote_closed;
-	int			 shut_wr;	/* local write side shut */
-	uint64_t		 sent;		/* toward the destination */
-	uint64_t		 received;	/* back from it */
 	struct timespec		 start;
 	char			 peer[HOST_ADDR_LEN + 8];
 };

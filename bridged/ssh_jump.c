@@ -10,12 +10,9 @@
  * socket, in T's own worker: we see only its ciphertext.
  *
  * The worker creates no socket: it moves bytes between a channel and a
- * descriptor it was given, as the port forwards do, and the same way
- * (ssh_fwdconn.c): the channel callbacks only queue bytes and set flags,
- * the event loop does the work, nothing blocks.  Back-pressure: toward T
- * the bytes wait in tolocal, and past JUMP_HIWAT the data callback takes
- * nothing more, so libssh keeps them and stops opening the window;
- * toward J at most the channel's window is read from the descriptor.
+ * descriptor it was given with a pump (ssh_pump.c), as the port forwards
+ * do; nothing blocks, and toward T at most JUMP_HIWAT waits in the
+ * worker before the channel's window stays shut.
  *
  * The parent asks only for hosts whose via is ours, and only the parent
  * can ask.  When the connection the channel is on dies, the descriptor
@@ -42,41 +39,21 @@
 #include "imsg.h"
 #include "log.h"
 #include "ssh.h"
+#include "ssh_pump.h"
 
 #define JUMP_CHUNK		(64 * 1024)
 #define JUMP_HIWAT		(1024 * 1024)	/* held for a slow target */
 #define JUMP_OPEN_SECS		30	/* room, connection and the open */
-/* a window adjust seen inside another call leaves no event behind */
-#define JUMP_RECHECK_MS		100
 
 struct jpipe {
 	TAILQ_ENTRY(jpipe)	 entry;
 	uint32_t		 reqid;		/* the parent's */
 	struct sshhost		*host;		/* ours, the jump host */
 	struct sshopen		*op;		/* while the pool opens it */
-	struct sshconn		*conn;		/* once open */
-	ssh_channel		 ch;
-	struct ssh_channel_callbacks_struct cb;
+	struct pump		 pump;		/* the channel and fd */
 	char			 target[HOST_NAME_LEN];
 	char			 addr[HOST_ADDR_LEN];
 	uint16_t		 port;
-	int			 fd;		/* our end of the socketpair */
-	struct event		 ev_read;
-	struct event		 ev_write;
-	struct event		 ev_step;
-	int			 rd_on;
-	int			 wr_on;
-	struct evbuffer		*tolocal;	/* from the channel */
-	struct evbuffer		*toremote;	/* from the target's side */
-	int			 ch_pending;	/* libssh holds data for us */
-	int			 win_wait;	/* reading stopped: window shut */
-	int			 local_eof;
-	int			 eof_sent;
-	int			 remote_eof;
-	int			 remote_closed;
-	int			 shut_wr;	/* EOF passed on to the target */
-	uint64_t		 sent;		/* toward the target's host */
-	uint64_t		 received;	/* back from it */
 };
 
 static void	 jump_reply(uint32_t, int, const char *, ...)
@@ -84,18 +61,7 @@ static void	 jump_reply(uint32_t, int, const char *, ...)
 static void	 jp_opened(void *, ssh_channel, struct sshconn *,
 		    const char *);
 static void	 jp_free(struct jpipe *, const char *);
-static void	 jp_sched(struct jpipe *);
-static void	 jp_recheck(struct jpipe *);
-static void	 jp_step(int, short, void *);
-static void	 jp_readable(int, short, void *);
-static void	 jp_writable(int, short, void *);
-static int	 jp_flush_remote(struct jpipe *);
-static void	 jp_watch(struct event *, int *, int);
-static int	 cb_data(ssh_session, ssh_channel, void *, uint32_t, int,
-		    void *);
-static void	 cb_eof(ssh_session, ssh_channel, void *);
-static void	 cb_close(ssh_session, ssh_channel, void *);
-static int	 cb_wontblock(ssh_session, ssh_channel, uint32_t, void *);
+static void	 jp_end(struct pump *, const char *);
 
 static TAILQ_HEAD(, jpipe)	 jpipes = TAILQ_HEAD_INITIALIZER(jpipes);
 
@@ -158,24 +124,15 @@ jump_open(struct imsg *imsg)
 	strlcpy(jp->target, req.target, sizeof(jp->target));
 	strlcpy(jp->addr, req.addr, sizeof(jp->addr));
 	jp->port = req.port;
-	jp->fd = fd;
-	if ((jp->tolocal = evbuffer_new()) == NULL ||
-	    (jp->toremote = evbuffer_new()) == NULL)
-		fatal(NULL);
-	evtimer_set(&jp->ev_step, jp_step, jp);
-	event_set(&jp->ev_read, fd, EV_READ | EV_PERSIST, jp_readable, jp);
-	event_set(&jp->ev_write, fd, EV_WRITE | EV_PERSIST, jp_writable, jp);
-	ssh_callbacks_init(&jp->cb);
-	jp->cb.userdata = jp;
-	jp->cb.channel_data_function = cb_data;
-	jp->cb.channel_eof_function = cb_eof;
-	jp->cb.channel_close_function = cb_close;
-	jp->cb.channel_write_wontblock_function = cb_wontblock;
+	/* the connection is the pool's choice, known when it is open */
+	pump_init(&jp->pump, NULL, JUMP_CHUNK, JUMP_HIWAT,
+	    "the tunnelled connection", NULL, jp_end, jp);
+	jp->pump.fd = fd;
 	TAILQ_INSERT_TAIL(&jpipes, jp, entry);
 	log_debug("host \"%s\": channel for \"%s\" to %s:%u requested",
 	    host->name, jp->target, jp->addr, jp->port);
 	/* done (jp_opened) runs from the event loop, never from here */
-	jp->op = sshconn_open_tcpip(host, jp->addr, jp->port, &jp->cb,
+	jp->op = sshconn_open_tcpip(host, jp->addr, jp->port, &jp->pump.cb,
 	    JUMP_OPEN_SECS * 1000, jp_opened, jp);
 }
 
@@ -192,14 +149,12 @@ jp_opened(void *arg, ssh_channel ch, struct sshconn *conn, const char *why)
 		jp_free(jp, why);
 		return;
 	}
-	jp->ch = ch;
-	jp->conn = conn;
+	jp->pump.ch = ch;
+	jp->pump.conn = conn;
 	jump_reply(jp->reqid, 0, NULL);
 	log_info("host \"%s\": channel to %s:%u open for \"%s\" (connection"
 	    " %u)", jp->host->name, jp->addr, jp->port, jp->target, conn->id);
-	jp_watch(&jp->ev_read, &jp->rd_on, 1);
-	/* what came with the confirmation may be queued already */
-	jp_sched(jp);
+	pump_start(&jp->pump, jp->pump.fd);
 }
 
 /*
@@ -218,7 +173,7 @@ jump_conn_lost(struct sshhost *host, struct sshconn *conn)
 		if (conn == NULL)
 			jp_free(jp, "the jump host was removed from the"
 			    " configuration");
-		else if (jp->conn == conn)
+		else if (jp->pump.ch != NULL && jp->pump.conn == conn)
 			jp_free(jp, "the jump host's connection was lost");
 	}
 }
@@ -230,223 +185,14 @@ jump_poll(struct sshconn *conn)
 	struct jpipe	*jp;
 
 	TAILQ_FOREACH(jp, &jpipes, entry)
-		if (jp->conn == conn && jp->ch != NULL && (jp->ch_pending ||
-		    (jp->win_wait && ssh_channel_window_size(jp->ch) > 0)))
-			jp_sched(jp);
+		if (jp->pump.ch != NULL && jp->pump.conn == conn)
+			pump_poll(&jp->pump);
 }
 
 static void
-jp_watch(struct event *ev, int *cur, int on)
+jp_end(struct pump *p, const char *why)
 {
-	if (on == *cur)
-		return;
-	if (on)
-		event_add(ev, NULL);
-	else
-		event_del(ev);
-	*cur = on;
-}
-
-static void
-jp_sched(struct jpipe *jp)
-{
-	struct timeval	 tv = { 0, 0 };
-
-	evtimer_add(&jp->ev_step, &tv);
-}
-
-static void
-jp_recheck(struct jpipe *jp)
-{
-	struct timeval	 tv = { 0, JUMP_RECHECK_MS * 1000 };
-
-	if (!evtimer_pending(&jp->ev_step, NULL))
-		evtimer_add(&jp->ev_step, &tv);
-}
-
-/* channel callbacks: they may run inside any libssh call; queue, flag */
-static int
-cb_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
-    int is_stderr, void *arg)
-{
-	struct jpipe	*jp = arg;
-
-	if (is_stderr)
-		return len;
-	if (evbuffer_get_length(jp->tolocal) >= JUMP_HIWAT) {
-		jp->ch_pending = 1;
-		return 0;
-	}
-	if (evbuffer_add(jp->tolocal, data, len) == -1)
-		fatal(NULL);
-	jp->ch_pending = 0;
-	jp->received += len;
-	jp_sched(jp);
-	return len;
-}
-
-static void
-cb_eof(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct jpipe	*jp = arg;
-
-	jp->remote_eof = 1;
-	jp_sched(jp);
-}
-
-static void
-cb_close(ssh_session s, ssh_channel ch, void *arg)
-{
-	struct jpipe	*jp = arg;
-
-	jp->remote_eof = 1;
-	jp->remote_closed = 1;
-	jp_sched(jp);
-}
-
-static int
-cb_wontblock(ssh_session s, ssh_channel ch, uint32_t bytes, void *arg)
-{
-	jp_sched(arg);
-	return 0;
-}
-
-/* toward J: what the window takes of what was read; -1: jp is gone */
-static int
-jp_flush_remote(struct jpipe *jp)
-{
-	ssh_session	 s = jp->conn->session;
-	ssize_t		 n;
-	int		 was;
-
-	was = sshconn_nb_begin(s);
-	if ((n = sshconn_chan_flush(jp->ch, jp->toremote, JUMP_CHUNK)) ==
-	    -1) {
-		sshconn_nb_end(s, was);
-		jp_free(jp, "write to the jump channel failed");
-		return -1;
-	}
-	jp->sent += n;
-	if (evbuffer_get_length(jp->toremote) > 0) {
-		jp->win_wait = 1;
-		jp_recheck(jp);
-	}
-	if (evbuffer_get_length(jp->toremote) == 0 && jp->local_eof &&
-	    !jp->eof_sent && !jp->remote_closed) {
-		(void)ssh_channel_send_eof(jp->ch);
-		jp->eof_sent = 1;
-	}
-	sshconn_nb_end(s, was);
-	sshconn_want_write(jp->conn);
-	return 0;
-}
-
-/* the target's side is readable: as much as the window takes */
-static void
-jp_readable(int fd, short event, void *arg)
-{
-	struct jpipe	*jp = arg;
-	uint32_t	 win;
-	size_t		 want;
-	int		 n;
-
-	if (evbuffer_get_length(jp->toremote) > 0 ||
-	    (win = ssh_channel_window_size(jp->ch)) == 0) {
-		/* the window is shut: jump_poll sees it open again */
-		jp->win_wait = 1;
-		jp_watch(&jp->ev_read, &jp->rd_on, 0);
-		jp_recheck(jp);
-		return;
-	}
-	want = win < JUMP_CHUNK ? win : JUMP_CHUNK;
-	n = evbuffer_read(jp->toremote, fd, want);
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		jp_free(jp, "read error on the tunnel socket");
-		return;
-	}
-	if (n == 0) {
-		jp->local_eof = 1;
-		jp_watch(&jp->ev_read, &jp->rd_on, 0);
-	}
-	/* jp may be gone after this; it schedules what remains */
-	(void)jp_flush_remote(jp);
-}
-
-static void
-jp_writable(int fd, short event, void *arg)
-{
-	jp_step(fd, event, arg);
-}
-
-/*
- * From the event loop: move what is queued, pull what libssh kept back,
- * pass EOFs on, end the pipe when both directions are done.
- */
-static void
-jp_step(int fd, short event, void *arg)
-{
-	struct jpipe	*jp = arg;
-	ssh_session	 s;
-	static char	 buf[JUMP_CHUNK];
-	int		 n, was;
-
-	if (jp->ch == NULL)
-		return;			/* not open yet: data waits */
-	s = jp->conn->session;
-	for (;;) {
-		while (evbuffer_get_length(jp->tolocal) > 0 && !jp->shut_wr) {
-			n = evbuffer_write(jp->tolocal, jp->fd);
-			if (n == -1 && (errno == EAGAIN || errno == EINTR))
-				break;
-			if (n <= 0) {
-				jp_free(jp, "the tunnelled connection went"
-				    " away");
-				return;
-			}
-		}
-		if (evbuffer_get_length(jp->tolocal) > 0 || !jp->ch_pending)
-			break;
-		/* the target took it all: now what libssh kept */
-		was = sshconn_nb_begin(s);
-		n = ssh_channel_read_nonblocking(jp->ch, buf, sizeof(buf), 0);
-		sshconn_nb_end(s, was);
-		if (n <= 0) {
-			jp->ch_pending = 0;
-			break;
-		}
-		if (evbuffer_add(jp->tolocal, buf, n) == -1)
-			fatal(NULL);
-		jp->received += n;
-		if ((size_t)n < sizeof(buf))
-			jp->ch_pending = 0;
-		sshconn_want_write(jp->conn);
-	}
-	jp_watch(&jp->ev_write, &jp->wr_on,
-	    evbuffer_get_length(jp->tolocal) > 0);
-
-	if (evbuffer_get_length(jp->toremote) > 0 &&
-	    jp_flush_remote(jp) == -1)
-		return;
-	if (!jp->local_eof && !jp->remote_closed &&
-	    evbuffer_get_length(jp->toremote) == 0) {
-		if (ssh_channel_window_size(jp->ch) > 0) {
-			jp->win_wait = 0;
-			jp_watch(&jp->ev_read, &jp->rd_on, 1);
-		} else {
-			jp->win_wait = 1;
-			jp_recheck(jp);
-		}
-	}
-
-	if (jp->remote_eof && evbuffer_get_length(jp->tolocal) == 0 &&
-	    !jp->ch_pending && !jp->shut_wr) {
-		(void)shutdown(jp->fd, SHUT_WR);
-		jp->shut_wr = 1;
-	}
-	if (jp->shut_wr && (jp->remote_closed || jp->eof_sent))
-		jp_free(jp, "closed");
+	jp_free(p->arg, why);
 }
 
 /*
@@ -457,37 +203,19 @@ jp_step(int fd, short event, void *arg)
 static void
 jp_free(struct jpipe *jp, const char *why)
 {
-	ssh_session	 s;
-	int		 was;
-
-	evtimer_del(&jp->ev_step);
-	jp_watch(&jp->ev_read, &jp->rd_on, 0);
-	jp_watch(&jp->ev_write, &jp->wr_on, 0);
 	if (jp->op != NULL) {
 		sshconn_open_cancel(jp->op);
 		jp->op = NULL;
 	}
-	if (jp->ch == NULL)
+	if (jp->pump.ch == NULL)
 		jump_reply(jp->reqid, EHOSTUNREACH, "%s", why);
-	else {
-		s = jp->conn->session;
-		if (s != NULL) {
-			was = sshconn_nb_begin(s);
-			sshconn_chclose(jp->conn, jp->ch, &jp->cb, 1);
-			sshconn_nb_end(s, was);
-			sshconn_want_write(jp->conn);
-		} else
-			ssh_remove_channel_callbacks(jp->ch, &jp->cb);
-		jp->ch = NULL;
+	else
 		log_info("host \"%s\": channel to %s:%u for \"%s\" ended (%s):"
 		    " %llu bytes sent, %llu received", jp->host->name,
 		    jp->addr, jp->port, jp->target, why,
-		    (unsigned long long)jp->sent,
-		    (unsigned long long)jp->received);
-	}
-	close(jp->fd);
-	evbuffer_free(jp->tolocal);
-	evbuffer_free(jp->toremote);
+		    (unsigned long long)jp->pump.sent,
+		    (unsigned long long)jp->pump.received);
+	pump_close(&jp->pump, 1);
 	TAILQ_REMOVE(&jpipes, jp, entry);
 	free(jp);
 }

@@ -3,7 +3,8 @@
 # reached through the first one's direct-tcpip channels: the parent
 # starts the jump host's worker for the target's connection; Bash, Read
 # and a large Write and Edit (back-pressure both ways through the jump
-# host's worker) on the target; the jump sshd's log and the owner of the
+# host's worker, which reads the tunnel more than 4 KiB at a time) on
+# the target; the jump sshd's log and the owner of the
 # TCP connection to the target prove the jump was used; a two-hop chain;
 # the jump channels take places in the jump host's pool (max sessions 1:
 # a second target makes it a second connection); an unknown target host
@@ -78,6 +79,7 @@ tap_run "$PYTHON" - <<'EOF'
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -201,11 +203,27 @@ t.ok(not r.get("isError") and "line two" in x, "Read on the target", x)
 # jump host's worker pumps, both ways, with back-pressure
 big = "".join("%07d %s\n" % (i, "x" * 56) for i in range(60000))
 path = os.path.join(BASE, "big.txt")
+# the jump host's worker reads the tunnel as much as the window takes
+# at once (ssh_pump.c); evbuffer_read() it once used read 4 KiB a call
+trace = os.path.join(TD, "jump.strace")
+st = subprocess.Popen(["strace", "-e", "trace=read,readv", "-p", str(wl[0]),
+                       "-o", trace], stderr=subprocess.PIPE, text=True)
+first = st.stderr.readline()	# "Process N attached", or why not
 r = c.call_tool("Write", {"file_path": path, "content": big,
                           "host": "target"}, timeout=60)
+st.send_signal(signal.SIGINT)
+st.wait()
 ok = not r.get("isError") and open(path).read() == big
 t.ok(ok, "Write of %d bytes through the jump host" % len(big),
      result_text(r))
+with open(trace) as f:
+    sizes = [int(m.group(1)) for m in
+             re.finditer(r"^readv?\(\d+, .*\) = (\d+)$", f.read(),
+                         re.M)]
+t.ok("attached" in first and max(sizes, default=0) > 4096,
+     "the jump host's worker reads the tunnel more than 4 KiB at a time",
+     first, "%d reads, the largest %d bytes" % (len(sizes),
+                                                max(sizes, default=0)))
 r = c.call_tool("Edit", {"file_path": path, "old_string": "0059999 ",
                          "new_string": "LAST ", "host": "target"},
                 timeout=60)
