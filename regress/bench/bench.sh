@@ -11,9 +11,10 @@
 #   hot paths	(hotbench.py, issue 16) Bash true and Read of a small
 #			file beside a raw ssh shell (sh; bash and cat | bash
 #			too, the Bash tool's shell and its watchdog) and an
-#			fdatasync on the audit disk, interleaved; what five trips between
-#			processes cost here (hops.c: a Bash call makes five
-#			more than a raw shell); 1, 2, 4, 8 sessions at once;
+#			fdatasync on the audit disk, interleaved; what three
+#			trips between processes cost here (hops.c: a Bash
+#			call makes three more than the raw shell, which goes
+#			through the ssh client); 1, 2, 4, 8 sessions at once;
 #			where a Bash call's time goes, stage by stage (perf)
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
@@ -113,7 +114,7 @@ hot()
 	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 500 \
 	    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 ||
 	    exit 1
-	# the floor under bridged's own share: a Bash call makes five trips
+	# the floor under bridged's own share: a Bash call makes three trips
 	# between processes more than a raw ssh shell (hops.c)
 	if ${CC:-cc} -O2 -o "$TESTDIR/hops" "$REGRESS_DIR/bench/hops.c"; then
 		"$TESTDIR/hops" 2000 | sed 's/$/ (the floor under the 0.15 ms of the goal)/'
