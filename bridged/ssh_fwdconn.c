@@ -145,7 +145,7 @@ conn_opened(struct fconn *fc)
 {
 	evtimer_del(&fc->ev_timeout);
 	fc->state = CONN_OPEN;
-	pump_start(&fc->pump, fc->pump.fd);
+	pump_start(&fc->pump);
 }
 
 /* a step of the pump before it moves bytes */

@@ -154,7 +154,7 @@ jp_opened(void *arg, ssh_channel ch, struct sshconn *conn, const char *why)
 	jump_reply(jp->reqid, 0, NULL);
 	log_info("host \"%s\": channel to %s:%u open for \"%s\" (connection"
 	    " %u)", jp->host->name, jp->addr, jp->port, jp->target, conn->id);
-	pump_start(&jp->pump, jp->pump.fd);
+	pump_start(&jp->pump);
 }
 
 /*

@@ -74,13 +74,12 @@ pump_init(struct pump *p, struct sshconn *conn, size_t chunk, size_t hiwat,
 	p->cb.channel_write_wontblock_function = cb_wontblock;
 }
 
-/* the channel (p->ch, p->conn) and the descriptor fd are there: go */
+/* the channel (p->ch, p->conn) and the descriptor (p->fd) are there: go */
 void
-pump_start(struct pump *p, int fd)
+pump_start(struct pump *p)
 {
-	p->fd = fd;
-	event_set(&p->ev_read, fd, EV_READ | EV_PERSIST, pump_readable, p);
-	event_set(&p->ev_write, fd, EV_WRITE | EV_PERSIST, pump_step, p);
+	event_set(&p->ev_read, p->fd, EV_READ | EV_PERSIST, pump_readable, p);
+	event_set(&p->ev_write, p->fd, EV_WRITE | EV_PERSIST, pump_step, p);
 	p->moving = 1;
 	pump_watch(p, &p->ev_read, &p->rd_on, 1);
 	/* what came with the channel may be queued already */

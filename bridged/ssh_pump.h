@@ -62,7 +62,7 @@ struct pump {
 
 void	 pump_init(struct pump *, struct sshconn *, size_t, size_t,
 	    const char *, pump_fn, pump_end_fn, void *);
-void	 pump_start(struct pump *, int);
+void	 pump_start(struct pump *);
 void	 pump_sched(struct pump *);
 void	 pump_recheck(struct pump *);
 void	 pump_poll(struct pump *);
