@@ -10,15 +10,21 @@
 	in AUDITDIR (the audit database's disk).  Interleaved, so the
 	machine's noise falls on all alike.  Prints medians, p99, and the
 	goals as measured against the references of this run.
+  hotbench.py cold SOCKET N GAP AUDITDIR SSH-ARGV...
+	the same Bash `true', raw ssh shell (sh) and fdatasync, each after
+	GAP ms with nothing to do, N rounds: what a call costs when it
+	comes alone, as an agent's do, beside the back-to-back medians of
+	the same three measured in this run.
   hotbench.py conc SOCKET SECONDS N...
 	for each N: N sessions (processes) make Bash `true` calls for
 	SECONDS; prints calls/s and the ratio to the first N's.
-  hotbench.py calls SOCKET N DELAY
+  hotbench.py calls SOCKET N DELAY [GAP]
 	one session: a warm-up call, DELAY seconds of rest (for a tracer
-	to attach), then N Bash `true` calls
-  hotbench.py stages PERF-SCRIPT-OUTPUT FE LOGGER WORKER CLIENT
+	to attach), then N Bash `true` calls (GAP ms apart)
+  hotbench.py stages PERF-SCRIPT-OUTPUT FE LOGGER WORKER CLIENT [HOW]
 	where a Bash call's time goes, from a `perf script` of syscall
-	tracepoints in the four processes (bench.sh records it).
+	tracepoints in the four processes (bench.sh records it); HOW says
+	how the calls came (back to back, or apart).
 
 The MCP client here is a raw one (requests pre-encoded, one recv until
 the newline): the figures are bridged's, not a JSON library's.  Prints,
@@ -191,6 +197,65 @@ def bench_hot(sock, n, path, auditdir, argv):
     goal("Read p50 <= Bash p50 + 0.1 ms", med(read) <= med(bash) + 0.1)
 
 
+def bench_cold(sock, n, gap, auditdir, argv):
+    """
+    Each of the three after gap ms of sleep, then the same back to back:
+    on a VM whose idle vCPUs halt, a lone call is slower all along its
+    path (its CPU work too, see the stages), and the longer the path,
+    the more it pays.
+    """
+    c = Raw(sock)
+    req, _ = c.tool("Bash", {"command": "true"})
+    check(c.timed(req)[1], "Bash true")
+    sh = RawShell(argv, "sh")
+    fpath = os.path.join(auditdir, ".hotbench.%d" % os.getpid())
+    fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    res = {k: [] for k in ("bash", "raw", "sync", "bash0", "raw0", "sync0")}
+
+    def bash(i):
+        ms, ln = c.timed(req)
+        check(ln, "Bash true")
+        return ms
+
+    def sync(i):
+        t0 = time.perf_counter()
+        os.pwrite(fd, b"x" * 100, (i % 64) * 4096)
+        os.fdatasync(fd)
+        return (time.perf_counter() - t0) * 1000.0
+    try:
+        for i in range(64):
+            sync(i)
+        for i in range(n):
+            time.sleep(gap / 1000.0)
+            res["bash"].append(bash(i))
+            time.sleep(gap / 1000.0)
+            res["raw"].append(sh.true(2 * i))
+            time.sleep(gap / 1000.0)
+            res["sync"].append(sync(i))
+        for k, f in (("bash0", bash),
+                     ("raw0", lambda i: sh.true(2 * n + i)),
+                     ("sync0", sync)):
+            f(0)
+            for i in range(n):
+                res[k].append(f(i))
+    finally:
+        os.close(fd)
+        os.unlink(fpath)
+        sh.close()
+    m = {k: med(v) for k, v in res.items()}
+    print("after %g ms with nothing to do (%d each): Bash true %.3f ms, raw "
+          "shell %.3f, fdatasync %.3f: %.3f ms of bridged's own"
+          % (gap, n, m["bash"], m["raw"], m["sync"],
+             m["bash"] - m["raw"] - m["sync"]))
+    print("  back to back: Bash true %.3f ms, raw shell %.3f, fdatasync "
+          "%.3f: %.3f ms of bridged's own"
+          % (m["bash0"], m["raw0"], m["sync0"],
+             m["bash0"] - m["raw0"] - m["sync0"]))
+    print("  alone / back to back: Bash %.2fx, raw shell %.2fx, fdatasync "
+          "%.2fx" % (m["bash"] / m["bash0"], m["raw"] / m["raw0"],
+                     m["sync"] / m["sync0"]))
+
+
 def conc_child(sock, secs, wfd):
     c = Raw(sock)
     req, _ = c.tool("Bash", {"command": "true"})
@@ -259,7 +324,7 @@ def bench_conc(sock, secs, ns):
                  rate >= 2 * first)
 
 
-def bench_stages(path, fe, lg, w, cl):
+def bench_stages(path, fe, lg, w, cl, how="back to back"):
     """
     Each Bash call shows, in order: the client sends (sendto, CL); the
     frontend reads it (read, FE) and sends the intent (sendmsg to the
@@ -333,9 +398,9 @@ def bench_stages(path, fe, lg, w, cl):
         print("stages: no whole call found in the trace")
         return
     tot = 0.0
-    print("where a Bash call's time goes (perf syscall tracepoints, "
-          "medians of %d calls; tracing adds a little to each):"
-          % len(stages["client -> frontend"]))
+    print("where a Bash call's time goes, calls %s (perf syscall "
+          "tracepoints, medians of %d calls; tracing adds a little to "
+          "each):" % (how, len(stages["client -> frontend"])))
     for k, v in stages.items():
         tot += med(v)
         print("  %-36s %7.3f ms" % (k, med(v)))
@@ -349,18 +414,25 @@ def main():
     if mode == "hot" and len(sys.argv) >= 7:
         bench_hot(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5],
                   sys.argv[6:])
+    elif mode == "cold" and len(sys.argv) >= 8:
+        bench_cold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
+                   sys.argv[5], sys.argv[6:])
     elif mode == "conc" and len(sys.argv) >= 5:
         bench_conc(sys.argv[2], float(sys.argv[3]),
                    [int(x) for x in sys.argv[4:]])
-    elif mode == "calls" and len(sys.argv) == 5:
+    elif mode == "calls" and len(sys.argv) in (5, 6):
         c = Raw(sys.argv[2])
+        gap = float(sys.argv[5]) / 1000.0 if len(sys.argv) == 6 else 0
         req, _ = c.tool("Bash", {"command": "true"})
         check(c.timed(req)[1], "Bash true")
         time.sleep(float(sys.argv[4]))
         for _ in range(int(sys.argv[3])):
+            if gap:
+                time.sleep(gap)
             check(c.timed(req)[1], "Bash true")
-    elif mode == "stages" and len(sys.argv) == 7:
-        bench_stages(sys.argv[2], *[int(x) for x in sys.argv[3:7]])
+    elif mode == "stages" and len(sys.argv) in (7, 8):
+        bench_stages(sys.argv[2], *[int(x) for x in sys.argv[3:7]],
+                     *sys.argv[7:])
     else:
         raise SystemExit(__doc__)
 
