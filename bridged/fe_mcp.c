@@ -723,9 +723,11 @@ session_flush(struct mcp_session *s)
 		}
 		evbuffer_drain(s->out, n);
 	}
-	if (evbuffer_get_length(s->out) == 0)
+	if (evbuffer_get_length(s->out) == 0) {
 		event_del(&s->evw);
-	else
+		/* a call's outcome follows its answer (frontend.c) */
+		frontend_push_records();
+	} else
 		event_add(&s->evw, NULL);
 	return 0;
 }

@@ -102,10 +102,13 @@ frontend_push(enum bridged_proc to)
 
 /*
  * A record nobody waits for (an outcome, a session's end): the logger
- * commits it later anyway, with the next intent or FLUSH_DEFER_MS on.
- * It is queued lazily and leaves with the next message for the logger
- * (in order, ahead of it) or within RECORD_LAZY_MS, so that the logger
- * is not woken between a call's answer and the client's next request.
+ * commits it with the next intent or FLUSH_DEFER_MS on.  It is queued
+ * lazily and leaves right after the next answer written to a client
+ * (frontend_push_records), with the next message for the logger (in
+ * order, ahead of it) or within RECORD_LAZY_MS, whichever comes first:
+ * a call's outcome follows its answer, and the logger seals and inserts
+ * it while the client reads that answer and sends its next request, so
+ * that the next intent's commit has only itself to insert.
  */
 void
 frontend_record(json_t *rec)
@@ -135,6 +138,18 @@ frontend_record_text(const char *s)
 		log_warn("record");
 	else if (!evtimer_pending(&ev_lazy, NULL))
 		evtimer_add(&ev_lazy, &tv);
+}
+
+/* a client's answer is out: the records queued behind it follow it now */
+void
+frontend_push_records(void)
+{
+	struct imsgev	*iev = peers[PROC_LOGGER];
+
+	if (iev == NULL || iev->ibuf.queued == 0 || !iev->lazy)
+		return;
+	(void)imsgbuf_write(&iev->ibuf);
+	imsgev_flush_lazy(iev);
 }
 
 static void

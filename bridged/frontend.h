@@ -29,6 +29,7 @@ void	 frontend_push(enum bridged_proc);
 /* hand an audit/log record to the logger (JSON object, not stolen) */
 void	 frontend_record(json_t *);
 void	 frontend_record_text(const char *);
+void	 frontend_push_records(void);
 /* the drain after SIGTERM may be complete: frontend checks mcp_inflight */
 void	 frontend_check_drained(void);
 int	 frontend_shutting_down(void);

@@ -11,6 +11,8 @@
  * brought no intent is committed FLUSH_DEFER_MS later, or with the next
  * intent if one comes first: a call's outcome, sent after its answer, then
  * shares the next call's transaction instead of holding up its intent.
+ * It is sealed and inserted when it comes (stage()), while the client
+ * reads that answer: the intent's commit finds it done.
  * Whoever reads the records (queries, verify, follow, rotation, exit)
  * commits what is queued first.  When the
  * database or the disk fails, the records stay queued (bounded) and are
@@ -104,6 +106,13 @@ static int			 follow;
 static struct event		 ev_retry, ev_prune, ev_defer, ev_lazy, ev_ckpt;
 static int			 ckpt_behind;	/* the last one was not whole */
 static int			 queued_intent;	/* one waits in queue */
+/*
+ * The queue's first nstaged records are sealed and inserted, in a
+ * transaction left open until the next intent (or FLUSH_DEFER_MS);
+ * staged is the chain after them.
+ */
+static struct chain		 staged;
+static size_t			 nstaged;
 
 struct imsgev *
 lpeer_iev(int handle)
@@ -193,6 +202,7 @@ logger_configure(struct bridged_conf *nconf)
 	int		 first = conf == NULL;
 
 	if (first || strcmp(conf->audit_db, nconf->audit_db) != 0) {
+		unseal();
 		audit_close();
 		memset(&chain, 0, sizeof(chain));
 		if (nconf->audit_db[0] != '\0' &&
@@ -419,10 +429,43 @@ unseal(void)
 {
 	struct arec	*r;
 
+	audit_rollback();
+	nstaged = 0;
 	TAILQ_FOREACH(r, &queue, entry) {
 		free(r->canon);
 		r->canon = NULL;
 		r->seq = 0;
+		r->staged = 0;
+	}
+}
+
+/*
+ * Records that wait for the next intent's commit (a call's outcome waits
+ * for the next call) are sealed and inserted now, while nothing waits
+ * for the logger: the intent's commit then seals and inserts only
+ * itself.  A failure here only undoes the staging: the commit tries
+ * again, and says what failed.
+ */
+static void
+stage(void)
+{
+	struct arec	*r;
+	char		 err[256];
+
+	if (conf == NULL || conf->audit_db[0] == '\0' || !audit_isopen() ||
+	    failure[0] != '\0')
+		return;
+	if (nstaged == 0)
+		staged = chain;
+	TAILQ_FOREACH(r, &queue, entry) {
+		if (r->staged)
+			continue;
+		if (seal(r, &staged) == -1 ||
+		    audit_stage(r, err, sizeof(err)) == -1) {
+			unseal();
+			return;
+		}
+		nstaged++;
 	}
 }
 
@@ -607,7 +650,7 @@ logger_flush(void)
 	char		 err[512], *line;
 	uint64_t	 first, tseq;
 	size_t		 len, nok;
-	int		 want_db, want_text, intents = 0, text_failed = 0;
+	int		 want_db, want_text, intents = 0, text_failed = 0, rv;
 	char		 hex[HASH_HEXLEN];
 
 	evtimer_del(&ev_defer);
@@ -634,10 +677,11 @@ logger_flush(void)
 		return;
 	}
 
-	tmp = chain;
-	first = tmp.seq + 1;
+	/* the staged ones are sealed already, the chain after them is staged */
+	tmp = nstaged > 0 ? staged : chain;
+	first = chain.seq + 1;
 	TAILQ_FOREACH(r, &queue, entry) {
-		if (seal(r, &tmp) == -1) {
+		if (!r->staged && seal(r, &tmp) == -1) {
 			flush_failed("out of memory");
 			return;
 		}
@@ -645,11 +689,16 @@ logger_flush(void)
 	}
 	nok = qcount;
 	if (want_db) {
-		if (audit_commit(&queue, intents, err, sizeof(err)) == -1) {
+		rv = audit_commit(&queue, intents, err, sizeof(err));
+		if (rv == -1) {
 			flush_failed(err);
 			return;
 		}
+		nstaged = 0;
 		chain = tmp;
+		/* committed but perhaps not durable: out, and refused */
+		if (rv == -2)
+			text_failed = 1;
 	}
 
 	if (want_text) {
@@ -753,6 +802,10 @@ ckpt_run(int fd, short event, void *arg)
 {
 	char	 err[256];
 
+	/* staged records hold a transaction open; their commit arms it again */
+	if (nstaged > 0)
+		return;
+
 	if (audit_checkpoint(err, sizeof(err)) == -1) {
 		if (!ckpt_behind)
 			log_warnx("audit: %s", err);
@@ -780,6 +833,7 @@ flush_turn(void)
 		logger_flush();
 		return;
 	}
+	stage();
 	if (!evtimer_pending(&ev_defer, NULL))
 		evtimer_add(&ev_defer, &tv);
 }

@@ -4,10 +4,13 @@
  * One table of records in commit order.  The columns beside the record
  * text are copies of its fields, for queries; verify checks that they
  * still agree with the text, so editing a column is found like editing
- * the text.  WAL; a batch holding an intent commits with synchronous=FULL,
- * so it has reached the disk when COMMIT returns, which is what an
- * intent's acknowledgement promises.  Other batches commit with NORMAL:
- * safe against any process crash, on the disk with the next FULL commit.
+ * the text.  WAL with synchronous=NORMAL; after the COMMIT of a batch
+ * holding an intent the WAL is synced, so it has reached the disk before
+ * the intent is acknowledged, which is what the acknowledgement promises.
+ * Other batches are not synced: safe against any process crash, on the
+ * disk with the next intent's sync.  Records that wait for an intent (a
+ * call's outcome waits for the next call) are inserted as they come, in
+ * a transaction the intent's COMMIT ends (audit_stage).
  *
  * Retention deletes old rows in the same transaction that adds a
  * checkpoint record naming the last row deleted and its hash; the chain
@@ -83,18 +86,16 @@ static sqlite3		*db;
 static sqlite3_stmt	*st_insert;
 /*
  * A commit's own statements, parsed once: a call's intent pays for none.
- * Not the synchronous pragma: SQLite applies it when it is prepared, and
- * a prepared one stepped later changes nothing (with both prepared at
- * open, the last, NORMAL, was in force for good and no intent was synced:
- * t-hotpath counts the fdatasyncs).  It is run with sqlite3_exec() when
- * a batch's kind changes, which back-to-back calls never make it do.
+ * The synchronous pragma is not switched between batches: SQLite refuses
+ * to change it inside a transaction, and one is open while records are
+ * staged; an intent's batch is synced by wal_sync() instead.
  */
 enum { ST_BEGIN, ST_COMMIT, ST_N };
 static const char	*st_sql[ST_N] = {
 	"BEGIN IMMEDIATE", "COMMIT"
 };
 static sqlite3_stmt	*st_tx[ST_N];
-static int		 db_full;	/* synchronous=FULL is in effect */
+static int		 tx_open;	/* a transaction is open (audit_stage) */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS records ("
@@ -190,6 +191,7 @@ audit_close(void)
 	if (db != NULL)
 		sqlite3_close_v2(db);
 	db = NULL;
+	tx_open = 0;
 }
 
 /*
@@ -254,8 +256,8 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	/* no checkpoint inside a commit: the logger runs them (logger.c) */
 	wal_frames = 0;
 	sqlite3_wal_hook(db, wal_hook, NULL);
-	db_full = 1;
-	if (exec_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	tx_open = 0;
+	if (exec_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "PRAGMA temp_store=MEMORY;", err, errlen) == -1 ||
 	    exec_sql(schema, err, errlen) == -1)
 		goto fail;
@@ -323,6 +325,10 @@ audit_checkpoint(char *err, size_t errlen)
 
 	if (db == NULL)
 		return 0;
+	if (tx_open) {
+		seterr(err, errlen, "checkpoint: records are being written");
+		return -1;
+	}
 	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &logged, &done) != SQLITE_OK) {
 		seterr(err, errlen, "checkpoint: %s", sqlite3_errmsg(db));
@@ -474,13 +480,117 @@ bind_id(sqlite3_stmt *st, int i, int64_t v)
 	return sqlite3_bind_int64(st, i, v);
 }
 
+/* one sealed record into the open transaction */
+static int
+insert(struct arec *r, char *err, size_t errlen)
+{
+	struct acols	 c;
+	char		 sql[128];
+	int		 rc;
+
+	if (r->prune > 0) {
+		snprintf(sql, sizeof(sql), "DELETE FROM records WHERE "
+		    "seq <= %" PRIu64, r->prune);
+		if (exec_sql(sql, err, errlen) == -1)
+			return -1;
+	}
+	/*
+	 * The columns from the sealed object the text was dumped from (its
+	 * seq and time are r's): the same values verify reads back from the
+	 * text, without parsing it again.
+	 */
+	memset(&c, 0, sizeof(c));
+	c.seq = (int64_t)r->seq;
+	c.ms = r->ms;
+	if (fields(r->obj, &c) == -1) {
+		seterr(err, errlen, "record %" PRIu64 " is incomplete", r->seq);
+		return -1;
+	}
+	sqlite3_reset(st_insert);
+	sqlite3_clear_bindings(st_insert);
+	sqlite3_bind_int64(st_insert, 1, c.seq);
+	sqlite3_bind_int64(st_insert, 2, c.ms);
+	bind_text(st_insert, 3, c.type);
+	bind_text(st_insert, 4, c.event);
+	bind_id(st_insert, 5, c.session);
+	bind_id(st_insert, 6, c.request);
+	bind_text(st_insert, 7, c.host);
+	bind_text(st_insert, 8, c.tool);
+	bind_text(st_insert, 9, c.outcome);
+	bind_text(st_insert, 10, r->canon);
+	bind_text(st_insert, 11, r->hash);
+	rc = sqlite3_step(st_insert);
+	sqlite3_reset(st_insert);
+	if (rc != SQLITE_DONE) {
+		seterr(err, errlen, "insert: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	r->staged = 1;
+	return 0;
+}
+
+/*
+ * A record that waits for its commit (an outcome waits for the next
+ * intent) is inserted at once, in a transaction left open: the intent's
+ * commit then has only itself to insert.  Nothing else writes to the
+ * database, and whoever reads it commits first (logger.c).
+ */
+int
+audit_stage(struct arec *r, char *err, size_t errlen)
+{
+	if (db == NULL) {
+		seterr(err, errlen, "audit database not open");
+		return -1;
+	}
+	if (!tx_open) {
+		if (exec_tx(ST_BEGIN, err, errlen) == -1)
+			return -1;
+		tx_open = 1;
+	}
+	if (insert(r, err, errlen) == -1) {
+		audit_rollback();
+		return -1;
+	}
+	return 0;
+}
+
+/* what was staged is undone (the records keep their place in the queue) */
+void
+audit_rollback(void)
+{
+	if (db != NULL && tx_open)
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	tx_open = 0;
+}
+
+/*
+ * The WAL to the disk: what SQLite's synchronous=FULL does in a COMMIT,
+ * done after it instead, so that one setting serves every batch and a
+ * transaction can stay open across turns (SQLite refuses to change the
+ * setting inside one).  The commit is visible to a reader a moment
+ * before it is durable; the act it allows waits for this.
+ */
+static int
+wal_sync(char *err, size_t errlen)
+{
+	sqlite3_file	*f = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) != SQLITE_OK || f == NULL || f->pMethods == NULL) {
+		seterr(err, errlen, "no write-ahead log to sync");
+		return -1;
+	}
+	if (f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+		seterr(err, errlen, "fsync of the write-ahead log failed");
+		return -1;
+	}
+	return 0;
+}
+
 int
 audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 {
 	struct arec	*r;
-	struct acols	 c;
-	char		 sql[128];
-	int		 rc;
 
 	if (db == NULL) {
 		seterr(err, errlen, "audit database not open");
@@ -488,65 +598,31 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 	}
 	/*
 	 * A batch holding an intent must be on the disk before its ack:
-	 * FULL syncs the WAL at COMMIT.  Other batches (outcomes, sessions)
-	 * survive any process crash without it, and reach the disk with the
-	 * next intent's sync or checkpoint: one fsync a call, not two.
+	 * the WAL is synced after the COMMIT.  Other batches (outcomes,
+	 * sessions) survive any process crash without it, and reach the
+	 * disk with the next intent's sync or checkpoint: one fsync a call,
+	 * not two.
 	 */
-	if (durable != db_full) {
-		if (exec_sql(durable ? "PRAGMA synchronous=FULL" :
-		    "PRAGMA synchronous=NORMAL", err, errlen) == -1)
+	if (!tx_open) {
+		if (exec_tx(ST_BEGIN, err, errlen) == -1)
 			return -1;
-		db_full = durable;
+		tx_open = 1;
 	}
-	if (exec_tx(ST_BEGIN, err, errlen) == -1)
-		return -1;
 	TAILQ_FOREACH(r, q, entry) {
 		if (r->canon == NULL)
 			break;
-		if (r->prune > 0) {
-			snprintf(sql, sizeof(sql), "DELETE FROM records WHERE "
-			    "seq <= %" PRIu64, r->prune);
-			if (exec_sql(sql, err, errlen) == -1)
-				goto fail;
-		}
-		/*
-		 * The columns from the sealed object the text was dumped
-		 * from (its seq and time are r's): the same values verify
-		 * reads back from the text, without parsing it again.
-		 */
-		memset(&c, 0, sizeof(c));
-		c.seq = (int64_t)r->seq;
-		c.ms = r->ms;
-		if (fields(r->obj, &c) == -1) {
-			seterr(err, errlen, "record %" PRIu64 " is incomplete",
-			    r->seq);
+		if (!r->staged && insert(r, err, errlen) == -1)
 			goto fail;
-		}
-		sqlite3_reset(st_insert);
-		sqlite3_clear_bindings(st_insert);
-		sqlite3_bind_int64(st_insert, 1, c.seq);
-		sqlite3_bind_int64(st_insert, 2, c.ms);
-		bind_text(st_insert, 3, c.type);
-		bind_text(st_insert, 4, c.event);
-		bind_id(st_insert, 5, c.session);
-		bind_id(st_insert, 6, c.request);
-		bind_text(st_insert, 7, c.host);
-		bind_text(st_insert, 8, c.tool);
-		bind_text(st_insert, 9, c.outcome);
-		bind_text(st_insert, 10, r->canon);
-		bind_text(st_insert, 11, r->hash);
-		rc = sqlite3_step(st_insert);
-		sqlite3_reset(st_insert);
-		if (rc != SQLITE_DONE) {
-			seterr(err, errlen, "insert: %s", sqlite3_errmsg(db));
-			goto fail;
-		}
 	}
 	if (exec_tx(ST_COMMIT, err, errlen) == -1)
 		goto fail;
+	tx_open = 0;
+	/* in the database, perhaps not on the disk: its intents are refused */
+	if (durable && wal_sync(err, errlen) == -1)
+		return -2;
 	return 0;
  fail:
-	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	audit_rollback();
 	return -1;
 }
 

@@ -50,6 +50,7 @@ struct arec {
 	int			 held;		/* its call waits in a worker */
 	struct log_held		 hold;		/* which, and its token */
 	uint64_t		 prune;		/* checkpoint: delete <= this */
+	int			 staged;	/* inserted, not committed */
 	/* set while sealed */
 	uint64_t		 seq;
 	char			*canon;
@@ -71,8 +72,15 @@ int	 audit_open(const char *, struct chain *, char *, size_t);
 int	 audit_open_ro(const char *, char *, size_t);	/* bridgectl */
 int	 audit_isopen(void);
 void	 audit_close(void);
-/* insert every sealed record of q in one transaction: 0 or -1 */
+/*
+ * Insert every sealed record of q not yet staged, and commit them all in
+ * one transaction: 0; -1, nothing committed; -2, committed but the sync
+ * a durable batch (one with an intent) needs failed.
+ */
 int	 audit_commit(struct arecq *, int, char *, size_t);
+/* insert a sealed record ahead of its commit: 0 or -1 */
+int	 audit_stage(struct arec *, char *, size_t);
+void	 audit_rollback(void);
 /* the log lines of records after seq, in order: 0, or -1 (cb said stop) */
 int	 audit_scan(uint64_t, audit_cb, void *);
 int	 audit_query(const struct log_query *, audit_cb, void *, char *,
