@@ -61,7 +61,7 @@ struct bridged_conf	*frontend_conf;
 static int		 nrecords, ncallrecords, nsessrecords, nsessend;
 static json_t		*last_call_record;
 static int		 ncomposed;
-static int		 shutting_down, ndrained;
+static int		 shutting_down, ndrained, npushes;
 /* IMSG_SSH_START, the parent's cue to start a host's worker */
 static int		 nstarts;
 static enum bridged_proc start_proc;
@@ -149,6 +149,13 @@ frontend_shutting_down(void)
 void
 frontend_push(enum bridged_proc to)
 {
+}
+
+/* an answer has gone out whole: the records behind it may follow */
+void
+frontend_push_records(void)
+{
+	npushes++;
 }
 
 /* helpers */
@@ -684,7 +691,7 @@ main(void)
 	size_t			 i;
 	int			 lfd, good, before, fd, nrec, sv[2], ncalls;
 	int			 seen_cancel, seen_timeout, seen_eof, seen_beta;
-	int			 seen_dropped;
+	int			 seen_dropped, pushes;
 	int			 seen_end;
 	struct imsg		 imsg, m;
 	struct imsgbuf		 wb;
@@ -995,6 +1002,7 @@ main(void)
 
 	/* tools/call hosts: from the config and what workers reported */
 	before = ncallrecords;
+	pushes = npushes;
 	nrec = ncomposed;
 	r = rpc(&a, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"hosts\",\"arguments\":{}}}");
@@ -1048,6 +1056,8 @@ main(void)
 	    "decision")), "allowed") == 0 && strcmp(json_string_value(
 	    json_object_get(last_call_record, "tool")), "hosts") == 0,
 	    "call recorded: hosts allowed ok");
+	ok(npushes > pushes, "the answer written whole, the records queued "
+	    "behind it are pushed (%d)", npushes - pushes);
 	ok(mcp_inflight() == 0, "nothing in flight");
 
 	/*

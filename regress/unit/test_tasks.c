@@ -87,6 +87,11 @@ frontend_push(enum bridged_proc to)
 {
 }
 
+void
+frontend_push_records(void)
+{
+}
+
 static void
 pump(int ms)
 {
