@@ -35,30 +35,14 @@
 #include <sqlite3.h>
 
 #include "logger_audit.h"
+#include "logger_auditdb.h"
 #include "bridged.h"
 #include "log.h"
 
-struct acols {
-	int64_t		 seq;
-	int64_t		 ms;
-	const char	*type;
-	const char	*event;
-	int64_t		 session;	/* -1: null */
-	int64_t		 request;	/* -1: null */
-	const char	*host;
-	const char	*tool;
-	const char	*outcome;
-	const char	*prev;
-};
-
 static int	 exec_sql(const char *, char *, size_t);
 static int	 exec_tx(int, char *, size_t);
-static int	 columns(json_t *, struct acols *);
 static int	 fields(json_t *, struct acols *);
 static int64_t	 parse_time(const char *);
-static void	 seterr(char *, size_t, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
-static int	 streq(const char *, const char *);
 static int	 vfs_fullpathname(sqlite3_vfs *, const char *, int, char *);
 static void	 wal_presize(const char *);
 
@@ -95,7 +79,7 @@ static const char	*st_sql[ST_N] = {
 	"BEGIN IMMEDIATE", "COMMIT"
 };
 static sqlite3_stmt	*st_tx[ST_N];
-static int		 tx_open;	/* a transaction is open (audit_stage) */
+static int		 tx_open;	/* a transaction is open */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS records ("
@@ -124,8 +108,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS records_checkpoint ON records(seq)"
     " WHERE type = 'checkpoint';";
 
-static void
-seterr(char *err, size_t len, const char *fmt, ...)
+void
+adb_seterr(char *err, size_t len, const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -134,8 +118,8 @@ seterr(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-streq(const char *a, const char *b)
+int
+adb_streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
@@ -148,7 +132,7 @@ exec_sql(const char *sql, char *err, size_t errlen)
 	char	*msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		seterr(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		adb_seterr(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -163,10 +147,16 @@ exec_tx(int which, char *err, size_t errlen)
 	rc = sqlite3_step(st_tx[which]);
 	sqlite3_reset(st_tx[which]);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		seterr(err, errlen, "%s", sqlite3_errmsg(db));
+		adb_seterr(err, errlen, "%s", sqlite3_errmsg(db));
 		return -1;
 	}
 	return 0;
+}
+
+sqlite3 *
+audit_handle(void)
+{
+	return db;
 }
 
 int
@@ -246,7 +236,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, audit_vfs()) !=
 	    SQLITE_OK) {
-		seterr(err, errlen, "open %s: %s", path,
+		adb_seterr(err, errlen, "open %s: %s", path,
 		    db ? sqlite3_errmsg(db) : "out of memory");
 		audit_close();
 		return -1;
@@ -277,7 +267,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 		c->seq = sqlite3_column_int64(st, 0);
 		h = (const char *)sqlite3_column_text(st, 1);
 		if (h == NULL || hex_decode(h, c->hash, HASH_LEN) == -1) {
-			seterr(err, errlen, "%s: record %" PRIu64 " has a "
+			adb_seterr(err, errlen, "%s: record %" PRIu64 " has a "
 			    "malformed hash; run bridgectl verify", path,
 			    c->seq);
 			goto fail;
@@ -288,7 +278,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	wal_presize(path);
 	return 0;
  dberr:
-	seterr(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+	adb_seterr(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
  fail:
 	if (st != NULL)
 		sqlite3_finalize(st);
@@ -326,12 +316,13 @@ audit_checkpoint(char *err, size_t errlen)
 	if (db == NULL)
 		return 0;
 	if (tx_open) {
-		seterr(err, errlen, "checkpoint: records are being written");
+		adb_seterr(err, errlen, "checkpoint: records are being "
+		    "written");
 		return -1;
 	}
 	if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &logged, &done) != SQLITE_OK) {
-		seterr(err, errlen, "checkpoint: %s", sqlite3_errmsg(db));
+		adb_seterr(err, errlen, "checkpoint: %s", sqlite3_errmsg(db));
 		return -1;
 	}
 	/* all copied: the next commit starts the WAL from the top */
@@ -388,7 +379,7 @@ audit_open_ro(const char *path, char *err, size_t errlen)
 	audit_close();
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		seterr(err, errlen, "open %s: %s", path,
+		adb_seterr(err, errlen, "open %s: %s", path,
 		    db ? sqlite3_errmsg(db) : "out of memory");
 		audit_close();
 		return -1;
@@ -441,15 +432,15 @@ fields(json_t *o, struct acols *c)
 	c->tool = json_string_value(json_object_get(o, "tool"));
 	c->outcome = json_string_value(json_object_get(o, "outcome"));
 	/* a refusal is what an auditor asks for: make it the outcome */
-	if (streq(json_string_value(json_object_get(o, "decision")),
+	if (adb_streq(json_string_value(json_object_get(o, "decision")),
 	    "refused"))
 		c->outcome = "refused";
 	return 0;
 }
 
 /* the query columns of a record, from its text; -1 if it lacks some */
-static int
-columns(json_t *o, struct acols *c)
+int
+adb_columns(json_t *o, struct acols *c)
 {
 	json_t	*v;
 
@@ -503,7 +494,8 @@ insert(struct arec *r, char *err, size_t errlen)
 	c.seq = (int64_t)r->seq;
 	c.ms = r->ms;
 	if (fields(r->obj, &c) == -1) {
-		seterr(err, errlen, "record %" PRIu64 " is incomplete", r->seq);
+		adb_seterr(err, errlen, "record %" PRIu64 " is incomplete",
+		    r->seq);
 		return -1;
 	}
 	sqlite3_reset(st_insert);
@@ -522,7 +514,7 @@ insert(struct arec *r, char *err, size_t errlen)
 	rc = sqlite3_step(st_insert);
 	sqlite3_reset(st_insert);
 	if (rc != SQLITE_DONE) {
-		seterr(err, errlen, "insert: %s", sqlite3_errmsg(db));
+		adb_seterr(err, errlen, "insert: %s", sqlite3_errmsg(db));
 		return -1;
 	}
 	r->staged = 1;
@@ -539,7 +531,7 @@ int
 audit_stage(struct arec *r, char *err, size_t errlen)
 {
 	if (db == NULL) {
-		seterr(err, errlen, "audit database not open");
+		adb_seterr(err, errlen, "audit database not open");
 		return -1;
 	}
 	if (!tx_open) {
@@ -577,11 +569,11 @@ wal_sync(char *err, size_t errlen)
 
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &f) != SQLITE_OK || f == NULL || f->pMethods == NULL) {
-		seterr(err, errlen, "no write-ahead log to sync");
+		adb_seterr(err, errlen, "no write-ahead log to sync");
 		return -1;
 	}
 	if (f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
-		seterr(err, errlen, "fsync of the write-ahead log failed");
+		adb_seterr(err, errlen, "fsync of the write-ahead log failed");
 		return -1;
 	}
 	return 0;
@@ -593,7 +585,7 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 	struct arec	*r;
 
 	if (db == NULL) {
-		seterr(err, errlen, "audit database not open");
+		adb_seterr(err, errlen, "audit database not open");
 		return -1;
 	}
 	/*
@@ -641,369 +633,6 @@ audit_line(const char *canon, const char *hash, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = strlen(line);
 	return line;
-}
-
-static int
-emit(sqlite3_stmt *st, audit_cb cb, void *arg)
-{
-	const char	*rec, *hash;
-	char		*line;
-	size_t		 len;
-	int		 rc;
-
-	rec = (const char *)sqlite3_column_text(st, 1);
-	hash = (const char *)sqlite3_column_text(st, 2);
-	if (rec == NULL || hash == NULL ||
-	    (line = audit_line(rec, hash, &len)) == NULL)
-		return 0;
-	rc = cb(sqlite3_column_int64(st, 0), line, len, arg);
-	free(line);
-	return rc;
-}
-
-int
-audit_scan(uint64_t after, audit_cb cb, void *arg)
-{
-	sqlite3_stmt	*st;
-	int		 rc = 0;
-
-	if (db == NULL || sqlite3_prepare_v2(db, "SELECT seq, record, hash "
-	    "FROM records WHERE seq > ? ORDER BY seq", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, after);
-	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-		rc = emit(st, cb, arg);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int
-audit_query(const struct log_query *q, audit_cb cb, void *arg, char *err,
-    size_t errlen)
-{
-	sqlite3_stmt	*st;
-	char		 sql[512];
-	uint32_t	 limit;
-	int		 i = 1, rc = 0, step;
-
-	if (db == NULL) {
-		seterr(err, errlen, "no audit database is open");
-		return -1;
-	}
-	limit = q->limit == 0 || q->limit > LOG_QUERY_MAX ? LOG_QUERY_MAX :
-	    q->limit;
-	/* the newest `limit' matches, shown oldest first */
-	snprintf(sql, sizeof(sql), "SELECT seq, record, hash FROM (SELECT "
-	    "seq, record, hash FROM records WHERE 1%s%s%s%s%s ORDER BY seq "
-	    "DESC LIMIT ?) ORDER BY seq",
-	    q->since ? " AND time >= ?" : "",
-	    q->host[0] ? " AND host = ?" : "",
-	    q->tool[0] ? " AND tool = ?" : "",
-	    q->session ? " AND session = ?" : "",
-	    q->outcome[0] ? " AND outcome = ?" : "");
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		seterr(err, errlen, "query: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	if (q->since)
-		sqlite3_bind_int64(st, i++, q->since * 1000);
-	if (q->host[0])
-		sqlite3_bind_text(st, i++, q->host, -1, SQLITE_TRANSIENT);
-	if (q->tool[0])
-		sqlite3_bind_text(st, i++, q->tool, -1, SQLITE_TRANSIENT);
-	if (q->session)
-		sqlite3_bind_int64(st, i++, q->session);
-	if (q->outcome[0])
-		sqlite3_bind_text(st, i++, q->outcome, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, i, limit);
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = emit(st, cb, arg);
-	if (rc == 0 && step != SQLITE_DONE) {
-		seterr(err, errlen, "query: %s", sqlite3_errmsg(db));
-		rc = -1;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * History: the end records of sessions or delegations, newest `limit'
- * at or after `since', given oldest first as record text (no hash).  A
- * job is found by the text of its id in the record, then checked
- * exactly; the lists leave out claude's answers, which may be large.
- */
-int
-audit_history(const struct log_histq *q, audit_cb cb, void *arg, char *err,
-    size_t errlen)
-{
-	sqlite3_stmt	*st;
-	json_t		*o;
-	json_error_t	 jerr;
-	const char	*rec;
-	char		 sql[512], pat[64], *s;
-	uint32_t	 limit;
-	int		 step = SQLITE_DONE, rc = 0, i = 1, brief, n;
-
-	if (db == NULL) {
-		seterr(err, errlen, "no audit database is open");
-		return -1;
-	}
-	if (q->kind < HIST_SESSIONS || q->kind > HIST_JOBS) {
-		seterr(err, errlen, "unknown history query %u", q->kind);
-		return -1;
-	}
-	limit = q->limit == 0 || q->limit > LOG_QUERY_MAX ? HIST_LIMIT_DEF :
-	    q->limit;
-	pat[0] = '\0';
-	if (q->kind == HIST_JOB) {
-		n = snprintf(pat, sizeof(pat), "\"job_id\":\"%s\"", q->job_id);
-		if (n < 0 || (size_t)n >= sizeof(pat) || q->job_id[0] == '\0') {
-			seterr(err, errlen, "bad job id");
-			return -1;
-		}
-		limit = 1;
-	} else if (q->kind == HIST_JOBS)
-		strlcpy(pat, "\"job_id\":\"", sizeof(pat));
-	snprintf(sql, sizeof(sql), "SELECT seq, record FROM (SELECT seq, "
-	    "record FROM records WHERE type = ? AND event = 'end'%s%s ORDER "
-	    "BY seq DESC LIMIT ?) ORDER BY seq",
-	    q->since > 0 ? " AND time >= ?" : "",
-	    pat[0] ? " AND instr(record, ?) > 0" : "");
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_bind_text(st, i++, q->kind == HIST_SESSIONS ? "session" :
-	    "delegation", -1, SQLITE_STATIC);
-	if (q->since > 0)
-		sqlite3_bind_int64(st, i++, q->since * 1000);
-	if (pat[0])
-		sqlite3_bind_text(st, i++, pat, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, i, limit);
-	brief = q->kind == HIST_DELEGATIONS || q->kind == HIST_JOBS;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		rec = (const char *)sqlite3_column_text(st, 1);
-		if (rec == NULL || (o = json_loads(rec, 0, &jerr)) == NULL)
-			continue;
-		/* the text matched; the field must too */
-		if (pat[0] && (!json_is_string(json_object_get(o, "job_id")) ||
-		    (q->kind == HIST_JOB && strcmp(q->job_id,
-		    json_string_value(json_object_get(o, "job_id"))) != 0))) {
-			json_decref(o);
-			continue;
-		}
-		/* the answer, not the rest of the result (cost, turns) */
-		if (brief) {
-			json_object_del(o, "text");
-			json_object_del(json_object_get(o, "result"), "result");
-		}
-		if ((s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
-			rc = cb(sqlite3_column_int64(st, 0), s, strlen(s),
-			    arg);
-		free(s);
-		json_decref(o);
-	}
-	if (rc == 0 && step != SQLITE_DONE) {
-		seterr(err, errlen, "history: %s", sqlite3_errmsg(db));
-		rc = -1;
-	} else if (rc != 0)
-		seterr(err, errlen, "history: the answer could not be sent");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* the latest checkpoint: where the chain starts now */
-static int
-chain_base(uint64_t *seq, uint8_t hash[HASH_LEN], char *err,
-    size_t errlen)
-{
-	sqlite3_stmt	*st;
-	json_t		*o, *p, *h;
-	json_error_t	 jerr;
-	const char	*rec;
-	int		 rc = 0;
-
-	*seq = 0;
-	memset(hash, 0, HASH_LEN);
-	if (sqlite3_prepare_v2(db, "SELECT seq, record FROM records WHERE "
-	    "type = 'checkpoint' ORDER BY seq DESC LIMIT 1", -1, &st,
-	    NULL) != SQLITE_OK) {
-		seterr(err, errlen, "%s", sqlite3_errmsg(db));
-		return -1;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		rec = (const char *)sqlite3_column_text(st, 1);
-		o = rec ? json_loads(rec, 0, &jerr) : NULL;
-		p = json_object_get(o, "pruned_through");
-		h = json_object_get(o, "pruned_hash");
-		if (!json_is_integer(p) || !json_is_string(h) ||
-		    hex_decode(json_string_value(h), hash, HASH_LEN) == -1) {
-			seterr(err, errlen, "record %lld: checkpoint is "
-			    "malformed: edited",
-			    (long long)sqlite3_column_int64(st, 0));
-			rc = -1;
-		} else
-			*seq = json_integer_value(p);
-		json_decref(o);
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * Walk the chain from the last checkpoint and name the first record that
- * does not match; then check it still holds every exported head.
- */
-int
-audit_verify(const struct ahead *heads, size_t nheads, char *msg,
-    size_t msglen)
-{
-	sqlite3_stmt	*st;
-	struct acols	 c;
-	SHA2_CTX	 ctx;
-	json_t		*o, *cur = NULL;
-	json_error_t	 jerr;
-	uint8_t		 prev[HASH_LEN], d[HASH_LEN];
-	char		 hex[HASH_HEXLEN], prevhex[HASH_HEXLEN];
-	const char	*rec, *hash;
-	uint64_t	 base, expect, seq, n = 0;
-	size_t		 i;
-	int		 rc = -1;
-
-	if (db == NULL) {
-		seterr(msg, msglen, "no audit database is open");
-		return -1;
-	}
-	if (chain_base(&base, prev, msg, msglen) == -1)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT seq, time, type, event, session, "
-	    "request, host, tool, outcome, record, hash FROM records ORDER "
-	    "BY seq", -1, &st, NULL) != SQLITE_OK) {
-		seterr(msg, msglen, "%s", sqlite3_errmsg(db));
-		return -1;
-	}
-	expect = base + 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(st, 0);
-		rec = (const char *)sqlite3_column_text(st, 9);
-		hash = (const char *)sqlite3_column_text(st, 10);
-		if (seq != expect) {
-			if (seq == expect + 1)
-				seterr(msg, msglen, "record %" PRIu64
-				    " is missing: deleted", expect);
-			else
-				seterr(msg, msglen, "records %" PRIu64 "-%"
-				    PRIu64 " are missing: deleted", expect,
-				    seq - 1);
-			goto done;
-		}
-		o = rec != NULL ? json_loads(rec, JSON_REJECT_DUPLICATES,
-		    &jerr) : NULL;
-		if (o == NULL || columns(o, &c) == -1) {
-			json_decref(o);
-			seterr(msg, msglen, "record %" PRIu64 ": not a "
-			    "complete record: edited", seq);
-			goto done;
-		}
-		/* c points into o until the end of this turn */
-		cur = o;
-		if ((uint64_t)c.seq != seq) {
-			seterr(msg, msglen, "record %" PRIu64 ": holds record "
-			    "%lld: reordered", seq, (long long)c.seq);
-			goto done;
-		}
-		hex_encode(prev, HASH_LEN, prevhex);
-		if (!streq(c.prev, prevhex)) {
-			if (seq == base + 1 && base > 0)
-				seterr(msg, msglen, "record %" PRIu64 ": does "
-				    "not follow the checkpoint's hash: the "
-				    "checkpoint or this record was edited",
-				    seq);
-			else
-				seterr(msg, msglen, "record %" PRIu64 ": "
-				    "edited (record %" PRIu64 " chains to "
-				    "another hash)", seq - 1, seq);
-			goto done;
-		}
-		SHA256Init(&ctx);
-		SHA256Update(&ctx, (const uint8_t *)prev, sizeof(prev));
-		SHA256Update(&ctx, (const uint8_t *)rec, strlen(rec));
-		SHA256Final(d, &ctx);
-		hex_encode(d, HASH_LEN, hex);
-		if (hash == NULL || strcmp(hash, hex) != 0) {
-			seterr(msg, msglen, "record %" PRIu64 ": edited (its "
-			    "content does not match its hash)", seq);
-			goto done;
-		}
-		if (sqlite3_column_int64(st, 1) != c.ms ||
-		    !streq((const char *)sqlite3_column_text(st, 2), c.type) ||
-		    !streq((const char *)sqlite3_column_text(st, 3), c.event) ||
-		    (sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(st, 4)) != c.session ||
-		    (sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int64(st, 5)) != c.request ||
-		    !streq((const char *)sqlite3_column_text(st, 6), c.host) ||
-		    !streq((const char *)sqlite3_column_text(st, 7), c.tool) ||
-		    !streq((const char *)sqlite3_column_text(st, 8),
-		    c.outcome)) {
-			seterr(msg, msglen, "record %" PRIu64 ": a column no "
-			    "longer matches the record: edited", seq);
-			goto done;
-		}
-		memcpy(prev, d, sizeof(prev));
-		json_decref(cur);
-		cur = NULL;
-		expect++;
-		n++;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-
-	/* the chain ends at expect - 1 with hash prev */
-	for (i = 0; i < nheads; i++) {
-		if (heads[i].seq <= base)
-			continue;	/* pruned since */
-		if (heads[i].seq > expect - 1) {
-			seterr(msg, msglen, "truncated: the chain ends at "
-			    "record %" PRIu64 " but %s exported record %"
-			    PRIu64, expect - 1, heads[i].source, heads[i].seq);
-			goto done;
-		}
-		if (sqlite3_prepare_v2(db, "SELECT hash FROM records WHERE "
-		    "seq = ?", -1, &st, NULL) != SQLITE_OK)
-			goto dberr;
-		sqlite3_bind_int64(st, 1, heads[i].seq);
-		hash = sqlite3_step(st) == SQLITE_ROW ?
-		    (const char *)sqlite3_column_text(st, 0) : NULL;
-		if (!streq(hash, heads[i].hash)) {
-			seterr(msg, msglen, "record %" PRIu64 ": differs from "
-			    "the head exported in %s: the chain was "
-			    "rewritten", heads[i].seq, heads[i].source);
-			goto done;
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-	hex_encode(prev, HASH_LEN, hex);
-	if (n == 0)
-		seterr(msg, msglen, "no records%s", base ? " since the last "
-		    "checkpoint" : "");
-	else
-		seterr(msg, msglen, "%" PRIu64 " records verified (%" PRIu64
-		    "-%" PRIu64 "%s), %zu exported head%s checked; head %"
-		    PRIu64 ":%s", n, base + 1, expect - 1, base ?
-		    ", older ones pruned" : "", nheads, nheads == 1 ? "" : "s",
-		    expect - 1, hex);
-	rc = 0;
-	goto done;
- dberr:
-	seterr(msg, msglen, "%s", sqlite3_errmsg(db));
- done:
-	json_decref(cur);
-	if (st != NULL)
-		sqlite3_finalize(st);
-	return rc;
 }
 
 int

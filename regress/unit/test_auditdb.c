@@ -119,7 +119,8 @@ main(void)
 	struct arecq	 q = TAILQ_HEAD_INITIALIZER(q);
 	struct chain	 c;
 	struct arec	*r;
-	char		 dir[] = "/tmp/test_auditdb.XXXXXX", path[512], err[256];
+	char		 dir[] = "/tmp/test_auditdb.XXXXXX";
+	char		 path[512], err[256];
 	int		 n, rv;
 
 	err[0] = '\0';
