@@ -156,7 +156,7 @@ enum imsg_type {
 	IMSG_CTL_OK,		/* optional message text */
 
 	/*
-	 * Audit (logger.c, logger_audit.c, logger_textlog.c; frontend side in
+	 * Audit (logger_queue.c, logger_audit.c, logger_textlog.c; frontend in
 	 * fe_audit.c).  An intent is a record whose act waits for it: the
 	 * logger answers IMSG_LOG_ACK with the same peerid once it is
 	 * durable, or with an error (and, for a call held in its worker,
@@ -217,11 +217,11 @@ enum imsg_type {
 	IMSG_CTL_KILL_DELEGATION, /* bridgectl->frontend: u_int32 id */
 
 	/*
-	 * History in the audit database (logger_audit.c, logger.c): ended MCP
-	 * sessions and delegations for bridgectl show sessions/delegations
-	 * all (fe_control.c, fe_ctlhist.c), and the results of finished jobs for
-	 * job_status, job_wait, job_cancel and job_list once the ssh worker
-	 * no longer holds them (ssh_delegdb.c).  The asker (frontend or ssh
+	 * History in the audit database (logger_auditrd.c, logger_ctl.c):
+	 * ended MCP sessions and delegations for bridgectl show
+	 * sessions/delegations all (fe_control.c, fe_ctlhist.c), and the
+	 * results of finished jobs for job_status, job_wait, job_cancel and
+	 * job_list once the ssh worker no longer holds them (ssh_delegdb.c).  The asker (frontend or ssh
 	 * worker) puts its own id in peerid; the logger answers it with
 	 * IMSG_LOG_DATA, one record each, then IMSG_LOG_END.
 	 */

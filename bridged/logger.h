@@ -1,7 +1,8 @@
 /*
- * logger.h: what logger.c (the audit queue, its commits and the
- * dispatch) shares with logger_ctl.c (the requests that read records
- * back: query, history, verify, rotate).  Only the logger includes it.
+ * logger.h: what the logger's files share: logger.c (its peers and the
+ * dispatch), logger_queue.c (the records: queue, seal, commit, acks),
+ * logger_ctl.c (the requests that read records back: query, history,
+ * verify, rotate).  Only the logger includes it.
  */
 
 #ifndef LOGGER_H
@@ -22,8 +23,25 @@ struct lpeer {
 
 extern struct lpeer	*fe_peer;	/* the frontend, or NULL */
 
+struct bridged_conf;
+struct log_held;
+
 /* logger.c */
 struct imsgev	*lpeer_iev(int);	/* a peer by handle, or NULL */
+struct lpeer	*lpeer_worker(const char *);
+void		 lpeers_flush_lazy(void);
+
+/* logger_queue.c */
+void		 logq_init(void);
+void		 logq_shutdown(void);
+void		 logq_follow(int);
+void		 logq_nofollow(void);
+void		 logger_configure(struct bridged_conf *);
+/* a record or an intent as received from a peer (its handle, or -1) */
+void		 enqueue(int, uint32_t, int, const struct log_held *,
+		    const void *, size_t);
+void		 do_intent_held(struct lpeer *, struct imsg *);
+void		 flush_turn(void);	/* the end of a turn of the loop */
 void		 logger_flush(void);	/* commit what is queued */
 void		 logger_prune(int, short, void *);
 

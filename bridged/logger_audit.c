@@ -243,7 +243,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	}
 	/* an admin's sqlite3 may hold the lock a moment */
 	sqlite3_busy_timeout(db, 2000);
-	/* no checkpoint inside a commit: the logger runs them (logger.c) */
+	/* no checkpoint inside a commit: logger_queue.c runs them */
 	wal_frames = 0;
 	sqlite3_wal_hook(db, wal_hook, NULL);
 	tx_open = 0;
@@ -525,7 +525,7 @@ insert(struct arec *r, char *err, size_t errlen)
  * A record that waits for its commit (an outcome waits for the next
  * intent) is inserted at once, in a transaction left open: the intent's
  * commit then has only itself to insert.  Nothing else writes to the
- * database, and whoever reads it commits first (logger.c).
+ * database, and whoever reads it commits first (logger_queue.c).
  */
 int
 audit_stage(struct arec *r, char *err, size_t errlen)

@@ -1,7 +1,8 @@
 /*
- * logger_audit.h: the logger's parts.  logger.c receives records, seals them
- * into the hash chain and hands them to logger_audit.c (the SQLite database)
- * and logger_textlog.c (JSON lines with rotation).
+ * logger_audit.h: the logger's parts.  logger_queue.c receives records,
+ * seals them into the hash chain and hands them to logger_audit.c (the
+ * SQLite database; logger_auditrd.c reads it back) and logger_textlog.c
+ * (JSON lines with rotation).
  *
  * A sealed record is the received JSON object with "seq", "time" and
  * "prev" (the hash of the record before) added, dumped with sorted keys:
@@ -36,7 +37,7 @@ struct json_t;
 struct arec {
 	TAILQ_ENTRY(arec)	 entry;
 	/*
-	 * As received, parsed once and redacted (logger.c); sealing adds
+	 * As received, parsed once and redacted (logger_queue.c); sealing adds
 	 * seq, time and prev to it, and the database's columns are read
 	 * from it: the received bytes are not parsed again.
 	 */
@@ -105,7 +106,7 @@ int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],
 /* the SQLite VFS that takes absolute names as they are (the sandbox) */
 const char *audit_vfs(void);
 
-/* logger.c: a record of the logger's own, into the chain (not stolen) */
+/* logger_queue.c: a record of the logger's own, into the chain (not stolen) */
 void	 logger_record(struct json_t *);
 
 /* logger_relay.c: the relay's store (IMSG_RELAY_REQ) */
