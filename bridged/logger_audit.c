@@ -559,14 +559,18 @@ audit_rollback(void)
  * The WAL to the disk: what SQLite's synchronous=FULL does in a COMMIT,
  * done after it instead, so that one setting serves every batch and a
  * transaction can stay open across turns (SQLite refuses to change the
- * setting inside one).  The commit is visible to a reader a moment
- * before it is durable; the act it allows waits for this.
+ * setting inside one).  The commit is visible to a reader a moment before
+ * it is durable; the act it allows waits for this.
  */
-static int
-wal_sync(char *err, size_t errlen)
+int
+audit_sync(char *err, size_t errlen)
 {
 	sqlite3_file	*f = NULL;
 
+	if (db == NULL) {
+		adb_seterr(err, errlen, "audit database not open");
+		return -1;
+	}
 	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &f) != SQLITE_OK || f == NULL || f->pMethods == NULL) {
 		adb_seterr(err, errlen, "no write-ahead log to sync");
@@ -579,8 +583,16 @@ wal_sync(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Commit the batch: the records not staged yet are inserted, then the
+ * transaction ends.  Not synced: a batch holding an intent is, with
+ * audit_sync(), before the intent's acknowledgement; other batches
+ * (outcomes, sessions) survive any process crash without it, and reach
+ * the disk with the next intent's sync or checkpoint: one fsync a call,
+ * not two.
+ */
 int
-audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
+audit_commit(struct arecq *q, char *err, size_t errlen)
 {
 	struct arec	*r;
 
@@ -588,13 +600,6 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 		adb_seterr(err, errlen, "audit database not open");
 		return -1;
 	}
-	/*
-	 * A batch holding an intent must be on the disk before its ack:
-	 * the WAL is synced after the COMMIT.  Other batches (outcomes,
-	 * sessions) survive any process crash without it, and reach the
-	 * disk with the next intent's sync or checkpoint: one fsync a call,
-	 * not two.
-	 */
 	if (!tx_open) {
 		if (exec_tx(ST_BEGIN, err, errlen) == -1)
 			return -1;
@@ -609,9 +614,6 @@ audit_commit(struct arecq *q, int durable, char *err, size_t errlen)
 	if (exec_tx(ST_COMMIT, err, errlen) == -1)
 		goto fail;
 	tx_open = 0;
-	/* in the database, perhaps not on the disk: its intents are refused */
-	if (durable && wal_sync(err, errlen) == -1)
-		return -2;
 	return 0;
  fail:
 	audit_rollback();

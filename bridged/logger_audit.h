@@ -73,12 +73,10 @@ int	 audit_open(const char *, struct chain *, char *, size_t);
 int	 audit_open_ro(const char *, char *, size_t);	/* bridgectl */
 int	 audit_isopen(void);
 void	 audit_close(void);
-/*
- * Insert every sealed record of q not yet staged, and commit them all in
- * one transaction: 0; -1, nothing committed; -2, committed but the sync
- * a durable batch (one with an intent) needs failed.
- */
-int	 audit_commit(struct arecq *, int, char *, size_t);
+/* insert every sealed record of q not yet staged, commit them: 0 or -1 */
+int	 audit_commit(struct arecq *, char *, size_t);
+/* the WAL to the disk (after a commit holding an intent): 0 or -1 */
+int	 audit_sync(char *, size_t);
 /* insert a sealed record ahead of its commit: 0 or -1 */
 int	 audit_stage(struct arec *, char *, size_t);
 void	 audit_rollback(void);

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <sys/time.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,8 +577,8 @@ logger_flush(void)
 	char		 err[512], *line;
 	uint64_t	 first, tseq;
 	size_t		 len, nok;
-	int		 want_db, want_text, intents = 0, text_failed = 0, rv;
-	char		 hex[HASH_HEXLEN];
+	int		 want_db, want_text, intents = 0, failed = 0;
+	char		 hex[HASH_HEXLEN], serr[256];
 
 	evtimer_del(&ev_defer);
 	if (TAILQ_EMPTY(&queue) || conf == NULL)
@@ -615,16 +616,12 @@ logger_flush(void)
 	}
 	nok = qcount;
 	if (want_db) {
-		rv = audit_commit(&queue, intents, err, sizeof(err));
-		if (rv == -1) {
+		if (audit_commit(&queue, err, sizeof(err)) == -1) {
 			flush_failed(err);
 			return;
 		}
 		nstaged = 0;
 		chain = tmp;
-		/* committed but perhaps not durable: out, and refused */
-		if (rv == -2)
-			text_failed = 1;
 	}
 
 	if (want_text) {
@@ -633,7 +630,7 @@ logger_flush(void)
 		if (want_db && tseq != 0 && tseq + 1 < first) {
 			/* behind since an earlier failure */
 			if (text_catchup() == -1)
-				text_failed = 1;
+				failed = 1;
 		} else {
 			nok = 0;
 			TAILQ_FOREACH(r, &queue, entry) {
@@ -642,7 +639,7 @@ logger_flush(void)
 				    r->hash, line, len, err, sizeof(err)) ==
 				    -1) {
 					free(line);
-					text_failed = 1;
+					failed = 1;
 					break;
 				}
 				free(line);
@@ -657,19 +654,30 @@ logger_flush(void)
 		if (!want_db && intents && textlog_sync() == -1) {
 			snprintf(err, sizeof(err), "fsync: %s",
 			    strerror(errno));
-			text_failed = 1;
+			failed = 1;
 			nok = 0;
 		}
-		if (text_failed && err[0] == '\0')
+		if (failed && err[0] == '\0')
 			strlcpy(err, "text log write failed", sizeof(err));
+	}
+	/*
+	 * The WAL to the disk, now that the text log has the lines: an
+	 * intent is acknowledged when both are written and its commit is
+	 * durable.  A commit whose sync failed stays (the chain goes on from
+	 * it); its intents are refused.
+	 */
+	if (want_db && intents && audit_sync(serr, sizeof(serr)) == -1) {
+		if (!failed)
+			strlcpy(err, serr, sizeof(err));
+		failed = 1;
 	}
 
 	/* the committed ones leave the queue, answered and fed */
 	TAILQ_FOREACH_SAFE(r, &queue, entry, next) {
 		if (!want_db && nok == 0)
 			break;
-		/* in the database but not in the text log: still refused */
-		ack(r, text_failed ? -1 : 0, text_failed ? err : NULL);
+		/* in the database but not in the text log or not synced */
+		ack(r, failed ? -1 : 0, failed ? err : NULL);
 		if (follow) {
 			if ((line = audit_line(r->canon, r->hash, &len)) !=
 			    NULL)
@@ -684,7 +692,7 @@ logger_flush(void)
 			nok--;
 	}
 	ckpt_arm();
-	if (text_failed)
+	if (failed)
 		flush_failed(err);
 	else if (failure[0] != '\0') {
 		log_info("audit: writing again after %lld s (%s)",

@@ -4,11 +4,12 @@
  * VFS that wraps SQLite's unix one (the daemon's own VFS is a copy of
  * whatever "unix" is when it is first used).
  *
- * A batch holding an intent is synced, one without is not; a record
- * staged ahead of its commit (an outcome waiting for the next intent) is
- * committed once, with that batch; a rollback undoes the staging; a sync
- * that fails after the COMMIT says so apart from a failed commit (-2:
- * the rows are in the database, the intents must be refused).
+ * A commit does not sync, audit_sync() does it once (the logger calls it
+ * for a batch holding an intent); a record staged ahead of its commit (an
+ * outcome waiting for the next intent) is committed once, with that
+ * batch; a rollback undoes the staging; a sync that fails after the
+ * COMMIT leaves the rows in the database (the logger refuses the
+ * intents, the chain goes on from them).
  */
 
 #include <sys/queue.h>
@@ -143,19 +144,18 @@ main(void)
 	r = record(1, "call");
 	TAILQ_INSERT_TAIL(&q, r, entry);
 	n = wal_syncs;
-	ok(audit_commit(&q, 1, err, sizeof(err)) == 0, "a batch with an "
-	    "intent commits (%s)", err);
-	ok(wal_syncs == n + 1, "and the WAL is synced once for it (%d)",
-	    wal_syncs - n);
+	ok(audit_commit(&q, err, sizeof(err)) == 0 && wal_syncs == n,
+	    "a batch commits, unsynced (%d syncs, %s)", wal_syncs - n, err);
+	ok(audit_sync(err, sizeof(err)) == 0 && wal_syncs == n + 1,
+	    "audit_sync() syncs the WAL once (%d, %s)", wal_syncs - n, err);
 	drop(&q);
 
 	/* a batch without one: committed, not synced */
 	r = record(2, "record");
 	TAILQ_INSERT_TAIL(&q, r, entry);
 	n = wal_syncs;
-	ok(audit_commit(&q, 0, err, sizeof(err)) == 0 && wal_syncs == n,
-	    "a batch without an intent commits unsynced (%d syncs)",
-	    wal_syncs - n);
+	ok(audit_commit(&q, err, sizeof(err)) == 0 && wal_syncs == n,
+	    "another batch commits unsynced (%d syncs)", wal_syncs - n);
 	drop(&q);
 	ok(rows() == 2, "both rows are in the database (%d)", rows());
 
@@ -169,9 +169,10 @@ main(void)
 	r = record(4, "call");
 	TAILQ_INSERT_TAIL(&q, r, entry);
 	n = wal_syncs;
-	rv = audit_commit(&q, 1, err, sizeof(err));
-	ok(rv == 0 && wal_syncs == n + 1, "the next intent's commit takes it "
-	    "along, inserted once, synced once (%d, %s)", rv, err);
+	rv = audit_commit(&q, err, sizeof(err));
+	ok(rv == 0 && audit_sync(err, sizeof(err)) == 0 && wal_syncs == n + 1,
+	    "the next intent's commit takes it along, inserted once, synced "
+	    "once (%d, %s)", rv, err);
 	drop(&q);
 	ok(rows() == 4, "four rows (%d)", rows());
 	ok(audit_checkpoint(err, sizeof(err)) == 0, "a checkpoint once "
@@ -184,7 +185,7 @@ main(void)
 	audit_rollback();
 	r->staged = 0;
 	ok(rows() == 4, "a rollback undoes it (%d rows)", rows());
-	ok(audit_commit(&q, 0, err, sizeof(err)) == 0 && rows() == 5,
+	ok(audit_commit(&q, err, sizeof(err)) == 0 && rows() == 5,
 	    "and the same record commits afterwards (%d rows, %s)", rows(),
 	    err);
 	drop(&q);
@@ -194,17 +195,19 @@ main(void)
 	TAILQ_INSERT_TAIL(&q, r, entry);
 	fail_sync = 1;
 	err[0] = '\0';
-	rv = audit_commit(&q, 1, err, sizeof(err));
+	rv = audit_commit(&q, err, sizeof(err));
+	n = audit_sync(err, sizeof(err));
 	fail_sync = 0;
-	ok(rv == -2 && err[0] != '\0', "a failed sync of an intent's batch "
-	    "is -2, with a reason (%d: %s)", rv, err);
+	ok(rv == 0 && n == -1 && err[0] != '\0', "a sync that fails after "
+	    "the commit is -1, with a reason (%d: %s)", n, err);
 	ok(rows() == 6, "its rows are in the database (%d): the chain goes "
 	    "on from them", rows());
 	drop(&q);
 	r = record(7, "call");
 	TAILQ_INSERT_TAIL(&q, r, entry);
-	ok(audit_commit(&q, 1, err, sizeof(err)) == 0 && rows() == 7,
-	    "the next commit and its sync succeed (%d rows, %s)", rows(), err);
+	ok(audit_commit(&q, err, sizeof(err)) == 0 && audit_sync(err,
+	    sizeof(err)) == 0 && rows() == 7, "the next commit and its sync "
+	    "succeed (%d rows, %s)", rows(), err);
 	drop(&q);
 
 	/* a record that cannot be inserted: nothing of the batch stays */
@@ -212,7 +215,7 @@ main(void)
 	TAILQ_INSERT_TAIL(&q, r, entry);
 	r = record(7, "call");
 	TAILQ_INSERT_TAIL(&q, r, entry);
-	rv = audit_commit(&q, 1, err, sizeof(err));
+	rv = audit_commit(&q, err, sizeof(err));
 	ok(rv == -1 && rows() == 7, "a batch with a duplicate seq is -1 and "
 	    "leaves nothing (%d, %d rows, %s)", rv, rows(), err);
 	drop(&q);
