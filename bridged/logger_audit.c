@@ -72,7 +72,7 @@ static sqlite3_stmt	*st_insert;
  * A commit's own statements, parsed once: a call's intent pays for none.
  * The synchronous pragma is not switched between batches: SQLite refuses
  * to change it inside a transaction, and one is open while records are
- * staged; an intent's batch is synced by wal_sync() instead.
+ * staged; an intent's batch is synced by audit_sync() instead.
  */
 enum { ST_BEGIN, ST_COMMIT, ST_N };
 static const char	*st_sql[ST_N] = {
