@@ -21,6 +21,12 @@
   hotbench.py calls SOCKET N DELAY [GAP]
 	one session: a warm-up call, DELAY seconds of rest (for a tracer
 	to attach), then N Bash `true` calls (GAP ms apart)
+  hotbench.py cpu SOCKET N FE LOGGER WORKER AUDITDIR SSH-ARGV...
+	CPU time per call, back to back: N Bash `true' calls, then N
+	`true' over a raw ssh shell (sh), then N fdatasyncs; for each, what
+	the whole machine spent (/proc/stat) and, for Bash, what each of
+	bridged's processes spent and how often it slept (schedstat,
+	status); for the raw shell, the ssh client's share.
   hotbench.py stages PERF-SCRIPT-OUTPUT FE LOGGER WORKER CLIENT [HOW]
 	where a Bash call's time goes, from a `perf script` of syscall
 	tracepoints in the four processes (bench.sh records it); HOW says
@@ -256,6 +262,72 @@ def bench_cold(sock, n, gap, auditdir, argv):
                      m["sync"] / m["sync0"]))
 
 
+def machine_busy():
+    """seconds of CPU the whole machine has spent busy (/proc/stat)"""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal: not idle, iowait
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    """(seconds on a CPU, times it was switched out) of a process"""
+    with open("/proc/%d/schedstat" % pid) as f:
+        run = int(f.read().split()[0]) / 1e9
+    sw = 0
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if "ctxt_switches:" in ln:
+                sw += int(ln.split()[1])
+    return run, sw
+
+
+def bench_cpu(sock, n, pids, auditdir, argv):
+    """
+    On a VM, waking a process whose CPU has halted costs CPU as well as
+    time (the hypervisor's work shows up in the guest), so the
+    processes a call goes through, and how often each of them sleeps,
+    show here as microseconds of CPU.
+    """
+    c = Raw(sock)
+    req, _ = c.tool("Bash", {"command": "true"})
+    check(c.timed(req)[1], "Bash true")
+    names = ("frontend", "logger", "worker")
+    b0, p0 = machine_busy(), [proc_cpu(p) for p in pids]
+    for _ in range(n):
+        check(c.timed(req)[1], "Bash true")
+    b1, p1 = machine_busy(), [proc_cpu(p) for p in pids]
+    sh = RawShell(argv, "sh")
+    sh.true(0)
+    r0, s0 = machine_busy(), proc_cpu(sh.p.pid)
+    for i in range(n):
+        sh.true(i + 1)
+    r1, s1 = machine_busy(), proc_cpu(sh.p.pid)
+    sh.close()
+    fpath = os.path.join(auditdir, ".hotbench.%d" % os.getpid())
+    fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        f0 = machine_busy()
+        for i in range(n):
+            os.pwrite(fd, b"x" * 100, (i % 64) * 4096)
+            os.fdatasync(fd)
+        f1 = machine_busy()
+    finally:
+        os.close(fd)
+        os.unlink(fpath)
+    us = 1e6 / n
+    own = sum(p1[k][0] - p0[k][0] for k in range(len(pids)))
+    print("CPU per call, %d back to back (the machine's, /proc/stat): Bash "
+          "true %.0f us, raw ssh shell %.0f us, 100 bytes + fdatasync "
+          "%.0f us" % (n, (b1 - b0) * us, (r1 - r0) * us, (f1 - f0) * us))
+    print("  Bash true in bridged's processes: %s; %.0f us in all, beside "
+          "the ssh client's %.0f us (%.1f sleeps a call)" % (
+              ", ".join("%s %.0f us (%.1f sleeps a call)" % (
+                  names[k], (p1[k][0] - p0[k][0]) * us,
+                  (p1[k][1] - p0[k][1]) / n) for k in range(len(pids))),
+              own * us, (s1[0] - s0[0]) * us, (s1[1] - s0[1]) / n))
+
+
 def conc_child(sock, secs, wfd):
     c = Raw(sock)
     req, _ = c.tool("Bash", {"command": "true"})
@@ -430,6 +502,9 @@ def main():
             if gap:
                 time.sleep(gap)
             check(c.timed(req)[1], "Bash true")
+    elif mode == "cpu" and len(sys.argv) >= 9:
+        bench_cpu(sys.argv[2], int(sys.argv[3]),
+                  [int(x) for x in sys.argv[4:7]], sys.argv[7], sys.argv[8:])
     elif mode == "stages" and len(sys.argv) in (7, 8):
         bench_stages(sys.argv[2], *[int(x) for x in sys.argv[3:7]],
                      *sys.argv[7:])
