@@ -15,7 +15,7 @@
 #			trips between processes cost here (hops.c: a Bash
 #			call makes three more than the raw shell, which goes
 #			through the ssh client; and on one CPU, where no trip
-#			wakes a halted CPU); CPU per call, the machine's and
+#			wakes the other CPU); CPU per call, the machine's and
 #			each process's, and how often each sleeps, beside
 #			the raw shell's; 1, 2, 4, 8 sessions at once;
 #			Bash, the raw shell and the fdatasync each after 20 ms

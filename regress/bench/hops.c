@@ -14,9 +14,10 @@
  * 4, relays over Unix stream sockets, ROUNDS times each, interleaved,
  * and prints the medians and the difference: three trips more.  Then the
  * same with every process of both rings on one CPU: a trip that never
- * has to wake another CPU.  On a VM whose idle CPUs halt, the difference
- * between the two lines is what waking a halted CPU costs; the daemon's
- * trips, as the raw shell's, are free to take either.
+ * has to wake another CPU.  The difference between the two lines is what
+ * waking a process on the other CPU costs (on this VM most of a trip's
+ * cost, whether or not that CPU was idle); the daemon's trips, as the
+ * raw shell's, are free to take either.
  */
 
 #define _GNU_SOURCE
@@ -180,7 +181,7 @@ main(int argc, char *argv[])
 		measure(n, t1, tn, to1, from1, ton, fromn, &c1, &cn);
 		printf("  the same on one CPU: round 1 relay: median %.3f ms; "
 		    "round %d: median %.3f ms; %d trips more: +%.3f ms (what "
-		    "the trips cost when no halted CPU has to be woken)\n",
+		    "the trips cost when no other CPU has to be woken)\n",
 		    c1, NRELAY, cn, NRELAY - 1, cn - c1);
 	}
 	fflush(stdout);

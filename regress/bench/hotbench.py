@@ -284,7 +284,7 @@ def proc_cpu(pid):
 
 def bench_cpu(sock, n, pids, auditdir, argv):
     """
-    On a VM, waking a process whose CPU has halted costs CPU as well as
+    On a VM, waking a process on another CPU costs CPU as well as
     time (the hypervisor's work shows up in the guest), so the
     processes a call goes through, and how often each of them sleeps,
     show here as microseconds of CPU.
