@@ -86,6 +86,7 @@ static TAILQ_HEAD(, http_listener) listeners =
 static TAILQ_HEAD(, http_conn)	 conns = TAILQ_HEAD_INITIALIZER(conns);
 
 static void	 http_request(struct evhttp_request *, void *);
+static void	 http_sent(struct evhttp_request *, void *);
 static struct bufferevent *conn_accept(struct event_base *, void *);
 static void	 conn_start(int, short, void *);
 static void	 conn_adopt(struct http_conn *, struct evhttp_connection *);
@@ -586,6 +587,17 @@ http_header_trim(struct evhttp_request *req, const char *name, char *buf,
 	return 0;
 }
 
+/*
+ * An answer is out whole: the records queued behind it (a call's
+ * outcome) follow it now, as on an MCP socket (fe_mcp.c, frontend.c),
+ * not with the next intent or the lazy timer.
+ */
+static void
+http_sent(struct evhttp_request *req, void *arg)
+{
+	frontend_push_records();
+}
+
 static void
 http_request(struct evhttp_request *req, void *arg)
 {
@@ -601,6 +613,7 @@ http_request(struct evhttp_request *req, void *arg)
 	int				 why;
 
 	hl->requests++;
+	evhttp_request_set_on_complete_cb(req, http_sent, NULL);
 	hdr = evhttp_request_get_input_headers(req);
 	evcon = evhttp_request_get_connection(req);
 	if ((l = conf_listener(hl->id)) == NULL || evcon == NULL) {
