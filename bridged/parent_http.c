@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,6 +173,15 @@ http_bind(struct bridged_conf *conf)
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 		    sizeof(on)) == -1)
 			fatal("listen on %s: SO_REUSEADDR", l->addr);
+		/*
+		 * Accepted connections inherit it: an answer that goes
+		 * out in two writes (an SSE stream's head, then its event)
+		 * would otherwise wait for the ACK of the first, which a
+		 * client delays up to 40 ms.
+		 */
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on)) == -1)
+			log_warn("listen on %s: TCP_NODELAY", l->addr);
 		if (res->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 		    IPV6_V6ONLY, &on, sizeof(on)) == -1)
 			fatal("listen on %s: IPV6_V6ONLY", l->addr);
