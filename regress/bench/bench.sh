@@ -17,7 +17,8 @@
 #			through the ssh client; and on one CPU, where no trip
 #			wakes the other CPU); CPU per call, the machine's and
 #			each process's, and how often each sleeps, beside
-#			the raw shell's; 1, 2, 4, 8 sessions at once;
+#			the raw shell's; Bash true over HTTP (SSE answers)
+#			beside the MCP socket; 1, 2, 4, 8 sessions at once;
 #			Bash, the raw shell and the fdatasync each after 20 ms
 #			idle, beside the same back to back; where a Bash
 #			call's time goes, stage by stage (perf), for calls
@@ -124,6 +125,9 @@ hot()
 	if ${CC:-cc} -O2 -o "$TESTDIR/hops" "$REGRESS_DIR/bench/hops.c"; then
 		"$TESTDIR/hops" 2000
 	fi
+	# the same over HTTP, answered as SSE streams, beside the socket
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" http "$MCP_SOCK" \
+	    "$HTTP_PORT" 300 || exit 1
 	# what the machine spends of its CPUs a call, and where
 	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" cpu "$MCP_SOCK" 2000 \
@@ -179,6 +183,10 @@ stages()
 }
 
 sshd_start || { echo "bench: sshd did not start" >&2; exit 1; }
+# an HTTP listener for the hot paths over HTTP
+HTTP_PORT=$(free_port)
+httpconf="listen on 127.0.0.1 port $HTTP_PORT
+client \"bench\" { token none port $HTTP_PORT hosts \"local\" }"
 # bench.sh bulk: the forwards and transfers alone
 if [ "${1:-}" = bulk ]; then
 	bulk
@@ -187,7 +195,8 @@ if [ "${1:-}" = bulk ]; then
 fi
 # bench.sh hot: the hot paths alone
 if [ "${1:-}" = hot ]; then
-	bridged_start || { echo "bench: bridged did not start" >&2; exit 1; }
+	bridged_start "$httpconf" ||
+	    { echo "bench: bridged did not start" >&2; exit 1; }
 	hot
 	bridged_stop
 	exit 0
@@ -206,7 +215,8 @@ host \"h$i\" {
 }"
 	[ $i -le 10 ] && hosts="$hosts${hosts:+,}h$i"
 done
-bridged_start "$extra" || { echo "bench: bridged did not start" >&2; exit 1; }
+bridged_start "$extra
+$httpconf" || { echo "bench: bridged did not start" >&2; exit 1; }
 
 echo "bridged bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cpus"
 "$PYTHON" "$REGRESS_DIR/bench/mcpbench.py" "$MCP_SOCK" init 50 || exit 1

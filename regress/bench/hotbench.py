@@ -27,6 +27,11 @@
 	the whole machine spent (/proc/stat) and, for Bash, what each of
 	bridged's processes spent and how often it slept (schedstat,
 	status); for the raw shell, the ssh client's share.
+  hotbench.py http SOCKET PORT N
+	Bash `true' over the HTTP listener on 127.0.0.1:PORT (a 2025-11-25
+	session: each answer an SSE stream, its head and then its event)
+	and over the MCP socket, alternating, N of each: medians, p99 and
+	the difference (a raw HTTP/1.1 client on one kept connection).
   hotbench.py stages PERF-SCRIPT-OUTPUT FE LOGGER WORKER CLIENT [HOW]
 	where a Bash call's time goes, from a `perf script` of syscall
 	tracepoints in the four processes (bench.sh records it); HOW says
@@ -260,6 +265,116 @@ def bench_cold(sock, n, gap, auditdir, argv):
     print("  alone / back to back: Bash %.2fx, raw shell %.2fx, fdatasync "
           "%.2fx" % (m["bash"] / m["bash0"], m["raw"] / m["raw0"],
                      m["sync"] / m["sync0"]))
+
+
+class HttpRaw:
+    """HTTP/1.1 on one kept connection to /mcp, minimal: a legacy session."""
+
+    def __init__(self, port):
+        self.port = port
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.buf = b""
+        self.id = 0
+        self.sid = None
+        hdr, _ = self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                            "params": {"protocolVersion": "2025-11-25",
+                                       "capabilities": {},
+                                       "clientInfo": {"name": "hotbench",
+                                                      "version": "1"}}})
+        for ln in hdr.split(b"\r\n"):
+            if ln.lower().startswith(b"mcp-session-id:"):
+                self.sid = ln.split(b":", 1)[1].strip().decode()
+        if self.sid is None:
+            raise SystemExit("hotbench: no Mcp-Session-Id over HTTP")
+        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def encode(self, msg):
+        body = json.dumps(msg).encode()
+        h = ("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+             "Content-Type: application/json\r\n"
+             "Accept: application/json, text/event-stream\r\n"
+             "Content-Length: %d\r\n" % (self.port, len(body)))
+        if self.sid:
+            h += ("Mcp-Session-Id: %s\r\nMCP-Protocol-Version: "
+                  "2025-11-25\r\n" % self.sid)
+        return h.encode() + b"\r\n" + body
+
+    def tool(self, name, args):
+        self.id += 1
+        return self.encode({"jsonrpc": "2.0", "id": self.id,
+                            "method": "tools/call",
+                            "params": {"name": name, "arguments": args}})
+
+    def fill(self, n):
+        while len(self.buf) < n:
+            b = self.s.recv(65536)
+            if not b:
+                raise SystemExit("hotbench: the HTTP connection closed")
+            self.buf += b
+
+    def until(self, sep):
+        while sep not in self.buf:
+            self.fill(len(self.buf) + 1)
+        out, self.buf = self.buf.split(sep, 1)
+        return out
+
+    def answer(self):
+        """the head and the body (de-chunked) of one response"""
+        hdr = self.until(b"\r\n\r\n")
+        low = hdr.lower()
+        if b"transfer-encoding: chunked" in low:
+            body = b""
+            while True:
+                n = int(self.until(b"\r\n").split(b";")[0], 16)
+                if n == 0:
+                    self.until(b"\r\n")
+                    return hdr, body
+                self.fill(n + 2)
+                body += self.buf[:n]
+                self.buf = self.buf[n + 2:]
+        n = 0
+        for ln in low.split(b"\r\n"):
+            if ln.startswith(b"content-length:"):
+                n = int(ln.split(b":", 1)[1])
+        self.fill(n)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return hdr, body
+
+    def post(self, msg):
+        self.s.sendall(self.encode(msg))
+        return self.answer()
+
+    def timed(self, req):
+        t0 = time.perf_counter()
+        self.s.sendall(req)
+        hdr, body = self.answer()
+        return (time.perf_counter() - t0) * 1000.0, hdr, body
+
+
+def bench_http(sock, port, n):
+    h = HttpRaw(port)
+    c = Raw(sock)
+    hreq = h.tool("Bash", {"command": "true"})
+    creq, _ = c.tool("Bash", {"command": "true"})
+    sse = 0
+    hv, cv = [], []
+    for i in range(n + 1):
+        ms, hdr, body = h.timed(hreq)
+        if b" 200 " not in hdr.split(b"\r\n", 1)[0] or \
+                b'"isError":true' in body:
+            raise SystemExit("hotbench: Bash true over HTTP failed: %r"
+                             % body[:300])
+        sse += b"text/event-stream" in hdr.lower()
+        if i:
+            hv.append(ms)
+        ms, ln = c.timed(creq)
+        check(ln, "Bash true")
+        if i:
+            cv.append(ms)
+    report("Bash true over HTTP (%d of %d answered as SSE streams)" %
+           (sse, n + 1), hv)
+    report("  and over the MCP socket, alternating", cv)
+    print("  HTTP p50 - MCP socket p50 = %+.3f ms" % (med(hv) - med(cv)))
 
 
 def machine_busy():
@@ -505,6 +620,8 @@ def main():
     elif mode == "cpu" and len(sys.argv) >= 9:
         bench_cpu(sys.argv[2], int(sys.argv[3]),
                   [int(x) for x in sys.argv[4:7]], sys.argv[7], sys.argv[8:])
+    elif mode == "http" and len(sys.argv) == 5:
+        bench_http(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif mode == "stages" and len(sys.argv) in (7, 8):
         bench_stages(sys.argv[2], *[int(x) for x in sys.argv[3:7]],
                      *sys.argv[7:])
