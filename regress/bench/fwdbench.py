@@ -9,7 +9,10 @@ up to the destination, e.g. ssh -p 2222 ... 127.0.0.1) to the same sink;
 then through a bridged reverse forward and "ssh -N -R" (the host's port is
 on 127.0.0.1 too: the sshd runs here).  Three runs of each, interleaved;
 prints the median MB/s of each, counted from connect to the sink's answer,
-and bridged's ratio to OpenSSH (issue 16: >= 0.9).
+and bridged's ratio to OpenSSH (issue 16: >= 0.9).  Then, through each,
+the median round trip of a request whose answer comes in two pieces 2 ms
+apart (a server's head and body: the forward's end must not hold the
+second for the client's delayed ACK of the first).
 """
 import os
 import socket
@@ -39,9 +42,23 @@ def sink_server(port):
             b = c.recv(1 << 20)
             if not b:
                 break
+            if n == 0 and b == b"split?\n":
+                split(c)
+                return
             n += len(b)
             crc = zlib.crc32(b, crc)
         c.sendall(struct.pack("!QI", n, crc))
+        c.close()
+
+    def split(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = c.makefile("rb")
+        b = b"split?\n"
+        while b == b"split?\n":
+            c.sendall(b"head ")
+            time.sleep(0.002)
+            c.sendall(b"tail\n")
+            b = f.readline()
         c.close()
 
     def loop():
@@ -85,6 +102,22 @@ def push(port, total, crc):
         raise SystemExit("fwdbench: the sink did not get the %d bytes "
                          "sent" % total)
     return t1 - t0
+
+
+def rtt(port, n=50):
+    """median ms of n requests whose answers come in two pieces"""
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    f = s.makefile("rb")
+    v = []
+    for _ in range(n + 1):
+        t0 = time.perf_counter()
+        s.sendall(b"split?\n")
+        if f.readline() != b"head tail\n":
+            raise SystemExit("fwdbench: a two-piece answer did not come")
+        v.append((time.perf_counter() - t0) * 1000.0)
+    s.close()
+    return median(v[1:])
 
 
 def free_port():
@@ -146,6 +179,7 @@ def main():
             for _ in range(RUNS):
                 ours.append(mb / push(sc["listen_port"], total, crc))
                 theirs.append(mb / push(lport, total, crc))
+            ra, rb = rtt(sc["listen_port"]), rtt(lport)
         finally:
             p.terminate()
             p.wait(10)
@@ -154,6 +188,8 @@ def main():
         print("%s, %d MB, median of %d: bridged %.1f MB/s, ssh %s "
               "%.1f MB/s: %.2fx (goal >= 0.9)" %
               (name, mb, RUNS, a, flag, b, a / b))
+        print("  an answer in two pieces 2 ms apart, median round trip of "
+              "50: bridged %.2f ms, ssh %s %.2f ms" % (ra, flag, rb))
     c.close()
 
 
