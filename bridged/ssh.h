@@ -110,6 +110,14 @@ struct sshconn {
 	int			 evw_set;
 	char			*identity;	/* key text, until used */
 	size_t			 identitylen;
+	/* the handshake, not blocking the worker (conn_hs_step) */
+	ssh_session		 hs;		/* until up */
+	int			 hsstate;
+	ssh_key			 hskey;		/* the identity, for the auth */
+	struct event		 ev_hs;		/* its socket */
+	int			 hsev_set;
+	struct event		 ev_hstimer;	/* SSHCONN_TIMEOUT */
+	int			 hstimer_set;
 	char			*confsig;	/* what it was made with */
 	struct ssh_counter_struct sockcount;
 	struct ssh_counter_struct rawcount;
@@ -195,6 +203,14 @@ struct sshconn *sshconn_any(struct sshhost *);	/* one that is up */
 struct sshconn *sshconn_byid(uint32_t);
 /* libssh's error text, or fallback when it has none */
 const char *sshconn_error(ssh_session, const char *);
+/* ssh_conn.c for ssh_handshake.c */
+void	 sshconn_ready(struct sshconn *, ssh_session);
+void	 sshconn_failed(struct sshconn *, const char *);
+void	 sshconn_disconnect(ssh_session);
+void	 sshconn_wipe(struct sshconn *);
+/* ssh_handshake.c */
+int	 sshconn_handshake(struct sshconn *, int, char *, size_t);
+void	 sshconn_hs_abort(struct sshconn *);
 /* ssh_hostkey.c: strict checking; the fingerprint as ssh-keygen -l */
 int	 hostkey_verify(struct sshhost *, ssh_session, char *, size_t);
 char	*key_fingerprint(ssh_key);

@@ -5,7 +5,10 @@
  * -> IMSG_SSH_KEYDATA, IMSG_SSH_CONNECTED, the connection's id in each),
  * this file runs the SSH handshake over the socket, verifies the host
  * key strictly (ssh_hostkey.c), authenticates with the identity and then
- * runs the calls that waited.
+ * runs the calls that waited.  The handshake and the authentication do
+ * not block (conn_hs_step, a step each time the socket is ready, within
+ * SSHCONN_TIMEOUT): a new connection of a pool that grows, on a server
+ * slow to answer it, holds up nobody on the host's other connections.
  *
  * Once connected, each session socket is watched by libevent; when it is
  * readable, libssh processes the packets (ssh_event_dopoll, no waiting)
@@ -64,11 +67,10 @@
 #include "ssh.h"
 #include "ssh_pool.h"
 
-#define SSHCONN_TIMEOUT		10	/* seconds: handshake, auth */
-#define SSHCONN_NOFILE		"/nonexistent"	/* paths libssh must not find */
+
 
 static struct sshconn *conn_connecting(struct sshhost *);
-static void	 conn_wipe(struct sshconn *);
+
 static void	 conn_free(struct sshconn *);
 static void	 conn_readable(int, short, void *);
 static void	 conn_writable(int, short, void *);
@@ -78,18 +80,14 @@ static void	 conn_keepalive(int, short, void *);
 static void	 conn_lost(struct sshconn *, const char *, ...)
 		    __attribute__((__format__ (printf, 2, 3)));
 static void	 conn_teardown(struct sshconn *);
-static void	 conn_failed(struct sshconn *, const char *);
-static void	 conn_disconnect(ssh_session);
+
 static void	 conn_runwaiting(struct sshhost *);
-static int	 conn_open(struct sshconn *, int, char *, size_t);
-static int	 conn_auth(struct sshconn *, ssh_session, char *, size_t);
+static void	 conn_start(struct sshconn *, ssh_session);
 static void	 wait_cancel(struct sshcall *);
 static char	*conf_signature(struct host *);
 static int	 conf_changed(struct sshhost *);
 static const char *host_where(struct sshhost *, char *, size_t);
 static long long now_ms(void);
-static void	 errf(char *, size_t, const char *, ...)
-		    __attribute__((__format__ (printf, 3, 4)));
 
 /* socket polls per readable event: 64 of libssh's 4 KiB reads */
 #define CONN_POLLS	64
@@ -195,8 +193,8 @@ conn_connecting(struct sshhost *host)
 	return NULL;
 }
 
-static void
-conn_wipe(struct sshconn *c)
+void
+sshconn_wipe(struct sshconn *c)
 {
 	if (c->identity != NULL) {
 		explicit_bzero(c->identity, c->identitylen);
@@ -206,27 +204,17 @@ conn_wipe(struct sshconn *c)
 	}
 }
 
-/* the struct only; the session is gone already or never was */
+/* the struct, and a handshake under way; an up session is gone already */
 static void
 conn_free(struct sshconn *c)
 {
-	conn_wipe(c);
+	sshconn_hs_abort(c);
+	sshconn_wipe(c);
 	pool_connfree(c);
 	TAILQ_REMOVE(&c->host->conns, c, entry);
 	TAILQ_REMOVE(&allconns, c, aentry);
 	free(c->confsig);
 	free(c);
-}
-
-/* error text: long paths are cut, never a reason to fail */
-static void
-errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
 }
 
 const char *
@@ -396,7 +384,7 @@ sshconn_keydata(struct imsg *imsg)
 	text[len] = '\0';
 	explicit_bzero(imsg->data, imsg->datalen);
 	if (kd.kind == KEYDATA_IDENTITY) {
-		conn_wipe(c);
+		sshconn_wipe(c);
 		c->identity = text;
 		c->identitylen = len;
 	} else {
@@ -410,9 +398,8 @@ sshconn_connected(struct imsg *imsg)
 {
 	struct ssh_connected	 sc;
 	struct sshconn		*c;
-	struct sshhost		*host;
 	char			 err[512];
-	int			 fd = imsg->fd, n = 0;
+	int			 fd = imsg->fd;
 
 	imsg->fd = -1;
 	if (imsg->datalen != sizeof(sc))
@@ -425,19 +412,27 @@ sshconn_connected(struct imsg *imsg)
 			close(fd);
 		return;
 	}
-	host = c->host;
 	if (sc.error != 0 || fd == -1) {
 		if (fd != -1)
 			close(fd);
-		conn_failed(c, sc.error ? sc.errmsg :
+		sshconn_failed(c, sc.error ? sc.errmsg :
 		    "no socket from the parent");
 		return;
 	}
-	if (conn_open(c, fd, err, sizeof(err)) == -1) {
-		conn_failed(c, err);
-		return;
-	}
-	conn_wipe(c);
+	/* the rest when the handshake is done (conn_hs_step) */
+	if (sshconn_handshake(c, fd, err, sizeof(err)) == -1)
+		sshconn_failed(c, err);
+}
+
+/* authenticated: the connection takes calls and channels */
+void
+sshconn_ready(struct sshconn *c, ssh_session s)
+{
+	struct sshhost	*host = c->host;
+	int		 n = 0;
+
+	conn_start(c, s);
+	sshconn_wipe(c);
 	c->up = 1;
 	host->st.state = HOST_CONNECTED;
 	host->st.since = time(NULL);
@@ -459,8 +454,8 @@ sshconn_connected(struct imsg *imsg)
  * Making a connection failed.  With no other up, every waiting call
  * learns why; else the pool tries again in a while.
  */
-static void
-conn_failed(struct sshconn *c, const char *msg)
+void
+sshconn_failed(struct sshconn *c, const char *msg)
 {
 	struct sshhost	*host = c->host;
 	struct sshcall	*call;
@@ -517,78 +512,10 @@ conn_runwaiting(struct sshhost *host)
 	}
 }
 
-/*
- * The SSH handshake on the parent's socket, the host key check and the
- * authentication.  Blocking, bounded by SSHCONN_TIMEOUT.
- */
-static int
-conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
+/* the session is authenticated: its events */
+static void
+conn_start(struct sshconn *c, ssh_session s)
 {
-	struct sshhost	*host = c->host;
-	struct host	*h = host->conf;
-	ssh_session	 s;
-	socket_t	 sfd = fd;
-	unsigned int	 port;
-	long		 timeout = SSHCONN_TIMEOUT;
-	int		 no = 0, verbosity = SSH_LOG_NOLOG;
-
-	if (h == NULL) {
-		close(fd);
-		errf(err, errlen, "host is not configured");
-		return -1;
-	}
-	port = h->port ? h->port : CONF_SSH_PORT;
-	if ((s = ssh_new()) == NULL)
-		fatalx("ssh_new failed");
-	/*
-	 * No ~/.ssh/config, no ProxyCommand: the config file says it all.
-	 * Every path and name libssh would otherwise work out itself on
-	 * ssh_connect() (ssh_options_apply: the home and .ssh directory,
-	 * "~" and "%d" in the known hosts and default identity paths, the
-	 * local user name) is given here, none with a "~": finding them
-	 * means getpwuid(3), and NSS inside the sandbox means socket() to
-	 * nscd, which seccomp kills.  Host keys are checked from the
-	 * parent's text and the identity comes as data, so the files named
-	 * are never meant to exist.
-	 */
-	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) !=
-	    SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_SSH_DIR, SSHCONN_NOFILE) !=
-	    SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, SSHCONN_NOFILE) !=
-	    SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
-	    SSHCONN_NOFILE) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_HOST, h->address) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_USER, h->user) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
-	    ssh_options_set(s, SSH_OPTIONS_FD, &sfd) != SSH_OK) {
-		errf(err, errlen, "ssh options: %s", sshconn_error(s,
-		    "refused by libssh"));
-		ssh_free(s);
-		close(fd);
-		return -1;
-	}
-	memset(&c->sockcount, 0, sizeof(c->sockcount));
-	memset(&c->rawcount, 0, sizeof(c->rawcount));
-	ssh_set_counters(s, &c->sockcount, &c->rawcount);
-
-	/* from here on the session owns the socket */
-	if (ssh_connect(s) != SSH_OK) {
-		errf(err, errlen, "ssh handshake: %s", sshconn_error(s,
-		    "no answer within the time limit"));
-		ssh_free(s);
-		return -1;
-	}
-	if (hostkey_verify(host, s, err, errlen) == -1 ||
-	    conn_auth(c, s, err, errlen) == -1) {
-		conn_disconnect(s);
-		ssh_free(s);
-		return -1;
-	}
-
 	if ((c->sev = ssh_event_new()) == NULL ||
 	    ssh_event_add_session(c->sev, s) != SSH_OK)
 		fatalx("%s: ssh_event", __func__);
@@ -597,12 +524,11 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
 	c->seen_in = c->sockcount.in_bytes;
 	c->last_rx = now_ms();
 	free(c->confsig);
-	c->confsig = conf_signature(h);
+	c->confsig = conf_signature(c->host->conf);
 	event_set(&c->ev, ssh_get_fd(s), EV_READ | EV_PERSIST,
 	    conn_readable, c);
 	event_add(&c->ev, NULL);
 	c->ev_set = 1;
-	return 0;
 }
 
 /*
@@ -611,64 +537,14 @@ conn_open(struct sshconn *c, int fd, char *err, size_t errlen)
  * ssh_free after that: close it, or the peer, a sshd or the jump
  * channel of a "via" host, never learns that we left.
  */
-static void
-conn_disconnect(ssh_session s)
+void
+sshconn_disconnect(ssh_session s)
 {
 	socket_t	 fd = ssh_get_fd(s);
 
 	ssh_disconnect(s);
 	if (fd != SSH_INVALID_SOCKET && ssh_get_fd(s) == SSH_INVALID_SOCKET)
 		close(fd);
-}
-
-static int
-conn_auth(struct sshconn *c, ssh_session s, char *err, size_t errlen)
-{
-	struct host	*h = c->host->conf;
-	ssh_key		 key = NULL;
-	char		*fp;
-	int		 rc;
-
-	if (c->identity == NULL) {
-		errf(err, errlen, "no identity key from the parent");
-		return -1;
-	}
-	rc = ssh_pki_import_privkey_base64(c->identity, NULL, NULL, NULL,
-	    &key);
-	conn_wipe(c);
-	if (rc != SSH_OK) {
-		errf(err, errlen, "cannot load identity %s: not a private"
-		    " key libssh can read, or protected by a passphrase"
-		    " (not supported)", h->identity);
-		return -1;
-	}
-	rc = ssh_userauth_publickey(s, NULL, key);
-	if (rc == SSH_AUTH_SUCCESS) {
-		ssh_key_free(key);
-		return 0;
-	}
-	fp = key_fingerprint(key);
-	switch (rc) {
-	case SSH_AUTH_DENIED:
-		errf(err, errlen, "authentication as \"%s\" failed: the"
-		    " server refused identity %s (%s %s)", h->user,
-		    h->identity, ssh_key_type_to_char(ssh_key_type(key)),
-		    fp ? fp : "?");
-		break;
-	case SSH_AUTH_PARTIAL:
-		errf(err, errlen, "authentication as \"%s\": the server"
-		    " wants more than the key %s (multi-factor is not"
-		    " supported)", h->user, h->identity);
-		break;
-	default:
-		errf(err, errlen, "authentication as \"%s\" with %s: %s",
-		    h->user, h->identity, sshconn_error(s,
-		    "no answer from the server"));
-		break;
-	}
-	ssh_string_free_char(fp);
-	ssh_key_free(key);
-	return -1;
 }
 
 /* bring the host's counts up to date for show hosts */
@@ -865,7 +741,7 @@ conn_teardown(struct sshconn *c)
 		/* a frozen peer must not hold the worker up in a write */
 		ssh_set_blocking(s, 0);
 		if (ssh_is_connected(s))
-			conn_disconnect(s);
+			sshconn_disconnect(s);
 		ssh_free(s);
 	}
 	c->up = 0;
