@@ -7,9 +7,10 @@
  * connections (ssh_conn.c makes them): a channel goes on a connection
  * with fewer than "max sessions" open, on another when the server
  * refuses it, on a new connection when all are full, up to "max
- * connections".  When every connection is full, whoever needs a channel
- * waits in the host's queue until one is freed or its time is up, and
- * is then told which limits to raise.  Kills go first in the queue: a
+ * connections" (several made at once when many wait, pool_grow).  When
+ * every connection is full, whoever needs a channel waits in the host's
+ * queue until one is freed or its time is up, and is then told which
+ * limits to raise.  Kills go first in the queue: a
  * runaway command must not outlive its session for want of a channel.
  *
  * A refusal is believed for POOL_CAP_SECS only: sshd keeps a session
@@ -56,6 +57,8 @@
 #define POOL_CAP_SECS		1	/* a refusal is believed this long */
 #define POOL_GROW_RETRY		5	/* seconds after a failed extra one */
 #define POOL_IDLE_SECS		60	/* an unused extra connection goes */
+/* connections made at once: well under sshd's MaxStartups (10) */
+#define POOL_GROW_PAR		4
 #define SSHCONN_OPEN_SECS	10	/* blocking opens: libssh's timeout */
 
 enum open_state {
@@ -255,17 +258,20 @@ pool_wake(int fd, short event, void *arg)
 }
 
 /*
- * Waiters and no room: another connection if the limit allows (one
- * being made at a time), else wait for a channel to be freed or for a
+ * Waiters and no room: more connections if the limit allows, as many as
+ * the waiters fill (max sessions each), at most POOL_GROW_PAR being made
+ * at once (one while the host has none: the first says whether it can
+ * be reached at all); else wait for a channel to be freed or for a
  * refusal to be forgotten.
  */
 static void
 pool_grow(struct sshhost *host)
 {
-	struct sshconn	*c;
-	struct timeval	 tv = { 0, 0 };
-	time_t		 now = time(NULL), soon = 0;
-	int		 n = 0, making = 0;
+	struct sshconn		*c;
+	struct sshwaiter	*w;
+	struct timeval		 tv = { 0, 0 };
+	time_t			 now = time(NULL), soon = 0;
+	int			 n = 0, up = 0, making = 0, nw = 0, want, maxs;
 
 	if (TAILQ_EMPTY(&host->roomq) || host->conf == NULL)
 		return;
@@ -279,13 +285,26 @@ pool_grow(struct sshhost *host)
 		n++;
 		if (!c->up)
 			making++;
-		else if (c->cap_until != 0 && (soon == 0 ||
-		    c->cap_until < soon))
-			soon = c->cap_until;
+		else {
+			up++;
+			if (c->cap_until != 0 && (soon == 0 ||
+			    c->cap_until < soon))
+				soon = c->cap_until;
+		}
 	}
-	if (making == 0 && n < host->conf->max_conns) {
+	TAILQ_FOREACH(w, &host->roomq, entry)
+		nw++;
+	maxs = host->conf->max_sessions > 0 ? host->conf->max_sessions : 1;
+	want = up == 0 ? 1 : (nw + maxs - 1) / maxs;
+	if (want > POOL_GROW_PAR)
+		want = POOL_GROW_PAR;
+	if (making < want && n < host->conf->max_conns) {
 		if (n == 0 || now >= host->grow_after) {
-			(void)sshconn_make(host);
+			while (making < want && n < host->conf->max_conns) {
+				(void)sshconn_make(host);
+				making++;
+				n++;
+			}
 			return;
 		}
 		tv.tv_sec = host->grow_after - now;
