@@ -41,6 +41,10 @@ static void	 conn_autherr(struct sshconn *, ssh_session, int, char *,
 static void	 errf(char *, size_t, const char *, ...)
 		    __attribute__((__format__ (printf, 3, 4)));
 
+/*
+ * Error text: long paths are cut, never a reason to fail (a varargs
+ * wrapper, so that -Wformat-truncation leaves it be).
+ */
 static void
 errf(char *buf, size_t len, const char *fmt, ...)
 {
