@@ -45,6 +45,7 @@ static int	 fields(json_t *, struct acols *);
 static int64_t	 parse_time(const char *);
 static int	 vfs_fullpathname(sqlite3_vfs *, const char *, int, char *);
 static void	 wal_presize(const char *);
+static int	 page_size(void);
 
 /*
  * The WAL is written with zeros up to a little over the size at which
@@ -60,9 +61,20 @@ static void	 wal_presize(const char *);
  */
 #define WAL_PRESIZE	((AUDIT_CKPT_MAX + 64) * (4096 + 24) + 32)
 #define WAL_PRESIZE_ROOM	16
+/* a WAL's header, a frame's header (SQLite's file format) */
+#define WAL_HDRSIZE		32
+#define WAL_FRAME_HDRSIZE	24
+/*
+ * audit_wal_warm() hints twice this much, from the multiple of it at or
+ * before the next frame: a few commits' frames, whole (a power of two)
+ */
+#define WAL_WARM_BYTES		32768
 
 /* frames in the WAL after the last commit (wal_hook) */
 static int		 wal_frames;
+/* the WAL, held open for audit_wal_warm(); its frames' page size */
+static int		 wal_fd = -1;
+static int		 wal_pgsz;
 static int		 wal_hook(void *, sqlite3 *, const char *, int);
 
 
@@ -182,6 +194,9 @@ audit_close(void)
 		sqlite3_close_v2(db);
 	db = NULL;
 	tx_open = 0;
+	if (wal_fd != -1)
+		close(wal_fd);
+	wal_fd = -1;
 }
 
 /*
@@ -275,6 +290,7 @@ audit_open(const char *path, struct chain *c, char *err, size_t errlen)
 	} else if (rc != SQLITE_DONE)
 		goto dberr;
 	sqlite3_finalize(st);
+	wal_pgsz = page_size();
 	wal_presize(path);
 	return 0;
  dberr:
@@ -331,7 +347,10 @@ audit_checkpoint(char *err, size_t errlen)
 	return 0;
 }
 
-/* see WAL_PRESIZE; a failure costs speed, not records */
+/*
+ * See WAL_PRESIZE; a failure costs speed, not records.  The descriptor
+ * stays open for audit_wal_warm().
+ */
 static void
 wal_presize(const char *path)
 {
@@ -350,13 +369,15 @@ wal_presize(const char *path)
 		log_debug("audit: %s: %s", wal, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size >= WAL_PRESIZE || fstatvfs(fd, &vfs) == -1 ||
-	    (double)vfs.f_bavail * vfs.f_frsize < (double)WAL_PRESIZE *
-	    WAL_PRESIZE_ROOM) {
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		return;
 	}
+	wal_fd = fd;
+	if (sb.st_size >= WAL_PRESIZE || fstatvfs(fd, &vfs) == -1 ||
+	    (double)vfs.f_bavail * vfs.f_frsize < (double)WAL_PRESIZE *
+	    WAL_PRESIZE_ROOM)
+		return;
 	for (off = sb.st_size; off < WAL_PRESIZE; off += n) {
 		n = WAL_PRESIZE - off > (off_t)sizeof(zeros) ? sizeof(zeros) :
 		    (size_t)(WAL_PRESIZE - off);
@@ -366,7 +387,44 @@ wal_presize(const char *path)
 	if (off < WAL_PRESIZE || fdatasync(fd) == -1)
 		log_debug("audit: %s: cannot size it: %s", wal,
 		    strerror(errno));
-	close(fd);
+}
+
+static int
+page_size(void)
+{
+	sqlite3_stmt	*st;
+	int		 n = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * The blocks of the WAL that the next commit writes, into the page cache
+ * ahead of it.  A frame (24 bytes of header and a page) never fills
+ * whole blocks, so a commit begins and ends inside blocks that hold
+ * frames of other commits or the zeros of WAL_PRESIZE; where such a
+ * block is no longer cached (the kernel drops clean pages of an idle
+ * file, some hosts within seconds), the write reads it from the disk
+ * first, and an intent waits for that read before its sync.  The
+ * hint is asynchronous: the reads go on while the act does.
+ */
+void
+audit_wal_warm(void)
+{
+	off_t	 off;
+
+	if (db == NULL || wal_fd == -1 || wal_pgsz <= 0)
+		return;
+	off = WAL_HDRSIZE + (off_t)wal_frames * (wal_pgsz + WAL_FRAME_HDRSIZE);
+	off &= ~(off_t)(WAL_WARM_BYTES - 1);
+	(void)posix_fadvise(wal_fd, off, 2 * WAL_WARM_BYTES,
+	    POSIX_FADV_WILLNEED);
 }
 
 /*

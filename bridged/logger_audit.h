@@ -97,6 +97,7 @@ int	 audit_history(const struct log_histq *, audit_cb, void *, char *,
 #define AUDIT_CKPT_MAX		4000
 #define AUDIT_CKPT_IDLE_MS	5
 int	 audit_wal_frames(void);
+void	 audit_wal_warm(void);
 int	 audit_checkpoint(char *, size_t);
 /* the newest record older than cutoff: 0 found, 1 none, -1 error */
 int	 audit_prune_point(int64_t, uint64_t *, char [HASH_HEXLEN],

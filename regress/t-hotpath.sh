@@ -10,7 +10,8 @@
 # take one audit transaction each, synced (one fdatasync a call), of
 # under 4.5 WAL pages (the index by
 # type is partial: a call's records are not in it; an old database's
-# index is replaced), in a WAL the logger sized ahead.  Then a bound no 10x
+# index is replaced), in a WAL the logger sized ahead, whose next blocks
+# it brings back into the page cache after a commit.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -22,7 +23,7 @@ tap_check "bridged starts" bridged_start || tap_end
 export TESTDIR REGRESS_DIR SSHD_PID
 
 tap_run "$PYTHON" - <<'EOF'
-import os, subprocess, sys
+import os, subprocess, sys, time
 sys.path.insert(0, os.environ["REGRESS_DIR"])
 from mcpclient import Client, Tap, result_text
 
@@ -44,6 +45,33 @@ ws = os.path.getsize(os.path.join(os.environ["TESTDIR"], "db",
                                   "audit.db-wal"))
 t.ok(ws >= 1000 * (4096 + 24) + 32, "the audit WAL is sized ahead (%d bytes)"
      % ws)
+# ... and the blocks the next commit writes into are in the page cache
+# ahead of it.  A frame never fills whole blocks, so a commit starts and
+# ends inside blocks the WAL has: where the kernel dropped them (it drops
+# clean pages of an idle file; some hosts do within seconds), the commit
+# read them from the disk, one after the other, before the intent's sync.
+# Dropped here by hand; one call later the logger has asked for the next
+# 64 KiB, where a commit alone brings back the 4 or 5 blocks it wrote.
+wal = os.path.join(os.environ["TESTDIR"], "db", "audit.db-wal")
+def resident(path):
+    """bytes of path in the page cache (fincore), or None"""
+    try:
+        out = subprocess.run(["fincore", "-b", "-n", "-o", "RES", path],
+                             capture_output=True, text=True, timeout=30)
+        return int(out.stdout.split()[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+fd = os.open(wal, os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+r0 = resident(wal)
+bash("true")
+time.sleep(0.3)
+r1 = resident(wal)
+t.ok(r0 is not None and r1 is not None and r1 - r0 >= 56 * 1024,
+     "after a call, the WAL blocks the next commits write are cached "
+     "(%s bytes of the WAL resident after it was dropped, %s after a call)"
+     % (r0, r1))
 # each Bash call's intent is on the disk before the call acts: one
 # fdatasync of the WAL per call.  (A synchronous pragma prepared once and
 # stepped later did nothing: with NORMAL prepared last, no intent was

@@ -51,9 +51,28 @@ inject_calls()
 		echo "no pid for $proc" >"$TESTDIR/gdb.out"
 		return 1
 	fi
-	for e in "$@"; do
-		ex+=(-ex "call $e")
-	done
+	# the string literals' bytes go onto the child's stack, below its
+	# frame and the frame of the call gdb makes, and each literal becomes
+	# their address: a literal of its own gdb would copy into memory it
+	# gets from the child's malloc, an inferior call whose return some
+	# kernels do not let gdb complete ("Couldn't write extended state
+	# status"), and the call under test would never be made
+	mapfile -t ex < <("$PYTHON" - "$@" <<'PYEOF'
+import codecs, re, sys
+n = 0
+for e in sys.argv[1:]:
+    def place(m):
+        global n
+        base = 8192 + 256 * n
+        n += 1
+        b = codecs.decode(m.group(1), "unicode_escape").encode("latin-1")
+        for i, c in enumerate(b + b"\0"):
+            print("-ex\nset {unsigned char}($sp - %d) = %d" % (base - i, c))
+        return "(char *)($sp - %d)" % base
+    e = re.sub(r'"((?:[^"\\]|\\.)*)"', place, e)
+    print("-ex\ncall " + e)
+PYEOF
+)
 	echo "$pid" >"$TESTDIR/victim.pid"
 	timeout 60 gdb -nx -batch -p "$pid" "${ex[@]}" \
 	    >"$TESTDIR/gdb.out" 2>&1

@@ -19,6 +19,8 @@
 #			each process's, and how often each sleeps, beside
 #			the raw shell's; Bash true over HTTP (SSE answers)
 #			beside the MCP socket; 1, 2, 4, 8 sessions at once;
+#			Bash true with the audit WAL dropped from the page
+#			cache every other 10 calls, beside the rounds without;
 #			Bash, the raw shell and the fdatasync each after 20 ms
 #			idle, beside the same back to back; where a Bash
 #			call's time goes, stage by stage (perf), for calls
@@ -137,6 +139,9 @@ hot()
 	    "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 || exit 1
 	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" conc "$MCP_SOCK" 3 1 2 4 8 ||
 	    exit 1
+	# the audit WAL out of the page cache, as after an idle spell
+	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" dropped "$MCP_SOCK" 50 \
+	    "$TESTDIR/db" || exit 1
 	# a call that comes alone, as an agent's do: on a VM whose idle CPUs
 	# halt, everything on its path is slower after an idle spell
 	# shellcheck disable=SC2046
