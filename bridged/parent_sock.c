@@ -164,7 +164,13 @@ bind_unix(const char *path, mode_t mode, gid_t gid)
 	    AT_EMPTY_PATH) == -1)
 		fatal("chown %s", path);
 	close(pfd);
-	if (listen(fd, 16) == -1)
+	/*
+	 * The kernel's most (net.core.somaxconn): MCP clients that start
+	 * together connect together, and a client that connects while the
+	 * backlog is full gets EAGAIN, where it should get a session or,
+	 * past the sessions limit, an answer that says why not.
+	 */
+	if (listen(fd, SOMAXCONN) == -1)
 		fatal("listen %s", path);
 	return fd;
 }

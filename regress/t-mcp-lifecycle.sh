@@ -365,6 +365,62 @@ for kind in ("socket", "bridgectl"):
 sys.exit(t.done())
 EOF
 
+# clients that start together: 60 connect while the frontend cannot
+# accept (stopped), non-blocking as the Node and Python SDKs do; each
+# must connect and then be served.  With a listen backlog of 16 the 17th
+# got EAGAIN.
+FE_PID=$(pgrep -P "$BRIDGED_PID" -f '^bridged: frontend$' | head -n 1)
+export FE_PID
+tap_run "$PYTHON" - <<'EOF'
+import errno, json, os, signal, socket, sys
+sys.path.insert(0, os.environ["REGRESS_DIR"])
+from mcpclient import Tap
+t = Tap()
+fe = int(os.environ["FE_PID"])
+socks, errs = [], []
+os.kill(fe, signal.SIGSTOP)
+try:
+    for i in range(60):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(os.environ["MCP_SOCK"])
+            socks.append(s)
+        except OSError as e:
+            errs.append(errno.errorcode.get(e.errno, str(e.errno)))
+            s.close()
+finally:
+    os.kill(fe, signal.SIGCONT)
+t.ok(not errs, "60 clients connect at once while the frontend is busy "
+     "(%d connected, errors: %s)" % (len(socks), sorted(set(errs))))
+init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                   "params": {"protocolVersion": "2025-06-18",
+                              "capabilities": {},
+                              "clientInfo": {"name": "burst",
+                                             "version": "1"}}}) + "\n"
+ok = 0
+for s in socks:
+    s.setblocking(True)
+    s.settimeout(60)
+    s.sendall(init.encode())
+    buf = b""
+    try:
+        while b"\n" not in buf:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+        if b'"result"' in buf.split(b"\n")[0]:
+            ok += 1
+    except OSError:
+        pass
+for s in socks:
+    s.close()
+t.ok(ok == len(socks) == 60, "each of them is initialized (%d of %d)"
+     % (ok, len(socks)))
+sys.exit(t.done())
+EOF
+
 tap_check "bridged is still running" bridged_alive
 if [ -x "$BRIDGECTL" ]; then
 	tap_check "bridgectl show sessions answers" \
