@@ -129,6 +129,7 @@ int	 textlog_write(uint64_t, const char *, const char *, size_t, char *,
 	    size_t);
 int	 textlog_rotate(char *, size_t);
 int	 textlog_sync(void);
+void	 textlog_warm(void);
 /* first and last lines of each file, as heads to check */
 size_t	 textlog_heads(struct ahead *, size_t);
 

@@ -249,6 +249,17 @@ enqueue_obj(int from, uint32_t ackid, int intent, const struct log_held *held,
 	struct timeval	 tv;
 	json_t		*red;
 
+	/*
+	 * What the intent's commit will write to, into the page cache now
+	 * where the kernel dropped it (audit_wal_warm): the reads then go
+	 * together, while the record is sealed, not one after the other
+	 * inside the commit.  Cached, as between calls close together,
+	 * that is two cheap system calls.
+	 */
+	if (intent && !queued_intent) {
+		audit_wal_warm();
+		textlog_warm();
+	}
 	if (qcount >= QUEUE_MAX_RECORDS || qbytes + len > QUEUE_MAX_BYTES) {
 		json_decref(o);
 		if (intent)

@@ -302,6 +302,19 @@ textlog_write(uint64_t seq, const char *hash, const char *line, size_t len,
 	return 0;
 }
 
+/*
+ * The block the next line goes into, into the page cache (see
+ * audit_wal_warm): an append to it would read it from the disk first.
+ */
+void
+textlog_warm(void)
+{
+	if (fd == -1)
+		return;
+	(void)posix_fadvise(fd, size & ~(off_t)4095, 4096,
+	    POSIX_FADV_WILLNEED);
+}
+
 int
 textlog_sync(void)
 {

@@ -11,7 +11,8 @@
 # under 4.5 WAL pages (the index by
 # type is partial: a call's records are not in it; an old database's
 # index is replaced), in a WAL the logger sized ahead, whose next blocks
-# it brings back into the page cache after a commit.  Then a bound no 10x
+# (and the text log's last) it asks back into the page cache when an
+# intent comes and after its commit.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
@@ -168,6 +169,36 @@ lines, _ = traced(child_pid(b"logger"), ["-e", "trace=fdatasync,fsync"],
 if lines is not None:
     n = sum(1 for ln in lines if ln.startswith(("fdatasync(", "fsync(")))
     t.ok(50 <= n <= 60, what + " (%d in all)" % n, n)
+
+# an intent's commit asks for the blocks it writes (the WAL's and the
+# text log's) before its first write, so that where the kernel dropped
+# them they are read together, not one after the other inside the
+# commit: between each call's fdatasync and the next, a WILLNEED of the
+# WAL and one of the text log come before the first pwrite of the WAL.
+what = "each commit asks for its WAL and text log blocks before it writes"
+lines, _ = traced(child_pid(b"logger"), ["-y", "-e", "trace=fadvise64,"
+                  "pwrite64,fdatasync"], what, lambda: bashes(20))
+if lines is not None:
+    # each fdatasync: the pwrites right before it are its commit's; the
+    # calls right before those must be the two hints
+    commits, early, since = 0, 0, []
+    for ln in lines:
+        if not ln.startswith("fdatasync("):
+            since.append(ln)
+            continue
+        while since and since[-1].startswith("pwrite64("):
+            since.pop()
+        hints = set()
+        while since and since[-1].startswith("fadvise64("):
+            ln = since.pop()
+            if "WILLNEED" in ln:
+                hints.add("wal" if "audit.db-wal>" in ln else
+                          "log" if "bridge.log>" in ln else "?")
+        commits += 1
+        early += hints >= {"wal", "log"}
+        since = []
+    t.ok(commits >= 20 and early == commits, what + " (%d of %d)" %
+         (early, commits))
 
 # the WAL's checkpoints are the logger's, after a commit's acks or when
 # no commit came for 5 ms, never SQLite's own inside the commit that took

@@ -141,7 +141,7 @@ hot()
 	    exit 1
 	# the audit WAL out of the page cache, as after an idle spell
 	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" dropped "$MCP_SOCK" 50 \
-	    "$TESTDIR/db" || exit 1
+	    "$TESTDIR/db" "$TESTDIR/log/bridge.log" || exit 1
 	# a call that comes alone, as an agent's do: on a VM whose idle CPUs
 	# halt, everything on its path is slower after an idle spell
 	# shellcheck disable=SC2046

@@ -15,12 +15,13 @@
 	GAP ms with nothing to do, N rounds: what a call costs when it
 	comes alone, as an agent's do, beside the back-to-back medians of
 	the same three measured in this run.
-  hotbench.py dropped SOCKET N AUDITDIR
+  hotbench.py dropped SOCKET N AUDITDIR [TEXTLOG]
 	Bash `true' in rounds of 10 calls, N rounds, every other round
-	after the audit WAL was dropped from the page cache (as the kernel
-	drops an idle file's clean pages): the medians of both kinds, and
-	of the first call after a drop, which pays for whatever the
-	logger has to read back (logger_audit.c, audit_wal_warm).
+	after the audit WAL (and the text log) was dropped from the page
+	cache (as the kernel drops an idle file's clean pages): the
+	medians of both kinds, and of the first call after a drop, which
+	pays for whatever the logger has to read back (logger_audit.c,
+	audit_wal_warm).
   hotbench.py conc SOCKET SECONDS N...
 	for each N: N sessions (processes) make Bash `true` calls for
 	SECONDS; prints calls/s and the ratio to the first N's.
@@ -214,27 +215,29 @@ def bench_hot(sock, n, path, auditdir, argv):
     goal("Read p50 <= Bash p50 + 0.1 ms", med(read) <= med(bash) + 0.1)
 
 
-def bench_dropped(sock, n, auditdir):
+def bench_dropped(sock, n, auditdir, logs):
     c = Raw(sock)
     req, _ = c.tool("Bash", {"command": "true"})
     check(c.timed(req)[1], "Bash true")
-    wal = os.path.join(auditdir, "audit.db-wal")
+    files = [os.path.join(auditdir, "audit.db-wal")] + logs
     cached, dropped, first = [], [], []
     for i in range(2 * n):
         if i % 2:
-            fd = os.open(wal, os.O_RDONLY)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            os.close(fd)
+            for f in files:
+                fd = os.open(f, os.O_RDONLY)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                os.close(fd)
         for k in range(10):
             ms, ln = c.timed(req)
             check(ln, "Bash true")
             (dropped if i % 2 else cached).append(ms)
             if i % 2 and k == 0:
                 first.append(ms)
-    print("Bash true, the audit WAL dropped from the page cache before "
-          "every other 10 calls (%d rounds): median %.3f ms, beside %.3f "
-          "ms cached; the first call after a drop %.3f ms"
-          % (n, med(dropped), med(cached), med(first)))
+    print("Bash true, the audit WAL%s dropped from the page cache "
+          "before every other 10 calls (%d rounds): median %.3f ms, beside "
+          "%.3f ms cached; the first call after a drop %.3f ms"
+          % (" and the text log" if logs else "", n, med(dropped),
+             med(cached), med(first)))
 
 
 def bench_cold(sock, n, gap, auditdir, argv):
@@ -633,8 +636,9 @@ def main():
     elif mode == "cold" and len(sys.argv) >= 8:
         bench_cold(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
                    sys.argv[5], sys.argv[6:])
-    elif mode == "dropped" and len(sys.argv) == 5:
-        bench_dropped(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif mode == "dropped" and len(sys.argv) in (5, 6):
+        bench_dropped(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+                      sys.argv[5:])
     elif mode == "conc" and len(sys.argv) >= 5:
         bench_conc(sys.argv[2], float(sys.argv[3]),
                    [int(x) for x in sys.argv[4:]])
