@@ -411,8 +411,10 @@ page_size(void)
  * frames of other commits or the zeros of WAL_PRESIZE; where such a
  * block is no longer cached (the kernel drops clean pages of an idle
  * file, some hosts within seconds), the write reads it from the disk
- * first, and an intent waits for that read before its sync.  The
- * hint is asynchronous: the reads go on while the act does.
+ * first, and an intent waits for that read before its sync.  The hint
+ * is asynchronous.  It is given when an intent arrives, so that the
+ * reads of its commit go together while the record is sealed, and after
+ * the commit, so that the next one finds them done (logger_queue.c).
  */
 void
 audit_wal_warm(void)

@@ -261,7 +261,7 @@ static const struct sb_rule sb_logger_rules[] = {
 	ALLOW(newfstatat),
 	ALLOW(pread64), ALLOW(pwrite64), ALLOW(fsync), ALLOW(fdatasync),
 	ALLOW(ftruncate), ALLOW(fallocate), ALLOW(fstatfs),
-	/* the WAL's next blocks into the page cache (logger_audit.c) */
+	/* the next blocks of the WAL and the text log into the page cache */
 	ALLOW_IF(fadvise64, ARG_EQ(3, POSIX_FADV_WILLNEED)),
 	ALLOW_IF(fcntl, ARG_EQ(1, F_GETLK)),
 	ALLOW_IF(fcntl, ARG_EQ(1, F_SETLK)),
