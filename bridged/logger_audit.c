@@ -412,9 +412,9 @@ page_size(void)
  * block is no longer cached (the kernel drops clean pages of an idle
  * file, some hosts within seconds), the write reads it from the disk
  * first, and an intent waits for that read before its sync.  The hint
- * is asynchronous.  It is given when an intent arrives, so that the
- * reads of its commit go together while the record is sealed, and after
- * the commit, so that the next one finds them done (logger_queue.c).
+ * is asynchronous.  It is given when an intent arrives (logger_queue.c):
+ * the reads of its commit go together while the record is sealed, and
+ * the next few commits' blocks are already on their way.
  */
 void
 audit_wal_warm(void)

@@ -702,8 +702,6 @@ logger_flush(void)
 		if (!want_db)
 			nok--;
 	}
-	if (want_db && intents)
-		audit_wal_warm();
 	ckpt_arm();
 	if (failed)
 		flush_failed(err);

@@ -12,7 +12,7 @@
 # type is partial: a call's records are not in it; an old database's
 # index is replaced), in a WAL the logger sized ahead, whose next blocks
 # (and the text log's last) it asks back into the page cache when an
-# intent comes and after its commit.  Then a bound no 10x
+# intent comes.  Then a bound no 10x
 # slowdown passes: Bash `true` p50 <= 5x (a raw persistent ssh shell +
 # one fdatasync on the audit disk) + 1 ms, measured interleaved in this
 # test so the machine's load falls on both alike.
