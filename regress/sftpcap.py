@@ -7,8 +7,8 @@ stat).  A WRITE past the first MiB of a file whose name holds "failwrite"
 is answered here at once with a failure status, ahead of the answers the
 server still owes (answers out of order).  Appends "capped" to LOG the
 first time it shortens a read, "lied" the first time it halves a size and
-"failed" the first time it fails a write, so the test knows it did.  For
-t-xfer."""
+"failed" the first time it fails a write, so the test knows it did, and
+"write N" the first time a WRITE carries N bytes.  For t-xfer."""
 import struct
 import subprocess
 import sys
@@ -83,6 +83,8 @@ def main():
                 rid = struct.unpack(">I", b[1:5])[0]
                 h, off = sstr(b, 5)
                 at = struct.unpack(">Q", b[off:off + 8])[0]
+                # the WRITE's data length, for the test to see
+                note("write %d" % struct.unpack(">I", b[off + 8:off + 12])[0])
                 with lock:
                     bad = h in fail_handles and at >= 1 << 20
                 if bad:
