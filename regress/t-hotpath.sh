@@ -247,6 +247,41 @@ e, x = bash("echo b")
 t.ok(not e and x.startswith("b\n") and "reset" not in x,
      "an alias does not stand in for the marker function", x)
 
+# commands of 32 bytes or more, ASCII, come to bash as a count and then
+# the bytes (ssh_shell.c, GET_FN): what they do is what eval does
+e, x = bash("cd /var && printf '%s|%s\\n' 'it is' \"$PWD\"; (exit 5)")
+t.ok(not e and x == "it is|/var\nexit status: 5",
+     "a long command: its output, its status", x)
+e, x = bash("pwd # and the cd of the long command before it stays")
+t.ok(x.startswith("/var\n"), "a long command's cd persists", x)
+e, x = bash("declare -A hp=([k]=v); hp[j]=w; export HP_LONG=\"a b  c\"")
+e, x = bash("echo \"${hp[k]}${hp[j]} $HP_LONG\" # declared at the top")
+t.ok(not e and x.startswith("vw a b  c\n"),
+     "a long command's declare and export are the shell's, not a function's",
+     x)
+odd = "printf '%s\\n' 'a\\c b' \"\\$x\" '%d' \"'\" $'\\t|' \"end\""
+e, x = bash(odd)
+t.ok(not e and x == "a\\c b\n$x\n%d\n'\n\t|\nend\nexit status: 0",
+     "a long command: backslashes, quotes, %, $'...' as written", x)
+import hashlib
+body = "".join("line %d \\ $HOME `x`\n" % i for i in range(3000))
+here = "md5sum <<'EOS'\n" + body + "EOS\necho after"
+e, x = bash(here)
+t.ok(not e and x.startswith(hashlib.md5(body.encode()).hexdigest()) and
+     "after" in x and "reset" not in x,
+     "a here document of %d bytes, past the pipe's 64 KiB, whole" %
+     len(here), x)
+for n in (31, 32, 33):
+    cmd = "echo " + "y" * (n - 5)
+    e, x = bash(cmd)
+    t.ok(not e and x == "y" * (n - 5) + "\nexit status: 0",
+         "a command of %d bytes" % n, x)
+e, x = bash("__bridged_get() { echo fake; }; __bridged_end() { :; }; echo c")
+e2, x2 = bash("echo 'the next long command still has its own end marker'")
+t.ok("readonly function" in x and not e2 and
+     x2.startswith("the next long command") and "reset" not in x2,
+     "the functions a long command comes through cannot be redefined", x + x2)
+
 for n in (1, 8191, 8192, 8193, 16384, 16385):
     p = os.path.join(base, "f%d.txt" % n)
     body = ("".join("%07d\n" % i for i in range(n // 8 + 1)))[:n]
@@ -381,6 +416,27 @@ else:
     t.ok(w == 2, "a Bash call costs the shell 2 writes (one per marker "
          "line)", w)
     t.ok(r <= 52, "a Bash `true' is read in at most 52 bytes (%g)" % r, r)
+    # a long command: bash reads a line a byte at a time, ~1 us each (2 ms
+    # for a script of 4 KB); one of ASCII only is a short line and then
+    # one `read -N' (ssh_shell.c, GET_FN).  The old code read all of it
+    # a byte at a time: some 2050 reads for 2000 bytes.
+    long_cmd = "true # " + "x" * 2000
+    a = io(sp)
+    for i in range(20):
+        e, x = bash(long_cmd)
+    b = io(sp)
+    r = (b["syscr"] - a["syscr"]) / 20.0
+    t.ok(not e and x == "exit status: 0" and r <= 64,
+         "a Bash command of 2 KB is read in at most 64 system calls (%g)" % r,
+         x)
+    # not ASCII: -N counts characters of the locale, so the old way
+    a = io(sp)
+    e, x = bash("echo 'caf\u00e9 au lait, with an accent, the long way'")
+    b = io(sp)
+    t.ok(not e and x.startswith("caf\u00e9 au lait, with an accent") and
+         b["syscr"] - a["syscr"] > 64,
+         "a long command that is not ASCII: read as before, its bytes intact",
+         x)
     # and nothing else: bash reads its commands from /dev/fd/3 with
     # /dev/null as its stdin for good, so a command's line redirects
     # nothing (eval's </dev/null was 16 system calls, an open among them:

@@ -8,7 +8,9 @@
 #			PSS, which counts shared library pages once
 #   Bash true		500 round trips through the full path, beside the
 #			same over a raw persistent ssh shell
-#   hot paths	(hotbench.py, issue 16) Bash true and Read of a small
+#   hot paths	(hotbench.py, issue 16) Bash true, Bash of a 2 KB
+#			command (ASCII, and with a letter that is not: how
+#			bash gets it) and Read of a small
 #			file beside a raw ssh shell (sh; bash and cat | bash
 #			too, the Bash tool's shell and its watchdog) and an
 #			fdatasync on the audit disk, interleaved; what three

@@ -2,7 +2,9 @@
 """hotbench.py: the hot paths beside their references, in one run (issue 16).
 
   hotbench.py hot SOCKET N FILE AUDITDIR SSH-ARGV...
-	N rounds, each: one Bash `true` and one Read of FILE (a small
+	N rounds, each: one Bash `true`, two Bash of 2 KB commands (one
+	ASCII, one with a letter that is not: bash gets the first in one
+	read(2), the second a byte at a time) and one Read of FILE (a small
 	file) over one MCP session, one `true` over a raw persistent ssh
 	shell (SSH-ARGV ... sh, the reference; then bash, and cat | bash,
 	to show what of the gap is the Bash tool's shell and its
@@ -170,6 +172,11 @@ def bench_hot(sock, n, path, auditdir, argv):
     fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     bash, read, sync = [], [], []
     raw = [[] for _ in shells]
+    # a command of 2 KB: ASCII, it goes to bash as its length and bytes
+    # (one read(2)); with one letter that is not, the old way, a read(2)
+    # per byte (ssh_shell.c, GET_FN)
+    longs = [("true # " + "x" * 2000), ("true # \u00e9" + "x" * 1998)]
+    longt = [[], []]
     try:
         for i in range(n + 1):
             req, _ = c.tool("Bash", {"command": "true"})
@@ -177,6 +184,12 @@ def bench_hot(sock, n, path, auditdir, argv):
             check(ln, "Bash true")
             if i:
                 bash.append(ms)
+            for k, cmd in enumerate(longs):
+                req, _ = c.tool("Bash", {"command": cmd})
+                ms, ln = c.timed(req)
+                check(ln, "Bash of 2 KB")
+                if i:
+                    longt[k].append(ms)
             req, _ = c.tool("Read", {"file_path": path})
             ms, ln = c.timed(req)
             check(ln, "Read")
@@ -202,6 +215,12 @@ def bench_hot(sock, n, path, auditdir, argv):
     report("  the same with bash as the shell", raw[1])
     report("  and with a cat before bash", raw[2])
     report("100 bytes + fdatasync on the audit disk", sync)
+    report("Bash of a 2 KB command (ASCII: one read in the shell)", longt[0])
+    report("  the same with a letter that is not ASCII (a read a byte)",
+           longt[1])
+    print("  2 KB command p50 - Bash true p50: %+.3f ms; the byte-wise "
+          "way: %+.3f ms" % (med(longt[0]) - med(bash),
+                             med(longt[1]) - med(bash)))
     ref = med(raw[0]) + med(sync)
     print("Bash true p50 %.3f ms = raw shell + fdatasync (%.3f ms) + "
           "%.3f ms of bridged's own; Read p50 - Bash p50 = %+.3f ms"
