@@ -526,16 +526,15 @@ shell_send(struct shell *sh)
 		sb_printf(&line, "\\" GET_FN " %zu;eval \"$" FAST_VAR "\";"
 		    "\\" END_FN "\n%s", MARKER_LEN + len, c->marker);
 		sb_add(&line, c->command, len);
-	} else if (sh->markfn) {
-		sb_str(&line, "eval ");
-		shquote(&line, c->command);
-		sb_printf(&line, "; \\" MARK_FN " %s\n", c->marker);
 	} else {
 		sb_str(&line, "eval ");
 		shquote(&line, c->command);
-		sb_printf(&line, " </dev/null; printf '%%s %%d %%s %%s\\n'"
-		    " %s \"$?\" \"$PWD\" %s; printf '%%s\\n' %s >&2\n",
-		    c->marker, c->marker, c->marker);
+		if (sh->markfn)
+			sb_printf(&line, "; \\" MARK_FN " %s\n", c->marker);
+		else
+			sb_printf(&line, " </dev/null; printf '%%s %%d %%s"
+			    " %%s\\n' %s \"$?\" \"$PWD\" %s; printf '%%s\\n'"
+			    " %s >&2\n", c->marker, c->marker, c->marker);
 	}
 	for (off = 0; off < line.len; off += n) {
 		n = ssh_channel_write(sh->ch, line.p + off, line.len - off);
