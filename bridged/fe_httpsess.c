@@ -73,6 +73,7 @@ struct hpost {
 	int			 accept_sse;
 	int			 get;		/* the session's GET stream */
 	int			 init;		/* answers initialize */
+	int			 batch;		/* the body was an array */
 	struct event		 ping;
 };
 
@@ -114,6 +115,7 @@ static void	 post_ping(int, short, void *);
 static int	 ids_has(json_t *, json_t *);
 static int	 ids_take(json_t *, json_t *);
 static int	 status_of(json_t *, int);
+static int	 answers(struct hpost *, json_t *);
 static int	 accepts(struct evhttp_request *, const char *);
 
 /*
@@ -467,16 +469,25 @@ out_send(struct mcp_session *s, json_t *msg)
 	response = json_is_array(msg) || json_object_get(msg, "method") ==
 	    NULL;
 	if (response) {
+		/*
+		 * What is answered while a POST is dispatched is that POST's
+		 * (its id may also be in flight in another); an answer with
+		 * no id (null) answers the message as a whole: a request
+		 * whose id could not be taken, or a batch refused whole.
+		 */
+		if ((q = hs->cur) != NULL && answers(q, msg))
+			p = q;
+		else if (q != NULL && json_is_object(msg) &&
+		    !json_is_string(json_object_get(msg, "id")) &&
+		    !json_is_integer(json_object_get(msg, "id"))) {
+			json_array_clear(q->ids);
+			p = q;
+		}
 		TAILQ_FOREACH(q, &hs->posts, entry) {
-			if (json_is_array(msg)) {
-				json_array_foreach(msg, i, v)
-					if (ids_take(q->ids, json_object_get(v,
-					    "id")))
-						p = q;
-			} else if (ids_take(q->ids, json_object_get(msg, "id")))
-				p = q;
 			if (p != NULL)
 				break;
+			if (answers(q, msg))
+				p = q;
 		}
 		if (p == NULL)
 			p = hs->cur;
@@ -565,6 +576,22 @@ ids_has(json_t *ids, json_t *id)
 		if (json_equal(v, id))
 			return 1;
 	return 0;
+}
+
+/* the response msg (an array: a batch's) answers requests of p: taken */
+static int
+answers(struct hpost *p, json_t *msg)
+{
+	json_t	*v;
+	size_t	 i;
+	int	 took = 0;
+
+	if (!json_is_array(msg))
+		return ids_take(p->ids, json_object_get(msg, "id"));
+	json_array_foreach(msg, i, v)
+		if (ids_take(p->ids, json_object_get(v, "id")))
+			took = 1;
+	return took;
 }
 
 /* remove id from the array; 1 when it was there */
@@ -696,6 +723,13 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) : 1);
 	    i++) {
 		v = json_is_array(msg) ? json_array_get(msg, i) : msg;
+		if (!json_is_object(v)) {
+			json_decref(msg);
+			http_refuse(req, 400, NULL, JSONRPC_INVALID_REQUEST,
+			    "invalid request: a batch holds JSON-RPC "
+			    "messages, which are JSON objects");
+			return;
+		}
 		if (json_is_string(json_object_get(v, "method"))) {
 			if (method == NULL)
 				method = json_string_value(json_object_get(v,
@@ -776,13 +810,20 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 			return;
 		}
 		p->init = init;
+		p->batch = json_is_array(msg);
 		for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) :
 		    1); i++) {
 			v = json_is_array(msg) ? json_array_get(msg, i) : msg;
-			if (json_object_get(v, "id") == NULL ||
+			tok = json_object_get(v, "id");
+			/*
+			 * The ids an answer will carry: a string or an
+			 * integer (fe_jsonrpc.c); another is answered with
+			 * a null id, which answers the message as a whole.
+			 */
+			if ((!json_is_string(tok) && !json_is_integer(tok)) ||
 			    json_object_get(v, "method") == NULL)
 				continue;
-			json_array_append(p->ids, json_object_get(v, "id"));
+			json_array_append(p->ids, tok);
 			tok = json_object_get(json_object_get(json_object_get(
 			    v, "params"), "_meta"), "progressToken");
 			if (tok != NULL)

@@ -14,6 +14,8 @@
 # running it as themselves would: no chroot, no setuid; its sockets, key
 # copy and writable directories go under $TESTDIR/run, owned by USER),
 # BRIDGED_FLAGS (more flags for the daemon, e.g. -vv when debugging),
+# BRIDGED_LOCAL_EXTRA (more lines for the "local" host's block, e.g. an
+# exec allow list),
 # SSHD_BASHRC=1 (let the test user's bash read ~/.bashrc, as bash does
 # for any command run by sshd; by default the harness sshd stops it: the
 # tests measure bridged, not the user's start files, and on the CI image
@@ -538,7 +540,8 @@ host "local" {
 	identity "${BRIDGED_IDENTITY:-$SSH_USER_KEY}"
 	known hosts "$SSH_KNOWN_HOSTS"
 	base dir "$TESTDIR/base"
-	allow read, write, exec
+	allow read, write, exec${BRIDGED_LOCAL_EXTRA:+
+	$BRIDGED_LOCAL_EXTRA}
 }
 default host "local"
 EOF
