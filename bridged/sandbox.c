@@ -231,6 +231,13 @@ static const struct sb_rule sb_sshworker_rules[] = {
 	 */
 	ALLOW_IF(shutdown, ARG_EQ(1, SHUT_WR)),
 	/*
+	 * A file tool's blocking section that outlives the call timeout and
+	 * the keepalive limit: a one-shot timer, whose handler puts a dead
+	 * pipe in the place of the connection's socket (ssh_rfile.c).  Both
+	 * work on what the worker holds already.
+	 */
+	ALLOW(setitimer), ALLOW(dup3),
+	/*
 	 * libssh looks into ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts
 	 * to order host key algorithms, whatever the options say.  Our host
 	 * keys come from the parent: such opens fail softly, never succeed.

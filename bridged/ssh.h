@@ -203,6 +203,7 @@ struct sshconn *sshconn_any(struct sshhost *);	/* one that is up */
 struct sshconn *sshconn_byid(uint32_t);
 /* libssh's error text, or fallback when it has none */
 const char *sshconn_error(ssh_session, const char *);
+int	 sshconn_silence_secs(void);
 /* ssh_conn.c for ssh_handshake.c */
 void	 sshconn_ready(struct sshconn *, ssh_session);
 void	 sshconn_failed(struct sshconn *, const char *);

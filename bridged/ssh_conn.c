@@ -65,6 +65,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "ssh.h"
+#include "ssh_files.h"
 #include "ssh_pool.h"
 
 
@@ -109,6 +110,13 @@ keepalive_count(void)
 {
 	return ssh_conf != NULL && ssh_conf->limits.keepalive_count > 0 ?
 	    ssh_conf->limits.keepalive_count : CONF_KEEPALIVE_COUNT;
+}
+
+/* how long a connection may be silent before it is given up */
+int
+sshconn_silence_secs(void)
+{
+	return keepalive_secs() * keepalive_count();
 }
 
 void
@@ -220,7 +228,12 @@ conn_free(struct sshconn *c)
 const char *
 sshconn_error(ssh_session s, const char *fallback)
 {
-	const char	*e = s != NULL ? ssh_get_error(s) : NULL;
+	const char	*e;
+
+	/* a blocking section given up (ssh_rfile.c): say so, not libssh */
+	if ((e = files_stuck_why(s)) != NULL)
+		return e;
+	e = s != NULL ? ssh_get_error(s) : NULL;
 
 	return e != NULL && *e != '\0' ? e : fallback;
 }
@@ -669,8 +682,12 @@ sshconn_check(struct sshconn *c)
 	if (ssh_is_connected(s) &&
 	    (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0)
 		return 0;
-	conn_lost(c, "connection lost: %s", sshconn_error(s,
-	    "connection closed"));
+	/* a file tool's blocking section given up (ssh_rfile.c) */
+	if (files_stuck_why(s) != NULL)
+		conn_lost(c, "not responding: %s", files_stuck_why(s));
+	else
+		conn_lost(c, "connection lost: %s", sshconn_error(s,
+		    "connection closed"));
 	return 1;
 }
 
@@ -689,6 +706,8 @@ conn_lost(struct sshconn *c, const char *fmt, ...)
 	    host_where(host, where, sizeof(where)), what);
 	strlcpy(host->st.last_error, what, sizeof(host->st.last_error));
 	conn_teardown(c);
+	/* its session is gone: a new one at its address is another */
+	files_stuck_clear();
 	if (sshconn_any(host) == NULL) {
 		host->lost = 1;
 		host->st.state = HOST_DISCONNECTED;

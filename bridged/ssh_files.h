@@ -31,7 +31,10 @@ void	 files_run(struct sshcall *, void (*)(struct sshcall *));
 void	 files_close_later(sftp_file);
 int	 files_block(ssh_session);
 void	 files_unblock(uint32_t, int);	/* connection id, mode */
+void	 files_mode(uint32_t, int);
 void	 files_checklost(uint32_t);
+const char *files_stuck_why(ssh_session);
+void	 files_stuck_clear(void);
 int	 files_seconds(void);
 
 /* answers: text made valid UTF-8 and cut at the output cap */

@@ -363,7 +363,7 @@ files_sweep(struct sshcall *call, int wait)
 	}
 	/* the tool finds out for itself whether the connection is gone */
 	files_lost = lost;
-	files_unblock(id, was);
+	files_mode(id, was);
 	sb_free(&cmd);
 }
 

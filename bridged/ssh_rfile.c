@@ -11,7 +11,9 @@
  *
  * libssh's SFTP calls are blocking, so while a tool runs the session is
  * switched to blocking mode and the worker serves nothing else; exec
- * channels are bounded by a deadline, SFTP calls by the session timeout.
+ * channels are bounded by a deadline, and the whole section by a timer
+ * that gives the connection up (an SFTP call waits without a limit of
+ * its own: see stuck_arm).
  * Moving that onto the event loop is left for later.  A tool runs on one
  * connection of the host's pool, the one with SFTP open when there is
  * one (ssh_pool.c); its exec channels may go on another with room.
@@ -26,13 +28,17 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sha2.h>
@@ -134,6 +140,113 @@ files_close_pending(uint32_t connid)
 	nlater = 0;
 }
 
+/*
+ * A blocking section that never ends.  libssh's SFTP calls wait for
+ * their answer without a limit (a read that times out is tried again),
+ * so an SFTP server that stops answering -- stuck on a dead mount, or
+ * one whose stream is out of step (a length that claims more than it
+ * sends) -- would hold the worker, and every call of its host, for good.
+ * Each blocking section arms a one-shot timer at the call timeout plus
+ * the keepalive limit (what a silent connection is given on the event
+ * loop): when it fires, the connection's socket is replaced with the
+ * read end of a pipe nobody writes (reads see the end, sends fail), so
+ * libssh's poll, cut short by the signal, and whatever it tries next
+ * fail, and the connection is given up as a lost one (files_lost).  The
+ * worker, and the host's other connections, go on.  One shot, not a
+ * periodic check: libssh takes a poll cut short by a signal for an
+ * error, which a section still making progress must not see.
+ */
+static volatile sig_atomic_t	 stuck_fd = -1;
+static volatile sig_atomic_t	 stuck_fired;
+static int			 stuck_dead = -1;
+static int			 stuck_depth;
+static int			 stuck_secs;
+static ssh_session		 stuck_session;	/* the one watched */
+
+static void
+stuck_alarm(int sig)
+{
+	int	 save = errno, fd = stuck_fd;
+
+	if (fd != -1 && stuck_dead != -1) {
+		(void)dup3(stuck_dead, fd, O_CLOEXEC);
+		stuck_fd = -1;
+		stuck_fired = 1;
+	}
+	errno = save;
+}
+
+static void
+stuck_arm(ssh_session s)
+{
+	struct sigaction	 sa;
+	struct itimerval	 it;
+	int			 p[2];
+
+	if (stuck_depth++ > 0)
+		return;
+	if (stuck_dead == -1) {
+		if (pipe2(p, O_CLOEXEC) == -1)
+			return;
+		close(p[1]);
+		stuck_dead = p[0];
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = stuck_alarm;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGALRM, &sa, NULL) == -1) {
+			close(stuck_dead);
+			stuck_dead = -1;
+			return;
+		}
+	}
+	stuck_fired = 0;
+	stuck_secs = files_seconds() + sshconn_silence_secs();
+	stuck_session = s;
+	stuck_fd = ssh_get_fd(s);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = stuck_secs;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* 1 when the timer fired in the section that ends */
+static int
+stuck_disarm(void)
+{
+	struct itimerval	 it;
+
+	if (stuck_depth == 0 || --stuck_depth > 0)
+		return 0;
+	stuck_fd = -1;
+	memset(&it, 0, sizeof(it));
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+	return stuck_fired;
+}
+
+/*
+ * Why libssh failed on session s, when the timer above made it fail
+ * (until files_stuck_clear); else NULL.
+ */
+const char *
+files_stuck_why(ssh_session s)
+{
+	static char	 why[160];
+
+	if (!stuck_fired || s == NULL || s != stuck_session)
+		return NULL;
+	snprintf(why, sizeof(why), "no answer from the host for %d s in a "
+	    "file tool (the call timeout and the keepalive limit): the "
+	    "connection was given up", stuck_secs);
+	return why;
+}
+
+/* the connection given up is gone: its reason with it */
+void
+files_stuck_clear(void)
+{
+	stuck_fired = 0;
+	stuck_session = NULL;
+}
+
 /* libssh's SFTP needs the session blocking; returns the mode it had */
 int
 files_block(ssh_session s)
@@ -143,12 +256,29 @@ files_block(ssh_session s)
 	files_lost = 0;
 	was = ssh_is_blocking(s);
 	ssh_set_blocking(s, 1);
+	stuck_arm(s);
 	return was;
+}
+
+/* the end of files_block()'s section: the mode put back */
+void
+files_unblock(uint32_t connid, int was)
+{
+	struct sshconn	*c;
+
+	if (stuck_disarm()) {
+		c = sshconn_byid(connid);
+		log_warnx("host connection %u: %s", connid,
+		    c != NULL && files_stuck_why(c->session) != NULL ?
+		    files_stuck_why(c->session) : "given up");
+		files_lost = 1;
+	}
+	files_mode(connid, was);
 }
 
 /* put the mode back for the rest of the worker, if it is still there */
 void
-files_unblock(uint32_t connid, int was)
+files_mode(uint32_t connid, int was)
 {
 	struct sshconn	*c;
 

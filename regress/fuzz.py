@@ -488,6 +488,10 @@ class HttpFuzz(Fuzz):
                 v.strip().decode("latin-1")
         if hdr.get("transfer-encoding", "").lower() == "chunked":
             body = dechunk(body)
+        elif hdr.get("content-length", "").isdigit():
+            # what follows is another answer (evhttp answers a request
+            # sent after ours on the connection, as "GET / ..." in one)
+            body = body[:int(hdr["content-length"])]
         return int(parts[1]), hdr, body
 
     def hostile(self):
@@ -506,6 +510,28 @@ class HttpFuzz(Fuzz):
                "Mcp-Session-Id": self.sid,
                "MCP-Protocol-Version": "2025-11-25",
                "Connection": "close"}
+        if r.random() < 0.3:
+            # 2026-07-28: no session; the headers say what the body does
+            m = self.base()
+            if isinstance(m.get("params"), dict) or "params" not in m:
+                m.setdefault("params", {})["_meta"] = modern_meta()
+            if r.random() < 0.5:
+                self.mutate(m)
+            body = json.dumps(m).encode()
+            del hdr["Mcp-Session-Id"]
+            hdr["MCP-Protocol-Version"] = MODERN
+            if isinstance(m, dict) and isinstance(m.get("method"), str):
+                hdr["Mcp-Method"] = m["method"]
+                prm = m.get("params")
+                if isinstance(prm, dict) and isinstance(prm.get("name"),
+                                                        str):
+                    hdr["Mcp-Name"] = prm["name"]
+                    a = prm.get("arguments")
+                    if isinstance(a, dict) and isinstance(a.get("host"),
+                                                          str):
+                        hdr["Mcp-Param-Host"] = r.choice(
+                            [a["host"], "=?base64?bG9jYWw=?=", "other",
+                             "=?base64?!!?="])
         extra = []
         frame = "length"
         for _ in range(r.choice([0, 0, 1, 1, 1, 2, 3])):
