@@ -73,7 +73,6 @@ struct hpost {
 	int			 accept_sse;
 	int			 get;		/* the session's GET stream */
 	int			 init;		/* answers initialize */
-	int			 batch;		/* the body was an array */
 	struct event		 ping;
 };
 
@@ -810,7 +809,6 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 			return;
 		}
 		p->init = init;
-		p->batch = json_is_array(msg);
 		for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) :
 		    1); i++) {
 			v = json_is_array(msg) ? json_array_get(msg, i) : msg;
