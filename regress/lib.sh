@@ -5,6 +5,7 @@
 # sshd:		sshd_start, sshd_stop, ssh_run CMD... (SSHD_WRAP: a command
 #		that runs sshd, e.g. in a mount namespace of its own); a
 #		second one: sshd_start2 [ADDRESS [EXTRA-CONFIG-TEXT]], sshd_stop2
+#		sftp_server_path (OpenSSH's sftp-server, for SSHD_SFTP wrappers)
 # bridged:	bridged_start [EXTRA-CONFIG-TEXT], bridged_stop, bridged_alive
 #
 # Knobs a test may set before starting: SSHD_MAX_SESSIONS (sshd's
@@ -308,6 +309,18 @@ _ssh_keys()
 # _sshd_config PORT [ADDRESS HOSTKEY PIDFILE [EXTRA]]: EXTRA comes first,
 # so its settings win (sshd takes the first value of a keyword);
 # SSHD_LOGLEVEL (default VERBOSE) is the log level
+# the path of OpenSSH's sftp-server, for a test's own SFTP subsystem in
+# front of it (SSHD_SFTP); nothing when there is none
+sftp_server_path()
+{
+	local p
+	for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server \
+	    /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; do
+		[ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
 _sshd_config()
 {
 	cat <<EOF

@@ -15,11 +15,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-SFTP_SERVER=
-for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server \
-    /usr/libexec/sftp-server /usr/lib/ssh/sftp-server; do
-	[ -x "$p" ] && { SFTP_SERVER=$p; break; }
-done
+SFTP_SERVER=$(sftp_server_path)
 sshd_start || { tap_fail "sshd starts"; tap_end; }
 if [ -z "$SFTP_SERVER" ]; then
 	tap_skip "no sftp-server binary for the hostile subsystem"
