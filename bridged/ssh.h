@@ -258,6 +258,7 @@ struct sshconn *sshconn_forfiles(struct sshcall *);
 sftp_session sshconn_sftp(struct sshconn *, char *, size_t);
 ssh_channel sshconn_exec(struct sshconn *, const char *, struct sshconn **,
 	    char *, size_t);
+ssh_channel sshconn_subsys(struct sshconn *, const char *, char *, size_t);
 /* ms left of call's time limit (limits { call timeout }) */
 int	 sshcall_ms_left(struct sshcall *);
 
@@ -322,6 +323,7 @@ void	 files_grep(struct sshcall *);
 void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
+void	 fdown_conn_lost(struct sshhost *, struct sshconn *);
 
 /* ssh_policy.c: policy.c again on arrival, paths resolved on the host;
  * 0: go on, -1: refused and answered */

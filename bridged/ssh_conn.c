@@ -745,6 +745,7 @@ conn_teardown(struct sshconn *c)
 		jump_conn_lost(host, c);
 		shell_conn_lost(host, c);
 		delegate_conn_lost(host, c);
+		fdown_conn_lost(host, c);
 		if (c->sftp != NULL) {
 			sftp_free(c->sftp);
 			c->sftp = NULL;
@@ -870,6 +871,7 @@ sshconn_hostgone(struct sshhost *host)
 	jump_conn_lost(host, NULL);
 	shell_conn_lost(host, NULL);
 	delegate_conn_lost(host, NULL);
+	fdown_conn_lost(host, NULL);
 	TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)
 		conn_teardown(c);
 	pool_hostgone(host);

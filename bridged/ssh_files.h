@@ -9,6 +9,12 @@
 
 #define SFTP_CHUNK		(32 * 1024)
 #define XFER_CHUNK		(64 * 1024)
+/* Download's reads (ssh_ftransfer.c says why these) */
+#define XFER_REQS	32
+#define XFER_REQLEN	(64 * 1024)
+#define XFER_REQMIN	(4 * 1024)
+#define XFER_INFLIGHT	(2 * 1024 * 1024)
+#define XFER_WLEN	(252 * 1024)
 
 /* what an exec channel gave back */
 struct rexec {
@@ -29,6 +35,7 @@ extern int	 files_lost;
 /* running a tool: check, go blocking, run fn (which answers), restore */
 void	 files_run(struct sshcall *, void (*)(struct sshcall *));
 void	 files_close_later(sftp_file);
+void	 files_forget(sftp_file);	/* its SFTP session went */
 int	 files_block(ssh_session);
 void	 files_unblock(uint32_t, int);	/* connection id, mode */
 void	 files_mode(uint32_t, int);
@@ -69,6 +76,14 @@ struct sftpq {
 	uint32_t	 perm;
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
+
+/*
+ * Download on a channel of its own, without blocking (ssh_fdown.c): 0 it
+ * has the call and the local descriptor and answers; -1 there is no
+ * room for the channel, and the caller copies as before.
+ */
+int	 fdown_start(struct sshcall *, struct sshconn *, int, const char *,
+	    const char *, uint64_t);
 
 /* what a resolve learnt of a regular file, for the tool that reads it */
 int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);

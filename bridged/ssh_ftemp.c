@@ -129,14 +129,7 @@ book_get(struct sshhost *host)
 static void
 book_forget(struct tempbook *b)
 {
-	sftp_file	 f = b->f;
-
-	if (f != NULL) {
-		/* what sftp_close frees, without asking the server */
-		ssh_string_free(f->handle);
-		free(f->name);
-		free(f);
-	}
+	files_forget(b->f);
 	b->f = NULL;
 	b->sftp = NULL;
 	b->connid = 0;

@@ -57,12 +57,7 @@ struct xreq {
  * local reads of 1 MiB, SFTP writes of 32 KiB or, to an OpenSSH
  * sftp-server, 64 KiB (XFER_UPLEN), at most XFER_WREQS of them.
  */
-#define XFER_REQS	32
-#define XFER_REQLEN	(64 * 1024)
-#define XFER_REQMIN	(4 * 1024)
-#define XFER_INFLIGHT	(2 * 1024 * 1024)
 #define XFER_LOCAL	(1024 * 1024)
-#define XFER_WLEN	(252 * 1024)
 /*
  * Upload's writes to an OpenSSH sftp-server: 64 KiB, though it takes
  * 252 KiB.  The server acts on a WRITE only once all of it has come
@@ -359,6 +354,13 @@ xfer_run(struct xfer *x, int fd)
 	was = files_block(s);
 	/* due again if the record's connection went since the check */
 	files_sweep(call, 1);
+	/* a Download on a channel of its own answers from the event loop */
+	if (!x->upload && fdown_start(call, c, fd, x->remote, x->local,
+	    x->size) == 0) {
+		files_unblock(id, was);
+		files_checklost(id);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = x->upload ? xfer_upload(call, x, fd, err, &bytes) :
 	    xfer_download(call, x, fd, err, &bytes);

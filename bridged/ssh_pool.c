@@ -956,6 +956,60 @@ sshconn_sftp(struct sshconn *c, char *err, size_t errlen)
 }
 
 /*
+ * A blocking channel for subsystem name on c itself, counted as one of
+ * its sessions (Download's own SFTP channel, ssh_fdown.c); c's session
+ * is blocking.  NULL when c has no room or the server said no, with why
+ * in err: the caller does without.
+ */
+ssh_channel
+sshconn_subsys(struct sshconn *c, const char *name, char *err,
+    size_t errlen)
+{
+	ssh_channel	 ch;
+	int		 rc;
+
+	if (room(c) <= 0) {
+		snprintf(err, errlen, "no room for another channel");
+		return NULL;
+	}
+	if ((ch = ssh_channel_new(c->session)) == NULL) {
+		snprintf(err, errlen, "%s", sshconn_error(c->session,
+		    "out of memory"));
+		return NULL;
+	}
+	c->nsess++;
+	c->nchan++;
+	c->lastuse = time(NULL);
+	if ((rc = ssh_channel_open_session(ch)) == SSH_AGAIN) {
+		open_abandon(c, ch, OPEN_CHAN);
+		snprintf(err, errlen, "no answer to the channel request");
+		return NULL;
+	}
+	if (rc != SSH_OK) {
+		snprintf(err, errlen, "channel refused: %s",
+		    sshconn_error(c->session, "open failed"));
+		sshconn_chclose(c, ch, NULL, 1);
+		if (conn_alive(c->session)) {
+			c->cap = c->nsess;
+			c->cap_until = time(NULL) + POOL_CAP_SECS;
+		}
+		return NULL;
+	}
+	if ((rc = ssh_channel_request_subsystem(ch, name)) == SSH_AGAIN) {
+		open_abandon(c, ch, OPEN_EXEC);
+		snprintf(err, errlen, "no answer to the subsystem request");
+		return NULL;
+	}
+	if (rc != SSH_OK) {
+		snprintf(err, errlen, "subsystem %s refused: %s", name,
+		    sshconn_error(c->session, "request refused"));
+		sshconn_chclose(c, ch, NULL, 1);
+		return NULL;
+	}
+	return ch;
+}
+
+/*
  * A blocking exec channel for a file tool: on c when it has room, else
  * on another connection that has; a refusal moves on to the next.
  * Bounded by libssh's timeout (SSHCONN_OPEN_SECS).

@@ -120,6 +120,20 @@ files_close_later(sftp_file f)
 	later[nlater++] = f;
 }
 
+/*
+ * A handle whose SFTP session went (its connection was lost): what
+ * sftp_close frees, without a word to the server.
+ */
+void
+files_forget(sftp_file f)
+{
+	if (f == NULL)
+		return;
+	ssh_string_free(f->handle);
+	free(f->name);
+	free(f);
+}
+
 static void
 files_close_pending(uint32_t connid)
 {
@@ -137,6 +151,8 @@ files_close_pending(uint32_t connid)
 		if ((c = sshconn_byid(connid)) != NULL && c->sftp != NULL &&
 		    c->sftp == later[i]->sftp)
 			sftp_close(later[i]);
+		else
+			files_forget(later[i]);
 	nlater = 0;
 }
 

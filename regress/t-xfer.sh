@@ -31,6 +31,15 @@ host \"capped\" {
 	known hosts \"$SSHD2_KNOWN_HOSTS\"
 	base dir \"$TESTDIR/base\"
 	allow read, write
+}
+host \"tight\" {
+	address \"127.0.0.1\" port $SSHD_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSH_KNOWN_HOSTS\"
+	base dir \"$TESTDIR/base\"
+	max sessions 1
+	allow read, write
 }" || tap_end
 export TESTDIR REGRESS_DIR
 
@@ -74,6 +83,14 @@ t.ok(not e and "Downloaded %d bytes" % len(data) in x and
      same(os.path.join(troot, "six.down"), data),
      "Download: 6 MB byte-identical, reads in flight", x)
 
+# no room for a channel of its own: in the SFTP session the file tools
+# share, as before (ssh_fdown.c)
+e, x = call("Download", {"host": "tight", "local_path": "tight.down",
+                         "remote_path": os.path.join(base, "six.bin")})
+t.ok(not e and "Downloaded %d bytes" % len(data) in x and
+     same(os.path.join(troot, "tight.down"), data),
+     "Download with no room for its own channel: identical", x)
+
 # the capped server: every read short, each at its offset
 e, x = call("Download", {"host": "capped", "local_path": "capped.down",
                          "remote_path": os.path.join(base, "six.bin")})
@@ -101,7 +118,7 @@ for n in (0, 1, 65536, 65537, 10007 * 3):
     p = os.path.join(base, "e%d.bin" % n)
     with open(p, "wb") as f:
         f.write(d)
-    for host in ("local", "capped"):
+    for host in ("local", "capped", "tight"):
         e, x = call("Download", {"host": host, "remote_path": p,
                                  "local_path": "e%d.%s" % (n, host)})
         t.ok(not e and "Downloaded %d bytes" % n in x and

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# t-xferstall: a Download holds nothing but its own channel (issue 16, no
+# serialisation that isn't needed).  The host "slow" is an sshd whose
+# SFTP subsystem sends at 1 MB/s (sftpslow.py): a Download of 3 MB takes
+# seconds, and meanwhile another session's Bash, Read and Glob on the same
+# host are answered before it is (they once waited for the whole of it:
+# the copy held the host's worker).  The Download is byte-identical; one
+# cancelled mid-way stops and gives its channel back, and the host's next
+# Download and Bash work.
+
+. "$(dirname "$0")/lib.sh"
+
+SFTP_SERVER=$(sftp_server_path)
+sshd_start || { tap_fail "sshd starts"; tap_end; }
+if [ -z "$SFTP_SERVER" ]; then
+	tap_skip "no sftp-server binary for the slow subsystem"
+	tap_end
+fi
+SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000" \
+    sshd_start2 127.0.0.1 ||
+    { tap_fail "the slow sshd starts"; tap_end; }
+mkdir -p "$TESTDIR/troot" "$TESTDIR/base"
+tap_check "bridged starts" bridged_start "transfer root \"$TESTDIR/troot\"
+host \"slow\" {
+	address \"127.0.0.1\" port $SSHD2_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSHD2_KNOWN_HOSTS\"
+	base dir \"$TESTDIR/base\"
+	allow read, write, exec
+}" || tap_end
+export TESTDIR REGRESS_DIR CTL_SOCK BRIDGECTL
+
+tap_run "$PYTHON" - <<'PY'
+import json, os, subprocess, sys, time
+sys.path.insert(0, os.environ["REGRESS_DIR"])
+from mcpclient import Client, Tap, result_text
+
+t = Tap()
+base = os.path.join(os.environ["TESTDIR"], "base")
+troot = os.path.join(os.environ["TESTDIR"], "troot")
+data = os.urandom(3 * 1000 * 1000 + 12345)
+with open(os.path.join(base, "big.bin"), "wb") as f:
+    f.write(data)
+with open(os.path.join(base, "small.txt"), "w") as f:
+    f.write("small\n")
+
+a = Client(socket_path=os.environ["MCP_SOCK"], timeout=120)
+a.initialize()
+b = Client(socket_path=os.environ["MCP_SOCK"], timeout=120)
+b.initialize()
+
+
+def call(c, tool, args):
+    r = c.call_tool(tool, args, timeout=120)
+    return bool(r.get("isError")), result_text(r)
+
+
+def start(c, tool, args):
+    rid = c.new_id()
+    c.send({"jsonrpc": "2.0", "id": rid, "method": "tools/call",
+            "params": {"name": tool, "arguments": args}})
+    return rid
+
+
+def done(c, rid, timeout=120):
+    r = c.wait_response(rid, timeout)
+    return bool(r["result"].get("isError")), result_text(r["result"])
+
+
+def same(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def poll(c, rid):
+    """the answer to rid if it came already, else None"""
+    while True:
+        try:
+            m = c.recv_message(0.01)
+        except Exception:
+            break
+        if m is None:
+            break
+        c.responses[str(m.get("id"))] = m
+    for k, v in list(c.responses.items()):
+        if k == str(rid) or k == rid:
+            return v
+    return None
+
+
+# the host's shell and SFTP up before the race
+e, x = call(b, "Bash", {"host": "slow", "command": "echo warm"})
+t.ok(not e and "warm" in x, "Bash on the slow host", x)
+
+rid = start(a, "Download", {"host": "slow", "local_path": "big.down",
+                            "remote_path": os.path.join(base, "big.bin")})
+time.sleep(0.5)
+t0 = time.monotonic()
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+bash_s = time.monotonic() - t0
+e2, x2 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "small.txt")})
+e3, x3 = call(b, "Glob", {"host": "slow", "pattern": "*.txt", "path": base})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x, "Bash during the Download", x)
+t.ok(not e2 and "small" in x2, "Read during the Download", x2)
+t.ok(not e3 and "small.txt" in x3, "Glob during the Download", x3)
+t.ok(early, "all three answered before the Download was (Bash took "
+     "%.3f s)" % bash_s)
+e, x = done(a, rid)
+t.ok(not e and "Downloaded %d bytes" % len(data) in x and
+     same(os.path.join(troot, "big.down")),
+     "the Download is byte-identical", x)
+
+
+def channels():
+    """the slow host's open channels, as bridgectl shows them"""
+    out = subprocess.run([os.environ["BRIDGECTL"], "-s",
+                          os.environ["CTL_SOCK"], "-j", "show", "hosts"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        try:
+            h = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(h, dict) and h.get("name") == "slow":
+            return h.get("channels")
+    return None
+
+
+# cancelled mid-way: it stops, the host goes on
+before = channels()
+rid = start(a, "Download", {"host": "slow", "local_path": "cut.down",
+                            "remote_path": os.path.join(base, "big.bin")})
+time.sleep(0.7)
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+time.sleep(0.3)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo after"})
+t.ok(not e and "after" in x, "Bash after a cancelled Download", x)
+size = os.path.getsize(os.path.join(troot, "cut.down"))
+time.sleep(1.5)
+t.ok(os.path.getsize(os.path.join(troot, "cut.down")) == size and
+     size < len(data), "the cancelled Download stopped writing (%d bytes)"
+     % size)
+after = channels()
+t.ok(before is not None and after == before, "its channel was given back "
+     "(channels before %s, after %s)" % (before, after))
+e, x = call(a, "Download", {"host": "slow", "local_path": "again.down",
+                            "remote_path": os.path.join(base, "small.txt")})
+t.ok(not e and "Downloaded 6 bytes" in x, "the next Download works", x)
+t.done()
+PY
+tap_end
