@@ -323,7 +323,7 @@ void	 files_grep(struct sshcall *);
 void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
-void	 fdown_conn_lost(struct sshhost *, struct sshconn *);
+void	 fchan_conn_lost(struct sshhost *, struct sshconn *);
 
 /* ssh_policy.c: policy.c again on arrival, paths resolved on the host;
  * 0: go on, -1: refused and answered */

@@ -743,9 +743,10 @@ conn_teardown(struct sshconn *c)
 		pool_conn_lost(c, why);
 		forward_conn_lost(host, c);
 		jump_conn_lost(host, c);
+		/* before the record of temps learns of it (ssh_ftemp.c) */
+		fchan_conn_lost(host, c);
 		shell_conn_lost(host, c);
 		delegate_conn_lost(host, c);
-		fdown_conn_lost(host, c);
 		if (c->sftp != NULL) {
 			sftp_free(c->sftp);
 			c->sftp = NULL;
@@ -869,9 +870,9 @@ sshconn_hostgone(struct sshhost *host)
 	/* what waits for a channel, on no connection yet, goes too */
 	forward_conn_lost(host, NULL);
 	jump_conn_lost(host, NULL);
+	fchan_conn_lost(host, NULL);
 	shell_conn_lost(host, NULL);
 	delegate_conn_lost(host, NULL);
-	fdown_conn_lost(host, NULL);
 	TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)
 		conn_teardown(c);
 	pool_hostgone(host);

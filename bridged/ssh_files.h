@@ -77,13 +77,20 @@ struct sftpq {
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
 
+/* ssh_fchan.c: SFTP's big-endian numbers */
+void	 sftp_put32(unsigned char **, uint32_t);
+uint32_t sftp_get32(const unsigned char *);
+
 /*
- * Download on a channel of its own, without blocking (ssh_fdown.c): 0 it
- * has the call and the local descriptor and answers; -1 there is no
- * room for the channel, and the caller copies as before.
+ * Download and Upload on a channel of their own (ssh_fdown.c, ssh_fup.c),
+ * called in xfer_run()'s blocking section: 0 it has the call and the
+ * local descriptor and answers; -1 there is no room for the channel, and
+ * the caller copies as before.
  */
 int	 fdown_start(struct sshcall *, struct sshconn *, int, const char *,
 	    const char *, uint64_t);
+int	 fup_start(struct sshcall *, struct sshconn *, int, sftp_file,
+	    const char *, const char *, const char *, int, int, uint64_t);
 
 /* what a resolve learnt of a regular file, for the tool that reads it */
 int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);
@@ -117,6 +124,8 @@ int	 write_atomic(struct sshcall *, sftp_session, const char *,
 void	 book_add(struct sshcall *, sftp_session, const char *);
 void	 book_undo(struct sshcall *, sftp_session);
 void	 book_left(struct sshhost *);	/* a temp could not go */
+void	 book_keep(struct sshhost *, const char *);	/* in the making */
+void	 book_done(struct sshhost *, const char *);
 void	 files_sweep(struct sshcall *, int);
 void	 files_sweep_again(struct sshhost *);	/* the next tool sweeps */
 const char *files_key(struct sshhost *);	/* the host block's KEY */

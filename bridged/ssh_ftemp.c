@@ -13,11 +13,18 @@
  * same account keep their own; RAND is new for each worker, and again
  * after the connection the record was open on is lost.  One record per
  * host, not per connection: the host has one worker, whose file tools
- * block it, so at most one temp is in the making on any of its
- * connections, always the one the record is open on.  So the record in
- * use is never swept, and every other record of KEY belongs to a worker
- * that is gone or to a connection that is: nothing it names is in the
- * making.  The sweep (files_sweep) runs before the first tool after the
+ * block it, so at most one of their temps is in the making at a time,
+ * always on the connection the record is open on.  An Upload on a
+ * channel of its own (ssh_fup.c) keeps its temp in the making between
+ * its sections (book_keep, book_done): while any is, the record is not
+ * restarted (a name taken by someone else is dropped from it by writing
+ * it anew with the names still in the making), and no sweep runs, since
+ * a record retired meanwhile may name one; the sweep is due again once
+ * none is, and finds each of those renamed into place or removed, or
+ * left behind by a failure as it should.  So the record in use is never
+ * swept, and every other record of KEY belongs to a worker that is gone
+ * or to a connection that is: nothing it names is in the making.  The
+ * sweep (files_sweep) runs before the first tool after the
  * worker starts and again after a record was retired: a fixed command
  * removes what those records name and then the records, only lines of
  * the temp shape, inside the base dir, whose directory resolves to
@@ -52,6 +59,8 @@
 #define TEMPS_DIR		".bridged"	/* in the remote home */
 #define TEMPS_COMPACT		256	/* lines before the record restarts */
 
+struct making;
+
 /* the record of temps in the making on one host (see the top) */
 struct tempbook {
 	TAILQ_ENTRY(tempbook)	 entry;
@@ -65,6 +74,13 @@ struct tempbook {
 	int			 left;		/* a temp could not go */
 	char			 key[17];	/* the host block's */
 	char			 name[64];	/* TEMPS_DIR "/temps-KEY-RAND" */
+	TAILQ_HEAD(, making)	 making;	/* Uploads' (book_keep) */
+};
+
+/* the temp of an Upload on a channel of its own, in the making */
+struct making {
+	TAILQ_ENTRY(making)	 entry;
+	char			 path[PATH_MAX];
 };
 
 static struct tempbook *book_get(struct sshhost *);
@@ -104,6 +120,7 @@ book_get(struct sshhost *host)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		fatal(NULL);
 	b->host = host;
+	TAILQ_INIT(&b->making);
 	if (uname(&un) == -1)
 		strlcpy(un.nodename, "?", sizeof(un.nodename));
 	snprintf(port, sizeof(port), "%u", h->port);
@@ -147,6 +164,7 @@ void
 files_conn_lost(struct sshhost *host, struct sshconn *conn)
 {
 	struct tempbook	*b;
+	struct making	*m;
 
 	TAILQ_FOREACH(b, &books, entry)
 		if (b->host == host)
@@ -155,6 +173,10 @@ files_conn_lost(struct sshhost *host, struct sshconn *conn)
 		return;
 	if (conn == NULL) {
 		book_forget(b);
+		while ((m = TAILQ_FIRST(&b->making)) != NULL) {
+			TAILQ_REMOVE(&b->making, m, entry);
+			free(m);
+		}
 		TAILQ_REMOVE(&books, b, entry);
 		free(b);
 		return;
@@ -192,7 +214,8 @@ book_add(struct sshcall *call, sftp_session sftp, const char *tmp)
 	    b->sftp != sftp)) {
 		/* the file tools moved: the record follows, kept whole */
 		book_forget(b);
-	} else if (b->f != NULL && b->lines >= TEMPS_COMPACT && !b->left) {
+	} else if (b->f != NULL && b->lines >= TEMPS_COMPACT && !b->left &&
+	    TAILQ_EMPTY(&b->making)) {
 		/* nothing is in the making now: start a fresh record */
 		sftp_close(b->f);
 		b->f = NULL;
@@ -258,6 +281,9 @@ book_undo(struct sshcall *call, sftp_session sftp)
 {
 	struct tempbook			*b;
 	struct sftp_attributes_struct	 attr;
+	struct making			*m;
+	char				 line[PATH_MAX + 1];
+	int				 n;
 
 	if ((b = book_get(call->host)) == NULL || b->f == NULL ||
 	    b->sftp != sftp)
@@ -277,6 +303,51 @@ book_undo(struct sshcall *call, sftp_session sftp)
 		return;
 	}
 	b->lines = 0;
+	/* the Uploads' temps still in the making stay in it */
+	TAILQ_FOREACH(m, &b->making, entry) {
+		n = snprintf(line, sizeof(line), "%s\n", m->path);
+		if (n < 0 || (size_t)n >= sizeof(line) ||
+		    sftp_write(b->f, line, n) != n) {
+			log_warnx("host \"%s\": cannot write ~/%s: %s",
+			    call->host->name, b->name, fx_str(sftp));
+			b->left = 1;	/* kept as it is, never restarted */
+			return;
+		}
+		b->lines++;
+	}
+}
+
+/* tmp stays in the making after its section (an Upload's, ssh_fup.c) */
+void
+book_keep(struct sshhost *host, const char *tmp)
+{
+	struct tempbook	*b;
+	struct making	*m;
+
+	if ((b = book_get(host)) == NULL)
+		return;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatal(NULL);
+	strlcpy(m->path, tmp, sizeof(m->path));
+	TAILQ_INSERT_TAIL(&b->making, m, entry);
+}
+
+/* tmp is renamed into place, removed, or left for the sweep */
+void
+book_done(struct sshhost *host, const char *tmp)
+{
+	struct tempbook	*b;
+	struct making	*m;
+
+	if ((b = book_get(host)) == NULL)
+		return;
+	TAILQ_FOREACH(m, &b->making, entry)
+		if (strcmp(m->path, tmp) == 0)
+			break;
+	if (m == NULL)
+		return;
+	TAILQ_REMOVE(&b->making, m, entry);
+	free(m);
 }
 
 /*
@@ -301,6 +372,9 @@ files_sweep(struct sshcall *call, int wait)
 	int		 lost, was;
 
 	if ((b = book_get(call->host)) == NULL || b->swept)
+		return;
+	/* a retired record may name a temp still in the making (the top) */
+	if (!TAILQ_EMPTY(&b->making))
 		return;
 	if (wait && (call->conn == NULL ||
 	    (s = call->conn->session) == NULL))
@@ -392,7 +466,8 @@ files_shutdown(void)
 	int		 n = 0;
 
 	TAILQ_FOREACH(b, &books, entry) {
-		if (b->f == NULL || b->left || sshconn_byid(b->connid) == NULL)
+		if (b->f == NULL || b->left || !TAILQ_EMPTY(&b->making) ||
+		    sshconn_byid(b->connid) == NULL)
 			continue;
 		sb_str(&cmd, "rm -f -- ");
 		shquote(&cmd, b->name);

@@ -4,6 +4,10 @@
  * the remote side, asks the parent for the local file (parent_transfer.c) and
  * copies when the descriptor arrives (files_localfd()).  An upload goes
  * to a temp file renamed into place, so the target is never half there.
+ * The copy itself runs on an SFTP channel of its own from the event loop
+ * (ssh_fdown.c, ssh_fup.c), so the host's other calls need not wait for
+ * it; the blocking copy here, in the session the file tools share, is for
+ * a connection with no room for one more channel.
  */
 
 #include <sys/types.h>
@@ -365,6 +369,12 @@ xfer_run(struct xfer *x, int fd)
 	rc = x->upload ? xfer_upload(call, x, fd, err, &bytes) :
 	    xfer_download(call, x, fd, err, &bytes);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 1) {
+		/* ssh_fup.c has the descriptor, and answers */
+		files_unblock(id, was);
+		files_checklost(id);
+		return;
+	}
 	close(fd);
 	files_unblock(id, was);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -410,6 +420,10 @@ xfer_upload(struct sshcall *call, struct xfer *x, int fd, char *err,
 		return -1;
 	if (temp_create(call, sftp, x->remote, 0600, tmp, &f, err) == -1)
 		return -1;
+	/* on a channel of its own, it answers from the event loop */
+	if (fup_start(call, call->conn, fd, f, tmp, x->remote, x->local, mode,
+	    x->overwrite, st.st_size) == 0)
+		return 1;
 	xwp_init(&wp, sftp, f, tmp);
 	if ((buf = malloc(XFER_LOCAL)) == NULL)
 		fatal(NULL);
@@ -659,23 +673,6 @@ xwp_init(struct xwpipe *wp, sftp_session sftp, sftp_file f, const char *tmp)
 		wp->depth = XFER_WREQS;
 }
 
-static void
-put32(unsigned char **p, uint32_t v)
-{
-	(*p)[0] = v >> 24;
-	(*p)[1] = v >> 16;
-	(*p)[2] = v >> 8;
-	(*p)[3] = v;
-	*p += 4;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 /* the transport failed or timed out: no answer will come */
 static int
 xwp_dead(struct xwpipe *wp, char *err, const char *why)
@@ -716,10 +713,10 @@ xwp_wait(struct xwpipe *wp, char *err)
 
 	if (xwp_read(wp, b, 4) == -1)
 		return xwp_dead(wp, err, "the connection failed");
-	len = get32(b);
+	len = sftp_get32(b);
 	if (len < 9 || len > sizeof(b) || xwp_read(wp, b, len) == -1)
 		return xwp_dead(wp, err, "the connection failed");
-	id = get32(b + 1);
+	id = sftp_get32(b + 1);
 	for (i = 0; i < wp->nq; i++)
 		if (wp->ids[i] == id)
 			break;
@@ -727,7 +724,7 @@ xwp_wait(struct xwpipe *wp, char *err)
 		return xwp_dead(wp, err, "the SFTP server answered a request "
 		    "not made");
 	wp->ids[i] = wp->ids[--wp->nq];
-	code = get32(b + 5);
+	code = sftp_get32(b + 5);
 	if (code != SSH_FX_OK && !wp->failed) {
 		wp->failed = 1;
 		if (err != NULL) {
@@ -756,15 +753,15 @@ xwp_send(struct xwpipe *wp, const char *data, uint32_t len, char *err)
 		return -1;
 	}
 	id = ++wp->sftp->id_counter;
-	put32(&p, 1 + 4 + 4 + hlen + 8 + 4 + len);
+	sftp_put32(&p, 1 + 4 + 4 + hlen + 8 + 4 + len);
 	*p++ = SSH_FXP_WRITE;
-	put32(&p, id);
-	put32(&p, hlen);
+	sftp_put32(&p, id);
+	sftp_put32(&p, hlen);
 	memcpy(p, ssh_string_data(h), hlen);
 	p += hlen;
-	put32(&p, off >> 32);
-	put32(&p, off & 0xffffffff);
-	put32(&p, len);
+	sftp_put32(&p, off >> 32);
+	sftp_put32(&p, off & 0xffffffff);
+	sftp_put32(&p, len);
 	if (ssh_channel_write(wp->sftp->channel, hdr, p - hdr) != p - hdr ||
 	    ssh_channel_write(wp->sftp->channel, data, len) != (int)len)
 		return xwp_dead(wp, err, "the connection failed");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sftpslow.py SFTP-SERVER RATE: an SFTP subsystem that runs SFTP-SERVER
-and passes what it says back to the client at RATE bytes a second (a slow
-link), what the client says at full speed.  For t-xferstall."""
+and passes what either side says to the other at RATE bytes a second each
+way (a slow link).  For t-xferstall."""
 import os
 import subprocess
 import sys
@@ -14,26 +14,23 @@ def main():
     p = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, bufsize=0)
 
-    def up():
+    def pace(src, dst, done):
+        due = time.monotonic()
         while True:
-            b = os.read(0, 65536)
+            b = os.read(src, 16384)
             if not b:
                 break
-            p.stdin.write(b)
-        p.stdin.close()
+            os.write(dst, b)
+            # no credit saved up while the side was quiet
+            now = time.monotonic()
+            due = max(due, now) + len(b) / rate
+            if due > now:
+                time.sleep(due - now)
+        done()
 
-    threading.Thread(target=up, daemon=True).start()
-    due = time.monotonic()
-    while True:
-        b = os.read(p.stdout.fileno(), 16384)
-        if not b:
-            break
-        os.write(1, b)
-        # no credit saved up while the server was quiet
-        now = time.monotonic()
-        due = max(due, now) + len(b) / rate
-        if due > now:
-            time.sleep(due - now)
+    threading.Thread(target=pace, daemon=True,
+                     args=(0, p.stdin.fileno(), p.stdin.close)).start()
+    pace(p.stdout.fileno(), 1, lambda: None)
     p.wait()
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# t-xferstall: a Download holds nothing but its own channel (issue 16, no
+# t-xferstall: a transfer holds nothing but its own channel (issue 16, no
 # serialisation that isn't needed).  The host "slow" is an sshd whose
-# SFTP subsystem sends at 1 MB/s (sftpslow.py): a Download of 3 MB takes
-# seconds, and meanwhile another session's Bash, Read and Glob on the same
-# host are answered before it is (they once waited for the whole of it:
-# the copy held the host's worker).  The Download is byte-identical; one
-# cancelled mid-way stops and gives its channel back, and the host's next
-# Download and Bash work.
+# SFTP subsystem moves 1 MB/s each way (sftpslow.py): a Download or an
+# Upload of 3 MB takes seconds, and meanwhile another session's Bash,
+# Read, Glob and Write on the same host are answered before it is (they
+# once waited for the whole of it: the copy held the host's worker).  Both
+# are byte-identical; a cancelled Download stops writing, a cancelled
+# Upload replaces nothing and leaves no temp, and each gives its channel
+# back; one whose SFTP server dies mid-way is a clear error; the host's
+# next calls work.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -152,6 +154,77 @@ t.ok(before is not None and after == before, "its channel was given back "
 e, x = call(a, "Download", {"host": "slow", "local_path": "again.down",
                             "remote_path": os.path.join(base, "small.txt")})
 t.ok(not e and "Downloaded 6 bytes" in x, "the next Download works", x)
+
+# an Upload the same way: others answered meanwhile, a Write beside it
+with open(os.path.join(troot, "up.bin"), "wb") as f:
+    f.write(data)
+target = os.path.join(base, "up.bin")
+rid = start(a, "Upload", {"host": "slow", "local_path": "up.bin",
+                          "remote_path": target})
+time.sleep(0.5)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+e2, x2 = call(b, "Write", {"host": "slow", "content": "beside\n",
+                           "file_path": os.path.join(base, "beside.txt")})
+e3, x3 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "beside.txt")})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x and not e2 and not e3 and "beside" in x3,
+     "Bash, Write and Read during the Upload", x, x2, x3)
+t.ok(early, "all three answered before the Upload was")
+e, x = done(a, rid)
+t.ok(not e and "Uploaded %d bytes" % len(data) in x and same(target),
+     "the Upload is byte-identical", x)
+
+
+def temps():
+    return [n for n in os.listdir(base) if ".bridged-" in n]
+
+
+# cancelled mid-way: the target stays as it was, no temp is left
+with open(os.path.join(base, "keep.txt"), "w") as f:
+    f.write("old\n")
+before = channels()
+rid = start(a, "Upload", {"host": "slow", "local_path": "up.bin",
+                          "remote_path": os.path.join(base, "keep.txt"),
+                          "overwrite": True})
+time.sleep(0.7)
+mid = temps()
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+e, x = call(b, "Bash", {"host": "slow", "command": "echo after"})
+t.ok(not e and "after" in x, "Bash after a cancelled Upload", x)
+with open(os.path.join(base, "keep.txt")) as f:
+    kept = f.read()
+after = channels()
+t.ok(mid and kept == "old\n" and not temps(),
+     "the cancelled Upload replaced nothing and left no temp (%s mid-way)"
+     % mid, kept, temps())
+t.ok(after == before, "its channel was given back (before %s, after %s)"
+     % (before, after))
+
+
+# the server's end of the channel dies mid-way: a clear error, in time
+def kill_newest():
+    time.sleep(0.7)
+    subprocess.run(["pkill", "-n", "-f", "sftpslow.py"])
+
+
+for tool, args, says in (
+        ("Download", {"local_path": "killed.down",
+                      "remote_path": os.path.join(base, "big.bin")},
+         "incomplete"),
+        ("Upload", {"local_path": "up.bin", "overwrite": True,
+                    "remote_path": os.path.join(base, "keep.txt")},
+         "not replaced")):
+    args["host"] = "slow"
+    rid = start(a, tool, args)
+    kill_newest()
+    e, x = done(a, rid, 30)
+    t.ok(e and "closed the channel" in x and says in x,
+         "%s: its SFTP server killed mid-way is a clear error" % tool, x)
+e, x = call(b, "Read", {"host": "slow",
+                        "file_path": os.path.join(base, "small.txt")})
+t.ok(not e and "small" in x and not temps(), "the host goes on, no temp "
+     "left", x, temps())
 t.done()
 PY
 tap_end
