@@ -324,6 +324,7 @@ void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
 void	 fchan_conn_lost(struct sshhost *, struct sshconn *);
+void	 aexec_conn_lost(struct sshhost *, struct sshconn *);
 
 /* ssh_policy.c: policy.c again on arrival, paths resolved on the host;
  * 0: go on, -1: refused and answered */

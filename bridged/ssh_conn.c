@@ -745,6 +745,7 @@ conn_teardown(struct sshconn *c)
 		jump_conn_lost(host, c);
 		/* before the record of temps learns of it (ssh_ftemp.c) */
 		fchan_conn_lost(host, c);
+		aexec_conn_lost(host, c);
 		shell_conn_lost(host, c);
 		delegate_conn_lost(host, c);
 		if (c->sftp != NULL) {
@@ -871,6 +872,7 @@ sshconn_hostgone(struct sshhost *host)
 	forward_conn_lost(host, NULL);
 	jump_conn_lost(host, NULL);
 	fchan_conn_lost(host, NULL);
+	aexec_conn_lost(host, NULL);
 	shell_conn_lost(host, NULL);
 	delegate_conn_lost(host, NULL);
 	TAILQ_FOREACH_SAFE(c, &host->conns, entry, next)

@@ -99,6 +99,16 @@ int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);
 int	 remote_exec(struct sshcall *, const char *, size_t, int, size_t,
 	    struct rexec *, char *);
 void	 rexec_free(struct rexec *);
+int	 rexec_lines(struct rexec *, size_t);
+#define EXEC_ERR_MAX		(16 * 1024)	/* stderr kept */
+/*
+ * The same from the event loop (ssh_aexec.c): done answers the call, with
+ * the output, or with why it could not run or was stopped
+ */
+typedef void (*aexec_done)(struct sshcall *, struct rexec *, const char *,
+	    void *);
+void	 remote_exec_async(struct sshcall *, const char *, size_t, int,
+	    size_t, aexec_done, void *);
 
 /* replacing a remote file in one step */
 int	 temp_create(struct sshcall *, sftp_session, const char *, mode_t,

@@ -73,6 +73,16 @@ static int	 str_cmp(const void *, const void *);
 static const char *grep_type_globs(const char *);
 static void	 do_glob(struct sshcall *);
 static void	 do_grep(struct sshcall *);
+static void	 grep_done(struct sshcall *, struct rexec *, const char *,
+		    void *);
+
+/* what grep_done needs of the call's arguments */
+struct grepq {
+	int		 content;
+	int		 count;
+	long long	 head;
+	long long	 offset;
+};
 
 void
 files_glob(struct sshcall *call)
@@ -511,15 +521,13 @@ str_cmp(const void *a, const void *b)
 static void
 do_grep(struct sshcall *call)
 {
-	struct sbuf	 rg = { 0 }, gr = { 0 }, cmd = { 0 }, out = { 0 };
-	struct rexec	 rx;
+	struct sbuf	 rg = { 0 }, gr = { 0 }, cmd = { 0 };
+	struct grepq	*g;
 	const char	*pattern, *glob, *type, *mode, *tglobs;
-	char		 path[PATH_MAX], err[ERRSZ] = "", **lines = NULL;
-	char		*p, *nl, *copy, *tok, *save;
-	long long	 A, B, C, ctx, head, offset, total = 0;
-	size_t		 nlines = 0, lsize = 0, i, shown, budget, used, c;
-	int		 full = 0;
-	int		 num, icase, only, multi, content, count, nfiles = 0;
+	char		 path[PATH_MAX], err[ERRSZ] = "";
+	char		*copy, *tok, *save;
+	long long	 A, B, C, ctx, head, offset;
+	int		 num, icase, only, multi, content, count;
 
 	if (arg_str(call->args, "pattern", 1, &pattern, err) == -1 ||
 	    arg_path(call, call->args, "path", 0, path, err) == -1 ||
@@ -669,25 +677,48 @@ do_grep(struct sshcall *call)
 	sb_free(&rg);
 	sb_free(&gr);
 
-	/* content comes in order: stop once the page is full */
-	if (remote_exec(call, cmd.p, GREP_OUTPUT_MAX, files_seconds(),
-	    content && head > 0 ? (size_t)(offset + head + 1) : 0, &rx,
-	    err) == -1) {
-		sb_free(&cmd);
-		files_fail(call, err);
+	/*
+	 * Content comes in order: stop once the page is full.  The search
+	 * runs on a channel of its own, the worker free meanwhile.
+	 */
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		fatal(NULL);
+	g->content = content;
+	g->count = count;
+	g->head = head;
+	g->offset = offset;
+	remote_exec_async(call, cmd.p, GREP_OUTPUT_MAX, files_seconds(),
+	    content && head > 0 ? (size_t)(offset + head + 1) : 0, grep_done,
+	    g);
+	sb_free(&cmd);
+}
+
+/* the search ended: its output into entries, a page of them */
+static void
+grep_done(struct sshcall *call, struct rexec *rxp, const char *why, void *arg)
+{
+	struct grepq	*g = arg;
+	struct rexec	 rx = *rxp;
+	struct sbuf	 out = { 0 };
+	char		**lines = NULL, *p, *nl;
+	long long	 head = g->head, offset = g->offset, total = 0;
+	size_t		 nlines = 0, lsize = 0, i, shown, budget, used, c;
+	int		 full = 0, content = g->content, count = g->count;
+	int		 nfiles = 0;
+
+	free(g);
+	if (why != NULL) {
+		files_fail(call, why);
 		return;
 	}
-	sb_free(&cmd);
 	if (rx.timedout && rx.out.len == 0) {
 		sshcall_text(call, 1, "Grep timed out after %d s; narrow the "
 		    "path, glob or type", files_seconds());
-		rexec_free(&rx);
 		return;
 	}
 	if (rx.out.len == 0 && rx.status >= 2) {
 		sshcall_text(call, 1, "Grep failed: %s",
 		    rx.err.len ? rx.err.p : "error on the host");
-		rexec_free(&rx);
 		return;
 	}
 
@@ -781,6 +812,5 @@ do_grep(struct sshcall *call)
 		    rx.err.p);
 	}
 	free(lines);
-	rexec_free(&rx);
 	files_reply(call, 0, &out, "use head_limit and offset to page through");
 }

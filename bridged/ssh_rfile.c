@@ -51,11 +51,9 @@
 #include "ssh_files.h"
 #include "ssh_shell.h"
 
-#define EXEC_ERR_MAX		(16 * 1024)
 #define TEMP_TRIES		5
 
 
-static int	 rexec_lines(struct rexec *, size_t);
 static void	 files_close_pending(uint32_t);
 
 /* set when an SFTP error looks like the connection went away */
@@ -587,7 +585,7 @@ remote_exec(struct sshcall *call, const char *cmd, size_t outmax,
 }
 
 /* count the lines in the n bytes just added; cut after maxlines */
-static int
+int
 rexec_lines(struct rexec *rx, size_t n)
 {
 	char	*end = rx->out.p + rx->out.len, *p = end - n;

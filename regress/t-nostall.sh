@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# t-xferstall: a transfer holds nothing but its own channel (issue 16, no
-# serialisation that isn't needed).  The host "slow" is an sshd whose
+# t-nostall: a transfer or a search holds nothing but its own channel
+# (issue 16, no serialisation that isn't needed).  The host "slow" is an sshd whose
 # SFTP subsystem moves 1 MB/s each way (sftpslow.py): a Download or an
 # Upload of 3 MB takes seconds, and meanwhile another session's Bash,
 # Read, Glob and Write on the same host are answered before it is (they
@@ -8,7 +8,9 @@
 # are byte-identical; a cancelled Download stops writing, a cancelled
 # Upload replaces nothing and leaves no temp, and each gives its channel
 # back; one whose SFTP server dies mid-way is a clear error; the host's
-# next calls work.
+# next calls work.  A Grep that waits on a FIFO (its writer 2 s late)
+# lets another session's Bash and Read through first, and a cancelled one
+# leaves no grep running on the host.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -225,6 +227,49 @@ e, x = call(b, "Read", {"host": "slow",
                         "file_path": os.path.join(base, "small.txt")})
 t.ok(not e and "small" in x and not temps(), "the host goes on, no temp "
      "left", x, temps())
+
+
+# a search that waits: grep on a FIFO whose writer is late
+fifo = os.path.join(base, "slow.fifo")
+os.mkfifo(fifo)
+writer = subprocess.Popen(["sh", "-c", "sleep 2; echo 'a late match' > '%s'"
+                           % fifo])
+rid = start(a, "Grep", {"host": "slow", "pattern": "late match",
+                        "path": fifo, "output_mode": "content"})
+time.sleep(0.3)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+e2, x2 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "small.txt")})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x and not e2 and early,
+     "Bash and Read answered before the waiting Grep", x, x2)
+e, x = done(a, rid)
+writer.wait()
+t.ok(not e and "a late match" in x, "the Grep then finds its match", x)
+
+
+def greps():
+    r = subprocess.run(["pgrep", "-f", "late match"], capture_output=True,
+                       text=True)
+    return r.stdout.split()
+
+
+# cancelled while it waits (no writer at all): nothing left running
+rid = start(a, "Grep", {"host": "slow", "pattern": "late match",
+                        "path": fifo, "output_mode": "content"})
+end = time.time() + 10
+while not greps() and time.time() < end:
+    time.sleep(0.05)
+running = bool(greps())
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+end = time.time() + 10
+while greps() and time.time() < end:
+    time.sleep(0.05)
+t.ok(running and not greps(), "a cancelled Grep leaves no grep on the host",
+     greps())
+e, x = call(b, "Bash", {"host": "slow", "command": "echo still"})
+t.ok(not e and "still" in x, "the host goes on after it", x)
+os.unlink(fifo)
 t.done()
 PY
 tap_end
