@@ -2,8 +2,10 @@
 # t-sftpfuzz: a host whose SFTP server lies (sftpfuzz.py: a share of its
 # answers flipped, cut short, padded, retyped, renumbered, doubled, with
 # huge lengths and counts, or a length prefix that claims more than comes)
-# costs its own calls and nothing else.  120 file-tool calls to it each
-# come back, an answer or an error with a message, within their deadline;
+# costs its own calls and nothing else.  120 file-tool calls to it
+# (Download and Upload among them, on SFTP channels of their own, and Grep
+# on an exec channel of its own) each come back, an answer or an error
+# with a message, within their deadline;
 # calls to another host in between are answered at once; an SFTP stream
 # put out of step (a length that claims more than comes) no longer holds
 # the host's worker for good: past the call timeout and the keepalive
@@ -35,6 +37,7 @@ for i in 1 2 3; do
 	seq 1 2000 >"$TESTDIR/bbase/f$i.txt"
 done
 head -c 300000 /dev/urandom >"$TESTDIR/bbase/bin.dat"
+head -c 200000 /dev/urandom >"$TESTDIR/troot/up.bin"
 echo one >"$TESTDIR/bbase/d/a.txt"
 mkdir -p "$TESTDIR/base"; echo "kept" >"$TESTDIR/base/kept.txt"
 tap_check "bridged starts" bridged_start "transfer root \"$TESTDIR/troot\"
@@ -91,6 +94,9 @@ calls = [
     ("Download", lambda: {"remote_path": "f2.txt",
                           "local_path": "dl%d" % r.randint(1, 1000),
                           "overwrite": True}),
+    ("Upload", lambda: {"local_path": "up.bin",
+                        "remote_path": "u%d.bin" % r.randint(1, 3),
+                        "overwrite": True}),
 ]
 N = 120
 worst = 0.0
