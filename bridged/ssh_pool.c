@@ -917,6 +917,22 @@ sshconn_sftp(struct sshconn *c, char *err, size_t errlen)
 	struct sshhost	*host = c->host;
 	sftp_session	 sftp;
 
+	/*
+	 * Its server ended (it crashed, was killed, or a limit on the host
+	 * stopped it): the file tools would fail on it for as long as the
+	 * connection lasts.  Another one starts in its place.
+	 */
+	if (c->sftp != NULL && (ssh_channel_is_closed(c->sftp->channel) ||
+	    ssh_channel_is_eof(c->sftp->channel))) {
+		log_warnx("host \"%s\": the SFTP server of connection %u "
+		    "ended; starting another", host->name, c->id);
+		sftp_free(c->sftp);
+		c->sftp = NULL;
+		if (c->nchan > 0)
+			c->nchan--;
+		if (c->nsess > 0)
+			c->nsess--;
+	}
 	if (c->sftp != NULL)
 		return c->sftp;
 	if (c->session == NULL || !c->up) {

@@ -8,7 +8,9 @@
 # are byte-identical; a cancelled Download stops writing, a cancelled
 # Upload replaces nothing and leaves no temp, and each gives its channel
 # back; one whose SFTP server dies mid-way is a clear error; the host's
-# next calls work.  A Grep that waits on a FIFO (its writer 2 s late)
+# next calls work, also once the SFTP server the file tools share has
+# ended (another is started: the old code failed every file tool on the
+# host until the connection dropped).  A Grep that waits on a FIFO (its writer 2 s late)
 # lets another session's Bash and Read through first, and a cancelled one
 # leaves no grep running on the host.
 
@@ -145,11 +147,26 @@ a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
 time.sleep(0.3)
 e, x = call(b, "Bash", {"host": "slow", "command": "echo after"})
 t.ok(not e and "after" in x, "Bash after a cancelled Download", x)
-size = os.path.getsize(os.path.join(troot, "cut.down"))
-time.sleep(1.5)
-t.ok(os.path.getsize(os.path.join(troot, "cut.down")) == size and
-     size < len(data), "the cancelled Download stopped writing (%d bytes)"
-     % size)
+
+
+def settled(path):
+    """the size of path once it has not changed for a second (10 s at most)"""
+    end = time.time() + 10
+    last = -1
+    while time.time() < end:
+        now = os.path.getsize(path)
+        if now == last:
+            return now
+        last = now
+        time.sleep(1)
+    return None
+
+
+size = settled(os.path.join(troot, "cut.down"))
+time.sleep(1)
+t.ok(size is not None and size < len(data) and
+     os.path.getsize(os.path.join(troot, "cut.down")) == size,
+     "the cancelled Download stopped writing (%s bytes)" % size)
 after = channels()
 t.ok(before is not None and after == before, "its channel was given back "
      "(channels before %s, after %s)" % (before, after))
@@ -194,6 +211,9 @@ mid = temps()
 a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
 e, x = call(b, "Bash", {"host": "slow", "command": "echo after"})
 t.ok(not e and "after" in x, "Bash after a cancelled Upload", x)
+end = time.time() + 10
+while temps() and time.time() < end:
+    time.sleep(0.05)
 with open(os.path.join(base, "keep.txt"), "rb") as f:
     kept = f.read()[:100]
 after = channels()
@@ -205,9 +225,20 @@ t.ok(after == before, "its channel was given back (before %s, after %s)"
 
 
 # the server's end of the channel dies mid-way: a clear error, in time
-def kill_newest():
+def slows():
+    r = subprocess.run(["pgrep", "-f", "sftpslow.py"], capture_output=True,
+                       text=True)
+    return set(r.stdout.split())
+
+
+def kill_new(old):
+    """the SFTP server of the transfer's own channel, once it is copying"""
+    end = time.time() + 10
+    while not slows() - old and time.time() < end:
+        time.sleep(0.05)
     time.sleep(0.7)
-    subprocess.run(["pkill", "-n", "-f", "sftpslow.py"])
+    for pid in slows() - old:
+        subprocess.run(["kill", pid])
 
 
 for tool, args, says in (
@@ -218,8 +249,9 @@ for tool, args, says in (
                     "remote_path": os.path.join(base, "keep.txt")},
          "not replaced")):
     args["host"] = "slow"
+    old = slows()
     rid = start(a, tool, args)
-    kill_newest()
+    kill_new(old)
     e, x = done(a, rid, 30)
     t.ok(e and "closed the channel" in x and says in x,
          "%s: its SFTP server killed mid-way is a clear error" % tool, x)
@@ -227,6 +259,14 @@ e, x = call(b, "Read", {"host": "slow",
                         "file_path": os.path.join(base, "small.txt")})
 t.ok(not e and "small" in x and not temps(), "the host goes on, no temp "
      "left", x, temps())
+
+# the SFTP server the file tools share ends: the next one starts
+subprocess.run(["pkill", "-f", "sftpslow.py"])
+time.sleep(0.5)
+e, x = call(b, "Read", {"host": "slow",
+                        "file_path": os.path.join(base, "small.txt")})
+t.ok(not e and "small" in x, "after the shared SFTP server ended, Read "
+     "works (another was started)", x)
 
 
 # a search that waits: grep on a FIFO whose writer is late
@@ -244,7 +284,11 @@ early = poll(a, rid) is None
 t.ok(not e and "during" in x and not e2 and early,
      "Bash and Read answered before the waiting Grep", x, x2)
 e, x = done(a, rid)
-writer.wait()
+try:
+    writer.wait(20)
+except subprocess.TimeoutExpired:
+    writer.kill()	# no reader came: the Grep never opened the FIFO
+    writer.wait()
 t.ok(not e and "a late match" in x, "the Grep then finds its match", x)
 
 
