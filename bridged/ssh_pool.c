@@ -31,8 +31,8 @@
  * refusal of one is the server's answer (forwarding not allowed, the
  * destination unreachable), not a full connection: it is not retried.
  *
- * The file tools block anyway (libssh's SFTP): sshconn_forfiles() finds
- * their connection, sshconn_sftp() and sshconn_exec() their channels.
+ * The file tools block anyway (libssh's SFTP): their connection and
+ * their channels are ssh_poolfiles.c's.
  */
 
 #include <sys/types.h>
@@ -54,12 +54,10 @@
 #include "ssh_pool.h"
 
 #define POOL_RECHECK_MS		100	/* opens answered inside a call */
-#define POOL_CAP_SECS		1	/* a refusal is believed this long */
 #define POOL_GROW_RETRY		5	/* seconds after a failed extra one */
 #define POOL_IDLE_SECS		60	/* an unused extra connection goes */
 /* connections made at once: well under sshd's MaxStartups (10) */
 #define POOL_GROW_PAR		4
-#define SSHCONN_OPEN_SECS	10	/* blocking opens: libssh's timeout */
 
 enum open_state {
 	OPEN_WAIT,		/* in the queue for room */
@@ -89,16 +87,11 @@ struct sshopen {
 
 TAILQ_HEAD(openlist, sshopen);
 
-static int	 room(struct sshconn *);
-static struct sshconn *pick(struct sshhost *, uint32_t);
-static void	 pool_why(struct sshhost *, int, char *, size_t);
 static void	 pool_grow(struct sshhost *);
 static void	 pool_wake(int, short, void *);
 static void	 pool_growcb(int, short, void *);
 static void	 pool_pollcb(int, short, void *);
-static void	 waiter_queue(struct sshwaiter *, int);
 static void	 waiter_arm(struct sshwaiter *, int);
-static void	 waiter_stop(struct sshwaiter *);
 static void	 waiter_timeout(int, short, void *);
 static struct sshopen *open_new(struct sshhost *, struct sshconn *,
 		    struct ssh_channel_callbacks_struct *, int, sshopen_done,
@@ -111,10 +104,6 @@ static void	 open_free(struct sshopen *);
 static void	 open_ready(struct sshwaiter *, struct sshconn *);
 static void	 open_expire(struct sshwaiter *, const char *);
 static void	 open_abandon(struct sshconn *, ssh_channel, enum open_state);
-static void	 call_ready(struct sshwaiter *, struct sshconn *);
-static void	 call_expire(struct sshwaiter *, const char *);
-static void	 call_wait_cancel(struct sshcall *);
-static int	 conn_alive(ssh_session);
 
 /* ---- the pool --------------------------------------------------------- */
 
@@ -142,16 +131,16 @@ pool_connfree(struct sshconn *c)
 	evtimer_del(&c->ev_poll);
 }
 
-static int
-conn_alive(ssh_session s)
+int
+pool_alive(ssh_session s)
 {
 	return s != NULL && ssh_is_connected(s) &&
 	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0;
 }
 
 /* how many more session channels c takes */
-static int
-room(struct sshconn *c)
+int
+pool_room(struct sshconn *c)
 {
 	int	 max;
 
@@ -170,22 +159,22 @@ room(struct sshconn *c)
 }
 
 /* the preferred connection when it has room, else the first that has */
-static struct sshconn *
-pick(struct sshhost *host, uint32_t preferid)
+struct sshconn *
+pool_pick(struct sshhost *host, uint32_t preferid)
 {
 	struct sshconn	*c;
 
 	if (preferid != 0 && (c = sshconn_byid(preferid)) != NULL &&
-	    c->host == host && room(c) > 0)
+	    c->host == host && pool_room(c) > 0)
 		return c;
 	TAILQ_FOREACH(c, &host->conns, entry)
-		if (room(c) > 0)
+		if (pool_room(c) > 0)
 			return c;
 	return NULL;
 }
 
 /* why there is no channel: which limits to raise */
-static void
+void
 pool_why(struct sshhost *host, int refused, char *buf, size_t len)
 {
 	struct host	*h = host->conf;
@@ -248,7 +237,7 @@ pool_wake(int fd, short event, void *arg)
 		n++;
 	/* a waiter put back (a refusal) waits for the next round */
 	while (n-- > 0 && (w = TAILQ_FIRST(&host->roomq)) != NULL) {
-		if ((c = pick(host, 0)) == NULL)
+		if ((c = pool_pick(host, 0)) == NULL)
 			break;
 		TAILQ_REMOVE(&host->roomq, w, entry);
 		w->queued = 0;
@@ -275,7 +264,7 @@ pool_grow(struct sshhost *host)
 
 	if (TAILQ_EMPTY(&host->roomq) || host->conf == NULL)
 		return;
-	if (pick(host, 0) != NULL) {
+	if (pool_pick(host, 0) != NULL) {
 		pool_kick(host);
 		return;
 	}
@@ -337,7 +326,7 @@ waiter_arm(struct sshwaiter *w, int ms)
 	w->ev_set = 1;
 }
 
-static void
+void
 waiter_queue(struct sshwaiter *w, int ms)
 {
 	struct sshhost		*host = w->host;
@@ -362,7 +351,7 @@ waiter_queue(struct sshwaiter *w, int ms)
 	pool_kick(host);
 }
 
-static void
+void
 waiter_stop(struct sshwaiter *w)
 {
 	if (w->queued) {
@@ -526,7 +515,7 @@ open_start(struct sshopen *op, int ms)
 	struct sshconn	*c;
 
 	if ((op->w.urgent || TAILQ_EMPTY(&op->host->roomq)) &&
-	    (c = pick(op->host, op->preferid)) != NULL) {
+	    (c = pool_pick(op->host, op->preferid)) != NULL) {
 		waiter_arm(&op->w, ms);
 		open_place(op, c);
 	} else
@@ -669,7 +658,7 @@ open_step(struct sshopen *op)
 			op->state = OPEN_OK;
 			goto finished;
 		}
-		if (!conn_alive(s))
+		if (!pool_alive(s))
 			return 3;
 		snprintf(op->why, sizeof(op->why), "host \"%s\" refused the"
 		    " channel to %s:%u: %s", c->host->name, op->addr, op->port,
@@ -685,7 +674,7 @@ open_step(struct sshopen *op)
 		}
 		if (rc != SSH_OK) {
 			sshconn_nb_end(s, was);
-			if (!conn_alive(s))
+			if (!pool_alive(s))
 				return 3;
 			/* SSH_MSG_CHANNEL_OPEN_FAILURE: sshd's MaxSessions */
 			strlcpy(op->why, sshconn_error(s, "open failed"),
@@ -719,7 +708,7 @@ open_step(struct sshopen *op)
 	if (rc == SSH_AGAIN)
 		return 0;
 	if (rc != SSH_OK) {
-		if (!conn_alive(s))
+		if (!pool_alive(s))
 			return 3;
 		snprintf(op->why, sizeof(op->why), "the server did not run"
 		    " the command: %s", sshconn_error(s, "request refused"));
@@ -827,276 +816,9 @@ open_abandon(struct sshconn *c, ssh_channel ch, enum open_state state)
 	evtimer_add(&c->ev_poll, &tv);
 }
 
-/* ---- the file tools, which block -------------------------------------- */
-
-/* how long a call may still wait: its share of limits { call timeout } */
-int
-sshcall_ms_left(struct sshcall *call)
+/* the same for ssh_poolfiles.c: exec, or the channel open only */
+void
+pool_abandon(struct sshconn *c, ssh_channel ch, int exec)
 {
-	struct timespec	 now;
-	long long	 limit, spent;
-
-	limit = (ssh_conf != NULL && ssh_conf->limits.call_timeout > 0 ?
-	    ssh_conf->limits.call_timeout : CONF_CALL_TIMEOUT) * 1000LL;
-	/* answer before the frontend gives up on the call */
-	limit = limit > 2000 ? limit - 1000 : limit / 2;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	spent = (now.tv_sec - call->t0.tv_sec) * 1000LL +
-	    (now.tv_nsec - call->t0.tv_nsec) / 1000000;
-	return limit - spent > 1 ? (int)(limit - spent) : 1;
-}
-
-/* a connection with SFTP already, else one with room for it */
-struct sshconn *
-sshconn_forfiles(struct sshcall *call)
-{
-	struct sshhost		*host = call->host;
-	struct sshconn		*c;
-	struct sshwaiter	*w;
-
-	TAILQ_FOREACH(c, &host->conns, entry)
-		if (c->up && !c->dying && c->sftp != NULL)
-			break;
-	if (c != NULL || (c = pick(host, 0)) != NULL) {
-		c->lastuse = time(NULL);	/* in use: not idle */
-		return c;
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		fatal(NULL);
-	w->host = host;
-	w->ready = call_ready;
-	w->expire = call_expire;
-	w->arg = call;
-	call->wait = w;
-	call->cancel = call_wait_cancel;
-	waiter_queue(w, sshcall_ms_left(call));
-	return NULL;
-}
-
-/* room: the tool runs again from the start */
-static void
-call_ready(struct sshwaiter *w, struct sshconn *c)
-{
-	struct sshcall	*call = w->arg;
-
-	waiter_stop(w);
-	free(w);
-	call->wait = NULL;
-	call->cancel = NULL;
-	call->run(call);
-}
-
-static void
-call_expire(struct sshwaiter *w, const char *why)
-{
-	struct sshcall	*call = w->arg;
-
-	waiter_stop(w);
-	free(w);
-	call->wait = NULL;
-	call->cancel = NULL;
-	sshcall_text(call, 1, "%s", why);
-}
-
-static void
-call_wait_cancel(struct sshcall *call)
-{
-	struct sshwaiter	*w = call->wait;
-
-	waiter_stop(w);
-	free(w);
-	call->wait = NULL;
-	call->cancel = NULL;
-	sshcall_text(call, 1, "cancelled while waiting for a free SSH"
-	    " channel on host \"%s\"", call->host->name);
-}
-
-sftp_session
-sshconn_sftp(struct sshconn *c, char *err, size_t errlen)
-{
-	struct sshhost	*host = c->host;
-	sftp_session	 sftp;
-
-	/*
-	 * Its server ended (it crashed, was killed, or a limit on the host
-	 * stopped it): the file tools would fail on it for as long as the
-	 * connection lasts.  Another one starts in its place.
-	 */
-	if (c->sftp != NULL && (ssh_channel_is_closed(c->sftp->channel) ||
-	    ssh_channel_is_eof(c->sftp->channel))) {
-		log_warnx("host \"%s\": the SFTP server of connection %u "
-		    "ended; starting another", host->name, c->id);
-		sftp_free(c->sftp);
-		c->sftp = NULL;
-		if (c->nchan > 0)
-			c->nchan--;
-		if (c->nsess > 0)
-			c->nsess--;
-	}
-	if (c->sftp != NULL)
-		return c->sftp;
-	if (c->session == NULL || !c->up) {
-		snprintf(err, errlen, "host \"%s\" is not connected",
-		    host->name);
-		return NULL;
-	}
-	if ((sftp = sftp_new(c->session)) == NULL) {
-		if (conn_alive(c->session)) {
-			c->cap = c->nsess;
-			c->cap_until = time(NULL) + POOL_CAP_SECS;
-			snprintf(err, errlen, "host \"%s\": cannot open an SFTP"
-			    " channel: %s (the server allows %d sessions on a"
-			    " connection? see sshd's MaxSessions and \"max"
-			    " sessions\" in host \"%s\")", host->name,
-			    sshconn_error(c->session, "open failed"),
-			    c->nsess, host->name);
-		} else
-			snprintf(err, errlen, "host \"%s\": cannot open an SFTP"
-			    " channel: %s", host->name,
-			    sshconn_error(c->session, "the connection failed"));
-		return NULL;
-	}
-	if (sftp_init(sftp) != SSH_OK) {
-		snprintf(err, errlen, "host \"%s\": SFTP does not start (is"
-		    " the sftp subsystem enabled in sshd_config?): %s",
-		    host->name, sshconn_error(c->session,
-		    "no answer to the sftp subsystem request"));
-		sftp_free(sftp);
-		return NULL;
-	}
-	c->sftp = sftp;
-	c->nsess++;
-	c->nchan++;
-	c->lastuse = time(NULL);
-	return sftp;
-}
-
-/*
- * A blocking channel for subsystem name on c itself, counted as one of
- * its sessions (Download's own SFTP channel, ssh_fdown.c); c's session
- * is blocking.  NULL when c has no room or the server said no, with why
- * in err: the caller does without.
- */
-ssh_channel
-sshconn_subsys(struct sshconn *c, const char *name, char *err,
-    size_t errlen)
-{
-	ssh_channel	 ch;
-	int		 rc;
-
-	if (room(c) <= 0) {
-		snprintf(err, errlen, "no room for another channel");
-		return NULL;
-	}
-	if ((ch = ssh_channel_new(c->session)) == NULL) {
-		snprintf(err, errlen, "%s", sshconn_error(c->session,
-		    "out of memory"));
-		return NULL;
-	}
-	c->nsess++;
-	c->nchan++;
-	c->lastuse = time(NULL);
-	if ((rc = ssh_channel_open_session(ch)) == SSH_AGAIN) {
-		open_abandon(c, ch, OPEN_CHAN);
-		snprintf(err, errlen, "no answer to the channel request");
-		return NULL;
-	}
-	if (rc != SSH_OK) {
-		snprintf(err, errlen, "channel refused: %s",
-		    sshconn_error(c->session, "open failed"));
-		sshconn_chclose(c, ch, NULL, 1);
-		if (conn_alive(c->session)) {
-			c->cap = c->nsess;
-			c->cap_until = time(NULL) + POOL_CAP_SECS;
-		}
-		return NULL;
-	}
-	if ((rc = ssh_channel_request_subsystem(ch, name)) == SSH_AGAIN) {
-		open_abandon(c, ch, OPEN_EXEC);
-		snprintf(err, errlen, "no answer to the subsystem request");
-		return NULL;
-	}
-	if (rc != SSH_OK) {
-		snprintf(err, errlen, "subsystem %s refused: %s", name,
-		    sshconn_error(c->session, "request refused"));
-		sshconn_chclose(c, ch, NULL, 1);
-		return NULL;
-	}
-	return ch;
-}
-
-/*
- * A blocking exec channel for a file tool: on c when it has room, else
- * on another connection that has; a refusal moves on to the next.
- * Bounded by libssh's timeout (SSHCONN_OPEN_SECS).
- */
-ssh_channel
-sshconn_exec(struct sshconn *c, const char *cmd, struct sshconn **on,
-    char *err, size_t errlen)
-{
-	struct sshhost	*host = c->host;
-	struct sshconn	*oc;
-	ssh_channel	 ch;
-	ssh_session	 s;
-	int		 tries, rc, refused = 0, maxc;
-
-	*on = NULL;
-	maxc = host->conf != NULL ? host->conf->max_conns : CONF_MAX_CONNS;
-	for (tries = 0; tries <= maxc; tries++) {
-		if ((oc = pick(host, c->id)) == NULL) {
-			pool_why(host, refused, err, errlen);
-			return NULL;
-		}
-		s = oc->session;
-		if ((ch = ssh_channel_new(s)) == NULL) {
-			snprintf(err, errlen, "host \"%s\": cannot make a"
-			    " channel: %s", host->name,
-			    sshconn_error(s, "out of memory"));
-			return NULL;
-		}
-		oc->nsess++;
-		oc->nchan++;
-		oc->lastuse = time(NULL);
-		rc = ssh_channel_open_session(ch);
-		if (rc == SSH_AGAIN) {
-			open_abandon(oc, ch, OPEN_CHAN);
-			snprintf(err, errlen, "host \"%s\": no answer from the"
-			    " server to the request for a channel in %d s",
-			    host->name, SSHCONN_OPEN_SECS);
-			return NULL;
-		}
-		if (rc != SSH_OK) {
-			if (!conn_alive(s)) {
-				snprintf(err, errlen, "host \"%s\": the"
-				    " connection failed: %s", host->name,
-				    sshconn_error(s, "connection closed"));
-				sshconn_chclose(oc, ch, NULL, 1);
-				return NULL;
-			}
-			sshconn_chclose(oc, ch, NULL, 1);
-			oc->cap = oc->nsess;
-			oc->cap_until = time(NULL) + POOL_CAP_SECS;
-			refused = 1;
-			continue;
-		}
-		rc = ssh_channel_request_exec(ch, cmd);
-		if (rc == SSH_OK) {
-			*on = oc;
-			return ch;
-		}
-		if (rc == SSH_AGAIN) {
-			open_abandon(oc, ch, OPEN_EXEC);
-			snprintf(err, errlen, "host \"%s\": no answer from the"
-			    " server to the exec request in %d s", host->name,
-			    SSHCONN_OPEN_SECS);
-			return NULL;
-		}
-		snprintf(err, errlen, "host \"%s\": the server did not run"
-		    " the command: %s", host->name, sshconn_error(s,
-		    "request refused"));
-		sshconn_chclose(oc, ch, NULL, 1);
-		return NULL;
-	}
-	pool_why(host, refused, err, errlen);
-	return NULL;
+	open_abandon(c, ch, exec ? OPEN_EXEC : OPEN_CHAN);
 }

@@ -42,6 +42,17 @@ int	 pool_idle(struct sshconn *, time_t);	/* an extra one, unused */
 void	 pool_kick(struct sshhost *);		/* look at the queue */
 void	 pool_hostgone(struct sshhost *);
 
+/* ssh_pool.c, for ssh_poolfiles.c */
+#define POOL_CAP_SECS		1	/* a refusal is believed this long */
+#define SSHCONN_OPEN_SECS	10	/* blocking opens: libssh's timeout */
+int	 pool_room(struct sshconn *);		/* session channels it takes */
+struct sshconn *pool_pick(struct sshhost *, uint32_t);	/* one with room */
+void	 pool_why(struct sshhost *, int, char *, size_t);
+int	 pool_alive(ssh_session);
+void	 waiter_queue(struct sshwaiter *, int);
+void	 waiter_stop(struct sshwaiter *);
+void	 pool_abandon(struct sshconn *, ssh_channel, int);
+
 /* ssh_conn.c, for ssh_pool.c */
 struct sshconn *sshconn_make(struct sshhost *);	/* ask the parent */
 
