@@ -325,6 +325,8 @@ void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
 void	 fchan_conn_lost(struct sshhost *, struct sshconn *);
 void	 aexec_conn_lost(struct sshhost *, struct sshconn *);
+/* ssh_ftemp.c: a shared SFTP session whose server ended is freed */
+void	 files_sftp_gone(struct sshhost *, sftp_session);
 
 /* ssh_policy.c: policy.c again on arrival, paths resolved on the host;
  * 0: go on, -1: refused and answered */

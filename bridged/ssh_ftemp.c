@@ -192,6 +192,22 @@ files_conn_lost(struct sshhost *host, struct sshconn *conn)
 }
 
 /*
+ * The shared SFTP session sftp is about to be freed, its server having
+ * ended (ssh_poolfiles.c): the record's handle on it is gone, and a new
+ * session could come at the same address and take it for its own.  The
+ * record itself stays on the host, and book_add opens it again.
+ */
+void
+files_sftp_gone(struct sshhost *host, sftp_session sftp)
+{
+	struct tempbook	*b;
+
+	TAILQ_FOREACH(b, &books, entry)
+		if (b->host == host && b->f != NULL && b->sftp == sftp)
+			book_forget(b);
+}
+
+/*
  * Note tmp in the record before it is made.  A record that cannot be
  * kept costs the sweep, never the write: the failure is logged once per
  * connection.

@@ -123,6 +123,8 @@ sshconn_sftp(struct sshconn *c, char *err, size_t errlen)
 	    ssh_channel_is_eof(c->sftp->channel))) {
 		log_warnx("host \"%s\": the SFTP server of connection %u "
 		    "ended; starting another", host->name, c->id);
+		/* the handles on it went with its server */
+		files_sftp_gone(host, c->sftp);
 		sftp_free(c->sftp);
 		c->sftp = NULL;
 		if (c->nchan > 0)

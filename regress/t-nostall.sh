@@ -267,6 +267,10 @@ e, x = call(b, "Read", {"host": "slow",
                         "file_path": os.path.join(base, "small.txt")})
 t.ok(not e and "small" in x, "after the shared SFTP server ended, Read "
      "works (another was started)", x)
+e, x = call(b, "Write", {"host": "slow", "content": "again\n",
+                        "file_path": os.path.join(base, "again.txt")})
+t.ok(not e and open(os.path.join(base, "again.txt")).read() == "again\n",
+     "and so does Write (its temp recorded on the new one)", x)
 
 
 # a search that waits: grep on a FIFO whose writer is late
