@@ -38,9 +38,10 @@ host \"slow\" {
 export TESTDIR REGRESS_DIR CTL_SOCK BRIDGECTL
 
 tap_run "$PYTHON" - <<'PY'
-import json, os, subprocess, sys, time
+import os, subprocess, sys, time
 sys.path.insert(0, os.environ["REGRESS_DIR"])
 from mcpclient import Client, Tap, result_text
+from xferlib import host_channels
 
 t = Tap()
 base = os.path.join(os.environ["TESTDIR"], "base")
@@ -124,18 +125,7 @@ t.ok(not e and "Downloaded %d bytes" % len(data) in x and
 
 
 def channels():
-    """the slow host's open channels, as bridgectl shows them"""
-    out = subprocess.run([os.environ["BRIDGECTL"], "-s",
-                          os.environ["CTL_SOCK"], "-j", "show", "hosts"],
-                         capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        try:
-            h = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(h, dict) and h.get("name") == "slow":
-            return h.get("channels")
-    return None
+    return host_channels("slow")
 
 
 # cancelled mid-way: it stops, the host goes on
