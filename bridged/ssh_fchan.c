@@ -1,6 +1,7 @@
 /*
  * ssh_fchan.c: an SFTP channel of a transfer's own, driven by the
- * worker's event loop (Download: ssh_fdown.c, Upload: ssh_fup.c).
+ * worker's event loop (Download: ssh_fdown.c, Upload: ssh_fup.c, Glob:
+ * ssh_fglob.c).
  *
  * A copy in one blocking section would hold the host's worker for as
  * long as the file takes: every other session's Bash and Read on the

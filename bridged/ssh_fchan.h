@@ -1,7 +1,7 @@
 /*
- * ssh_fchan.h: an SFTP channel of a transfer's own, driven by the event
- * loop (ssh_fchan.c), for ssh_fdown.c and ssh_fup.c; needs <event.h>,
- * <libssh/callbacks.h> and ssh.h before it.
+ * ssh_fchan.h: an SFTP channel of a transfer's (or a Glob's) own, driven
+ * by the event loop (ssh_fchan.c), for ssh_fdown.c, ssh_fup.c and
+ * ssh_fglob.c; needs <event.h>, <libssh/callbacks.h> and ssh.h before it.
  */
 
 #ifndef FCHAN_H

@@ -77,6 +77,24 @@ struct sftpq {
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
 
+/* SFTP's wire format read with bounds (ssh_sftpq.c) */
+struct sftprd {
+	const unsigned char	*p;
+	size_t			 left;
+};
+struct sftpattr {
+	int		 hassize;
+	uint64_t	 size;
+	int		 hasperm;
+	uint32_t	 perm;
+	int		 hastime;
+	uint32_t	 mtime;
+};
+int	 sftprd_u32(struct sftprd *, uint32_t *);
+int	 sftprd_u64(struct sftprd *, uint64_t *);
+int	 sftprd_str(struct sftprd *, const unsigned char **, uint32_t *);
+int	 sftprd_attrs(struct sftprd *, struct sftpattr *);
+
 /* ssh_fchan.c: SFTP's big-endian numbers */
 void	 sftp_put32(unsigned char **, uint32_t);
 uint32_t sftp_get32(const unsigned char *);
@@ -91,6 +109,50 @@ int	 fdown_start(struct sshcall *, struct sshconn *, int, const char *,
 	    const char *, uint64_t);
 int	 fup_start(struct sshcall *, struct sshconn *, int, sftp_file,
 	    const char *, const char *, const char *, int, int, uint64_t);
+
+/*
+ * Glob (ssh_fsearch.c): the pattern, its matches, and the walk over the
+ * tree, on an SFTP channel of its own from the event loop (ssh_fglob.c)
+ * or, where there is no room for one, in the blocking section.
+ */
+#define GLOB_PATS	64	/* after brace expansion */
+#define GLOB_COMPS	64
+#define GLOB_STATES	(GLOB_PATS * (GLOB_COMPS + 1))
+#define GLOB_SECONDS	30
+#define GLOB_VISIT_MAX	200000
+#define GLOB_DEPTH	64
+
+struct gstate {
+	uint16_t	 p;		/* which pattern */
+	uint16_t	 c;		/* next component to match */
+};
+
+struct gmatch {
+	char		*path;
+	uint64_t	 mtime;
+};
+
+struct globctx {
+	sftp_session	 sftp;		/* the blocking walk's */
+	char		**comp[GLOB_PATS];
+	int		 ncomp[GLOB_PATS];
+	int		 npat;
+	size_t		 visited;
+	time_t		 deadline;
+	int		 truncated;
+	struct gmatch	*m;
+	size_t		 nm;
+	size_t		 msize;
+	struct gstate	*next;		/* GLOB_STATES, scratch */
+};
+size_t	 glob_step(struct globctx *, const struct gstate *, size_t,
+	    const char *, int, struct gstate *, size_t);
+int	 glob_entry(struct globctx *, const char *, const struct gstate *,
+	    size_t, const char *, int, uint64_t, char *);
+void	 glob_answer(struct sshcall *, struct globctx *);
+void	 glob_free(struct globctx *);
+int	 fglob_start(struct sshcall *, struct sshconn *, struct globctx *,
+	    const char *, const struct gstate *, size_t);
 
 /* what a resolve learnt of a regular file, for the tool that reads it */
 int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);

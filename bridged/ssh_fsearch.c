@@ -1,9 +1,12 @@
 /*
  * ssh_fsearch.c: Glob and Grep.
  *
- * Glob walks the tree over SFTP itself, one open directory at a time,
- * matching every brace alternative of the pattern at once; results come
- * newest first, as Claude Code's Glob gives them.  Grep runs ripgrep on
+ * Glob walks the tree over SFTP itself, matching every brace alternative
+ * of the pattern at once; results come newest first, as Claude Code's
+ * Glob gives them.  The walk runs on an SFTP channel of its own from the
+ * event loop (ssh_fglob.c), so a large tree does not hold the host's
+ * other calls; where the host has no room for that channel, here in the
+ * blocking section, one open directory at a time.  Grep runs ripgrep on
  * the host when it is there, else grep -r, as a fixed command whose
  * every argument goes through shquote().
  */
@@ -27,43 +30,13 @@
 #include "ssh.h"
 #include "ssh_files.h"
 
-#define GLOB_VISIT_MAX		200000
 #define GLOB_RESULTS		100	/* as Claude Code's Glob */
-#define GLOB_DEPTH		64
-#define GLOB_PATS		64	/* after brace expansion */
-#define GLOB_COMPS		64
-#define GLOB_SECONDS		30
 #define GREP_HEAD		250
 #define GREP_OUTPUT_MAX		(8 * 1024 * 1024)
 #define GREP_HINT_ROOM		768	/* characters after the entries */
 
-struct gstate {
-	uint16_t	 p;		/* which pattern */
-	uint16_t	 c;		/* next component to match */
-};
-
-struct gmatch {
-	char		*path;
-	uint64_t	 mtime;
-};
-
-struct globctx {
-	sftp_session	 sftp;
-	char		**comp[GLOB_PATS];
-	int		 ncomp[GLOB_PATS];
-	int		 npat;
-	size_t		 visited;
-	time_t		 deadline;
-	int		 truncated;
-	struct gmatch	*m;
-	size_t		 nm;
-	size_t		 msize;
-};
-
 static int	 glob_expand(const char *, char **, int *);
 static int	 glob_split(struct globctx *, int, const char *);
-static size_t	 glob_step(struct globctx *, const struct gstate *, size_t,
-		    const char *, int, struct gstate *, size_t);
 static void	 glob_walk(struct globctx *, const char *,
 		    const struct gstate *, size_t, int);
 static size_t	 glob_closure(struct globctx *, struct gstate *, size_t,
@@ -182,9 +155,9 @@ glob_split(struct globctx *g, int i, const char *pat)
 		}
 		if ((g->comp[i][n++] = strdup(c)) == NULL)
 			fatal(NULL);
+		g->ncomp[i] = n;
 	}
 	free(copy);
-	g->ncomp[i] = n;
 	return 0;
 }
 
@@ -216,7 +189,7 @@ glob_closure(struct globctx *g, struct gstate *st, size_t n, size_t max)
  * matches moves on.  Each state once, with what "**" matching nothing
  * adds.
  */
-static size_t
+size_t
 glob_step(struct globctx *g, const struct gstate *st, size_t nst,
     const char *name, int hide, struct gstate *next, size_t max)
 {
@@ -244,6 +217,56 @@ glob_step(struct globctx *g, const struct gstate *st, size_t nst,
 	return glob_closure(g, next, n, max);
 }
 
+/*
+ * One entry of dir, reached with the states st: a match is kept; 1 when
+ * it is a directory to walk (full its path), 0 when not, -1 when the
+ * walk has seen as much as it may (g->truncated).  A name that cannot be
+ * one entry of a directory (empty, ".", "..", or holding a "/": a server
+ * that lies) is passed over.
+ */
+int
+glob_entry(struct globctx *g, const char *dir, const struct gstate *st,
+    size_t nst, const char *name, int type, uint64_t mtime, char *full)
+{
+	size_t	 nnext, i;
+	int	 matched = 0, deeper = 0;
+
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strchr(name, '/') != NULL)
+		return 0;
+	if (++g->visited > GLOB_VISIT_MAX || time(NULL) > g->deadline) {
+		g->truncated = 1;
+		return -1;
+	}
+	nnext = glob_step(g, st, nst, name, 1, g->next, GLOB_STATES);
+	for (i = 0; i < nnext; i++) {
+		if (g->next[i].c == g->ncomp[g->next[i].p])
+			matched = 1;
+		else
+			deeper = 1;
+	}
+	if (nnext == 0 || (size_t)snprintf(full, PATH_MAX, "%s%s%s", dir,
+	    dir[strlen(dir) - 1] == '/' ? "" : "/", name) >= PATH_MAX)
+		return 0;
+	if (matched && type != S_IFDIR) {
+		if (g->nm == g->msize) {
+			g->msize = g->msize ? g->msize * 2 : 64;
+			if ((g->m = reallocarray(g->m, g->msize,
+			    sizeof(*g->m))) == NULL)
+				fatal(NULL);
+		}
+		if ((g->m[g->nm].path = strdup(full)) == NULL)
+			fatal(NULL);
+		g->m[g->nm++].mtime = mtime;
+	}
+	/* symbolic links to directories are not followed */
+	return deeper && type == S_IFDIR;
+}
+
+/*
+ * The walk in the blocking section, where the host has no room for a
+ * channel of Glob's own: one open directory at a time.
+ */
 static void
 glob_walk(struct globctx *g, const char *dir, const struct gstate *st,
     size_t nst, int depth)
@@ -252,9 +275,8 @@ glob_walk(struct globctx *g, const char *dir, const struct gstate *st,
 	sftp_attributes	 a;
 	struct gstate	*next;
 	char		 full[PATH_MAX], **subs = NULL;
-	size_t		 nnext, i, max = GLOB_PATS * (GLOB_COMPS + 1);
-	size_t		 nsubs = 0, ssize = 0;
-	int		 matched, deeper, type;
+	size_t		 nnext, i, nsubs = 0, ssize = 0;
+	int		 rc;
 
 	if (depth > GLOB_DEPTH) {
 		g->truncated = 1;
@@ -262,66 +284,35 @@ glob_walk(struct globctx *g, const char *dir, const struct gstate *st,
 	}
 	if ((d = sftp_opendir(g->sftp, dir)) == NULL)
 		return;		/* unreadable directories are skipped */
-	if ((next = calloc(max, sizeof(*next))) == NULL)
-		fatal(NULL);
 	while ((a = sftp_readdir(g->sftp, d)) != NULL) {
-		if (strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0) {
-			sftp_attributes_free(a);
-			continue;
-		}
-		if (++g->visited > GLOB_VISIT_MAX ||
-		    time(NULL) > g->deadline) {
-			g->truncated = 1;
-			sftp_attributes_free(a);
-			break;
-		}
-		nnext = glob_step(g, st, nst, a->name, 1, next, max);
-		matched = deeper = 0;
-		for (i = 0; i < nnext; i++) {
-			if (next[i].c == g->ncomp[next[i].p])
-				matched = 1;
-			else
-				deeper = 1;
-		}
-		type = attr_type(a);
-		if (nnext > 0 && (size_t)snprintf(full, sizeof(full), "%s%s%s",
-		    dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
-		    a->name) < sizeof(full)) {
-			if (matched && type != S_IFDIR) {
-				if (g->nm == g->msize) {
-					g->msize = g->msize ? g->msize * 2 :
-					    64;
-					if ((g->m = reallocarray(g->m,
-					    g->msize, sizeof(*g->m))) == NULL)
-						fatal(NULL);
-				}
-				if ((g->m[g->nm].path = strdup(full)) == NULL)
-					fatal(NULL);
-				g->m[g->nm++].mtime = attr_mtime(a);
-			}
-			/* symbolic links to directories are not followed */
-			if (deeper && type == S_IFDIR) {
-				if (nsubs == ssize) {
-					ssize = ssize ? ssize * 2 : 16;
-					if ((subs = reallocarray(subs, ssize,
-					    sizeof(*subs))) == NULL)
-						fatal(NULL);
-				}
-				if ((subs[nsubs++] = strdup(full)) == NULL)
-					fatal(NULL);
-			}
-		}
+		rc = glob_entry(g, dir, st, nst, a->name, attr_type(a),
+		    attr_mtime(a), full);
 		sftp_attributes_free(a);
+		if (rc == -1)
+			break;
+		if (rc == 0)
+			continue;
+		if (nsubs == ssize) {
+			ssize = ssize ? ssize * 2 : 16;
+			if ((subs = reallocarray(subs, ssize,
+			    sizeof(*subs))) == NULL)
+				fatal(NULL);
+		}
+		if ((subs[nsubs++] = strdup(full)) == NULL)
+			fatal(NULL);
 	}
 	sftp_closedir(d);
 
-	/* one open directory at a time: descend after closing this one */
+	/* descend after closing this one */
+	if ((next = calloc(GLOB_STATES, sizeof(*next))) == NULL)
+		fatal(NULL);
 	for (i = 0; i < nsubs; i++) {
 		const char	*name = strrchr(subs[i], '/') + 1;
 
 		if (!g->truncated) {
 			/* recompute the states this name leads to */
-			nnext = glob_step(g, st, nst, name, 0, next, max);
+			nnext = glob_step(g, st, nst, name, 0, next,
+			    GLOB_STATES);
 			glob_walk(g, subs[i], next, nnext, depth + 1);
 		}
 		free(subs[i]);
@@ -343,18 +334,16 @@ gmatch_cmp(const void *a, const void *b)
 static void
 do_glob(struct sshcall *call)
 {
-	struct globctx	 g;
-	struct gstate	*st;
-	struct sbuf	 out = { 0 };
+	struct globctx	*g;
+	struct gstate	*st = NULL;
 	const char	*pattern, *p, *lastslash;
 	char		 path[PATH_MAX], root[PATH_MAX], err[ERRSZ] = "";
 	const char	*rest;
 	char		*pats[GLOB_PATS], *canon;
 	sftp_attributes	 a;
-	size_t		 nst, i;
+	size_t		 nst;
 	int		 npats = 0, k;
 
-	memset(&g, 0, sizeof(g));
 	if (arg_str(call->args, "pattern", 1, &pattern, err) == -1 ||
 	    arg_path(call, call->args, "path", 0, path, err) == -1) {
 		files_fail(call, err);
@@ -389,34 +378,33 @@ do_glob(struct sshcall *call)
 		strlcpy(root, path, sizeof(root));
 		rest = pattern;
 	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		fatal(NULL);
 	if (glob_expand(rest, pats, &npats) == -1) {
-		for (k = 0; k < npats; k++)
-			free(pats[k]);
 		sshcall_text(call, 1, "pattern has more than %d alternatives "
 		    "after {,} expansion", GLOB_PATS);
-		return;
+		goto done;
 	}
 	for (k = 0; k < npats; k++) {
-		if (glob_split(&g, k, pats[k]) == -1) {
+		if (glob_split(g, k, pats[k]) == -1) {
 			sshcall_text(call, 1, "pattern: \"..\" and more than "
 			    "%d components are not supported", GLOB_COMPS);
-			npats = k + 1;
 			goto done;
 		}
 	}
-	g.npat = npats;
-	if ((g.sftp = files_sftp(call, err)) == NULL) {
+	g->npat = npats;
+	if ((g->sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		goto done;
 	}
-	if ((canon = sftp_canonicalize_path(g.sftp, root)) == NULL) {
-		sshcall_text(call, 1, "path %s: %s", root, fx_str(g.sftp));
+	if ((canon = sftp_canonicalize_path(g->sftp, root)) == NULL) {
+		sshcall_text(call, 1, "path %s: %s", root, fx_str(g->sftp));
 		goto done;
 	}
 	strlcpy(root, canon, sizeof(root));
 	ssh_string_free_char(canon);
-	if ((a = sftp_stat(g.sftp, root)) == NULL) {
-		sshcall_text(call, 1, "path %s: %s", root, fx_str(g.sftp));
+	if ((a = sftp_stat(g->sftp, root)) == NULL) {
+		sshcall_text(call, 1, "path %s: %s", root, fx_str(g->sftp));
 		goto done;
 	}
 	if (attr_type(a) != S_IFDIR) {
@@ -426,46 +414,75 @@ do_glob(struct sshcall *call)
 	}
 	sftp_attributes_free(a);
 
-	if ((st = calloc(GLOB_PATS * (GLOB_COMPS + 1), sizeof(*st))) == NULL)
+	if ((st = calloc(GLOB_STATES, sizeof(*st))) == NULL ||
+	    (g->next = calloc(GLOB_STATES, sizeof(*g->next))) == NULL)
 		fatal(NULL);
 	for (k = 0, nst = 0; k < npats; k++) {
 		st[nst].p = k;
 		st[nst++].c = 0;
 	}
-	nst = glob_closure(&g, st, nst, GLOB_PATS * (GLOB_COMPS + 1));
-	g.deadline = time(NULL) + GLOB_SECONDS;
-	glob_walk(&g, root, st, nst, 0);
+	nst = glob_closure(g, st, nst, GLOB_STATES);
+	g->deadline = time(NULL) + GLOB_SECONDS;
+	/* on a channel of its own: the worker goes on serving the host */
+	if (fglob_start(call, call->conn, g, root, st, nst) == 0) {
+		g = NULL;	/* ssh_fglob.c's, and it answers */
+		goto done;
+	}
+	glob_walk(g, root, st, nst, 0);
+	glob_answer(call, g);
+ done:
+	for (k = 0; k < npats; k++)
+		free(pats[k]);
 	free(st);
+	glob_free(g);
+}
 
-	if (g.nm == 0)
+/* the matches, newest first, and what stopped the walk early */
+void
+glob_answer(struct sshcall *call, struct globctx *g)
+{
+	struct sbuf	 out = { 0 };
+	size_t		 i;
+
+	if (g->nm == 0)
 		sb_str(&out, "No files found\n");
 	else {
-		qsort(g.m, g.nm, sizeof(*g.m), gmatch_cmp);
-		for (i = 0; i < g.nm && i < GLOB_RESULTS; i++)
-			sb_printf(&out, "%s\n", g.m[i].path);
-		if (g.nm > GLOB_RESULTS)
+		qsort(g->m, g->nm, sizeof(*g->m), gmatch_cmp);
+		for (i = 0; i < g->nm && i < GLOB_RESULTS; i++)
+			sb_printf(&out, "%s\n", g->m[i].path);
+		if (g->nm > GLOB_RESULTS)
 			sb_printf(&out, "(Results are truncated: showing the "
 			    "%d most recently modified of %zu files. Consider "
 			    "using a more specific path or pattern.)\n",
-			    GLOB_RESULTS, g.nm);
+			    GLOB_RESULTS, g->nm);
 	}
-	if (g.truncated)
+	if (g->truncated)
 		sb_printf(&out, "(The search stopped early after %zu entries "
 		    "or %d seconds; narrow the path or pattern.)\n",
-		    g.visited, GLOB_SECONDS);
+		    g->visited, GLOB_SECONDS);
 	files_reply(call, 0, &out, "use a more specific path or pattern");
- done:
-	for (k = 0; k < npats; k++) {
-		free(pats[k]);
-		if (g.comp[k] != NULL) {
-			for (i = 0; i < (size_t)g.ncomp[k]; i++)
-				free(g.comp[k][i]);
-			free(g.comp[k]);
-		}
+}
+
+void
+glob_free(struct globctx *g)
+{
+	size_t	 i;
+	int	 k;
+
+	if (g == NULL)
+		return;
+	for (k = 0; k < GLOB_PATS; k++) {
+		if (g->comp[k] == NULL)
+			continue;
+		for (i = 0; i < (size_t)g->ncomp[k]; i++)
+			free(g->comp[k][i]);
+		free(g->comp[k]);
 	}
-	for (i = 0; i < g.nm; i++)
-		free(g.m[i].path);
-	free(g.m);
+	for (i = 0; i < g->nm; i++)
+		free(g->m[i].path);
+	free(g->m);
+	free(g->next);
+	free(g);
 }
 
 /* ---- Grep ------------------------------------------------------------ */

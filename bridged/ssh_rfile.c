@@ -14,7 +14,10 @@
  * channels are bounded by a deadline, and the whole section by a timer
  * that gives the connection up (an SFTP call waits without a limit of
  * its own: see stuck_arm).
- * Moving that onto the event loop is left for later.  A tool runs on one
+ * What takes long runs from the event loop instead: Upload and Download
+ * (ssh_fdown.c, ssh_fup.c) and Glob's walk (ssh_fglob.c) on an SFTP
+ * channel of their own, Grep's search on an exec channel (ssh_aexec.c);
+ * Write and Edit of large files still run here.  A tool runs on one
  * connection of the host's pool, the one with SFTP open when there is
  * one (ssh_pool.c); its exec channels may go on another with room.
  *

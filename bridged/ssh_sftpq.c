@@ -31,20 +31,16 @@
 /* an answer longer than this is not one to a path request of ours */
 #define SFTPQ_ANSWER_MAX	(256 * 1024)
 
-struct rd {
-	const unsigned char	*p;
-	size_t			 left;
-};
-
-static int	 rd_u32(struct rd *, uint32_t *);
-static int	 rd_u64(struct rd *, uint64_t *);
-static int	 rd_str(struct rd *, const unsigned char **, uint32_t *);
-static int	 rd_attrs(struct rd *, struct sftpq *);
 static int	 chan_read(sftp_session, unsigned char *, size_t);
 static int	 answer(struct sftpq *, int, const unsigned char *, size_t);
 
-static int
-rd_u32(struct rd *r, uint32_t *v)
+/*
+ * SFTP's wire format, read with bounds: each takes what it reads off r,
+ * or fails (-1) leaving the rest unusable.  Shared with Glob's walk
+ * (ssh_fglob.c).
+ */
+int
+sftprd_u32(struct sftprd *r, uint32_t *v)
 {
 	if (r->left < 4)
 		return -1;
@@ -55,21 +51,21 @@ rd_u32(struct rd *r, uint32_t *v)
 	return 0;
 }
 
-static int
-rd_u64(struct rd *r, uint64_t *v)
+int
+sftprd_u64(struct sftprd *r, uint64_t *v)
 {
 	uint32_t	 hi, lo;
 
-	if (rd_u32(r, &hi) == -1 || rd_u32(r, &lo) == -1)
+	if (sftprd_u32(r, &hi) == -1 || sftprd_u32(r, &lo) == -1)
 		return -1;
 	*v = (uint64_t)hi << 32 | lo;
 	return 0;
 }
 
-static int
-rd_str(struct rd *r, const unsigned char **s, uint32_t *len)
+int
+sftprd_str(struct sftprd *r, const unsigned char **s, uint32_t *len)
 {
-	if (rd_u32(r, len) == -1 || r->left < *len)
+	if (sftprd_u32(r, len) == -1 || r->left < *len)
 		return -1;
 	*s = r->p;
 	r->p += *len;
@@ -78,36 +74,39 @@ rd_str(struct rd *r, const unsigned char **s, uint32_t *len)
 }
 
 /* the attributes of SFTP version 3 (draft-ietf-secsh-filexfer-02) */
-static int
-rd_attrs(struct rd *r, struct sftpq *q)
+int
+sftprd_attrs(struct sftprd *r, struct sftpattr *a)
 {
 	const unsigned char	*s;
 	uint32_t		 flags, v, n, len;
 
-	if (rd_u32(r, &flags) == -1)
+	memset(a, 0, sizeof(*a));
+	if (sftprd_u32(r, &flags) == -1)
 		return -1;
 	if (flags & SSH_FILEXFER_ATTR_SIZE) {
-		if (rd_u64(r, &q->size) == -1)
+		if (sftprd_u64(r, &a->size) == -1)
 			return -1;
-		q->hassize = 1;
+		a->hassize = 1;
 	}
 	if ((flags & SSH_FILEXFER_ATTR_UIDGID) &&
-	    (rd_u32(r, &v) == -1 || rd_u32(r, &v) == -1))
+	    (sftprd_u32(r, &v) == -1 || sftprd_u32(r, &v) == -1))
 		return -1;
 	if (flags & SSH_FILEXFER_ATTR_PERMISSIONS) {
-		if (rd_u32(r, &q->perm) == -1)
+		if (sftprd_u32(r, &a->perm) == -1)
 			return -1;
-		q->hasperm = 1;
+		a->hasperm = 1;
 	}
-	if ((flags & SSH_FILEXFER_ATTR_ACMODTIME) &&
-	    (rd_u32(r, &v) == -1 || rd_u32(r, &v) == -1))
-		return -1;
+	if (flags & SSH_FILEXFER_ATTR_ACMODTIME) {
+		if (sftprd_u32(r, &v) == -1 || sftprd_u32(r, &a->mtime) == -1)
+			return -1;
+		a->hastime = 1;
+	}
 	if (flags & SSH_FILEXFER_ATTR_EXTENDED) {
-		if (rd_u32(r, &n) == -1)
+		if (sftprd_u32(r, &n) == -1)
 			return -1;
 		while (n-- > 0)
-			if (rd_str(r, &s, &len) == -1 ||
-			    rd_str(r, &s, &len) == -1)
+			if (sftprd_str(r, &s, &len) == -1 ||
+			    sftprd_str(r, &s, &len) == -1)
 				return -1;
 	}
 	return 0;
@@ -133,16 +132,17 @@ chan_read(sftp_session sftp, unsigned char *dst, size_t n)
 static int
 answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 {
-	struct rd		 r = { p, len };
+	struct sftprd		 r = { p, len };
+	struct sftpattr		 a;
 	const unsigned char	*s;
 	uint32_t		 n, slen;
 
 	q->done = 1;
 	if (type == SSH_FXP_STATUS)
-		return rd_u32(&r, &q->status);
+		return sftprd_u32(&r, &q->status);
 	if (q->type == SSH_FXP_REALPATH && type == SSH_FXP_NAME) {
-		if (rd_u32(&r, &n) == -1 || n != 1 ||
-		    rd_str(&r, &s, &slen) == -1)
+		if (sftprd_u32(&r, &n) == -1 || n != 1 ||
+		    sftprd_str(&r, &s, &slen) == -1)
 			return -1;
 		/* a name that does not fit, or holds a NUL, is not used */
 		if (slen >= sizeof(q->name) || memchr(s, '\0', slen) != NULL)
@@ -155,8 +155,12 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 		return 0;
 	}
 	if (q->type != SSH_FXP_REALPATH && type == SSH_FXP_ATTRS) {
-		if (rd_attrs(&r, q) == -1)
+		if (sftprd_attrs(&r, &a) == -1)
 			return -1;
+		q->hassize = a.hassize;
+		q->size = a.size;
+		q->hasperm = a.hasperm;
+		q->perm = a.perm;
 		q->ok = 1;
 		return 0;
 	}

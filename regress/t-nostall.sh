@@ -12,7 +12,9 @@
 # ended (another is started: the old code failed every file tool on the
 # host until the connection dropped).  A Grep that waits on a FIFO (its writer 2 s late)
 # lets another session's Bash and Read through first, and a cancelled one
-# leaves no grep running on the host.
+# leaves no grep running on the host.  So does a Glob over a tree whose
+# listings take 2 s on the link (it held the host's worker for as long as
+# it walked, up to 30 s), and a cancelled one gives its channel back.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -314,6 +316,39 @@ except OSError:
 e, x = call(b, "Bash", {"host": "slow", "command": "echo still"})
 t.ok(not e and "still" in x, "the host goes on after it", x)
 os.unlink(fifo)
+
+# a Glob over a large tree: 4,000 entries of long names, about 2 MB of
+# listings, 2 s at the slow link's rate; it walks on a channel of its own
+tree = os.path.join(base, "tree")
+for i in range(40):
+    d = os.path.join(tree, "d%02d" % i + "x" * 150)
+    os.makedirs(d)
+    for j in range(100):
+        open(os.path.join(d, "f%03d" % j + "y" * 200 + ".txt"), "w").close()
+open(os.path.join(tree, "d07" + "x" * 150, "needle.md"), "w").close()
+before = channels()
+rid = start(a, "Glob", {"host": "slow", "pattern": "**/*.md", "path": tree})
+time.sleep(0.3)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+e2, x2 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "small.txt")})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
+     "Bash and Read answered before the Glob over a large tree", x, x2)
+e, x = done(a, rid)
+t.ok(not e and x.strip() == os.path.join(tree, "d07" + "x" * 150,
+                                         "needle.md"),
+     "the Glob then finds its one match", x)
+rid = start(a, "Glob", {"host": "slow", "pattern": "**/*.none", "path": tree})
+time.sleep(0.5)
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+e, x = call(b, "Glob", {"host": "slow", "pattern": "*.txt", "path": base})
+t.ok(not e and "small.txt" in x, "a Glob after a cancelled one works", x)
+end = time.time() + 10
+while channels() != before and time.time() < end:
+    time.sleep(0.05)
+t.ok(channels() == before, "the cancelled Glob gave its channel back "
+     "(before %s, after %s)" % (before, channels()))
 t.done()
 PY
 tap_end

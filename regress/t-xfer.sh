@@ -90,6 +90,10 @@ e, x = call("Download", {"host": "tight", "local_path": "tight.down",
 t.ok(not e and "Downloaded %d bytes" % len(data) in x and
      same(os.path.join(troot, "tight.down"), data),
      "Download with no room for its own channel: identical", x)
+e, x = call("Glob", {"host": "tight", "pattern": "**/six.*", "path": base})
+t.ok(not e and x.strip() == os.path.join(base, "six.bin"),
+     "Glob with no room for its own channel: walks in the shared session",
+     x)
 
 # the capped server: every read short, each at its offset
 e, x = call("Download", {"host": "capped", "local_path": "capped.down",
