@@ -38,9 +38,11 @@
 #			calls/s, p50, p99, errors
 #   forwards, transfers	(bulk) 100 MB through local and reverse forwards
 #			beside ssh -L/-R; Upload/Download beside sftp put/get
-#			(goals: >= 0.9x); another session's Bash on a host
-#			during a 12 MB Download and Upload over an SFTP link
-#			of 4 MB/s, beside the same Bash alone; `bench.sh
+#			(goals: >= 0.9x); Glob over 10,000 files beside
+#			find(1) in a raw ssh shell; another session's Bash on
+#			a host during a 12 MB Download and Upload and a Glob
+#			of 12 MB of listings over an SFTP link of 4 MB/s,
+#			beside the same Bash alone; `bench.sh
 #			bulk' runs only these
 #			and `bench.sh hot' only the hot paths
 
@@ -128,7 +130,11 @@ host \"fwd\" {
 	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
 	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
 	    127.0.0.1 || exit 1
-	# what a transfer costs the host's other calls
+	# Glob's walk over SFTP beside find(1) on the host
+	# shellcheck disable=SC2046
+	"$PYTHON" "$REGRESS_DIR/bench/globbench.py" "$MCP_SOCK" fwd \
+	    "$TESTDIR/base" 10 ssh $(ssh_opts) 127.0.0.1 || exit 1
+	# what a transfer or a Glob costs the host's other calls
 	if [ -n "$slow" ]; then
 		"$PYTHON" "$REGRESS_DIR/bench/stallbench.py" "$MCP_SOCK" \
 		    slowlink "$TESTDIR/base" "$TESTDIR/troot" 12 || exit 1

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""stallbench.py SOCKET HOST BASE TROOT MB: what a transfer costs the
-host's other calls.  HOST's SFTP link is slow (sftpslow.py); an MB
-Download and then an MB Upload run in one session while another session
-calls Bash `true` on the same host every 0.1 s.  Prints the medians and
-the worst of those calls beside the same Bash with nothing else running
-(issue 16: no serialisation that isn't needed)."""
+"""stallbench.py SOCKET HOST BASE TROOT MB: what a transfer or a Glob
+costs the host's other calls.  HOST's SFTP link is slow (sftpslow.py); an
+MB Download, then an MB Upload, then a Glob over a tree of 10,000 files
+of long names (about MB of listings) run in one session while another
+session calls Bash `true` on the same host every 0.1 s.  Prints the
+medians and the worst of those calls beside the same Bash with nothing
+else running (issue 16: no serialisation that isn't needed)."""
 import os
 import statistics
 import sys
@@ -32,6 +33,14 @@ def main():
         f.write(data)
     with open(os.path.join(troot, "stall.up"), "wb") as f:
         f.write(data)
+    # entries of about 500 bytes in a listing (name, long name, attributes)
+    tree = os.path.join(base, "stalltree")
+    files = size // 500
+    for i in range(max(1, files // 100)):
+        d = os.path.join(tree, "d%03d" % i + "x" * 100)
+        os.makedirs(d, exist_ok=True)
+        for j in range(100):
+            open(os.path.join(d, "f%03d" % j + "y" * 200), "w").close()
     a = Client(socket_path=sock, timeout=120)
     a.initialize()
     b = Client(socket_path=sock, timeout=120)
@@ -44,7 +53,8 @@ def main():
             ("Download", {"remote_path": os.path.join(base, "stall.bin"),
                           "local_path": "stall.down", "overwrite": True}),
             ("Upload", {"local_path": "stall.up", "overwrite": True,
-                        "remote_path": os.path.join(base, "stall.put")})):
+                        "remote_path": os.path.join(base, "stall.put")}),
+            ("Glob", {"pattern": "**/*.none", "path": tree})):
         args["host"] = host
         res = []
         th = threading.Thread(target=lambda: res.append(
@@ -61,9 +71,12 @@ def main():
         if not res or res[0].get("isError"):
             sys.exit("stallbench: %s failed: %s" %
                      (tool, result_text(res[0]) if res else "no answer"))
-        print("  during a %s MB %s (%.1f s): %d Bash calls, median %.3f ms, "
-              "worst %.3f ms" % (mb, tool, secs, len(lat),
-                                 statistics.median(lat), max(lat)))
+        what = ("Glob of %d files" % (files // 100 * 100) if tool == "Glob"
+                else "%s MB %s" % (mb, tool))
+        print("  during a %s (%.1f s): %d Bash calls, median %.3f ms, "
+              "worst %.3f ms" % (what, secs, len(lat),
+                                 statistics.median(lat) if lat else 0,
+                                 max(lat) if lat else 0))
 
 
 if __name__ == "__main__":
