@@ -8,7 +8,10 @@ is answered here at once with a failure status, ahead of the answers the
 server still owes (answers out of order).  Appends "capped" to LOG the
 first time it shortens a read, "lied" the first time it halves a size and
 "failed" the first time it fails a write, so the test knows it did, and
-"write N" the first time a WRITE carries N bytes.  For t-xfer."""
+"write N" the first time a WRITE carries N bytes.  A listing of a
+directory whose path holds "liar" gets one more entry, a directory named
+"sub/../../../escape" (a server that lies about names), and "escaped" is
+appended to LOG.  For t-xfer."""
 import struct
 import subprocess
 import sys
@@ -16,6 +19,7 @@ import threading
 
 FXP_LSTAT, FXP_FSTAT, FXP_OPEN, FXP_READ, FXP_STAT = 7, 8, 3, 5, 17
 FXP_WRITE, FXP_STATUS, FXP_HANDLE, FXP_ATTRS = 6, 101, 102, 105
+FXP_OPENDIR, FXP_READDIR, FXP_NAME = 11, 12, 104
 FX_FAILURE = 4
 
 
@@ -54,6 +58,7 @@ def main():
                          stdout=subprocess.PIPE)
     lying_ids, open_ids, lying_handles = set(), set(), set()
     fail_ids, fail_handles = set(), set()
+    liar_ids, liar_handles, liar_reads = set(), set(), set()
     lock = threading.Lock()
     out = threading.Lock()
 
@@ -73,6 +78,18 @@ def main():
                 if b"failwrite" in path and t == FXP_OPEN:
                     with lock:
                         fail_ids.add(rid)
+            elif t == FXP_OPENDIR:
+                rid = struct.unpack(">I", b[1:5])[0]
+                path, _ = sstr(b, 5)
+                if b"liar" in path:
+                    with lock:
+                        liar_ids.add(rid)
+            elif t == FXP_READDIR:
+                rid = struct.unpack(">I", b[1:5])[0]
+                h, _ = sstr(b, 5)
+                with lock:
+                    if h in liar_handles:
+                        liar_reads.add(rid)
             elif t == FXP_FSTAT:
                 rid = struct.unpack(">I", b[1:5])[0]
                 h, _ = sstr(b, 5)
@@ -111,6 +128,19 @@ def main():
             if t == FXP_HANDLE and rid in open_ids:
                 open_ids.discard(rid)
                 lying_handles.add(sstr(b, 5)[0])
+            elif t == FXP_HANDLE and rid in liar_ids:
+                liar_ids.discard(rid)
+                liar_handles.add(sstr(b, 5)[0])
+            elif t == FXP_NAME and rid in liar_reads:
+                liar_reads.discard(rid)
+                n = struct.unpack(">I", b[5:9])[0]
+                name = b"sub/../../../escape"
+                long = b"drwxr-xr-x 2 x x 0 Jan 1 00:00 " + name
+                note("escaped")
+                b = (b[:5] + struct.pack(">I", n + 1) + b[9:] +
+                     struct.pack(">I", len(name)) + name +
+                     struct.pack(">I", len(long)) + long +
+                     struct.pack(">II", 4, 0o40755))
             elif t == FXP_HANDLE and rid in fail_ids:
                 fail_ids.discard(rid)
                 fail_handles.add(sstr(b, 5)[0])

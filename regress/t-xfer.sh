@@ -8,7 +8,8 @@
 # Upload and a Download of a few MB on the plain sshd too, both ways
 # byte-identical; an Upload whose write fails mid-way, its answer ahead of
 # those still due, is a clear error that leaves nothing and the channel in
-# step.
+# step; a Glob whose listing holds a directory "sub/../../../escape" does
+# not walk out of its path (the old walk listed what was there).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -143,6 +144,18 @@ e, x = call("Download", {"host": "capped", "local_path": "after.down",
 t.ok(not e and same(os.path.join(troot, "after.down"), data),
      "Download after the failed Upload: identical (answers all read)", x)
 
+# a server that lies about names: a directory "sub/../../../escape" in a
+# listing (outside the base dir) is passed over, not walked into and listed
+liar = os.path.join(base, "liar")
+os.makedirs(os.path.join(liar, "sub"))
+open(os.path.join(liar, "in.txt"), "w").close()
+escape = os.path.join(os.environ["TESTDIR"], "escape")
+os.makedirs(escape)
+open(os.path.join(escape, "outside.txt"), "w").close()
+e, x = call("Glob", {"host": "capped", "pattern": "**/*.txt", "path": liar})
+t.ok(not e and x.strip() == os.path.join(liar, "in.txt"),
+     "Glob passes over a listed name that holds a /", x)
+
 with open(os.path.join(os.environ["TESTDIR"], "sftpcap.log")) as f:
     lines = f.read().splitlines()
 said = [ln for ln in lines if not ln.startswith("write ")]
@@ -152,8 +165,9 @@ said = [ln for ln in lines if not ln.startswith("write ")]
 wrote = [int(ln.split()[1]) for ln in lines if ln.startswith("write ")]
 t.ok(wrote and max(wrote) == 65536,
      "Upload to an OpenSSH sftp-server: writes of 64 KiB at most", wrote)
-t.ok("capped" in said and "lied" in said and "failed" in said,
-     "the capped server did shorten reads, halve a size, fail a write", said)
+t.ok("capped" in said and "lied" in said and "failed" in said and
+     "escaped" in said, "the capped server did shorten reads, halve a size, "
+     "fail a write, lie about a name", said)
 
 # the worker is fine after all of it: no reads left behind in libssh
 e, x = call("Read", {"host": "capped", "file_path": os.path.join(base,
