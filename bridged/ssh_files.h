@@ -1,7 +1,7 @@
 /*
- * ssh_files.h: what the file tools (ssh_fread.c, ssh_fedit.c, ssh_finfo.c, ssh_fsearch.c,
- * ssh_ftransfer.c) share; ssh_rfile.c has it.  The tools' entry points are in
- * ssh.h.
+ * ssh_files.h: what the file tools (ssh_fread.c, ssh_fedit.c, ssh_finfo.c,
+ * ssh_fsearch.c, ssh_fglob.c, ssh_ftransfer.c and the channels of their
+ * own) share; ssh_rfile.c has it.  The tools' entry points are in ssh.h.
  */
 
 #ifndef FILES_H
