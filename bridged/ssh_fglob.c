@@ -183,7 +183,7 @@ fglob_step(struct fchan *fc)
 	while (x->nopen < FG_OPEN && (d = TAILQ_FIRST(&x->todo)) != NULL) {
 		TAILQ_REMOVE(&x->todo, d, entry);
 		if (d->depth > GLOB_DEPTH) {
-			x->g->truncated = 1;
+			x->g->truncated = GLOB_STOP_DEPTH;
 			gdir_free(d);
 			break;
 		}
@@ -334,7 +334,7 @@ fglob_cap(int fd, short ev, void *arg)
 {
 	struct fglob	*x = arg;
 
-	x->g->truncated = 1;
+	x->g->truncated = GLOB_STOP_TIME;
 	fglob_end(x, NULL);
 }
 

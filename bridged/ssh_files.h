@@ -121,6 +121,10 @@ int	 fup_start(struct sshcall *, struct sshconn *, int, sftp_file,
 #define GLOB_SECONDS	30
 #define GLOB_VISIT_MAX	200000
 #define GLOB_DEPTH	64
+/* why a walk stopped early */
+#define GLOB_STOP_ENTRIES	1
+#define GLOB_STOP_DEPTH		2
+#define GLOB_STOP_TIME		3
 
 struct gstate {
 	uint16_t	 p;		/* which pattern */
@@ -139,7 +143,7 @@ struct globctx {
 	int		 npat;
 	size_t		 visited;
 	time_t		 deadline;
-	int		 truncated;
+	int		 truncated;	/* GLOB_STOP_*: stopped early */
 	struct gmatch	*m;
 	size_t		 nm;
 	size_t		 msize;

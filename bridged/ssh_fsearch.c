@@ -234,8 +234,12 @@ glob_entry(struct globctx *g, const char *dir, const struct gstate *st,
 	if (*name == '\0' || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0 || strchr(name, '/') != NULL)
 		return 0;
-	if (++g->visited > GLOB_VISIT_MAX || time(NULL) > g->deadline) {
-		g->truncated = 1;
+	if (++g->visited > GLOB_VISIT_MAX) {
+		g->truncated = GLOB_STOP_ENTRIES;
+		return -1;
+	}
+	if (time(NULL) > g->deadline) {
+		g->truncated = GLOB_STOP_TIME;
 		return -1;
 	}
 	nnext = glob_step(g, st, nst, name, 1, g->next, GLOB_STATES);
@@ -279,7 +283,7 @@ glob_walk(struct globctx *g, const char *dir, const struct gstate *st,
 	int		 rc;
 
 	if (depth > GLOB_DEPTH) {
-		g->truncated = 1;
+		g->truncated = GLOB_STOP_DEPTH;
 		return;
 	}
 	if ((d = sftp_opendir(g->sftp, dir)) == NULL)
@@ -456,10 +460,17 @@ glob_answer(struct sshcall *call, struct globctx *g)
 			    "using a more specific path or pattern.)\n",
 			    GLOB_RESULTS, g->nm);
 	}
-	if (g->truncated)
-		sb_printf(&out, "(The search stopped early after %zu entries "
-		    "or %d seconds; narrow the path or pattern.)\n",
-		    g->visited, GLOB_SECONDS);
+	if (g->truncated == GLOB_STOP_ENTRIES)
+		sb_printf(&out, "(The search stopped early, after %d entries; "
+		    "narrow the path or pattern.)\n", GLOB_VISIT_MAX);
+	else if (g->truncated == GLOB_STOP_DEPTH)
+		sb_printf(&out, "(The search stopped early, at directories %d "
+		    "levels deep, after %zu entries; narrow the path or "
+		    "pattern.)\n", GLOB_DEPTH, g->visited);
+	else if (g->truncated)
+		sb_printf(&out, "(The search stopped early, after %d seconds "
+		    "and %zu entries; narrow the path or pattern.)\n",
+		    GLOB_SECONDS, g->visited);
 	files_reply(call, 0, &out, "use a more specific path or pattern");
 }
 

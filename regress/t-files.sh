@@ -21,6 +21,7 @@ tap_run "$PYTHON" - <<'EOF'
 import json
 import os
 import re
+import shutil
 import stat
 import sys
 import time
@@ -286,6 +287,18 @@ ok_call("Glob: absolute pattern with braces", "Glob",
         "%s\n" % re.escape(p("bin.dat")))
 ok_call("Glob: default path is the base dir", "Glob",
         {"pattern": "*.png"}, "^%s\n$" % re.escape(p("img.png")))
+# a tree deeper than the walk goes (64 levels): what it found, and why
+# it stopped
+deep = p("deep70")
+os.makedirs(os.path.join(deep, *(["d"] * 70)))
+open(os.path.join(deep, "d", "near.txt"), "w").close()
+open(os.path.join(deep, *(["d"] * 70), "far.txt"), "w").close()
+r, x = call("Glob", {"pattern": "**/*.txt", "path": deep})
+t.ok(not r.get("isError") and x.startswith(os.path.join(deep, "d", "near.txt") + "\n") and
+     "far.txt" not in x and "at directories 64 levels deep" in x,
+     "Glob: a tree deeper than 64 levels gives what it found and says why "
+     "it stopped", x)
+shutil.rmtree(deep)
 ok_call("Glob: no match", "Glob", {"pattern": "*.zzz", "path": BASE},
         r"No files found")
 ok_call("Glob: missing path", "Glob",
