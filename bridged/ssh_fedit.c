@@ -2,6 +2,9 @@
  * ssh_fedit.c: Write, Edit and MultiEdit.  Edits are made to the whole file
  * in memory, all or none, and the result replaces the file in one step
  * (write_atomic() in ssh_rfile.c): a reader never sees half an edit.
+ * New content of FU_MEM_MIN bytes or more is written on an SFTP channel
+ * of its own from the event loop (ssh_fup.c), which then answers with
+ * the text made here.
  */
 
 #include <sys/types.h>
@@ -120,8 +123,9 @@ do_write(struct sshcall *call)
 	sftp_session	 sftp;
 	json_t		*v;
 	const char	*content;
-	char		 path[PATH_MAX], err[ERRSZ] = "";
-	int		 created;
+	char		 path[PATH_MAX], err[ERRSZ] = "", *ok[2] = { NULL };
+	size_t		 len;
+	int		 created, rc;
 
 	if (arg_path(call, call->args, "file_path", 1, path, err) == -1) {
 		files_fail(call, err);
@@ -133,21 +137,23 @@ do_write(struct sshcall *call)
 		return;
 	}
 	content = json_string_value(v);
+	len = json_string_length(v);
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		return;
 	}
-	if (write_atomic(call, sftp, path, content, json_string_length(v), 1,
-	    err, &created) == -1) {
+	if (asprintf(&ok[0], "The file %s has been updated (%zu bytes).",
+	    path, len) == -1 || asprintf(&ok[1], "File created successfully "
+	    "at: %s (%zu bytes)", path, len) == -1)
+		fatal(NULL);
+	rc = write_atomic(call, sftp, path, content, len, 1, err, &created,
+	    ok);
+	if (rc == -1)
 		files_fail(call, err);
-		return;
-	}
-	if (created)
-		sshcall_text(call, 0, "File created successfully at: %s "
-		    "(%zu bytes)", path, json_string_length(v));
-	else
-		sshcall_text(call, 0, "The file %s has been updated (%zu "
-		    "bytes).", path, json_string_length(v));
+	else if (rc == 0)
+		sshcall_text(call, 0, "%s", ok[created]);
+	free(ok[0]);
+	free(ok[1]);
 }
 
 /* {old_string, new_string, replace_all?} */
@@ -264,9 +270,9 @@ edit_run(struct sshcall *call, const char *path, struct edit *edits,
 	sftp_session	 sftp;
 	sftp_attributes	 a = NULL;
 	struct sbuf	 sb = { 0 };
-	char		 err[ERRSZ] = "", msg[ERRSZ];
+	char		 err[ERRSZ] = "", msg[ERRSZ], *ok[2] = { NULL };
 	size_t		 i;
-	int		 created;
+	int		 created, rc;
 
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
@@ -298,21 +304,20 @@ edit_run(struct sshcall *call, const char *path, struct edit *edits,
 			return;
 		}
 	}
-	if (write_atomic(call, sftp, path, sb.p ? sb.p : "", sb.len, 1, err,
-	    &created) == -1) {
-		files_fail(call, err);
-		sb_free(&sb);
-		return;
-	}
+	if ((nedits > 1 ? asprintf(&ok[0], "Applied %zu edits to %s.",
+	    nedits, path) : asprintf(&ok[0], "The file %s has been updated.",
+	    path)) == -1 || asprintf(&ok[1], "File created successfully at: "
+	    "%s", path) == -1)
+		fatal(NULL);
+	rc = write_atomic(call, sftp, path, sb.p ? sb.p : "", sb.len, 1, err,
+	    &created, ok);
 	sb_free(&sb);
-	if (created)
-		sshcall_text(call, 0, "File created successfully at: %s",
-		    path);
-	else if (nedits > 1)
-		sshcall_text(call, 0, "Applied %zu edits to %s.", nedits,
-		    path);
-	else
-		sshcall_text(call, 0, "The file %s has been updated.", path);
+	if (rc == -1)
+		files_fail(call, err);
+	else if (rc == 0)
+		sshcall_text(call, 0, "%s", ok[created]);
+	free(ok[0]);
+	free(ok[1]);
 }
 
 static void

@@ -111,6 +111,23 @@ int	 fup_start(struct sshcall *, struct sshconn *, int, sftp_file,
 	    const char *, const char *, const char *, int, int, uint64_t);
 
 /*
+ * A Write or an Edit of this many bytes or more is written on a channel
+ * of its own too (write_atomic, ssh_fup.c): what it writes, the owner
+ * and mode to give (mode -1: as made), its answer.
+ */
+#define FU_MEM_MIN	(256 * 1024)
+struct fupmem {
+	const char	*data;
+	size_t		 len;
+	int		 mode;
+	int		 chown;
+	uint32_t	 uid, gid;
+	const char	*ok;
+};
+int	 fup_start_mem(struct sshcall *, struct sshconn *, sftp_file,
+	    const char *, const char *, const struct fupmem *);
+
+/*
  * Glob (ssh_fsearch.c): the pattern, its matches, and the walk over the
  * tree, on an SFTP channel of its own from the event loop (ssh_fglob.c)
  * or, where there is no room for one, in the blocking section.
@@ -187,7 +204,7 @@ void	 temp_discard(struct sshcall *, sftp_session, sftp_file,
 int	 rename_over(struct sshcall *, sftp_session, const char *,
 	    const char *, char *);
 int	 write_atomic(struct sshcall *, sftp_session, const char *,
-	    const char *, size_t, int, char *, int *);
+	    const char *, size_t, int, char *, int *, char *const [2]);
 
 /*
  * The record of temp files in the making on each host, and the sweep of

@@ -10,6 +10,10 @@
  * in the shared session: the mode, the rename over the target, or after
  * a failure the temp removed.  The temp stays in the making in between
  * (book_keep): no sweep can take it.
+ *
+ * A Write or Edit of FU_MEM_MIN bytes or more goes the same way from
+ * write_atomic() (ssh_rfile.c), its bytes from memory: the owner kept, a
+ * mode only where it replaces a file, and its answer made by the tool.
  */
 
 #include <sys/types.h>
@@ -47,11 +51,15 @@ struct fup {
 	struct fchan		 fc;
 	struct sshcall		*call;
 	sftp_file		 f;	/* the temp, on fc.sftp */
-	int			 fd;
+	int			 fd;	/* -1: from mem */
+	char			*mem;	/* a Write's or an Edit's bytes */
+	char			*ok;	/* and its answer */
+	int			 chown;	/* to uid, gid */
+	uint32_t		 uid, gid;
 	char			 remote[PATH_MAX];
 	char			 local[PATH_MAX];
 	char			 tmp[PATH_MAX];
-	int			 mode;
+	int			 mode;	/* -1: as made */
 	int			 overwrite;
 	uint64_t		 size;	/* the local file's, at the start */
 	uint64_t		 sent;	/* read and asked to be written */
@@ -70,6 +78,8 @@ struct fup {
 	struct timespec		 t0;
 };
 
+static struct fup *fup_new(struct sshcall *, struct sshconn *, sftp_file,
+		    const char *, const char *, uint64_t);
 static void	 fup_step(struct fchan *);
 static int	 fup_answer(struct fup *, const unsigned char *, uint32_t,
 		    char *);
@@ -83,8 +93,8 @@ static void	 fup_free(struct fup *);
 
 /*
  * Called in xfer_upload()'s blocking section on c, with the temp tmp
- * made and open as f in the shared session; wlen is xfer_upload()'s
- * write size.  On 0 the Upload has f, fd and the call, and answers.
+ * made and open as f in the shared session.  On 0 the Upload has f, fd
+ * and the call, and answers.
  */
 int
 fup_start(struct sshcall *call, struct sshconn *c, int fd, sftp_file f,
@@ -93,11 +103,60 @@ fup_start(struct sshcall *call, struct sshconn *c, int fd, sftp_file f,
 {
 	struct fup	*x;
 
+	if ((x = fup_new(call, c, f, tmp, remote, size)) == NULL)
+		return -1;
+	x->fd = fd;
+	x->mode = mode;
+	x->overwrite = overwrite;
+	strlcpy(x->local, local, sizeof(x->local));
+	fchan_go(&x->fc);
+	return 0;
+}
+
+/*
+ * The same for write_atomic(), in its blocking section: m's bytes into
+ * the temp, then its owner and mode, the rename over the target, and
+ * m->ok the answer.  0: it has f and the call, and answers.
+ */
+int
+fup_start_mem(struct sshcall *call, struct sshconn *c, sftp_file f,
+    const char *tmp, const char *remote, const struct fupmem *m)
+{
+	struct fup	*x;
+
+	if ((x = fup_new(call, c, f, tmp, remote, m->len)) == NULL)
+		return -1;
+	x->fd = -1;
+	if ((x->mem = malloc(m->len ? m->len : 1)) == NULL ||
+	    (x->ok = strdup(m->ok)) == NULL)
+		fatal(NULL);
+	memcpy(x->mem, m->data, m->len);
+	x->mode = m->mode;
+	x->chown = m->chown;
+	x->uid = m->uid;
+	x->gid = m->gid;
+	x->overwrite = 1;
+	strlcpy(x->local, "memory", sizeof(x->local));
+	fchan_go(&x->fc);
+	return 0;
+}
+
+/*
+ * The channel, the temp opened again on it, the shared session's handle
+ * closed; NULL: no room for the channel, or the temp would not open
+ * there, and the caller writes in the shared session as before.
+ */
+static struct fup *
+fup_new(struct sshcall *call, struct sshconn *c, sftp_file f,
+    const char *tmp, const char *remote, uint64_t size)
+{
+	struct fup	*x;
+
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		fatal(NULL);
 	if (fchan_open(&x->fc, call, c) == -1) {
 		free(x);
-		return -1;
+		return NULL;
 	}
 	/* the temp again, on the channel of its own */
 	if ((x->f = sftp_open(x->fc.sftp, tmp, O_WRONLY, 0)) == NULL ||
@@ -106,7 +165,7 @@ fup_start(struct sshcall *call, struct sshconn *c, int fd, sftp_file f,
 		    tmp, x->f == NULL ? fx_str(x->fc.sftp) : "handle too long");
 		fchan_close(&x->fc, x->f);
 		free(x);
-		return -1;
+		return NULL;
 	}
 	/* the shared session's handle is done with */
 	if (sftp_close(f) != 0)
@@ -118,12 +177,8 @@ fup_start(struct sshcall *call, struct sshconn *c, int fd, sftp_file f,
 	x->fc.stop = fup_stop;
 	x->fc.arg = x;
 	x->call = call;
-	x->fd = fd;
-	x->mode = mode;
-	x->overwrite = overwrite;
 	x->size = size;
 	strlcpy(x->remote, remote, sizeof(x->remote));
-	strlcpy(x->local, local, sizeof(x->local));
 	strlcpy(x->tmp, tmp, sizeof(x->tmp));
 	/* as xfer_upload() writes: 64 KiB to OpenSSH, else 32 KiB */
 	x->wlen = sftp_extension_supported(x->fc.sftp, "limits@openssh.com",
@@ -136,8 +191,7 @@ fup_start(struct sshcall *call, struct sshconn *c, int fd, sftp_file f,
 		fatal(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &x->t0);
 	book_keep(call->host, tmp);
-	fchan_go(&x->fc);
-	return 0;
+	return x;
 }
 
 /* the answers that came, more of the file sent, the end */
@@ -218,8 +272,8 @@ fup_answer(struct fup *x, const unsigned char *p, uint32_t len, char *err)
 	}
 	if (strcmp(what, "write") == 0)
 		sshcall_tick(x->call, 0, (double)x->bytes, (double)x->size,
-		    "Upload: %llu of %llu bytes", (unsigned long long)x->bytes,
-		    (unsigned long long)x->size);
+		    "%s: %llu of %llu bytes", x->call->tool,
+		    (unsigned long long)x->bytes, (unsigned long long)x->size);
 	return 0;
 }
 
@@ -230,7 +284,8 @@ fup_answer(struct fup *x, const unsigned char *p, uint32_t len, char *err)
 static int
 fup_more(struct fup *x, char *err)
 {
-	ssize_t	 n;
+	const char	*data = x->buf;
+	ssize_t		 n;
 
 	while (!x->eof && x->nq < x->depth) {
 		/* what the window takes goes now, the rest when it opens */
@@ -240,7 +295,11 @@ fup_more(struct fup *x, char *err)
 			if (evbuffer_get_length(x->fc.out) >= FU_QUEUED)
 				break;
 		}
-		if ((n = read(x->fd, x->buf, x->wlen)) == -1) {
+		if (x->mem != NULL) {
+			n = x->size - x->sent < x->wlen ? x->size - x->sent :
+			    x->wlen;
+			data = x->mem + x->sent;
+		} else if ((n = read(x->fd, x->buf, x->wlen)) == -1) {
 			if (errno == EINTR)
 				continue;
 			snprintf(err, ERRSZ, "local_path %s: read: %s",
@@ -254,7 +313,7 @@ fup_more(struct fup *x, char *err)
 		x->ids[x->nq] = ++x->nextid;
 		x->lens[x->nq] = n;
 		x->nq++;
-		fup_req(x, SSH_FXP_WRITE, x->nextid, NULL, x->sent, x->buf, n);
+		fup_req(x, SSH_FXP_WRITE, x->nextid, NULL, x->sent, data, n);
 		x->sent += n;
 	}
 	if (x->eof && x->nq == 0 && !x->closing) {
@@ -331,7 +390,11 @@ fup_finish(struct fup *x)
 	call->conn = c;
 	was = files_block(c->session);
 	sftp = files_sftp(call, err);
-	if (sftp != NULL && sftp_chmod(sftp, x->tmp, x->mode) != 0)
+	/* only root can give it away; failing is fine */
+	if (sftp != NULL && x->chown)
+		(void)sftp_chown(sftp, x->tmp, x->uid, x->gid);
+	if (sftp != NULL && x->mode >= 0 &&
+	    sftp_chmod(sftp, x->tmp, x->mode) != 0)
 		fx_err(err, sftp, "chmod", x->tmp);
 	else if (sftp != NULL && x->overwrite)
 		rc = rename_over(call, sftp, x->tmp, x->remote, err);
@@ -351,6 +414,8 @@ fup_finish(struct fup *x)
 	secs = (t1.tv_sec - x->t0.tv_sec) + (t1.tv_nsec - x->t0.tv_nsec) / 1e9;
 	if (rc == -1)
 		sshcall_text(call, 1, "%s", err);
+	else if (x->ok != NULL)
+		sshcall_text(call, 0, "%s", x->ok);
 	else
 		sshcall_text(call, 0, "Uploaded %llu bytes from %s to %s in "
 		    "%.3f s (%.1f MB/s)", (unsigned long long)x->bytes,
@@ -399,7 +464,10 @@ fup_fail(struct fup *x, const char *why)
 static void
 fup_free(struct fup *x)
 {
-	close(x->fd);
+	if (x->fd != -1)
+		close(x->fd);
+	free(x->mem);
+	free(x->ok);
 	free(x->buf);
 	free(x);
 }

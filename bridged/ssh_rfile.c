@@ -753,12 +753,17 @@ rename_over(struct sshcall *call, sftp_session sftp, const char *tmp,
  * Write data to path atomically: a temp file in the same directory,
  * flushed, given the mode of the file it replaces, renamed over it.
  * *created says whether path is new.  An existing symbolic link is
- * replaced by the file, not followed.
+ * replaced by the file, not followed.  With ok (the answers when it
+ * replaced a file, ok[0], and when it made one, ok[1]) and FU_MEM_MIN
+ * bytes or more, the bytes go on a channel of their own from the event
+ * loop (ssh_fup.c), which answers: 1, the worker free meanwhile.
  */
 int
 write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
-    const char *data, size_t len, int overwrite, char *err, int *created)
+    const char *data, size_t len, int overwrite, char *err, int *created,
+    char *const ok[2])
 {
+	struct fupmem	 m;
 	sftp_attributes	 a, t;
 	sftp_file	 f;
 	char		 tmp[PATH_MAX];
@@ -812,6 +817,18 @@ write_atomic(struct sshcall *call, sftp_session sftp, const char *path,
 	if (temp_create(call, sftp, path, exists ? 0600 : 0644, tmp, &f,
 	    err) == -1)
 		return -1;
+	if (ok != NULL && len >= FU_MEM_MIN && overwrite) {
+		memset(&m, 0, sizeof(m));
+		m.data = data;
+		m.len = len;
+		m.mode = exists ? (int)mode : -1;
+		m.chown = exists;
+		m.uid = uid;
+		m.gid = gid;
+		m.ok = ok[!exists];
+		if (fup_start_mem(call, call->conn, f, tmp, path, &m) == 0)
+			return 1;
+	}
 	if (temp_write(sftp, f, tmp, data, len, err) == -1 ||
 	    temp_close(sftp, &f, tmp, err) == -1)
 		goto fail;

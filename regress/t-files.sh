@@ -205,6 +205,27 @@ t.ok(open(p("w.txt")).read() == "bye\nearth\nbye again\n",
      "Edit: the file has both edits", open(p("w.txt")).read())
 t.ok(stat.S_IMODE(os.stat(p("w.txt")).st_mode) == 0o751,
      "Edit: keeps the mode")
+# large enough to be written on a channel of its own (FU_MEM_MIN)
+bigtext = ("line %06d\n" % 0) + "".join("line %06d\n" % i
+                                      for i in range(1, 40000))
+with open(p("bigedit.txt"), "w") as f:
+    f.write(bigtext)
+os.chmod(p("bigedit.txt"), 0o604)
+ok_call("Edit: a file of 480 KB", "Edit",
+        {"file_path": p("bigedit.txt"), "old_string": "line 031337\n",
+         "new_string": "leet\n"}, r"^The file .* has been updated\.$")
+t.ok(open(p("bigedit.txt")).read() == bigtext.replace("line 031337\n",
+                                                   "leet\n") and
+     stat.S_IMODE(os.stat(p("bigedit.txt")).st_mode) == 0o604,
+     "Edit: the large file has the edit, and its mode")
+ok_call("Write: a new file of 480 KB", "Write",
+        {"file_path": p("bignew.txt"), "content": bigtext},
+        r"^File created successfully at: .* \(480000 bytes\)$")
+t.ok(open(p("bignew.txt")).read() == bigtext and
+     not [n for n in os.listdir(BASE) if ".bridged-" in n],
+     "Write: the large new file is whole, no temp left")
+os.unlink(p("bigedit.txt"))
+os.unlink(p("bignew.txt"))
 ok_call("Edit: missing file", "Edit",
         {"file_path": p("nope.txt"), "old_string": "a", "new_string": "b"},
         r"does not exist", err=True)

@@ -14,7 +14,9 @@
 # lets another session's Bash and Read through first, and a cancelled one
 # leaves no grep running on the host.  So does a Glob over a tree whose
 # listings take 2 s on the link (it held the host's worker for as long as
-# it walked, up to 30 s), and a cancelled one gives its channel back.
+# it walked, up to 30 s), and a cancelled one gives its channel back; and
+# a Write of 3 MB, whose mode is kept, and a cancelled one replaces
+# nothing.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -316,6 +318,41 @@ except OSError:
 e, x = call(b, "Bash", {"host": "slow", "command": "echo still"})
 t.ok(not e and "still" in x, "the host goes on after it", x)
 os.unlink(fifo)
+
+# a Write of 3 MB: on a channel of its own too, the owner's mode kept
+target = os.path.join(base, "written.txt")
+with open(target, "w") as f:
+    f.write("old\n")
+os.chmod(target, 0o640)
+text = ("w" * 99 + "\n") * 30000
+rid = start(a, "Write", {"host": "slow", "file_path": target,
+                         "content": text})
+time.sleep(0.5)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+e2, x2 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "small.txt")})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
+     "Bash and Read answered before a 3 MB Write", x, x2)
+e, x = done(a, rid)
+with open(target) as f:
+    got = f.read()
+t.ok(not e and "has been updated (3000000 bytes)" in x and got == text and
+     os.stat(target).st_mode & 0o777 == 0o640 and not temps(),
+     "the Write replaced the file whole, its mode kept, no temp left", x)
+before = channels()
+rid = start(a, "Write", {"host": "slow", "file_path": target,
+                         "content": "z" * 3000000})
+time.sleep(0.7)
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+end = time.time() + 10
+while (temps() or channels() != before) and time.time() < end:
+    time.sleep(0.05)
+with open(target) as f:
+    got = f.read()
+t.ok(got == text and not temps() and channels() == before,
+     "a cancelled Write replaced nothing, left no temp, gave its channel "
+     "back", temps(), channels(), before)
 
 # a Glob over a large tree: 4,000 entries of long names, about 2 MB of
 # listings, 2 s at the slow link's rate; it walks on a channel of its own
