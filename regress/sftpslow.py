@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""sftpslow.py SFTP-SERVER RATE: an SFTP subsystem that runs SFTP-SERVER
-and passes what either side says to the other at RATE bytes a second each
-way (a slow link).  For t-xferstall."""
+"""sftpslow.py SFTP-SERVER RATE [TAG]: an SFTP subsystem that runs
+SFTP-SERVER and passes what either side says to the other at RATE bytes a
+second each way (a slow link).  TAG is not used: a test names itself with
+it, so that what it kills is its own.  For t-nostall, t-xfertimeout and
+the benchmarks."""
 import os
 import subprocess
 import sys

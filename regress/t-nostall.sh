@@ -26,7 +26,8 @@ if [ -z "$SFTP_SERVER" ]; then
 	tap_skip "no sftp-server binary for the slow subsystem"
 	tap_end
 fi
-SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000" \
+# the test's directory on the command line: its kills touch its own alone
+SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000 $TESTDIR" \
     sshd_start2 127.0.0.1 ||
     { tap_fail "the slow sshd starts"; tap_end; }
 mkdir -p "$TESTDIR/troot" "$TESTDIR/base"
@@ -219,8 +220,11 @@ t.ok(after == before, "its channel was given back (before %s, after %s)"
 
 
 # the server's end of the channel dies mid-way: a clear error, in time
+MINE = "sftpslow.py .* " + os.environ["TESTDIR"]
+
+
 def slows():
-    r = subprocess.run(["pgrep", "-f", "sftpslow.py"], capture_output=True,
+    r = subprocess.run(["pgrep", "-f", MINE], capture_output=True,
                        text=True)
     return set(r.stdout.split())
 
@@ -255,7 +259,7 @@ t.ok(not e and "small" in x and not temps(), "the host goes on, no temp "
      "left", x, temps())
 
 # the SFTP server the file tools share ends: the next one starts
-subprocess.run(["pkill", "-f", "sftpslow.py"])
+subprocess.run(["pkill", "-f", MINE])
 time.sleep(0.5)
 e, x = call(b, "Read", {"host": "slow",
                         "file_path": os.path.join(base, "small.txt")})
