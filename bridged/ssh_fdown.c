@@ -7,6 +7,10 @@
  * read (a server that reads less at a time, a file that shrank) drops the
  * answers still due and asks again from where the data stopped, in
  * requests of what the server gave, so every byte lands at its offset.
+ *
+ * fdown_start_mem() reads a file into memory the same way, for a tool
+ * that goes on with it (Edit: ssh_fedit.c), and hands it over at the end
+ * instead of answering.
  */
 
 #include <sys/types.h>
@@ -54,7 +58,11 @@ struct fdown {
 	struct fchan		 fc;
 	struct sshcall		*call;
 	sftp_file		 f;
-	int			 fd;
+	int			 fd;	/* -1: into mem */
+	struct sbuf		 mem;
+	size_t			 memmax;
+	fdown_done		 done;	/* mem's taker, and its arg */
+	void			*arg;
 	char			 remote[PATH_MAX];
 	char			 local[PATH_MAX];
 	uint64_t		 size;	/* as the stat saw it */
@@ -68,6 +76,8 @@ struct fdown {
 	struct timespec		 t0;
 };
 
+static struct fdown *fdown_new(struct sshcall *, struct sshconn *,
+		    const char *, uint64_t, char *);
 static void	 fdown_step(struct fchan *);
 static int	 fdown_answer(struct fdown *, const unsigned char *, size_t,
 		    char *);
@@ -90,11 +100,60 @@ fdown_start(struct sshcall *call, struct sshconn *c, int fd,
 	struct fdown	*x;
 	char		 err[ERRSZ];
 
+	if ((x = fdown_new(call, c, remote, size, err)) == NULL)
+		return -1;
+	x->fd = fd;
+	strlcpy(x->local, local, sizeof(x->local));
+	if (err[0] != '\0')
+		fdown_end(x, err);
+	else
+		fchan_go(&x->fc);
+	return 0;
+}
+
+/*
+ * The same into memory, at most max bytes, in a blocking section on c:
+ * on 0 done(call, the bytes, NULL, arg) is called once all are here, or
+ * done(call, NULL, why, arg); done answers.  -1: no room for the
+ * channel, and the caller reads as before.
+ */
+int
+fdown_start_mem(struct sshcall *call, struct sshconn *c, const char *remote,
+    uint64_t size, size_t max, fdown_done done, void *arg)
+{
+	struct fdown	*x;
+	char		 err[ERRSZ];
+
+	if ((x = fdown_new(call, c, remote, size, err)) == NULL)
+		return -1;
+	x->fd = -1;
+	x->memmax = max;
+	x->done = done;
+	x->arg = arg;
+	strlcpy(x->local, "memory", sizeof(x->local));
+	if (err[0] != '\0')
+		fdown_end(x, err);
+	else
+		fchan_go(&x->fc);
+	return 0;
+}
+
+/*
+ * The channel and the file open on it; NULL: no room for the channel.
+ * A file that would not open leaves err set, for the caller to end with.
+ */
+static struct fdown *
+fdown_new(struct sshcall *call, struct sshconn *c, const char *remote,
+    uint64_t size, char *err)
+{
+	struct fdown	*x;
+
+	err[0] = '\0';
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		fatal(NULL);
 	if (fchan_open(&x->fc, call, c) == -1) {
 		free(x);
-		return -1;
+		return NULL;
 	}
 	x->fc.inmax = XFER_REQS * (size_t)FD_ANSWER_MAX;
 	x->fc.ansmax = FD_ANSWER_MAX;
@@ -102,21 +161,18 @@ fdown_start(struct sshcall *call, struct sshconn *c, int fd,
 	x->fc.stop = fdown_stop;
 	x->fc.arg = x;
 	x->call = call;
-	x->fd = fd;
+	x->fd = -1;
 	x->size = size;
 	strlcpy(x->remote, remote, sizeof(x->remote));
-	strlcpy(x->local, local, sizeof(x->local));
 	clock_gettime(CLOCK_MONOTONIC, &x->t0);
 	if ((x->f = sftp_open(x->fc.sftp, remote, O_RDONLY, 0)) == NULL) {
 		fx_err(err, x->fc.sftp, "remote_path", remote);
-		fdown_end(x, err);
-		return 0;
+		return x;
 	}
 	if (ssh_string_len(x->f->handle) > FD_HANDLE_MAX) {
-		snprintf(err, sizeof(err), "remote_path %s: the SFTP server's"
+		snprintf(err, ERRSZ, "remote_path %s: the SFTP server's"
 		    " file handle is longer than the protocol allows", remote);
-		fdown_end(x, err);
-		return 0;
+		return x;
 	}
 	/* as large as the server reads (ssh_ftransfer.c), 2 MiB in flight */
 	x->reqlen = sftp_extension_supported(x->fc.sftp, "limits@openssh.com",
@@ -126,8 +182,7 @@ fdown_start(struct sshcall *call, struct sshconn *c, int fd,
 		x->nreq = XFER_REQS;
 	x->ids = x->fc.sftp->id_counter;
 	x->copying = 1;
-	fchan_go(&x->fc);
-	return 0;
+	return x;
 }
 
 /* the answers that came, the file written, more reads asked */
@@ -260,8 +315,8 @@ fdown_take(struct fdown *x, struct fdreq *r, char *err)
 	fdown_drop(x, r);
 	total = x->size > x->bytes ? x->size : x->bytes;
 	sshcall_tick(x->call, 0, (double)x->bytes, (double)total,
-	    "Download: %llu of %llu bytes", (unsigned long long)x->bytes,
-	    (unsigned long long)total);
+	    "%s: %llu of %llu bytes", x->call->tool,
+	    (unsigned long long)x->bytes, (unsigned long long)total);
 	if (n < asked) {
 		/* the rest in flight asked at the wrong offsets */
 		for (i = 0; i < XFER_REQS; i++)
@@ -332,6 +387,15 @@ fdown_local(struct fdown *x, const unsigned char *buf, size_t n, char *err)
 	size_t	 off;
 	ssize_t	 w;
 
+	if (x->fd == -1) {
+		if (x->mem.len + n > x->memmax) {
+			snprintf(err, ERRSZ, "%s is larger than %zu bytes",
+			    x->remote, x->memmax);
+			return -1;
+		}
+		sb_add(&x->mem, buf, n);
+		return 0;
+	}
 	for (off = 0; off < n; off += w) {
 		if ((w = write(x->fd, buf + off, n - off)) == -1) {
 			if (errno == EINTR) {
@@ -367,6 +431,13 @@ fdown_end(struct fdown *x, const char *err)
 	x->f = NULL;
 	for (i = 0; i < XFER_REQS; i++)
 		free(x->q[i].data);
+	if (x->done != NULL) {
+		/* the taker answers */
+		x->done(call, err == NULL ? &x->mem : NULL, err, x->arg);
+		sb_free(&x->mem);
+		free(x);
+		return;
+	}
 	close(x->fd);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -4,7 +4,8 @@
  * (write_atomic() in ssh_rfile.c): a reader never sees half an edit.
  * New content of FU_MEM_MIN bytes or more is written on an SFTP channel
  * of its own from the event loop (ssh_fup.c), which then answers with
- * the text made here.
+ * the text made here; a file of that size to edit is read on one too
+ * (ssh_fdown.c), and the edits applied when it has come.
  */
 
 #include <sys/types.h>
@@ -35,8 +36,8 @@ struct edit {
 	int		 all;
 };
 
-static int	 load_file(sftp_session, const char *, struct sbuf *,
-		    sftp_attributes *, char *);
+static int	 load_stat(sftp_session, const char *, uint64_t *, char *);
+static int	 load_read(sftp_session, const char *, struct sbuf *, char *);
 static size_t	 count_matches(const struct sbuf *, const struct edit *,
 		    struct sbuf *);
 static int	 apply_edit(struct sbuf *, const struct edit *, char *,
@@ -44,6 +45,10 @@ static int	 apply_edit(struct sbuf *, const struct edit *, char *,
 static int	 edit_parse(json_t *, struct edit *, char *);
 static void	 edit_run(struct sshcall *, const char *, struct edit *,
 		    size_t);
+static void	 edit_loaded(struct sshcall *, struct sbuf *, const char *,
+		    void *);
+static void	 edit_apply(struct sshcall *, sftp_session, const char *,
+		    struct sbuf *, const struct edit *, size_t);
 static void	 do_write(struct sshcall *);
 static void	 do_edit(struct sshcall *);
 static void	 do_multiedit(struct sshcall *);
@@ -66,16 +71,13 @@ files_multiedit(struct sshcall *call)
 	files_run(call, do_multiedit);
 }
 
-/* a whole file into sb (at most EDIT_MAX), its attributes into *ap */
+/* the file to edit: a regular file of at most EDIT_MAX bytes (*size) */
 static int
-load_file(sftp_session sftp, const char *path, struct sbuf *sb,
-    sftp_attributes *ap, char *err)
+load_stat(sftp_session sftp, const char *path, uint64_t *size, char *err)
 {
 	sftp_attributes	 a;
-	sftp_file	 f;
-	char		 e2[ERRSZ];
+	int		 type;
 
-	*ap = NULL;
 	if ((a = sftp_stat(sftp, path)) == NULL) {
 		if (fx_missing(sftp))
 			snprintf(err, ERRSZ, "File does not exist: %s", path);
@@ -83,37 +85,43 @@ load_file(sftp_session sftp, const char *path, struct sbuf *sb,
 			fx_err(err, sftp, "", path);
 		return -1;
 	}
-	if (attr_type(a) == S_IFDIR) {
+	type = attr_type(a);
+	*size = a->size;
+	sftp_attributes_free(a);
+	if (type == S_IFDIR) {
 		snprintf(err, ERRSZ, "%s is a directory, not a file", path);
-		sftp_attributes_free(a);
 		return -1;
 	}
-	if (attr_type(a) != S_IFREG) {
+	if (type != S_IFREG) {
 		snprintf(err, ERRSZ, "%s is not a regular file", path);
-		sftp_attributes_free(a);
 		return -1;
 	}
-	if (a->size > EDIT_MAX) {
+	if (*size > EDIT_MAX) {
 		snprintf(err, ERRSZ, "%s is %llu bytes; files over %d bytes "
-		    "are not edited in place", path,
-		    (unsigned long long)a->size, EDIT_MAX);
-		sftp_attributes_free(a);
+		    "are not edited in place", path, (unsigned long long)*size,
+		    EDIT_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+/* the whole file into sb (at most EDIT_MAX) */
+static int
+load_read(sftp_session sftp, const char *path, struct sbuf *sb, char *err)
+{
+	sftp_file	 f;
+	char		 e2[ERRSZ];
+
 	if ((f = sftp_open(sftp, path, O_RDONLY, 0)) == NULL) {
 		fx_err(err, sftp, "", path);
-		sftp_attributes_free(a);
 		return -1;
 	}
 	if (files_readall(f, sb, EDIT_MAX, e2) == -1) {
 		snprintf(err, ERRSZ, "%s: %.256s", path, e2);
 		sftp_close(f);
-		sftp_attributes_free(a);
 		return -1;
 	}
 	sftp_close(f);
-	sb_add(sb, "", 0);	/* a NUL-terminated empty file too */
-	*ap = a;
 	return 0;
 }
 
@@ -262,23 +270,54 @@ apply_edit(struct sbuf *sb, const struct edit *e, char *err, size_t errsz)
 	return 0;
 }
 
-/* apply edits in order to the file in memory; write only if all apply */
+/* what an Edit read on a channel of its own goes on with */
+struct editq {
+	char		 path[PATH_MAX];
+	struct edit	*edits;
+	size_t		 nedits;
+	uint32_t	 connid;
+};
+
+/*
+ * Read the file, then apply the edits (edit_apply).  A file of
+ * FU_MEM_MIN bytes or more is read on an SFTP channel of its own, with
+ * reads in flight, from the event loop (ssh_fdown.c), and the edits are
+ * applied when it has come (edit_loaded).
+ */
 static void
 edit_run(struct sshcall *call, const char *path, struct edit *edits,
     size_t nedits)
 {
 	sftp_session	 sftp;
-	sftp_attributes	 a = NULL;
+	struct editq	*q;
 	struct sbuf	 sb = { 0 };
-	char		 err[ERRSZ] = "", msg[ERRSZ], *ok[2] = { NULL };
-	size_t		 i;
-	int		 created, rc;
+	char		 err[ERRSZ] = "";
+	uint64_t	 size = 0;
+	int		 rc;
 
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		return;
 	}
-	if (load_file(sftp, path, &sb, &a, err) == -1) {
+	rc = load_stat(sftp, path, &size, err);
+	if (rc == 0 && size >= FU_MEM_MIN && call->conn != NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL ||
+		    (q->edits = reallocarray(NULL, nedits,
+		    sizeof(*edits))) == NULL)
+			fatal(NULL);
+		strlcpy(q->path, path, sizeof(q->path));
+		memcpy(q->edits, edits, nedits * sizeof(*edits));
+		q->nedits = nedits;
+		q->connid = call->conn->id;
+		if (fdown_start_mem(call, call->conn, path, size, EDIT_MAX,
+		    edit_loaded, q) == 0)
+			return;
+		free(q->edits);
+		free(q);
+	}
+	if (rc == 0)
+		rc = load_read(sftp, path, &sb, err);
+	if (rc == -1) {
 		/* an empty old_string may create the file */
 		if (nedits == 1 && edits[0].oldlen == 0 && fx_missing(sftp) &&
 		    !files_lost) {
@@ -289,8 +328,64 @@ edit_run(struct sshcall *call, const char *path, struct edit *edits,
 			return;
 		}
 	}
-	if (a != NULL)
-		sftp_attributes_free(a);
+	edit_apply(call, sftp, path, &sb, edits, nedits);
+}
+
+/*
+ * The file read on its own channel has come: the edits are applied in a
+ * blocking section again, on the connection it was read on.
+ */
+static void
+edit_loaded(struct sshcall *call, struct sbuf *mem, const char *why,
+    void *arg)
+{
+	struct editq	*q = arg;
+	struct sshconn	*c;
+	struct sbuf	 sb = { 0 };
+	sftp_session	 sftp;
+	char		 err[ERRSZ] = "";
+	uint32_t	 id = q->connid;
+	int		 was;
+
+	if (why != NULL)
+		files_fail(call, why);
+	else if ((c = sshconn_byid(id)) == NULL || c->session == NULL)
+		sshcall_text(call, 1, "the connection to host \"%s\" was "
+		    "lost during the Edit; nothing was written",
+		    call->host->name);
+	else {
+		sb = *mem;
+		memset(mem, 0, sizeof(*mem));
+		call->conn = c;
+		was = files_block(c->session);
+		if ((sftp = files_sftp(call, err)) == NULL) {
+			files_fail(call, err);
+			sb_free(&sb);
+		} else
+			edit_apply(call, sftp, q->path, &sb, q->edits,
+			    q->nedits);
+		files_unblock(id, was);
+		files_checklost(id);
+	}
+	free(q->edits);
+	free(q);
+}
+
+/*
+ * Apply the edits in order to the file in memory (sb, taken); write only
+ * if all apply.
+ */
+static void
+edit_apply(struct sshcall *call, sftp_session sftp, const char *path,
+    struct sbuf *sbp, const struct edit *edits, size_t nedits)
+{
+	struct sbuf	 sb = *sbp;
+	char		 err[ERRSZ] = "", msg[ERRSZ], *ok[2] = { NULL };
+	size_t		 i;
+	int		 created, rc;
+
+	memset(sbp, 0, sizeof(*sbp));
+	sb_add(&sb, "", 0);	/* a NUL-terminated empty file too */
 	for (i = 0; i < nedits; i++) {
 		if (apply_edit(&sb, &edits[i], msg, sizeof(msg)) == -1) {
 			if (nedits > 1)

@@ -107,6 +107,10 @@ uint32_t sftp_get32(const unsigned char *);
  */
 int	 fdown_start(struct sshcall *, struct sshconn *, int, const char *,
 	    const char *, uint64_t);
+typedef void (*fdown_done)(struct sshcall *, struct sbuf *, const char *,
+	    void *);
+int	 fdown_start_mem(struct sshcall *, struct sshconn *, const char *,
+	    uint64_t, size_t, fdown_done, void *);
 int	 fup_start(struct sshcall *, struct sshconn *, int, sftp_file,
 	    const char *, const char *, const char *, int, int, uint64_t);
 

@@ -15,7 +15,8 @@
 # leaves no grep running on the host.  So does a Glob over a tree whose
 # listings take 2 s on the link (it held the host's worker for as long as
 # it walked, up to 30 s), and a cancelled one gives its channel back; and
-# a Write of 3 MB, whose mode is kept, and a cancelled one replaces
+# a Write of 3 MB and an Edit of a 2 MB file (read and written on
+# channels of their own), whose modes are kept, and cancelled ones replace
 # nothing.
 
 . "$(dirname "$0")/lib.sh"
@@ -356,6 +357,39 @@ with open(target) as f:
     got = f.read()
 t.ok(got == text and not temps() and channels() == before,
      "a cancelled Write replaced nothing, left no temp, gave its channel "
+     "back", temps(), channels(), before)
+
+# an Edit of a 2 MB file: read and written on channels of their own
+text = ("e" * 99 + "\n") * 20000
+with open(target, "w") as f:
+    f.write("first line\n" + text)
+rid = start(a, "Edit", {"host": "slow", "file_path": target,
+                        "old_string": "first line\n",
+                        "new_string": "edited\n"})
+time.sleep(0.5)
+e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+e2, x2 = call(b, "Read", {"host": "slow",
+                          "file_path": os.path.join(base, "small.txt")})
+early = poll(a, rid) is None
+t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
+     "Bash and Read answered before an Edit of a 2 MB file", x, x2)
+e, x = done(a, rid)
+with open(target) as f:
+    got = f.read()
+t.ok(not e and "has been updated" in x and got == "edited\n" + text and
+     os.stat(target).st_mode & 0o777 == 0o640 and not temps(),
+     "the Edit replaced the file whole, its mode kept", x)
+rid = start(a, "Edit", {"host": "slow", "file_path": target,
+                        "old_string": "edited\n", "new_string": "again\n"})
+time.sleep(0.7)
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+end = time.time() + 10
+while (temps() or channels() != before) and time.time() < end:
+    time.sleep(0.05)
+with open(target) as f:
+    got = f.read()
+t.ok(got == "edited\n" + text and not temps() and channels() == before,
+     "an Edit cancelled while it reads writes nothing and gives its channel "
      "back", temps(), channels(), before)
 
 # a Glob over a large tree: 4,000 entries of long names, about 2 MB of
