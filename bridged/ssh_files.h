@@ -76,6 +76,7 @@ struct sftpq {
 	uint32_t	 perm;
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
+int	 sftpq_rename(sftp_session, const char *, const char *, char *);
 
 /* SFTP's wire format read with bounds (ssh_sftpq.c) */
 struct sftprd {

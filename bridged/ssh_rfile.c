@@ -716,11 +716,13 @@ temp_discard(struct sshcall *call, sftp_session sftp, sftp_file f,
 }
 
 /*
- * Replace target by tmp in one step.  SFTP's rename will not replace an
- * existing file (OpenSSH links, then unlinks) and libssh 0.10 has no
- * posix-rename@openssh.com, so mv(1), which is rename(2) within one
- * directory, does it.  The target is known not to be a directory (or a
- * link to one: mv would move into it).
+ * Replace target by tmp in one step: rename(2) on the host.  SFTP's
+ * rename will not replace an existing file (OpenSSH links, then
+ * unlinks), so it is posix-rename@openssh.com where the server has it
+ * (our own request: libssh 0.10 has none), else mv(1), which is
+ * rename(2) within one directory, on an exec channel: a few ms more.
+ * The target is known not to be a directory (or a link to one: mv would
+ * move into it).
  */
 int
 rename_over(struct sshcall *call, sftp_session sftp, const char *tmp,
@@ -728,7 +730,10 @@ rename_over(struct sshcall *call, sftp_session sftp, const char *tmp,
 {
 	struct sbuf	 cmd = { 0 };
 	struct rexec	 rx;
+	int		 rc;
 
+	if ((rc = sftpq_rename(sftp, tmp, target, err)) != 1)
+		return rc;
 	if (sftp_rename(sftp, tmp, target) == 0)
 		return 0;
 	sb_str(&cmd, "exec mv -f -- ");

@@ -237,3 +237,66 @@ sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
 	snprintf(err, ERRSZ, "SFTP: %s", sshconn_error(sftp->session, why));
 	return -1;
 }
+
+/*
+ * rename(2) on the host, over an existing target, in one request:
+ * posix-rename@openssh.com, which libssh 0.10 does not send.  0 done; 1
+ * the server has no such extension or refused (its status in
+ * sftp->errnum), and the caller does without; -1 with err: the
+ * connection failed or answered out of turn, and is lost.
+ */
+int
+sftpq_rename(sftp_session sftp, const char *from, const char *to, char *err)
+{
+	static const char	 ext[] = "posix-rename@openssh.com";
+	unsigned char		 hdr[4 + 1 + 4 + 4 + sizeof(ext) - 1 + 4], *p;
+	unsigned char		 ans[4 + 1 + 4 + 4];
+	size_t			 flen = strlen(from), tlen = strlen(to);
+	uint32_t		 id, len, left, code;
+	unsigned char		 skip[256];
+	const char		*why = "the connection failed";
+	int			 n;
+
+	if (!sftp_extension_supported(sftp, ext, "1"))
+		return 1;
+	id = ++sftp->id_counter;
+	p = hdr;
+	sftp_put32(&p, 1 + 4 + 4 + (sizeof(ext) - 1) + 4 + flen + 4 + tlen);
+	*p++ = SSH_FXP_EXTENDED;
+	sftp_put32(&p, id);
+	sftp_put32(&p, sizeof(ext) - 1);
+	memcpy(p, ext, sizeof(ext) - 1);
+	p += sizeof(ext) - 1;
+	sftp_put32(&p, flen);
+	if (ssh_channel_write(sftp->channel, hdr, p - hdr) != p - hdr ||
+	    ssh_channel_write(sftp->channel, from, flen) != (int)flen)
+		goto lost;
+	p = hdr;
+	sftp_put32(&p, tlen);
+	if (ssh_channel_write(sftp->channel, hdr, 4) != 4 ||
+	    ssh_channel_write(sftp->channel, to, tlen) != (int)tlen)
+		goto lost;
+	/* its STATUS: length, type, id, code, then a message we pass over */
+	if (chan_read(sftp, ans, sizeof(ans)) == -1)
+		goto lost;
+	len = sftp_get32(ans);
+	if (len < 1 + 4 + 4 || len > SFTPQ_ANSWER_MAX ||
+	    ans[4] != SSH_FXP_STATUS || sftp_get32(ans + 5) != id) {
+		why = "the SFTP server answered a request not made";
+		goto lost;
+	}
+	code = sftp_get32(ans + 9);
+	for (left = len - (1 + 4 + 4); left > 0; left -= n) {
+		n = left < sizeof(skip) ? left : sizeof(skip);
+		if (chan_read(sftp, skip, n) == -1)
+			goto lost;
+	}
+	if (code == SSH_FX_OK)
+		return 0;
+	sftp->errnum = code;
+	return 1;
+ lost:
+	files_lost = 1;
+	snprintf(err, ERRSZ, "SFTP: %s", sshconn_error(sftp->session, why));
+	return -1;
+}

@@ -11,6 +11,8 @@ first time it shortens a read, "lied" the first time it halves a size and
 "write N" the first time a WRITE carries N bytes.  A listing of a
 directory whose path holds "liar" gets one more entry, a directory named
 "sub/../../../escape" (a server that lies about names), and "escaped" is
+appended to LOG.  Its VERSION leaves out posix-rename@openssh.com (a
+server without it: a file is replaced with mv on the host), and "hid" is
 appended to LOG.  For t-xfer."""
 import struct
 import subprocess
@@ -20,6 +22,7 @@ import threading
 FXP_LSTAT, FXP_FSTAT, FXP_OPEN, FXP_READ, FXP_STAT = 7, 8, 3, 5, 17
 FXP_WRITE, FXP_STATUS, FXP_HANDLE, FXP_ATTRS = 6, 101, 102, 105
 FXP_OPENDIR, FXP_READDIR, FXP_NAME = 11, 12, 104
+FXP_VERSION = 2
 FX_FAILURE = 4
 
 
@@ -123,6 +126,19 @@ def main():
     threading.Thread(target=up, daemon=True).start()
     for b in packets(p.stdout):
         t = b[0]
+        if t == FXP_VERSION:
+            # version, then (name, data) pairs: all but posix-rename
+            out_b, off = b[:5], 5
+            while off < len(b):
+                name, off2 = sstr(b, off)
+                data, off2 = sstr(b, off2)
+                if name == b"posix-rename@openssh.com":
+                    note("hid")
+                else:
+                    out_b += b[off:off2]
+                off = off2
+            answer(out_b)
+            continue
         rid = struct.unpack(">I", b[1:5])[0] if len(b) >= 5 else None
         with lock:
             if t == FXP_HANDLE and rid in open_ids:

@@ -205,6 +205,29 @@ t.ok(open(p("w.txt")).read() == "bye\nearth\nbye again\n",
      "Edit: the file has both edits", open(p("w.txt")).read())
 t.ok(stat.S_IMODE(os.stat(p("w.txt")).st_mode) == 0o751,
      "Edit: keeps the mode")
+# replacing a file is one SFTP request (posix-rename@openssh.com), not a
+# mv(1) on an exec channel of its own, a few ms more (sshd logs each)
+
+
+def execs():
+    with open(os.path.join(TD, "sshd.log"), errors="replace") as f:
+        return f.read().count("Starting session: command")
+
+
+n0 = execs()
+ok_call("Edit: once more", "Edit",
+        {"file_path": p("w.txt"), "old_string": "earth",
+         "new_string": "moon"}, r"updated")
+moon = "moon" in open(p("w.txt")).read()
+ok_call("Edit: and back", "Edit",
+        {"file_path": p("w.txt"), "old_string": "moon",
+         "new_string": "earth"}, r"updated")
+time.sleep(0.2)
+t.ok(execs() == n0 and moon and
+     open(p("w.txt")).read() == "bye\nearth\nbye again\n" and
+     stat.S_IMODE(os.stat(p("w.txt")).st_mode) == 0o751,
+     "Edit: the file replaced without a command on the host (%d exec "
+     "channels before, %d after)" % (n0, execs()))
 # large enough to be written on a channel of its own (FU_MEM_MIN)
 bigtext = ("line %06d\n" % 0) + "".join("line %06d\n" % i
                                       for i in range(1, 40000))

@@ -144,6 +144,17 @@ e, x = call("Download", {"host": "capped", "local_path": "after.down",
 t.ok(not e and same(os.path.join(troot, "after.down"), data),
      "Download after the failed Upload: identical (answers all read)", x)
 
+# a server without posix-rename@openssh.com: a Write over a file replaces
+# it with mv(1) on the host, as before
+old = os.path.join(base, "replaced.txt")
+with open(old, "w") as f:
+    f.write("old\n")
+e, x = call("Write", {"host": "capped", "file_path": old,
+                      "content": "new\n"})
+t.ok(not e and open(old).read() == "new\n" and
+     not [n for n in os.listdir(base) if ".bridged-" in n],
+     "Write over a file where the server has no posix-rename", x)
+
 # a server that lies about names: a directory "sub/../../../escape" in a
 # listing (outside the base dir) is passed over, not walked into and listed
 liar = os.path.join(base, "liar")
@@ -166,8 +177,9 @@ wrote = [int(ln.split()[1]) for ln in lines if ln.startswith("write ")]
 t.ok(wrote and max(wrote) == 65536,
      "Upload to an OpenSSH sftp-server: writes of 64 KiB at most", wrote)
 t.ok("capped" in said and "lied" in said and "failed" in said and
-     "escaped" in said, "the capped server did shorten reads, halve a size, "
-     "fail a write, lie about a name", said)
+     "escaped" in said and "hid" in said, "the capped server did shorten "
+     "reads, halve a size, fail a write, lie about a name, hide "
+     "posix-rename", said)
 
 # the worker is fine after all of it: no reads left behind in libssh
 e, x = call("Read", {"host": "capped", "file_path": os.path.join(base,

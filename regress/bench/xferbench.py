@@ -9,7 +9,9 @@ is not timed (nor is bridged's).  Every copy is compared with the
 original.  Seven runs of each, interleaved (with three, one noisy run
 could set the median); prints the median MB/s of each and bridged's
 ratio to the sftp CLI (issue 16: >= 0.9); Upload also beside put -f,
-which fsyncs the file as Upload does.
+which fsyncs the file as Upload does.  Then an Edit of one line of a
+text file of MB/5 megabytes in RDIR, seven times, beside the least an
+edit takes with the sftp CLI: get and put -f of the same file.
 """
 import os
 import subprocess
@@ -120,6 +122,26 @@ def main():
         os.unlink(rcli + ".f")
         for p in (rup, down, rcli, dcli):
             os.unlink(p)
+    # Edit: read whole, one line changed, written whole and fsynced
+    emb = max(1, mb // 5)
+    etxt = os.path.join(rdir, "edit.txt")
+    line = "x" * 99 + "\n"
+    with open(etxt, "w") as f:
+        f.write("marker-A\n" + line * (emb * 1000 * 1000 // 100))
+    ed, ecli = [], []
+    for i in range(RUNS):
+        a, b = ("marker-A\n", "marker-B\n") if i % 2 == 0 else \
+            ("marker-B\n", "marker-A\n")
+        ed.append(call(c, "Edit", {"host": host, "file_path": etxt,
+                                   "old_string": a, "new_string": b}))
+        with open(etxt) as f:
+            if f.read(9) != b:
+                raise SystemExit("xferbench: the Edit did not land")
+        ecli.append(cli.run("get %s %s" % (etxt, dcli)) +
+                    cli.run("put -f %s %s" % (dcli, rcli)))
+        for p in (dcli, rcli):
+            os.unlink(p)
+    os.unlink(etxt)
     c.close()
     cli.close()
     os.unlink(src)
@@ -130,6 +152,10 @@ def main():
         print("%s, %d MB, median of %d: bridged %.1f MB/s, sftp %s "
               "%.1f MB/s: %.2fx (goal >= 0.9)" % (name, mb, RUNS, a, what,
                                                  b, a / b))
+    a, b = median(ed) * 1000, median(ecli) * 1000
+    print("Edit of one line of a %d MB file, median of %d: bridged %.0f ms, "
+          "sftp get + put -f %.0f ms: %.2fx the time" % (emb, RUNS, a, b,
+                                                         a / b))
 
 
 if __name__ == "__main__":
