@@ -26,7 +26,9 @@
 #			Bash, the raw shell and the fdatasync each after 20 ms
 #			idle, beside the same back to back; where a Bash
 #			call's time goes, stage by stage (perf), for calls
-#			back to back and 20 ms apart
+#			back to back and 20 ms apart; Write over a small
+#			file, Edit of it and Write of a new one beside the
+#			sftp CLI's put (editbench.py)
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
 #   10 hosts		memory with 10 hosts connected, a shell on each (one
@@ -152,6 +154,13 @@ hot()
 	"$PYTHON" "$REGRESS_DIR/bench/hotbench.py" hot "$MCP_SOCK" 500 \
 	    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 ||
 	    exit 1
+	# Write and Edit of a small file beside the sftp CLI's put
+	"$PYTHON" "$REGRESS_DIR/bench/editbench.py" "$MCP_SOCK" local \
+	    "$TESTDIR/base" 100 sftp -F /dev/null -i "$SSH_USER_KEY" \
+	    -o IdentitiesOnly=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
+	    127.0.0.1 || exit 1
 	# the floor under bridged's own share: a Bash call makes three trips
 	# between processes more than a raw ssh shell (hops.c)
 	if ${CC:-cc} -O2 -o "$TESTDIR/hops" "$REGRESS_DIR/bench/hops.c"; then
