@@ -4,8 +4,9 @@
 # huge lengths and counts, or a length prefix that claims more than comes)
 # costs its own calls and nothing else.  120 file-tool calls to it
 # (Download and Upload among them, on SFTP channels of their own, and Grep
-# on an exec channel of its own) each come back, an answer or an error
-# with a message, within their deadline;
+# on an exec channel of its own), then 12 large Writes, Edits and Globs
+# (on SFTP channels of their own too), each come back, an answer or an
+# error with a message, within their deadline;
 # calls to another host in between are answered at once; an SFTP stream
 # put out of step (a length that claims more than comes) no longer holds
 # the host's worker for good: past the call timeout and the keepalive
@@ -126,6 +127,42 @@ t.ok(not bad, "%d calls to the lying host: each answered, none empty, "
      "within its deadline (the slowest %.1f s)" % (N, worst), *bad[:10])
 t.ok(not slow_local, "the other host's calls in between: answered at once",
      *slow_local[:10])
+
+# the tools that go on channels of their own with their bytes in memory
+# (a Write and an Edit of 256 KiB or more) and Glob's walk, to the liar
+# too: a sequence of their own, the one above left as it was
+with open(os.path.join(bb, "big.txt"), "w") as f:
+    f.write("toggle-A\n" + ("b" * 99 + "\n") * 3000)
+r2 = random.Random(int(os.environ.get("FUZZ_SEED", "7")) + 1000)
+big = [
+    ("Write", lambda: {"file_path": "wb%d.txt" % r2.randint(1, 3),
+                       "content": "W" * r2.choice([300000, 600000])}),
+    ("Edit", lambda: {"file_path": "big.txt",
+                      "old_string": r2.choice(["toggle-A", "toggle-B"]),
+                      "new_string": r2.choice(["toggle-B", "toggle-C"])}),
+    ("Glob", lambda: {"pattern": "**/*.txt"}),
+]
+bad = []
+worst = 0.0
+for i in range(12):
+    name, mk = r2.choice(big)
+    args = mk()
+    try:
+        res, el = call(name, args)
+    except Exception as e:
+        bad.append("%s: %s" % (name, e))
+        break
+    worst = max(worst, el)
+    if not result_text(res).strip():
+        bad.append("%s: an empty result %r" % (name, res))
+    if el > 30:
+        bad.append("%s: %.1f s" % (name, el))
+res, el = call("Read", {"file_path": os.path.join(td, "base", "kept.txt")},
+               host="local")
+t.ok(not bad and "kept" in result_text(res) and el < 5,
+     "12 large Writes, Edits and Globs to the lying host: each answered, "
+     "none empty, within its deadline (the slowest %.1f s); the other "
+     "host's Read after them took %.1f s" % (worst, el), *bad[:10])
 c.close()
 t.done()
 EOF
