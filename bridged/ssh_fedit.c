@@ -49,6 +49,8 @@ static void	 edit_loaded(struct sshcall *, struct sbuf *, const char *,
 		    void *);
 static void	 edit_apply(struct sshcall *, sftp_session, const char *,
 		    struct sbuf *, const struct edit *, size_t);
+static void	 write_reply(struct sshcall *, sftp_session, const char *,
+		    const char *, size_t, char *[2]);
 static void	 do_write(struct sshcall *);
 static void	 do_edit(struct sshcall *);
 static void	 do_multiedit(struct sshcall *);
@@ -133,7 +135,6 @@ do_write(struct sshcall *call)
 	const char	*content;
 	char		 path[PATH_MAX], err[ERRSZ] = "", *ok[2] = { NULL };
 	size_t		 len;
-	int		 created, rc;
 
 	if (arg_path(call, call->args, "file_path", 1, path, err) == -1) {
 		files_fail(call, err);
@@ -154,8 +155,22 @@ do_write(struct sshcall *call)
 	    path, len) == -1 || asprintf(&ok[1], "File created successfully "
 	    "at: %s (%zu bytes)", path, len) == -1)
 		fatal(NULL);
-	rc = write_atomic(call, sftp, path, content, len, 1, err, &created,
-	    ok);
+	write_reply(call, sftp, path, content, len, ok);
+}
+
+/*
+ * Replace path with data and answer: ok[0] when it replaced a file,
+ * ok[1] when it made one (both freed), or the error; a large write
+ * answers from the event loop (write_atomic).
+ */
+static void
+write_reply(struct sshcall *call, sftp_session sftp, const char *path,
+    const char *data, size_t len, char *ok[2])
+{
+	char	 err[ERRSZ] = "";
+	int	 created, rc;
+
+	rc = write_atomic(call, sftp, path, data, len, 1, err, &created, ok);
 	if (rc == -1)
 		files_fail(call, err);
 	else if (rc == 0)
@@ -380,9 +395,8 @@ edit_apply(struct sshcall *call, sftp_session sftp, const char *path,
     struct sbuf *sbp, const struct edit *edits, size_t nedits)
 {
 	struct sbuf	 sb = *sbp;
-	char		 err[ERRSZ] = "", msg[ERRSZ], *ok[2] = { NULL };
+	char		 msg[ERRSZ], *ok[2] = { NULL };
 	size_t		 i;
-	int		 created, rc;
 
 	memset(sbp, 0, sizeof(*sbp));
 	sb_add(&sb, "", 0);	/* a NUL-terminated empty file too */
@@ -404,15 +418,8 @@ edit_apply(struct sshcall *call, sftp_session sftp, const char *path,
 	    path)) == -1 || asprintf(&ok[1], "File created successfully at: "
 	    "%s", path) == -1)
 		fatal(NULL);
-	rc = write_atomic(call, sftp, path, sb.p ? sb.p : "", sb.len, 1, err,
-	    &created, ok);
+	write_reply(call, sftp, path, sb.p ? sb.p : "", sb.len, ok);
 	sb_free(&sb);
-	if (rc == -1)
-		files_fail(call, err);
-	else if (rc == 0)
-		sshcall_text(call, 0, "%s", ok[created]);
-	free(ok[0]);
-	free(ok[1]);
 }
 
 static void

@@ -105,6 +105,16 @@ def poll(c, rid):
     return None
 
 
+def first(rid, what):
+    """another session's Bash and Read on the host answered before rid"""
+    e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
+    e2, x2 = call(b, "Read", {"host": "slow",
+                              "file_path": os.path.join(base, "small.txt")})
+    early = poll(a, rid) is None
+    t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
+         "Bash and Read answered before " + what, x, x2)
+
+
 # the host's shell and SFTP up before the race
 e, x = call(b, "Bash", {"host": "slow", "command": "echo warm"})
 t.ok(not e and "warm" in x, "Bash on the slow host", x)
@@ -280,12 +290,7 @@ writer = subprocess.Popen(["sh", "-c", "sleep 2; echo 'a late match' > '%s'"
 rid = start(a, "Grep", {"host": "slow", "pattern": "late match",
                         "path": fifo, "output_mode": "content"})
 time.sleep(0.3)
-e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
-e2, x2 = call(b, "Read", {"host": "slow",
-                          "file_path": os.path.join(base, "small.txt")})
-early = poll(a, rid) is None
-t.ok(not e and "during" in x and not e2 and early,
-     "Bash and Read answered before the waiting Grep", x, x2)
+first(rid, "the waiting Grep")
 e, x = done(a, rid)
 try:
     writer.wait(20)
@@ -333,12 +338,7 @@ text = ("w" * 99 + "\n") * 30000
 rid = start(a, "Write", {"host": "slow", "file_path": target,
                          "content": text})
 time.sleep(0.5)
-e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
-e2, x2 = call(b, "Read", {"host": "slow",
-                          "file_path": os.path.join(base, "small.txt")})
-early = poll(a, rid) is None
-t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
-     "Bash and Read answered before a 3 MB Write", x, x2)
+first(rid, "a 3 MB Write")
 e, x = done(a, rid)
 with open(target) as f:
     got = f.read()
@@ -367,12 +367,7 @@ rid = start(a, "Edit", {"host": "slow", "file_path": target,
                         "old_string": "first line\n",
                         "new_string": "edited\n"})
 time.sleep(0.5)
-e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
-e2, x2 = call(b, "Read", {"host": "slow",
-                          "file_path": os.path.join(base, "small.txt")})
-early = poll(a, rid) is None
-t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
-     "Bash and Read answered before an Edit of a 2 MB file", x, x2)
+first(rid, "an Edit of a 2 MB file")
 e, x = done(a, rid)
 with open(target) as f:
     got = f.read()
@@ -404,12 +399,7 @@ open(os.path.join(tree, "d07" + "x" * 150, "needle.md"), "w").close()
 before = channels()
 rid = start(a, "Glob", {"host": "slow", "pattern": "**/*.md", "path": tree})
 time.sleep(0.3)
-e, x = call(b, "Bash", {"host": "slow", "command": "echo during"})
-e2, x2 = call(b, "Read", {"host": "slow",
-                          "file_path": os.path.join(base, "small.txt")})
-early = poll(a, rid) is None
-t.ok(not e and "during" in x and not e2 and "small" in x2 and early,
-     "Bash and Read answered before the Glob over a large tree", x, x2)
+first(rid, "the Glob over a large tree")
 e, x = done(a, rid)
 t.ok(not e and x.strip() == os.path.join(tree, "d07" + "x" * 150,
                                          "needle.md"),
