@@ -3,6 +3,11 @@
  * lines (cat -n), an offset and a limit, long lines cut, binary files
  * described rather than shown.  Small files come over SFTP whole; larger
  * ones are sliced by awk on the host so only the wanted lines travel.
+ * The slice runs on an exec channel of its own from the event loop
+ * (remote_exec_async): a Read deep into a large file takes awk as long as
+ * the scan does, and the host's other calls must not wait for it.
+ * MultiRead goes on with its next file in a blocking section again when
+ * a slice has come.
  */
 
 #include <sys/types.h>
@@ -32,17 +37,49 @@
 #define READ_HINT_ROOM		320	/* characters kept for the hint */
 #define READ_PART_MIN		2560	/* a MultiRead file's least share */
 
+/* one file's Read: what read_lines() needs once its text has come */
+struct readone {
+	char		 path[PATH_MAX];
+	long long	 first, limit;
+	size_t		 budget;	/* characters for the numbered lines */
+	size_t		 cap;		/* bytes of text asked for */
+	uint64_t	 size, moved;
+};
+
+/* MultiRead's files and how far it has come */
+struct multiq {
+	json_t		*files;
+	size_t		 next, share;
+	int		 failed;
+	uint32_t	 connid;
+	struct sbuf	 out;
+	struct readone	 r;		/* the file being sliced */
+};
+
 static const char *binary_kind(const unsigned char *, size_t);
 static void	 slice_lines(const char *, size_t, long long, long long,
 		    size_t, struct sbuf *, long long *, int *);
 static void	 number_lines(const char *, size_t, long long,
 		    struct sbuf *);
 static long long fit_lines(struct sbuf *, size_t, int *);
-static int	 read_one(struct sshcall *, sftp_session, const char *,
-		    long long, long long, size_t, struct sbuf *);
+static int	 read_one(struct sshcall *, sftp_session, struct readone *,
+		    struct sbuf *, struct sbuf *);
+static int	 read_sliced(struct sshcall *, struct readone *,
+		    struct rexec *, const char *, struct sbuf *);
+static int	 read_lines(struct sshcall *, struct readone *, struct sbuf *,
+		    long long, int, int, struct sbuf *);
+static void	 read_slice(struct sshcall *, struct readone *, struct sbuf *,
+		    aexec_done, void *);
+static void	 read_done(struct sshcall *, struct rexec *, const char *,
+		    void *);
 static int	 read_range(json_t *, long long *, long long *, char *);
 static void	 do_read(struct sshcall *);
 static void	 do_multiread(struct sshcall *);
+static void	 multi_run(struct sshcall *, struct multiq *, sftp_session);
+static void	 multi_add(struct multiq *, int, struct sbuf *);
+static void	 multi_sliced(struct sshcall *, struct rexec *, const char *,
+		    void *);
+static void	 multi_end(struct sshcall *, struct multiq *);
 
 void
 files_read(struct sshcall *call)
@@ -188,34 +225,36 @@ fit_lines(struct sbuf *num, size_t max, int *trimmed)
 }
 
 /*
- * One file for Read/MultiRead: the text in out, 0; or an error message
- * in out, -1.  Small files come over SFTP whole; larger ones are sliced
- * by awk on the host so only the wanted lines travel.  The numbered
- * lines shown fit in budget characters; when they stop short of what
- * was asked, the text ends with the offset and limit that read on.
+ * One file for Read/MultiRead, r->path from line r->first, r->limit
+ * lines: the text in out, 0; or an error message in out, -1.  Small
+ * files come over SFTP whole.  For a larger one the command that slices
+ * it on the host is in cmd, 1: read_slice() runs it, read_sliced() makes
+ * the text of what it printed.  The numbered lines shown fit in
+ * r->budget characters; when they stop short of what was asked, the
+ * text ends with the offset and limit that read on.
  */
 static int
-read_one(struct sshcall *call, sftp_session sftp, const char *path,
-    long long first, long long limit, size_t budget, struct sbuf *out)
+read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
+    struct sbuf *out, struct sbuf *cmd)
 {
 	sftp_attributes	 a;
 	sftp_file	 f;
-	struct sbuf	 text = { 0 }, cmd = { 0 }, num = { 0 };
-	struct rexec	 rx;
+	struct sbuf	 text = { 0 };
 	char		 err[ERRSZ];
 	unsigned char	 head[READ_SNIFF];
-	uint64_t	 size, moved = 0;
-	long long	 nlines = 0, seen, kept, next, left;
-	size_t		 nhead = 0, cap;
+	const char	*path = r->path;
+	long long	 nlines = 0;
+	size_t		 nhead = 0;
 	ssize_t		 n;
-	int		 more = 0, type, done, cut, trimmed;
+	int		 more = 0, type;
 
 	/* lines cut at READ_LINE_CHARS may each have been 4 times that */
-	if (budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
-		budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
-	cap = 4 * budget;
+	if (r->budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
+		r->budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
+	r->cap = 4 * r->budget;
+	r->moved = 0;
 	/* the resolve may have just learnt it: a round trip less */
-	if (sshpolicy_known(call, path, &size))
+	if (sshpolicy_known(call, path, &r->size))
 		type = S_IFREG;
 	else if ((a = sftp_stat(sftp, path)) == NULL) {
 		if (fx_missing(sftp))
@@ -225,7 +264,7 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 		return -1;
 	} else {
 		type = attr_type(a);
-		size = a->size;
+		r->size = a->size;
 		sftp_attributes_free(a);
 	}
 	if (type == S_IFDIR) {
@@ -246,7 +285,7 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 	 * Up to the size the host gave: no round trip more to learn of the
 	 * end (a size of 0, as /proc's files say, reads to the end).
 	 */
-	while (nhead < sizeof(head) && (size == 0 || nhead < size)) {
+	while (nhead < sizeof(head) && (r->size == 0 || nhead < r->size)) {
 		if ((n = sftp_read(f, head + nhead, sizeof(head) -
 		    nhead)) < 0) {
 			sb_printf(out, "%s: read: %s", path, fx_str(sftp));
@@ -257,7 +296,7 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 			break;
 		nhead += n;
 	}
-	moved += nhead;
+	r->moved += nhead;
 	if (nhead == 0) {
 		sftp_close(f);
 		sb_printf(out, "<system-reminder>Warning: the file %s exists "
@@ -269,112 +308,133 @@ read_one(struct sshcall *call, sftp_session sftp, const char *path,
 		sftp_close(f);
 		sb_printf(out, "%s: binary file, %llu bytes, type %s; not "
 		    "shown (Download fetches it whole, FileStat describes "
-		    "it)", path, (unsigned long long)size,
+		    "it)", path, (unsigned long long)r->size,
 		    binary_kind(head, nhead));
 		return 0;
 	}
 
-	if (size <= READ_SMALL) {
-		sb_add(&text, head, nhead);
-		if (nhead == sizeof(head) && nhead != size &&
-		    files_readall(f, &text, READ_SMALL * 2, err) == -1) {
-			sftp_close(f);
-			sb_free(&text);
-			sb_printf(out, "%s: %.256s", path, err);
-			return -1;
-		}
-		files_close_later(f);
-		moved += text.len - nhead;
-		{
-			struct sbuf	 sl = { 0 };
-
-			slice_lines(text.p, text.len, first, limit, cap, &sl,
-			    &nlines, &more);
-			sb_free(&text);
-			text = sl;
-		}
-		seen = nlines;
-		done = !more;
-		cut = more && (nlines < first + limit - 1);
-	} else {
+	if (r->size > READ_SMALL) {
 		sftp_close(f);
 		/*
 		 * awk in the C locale counts bytes; it prints the slice and
 		 * reports on stderr how many lines it saw, whether it
 		 * stopped at the limit (d) or at the byte cap (t).
 		 */
-		sb_printf(&cmd, "LC_ALL=C exec awk -v s=%lld -v e=%lld "
+		sb_printf(cmd, "LC_ALL=C exec awk -v s=%lld -v e=%lld "
 		    "-v c=%zu 'BEGIN{b=0;d=0;t=0} NR>=s{l=substr($0,1,%d); "
 		    "b+=length(l)+1; if(b>c){t=1;exit} print l; "
 		    "if(NR>=e){d=1;exit}} END{printf(\"bridged-read %%d "
-		    "%%d %%d\\n\",NR,d,t) > \"/dev/stderr\"}' < ", first,
-		    first + limit - 1, cap, READ_LINE_BYTES);
-		shquote(&cmd, path);
-		if (remote_exec(call, cmd.p, cap + READ_LINE_BYTES + 2,
-		    files_seconds(), 0, &rx, err) == -1) {
-			sb_free(&cmd);
-			sb_str(out, err);
-			return -1;
-		}
-		sb_free(&cmd);
-		moved += rx.bytes;
-		{
-			long long	 nr;
-			int		 d, t;
-			char		*trail;
-
-			trail = rx.err.p ? strstr(rx.err.p, "bridged-read ") :
-			    NULL;
-			if (rx.timedout || trail == NULL ||
-			    sscanf(trail, "bridged-read %lld %d %d", &nr, &d,
-			    &t) != 3) {
-				if (rx.timedout)
-					sb_printf(out, "%s: reading timed out "
-					    "after %d s", path,
-					    files_seconds());
-				else
-					sb_printf(out, "%s: %s", path,
-					    rx.err.len ? rx.err.p :
-					    "read failed on the host");
-				rexec_free(&rx);
-				return -1;
-			}
-			seen = nr;
-			done = !d && !t;
-			cut = t;
-		}
-		text = rx.out;
-		memset(&rx.out, 0, sizeof(rx.out));
-		rexec_free(&rx);
+		    "%%d %%d\\n\",NR,d,t) > \"/dev/stderr\"}' < ", r->first,
+		    r->first + r->limit - 1, r->cap, READ_LINE_BYTES);
+		shquote(cmd, path);
+		return 1;
 	}
-	log_debug("Read %s: lines %lld+%lld, %llu bytes moved", path, first,
-	    limit, (unsigned long long)moved);
+	sb_add(&text, head, nhead);
+	if (nhead == sizeof(head) && nhead != r->size &&
+	    files_readall(f, &text, READ_SMALL * 2, err) == -1) {
+		sftp_close(f);
+		sb_free(&text);
+		sb_printf(out, "%s: %.256s", path, err);
+		return -1;
+	}
+	files_close_later(f);
+	r->moved += text.len - nhead;
+	{
+		struct sbuf	 sl = { 0 };
 
-	if (text.len == 0 && done && seen < first) {
+		slice_lines(text.p, text.len, r->first, r->limit, r->cap, &sl,
+		    &nlines, &more);
+		sb_free(&text);
+		text = sl;
+	}
+	return read_lines(call, r, &text, nlines, !more,
+	    more && (nlines < r->first + r->limit - 1), out);
+}
+
+/* run the slice read_one() asked for; done gets what it printed */
+static void
+read_slice(struct sshcall *call, struct readone *r, struct sbuf *cmd,
+    aexec_done done, void *arg)
+{
+	remote_exec_async(call, cmd->p, r->cap + READ_LINE_BYTES + 2,
+	    files_seconds(), 0, done, arg);
+	sb_free(cmd);
+}
+
+/*
+ * What awk printed (rx), or why it could not run (why): the text in out
+ * as read_one() makes it, 0, or an error message, -1.
+ */
+static int
+read_sliced(struct sshcall *call, struct readone *r, struct rexec *rx,
+    const char *why, struct sbuf *out)
+{
+	struct sbuf	 text;
+	long long	 nr;
+	int		 d, t;
+	char		*trail;
+
+	if (why != NULL) {
+		sb_printf(out, "%s: %s", r->path, why);
+		return -1;
+	}
+	r->moved += rx->bytes;
+	trail = rx->err.p ? strstr(rx->err.p, "bridged-read ") : NULL;
+	if (rx->timedout || trail == NULL ||
+	    sscanf(trail, "bridged-read %lld %d %d", &nr, &d, &t) != 3) {
+		if (rx->timedout)
+			sb_printf(out, "%s: reading timed out after %d s",
+			    r->path, files_seconds());
+		else
+			sb_printf(out, "%s: %s", r->path, rx->err.len ?
+			    rx->err.p : "read failed on the host");
+		return -1;
+	}
+	text = rx->out;
+	memset(&rx->out, 0, sizeof(rx->out));
+	return read_lines(call, r, &text, nr, !d && !t, t, out);
+}
+
+/*
+ * The lines of text (freed here), numbered, into out.  seen is how many
+ * lines were looked at, done whether that was the whole file, cut
+ * whether it stopped at the byte cap before the limit.
+ */
+static int
+read_lines(struct sshcall *call, struct readone *r, struct sbuf *text,
+    long long seen, int done, int cut, struct sbuf *out)
+{
+	struct sbuf	 num = { 0 };
+	long long	 kept, next, left;
+	int		 trimmed;
+
+	log_debug("Read %s: lines %lld+%lld, %llu bytes moved", r->path,
+	    r->first, r->limit, (unsigned long long)r->moved);
+	if (text->len == 0 && done && seen < r->first) {
 		sb_printf(out, "<system-reminder>Warning: the file %s is "
 		    "shorter than the offset given (%lld): it has %lld "
-		    "lines.</system-reminder>", path, first, seen);
-		sb_free(&text);
+		    "lines.</system-reminder>", r->path, r->first, seen);
+		sb_free(text);
 		return 0;
 	}
-	number_lines(text.p ? text.p : "", text.len, first, &num);
-	sb_free(&text);
-	kept = fit_lines(&num, budget - READ_HINT_ROOM, &trimmed);
+	number_lines(text->p ? text->p : "", text->len, r->first, &num);
+	sb_free(text);
+	kept = fit_lines(&num, r->budget - READ_HINT_ROOM, &trimmed);
 	sb_add(out, num.p ? num.p : "", num.len);
 	sb_free(&num);
 	if (cut || trimmed) {
-		next = first + kept;
-		left = first + limit - next;
+		next = r->first + kept;
+		left = r->first + r->limit - next;
 		sb_printf(out, "[Read stopped after line %lld to fit the result "
 		    "limit (%zu characters); the file is %llu bytes. To read "
 		    "on, call Read with offset=%lld and limit=%lld]\n",
 		    next - 1, ssh_result_budget() + SSH_RESULT_RESERVE,
-		    (unsigned long long)size, next, left > 0 ? left :
+		    (unsigned long long)r->size, next, left > 0 ? left :
 		    READ_LINES);
 		sshcall_log(call, MCPLOG_NOTICE, "Read %s: stopped after line "
 		    "%lld of the %lld asked for, to fit the result limit; the "
-		    "rest: offset=%lld", path, next - 1, first + limit - 1,
-		    next);
+		    "rest: offset=%lld", r->path, next - 1,
+		    r->first + r->limit - 1, next);
 	}
 	return 0;
 }
@@ -392,17 +452,19 @@ read_range(json_t *obj, long long *offset, long long *limit, char *err)
 	return 0;
 }
 
+
 static void
 do_read(struct sshcall *call)
 {
 	sftp_session	 sftp;
-	struct sbuf	 out = { 0 };
-	char		 path[PATH_MAX], err[ERRSZ] = "";
-	long long	 offset, limit;
+	struct readone	 r, *q;
+	struct sbuf	 out = { 0 }, cmd = { 0 };
+	char		 err[ERRSZ] = "";
 	int		 rc;
 
-	if (arg_path(call, call->args, "file_path", 1, path, err) == -1 ||
-	    read_range(call->args, &offset, &limit, err) == -1) {
+	memset(&r, 0, sizeof(r));
+	if (arg_path(call, call->args, "file_path", 1, r.path, err) == -1 ||
+	    read_range(call->args, &r.first, &r.limit, err) == -1) {
 		files_fail(call, err);
 		return;
 	}
@@ -410,8 +472,28 @@ do_read(struct sshcall *call)
 		files_fail(call, err);
 		return;
 	}
-	rc = read_one(call, sftp, path, offset, limit, ssh_result_budget(),
-	    &out);
+	r.budget = ssh_result_budget();
+	if ((rc = read_one(call, sftp, &r, &out, &cmd)) == 1) {
+		if ((q = malloc(sizeof(*q))) == NULL)
+			fatal(NULL);
+		*q = r;
+		read_slice(call, q, &cmd, read_done, q);
+		return;
+	}
+	files_reply(call, rc == -1, &out, "use offset and limit to read the "
+	    "rest");
+}
+
+/* a Read's slice has come */
+static void
+read_done(struct sshcall *call, struct rexec *rx, const char *why, void *arg)
+{
+	struct readone	*r = arg;
+	struct sbuf	 out = { 0 };
+	int		 rc;
+
+	rc = read_sliced(call, r, rx, why, &out);
+	free(r);
 	files_reply(call, rc == -1, &out, "use offset and limit to read the "
 	    "rest");
 }
@@ -420,13 +502,12 @@ static void
 do_multiread(struct sshcall *call)
 {
 	sftp_session	 sftp;
+	struct multiq	*m;
 	json_t		*files, *e;
-	struct sbuf	 out = { 0 }, one;
 	const char	*s;
-	char		 path[PATH_MAX], err[ERRSZ] = "";
+	char		 err[ERRSZ] = "";
 	long long	 offset, limit;
-	size_t		 i, share;
-	int		 failed = 0;
+	size_t		 i;
 
 	files = json_object_get(call->args, "files");
 	if (!json_is_array(files) || json_array_size(files) == 0) {
@@ -456,49 +537,136 @@ do_multiread(struct sshcall *call)
 		files_fail(call, err);
 		return;
 	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatal(NULL);
+	m->files = json_incref(files);
 	/* each file its share, so that each says where it stopped */
-	share = ssh_result_budget() / json_array_size(files);
-	if (share < READ_PART_MIN)
-		share = READ_PART_MIN;
-	json_array_foreach(files, i, e) {
-		offset = 1;
-		limit = READ_LINES;
+	m->share = ssh_result_budget() / json_array_size(files);
+	if (m->share < READ_PART_MIN)
+		m->share = READ_PART_MIN;
+	multi_run(call, m, sftp);
+}
+
+/*
+ * MultiRead's files from m->next on, in a blocking section, until one
+ * is to be sliced on the host (it goes on in multi_sliced) or all are
+ * read.
+ */
+static void
+multi_run(struct sshcall *call, struct multiq *m, sftp_session sftp)
+{
+	struct readone	*r = &m->r;
+	struct sbuf	 one, cmd = { 0 };
+	json_t		*e;
+	char		 err[ERRSZ];
+	int		 rc;
+
+	for (; m->next < json_array_size(m->files); m->next++) {
+		e = json_array_get(m->files, m->next);
+		memset(r, 0, sizeof(*r));
+		r->first = 1;
+		r->limit = READ_LINES;
+		r->budget = m->share - 128;
+		err[0] = '\0';
 		if (json_is_string(e)) {
 			json_t	*o = json_pack("{s:O}", "file_path", e);
 
 			if (o == NULL)
 				fatalx("json_pack");
-			if (arg_path(call, o, "file_path", 1, path,
+			if (arg_path(call, o, "file_path", 1, r->path,
 			    err) == -1)
-				path[0] = '\0';
+				r->path[0] = '\0';
 			json_decref(o);
 		} else {
-			if (arg_path(call, e, "file_path", 1, path,
+			if (arg_path(call, e, "file_path", 1, r->path,
 			    err) == -1)
-				path[0] = '\0';
-			/* checked above */
-			(void)read_range(e, &offset, &limit, err);
+				r->path[0] = '\0';
+			/* checked in do_multiread */
+			(void)read_range(e, &r->first, &r->limit, err);
 		}
-		sb_printf(&out, "%s==> %s <==\n", i ? "\n" : "",
-		    path[0] ? path : "(bad path)");
-		if (path[0] == '\0') {
-			sb_printf(&out, "error: %s\n", err);
-			failed++;
+		sb_printf(&m->out, "%s==> %s <==\n", m->next ? "\n" : "",
+		    r->path[0] ? r->path : "(bad path)");
+		if (r->path[0] == '\0') {
+			sb_printf(&m->out, "error: %s\n", err);
+			m->failed++;
 			continue;
 		}
 		memset(&one, 0, sizeof(one));
-		if (read_one(call, sftp, path, offset, limit, share - 128,
-		    &one) == -1) {
-			sb_str(&out, "error: ");
-			failed++;
+		if ((rc = read_one(call, sftp, r, &one, &cmd)) == 1) {
+			m->connid = call->conn->id;
+			read_slice(call, r, &cmd, multi_sliced, m);
+			return;
 		}
-		sb_add(&out, one.p ? one.p : "", one.len);
-		if (one.len == 0 || one.p[one.len - 1] != '\n')
-			sb_add(&out, "\n", 1);
-		sb_free(&one);
+		multi_add(m, rc, &one);
 		if (files_lost)
 			break;
 	}
-	files_reply(call, (size_t)failed == json_array_size(files), &out,
-	    "read fewer files per call, or use offset/limit");
+	multi_end(call, m);
+}
+
+/* one file's text (or error, rc -1) into MultiRead's answer */
+static void
+multi_add(struct multiq *m, int rc, struct sbuf *one)
+{
+	if (rc == -1) {
+		sb_str(&m->out, "error: ");
+		m->failed++;
+	}
+	sb_add(&m->out, one->p ? one->p : "", one->len);
+	if (one->len == 0 || one->p[one->len - 1] != '\n')
+		sb_add(&m->out, "\n", 1);
+	sb_free(one);
+}
+
+/*
+ * A file's slice has come: the rest of the files in a blocking section
+ * again, on the connection the call was on; what is read so far is the
+ * answer when the call was cancelled or the connection went.
+ */
+static void
+multi_sliced(struct sshcall *call, struct rexec *rx, const char *why,
+    void *arg)
+{
+	struct multiq	*m = arg;
+	struct sshconn	*c;
+	struct sbuf	 one = { 0 };
+	sftp_session	 sftp;
+	char		 err[ERRSZ] = "";
+	uint32_t	 id = m->connid;
+	int		 was;
+
+	multi_add(m, read_sliced(call, &m->r, rx, why, &one), &one);
+	m->next++;
+	if (call->cancelled || m->next == json_array_size(m->files)) {
+		multi_end(call, m);
+		return;
+	}
+	if ((c = sshconn_byid(id)) == NULL || c->session == NULL) {
+		sb_printf(&m->out, "\n[the connection to host \"%s\" was lost; "
+		    "the files after this one were not read]\n",
+		    call->host->name);
+		multi_end(call, m);
+		return;
+	}
+	call->conn = c;
+	was = files_block(c->session);
+	if ((sftp = files_sftp(call, err)) == NULL) {
+		sb_printf(&m->out, "\n[the files after this one were not read: "
+		    "%s]\n", err);
+		multi_end(call, m);
+	} else
+		multi_run(call, m, sftp);
+	files_close_pending(id);
+	files_unblock(id, was);
+	files_checklost(id);
+}
+
+/* the answer: an error only when every file failed */
+static void
+multi_end(struct sshcall *call, struct multiq *m)
+{
+	files_reply(call, (size_t)m->failed == json_array_size(m->files),
+	    &m->out, "read fewer files per call, or use offset/limit");
+	json_decref(m->files);
+	free(m);
 }

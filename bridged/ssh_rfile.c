@@ -56,9 +56,6 @@
 
 #define TEMP_TRIES		5
 
-
-static void	 files_close_pending(uint32_t);
-
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
 static sftp_file	 later[8];	/* files_close_later */
@@ -135,7 +132,8 @@ files_forget(sftp_file f)
 	free(f);
 }
 
-static void
+/* the handles files_close_later() kept: closed now, the answer out */
+void
 files_close_pending(uint32_t connid)
 {
 	struct sshconn	*c;

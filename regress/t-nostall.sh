@@ -17,7 +17,10 @@
 # it walked, up to 30 s), and a cancelled one gives its channel back; and
 # a Write of 3 MB and an Edit of a 2 MB file (read and written on
 # channels of their own), whose modes are kept, and cancelled ones replace
-# nothing.
+# nothing.  A Read and a MultiRead of a large file whose awk slice takes
+# 2 s on the host (a slow awk first on its PATH) let Bash and Read through
+# (the slice held the host's worker), MultiRead's files come whole and in
+# order, and a cancelled Read leaves no awk running.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -27,9 +30,21 @@ if [ -z "$SFTP_SERVER" ]; then
 	tap_skip "no sftp-server binary for the slow subsystem"
 	tap_end
 fi
+# the slow host's awk takes 2 s more for a file named slowread*: what
+# Read's slice of a large file costs when awk scans for long
+AWK=$(command -v awk) || { tap_fail "awk is installed"; tap_end; }
+mkdir -p "$TESTDIR/slowbin"
+cat >"$TESTDIR/slowbin/awk" <<EOF
+#!/bin/sh
+case \$(readlink /proc/\$\$/fd/0) in
+*/slowread*) sleep 2 ;;
+esac
+exec $AWK "\$@"
+EOF
+chmod 755 "$TESTDIR/slowbin/awk"
 # the test's directory on the command line: its kills touch its own alone
 SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000 $TESTDIR" \
-    sshd_start2 127.0.0.1 ||
+    sshd_start2 127.0.0.1 "SetEnv SHLVL=1 PATH=$TESTDIR/slowbin:$PATH" ||
     { tap_fail "the slow sshd starts"; tap_end; }
 mkdir -p "$TESTDIR/troot" "$TESTDIR/base"
 tap_check "bridged starts" bridged_start "transfer root \"$TESTDIR/troot\"
@@ -328,6 +343,60 @@ except OSError:
 e, x = call(b, "Bash", {"host": "slow", "command": "echo still"})
 t.ok(not e and "still" in x, "the host goes on after it", x)
 os.unlink(fifo)
+
+# a Read deep into a large file: awk slices it on the host, for 2 s here
+slowread = os.path.join(base, "slowread.txt")
+with open(slowread, "w") as f:
+    f.writelines("row %d %s\n" % (i, "r" * 40) for i in range(1, 20001))
+want = "".join("%6d\trow %d %s\n" % (i, i, "r" * 40)
+               for i in range(15000, 15003))
+rid = start(a, "Read", {"host": "slow", "file_path": slowread,
+                        "offset": 15000, "limit": 3})
+time.sleep(0.3)
+first(rid, "a Read whose slice takes 2 s")
+e, x = done(a, rid)
+t.ok(not e and x == want, "the Read then has its three lines", x)
+
+# MultiRead: the files after a slow slice are read when it has come
+rid = start(a, "MultiRead", {"host": "slow", "files": [
+    os.path.join(base, "small.txt"),
+    {"file_path": slowread, "offset": 15000, "limit": 3},
+    os.path.join(base, "nope.txt"),
+    {"file_path": slowread, "offset": 2, "limit": 1},
+    os.path.join(base, "small.txt")]})
+time.sleep(0.3)
+first(rid, "a MultiRead whose slices take 2 s each")
+e, x = done(a, rid)
+small = "==> %s <==\n     1\tsmall\n" % os.path.join(base, "small.txt")
+t.ok(not e and x == small + "\n==> %s <==\n%s\n==> %s <==\nerror: File "
+     "does not exist: %s\n\n==> %s <==\n     2\trow 2 %s\n\n%s"
+     % (slowread, want, os.path.join(base, "nope.txt"),
+        os.path.join(base, "nope.txt"), slowread, "r" * 40, small),
+     "the MultiRead has every file, in order", x)
+
+
+def slices():
+    """the slow awk of this test still running"""
+    r = subprocess.run(["pgrep", "-f", os.path.join(os.environ["TESTDIR"],
+                                                    "slowbin", "awk")],
+                       capture_output=True, text=True)
+    return r.stdout.split()
+
+
+before = channels()
+rid = start(a, "Read", {"host": "slow", "file_path": slowread,
+                        "offset": 15000, "limit": 3})
+end = time.time() + 10
+while not slices() and time.time() < end:
+    time.sleep(0.05)
+running = bool(slices())
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+end = time.time() + 10
+while (slices() or channels() != before) and time.time() < end:
+    time.sleep(0.05)
+t.ok(running and not slices() and channels() == before,
+     "a cancelled Read leaves no awk on the host and gives its channel back",
+     slices(), channels(), before)
 
 # a Write of 3 MB: on a channel of its own too, the owner's mode kept
 target = os.path.join(base, "written.txt")
