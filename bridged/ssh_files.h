@@ -60,17 +60,18 @@ int	 attr_type(sftp_attributes);
 int	 files_readall(sftp_file, struct sbuf *, size_t, char *);
 
 /*
- * Path requests (SSH_FXP_REALPATH, _LSTAT, _STAT) sent together, their
- * answers read back in any order (ssh_sftpq.c): one round trip for all
+ * Path requests (SSH_FXP_REALPATH, _LSTAT, _STAT, _READLINK) sent
+ * together, their answers read back in any order (ssh_sftpq.c): one round
+ * trip for all
  */
 struct sftpq {
-	int		 type;		/* SSH_FXP_REALPATH, _LSTAT or _STAT */
+	int		 type;		/* SSH_FXP_REALPATH, _LSTAT, ... */
 	const char	*path;
 	uint32_t	 id;
 	int		 done;
 	int		 ok;		/* else status says why not */
 	uint32_t	 status;
-	char		 name[PATH_MAX];	/* REALPATH's answer */
+	char		 name[PATH_MAX];	/* REALPATH's, READLINK's */
 	int		 hassize;	/* LSTAT's and STAT's */
 	uint64_t	 size;
 	int		 hasperm;

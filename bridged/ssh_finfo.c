@@ -24,6 +24,8 @@
 
 #define STAT_MAX		1000	/* paths in FileStat */
 #define LISTDIR_MAX		10000
+#define LISTDIR_LINKS		1000	/* link targets shown up to */
+#define LISTDIR_LINKQ		64	/* readlinks sent together */
 
 /* a directory entry, for sorting */
 struct dent {
@@ -35,6 +37,8 @@ struct dent {
 
 static json_t	*stat_one(sftp_session, const char *);
 static int	 dent_cmp(const void *, const void *);
+static int	 dent_links(sftp_session, const char *, struct dent *, size_t,
+		    char *);
 static void	 do_stat(struct sshcall *);
 static void	 do_listdir(struct sshcall *);
 
@@ -184,7 +188,7 @@ do_listdir(struct sshcall *call)
 	sftp_attributes	 a;
 	struct dent	*ents = NULL, *de;
 	struct sbuf	 out = { 0 };
-	char		 path[PATH_MAX], err[ERRSZ] = "", full[PATH_MAX];
+	char		 path[PATH_MAX], err[ERRSZ] = "";
 	size_t		 n = 0, size = 0, i;
 	int		 more = 0;
 
@@ -241,6 +245,10 @@ do_listdir(struct sshcall *call)
 	sftp_closedir(d);
 	if (n > 0)
 		qsort(ents, n, sizeof(*ents), dent_cmp);
+	if (n <= LISTDIR_LINKS && dent_links(sftp, path, ents, n, err) == -1) {
+		files_fail(call, err);
+		goto done;
+	}
 	sb_printf(&out, "%s: %zu entr%s%s\n", path, n, n == 1 ? "y" : "ies",
 	    more ? " (listing stopped there)" : "");
 	for (i = 0; i < n; i++) {
@@ -250,9 +258,6 @@ do_listdir(struct sshcall *call)
 			sb_printf(&out, "%s/\n", de->name);
 			break;
 		case S_IFLNK:
-			if (n <= 1000 && (size_t)snprintf(full, sizeof(full),
-			    "%s/%s", path, de->name) < sizeof(full))
-				de->target = sftp_readlink(sftp, full);
 			sb_printf(&out, "%s@%s%s\n", de->name,
 			    de->target ? " -> " : "",
 			    de->target ? de->target : "");
@@ -271,8 +276,51 @@ do_listdir(struct sshcall *call)
  done:
 	for (i = 0; i < n; i++) {
 		free(ents[i].name);
-		if (ents[i].target != NULL)
-			ssh_string_free_char(ents[i].target);
+		free(ents[i].target);
 	}
 	free(ents);
+}
+
+/*
+ * The targets of the links among ents, LISTDIR_LINKQ readlinks at a time
+ * (one round trip each, not one a link).  A link the host will not read
+ * has none.  -1 with err: the connection failed.
+ */
+static int
+dent_links(sftp_session sftp, const char *dir, struct dent *ents, size_t n,
+    char *err)
+{
+	struct sftpq	*q;
+	struct dent	*at[LISTDIR_LINKQ];
+	char		*full[LISTDIR_LINKQ];
+	size_t		 i = 0, k, nq;
+	int		 rc = 0;
+
+	if ((q = calloc(LISTDIR_LINKQ, sizeof(*q))) == NULL)
+		fatal(NULL);
+	while (i < n && rc == 0) {
+		for (nq = 0; i < n && nq < LISTDIR_LINKQ; i++) {
+			if (ents[i].type != S_IFLNK)
+				continue;
+			if (asprintf(&full[nq], "%s/%s", dir,
+			    ents[i].name) == -1)
+				fatal(NULL);
+			if (strlen(full[nq]) >= PATH_MAX) {
+				free(full[nq]);
+				continue;
+			}
+			q[nq].type = SSH_FXP_READLINK;
+			q[nq].path = full[nq];
+			at[nq++] = &ents[i];
+		}
+		if (nq > 0 && (rc = sftpq_run(sftp, q, nq, err)) == 0)
+			for (k = 0; k < nq; k++)
+				if (q[k].ok && (at[k]->target =
+				    strdup(q[k].name)) == NULL)
+					fatal(NULL);
+		for (k = 0; k < nq; k++)
+			free(full[k]);
+	}
+	free(q);
+	return rc;
 }

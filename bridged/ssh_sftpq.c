@@ -1,7 +1,8 @@
 /*
  * ssh_sftpq.c: SFTP requests on paths sent together, their answers read
  * back in any order: one round trip to the host for what libssh 0.10's
- * calls (sftp_canonicalize_path, sftp_lstat, sftp_stat) make one each.
+ * calls (sftp_canonicalize_path, sftp_lstat, sftp_stat, sftp_readlink)
+ * make one each.
  *
  * As Upload's writes do (ssh_ftransfer.c), the requests go out on the SFTP
  * channel itself, numbered with the session's id counter (fields of libssh
@@ -140,7 +141,8 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 	q->done = 1;
 	if (type == SSH_FXP_STATUS)
 		return sftprd_u32(&r, &q->status);
-	if (q->type == SSH_FXP_REALPATH && type == SSH_FXP_NAME) {
+	if ((q->type == SSH_FXP_REALPATH || q->type == SSH_FXP_READLINK) &&
+	    type == SSH_FXP_NAME) {
 		if (sftprd_u32(&r, &n) == -1 || n != 1 ||
 		    sftprd_str(&r, &s, &slen) == -1)
 			return -1;
@@ -154,7 +156,8 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 		}
 		return 0;
 	}
-	if (q->type != SSH_FXP_REALPATH && type == SSH_FXP_ATTRS) {
+	if ((q->type == SSH_FXP_LSTAT || q->type == SSH_FXP_STAT) &&
+	    type == SSH_FXP_ATTRS) {
 		if (sftprd_attrs(&r, &a) == -1)
 			return -1;
 		q->hassize = a.hassize;
@@ -175,35 +178,35 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 int
 sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
 {
-	unsigned char	 hdr[4 + 1 + 4 + 4], *b = NULL;
+	unsigned char	 hdr[4 + 1 + 4 + 4], *b = NULL, *p;
 	uint32_t	 len, id, plen;
+	size_t		 total = 0;
 	int		 i, k, type;
 	const char	*why = "the connection failed";
 
-	for (i = 0; i < n; i++) {
+	if (n <= 0)
+		return 0;
+	/* all in one write: as few packets as the channel allows */
+	for (i = 0; i < n; i++)
+		total += sizeof(hdr) + strlen(q[i].path);
+	if ((b = malloc(total)) == NULL)
+		fatal(NULL);
+	for (p = b, i = 0; i < n; i++) {
 		plen = strlen(q[i].path);
 		q[i].id = ++sftp->id_counter;
 		q[i].done = q[i].ok = q[i].hassize = q[i].hasperm = 0;
 		q[i].status = SSH_FX_OK;
-		len = 1 + 4 + 4 + plen;
-		hdr[0] = len >> 24;
-		hdr[1] = len >> 16;
-		hdr[2] = len >> 8;
-		hdr[3] = len;
-		hdr[4] = q[i].type;
-		hdr[5] = q[i].id >> 24;
-		hdr[6] = q[i].id >> 16;
-		hdr[7] = q[i].id >> 8;
-		hdr[8] = q[i].id;
-		hdr[9] = plen >> 24;
-		hdr[10] = plen >> 16;
-		hdr[11] = plen >> 8;
-		hdr[12] = plen;
-		if (ssh_channel_write(sftp->channel, hdr, sizeof(hdr)) !=
-		    (int)sizeof(hdr) || ssh_channel_write(sftp->channel,
-		    q[i].path, plen) != (int)plen)
-			goto lost;
+		sftp_put32(&p, 1 + 4 + 4 + plen);
+		*p++ = q[i].type;
+		sftp_put32(&p, q[i].id);
+		sftp_put32(&p, plen);
+		memcpy(p, q[i].path, plen);
+		p += plen;
 	}
+	if (ssh_channel_write(sftp->channel, b, total) != (int)total)
+		goto lost;
+	free(b);
+	b = NULL;
 	for (i = 0; i < n; i++) {
 		if (chan_read(sftp, hdr, 4) == -1)
 			goto lost;
@@ -249,9 +252,8 @@ int
 sftpq_rename(sftp_session sftp, const char *from, const char *to, char *err)
 {
 	static const char	 ext[] = "posix-rename@openssh.com";
-	unsigned char		 hdr[4 + 1 + 4 + 4 + sizeof(ext) - 1 + 4], *p;
-	unsigned char		 ans[4 + 1 + 4 + 4];
-	size_t			 flen = strlen(from), tlen = strlen(to);
+	unsigned char		 ans[4 + 1 + 4 + 4], *req, *p;
+	size_t			 flen = strlen(from), tlen = strlen(to), rlen;
 	uint32_t		 id, len, left, code;
 	unsigned char		 skip[256];
 	const char		*why = "the connection failed";
@@ -260,21 +262,24 @@ sftpq_rename(sftp_session sftp, const char *from, const char *to, char *err)
 	if (!sftp_extension_supported(sftp, ext, "1"))
 		return 1;
 	id = ++sftp->id_counter;
-	p = hdr;
-	sftp_put32(&p, 1 + 4 + 4 + (sizeof(ext) - 1) + 4 + flen + 4 + tlen);
+	/* in one write, one packet */
+	rlen = 4 + 1 + 4 + 4 + (sizeof(ext) - 1) + 4 + flen + 4 + tlen;
+	if ((req = p = malloc(rlen)) == NULL)
+		fatal(NULL);
+	sftp_put32(&p, rlen - 4);
 	*p++ = SSH_FXP_EXTENDED;
 	sftp_put32(&p, id);
 	sftp_put32(&p, sizeof(ext) - 1);
 	memcpy(p, ext, sizeof(ext) - 1);
 	p += sizeof(ext) - 1;
 	sftp_put32(&p, flen);
-	if (ssh_channel_write(sftp->channel, hdr, p - hdr) != p - hdr ||
-	    ssh_channel_write(sftp->channel, from, flen) != (int)flen)
-		goto lost;
-	p = hdr;
+	memcpy(p, from, flen);
+	p += flen;
 	sftp_put32(&p, tlen);
-	if (ssh_channel_write(sftp->channel, hdr, 4) != 4 ||
-	    ssh_channel_write(sftp->channel, to, tlen) != (int)tlen)
+	memcpy(p, to, tlen);
+	n = ssh_channel_write(sftp->channel, req, rlen);
+	free(req);
+	if (n != (int)rlen)
 		goto lost;
 	/* its STATUS: length, type, id, code, then a message we pass over */
 	if (chan_read(sftp, ans, sizeof(ans)) == -1)

@@ -5,7 +5,8 @@
 # come back; a Read of files whose size is a whole buffer, one byte more,
 # or none returns every byte; many calls
 # in a row leave no SFTP handle open on the host; a small Read asks its
-# first three SFTP requests at once and no stat more; the shell writes each
+# first three SFTP requests at once and no stat more; a ListDir asks for
+# its links' targets together; the shell writes each
 # marker line in one write(2) and reads a short line; back-to-back calls
 # take one audit transaction each, synced (one fdatasync a call), of
 # under 4.5 WAL pages (the index by
@@ -384,6 +385,31 @@ else:
     t.ok(not r.get("isError") and w < 6.5 and rd < 8,
          "a small Read: 6 SFTP answers, its first 3 requests together",
          "writes %.2f reads %.2f" % (w, rd))
+
+# a ListDir's link targets are asked 64 at a time: 150 links read in
+# 3 round trips, where one a link was 150 (121 ms for 1000 links here,
+# 50 s at a 50 ms RTT).  Counted as the reads of internal-sftp, which
+# takes requests that come together in one read (the old code: one read
+# a link, and as many writes).
+links = os.path.join(base, "links")
+os.mkdir(links)
+for i in range(150):
+    os.symlink("target/%d" % i, os.path.join(links, "l%03d" % i))
+os.mkdir(os.path.join(links, "d"))
+open(os.path.join(links, "f"), "w").close()
+want = "".join("l%03d@ -> target/%d\n" % (i, i) for i in range(150))
+if len(sp) == 1:
+    rd = None
+    for rnd in range(3):
+        a = io(sp[0])
+        r = c.call_tool("ListDir", {"path": links})
+        b = io(sp[0])
+        rd = min(rd, b["syscr"] - a["syscr"]) if rd is not None else \
+            b["syscr"] - a["syscr"]
+    x = result_text(r)
+    t.ok(not r.get("isError") and x.endswith("\nd/\nf\t0\n" + want) and
+         rd < 40, "a ListDir of 150 links: their targets, in a few reads "
+         "of the host's SFTP server (%d)" % rd, x[:300])
 
 # the shell's own system calls for a `true': the marker lines are one
 # write(2) each (no newline ahead of the marker: bash's stdout is
