@@ -4,6 +4,8 @@
 # 1 MB/s (sftpslow.py) on which a 6 MB file takes 6 s: the Download says
 # how far it got and stops writing, the Upload replaces nothing and leaves
 # no temp, each gives its channel back, and the host's next call works.
+# So does a Read whose awk slice of a large file (a slow awk first on the
+# host's PATH) outlasts the call: it leaves no awk running.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -13,8 +15,20 @@ if [ -z "$SFTP_SERVER" ]; then
 	tap_skip "no sftp-server binary for the slow subsystem"
 	tap_end
 fi
+# the slow host's awk never ends for a file named slowread*: a Read's
+# slice of a large file past the call timeout
+AWK=$(command -v awk) || { tap_fail "awk is installed"; tap_end; }
+mkdir -p "$TESTDIR/slowbin"
+cat >"$TESTDIR/slowbin/awk" <<EOF
+#!/bin/sh
+case \$(readlink /proc/\$\$/fd/0) in
+*/slowread*) sleep 60 ;;
+esac
+exec $AWK "\$@"
+EOF
+chmod 755 "$TESTDIR/slowbin/awk"
 SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000" \
-    sshd_start2 127.0.0.1 ||
+    sshd_start2 127.0.0.1 "SetEnv SHLVL=1 PATH=$TESTDIR/slowbin:$PATH" ||
     { tap_fail "the slow sshd starts"; tap_end; }
 mkdir -p "$TESTDIR/troot" "$TESTDIR/base"
 tap_check "bridged starts" bridged_start "transfer root \"$TESTDIR/troot\"
@@ -96,6 +110,29 @@ t.ok(after == before, "their channels were given back (before %s, after %s)"
      % (before, after))
 e, x = call("Bash", {"command": "echo after"})
 t.ok(not e and "after" in x, "the host's next call works", x)
+
+
+def slices():
+    """the slow awk of this test still running"""
+    r = subprocess.run(["pgrep", "-f", os.path.join(os.environ["TESTDIR"],
+                                                    "slowbin", "awk")],
+                       capture_output=True, text=True)
+    return r.stdout.split()
+
+
+# a Read whose slice on the host (a file over 256 KiB) outlasts the call
+with open(os.path.join(base, "slowread.txt"), "w") as f:
+    f.write(("s" * 99 + "\n") * 3000)
+e, x = call("Read", {"file_path": os.path.join(base, "slowread.txt"),
+                     "offset": 2000, "limit": 2})
+end = time.time() + 10
+while (slices() or channels() != before) and time.time() < end:
+    time.sleep(0.05)
+t.ok(e and "timed out" in x and not slices() and channels() == before,
+     "Read: a slice past the call timeout is a clear error, leaves no awk, "
+     "gives its channel back", x, slices(), channels())
+e, x = call("Read", {"file_path": os.path.join(base, "keep.txt")})
+t.ok(not e and "old" in x, "and the host's next Read works", x)
 t.done()
 PY
 tap_end
