@@ -53,6 +53,7 @@ void	 files_fail(struct sshcall *, const char *);
 /* SFTP */
 sftp_session files_sftp(struct sshcall *, char *);
 const char *fx_str(sftp_session);
+const char *fx_code_str(int);
 void	 fx_err(char *, sftp_session, const char *, const char *);
 int	 fx_missing(sftp_session);
 uint64_t attr_mtime(sftp_attributes);
@@ -76,6 +77,10 @@ struct sftpq {
 	uint64_t	 size;
 	int		 hasperm;
 	uint32_t	 perm;
+	int		 hasuid;
+	uint32_t	 uid, gid;
+	int		 hastime;
+	uint32_t	 mtime;
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
 int	 sftpq_rename(sftp_session, const char *, const char *, char *);
@@ -88,6 +93,8 @@ struct sftprd {
 struct sftpattr {
 	int		 hassize;
 	uint64_t	 size;
+	int		 hasuid;
+	uint32_t	 uid, gid;
 	int		 hasperm;
 	uint32_t	 perm;
 	int		 hastime;

@@ -23,6 +23,7 @@
 #include "ssh_files.h"
 
 #define STAT_MAX		1000	/* paths in FileStat */
+#define STAT_BATCH		64	/* lstats sent together */
 #define LISTDIR_MAX		10000
 #define LISTDIR_LINKS		1000	/* link targets shown up to */
 #define LISTDIR_LINKQ		64	/* readlinks sent together */
@@ -35,7 +36,8 @@ struct dent {
 	uint64_t	 size;
 };
 
-static json_t	*stat_one(sftp_session, const char *);
+static int	 stat_many(sftp_session, char **, char **, size_t, json_t *,
+		    char *);
 static int	 dent_cmp(const void *, const void *);
 static int	 dent_links(sftp_session, const char *, struct dent *, size_t,
 		    char *);
@@ -54,58 +56,113 @@ files_listdir(struct sshcall *call)
 	files_run(call, do_listdir);
 }
 
-static json_t *
-stat_one(sftp_session sftp, const char *path)
+/*
+ * What lstat says of each of the n paths, as FileStat shows it, into
+ * files: STAT_BATCH lstats asked together, then the links' readlinks
+ * together (ssh_sftpq.c), where one at a time they were a round trip or
+ * two a path.  A path that does not pass the lexical check (path NULL)
+ * has err[i] instead.  -1 with err: the connection failed.
+ */
+static int
+stat_many(sftp_session sftp, char **paths, char **errs, size_t n,
+    json_t *files, char *err)
 {
-	sftp_attributes	 a;
+	struct sftpq	*q, *l;
 	json_t		*o;
 	const char	*type;
-	char		 mode[16], when[32], *target;
+	char		 mode[16], when[32];
 	time_t		 t;
 	struct tm	 tm;
+	size_t		 i, k, m, nq, nl, nlinks, at[STAT_BATCH];
+	int		 rc = 0;
 
-	if ((a = sftp_lstat(sftp, path)) == NULL)
-		return json_pack("{s:s,s:s}", "path", path, "error",
-		    fx_str(sftp));
-	switch (attr_type(a)) {
-	case S_IFREG:
-		type = "file";
-		break;
-	case S_IFDIR:
-		type = "directory";
-		break;
-	case S_IFLNK:
-		type = "symlink";
-		break;
-	default:
-		type = "other";
-		break;
+	if ((q = calloc(STAT_BATCH, sizeof(*q))) == NULL ||
+	    (l = calloc(STAT_BATCH, sizeof(*l))) == NULL)
+		fatal(NULL);
+	for (i = 0; i < n && rc == 0; i += m) {
+		m = n - i < STAT_BATCH ? n - i : STAT_BATCH;
+		for (nq = 0, k = 0; k < m; k++) {
+			if (paths[i + k] == NULL)
+				continue;
+			q[nq].type = SSH_FXP_LSTAT;
+			q[nq++].path = paths[i + k];
+		}
+		if (nq > 0 && sftpq_run(sftp, q, nq, err) == -1) {
+			rc = -1;
+			break;
+		}
+		for (nl = 0, k = 0; k < nq; k++)
+			if (q[k].ok && q[k].hasperm &&
+			    (q[k].perm & S_IFMT) == S_IFLNK) {
+				l[nl].type = SSH_FXP_READLINK;
+				l[nl].path = q[k].path;
+				at[nl++] = k;
+			}
+		if ((nlinks = nl) > 0 && sftpq_run(sftp, l, nl, err) == -1) {
+			rc = -1;
+			break;
+		}
+		for (nq = 0, nl = 0, k = 0; k < m; k++) {
+			if (paths[i + k] == NULL) {
+				o = json_pack("{s:s,s:s}", "path", errs[i + k],
+				    "error", errs[i + k] +
+				    strlen(errs[i + k]) + 1);
+				goto add;
+			}
+			if (!q[nq].ok) {
+				type = fx_code_str(q[nq].status);
+				o = json_pack("{s:s,s:s}", "path", paths[i + k],
+				    "error", type ? type : "SFTP error");
+				nq++;
+				goto add;
+			}
+			switch (q[nq].hasperm ? q[nq].perm & S_IFMT : 0) {
+			case S_IFREG:
+				type = "file";
+				break;
+			case S_IFDIR:
+				type = "directory";
+				break;
+			case S_IFLNK:
+				type = "symlink";
+				break;
+			default:
+				type = "other";
+				break;
+			}
+			snprintf(mode, sizeof(mode), "%04o",
+			    q[nq].perm & 07777);
+			t = q[nq].hastime ? (time_t)q[nq].mtime : 0;
+			if (gmtime_r(&t, &tm) == NULL || strftime(when,
+			    sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+				strlcpy(when, "", sizeof(when));
+			o = json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "path",
+			    paths[i + k], "type", type, "size",
+			    (json_int_t)q[nq].size, "mode", mode, "uid",
+			    (json_int_t)q[nq].uid, "gid", (json_int_t)q[nq].gid,
+			    "mtime", when);
+			if (o != NULL && nl < nlinks && at[nl] == nq) {
+				if (l[nl].ok)
+					json_object_set_new(o, "target",
+					    json_string(l[nl].name));
+				else {
+					type = fx_code_str(l[nl].status);
+					json_object_set_new(o, "target_error",
+					    json_string(type ? type :
+					    "SFTP error"));
+				}
+				nl++;
+			}
+			nq++;
+ add:
+			if (o == NULL)
+				fatalx("json_pack");
+			json_array_append_new(files, o);
+		}
 	}
-	snprintf(mode, sizeof(mode), "%04o", a->permissions & 07777);
-	t = (time_t)attr_mtime(a);
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		strlcpy(when, "", sizeof(when));
-	o = json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:s}", "path", path,
-	    "type", type, "size", (json_int_t)a->size, "mode", mode,
-	    "uid", (json_int_t)a->uid, "gid", (json_int_t)a->gid,
-	    "mtime", when);
-	if (o == NULL)
-		fatalx("json_pack");
-	if (a->owner != NULL)
-		json_object_set_new(o, "owner", json_string(a->owner));
-	if (a->group != NULL)
-		json_object_set_new(o, "group", json_string(a->group));
-	if (attr_type(a) == S_IFLNK) {
-		if ((target = sftp_readlink(sftp, path)) != NULL) {
-			json_object_set_new(o, "target", json_string(target));
-			ssh_string_free_char(target);
-		} else
-			json_object_set_new(o, "target_error",
-			    json_string(fx_str(sftp)));
-	}
-	sftp_attributes_free(a);
-	return o;
+	free(l);
+	free(q);
+	return rc;
 }
 
 static void
@@ -114,7 +171,9 @@ do_stat(struct sshcall *call)
 	sftp_session	 sftp;
 	json_t		*paths, *e, *files, *res, *one;
 	char		 path[PATH_MAX], err[ERRSZ] = "", *text;
+	char		**list, **errs;
 	size_t		 i;
+	int		 rc;
 
 	paths = json_object_get(call->args, "paths");
 	if (json_is_string(paths))
@@ -144,23 +203,38 @@ do_stat(struct sshcall *call)
 		files_fail(call, err);
 		return;
 	}
-	if ((files = json_array()) == NULL)
+	if ((files = json_array()) == NULL ||
+	    (list = calloc(json_array_size(paths), sizeof(*list))) == NULL ||
+	    (errs = calloc(json_array_size(paths), sizeof(*errs))) == NULL)
 		fatal(NULL);
+	/* the lexical checks first: a path refused has its error */
 	json_array_foreach(paths, i, e) {
 		json_t	*o = json_pack("{s:O}", "p", e);
 
-		if (arg_path(call, o, "p", 1, path, err) == -1)
-			one = json_pack("{s:O,s:s}", "path", e, "error", err);
-		else
-			one = stat_one(sftp, path);
-		json_decref(o);
-		if (one == NULL)
+		if (o == NULL)
 			fatalx("json_pack");
-		json_array_append_new(files, one);
-		if (files_lost)
-			break;
+		if (arg_path(call, o, "p", 1, path, err) == -1) {
+			/* the path as given, then its error */
+			if (asprintf(&errs[i], "%s%c%s", json_string_value(e),
+			    '\0', err) == -1)
+				fatal(NULL);
+		} else if ((list[i] = strdup(path)) == NULL)
+			fatal(NULL);
+		json_decref(o);
 	}
+	rc = stat_many(sftp, list, errs, json_array_size(paths), files, err);
+	for (i = 0; i < json_array_size(paths); i++) {
+		free(list[i]);
+		free(errs[i]);
+	}
+	free(list);
+	free(errs);
 	json_decref(paths);
+	if (rc == -1) {
+		json_decref(files);
+		files_fail(call, err);
+		return;
+	}
 	if ((res = json_pack("{s:o}", "files", files)) == NULL)
 		fatalx("json_pack");
 	if ((text = json_dumps(res, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ==

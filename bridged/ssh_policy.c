@@ -55,14 +55,27 @@ enum rmode {
 static int	 resolve(struct sshcall *, sftp_session, const char *,
 		    const char *, enum rmode, char *, char *, char *);
 static int	 resolve_read_fast(struct sshcall *, sftp_session, char *);
+static int	 resolve_many(struct sshcall *, sftp_session, const char *,
+		    json_t *, enum rmode, char *);
+static void	 known_add(struct sshcall *, const char *, uint64_t);
+static void	 known_reset(void);
 
-/* what the last resolve_read_fast() learnt, for that call's Read */
-static struct {
-	int		 valid;
-	uint32_t	 reqid;
-	uint32_t	 connid;
+/* paths whose lstat and realpath go to the host together */
+#define RESOLVE_BATCH		32
+
+/*
+ * The regular files the last resolve found, and their sizes then, for
+ * that call's Read or MultiRead: each is not asked for again.
+ */
+struct knownfile {
+	char		*path;
 	uint64_t	 size;
-	char		 path[PATH_MAX];
+};
+static struct {
+	uint32_t		 reqid;
+	uint32_t		 connid;
+	struct knownfile	*f;
+	size_t			 n, size;
 } known;
 static int	 write_tool(const char *);
 static void	 view_reset(void);
@@ -313,12 +326,136 @@ resolve_read_fast(struct sshcall *call, sftp_session sftp, char *err)
 		return 0;
 	if (json_object_set_new(call->args, "file_path", canon) == -1)
 		return 0;
-	known.valid = 1;
+	known_add(call, q[2].name, q[1].size);
+	return 1;
+}
+
+/*
+ * The paths of MultiRead and FileStat (arr's strings, or its objects'
+ * file_path), RESOLVE_BATCH at a time: the lstat and realpath of each
+ * asked together with the others' (ssh_sftpq.c), one round trip for
+ * all, where one at a time they were two a path.  A path the answers
+ * settle (it exists, where it leads is inside base, and for FileStat it
+ * is no link) takes its realpath, and a regular file's size is kept for
+ * MultiRead; any other is resolved by resolve_arg() as ever, one request
+ * at a time, which words what is wrong.  The paths are settled in their
+ * order, so the first refused is the one the answer names.  -1 with
+ * err: refused, or the connection failed.
+ */
+static int
+resolve_many(struct sshcall *call, sftp_session sftp, const char *base,
+    json_t *arr, enum rmode mode, char *err)
+{
+	struct host	*h = call->host->conf;
+	struct sftpq	*q;
+	json_t		*e, *v, *o;
+	char		(*norm)[PATH_MAX], pe[POLICY_ERR_MAX];
+	int		 fast[RESOLVE_BATCH];
+	size_t		 i, k, n, nq;
+	int		 rc = 0, type = 0;
+
+	if ((q = calloc(2 * RESOLVE_BATCH, sizeof(*q))) == NULL ||
+	    (norm = calloc(RESOLVE_BATCH, sizeof(*norm))) == NULL)
+		fatal(NULL);
+	for (i = 0; i < json_array_size(arr) && rc == 0; i += n) {
+		n = json_array_size(arr) - i;
+		if (n > RESOLVE_BATCH)
+			n = RESOLVE_BATCH;
+		/* what the lexical check lets through goes to the host */
+		for (nq = 0, k = 0; k < n; k++) {
+			e = json_array_get(arr, i + k);
+			v = json_is_object(e) ? json_object_get(e,
+			    "file_path") : e;
+			fast[k] = json_is_string(v) && policy_path_check(h,
+			    "file_path", json_string_value(v),
+			    json_string_length(v), norm[k], PATH_MAX, pe,
+			    sizeof(pe)) == 0;
+			if (!fast[k])
+				continue;
+			q[nq].type = SSH_FXP_LSTAT;
+			q[nq++].path = norm[k];
+			q[nq].type = SSH_FXP_REALPATH;
+			q[nq++].path = norm[k];
+		}
+		if (nq > 0 && sftpq_run(sftp, q, nq, err) == -1) {
+			rc = -1;
+			break;
+		}
+		for (nq = 0, k = 0; k < n && rc == 0; k++) {
+			e = json_array_get(arr, i + k);
+			if (fast[k]) {
+				type = q[nq].perm & S_IFMT;
+				fast[k] = q[nq].ok && q[nq].hasperm &&
+				    q[nq + 1].ok && (mode == R_READ ||
+				    type != S_IFLNK) &&
+				    policy_path_within(base, q[nq + 1].name);
+				nq += 2;
+			}
+			if (fast[k]) {
+				v = json_string(q[nq - 1].name);
+				if (v == NULL)
+					fatal(NULL);
+				if (json_is_object(e))
+					json_object_set_new(e, "file_path", v);
+				else
+					json_array_set_new(arr, i + k, v);
+				if (mode == R_READ && type == S_IFREG &&
+				    q[nq - 2].hassize)
+					known_add(call, q[nq - 1].name,
+					    q[nq - 2].size);
+				continue;
+			}
+			if (json_is_object(e)) {
+				rc = resolve_arg(call, sftp, base, e,
+				    "file_path", mode, err);
+				continue;
+			}
+			/* a bare path: resolve it in a holder */
+			if ((o = json_pack("{s:O}", "p", e)) == NULL)
+				fatal(NULL);
+			if ((rc = resolve_arg(call, sftp, base, o, "p", mode,
+			    err)) == 0)
+				json_array_set(arr, i + k, json_object_get(o,
+				    "p"));
+			json_decref(o);
+		}
+	}
+	free(norm);
+	free(q);
+	return rc;
+}
+
+/* a regular file the resolve found, for the call's tool */
+static void
+known_add(struct sshcall *call, const char *path, uint64_t size)
+{
+	struct knownfile	*f;
+
+	if (known.n > 0 && (known.reqid != call->reqid ||
+	    known.connid != call->conn->id))
+		known_reset();
 	known.reqid = call->reqid;
 	known.connid = call->conn->id;
-	known.size = q[1].size;
-	strlcpy(known.path, q[2].name, sizeof(known.path));
-	return 1;
+	if (known.n == known.size) {
+		known.size = known.size ? known.size * 2 : 8;
+		if ((f = reallocarray(known.f, known.size,
+		    sizeof(*f))) == NULL)
+			fatal(NULL);
+		known.f = f;
+	}
+	if ((known.f[known.n].path = strdup(path)) == NULL)
+		fatal(NULL);
+	known.f[known.n++].size = size;
+}
+
+static void
+known_reset(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < known.n; i++)
+		free(known.f[i].path);
+	known.n = 0;
 }
 
 /*
@@ -328,13 +465,20 @@ resolve_read_fast(struct sshcall *call, sftp_session sftp, char *err)
 int
 sshpolicy_known(struct sshcall *call, const char *path, uint64_t *size)
 {
-	if (!known.valid || call->conn == NULL ||
-	    known.reqid != call->reqid || known.connid != call->conn->id ||
-	    strcmp(known.path, path) != 0)
+	size_t	 i;
+
+	if (known.n == 0 || call->conn == NULL ||
+	    known.reqid != call->reqid || known.connid != call->conn->id)
 		return 0;
-	known.valid = 0;
-	*size = known.size;
-	return 1;
+	for (i = 0; i < known.n; i++) {
+		if (strcmp(known.f[i].path, path) != 0)
+			continue;
+		*size = known.f[i].size;
+		free(known.f[i].path);
+		known.f[i] = known.f[--known.n];
+		return 1;
+	}
+	return 0;
 }
 
 /* the tools that create or replace remote files */
@@ -540,10 +684,8 @@ sshpolicy_resolve(struct sshcall *call)
 	ssh_session	 s = call->conn != NULL ? call->conn->session : NULL;
 	uint32_t	 connid = call->conn != NULL ? call->conn->id : 0;
 	sftp_session	 sftp;
-	json_t		*arr, *e;
 	const char	*t = call->tool;
 	char		 err[ERRSZ] = "", *canon, base[PATH_MAX];
-	size_t		 i;
 	int		 was, rc = 0;
 
 	if (h == NULL || s == NULL || !json_is_object(call->args))
@@ -551,7 +693,7 @@ sshpolicy_resolve(struct sshcall *call)
 	if (h->base_dir[0] == '\0' && (h->protect & PROTECT_OVERWRITE) == 0 &&
 	    !(write_tool(t) && policy_write_guarded(h)))
 		return 0;
-	known.valid = 0;
+	known_reset();
 	was = files_block(s);
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		rc = -1;
@@ -599,30 +741,12 @@ sshpolicy_resolve(struct sshcall *call)
 		    err);
 		if (rc == 0)
 			rc = glob_root(call, sftp, base, err);
-	} else if (strcmp(t, "MultiRead") == 0 ||
-	    strcmp(t, "FileStat") == 0) {
-		arr = json_object_get(call->args, t[0] == 'M' ? "files" :
-		    "paths");
-		json_array_foreach(arr, i, e) {
-			json_t	*o;
-
-			if (json_is_object(e)) {
-				rc = resolve_arg(call, sftp, base, e,
-				    "file_path", R_READ, err);
-			} else {
-				/* a bare path: resolve it in a holder */
-				o = json_pack("{s:O}", "p", e);
-				rc = resolve_arg(call, sftp, base, o, "p",
-				    t[0] == 'M' ? R_READ : R_LSTAT, err);
-				if (rc == 0)
-					json_array_set(arr, i,
-					    json_object_get(o, "p"));
-				json_decref(o);
-			}
-			if (rc == -1)
-				break;
-		}
-	}
+	} else if (strcmp(t, "MultiRead") == 0)
+		rc = resolve_many(call, sftp, base, json_object_get(call->args,
+		    "files"), R_READ, err);
+	else if (strcmp(t, "FileStat") == 0)
+		rc = resolve_many(call, sftp, base, json_object_get(call->args,
+		    "paths"), R_LSTAT, err);
  done:
 	files_unblock(connid, was);
 	if (rc == -1) {

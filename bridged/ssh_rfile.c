@@ -388,7 +388,21 @@ files_seconds(void)
 const char *
 fx_str(sftp_session sftp)
 {
-	switch (sftp_get_error(sftp)) {
+	const char	*s;
+
+	if ((s = fx_code_str(sftp_get_error(sftp))) == NULL) {
+		/* no SFTP status: the transport failed */
+		files_lost = 1;
+		return sshconn_error(sftp->session, "the connection failed");
+	}
+	return s;
+}
+
+/* an SFTP status in words; NULL for none (OK, or the connection's) */
+const char *
+fx_code_str(int code)
+{
+	switch (code) {
 	case SSH_FX_EOF:
 		return "unexpected end of file";
 	case SSH_FX_NO_SUCH_FILE:
@@ -407,9 +421,7 @@ fx_str(sftp_session sftp)
 	case SSH_FX_NO_CONNECTION:
 	case SSH_FX_CONNECTION_LOST:
 	case SSH_FX_OK:
-		/* no SFTP status: the transport failed */
-		files_lost = 1;
-		return sshconn_error(sftp->session, "the connection failed");
+		return NULL;
 	default:
 		return "SFTP error";
 	}

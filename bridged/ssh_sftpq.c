@@ -89,9 +89,12 @@ sftprd_attrs(struct sftprd *r, struct sftpattr *a)
 			return -1;
 		a->hassize = 1;
 	}
-	if ((flags & SSH_FILEXFER_ATTR_UIDGID) &&
-	    (sftprd_u32(r, &v) == -1 || sftprd_u32(r, &v) == -1))
-		return -1;
+	if (flags & SSH_FILEXFER_ATTR_UIDGID) {
+		if (sftprd_u32(r, &a->uid) == -1 ||
+		    sftprd_u32(r, &a->gid) == -1)
+			return -1;
+		a->hasuid = 1;
+	}
 	if (flags & SSH_FILEXFER_ATTR_PERMISSIONS) {
 		if (sftprd_u32(r, &a->perm) == -1)
 			return -1;
@@ -164,6 +167,11 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 		q->size = a.size;
 		q->hasperm = a.hasperm;
 		q->perm = a.perm;
+		q->hasuid = a.hasuid;
+		q->uid = a.uid;
+		q->gid = a.gid;
+		q->hastime = a.hastime;
+		q->mtime = a.mtime;
 		q->ok = 1;
 		return 0;
 	}
@@ -195,6 +203,7 @@ sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
 		plen = strlen(q[i].path);
 		q[i].id = ++sftp->id_counter;
 		q[i].done = q[i].ok = q[i].hassize = q[i].hasperm = 0;
+		q[i].hasuid = q[i].hastime = 0;
 		q[i].status = SSH_FX_OK;
 		sftp_put32(&p, 1 + 4 + 4 + plen);
 		*p++ = q[i].type;
