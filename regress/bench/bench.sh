@@ -28,7 +28,9 @@
 #			call's time goes, stage by stage (perf), for calls
 #			back to back and 20 ms apart; Write over a small
 #			file, Edit of it and Write of a new one beside the
-#			sftp CLI's put (editbench.py)
+#			sftp CLI's put (editbench.py); ListDir of 1000
+#			links, FileStat of 200 files and MultiRead of 100
+#			beside the sftp CLI's ls -l and get (infobench.py)
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
 #   10 hosts		memory with 10 hosts connected, a shell on each (one
@@ -157,6 +159,13 @@ hot()
 	# Write and Edit of a small file beside the sftp CLI's put
 	"$PYTHON" "$REGRESS_DIR/bench/editbench.py" "$MCP_SOCK" local \
 	    "$TESTDIR/base" 100 sftp -F /dev/null -i "$SSH_USER_KEY" \
+	    -o IdentitiesOnly=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
+	    127.0.0.1 || exit 1
+	# the file tools that ask about many paths beside the sftp CLI
+	"$PYTHON" "$REGRESS_DIR/bench/infobench.py" "$MCP_SOCK" local \
+	    "$TESTDIR/base" 10 sftp -F /dev/null -i "$SSH_USER_KEY" \
 	    -o IdentitiesOnly=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
 	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
 	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
