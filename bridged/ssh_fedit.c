@@ -355,7 +355,6 @@ edit_loaded(struct sshcall *call, struct sbuf *mem, const char *why,
     void *arg)
 {
 	struct editq	*q = arg;
-	struct sshconn	*c;
 	struct sbuf	 sb = { 0 };
 	sftp_session	 sftp;
 	char		 err[ERRSZ] = "";
@@ -364,23 +363,20 @@ edit_loaded(struct sshcall *call, struct sbuf *mem, const char *why,
 
 	if (why != NULL)
 		files_fail(call, why);
-	else if ((c = sshconn_byid(id)) == NULL || c->session == NULL)
+	else if (files_resume(call, id, &was) == -1)
 		sshcall_text(call, 1, "the connection to host \"%s\" was "
 		    "lost during the Edit; nothing was written",
 		    call->host->name);
 	else {
 		sb = *mem;
 		memset(mem, 0, sizeof(*mem));
-		call->conn = c;
-		was = files_block(c->session);
 		if ((sftp = files_sftp(call, err)) == NULL) {
 			files_fail(call, err);
 			sb_free(&sb);
 		} else
 			edit_apply(call, sftp, q->path, &sb, q->edits,
 			    q->nedits);
-		files_unblock(id, was);
-		files_checklost(id);
+		files_resume_end(id, was);
 	}
 	free(q->edits);
 	free(q);

@@ -34,8 +34,9 @@ extern int	 files_lost;
 
 /* running a tool: check, go blocking, run fn (which answers), restore */
 void	 files_run(struct sshcall *, void (*)(struct sshcall *));
+int	 files_resume(struct sshcall *, uint32_t, int *);
+void	 files_resume_end(uint32_t, int);	/* connection id, mode */
 void	 files_close_later(sftp_file);
-void	 files_close_pending(uint32_t);	/* connection id */
 void	 files_forget(sftp_file);	/* its SFTP session went */
 int	 files_block(ssh_session);
 void	 files_unblock(uint32_t, int);	/* connection id, mode */

@@ -628,7 +628,6 @@ multi_sliced(struct sshcall *call, struct rexec *rx, const char *why,
     void *arg)
 {
 	struct multiq	*m = arg;
-	struct sshconn	*c;
 	struct sbuf	 one = { 0 };
 	sftp_session	 sftp;
 	char		 err[ERRSZ] = "";
@@ -641,24 +640,20 @@ multi_sliced(struct sshcall *call, struct rexec *rx, const char *why,
 		multi_end(call, m);
 		return;
 	}
-	if ((c = sshconn_byid(id)) == NULL || c->session == NULL) {
+	if (files_resume(call, id, &was) == -1) {
 		sb_printf(&m->out, "\n[the connection to host \"%s\" was lost; "
 		    "the files after this one were not read]\n",
 		    call->host->name);
 		multi_end(call, m);
 		return;
 	}
-	call->conn = c;
-	was = files_block(c->session);
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		sb_printf(&m->out, "\n[the files after this one were not read: "
 		    "%s]\n", err);
 		multi_end(call, m);
 	} else
 		multi_run(call, m, sftp);
-	files_close_pending(id);
-	files_unblock(id, was);
-	files_checklost(id);
+	files_resume_end(id, was);
 }
 
 /* the answer: an error only when every file failed */

@@ -59,6 +59,8 @@
 /* set when an SFTP error looks like the connection went away */
 int		 files_lost;
 static sftp_file	 later[8];	/* files_close_later */
+
+static void	 files_close_pending(uint32_t);
 static size_t		 nlater;
 
 /* ---- running a tool -------------------------------------------------- */
@@ -97,9 +99,34 @@ files_run(struct sshcall *call, void (*fn)(struct sshcall *))
 	was = files_block(c->session);
 	files_sweep(call, 1);
 	fn(call);		/* answers and frees the call */
-	files_close_pending(id);
-	files_unblock(id, was);
-	files_checklost(id);
+	files_resume_end(id, was);
+}
+
+/*
+ * A tool that went on from the event loop (a slice, a file read on a
+ * channel of its own) comes back to the shared SFTP session: a blocking
+ * section on connection connid again, the call on it.  -1: that
+ * connection is gone, and nothing was begun.
+ */
+int
+files_resume(struct sshcall *call, uint32_t connid, int *was)
+{
+	struct sshconn	*c;
+
+	if ((c = sshconn_byid(connid)) == NULL || c->session == NULL)
+		return -1;
+	call->conn = c;
+	*was = files_block(c->session);
+	return 0;
+}
+
+/* the end of a tool's blocking section: files_run()'s or files_resume()'s */
+void
+files_resume_end(uint32_t connid, int was)
+{
+	files_close_pending(connid);
+	files_unblock(connid, was);
+	files_checklost(connid);
 }
 
 /*
@@ -133,7 +160,7 @@ files_forget(sftp_file f)
 }
 
 /* the handles files_close_later() kept: closed now, the answer out */
-void
+static void
 files_close_pending(uint32_t connid)
 {
 	struct sshconn	*c;

@@ -306,6 +306,27 @@ _ssh_keys()
 	[ -f "$dir/.complete" ]
 }
 
+# slow_awk SECONDS: $TESTDIR/slowbin/awk, which sleeps SECONDS before it
+# runs the real awk when its stdin is a file named slowread*: the awk of a
+# Read's slice of a large file, once $TESTDIR/slowbin is first on the
+# PATH of a test's sshd (sshd_start2's "SetEnv PATH=..."); any other awk
+# (kill_tree's on a pipe) is as fast as ever
+slow_awk()
+{
+	local awk
+
+	awk=$(command -v awk) || return 1
+	mkdir -p "$TESTDIR/slowbin" || return 1
+	cat >"$TESTDIR/slowbin/awk" <<EOF
+#!/bin/sh
+case \$(readlink /proc/\$\$/fd/0) in
+*/slowread*) sleep $1 ;;
+esac
+exec $awk "\$@"
+EOF
+	chmod 755 "$TESTDIR/slowbin/awk"
+}
+
 # _sshd_config PORT [ADDRESS HOSTKEY PIDFILE [EXTRA]]: EXTRA comes first,
 # so its settings win (sshd takes the first value of a keyword);
 # SSHD_LOGLEVEL (default VERBOSE) is the log level

@@ -32,16 +32,7 @@ if [ -z "$SFTP_SERVER" ]; then
 fi
 # the slow host's awk takes 2 s more for a file named slowread*: what
 # Read's slice of a large file costs when awk scans for long
-AWK=$(command -v awk) || { tap_fail "awk is installed"; tap_end; }
-mkdir -p "$TESTDIR/slowbin"
-cat >"$TESTDIR/slowbin/awk" <<EOF
-#!/bin/sh
-case \$(readlink /proc/\$\$/fd/0) in
-*/slowread*) sleep 2 ;;
-esac
-exec $AWK "\$@"
-EOF
-chmod 755 "$TESTDIR/slowbin/awk"
+slow_awk 2 || { tap_fail "a slow awk for the host"; tap_end; }
 # the test's directory on the command line: its kills touch its own alone
 SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000 $TESTDIR" \
     sshd_start2 127.0.0.1 "SetEnv SHLVL=1 PATH=$TESTDIR/slowbin:$PATH" ||

@@ -17,16 +17,7 @@ if [ -z "$SFTP_SERVER" ]; then
 fi
 # the slow host's awk never ends for a file named slowread*: a Read's
 # slice of a large file past the call timeout
-AWK=$(command -v awk) || { tap_fail "awk is installed"; tap_end; }
-mkdir -p "$TESTDIR/slowbin"
-cat >"$TESTDIR/slowbin/awk" <<EOF
-#!/bin/sh
-case \$(readlink /proc/\$\$/fd/0) in
-*/slowread*) sleep 60 ;;
-esac
-exec $AWK "\$@"
-EOF
-chmod 755 "$TESTDIR/slowbin/awk"
+slow_awk 60 || { tap_fail "a slow awk for the host"; tap_end; }
 SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $SFTP_SERVER 1000000" \
     sshd_start2 127.0.0.1 "SetEnv SHLVL=1 PATH=$TESTDIR/slowbin:$PATH" ||
     { tap_fail "the slow sshd starts"; tap_end; }

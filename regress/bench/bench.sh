@@ -52,6 +52,16 @@
 
 . "$(dirname "$0")/../lib.sh"
 
+# the sftp CLI and its options for the private sshd, up to the host: the
+# reference for the file tools (no word holds a space)
+sftp_cli()
+{
+	echo sftp -F /dev/null -i "$SSH_USER_KEY" -o IdentitiesOnly=yes \
+	    -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" 127.0.0.1
+}
+
 mem()
 {
 	local pid hwm pss rss_total=0 pss_total=0 name
@@ -127,13 +137,9 @@ host \"fwd\" {
 	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/fwdbench.py" "$MCP_SOCK" fwd "$sink" \
 	    100 ssh $(ssh_opts) 127.0.0.1 || exit 1
+	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/xferbench.py" "$MCP_SOCK" fwd \
-	    "$TESTDIR/troot" "$TESTDIR/base" 100 sftp -F /dev/null \
-	    -i "$SSH_USER_KEY" -o IdentitiesOnly=yes \
-	    -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
-	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
-	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
-	    127.0.0.1 || exit 1
+	    "$TESTDIR/troot" "$TESTDIR/base" 100 $(sftp_cli) || exit 1
 	# Glob's walk over SFTP beside find(1) on the host
 	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/globbench.py" "$MCP_SOCK" fwd \
@@ -157,19 +163,13 @@ hot()
 	    "$TESTDIR/base/small.txt" "$TESTDIR/db" ssh $(ssh_opts) 127.0.0.1 ||
 	    exit 1
 	# Write and Edit of a small file beside the sftp CLI's put
+	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/editbench.py" "$MCP_SOCK" local \
-	    "$TESTDIR/base" 100 sftp -F /dev/null -i "$SSH_USER_KEY" \
-	    -o IdentitiesOnly=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
-	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
-	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
-	    127.0.0.1 || exit 1
+	    "$TESTDIR/base" 100 $(sftp_cli) || exit 1
 	# the file tools that ask about many paths beside the sftp CLI
+	# shellcheck disable=SC2046
 	"$PYTHON" "$REGRESS_DIR/bench/infobench.py" "$MCP_SOCK" local \
-	    "$TESTDIR/base" 10 sftp -F /dev/null -i "$SSH_USER_KEY" \
-	    -o IdentitiesOnly=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
-	    -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
-	    -o LogLevel=ERROR -P "$SSHD_PORT" -o User="$SSH_USER" \
-	    127.0.0.1 || exit 1
+	    "$TESTDIR/base" 10 $(sftp_cli) || exit 1
 	# the floor under bridged's own share: a Bash call makes three trips
 	# between processes more than a raw ssh shell (hops.c)
 	if ${CC:-cc} -O2 -o "$TESTDIR/hops" "$REGRESS_DIR/bench/hops.c"; then
