@@ -62,13 +62,17 @@ int	 attr_type(sftp_attributes);
 int	 files_readall(sftp_file, struct sbuf *, size_t, char *);
 
 /*
- * Path requests (SSH_FXP_REALPATH, _LSTAT, _STAT, _READLINK) sent
- * together, their answers read back in any order (ssh_sftpq.c): one round
- * trip for all
+ * Requests (SSH_FXP_REALPATH, _LSTAT, _STAT, _READLINK, _OPEN for
+ * reading, _READ, _CLOSE) sent together, their answers read back in any
+ * order (ssh_sftpq.c): one round trip for all
  */
 struct sftpq {
 	int		 type;		/* SSH_FXP_REALPATH, _LSTAT, ... */
-	const char	*path;
+	const char	*path;		/* all but READ and CLOSE */
+	const unsigned char *handle;	/* READ's and CLOSE's */
+	uint32_t	 hlen;
+	uint64_t	 off;		/* READ's */
+	uint32_t	 len;
 	uint32_t	 id;
 	int		 done;
 	int		 ok;		/* else status says why not */
@@ -82,8 +86,13 @@ struct sftpq {
 	uint32_t	 uid, gid;
 	int		 hastime;
 	uint32_t	 mtime;
+	unsigned char	 hout[256];	/* OPEN's answer */
+	uint32_t	 houtlen;
+	unsigned char	*data;		/* READ's (sftpq_free) */
+	size_t		 dlen;
 };
 int	 sftpq_run(sftp_session, struct sftpq *, int, char *);
+void	 sftpq_free(struct sftpq *, int);
 int	 sftpq_rename(sftp_session, const char *, const char *, char *);
 
 /* SFTP's wire format read with bounds (ssh_sftpq.c) */

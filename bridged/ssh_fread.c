@@ -37,13 +37,25 @@
 #define READ_HINT_ROOM		320	/* characters kept for the hint */
 #define READ_PART_MIN		2560	/* a MultiRead file's least share */
 
+#define MULTI_BATCH		32	/* MultiRead's files read together */
+#define MULTI_FETCH_MAX		(64 * 1024)	/* ... of at most */
+
 /* one file's Read: what read_lines() needs once its text has come */
 struct readone {
 	char		 path[PATH_MAX];
 	long long	 first, limit;
 	size_t		 budget;	/* characters for the numbered lines */
 	size_t		 cap;		/* bytes of text asked for */
+	int		 known;		/* a regular file of size (resolve) */
 	uint64_t	 size, moved;
+};
+
+/* a MultiRead file of the batch being read: what multi_fetch() got */
+struct prefile {
+	int		 known;		/* as readone's */
+	uint64_t	 size;
+	int		 have;		/* text is the file, whole */
+	struct sbuf	 text;
 };
 
 /* MultiRead's files and how far it has come */
@@ -54,6 +66,8 @@ struct multiq {
 	uint32_t	 connid;
 	struct sbuf	 out;
 	struct readone	 r;		/* the file being sliced */
+	size_t		 pfrom, pto;	/* the batch: files pfrom..pto-1 */
+	struct prefile	 pre[MULTI_BATCH];
 };
 
 static const char *binary_kind(const unsigned char *, size_t);
@@ -62,7 +76,12 @@ static void	 slice_lines(const char *, size_t, long long, long long,
 static void	 number_lines(const char *, size_t, long long,
 		    struct sbuf *);
 static long long fit_lines(struct sbuf *, size_t, int *);
+static void	 read_prep(struct readone *);
 static int	 read_one(struct sshcall *, sftp_session, struct readone *,
+		    struct sbuf *, struct sbuf *);
+static int	 read_sniff(struct readone *, const unsigned char *, size_t,
+		    struct sbuf *);
+static int	 read_body(struct sshcall *, struct readone *, struct sbuf *,
 		    struct sbuf *, struct sbuf *);
 static int	 read_sliced(struct sshcall *, struct readone *,
 		    struct rexec *, const char *, struct sbuf *);
@@ -76,6 +95,11 @@ static int	 read_range(json_t *, long long *, long long *, char *);
 static void	 do_read(struct sshcall *);
 static void	 do_multiread(struct sshcall *);
 static void	 multi_run(struct sshcall *, struct multiq *, sftp_session);
+static int	 multi_path(struct sshcall *, json_t *, struct readone *,
+		    char *);
+static int	 multi_fetch(struct sshcall *, sftp_session, struct multiq *,
+		    char *);
+static void	 multi_prefree(struct multiq *);
 static void	 multi_add(struct multiq *, int, struct sbuf *);
 static void	 multi_sliced(struct sshcall *, struct rexec *, const char *,
 		    void *);
@@ -224,6 +248,17 @@ fit_lines(struct sbuf *num, size_t max, int *trimmed)
 	return kept;
 }
 
+/* the budget and byte cap of a file's lines */
+static void
+read_prep(struct readone *r)
+{
+	/* lines cut at READ_LINE_CHARS may each have been 4 times that */
+	if (r->budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
+		r->budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
+	r->cap = 4 * r->budget;
+	r->moved = 0;
+}
+
 /*
  * One file for Read/MultiRead, r->path from line r->first, r->limit
  * lines: the text in out, 0; or an error message in out, -1.  Small
@@ -231,7 +266,8 @@ fit_lines(struct sbuf *num, size_t max, int *trimmed)
  * it on the host is in cmd, 1: read_slice() runs it, read_sliced() makes
  * the text of what it printed.  The numbered lines shown fit in
  * r->budget characters; when they stop short of what was asked, the
- * text ends with the offset and limit that read on.
+ * text ends with the offset and limit that read on.  r->known: the
+ * resolve found a regular file of r->size bytes, not asked again.
  */
 static int
 read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
@@ -243,18 +279,12 @@ read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
 	char		 err[ERRSZ];
 	unsigned char	 head[READ_SNIFF];
 	const char	*path = r->path;
-	long long	 nlines = 0;
 	size_t		 nhead = 0;
 	ssize_t		 n;
-	int		 more = 0, type;
+	int		 type;
 
-	/* lines cut at READ_LINE_CHARS may each have been 4 times that */
-	if (r->budget < READ_HINT_ROOM + READ_LINE_CHARS + 16)
-		r->budget = READ_HINT_ROOM + READ_LINE_CHARS + 16;
-	r->cap = 4 * r->budget;
-	r->moved = 0;
-	/* the resolve may have just learnt it: a round trip less */
-	if (sshpolicy_known(call, path, &r->size))
+	read_prep(r);
+	if (r->known)
 		type = S_IFREG;
 	else if ((a = sftp_stat(sftp, path)) == NULL) {
 		if (fx_missing(sftp))
@@ -297,37 +327,13 @@ read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
 		nhead += n;
 	}
 	r->moved += nhead;
-	if (nhead == 0) {
+	if (read_sniff(r, head, nhead, out)) {
 		sftp_close(f);
-		sb_printf(out, "<system-reminder>Warning: the file %s exists "
-		    "but its contents are empty.</system-reminder>", path);
 		return 0;
 	}
-	if (memchr(head, '\0', nhead) != NULL ||
-	    !utf8_valid(head, nhead, nhead == sizeof(head))) {
-		sftp_close(f);
-		sb_printf(out, "%s: binary file, %llu bytes, type %s; not "
-		    "shown (Download fetches it whole, FileStat describes "
-		    "it)", path, (unsigned long long)r->size,
-		    binary_kind(head, nhead));
-		return 0;
-	}
-
 	if (r->size > READ_SMALL) {
 		sftp_close(f);
-		/*
-		 * awk in the C locale counts bytes; it prints the slice and
-		 * reports on stderr how many lines it saw, whether it
-		 * stopped at the limit (d) or at the byte cap (t).
-		 */
-		sb_printf(cmd, "LC_ALL=C exec awk -v s=%lld -v e=%lld "
-		    "-v c=%zu 'BEGIN{b=0;d=0;t=0} NR>=s{l=substr($0,1,%d); "
-		    "b+=length(l)+1; if(b>c){t=1;exit} print l; "
-		    "if(NR>=e){d=1;exit}} END{printf(\"bridged-read %%d "
-		    "%%d %%d\\n\",NR,d,t) > \"/dev/stderr\"}' < ", r->first,
-		    r->first + r->limit - 1, r->cap, READ_LINE_BYTES);
-		shquote(cmd, path);
-		return 1;
+		return read_body(call, r, &text, out, cmd);
 	}
 	sb_add(&text, head, nhead);
 	if (nhead == sizeof(head) && nhead != r->size &&
@@ -339,15 +345,65 @@ read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
 	}
 	files_close_later(f);
 	r->moved += text.len - nhead;
-	{
-		struct sbuf	 sl = { 0 };
+	return read_body(call, r, &text, out, cmd);
+}
 
-		slice_lines(text.p, text.len, r->first, r->limit, r->cap, &sl,
-		    &nlines, &more);
-		sb_free(&text);
-		text = sl;
+/*
+ * The first bytes of the file (up to READ_SNIFF): 1 when they are the
+ * answer, in out (empty, or binary), else 0.
+ */
+static int
+read_sniff(struct readone *r, const unsigned char *head, size_t nhead,
+    struct sbuf *out)
+{
+	if (nhead == 0) {
+		sb_printf(out, "<system-reminder>Warning: the file %s exists "
+		    "but its contents are empty.</system-reminder>", r->path);
+		return 1;
 	}
-	return read_lines(call, r, &text, nlines, !more,
+	if (memchr(head, '\0', nhead) != NULL ||
+	    !utf8_valid(head, nhead, nhead == READ_SNIFF)) {
+		sb_printf(out, "%s: binary file, %llu bytes, type %s; not "
+		    "shown (Download fetches it whole, FileStat describes "
+		    "it)", r->path, (unsigned long long)r->size,
+		    binary_kind(head, nhead));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A text file's lines, as read_one() returns them: from text (the file,
+ * freed here) when it is small; else the command that slices it, 1.
+ */
+static int
+read_body(struct sshcall *call, struct readone *r, struct sbuf *text,
+    struct sbuf *out, struct sbuf *cmd)
+{
+	struct sbuf	 sl = { 0 };
+	long long	 nlines = 0;
+	int		 more = 0;
+
+	if (r->size > READ_SMALL) {
+		sb_free(text);
+		/*
+		 * awk in the C locale counts bytes; it prints the slice and
+		 * reports on stderr how many lines it saw, whether it
+		 * stopped at the limit (d) or at the byte cap (t).
+		 */
+		sb_printf(cmd, "LC_ALL=C exec awk -v s=%lld -v e=%lld "
+		    "-v c=%zu 'BEGIN{b=0;d=0;t=0} NR>=s{l=substr($0,1,%d); "
+		    "b+=length(l)+1; if(b>c){t=1;exit} print l; "
+		    "if(NR>=e){d=1;exit}} END{printf(\"bridged-read %%d "
+		    "%%d %%d\\n\",NR,d,t) > \"/dev/stderr\"}' < ", r->first,
+		    r->first + r->limit - 1, r->cap, READ_LINE_BYTES);
+		shquote(cmd, r->path);
+		return 1;
+	}
+	slice_lines(text->p, text->len, r->first, r->limit, r->cap, &sl,
+	    &nlines, &more);
+	sb_free(text);
+	return read_lines(call, r, &sl, nlines, !more,
 	    more && (nlines < r->first + r->limit - 1), out);
 }
 
@@ -473,6 +529,8 @@ do_read(struct sshcall *call)
 		return;
 	}
 	r.budget = ssh_result_budget();
+	/* the resolve may have just learnt it: a round trip less */
+	r.known = sshpolicy_known(call, r.path, &r.size);
 	if ((rc = read_one(call, sftp, &r, &out, &cmd)) == 1) {
 		if ((q = malloc(sizeof(*q))) == NULL)
 			fatal(NULL);
@@ -550,58 +608,213 @@ do_multiread(struct sshcall *call)
 /*
  * MultiRead's files from m->next on, in a blocking section, until one
  * is to be sliced on the host (it goes on in multi_sliced) or all are
- * read.
+ * read.  They go in batches of MULTI_BATCH: the small files of a batch
+ * are read together first (multi_fetch), the others one by one.
  */
 static void
 multi_run(struct sshcall *call, struct multiq *m, sftp_session sftp)
 {
 	struct readone	*r = &m->r;
+	struct prefile	*pf;
 	struct sbuf	 one, cmd = { 0 };
-	json_t		*e;
 	char		 err[ERRSZ];
 	int		 rc;
 
-	for (; m->next < json_array_size(m->files); m->next++) {
-		e = json_array_get(m->files, m->next);
-		memset(r, 0, sizeof(*r));
-		r->first = 1;
-		r->limit = READ_LINES;
-		r->budget = m->share - 128;
-		err[0] = '\0';
-		if (json_is_string(e)) {
-			json_t	*o = json_pack("{s:O}", "file_path", e);
-
-			if (o == NULL)
-				fatalx("json_pack");
-			if (arg_path(call, o, "file_path", 1, r->path,
-			    err) == -1)
-				r->path[0] = '\0';
-			json_decref(o);
-		} else {
-			if (arg_path(call, e, "file_path", 1, r->path,
-			    err) == -1)
-				r->path[0] = '\0';
-			/* checked in do_multiread */
-			(void)read_range(e, &r->first, &r->limit, err);
+	while (m->next < json_array_size(m->files)) {
+		if (m->next == m->pto) {
+			multi_prefree(m);
+			m->pfrom = m->next;
+			m->pto = m->next + MULTI_BATCH;
+			if (m->pto > json_array_size(m->files))
+				m->pto = json_array_size(m->files);
+			if (multi_fetch(call, sftp, m, err) == -1) {
+				sb_printf(&m->out, "%s[the files from here on "
+				    "were not read: %s]\n", m->next ? "\n" :
+				    "", err);
+				break;
+			}
 		}
+		pf = &m->pre[m->next - m->pfrom];
+		rc = multi_path(call, json_array_get(m->files, m->next), r,
+		    err);
 		sb_printf(&m->out, "%s==> %s <==\n", m->next ? "\n" : "",
-		    r->path[0] ? r->path : "(bad path)");
-		if (r->path[0] == '\0') {
+		    rc == 0 ? r->path : "(bad path)");
+		if (rc == -1) {
 			sb_printf(&m->out, "error: %s\n", err);
 			m->failed++;
+			m->next++;
 			continue;
 		}
+		r->budget = m->share - 128;
+		r->known = pf->known;
+		r->size = pf->size;
 		memset(&one, 0, sizeof(one));
-		if ((rc = read_one(call, sftp, r, &one, &cmd)) == 1) {
+		if (pf->have) {
+			/* read whole with the others: its text is here */
+			read_prep(r);
+			r->moved = pf->text.len;
+			if (read_sniff(r, (unsigned char *)pf->text.p,
+			    pf->text.len < READ_SNIFF ? pf->text.len :
+			    READ_SNIFF, &one)) {
+				sb_free(&pf->text);
+				rc = 0;
+			} else
+				rc = read_body(call, r, &pf->text, &one, &cmd);
+			pf->have = 0;
+		} else
+			rc = read_one(call, sftp, r, &one, &cmd);
+		if (rc == 1) {
 			m->connid = call->conn->id;
 			read_slice(call, r, &cmd, multi_sliced, m);
 			return;
 		}
 		multi_add(m, rc, &one);
+		m->next++;
 		if (files_lost)
 			break;
 	}
 	multi_end(call, m);
+}
+
+/* MultiRead's file e: its path (resolved) and range into r, or -1, err */
+static int
+multi_path(struct sshcall *call, json_t *e, struct readone *r, char *err)
+{
+	json_t	*o;
+	int	 rc;
+
+	memset(r, 0, sizeof(*r));
+	r->first = 1;
+	r->limit = READ_LINES;
+	err[0] = '\0';
+	if (!json_is_string(e)) {
+		/* checked in do_multiread */
+		(void)read_range(e, &r->first, &r->limit, err);
+		return arg_path(call, e, "file_path", 1, r->path, err);
+	}
+	if ((o = json_pack("{s:O}", "file_path", e)) == NULL)
+		fatalx("json_pack");
+	rc = arg_path(call, o, "file_path", 1, r->path, err);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * The small files of MultiRead's batch (m->pfrom..m->pto-1) read
+ * together: each regular file the resolve found with 1 to
+ * MULTI_FETCH_MAX bytes is opened, read and closed with the others, each
+ * kind of request for all of them in one round trip, where one at a
+ * time they were three a file.  What is taken is what read_one() would
+ * read: of a file the resolve saw with up to READ_SNIFF bytes, one READ
+ * of READ_SNIFF, whose answer must hold at least that size (and be
+ * short of READ_SNIFF, unless that is the size: read_one would read on
+ * to the end); of a larger one, a READ of its size, which must come
+ * whole, and one past it, which must find the end.  A file read so has
+ * its bytes in its prefile; any other (not known, larger, read short,
+ * longer than it was, an error on the way) is left to read_one(), which
+ * reads and words it as ever.  -1 with err: the connection failed.
+ */
+static int
+multi_fetch(struct sshcall *call, sftp_session sftp, struct multiq *m,
+    char *err)
+{
+	struct readone	 r;
+	struct prefile	*pf;
+	struct sftpq	*q, *rq;
+	size_t		 k, n = m->pto - m->pfrom, nq, nr, at[MULTI_BATCH];
+	size_t		 i, ri[MULTI_BATCH], got;
+	char		 e[ERRSZ], (*paths)[PATH_MAX];
+	int		 rc = -1, ok;
+
+	if ((q = calloc(MULTI_BATCH, sizeof(*q))) == NULL ||
+	    (rq = calloc(2 * MULTI_BATCH, sizeof(*rq))) == NULL ||
+	    (paths = calloc(MULTI_BATCH, sizeof(*paths))) == NULL)
+		fatal(NULL);
+	for (nq = 0, k = 0; k < n; k++) {
+		pf = &m->pre[k];
+		memset(pf, 0, sizeof(*pf));
+		if (multi_path(call, json_array_get(m->files, m->pfrom + k),
+		    &r, e) == -1)
+			continue;
+		pf->known = sshpolicy_known(call, r.path, &pf->size);
+		if (!pf->known || pf->size == 0 ||
+		    pf->size > MULTI_FETCH_MAX)
+			continue;
+		strlcpy(paths[nq], r.path, PATH_MAX);
+		q[nq].type = SSH_FXP_OPEN;
+		q[nq].path = paths[nq];
+		at[nq++] = k;
+	}
+	if (nq > 0 && sftpq_run(sftp, q, nq, err) == -1)
+		goto done;
+	/* each opened file's READ, and past READ_SNIFF the one past its end */
+	for (nr = 0, i = 0; i < nq; i++) {
+		if (!q[i].ok)
+			continue;
+		pf = &m->pre[at[i]];
+		ri[i] = nr;
+		rq[nr].type = SSH_FXP_READ;
+		rq[nr].handle = q[i].hout;
+		rq[nr].hlen = q[i].houtlen;
+		rq[nr].off = 0;
+		rq[nr++].len = pf->size > READ_SNIFF ? pf->size : READ_SNIFF;
+		if (pf->size > READ_SNIFF) {
+			rq[nr].type = SSH_FXP_READ;
+			rq[nr].handle = q[i].hout;
+			rq[nr].hlen = q[i].houtlen;
+			rq[nr].off = pf->size;
+			rq[nr++].len = 1;
+		}
+	}
+	if (nr > 0 && sftpq_run(sftp, rq, nr, err) == -1)
+		goto done;
+	for (i = 0; i < nq; i++) {
+		if (!q[i].ok)
+			continue;
+		pf = &m->pre[at[i]];
+		got = rq[ri[i]].ok ? rq[ri[i]].dlen : 0;
+		if (pf->size > READ_SNIFF)
+			ok = got == pf->size && !rq[ri[i] + 1].ok &&
+			    rq[ri[i] + 1].status == SSH_FX_EOF;
+		else
+			ok = rq[ri[i]].ok && got >= pf->size &&
+			    (got < READ_SNIFF || pf->size == READ_SNIFF);
+		if (ok) {
+			sb_add(&pf->text, rq[ri[i]].data, rq[ri[i]].dlen);
+			pf->have = 1;
+		}
+	}
+	sftpq_free(rq, nr);
+	/* and their handles closed */
+	for (nr = 0, i = 0; i < nq; i++) {
+		if (!q[i].ok)
+			continue;
+		rq[nr].type = SSH_FXP_CLOSE;
+		rq[nr].handle = q[i].hout;
+		rq[nr++].hlen = q[i].houtlen;
+	}
+	if (nr > 0 && sftpq_run(sftp, rq, nr, err) == -1)
+		goto done;
+	rc = 0;
+ done:
+	if (rc == -1)
+		multi_prefree(m);
+	free(paths);
+	free(rq);
+	free(q);
+	return rc;
+}
+
+/* the batch's texts, freed */
+static void
+multi_prefree(struct multiq *m)
+{
+	size_t	 k;
+
+	for (k = 0; k < MULTI_BATCH; k++) {
+		sb_free(&m->pre[k].text);
+		m->pre[k].have = 0;
+	}
 }
 
 /* one file's text (or error, rc -1) into MultiRead's answer */
@@ -662,6 +875,7 @@ multi_end(struct sshcall *call, struct multiq *m)
 {
 	files_reply(call, (size_t)m->failed == json_array_size(m->files),
 	    &m->out, "read fewer files per call, or use offset/limit");
+	multi_prefree(m);
 	json_decref(m->files);
 	free(m);
 }

@@ -1,8 +1,8 @@
 /*
- * ssh_sftpq.c: SFTP requests on paths sent together, their answers read
- * back in any order: one round trip to the host for what libssh 0.10's
- * calls (sftp_canonicalize_path, sftp_lstat, sftp_stat, sftp_readlink)
- * make one each.
+ * ssh_sftpq.c: SFTP requests sent together, their answers read back in
+ * any order: one round trip to the host for what libssh 0.10's calls
+ * (sftp_canonicalize_path, sftp_lstat, sftp_stat, sftp_readlink,
+ * sftp_open, sftp_read, sftp_close) make one each.
  *
  * As Upload's writes do (ssh_ftransfer.c), the requests go out on the SFTP
  * channel itself, numbered with the session's id counter (fields of libssh
@@ -32,6 +32,7 @@
 /* an answer longer than this is not one to a path request of ours */
 #define SFTPQ_ANSWER_MAX	(256 * 1024)
 
+static size_t	 req_len(const struct sftpq *);
 static int	 chan_read(sftp_session, unsigned char *, size_t);
 static int	 answer(struct sftpq *, int, const unsigned char *, size_t);
 
@@ -116,6 +117,22 @@ sftprd_attrs(struct sftprd *r, struct sftpattr *a)
 	return 0;
 }
 
+/* the length of a request's body after its type and id */
+static size_t
+req_len(const struct sftpq *q)
+{
+	switch (q->type) {
+	case SSH_FXP_READ:
+		return 4 + q->hlen + 8 + 4;
+	case SSH_FXP_CLOSE:
+		return 4 + q->hlen;
+	case SSH_FXP_OPEN:
+		return 4 + strlen(q->path) + 4 + 4;
+	default:
+		return 4 + strlen(q->path);
+	}
+}
+
 /* exactly n bytes of the channel, blocking */
 static int
 chan_read(sftp_session sftp, unsigned char *dst, size_t n)
@@ -142,8 +159,32 @@ answer(struct sftpq *q, int type, const unsigned char *p, size_t len)
 	uint32_t		 n, slen;
 
 	q->done = 1;
-	if (type == SSH_FXP_STATUS)
-		return sftprd_u32(&r, &q->status);
+	if (type == SSH_FXP_STATUS) {
+		if (sftprd_u32(&r, &q->status) == -1)
+			return -1;
+		q->ok = q->type == SSH_FXP_CLOSE && q->status == SSH_FX_OK;
+		return 0;
+	}
+	if (q->type == SSH_FXP_OPEN && type == SSH_FXP_HANDLE) {
+		if (sftprd_str(&r, &s, &slen) == -1 ||
+		    slen > sizeof(q->hout) || slen == 0)
+			return -1;
+		memcpy(q->hout, s, slen);
+		q->houtlen = slen;
+		q->ok = 1;
+		return 0;
+	}
+	if (q->type == SSH_FXP_READ && type == SSH_FXP_DATA) {
+		/* never more than was asked */
+		if (sftprd_str(&r, &s, &slen) == -1 || slen > q->len)
+			return -1;
+		if ((q->data = malloc(slen ? slen : 1)) == NULL)
+			fatal(NULL);
+		memcpy(q->data, s, slen);
+		q->dlen = slen;
+		q->ok = 1;
+		return 0;
+	}
 	if ((q->type == SSH_FXP_REALPATH || q->type == SSH_FXP_READLINK) &&
 	    type == SSH_FXP_NAME) {
 		if (sftprd_u32(&r, &n) == -1 || n != 1 ||
@@ -196,21 +237,43 @@ sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
 		return 0;
 	/* all in one write: as few packets as the channel allows */
 	for (i = 0; i < n; i++)
-		total += sizeof(hdr) + strlen(q[i].path);
+		total += 4 + 1 + 4 + req_len(&q[i]);
 	if ((b = malloc(total)) == NULL)
 		fatal(NULL);
 	for (p = b, i = 0; i < n; i++) {
-		plen = strlen(q[i].path);
 		q[i].id = ++sftp->id_counter;
 		q[i].done = q[i].ok = q[i].hassize = q[i].hasperm = 0;
 		q[i].hasuid = q[i].hastime = 0;
+		q[i].houtlen = 0;
+		q[i].data = NULL;
+		q[i].dlen = 0;
 		q[i].status = SSH_FX_OK;
-		sftp_put32(&p, 1 + 4 + 4 + plen);
+		sftp_put32(&p, 1 + 4 + req_len(&q[i]));
 		*p++ = q[i].type;
 		sftp_put32(&p, q[i].id);
-		sftp_put32(&p, plen);
-		memcpy(p, q[i].path, plen);
-		p += plen;
+		switch (q[i].type) {
+		case SSH_FXP_READ:
+		case SSH_FXP_CLOSE:
+			sftp_put32(&p, q[i].hlen);
+			memcpy(p, q[i].handle, q[i].hlen);
+			p += q[i].hlen;
+			if (q[i].type == SSH_FXP_READ) {
+				sftp_put32(&p, q[i].off >> 32);
+				sftp_put32(&p, q[i].off & 0xffffffff);
+				sftp_put32(&p, q[i].len);
+			}
+			break;
+		default:
+			plen = strlen(q[i].path);
+			sftp_put32(&p, plen);
+			memcpy(p, q[i].path, plen);
+			p += plen;
+			if (q[i].type == SSH_FXP_OPEN) {
+				sftp_put32(&p, SSH_FXF_READ);
+				sftp_put32(&p, 0);	/* no attributes */
+			}
+			break;
+		}
 	}
 	if (ssh_channel_write(sftp->channel, b, total) != (int)total)
 		goto lost;
@@ -245,9 +308,23 @@ sftpq_run(sftp_session sftp, struct sftpq *q, int n, char *err)
 	return 0;
  lost:
 	free(b);
+	sftpq_free(q, n);
 	files_lost = 1;
 	snprintf(err, ERRSZ, "SFTP: %s", sshconn_error(sftp->session, why));
 	return -1;
+}
+
+/* what READs answered, freed */
+void
+sftpq_free(struct sftpq *q, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		free(q[i].data);
+		q[i].data = NULL;
+		q[i].dlen = 0;
+	}
 }
 
 /*

@@ -117,6 +117,30 @@ t.ok(not e and "Downloaded %d bytes" % len(data) in x and
      same(os.path.join(troot, "lying.down"), data),
      "Download of a file longer than its stat: all of it, identical", x)
 
+# MultiRead reads its small files together, each with one READ of the
+# size its resolve saw (and, past 8 KiB, one past the end); a read cut
+# short, or a file longer than its stat, is read again on its own, to
+# its end: every file's last lines are there
+def lines(n, tag):
+    return "".join("%s line %05d\n" % (tag, i) for i in range(1, n + 1))
+
+
+mfiles = {"msmall.txt": lines(3, "s"), "m30k.txt": lines(1500, "b"),
+          "lying18k.txt": lines(900, "l"), "lying6k.txt": lines(300, "k")}
+for n, text in mfiles.items():
+    with open(os.path.join(base, n), "w") as f:
+        f.write(text)
+e, x = call("MultiRead", {"host": "capped", "files": [
+    os.path.join(base, "msmall.txt"),
+    {"file_path": os.path.join(base, "m30k.txt"), "offset": 1499},
+    {"file_path": os.path.join(base, "lying18k.txt"), "offset": 899},
+    {"file_path": os.path.join(base, "lying6k.txt"), "offset": 299}]})
+t.ok(not e and "     3\ts line 00003\n" in x and
+     "  1500\tb line 01500\n" in x and "   900\tl line 00900\n" in x and
+     "   300\tk line 00300\n" in x and "error" not in x,
+     "MultiRead from the capped server, of files longer than their stat "
+     "too: each to its end", x)
+
 # sizes at the edges: empty, one byte, one request, one more
 for n in (0, 1, 65536, 65537, 10007 * 3):
     d = os.urandom(n)
