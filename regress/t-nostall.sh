@@ -20,7 +20,7 @@
 # nothing.  A Read and a MultiRead of a large file whose awk slice takes
 # 2 s on the host (a slow awk first on its PATH) let Bash and Read through
 # (the slice held the host's worker), MultiRead's files come whole and in
-# order, and a cancelled Read leaves no awk running.
+# order, and a cancelled Read or MultiRead leaves no awk running.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -388,6 +388,24 @@ while (slices() or channels() != before) and time.time() < end:
 t.ok(running and not slices() and channels() == before,
      "a cancelled Read leaves no awk on the host and gives its channel back",
      slices(), channels(), before)
+# and a MultiRead cancelled during a slice: the files after it not read
+rid = start(a, "MultiRead", {"host": "slow", "files": [
+    os.path.join(base, "small.txt"),
+    {"file_path": slowread, "offset": 15000, "limit": 3},
+    os.path.join(base, "small.txt")]})
+end = time.time() + 10
+while not slices() and time.time() < end:
+    time.sleep(0.05)
+running = bool(slices())
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+end = time.time() + 10
+while (slices() or channels() != before) and time.time() < end:
+    time.sleep(0.05)
+e, x = call(b, "MultiRead", {"host": "slow", "files": [
+    os.path.join(base, "small.txt")]})
+t.ok(running and not slices() and channels() == before and not e and
+     "small" in x, "a cancelled MultiRead leaves no awk, gives its channel "
+     "back, and the next MultiRead works", slices(), channels(), x)
 
 # a Write of 3 MB: on a channel of its own too, the owner's mode kept
 target = os.path.join(base, "written.txt")
