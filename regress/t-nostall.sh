@@ -374,33 +374,32 @@ def slices():
     return r.stdout.split()
 
 
+def cancel_in_slice(tool, args):
+    """tool cancelled while its slice runs: whether one ran, once it and
+    the channel are gone (or 10 s passed)"""
+    rid = start(a, tool, args)
+    end = time.time() + 10
+    while not slices() and time.time() < end:
+        time.sleep(0.05)
+    running = bool(slices())
+    a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+    end = time.time() + 10
+    while (slices() or channels() != before) and time.time() < end:
+        time.sleep(0.05)
+    return running
+
+
 before = channels()
-rid = start(a, "Read", {"host": "slow", "file_path": slowread,
-                        "offset": 15000, "limit": 3})
-end = time.time() + 10
-while not slices() and time.time() < end:
-    time.sleep(0.05)
-running = bool(slices())
-a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
-end = time.time() + 10
-while (slices() or channels() != before) and time.time() < end:
-    time.sleep(0.05)
+running = cancel_in_slice("Read", {"host": "slow", "file_path": slowread,
+                                   "offset": 15000, "limit": 3})
 t.ok(running and not slices() and channels() == before,
      "a cancelled Read leaves no awk on the host and gives its channel back",
      slices(), channels(), before)
 # and a MultiRead cancelled during a slice: the files after it not read
-rid = start(a, "MultiRead", {"host": "slow", "files": [
+running = cancel_in_slice("MultiRead", {"host": "slow", "files": [
     os.path.join(base, "small.txt"),
     {"file_path": slowread, "offset": 15000, "limit": 3},
     os.path.join(base, "small.txt")]})
-end = time.time() + 10
-while not slices() and time.time() < end:
-    time.sleep(0.05)
-running = bool(slices())
-a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
-end = time.time() + 10
-while (slices() or channels() != before) and time.time() < end:
-    time.sleep(0.05)
 e, x = call(b, "MultiRead", {"host": "slow", "files": [
     os.path.join(base, "small.txt")]})
 t.ok(running and not slices() and channels() == before and not e and
