@@ -70,6 +70,15 @@ def main():
             send(sys.stdout.buffer, b)
 
     def up():
+        # the server's stdin closed however this ends (an injected answer
+        # to a client already gone raises BrokenPipeError): else the
+        # server waits on it for good, and this process with it
+        try:
+            relay()
+        finally:
+            p.stdin.close()
+
+    def relay():
         for b in packets(sys.stdin.buffer):
             t = b[0]
             if t in (FXP_STAT, FXP_LSTAT, FXP_OPEN):
@@ -121,7 +130,6 @@ def main():
                     note("capped")
                     b = b[:off + 8] + struct.pack(">I", cap)
             send(p.stdin, b)
-        p.stdin.close()
 
     threading.Thread(target=up, daemon=True).start()
     for b in packets(p.stdout):
