@@ -385,16 +385,15 @@ resolve_many(struct sshcall *call, sftp_session sftp, const char *base,
 			e = json_array_get(arr, i + k);
 			if (fast[k]) {
 				type = q[nq].perm & S_IFMT;
+				/* a name that is not UTF-8 goes the slow way */
 				fast[k] = q[nq].ok && q[nq].hasperm &&
 				    q[nq + 1].ok && (mode == R_READ ||
 				    type != S_IFLNK) &&
-				    policy_path_within(base, q[nq + 1].name);
+				    policy_path_within(base, q[nq + 1].name) &&
+				    (v = json_string(q[nq + 1].name)) != NULL;
 				nq += 2;
 			}
 			if (fast[k]) {
-				v = json_string(q[nq - 1].name);
-				if (v == NULL)
-					fatal(NULL);
 				if (json_is_object(e))
 					json_object_set_new(e, "file_path", v);
 				else

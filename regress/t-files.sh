@@ -3,7 +3,8 @@
 # harness sshd: Read (cat -n format, offset/limit, binary, empty, errors,
 # a 20-line slice of a 100 MB file moving < 64 KiB), Write (atomic, mode
 # kept), Edit/MultiEdit (not found, not unique with line numbers, a failed
-# MultiEdit leaves the file byte-identical), MultiRead, FileStat, ListDir,
+# MultiEdit leaves the file byte-identical), MultiRead (also of a link to
+# a name that is not UTF-8), FileStat, ListDir,
 # Glob, Grep, shell quoting of hostile names, the output cap, and
 # Upload/Download under `transfer root' (round trip, overwrite refused,
 # escapes refused, refused when no transfer root is configured).
@@ -285,6 +286,19 @@ ok_call("MultiRead: sections with headers, errors inline", "MultiRead",
         r"venus\n.*==> .*nope\.txt <==\nerror: File does not exist")
 ok_call("MultiRead: files must be an array", "MultiRead",
         {"files": "x"}, None, err=True)
+# a link to a name that is not UTF-8: the host's realpath cannot be a JSON
+# string, so the path is resolved the slow way, as Read's is (the batched
+# resolve took it for out of memory, and the worker died)
+with open(os.path.join(BASE.encode(), b"caf\xe9.txt"), "w") as f:
+    f.write("latin name\n")
+os.symlink(b"caf\xe9.txt", os.path.join(BASE.encode(), b"latin.lnk"))
+ok_call("MultiRead: a link to a name that is not UTF-8", "MultiRead",
+        {"files": [p("latin.lnk"), p("a.txt")]},
+        r"==> .*latin\.lnk <==\n     1\tlatin name\n.*a\.txt <==\n     1\t")
+ok_call("FileStat: a path through it", "FileStat",
+        {"paths": [p("latin.lnk")]}, r'"type": "symlink"')
+os.unlink(p("latin.lnk"))
+os.unlink(os.path.join(BASE.encode(), b"caf\xe9.txt"))
 
 os.symlink("a.txt", p("lnk"))
 r, text = ok_call("FileStat: several paths", "FileStat",
