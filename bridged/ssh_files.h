@@ -201,6 +201,8 @@ int	 fglob_start(struct sshcall *, struct sshconn *, struct globctx *,
 
 /* what a resolve learnt of a regular file, for the tool that reads it */
 int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);
+int	 sshpolicy_reads(struct sshcall **, size_t, sftp_session, int *,
+	    uint64_t *, char *);
 
 /* a fixed command with shquote()d arguments on an exec channel */
 int	 remote_exec(struct sshcall *, const char *, size_t, int, size_t,

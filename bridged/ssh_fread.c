@@ -1,24 +1,31 @@
 /*
- * ssh_fread.c: Read and MultiRead, shaped like Claude Code's Read: numbered
- * lines (cat -n), an offset and a limit, long lines cut, binary files
- * described rather than shown.  Small files come over SFTP whole; larger
- * ones are sliced by awk on the host so only the wanted lines travel.
- * The slice runs on an exec channel of its own from the event loop
- * (remote_exec_async): a Read deep into a large file takes awk as long as
- * the scan does, and the host's other calls must not wait for it.
- * MultiRead goes on with its next file in a blocking section again when
- * a slice has come.
+ * ssh_fread.c: Read, shaped like Claude Code's Read: numbered lines
+ * (cat -n), an offset and a limit, long lines cut, binary files described
+ * rather than shown; and what MultiRead (ssh_fmulti.c) reads its files
+ * with.  Small files come over SFTP whole; larger ones are sliced by awk
+ * on the host so only the wanted lines travel.  The slice runs on an
+ * exec channel of its own from the event loop (remote_exec_async): a
+ * Read deep into a large file takes awk as long as the scan does, and
+ * the host's other calls must not wait for it.
+ *
+ * Reads that come together are read together: a Read waits for the end
+ * of the event loop's pass, and the Reads that came in it (an agent's
+ * parallel calls, or several agents') are resolved, opened and read with
+ * one round trip for each step, where one after another they took three
+ * round trips each (readq_run, reads_together).
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/queue.h>
+#include <sys/time.h>
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event.h>
 #include <jansson.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -27,48 +34,9 @@
 #include "log.h"
 #include "ssh.h"
 #include "ssh_files.h"
+#include "ssh_fread.h"
 
-#define READ_LINES		2000	/* Read's default limit */
-#define READ_LINE_CHARS		2000	/* Read cuts longer lines */
-#define READ_LINE_BYTES		(4 * READ_LINE_CHARS)
-#define READ_SNIFF		8192	/* bytes looked at for binary */
-#define READ_SMALL		(256 * 1024)	/* read whole over SFTP */
-#define MULTI_MAX		100	/* files in MultiRead */
-#define READ_HINT_ROOM		320	/* characters kept for the hint */
-#define READ_PART_MIN		2560	/* a MultiRead file's least share */
-
-#define MULTI_BATCH		32	/* MultiRead's files read together */
-#define MULTI_FETCH_MAX		(64 * 1024)	/* ... of at most */
-
-/* one file's Read: what read_lines() needs once its text has come */
-struct readone {
-	char		 path[PATH_MAX];
-	long long	 first, limit;
-	size_t		 budget;	/* characters for the numbered lines */
-	size_t		 cap;		/* bytes of text asked for */
-	int		 known;		/* a regular file of size (resolve) */
-	uint64_t	 size, moved;
-};
-
-/* a MultiRead file of the batch being read: what multi_fetch() got */
-struct prefile {
-	int		 known;		/* as readone's */
-	uint64_t	 size;
-	int		 have;		/* text is the file, whole */
-	struct sbuf	 text;
-};
-
-/* MultiRead's files and how far it has come */
-struct multiq {
-	json_t		*files;
-	size_t		 next, share;
-	int		 failed;
-	uint32_t	 connid;
-	struct sbuf	 out;
-	struct readone	 r;		/* the file being sliced */
-	size_t		 pfrom, pto;	/* the batch: files pfrom..pto-1 */
-	struct prefile	 pre[MULTI_BATCH];
-};
+#define READQ_MAX		FETCH_BATCH	/* Reads read together */
 
 static const char *binary_kind(const unsigned char *, size_t);
 static void	 slice_lines(const char *, size_t, long long, long long,
@@ -76,46 +44,28 @@ static void	 slice_lines(const char *, size_t, long long, long long,
 static void	 number_lines(const char *, size_t, long long,
 		    struct sbuf *);
 static long long fit_lines(struct sbuf *, size_t, int *);
-static void	 read_prep(struct readone *);
-static int	 read_one(struct sshcall *, sftp_session, struct readone *,
-		    struct sbuf *, struct sbuf *);
 static int	 read_sniff(struct readone *, const unsigned char *, size_t,
 		    struct sbuf *);
 static int	 read_body(struct sshcall *, struct readone *, struct sbuf *,
 		    struct sbuf *, struct sbuf *);
-static int	 read_sliced(struct sshcall *, struct readone *,
-		    struct rexec *, const char *, struct sbuf *);
 static int	 read_lines(struct sshcall *, struct readone *, struct sbuf *,
 		    long long, int, int, struct sbuf *);
-static void	 read_slice(struct sshcall *, struct readone *, struct sbuf *,
-		    aexec_done, void *);
 static void	 read_done(struct sshcall *, struct rexec *, const char *,
 		    void *);
-static int	 read_range(json_t *, long long *, long long *, char *);
+static int	 read_args(struct sshcall *, struct readone *, char *);
+static void	 read_go(struct sshcall *, sftp_session, struct readone *);
+static void	 read_answer(struct sshcall *, int, struct sbuf *);
 static void	 do_read(struct sshcall *);
-static void	 do_multiread(struct sshcall *);
-static void	 multi_run(struct sshcall *, struct multiq *, sftp_session);
-static int	 multi_path(struct sshcall *, json_t *, struct readone *,
-		    char *);
-static int	 multi_fetch(struct sshcall *, sftp_session, struct multiq *,
-		    char *);
-static void	 multi_prefree(struct multiq *);
-static void	 multi_add(struct multiq *, int, struct sbuf *);
-static void	 multi_sliced(struct sshcall *, struct rexec *, const char *,
-		    void *);
-static void	 multi_end(struct sshcall *, struct multiq *);
+static void	 readq_fire(int, short, void *);
+static void	 readq_run(void);
+static void	 readq_cancel(struct sshcall *);
+static void	 reads_together(struct sshcall **, size_t);
 
-void
-files_read(struct sshcall *call)
-{
-	files_run(call, do_read);
-}
-
-void
-files_multiread(struct sshcall *call)
-{
-	files_run(call, do_multiread);
-}
+/* Reads waiting for the end of the event loop's pass */
+static struct sshcall	*readq[READQ_MAX];
+static size_t		 nreadq;
+static struct event	 readq_ev;
+static int		 readq_evset;
 
 static const char *
 binary_kind(const unsigned char *p, size_t n)
@@ -249,7 +199,7 @@ fit_lines(struct sbuf *num, size_t max, int *trimmed)
 }
 
 /* the budget and byte cap of a file's lines */
-static void
+void
 read_prep(struct readone *r)
 {
 	/* lines cut at READ_LINE_CHARS may each have been 4 times that */
@@ -269,7 +219,7 @@ read_prep(struct readone *r)
  * text ends with the offset and limit that read on.  r->known: the
  * resolve found a regular file of r->size bytes, not asked again.
  */
-static int
+int
 read_one(struct sshcall *call, sftp_session sftp, struct readone *r,
     struct sbuf *out, struct sbuf *cmd)
 {
@@ -407,8 +357,26 @@ read_body(struct sshcall *call, struct readone *r, struct sbuf *text,
 	    more && (nlines < r->first + r->limit - 1), out);
 }
 
+/*
+ * A file read whole with others (read_fetch): its text (freed here) as
+ * read_one() would have made it.
+ */
+int
+read_have(struct sshcall *call, struct readone *r, struct sbuf *text,
+    struct sbuf *out, struct sbuf *cmd)
+{
+	read_prep(r);
+	r->moved = text->len;
+	if (read_sniff(r, (unsigned char *)text->p, text->len < READ_SNIFF ?
+	    text->len : READ_SNIFF, out)) {
+		sb_free(text);
+		return 0;
+	}
+	return read_body(call, r, text, out, cmd);
+}
+
 /* run the slice read_one() asked for; done gets what it printed */
-static void
+void
 read_slice(struct sshcall *call, struct readone *r, struct sbuf *cmd,
     aexec_done done, void *arg)
 {
@@ -421,7 +389,7 @@ read_slice(struct sshcall *call, struct readone *r, struct sbuf *cmd,
  * What awk printed (rx), or why it could not run (why): the text in out
  * as read_one() makes it, 0, or an error message, -1.
  */
-static int
+int
 read_sliced(struct sshcall *call, struct readone *r, struct rexec *rx,
     const char *why, struct sbuf *out)
 {
@@ -496,7 +464,7 @@ read_lines(struct sshcall *call, struct readone *r, struct sbuf *text,
 }
 
 /* offset (from 1; 0 is taken as 1) and limit of one file to read */
-static int
+int
 read_range(json_t *obj, long long *offset, long long *limit, char *err)
 {
 	if (arg_int(obj, "offset", 0, LLONG_MAX / 2, 1, offset, err) == -1 ||
@@ -509,36 +477,57 @@ read_range(json_t *obj, long long *offset, long long *limit, char *err)
 }
 
 
+/* Read's path and range into r; -1 with err */
+static int
+read_args(struct sshcall *call, struct readone *r, char *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (arg_path(call, call->args, "file_path", 1, r->path, err) == -1 ||
+	    read_range(call->args, &r->first, &r->limit, err) == -1)
+		return -1;
+	r->budget = ssh_result_budget();
+	return 0;
+}
+
 static void
 do_read(struct sshcall *call)
 {
 	sftp_session	 sftp;
-	struct readone	 r, *q;
-	struct sbuf	 out = { 0 }, cmd = { 0 };
+	struct readone	 r;
 	char		 err[ERRSZ] = "";
-	int		 rc;
 
-	memset(&r, 0, sizeof(r));
-	if (arg_path(call, call->args, "file_path", 1, r.path, err) == -1 ||
-	    read_range(call->args, &r.first, &r.limit, err) == -1) {
+	if (read_args(call, &r, err) == -1 ||
+	    (sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		return;
 	}
-	if ((sftp = files_sftp(call, err)) == NULL) {
-		files_fail(call, err);
-		return;
-	}
-	r.budget = ssh_result_budget();
 	/* the resolve may have just learnt it: a round trip less */
 	r.known = sshpolicy_known(call, r.path, &r.size);
-	if ((rc = read_one(call, sftp, &r, &out, &cmd)) == 1) {
+	read_go(call, sftp, &r);
+}
+
+/* Read's file r read and answered, or its slice begun */
+static void
+read_go(struct sshcall *call, sftp_session sftp, struct readone *r)
+{
+	struct readone	*q;
+	struct sbuf	 out = { 0 }, cmd = { 0 };
+	int		 rc;
+
+	if ((rc = read_one(call, sftp, r, &out, &cmd)) == 1) {
 		if ((q = malloc(sizeof(*q))) == NULL)
 			fatal(NULL);
-		*q = r;
+		*q = *r;
 		read_slice(call, q, &cmd, read_done, q);
 		return;
 	}
-	files_reply(call, rc == -1, &out, "use offset and limit to read the "
+	read_answer(call, rc, &out);
+}
+
+static void
+read_answer(struct sshcall *call, int rc, struct sbuf *out)
+{
+	files_reply(call, rc == -1, out, "use offset and limit to read the "
 	    "rest");
 }
 
@@ -552,216 +541,72 @@ read_done(struct sshcall *call, struct rexec *rx, const char *why, void *arg)
 
 	rc = read_sliced(call, r, rx, why, &out);
 	free(r);
-	files_reply(call, rc == -1, &out, "use offset and limit to read the "
-	    "rest");
+	read_answer(call, rc, &out);
 }
 
-static void
-do_multiread(struct sshcall *call)
-{
-	sftp_session	 sftp;
-	struct multiq	*m;
-	json_t		*files, *e;
-	const char	*s;
-	char		 err[ERRSZ] = "";
-	long long	 offset, limit;
-	size_t		 i;
 
-	files = json_object_get(call->args, "files");
-	if (!json_is_array(files) || json_array_size(files) == 0) {
-		files_fail(call, "files must be a non-empty array of paths or "
-		    "{file_path, offset?, limit?} objects");
-		return;
-	}
-	if (json_array_size(files) > MULTI_MAX) {
-		sshcall_text(call, 1, "files: at most %d files per call",
-		    MULTI_MAX);
-		return;
-	}
-	/* check everything before reading anything */
-	json_array_foreach(files, i, e) {
-		if (json_is_string(e))
-			continue;
-		if (!json_is_object(e) || arg_str(e, "file_path", 1, &s,
-		    err) == -1 || read_range(e, &offset, &limit, err) == -1) {
-			if (err[0] == '\0')
-				strlcpy(err, "must be a path or an object",
-				    sizeof(err));
-			sshcall_text(call, 1, "files[%zu]: %s", i, err);
-			return;
-		}
-	}
-	if ((sftp = files_sftp(call, err)) == NULL) {
-		files_fail(call, err);
-		return;
-	}
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		fatal(NULL);
-	m->files = json_incref(files);
-	/* each file its share, so that each says where it stopped */
-	m->share = ssh_result_budget() / json_array_size(files);
-	if (m->share < READ_PART_MIN)
-		m->share = READ_PART_MIN;
-	multi_run(call, m, sftp);
-}
+/* ---- small files read together ---------------------------------------- */
 
 /*
- * MultiRead's files from m->next on, in a blocking section, until one
- * is to be sliced on the host (it goes on in multi_sliced) or all are
- * read.  They go in batches of MULTI_BATCH: the small files of a batch
- * are read together first (multi_fetch), the others one by one.
+ * The small files of pre[0..n-1] (n <= FETCH_BATCH) read together: each
+ * with a path that the resolve found a regular file of 1 to FETCH_MAX
+ * bytes is opened and read with the others, each kind of request for all
+ * of them in one round trip, where one at a time they were two a file.
+ * What is taken is what read_one() would read: of a file the resolve saw
+ * with up to READ_SNIFF bytes, one READ of READ_SNIFF, whose answer must
+ * hold at least that size (and be short of READ_SNIFF, unless that is the
+ * size: read_one would read on to the end); of a larger one, a READ of
+ * its size, which must come whole, and one past it, which must find the
+ * end.  A file read so has its bytes in text, and have; any other (not
+ * known, larger, read short, longer than it was, an error on the way) is
+ * left to read_one(), which reads and words it as ever.  The handles
+ * opened stay open for read_fetch_close().  -1 with err: the connection
+ * failed.
  */
-static void
-multi_run(struct sshcall *call, struct multiq *m, sftp_session sftp)
+int
+read_fetch(sftp_session sftp, struct prefile *pre, size_t n, char *err)
 {
-	struct readone	*r = &m->r;
-	struct prefile	*pf;
-	struct sbuf	 one, cmd = { 0 };
-	char		 err[ERRSZ];
-	int		 rc;
-
-	while (m->next < json_array_size(m->files)) {
-		if (m->next == m->pto) {
-			multi_prefree(m);
-			m->pfrom = m->next;
-			m->pto = m->next + MULTI_BATCH;
-			if (m->pto > json_array_size(m->files))
-				m->pto = json_array_size(m->files);
-			if (multi_fetch(call, sftp, m, err) == -1) {
-				sb_printf(&m->out, "%s[the files from here on "
-				    "were not read: %s]\n", m->next ? "\n" :
-				    "", err);
-				break;
-			}
-		}
-		pf = &m->pre[m->next - m->pfrom];
-		rc = multi_path(call, json_array_get(m->files, m->next), r,
-		    err);
-		sb_printf(&m->out, "%s==> %s <==\n", m->next ? "\n" : "",
-		    rc == 0 ? r->path : "(bad path)");
-		if (rc == -1) {
-			sb_printf(&m->out, "error: %s\n", err);
-			m->failed++;
-			m->next++;
-			continue;
-		}
-		r->budget = m->share - 128;
-		r->known = pf->known;
-		r->size = pf->size;
-		memset(&one, 0, sizeof(one));
-		if (pf->have) {
-			/* read whole with the others: its text is here */
-			read_prep(r);
-			r->moved = pf->text.len;
-			if (read_sniff(r, (unsigned char *)pf->text.p,
-			    pf->text.len < READ_SNIFF ? pf->text.len :
-			    READ_SNIFF, &one)) {
-				sb_free(&pf->text);
-				rc = 0;
-			} else
-				rc = read_body(call, r, &pf->text, &one, &cmd);
-			pf->have = 0;
-		} else
-			rc = read_one(call, sftp, r, &one, &cmd);
-		if (rc == 1) {
-			m->connid = call->conn->id;
-			read_slice(call, r, &cmd, multi_sliced, m);
-			return;
-		}
-		multi_add(m, rc, &one);
-		m->next++;
-		if (files_lost)
-			break;
-	}
-	multi_end(call, m);
-}
-
-/* MultiRead's file e: its path (resolved) and range into r, or -1, err */
-static int
-multi_path(struct sshcall *call, json_t *e, struct readone *r, char *err)
-{
-	json_t	*o;
-	int	 rc;
-
-	memset(r, 0, sizeof(*r));
-	r->first = 1;
-	r->limit = READ_LINES;
-	err[0] = '\0';
-	if (!json_is_string(e)) {
-		/* checked in do_multiread */
-		(void)read_range(e, &r->first, &r->limit, err);
-		return arg_path(call, e, "file_path", 1, r->path, err);
-	}
-	if ((o = json_pack("{s:O}", "file_path", e)) == NULL)
-		fatalx("json_pack");
-	rc = arg_path(call, o, "file_path", 1, r->path, err);
-	json_decref(o);
-	return rc;
-}
-
-/*
- * The small files of MultiRead's batch (m->pfrom..m->pto-1) read
- * together: each regular file the resolve found with 1 to
- * MULTI_FETCH_MAX bytes is opened, read and closed with the others, each
- * kind of request for all of them in one round trip, where one at a
- * time they were three a file.  What is taken is what read_one() would
- * read: of a file the resolve saw with up to READ_SNIFF bytes, one READ
- * of READ_SNIFF, whose answer must hold at least that size (and be
- * short of READ_SNIFF, unless that is the size: read_one would read on
- * to the end); of a larger one, a READ of its size, which must come
- * whole, and one past it, which must find the end.  A file read so has
- * its bytes in its prefile; any other (not known, larger, read short,
- * longer than it was, an error on the way) is left to read_one(), which
- * reads and words it as ever.  -1 with err: the connection failed.
- */
-static int
-multi_fetch(struct sshcall *call, sftp_session sftp, struct multiq *m,
-    char *err)
-{
-	struct readone	 r;
 	struct prefile	*pf;
 	struct sftpq	*q, *rq;
-	size_t		 k, n = m->pto - m->pfrom, nq, nr, at[MULTI_BATCH];
-	size_t		 i, ri[MULTI_BATCH], got;
-	char		 e[ERRSZ], (*paths)[PATH_MAX];
+	size_t		 k, nq, nr = 0, at[FETCH_BATCH], ri[FETCH_BATCH];
+	size_t		 i, got;
 	int		 rc = -1, ok;
 
-	if ((q = calloc(MULTI_BATCH, sizeof(*q))) == NULL ||
-	    (rq = calloc(2 * MULTI_BATCH, sizeof(*rq))) == NULL ||
-	    (paths = calloc(MULTI_BATCH, sizeof(*paths))) == NULL)
+	if (n > FETCH_BATCH)
+		fatalx("read_fetch: %zu files", n);
+	if ((q = calloc(FETCH_BATCH, sizeof(*q))) == NULL ||
+	    (rq = calloc(2 * FETCH_BATCH, sizeof(*rq))) == NULL)
 		fatal(NULL);
 	for (nq = 0, k = 0; k < n; k++) {
-		pf = &m->pre[k];
-		memset(pf, 0, sizeof(*pf));
-		if (multi_path(call, json_array_get(m->files, m->pfrom + k),
-		    &r, e) == -1)
+		pf = &pre[k];
+		pf->have = pf->open = 0;
+		if (pf->path == NULL || !pf->known || pf->size == 0 ||
+		    pf->size > FETCH_MAX)
 			continue;
-		pf->known = sshpolicy_known(call, r.path, &pf->size);
-		if (!pf->known || pf->size == 0 ||
-		    pf->size > MULTI_FETCH_MAX)
-			continue;
-		strlcpy(paths[nq], r.path, PATH_MAX);
 		q[nq].type = SSH_FXP_OPEN;
-		q[nq].path = paths[nq];
+		q[nq].path = pf->path;
 		at[nq++] = k;
 	}
 	if (nq > 0 && sftpq_run(sftp, q, nq, err) == -1)
 		goto done;
 	/* each opened file's READ, and past READ_SNIFF the one past its end */
-	for (nr = 0, i = 0; i < nq; i++) {
-		if (!q[i].ok)
+	for (i = 0; i < nq; i++) {
+		if (!q[i].ok || q[i].houtlen > sizeof(pf->hout))
 			continue;
-		pf = &m->pre[at[i]];
+		pf = &pre[at[i]];
+		pf->open = 1;
+		memcpy(pf->hout, q[i].hout, q[i].houtlen);
+		pf->houtlen = q[i].houtlen;
 		ri[i] = nr;
 		rq[nr].type = SSH_FXP_READ;
-		rq[nr].handle = q[i].hout;
-		rq[nr].hlen = q[i].houtlen;
+		rq[nr].handle = pf->hout;
+		rq[nr].hlen = pf->houtlen;
 		rq[nr].off = 0;
 		rq[nr++].len = pf->size > READ_SNIFF ? pf->size : READ_SNIFF;
 		if (pf->size > READ_SNIFF) {
 			rq[nr].type = SSH_FXP_READ;
-			rq[nr].handle = q[i].hout;
-			rq[nr].hlen = q[i].houtlen;
+			rq[nr].handle = pf->hout;
+			rq[nr].hlen = pf->houtlen;
 			rq[nr].off = pf->size;
 			rq[nr++].len = 1;
 		}
@@ -769,9 +614,9 @@ multi_fetch(struct sshcall *call, sftp_session sftp, struct multiq *m,
 	if (nr > 0 && sftpq_run(sftp, rq, nr, err) == -1)
 		goto done;
 	for (i = 0; i < nq; i++) {
-		if (!q[i].ok)
+		pf = &pre[at[i]];
+		if (!pf->open)
 			continue;
-		pf = &m->pre[at[i]];
 		got = rq[ri[i]].ok ? rq[ri[i]].dlen : 0;
 		if (pf->size > READ_SNIFF)
 			ok = got == pf->size && !rq[ri[i] + 1].ok &&
@@ -784,98 +629,200 @@ multi_fetch(struct sshcall *call, sftp_session sftp, struct multiq *m,
 			pf->have = 1;
 		}
 	}
-	sftpq_free(rq, nr);
-	/* and their handles closed */
-	for (nr = 0, i = 0; i < nq; i++) {
-		if (!q[i].ok)
-			continue;
-		rq[nr].type = SSH_FXP_CLOSE;
-		rq[nr].handle = q[i].hout;
-		rq[nr++].hlen = q[i].houtlen;
-	}
-	if (nr > 0 && sftpq_run(sftp, rq, nr, err) == -1)
-		goto done;
 	rc = 0;
  done:
-	if (rc == -1)
-		multi_prefree(m);
-	free(paths);
+	sftpq_free(rq, nr);
 	free(rq);
 	free(q);
 	return rc;
 }
 
-/* the batch's texts, freed */
-static void
-multi_prefree(struct multiq *m)
+/* the handles read_fetch() opened, closed together */
+int
+read_fetch_close(sftp_session sftp, struct prefile *pre, size_t n,
+    char *err)
+{
+	struct sftpq	 q[FETCH_BATCH];
+	size_t		 k;
+	int		 nq = 0;
+
+	memset(q, 0, sizeof(q));
+	for (k = 0; k < n && k < FETCH_BATCH; k++) {
+		if (!pre[k].open)
+			continue;
+		pre[k].open = 0;
+		q[nq].type = SSH_FXP_CLOSE;
+		q[nq].handle = pre[k].hout;
+		q[nq++].hlen = pre[k].houtlen;
+	}
+	return nq > 0 ? sftpq_run(sftp, q, nq, err) : 0;
+}
+
+/* their texts, freed */
+void
+read_fetch_free(struct prefile *pre, size_t n)
 {
 	size_t	 k;
 
-	for (k = 0; k < MULTI_BATCH; k++) {
-		sb_free(&m->pre[k].text);
-		m->pre[k].have = 0;
+	for (k = 0; k < n; k++) {
+		sb_free(&pre[k].text);
+		pre[k].have = 0;
 	}
 }
 
-/* one file's text (or error, rc -1) into MultiRead's answer */
-static void
-multi_add(struct multiq *m, int rc, struct sbuf *one)
+/* ---- Reads that come together ----------------------------------------- */
+
+/*
+ * A Read does not run at once: it waits for the end of the event loop's
+ * pass, and runs with every other Read that came in it (READQ_MAX at
+ * most; one more runs those first).  The timer of no time fires after
+ * the messages that came with it have been dispatched.
+ */
+void
+files_read(struct sshcall *call)
 {
-	if (rc == -1) {
-		sb_str(&m->out, "error: ");
-		m->failed++;
+	struct timeval	 now = { 0, 0 };
+
+	if (nreadq == READQ_MAX)
+		readq_run();
+	readq[nreadq++] = call;
+	call->cancel = readq_cancel;
+	if (!readq_evset) {
+		evtimer_set(&readq_ev, readq_fire, NULL);
+		readq_evset = 1;
 	}
-	sb_add(&m->out, one->p ? one->p : "", one->len);
-	if (one->len == 0 || one->p[one->len - 1] != '\n')
-		sb_add(&m->out, "\n", 1);
-	sb_free(one);
+	if (!evtimer_pending(&readq_ev, NULL))
+		evtimer_add(&readq_ev, &now);
+}
+
+static void
+readq_fire(int fd, short event, void *arg)
+{
+	readq_run();
+}
+
+/* the Reads waiting: alone as ever, or together */
+static void
+readq_run(void)
+{
+	struct sshcall	*calls[READQ_MAX];
+	size_t		 i, n = nreadq;
+
+	if (readq_evset)
+		evtimer_del(&readq_ev);
+	memcpy(calls, readq, n * sizeof(calls[0]));
+	nreadq = 0;
+	for (i = 0; i < n; i++)
+		calls[i]->cancel = NULL;
+	/* a worker serves one host; should it serve more, each goes alone */
+	for (i = 1; i < n && calls[i]->host == calls[0]->host; i++)
+		;
+	if (n > 1 && i == n)
+		reads_together(calls, n);
+	else
+		for (i = 0; i < n; i++)
+			files_run(calls[i], do_read);
+}
+
+/* cancelled while it waited: it goes, the others wait on */
+static void
+readq_cancel(struct sshcall *call)
+{
+	size_t	 i;
+
+	for (i = 0; i < nreadq && readq[i] != call; i++)
+		;
+	if (i == nreadq)
+		return;
+	memmove(&readq[i], &readq[i + 1], (nreadq - i - 1) *
+	    sizeof(readq[0]));
+	nreadq--;
+	call->cancel = NULL;
+	sshcall_text(call, 1, "Read: cancelled before it began");
 }
 
 /*
- * A file's slice has come: the rest of the files in a blocking section
- * again, on the connection the call was on; what is read so far is the
- * answer when the call was cancelled or the connection went.
+ * n Reads on this host together, in one blocking section on the
+ * connection with SFTP open: their paths resolved together
+ * (sshpolicy_reads), the small files opened and read together
+ * (read_fetch), each answered, and then the handles closed together.  A
+ * Read that is not plain (its arguments wrong, its path refused, not
+ * there, a link, a directory...) runs alone afterwards, as it would have
+ * (files_run), which words what is wrong; so does every Read when there
+ * is no SFTP session yet, or when the connection fails on the way.
  */
 static void
-multi_sliced(struct sshcall *call, struct rexec *rx, const char *why,
-    void *arg)
+reads_together(struct sshcall **calls, size_t n)
 {
-	struct multiq	*m = arg;
-	struct sbuf	 one = { 0 };
+	struct sshhost	*host = calls[0]->host;
+	struct sshconn	*c;
+	struct readone	*r;
+	struct prefile	*pre;
+	struct sbuf	 out, cmd;
 	sftp_session	 sftp;
 	char		 err[ERRSZ] = "";
-	uint32_t	 id = m->connid;
-	int		 was;
+	int		 settled[READQ_MAX], done[READQ_MAX], was, rc;
+	uint64_t	 size[READQ_MAX];
+	uint32_t	 id;
+	size_t		 i;
 
-	multi_add(m, read_sliced(call, &m->r, rx, why, &one), &one);
-	m->next++;
-	if (call->cancelled || m->next == json_array_size(m->files)) {
-		multi_end(call, m);
-		return;
+	memset(done, 0, sizeof(done));
+	TAILQ_FOREACH(c, &host->conns, entry)
+		if (c->up && !c->dying && c->sftp != NULL &&
+		    c->session != NULL)
+			break;
+	if (c == NULL)
+		goto alone;
+	log_debug("host \"%s\": %zu Reads together", host->name, n);
+	if ((r = calloc(n, sizeof(*r))) == NULL ||
+	    (pre = calloc(n, sizeof(*pre))) == NULL)
+		fatal(NULL);
+	id = c->id;
+	c->lastuse = time(NULL);
+	for (i = 0; i < n; i++)
+		calls[i]->conn = c;
+	was = files_block(c->session);
+	files_sweep(calls[0], 1);
+	if ((sftp = files_sftp(calls[0], err)) == NULL ||
+	    sshpolicy_reads(calls, n, sftp, settled, size, err) == -1)
+		goto end;
+	for (i = 0; i < n; i++) {
+		if (settled[i] && read_args(calls[i], &r[i], err) == -1)
+			settled[i] = 0;
+		if (!settled[i])
+			continue;
+		r[i].known = pre[i].known = 1;
+		r[i].size = pre[i].size = size[i];
+		pre[i].path = r[i].path;
 	}
-	if (files_resume(call, id, &was) == -1) {
-		sb_printf(&m->out, "\n[the connection to host \"%s\" was lost; "
-		    "the files after this one were not read]\n",
-		    call->host->name);
-		multi_end(call, m);
-		return;
+	if (read_fetch(sftp, pre, n, err) == -1)
+		goto end;
+	for (i = 0; i < n && !files_lost; i++) {
+		if (!settled[i])
+			continue;
+		done[i] = 1;
+		if (!pre[i].have) {
+			read_go(calls[i], sftp, &r[i]);
+			continue;
+		}
+		memset(&out, 0, sizeof(out));
+		memset(&cmd, 0, sizeof(cmd));
+		rc = read_have(calls[i], &r[i], &pre[i].text, &out, &cmd);
+		sb_free(&cmd);		/* small: never a slice */
+		read_answer(calls[i], rc, &out);
 	}
-	if ((sftp = files_sftp(call, err)) == NULL) {
-		sb_printf(&m->out, "\n[the files after this one were not read: "
-		    "%s]\n", err);
-		multi_end(call, m);
-	} else
-		multi_run(call, m, sftp);
+	/* the answers out before the closes' round trip */
+	ssh_flush_frontend();
+	if (!files_lost)
+		(void)read_fetch_close(sftp, pre, n, err);
+ end:
 	files_resume_end(id, was);
-}
-
-/* the answer: an error only when every file failed */
-static void
-multi_end(struct sshcall *call, struct multiq *m)
-{
-	files_reply(call, (size_t)m->failed == json_array_size(m->files),
-	    &m->out, "read fewer files per call, or use offset/limit");
-	multi_prefree(m);
-	json_decref(m->files);
-	free(m);
+	read_fetch_free(pre, n);
+	free(pre);
+	free(r);
+ alone:
+	/* what was not answered runs alone, and words what is wrong */
+	for (i = 0; i < n; i++)
+		if (!done[i])
+			files_run(calls[i], do_read);
 }

@@ -62,6 +62,7 @@ static void	 known_reset(void);
 
 /* paths whose lstat and realpath go to the host together */
 #define RESOLVE_BATCH		32
+#define NOT_ASKED		((size_t)-1)
 
 /*
  * The regular files the last resolve found, and their sizes then, for
@@ -289,45 +290,110 @@ resolve_arg(struct sshcall *call, sftp_session sftp, const char *base,
 }
 
 /*
- * Read's path in one round trip, the common case: the base dir's realpath,
- * the path's lstat and its realpath asked together (ssh_sftpq.c), where
- * one at a time they are three.  1: resolved, a regular file (no link)
- * inside base dir, its size kept for read_one(); 0: anything else (a
- * link, a directory, nothing there, outside, an error), which
- * resolve_arg() then resolves and words one request at a time as ever;
- * -1 with err: the connection failed.
+ * Read's path in one round trip, the common case (sshpolicy_reads).  1:
+ * resolved, a regular file (no link) inside base dir, its size kept for
+ * read_one(); 0: anything else (a link, a directory, nothing there,
+ * outside, an error), which resolve_arg() then resolves and words one
+ * request at a time as ever; -1 with err: the connection failed.
  */
 static int
 resolve_read_fast(struct sshcall *call, sftp_session sftp, char *err)
 {
-	struct host	*h = call->host->conf;
-	struct sftpq	 q[3];
-	json_t		*v, *canon;
-	char		 norm[PATH_MAX], e[POLICY_ERR_MAX];
+	uint64_t	 size;
+	int		 settled;
 
-	v = json_object_get(call->args, "file_path");
-	if (!json_is_string(v) || policy_path_check(h, "file_path",
-	    json_string_value(v), json_string_length(v), norm, sizeof(norm),
-	    e, sizeof(e)) == -1)
-		return 0;
-	memset(q, 0, sizeof(q));
-	q[0].type = SSH_FXP_REALPATH;
-	q[0].path = h->base_dir;
-	q[1].type = SSH_FXP_LSTAT;
-	q[1].path = norm;
-	q[2].type = SSH_FXP_REALPATH;
-	q[2].path = norm;
-	if (sftpq_run(sftp, q, 3, err) == -1)
+	if (sshpolicy_reads(&call, 1, sftp, &settled, &size, err) == -1)
 		return -1;
-	if (!q[0].ok || !q[1].ok || !q[2].ok || !q[1].hasperm ||
-	    !q[1].hassize || (q[1].perm & S_IFMT) != S_IFREG ||
-	    !policy_path_within(q[0].name, q[2].name) ||
-	    (canon = json_string(q[2].name)) == NULL)
+	if (settled)
+		known_add(call, json_string_value(json_object_get(call->args,
+		    "file_path")), size);
+	return settled;
+}
+
+/*
+ * The file_path of n Reads (n <= RESOLVE_BATCH) on this host, asked
+ * together (ssh_sftpq.c): the base dir's realpath, and each path's lstat
+ * and realpath, one round trip for all where one at a time they were
+ * three a Read.  settled[i] 1: Read i's path is a regular file (no link)
+ * inside base dir; its file_path is now its realpath, its size in
+ * size[i].  0: anything else (a link, a directory, nothing there,
+ * outside, its arguments wrong), which sshpolicy_resolve() resolves and
+ * words one request at a time as ever.  On a host with no base dir there
+ * is nothing to resolve: a path is settled when its stat finds a regular
+ * file, as read_one() would ask, and is left as it is (but where protect
+ * overwrite makes sshpolicy_resolve() canonicalise it, none is).  -1 with
+ * err: the connection failed.
+ */
+int
+sshpolicy_reads(struct sshcall **calls, size_t n, sftp_session sftp,
+    int *settled, uint64_t *size, char *err)
+{
+	struct host	*h = calls[0]->host->conf;
+	struct sftpq	*q;
+	json_t		*v, *canon;
+	char		(*norm)[PATH_MAX], e[POLICY_ERR_MAX];
+	size_t		 i, k, nq = 0, at[RESOLVE_BATCH];
+	int		 base = h->base_dir[0] != '\0';
+
+	if (n > RESOLVE_BATCH)
+		fatalx("sshpolicy_reads: %zu paths", n);
+	memset(settled, 0, n * sizeof(*settled));
+	if (!base && (h->protect & PROTECT_OVERWRITE))
 		return 0;
-	if (json_object_set_new(call->args, "file_path", canon) == -1)
-		return 0;
-	known_add(call, q[2].name, q[1].size);
-	return 1;
+	if ((q = calloc(2 * RESOLVE_BATCH + 1, sizeof(*q))) == NULL ||
+	    (norm = calloc(RESOLVE_BATCH, sizeof(*norm))) == NULL)
+		fatal(NULL);
+	if (base) {
+		q[nq].type = SSH_FXP_REALPATH;
+		q[nq++].path = h->base_dir;
+	}
+	for (i = 0; i < n; i++) {
+		at[i] = NOT_ASKED;
+		v = json_is_object(calls[i]->args) ?
+		    json_object_get(calls[i]->args, "file_path") : NULL;
+		if (!json_is_string(v) || policy_path_check(h, "file_path",
+		    json_string_value(v), json_string_length(v), norm[i],
+		    PATH_MAX, e, sizeof(e)) == -1)
+			continue;
+		/* no base dir: the path as Read will open it (arg_path) */
+		if (!base && strlcpy(norm[i], json_string_value(v),
+		    PATH_MAX) >= PATH_MAX)
+			continue;
+		at[i] = nq;
+		q[nq].type = base ? SSH_FXP_LSTAT : SSH_FXP_STAT;
+		q[nq++].path = norm[i];
+		if (base) {
+			q[nq].type = SSH_FXP_REALPATH;
+			q[nq++].path = norm[i];
+		}
+	}
+	if (nq > (size_t)base && sftpq_run(sftp, q, nq, err) == -1) {
+		free(norm);
+		free(q);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((k = at[i]) == NOT_ASKED)
+			continue;
+		if (!q[k].ok || !q[k].hasperm || !q[k].hassize ||
+		    (q[k].perm & S_IFMT) != S_IFREG)
+			continue;
+		if (base) {
+			/* a name that is not UTF-8 goes the slow way */
+			if (!q[0].ok || !q[k + 1].ok ||
+			    !policy_path_within(q[0].name, q[k + 1].name) ||
+			    (canon = json_string(q[k + 1].name)) == NULL)
+				continue;
+			if (json_object_set_new(calls[i]->args, "file_path",
+			    canon) == -1)
+				continue;
+		}
+		settled[i] = 1;
+		size[i] = q[k].size;
+	}
+	free(norm);
+	free(q);
+	return 0;
 }
 
 /*

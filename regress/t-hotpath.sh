@@ -29,6 +29,7 @@ tap_run "$PYTHON" - <<'EOF'
 import os, subprocess, sys, time
 sys.path.insert(0, os.environ["REGRESS_DIR"])
 from mcpclient import Client, Tap, result_text
+from proclib import ancestors, io, sftp_pids
 
 t = Tap()
 base = os.path.join(os.environ["TESTDIR"], "base")
@@ -312,17 +313,6 @@ for i in range(300):
     if r.get("isError"):
         bad += 1
 t.ok(bad == 0, "300 Reads in a row answered", bad)
-def ancestors(pid):
-    seen = []
-    while pid > 1 and len(seen) < 64:
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        seen.append(pid)
-    return seen
-
 sshd = int(os.environ["SSHD_PID"])
 held = []
 for d in os.listdir("/proc"):
@@ -346,24 +336,7 @@ t.ok(not held, "no file handle left open by the host's sftp-server", held)
 # the base dir's realpath, the path's lstat and realpath go together (one
 # read of the server's), what the lstat learnt spares a stat, then open,
 # read and close: 6 answers (was 7), about 6 reads (was 8, one a request)
-def sftp_pids():
-    found = []
-    for d in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                if b"internal-sftp" in f.read() and \
-                        sshd in ancestors(int(d)):
-                    found.append(int(d))
-        except (OSError, ValueError):
-            continue
-    return found
-
-def io(pid):
-    with open("/proc/%d/io" % pid) as f:
-        return dict((k, int(v)) for k, v in
-                    (ln.split(": ") for ln in f.read().splitlines()))
-
-sp = sftp_pids()
+sp = sftp_pids(sshd)
 if len(sp) != 1:
     t.ok(False, "one internal-sftp process under sshd", sp)
 else:

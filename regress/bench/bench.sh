@@ -31,6 +31,10 @@
 #			sftp CLI's put (editbench.py); ListDir of 1000
 #			links, FileStat of 200 files and MultiRead of 100
 #			beside the sftp CLI's ls -l and get (infobench.py)
+#   Reads together	(readbench.py) 10 Reads of small files sent at once
+#			beside the same one after another, on our sshd and
+#			on one whose SFTP link takes 5 ms each way
+#			(sftpslow.py); in `bench.sh bulk'
 #   Read		20 lines from the middle of a 100 MB file: bytes
 #			in the result and bytes the sshd session wrote
 #   10 hosts		memory with 10 hosts connected, a shell on each (one
@@ -150,6 +154,31 @@ host \"fwd\" {
 		    slowlink "$TESTDIR/base" "$TESTDIR/troot" 12 || exit 1
 		sshd_stop2
 	fi
+	[ -n "$slow" ] && reads "$sftp"
+}
+
+# Reads that come together beside the same one after another, on our
+# sshd and on one whose SFTP link takes 5 ms each way (sftpslow.py; a
+# daemon of its own with that host)
+reads()
+{
+	bridged_stop
+	if ! SSHD_SFTP="$PYTHON $REGRESS_DIR/sftpslow.py $1 1000000000 - 5" \
+	    sshd_start2 127.0.0.1; then
+		echo "reads: the second sshd did not start"
+		return
+	fi
+	bridged_start "host \"longlink\" {
+	address \"127.0.0.1\" port $SSHD2_PORT
+	user \"$SSH_USER\"
+	identity \"$SSH_USER_KEY\"
+	known hosts \"$SSHD2_KNOWN_HOSTS\"
+	base dir \"$TESTDIR/base\"
+	allow read
+}" || { echo "bench: bridged did not start" >&2; exit 1; }
+	"$PYTHON" "$REGRESS_DIR/bench/readbench.py" "$MCP_SOCK" 20 \
+	    "local:$TESTDIR/base" "longlink:$TESTDIR/base" || exit 1
+	sshd_stop2
 }
 
 # issue 16: the hot paths beside their references, interleaved in one run;
