@@ -2,8 +2,8 @@
  * fe_mcp.h: what the two halves of the frontend's MCP side share.  fe_mcp.c
  * holds the sessions on the socket (accept, line framing, the output
  * queue, lifecycle); fe_jsonrpc.c holds what is said in them (message
- * checks, the methods, the calls in flight); fe_tasks.c answers the
- * tasks methods.  Only those three include it; the rest of the
+ * checks, the methods) and fe_calls.c the calls in flight; fe_tasks.c
+ * answers the tasks methods.  Only those include it; the rest of the
  * frontend uses frontend.h and fe_tools.h.
  */
 
@@ -224,7 +224,13 @@ int	 mcp_batch_take(struct mcp_session *, json_t *);
 int	 mcp_log_level(const char *);
 /* fe_jsonrpc.c: one line from the client, without its newline */
 void	 mcp_message(struct mcp_session *, const char *, size_t);
-/* fe_jsonrpc.c: the session is going: its calls end unanswered */
+/* fe_calls.c: the session is going: its calls end unanswered */
 void	 mcp_calls_drop(struct mcp_session *);
+/* fe_calls.c: a call put in flight (NULL: out of memory), and its end:
+ * answered with result, or unanswered (NULL); outcome for the audit */
+struct tool;
+struct mcp_call *mcp_call_new(struct mcp_session *, json_t *,
+	    const struct tool *, json_t *, json_t *);
+void	 mcp_call_finish(struct mcp_call *, json_t *, const char *);
 
 #endif /* MCP_H */

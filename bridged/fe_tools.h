@@ -194,7 +194,7 @@ json_t	*mcp_string(const char *);
 json_t	*mcp_stringn(const char *, size_t);
 void	 mcp_utf8_trunc(char *);	/* drop a cut-off last sequence */
 
-/* fe_jsonrpc.c: answering a call; each frees the call */
+/* fe_calls.c: answering a call; each frees the call */
 void	mcp_call_result(struct mcp_call *, json_t *);	/* steals */
 void	mcp_call_text(struct mcp_call *, int, const char *, ...)
 	    __attribute__((__format__ (printf, 3, 4)));

@@ -15,7 +15,7 @@
 
 /*
  * Requests the frontend makes of the ssh worker carry an id in peerid;
- * fe_control.c sets this bit in its ids, fe_jsonrpc.c never does, so replies are
+ * fe_control.c sets this bit in its ids, fe_calls.c never does, so replies are
  * routed without a shared table.
  */
 #define CTL_REQID_BIT	0x80000000U
@@ -136,7 +136,7 @@ uint32_t http_principal_caps(const struct mcp_session *);
 
 /* fe_mcp.c: bridgectl kill session; -1 when there is no such session */
 int	 mcp_kill_session(uint32_t, uid_t, int *);
-/* fe_jsonrpc.c: request ids of the calls waiting for an audit answer */
+/* fe_calls.c: request ids of the calls waiting for an audit answer */
 size_t	 mcp_audit_waiting(uint32_t *, size_t);
 
 #endif /* FRONTEND_H */
