@@ -1,7 +1,7 @@
 /*
  * ssh_fchan.c: an SFTP channel of a transfer's own, driven by the
  * worker's event loop (Download: ssh_fdown.c, Upload: ssh_fup.c, Glob:
- * ssh_fglob.c).
+ * ssh_fglob.c, ListDir: ssh_flist.c).
  *
  * A copy in one blocking section would hold the host's worker for as
  * long as the file takes: every other session's Bash and Read on the
@@ -214,6 +214,45 @@ void
 fchan_taken(struct fchan *fc, uint32_t len)
 {
 	evbuffer_drain(fc->in, 4 + (size_t)len);
+}
+
+/*
+ * Every whole answer that came, each to fn (its owner's: 0 go on, 1
+ * done, -1 with err) and then taken.  1: fn said done; -1 with err: an
+ * answer that cannot be, or the server closed the channel; 0: all taken.
+ */
+int
+fchan_answers(struct fchan *fc, int (*fn)(void *, const unsigned char *,
+    uint32_t, char *), void *arg, char *err)
+{
+	const unsigned char	*p;
+	uint32_t		 len;
+	int			 rc;
+
+	while ((rc = fchan_answer(fc, &p, &len, err)) == 1) {
+		rc = fn(arg, p, len, err);
+		fchan_taken(fc, len);
+		if (rc != 0)
+			return rc;
+	}
+	if (rc == -1)
+		return -1;
+	if (fc->closed) {
+		snprintf(err, ERRSZ, "%s: the SFTP server closed the channel",
+		    fc->call->tool);
+		return -1;
+	}
+	return 0;
+}
+
+/* an answer of type that the request in flight cannot have: -1, err */
+int
+fchan_misfit(struct fchan *fc, int type, int known, char *err)
+{
+	snprintf(err, ERRSZ, "%s: the SFTP server sent a%s answer of type %d "
+	    "that does not fit the request", fc->call->tool, known ?
+	    " malformed" : "n", type);
+	return -1;
 }
 
 /* as much of p as the channel's window takes now, with nothing queued */

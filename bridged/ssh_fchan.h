@@ -1,7 +1,8 @@
 /*
- * ssh_fchan.h: an SFTP channel of a transfer's (or a Glob's) own, driven
- * by the event loop (ssh_fchan.c), for ssh_fdown.c, ssh_fup.c and
- * ssh_fglob.c; needs <event.h>, <libssh/callbacks.h> and ssh.h before it.
+ * ssh_fchan.h: an SFTP channel of a transfer's (or a Glob's, a ListDir's)
+ * own, driven by the event loop (ssh_fchan.c), for ssh_fdown.c,
+ * ssh_fup.c, ssh_fglob.c and ssh_flist.c; needs <event.h>,
+ * <libssh/callbacks.h> and ssh.h before it.
  */
 
 #ifndef FCHAN_H
@@ -38,6 +39,9 @@ void	 fchan_sched(struct fchan *);
 int	 fchan_answer(struct fchan *, const unsigned char **, uint32_t *,
 	    char *);
 void	 fchan_taken(struct fchan *, uint32_t);
+int	 fchan_answers(struct fchan *, int (*)(void *, const unsigned char *,
+	    uint32_t, char *), void *, char *);
+int	 fchan_misfit(struct fchan *, int, int, char *);
 void	 fchan_send(struct fchan *, const void *, size_t, const void *,
 	    size_t);
 int	 fchan_flush(struct fchan *, char *);

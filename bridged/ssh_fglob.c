@@ -75,8 +75,7 @@ static struct gdir *gdir_new(const char *, const struct gstate *, size_t,
 		    int);
 static void	 gdir_free(struct gdir *);
 static void	 fglob_step(struct fchan *);
-static int	 fglob_answer(struct fglob *, const unsigned char *, uint32_t,
-		    char *);
+static int	 fglob_answer(void *, const unsigned char *, uint32_t, char *);
 static int	 fglob_names(struct fglob *, struct gdir *,
 		    const unsigned char *, uint32_t, char *);
 static void	 fglob_request(struct fglob *, struct gdir *, int);
@@ -152,32 +151,12 @@ static void
 fglob_step(struct fchan *fc)
 {
 	struct fglob		*x = fc->arg;
-	const unsigned char	*p;
 	struct gdir		*d;
 	char			 err[ERRSZ];
-	uint32_t		 len;
 	int			 rc;
 
-	while ((rc = fchan_answer(fc, &p, &len, err)) == 1) {
-		rc = fglob_answer(x, p, len, err);
-		fchan_taken(fc, len);
-		if (rc == -1) {
-			fglob_end(x, err);
-			return;
-		}
-		if (x->g->truncated) {
-			fglob_end(x, NULL);
-			return;
-		}
-	}
-	if (rc == -1) {
-		fglob_end(x, err);
-		return;
-	}
-	if (fc->closed) {
-		snprintf(err, sizeof(err), "Glob: the SFTP server closed the "
-		    "channel");
-		fglob_end(x, err);
+	if ((rc = fchan_answers(fc, fglob_answer, x, err)) != 0) {
+		fglob_end(x, rc == -1 ? err : NULL);
 		return;
 	}
 	while (x->nopen < FG_OPEN && (d = TAILQ_FIRST(&x->todo)) != NULL) {
@@ -199,11 +178,14 @@ fglob_step(struct fchan *fc)
 		fglob_end(x, err);
 }
 
-/* one answer (type, id, ...) to the request of one open directory */
+/*
+ * One answer (type, id, ...) to the request of one open directory: 0 go
+ * on, 1 the walk stopped early, -1 err.
+ */
 static int
-fglob_answer(struct fglob *x, const unsigned char *p, uint32_t len,
-    char *err)
+fglob_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 {
+	struct fglob		*x = arg;
 	struct sftprd		 r = { p + 5, len - 5 };
 	const unsigned char	*h;
 	struct gdir		*d;
@@ -243,16 +225,14 @@ fglob_answer(struct fglob *x, const unsigned char *p, uint32_t len,
 	if (d->stage == FG_READDIR && type == SSH_FXP_NAME) {
 		if (fglob_names(x, d, r.p, r.left, err) == -1)
 			return -1;
-		if (!x->g->truncated)
-			fglob_request(x, d, FG_READDIR);
+		if (x->g->truncated)
+			return 1;
+		fglob_request(x, d, FG_READDIR);
 		return 0;
 	}
  bad:
-	snprintf(err, ERRSZ, "Glob: the SFTP server sent a%s answer of type "
-	    "%d that does not fit the request", type == SSH_FXP_STATUS ||
-	    type == SSH_FXP_HANDLE || type == SSH_FXP_NAME ? " malformed" : "n",
-	    type);
-	return -1;
+	return fchan_misfit(&x->fc, type, type == SSH_FXP_STATUS ||
+	    type == SSH_FXP_HANDLE || type == SSH_FXP_NAME, err);
 }
 
 /* a READDIR's entries, matched; the directories to walk go on the stack */

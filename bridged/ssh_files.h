@@ -199,6 +199,26 @@ void	 glob_free(struct globctx *);
 int	 fglob_start(struct sshcall *, struct sshconn *, struct globctx *,
 	    const char *, const struct gstate *, size_t);
 
+/*
+ * ListDir (ssh_finfo.c): its entries and answer; the listing on an SFTP
+ * channel of its own from the event loop (ssh_flist.c), or, where there
+ * is no room for one, in the blocking section
+ */
+#define LISTDIR_MAX		10000
+#define LISTDIR_LINKS		1000	/* link targets shown up to */
+#define LISTDIR_LINKQ		64	/* readlinks sent together */
+struct dent {
+	char		*name;
+	char		*target;
+	int		 type;
+	uint64_t	 size;
+};
+int	 dent_cmp(const void *, const void *);
+void	 dent_free(struct dent *, size_t);
+void	 listdir_answer(struct sshcall *, const char *, struct dent *, size_t,
+	    int);
+int	 flist_start(struct sshcall *, struct sshconn *, const char *);
+
 /* what a resolve learnt of a regular file, for the tool that reads it */
 int	 sshpolicy_known(struct sshcall *, const char *, uint64_t *);
 int	 sshpolicy_reads(struct sshcall **, size_t, sftp_session, int *,

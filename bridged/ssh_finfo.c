@@ -24,21 +24,10 @@
 
 #define STAT_MAX		1000	/* paths in FileStat */
 #define STAT_BATCH		64	/* lstats sent together */
-#define LISTDIR_MAX		10000
-#define LISTDIR_LINKS		1000	/* link targets shown up to */
-#define LISTDIR_LINKQ		64	/* readlinks sent together */
 
 /* a directory entry, for sorting */
-struct dent {
-	char		*name;
-	char		*target;
-	int		 type;
-	uint64_t	 size;
-};
-
 static int	 stat_many(sftp_session, char **, char **, size_t, json_t *,
 		    char *);
-static int	 dent_cmp(const void *, const void *);
 static int	 dent_links(sftp_session, const char *, struct dent *, size_t,
 		    char *);
 static void	 do_stat(struct sshcall *);
@@ -246,7 +235,7 @@ do_stat(struct sshcall *call)
 	sshcall_result(call, one);
 }
 
-static int
+int
 dent_cmp(const void *a, const void *b)
 {
 	const struct dent	*x = a, *y = b;
@@ -261,15 +250,17 @@ do_listdir(struct sshcall *call)
 	sftp_dir	 d;
 	sftp_attributes	 a;
 	struct dent	*ents = NULL, *de;
-	struct sbuf	 out = { 0 };
 	char		 path[PATH_MAX], err[ERRSZ] = "";
-	size_t		 n = 0, size = 0, i;
+	size_t		 n = 0, size = 0;
 	int		 more = 0;
 
 	if (arg_path(call, call->args, "path", 0, path, err) == -1) {
 		files_fail(call, err);
 		return;
 	}
+	/* on a channel of its own: a long listing holds nothing else */
+	if (flist_start(call, call->conn, path) == 0)
+		return;
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		return;
@@ -323,6 +314,22 @@ do_listdir(struct sshcall *call)
 		files_fail(call, err);
 		goto done;
 	}
+	listdir_answer(call, path, ents, n, more);
+	ents = NULL;
+	n = 0;
+ done:
+	dent_free(ents, n);
+}
+
+/* ListDir's answer: the entries (sorted, freed here), one a line */
+void
+listdir_answer(struct sshcall *call, const char *path, struct dent *ents,
+    size_t n, int more)
+{
+	struct dent	*de;
+	struct sbuf	 out = { 0 };
+	size_t		 i;
+
 	sb_printf(&out, "%s: %zu entr%s%s\n", path, n, n == 1 ? "y" : "ies",
 	    more ? " (listing stopped there)" : "");
 	for (i = 0; i < n; i++) {
@@ -347,7 +354,14 @@ do_listdir(struct sshcall *call)
 	}
 	files_reply(call, 0, &out, "list a subdirectory, or use Glob with a "
 	    "narrower pattern");
- done:
+	dent_free(ents, n);
+}
+
+void
+dent_free(struct dent *ents, size_t n)
+{
+	size_t	 i;
+
 	for (i = 0; i < n; i++) {
 		free(ents[i].name);
 		free(ents[i].target);

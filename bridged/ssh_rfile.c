@@ -15,8 +15,8 @@
  * that gives the connection up (an SFTP call waits without a limit of
  * its own: see stuck_arm).
  * What takes long runs from the event loop instead: Upload and Download
- * (ssh_fdown.c, ssh_fup.c) and Glob's walk (ssh_fglob.c) on an SFTP
- * channel of their own, Grep's search on an exec channel (ssh_aexec.c);
+ * (ssh_fdown.c, ssh_fup.c), Glob's walk (ssh_fglob.c) and ListDir's
+ * listing (ssh_flist.c) on an SFTP channel of their own, Grep's search on an exec channel (ssh_aexec.c);
  * Write and Edit of large files still run here.  A tool runs on one
  * connection of the host's pool, the one with SFTP open when there is
  * one (ssh_pool.c); its exec channels may go on another with room.

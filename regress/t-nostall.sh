@@ -20,7 +20,9 @@
 # nothing.  A Read and a MultiRead of a large file whose awk slice takes
 # 2 s on the host (a slow awk first on its PATH) let Bash and Read through
 # (the slice held the host's worker), MultiRead's files come whole and in
-# order, and a cancelled Read or MultiRead leaves no awk running.
+# order, and a cancelled Read or MultiRead leaves no awk running.  A
+# ListDir of 4,000 long names (2 s of listings on the link) lets them
+# through too, and a cancelled one gives its channel back.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -490,6 +492,32 @@ end = time.time() + 10
 while channels() != before and time.time() < end:
     time.sleep(0.05)
 t.ok(channels() == before, "the cancelled Glob gave its channel back "
+     "(before %s, after %s)" % (before, channels()))
+
+# a ListDir of a large directory: 4,000 entries of long names, about 2 MB
+# of listings, 2 s at the slow link's rate; it lists on a channel of its
+# own (the old code held the host for it, as Glob's walk did)
+wide = os.path.join(base, "wide")
+os.mkdir(wide)
+for i in range(4000):
+    open(os.path.join(wide, "w%04d" % i + "z" * 200), "w").close()
+rid = start(a, "ListDir", {"host": "slow", "path": wide})
+time.sleep(0.3)
+first(rid, "a ListDir of a large directory")
+e, x = done(a, rid)
+t.ok(not e and x.startswith(wide + ": 4000 entries\n") and
+     "w0000" + "z" * 200 + "\t0\n" in x,
+     "the ListDir then lists it", x[:200])
+rid = start(a, "ListDir", {"host": "slow", "path": wide})
+time.sleep(0.5)
+a.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
+e, x = call(b, "ListDir", {"host": "slow", "path": tree})
+t.ok(not e and "40 entries" in x, "a ListDir after a cancelled one works",
+     x[:200])
+end = time.time() + 10
+while channels() != before and time.time() < end:
+    time.sleep(0.05)
+t.ok(channels() == before, "the cancelled ListDir gave its channel back "
      "(before %s, after %s)" % (before, channels()))
 t.done()
 PY
