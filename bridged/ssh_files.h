@@ -207,6 +207,7 @@ int	 fglob_start(struct sshcall *, struct sshconn *, struct globctx *,
 #define LISTDIR_MAX		10000
 #define LISTDIR_LINKS		1000	/* link targets shown up to */
 #define LISTDIR_LINKQ		64	/* readlinks sent together */
+#define LISTDIR_INLINE		256	/* more go on a channel of their own */
 struct dent {
 	char		*name;
 	char		*target;

@@ -252,15 +252,12 @@ do_listdir(struct sshcall *call)
 	struct dent	*ents = NULL, *de;
 	char		 path[PATH_MAX], err[ERRSZ] = "";
 	size_t		 n = 0, size = 0;
-	int		 more = 0;
+	int		 more = 0, tried = 0;
 
 	if (arg_path(call, call->args, "path", 0, path, err) == -1) {
 		files_fail(call, err);
 		return;
 	}
-	/* on a channel of its own: a long listing holds nothing else */
-	if (flist_start(call, call->conn, path) == 0)
-		return;
 	if ((sftp = files_sftp(call, err)) == NULL) {
 		files_fail(call, err);
 		return;
@@ -286,6 +283,21 @@ do_listdir(struct sshcall *call)
 			more = 1;
 			sftp_attributes_free(a);
 			break;
+		}
+		/*
+		 * A long listing goes on, from the start, on a channel of its
+		 * own (ssh_flist.c): it would hold the host's worker for a
+		 * round trip every 100 entries.  A short one is done here, in
+		 * fewer round trips than opening a channel takes.
+		 */
+		if (n == LISTDIR_INLINE && !tried) {
+			tried = 1;
+			if (flist_start(call, call->conn, path) == 0) {
+				sftp_attributes_free(a);
+				sftp_closedir(d);
+				dent_free(ents, n);
+				return;
+			}
 		}
 		if (n == size) {
 			size = size ? size * 2 : 64;

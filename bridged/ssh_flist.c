@@ -1,17 +1,19 @@
 /*
- * ssh_flist.c: ListDir's listing on an SFTP channel of its own, from the
- * worker's event loop (ssh_fchan.c says why a channel of its own: a
- * directory of 10,000 entries is some 100 READDIRs, and in the blocking
- * section every other call on the host waited for all of them).
+ * ssh_flist.c: ListDir's listing of a large directory on an SFTP channel
+ * of its own, from the worker's event loop (ssh_fchan.c says why a
+ * channel of its own: a directory of 10,000 entries is some 100
+ * READDIRs, and in the blocking section every other call on the host
+ * waited for all of them).  ssh_finfo.c lists a directory in the shared
+ * session until it has seen LISTDIR_INLINE entries (opening a channel
+ * costs more round trips than a short listing), and then starts this
+ * one, from the start.
  *
  * OPENDIR, READDIR until the server says it is at the end (or
  * LISTDIR_MAX entries came), CLOSE; then the links' targets, LISTDIR_LINKQ
  * READLINKs in flight, as the blocking listing asks them; then the
- * answer, which ssh_finfo.c words as ever.  A directory that cannot be
- * opened is looked at with a STAT, to say "not a directory" where that
- * is why.  Every answer must be to the request in flight and parse
- * whole; one that does not ends the ListDir with an error and closes the
- * channel.
+ * answer, which ssh_finfo.c words as ever.  Every answer must be to the
+ * request in flight and parse whole; one that does not ends the ListDir
+ * with an error and closes the channel.
  */
 
 #include <sys/types.h>
@@ -39,7 +41,7 @@
 /* a NAME answer: OpenSSH's sftp-server sends 100 entries at most */
 #define FL_ANSWER_MAX	(256 * 1024)
 
-enum { FL_OPENDIR, FL_STAT, FL_READDIR, FL_CLOSE, FL_LINKS };
+enum { FL_OPENDIR, FL_READDIR, FL_CLOSE, FL_LINKS };
 
 struct flist {
 	struct fchan	 fc;
@@ -50,7 +52,7 @@ struct flist {
 	uint32_t	 ids;
 	unsigned char	 handle[FL_HANDLE_MAX];
 	uint32_t	 hlen;
-	char		 why[ERRSZ];	/* why OPENDIR failed */
+	char		 why[ERRSZ];	/* why the listing failed */
 	struct dent	*ents;
 	size_t		 n, size;
 	int		 more;		/* stopped at LISTDIR_MAX */
@@ -130,7 +132,6 @@ flist_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 {
 	struct flist		*x = arg;
 	struct sftprd		 r = { p + 5, len - 5 };
-	struct sftpattr		 a;
 	const unsigned char	*h;
 	const char		*s;
 	uint32_t		 id = sftp_get32(p + 1), hlen, code;
@@ -149,12 +150,9 @@ flist_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 		s = fx_code_str(code);
 		switch (x->stage) {
 		case FL_OPENDIR:
-			/* OpenSSH says "no such file" for ENOTDIR too: look */
+			/* gone since the shared session opened it */
 			snprintf(x->why, sizeof(x->why), "%s: %s", x->path,
 			    s != NULL ? s : "SFTP error");
-			flist_request(x, FL_STAT, x->path, strlen(x->path));
-			return 0;
-		case FL_STAT:
 			return 1;
 		case FL_READDIR:
 			if (code != SSH_FX_EOF) {
@@ -179,15 +177,6 @@ flist_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 		flist_request(x, FL_READDIR, x->handle, x->hlen);
 		return 0;
 	}
-	if (x->stage == FL_STAT && type == SSH_FXP_ATTRS) {
-		if (sftprd_attrs(&r, &a) == -1 || r.left != 0)
-			goto bad;
-		if (!a.hasperm || (a.perm & S_IFMT) != S_IFDIR)
-			snprintf(x->why, sizeof(x->why), "%s is not a "
-			    "directory (Read or FileStat it instead)",
-			    x->path);
-		return 1;
-	}
 	if (x->stage == FL_READDIR && type == SSH_FXP_NAME) {
 		if (flist_names(x, r.p, r.left, err) == -1)
 			return -1;
@@ -199,8 +188,7 @@ flist_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 	}
  bad:
 	return fchan_misfit(&x->fc, type, type == SSH_FXP_STATUS ||
-	    type == SSH_FXP_HANDLE || type == SSH_FXP_NAME ||
-	    type == SSH_FXP_ATTRS, err);
+	    type == SSH_FXP_HANDLE || type == SSH_FXP_NAME, err);
 }
 
 /* a READDIR's entries, kept ("." and ".." aside) up to LISTDIR_MAX */
@@ -332,7 +320,6 @@ flist_request(struct flist *x, int stage, const void *arg, uint32_t alen)
 	unsigned char	 b[4 + 1 + 4 + 4], *p = b;
 	static const int types[] = {
 		[FL_OPENDIR] = SSH_FXP_OPENDIR,
-		[FL_STAT] = SSH_FXP_STAT,
 		[FL_READDIR] = SSH_FXP_READDIR,
 		[FL_CLOSE] = SSH_FXP_CLOSE,
 		[FL_LINKS] = SSH_FXP_READLINK,

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# t-listdir: ListDir lists on an SFTP channel of its own (ssh_flist.c),
-# from the worker's event loop, and says what the listing in the shared
-# SFTP session says, to the byte: the same directories listed on a host
-# with room for the channel and on one without ("max sessions 1", where
-# it lists in the blocking section as before) answer alike, for files,
-# directories, links (their targets, dangling ones), a FIFO, empty files,
-# names with spaces and not UTF-8, an empty directory, 200 links (their
+# t-listdir: ListDir lists a directory of more than 256 entries on an
+# SFTP channel of its own (ssh_flist.c), from the worker's event loop,
+# and says what the listing in the shared SFTP session says, to the
+# byte: the same directories listed on a host with room for the channel
+# and on one without ("max sessions 1", where it lists in the blocking
+# section as before) answer alike, for files, directories, links (their
+# targets, dangling ones), a FIFO, empty files, names with spaces and
+# not UTF-8, 256 and 257 entries, an empty directory, 200 links (their
 # readlinks 64 in flight), 10,050 entries (stopped at 10,000, no
 # targets), a link to a directory, the base dir by default, and the
 # errors: missing, a file, a path outside base dir.  (t-nostall: another
@@ -52,11 +53,22 @@ os.symlink(os.path.join(d1, "f"), os.path.join(d1, "abs"))
 os.symlink("nowhere/at/all", os.path.join(d1, "dangling"))
 os.symlink("t" * 3000, os.path.join(d1, "long"))
 os.mkfifo(os.path.join(d1, "fifo"))
+# past LISTDIR_INLINE (256) entries, so that each goes on the channel
+fill = "".join("zz%03d\t3\n" % i for i in range(300))
+for i in range(300):
+    with open(os.path.join(d1, "zz%03d" % i), "w") as f:
+        f.write("zzz")
+for n in (256, 257):
+    os.mkdir(os.path.join(ld, "at%d" % n))
+    for i in range(n):
+        open(os.path.join(ld, "at%d" % n, "a%03d" % i), "w").close()
 os.mkdir(os.path.join(ld, "none"))
 links = os.path.join(ld, "links")
 os.mkdir(links)
 for i in range(200):
     os.symlink("target/%d" % i, os.path.join(links, "l%03d" % i))
+for i in range(100):
+    open(os.path.join(links, "m%03d" % i), "w").close()
 big = os.path.join(ld, "big")
 os.mkdir(big)
 for i in range(10050):
@@ -66,6 +78,8 @@ os.symlink("d1", os.path.join(ld, "todir"))
 os.symlink(out, os.path.join(ld, "escape"))
 
 cases = [{"path": d1}, {"path": os.path.join(ld, "none")}, {"path": links},
+         {"path": os.path.join(ld, "at256")},
+         {"path": os.path.join(ld, "at257")},
          {"path": big}, {"path": os.path.join(ld, "todir")}, {},
          {"path": "ld"}, {"path": os.path.join(ld, "missing")},
          {"path": os.path.join(d1, "f")}, {"path": out},
@@ -92,7 +106,7 @@ t.ok(not bad, "%d ListDirs on a channel of their own answer as in the "
      "shared session" % len(cases), *bad[:3])
 
 r = c.call_tool("ListDir", {"path": d1})
-want = (d1 + ": 10 entries\n"
+want = (d1 + ": 310 entries\n"
         "abs@ -> " + os.path.join(d1, "f") + "\n"
         "caf\ufffd\t5\n"
         "dangling@ -> nowhere/at/all\n"
@@ -102,14 +116,15 @@ want = (d1 + ": 10 entries\n"
         "long@ -> " + "t" * 3000 + "\n"
         "rel@ -> f\n"
         "sub/\n"
-        "with space\t1\n")
+        "with space\t1\n" + fill)
 t.ok(not r.get("isError") and result_text(r) == want,
      "ListDir: types, sizes and link targets", result_text(r)[:600])
 r = c.call_tool("ListDir", {"path": links})
 x = result_text(r)
-t.ok(not r.get("isError") and x == links + ": 200 entries\n" +
-     "".join("l%03d@ -> target/%d\n" % (i, i) for i in range(200)),
-     "ListDir of 200 links: every target", x[:300])
+t.ok(not r.get("isError") and x == links + ": 300 entries\n" +
+     "".join("l%03d@ -> target/%d\n" % (i, i) for i in range(200)) +
+     "".join("m%03d\t0\n" % i for i in range(100)),
+     "ListDir of 200 links among 300 entries: every target", x[:300])
 r = c.call_tool("ListDir", {"path": big})
 x = result_text(r)
 t.ok(not r.get("isError") and

@@ -4,8 +4,8 @@
 # huge lengths and counts, or a length prefix that claims more than comes)
 # costs its own calls and nothing else.  120 file-tool calls to it
 # (Download and Upload among them, on SFTP channels of their own, and Grep
-# on an exec channel of its own), then 12 large Writes, Edits and Globs
-# (on SFTP channels of their own too), each come back, an answer or an
+# on an exec channel of its own), then 12 large Writes, Edits, Globs and
+# ListDirs of 400 entries (on SFTP channels of their own too), each come back, an answer or an
 # error with a message, within their deadline;
 # calls to another host in between are answered at once; an SFTP stream
 # put out of step (a length that claims more than comes) no longer holds
@@ -40,6 +40,9 @@ done
 head -c 300000 /dev/urandom >"$TESTDIR/bbase/bin.dat"
 head -c 200000 /dev/urandom >"$TESTDIR/troot/up.bin"
 echo one >"$TESTDIR/bbase/d/a.txt"
+# past 256 entries: ListDir lists it on a channel of its own
+mkdir -p "$TESTDIR/bbase/wide"
+for i in $(seq 1 400); do : >"$TESTDIR/bbase/wide/w$i"; done
 mkdir -p "$TESTDIR/base"; echo "kept" >"$TESTDIR/base/kept.txt"
 tap_check "bridged starts" bridged_start "transfer root \"$TESTDIR/troot\"
 limits { call timeout 3 keepalive 1 count 1 }
@@ -129,7 +132,8 @@ t.ok(not slow_local, "the other host's calls in between: answered at once",
      *slow_local[:10])
 
 # the tools that go on channels of their own with their bytes in memory
-# (a Write and an Edit of 256 KiB or more) and Glob's walk, to the liar
+# (a Write and an Edit of 256 KiB or more), Glob's walk and ListDir's
+# listing of a large directory, to the liar
 # too: a sequence of their own, the one above left as it was
 with open(os.path.join(bb, "big.txt"), "w") as f:
     f.write("toggle-A\n" + ("b" * 99 + "\n") * 3000)
@@ -141,6 +145,7 @@ big = [
                       "old_string": r2.choice(["toggle-A", "toggle-B"]),
                       "new_string": r2.choice(["toggle-B", "toggle-C"])}),
     ("Glob", lambda: {"pattern": "**/*.txt"}),
+    ("ListDir", lambda: {"path": "wide"}),
 ]
 bad = []
 worst = 0.0
@@ -160,7 +165,8 @@ for i in range(12):
 res, el = call("Read", {"file_path": os.path.join(td, "base", "kept.txt")},
                host="local")
 t.ok(not bad and "kept" in result_text(res) and el < 5,
-     "12 large Writes, Edits and Globs to the lying host: each answered, "
+     "12 large Writes, Edits, Globs and ListDirs to the lying host: each "
+     "answered, "
      "none empty, within its deadline (the slowest %.1f s); the other "
      "host's Read after them took %.1f s" % (worst, el), *bad[:10])
 c.close()
