@@ -72,6 +72,8 @@ static int	 flist_link(struct flist *, int, uint32_t, struct sftprd *,
 		    char *);
 static void	 flist_links(struct flist *);
 static void	 flist_request(struct flist *, int, const void *, uint32_t);
+static void	 flist_put(struct flist *, struct sbuf *, int, const void *,
+		    uint32_t);
 static void	 flist_stop(struct fchan *, const char *);
 static void	 flist_end(struct flist *, const char *);
 
@@ -241,13 +243,15 @@ flist_names(struct flist *x, const unsigned char *p, uint32_t len, char *err)
 
 /*
  * The listing is whole: sorted, and the links' targets asked
- * LISTDIR_LINKQ at a time (when there are at most LISTDIR_LINKS
- * entries); x->nlq 0 when none is in flight.
+ * LISTDIR_LINKQ at a time, each batch in one write once the one before
+ * has been answered (when there are at most LISTDIR_LINKS entries);
+ * x->nlq 0 when none is in flight.
  */
 static void
 flist_links(struct flist *x)
 {
 	struct dent	*de;
+	struct sbuf	 b = { 0 };
 	char		 full[PATH_MAX];
 
 	if (x->stage != FL_LINKS) {
@@ -263,10 +267,13 @@ flist_links(struct flist *x)
 		    (size_t)snprintf(full, sizeof(full), "%s/%s", x->path,
 		    de->name) >= sizeof(full))
 			continue;
-		flist_request(x, FL_LINKS, full, strlen(full));
+		flist_put(x, &b, FL_LINKS, full, strlen(full));
 		x->lq[x->nlq].id = x->id;
 		x->lq[x->nlq++].ent = x->next;
 	}
+	if (b.len > 0)
+		fchan_send(&x->fc, b.p, b.len, NULL, 0);
+	sb_free(&b);
 }
 
 /* a READLINK's answer: 0 go on, 1 all are in, -1 err */
@@ -289,6 +296,7 @@ flist_link(struct flist *x, int type, uint32_t id, struct sftprd *r,
 	}
 	de = &x->ents[x->lq[i].ent];
 	x->lq[i] = x->lq[--x->nlq];
+	x->lq[x->nlq].id = 0;
 	if (type == SSH_FXP_STATUS) {
 		/* a link the host will not read has no target */
 		if (sftprd_u32(r, &code) == -1)
@@ -305,7 +313,8 @@ flist_link(struct flist *x, int type, uint32_t id, struct sftprd *r,
 			fatal(NULL);
 	} else
 		goto bad;
-	flist_links(x);
+	if (x->nlq == 0)
+		flist_links(x);
 	return x->nlq == 0;
  bad:
 	snprintf(err, ERRSZ, "ListDir: the SFTP server sent a malformed "
@@ -313,11 +322,23 @@ flist_link(struct flist *x, int type, uint32_t id, struct sftprd *r,
 	return -1;
 }
 
-/* a request of stage's kind, with its one string argument */
+/* a request of stage's kind, with its one string argument, sent */
 static void
 flist_request(struct flist *x, int stage, const void *arg, uint32_t alen)
 {
-	unsigned char	 b[4 + 1 + 4 + 4], *p = b;
+	struct sbuf	 b = { 0 };
+
+	flist_put(x, &b, stage, arg, alen);
+	fchan_send(&x->fc, b.p, b.len, NULL, 0);
+	sb_free(&b);
+}
+
+/* ... put at the end of b */
+static void
+flist_put(struct flist *x, struct sbuf *b, int stage, const void *arg,
+    uint32_t alen)
+{
+	unsigned char	 h[4 + 1 + 4 + 4], *p = h;
 	static const int types[] = {
 		[FL_OPENDIR] = SSH_FXP_OPENDIR,
 		[FL_READDIR] = SSH_FXP_READDIR,
@@ -331,7 +352,8 @@ flist_request(struct flist *x, int stage, const void *arg, uint32_t alen)
 	*p++ = types[stage];
 	sftp_put32(&p, x->id);
 	sftp_put32(&p, alen);
-	fchan_send(&x->fc, b, p - b, arg, alen);
+	sb_add(b, h, p - h);
+	sb_add(b, arg, alen);
 }
 
 /* cancelled, timed out or the connection lost */
