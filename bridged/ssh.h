@@ -324,6 +324,7 @@ void	 files_upload(struct sshcall *);
 void	 files_download(struct sshcall *);
 void	 files_localfd(struct imsg *);		/* IMSG_SSH_LOCALFD */
 void	 fchan_conn_lost(struct sshhost *, struct sshconn *);
+void	 files_read_hostgone(struct sshhost *);	/* Reads still queued */
 void	 aexec_conn_lost(struct sshhost *, struct sshconn *);
 /* ssh_ftemp.c: a shared SFTP session whose server ended is freed */
 void	 files_sftp_gone(struct sshhost *, sftp_session);

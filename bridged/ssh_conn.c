@@ -868,6 +868,7 @@ sshconn_hostgone(struct sshhost *host)
 		sshcall_text(call, 1, "host \"%s\" was removed from the"
 		    " configuration", host->name);
 	}
+	files_read_hostgone(host);
 	/* what waits for a channel, on no connection yet, goes too */
 	forward_conn_lost(host, NULL);
 	jump_conn_lost(host, NULL);

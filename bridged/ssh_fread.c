@@ -741,6 +741,27 @@ readq_cancel(struct sshcall *call)
 	sshcall_text(call, 1, "Read: cancelled before it began");
 }
 
+/* the host leaves the configuration: its Reads still queued are told */
+void
+files_read_hostgone(struct sshhost *host)
+{
+	struct sshcall	*call;
+	size_t		 i = 0;
+
+	while (i < nreadq) {
+		if ((call = readq[i])->host != host) {
+			i++;
+			continue;
+		}
+		memmove(&readq[i], &readq[i + 1], (nreadq - i - 1) *
+		    sizeof(readq[0]));
+		nreadq--;
+		call->cancel = NULL;
+		sshcall_text(call, 1, "host \"%s\" was removed from the "
+		    "configuration", host->name);
+	}
+}
+
 /*
  * n Reads on this host together, in one blocking section on the
  * connection with SFTP open: their paths resolved together
@@ -748,8 +769,9 @@ readq_cancel(struct sshcall *call)
  * (read_fetch), each answered, and then the handles closed together.  A
  * Read that is not plain (its arguments wrong, its path refused, not
  * there, a link, a directory...) runs alone afterwards, as it would have
- * (files_run), which words what is wrong; so does every Read when there
- * is no SFTP session yet, or when the connection fails on the way.
+ * (files_run), which words what is wrong; so does a file larger than
+ * read_fetch brings, and every Read when there is no SFTP session yet,
+ * or when the connection fails on the way.
  */
 static void
 reads_together(struct sshcall **calls, size_t n)
@@ -798,13 +820,16 @@ reads_together(struct sshcall **calls, size_t n)
 	if (read_fetch(sftp, pre, n, err) == -1)
 		goto end;
 	for (i = 0; i < n && !files_lost; i++) {
-		if (!settled[i])
+		/*
+		 * What read_fetch did not bring (a larger file, or one it
+		 * fell back on) runs alone after, in a section of its own:
+		 * its transfer is then timed by itself, not added to the
+		 * others' under one stuck timer, and the answers here do
+		 * not wait for it.
+		 */
+		if (!settled[i] || !pre[i].have)
 			continue;
 		done[i] = 1;
-		if (!pre[i].have) {
-			read_go(calls[i], sftp, &r[i]);
-			continue;
-		}
 		memset(&out, 0, sizeof(out));
 		memset(&cmd, 0, sizeof(cmd));
 		rc = read_have(calls[i], &r[i], &pre[i].text, &out, &cmd);
