@@ -770,8 +770,9 @@ files_read_hostgone(struct sshhost *host)
  * Read that is not plain (its arguments wrong, its path refused, not
  * there, a link, a directory...) runs alone afterwards, as it would have
  * (files_run), which words what is wrong; so does a file larger than
- * read_fetch brings, and every Read when there is no SFTP session yet,
- * or when the connection fails on the way.
+ * read_fetch brings, or beyond the bytes one Read moves, and every Read
+ * when there is no SFTP session yet, or when the connection fails on
+ * the way.
  */
 static void
 reads_together(struct sshcall **calls, size_t n)
@@ -784,7 +785,7 @@ reads_together(struct sshcall **calls, size_t n)
 	sftp_session	 sftp;
 	char		 err[ERRSZ] = "";
 	int		 settled[READQ_MAX], done[READQ_MAX], was, rc;
-	uint64_t	 size[READQ_MAX];
+	uint64_t	 size[READQ_MAX], budget = READ_SMALL;
 	uint32_t	 id;
 	size_t		 i;
 
@@ -816,6 +817,17 @@ reads_together(struct sshcall **calls, size_t n)
 		r[i].known = pre[i].known = 1;
 		r[i].size = pre[i].size = size[i];
 		pre[i].path = r[i].path;
+		/*
+		 * No more bytes in the section than one Read alone moves
+		 * in its own (READ_SMALL), under the one time limit: past
+		 * that, a small file is read alone too.
+		 */
+		if (size[i] <= FETCH_MAX) {
+			if (size[i] > budget)
+				pre[i].path = NULL;
+			else
+				budget -= size[i];
+		}
 	}
 	if (read_fetch(sftp, pre, n, err) == -1)
 		goto end;

@@ -7,7 +7,9 @@
 # is.  Six Reads of 190 KB over 200 KB/s (a second each) with a stuck
 # limit of 5 s (call timeout 4, one keepalive of 1 s): the first answer
 # comes with its text, the connection stays (the shell keeps its cwd),
-# every Read is answered.
+# every Read is answered.  Twenty Reads of 60 KB (1.2 MB): the batch
+# takes what one Read alone moves at most, the others go alone, and the
+# connection stays.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -80,6 +82,44 @@ gaveup = [l for l in log.splitlines() if "given up" in l]
 t.ok(not gaveup and txt.startswith("/tmp") and "re-made" not in txt,
      "the connection is kept: the shell's cwd is still /tmp", gaveup[:2],
      txt[:200])
+
+# twenty files of 60 KB, small enough for the batch, 1.2 MB in all (six
+# seconds of the link): the batch takes no more than one Read alone
+# moves, the rest go alone, the connection stays
+small = []
+for i in range(20):
+    p = os.path.join(base, "s%02d" % i)
+    with open(p, "wb") as f:
+        f.write(b"".join(b"small %02d line %05d\n" % (i, k)
+                         for k in range(3000)))
+    small.append(p)
+ids, msgs = [], []
+for p in small:
+    i = c.new_id()
+    ids.append(i)
+    msgs.append(json.dumps({"jsonrpc": "2.0", "id": i,
+                            "method": "tools/call",
+                            "params": {"name": "Read", "arguments": {
+                                "file_path": p, "host": "slow",
+                                "limit": 1}}}))
+t0 = time.time()
+c.send_raw("\n".join(msgs))
+ans = []
+for i in ids:
+    ans.append(c.wait_response(i))
+    print("# %.2f s %s" % (time.time() - t0, json.dumps(ans[-1])[60:120]))
+print("# twenty answered after %.2f s" % (time.time() - t0))
+first = ans[0].get("result") or {}
+t.ok(not first.get("isError") and "small 00 line 00000" in
+     result_text(first), "the first of twenty small slow Reads is answered",
+     json.dumps(ans[0])[:300])
+r = c.call_tool("Bash", {"command": "pwd", "host": "slow"})
+txt = result_text(r)
+log = open(os.path.join(os.environ["TESTDIR"], "bridged.log"),
+           errors="replace").read()
+gaveup = [l for l in log.splitlines() if "given up" in l]
+t.ok(not gaveup and txt.startswith("/tmp") and "re-made" not in txt,
+     "after them too the connection is kept", gaveup[:2], txt[:200])
 c.close()
 EOF
 
