@@ -11,8 +11,9 @@
 #   hot paths	(hotbench.py, issue 16) Bash true, Bash of a 2 KB
 #			command (ASCII, and with a letter that is not: how
 #			bash gets it) and Read of a small
-#			file beside a raw ssh shell (sh; bash and cat | bash
-#			too, the Bash tool's shell and its watchdog) and an
+#			file beside a raw ssh shell (sh; bash, cat | bash
+#			and the Bash tool's own protocol too: its shell, its
+#			watchdog, its marker lines on stdout and stderr) and an
 #			fdatasync on the audit disk, interleaved; what three
 #			trips between processes cost here (hops.c: a Bash
 #			call makes three more than the raw shell, which goes

@@ -6,9 +6,10 @@
 	ASCII, one with a letter that is not: bash gets the first in one
 	read(2), the second a byte at a time) and one Read of FILE (a small
 	file) over one MCP session, one `true` over a raw persistent ssh
-	shell (SSH-ARGV ... sh, the reference; then bash, and cat | bash,
-	to show what of the gap is the Bash tool's shell and its
-	watchdog), one 100-byte write + fdatasync of a file
+	shell (SSH-ARGV ... sh, the reference; then bash, cat | bash, and
+	the Bash tool's own protocol, to show what of the gap is the Bash
+	tool's shell, its watchdog and its marker lines on stdout and
+	stderr), one 100-byte write + fdatasync of a file
 	in AUDITDIR (the audit database's disk).  Interleaved, so the
 	machine's noise falls on all alike.  Prints medians, p99, and the
 	goals as measured against the references of this run.
@@ -52,6 +53,7 @@ never judges: the exit status is 0 unless something failed outright.
 """
 import json
 import os
+import select
 import socket
 import statistics
 import subprocess
@@ -158,6 +160,46 @@ class RawShell:
         self.p.wait()
 
 
+class ProtoShell(RawShell):
+    """The Bash tool's own shell over plain ssh, as ssh_shell.c drives it:
+    bash reading its commands from /dev/fd/3 through the watchdog's cat
+    (ssh_killtree.c), each command sent as `eval 'true'; \\MARK M' and
+    done when the marker line has come on stdout (with the status and
+    $PWD) and on stderr.  What the protocol costs, without bridged."""
+
+    WATCH = "while read -r w; do :; done; kill -KILL 0"
+    MARK = ("__bridged_mark() { builtin printf '%s %d %s %s\\n' \"$1\" "
+            "\"$?\" \"$PWD\" \"$1\"; builtin printf '%s\\n' \"$1\" >&2; "
+            "}; readonly -f __bridged_mark\n")
+
+    def __init__(self, argv):
+        cmd = ("{ (cat; exec >/dev/null; %s) <&3 3<&- 2>/dev/null & } "
+               "3<&0 | exec bash --noprofile --norc /dev/fd/3 3<&0 "
+               "</dev/null" % self.WATCH)
+        self.p = subprocess.Popen(argv + [cmd], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, bufsize=0)
+        self.p.stdin.write(self.MARK.encode())
+
+    def true(self, i):
+        """ms for one `true` and its marker lines on stdout and stderr"""
+        mark = ("M%021d" % i).encode()
+        t0 = time.perf_counter()
+        self.p.stdin.write(b"eval 'true'; \\__bridged_mark " + mark + b"\n")
+        out, err = b"", b""
+        while mark + b"\n" not in out or mark + b"\n" not in err:
+            for f in select.select([self.p.stdout, self.p.stderr], [],
+                                   [])[0]:
+                b = os.read(f.fileno(), 4096)
+                if not b:
+                    raise SystemExit("hotbench: the protocol shell ended")
+                if f is self.p.stdout:
+                    out += b
+                else:
+                    err += b
+        return (time.perf_counter() - t0) * 1000.0
+
+
 def bench_hot(sock, n, path, auditdir, argv):
     c = Raw(sock)
     # warm: connect and shell
@@ -167,7 +209,8 @@ def bench_hot(sock, n, path, auditdir, argv):
     # shell (bash reads a pipe a byte at a time) and its watchdog (a cat
     # in the way of the commands, ssh_killtree.c) cost of bridged's own
     shells = [RawShell(argv, "sh"), RawShell(argv, "bash --noprofile --norc"),
-              RawShell(argv, "cat | bash --noprofile --norc")]
+              RawShell(argv, "cat | bash --noprofile --norc"),
+              ProtoShell(argv)]
     fpath = os.path.join(auditdir, ".hotbench.%d" % os.getpid())
     fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     bash, read, sync = [], [], []
@@ -214,6 +257,8 @@ def bench_hot(sock, n, path, auditdir, argv):
     report("true over a raw persistent ssh shell", raw[0])
     report("  the same with bash as the shell", raw[1])
     report("  and with a cat before bash", raw[2])
+    report("  the Bash tool's shell protocol (marker lines on stdout and "
+           "stderr)", raw[3])
     report("100 bytes + fdatasync on the audit disk", sync)
     report("Bash of a 2 KB command (ASCII: one read in the shell)", longt[0])
     report("  the same with a letter that is not ASCII (a read a byte)",
@@ -228,6 +273,10 @@ def bench_hot(sock, n, path, auditdir, argv):
     print("  of bridged's own, bash rather than sh: %+.3f ms, the "
           "watchdog's cat: %+.3f ms" % (med(raw[1]) - med(raw[0]),
                                        med(raw[2]) - med(raw[1])))
+    print("  of bridged's own, the Bash tool's shell protocol over a raw "
+          "ssh shell: %+.3f ms; the rest (bridged's processes) %+.3f ms"
+          % (med(raw[3]) - med(raw[0]), med(bash) - ref -
+             (med(raw[3]) - med(raw[0]))))
     goal("Bash p50 <= raw shell + fdatasync + 0.15 ms",
          med(bash) <= ref + 0.15)
     goal("Bash p99 <= 2 ms", pct(bash, 99) <= 2.0)
