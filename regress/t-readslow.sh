@@ -51,37 +51,49 @@ t.ok("/tmp" in result_text(r), "a shell on the slow host", result_text(r))
 r = c.call_tool("Read", {"file_path": paths[0], "host": "slow", "limit": 1})
 t.ok("file 0 line 000000" in result_text(r), "one Read alone",
      result_text(r)[:200])
-ids, msgs = [], []
-for p in paths:
-    i = c.new_id()
-    ids.append(i)
-    msgs.append(json.dumps({"jsonrpc": "2.0", "id": i,
-                            "method": "tools/call",
-                            "params": {"name": "Read", "arguments": {
-                                "file_path": p, "host": "slow",
-                                "limit": 1}}}))
-t0 = time.time()
-c.send_raw("\n".join(msgs))
-ans = []
-for i in ids:
-    ans.append(c.wait_response(i))
-    print("# answer at %.2f s: %s" % (time.time() - t0,
-                                       json.dumps(ans[-1])[:160]))
+
+
+def together(ps):
+    """Reads of ps (their first line) sent in one write; the answers"""
+    ids, msgs = [], []
+    for p in ps:
+        i = c.new_id()
+        ids.append(i)
+        msgs.append(json.dumps({"jsonrpc": "2.0", "id": i,
+                                "method": "tools/call",
+                                "params": {"name": "Read", "arguments": {
+                                    "file_path": p, "host": "slow",
+                                    "limit": 1}}}))
+    t0 = time.time()
+    c.send_raw("\n".join(msgs))
+    ans = []
+    for i in ids:
+        ans.append(c.wait_response(i))
+        print("# answer at %.2f s: %s" % (time.time() - t0,
+                                           json.dumps(ans[-1])[:160]))
+    return ans
+
+
+def kept(what):
+    """the connection is still the one the shell's cd was made on"""
+    r = c.call_tool("Bash", {"command": "pwd", "host": "slow"})
+    txt = result_text(r)
+    log = open(os.path.join(os.environ["TESTDIR"], "bridged.log"),
+               errors="replace").read()
+    gaveup = [l for l in log.splitlines() if "given up" in l]
+    t.ok(not gaveup and txt.startswith("/tmp") and "re-made" not in txt,
+         what, gaveup[:2], txt[:200])
+
+
+ans = together(paths)
 first = ans[0].get("result") or {}
-txt = result_text(first)
-t.ok(not first.get("isError") and "file 0 line 000000" in txt,
+t.ok(not first.get("isError") and "file 0 line 000000" in
+     result_text(first),
      "the first of six slow Reads sent together is answered in time",
      json.dumps(ans[0])[:300])
 t.ok(all("result" in a or "error" in a for a in ans),
      "every one of the six is answered", [json.dumps(a)[:100] for a in ans])
-r = c.call_tool("Bash", {"command": "pwd", "host": "slow"})
-txt = result_text(r)
-log = open(os.path.join(os.environ["TESTDIR"], "bridged.log"),
-           errors="replace").read()
-gaveup = [l for l in log.splitlines() if "given up" in l]
-t.ok(not gaveup and txt.startswith("/tmp") and "re-made" not in txt,
-     "the connection is kept: the shell's cwd is still /tmp", gaveup[:2],
-     txt[:200])
+kept("the connection is kept: the shell's cwd is still /tmp")
 
 # twenty files of 60 KB, small enough for the batch, 1.2 MB in all (six
 # seconds of the link): the batch takes no more than one Read alone
@@ -93,33 +105,12 @@ for i in range(20):
         f.write(b"".join(b"small %02d line %05d\n" % (i, k)
                          for k in range(3000)))
     small.append(p)
-ids, msgs = [], []
-for p in small:
-    i = c.new_id()
-    ids.append(i)
-    msgs.append(json.dumps({"jsonrpc": "2.0", "id": i,
-                            "method": "tools/call",
-                            "params": {"name": "Read", "arguments": {
-                                "file_path": p, "host": "slow",
-                                "limit": 1}}}))
-t0 = time.time()
-c.send_raw("\n".join(msgs))
-ans = []
-for i in ids:
-    ans.append(c.wait_response(i))
-    print("# %.2f s %s" % (time.time() - t0, json.dumps(ans[-1])[60:120]))
-print("# twenty answered after %.2f s" % (time.time() - t0))
+ans = together(small)
 first = ans[0].get("result") or {}
 t.ok(not first.get("isError") and "small 00 line 00000" in
      result_text(first), "the first of twenty small slow Reads is answered",
      json.dumps(ans[0])[:300])
-r = c.call_tool("Bash", {"command": "pwd", "host": "slow"})
-txt = result_text(r)
-log = open(os.path.join(os.environ["TESTDIR"], "bridged.log"),
-           errors="replace").read()
-gaveup = [l for l in log.splitlines() if "given up" in l]
-t.ok(not gaveup and txt.startswith("/tmp") and "re-made" not in txt,
-     "after them too the connection is kept", gaveup[:2], txt[:200])
+kept("after them too the connection is kept")
 c.close()
 EOF
 
