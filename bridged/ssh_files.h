@@ -208,6 +208,8 @@ int	 fglob_start(struct sshcall *, struct sshconn *, struct globctx *,
 #define LISTDIR_LINKS		1000	/* link targets shown up to */
 #define LISTDIR_LINKQ		64	/* readlinks sent together */
 #define LISTDIR_INLINE		256	/* more go on a channel of their own */
+/* the bytes of names kept: a server's 10,000 names of 256 KiB are 2.5 GB */
+#define LISTDIR_NAMES		(4 * 1024 * 1024)
 struct dent {
 	char		*name;
 	char		*target;

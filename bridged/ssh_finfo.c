@@ -251,7 +251,7 @@ do_listdir(struct sshcall *call)
 	sftp_attributes	 a;
 	struct dent	*ents = NULL, *de;
 	char		 path[PATH_MAX], err[ERRSZ] = "";
-	size_t		 n = 0, size = 0;
+	size_t		 n = 0, size = 0, names = 0, len;
 	int		 more = 0, tried = 0;
 
 	if (arg_path(call, call->args, "path", 0, path, err) == -1) {
@@ -279,11 +279,13 @@ do_listdir(struct sshcall *call)
 			sftp_attributes_free(a);
 			continue;
 		}
-		if (n == LISTDIR_MAX) {
+		len = strlen(a->name);
+		if (n == LISTDIR_MAX || len > LISTDIR_NAMES - names) {
 			more = 1;
 			sftp_attributes_free(a);
 			break;
 		}
+		names += len;
 		/*
 		 * A long listing goes on, from the start, on a channel of its
 		 * own (ssh_flist.c): it would hold the host's worker for a

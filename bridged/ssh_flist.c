@@ -55,7 +55,8 @@ struct flist {
 	char		 why[ERRSZ];	/* why the listing failed */
 	struct dent	*ents;
 	size_t		 n, size;
-	int		 more;		/* stopped at LISTDIR_MAX */
+	size_t		 names;		/* their bytes */
+	int		 more;		/* stopped at LISTDIR_MAX or _NAMES */
 	size_t		 next;		/* the next entry to readlink */
 	size_t		 nlq;
 	struct {
@@ -104,8 +105,8 @@ flist_start(struct sshcall *call, struct sshconn *c, const char *path)
 	x->call = call;
 	x->ids = x->fc.sftp->id_counter;
 	strlcpy(x->path, path, sizeof(x->path));
-	flist_request(x, FL_OPENDIR, x->path, strlen(x->path));
 	fchan_go(&x->fc);
+	flist_request(x, FL_OPENDIR, x->path, strlen(x->path));
 	return 0;
 }
 
@@ -193,7 +194,10 @@ flist_answer(void *arg, const unsigned char *p, uint32_t len, char *err)
 	    type == SSH_FXP_HANDLE || type == SSH_FXP_NAME, err);
 }
 
-/* a READDIR's entries, kept ("." and ".." aside) up to LISTDIR_MAX */
+/*
+ * A READDIR's entries, kept ("." and ".." aside) up to LISTDIR_MAX of
+ * them or LISTDIR_NAMES bytes of names, whichever comes first.
+ */
 static int
 flist_names(struct flist *x, const unsigned char *p, uint32_t len, char *err)
 {
@@ -215,10 +219,11 @@ flist_names(struct flist *x, const unsigned char *p, uint32_t len, char *err)
 		    (slen == 1 && s[0] == '.') ||
 		    (slen == 2 && s[0] == '.' && s[1] == '.') || x->more)
 			continue;
-		if (x->n == LISTDIR_MAX) {
+		if (x->n == LISTDIR_MAX || slen > LISTDIR_NAMES - x->names) {
 			x->more = 1;
 			continue;
 		}
+		x->names += slen;
 		if (x->n == x->size) {
 			x->size = x->size ? x->size * 2 : 64;
 			if ((x->ents = reallocarray(x->ents, x->size,
