@@ -185,9 +185,9 @@ struct globctx {
 	size_t		 visited;
 	time_t		 deadline;
 	int		 truncated;	/* GLOB_STOP_*: stopped early */
-	struct gmatch	*m;
-	size_t		 nm;
-	size_t		 msize;
+	struct gmatch	*m;		/* the newest of them (glob_keep) */
+	size_t		 nm;		/* kept */
+	size_t		 total;		/* matched */
 	struct gstate	*next;		/* GLOB_STATES, scratch */
 };
 size_t	 glob_step(struct globctx *, const struct gstate *, size_t,

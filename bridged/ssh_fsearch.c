@@ -42,6 +42,7 @@ static void	 glob_walk(struct globctx *, const char *,
 static size_t	 glob_closure(struct globctx *, struct gstate *, size_t,
 		    size_t);
 static int	 gmatch_cmp(const void *, const void *);
+static void	 glob_keep(struct globctx *, const char *, uint64_t);
 static int	 str_cmp(const void *, const void *);
 static const char *grep_type_globs(const char *);
 static void	 do_glob(struct sshcall *);
@@ -218,6 +219,39 @@ glob_step(struct globctx *g, const struct gstate *st, size_t nst,
 }
 
 /*
+ * A match.  Only the GLOB_RESULTS newest are answered, so only they are
+ * kept, not the 200,000 a walk may match: up to twice as many gather,
+ * then they are sorted and the older half freed.  Once some have been
+ * (fewer kept than matched before this one), the GLOB_RESULTS-th newest
+ * stays in its place, and a match older than it is only counted.
+ */
+static void
+glob_keep(struct globctx *g, const char *path, uint64_t mtime)
+{
+	const struct gmatch	*cut;
+	size_t			 i;
+
+	if (g->m == NULL && (g->m = calloc(2 * GLOB_RESULTS,
+	    sizeof(*g->m))) == NULL)
+		fatal(NULL);
+	if (g->nm == 2 * GLOB_RESULTS) {
+		qsort(g->m, g->nm, sizeof(*g->m), gmatch_cmp);
+		for (i = GLOB_RESULTS; i < g->nm; i++)
+			free(g->m[i].path);
+		g->nm = GLOB_RESULTS;
+	}
+	if (g->total++ > g->nm) {
+		cut = &g->m[GLOB_RESULTS - 1];
+		if (mtime < cut->mtime || (mtime == cut->mtime &&
+		    strcmp(path, cut->path) > 0))
+			return;
+	}
+	if ((g->m[g->nm].path = strdup(path)) == NULL)
+		fatal(NULL);
+	g->m[g->nm++].mtime = mtime;
+}
+
+/*
  * One entry of dir, reached with the states st: a match is kept; 1 when
  * it is a directory to walk (full its path), 0 when not, -1 when the
  * walk has seen as much as it may (g->truncated).  A name that cannot be
@@ -252,17 +286,8 @@ glob_entry(struct globctx *g, const char *dir, const struct gstate *st,
 	if (nnext == 0 || (size_t)snprintf(full, PATH_MAX, "%s%s%s", dir,
 	    dir[strlen(dir) - 1] == '/' ? "" : "/", name) >= PATH_MAX)
 		return 0;
-	if (matched && type != S_IFDIR) {
-		if (g->nm == g->msize) {
-			g->msize = g->msize ? g->msize * 2 : 64;
-			if ((g->m = reallocarray(g->m, g->msize,
-			    sizeof(*g->m))) == NULL)
-				fatal(NULL);
-		}
-		if ((g->m[g->nm].path = strdup(full)) == NULL)
-			fatal(NULL);
-		g->m[g->nm++].mtime = mtime;
-	}
+	if (matched && type != S_IFDIR)
+		glob_keep(g, full, mtime);
 	/* symbolic links to directories are not followed */
 	return deeper && type == S_IFDIR;
 }
@@ -454,11 +479,11 @@ glob_answer(struct sshcall *call, struct globctx *g)
 		qsort(g->m, g->nm, sizeof(*g->m), gmatch_cmp);
 		for (i = 0; i < g->nm && i < GLOB_RESULTS; i++)
 			sb_printf(&out, "%s\n", g->m[i].path);
-		if (g->nm > GLOB_RESULTS)
+		if (g->total > GLOB_RESULTS)
 			sb_printf(&out, "(Results are truncated: showing the "
 			    "%d most recently modified of %zu files. Consider "
 			    "using a more specific path or pattern.)\n",
-			    GLOB_RESULTS, g->nm);
+			    GLOB_RESULTS, g->total);
 	}
 	if (g->truncated == GLOB_STOP_ENTRIES)
 		sb_printf(&out, "(The search stopped early, after %d entries; "

@@ -4,8 +4,10 @@ SFTP-SERVER and answers the READDIRs of a directory whose path holds
 "huge" itself, with names of NAMELEN bytes, two to an answer, COUNT
 answers, then end of file: a server whose listing is gigabytes of names.
 In a directory whose path holds "wide" too, 300 short names come first,
-so the listing is long enough to go on on a channel of its own.  Every
-other request goes to SFTP-SERVER as it came.  For t-listbig."""
+so the listing is long enough to go on on a channel of its own.  One
+whose path holds "many" is 210,000 files of 240-byte names, 100 to an
+answer, the k-th (from 1) modified at mtime(k).  Every other request
+goes to SFTP-SERVER as it came.  For t-listbig."""
 import struct
 import subprocess
 import sys
@@ -18,13 +20,30 @@ FXP_STATUS, FXP_HANDLE, FXP_NAME = 101, 102, 104
 FX_EOF = 1
 
 
-def name_packet(rid, names):
+MANY, MANY_LEN = 210000, 240
+
+
+def mtime(k):
+    """the modification time of the k-th file of a "many" listing"""
+    return 1000000 + (k * 7919) % 100003
+
+
+def many_name(k):
+    return b"m%06d" % k + b"y" * (MANY_LEN - 7)
+
+
+def name_packet(rid, names, times=None):
     b = struct.pack(">BII", FXP_NAME, rid, len(names))
-    for n in names:
+    for i, n in enumerate(names):
         long = b"-rw-r--r-- 1 x x 0 Jan 1 00:00 " + n[:16]
-        # attributes: the permissions only, a regular file
+        # attributes: a regular file's permissions, and its times if given
+        if times is None:
+            attrs = struct.pack(">II", 4, 0o100644)
+        else:
+            attrs = struct.pack(">IIII", 4 | 8, 0o100644, times[i],
+                                times[i])
         b += (struct.pack(">I", len(n)) + n + struct.pack(">I", len(long)) +
-              long + struct.pack(">II", 4, 0o100644))
+              long + attrs)
     return b
 
 
@@ -42,7 +61,15 @@ def main():
             send(sys.stdout.buffer, b)
 
     def readdir(rid, state):
-        if state[0] > 0:
+        if len(state) == 1 and state[0] < MANY:
+            ks = range(state[0] + 1, min(state[0] + 100, MANY) + 1)
+            state[0] = ks[-1]
+            answer(name_packet(rid, [many_name(k) for k in ks],
+                               [mtime(k) for k in ks]))
+        elif len(state) == 1:
+            state[:] = [0, 0]
+            readdir(rid, state)
+        elif state[0] > 0:
             k = min(state[0], 100)
             state[0] -= k
             names = []
@@ -69,9 +96,10 @@ def main():
             if t == FXP_OPENDIR:
                 rid = struct.unpack(">I", b[1:5])[0]
                 path, _ = sstr(b, 5)
-                if b"huge" in path:
+                if b"huge" in path or b"many" in path:
                     with lock:
-                        opening[rid] = b"wide" in path
+                        opening[rid] = (b"many" if b"many" in path else
+                                        b"wide" in path)
             elif t == FXP_READDIR:
                 rid = struct.unpack(">I", b[1:5])[0]
                 h, _ = sstr(b, 5)
@@ -100,8 +128,9 @@ def main():
         rid = struct.unpack(">I", b[1:5])[0] if len(b) >= 5 else None
         with lock:
             if b[0] == FXP_HANDLE and rid in opening:
-                wide = opening.pop(rid)
-                listings[sstr(b, 5)[0]] = [300 if wide else 0, count]
+                kind = opening.pop(rid)
+                listings[sstr(b, 5)[0]] = ([0] if kind == b"many" else
+                                           [300 if kind else 0, count])
         try:
             answer(b)
         except BrokenPipeError:

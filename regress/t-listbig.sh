@@ -5,8 +5,11 @@
 # 4 MiB of names with "(listing stopped there)", in the listing read in
 # the worker's blocking section and in the one that goes on, on a
 # channel of its own, past 256 entries; the host's ssh worker stays small
-# (it used to keep every name and format them all: 72 MB and more), the
-# host's next calls work, and the daemon keeps its pids.
+# (it used to keep every name and format them all: 72 MB and more).  A
+# Glob over 210,000 files of 240-byte names answers the 100 newest of the
+# 200,000 it may visit, and keeps only those (it used to keep all the
+# matches, some 60 MB, to answer 100).  The host's next calls work, and
+# the daemon keeps its pids.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -23,7 +26,8 @@ EOS
 chmod +x "$TESTDIR/sftp-sub"
 SSHD_SFTP="$TESTDIR/sftp-sub" sshd_start2 127.0.0.1 ||
     { tap_fail "the sshd with the hostile SFTP server starts"; tap_end; }
-mkdir -p "$TESTDIR/base/huge" "$TESTDIR/base/hugewide" "$TESTDIR/base/small"
+mkdir -p "$TESTDIR/base/huge" "$TESTDIR/base/hugewide" "$TESTDIR/base/small" \
+    "$TESTDIR/base/many"
 for i in 1 2 3; do echo "$i" >"$TESTDIR/base/small/f$i.txt"; done
 echo kept >"$TESTDIR/base/kept.txt"
 tap_check "bridged starts" bridged_start "host \"big\" {
@@ -77,6 +81,25 @@ e, x = call("ListDir", {"path": os.path.join(base, "small")})
 t.ok(not e and "3 entries" in x and "f2.txt" in x,
      "a plain listing on the host", x[:200])
 pid, start = worker_hwm()
+
+# Glob over 210,000 files of 240-byte names: the walk stops at 200,000
+# entries and answers the 100 newest, which is all it keeps
+sys.path.insert(0, os.environ["REGRESS_DIR"])
+from sftpbig import many_name, mtime
+many = os.path.join(base, "many")
+e, x = call("Glob", {"pattern": "*", "path": many})
+want = sorted(range(1, 200001), key=lambda k: (-mtime(k), many_name(k)))
+want = [os.path.join(many, many_name(k).decode()) for k in want[:100]]
+lines = x.splitlines()
+t.ok(not e and lines[:100] == want and
+     "showing the 100 most recently modified of 200000 files" in x and
+     "after 200000 entries" in x,
+     "Glob of 210,000 files: the 100 newest of the first 200,000",
+     lines[:2], want[:2], lines[100:])
+pid1, glob_hwm = worker_hwm()
+t.ok(pid is not None and pid1 == pid and 0 < glob_hwm < 40 * 1024,
+     "the same ssh worker, its peak RSS small (%d KiB; %d KiB before the "
+     "Glob)" % (glob_hwm, start), pid, pid1)
 
 
 # 4 MiB of names: 34 of 120,000 bytes after the short names (7 bytes)
