@@ -29,16 +29,23 @@
  * costs bash a read(2) per byte of the command: about 1 us each, 2 ms for
  * a command of 4 KB (a script in a here-document).  So where bash 5 reads
  * its commands from descriptor 255 (the set-up checks), a command of
- * FAST_MIN bytes or more, all of them ASCII, is sent as the line
+ * FAST_MIN bytes or more is sent as the line
  *
- *	\__bridged_get N;eval "$__bridged_c";\__bridged_end
+ *	\__bridged_get N[ a];eval "$__bridged_c";\__bridged_end
  *
  * and then N bytes, M and the command: GET_FN takes them with one
  * `read -N' (bash reads a count it was given in one read(2), as it must
  * read a line a byte at a time: it may not take what comes after), and
- * END_FN prints the marker lines as MARK_FN does.  ASCII, because -N
- * counts characters in the shell's locale; bytes and characters are the
- * same for ASCII in every locale in use.  Other commands go as before.
+ * END_FN prints the marker lines as MARK_FN does.  -N counts characters
+ * of the shell's locale, so GET_FN reads with a local LC_ALL=C, where a
+ * character is a byte, whatever the command's bytes are; the function's
+ * return gives the shell back the user's locale (bash sets it again as
+ * the local goes), in which the command is then parsed and run.  Where
+ * a user made LC_ALL read-only and not C (the local cannot be made), an
+ * ASCII command (marked " a" after N) is read as before, a character a
+ * byte in every locale in use; any other ends the shell with a line
+ * saying why, as a get that cannot take its bytes does, for the count
+ * would be of characters.  Shorter commands go as before.
  * The command is done when the marker line has arrived on both stdout
  * and stderr; the stdout line also carries the exit status and the
  * working directory.  What came before M on each stream is the command's
@@ -364,7 +371,11 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 	    " exec 3<&-; BASH_ARGV0=bash; "
 	    MARK_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$1\" \"$?\""
 	    " \"$PWD\" \"$1\"; builtin printf '%%s\\n' \"$1\" >&2; };"
-	    " " GET_FN "() { local TMOUT=; builtin unset -v " FAST_VAR " "
+	    " " GET_FN "() { builtin local TMOUT= LC_ALL=C 2>/dev/null;"
+	    " [[ $LC_ALL = C || $2 = a ]] || { builtin printf '%%s\\n'"
+	    " 'bridged: LC_ALL is read-only and not C, so a command that is"
+	    " not ASCII cannot be read whole; the shell ends' >&2;"
+	    " builtin exit 1; }; builtin unset -v " FAST_VAR " "
 	    FAST_MVAR "; builtin read -r -N \"$1\" -u 255 " FAST_VAR " &&"
 	    " " FAST_MVAR "=${" FAST_VAR ":0:%d} && " FAST_VAR "=${" FAST_VAR
 	    ":%d} || builtin exit 1; };"
@@ -521,10 +532,10 @@ shell_send(struct shell *sh)
 	c->sent = 1;
 	/* built now: the shell it goes to decides its form */
 	len = strlen(c->command);
-	if (sh->fastread && c->call != NULL && len >= FAST_MIN &&
-	    is_ascii(c->command)) {
-		sb_printf(&line, "\\" GET_FN " %zu;eval \"$" FAST_VAR "\";"
-		    "\\" END_FN "\n%s", MARKER_LEN + len, c->marker);
+	if (sh->fastread && c->call != NULL && len >= FAST_MIN) {
+		sb_printf(&line, "\\" GET_FN " %zu%s;eval \"$" FAST_VAR "\";"
+		    "\\" END_FN "\n%s", MARKER_LEN + len,
+		    is_ascii(c->command) ? " a" : "", c->marker);
 		sb_add(&line, c->command, len);
 	} else {
 		sb_str(&line, "eval ");

@@ -284,6 +284,19 @@ e2, x2 = bash("echo 'the next long command still has its own end marker'")
 t.ok("readonly function" in x and not e2 and
      x2.startswith("the next long command") and "reset" not in x2,
      "the functions a long command comes through cannot be redefined", x + x2)
+# a read-only LC_ALL that is not C: GET_FN cannot read bytes a character
+# each; an ASCII command is read as before, another ends the shell with
+# the reason (no hang, nothing out of step), and the next has a fresh one
+e, x = bash("readonly LC_ALL=C.UTF-8; echo set")
+e, x = bash("echo 'a long command after the locale was made read-only'")
+t.ok(not e and x == "a long command after the locale was made read-only\n"
+     "exit status: 0", "a read-only LC_ALL: a long ASCII command as before", x)
+e, x = bash("echo 'and one that is not ASCII: \u00e9, long enough'")
+e2, x2 = bash("echo \"fresh ${LC_ALL:-unset}\" # a long one again, well")
+t.ok("LC_ALL is read-only and not C" in x and "ended the shell" in x and
+     "readonly variable" not in x and not e2 and "fresh unset" in x2,
+     "a read-only LC_ALL: a long command that is not ASCII fails with the "
+     "reason, the next has a fresh shell", (x, x2))
 
 for n in (1, 8191, 8192, 8193, 16384, 16385):
     p = os.path.join(base, "f%d.txt" % n)
@@ -472,14 +485,24 @@ else:
     t.ok(not e and x == "exit status: 0" and r <= 64,
          "a Bash command of 2 KB is read in at most 64 system calls (%g)" % r,
          x)
-    # not ASCII: -N counts characters of the locale, so the old way
+    # not ASCII, in a UTF-8 locale, where -N counts characters: GET_FN
+    # reads with LC_ALL=C, a byte a character, so the same one read (the
+    # old code read these a byte at a time: 117 reads, or more than it
+    # was sent, out of step, had it used -N); the command runs in the
+    # user's locale, which stays
+    e, x = bash("export LC_ALL=C.UTF-8 # the user's locale, a long line")
     a = io(sp)
-    e, x = bash("echo 'caf\u00e9 au lait, with an accent, the long way'")
+    e, x = bash("s='\u00e9\u00e9'; echo \"caf\u00e9 au lait ${#s} $LC_ALL\" "
+                "# \u2014 not ASCII, the long way")
     b = io(sp)
-    t.ok(not e and x.startswith("caf\u00e9 au lait, with an accent") and
-         b["syscr"] - a["syscr"] > 64,
-         "a long command that is not ASCII: read as before, its bytes intact",
-         x)
+    t.ok(not e and x == "caf\u00e9 au lait 2 C.UTF-8\nexit status: 0" and
+         b["syscr"] - a["syscr"] <= 64,
+         "a long command that is not ASCII: one read, its bytes intact, run "
+         "in the user's locale (%d reads)" % (b["syscr"] - a["syscr"]), x)
+    e, x = bash("s='\u00e9'; echo \"${#s} $LC_ALL\"")
+    t.ok(not e and x == "1 C.UTF-8\nexit status: 0",
+         "after it the shell's locale is the user's", x)
+    e, x = bash("unset LC_ALL; echo 'and the locale unset again, a long line'")
     # and nothing else: bash reads its commands from /dev/fd/3 with
     # /dev/null as its stdin for good, so a command's line redirects
     # nothing (eval's </dev/null was 16 system calls, an open among them:

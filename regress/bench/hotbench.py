@@ -3,8 +3,9 @@
 
   hotbench.py hot SOCKET N FILE AUDITDIR SSH-ARGV...
 	N rounds, each: one Bash `true`, two Bash of 2 KB commands (one
-	ASCII, one with a letter that is not: bash gets the first in one
-	read(2), the second a byte at a time) and one Read of FILE (a small
+	ASCII, one with a letter that is not: bash gets each in one
+	read(2), the second under LC_ALL=C; on d163a1f and before
+	it was a read(2) a byte) and one Read of FILE (a small
 	file) over one MCP session, one `true` over a raw persistent ssh
 	shell (SSH-ARGV ... sh, the reference; then bash, cat | bash, and
 	the Bash tool's own protocol, to show what of the gap is the Bash
@@ -215,9 +216,9 @@ def bench_hot(sock, n, path, auditdir, argv):
     fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     bash, read, sync = [], [], []
     raw = [[] for _ in shells]
-    # a command of 2 KB: ASCII, it goes to bash as its length and bytes
-    # (one read(2)); with one letter that is not, the old way, a read(2)
-    # per byte (ssh_shell.c, GET_FN)
+    # a command of 2 KB: it goes to bash as its length and bytes (one
+    # read(2)), ASCII or not (ssh_shell.c, GET_FN: LC_ALL=C as it reads);
+    # with one letter that is not ASCII it was a read(2) per byte
     longs = [("true # " + "x" * 2000), ("true # \u00e9" + "x" * 1998)]
     longt = [[], []]
     try:
@@ -261,10 +262,10 @@ def bench_hot(sock, n, path, auditdir, argv):
            "stderr)", raw[3])
     report("100 bytes + fdatasync on the audit disk", sync)
     report("Bash of a 2 KB command (ASCII: one read in the shell)", longt[0])
-    report("  the same with a letter that is not ASCII (a read a byte)",
+    report("  the same with a letter that is not ASCII (one read too)",
            longt[1])
-    print("  2 KB command p50 - Bash true p50: %+.3f ms; the byte-wise "
-          "way: %+.3f ms" % (med(longt[0]) - med(bash),
+    print("  2 KB command p50 - Bash true p50: %+.3f ms; not ASCII: "
+          "%+.3f ms" % (med(longt[0]) - med(bash),
                              med(longt[1]) - med(bash)))
     ref = med(raw[0]) + med(sync)
     print("Bash true p50 %.3f ms = raw shell + fdatasync (%.3f ms) + "
