@@ -43,9 +43,10 @@
  * the local goes), in which the command is then parsed and run.  Where
  * a user made LC_ALL read-only and not C (the local cannot be made), an
  * ASCII command (marked " a" after N) is read as before, a character a
- * byte in every locale in use; any other ends the shell with a line
- * saying why, as a get that cannot take its bytes does, for the count
- * would be of characters.  Shorter commands go as before.
+ * byte in every locale in use, under the user's set -e and set -u too;
+ * any other ends the shell with a line saying why, as a get that cannot
+ * take its bytes does, for the count would be of characters.  Shorter
+ * commands go as before.
  * The command is done when the marker line has arrived on both stdout
  * and stderr; the stdout line also carries the exit status and the
  * working directory.  What came before M on each stream is the command's
@@ -371,8 +372,9 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 	    " exec 3<&-; BASH_ARGV0=bash; "
 	    MARK_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$1\" \"$?\""
 	    " \"$PWD\" \"$1\"; builtin printf '%%s\\n' \"$1\" >&2; };"
-	    " " GET_FN "() { builtin local TMOUT= LC_ALL=C 2>/dev/null;"
-	    " [[ $LC_ALL = C || $2 = a ]] || { builtin printf '%%s\\n'"
+	    " " GET_FN "() { builtin local TMOUT= LC_ALL=C 2>/dev/null ||"
+	    " builtin :; [[ $LC_ALL = C || ${2-} = a ]] ||"
+	    " { builtin printf '%%s\\n'"
 	    " 'bridged: LC_ALL is read-only and not C, so a command that is"
 	    " not ASCII cannot be read whole; the shell ends' >&2;"
 	    " builtin exit 1; }; builtin unset -v " FAST_VAR " "

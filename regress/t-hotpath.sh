@@ -286,8 +286,9 @@ t.ok("readonly function" in x and not e2 and
      "the functions a long command comes through cannot be redefined", x + x2)
 # a read-only LC_ALL that is not C: GET_FN cannot read bytes a character
 # each; an ASCII command is read as before, another ends the shell with
-# the reason (no hang, nothing out of step), and the next has a fresh one
-e, x = bash("readonly LC_ALL=C.UTF-8; echo set")
+# the reason (no hang, nothing out of step), and the next has a fresh one;
+# the user's set -e and set -u change none of that
+e, x = bash("set -eu; readonly LC_ALL=C.UTF-8; echo set")
 e, x = bash("echo 'a long command after the locale was made read-only'")
 t.ok(not e and x == "a long command after the locale was made read-only\n"
      "exit status: 0", "a read-only LC_ALL: a long ASCII command as before", x)
