@@ -7,50 +7,10 @@
  * through the watchdog (ssh_killtree.c), a cat that copies them from the
  * channel and kills the session's process group when the channel's stdin
  * ends: when the channel closes, or sshd goes with the connection or the
- * worker, whatever the shell is running goes too.  A command is sent as
- *
- *	eval 'COMMAND' </dev/null; printf '%s %d %s %s\n' M "$?" "$PWD" M;
- *	printf '%s\n' M >&2
- *
- * with the command single-quoted by shquote() and M a fresh random
- * marker of 22 letters and digits (131 bits): the command cannot know M,
- * so nothing it prints can end its own output early.  Each marker line
- * has its newline at its end only: bash's stdout is line-buffered, and a
- * newline ahead of M would be a write, an SSH packet and a wake-up of
- * ours of its own.  bash reads a pipe one byte at a time (a read(2) per
- * byte), so where the shell is bash the two printfs are a function the
- * set-up defined read-only (MARK_FN: it cannot be redefined or unset) and
- * a command is sent as
- *
- *	eval 'COMMAND' </dev/null; \__bridged_mark M
- *
- * (the backslash keeps an alias from standing in for it); the function
- * takes the command's status from $? as it is entered.  That line still
- * costs bash a read(2) per byte of the command: about 1 us each, 2 ms for
- * a command of 4 KB (a script in a here-document).  So where bash 5 reads
- * its commands from descriptor 255 (the set-up checks), a command of
- * FAST_MIN bytes or more is sent as the line
- *
- *	\__bridged_get N[ a];eval "$__bridged_c";\__bridged_end
- *
- * and then N bytes, M and the command: GET_FN takes them with one
- * `read -N' (bash reads a count it was given in one read(2), as it must
- * read a line a byte at a time: it may not take what comes after), and
- * END_FN prints the marker lines as MARK_FN does.  -N counts characters
- * of the shell's locale, so GET_FN reads with a local LC_ALL=C, where a
- * character is a byte, whatever the command's bytes are; the function's
- * return gives the shell back the user's locale (bash sets it again as
- * the local goes), in which the command is then parsed and run.  Where
- * a user made LC_ALL read-only and not C (the local cannot be made), an
- * ASCII command (marked " a" after N) is read as before, a character a
- * byte in every locale in use, under the user's set -e and set -u too;
- * any other ends the shell with a line saying why, as a get that cannot
- * take its bytes does, for the count would be of characters.  Shorter
- * commands go as before.
- * The command is done when the marker line has arrived on both stdout
- * and stderr; the stdout line also carries the exit status and the
- * working directory.  What came before M on each stream is the command's
- * output, to the byte.
+ * worker, whatever the shell is running goes too.  How a command is
+ * framed, and what the set-up tells and learns, is ssh_shproto.c's: the
+ * command is done when its marker line has arrived on both stdout and
+ * stderr; what came before it on each stream is its output, to the byte.
  *
  * Channel data is delivered by libssh callbacks (ssh_conn.c drives libssh
  * from libevent); the callbacks only buffer and note what happened, and
@@ -91,26 +51,6 @@
 #define BASH_TIMEOUT_DEF	120000		/* ms */
 #define SHELL_GRACE_MS		1500	/* after the kill, wait for M */
 #define SHELL_EXIT_GRACE_MS	2000	/* after the exit, for its output */
-#define MARK_FN			"__bridged_mark"
-/* a long command in one read(2) (see the top of this file) */
-#define GET_FN			"__bridged_get"
-#define END_FN			"__bridged_end"
-#define FAST_VAR		"__bridged_c"
-#define FAST_MVAR		"__bridged_m"
-#define FAST_MIN		32	/* bytes: shorter ones cost as much */
-/* true in bash reading its commands from /dev/fd/3 (SHELL_EXEC) */
-#define BASH_FD3		"[ -n \"${BASH_VERSION:-}\" ] &&" \
-				" [ \"${BASH_SOURCE:-}\" = /dev/fd/3 ]"
-
-/*
- * Which shell runs commands: bash without start files, else sh, reading
- * the commands through the watchdog's cat (ssh_killtree.c), with the
- * session's process group id (the first process's pid) as $1.
- */
-#define SHELL_EXEC	"{ command -v bash >/dev/null 2>&1 &&" \
-			" [ -r /dev/fd/0 ] && exec bash --noprofile --norc" \
-			" /dev/fd/3 \"$$\" 3<&0 </dev/null; exec sh -s \"$$\"; }"
-
 struct shell {
 	TAILQ_ENTRY(shell)	 entry;
 	uint32_t		 sessid;
@@ -123,8 +63,7 @@ struct shell {
 	long			 pgid;		/* its session's group, 0 unknown */
 	int			 gone;		/* exited or closed */
 	int			 exited;	/* its status came: send nothing */
-	int			 markfn;	/* MARK_FN is defined */
-	int			 fastread;	/* GET_FN and END_FN are too */
+	enum shform		 form;		/* commands go in it */
 	int			 exitstatus;
 	char			 exitsignal[32];
 	int			 reset;		/* warn: state was lost */
@@ -166,24 +105,12 @@ static void	 cmd_timeout(int, short, void *);
 static void	 cmd_grace(int, short, void *);
 static void	 cmd_kill(struct cmd *, enum cmd_kill);
 static void	 bash_cancel(struct sshcall *);
-static void	 marker_new(char *);
-static int	 is_ascii(const char *);
 static long long ms_now(void);
 static void	 cmd_progress(int, short, void *);
 
 static TAILQ_HEAD(, shell)	 shells = TAILQ_HEAD_INITIALIZER(shells);
 
 /* ---- small pieces ---------------------------------------------------- */
-
-/* every byte below 0x80 */
-static int
-is_ascii(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 0;
-	return 1;
-}
 
 static long long
 ms_now(void)
@@ -192,13 +119,6 @@ ms_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static void
-marker_new(char *m)
-{
-	/* fewer bytes than hex for as many bits: bash reads them one by one */
-	rand_alnum(m, MARKER_LEN);
 }
 
 /* ---- Bash ------------------------------------------------------------ */
@@ -313,9 +233,7 @@ shell_start(uint32_t sessid, struct sshhost *host)
 	sh->cb.channel_close_function = shell_close;
 	sh->cb.channel_exit_status_function = shell_exit_status;
 	sh->cb.channel_exit_signal_function = shell_exit_signal;
-	/* the shell reads its commands through the watchdog */
-	watchdog_pipe(&exec, "cat");
-	sb_str(&exec, SHELL_EXEC);
+	shproto_exec(&exec);
 	sh->opening = sshconn_open(host, NULL, exec.p, &sh->cb, 0, 0,
 	    shell_opened, sh);
 	sb_free(&exec);
@@ -358,40 +276,7 @@ shell_opened(void *arg, ssh_channel ch, struct sshconn *conn,
 			left = c->deadline - now;
 	if (left < 1000)
 		left = 1000;
-	/*
-	 * Our pid and the session's group, then $1 is cleared; bash gets
-	 * MARK_FN (a third field says so).  Its first line keeps $? as the
-	 * function was entered, the command's status.  bash 5 whose script
-	 * (its commands) is descriptor 255, the pipe it was given as 3,
-	 * gets GET_FN and END_FN too (" fr").  GET_FN ends the shell if it
-	 * cannot take what it was told to: the commands are out of step.
-	 */
-	sb_printf(&setup, "if " BASH_FD3 "; then"
-	    " [ \"${BASH_VERSINFO[0]}\" -ge 5 ] 2>/dev/null &&"
-	    " [ /dev/fd/255 -ef /dev/fd/3 ] && __bridged_r=r;"
-	    " exec 3<&-; BASH_ARGV0=bash; "
-	    MARK_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$1\" \"$?\""
-	    " \"$PWD\" \"$1\"; builtin printf '%%s\\n' \"$1\" >&2; };"
-	    " " GET_FN "() { builtin local TMOUT= LC_ALL=C 2>/dev/null ||"
-	    " builtin :; [[ $LC_ALL = C || ${2-} = a ]] ||"
-	    " { builtin printf '%%s\\n'"
-	    " 'bridged: LC_ALL is read-only and not C, so a command that is"
-	    " not ASCII cannot be read whole; the shell ends' >&2;"
-	    " builtin exit 1; }; builtin unset -v " FAST_VAR " "
-	    FAST_MVAR "; builtin read -r -N \"$1\" -u 255 " FAST_VAR " &&"
-	    " " FAST_MVAR "=${" FAST_VAR ":0:%d} && " FAST_VAR "=${" FAST_VAR
-	    ":%d} || builtin exit 1; };"
-	    " " END_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$" FAST_MVAR
-	    "\" \"$?\" \"$PWD\" \"$" FAST_MVAR "\"; builtin printf '%%s\\n'"
-	    " \"$" FAST_MVAR "\" >&2; };"
-	    " readonly -f " MARK_FN " " GET_FN " " END_FN "; fi;"
-	    " printf '%%s %%s' \"$$\" \"${1:-0}\"; " BASH_FD3 " &&"
-	    " printf ' f%%s' \"${__bridged_r:-}\"; echo; unset __bridged_r;"
-	    " set --", MARKER_LEN, MARKER_LEN);
-	if (host->conf->base_dir[0] != '\0') {
-		sb_str(&setup, "; cd -- ");
-		shquote(&setup, host->conf->base_dir);
-	}
+	shproto_setup(&setup, host->conf->base_dir);
 	(void)cmd_new(sh, NULL, setup.p, left > BASH_TIMEOUT_MAX ?
 	    BASH_TIMEOUT_MAX : (int)left, 1);
 	sb_free(&setup);
@@ -415,8 +300,7 @@ shell_dropchannel(struct shell *sh)
 		sh->conn = NULL;
 	}
 	/* the next shell defines its own */
-	sh->markfn = 0;
-	sh->fastread = 0;
+	sh->form = SHFORM_PLAIN;
 	evtimer_del(&sh->ev_proc);
 	evtimer_del(&sh->ev_exit);
 }
@@ -447,7 +331,7 @@ cmd_new(struct shell *sh, struct sshcall *call, const char *command, int ms,
 	c->timeout_ms = ms;
 	c->deadline = ms_now() + ms;
 	c->status = -1;
-	marker_new(c->marker);
+	shproto_marker(c->marker);
 	if ((c->command = strdup(command)) == NULL)
 		fatal(NULL);
 	obuf_init(&c->out, ssh_output_max());
@@ -525,7 +409,7 @@ shell_send(struct shell *sh)
 {
 	struct cmd	*c;
 	struct sbuf	 line = { 0 };
-	size_t		 off, len;
+	size_t		 off;
 	int		 n;
 
 	if (sh->ch == NULL || sh->gone || sh->exited ||
@@ -533,22 +417,8 @@ shell_send(struct shell *sh)
 		return;
 	c->sent = 1;
 	/* built now: the shell it goes to decides its form */
-	len = strlen(c->command);
-	if (sh->fastread && c->call != NULL && len >= FAST_MIN) {
-		sb_printf(&line, "\\" GET_FN " %zu%s;eval \"$" FAST_VAR "\";"
-		    "\\" END_FN "\n%s", MARKER_LEN + len,
-		    is_ascii(c->command) ? " a" : "", c->marker);
-		sb_add(&line, c->command, len);
-	} else {
-		sb_str(&line, "eval ");
-		shquote(&line, c->command);
-		if (sh->markfn)
-			sb_printf(&line, "; \\" MARK_FN " %s\n", c->marker);
-		else
-			sb_printf(&line, " </dev/null; printf '%%s %%d %%s"
-			    " %%s\\n' %s \"$?\" \"$PWD\" %s; printf '%%s\\n'"
-			    " %s >&2\n", c->marker, c->marker, c->marker);
-	}
+	shproto_command(&line, c->command, c->marker, c->call != NULL ?
+	    sh->form : SHFORM_PLAIN);
 	for (off = 0; off < line.len; off += n) {
 		n = ssh_channel_write(sh->ch, line.p + off, line.len - off);
 		if (n == SSH_ERROR || n <= 0) {
@@ -763,7 +633,7 @@ cmd_finish(struct cmd *c)
 {
 	struct shell	*sh = c->sh;
 	struct sshcall	*call = c->call;
-	char		 note[256], *msg, *e;
+	char		 note[256], *msg;
 	size_t		 n;
 	int		 iserr = 0;
 
@@ -773,19 +643,7 @@ cmd_finish(struct cmd *c)
 		/* the set-up: stdout is our pid and our process group */
 		c->out.head[c->out.headlen < c->outlen ? c->out.headlen :
 		    c->outlen] = '\0';
-		sh->pid = strtol(c->out.head, &e, 10);
-		sh->pgid = *e == ' ' ? strtol(e + 1, &e, 10) : 0;
-		if (strncmp(e, " f", 2) == 0) {
-			sh->markfn = 1;
-			e += 2;
-			if (*e == 'r') {
-				sh->fastread = 1;
-				e++;
-			}
-		}
-		if (sh->pid <= 1 || sh->pgid <= 1 ||
-		    (*e != '\n' && *e != '\0'))
-			sh->pid = sh->pgid = 0;
+		sh->form = shproto_learn(c->out.head, &sh->pid, &sh->pgid);
 		if (c->status != 0) {
 			n = c->err.headlen < c->errlen ? c->err.headlen :
 			    c->errlen;

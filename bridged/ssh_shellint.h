@@ -1,8 +1,9 @@
 /*
  * ssh_shellint.h: what ssh_shell.c (a host's persistent shells and the
- * commands they run) shares with ssh_shout.c (their output: buffers,
- * the markers found in it, the result it makes).  Nothing else includes
- * this.
+ * commands they run) shares with ssh_shproto.c (what a shell is told:
+ * its set-up, the form of a command) and ssh_shout.c (what it says:
+ * buffers, the markers found in it, the result it makes).  Nothing else
+ * includes this.
  */
 
 #ifndef SSH_SHELLINT_H
@@ -36,6 +37,14 @@ enum cmd_kill {
 };
 
 struct shell;
+struct sbuf;
+
+/* how a shell takes its commands (ssh_shproto.c) */
+enum shform {
+	SHFORM_PLAIN = 0,	/* sh: the marker lines are printfs */
+	SHFORM_MARKFN,		/* bash: they are a function */
+	SHFORM_FASTREAD,	/* bash 5: and a long command is one read */
+};
 
 struct cmd {
 	TAILQ_ENTRY(cmd)	 entry;
@@ -61,6 +70,14 @@ struct cmd {
 	struct event		 ev_progress;	/* the client asked for it */
 	int			 progress_set;
 };
+
+/* ssh_shproto.c */
+void	 shproto_marker(char *);
+void	 shproto_exec(struct sbuf *);
+void	 shproto_setup(struct sbuf *, const char *);
+enum shform shproto_learn(const char *, long *, long *);
+void	 shproto_command(struct sbuf *, const char *, const char *,
+	    enum shform);
 
 /* ssh_shout.c */
 void	 obuf_init(struct obuf *, size_t);

@@ -251,7 +251,7 @@ t.ok(not e and x.startswith("b\n") and "reset" not in x,
      "an alias does not stand in for the marker function", x)
 
 # commands of 32 bytes or more, ASCII, come to bash as a count and then
-# the bytes (ssh_shell.c, GET_FN): what they do is what eval does
+# the bytes (ssh_shproto.c, GET_FN): what they do is what eval does
 e, x = bash("cd /var && printf '%s|%s\\n' 'it is' \"$PWD\"; (exit 5)")
 t.ok(not e and x == "it is|/var\nexit status: 5",
      "a long command: its output, its status", x)
@@ -475,7 +475,7 @@ else:
     t.ok(r <= 52, "a Bash `true' is read in at most 52 bytes (%g)" % r, r)
     # a long command: bash reads a line a byte at a time, ~1 us each (2 ms
     # for a script of 4 KB); one of ASCII only is a short line and then
-    # one `read -N' (ssh_shell.c, GET_FN).  The old code read all of it
+    # one `read -N' (ssh_shproto.c, GET_FN).  The old code read all of it
     # a byte at a time: some 2050 reads for 2000 bytes.
     long_cmd = "true # " + "x" * 2000
     a = io(sp)

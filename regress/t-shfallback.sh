@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t-shfallback: Bash on a host without bash.  The persistent shell is then
-# sh -s, reading its commands on stdin (ssh_shell.c, SHELL_EXEC): each
+# sh -s, reading its commands on stdin (ssh_shproto.c, SHELL_EXEC): each
 # command goes as eval 'COMMAND' </dev/null and two printfs of the marker,
 # with none of bash's functions.  A second sshd whose sessions get a PATH
 # that holds every program of /usr/bin but bash stands in for such a host

@@ -162,7 +162,7 @@ class RawShell:
 
 
 class ProtoShell(RawShell):
-    """The Bash tool's own shell over plain ssh, as ssh_shell.c drives it:
+    """The Bash tool's own shell over plain ssh, as ssh_shproto.c frames it:
     bash reading its commands from /dev/fd/3 through the watchdog's cat
     (ssh_killtree.c), each command sent as `eval 'true'; \\MARK M' and
     done when the marker line has come on stdout (with the status and
@@ -217,7 +217,7 @@ def bench_hot(sock, n, path, auditdir, argv):
     bash, read, sync = [], [], []
     raw = [[] for _ in shells]
     # a command of 2 KB: it goes to bash as its length and bytes (one
-    # read(2)), ASCII or not (ssh_shell.c, GET_FN: LC_ALL=C as it reads);
+    # read(2)), ASCII or not (ssh_shproto.c, GET_FN: LC_ALL=C as it reads);
     # with one letter that is not ASCII it was a read(2) per byte
     longs = [("true # " + "x" * 2000), ("true # \u00e9" + "x" * 1998)]
     longt = [[], []]
