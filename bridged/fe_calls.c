@@ -29,6 +29,7 @@
 #include "fe_relay.h"
 
 static void	 call_timeout(int, short, void *);
+static size_t	 worker_others(const struct mcp_call *);
 static int	 call_cmp(struct mcp_call *, struct mcp_call *);
 
 /* libbsd's RB_*_STATIC need a __unused it does not define: go global */
@@ -156,6 +157,19 @@ mcp_call_start(struct mcp_session *s, json_t *id, uint32_t sessid,
 	return 0;
 }
 
+/* how many other calls call's worker has in hand */
+static size_t
+worker_others(const struct mcp_call *call)
+{
+	struct mcp_call	*c;
+	size_t		 n = 0;
+
+	RB_FOREACH(c, mcp_calltree, &calls)
+		if (c != call && strcmp(c->worker, call->worker) == 0)
+			n++;
+	return n;
+}
+
 static void
 call_timeout(int fd, short ev, void *arg)
 {
@@ -163,6 +177,7 @@ call_timeout(int fd, short ev, void *arg)
 
 	struct timespec	 now;
 	long long	 s;
+	size_t		 n;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s = now.tv_sec - call->start.tv_sec;
@@ -176,6 +191,18 @@ call_timeout(int fd, short ev, void *arg)
 		mcp_call_text(call, 1, "%s: the audit logger did not confirm "
 		    "the intent within %lld s; bridged stops the call",
 		    call->tool->name, s);
+	else if (call->worker[0] != '\0' && (n = worker_others(call)) > 0)
+		/*
+		 * A worker in a blocking section (a small SFTP request,
+		 * ssh_poolfiles.c) reads nothing else meanwhile: from here a
+		 * slow host and a worker busy with its other calls look the
+		 * same, so both are named.
+		 */
+		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
+		    " answer within %lld s, while its ssh worker had %zu other"
+		    " call%s there in hand (a slow one of those holds up the"
+		    " rest); bridged stops what the call started there",
+		    call->tool->name, call->worker, s, n, n == 1 ? "" : "s");
 	else if (call->worker[0] != '\0')
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
 		    " answer within %lld s; bridged stops what the call started"

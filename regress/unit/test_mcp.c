@@ -1505,6 +1505,41 @@ main(void)
 	    "recorded as timeout");
 
 	/*
+	 * Two calls at a silent worker: the one that times out first names
+	 * the other it was behind (a worker in a blocking section looks as
+	 * silent as a frozen host); the last names none.  Which goes first
+	 * is the timer heap's to say.
+	 */
+	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
+	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
+	{
+		int	 behind = 0, alone = 0, k;
+
+		for (k = 0; k < 2; k++) {
+			r = client_recv(&a, 4000);
+			res = result(r);
+			if (r != NULL && json_is_true(json_object_get(res,
+			    "isError")) && strstr(first_text(res),
+			    "is not responding: no answer within ") != NULL) {
+				if (strstr(first_text(res), "while its ssh "
+				    "worker had 1 other call there in hand") !=
+				    NULL)
+					behind++;
+				else if (strstr(first_text(res), "other call")
+				    == NULL)
+					alone++;
+			}
+			json_decref(r);
+		}
+		ok(behind == 1 && alone == 1, "two silent calls: the first "
+		    "to time out names the 1 other its worker had in hand, "
+		    "the last none");
+	}
+	ok(!mcp_worker_busy("alpha"), "both gone");
+
+	/*
 	 * A call's reply is taken only from the worker it was sent to; what
 	 * a worker may not send at all is refused too.
 	 */
