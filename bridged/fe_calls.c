@@ -157,7 +157,7 @@ mcp_call_start(struct mcp_session *s, json_t *id, uint32_t sessid,
 	return 0;
 }
 
-/* how many other calls call's worker has in hand */
+/* how many other calls to call's host are in progress */
 static size_t
 worker_others(const struct mcp_call *call)
 {
@@ -199,9 +199,10 @@ call_timeout(int fd, short ev, void *arg)
 		 * same, so both are named.
 		 */
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
-		    " answer within %lld s, while its ssh worker had %zu other"
-		    " call%s there in hand (a slow one of those holds up the"
-		    " rest); bridged stops what the call started there",
+		    " answer within %lld s, with %zu other call%s to it in"
+		    " progress (its ssh worker runs small file requests one at"
+		    " a time: a slow one holds up the rest); bridged stops what"
+		    " the call started there",
 		    call->tool->name, call->worker, s, n, n == 1 ? "" : "s");
 	else if (call->worker[0] != '\0')
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"

@@ -1506,9 +1506,9 @@ main(void)
 
 	/*
 	 * Two calls at a silent worker: the one that times out first names
-	 * the other it was behind (a worker in a blocking section looks as
-	 * silent as a frozen host); the last names none.  Which goes first
-	 * is the timer heap's to say.
+	 * the other in progress, which it may have been behind (a worker
+	 * in a blocking section looks as silent as a frozen host); the
+	 * last names none.  Which goes first is the timer heap's to say.
 	 */
 	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
@@ -1523,9 +1523,10 @@ main(void)
 			if (r != NULL && json_is_true(json_object_get(res,
 			    "isError")) && strstr(first_text(res),
 			    "is not responding: no answer within ") != NULL) {
-				if (strstr(first_text(res), "while its ssh "
-				    "worker had 1 other call there in hand") !=
-				    NULL)
+				if (strstr(first_text(res), "s, with 1 other "
+				    "call to it in progress (its ssh worker "
+				    "runs small file requests one at a time")
+				    != NULL)
 					behind++;
 				else if (strstr(first_text(res), "other call")
 				    == NULL)
@@ -1534,7 +1535,7 @@ main(void)
 			json_decref(r);
 		}
 		ok(behind == 1 && alone == 1, "two silent calls: the first "
-		    "to time out names the 1 other its worker had in hand, "
+		    "to time out names the 1 other in progress at its host, "
 		    "the last none");
 	}
 	ok(!mcp_worker_busy("alpha"), "both gone");
