@@ -29,7 +29,8 @@
 #include "fe_relay.h"
 
 static void	 call_timeout(int, short, void *);
-static size_t	 worker_others(const struct mcp_call *);
+static size_t	 worker_others(const struct mcp_call *,
+		    const struct mcp_call **);
 static int	 call_cmp(struct mcp_call *, struct mcp_call *);
 
 /* libbsd's RB_*_STATIC need a __unused it does not define: go global */
@@ -157,16 +158,25 @@ mcp_call_start(struct mcp_session *s, json_t *id, uint32_t sessid,
 	return 0;
 }
 
-/* how many other calls to call's host are in progress */
+/*
+ * How many other calls to call's host are in progress, and in *oldest
+ * the one started first: the likeliest to hold the worker up.
+ */
 static size_t
-worker_others(const struct mcp_call *call)
+worker_others(const struct mcp_call *call, const struct mcp_call **oldest)
 {
 	struct mcp_call	*c;
 	size_t		 n = 0;
 
-	RB_FOREACH(c, mcp_calltree, &calls)
-		if (c != call && strcmp(c->worker, call->worker) == 0)
-			n++;
+	*oldest = NULL;
+	RB_FOREACH(c, mcp_calltree, &calls) {
+		if (c == call || strcmp(c->worker, call->worker) != 0)
+			continue;
+		n++;
+		if (*oldest == NULL || timespeccmp(&c->start,
+		    &(*oldest)->start, <))
+			*oldest = c;
+	}
 	return n;
 }
 
@@ -175,9 +185,11 @@ call_timeout(int fd, short ev, void *arg)
 {
 	struct mcp_call	*call = arg;
 
+	const struct mcp_call	*old;
 	struct timespec	 now;
 	long long	 s;
 	size_t		 n;
+	char		 who[64];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s = now.tv_sec - call->start.tv_sec;
@@ -191,20 +203,31 @@ call_timeout(int fd, short ev, void *arg)
 		mcp_call_text(call, 1, "%s: the audit logger did not confirm "
 		    "the intent within %lld s; bridged stops the call",
 		    call->tool->name, s);
-	else if (call->worker[0] != '\0' && (n = worker_others(call)) > 0)
+	else if (call->worker[0] != '\0' &&
+	    (n = worker_others(call, &old)) > 0) {
 		/*
 		 * A worker in a blocking section (a small SFTP request,
 		 * ssh_poolfiles.c) reads nothing else meanwhile: from here a
 		 * slow host and a worker busy with its other calls look the
-		 * same, so both are named.
+		 * same, so both are named, and the oldest of the others (the
+		 * likeliest to hold it up) by its age; by its tool only when
+		 * it is this session's: another agent's calls are not this
+		 * one's to hear about.
 		 */
+		if (old->sessid == call->sessid)
+			snprintf(who, sizeof(who), "a %s of this session",
+			    old->tool->name);
+		else
+			strlcpy(who, "another session's", sizeof(who));
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
 		    " answer within %lld s, with %zu other call%s to it in"
-		    " progress (its ssh worker runs small file requests one at"
-		    " a time: a slow one holds up the rest); bridged stops what"
-		    " the call started there",
-		    call->tool->name, call->worker, s, n, n == 1 ? "" : "s");
-	else if (call->worker[0] != '\0')
+		    " progress, the oldest being %s, started %lld s ago (its ssh"
+		    " worker runs small file requests one at a time: a slow"
+		    " one holds up the rest); bridged stops what the call"
+		    " started there", call->tool->name, call->worker, s, n,
+		    n == 1 ? "" : "s", who,
+		    (long long)(now.tv_sec - old->start.tv_sec));
+	} else if (call->worker[0] != '\0')
 		mcp_call_text(call, 1, "%s: host \"%s\" is not responding: no"
 		    " answer within %lld s; bridged stops what the call started"
 		    " there", call->tool->name, call->worker, s);

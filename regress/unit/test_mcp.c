@@ -1524,9 +1524,11 @@ main(void)
 			    "isError")) && strstr(first_text(res),
 			    "is not responding: no answer within ") != NULL) {
 				if (strstr(first_text(res), "s, with 1 other "
-				    "call to it in progress (its ssh worker "
-				    "runs small file requests one at a time")
-				    != NULL)
+				    "call to it in progress, the oldest being "
+				    "a job_list of this session, started ") !=
+				    NULL && strstr(first_text(res), " s ago "
+				    "(its ssh worker runs small file requests "
+				    "one at a time") != NULL)
 					behind++;
 				else if (strstr(first_text(res), "other call")
 				    == NULL)
@@ -1537,6 +1539,40 @@ main(void)
 		ok(behind == 1 && alone == 1, "two silent calls: the first "
 		    "to time out names the 1 other in progress at its host, "
 		    "the last none");
+	}
+	ok(!mcp_worker_busy("alpha"), "both gone");
+	/* another agent's call is counted, its tool not named */
+	client_sendline(&a, "{\"jsonrpc\":\"2.0\",\"id\":43,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
+	client_sendline(&b, "{\"jsonrpc\":\"2.0\",\"id\":44,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"job_list\"}}");
+	{
+		int	 other = 0, alone = 0, k;
+
+		for (k = 0; k < 2; k++) {
+			/* b may have had notifications: its answer is by id */
+			do {
+				r = client_recv(k == 0 ? &a : &b, 4000);
+			} while (r != NULL && json_object_get(r, "id") ==
+			    NULL && (json_decref(r), 1));
+			res = result(r);
+			if (r != NULL && strstr(first_text(res),
+			    "is not responding: no answer within ") != NULL) {
+				if (strstr(first_text(res), "with 1 other call "
+				    "to it in progress, the oldest being "
+				    "another session's, started ") != NULL &&
+				    strstr(first_text(res), "job_list of") ==
+				    NULL)
+					other++;
+				else if (strstr(first_text(res), "other call")
+				    == NULL)
+					alone++;
+			}
+			json_decref(r);
+		}
+		ok(other == 1 && alone == 1, "two sessions' calls at a silent "
+		    "worker: the first to time out counts the other session's "
+		    "without naming its tool");
 	}
 	ok(!mcp_worker_busy("alpha"), "both gone");
 
