@@ -47,6 +47,9 @@ struct ctl_conn {
 /* a follower that stops reading is dropped past this */
 #define CONTROL_FOLLOW_MAXQ	(8 * 1024 * 1024)
 
+#define CTL_BUSY_MSG	"a request is already in progress: send the next one " \
+			"after its answer"
+
 static void	 control_accept(int, short, void *);
 static void	 control_dispatch(int, short, void *);
 static void	 control_close(struct ctl_conn *);
@@ -250,9 +253,15 @@ control_dispatch(int fd, short event, void *arg)
 		if (imsg.fd != -1)
 			close(imsg.fd);
 		if (c->busy) {
-			/* one request at a time per connection */
-			control_reply(c, IMSG_CTL_ERROR,
-			    "a request is already in progress");
+			/*
+			 * One request at a time per connection.  The refusal
+			 * leaves the request in progress as it is: its
+			 * workers' answers are still awaited (control_reply
+			 * would end it, and take them for unasked ones).
+			 */
+			if (imsgev_compose(&c->iev, IMSG_CTL_ERROR, 0, -1,
+			    CTL_BUSY_MSG, strlen(CTL_BUSY_MSG)) == -1)
+				log_warn("control");
 			imsg_free(&imsg);
 			continue;
 		}
