@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +49,9 @@ struct aexec {
 	int			 cut;		/* stopped early: kill it */
 	int			 eof;
 	int			 closed;
-	int			 gotstatus;
+	int			 gotstatus;	/* or the signal that ended it */
 	int			 status;
+	char			 sig[32];
 	struct timespec		 t0;
 	struct event		 ev_step;
 	struct event		 ev_tick;
@@ -66,6 +68,8 @@ static int	 ax_data(ssh_session, ssh_channel, void *, uint32_t, int,
 static void	 ax_eof(ssh_session, ssh_channel, void *);
 static void	 ax_closecb(ssh_session, ssh_channel, void *);
 static void	 ax_status(ssh_session, ssh_channel, int, void *);
+static void	 ax_signal(ssh_session, ssh_channel, const char *, int,
+		    const char *, const char *, void *);
 static void	 ax_sched(struct aexec *);
 static void	 ax_step(int, short, void *);
 static void	 ax_tick(int, short, void *);
@@ -107,6 +111,7 @@ remote_exec_async(struct sshcall *call, const char *cmd, size_t outmax,
 	ax->cb.channel_eof_function = ax_eof;
 	ax->cb.channel_close_function = ax_closecb;
 	ax->cb.channel_exit_status_function = ax_status;
+	ax->cb.channel_exit_signal_function = ax_signal;
 	TAILQ_INSERT_TAIL(&aexecs, ax, entry);
 	call->state = ax;
 	call->cancel = ax_cancel;
@@ -204,6 +209,26 @@ ax_status(ssh_session s, ssh_channel ch, int status, void *arg)
 
 	ax->gotstatus = 1;
 	ax->status = status;
+	if (ax->eof)
+		ax_sched(ax);
+}
+
+/* killed on the host: no status comes, the signal's name does */
+static void
+ax_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
+    const char *errmsg, const char *lang, void *arg)
+{
+	struct aexec	*ax = arg;
+	size_t		 i;
+
+	strlcpy(ax->sig, sig != NULL && sig[0] != '\0' ? sig : "?",
+	    sizeof(ax->sig));
+	/* a name, as the host said it: letters and digits only */
+	for (i = 0; ax->sig[i] != '\0'; i++)
+		if (!isalnum((unsigned char)ax->sig[i]))
+			ax->sig[i] = '?';
+	ax->gotstatus = 1;
+	ax->status = -1;
 	if (ax->eof)
 		ax_sched(ax);
 }
@@ -309,8 +334,10 @@ ax_end(struct aexec *ax, const char *why)
 	if (ax->opening != NULL)
 		sshconn_open_cancel(ax->opening);
 	if (ax->ch != NULL && (c = sshconn_byid(ax->connid)) != NULL) {
-		if (why == NULL && !ax->cut && ax->gotstatus)
+		if (why == NULL && !ax->cut && ax->gotstatus) {
 			ax->rx.status = ax->status;
+			strlcpy(ax->rx.signal, ax->sig, sizeof(ax->rx.signal));
+		}
 		/*
 		 * The callbacks off first: the close waits for libssh to
 		 * send, which takes in what arrives, for us too.

@@ -21,6 +21,7 @@ struct rexec {
 	struct sbuf	 out;
 	struct sbuf	 err;
 	int		 status;	/* -1: unknown */
+	char		 signal[32];	/* what killed it, as the host said */
 	int		 timedout;
 	int		 truncated;	/* out reached its cap */
 	int		 linecap;	/* stopped at maxlines lines */

@@ -757,7 +757,8 @@ grep_done(struct sshcall *call, struct rexec *rxp, const char *why, void *arg)
 	long long	 head = g->head, offset = g->offset, total = 0;
 	size_t		 nlines = 0, lsize = 0, i, shown, budget, used, c;
 	int		 full = 0, content = g->content, count = g->count;
-	int		 nfiles = 0;
+	int		 nfiles = 0, killed;
+	char		 how[64] = "";
 
 	free(g);
 	if (why != NULL) {
@@ -767,6 +768,26 @@ grep_done(struct sshcall *call, struct rexec *rxp, const char *why, void *arg)
 	if (rx.timedout && rx.out.len == 0) {
 		sshcall_text(call, 1, "Grep timed out after %d s; narrow the "
 		    "path, glob or type", files_seconds());
+		return;
+	}
+	/*
+	 * No status, and not because we stopped it: the search was killed
+	 * on the host (a signal, an OOM kill), and its silence is not "no
+	 * matches".
+	 */
+	killed = rx.status < 0 && !rx.truncated && !rx.linecap &&
+	    !rx.timedout;
+	if (killed && rx.signal[0] != '\0')
+		snprintf(how, sizeof(how), "by signal %s", rx.signal);
+	else if (killed)
+		strlcpy(how, "without an exit status", sizeof(how));
+	if (killed && rx.out.len == 0) {
+		if ((nl = rx.err.p != NULL ? strchr(rx.err.p, '\n') : NULL) !=
+		    NULL)
+			*nl = '\0';
+		sshcall_text(call, 1, "Grep failed: the search ended on the "
+		    "host %s before it finished%s%s", how, rx.err.len ? ": " :
+		    "", rx.err.len ? rx.err.p : "");
 		return;
 	}
 	if (rx.out.len == 0 && rx.status >= 2) {
@@ -858,6 +879,9 @@ grep_done(struct sshcall *call, struct rexec *rxp, const char *why, void *arg)
 	if (rx.timedout)
 		sb_printf(&out, "[the search timed out after %d s; results "
 		    "are partial]\n", files_seconds());
+	if (killed)
+		sb_printf(&out, "[the search ended on the host %s before it "
+		    "finished; results are partial]\n", how);
 	if (rx.status >= 2 && rx.err.len > 0) {
 		if ((nl = strchr(rx.err.p, '\n')) != NULL)
 			*nl = '\0';

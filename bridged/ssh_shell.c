@@ -601,14 +601,26 @@ cmd_died(struct cmd *c, const char *why)
 {
 	struct sshcall	*call = c->call;
 	struct shell	*sh = c->sh;
-	char		 note[384];
+	char		 note[512];
 	int		 iserr = 1;
 
 	if (!c->outdone)
 		c->outlen = c->out.total;
 	if (!c->errdone)
 		c->errlen = c->err.total;
-	if (c->kill != KILL_NONE)
+	if (c->kill != KILL_NONE && c->outdone != c->errdone)
+		/*
+		 * The command ended on one stream and not the other: sh
+		 * (not bash) prints its markers on the shell's own stdout
+		 * and stderr, which exec 2>&1 or exec >/dev/null moves.
+		 */
+		snprintf(note, sizeof(note), "%s; %s; the command's %s ended "
+		    "but not its %s: did it move the shell's own (exec 2>&1, "
+		    "exec >/dev/null)? The next command starts a new shell "
+		    "(cwd, environment reset)", c->kill == KILL_TIMEOUT ?
+		    "timed out" : "cancelled", why, c->outdone ? "stdout" :
+		    "stderr", c->outdone ? "stderr" : "stdout");
+	else if (c->kill != KILL_NONE)
 		snprintf(note, sizeof(note), "%s; %s; the next command starts"
 		    " a new shell (cwd, environment reset)",
 		    c->kill == KILL_TIMEOUT ? "timed out" : "cancelled", why);
@@ -639,6 +651,8 @@ cmd_finish(struct cmd *c)
 
 	if (c->cwd[0] != '\0')
 		strlcpy(sh->cwd, c->cwd, sizeof(sh->cwd));
+	else if (c->cwdlost)
+		sh->cwd[0] = '\0';	/* the other tools' default dir then */
 	if (call == NULL) {
 		/* the set-up: stdout is our pid and our process group */
 		c->out.head[c->out.headlen < c->outlen ? c->out.headlen :

@@ -63,6 +63,7 @@ struct cmd {
 	size_t			 errlen;
 	int			 status;
 	char			 cwd[PATH_MAX];
+	int			 cwdlost;	/* $PWD too long to keep */
 	enum cmd_kill		 kill;
 	struct event		 ev_timeout;
 	struct event		 ev_grace;

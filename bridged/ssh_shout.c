@@ -90,9 +90,18 @@ cmd_scan(struct cmd *c)
 			    (p - c->out.win);
 			*e = '\0';
 			p += MARKER_LEN + 1;
+			/*
+			 * The shell prints at most PATH_MAX bytes of $PWD: one
+			 * as long is a directory we cannot name (cut), so it is
+			 * forgotten, not kept wrong.
+			 */
 			if ((sp = strchr(p, ' ')) != NULL) {
 				*sp++ = '\0';
-				strlcpy(c->cwd, sp, sizeof(c->cwd));
+				if (strlcpy(c->cwd, sp, sizeof(c->cwd)) >=
+				    sizeof(c->cwd)) {
+					c->cwd[0] = '\0';
+					c->cwdlost = 1;
+				}
 			}
 			c->status = strtonum(p, 0, 255, &errstr);
 			if (errstr != NULL)

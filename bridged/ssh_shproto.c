@@ -5,12 +5,16 @@
  *
  * A command is sent to a persistent shell (ssh_shell.c) as
  *
- *	eval 'COMMAND' </dev/null; printf '%s %d %s %s\n' M "$?" "$PWD" M;
- *	printf '%s\n' M >&2
+ *	eval 'COMMAND' </dev/null; printf '%s%s %d %.4096s %s%s\n' A B "$?" \
+ *	    "$PWD" A B; printf '%s%s\n' A B >&2
  *
- * with the command single-quoted by shquote() and M a fresh random
+ * with the command single-quoted by shquote() and M = AB a fresh random
  * marker of 22 letters and digits (131 bits): the command cannot know M,
- * so nothing it prints can end its own output early.  Each marker line
+ * so nothing it prints can end its own output early.  M is only ever
+ * printed from its halves A and B, so a trace of the shell (set -x, set
+ * -v) holds them apart and never M.  $PWD is cut at PATH_MAX bytes, so
+ * the line fits the window it is looked for in (ssh_shout.c), and one
+ * as long is taken for unknown.  Each marker line
  * has its newline at its end only: bash's stdout is line-buffered, and a
  * newline ahead of M would be a write, an SSH packet and a wake-up of
  * ours of its own.  bash reads a pipe one byte at a time (a read(2) per
@@ -18,10 +22,15 @@
  * set-up defined read-only (MARK_FN: it cannot be redefined or unset) and
  * a command is sent as
  *
- *	eval 'COMMAND' </dev/null; \__bridged_mark M
+ *	eval 'COMMAND' </dev/null; \__bridged_mark A B
  *
  * (the backslash keeps an alias from standing in for it); the function
- * takes the command's status from $? as it is entered.  That line still
+ * takes the command's status from $? as it is entered.  bash's functions
+ * print to descriptors 61 and 62, the channel's stdout and stderr as the
+ * set-up found them, so a command that moves its own (exec 2>&1, exec
+ * >/dev/null) still ends; where they cannot be made (a low ulimit -n)
+ * the shell is taken for sh, whose markers a command that moves its
+ * descriptors loses (it then runs to its timeout).  That line still
  * costs bash a read(2) per byte of the command: about 1 us each, 2 ms for
  * a command of 4 KB (a script in a here-document).  So where bash 5 reads
  * its commands from descriptor 255 (the set-up checks), a command of
@@ -70,7 +79,23 @@
 #define END_FN			"__bridged_end"
 #define FAST_VAR		"__bridged_c"
 #define FAST_MVAR		"__bridged_m"
+#define FAST_NVAR		"__bridged_n"
 #define FAST_MIN		32	/* bytes: shorter ones cost as much */
+/* a marker is printed as its two halves: traces (set -x) hold a half */
+#define HALF			(MARKER_LEN / 2)
+/* the marker lines, the working directory at most PATH_MAX bytes */
+#define OUT_LINE		"%%s%%s %%d %%.4096s %%s%%s\\n"
+/* the channel's stdout and stderr, kept where exec 2>&1 cannot move them */
+#define OUT_FD			"61"
+#define ERR_FD			"62"
+#define FLAG_VAR		"__bridged_f"
+/*
+ * sh (dash) takes descriptors above 9 for a syntax error as it parses,
+ * and the set-up is parsed whole, bash's part too: it names them through
+ * an eval and read-only variables
+ */
+#define OUT_VAR			"__bridged_o"
+#define ERR_VAR			"__bridged_e"
 /* true in bash reading its commands from /dev/fd/3 (SHELL_EXEC) */
 #define BASH_FD3		"[ -n \"${BASH_VERSION:-}\" ] &&" \
 				" [ \"${BASH_SOURCE:-}\" = /dev/fd/3 ]"
@@ -122,28 +147,33 @@ shproto_exec(struct sbuf *sb)
 void
 shproto_setup(struct sbuf *sb, const char *base_dir)
 {
-	sb_printf(sb, "if " BASH_FD3 "; then"
-	    " [ \"${BASH_VERSINFO[0]}\" -ge 5 ] 2>/dev/null &&"
+	sb_printf(sb, FLAG_VAR "=; __bridged_r=; if " BASH_FD3 " && eval"
+	    " '{ exec " OUT_FD ">&1 " ERR_FD ">&60; } 60>&2 2>/dev/null';"
+	    " then readonly " OUT_VAR "=" OUT_FD " " ERR_VAR "=" ERR_FD "; "
+	    FLAG_VAR "=f; [ \"${BASH_VERSINFO[0]}\" -ge 5 ] 2>/dev/null &&"
 	    " [ /dev/fd/255 -ef /dev/fd/3 ] && __bridged_r=r;"
 	    " exec 3<&-; BASH_ARGV0=bash; "
-	    MARK_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$1\" \"$?\""
-	    " \"$PWD\" \"$1\"; builtin printf '%%s\\n' \"$1\" >&2; };"
+	    MARK_FN "() { builtin printf '" OUT_LINE "' \"$1\" \"$2\" \"$?\""
+	    " \"$PWD\" \"$1\" \"$2\" >&$" OUT_VAR "; builtin printf '%%s%%s\\n'"
+	    " \"$1\" \"$2\" >&$" ERR_VAR "; };"
 	    " " GET_FN "() { builtin local TMOUT= LC_ALL=C 2>/dev/null ||"
 	    " builtin :; [[ $LC_ALL = C || ${2-} = a ]] ||"
 	    " { builtin printf '%%s\\n'"
 	    " 'bridged: LC_ALL is read-only and not C, so a command that is"
 	    " not ASCII cannot be read whole; the shell ends' >&2;"
 	    " builtin exit 1; }; builtin unset -v " FAST_VAR " "
-	    FAST_MVAR "; builtin read -r -N \"$1\" -u 255 " FAST_VAR " &&"
-	    " " FAST_MVAR "=${" FAST_VAR ":0:%d} && " FAST_VAR "=${" FAST_VAR
-	    ":%d} || builtin exit 1; };"
-	    " " END_FN "() { builtin printf '%%s %%d %%s %%s\\n' \"$" FAST_MVAR
-	    "\" \"$?\" \"$PWD\" \"$" FAST_MVAR "\"; builtin printf '%%s\\n'"
-	    " \"$" FAST_MVAR "\" >&2; };"
+	    FAST_MVAR " " FAST_NVAR "; builtin read -r -N \"$1\" -u 255 "
+	    FAST_VAR " && " FAST_MVAR "=${" FAST_VAR ":0:%d} && " FAST_NVAR
+	    "=${" FAST_VAR ":%d:%d} && " FAST_VAR "=${" FAST_VAR ":%d} ||"
+	    " builtin exit 1; };"
+	    " " END_FN "() { builtin printf '" OUT_LINE "' \"$" FAST_MVAR "\""
+	    " \"$" FAST_NVAR "\" \"$?\" \"$PWD\" \"$" FAST_MVAR "\" \"$"
+	    FAST_NVAR "\" >&$" OUT_VAR "; builtin printf '%%s%%s\\n' \"$"
+	    FAST_MVAR "\" \"$" FAST_NVAR "\" >&$" ERR_VAR "; };"
 	    " readonly -f " MARK_FN " " GET_FN " " END_FN "; fi;"
-	    " printf '%%s %%s' \"$$\" \"${1:-0}\"; " BASH_FD3 " &&"
-	    " printf ' f%%s' \"${__bridged_r:-}\"; echo; unset __bridged_r;"
-	    " set --", MARKER_LEN, MARKER_LEN);
+	    " printf '%%s %%s' \"$$\" \"${1:-0}\"; [ -n \"$" FLAG_VAR "\" ] &&"
+	    " printf ' f%%s' \"$__bridged_r\"; echo; unset " FLAG_VAR
+	    " __bridged_r; set --", HALF, HALF, MARKER_LEN - HALF, MARKER_LEN);
 	if (base_dir[0] != '\0') {
 		sb_str(sb, "; cd -- ");
 		shquote(sb, base_dir);
@@ -192,10 +222,13 @@ shproto_command(struct sbuf *sb, const char *command, const char *marker,
 		sb_str(sb, "eval ");
 		shquote(sb, command);
 		if (form != SHFORM_PLAIN)
-			sb_printf(sb, "; \\" MARK_FN " %s\n", marker);
+			sb_printf(sb, "; \\" MARK_FN " %.*s %s\n", HALF,
+			    marker, marker + HALF);
 		else
-			sb_printf(sb, " </dev/null; printf '%%s %%d %%s"
-			    " %%s\\n' %s \"$?\" \"$PWD\" %s; printf '%%s\\n'"
-			    " %s >&2\n", marker, marker, marker);
+			sb_printf(sb, " </dev/null; printf '" OUT_LINE "'"
+			    " %.*s %s \"$?\" \"$PWD\" %.*s %s; printf"
+			    " '%%s%%s\\n' %.*s %s >&2\n", HALF, marker,
+			    marker + HALF, HALF, marker, marker + HALF, HALF,
+			    marker, marker + HALF);
 	}
 }

@@ -472,7 +472,8 @@ else:
     r = (b["syscr"] - a["syscr"]) / 50.0
     t.ok(w == 2, "a Bash call costs the shell 2 writes (one per marker "
          "line)", w)
-    t.ok(r <= 52, "a Bash `true' is read in at most 52 bytes (%g)" % r, r)
+    # (the marker goes as its two halves: a space more than it was)
+    t.ok(r <= 53, "a Bash `true' is read in at most 53 bytes (%g)" % r, r)
     # a long command: bash reads a line a byte at a time, ~1 us each (2 ms
     # for a script of 4 KB); one of ASCII only is a short line and then
     # one `read -N' (ssh_shproto.c, GET_FN).  The old code read all of it
@@ -507,14 +508,16 @@ else:
     # and nothing else: bash reads its commands from /dev/fd/3 with
     # /dev/null as its stdin for good, so a command's line redirects
     # nothing (eval's </dev/null was 16 system calls, an open among them:
-    # about 88 in all, now 64)
+    # about 88 in all, then 64; the markers' redirections to the
+    # channel's descriptors the set-up kept, which exec 2>&1 cannot move,
+    # are some 10 more: 74)
     lines, _ = traced(sp, ["-c"], "a Bash call's system calls in the shell",
                       lambda: bashes(50))
     if lines is not None:
         total = strace_count(lines, "total")
         opens = strace_count(lines, "openat")
-        t.ok(total is not None and total / 50.0 <= 72 and not opens,
-             "a Bash call costs the shell at most 72 system calls, no open "
+        t.ok(total is not None and total / 50.0 <= 80 and not opens,
+             "a Bash call costs the shell at most 80 system calls, no open "
              "(%.1f)" % ((total or 0) / 50.0), (total, opens))
 
 # the worker's own system calls for a `true', counted by strace where it

@@ -11,7 +11,9 @@
 # looks like a marker come out as written; a 65 KB here-document arrives
 # whole; a command that reads stdin gets end of file and does not eat the
 # next command; a timeout kills the command and the shell goes on with
-# its state; a loop that ignores the kill gets a fresh sh and a warning.
+# its state; exec 2>&1 (which moves the markers sh prints) times out
+# with a note saying so; a loop that ignores the kill gets a fresh sh and
+# a warning.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -128,6 +130,13 @@ t.ok(gone("sleep %d" % n), "... and no sleep %d process is left" % n)
 e, x = bash('pwd; echo "v=$T_SHFB"')
 t.ok(not e and x == "/tmp\nv=kept\nexit status: 0",
      "the shell goes on after a timeout, with its state", x)
+
+# sh prints the markers on the shell's own stdout and stderr: a command
+# that moves one never ends, and the timeout says what to suspect
+e, x = bash("exec 2>&1; echo moved >&2", timeout=2000)
+t.ok(e and "moved" in x and "stdout ended but not its stderr" in x and
+     "exec 2>&1" in x, "exec 2>&1 in sh: timed out, and the note says why",
+     x)
 
 e, x = bash("while :; do :; done", timeout=1000)
 t.ok(e and "new shell" in x,

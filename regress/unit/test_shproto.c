@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ form_cases(void)
 
 	shproto_command(&sb, c31, m, SHFORM_FASTREAD);
 	ok(starts(&sb, "eval 'xxx") && ends(&sb, "'; \\__bridged_mark "
-	    "MMMMMMMMMMMMMMMMMMMMMM\n"), "31 bytes go as a line, even where "
+	    "MMMMMMMMMMM MMMMMMMMMMM\n"), "31 bytes go as a line, even where "
 	    "the shell reads long ones whole");
 	sb_free(&sb);
 
@@ -117,7 +118,7 @@ form_cases(void)
 
 	shproto_command(&sb, c32, m, SHFORM_MARKFN);
 	ok(starts(&sb, "eval '") && ends(&sb, "; \\__bridged_mark "
-	    "MMMMMMMMMMMMMMMMMMMMMM\n"), "bash 4: a long command is a line "
+	    "MMMMMMMMMMM MMMMMMMMMMM\n"), "bash 4: a long command is a line "
 	    "too");
 	sb_free(&sb);
 
@@ -139,12 +140,63 @@ drain(int fd, struct sbuf *out)
 		sb_add(out, buf, n);
 }
 
+static int	 count(const char *, const char *);
+static int	 run_shell(const char *, const struct sbuf *, struct sbuf *,
+		    struct sbuf *);
+
+static int
+run_bash(const struct sbuf *input, struct sbuf *out, struct sbuf *err)
+{
+	return run_shell("/bin/bash", input, out, err);
+}
+
+/*
+ * sh as SHELL_EXEC starts it where there is no bash (but reading its
+ * commands from descriptor 3 too)
+ */
+static void
+sh_cases(void)
+{
+	struct sbuf	 in = { 0 }, out = { 0 }, err = { 0 }, setup = { 0 };
+	char		 m[2][MARKER_LEN + 1], line[512];
+	enum shform	 form;
+	long		 pid, pgid;
+	int		 rc;
+
+	if (access("/bin/dash", X_OK) == -1) {
+		ok(0, "/bin/dash is there");
+		return;
+	}
+	shproto_setup(&setup, "/tmp");
+	shproto_marker(m[0]);
+	shproto_marker(m[1]);
+	shproto_command(&in, setup.p, m[0], SHFORM_PLAIN);
+	shproto_command(&in, "set -x; echo e1 >&2; (exit 5)", m[1],
+	    SHFORM_PLAIN);
+	rc = run_shell("/bin/dash", &in, &out, &err);
+	sb_add(&out, "", 1);
+	sb_add(&err, "", 1);
+	form = shproto_learn(out.p, &pid, &pgid);
+	ok(rc == 0 && form == SHFORM_PLAIN && pgid == 4242, "dash parses and "
+	    "runs the set-up: sh's form (%d), its group %ld (rc %d)",
+	    (int)form, pgid, rc);
+	snprintf(line, sizeof(line), "%s 5 /tmp %s\n", m[1], m[1]);
+	ok(strstr(out.p, line) != NULL && strstr(err.p, "e1\n") != NULL &&
+	    count(err.p, m[1]) == 1, "dash: a traced command's status, "
+	    "directory and stderr, the marker whole once");
+	sb_free(&in);
+	sb_free(&out);
+	sb_free(&err);
+	sb_free(&setup);
+}
+
 /*
  * bash as SHELL_EXEC starts it, without the watchdog: input on
  * descriptor 3, stdin /dev/null; out and err are what it printed.
  */
 static int
-run_bash(const struct sbuf *input, struct sbuf *out, struct sbuf *err)
+run_shell(const char *shell, const struct sbuf *input, struct sbuf *out,
+    struct sbuf *err)
 {
 	int	 in[2], o[2], e[2], status;
 	pid_t	 pid;
@@ -163,8 +215,11 @@ run_bash(const struct sbuf *input, struct sbuf *out, struct sbuf *err)
 		closefrom(4);
 		/* the user's locale, in which a character may be 2 bytes */
 		setenv("LC_ALL", "C.UTF-8", 1);
-		execl("/bin/bash", "bash", "--noprofile", "--norc",
-		    "/dev/fd/3", "4242", (char *)NULL);
+		if (strcmp(shell, "/bin/bash") == 0)
+			execl(shell, "bash", "--noprofile", "--norc",
+			    "/dev/fd/3", "4242", (char *)NULL);
+		else
+			execl(shell, "sh", "/dev/fd/3", "4242", (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -265,6 +320,103 @@ bash_cases(void)
 	free(big);
 }
 
+/* how many times needle is in the NUL-terminated haystack */
+static int
+count(const char *hay, const char *needle)
+{
+	int	 n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay++;
+	}
+	return n;
+}
+
+/*
+ * What a command may do to its shell that must not put the markers out
+ * of step: trace itself (set -x: the traces hold a marker's halves, not
+ * the marker), move its stderr into its stdout or both away (exec 2>&1,
+ * exec >/dev/null: the markers go to the channel's own descriptors),
+ * and go where $PWD is longer than the longest path (printed cut).
+ */
+static void
+hostile_cases(enum shform want, const char *what)
+{
+	struct sbuf	 in = { 0 }, out = { 0 }, err = { 0 }, setup = { 0 };
+	char		 m[6][MARKER_LEN + 1], line[512], *p, *e;
+	const char	*cmds[6];
+	enum shform	 form;
+	long		 pid, pgid;
+	size_t		 i;
+	int		 rc;
+
+	cmds[0] = "set -x; echo e0 >&2";
+	cmds[1] = "set +x; echo e1 >&2";
+	cmds[2] = "exec 2>&1; echo e2 >&2";
+	cmds[3] = "exec >/dev/null 2>/dev/null; echo gone; echo gone >&2";
+	/* 17 directories of 250 bytes: a $PWD of 4,267 */
+	cmds[4] = "cd /tmp && d=$(printf 'd%0249d' 0) && for i in 1 2 3 4 5 6"
+	    " 7 8 9 10 11 12 13 14 15 16 17; do mkdir -p \"$d\" && cd \"$d\""
+	    " || exit 9; done";
+	cmds[5] = "cd /tmp; rm -rf \"/tmp/$(printf 'd%0249d' 0)\"";
+	shproto_setup(&setup, "/");
+	shproto_marker(m[0]);
+	shproto_command(&in, setup.p, m[0], SHFORM_PLAIN);
+	rc = run_bash(&in, &out, &err);
+	sb_add(&out, "", 1);
+	form = shproto_learn(out.p, &pid, &pgid);
+	if (want == SHFORM_FASTREAD)
+		ok(form == want, "%s: the set-up kept the channel's "
+		    "descriptors (form %d)", what, (int)form);
+	sb_free(&in);
+	sb_free(&out);
+	sb_free(&err);
+
+	shproto_command(&in, setup.p, m[0], SHFORM_PLAIN);
+	for (i = 0; i < 6; i++) {
+		shproto_marker(m[i]);
+		shproto_command(&in, cmds[i], m[i], want);
+	}
+	rc = run_bash(&in, &out, &err);
+	sb_add(&out, "", 1);
+	sb_add(&err, "", 1);
+	ok(rc == 0, "%s: bash ended well (%d)", what, rc);
+	snprintf(line, sizeof(line), "e0\n");
+	ok(strstr(err.p, line) != NULL && strstr(err.p, "+ echo e0") !=
+	    NULL, "%s: set -x: the command's stderr and its trace", what);
+	ok(count(err.p, m[0]) == 1 && count(out.p, m[0]) == 2, "%s: set -x:"
+	    " the traces do not hold the marker (%d on stderr, %d on "
+	    "stdout)", what, count(err.p, m[0]), count(out.p, m[0]));
+	ok(count(err.p, m[1]) == 1 && count(out.p, m[1]) == 2, "%s: traced "
+	    "set +x: in step", what);
+	if (want == SHFORM_PLAIN)
+		goto done;
+	snprintf(line, sizeof(line), "e2\n%s 0 / %s\n", m[2], m[2]);
+	ok(strstr(out.p, line) != NULL && count(err.p, m[2]) == 1,
+	    "%s: exec 2>&1: its stderr on stdout, each marker on its own "
+	    "stream", what);
+	ok(strstr(out.p, "gone") == NULL && strstr(err.p, "gone") == NULL &&
+	    count(out.p, m[3]) == 2 && count(err.p, m[3]) == 1,
+	    "%s: exec >/dev/null 2>/dev/null: its output gone, the markers "
+	    "not", what);
+	snprintf(line, sizeof(line), "%s 0 /tmp/d0", m[4]);
+	p = strstr(out.p, line);
+	snprintf(line, sizeof(line), " %s\n", m[4]);
+	e = p != NULL ? strstr(p, line) : NULL;
+	ok(e != NULL, "%s: a $PWD longer than a path: the marker line comes",
+	    what);
+	snprintf(line, sizeof(line), "%s 0 /tmp %s\n", m[5], m[5]);
+	ok(e != NULL && e - (p + MARKER_LEN + 3) == PATH_MAX &&
+	    strstr(out.p, line) != NULL, "%s: ... cut at %d bytes, and in "
+	    "step after", what, PATH_MAX);
+done:
+	sb_free(&in);
+	sb_free(&out);
+	sb_free(&err);
+	sb_free(&setup);
+}
+
 int
 main(void)
 {
@@ -272,5 +424,9 @@ main(void)
 	learn_cases();
 	form_cases();
 	bash_cases();
+	hostile_cases(SHFORM_FASTREAD, "bash 5");
+	hostile_cases(SHFORM_MARKFN, "bash 4's form");
+	hostile_cases(SHFORM_PLAIN, "sh's form");
+	sh_cases();
 	return tap_done();
 }
