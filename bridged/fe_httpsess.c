@@ -281,7 +281,16 @@ httpsess_count(uint32_t listener)
 	return n;
 }
 
-/* a connection closed: its streams let go; a modern request ends */
+/*
+ * A connection closed: its streams let go; a modern request ends.
+ *
+ * evhttp (2.1) calls this from evhttp_connection_free.  A request we
+ * had not finished (no reply sent yet, or a stream not ended: the
+ * client hung up, or its connection timed out) it has already taken
+ * off the connection and left to us, its evcon NULL: we free it, or
+ * nobody does.  One still on the connection (the whole evhttp going at
+ * shutdown) evhttp frees itself right after.
+ */
 void
 httpsess_conn_gone(struct evhttp_connection *evcon)
 {
@@ -292,6 +301,8 @@ httpsess_conn_gone(struct evhttp_connection *evcon)
 		TAILQ_FOREACH_SAFE(p, &hs->posts, entry, next) {
 			if (p->evcon != evcon || p->req == NULL)
 				continue;
+			if (evhttp_request_get_connection(p->req) == NULL)
+				evhttp_request_free(p->req);
 			p->req = NULL;
 			p->evcon = NULL;
 			evtimer_del(&p->ping);
