@@ -73,6 +73,7 @@ struct hpost {
 	int			 accept_sse;
 	int			 get;		/* the session's GET stream */
 	int			 init;		/* answers initialize */
+	int			 noreq;		/* no request in it: 202 */
 	struct event		 ping;
 };
 
@@ -116,6 +117,7 @@ static int	 ids_take(json_t *, json_t *);
 static int	 status_of(json_t *, int);
 static int	 answers(struct hpost *, json_t *);
 static int	 accepts(struct evhttp_request *, const char *);
+static int	 owed(json_t *);
 
 /*
  * Sessions
@@ -456,8 +458,9 @@ post_finish(struct hpost *p, json_t *msg)
 		    "result") != NULL)
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    p->req), "Mcp-Session-Id", hs->sid);
-		http_reply_json(p->req, status_of(msg, hs->sid[0] == '\0'),
-		    msg);
+		/* what a body of notifications gets is an error */
+		http_reply_json(p->req, p->noreq ? 400 : status_of(msg,
+		    hs->sid[0] == '\0'), msg);
 		p->req = NULL;
 	} else
 		json_decref(msg);
@@ -499,7 +502,9 @@ out_send(struct mcp_session *s, json_t *msg)
 			if (answers(q, msg))
 				p = q;
 		}
-		if (p == NULL)
+		/* a body of notifications is answered only with its error */
+		if (p == NULL && hs->cur != NULL && (!hs->cur->noreq ||
+		    json_is_array(msg) || json_object_get(msg, "error") != NULL))
 			p = hs->cur;
 	} else {
 		tok = json_object_get(json_object_get(msg, "params"),
@@ -525,7 +530,7 @@ out_send(struct mcp_session *s, json_t *msg)
 			TAILQ_FOREACH(q, &hs->posts, entry)
 				if (q->get && q->req != NULL)
 					p = q;
-		if (p == NULL)
+		if (p == NULL && hs->cur != NULL && !hs->cur->noreq)
 			p = hs->cur;
 	}
 	if (p == NULL) {
@@ -652,6 +657,21 @@ status_of(json_t *msg, int modern)
 	}
 }
 
+/*
+ * Is an answer owed for this member of a body?  fe_jsonrpc.c answers
+ * everything with an id that is not a response: a request, or the error
+ * that says why it is none ("method": 5, no method at all).
+ */
+static int
+owed(json_t *v)
+{
+	if (!json_is_object(v) || json_object_get(v, "id") == NULL)
+		return 0;
+	return json_object_get(v, "method") != NULL ||
+	    (json_object_get(v, "result") == NULL &&
+	    json_object_get(v, "error") == NULL);
+}
+
 static int
 accepts(struct evhttp_request *req, const char *type)
 {
@@ -688,7 +708,7 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	const char	*ct, *method = NULL;
 	char		 ver[32], *body;
 	size_t		 len, i;
-	int		 modern, status, requests = 0, init = 0;
+	int		 modern, status, requests = 0, init = 0, fresh = 0;
 
 	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Content-Type");
@@ -729,24 +749,20 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		    "invalid request: a JSON-RPC message is a JSON object");
 		return;
 	}
-	/* what the body holds: requests (with ids), their tokens */
+	/*
+	 * What the body holds: requests (with ids), their tokens.  A
+	 * batch member that is no object is fe_jsonrpc.c's to answer, as
+	 * on the socket: its error rides in the batch's answer.
+	 */
 	for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) : 1);
 	    i++) {
 		v = json_is_array(msg) ? json_array_get(msg, i) : msg;
-		if (!json_is_object(v)) {
-			json_decref(msg);
-			http_refuse(req, 400, NULL, JSONRPC_INVALID_REQUEST,
-			    "invalid request: a batch holds JSON-RPC "
-			    "messages, which are JSON objects");
-			return;
-		}
-		if (json_is_string(json_object_get(v, "method"))) {
-			if (method == NULL)
-				method = json_string_value(json_object_get(v,
-				    "method"));
-			if (json_object_get(v, "id") != NULL)
-				requests++;
-		}
+		if (method == NULL && json_is_object(v) &&
+		    json_is_string(json_object_get(v, "method")))
+			method = json_string_value(json_object_get(v,
+			    "method"));
+		if (owed(v))
+			requests++;
 	}
 	meta = json_object_get(json_object_get(msg, "params"), "_meta");
 	modern = json_is_object(msg) && (strcmp(ver,
@@ -800,6 +816,7 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 			    frontend_conf->limits.sessions_max);
 			return;
 		}
+		fresh = 1;
 	} else if ((hs = hs_find(req, c, &status)) == NULL) {
 		json_decref(msg);
 		http_refuse(req, status, NULL, JSONRPC_INVALID_REQUEST,
@@ -810,27 +827,35 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		return;
 	}
 	hs_touch(hs);
+	/*
+	 * Notifications and responses only: no answer is owed, but the
+	 * POST is held while they are read all the same, so that the
+	 * error fe_jsonrpc.c sends for one that is not valid JSON-RPC
+	 * (it checks every line on every transport alike) answers it
+	 * with 400; a body it lets through is 202.
+	 */
+	if ((p = post_new(hs, req)) == NULL) {
+		json_decref(msg);
+		http_refuse(req, 503, NULL, JSONRPC_INTERNAL, "out of memory");
+		if (hs->sid[0] == '\0' || fresh)
+			mcp_session_end(hs->s);
+		return;
+	}
+	p->noreq = requests == 0;
 	if (requests > 0) {
-		if ((p = post_new(hs, req)) == NULL) {
-			json_decref(msg);
-			http_refuse(req, 503, NULL, JSONRPC_INTERNAL,
-			    "out of memory");
-			if (hs->sid[0] == '\0' || init)
-				mcp_session_end(hs->s);
-			return;
-		}
 		p->init = init;
 		for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) :
 		    1); i++) {
 			v = json_is_array(msg) ? json_array_get(msg, i) : msg;
+			if (!owed(v))
+				continue;
 			tok = json_object_get(v, "id");
 			/*
 			 * The ids an answer will carry: a string or an
 			 * integer (fe_jsonrpc.c); another is answered with
 			 * a null id, which answers the message as a whole.
 			 */
-			if ((!json_is_string(tok) && !json_is_integer(tok)) ||
-			    json_object_get(v, "method") == NULL)
+			if (!json_is_string(tok) && !json_is_integer(tok))
 				continue;
 			json_array_append(p->ids, tok);
 			tok = json_object_get(json_object_get(json_object_get(
@@ -848,10 +873,13 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	if (hs->s == NULL)
 		return;		/* answered, and the session is over */
 	hs->cur = NULL;
-	if (p == NULL) {
-		/* notifications and responses only */
-		evhttp_send_reply(req, 202, "Accepted", NULL);
-		if (hs->sid[0] == '\0')
+	if (p->noreq) {
+		if (p->req != NULL)
+			evhttp_send_reply(req, 202, "Accepted", NULL);
+		p->req = NULL;
+		post_free(p);
+		/* an initialize without an id made a session none can name */
+		if (hs->sid[0] == '\0' || fresh)
 			mcp_session_end(hs->s);
 	} else if (p->req == NULL && json_array_size(p->ids) == 0 &&
 	    !p->get)
