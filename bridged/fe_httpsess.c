@@ -98,7 +98,9 @@ static int	 principal_full(struct evhttp_request *,
 		    const struct client *, json_t *);
 static void	 out_send(struct mcp_session *, json_t *);
 static void	 out_close(struct mcp_session *);
-static const struct mcp_output http_output = { out_send, out_close };
+static void	 out_forget(struct mcp_session *, json_t *);
+static const struct mcp_output http_output = { out_send, out_close,
+		    out_forget };
 
 static struct hsess *hs_new(const struct client *, uint32_t, int);
 static void	 hs_free(int, short, void *);
@@ -111,6 +113,7 @@ static void	 post_free(struct hpost *);
 static void	 post_sse_start(struct hpost *);
 static void	 post_event(struct hpost *, const char *, int);
 static void	 post_finish(struct hpost *, json_t *);
+static void	 post_done(struct hpost *);
 static void	 post_ping(int, short, void *);
 static int	 ids_has(json_t *, json_t *);
 static int	 ids_take(json_t *, json_t *);
@@ -573,13 +576,54 @@ out_send(struct mcp_session *s, json_t *msg)
 	post_event(p, text, response && !p->get &&
 	    json_array_size(p->ids) == 0);
 	free(text);
-	if (response && !p->get && json_array_size(p->ids) == 0) {
-		if (hs->sid[0] == '\0' && hs->s != NULL)
-			mcp_session_end(hs->s);
-		else if (p != hs->cur)
-			post_free(p);
-	}
+	if (response && !p->get && json_array_size(p->ids) == 0)
+		post_done(p);
 }
+
+/*
+ * A request of the session will never be answered: the client cancelled
+ * it (notifications/cancelled), and the receiver of a cancellation sends
+ * no response for it.  The POST that waits for it stops waiting; once
+ * nothing else in it is owed an answer (a batch's other requests) it
+ * ends as if answered: its SSE stream closes, and a POST to be answered
+ * with JSON gets 204 No Content, there being no response to give.
+ */
+static void
+out_forget(struct mcp_session *s, json_t *id)
+{
+	struct hsess	*hs = s->output_arg;
+	struct hpost	*p;
+
+	TAILQ_FOREACH(p, &hs->posts, entry)
+		if (!p->get && ids_take(p->ids, id))
+			break;
+	if (p == NULL || json_array_size(p->ids) > 0)
+		return;
+	log_debug("session %u: a POST's last request was cancelled: it ends",
+	    s->id);
+	if (p->req != NULL) {
+		if (p->sse)
+			evhttp_send_reply_end(p->req);
+		else
+			evhttp_send_reply(p->req, 204, "No Content", NULL);
+		p->req = NULL;
+	}
+	post_done(p);
+}
+
+/* p owes nothing more: a modern request's session ends with it */
+static void
+post_done(struct hpost *p)
+{
+	struct hsess	*hs = p->hs;
+
+	evtimer_del(&p->ping);
+	if (hs->sid[0] == '\0' && hs->s != NULL)
+		mcp_session_end(hs->s);
+	else if (p != hs->cur)
+		post_free(p);
+}
+
 
 static int
 ids_has(json_t *ids, json_t *id)
