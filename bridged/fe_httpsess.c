@@ -29,6 +29,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,8 @@ struct hsess {
 	size_t			 nhistory;
 	size_t			 history_bytes;
 	struct hpost		*cur;		/* being dispatched */
+	uint32_t		 get_stream;	/* the GET stream's number */
+	uint64_t		 get_seq;	/* the last event id it had */
 	struct event		 idle;
 };
 
@@ -351,6 +354,11 @@ post_new(struct hsess *hs, struct evhttp_request *req)
 static void
 post_free(struct hpost *p)
 {
+	struct hsess	*hs = p->hs;
+
+	/* a GET stream resumed later goes on from here (httpsess_get) */
+	if (p->get && p->stream == hs->get_stream && p->seq > hs->get_seq)
+		hs->get_seq = p->seq;
 	if (p->hs->cur == p)
 		p->hs->cur = NULL;
 	evtimer_del(&p->ping);
@@ -623,7 +631,6 @@ post_done(struct hpost *p)
 	else if (p != hs->cur)
 		post_free(p);
 }
-
 
 static int
 ids_has(json_t *ids, json_t *id)
@@ -930,6 +937,43 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		post_free(p);
 }
 
+/* a decimal number as we write them: no sign, no leading zero */
+static int
+decimal(const char **sp, uint64_t max, uint64_t *v)
+{
+	const char	*s = *sp;
+
+	*v = 0;
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' &&
+	    s[1] <= '9'))
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (*v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		*v = *v * 10 + (uint64_t)(*s - '0');
+	}
+	*sp = s;
+	return 0;
+}
+
+/*
+ * An event id exactly as post_sse_start and post_event write them,
+ * "STREAM-SEQ": what else a client sends as Last-Event-ID is no id of
+ * ours, whatever strtoul would have made of it.
+ */
+static int
+event_id(const char *text, uint32_t *stream, uint64_t *seq)
+{
+	uint64_t	 v;
+
+	if (decimal(&text, UINT32_MAX, &v) == -1 || v == 0 || *text++ != '-')
+		return -1;
+	*stream = v;
+	if (decimal(&text, UINT64_MAX, seq) == -1 || *text != '\0')
+		return -1;
+	return 0;
+}
+
 void
 httpsess_get(struct evhttp_request *req, const struct client *c,
     uint32_t listener)
@@ -938,9 +982,9 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 	struct hpost		*p, *q;
 	struct hevent		*e;
 	struct evbuffer		*b;
-	char			 ver[32], last[64], *end;
-	unsigned long		 stream;
-	unsigned long long	 seq = 0;
+	char			 ver[32], last[64];
+	uint32_t		 stream;
+	uint64_t		 seq = 0;
 	int			 status;
 
 	if (http_header_trim(req, "MCP-Protocol-Version", ver,
@@ -968,19 +1012,13 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 	}
 	hs_touch(hs);
 	stream = 0;
-	if (http_header_trim(req, "Last-Event-ID", last, sizeof(last)) == 0) {
-		stream = strtoul(last, &end, 10);
-		if (*end != '-' || stream == 0 || stream >= hs->next_stream) {
-			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
-			    "not an event id of this session");
-			return;
-		}
-		seq = strtoull(end + 1, &end, 10);
-		if (*end != '\0') {
-			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
-			    "not an event id of this session");
-			return;
-		}
+	if ((status = http_header_trim(req, "Last-Event-ID", last,
+	    sizeof(last))) != -1 && (status == -2 ||
+	    event_id(last, &stream, &seq) == -1 || stream >= hs->next_stream)) {
+		http_refuse(req, 400, NULL, -32000, "Last-Event-ID is not an "
+		    "event id of this session (they are STREAM-SEQ, as this "
+		    "session's SSE events carry them)");
+		return;
 	}
 	p = NULL;
 	if (stream != 0) {
@@ -993,25 +1031,40 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 			    "still open on another connection");
 			return;
 		}
-	} else {
+		if ((p != NULL && seq > p->seq) || (p == NULL &&
+		    stream == hs->get_stream && seq > hs->get_seq)) {
+			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
+			    "not an event id of this session: stream %lu has "
+			    "not got that far", (unsigned long)stream);
+			return;
+		}
+	}
+	/* a fresh GET stream, or the last one resumed: one at a time */
+	if (p == NULL && (stream == 0 || stream == hs->get_stream))
 		TAILQ_FOREACH(q, &hs->posts, entry)
 			if (q->get && q->req != NULL) {
 				http_refuse(req, 409, NULL, -32000, "the "
 				    "session's GET stream is already open");
 				return;
 			}
-	}
 	if (p == NULL) {
 		if ((p = post_new(hs, req)) == NULL) {
 			http_refuse(req, 503, NULL, JSONRPC_INTERNAL,
 			    "out of memory");
 			return;
 		}
-		p->get = 1;
+		/*
+		 * The session's GET stream goes on from where it was; a
+		 * POST's stream that has ended (its answers all sent)
+		 * only replays what the client missed of it, then ends.
+		 */
+		p->get = stream == 0 || stream == hs->get_stream;
 		if (stream != 0) {
-			/* replays a finished stream, then goes on as GET */
 			p->stream = stream;
 			p->seq = seq;
+		} else {
+			hs->get_stream = p->stream;
+			hs->get_seq = 0;
 		}
 	} else {
 		p->req = req;
@@ -1034,6 +1087,9 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 		if (e->seq > p->seq)
 			p->seq = e->seq;
 	}
+	/* what it says next follows the last id the stream ever carried */
+	if (p->get && p->seq < hs->get_seq)
+		p->seq = hs->get_seq;
 	if (!p->get && json_array_size(p->ids) == 0) {
 		evhttp_send_reply_end(req);
 		p->req = NULL;
