@@ -278,6 +278,14 @@ mcp_call_finish(struct mcp_call *call, json_t *result, const char *outcome)
 		s->batch = saved;
 	} else
 		json_decref(result);
+	/*
+	 * A cancelled call is never answered (its filter too sends
+	 * nothing then): the transport stops waiting for it, before its
+	 * batch, if it was the last one pending there, goes without it.
+	 */
+	if (call->cancelled && s != NULL && !s->dead && call->id != NULL &&
+	    s->output != NULL && s->output->forget != NULL)
+		s->output->forget(s, call->id);
 	if (b != NULL)
 		mcp_batch_release(s, b);
 

@@ -294,14 +294,19 @@ http_reason(int status)
  * Host (or an Origin's host) must name the listener: its address as
  * configured, or on loopback any loopback name.  The port is not
  * compared: an SSH tunnel may forward another port to ours, and the
- * name is what DNS rebinding changes.
+ * name is what DNS rebinding changes.  The form is checked whole, all
+ * the same: host, or [IPv6 literal], then at most a port of 1 to 5
+ * digits (1-65535); an Origin is scheme://host[:port] with at most a
+ * lone "/" after it.  Anything else ("host:", "host:99999", "host/",
+ * "[localhost]") is no name of ours.
  */
 static int
 host_allowed(struct listener *l, const char *hostport, int origin)
 {
 	char		 host[LISTEN_ADDR_LEN + 8];
 	const char	*p = hostport, *end;
-	size_t		 len;
+	size_t		 len, n;
+	unsigned long	 port;
 
 	if (origin) {
 		if (strncmp(p, "http://", 7) == 0)
@@ -316,20 +321,25 @@ host_allowed(struct listener *l, const char *hostport, int origin)
 			return 0;
 		p++;
 		len = end - p;
+		/* brackets hold an IPv6 address, never a name */
+		if (memchr(p, ':', len) == NULL ||
+		    strspn(p, "0123456789abcdefABCDEF:.") != len)
+			return 0;
 		end++;
 	} else {
 		end = p + strcspn(p, ":/");
 		len = end - p;
 	}
-	if (*end != '\0' && *end != ':' && !(origin && *end == '/'))
-		return 0;
 	if (*end == ':') {
-		/* digits only */
-		for (end++; *end != '\0' && *end != '/'; end++)
-			if (!isdigit((unsigned char)*end))
-				return 0;
+		for (end++, n = 0, port = 0; isdigit((unsigned char)*end) &&
+		    n <= 5; end++, n++)
+			port = port * 10 + (*end - '0');
+		if (n == 0 || n > 5 || port == 0 || port > 65535)
+			return 0;
 	}
-	if (*end == '/' && end[1] != '\0')
+	if (origin && *end == '/')
+		end++;
+	if (*end != '\0')
 		return 0;
 	if (len == 0 || len >= sizeof(host))
 		return 0;

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ struct hpost {
 	int			 accept_sse;
 	int			 get;		/* the session's GET stream */
 	int			 init;		/* answers initialize */
+	int			 noreq;		/* no request in it: 202 */
 	struct event		 ping;
 };
 
@@ -88,6 +90,8 @@ struct hsess {
 	size_t			 nhistory;
 	size_t			 history_bytes;
 	struct hpost		*cur;		/* being dispatched */
+	uint32_t		 get_stream;	/* the GET stream's number */
+	uint64_t		 get_seq;	/* the last event id it had */
 	struct event		 idle;
 };
 
@@ -97,7 +101,9 @@ static int	 principal_full(struct evhttp_request *,
 		    const struct client *, json_t *);
 static void	 out_send(struct mcp_session *, json_t *);
 static void	 out_close(struct mcp_session *);
-static const struct mcp_output http_output = { out_send, out_close };
+static void	 out_forget(struct mcp_session *, json_t *);
+static const struct mcp_output http_output = { out_send, out_close,
+		    out_forget };
 
 static struct hsess *hs_new(const struct client *, uint32_t, int);
 static void	 hs_free(int, short, void *);
@@ -110,12 +116,14 @@ static void	 post_free(struct hpost *);
 static void	 post_sse_start(struct hpost *);
 static void	 post_event(struct hpost *, const char *, int);
 static void	 post_finish(struct hpost *, json_t *);
+static void	 post_done(struct hpost *);
 static void	 post_ping(int, short, void *);
 static int	 ids_has(json_t *, json_t *);
 static int	 ids_take(json_t *, json_t *);
 static int	 status_of(json_t *, int);
 static int	 answers(struct hpost *, json_t *);
 static int	 accepts(struct evhttp_request *, const char *);
+static int	 owed(json_t *);
 
 /*
  * Sessions
@@ -281,7 +289,16 @@ httpsess_count(uint32_t listener)
 	return n;
 }
 
-/* a connection closed: its streams let go; a modern request ends */
+/*
+ * A connection closed: its streams let go; a modern request ends.
+ *
+ * evhttp (2.1) calls this from evhttp_connection_free.  A request we
+ * had not finished (no reply sent yet, or a stream not ended: the
+ * client hung up, or its connection timed out) it has already taken
+ * off the connection and left to us, its evcon NULL: we free it, or
+ * nobody does.  One still on the connection (the whole evhttp going at
+ * shutdown) evhttp frees itself right after.
+ */
 void
 httpsess_conn_gone(struct evhttp_connection *evcon)
 {
@@ -292,6 +309,8 @@ httpsess_conn_gone(struct evhttp_connection *evcon)
 		TAILQ_FOREACH_SAFE(p, &hs->posts, entry, next) {
 			if (p->evcon != evcon || p->req == NULL)
 				continue;
+			if (evhttp_request_get_connection(p->req) == NULL)
+				evhttp_request_free(p->req);
 			p->req = NULL;
 			p->evcon = NULL;
 			evtimer_del(&p->ping);
@@ -335,6 +354,11 @@ post_new(struct hsess *hs, struct evhttp_request *req)
 static void
 post_free(struct hpost *p)
 {
+	struct hsess	*hs = p->hs;
+
+	/* a GET stream resumed later goes on from here (httpsess_get) */
+	if (p->get && p->stream == hs->get_stream && p->seq > hs->get_seq)
+		hs->get_seq = p->seq;
 	if (p->hs->cur == p)
 		p->hs->cur = NULL;
 	evtimer_del(&p->ping);
@@ -445,8 +469,9 @@ post_finish(struct hpost *p, json_t *msg)
 		    "result") != NULL)
 			evhttp_add_header(evhttp_request_get_output_headers(
 			    p->req), "Mcp-Session-Id", hs->sid);
-		http_reply_json(p->req, status_of(msg, hs->sid[0] == '\0'),
-		    msg);
+		/* what a body of notifications gets is an error */
+		http_reply_json(p->req, p->noreq ? 400 : status_of(msg,
+		    hs->sid[0] == '\0'), msg);
 		p->req = NULL;
 	} else
 		json_decref(msg);
@@ -488,7 +513,9 @@ out_send(struct mcp_session *s, json_t *msg)
 			if (answers(q, msg))
 				p = q;
 		}
-		if (p == NULL)
+		/* a body of notifications is answered only with its error */
+		if (p == NULL && hs->cur != NULL && (!hs->cur->noreq ||
+		    json_is_array(msg) || json_object_get(msg, "error") != NULL))
 			p = hs->cur;
 	} else {
 		tok = json_object_get(json_object_get(msg, "params"),
@@ -514,7 +541,7 @@ out_send(struct mcp_session *s, json_t *msg)
 			TAILQ_FOREACH(q, &hs->posts, entry)
 				if (q->get && q->req != NULL)
 					p = q;
-		if (p == NULL)
+		if (p == NULL && hs->cur != NULL && !hs->cur->noreq)
 			p = hs->cur;
 	}
 	if (p == NULL) {
@@ -557,12 +584,52 @@ out_send(struct mcp_session *s, json_t *msg)
 	post_event(p, text, response && !p->get &&
 	    json_array_size(p->ids) == 0);
 	free(text);
-	if (response && !p->get && json_array_size(p->ids) == 0) {
-		if (hs->sid[0] == '\0' && hs->s != NULL)
-			mcp_session_end(hs->s);
-		else if (p != hs->cur)
-			post_free(p);
+	if (response && !p->get && json_array_size(p->ids) == 0)
+		post_done(p);
+}
+
+/*
+ * A request of the session will never be answered: the client cancelled
+ * it (notifications/cancelled), and the receiver of a cancellation sends
+ * no response for it.  The POST that waits for it stops waiting; once
+ * nothing else in it is owed an answer (a batch's other requests) it
+ * ends as if answered: its SSE stream closes, and a POST to be answered
+ * with JSON gets 204 No Content, there being no response to give.
+ */
+static void
+out_forget(struct mcp_session *s, json_t *id)
+{
+	struct hsess	*hs = s->output_arg;
+	struct hpost	*p;
+
+	TAILQ_FOREACH(p, &hs->posts, entry)
+		if (!p->get && ids_take(p->ids, id))
+			break;
+	if (p == NULL || json_array_size(p->ids) > 0)
+		return;
+	log_debug("session %u: a POST's last request was cancelled: it ends",
+	    s->id);
+	if (p->req != NULL) {
+		if (p->sse)
+			evhttp_send_reply_end(p->req);
+		else
+			evhttp_send_reply(p->req, 204, "No Content", NULL);
+		p->req = NULL;
 	}
+	post_done(p);
+}
+
+/* p owes nothing more: a modern request's session ends with it */
+static void
+post_done(struct hpost *p)
+{
+	struct hsess	*hs = p->hs;
+
+	evtimer_del(&p->ping);
+	if (hs->sid[0] == '\0' && hs->s != NULL)
+		mcp_session_end(hs->s);
+	else if (p != hs->cur)
+		post_free(p);
 }
 
 static int
@@ -641,6 +708,21 @@ status_of(json_t *msg, int modern)
 	}
 }
 
+/*
+ * Is an answer owed for this member of a body?  fe_jsonrpc.c answers
+ * everything with an id that is not a response: a request, or the error
+ * that says why it is none ("method": 5, no method at all).
+ */
+static int
+owed(json_t *v)
+{
+	if (!json_is_object(v) || json_object_get(v, "id") == NULL)
+		return 0;
+	return json_object_get(v, "method") != NULL ||
+	    (json_object_get(v, "result") == NULL &&
+	    json_object_get(v, "error") == NULL);
+}
+
 static int
 accepts(struct evhttp_request *req, const char *type)
 {
@@ -677,7 +759,7 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	const char	*ct, *method = NULL;
 	char		 ver[32], *body;
 	size_t		 len, i;
-	int		 modern, status, requests = 0, init = 0;
+	int		 modern, status, requests = 0, init = 0, fresh = 0;
 
 	ct = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Content-Type");
@@ -718,24 +800,20 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		    "invalid request: a JSON-RPC message is a JSON object");
 		return;
 	}
-	/* what the body holds: requests (with ids), their tokens */
+	/*
+	 * What the body holds: requests (with ids), their tokens.  A
+	 * batch member that is no object is fe_jsonrpc.c's to answer, as
+	 * on the socket: its error rides in the batch's answer.
+	 */
 	for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) : 1);
 	    i++) {
 		v = json_is_array(msg) ? json_array_get(msg, i) : msg;
-		if (!json_is_object(v)) {
-			json_decref(msg);
-			http_refuse(req, 400, NULL, JSONRPC_INVALID_REQUEST,
-			    "invalid request: a batch holds JSON-RPC "
-			    "messages, which are JSON objects");
-			return;
-		}
-		if (json_is_string(json_object_get(v, "method"))) {
-			if (method == NULL)
-				method = json_string_value(json_object_get(v,
-				    "method"));
-			if (json_object_get(v, "id") != NULL)
-				requests++;
-		}
+		if (method == NULL && json_is_object(v) &&
+		    json_is_string(json_object_get(v, "method")))
+			method = json_string_value(json_object_get(v,
+			    "method"));
+		if (owed(v))
+			requests++;
 	}
 	meta = json_object_get(json_object_get(msg, "params"), "_meta");
 	modern = json_is_object(msg) && (strcmp(ver,
@@ -789,6 +867,7 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 			    frontend_conf->limits.sessions_max);
 			return;
 		}
+		fresh = 1;
 	} else if ((hs = hs_find(req, c, &status)) == NULL) {
 		json_decref(msg);
 		http_refuse(req, status, NULL, JSONRPC_INVALID_REQUEST,
@@ -799,27 +878,35 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 		return;
 	}
 	hs_touch(hs);
+	/*
+	 * Notifications and responses only: no answer is owed, but the
+	 * POST is held while they are read all the same, so that the
+	 * error fe_jsonrpc.c sends for one that is not valid JSON-RPC
+	 * (it checks every line on every transport alike) answers it
+	 * with 400; a body it lets through is 202.
+	 */
+	if ((p = post_new(hs, req)) == NULL) {
+		json_decref(msg);
+		http_refuse(req, 503, NULL, JSONRPC_INTERNAL, "out of memory");
+		if (hs->sid[0] == '\0' || fresh)
+			mcp_session_end(hs->s);
+		return;
+	}
+	p->noreq = requests == 0;
 	if (requests > 0) {
-		if ((p = post_new(hs, req)) == NULL) {
-			json_decref(msg);
-			http_refuse(req, 503, NULL, JSONRPC_INTERNAL,
-			    "out of memory");
-			if (hs->sid[0] == '\0' || init)
-				mcp_session_end(hs->s);
-			return;
-		}
 		p->init = init;
 		for (i = 0; i < (json_is_array(msg) ? json_array_size(msg) :
 		    1); i++) {
 			v = json_is_array(msg) ? json_array_get(msg, i) : msg;
+			if (!owed(v))
+				continue;
 			tok = json_object_get(v, "id");
 			/*
 			 * The ids an answer will carry: a string or an
 			 * integer (fe_jsonrpc.c); another is answered with
 			 * a null id, which answers the message as a whole.
 			 */
-			if ((!json_is_string(tok) && !json_is_integer(tok)) ||
-			    json_object_get(v, "method") == NULL)
+			if (!json_is_string(tok) && !json_is_integer(tok))
 				continue;
 			json_array_append(p->ids, tok);
 			tok = json_object_get(json_object_get(json_object_get(
@@ -837,14 +924,54 @@ httpsess_post(struct evhttp_request *req, const struct client *c,
 	if (hs->s == NULL)
 		return;		/* answered, and the session is over */
 	hs->cur = NULL;
-	if (p == NULL) {
-		/* notifications and responses only */
-		evhttp_send_reply(req, 202, "Accepted", NULL);
-		if (hs->sid[0] == '\0')
+	if (p->noreq) {
+		if (p->req != NULL)
+			evhttp_send_reply(req, 202, "Accepted", NULL);
+		p->req = NULL;
+		post_free(p);
+		/* an initialize without an id made a session none can name */
+		if (hs->sid[0] == '\0' || fresh)
 			mcp_session_end(hs->s);
 	} else if (p->req == NULL && json_array_size(p->ids) == 0 &&
 	    !p->get)
 		post_free(p);
+}
+
+/* a decimal number as we write them: no sign, no leading zero */
+static int
+decimal(const char **sp, uint64_t max, uint64_t *v)
+{
+	const char	*s = *sp;
+
+	*v = 0;
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' &&
+	    s[1] <= '9'))
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (*v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		*v = *v * 10 + (uint64_t)(*s - '0');
+	}
+	*sp = s;
+	return 0;
+}
+
+/*
+ * An event id exactly as post_sse_start and post_event write them,
+ * "STREAM-SEQ": what else a client sends as Last-Event-ID is no id of
+ * ours, whatever strtoul would have made of it.
+ */
+static int
+event_id(const char *text, uint32_t *stream, uint64_t *seq)
+{
+	uint64_t	 v;
+
+	if (decimal(&text, UINT32_MAX, &v) == -1 || v == 0 || *text++ != '-')
+		return -1;
+	*stream = v;
+	if (decimal(&text, UINT64_MAX, seq) == -1 || *text != '\0')
+		return -1;
+	return 0;
 }
 
 void
@@ -855,9 +982,9 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 	struct hpost		*p, *q;
 	struct hevent		*e;
 	struct evbuffer		*b;
-	char			 ver[32], last[64], *end;
-	unsigned long		 stream;
-	unsigned long long	 seq = 0;
+	char			 ver[32], last[64];
+	uint32_t		 stream;
+	uint64_t		 seq = 0;
 	int			 status;
 
 	if (http_header_trim(req, "MCP-Protocol-Version", ver,
@@ -885,19 +1012,13 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 	}
 	hs_touch(hs);
 	stream = 0;
-	if (http_header_trim(req, "Last-Event-ID", last, sizeof(last)) == 0) {
-		stream = strtoul(last, &end, 10);
-		if (*end != '-' || stream == 0 || stream >= hs->next_stream) {
-			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
-			    "not an event id of this session");
-			return;
-		}
-		seq = strtoull(end + 1, &end, 10);
-		if (*end != '\0') {
-			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
-			    "not an event id of this session");
-			return;
-		}
+	if ((status = http_header_trim(req, "Last-Event-ID", last,
+	    sizeof(last))) != -1 && (status == -2 ||
+	    event_id(last, &stream, &seq) == -1 || stream >= hs->next_stream)) {
+		http_refuse(req, 400, NULL, -32000, "Last-Event-ID is not an "
+		    "event id of this session (they are STREAM-SEQ, as this "
+		    "session's SSE events carry them)");
+		return;
 	}
 	p = NULL;
 	if (stream != 0) {
@@ -910,25 +1031,40 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 			    "still open on another connection");
 			return;
 		}
-	} else {
+		if ((p != NULL && seq > p->seq) || (p == NULL &&
+		    stream == hs->get_stream && seq > hs->get_seq)) {
+			http_refuse(req, 400, NULL, -32000, "Last-Event-ID is "
+			    "not an event id of this session: stream %lu has "
+			    "not got that far", (unsigned long)stream);
+			return;
+		}
+	}
+	/* a fresh GET stream, or the last one resumed: one at a time */
+	if (p == NULL && (stream == 0 || stream == hs->get_stream))
 		TAILQ_FOREACH(q, &hs->posts, entry)
 			if (q->get && q->req != NULL) {
 				http_refuse(req, 409, NULL, -32000, "the "
 				    "session's GET stream is already open");
 				return;
 			}
-	}
 	if (p == NULL) {
 		if ((p = post_new(hs, req)) == NULL) {
 			http_refuse(req, 503, NULL, JSONRPC_INTERNAL,
 			    "out of memory");
 			return;
 		}
-		p->get = 1;
+		/*
+		 * The session's GET stream goes on from where it was; a
+		 * POST's stream that has ended (its answers all sent)
+		 * only replays what the client missed of it, then ends.
+		 */
+		p->get = stream == 0 || stream == hs->get_stream;
 		if (stream != 0) {
-			/* replays a finished stream, then goes on as GET */
 			p->stream = stream;
 			p->seq = seq;
+		} else {
+			hs->get_stream = p->stream;
+			hs->get_seq = 0;
 		}
 	} else {
 		p->req = req;
@@ -951,6 +1087,9 @@ httpsess_get(struct evhttp_request *req, const struct client *c,
 		if (e->seq > p->seq)
 			p->seq = e->seq;
 	}
+	/* what it says next follows the last id the stream ever carried */
+	if (p->get && p->seq < hs->get_seq)
+		p->seq = hs->get_seq;
 	if (!p->get && json_array_size(p->ids) == 0) {
 		evhttp_send_reply_end(req);
 		p->req = NULL;

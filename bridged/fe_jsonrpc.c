@@ -53,6 +53,7 @@ static json_t	*parse_nul_key(const char *, size_t, json_error_t *);
 static int	 has_nul(json_t *);
 static void	 handle_message(struct mcp_session *, json_t *, int);
 static void	 handle_batch(struct mcp_session *, json_t *);
+static void	 notification_refused(struct mcp_session *, const char *);
 
 static void	 m_ping(struct mcp_session *, json_t *, json_t *);
 static void	 m_set_level(struct mcp_session *, json_t *, json_t *);
@@ -203,6 +204,22 @@ has_nul(json_t *j)
  * JSON-RPC
  */
 
+/*
+ * A notification that cannot be taken.  On a stream nothing answers it
+ * (JSON-RPC answers no notification, not even with an error); over HTTP
+ * the POST that carried it is answered all the same, and 2025-11-25
+ * refuses it with an error status and an error of id null: the
+ * transport's hook is given that error (fe_httpsess.c: 400).
+ */
+static void
+notification_refused(struct mcp_session *s, const char *why)
+{
+	log_debug("session %u: invalid notification: %s", s->id, why);
+	if (s->output != NULL)
+		mcp_send_error(s, NULL, JSONRPC_INVALID_REQUEST,
+		    "invalid notification: %s", why);
+}
+
 /* nul: some string in msg holds a NUL (has_nul, parse_nul_key) */
 static void
 handle_message(struct mcp_session *s, json_t *msg, int nul)
@@ -246,6 +263,9 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 		if (id != NULL)
 			mcp_send_error(s, id, JSONRPC_INVALID_PARAMS,
 			    "strings must not contain NUL (\\u0000)");
+		else
+			notification_refused(s, "strings must not contain NUL "
+			    "(\\u0000)");
 		return;
 	}
 	v = json_object_get(msg, "jsonrpc");
@@ -270,10 +290,12 @@ handle_message(struct mcp_session *s, json_t *msg, int nul)
 	params = json_object_get(msg, "params");
 
 	if (id == NULL) {
-		/* notifications are never answered, not even errors */
 		if (params != NULL && !json_is_object(params) &&
-		    !json_is_array(params))
+		    !json_is_array(params)) {
+			notification_refused(s, "\"params\" must be an "
+			    "object or an array");
 			return;
+		}
 		for (i = 0; i < nitems(notifications); i++)
 			if (strcmp(notifications[i].name, method) == 0) {
 				notifications[i].fn(s, params);

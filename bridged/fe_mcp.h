@@ -54,11 +54,14 @@ struct mcp_session;
 /*
  * Where a session's output goes when it is not a socket of its own
  * (fe_http.c): each message is handed over whole, and the transport is
- * told when the session closes.
+ * told when the session closes, and when a request will never be
+ * answered (forget: the client cancelled it, so no response follows;
+ * HTTP ends the POST that waits for one).
  */
 struct mcp_output {
 	void	(*send)(struct mcp_session *, json_t *);	/* stolen */
 	void	(*close)(struct mcp_session *);
+	void	(*forget)(struct mcp_session *, json_t *);	/* borrowed */
 };
 
 #define MCP_PRINCIPAL_LEN	80

@@ -9,6 +9,14 @@
 # stream, which ended with it, and the other POST's answer came down the
 # request's (a ping beside a call: answers swapped); a body of JSON-RPC
 # it cannot be (an array of numbers) got 202 and its error was dropped.
+# Found by a red team: a body of no request that was no valid JSON-RPC
+# notification or response either (jsonrpc "1.0" or none, a duplicate
+# key, "method": 5, {"jsonrpc":"2.0"} alone, "params": 3, a NUL in a
+# string) got 202 too; it is now 400
+# with the error the socket gives the same line (id null, -32600 or
+# -32700, saying what is wrong), while a valid notification or response
+# is still 202.  A 2025-03-26 batch with a member that is no object was
+# refused whole: now that member gets its error, the rest their answers.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -16,18 +24,18 @@ sshd_start || { tap_fail "sshd starts"; tap_end; }
 HTTP_PORT=$(free_port)
 tap_check "bridged starts" bridged_start "listen on 127.0.0.1 port $HTTP_PORT
 client \"ends\" { token none port $HTTP_PORT hosts \"local\" }" || tap_end
-export HTTP_PORT REGRESS_DIR
+export HTTP_PORT REGRESS_DIR BRIDGECTL CTL_SOCK
 
 tap_run "$PYTHON" - <<'EOF'
-import json, os, socket, sys, threading, time
+import json, os, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.environ["REGRESS_DIR"])
-from mcpclient import Tap
+from mcpclient import Client, Tap
 
 t = Tap()
 port = int(os.environ["HTTP_PORT"])
 
 
-def post(body, sid=None, version="2025-11-25", timeout=15.0):
+def post(body, sid=None, version="2025-11-25", timeout=15.0, modern=False):
     """(status, headers, events or JSON body, ended): one POST on its own
     connection, Connection: close; ended says the response ended (the
     server closed the connection) within timeout"""
@@ -38,6 +46,9 @@ def post(body, sid=None, version="2025-11-25", timeout=15.0):
          "Connection: close", "Content-Length: %d" % len(data)]
     if sid:
         h += ["Mcp-Session-Id: " + sid, "MCP-Protocol-Version: " + version]
+    if modern:
+        h += ["MCP-Protocol-Version: 2026-07-28",
+              "Mcp-Method: " + body["method"]]
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(("\r\n".join(h) + "\r\n\r\n").encode() + data)
     buf, ended, end = b"", False, time.time() + timeout
@@ -130,8 +141,107 @@ e = errors(msgs)
 t.ok(ended and st == 400 and e and e[0][1] == -32600 and e[0][2],
      "an array of numbers: 400 with its error, not 202", st, msgs)
 
+# bodies with no id that are no valid notification or response: 400 with
+# the error fe_jsonrpc.c gives them on every transport, never 202
+for body, code, why in (
+        ({"jsonrpc": "1.0", "method": "notifications/initialized"},
+         -32600, '"jsonrpc" must be "2.0"'),
+        ({"method": "notifications/initialized"}, -32600,
+         '"jsonrpc" must be "2.0"'),
+        (b'{"jsonrpc":"2.0","method":"notifications/initialized",'
+         b'"method":"x"}', -32700, "duplicate object key"),
+        ({"jsonrpc": "2.0", "method": 5}, -32600,
+         '"method" must be a string'),
+        ({"jsonrpc": "2.0"}, -32600, '"method" must be a string'),
+        ({"jsonrpc": "2.0", "method": "notifications/x", "params": 3},
+         -32600, '"params" must be an object or an array'),
+        ({"jsonrpc": "2.0", "method": "notifications/x",
+          "params": {"a": "b\u0000c"}}, -32600,
+         "strings must not contain NUL"),
+        ({"jsonrpc": "2.0", "method": "notifications/x", "result": 1},
+         None, None)):
+    st, hdr, msgs, ended = post(body, sid)
+    shown = body if isinstance(body, bytes) else json.dumps(body).encode()
+    e = errors(msgs)
+    if code is None:
+        t.ok(st == 202 and not msgs, "%s: a notification all the same, "
+             "202" % shown.decode(), st, msgs)
+        continue
+    t.ok(ended and st == 400 and len(e) == 1 and e[0][0] is None and
+         e[0][1] == code and why in e[0][2],
+         "%s: 400, its error (id null, %d) says %s" % (shown.decode(),
+                                                      code, why),
+         st, msgs)
+for body in ({"jsonrpc": "2.0", "method": "notifications/whatever"},
+             {"jsonrpc": "2.0", "id": 5, "result": {}},
+             {"jsonrpc": "2.0", "id": 6, "error": {"code": 1,
+                                                   "message": "x"}}):
+    st, hdr, msgs, ended = post(body, sid)
+    t.ok(st == 202 and not msgs, "%s: 202 with no body" % json.dumps(body),
+         st, msgs)
+# the same for a 2026-07-28 notification, which has no session
+for body, want in (({"jsonrpc": "1.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 1}}, 400),
+                   ({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                     "params": {"requestId": 1}}, 202)):
+    body["params"]["_meta"] = Client.modern_meta()
+    st, hdr, msgs, ended = post(body, modern=True)
+    e = errors(msgs)
+    t.ok(st == want and (want == 202 and not msgs or
+                         len(e) == 1 and e[0][:2] == (None, -32600)),
+         "a 2026-07-28 notification with jsonrpc %s: %d" %
+         (body["jsonrpc"], want), st, msgs)
+st, hdr, msgs, ended = post({"jsonrpc": "2.0", "id": 7, "method": 5}, sid)
+e = errors(msgs)
+t.ok(ended and e == [(7, -32600, 'invalid request: "method" must be a '
+                      'string')], "a request whose method is 5: its error "
+     "by its id, and the response ends", st, msgs)
+
+# an initialize with no id is a notification: 202, and no session stays
+def listed():
+    """the listener's legacy sessions, as show listeners counts them"""
+    out = subprocess.run([os.environ["BRIDGECTL"], "-s",
+                          os.environ["CTL_SOCK"], "show", "listeners"],
+                         stdout=subprocess.PIPE, text=True).stdout
+    lines = [ln.split() for ln in out.splitlines()]
+    try:
+        col = lines[0].index("SESSIONS")
+        return [ln[col] for ln in lines[1:] if str(port) in ln]
+    except (IndexError, ValueError):
+        return out
+
+
+before = listed()
+st, hdr, msgs, ended = post({"jsonrpc": "2.0", "method": "initialize",
+                             "params": {"protocolVersion": "2025-11-25",
+                                        "capabilities": {},
+                                        "clientInfo": {"name": "x",
+                                                       "version": "1"}}})
+t.ok(st == 202 and "mcp-session-id" not in hdr and listed() == before,
+     "an initialize without an id: 202, no session id, no session left "
+     "open", st, hdr, before, listed())
+
 # 2025-03-26 has batches: the invalid member's error rides in the answer
 sid3 = init("2025-03-26")
+st, hdr, msgs, ended = post([5, {"jsonrpc": "2.0", "id": 6,
+                                 "method": "ping"}], sid3, "2025-03-26")
+flat = [o for m in msgs for o in (m if isinstance(m, list) else [m])]
+t.ok(ended and st == 200 and
+     any(o.get("id") == 6 and "result" in o for o in flat) and
+     [e[:2] for e in errors(msgs)] == [(None, -32600)],
+     "a 2025-03-26 batch with a member that is no object: that member's "
+     "error, the ping answered", st, msgs)
+st, hdr, msgs, ended = post([{"jsonrpc": "2.0", "method": "notifications/x"},
+                             {"jsonrpc": "1.0", "method": "y"}], sid3,
+                            "2025-03-26")
+t.ok(st == 400 and [e[:2] for e in errors(msgs)] == [(None, -32600)],
+     "a 2025-03-26 batch of notifications, one of them invalid: 400 with "
+     "its error", st, msgs)
+st, hdr, msgs, ended = post([{"jsonrpc": "2.0", "method": "notifications/x"},
+                             {"jsonrpc": "2.0", "method": "notifications/y"}],
+                            sid3, "2025-03-26")
+t.ok(st == 202 and not msgs, "a 2025-03-26 batch of valid notifications: "
+     "202", st, msgs)
 st, hdr, msgs, ended = post([{"jsonrpc": "2.0", "id": 5, "method": "ping"},
                              {"jsonrpc": "2.0", "id": {}, "method": "ping"}],
                             sid3, "2025-03-26")
