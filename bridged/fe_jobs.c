@@ -47,6 +47,7 @@
 #include "fe_tools.h"
 
 #define FEJOBS_MAX		4096	/* jobs held, running and lost */
+#define FEJOBS_HOST_MAX		1024	/* of them, one host's */
 #define CAUSE_WAIT_SECS		3	/* for the parent's word on the death */
 #define REASON_MAX		640
 
@@ -76,6 +77,8 @@ struct fehost {
 	TAILQ_ENTRY(fehost)	 entry;
 	char			 host[HOST_NAME_LEN];
 	uint32_t		 bashseq;
+	int			 njobs;		/* in fejobs */
+	time_t			 warned;	/* of a job forgotten */
 	pid_t			 deadpid;
 	char			 cause[96];
 };
@@ -86,7 +89,8 @@ static int			 nfejobs;
 
 static struct fehost *fehost_get(const char *, int);
 static void	 fejob_free(struct fejob *);
-static void	 fejob_sweep(void);
+static void	 fejob_sweep(const char *);
+static int	 fejob_evict(struct fehost *);
 static void	 fejob_reason(struct fejob *, char *, size_t);
 static void	 fejob_record(struct fejob *);
 static void	 fejob_record_cb(int, short, void *);
@@ -115,21 +119,34 @@ fehost_get(const char *host, int create)
 static void
 fejob_free(struct fejob *j)
 {
+	struct fehost	*fh;
+
 	/* a lost job is in the audit before it is forgotten */
 	if (j->lost && !j->recorded)
 		fejob_record(j);
 	evtimer_del(&j->ev_record);
 	TAILQ_REMOVE(&fejobs, j, entry);
 	nfejobs--;
+	if ((fh = fehost_get(j->host, 0)) != NULL)
+		fh->njobs--;
 	free(j->task);
 	free(j);
 }
 
-/* lost jobs are kept for "job retention"; at most FEJOBS_MAX jobs */
+/*
+ * Lost jobs are kept for "job retention"; at most FEJOBS_HOST_MAX jobs of
+ * host (if not NULL), which is about to have one more, and FEJOBS_MAX in
+ * all.  A host
+ * makes room among its own jobs, and the table among the jobs of the
+ * host that holds the most: a worker that tells of job after job (it is
+ * its remote host's to command) pushes only its own out, never another
+ * host's, whose loss would then go untold.
+ */
 static void
-fejob_sweep(void)
+fejob_sweep(const char *host)
 {
 	struct fejob	*j, *next;
+	struct fehost	*fh, *most;
 	time_t		 now = time(NULL);
 	int		 keep;
 
@@ -138,12 +155,45 @@ fejob_sweep(void)
 	TAILQ_FOREACH_SAFE(j, &fejobs, entry, next)
 		if (j->lost && now - j->lostat >= keep)
 			fejob_free(j);
-	/* the oldest lost ones first, then the oldest of all */
-	TAILQ_FOREACH_SAFE(j, &fejobs, entry, next)
-		if (nfejobs >= FEJOBS_MAX && j->lost)
-			fejob_free(j);
-	while (nfejobs >= FEJOBS_MAX && (j = TAILQ_FIRST(&fejobs)) != NULL)
-		fejob_free(j);
+	while (host != NULL && (fh = fehost_get(host, 0)) != NULL &&
+	    fh->njobs >= FEJOBS_HOST_MAX && fejob_evict(fh))
+		;
+	while (nfejobs >= FEJOBS_MAX) {
+		most = NULL;
+		TAILQ_FOREACH(fh, &fehosts, entry)
+			if (most == NULL || fh->njobs > most->njobs)
+				most = fh;
+		if (most == NULL || !fejob_evict(most))
+			break;
+	}
+}
+
+/* forget one job of fh's host, its oldest lost one, else its oldest */
+static int
+fejob_evict(struct fehost *fh)
+{
+	struct fejob	*j, *first = NULL;
+
+	TAILQ_FOREACH(j, &fejobs, entry) {
+		if (strcmp(j->host, fh->host) != 0)
+			continue;
+		if (j->lost)
+			break;
+		if (first == NULL)
+			first = j;
+	}
+	if (j == NULL && (j = first) == NULL)
+		return 0;
+	/* a worker that tells of job after job: a line a minute at most */
+	if (!j->lost && time(NULL) - fh->warned >= 60 && (fh->warned =
+	    time(NULL)) != 0)
+		log_warnx("host \"%s\": %d jobs held, the most of one host: "
+		    "%s %s is forgotten (its loss would go untold), and "
+		    "others may be", fh->host,
+		    fh->njobs, j->kind == JOBNOTE_DELEG ? "job" :
+		    "background command", j->id);
+	fejob_free(j);
+	return 1;
 }
 
 /* IMSG_SSH_JOBNOTE from the worker (pid wpid) of host; -1: malformed */
@@ -188,8 +238,9 @@ fe_jobs_note(const char *host, pid_t wpid, struct imsg *imsg)
 	/* a new job of that name: the newer is the one meant */
 	if (j != NULL)
 		fejob_free(j);
-	fejob_sweep();
-	if ((j = calloc(1, sizeof(*j))) == NULL)
+	fejob_sweep(host);
+	if ((fh = fehost_get(host, 1)) == NULL ||
+	    (j = calloc(1, sizeof(*j))) == NULL)
 		return 0;
 	tlen = imsg->datalen - sizeof(n);
 	if ((text = malloc(tlen + 1)) != NULL) {
@@ -212,8 +263,9 @@ fe_jobs_note(const char *host, pid_t wpid, struct imsg *imsg)
 	evtimer_set(&j->ev_record, fejob_record_cb, j);
 	TAILQ_INSERT_TAIL(&fejobs, j, entry);
 	nfejobs++;
+	fh->njobs++;
 	if (n.kind == JOBNOTE_BASH && sscanf(n.id, "bash_%u", &seq) == 1 &&
-	    (fh = fehost_get(host, 1)) != NULL && seq > fh->bashseq)
+	    seq > fh->bashseq)
 		fh->bashseq = seq;
 	return 0;
 }
@@ -435,7 +487,7 @@ fe_jobs_answer(struct mcp_call *call)
 	json_t		*v;
 	size_t		 i;
 
-	fejob_sweep();
+	fejob_sweep(NULL);
 	if (strcmp(tool, "job_status") == 0 || strcmp(tool, "job_wait") == 0 ||
 	    strcmp(tool, "job_cancel") == 0) {
 		if ((id = json_string_value(json_object_get(call->args,
@@ -510,7 +562,7 @@ fe_jobs_list(struct mcp_call *call, json_t *items)
 {
 	struct fejob	*j;
 
-	fejob_sweep();
+	fejob_sweep(NULL);
 	TAILQ_FOREACH(j, &fejobs, entry)
 		if (j->kind == JOBNOTE_DELEG && j->lost &&
 		    (!j->has_uid || j->uid == call->uid) &&
